@@ -1,0 +1,64 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ControllerConfig } from '../shared/config/controller.js';
+import { loggerOptions } from '../shared/log/options.js';
+import { newRequestId } from '../shared/util/ids.js';
+import type { Db } from './db/open.js';
+import { installErrorHandling } from './http/errors.js';
+import { installJsonParser } from './http/json-body.js';
+import { installRequestId } from './http/request-id.js';
+import type { ServiceDeps } from './http/service-deps.js';
+import { createIdentity } from './identity/index.js';
+import { SERVICES } from './services.js';
+
+export interface AppDeps {
+  config: ControllerConfig;
+  db: Db;
+  /** A pino logger instance, `false` for silence (tests), or undefined for JSON lines on stdout. */
+  logger?: FastifyBaseLogger | false;
+  /** Collaborators a service needs from outside HTTP (agent gateway, dispatcher...). */
+  extras?: Record<string, unknown>;
+}
+
+/**
+ * Builds the controller's HTTP app. Never listens; holds no module-level state, so
+ * tests build as many as they like (`buildApp({ db: openDb(':memory:') ... }).inject()`).
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger === false
+      ? { logger: false }
+      : deps.logger
+        ? { loggerInstance: deps.logger }
+        : { logger: loggerOptions(deps.config.log.level, 'homestack-controller') }),
+    genReqId: () => newRequestId(),
+    bodyLimit: 1024 * 1024,
+    // Clients put names in URLs ("GET /v3/projects/<name>"); keep ids intact.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    return503OnClosing: true,
+    connectionTimeout: 0,
+    requestTimeout: 0,
+  });
+  app.decorateRequest('auth', null);
+  installRequestId(app);
+  installJsonParser(app);
+
+  const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, extras: deps.extras ?? {} };
+  const identity = createIdentity(base);
+  const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
+  app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });
+
+  await app.register(identity.plugin('/identity'), { prefix: '/identity' });
+  // OS_AUTH_URL=http://host:port/v3 works too: identity's v3 API at the root.
+  await app.register(identity.plugin(''), { prefix: '' });
+  for (const s of SERVICES) await app.register(s.plugin(serviceDeps), { prefix: s.prefix });
+
+  // Anything outside the service prefixes.
+  installErrorHandling(app, { style: 'keystone' });
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    homestack: { auth: import('./http/auth.js').AuthService; deps: ServiceDeps };
+  }
+}

@@ -1,0 +1,23 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { baseUrl } from '../http/base-url.js';
+
+/** Advertise only what is implemented (api notes 1.7, 1.8). */
+export const VOLUME_MAX_MICROVERSION = '3.0';
+export const VOLUME_MIN_MICROVERSION = '3.0';
+
+function entry(req: FastifyRequest, publicUrl?: string) {
+  return {
+    id: 'v3.0',
+    status: 'CURRENT',
+    version: VOLUME_MAX_MICROVERSION,
+    min_version: VOLUME_MIN_MICROVERSION,
+    updated: '2023-07-17T00:00:00Z',
+    links: [{ rel: 'self', href: `${baseUrl(req, publicUrl)}/volume/v3/` }],
+    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' }],
+  };
+}
+
+export function registerVolumeVersions(app: FastifyInstance, publicUrl?: string): void {
+  app.get('/', async (req, reply) => reply.status(300).send({ versions: [entry(req, publicUrl)] }));
+  for (const p of ['/v3']) app.get(p, async (req) => ({ version: entry(req, publicUrl) }));
+}

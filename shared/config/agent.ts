@@ -1,0 +1,64 @@
+import { Type, type Static } from 'typebox';
+
+const Str = (def: string, description?: string) => Type.String({ default: def, description });
+const Int = (def: number, min: number, description?: string) => Type.Integer({ default: def, minimum: min, description });
+const Role = Type.Union([Type.Literal('compute'), Type.Literal('network'), Type.Literal('volume')]);
+
+/** /etc/homestack/agent.toml. */
+export const AgentConfigSchema = Type.Object(
+  {
+    host: Str('', 'this host\'s name (default: the OS hostname)'),
+    roles: Type.Array(Role, { default: ['compute', 'network', 'volume'], description: 'compute, network, volume' }),
+    data_dir: Str('/var/lib/homestack-agent'),
+    controller_url: Str('http://127.0.0.1:8000', 'where the controller listens'),
+    credential_file: Str('/etc/homestack/agent.key', 'file with this host\'s secret shared with the controller'),
+    listen: Type.Object(
+      {
+        host: Str('127.0.0.1', 'management address the controller reaches'),
+        port: Int(8001, 1),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      { level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info' }) },
+      { additionalProperties: false, default: {} },
+    ),
+    heartbeat_s: Int(10, 1),
+    compute: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('libvirt'), Type.Literal('fake')], { default: 'libvirt' }),
+        virt_type: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('qemu')], { default: 'auto' }),
+        libvirt_uri: Str('qemu:///system'),
+        instances_dir: Str('', 'default <data_dir>/instances'),
+        console_host: Str('127.0.0.1', 'address VNC displays bind to'),
+        reserved_memory_mb: Int(512, 0),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    network: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('ovs'), Type.Literal('fake')], { default: 'ovs' }),
+        tunnel_ip: Str('', 'VXLAN endpoint address (default: the listen host)'),
+        datapath: Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('netdev')], { default: 'auto' }),
+        external_bridge: Str('br-ex', 'bridge of the flat external network'),
+        physical_network: Str('public'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    volume: Type.Object(
+      {
+        backend: Type.Union([Type.Literal('file'), Type.Literal('lvm'), Type.Literal('fake')], { default: 'file' }),
+        target: Type.Union([Type.Literal('tgtadm'), Type.Literal('lioadm'), Type.Literal('fake')], { default: 'tgtadm' }),
+        volume_group: Str('homestack-volumes'),
+        thin_pool: Str(''),
+        file_dir: Str('', 'default <data_dir>/volumes'),
+        target_ip: Str('', 'iSCSI portal address (default: the listen host)'),
+        iqn_prefix: Str('iqn.2026-11.org.homestack'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AgentConfig = Static<typeof AgentConfigSchema>;

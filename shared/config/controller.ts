@@ -1,0 +1,57 @@
+import { Type, type Static } from 'typebox';
+
+const Str = (def: string, description?: string) => Type.String({ default: def, description });
+const Int = (def: number, min: number, description?: string) => Type.Integer({ default: def, minimum: min, description });
+const Num = (def: number, min: number, description?: string) => Type.Number({ default: def, minimum: min, description });
+const Section = <T extends Record<string, ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer> | ReturnType<typeof Type.Number> | ReturnType<typeof Type.Boolean> | ReturnType<typeof Type.Union> | ReturnType<typeof Type.Array>>>(p: T) =>
+  Type.Object(p, { additionalProperties: false, default: {} });
+
+/** /etc/homestack/controller.toml. Every key has a default that works for an all-in-one. */
+export const ControllerConfigSchema = Type.Object(
+  {
+    data_dir: Str('/var/lib/homestack', 'directory for the database, token keys and image files'),
+    public_url: Str('', 'base URL clients use (default http://<listen host>:<port>)'),
+    listen: Section({
+      host: Str('0.0.0.0', 'address to bind'),
+      port: Int(8000, 1, 'TCP port for every API'),
+    }),
+    log: Section({
+      level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], { default: 'info' }),
+    }),
+    database: Section({
+      path: Str('', 'SQLite file (default <data_dir>/homestack.db)'),
+      busy_timeout_ms: Int(5000, 0),
+    }),
+    identity: Section({
+      token_ttl_s: Int(3600, 60, 'token lifetime in seconds'),
+      max_active_keys: Int(3, 2, 'token keys kept by rotation'),
+      lockout_failures: Int(0, 0, 'failed logins before a user is locked out (0 = never)'),
+      lockout_s: Int(300, 1),
+      policy_file: Str('', 'JSON policy overrides'),
+    }),
+    images: Section({
+      image_size_cap: Int(1099511627776, 1, 'largest image in bytes'),
+      project_storage_quota: Int(-1, -1, 'bytes per project (-1 = unlimited)'),
+    }),
+    compute: Section({
+      cpu_allocation_ratio: Num(4, 0.1),
+      ram_allocation_ratio: Num(1.0, 0.1),
+      disk_allocation_ratio: Num(1.0, 0.1),
+      weigher: Type.Union([Type.Literal('spread'), Type.Literal('pack')], { default: 'spread' }),
+      build_attempts: Int(3, 1),
+    }),
+    network: Section({
+      vni_min: Int(1000, 1),
+      vni_max: Int(1999, 1),
+      underlay_mtu: Int(1500, 1280),
+    }),
+    agents: Section({
+      down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
+      heartbeat_s: Int(10, 1),
+      dispatch_max_attempts: Int(0, 0, '0 = retry until it succeeds'),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type ControllerConfig = Static<typeof ControllerConfigSchema>;

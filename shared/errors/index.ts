@@ -1,0 +1,2 @@
+export * from './cloud-error.js';
+export * from './render.js';
