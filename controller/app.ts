@@ -42,7 +42,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestId(app);
   installJsonParser(app);
 
-  const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, extras: deps.extras ?? {} };
+  const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, facades: {}, extras: deps.extras ?? {} };
   const identity = createIdentity(base);
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
+import type { Facades } from '../facades.js';
 import type { AuthService } from './auth.js';
 
 /**
@@ -13,6 +14,8 @@ export interface ServiceDeps {
   db: Db;
   auth: AuthService;
   log: FastifyBaseLogger;
-  /** Extra collaborators wired by buildApp (agents gateway, other services' facades). */
+  /** Other services' facades, filled by buildApp in dependency order. */
+  facades: Partial<Facades>;
+  /** Extra collaborators wired by buildApp (agent gateway, dispatcher...). */
   extras: Record<string, unknown>;
 }
