@@ -9,6 +9,8 @@ import { installRequestId } from './http/request-id.js';
 import type { ServiceDeps } from './http/service-deps.js';
 import { createIdentity } from './identity/index.js';
 import { SERVICES } from './services.js';
+import { createAgentLayer, type AgentLayer } from './agents/index.js';
+import { internalAgentRoutes } from './agents/internal-routes.js';
 
 export interface AppDeps {
   config: ControllerConfig;
@@ -43,6 +45,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installJsonParser(app);
 
   const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, facades: {}, extras: deps.extras ?? {} };
+  // Hosts, agent clients and the durable dispatcher, for services: agentLayerOf(deps).
+  const agentLayer = (base.extras.agentLayer ??= createAgentLayer({ config: deps.config, db: deps.db, log: app.log })) as AgentLayer;
+  const internal = internalAgentRoutes(agentLayer.hosts, deps.config);
+  await app.register(internal.plugin, { prefix: internal.prefix });
   const identity = createIdentity(base);
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });

@@ -49,6 +49,7 @@ export const ControllerConfigSchema = Type.Object(
       down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
       heartbeat_s: Int(10, 1),
       dispatch_max_attempts: Int(0, 0, '0 = retry until it succeeds'),
+      dispatch_backoff_max_s: Int(30, 1, 'longest wait between two tries of an operation'),
     }),
   },
   { additionalProperties: false },

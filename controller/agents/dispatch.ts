@@ -1,0 +1,315 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { AgentRoute, BodyOf, ReplyOf } from '../../shared/agent/contract.js';
+import { newUuid } from '../../shared/util/ids.js';
+import { backoffMs } from '../../shared/util/retry.js';
+import type { Db } from '../db/open.js';
+import { checkReply, requestOf, type AgentClients } from './client.js';
+import { AgentError, AgentUnavailable, type OpOutcome } from './errors.js';
+import type { HostRegistry } from './registry.js';
+
+export type OpState = 'pending' | 'sending' | 'done' | 'failed';
+
+/** One row of `operations`, decoded. */
+export interface Operation {
+  id: string;
+  host_id: string;
+  kind: string;
+  payload: unknown;
+  state: OpState;
+  attempts: number;
+  last_error: string | null;
+  result: unknown;
+  resource_type: string | null;
+  resource_id: string | null;
+  method: string;
+  path: string;
+  timeout_ms: number;
+  request_id: string | null;
+  next_attempt_at: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+type Row = Omit<Operation, 'payload' | 'result'> & { payload: string; result: string | null };
+const decode = (r: Row): Operation => ({ ...r, payload: JSON.parse(r.payload), result: r.result === null ? null : JSON.parse(r.result) });
+
+export interface EnqueueRequest<R extends AgentRoute> {
+  hostId: string;
+  route: R;
+  body: BodyOf<R>;
+  /** What the operation is for; operations on the same resource are sent in order. */
+  resource?: { type: string; id: string };
+  /** The API request that caused it (x-openstack-request-id), for the logs. */
+  requestId?: string;
+}
+
+export type CompletionHandler = (op: Operation, outcome: OpOutcome) => void | Promise<void>;
+
+export interface DispatcherOptions {
+  db: Db;
+  hosts: HostRegistry;
+  agents: AgentClients;
+  log: FastifyBaseLogger;
+  /** 0 = retry an unreachable agent for ever. */
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Operations in flight at once (all hosts). */
+  concurrency?: number;
+  now?: () => Date;
+}
+
+/**
+ * Durable dispatch of controller→agent operations (the job RabbitMQ does in
+ * OpenStack).
+ *
+ * - `enqueue()` writes the `operations` row and returns at once; it is synchronous, so
+ *   a service may call it inside its own db.transaction(): the row commits (or rolls
+ *   back) with the service's state, and nothing is sent before the commit.
+ * - The worker (`pump()`, kicked on enqueue and every second by the cron job) sends
+ *   due rows with `X-Homestack-Op-Id: <row id>`. An unreachable agent
+ *   (AgentUnavailable), a retryable agent error or a lost reply → back to `pending`
+ *   with exponential backoff; a reply → `done`; a non-retryable agent error →
+ *   `failed`. Operations on the same resource go out in the order they were enqueued.
+ * - A host that (re)registers or comes back up gets its pending rows retried at once.
+ * - `resume()` at controller start puts rows left `sending` back to `pending`; the
+ *   agent's idempotency store makes the resend harmless.
+ * - Results: completion handlers per kind (`onComplete(Route, fn)`), called after the
+ *   row is updated (also for operations resumed after a restart), and `wait(id)` /
+ *   `send()` for callers that want to await.
+ */
+export class Dispatcher {
+  private readonly routes = new Map<string, AgentRoute>();
+  private readonly handlers = new Map<string, CompletionHandler[]>();
+  private readonly waiters = new Map<string, Array<(o: OpOutcome) => void>>();
+  private readonly inFlight = new Set<string>();
+  private pumping = false;
+  private again = false;
+  private closed = false;
+  private kickTimer: NodeJS.Immediate | null = null;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.now = o.now ?? (() => new Date());
+    o.hosts.onUp((h) => this.retryHost(h.id));
+  }
+
+  /** Makes a route known by name (so resumed rows get their replies validated). */
+  knowRoute(route: AgentRoute): void {
+    this.routes.set(route.name, route);
+  }
+
+  /**
+   * Registers a completion handler for a route (or kind name). Handlers run after the
+   * row is updated, in registration order; a throwing handler is logged, not retried.
+   */
+  onComplete(route: AgentRoute | string, fn: CompletionHandler): void {
+    const kind = typeof route === 'string' ? route : route.name;
+    if (typeof route !== 'string') this.knowRoute(route);
+    this.handlers.set(kind, [...(this.handlers.get(kind) ?? []), fn]);
+  }
+
+  /** Writes the operation row (state pending) and schedules the worker. Returns the row. */
+  enqueue<R extends AgentRoute>(req: EnqueueRequest<R>): Operation {
+    this.knowRoute(req.route);
+    const { method, path, payload } = requestOf(req.route, req.body);
+    const id = newUuid();
+    const ts = this.now().toISOString();
+    this.o.db.prepare(
+      `INSERT INTO operations (id, host_id, kind, payload, state, attempts, resource_type, resource_id, method, path, timeout_ms,
+         request_id, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id, req.hostId, req.route.name, payload ?? JSON.stringify(req.body ?? {}), req.resource?.type ?? null, req.resource?.id ?? null,
+      method, path, req.route.timeoutMs ?? 30_000, req.requestId ?? null, ts, ts, ts,
+    );
+    this.kick();
+    return this.get(id)!;
+  }
+
+  /** Enqueue and await the reply; rejects with AgentError when the operation fails. */
+  async send<R extends AgentRoute>(req: EnqueueRequest<R>): Promise<ReplyOf<R>> {
+    const op = this.enqueue(req);
+    const out = await this.wait(op.id);
+    if (out.ok) return out.reply as ReplyOf<R>;
+    throw new AgentError(out.error.code, out.error.message, false, out.error.status);
+  }
+
+  /** Resolves when the operation is done or failed (at once if it already is). */
+  wait(id: string): Promise<OpOutcome> {
+    const op = this.get(id);
+    if (!op) return Promise.reject(new Error(`no operation ${id}`));
+    const fin = outcomeOf(op);
+    if (fin) return Promise.resolve(fin);
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  get(id: string): Operation | null {
+    const r = this.o.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as Row | undefined;
+    return r ? decode(r) : null;
+  }
+
+  list(f: { state?: OpState; hostId?: string; resource?: { type: string; id: string }; limit?: number } = {}): Operation[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.state) { where.push('state = ?'); args.push(f.state); }
+    if (f.hostId) { where.push('host_id = ?'); args.push(f.hostId); }
+    if (f.resource) { where.push('resource_type = ? AND resource_id = ?'); args.push(f.resource.type, f.resource.id); }
+    const sql = `SELECT * FROM operations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid DESC LIMIT ?`;
+    return (this.o.db.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(decode);
+  }
+
+  /** At controller start: rows left `sending` by a previous process go back to `pending`. */
+  resume(): number {
+    const ts = this.now().toISOString();
+    const n = this.o.db.prepare(`UPDATE operations SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(ts, ts).changes;
+    if (n) this.o.log.info({ operations: n }, 'resuming operations interrupted by a restart');
+    this.kick();
+    return n;
+  }
+
+  /** Makes a host's pending operations due now (it just came up). */
+  retryHost(hostId: string): void {
+    const ts = this.now().toISOString();
+    this.o.db.prepare(`UPDATE operations SET next_attempt_at = ? WHERE host_id = ? AND state = 'pending' AND next_attempt_at > ?`).run(ts, hostId, ts);
+    this.kick();
+  }
+
+  /** Schedules a pump on the next turn (after the caller's transaction commits). */
+  kick(): void {
+    if (this.closed || this.kickTimer) return;
+    this.kickTimer = setImmediate(() => {
+      this.kickTimer = null;
+      void this.pump();
+    });
+  }
+
+  /** Sends every due operation (respecting per-resource order and the concurrency cap). */
+  async pump(): Promise<void> {
+    if (this.closed) return;
+    if (this.pumping) { this.again = true; return; }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const free = (this.o.concurrency ?? 16) - this.inFlight.size;
+        if (free <= 0) break;
+        const due = this.o.db.prepare(
+          `SELECT * FROM operations o WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+             AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.resource_type IS NOT NULL AND p.resource_type = o.resource_type
+               AND p.resource_id = o.resource_id AND p.state IN ('pending', 'sending') AND p.rowid < o.rowid)
+           ORDER BY o.rowid LIMIT ?`,
+        ).all(this.now().toISOString(), free + this.inFlight.size) as Row[];
+        for (const r of due) {
+          if (this.inFlight.has(r.id) || this.inFlight.size >= (this.o.concurrency ?? 16)) continue;
+          this.inFlight.add(r.id);
+          void this.attempt(decode(r)).finally(() => {
+            this.inFlight.delete(r.id);
+            this.kick();
+          });
+        }
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async attempt(op: Operation): Promise<void> {
+    const ts = this.now().toISOString();
+    const claimed = this.o.db.prepare(
+      `UPDATE operations SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
+    ).run(ts, op.id).changes;
+    if (!claimed) return;
+    const attempts = op.attempts + 1;
+    const log = this.o.log.child({ op: op.id, kind: op.kind, host: op.host_id, attempt: attempts, reqId: op.request_id ?? undefined });
+    let outcome: OpOutcome;
+    try {
+      const host = this.o.hosts.find(op.host_id);
+      if (!host) throw new AgentError('HostNotFound', `host ${op.host_id} no longer exists`, false, 404);
+      const raw = await this.o.agents.forHost(host).send(op.method, op.path, op.method === 'GET' ? undefined : JSON.stringify(op.payload), {
+        opId: op.id, timeoutMs: op.timeout_ms, requestId: op.request_id ?? undefined,
+      }, op.kind);
+      const route = this.routes.get(op.kind);
+      outcome = { ok: true, reply: route ? checkReply(route, raw) : raw };
+    } catch (e) {
+      const unavailable = e instanceof AgentUnavailable;
+      const retryable = unavailable || (e instanceof AgentError && e.retryable);
+      const max = this.o.maxAttempts ?? 0;
+      if (retryable && (max === 0 || attempts < max) && !this.closed) {
+        const delay = backoffMs(attempts, this.o.backoffBaseMs ?? 1000, this.o.backoffMaxMs ?? 30_000);
+        const next = new Date(this.now().getTime() + delay).toISOString();
+        this.o.db.prepare(`UPDATE operations SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`)
+          .run((e as Error).message, next, this.now().toISOString(), op.id);
+        log.info({ err: (e as Error).message, retryInMs: delay }, 'operation not delivered; will retry');
+        return;
+      }
+      if (retryable && this.closed) {
+        // Shutting down: leave it pending for the next start.
+        this.o.db.prepare(`UPDATE operations SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ?`)
+          .run((e as Error).message, this.now().toISOString(), op.id);
+        return;
+      }
+      const ae = e instanceof AgentError ? e : null;
+      outcome = {
+        ok: false,
+        error: {
+          code: ae?.agentCode ?? (e instanceof AgentUnavailable ? 'AgentUnavailable' : 'InternalError'),
+          message: (e as Error).message,
+          status: ae?.agentStatus ?? (e instanceof AgentUnavailable ? 503 : 500),
+        },
+      };
+      if (!ae && !unavailable) log.error({ err: e }, 'operation failed unexpectedly');
+    }
+    const fin = this.now().toISOString();
+    if (outcome.ok) {
+      this.o.db.prepare(`UPDATE operations SET state = 'done', result = ?, last_error = NULL, updated_at = ?, finished_at = ? WHERE id = ?`)
+        .run(JSON.stringify(outcome.reply ?? null), fin, fin, op.id);
+      log.info('operation done');
+    } else {
+      this.o.db.prepare(`UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+        .run(JSON.stringify({ error: outcome.error }), `${outcome.error.code}: ${outcome.error.message}`, fin, fin, op.id);
+      log.warn({ code: outcome.error.code, err: outcome.error.message }, 'operation failed');
+    }
+    await this.complete(this.get(op.id) ?? op, outcome);
+  }
+
+  private async complete(op: Operation, outcome: OpOutcome): Promise<void> {
+    for (const fn of this.handlers.get(op.kind) ?? []) {
+      try {
+        await fn(op, outcome);
+      } catch (err) {
+        this.o.log.error({ err, op: op.id, kind: op.kind }, 'completion handler failed');
+      }
+    }
+    const ws = this.waiters.get(op.id) ?? [];
+    this.waiters.delete(op.id);
+    for (const w of ws) w(outcome);
+  }
+
+  /** Number of operations being sent right now. */
+  busy(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops taking new work; waits up to `graceMs` for operations in flight. Rows still
+   * in flight stay `sending` and are resumed at the next start.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    this.closed = true;
+    if (this.kickTimer) clearImmediate(this.kickTimer);
+    const t0 = Date.now();
+    while (this.inFlight.size && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The outcome of a finished operation row, or null while it is not finished. */
+export function outcomeOf(op: Operation): OpOutcome | null {
+  if (op.state === 'done') return { ok: true, reply: op.result };
+  if (op.state === 'failed') {
+    const e = (op.result as { error?: { code: string; message: string; status: number } } | null)?.error;
+    return { ok: false, error: e ?? { code: 'Failed', message: op.last_error ?? 'failed', status: 500 } };
+  }
+  return null;
+}
