@@ -1,0 +1,96 @@
+import { request, type Dispatcher } from 'undici';
+import {
+  INTERNAL_HEARTBEAT_PATH, INTERNAL_REGISTER_PATH,
+  type HeartbeatBody, type RegisterBody,
+} from '../../shared/agent/host.js';
+
+interface LinkLog {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
+
+export interface ControllerLinkOptions {
+  controllerUrl: string;
+  secret: string;
+  log: LinkLog;
+  registration: () => Promise<RegisterBody>;
+  heartbeat: () => Promise<HeartbeatBody>;
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+}
+
+/**
+ * The agent's calls to the controller: register once, then heartbeat. `tick()` is what
+ * the heartbeat schedule runs: it registers while not registered (controller
+ * unreachable at start, or it forgot us: 401/404 on a heartbeat) and heartbeats
+ * otherwise. It never throws: a failed tick is logged and the next one tries again.
+ */
+export class ControllerLink {
+  registered = false;
+  hostId: string | null = null;
+  private failing = false;
+
+  constructor(private readonly o: ControllerLinkOptions) {}
+
+  private async post(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+    const res = await request(new URL(path, this.o.controllerUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.o.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      headersTimeout: this.o.timeoutMs ?? 5_000,
+      bodyTimeout: this.o.timeoutMs ?? 5_000,
+      dispatcher: this.o.dispatcher,
+    });
+    const text = await res.body.text();
+    let json: unknown = null;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.statusCode, json };
+  }
+
+  async register(): Promise<boolean> {
+    const body = await this.o.registration();
+    const r = await this.post(INTERNAL_REGISTER_PATH, body);
+    if (r.status !== 200) {
+      this.o.log.warn({ status: r.status, reply: r.json }, 'the controller refused the registration');
+      return false;
+    }
+    this.registered = true;
+    this.hostId = (r.json as { host_id?: string }).host_id ?? null;
+    this.o.log.info({ hostId: this.hostId, roles: body.roles, controller: this.o.controllerUrl }, 'registered with the controller');
+    return true;
+  }
+
+  async heartbeat(): Promise<boolean> {
+    const r = await this.post(INTERNAL_HEARTBEAT_PATH, await this.o.heartbeat());
+    if (r.status === 401 || r.status === 404) {
+      this.o.log.warn({ status: r.status }, 'the controller does not know this host any more; registering again');
+      this.registered = false;
+      return this.register();
+    }
+    if (r.status !== 200) {
+      this.o.log.warn({ status: r.status, reply: r.json }, 'heartbeat refused');
+      return false;
+    }
+    return true;
+  }
+
+  async tick(): Promise<void> {
+    try {
+      const ok = this.registered ? await this.heartbeat() : await this.register();
+      if (ok && this.failing) this.o.log.info({}, 'the controller is reachable again');
+      this.failing = !ok;
+    } catch (e) {
+      if (!this.failing) this.o.log.warn({ err: (e as Error).message, controller: this.o.controllerUrl }, 'cannot reach the controller; will keep trying');
+      this.failing = true;
+    }
+  }
+}
+
+/** A node-cron expression firing every `s` seconds (never less often than that). */
+export function everySeconds(s: number): string {
+  if (s >= 60) return `0 */${Math.max(1, Math.floor(s / 60))} * * * *`;
+  if (60 % s === 0) return `*/${s} * * * * *`;
+  const secs: number[] = [];
+  for (let x = 0; x < 60; x += s) secs.push(x);
+  return `${secs.join(',')} * * * * *`;
+}

@@ -1,0 +1,124 @@
+import { mkdirSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { FastifyBaseLogger } from 'fastify';
+import { AGENT_API_VERSION } from '../../shared/agent/contract.js';
+import type { RegisterBody, Role } from '../../shared/agent/host.js';
+import type { AgentConfig } from '../../shared/config/agent.js';
+import { makeRunner } from '../../shared/exec/run.js';
+import { buildAgentApp, type AgentApp } from './app.js';
+import { registerHostRoutes } from './host-routes.js';
+import { ControllerLink, everySeconds } from './link.js';
+import { OpStore } from './op-store.js';
+import { hostTotals, sampleUsage } from './resources.js';
+import type { RoleHandle, RoleModule } from './role.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface RunningAgent {
+  agent: AgentApp;
+  link: ControllerLink;
+  roles: Role[];
+  unavailable: Record<string, string>;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an agent: op store → app → host routes → roles (those that fail are logged and
+ * reported, the others served) → listen → register → heartbeat every heartbeat_s
+ * (node-cron). Used by agents/main.ts; tests call it with their own role map.
+ */
+export async function startAgent(o: {
+  config: AgentConfig;
+  secret: string;
+  roleModules: Partial<Record<Role, RoleModule>>;
+  logger?: FastifyBaseLogger | false;
+}): Promise<RunningAgent> {
+  const { config } = o;
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const hostname = config.host || osHostname().split('.')[0]!;
+  const opStore = new OpStore(join(config.data_dir, 'operations.db'));
+  const agent = buildAgentApp({ secret: o.secret, opStore, logLevel: config.log.level, logger: o.logger });
+  const log = agent.log;
+  const handles = new Map<Role, RoleHandle>();
+  const unavailable: Record<string, string> = {};
+  registerHostRoutes(agent, {
+    hostname,
+    agentVersion: AGENT_VERSION,
+    roles: () => [...handles.keys()],
+    unavailableRoles: () => ({ ...unavailable }),
+  });
+
+  const run = makeRunner(log);
+  for (const role of config.roles) {
+    const mod = o.roleModules[role];
+    if (!mod) {
+      unavailable[role] = 'this role is not built into this agent yet';
+      log.warn({ role }, 'role not available in this build; serving the others');
+      continue;
+    }
+    try {
+      const h = await mod.register(agent, {
+        config, log: log.child({ role }), run, hostname, dataDir: config.data_dir,
+        controller: { url: config.controller_url, secret: o.secret },
+      });
+      handles.set(role, h ?? {});
+      log.info({ role }, 'role loaded');
+    } catch (e) {
+      unavailable[role] = (e as Error).message;
+      log.error({ role, err: e }, 'role failed to load; serving the others');
+    }
+  }
+
+  const listenHost = config.listen.host;
+  await agent.fastify.listen({ host: listenHost, port: config.listen.port });
+  const advertised = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
+  const url = `http://${advertised.includes(':') ? `[${advertised}]` : advertised}:${config.listen.port}`;
+
+  const usage = async () => {
+    const roles: Record<string, Record<string, number>> = {};
+    for (const [role, h] of handles) {
+      if (!h.usage) continue;
+      try { roles[role] = await h.usage(); } catch (e) { log.warn({ role, err: (e as Error).message }, 'usage sampling failed'); }
+    }
+    return sampleUsage(config.data_dir, roles);
+  };
+  const registration = async (): Promise<RegisterBody> => {
+    let totals = hostTotals(config.data_dir);
+    const caps: Record<string, Record<string, string | number | boolean>> = {};
+    let hypervisorType = '';
+    let tunnelIp = config.network.tunnel_ip || '';
+    for (const [role, h] of handles) {
+      caps[role] = h.capabilities ?? {};
+      if (h.hypervisorType) hypervisorType = h.hypervisorType;
+      if (h.tunnelIp) tunnelIp = h.tunnelIp;
+      if (h.totals) totals = { ...totals, ...(await h.totals()) };
+    }
+    return {
+      hostname, roles: [...handles.keys()], ...totals, hypervisor_type: hypervisorType,
+      agent_version: AGENT_VERSION, api_version: AGENT_API_VERSION, agent_url: url, tunnel_ip: tunnelIp,
+      capabilities: { roles: caps, unavailable_roles: { ...unavailable } },
+      usage: await usage(),
+    };
+  };
+  const link = new ControllerLink({
+    controllerUrl: config.controller_url, secret: o.secret, log,
+    registration,
+    heartbeat: async () => ({ hostname, api_version: AGENT_API_VERSION, usage: await usage() }),
+  });
+  await link.tick();
+  const task: ScheduledTask = cron.schedule(everySeconds(config.heartbeat_s), () => link.tick(), { noOverlap: true, name: 'heartbeat' });
+  log.info({ url, roles: [...handles.keys()], unavailable, heartbeat_s: config.heartbeat_s }, 'agent started');
+
+  return {
+    agent, link, roles: [...handles.keys()], unavailable, url,
+    async close() {
+      await task.stop();
+      await task.destroy?.();
+      await agent.fastify.close();
+      for (const h of handles.values()) await h.close?.().catch(() => {});
+      opStore.close();
+    },
+  };
+}
