@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequest, CloudError } from '../../shared/errors/index.js';
 import { baseUrl } from '../http/base-url.js';
 
 /**
@@ -7,6 +8,84 @@ import { baseUrl } from '../http/base-url.js';
  */
 export const COMPUTE_MAX_MICROVERSION = '2.1';
 export const COMPUTE_MIN_MICROVERSION = '2.1';
+
+/** A compute microversion, comparable as major*1000+minor. */
+export interface Microversion {
+  major: number;
+  minor: number;
+}
+
+export const mv = (s: string): Microversion => {
+  const [a, b] = s.split('.');
+  return { major: Number(a), minor: Number(b) };
+};
+const rank = (v: Microversion): number => v.major * 1000 + v.minor;
+export const mvAtLeast = (v: Microversion, s: string): boolean => rank(v) >= rank(mv(s));
+export const mvString = (v: Microversion): string => `${v.major}.${v.minor}`;
+
+export class VersionNotAcceptable extends CloudError {
+  constructor(message: string) {
+    super(406, message, 'VersionNotAcceptable');
+  }
+}
+
+const header = (req: FastifyRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+};
+
+/**
+ * The microversion a request asks for (Nova's api_version_request): the
+ * `OpenStack-API-Version: compute X` header wins over the legacy
+ * `X-OpenStack-Nova-API-Version: X`; no header means the minimum (2.1); `latest` means
+ * the maximum. A malformed value is a 400; a version outside [min, max] is a 406.
+ */
+export function parseMicroversion(
+  headers: { openstack?: string; legacy?: string },
+  max = COMPUTE_MAX_MICROVERSION,
+  min = COMPUTE_MIN_MICROVERSION,
+): Microversion {
+  let raw: string | undefined;
+  if (headers.openstack) {
+    for (const part of headers.openstack.split(',')) {
+      const [service, value] = part.trim().split(/\s+/, 2);
+      if (service?.toLowerCase() === 'compute' && value) raw = value;
+    }
+  }
+  if (raw === undefined && headers.legacy) raw = headers.legacy.trim();
+  if (raw === undefined) return mv(min);
+  if (raw.toLowerCase() === 'latest') return mv(max);
+  const m = /^([1-9]\d*)\.(0|[1-9]\d*)$/.exec(raw);
+  if (!m) throw new BadRequest(`API Version String ${raw} is of invalid format. Must be of format MajorNum.MinorNum.`);
+  const v = { major: Number(m[1]), minor: Number(m[2]) };
+  if (rank(v) < rank(mv(min)) || rank(v) > rank(mv(max))) {
+    throw new VersionNotAcceptable(`Version ${raw} is not supported by the API. Minimum is ${min} and maximum is ${max}.`);
+  }
+  return v;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The compute microversion of this request (set by the compute plugin). */
+    computeVersion: Microversion;
+  }
+}
+
+/** onRequest hook: parse the microversion, echo it in the response headers. */
+export function installMicroversions(app: FastifyInstance): void {
+  app.decorateRequest('computeVersion', null as unknown as Microversion);
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
+    req.computeVersion = mv(COMPUTE_MIN_MICROVERSION);
+    const path = req.url.split('?')[0] ?? '';
+    // Version documents carry no microversion.
+    if (!/^\/compute\/v2\.1\/.+/.test(path) && !/^\/v2\.1\/.+/.test(path)) return;
+    req.computeVersion = parseMicroversion({ openstack: header(req, 'openstack-api-version'), legacy: header(req, 'x-openstack-nova-api-version') });
+    const s = mvString(req.computeVersion);
+    reply.header('OpenStack-API-Version', `compute ${s}`);
+    reply.header('X-OpenStack-Nova-API-Version', s);
+  });
+}
 
 function entry(req: FastifyRequest, publicUrl?: string) {
   const base = `${baseUrl(req, publicUrl)}/compute`;
