@@ -8,6 +8,7 @@ import { installJsonParser } from './http/json-body.js';
 import { installRequestId } from './http/request-id.js';
 import type { ServiceDeps } from './http/service-deps.js';
 import { createIdentity } from './identity/index.js';
+import { createImageFacade } from './images/facade.js';
 import { SERVICES } from './services.js';
 import { createAgentLayer, type AgentLayer } from './agents/index.js';
 import { internalAgentRoutes } from './agents/internal-routes.js';
@@ -51,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(internal.plugin, { prefix: internal.prefix });
   const identity = createIdentity(base);
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
+  serviceDeps.facades.images = createImageFacade(serviceDeps);
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });
 
   await app.register(identity.plugin('/identity'), { prefix: '/identity' });

@@ -1,12 +1,27 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { isoSeconds } from '../../shared/util/time.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
+import { createImagesCore, LocalImageFacade } from './facade.js';
+import { registerImageRoutes } from './routes.js';
 import { registerImageVersions } from './versions.js';
 
-/** Glance v2 under /image. */
+/** Glance v2 under /image. Shares its parts with deps.facades.images when buildApp made it. */
 export function imagePlugin(deps: ServiceDeps): FastifyPluginAsync {
   return async (app) => {
     installErrorHandling(app, { style: 'glance' });
     registerImageVersions(app, deps.config.public_url || undefined);
+    const f = deps.facades.images;
+    const core = f instanceof LocalImageFacade ? f.core : createImagesCore(deps);
+    await core.store.init();
+    const reset = core.repo.resetSaving(isoSeconds(new Date()));
+    if (reset) deps.log.warn({ images: reset }, 'images left saving by an earlier run are queued again');
+    registerImageRoutes(app, {
+      validator: deps.auth.validator,
+      images: core.images,
+      data: core.data,
+      store: core.store,
+      publicUrl: deps.config.public_url || undefined,
+    });
   };
 }

@@ -32,6 +32,8 @@ export const ControllerConfigSchema = Type.Object(
     images: Section({
       image_size_cap: Int(1099511627776, 1, 'largest image in bytes'),
       project_storage_quota: Int(-1, -1, 'bytes per project (-1 = unlimited)'),
+      store: Type.Union([Type.Literal('file')], { default: 'file', description: 'where image bytes live (file: <data_dir>/images)' }),
+      qemu_img_check: Type.Boolean({ default: true, description: 'also read uploads with qemu-img info (under prlimit) before activating them' }),
     }),
     compute: Section({
       cpu_allocation_ratio: Num(4, 0.1),

@@ -1,0 +1,105 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeRunner } from '../../shared/exec/run.js';
+import { qemuImg } from '../../shared/tools/qemu-img.js';
+import { parseRange } from './data.js';
+import type { LocalImageFacade } from './facade.js';
+import { imageTestApp } from './testing.js';
+
+let dir: string;
+let app: FastifyInstance;
+let facade: LocalImageFacade;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tdata-'));
+  ({ app, facade } = await imageTestApp(join(dir, 'data'), { qemu_img_check: true }));
+});
+afterEach(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const H = { 'x-auth-token': 'alice' };
+const create = async (disk_format: string) =>
+  (await app.inject({ method: 'POST', url: '/image/v2/images', headers: H, payload: { disk_format, container_format: 'bare' } })).json().id as string;
+const status = async (id: string) => (await app.inject({ url: `/image/v2/images/${id}`, headers: H })).json().status;
+const stored = () => readdirSync(join(dir, 'data', 'images')).filter((f) => f !== '.staging');
+const staging = () => readdirSync(join(dir, 'data', 'images', '.staging'));
+
+describe('streaming upload', () => {
+  it('leaves the image queued with no partial file when the client aborts mid-stream', async () => {
+    const id = await create('raw');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, method: 'PUT', path: `/image/v2/images/${id}/file`,
+        headers: { ...H, 'content-type': 'application/octet-stream', 'content-length': String(64 << 20) } });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(4 << 20, 7));
+      setTimeout(() => { req.destroy(); resolve(); }, 200);
+    });
+    for (let i = 0; i < 50 && (await status(id)) !== 'queued'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await status(id)).toBe('queued');
+    expect(stored()).toEqual([]);
+    expect(staging()).toEqual([]);
+  });
+
+  it('accepts a chunked upload of a real qcow2 and sets virtual_size from its header', async () => {
+    const q = qemuImg(makeRunner());
+    await q.create(join(dir, 'a.qcow2'), 'qcow2', 32 << 20);
+    const bytes = readFileSync(join(dir, 'a.qcow2'));
+    const id = await create('qcow2');
+    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      payload: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+    expect(r.statusCode).toBe(204);
+    const img = (await app.inject({ url: `/image/v2/images/${id}`, headers: H })).json();
+    expect(img).toMatchObject({ status: 'active', size: bytes.length, virtual_size: 32 << 20 });
+    expect(stored()).toEqual([id]);
+  });
+
+  it('refuses a qcow2 with a backing file: 400, queued, nothing stored', async () => {
+    writeFileSync(join(dir, 'base'), 'x');
+    await qemuImg(makeRunner()).create(join(dir, 'evil.qcow2'), 'qcow2', 1 << 20, { path: join(dir, 'base'), format: 'raw' });
+    const id = await create('qcow2');
+    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream' },
+      payload: readFileSync(join(dir, 'evil.qcow2')) });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toMatch(/backing file/);
+    expect(await status(id)).toBe('queued');
+    expect(stored()).toEqual([]);
+    expect(staging()).toEqual([]);
+  });
+
+  it('serves other services through the facade', async () => {
+    const ctx = { projectId: 'p-alice', isAdmin: false } as never;
+    const rec = facade.createRecord(ctx, { name: 'snap', owner: 'p-alice', disk_format: 'raw', container_format: 'bare', properties: { image_type: 'snapshot' } });
+    expect(rec).toMatchObject({ status: 'queued', owner: 'p-alice', properties: { image_type: 'snapshot' } });
+    const done = await facade.upload(rec.id, Readable.from([Buffer.from('0123456789')]));
+    expect(done).toMatchObject({ status: 'active', size: 10, virtual_size: 10 });
+    const chunks: Buffer[] = [];
+    for await (const c of await facade.open(rec.id, { start: 2, end: 4 })) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('234');
+    expect(facade.get(ctx, rec.id)?.id).toBe(rec.id);
+    expect(facade.get({ projectId: 'p-bob', isAdmin: false } as never, rec.id)).toBeNull();
+    const k = facade.createRecord(ctx, { name: 'failed', owner: 'p-alice', disk_format: 'raw', container_format: 'bare' });
+    facade.kill(k.id, 'snapshot failed');
+    expect(facade.get(null, k.id)?.status).toBe('killed');
+  });
+});
+
+describe('Range', () => {
+  it('parses the forms clients send', () => {
+    expect(parseRange('bytes=0-3', 10)).toEqual({ start: 0, end: 3 });
+    expect(parseRange('bytes=5-', 10)).toEqual({ start: 5, end: 9 });
+    expect(parseRange('bytes=-4', 10)).toEqual({ start: 6, end: 9 });
+    expect(parseRange('bytes=2-100', 10)).toEqual({ start: 2, end: 9 });
+    expect(parseRange('items=1-2', 10)).toBeNull();
+    expect(() => parseRange('bytes=10-', 10)).toThrow(/not satisfiable/);
+    expect(() => parseRange('bytes=5-2', 10)).toThrow(/not satisfiable/);
+  });
+});

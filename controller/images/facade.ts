@@ -1,0 +1,100 @@
+import type { Readable } from 'node:stream';
+import { makeRunner, type Runner } from '../../shared/exec/run.js';
+import { qemuImg } from '../../shared/tools/qemu-img.js';
+import { isoSeconds } from '../../shared/util/time.js';
+import type { ImageFacade, ImageInfo } from '../facades.js';
+import type { AuthContext } from '../http/auth.js';
+import type { ServiceDeps } from '../http/service-deps.js';
+import { ImageData } from './data.js';
+import { ImageRepo, type ImageRow } from './repo.js';
+import { ImageService } from './service.js';
+import { IMAGE_STORES, type ImageStore } from './store.js';
+
+/** The image service's parts, shared by its HTTP plugin and its facade. */
+export interface ImagesCore {
+  repo: ImageRepo;
+  store: ImageStore;
+  images: ImageService;
+  data: ImageData;
+}
+
+/**
+ * Builds the parts from the service deps. `deps.extras.runner` (a Runner) replaces
+ * the real exec runner, `deps.extras.imageStore` the configured store (tests).
+ */
+export function createImagesCore(deps: ServiceDeps): ImagesCore {
+  const c = deps.config.images;
+  const repo = new ImageRepo(deps.db);
+  const storeOverride = deps.extras.imageStore as ImageStore | undefined;
+  const makeStore = IMAGE_STORES[c.store];
+  if (!storeOverride && !makeStore) throw new Error(`unknown image store ${JSON.stringify(c.store)}`);
+  const store = storeOverride ?? makeStore!(deps.config.data_dir);
+  const images = new ImageService(repo, deps.auth.policy);
+  const runner = (deps.extras.runner as Runner | undefined) ?? makeRunner(deps.log);
+  const data = new ImageData(images, store, {
+    imageSizeCap: c.image_size_cap,
+    projectQuota: c.project_storage_quota,
+    qemuImg: c.qemu_img_check ? qemuImg(runner) : null,
+    log: deps.log,
+  });
+  return { repo, store, images, data };
+}
+
+export function imageInfo(i: ImageRow): ImageInfo {
+  return {
+    id: i.id,
+    name: i.name,
+    status: i.status,
+    owner: i.owner,
+    visibility: i.visibility,
+    disk_format: i.disk_format,
+    container_format: i.container_format,
+    size: i.size,
+    virtual_size: i.virtual_size,
+    checksum: i.checksum,
+    min_disk: i.min_disk,
+    min_ram: i.min_ram,
+    properties: { ...i.properties },
+  };
+}
+
+/** What other services use of images (Nova's snapshots and boots, Cinder's volumes from images). */
+export class LocalImageFacade implements ImageFacade {
+  constructor(readonly core: ImagesCore) {}
+
+  get(ctx: AuthContext | null, id: string): ImageInfo | null {
+    try {
+      return imageInfo(this.core.images.find(ctx, id));
+    } catch {
+      return null;
+    }
+  }
+
+  createRecord(ctx: AuthContext, fields: Parameters<ImageFacade['createRecord']>[1]): ImageInfo {
+    const { properties, owner, ...core } = fields;
+    const row = this.core.images.create(null, { ...(properties ?? {}), ...core, owner }, owner);
+    return imageInfo(row);
+  }
+
+  async upload(id: string, data: Readable): Promise<ImageInfo> {
+    return imageInfo(await this.core.data.upload(null, id, data, null));
+  }
+
+  kill(id: string, reason: string): void {
+    this.core.repo.update(id, { status: 'killed', updated_at: isoSeconds(new Date()) }, ['queued', 'saving']);
+    void reason;
+  }
+
+  async open(id: string, range?: { start: number; end: number }): Promise<Readable> {
+    const dl = await this.core.data.download(null, id);
+    if (!dl.image.store_key) throw Object.assign(new Error(`image ${id} has no data`), { code: 'ENOENT' });
+    if (range) return this.core.store.open(dl.image.store_key, range);
+    dl.stream?.destroy();
+    return this.core.store.open(dl.image.store_key);
+  }
+}
+
+/** The facade buildApp hands to the other services (deps.facades.images). */
+export function createImageFacade(deps: ServiceDeps): LocalImageFacade {
+  return new LocalImageFacade(createImagesCore(deps));
+}
