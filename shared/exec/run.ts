@@ -11,7 +11,8 @@ export type ToolName =
   | 'ovs-vsctl' | 'ovs-ofctl' | 'ovs-appctl' | 'ovsdb-server' | 'ovs-vswitchd' | 'ovsdb-tool'
   | 'ip' | 'dnsmasq' | 'nft' | 'sysctl' | 'ethtool'
   | 'libvirtd' | 'virtlogd' | 'systemctl' | 'apt-get' | 'dpkg-query'
-  | 'losetup' | 'truncate' | 'dd' | 'prlimit' | 'nsenter' | 'kill' | 'sync';
+  | 'losetup' | 'truncate' | 'dd' | 'prlimit' | 'nsenter' | 'kill' | 'sync'
+  | 'unshare' | 'mount' | 'umount' | 'busybox';
 
 export interface RunOptions {
   /** Milliseconds before the process is killed with SIGKILL (default 30 s). */
