@@ -231,6 +231,9 @@ export type ScheduleResult =
  * skipped, the cache is refreshed and the choice is made again.
  */
 export class Scheduler {
+  /** Claims the database refused although the cached view said they fit. */
+  refusedClaims = 0;
+
   constructor(
     readonly cache: HostStateCache,
     private readonly placement: Placement,
@@ -254,6 +257,7 @@ export class Scheduler {
         return { ok: true, host: sel.host, report: sel.report, claimRetries: retries };
       }
       retries++;
+      this.refusedClaims++;
       skip.push(sel.host.name);
       this.cache.invalidate();
       if (retries > maxClaimRetries) return { ok: false, reason: `claims refused: ${c.reason}`, report: sel.report };
