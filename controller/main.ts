@@ -3,23 +3,40 @@ import closeWithGrace from 'close-with-grace';
 import { join } from 'node:path';
 import { ConfigError, configPath, loadConfig } from '../shared/config/load.js';
 import { ControllerConfigSchema } from '../shared/config/controller.js';
+import { agentLayerOf } from './agents/index.js';
 import { buildApp } from './app.js';
 import { openDb } from './db/open.js';
 import { migrate, SchemaTooNewError } from './db/migrate.js';
+import { controllerJobs, startJobs } from './jobs/index.js';
 
-/** Entry point: config → db → buildApp → listen → close with grace. */
+/**
+ * Entry point: config → db (migrate) → agent layer (hosts, clients, dispatcher) →
+ * buildApp → listen → resume interrupted operations → cron jobs → close with grace
+ * (stop jobs, let operations in flight finish, close HTTP, agent pools, db).
+ */
 async function main(): Promise<void> {
   const file = configPath(process.argv, 'HOMESTACK_CONTROLLER_CONFIG', '/etc/homestack/controller.toml');
   const config = loadConfig(ControllerConfigSchema, file, { dirKeys: [] });
   const db = openDb(config.database.path || join(config.data_dir, 'homestack.db'), config.database.busy_timeout_ms);
-  migrate(db);
+  const applied = migrate(db);
+  // buildApp creates the pino logger (JSON lines) and the agent layer (hosts, clients, dispatcher).
   const app = await buildApp({ config, db });
-  closeWithGrace({ delay: 10_000 }, async ({ err }) => {
-    if (err) app.log.error({ err }, 'closing after an error');
+  const log = app.log;
+  if (applied.length) log.info({ applied }, 'database migrated');
+  const agentLayer = agentLayerOf(app.homestack.deps);
+  let jobs: { stop(): Promise<void> } | null = null;
+  closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
+    if (err) log.error({ err }, 'closing after an error');
+    else log.info({ signal }, 'closing');
+    await jobs?.stop();
+    await agentLayer.dispatcher.close(5_000);
     await app.close();
+    await agentLayer.agents.close();
     db.close();
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  agentLayer.dispatcher.resume();
+  jobs = startJobs(controllerJobs({ agents: agentLayer, log }), log);
 }
 
 main().catch((e: unknown) => {

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import {
   INTERNAL_HEARTBEAT_PATH, INTERNAL_REGISTER_PATH,
   type HeartbeatBody, type RegisterBody,
@@ -15,7 +16,6 @@ export interface ControllerLinkOptions {
   log: LinkLog;
   registration: () => Promise<RegisterBody>;
   heartbeat: () => Promise<HeartbeatBody>;
-  dispatcher?: Dispatcher;
   timeoutMs?: number;
 }
 
@@ -32,19 +32,32 @@ export class ControllerLink {
 
   constructor(private readonly o: ControllerLinkOptions) {}
 
-  private async post(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-    const res = await request(new URL(path, this.o.controllerUrl), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.o.secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      headersTimeout: this.o.timeoutMs ?? 5_000,
-      bodyTimeout: this.o.timeoutMs ?? 5_000,
-      dispatcher: this.o.dispatcher,
+  /** node:http rather than undici: the agent makes two kinds of small calls, and
+   *  undici's WASM parser costs ~15 MB of resident memory (agent RSS goal < 60 MB). */
+  private post(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+    const url = new URL(path, this.o.controllerUrl);
+    const data = Buffer.from(JSON.stringify(body));
+    const timeout = this.o.timeoutMs ?? 5_000;
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.o.secret}`, 'content-type': 'application/json', 'content-length': data.length },
+        timeout,
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown = text;
+          try { json = JSON.parse(text); } catch { /* not JSON */ }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`no reply from the controller within ${timeout} ms`)));
+      req.on('error', reject);
+      req.end(data);
     });
-    const text = await res.body.text();
-    let json: unknown = null;
-    try { json = JSON.parse(text); } catch { json = text; }
-    return { status: res.statusCode, json };
   }
 
   async register(): Promise<boolean> {

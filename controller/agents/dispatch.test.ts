@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockAgent } from 'undici';
 import { Value } from 'typebox/value';
-import pino from 'pino';
+import Fastify from 'fastify';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { Echo } from '../../shared/agent/host.js';
 import { openDb } from '../db/open.js';
@@ -21,7 +21,7 @@ function setup(): { layer: AgentLayer; hostId: string; config: ControllerConfig 
   const db = openDb(':memory:');
   migrate(db);
   const config = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
-  const layer = createAgentLayer({ config, db, log: pino({ level: 'silent' }), clientOptions: { dispatcher: mock }, backoffBaseMs: 20 });
+  const layer = createAgentLayer({ config, db, log: Fastify({ logger: false }).log, clientOptions: { dispatcher: mock }, backoffBaseMs: 20 });
   const h = layer.hosts.enrol({ name: 'node1', agentUrl: ORIGIN, secret: SECRET });
   layer.hosts.rememberSecret(h.id, SECRET);
   return { layer, hostId: h.id, config };
@@ -119,7 +119,7 @@ describe('dispatcher', () => {
     const fresh = createAgentLayer({
       config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig,
       db: (layer.hosts as unknown as { db: import('../db/open.js').Db }).db,
-      log: pino({ level: 'silent' }),
+      log: Fastify({ logger: false }).log,
       clientOptions: { dispatcher: mock },
     });
     await fresh.dispatcher.close(0); // do not send: only check the state change

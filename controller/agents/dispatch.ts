@@ -113,19 +113,9 @@ export class Dispatcher {
   /** Writes the operation row (state pending) and schedules the worker. Returns the row. */
   enqueue<R extends AgentRoute>(req: EnqueueRequest<R>): Operation {
     this.knowRoute(req.route);
-    const { method, path, payload } = requestOf(req.route, req.body);
-    const id = newUuid();
-    const ts = this.now().toISOString();
-    this.o.db.prepare(
-      `INSERT INTO operations (id, host_id, kind, payload, state, attempts, resource_type, resource_id, method, path, timeout_ms,
-         request_id, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      id, req.hostId, req.route.name, payload ?? JSON.stringify(req.body ?? {}), req.resource?.type ?? null, req.resource?.id ?? null,
-      method, path, req.route.timeoutMs ?? 30_000, req.requestId ?? null, ts, ts, ts,
-    );
+    const op = enqueueOnly(this.o.db, req, this.now());
     this.kick();
-    return this.get(id)!;
+    return op;
   }
 
   /** Enqueue and await the reply; rejects with AgentError when the operation fails. */
@@ -302,6 +292,25 @@ export class Dispatcher {
     const t0 = Date.now();
     while (this.inFlight.size && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Writes a pending operation row and nothing else (no worker): the running
+ * controller's dispatcher sends it. Used by Dispatcher.enqueue and by the CLI.
+ */
+export function enqueueOnly<R extends AgentRoute>(db: Db, req: EnqueueRequest<R>, now = new Date()): Operation {
+  const { method, path, payload } = requestOf(req.route, req.body);
+  const id = newUuid();
+  const ts = now.toISOString();
+  db.prepare(
+    `INSERT INTO operations (id, host_id, kind, payload, state, attempts, resource_type, resource_id, method, path, timeout_ms,
+       request_id, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    id, req.hostId, req.route.name, payload ?? JSON.stringify(req.body ?? {}), req.resource?.type ?? null, req.resource?.id ?? null,
+    method, path, req.route.timeoutMs ?? 30_000, req.requestId ?? null, ts, ts, ts,
+  );
+  return decode(db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as Row);
 }
 
 /** The outcome of a finished operation row, or null while it is not finished. */

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { dirname } from 'node:path';
+import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.js';
+import { configPath, loadConfig } from '../../shared/config/load.js';
+import { HostRegistry } from '../agents/registry.js';
+import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
+
+export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
+  const i = argv.indexOf('--agent-config');
+  const file = i >= 0 && argv[i + 1] ? argv[i + 1]! : configPath([], 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG);
+  return { file, config: loadConfig(AgentConfigSchema, file) };
+}
+
+/** Reads the secret file, creating it (0600, 32 random bytes hex) when absent. */
+export function ensureSecretFile(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return readFileSync(file, 'utf8').trim();
+}
+
+export function agentUrlOf(c: AgentConfig): string {
+  const h = c.listen.host === '0.0.0.0' || c.listen.host === '::' ? '127.0.0.1' : c.listen.host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${c.listen.port}`;
+}
+
+/**
+ * Enrols the agent of this machine: its credential file (created if absent) and URL
+ * from agent.toml, its name from the config or the hostname. Idempotent.
+ */
+export function enrolLocal(argv: readonly string[]): { name: string; id: string } {
+  const { config: ac } = agentConfig(argv);
+  const secret = ensureSecretFile(ac.credential_file);
+  const ctx = openContext(argv);
+  try {
+    const reg = new HostRegistry(ctx.db, ctx.config);
+    const name = ac.host || osHostname().split('.')[0]!;
+    const h = reg.enrol({ name, agentUrl: agentUrlOf(ac), secret });
+    return { name: h.name, id: h.id };
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function hostCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json');
+  switch (sub) {
+    case 'list': {
+      const ctx = openContext(argv);
+      try {
+        const reg = new HostRegistry(ctx.db, ctx.config);
+        printTable(
+          reg.list().map((h) => ({
+            id: h.id, name: h.name, state: h.state, enabled: h.enabled, roles: h.roles.join(','),
+            vcpus: h.vcpus, memory_mb: h.memory_mb, disk_gb: h.disk_gb, agent_url: h.agent_url,
+            last_heartbeat: h.last_heartbeat_at ?? '',
+            unavailable_roles: Object.keys((h.capabilities as { unavailable_roles?: object }).unavailable_roles ?? {}).join(','),
+          })),
+          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'vcpus', 'memory_mb', 'disk_gb', 'agent_url', 'last_heartbeat'],
+          json,
+        );
+      } finally {
+        ctx.close();
+      }
+      return 0;
+    }
+    case 'enrol-local': {
+      const h = enrolLocal(argv);
+      process.stdout.write(`enrolled ${h.name} (${h.id})\n`);
+      return 0;
+    }
+    case 'enrol': {
+      // homestack host enrol --name NAME --url http://addr:8001 --secret-file FILE
+      const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+      const name = arg('--name');
+      const url = arg('--url');
+      const file = arg('--secret-file');
+      if (!name || !url || !file) {
+        process.stderr.write('usage: homestack host enrol --name NAME --url http://ADDR:PORT --secret-file FILE (created if absent; copy it to the host\'s credential_file)\n');
+        return 2;
+      }
+      const secret = ensureSecretFile(file);
+      const ctx = openContext(argv);
+      try {
+        const h = new HostRegistry(ctx.db, ctx.config).enrol({ name, agentUrl: url, secret });
+        process.stdout.write(`enrolled ${h.name} (${h.id}); secret in ${file}\n`);
+      } finally {
+        ctx.close();
+      }
+      return 0;
+    }
+    case 'remove': {
+      const name = argv[argv.indexOf('remove') + 1];
+      if (!name) { process.stderr.write('usage: homestack host remove NAME\n'); return 2; }
+      const ctx = openContext(argv);
+      try {
+        new HostRegistry(ctx.db, ctx.config).remove(name);
+      } finally {
+        ctx.close();
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write('usage: homestack host list [--json] | enrol-local | enrol --name N --url U --secret-file F | remove NAME\n');
+      return 2;
+  }
+}
