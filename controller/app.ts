@@ -51,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const internal = internalAgentRoutes(agentLayer.hosts, deps.config);
   await app.register(internal.plugin, { prefix: internal.prefix });
   const identity = createIdentity(base);
+  base.facades.identity = identity.facade;
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
   serviceDeps.facades.images = createImageFacade(serviceDeps);
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });

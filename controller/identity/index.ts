@@ -1,31 +1,51 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Forbidden, Unauthorized } from '../../shared/errors/index.js';
-import type { AuthService } from '../http/auth.js';
+import type { IdentityFacade } from '../facades.js';
+import { authHook, type AuthService } from '../http/auth.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
+import { makeKit, authRoutes } from './routes-auth.js';
+import { catalogRoutes } from './routes-catalog.js';
+import { resourceRoutes } from './routes-resources.js';
+import { roleRoutes } from './routes-roles.js';
+import { IdentityService } from './service.js';
 import { registerIdentityVersions } from './versions.js';
 
 export interface Identity {
   auth: AuthService;
   /** Mounted at /identity and, for OS_AUTH_URL=http://host:port/v3, at the root. */
   plugin: (root: string) => FastifyPluginAsync;
+  /** What other services may ask of identity (service token, project lookups). */
+  facade: IdentityFacade;
+  /** The service itself, for the CLI and tests. */
+  service: IdentityService;
 }
 
 /**
- * Placeholder until the identity service lands (issue 3): answers version discovery
- * and refuses every token.
+ * Keystone v3: resources, tokens, the policy engine every service uses (auth.policy)
+ * and the in-process token validator of every service's auth hook (auth.validator).
  */
 export function createIdentity(deps: Omit<ServiceDeps, 'auth'>): Identity {
+  const service = new IdentityService(deps.db, deps.config, deps.log);
   const auth: AuthService = {
-    validator: { validate: () => { throw new Unauthorized('The request you have made requires authentication.'); } },
-    policy: {
-      enforce: () => { throw new Forbidden(); },
-      allowed: () => false,
-    },
+    validator: { validate: (token) => service.authn.validate(token) },
+    policy: service.policy,
   };
   const plugin = (root: string): FastifyPluginAsync => async (app) => {
-    installErrorHandling(app, { style: 'keystone', wwwAuthenticate: () => 'Keystone uri="/identity"', notFound: root !== '' });
+    installErrorHandling(app, {
+      style: 'keystone',
+      wwwAuthenticate: (req) => `Keystone uri="${service.root(req, '/identity')}"`,
+      notFound: root !== '',
+    });
     registerIdentityVersions(app, root, deps.config.public_url || undefined, root !== '');
+    const kit = makeKit(service, root);
+    const preHandler = authHook(auth.validator);
+    authRoutes(app, kit, { preHandler });
+    await app.register(async (scope) => {
+      scope.addHook('preHandler', preHandler);
+      resourceRoutes(scope, kit);
+      roleRoutes(scope, kit);
+      catalogRoutes(scope, kit);
+    });
   };
-  return { auth, plugin };
+  return { auth, plugin, facade: service.facade(), service };
 }

@@ -28,6 +28,7 @@ export const ControllerConfigSchema = Type.Object(
       lockout_failures: Int(0, 0, 'failed logins before a user is locked out (0 = never)'),
       lockout_s: Int(300, 1),
       policy_file: Str('', 'JSON policy overrides'),
+      scrypt_log_n: Int(15, 10, 'password hashing cost: scrypt N = 2^value (r=8, p=1)'),
     }),
     images: Section({
       image_size_cap: Int(1099511627776, 1, 'largest image in bytes'),
