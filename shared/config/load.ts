@@ -46,7 +46,8 @@ export function describeError(e: SchemaError, schemaAt: (key: string) => TSchema
 function schemaAtPath(schema: TSchema, key: string): TSchema | undefined {
   let s: TSchema | undefined = schema;
   for (const part of key.split('.').filter(Boolean)) {
-    s = (s as { properties?: Record<string, TSchema> } | undefined)?.properties?.[part];
+    const node = s as { properties?: Record<string, TSchema>; items?: TSchema } | undefined;
+    s = /^\d+$/.test(part) && node?.items ? node.items : node?.properties?.[part];
   }
   return s;
 }
