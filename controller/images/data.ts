@@ -1,9 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BadRequest, CloudError, Conflict, Forbidden, OverLimit } from '../../shared/errors/index.js';
 import { isoSeconds } from '../../shared/util/time.js';
 import { qemuFormatOf, type QemuImg } from '../../shared/tools/qemu-img.js';
 import type { AuthContext } from '../http/auth.js';
+import { InlineHasher, ParallelHasher, type Digests, type StreamHasher } from './hasher.js';
 import { FormatSniffer, refusals } from './inspector.js';
 import type { ImageRow } from './repo.js';
 import { ImageGone, type ImageService } from './service.js';
@@ -22,27 +22,48 @@ export interface ImageDataOptions {
 const QEMU_CHECKED = new Set(['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi']);
 const CHUNK = 4 << 20;
 
+/** Uploads at least this large hash SHA-512 on a worker thread, in parallel with MD5. */
+const PARALLEL_HASH_MIN = 16 << 20;
+
 /**
  * Hashes (MD5 + SHA-512), counts and sniffs the bytes as they pass, without copying
- * them; errors with 413 when the byte limit is crossed.
+ * them downstream; errors with 413 when the byte limit is crossed.
  */
 export class Digester extends Transform {
-  readonly md5: Hash = createHash('md5');
-  readonly sha512: Hash = createHash('sha512');
   readonly sniffer = new FormatSniffer();
+  private readonly hasher: StreamHasher;
+  digests: Digests | null = null;
   bytes = 0;
 
-  constructor(private readonly limit: number, private readonly overLimit: () => Error) {
+  constructor(private readonly limit: number, private readonly overLimit: () => Error, expected: number | null) {
     super({ readableHighWaterMark: CHUNK, writableHighWaterMark: CHUNK });
+    this.hasher = expected !== null && expected < PARALLEL_HASH_MIN ? new InlineHasher() : new ParallelHasher();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.limit) return cb(this.overLimit());
-    this.md5.update(chunk);
-    this.sha512.update(chunk);
+    let wait: Promise<void> | undefined;
+    try {
+      wait = this.hasher.update(chunk);
+    } catch (e) {
+      return cb(e as Error);
+    }
     this.sniffer.push(chunk);
-    cb(null, chunk);
+    if (wait) wait.then(() => cb(null, chunk), cb);
+    else cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.hasher.digest().then((d) => {
+      this.digests = d;
+      cb();
+    }, cb);
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.hasher.close();
+    cb(err);
   }
 }
 
@@ -126,7 +147,7 @@ export class ImageData {
       quotaLeft <= cap && limit === quotaLeft
         ? new OverLimit(`Image exceeds the storage quota: more than ${quotaLeft} bytes left.`)
         : new OverLimit(`The incoming image is too large: the limit is ${cap} bytes.`);
-    const dig = new Digester(limit, overLimit);
+    const dig = new Digester(limit, overLimit, length);
     let staged: StagedImage | null = null;
     try {
       try {
@@ -162,9 +183,9 @@ export class ImageData {
           status: 'active',
           size: staged.bytes,
           virtual_size: virtualSize,
-          checksum: dig.md5.digest('hex'),
+          checksum: dig.digests!.md5,
           os_hash_algo: 'sha512',
-          os_hash_value: dig.sha512.digest('hex'),
+          os_hash_value: dig.digests!.sha512,
           store_key: key,
           updated_at: isoSeconds(new Date()),
         },

@@ -12,7 +12,8 @@ export type ToolName =
   | 'ip' | 'dnsmasq' | 'nft' | 'sysctl' | 'ethtool'
   | 'libvirtd' | 'virtlogd' | 'systemctl' | 'apt-get' | 'dpkg-query'
   | 'losetup' | 'truncate' | 'dd' | 'prlimit' | 'nsenter' | 'kill' | 'sync'
-  | 'unshare' | 'mount' | 'umount' | 'busybox';
+  | 'unshare' | 'mount' | 'umount' | 'busybox'
+  | 'cp';
 
 export interface RunOptions {
   /** Milliseconds before the process is killed with SIGKILL (default 30 s). */
