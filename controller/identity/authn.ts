@@ -109,7 +109,8 @@ export class Authenticator {
     if (!Array.isArray(methods) || !methods.length || !methods.every((m) => typeof m === 'string')) {
       throw invalid('methods', "'methods' must be a non-empty list of strings");
     }
-    const scope = this.scopeOf(auth.scope);
+    // The scope is looked up only once the credentials are proven (no hints to strangers).
+    const scope = () => this.scopeOf(auth.scope);
     if (methods.includes('application_credential')) return this.byAppCred(identity.application_credential, scope);
     if (methods.includes('token')) return this.byToken(identity.token, scope);
     if (methods.includes('password')) return this.byPassword(identity.password, scope);
@@ -157,11 +158,17 @@ export class Authenticator {
     return this.core.repo.userByName(d.id, u.name);
   }
 
-  private async byPassword(pw: unknown, scope: ScopeReq): Promise<Issued> {
+  private async byPassword(pw: unknown, scope: () => ScopeReq): Promise<Issued> {
     if (!isObj(pw) || !isObj(pw.user)) throw invalid('password.user', "'user' is a required property");
     const password = pw.user.password;
     if (typeof password !== 'string') throw invalid('password.user.password', "'password' is a required property");
-    const user = this.userRef(pw.user, 'password.user');
+    // An unknown or disabled domain is answered like an unknown user: same message, same work.
+    let user: UserRow | undefined;
+    try {
+      user = this.userRef(pw.user, 'password.user');
+    } catch (e) {
+      if (!(e instanceof Unauthorized)) throw e;
+    }
     const cfg = this.core.config.identity;
     const locked = !!user && cfg.lockout_failures > 0 && user.failed_auth_count >= cfg.lockout_failures &&
       user.failed_auth_at !== null && Date.now() - user.failed_auth_at < cfg.lockout_s * 1000;
@@ -176,10 +183,10 @@ export class Authenticator {
     }
     if (user.failed_auth_count) this.core.repo.st('UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = ?').run(user.id);
     this.checkUserEnabled(user);
-    return this.issueFor(user, ['password'], scope);
+    return this.issueFor(user, ['password'], scope());
   }
 
-  private async byToken(t: unknown, scope: ScopeReq): Promise<Issued> {
+  private async byToken(t: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
     if (!isObj(t) || typeof t.id !== 'string') throw invalid('token.id', "'id' is a required property");
     let prev: { payload: TokenPayload; resolved: Resolved };
     try {
@@ -190,6 +197,7 @@ export class Authenticator {
     }
     if (prev.payload.appCredId) throw new Forbidden('A token created with an application credential cannot be rescoped.');
     const methods = [...new Set<AuthMethod>(['token', ...prev.payload.methods])];
+    let scope = scopeOf();
     if (scope === undefined) {
       // No scope asked: keep the token's own scope (Keystone's token rescoping).
       scope = prev.resolved.project ? { project: prev.resolved.project } : prev.resolved.domain ? { domain: prev.resolved.domain } : null;
@@ -197,7 +205,7 @@ export class Authenticator {
     return this.issueFor(prev.resolved.user, methods, scope, prev.payload.expiresAt, prev.payload.auditIds[0]);
   }
 
-  private async byAppCred(a: unknown, scope: ScopeReq): Promise<Issued> {
+  private async byAppCred(a: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
     if (!isObj(a) || typeof a.secret !== 'string') throw invalid('application_credential.secret', "'secret' is a required property");
     let ac: AppCredRow | undefined;
     if (typeof a.id === 'string') ac = this.core.repo.get<AppCredRow>('app_credentials', a.id);
@@ -208,6 +216,7 @@ export class Authenticator {
     const ok = await verifyPassword(a.secret, ac?.secret_hash ?? null, await this.core.dummyHash());
     if (!ac || !ok) throw new Unauthorized(AUTH_FAILED);
     if (ac.expires_at !== null && ac.expires_at <= Date.now()) throw new Unauthorized('The application credential has expired.');
+    const scope = scopeOf();
     if (scope && !('project' in scope && scope.project.id === ac.project_id)) {
       throw new Unauthorized('An application credential is bound to its project; the requested scope differs.');
     }

@@ -198,8 +198,9 @@ export class Resources {
     const password = optStr(o, 'password', { nullable: true, max: 4096 });
     const dp = optStr(o, 'default_project_id', { nullable: true }) ?? null;
     if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
-    const hash = password ? await hashPassword(password, this.core.scrypt) : null;
     if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId);
+    const hash = password ? await hashPassword(password, this.core.scrypt) : null;
+    if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId); // created while we hashed
     const row: UserRow = {
       id: newHexId(), domain_id: domainId, name: n, enabled: optBool(o, 'enabled') === false ? 0 : 1, password_hash: hash,
       default_project_id: dp, options: json(optObj(o, 'options') ?? {}), extra: json(extras(o, USER_FIELDS)),

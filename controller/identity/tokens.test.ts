@@ -54,6 +54,9 @@ describe('identity tokens', () => {
     expect(a.status).toBe(401);
     expect(b.status).toBe(401);
     expect(a.body).toEqual(b.body);
+    const d = await c.login('admin', 'wrong', 'admin', 'NoSuchDomain');
+    expect(d.status).toBe(401);
+    expect(d.body).toEqual(a.body);
     expect(a.body.error.message).toBe('The request you have made requires authentication.');
   });
 
