@@ -9,6 +9,7 @@ import { installRequestId } from './http/request-id.js';
 import type { ServiceDeps } from './http/service-deps.js';
 import { createIdentity } from './identity/index.js';
 import { createImageFacade } from './images/facade.js';
+import { networkingOf } from './networks/plugin.js';
 import { SERVICES } from './services.js';
 import { createAgentLayer, type AgentLayer } from './agents/index.js';
 import { internalAgentRoutes } from './agents/internal-routes.js';
@@ -54,6 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   base.facades.identity = identity.facade;
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
   serviceDeps.facades.images = createImageFacade(serviceDeps);
+  serviceDeps.facades.networks = networkingOf(serviceDeps).facade;
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });
 
   await app.register(identity.plugin('/identity'), { prefix: '/identity' });

@@ -1,0 +1,193 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { BadRequest, Conflict } from '../../shared/errors/index.js';
+import { InvalidInput } from './errors.js';
+
+/**
+ * IP address management: address arithmetic (IPv4 and IPv6, as bigint), subnet
+ * defaults and validation, and the choice of an address inside one subnet. Pure: the
+ * caller passes the addresses in use (read inside its transaction) and writes the
+ * result in the same transaction; the allocations table's primary key is the final
+ * guard against a double allocation.
+ */
+
+export type IpVersion = 4 | 6;
+export interface Cidr { version: IpVersion; network: bigint; prefix: number; bits: number }
+export interface Pool { start: string; end: string }
+
+export class InvalidIpForSubnet extends BadRequest {
+  constructor(ip: string, subnetId: string) { super(`IP address ${ip} is not a valid IP for the specified subnet ${subnetId}.`); }
+}
+export class IpAddressAlreadyAllocated extends Conflict {
+  constructor(ip: string, subnetId: string) { super(`IP address ${ip} already allocated in subnet ${subnetId}.`); }
+}
+export class IpAddressGenerationFailure extends Conflict {
+  constructor(networkId: string) { super(`No more IP addresses available on network ${networkId}.`); }
+}
+
+const MAX = (bits: number) => (1n << BigInt(bits)) - 1n;
+
+export function ipVersionOf(s: string): IpVersion | null {
+  return isIPv4(s) ? 4 : isIPv6(s) ? 6 : null;
+}
+
+/** The address as a number, or null when it is not an address. */
+export function ipToBig(s: string): { version: IpVersion; value: bigint } | null {
+  if (isIPv4(s)) {
+    const p = s.split('.').map(Number);
+    return { version: 4, value: BigInt(((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) };
+  }
+  if (!isIPv6(s)) return null;
+  let str = s.toLowerCase();
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(str);
+  if (v4) {
+    const n = ipToBig(v4[1]!)!.value;
+    str = str.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+  }
+  const [head, tail] = str.includes('::') ? str.split('::') : [str, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
+  return { version: 6, value: v };
+}
+
+/** Canonical text: dotted quad, or RFC 5952 compressed IPv6. */
+export function bigToIp(version: IpVersion, v: bigint): string {
+  if (version === 4) return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
+  const g: number[] = [];
+  for (let i = 7; i >= 0; i--) g.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Canonical form of an address, or null. */
+export function canonicalIp(s: string): string | null {
+  const p = ipToBig(s);
+  return p ? bigToIp(p.version, p.value) : null;
+}
+
+export function parseCidr(s: string): Cidr | null {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s.trim());
+  if (!m) return null;
+  const ip = ipToBig(m[1]!);
+  if (!ip) return null;
+  const bits = ip.version === 4 ? 32 : 128;
+  const prefix = Number(m[2]);
+  if (prefix > bits) return null;
+  const mask = MAX(bits) ^ MAX(bits - prefix);
+  return { version: ip.version, network: ip.value & mask, prefix, bits };
+}
+
+export const cidrText = (c: Cidr): string => `${bigToIp(c.version, c.network)}/${c.prefix}`;
+export const lastOf = (c: Cidr): bigint => c.network | MAX(c.bits - c.prefix);
+export const cidrSize = (c: Cidr): bigint => 1n << BigInt(c.bits - c.prefix);
+
+export function inCidr(c: Cidr, ip: string): boolean {
+  const p = ipToBig(ip);
+  return !!p && p.version === c.version && p.value >= c.network && p.value <= lastOf(c);
+}
+
+/** The usable range: IPv4 skips the network and broadcast addresses (not for /31, /32). */
+export function usableRange(c: Cidr): { first: bigint; last: bigint } {
+  if (c.version === 4 && c.prefix < 31) return { first: c.network + 1n, last: lastOf(c) - 1n };
+  if (c.version === 6 && c.prefix < 127) return { first: c.network + 1n, last: lastOf(c) };
+  return { first: c.network, last: lastOf(c) };
+}
+
+/** Neutron's default gateway: the first usable address. */
+export const defaultGateway = (c: Cidr): string => bigToIp(c.version, usableRange(c).first);
+
+/** The usable range minus the gateway, as one or two pools. */
+export function defaultPools(c: Cidr, gateway: string | null): Pool[] {
+  const { first, last } = usableRange(c);
+  const g = gateway ? ipToBig(gateway)?.value : undefined;
+  const ranges: Array<[bigint, bigint]> = [];
+  if (g === undefined || g < first || g > last) ranges.push([first, last]);
+  else {
+    if (g > first) ranges.push([first, g - 1n]);
+    if (g < last) ranges.push([g + 1n, last]);
+  }
+  return ranges.map(([a, b]) => ({ start: bigToIp(c.version, a), end: bigToIp(c.version, b) }));
+}
+
+/** Checks requested pools against the subnet and the gateway; returns them canonical. */
+export function validatePools(c: Cidr, pools: Pool[], gateway: string | null): Pool[] {
+  const { first, last } = usableRange(c);
+  const parsed = pools.map((p) => {
+    const a = ipToBig(p.start), b = ipToBig(p.end);
+    if (!a || !b || a.version !== c.version || b.version !== c.version) throw new InvalidInput(`allocation pool ${p.start}-${p.end} is not a range of IPv${c.version} addresses.`);
+    if (a.value > b.value) throw new InvalidInput(`allocation pool ${p.start}-${p.end}: the start is after the end.`);
+    if (a.value < first || b.value > last) {
+      throw new BadRequest(`The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${cidrText(c)}.`, 'OutOfBoundsAllocationPool');
+    }
+    return [a.value, b.value] as const;
+  }).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  for (let i = 1; i < parsed.length; i++) {
+    if (parsed[i]![0] <= parsed[i - 1]![1]) throw new BadRequest('Found overlapping allocation pools.', 'OverlappingAllocationPools');
+  }
+  const g = gateway ? ipToBig(gateway)?.value : undefined;
+  if (g !== undefined && parsed.some(([a, b]) => g >= a && g <= b)) {
+    throw new Conflict(`Gateway ip ${gateway} conflicts with allocation pool.`, 'GatewayConflictWithAllocationPools');
+  }
+  return parsed.map(([a, b]) => ({ start: bigToIp(c.version, a), end: bigToIp(c.version, b) }));
+}
+
+export function poolSize(version: IpVersion, pools: Pool[]): bigint {
+  return pools.reduce((n, p) => n + ipToBig(p.end)!.value - ipToBig(p.start)!.value + 1n, 0n);
+}
+
+export interface SubnetForIpam {
+  id: string;
+  network_id: string;
+  cidr: string;
+  gateway_ip: string | null;
+  allocation_pools: Pool[];
+}
+
+/**
+ * Checks an address a caller asked for: inside the subnet and usable (else
+ * InvalidIpForSubnet 400), not in use (else IpAddressAlreadyAllocated 409). The
+ * gateway is reserved for router interfaces. Returns the canonical text form.
+ */
+export function checkRequested(s: SubnetForIpam, ip: string, inUse: ReadonlySet<string>, o: { mayUseGateway?: boolean } = {}): string {
+  const c = parseCidr(s.cidr)!;
+  const p = ipToBig(ip);
+  if (!p || p.version !== c.version || !inCidr(c, ip)) throw new InvalidIpForSubnet(ip, s.id);
+  const { first, last } = usableRange(c);
+  if (p.value < first || p.value > last) throw new InvalidIpForSubnet(ip, s.id);
+  const text = bigToIp(p.version, p.value);
+  if (inUse.has(text) || (!o.mayUseGateway && s.gateway_ip && canonicalIp(s.gateway_ip) === text)) {
+    throw new IpAddressAlreadyAllocated(text, s.id);
+  }
+  return text;
+}
+
+/**
+ * The first free address of the subnet's pools (the gateway never), or
+ * IpAddressGenerationFailure when the pools are exhausted. Scans at most
+ * |inUse| + 2 candidates per pool, so large IPv6 pools cost nothing.
+ */
+export function nextFree(s: SubnetForIpam, inUse: ReadonlySet<string>): string {
+  const c = parseCidr(s.cidr)!;
+  const gw = s.gateway_ip ? canonicalIp(s.gateway_ip) : null;
+  for (const pool of s.allocation_pools) {
+    let v = ipToBig(pool.start)!.value;
+    const end = ipToBig(pool.end)!.value;
+    for (; v <= end; v++) {
+      const t = bigToIp(c.version, v);
+      if (!inUse.has(t) && t !== gw) return t;
+    }
+  }
+  throw new IpAddressGenerationFailure(s.network_id);
+}

@@ -1,0 +1,168 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { NetworkSync, type NetworkSyncBody, type NetworkSyncReply } from '../../shared/agent/network.js';
+import type { Dispatcher, Operation, OpOutcome } from '../agents/index.js';
+import type { Db } from '../db/open.js';
+import { hostIsValid, chooseServiceHost } from './binding.js';
+import { readHosts } from './context.js';
+import { computeDesiredState, type DesiredState, type Snapshot } from './desired-state.js';
+import { floatingIpsRepo } from './floatingips.repo.js';
+import { networksRepo } from './networks.repo.js';
+import { allocRepo, portSgRepo, portsRepo } from './ports.repo.js';
+import { routersRepo } from './routers.repo.js';
+import { groupsRepo, rulesRepo } from './secgroups.repo.js';
+import { subnetsRepo } from './subnets.repo.js';
+
+/** Reads everything computeDesiredState needs, in one read transaction. */
+export function loadSnapshot(db: Db): Snapshot {
+  return db.transaction(() => {
+    const allocs = allocRepo.all(db);
+    const groups = portSgRepo.all(db);
+    return {
+      hosts: readHosts(db).map((h) => ({ name: h.name, tunnel_ip: h.tunnel_ip, roles: h.roles })),
+      networks: networksRepo.where(db),
+      subnets: subnetsRepo.where(db),
+      ports: portsRepo.where(db).map((p) => ({ ...p, fixed_ips: allocs.get(p.id) ?? [], security_groups: groups.get(p.id) ?? [] })),
+      routers: routersRepo.where(db),
+      floatingips: floatingIpsRepo.where(db),
+      rules: rulesRepo.where(db),
+      groups: groupsRepo.where(db).map((g) => g.id),
+    };
+  })();
+}
+
+/**
+ * Places DHCP servers and routers that have no (valid) network host yet — made before
+ * any agent registered, or left on a host that was removed — and moves their ports'
+ * bindings with them. Returns how many it placed.
+ */
+export function placeOrphans(db: Db): number {
+  const hosts = readHosts(db);
+  let placed = 0;
+  db.transaction(() => {
+    const load = new Map<string, number>();
+    const bump = (h: string) => load.set(h, (load.get(h) ?? 0) + 1);
+    const dhcp = portsRepo.where(db, { device_owner: 'network:dhcp' });
+    const routers = routersRepo.where(db);
+    for (const p of dhcp) if (hostIsValid(hosts, p.binding_host_id)) bump(p.binding_host_id);
+    for (const r of routers) if (hostIsValid(hosts, r.host)) bump(r.host);
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const p of dhcp) {
+      if (hostIsValid(hosts, p.binding_host_id)) continue;
+      const h = chooseServiceHost(hosts, load);
+      if (!h) break;
+      portsRepo.update(db, { ...p, binding_host_id: h, status: 'ACTIVE', updated_at: now });
+      bump(h);
+      placed++;
+    }
+    for (const r of routers) {
+      if (hostIsValid(hosts, r.host)) continue;
+      const h = chooseServiceHost(hosts, load);
+      if (!h) break;
+      routersRepo.update(db, { ...r, host: h, updated_at: now });
+      for (const p of portsRepo.where(db, { device_id: r.id })) {
+        if (p.device_owner === 'network:router_interface' || p.device_owner === 'network:router_gateway') {
+          portsRepo.update(db, { ...p, binding_host_id: h, status: 'ACTIVE', updated_at: now });
+        }
+      }
+      bump(h);
+      placed++;
+    }
+  }).immediate();
+  return placed;
+}
+
+/**
+ * Hands each host's desired state to its agent through the durable dispatcher (ML2's
+ * postcommit: called after the change committed). Only hosts whose desired state
+ * differs from what was last handed over get a new `network.sync`; a host with a sync
+ * still waiting to be sent gets that waiting operation's body replaced instead of a
+ * second one queued (the agent converges to the latest state either way). `force`
+ * re-sends to every host (drift healing, a host that (re)registered).
+ */
+export class NetworkSyncer {
+  private readonly last = new Map<string, string>();
+  private generation = 0;
+  private scheduled: NodeJS.Immediate | null = null;
+
+  constructor(private readonly o: { db: Db; dispatcher: Dispatcher | null; log: FastifyBaseLogger; leaseSeconds?: number }) {
+    o.dispatcher?.onComplete(NetworkSync, (op, out) => this.completed(op, out));
+  }
+
+  /** Coalesces the changes of one tick into one push. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = null;
+      try {
+        this.push();
+      } catch (err) {
+        this.o.log.error({ err }, 'network desired-state push failed');
+      }
+    });
+  }
+
+  cancel(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = null;
+  }
+
+  /** The desired state of every network host now. */
+  desired(): Map<string, DesiredState> {
+    placeOrphans(this.o.db);
+    const snap = loadSnapshot(this.o.db);
+    if (this.o.leaseSeconds) snap.dhcpLeaseSeconds = this.o.leaseSeconds;
+    return computeDesiredState(snap);
+  }
+
+  /**
+   * Enqueues `network.sync` for the hosts whose state changed (all with `force`, or
+   * just `onlyHost` when given). Returns the operation id per host it enqueued or updated.
+   */
+  push(o: { force?: boolean; onlyHost?: string } = {}): Map<string, string> {
+    const sent = new Map<string, string>();
+    const d = this.o.dispatcher;
+    if (!d) return sent;
+    const hosts = new Map(readHosts(this.o.db).map((h) => [h.name, h]));
+    for (const [name, state] of this.desired()) {
+      const h = hosts.get(name);
+      if (!h || (o.onlyHost && o.onlyHost !== name && o.onlyHost !== h.id)) continue;
+      const text = JSON.stringify(state);
+      if (!o.force && this.last.get(name) === text) continue;
+      this.generation = Math.max(this.generation + 1, Date.now());
+      const body: NetworkSyncBody = { generation: this.generation, ...state };
+      const waiting = this.o.db.prepare(
+        `SELECT id FROM operations WHERE host_id = ? AND kind = ? AND state = 'pending' ORDER BY rowid DESC LIMIT 1`,
+      ).pluck().get(h.id, NetworkSync.name) as string | undefined;
+      // Safe against the dispatcher: it reads and claims a row in one synchronous step.
+      const replaced = waiting
+        ? this.o.db.prepare(`UPDATE operations SET payload = ?, updated_at = ? WHERE id = ? AND state = 'pending'`)
+          .run(JSON.stringify(body), new Date().toISOString(), waiting).changes
+        : 0;
+      const id = replaced ? waiting! : d.enqueue({ hostId: h.id, route: NetworkSync, body, resource: { type: 'network-host', id: h.id } }).id;
+      if (replaced) d.kick();
+      this.last.set(name, text);
+      sent.set(name, id);
+    }
+    return sent;
+  }
+
+  /** Forget what was sent to a host, so the next push re-sends it. */
+  forget(hostName?: string): void {
+    if (hostName) this.last.delete(hostName);
+    else this.last.clear();
+  }
+
+  /** The agent reports ports it has plugged: those become ACTIVE. */
+  private completed(op: Operation, out: OpOutcome): void {
+    if (!out.ok) {
+      this.o.log.warn({ op: op.id, host: op.host_id, err: out.error }, 'network sync failed');
+      const h = readHosts(this.o.db).find((x) => x.id === op.host_id);
+      if (h) this.last.delete(h.name);
+      return;
+    }
+    const reply = out.reply as NetworkSyncReply;
+    if (reply.errors?.length) this.o.log.warn({ host: op.host_id, errors: reply.errors }, 'network sync converged with errors');
+    const up = this.o.db.prepare(`UPDATE net_ports SET status = 'ACTIVE' WHERE id = ? AND status <> 'ACTIVE' AND binding_host_id <> ''`);
+    for (const p of reply.ports ?? []) if (p.status === 'ACTIVE') up.run(p.port_id);
+  }
+}
