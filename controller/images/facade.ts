@@ -6,6 +6,7 @@ import type { ImageFacade, ImageInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ServiceDeps } from '../http/service-deps.js';
 import { ImageData } from './data.js';
+import { registerImagePolicy } from './policy.js';
 import { ImageRepo, type ImageRow } from './repo.js';
 import { ImageService } from './service.js';
 import { IMAGE_STORES, type ImageStore } from './store.js';
@@ -29,6 +30,7 @@ export function createImagesCore(deps: ServiceDeps): ImagesCore {
   const makeStore = IMAGE_STORES[c.store];
   if (!storeOverride && !makeStore) throw new Error(`unknown image store ${JSON.stringify(c.store)}`);
   const store = storeOverride ?? makeStore!(deps.config.data_dir);
+  registerImagePolicy(deps.auth.policy);
   const images = new ImageService(repo, deps.auth.policy);
   const runner = (deps.extras.runner as Runner | undefined) ?? makeRunner(deps.log);
   const data = new ImageData(images, store, {

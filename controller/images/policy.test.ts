@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import type { AuthContext } from '../http/auth.js';
+import { PolicyEngine } from '../identity/policy.js';
+import { IMAGE_RULES, registerImagePolicy } from './policy.js';
+
+const ctx = (project: string, roles: string[]): AuthContext => ({
+  token: 't', userId: 'u', userName: 'u', userDomainId: 'default', userDomainName: 'Default', projectId: project,
+  roles, roleIds: roles, isAdmin: roles.includes('admin'), methods: ['password'], auditIds: [], issuedAt: new Date(), expiresAt: new Date(),
+});
+
+describe('image policy defaults on identity\'s engine', () => {
+  const p = new PolicyEngine();
+  registerImagePolicy(p);
+  const owner = { project_id: 'pa' };
+  const member = ctx('pb', ['member', 'reader']);
+
+  it('lets another project read (visibility is the service\'s job) but not write', () => {
+    expect(p.allowed('image:get_image', member, owner)).toBe(true);
+    expect(p.allowed('image:download_image', member, owner)).toBe(true);
+    expect(p.allowed('image:modify_member', member, owner)).toBe(true);
+    expect(p.allowed('image:delete_image', member, owner)).toBe(false);
+    expect(p.allowed('image:modify_image', member, owner)).toBe(false);
+    expect(p.allowed('image:add_member', member, owner)).toBe(false);
+  });
+
+  it('lets the owner write, only admin publicize', () => {
+    const o = ctx('pa', ['member', 'reader']);
+    expect(p.allowed('image:modify_image', o, owner)).toBe(true);
+    expect(p.allowed('image:communitize_image', o, owner)).toBe(true);
+    expect(p.allowed('image:publicize_image', o, owner)).toBe(false);
+    expect(p.allowed('image:publicize_image', ctx('px', ['admin', 'member', 'reader']), owner)).toBe(true);
+    expect(p.allowed('image:add_image', ctx('pa', ['reader']), owner)).toBe(false);
+  });
+
+  it('registers a rule for every action the service enforces', () => {
+    expect(Object.keys(IMAGE_RULES).every((k) => k.startsWith('image:'))).toBe(true);
+  });
+});
