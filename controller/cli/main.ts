@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { ConfigError } from '../../shared/config/load.js';
 import { SchemaTooNewError } from '../db/migrate.js';
+import { aioCommand, daemonsCommand } from './aio/index.js';
 import { hostCommand } from './hosts.js';
+import { bootstrapCommand, keysCommand } from './identity-commands.js';
 import { opsCommand, opsEcho } from './ops.js';
 
 const USAGE = `homestack: the Homestack admin CLI
 
+  homestack aio up|down|status             the all-in-one cloud on this machine (as root)
+  homestack daemons start                 start libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd if not running
+  homestack bootstrap --admin-password PW [--public-url URL] [--region R]   admin, roles, catalog (idempotent)
+  homestack keys rotate                   rotate the token keys
   homestack host list [--json]            hosts and whether they are up
   homestack host enrol-local              enrol this machine's agent (agent.toml's credential_file, created if absent)
   homestack host enrol --name N --url U --secret-file F
@@ -21,6 +27,10 @@ type Command = (sub: string | undefined, argv: readonly string[]) => Promise<num
 
 /** The command table: a literal map, one entry per top-level command. */
 export const COMMANDS: Record<string, Command> = {
+  aio: aioCommand,
+  bootstrap: bootstrapCommand,
+  daemons: (sub) => daemonsCommand(sub),
+  keys: keysCommand,
   host: hostCommand,
   ops: (sub, argv) => (sub === 'echo' ? opsEcho(argv) : opsCommand(sub, argv)),
 };
@@ -41,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Flags that take a value (so the value is not read as a command word). */
-const VALUE_FLAGS = new Set(['--config', '--agent-config', '--state', '--host', '--limit', '--name', '--url', '--secret-file', '--delay-ms', '--admin-password', '--public-url', '--region']);
+const VALUE_FLAGS = new Set(['--config', '--agent-config', '--state', '--host', '--limit', '--name', '--url', '--secret-file', '--delay-ms', '--admin-password', '--admin-password-file', '--public-url', '--region']);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { dirname } from 'node:path';
+
+/** Where the all-in-one keeps things. */
+export const AIO = {
+  etc: '/etc/homestack',
+  controllerToml: '/etc/homestack/controller.toml',
+  agentToml: '/etc/homestack/agent.toml',
+  agentKey: '/etc/homestack/agent.key',
+  adminPassword: '/etc/homestack/admin-password',
+  openrc: '/etc/homestack/admin-openrc.sh',
+  cloudsYaml: '/etc/openstack/clouds.yaml',
+  dataDir: '/var/lib/homestack',
+  agentDataDir: '/var/lib/homestack-agent',
+  logDir: '/var/log/homestack',
+  runDir: '/run/homestack',
+  state: '/var/lib/homestack/aio-state.json',
+  port: 8000,
+  agentPort: 8001,
+} as const;
+
+/** The address clients and other hosts use: the first non-internal IPv4, else loopback. */
+export function primaryIp(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export const localHostName = (): string => hostname().split('.')[0]!;
+
+/** Writes `text` to `file` unless it exists (state is reused on a re-run). Returns whether it wrote. */
+export function writeOnce(file: string, text: string, mode = 0o644): boolean {
+  if (existsSync(file)) return false;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text, { mode });
+  chmodSync(file, mode);
+  return true;
+}
+
+/** Writes (replacing) a private file with mode 0600. */
+export function writePrivate(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+export function controllerToml(ip: string): string {
+  return [
+    '# Homestack controller (written by `homestack aio up`; edit freely, it is not overwritten).',
+    `data_dir = "${AIO.dataDir}"`,
+    `public_url = "http://${ip}:${AIO.port}"`,
+    '',
+    '[listen]',
+    'host = "0.0.0.0"',
+    `port = ${AIO.port}`,
+    '',
+    '[agents]',
+    'heartbeat_s = 10',
+    'down_after_missed = 3',
+    '',
+  ].join('\n');
+}
+
+export function agentToml(ip: string): string {
+  return [
+    '# Homestack agent of this host (written by `homestack aio up`; not overwritten).',
+    `host = "${localHostName()}"`,
+    'roles = ["compute", "network", "volume"]',
+    `data_dir = "${AIO.agentDataDir}"`,
+    `controller_url = "http://127.0.0.1:${AIO.port}"`,
+    `credential_file = "${AIO.agentKey}"`,
+    'heartbeat_s = 10',
+    '',
+    '[listen]',
+    'host = "127.0.0.1"',
+    `port = ${AIO.agentPort}`,
+    '',
+    '[network]',
+    `tunnel_ip = "${ip}"`,
+    '',
+  ].join('\n');
+}
+
+/** The admin password: generated once (0600), reused afterwards. */
+export function ensureAdminPassword(): { password: string; created: boolean } {
+  if (existsSync(AIO.adminPassword)) return { password: readFileSync(AIO.adminPassword, 'utf8').trim(), created: false };
+  const password = randomBytes(18).toString('base64url');
+  writePrivate(AIO.adminPassword, `${password}\n`);
+  return { password, created: true };
+}
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function openrc(publicUrl: string, password: string, region = 'RegionOne'): string {
+  return [
+    '# Homestack admin credentials (source this file).',
+    `export OS_AUTH_URL=${shq(`${publicUrl}/identity/v3`)}`,
+    'export OS_IDENTITY_API_VERSION=3',
+    'export OS_USERNAME=admin',
+    `export OS_PASSWORD=${shq(password)}`,
+    'export OS_PROJECT_NAME=admin',
+    'export OS_USER_DOMAIN_NAME=Default',
+    'export OS_PROJECT_DOMAIN_NAME=Default',
+    `export OS_REGION_NAME=${region}`,
+    'export OS_INTERFACE=public',
+    '',
+  ].join('\n');
+}
+
+export function cloudsYaml(publicUrl: string, password: string, region = 'RegionOne'): string {
+  const q = (s: string) => JSON.stringify(s);
+  return [
+    'clouds:',
+    '  homestack:',
+    '    auth:',
+    `      auth_url: ${q(`${publicUrl}/identity/v3`)}`,
+    '      username: admin',
+    `      password: ${q(password)}`,
+    '      project_name: admin',
+    '      user_domain_name: Default',
+    '      project_domain_name: Default',
+    `    region_name: ${region}`,
+    '    interface: public',
+    '    identity_api_version: 3',
+    '',
+  ].join('\n');
+}

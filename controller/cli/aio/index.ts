@@ -1,0 +1,183 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeRunner } from '../../../shared/exec/run.js';
+import { livePid, pidsByComm } from '../../../shared/exec/daemon.js';
+import { HostRegistry } from '../../agents/registry.js';
+import { bootstrap } from '../bootstrap.js';
+import { openContext, printTable } from '../context.js';
+import { enrolLocal } from '../hosts.js';
+import { startSystemDaemons, stopSystemDaemons, SYSTEM_DAEMONS, type StartedDaemon } from './daemons.js';
+import {
+  AIO, agentToml, cloudsYaml, controllerToml, ensureAdminPassword, localHostName, openrc, primaryIp, writeOnce, writePrivate,
+} from './files.js';
+import { serviceRunning, startService, stopService, type StartedService } from './services.js';
+
+/** What `aio up` started, so that `aio down` stops exactly that. */
+interface AioState {
+  daemons: StartedDaemon[];
+  services: StartedService[];
+}
+
+/** The checkout: dist/controller/cli/aio → four levels up. */
+export const repoRoot = (): string => resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+
+function readState(): AioState {
+  try {
+    return JSON.parse(readFileSync(AIO.state, 'utf8')) as AioState;
+  } catch {
+    return { daemons: [], services: [] };
+  }
+}
+function saveState(s: AioState): void {
+  writePrivate(AIO.state, `${JSON.stringify(s, null, 2)}\n`);
+}
+
+const say = (s: string) => process.stdout.write(`aio: ${s}\n`);
+
+async function waitHostUp(name: string, timeoutMs: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const ctx = openContext(['--config', AIO.controllerToml]);
+    try {
+      if (new HostRegistry(ctx.db, ctx.config).find(name)?.state === 'up') return true;
+    } finally {
+      ctx.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+async function up(): Promise<number> {
+  const t0 = Date.now();
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('homestack aio up: run as root\n');
+    return 1;
+  }
+  const run = makeRunner();
+  const root = repoRoot();
+  if (!existsSync(join(root, 'dist/controller/main.js'))) {
+    process.stderr.write(`homestack aio up: ${root}/dist is missing: run scripts/aio.sh (npm ci && npm run build) first\n`);
+    return 1;
+  }
+  const state = readState();
+
+  // 1. System daemons the agent roles need.
+  const d = await startSystemDaemons(run, say);
+  state.daemons.push(...d.started);
+  saveState(state);
+  for (const r of d.report) if (r.state === 'failed') say(`warning: ${r.name} is not running (${r.error}); roles that need it will be unavailable`);
+
+  // 2. Configs, the host credential, the admin password (all reused when present).
+  const ip = primaryIp();
+  if (writeOnce(AIO.controllerToml, controllerToml(ip))) say(`wrote ${AIO.controllerToml}`);
+  if (writeOnce(AIO.agentToml, agentToml(ip))) say(`wrote ${AIO.agentToml}`);
+  const local = enrolLocal(['--config', AIO.controllerToml, '--agent-config', AIO.agentToml]);
+  say(`local host ${local.name} enrolled (credential ${AIO.agentKey})`);
+
+  // 3. Identity: admin user, roles, catalog at the public URL.
+  const pw = ensureAdminPassword();
+  const ctx = openContext(['--config', AIO.controllerToml]);
+  let publicUrl: string;
+  try {
+    const b = await bootstrap(ctx.db, ctx.config, { adminPassword: pw.password });
+    publicUrl = b.publicUrl;
+    say(`bootstrapped identity at ${publicUrl}${b.changes.length ? ` (${b.changes.length} changes)` : ''}`);
+  } finally {
+    ctx.close();
+  }
+  writePrivate(AIO.openrc, openrc(publicUrl, pw.password));
+  const cy = cloudsYaml(publicUrl, pw.password);
+  const cyOurs = !existsSync(AIO.cloudsYaml) || readFileSync(AIO.cloudsYaml, 'utf8').includes('  homestack:\n');
+  if (cyOurs) writePrivate(AIO.cloudsYaml, cy);
+  else {
+    writePrivate(join(AIO.etc, 'clouds.yaml'), cy);
+    say(`${AIO.cloudsYaml} has other clouds: wrote ${AIO.etc}/clouds.yaml instead (OS_CLIENT_CONFIG_FILE)`);
+  }
+
+  // 4. Controller, then the local agent.
+  for (const s of ['controller', 'agent'] as const) {
+    const st = await startService(run, root, s);
+    if (st) {
+      state.services.push(st);
+      saveState(state);
+      say(`started ${s} (${st.how})`);
+    } else {
+      say(`${s} already running`);
+    }
+  }
+
+  // 5. Wait for the local host to be up.
+  if (!(await waitHostUp(local.name, 90_000))) {
+    process.stderr.write(`homestack aio up: host ${local.name} did not come up within 90 s; see ${AIO.logDir}/agent.log and controller.log\n`);
+    return 1;
+  }
+  say(`host ${local.name} is up`);
+  say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: source ${AIO.openrc}  (or: openstack --os-cloud homestack ...)`);
+  return 0;
+}
+
+async function down(): Promise<number> {
+  const run = makeRunner();
+  const state = readState();
+  for (const s of [...state.services].reverse()) {
+    await stopService(run, s);
+    say(`stopped ${s.name}`);
+  }
+  await stopSystemDaemons(run, state.daemons, say);
+  rmSync(AIO.state, { force: true });
+  say('down (configuration and data kept under /etc/homestack and /var/lib/homestack)');
+  return 0;
+}
+
+async function status(argv: readonly string[]): Promise<number> {
+  const run = makeRunner();
+  const state = readState();
+  const rows: Array<Record<string, unknown>> = [];
+  for (const s of ['controller', 'agent'] as const) {
+    const rec = state.services.find((x) => x.name === s);
+    rows.push({ what: s, running: await serviceRunning(run, s), started_by_aio: rec ? rec.how : 'no', pid: livePid(join(AIO.runDir, `${s}.pid`)) ?? '' });
+  }
+  for (const d of SYSTEM_DAEMONS) {
+    const rec = state.daemons.find((x) => x.name === d.name);
+    rows.push({ what: d.name, running: pidsByComm(d.comm).length > 0, started_by_aio: rec ? rec.how : 'no', pid: pidsByComm(d.comm)[0] ?? '' });
+  }
+  printTable(rows, ['what', 'running', 'started_by_aio', 'pid'], argv.includes('--json'));
+  if (existsSync(AIO.controllerToml)) {
+    const ctx = openContext(['--config', AIO.controllerToml]);
+    try {
+      process.stdout.write('\n');
+      printTable(new HostRegistry(ctx.db, ctx.config).list().map((h) => ({ name: h.name, state: h.state, roles: h.roles.join(','), last_heartbeat: h.last_heartbeat_at })),
+        ['name', 'state', 'roles', 'last_heartbeat'], argv.includes('--json'));
+    } finally {
+      ctx.close();
+    }
+  }
+  return 0;
+}
+
+/** `homestack aio up|down|status`. */
+export async function aioCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
+  switch (sub) {
+    case 'up': return up();
+    case 'down': return down();
+    case 'status': return status(argv);
+    default:
+      process.stderr.write('usage: homestack aio up|down|status\n');
+      return 2;
+  }
+}
+
+/** `homestack daemons start`: only the system daemons (the test script uses it). */
+export async function daemonsCommand(sub: string | undefined): Promise<number> {
+  if (sub !== 'start') {
+    process.stderr.write('usage: homestack daemons start\n');
+    return 2;
+  }
+  const d = await startSystemDaemons(makeRunner(), say);
+  for (const r of d.report) say(`${r.name}: ${r.state}${r.error ? ` (${r.error})` : ''}`);
+  return d.report.some((r) => r.state === 'failed') ? 1 : 0;
+}
+
+export { localHostName };

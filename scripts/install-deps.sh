@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Homestack needs, as root. Idempotent: apt runs only
+# when something is missing. Log: /var/log/homestack/apt.log.
+#   scripts/install-deps.sh            # runtime + build + test packages
+set -euo pipefail
+
+PKGS=(
+  # compute: libvirt + QEMU (qemu-block-extra: iSCSI block driver; qemu-utils: qemu-img)
+  libvirt-daemon-system libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
+  # network: Open vSwitch, dnsmasq, iproute2, nftables
+  openvswitch-switch dnsmasq-base iproute2 nftables
+  # volume: LVM and the tgt iSCSI target
+  lvm2 tgt
+  # config drives
+  genisoimage xorriso
+  # the real OpenStack client (acceptance checks, admin use)
+  python3-openstackclient
+  # native npm addons (better-sqlite3) when no prebuilt binary fits
+  build-essential python3 pkg-config ca-certificates
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} Debian packages present"
+  exit 0
+fi
+
+mkdir -p /var/log/homestack
+log=/var/log/homestack/apt.log
+echo "install-deps: installing ${missing[*]} (log: $log)"
+t0=$(date +%s)
+export DEBIAN_FRONTEND=noninteractive
+# In a container without systemd, package scripts must not try to start services.
+policy_added=0
+if [ "$(cat /proc/1/comm 2>/dev/null)" != systemd ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
+fi
+trap '[ "$policy_added" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+{
+  apt-get -q -o DPkg::Lock::Timeout=600 update
+  apt-get -y -q -o DPkg::Lock::Timeout=600 install "${missing[@]}"
+} >>"$log" 2>&1 || { echo "install-deps: apt-get failed; last lines of $log:" >&2; tail -n 30 "$log" >&2; exit 1; }
+echo "install-deps: done in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command (README; .ci/run calls exactly this), as root on Debian 12:
+# Debian packages, npm ci, build, system daemons, unit tests, then every system test
+# (SYSTEM_TESTS=1: the whole `system` vitest project). Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - t0 )) s)"; }
+
+step "Debian packages"
+scripts/install-deps.sh
+
+step "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+step "build"
+npm run --silent build
+
+step "system daemons (libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd)"
+# A daemon that cannot start is reported; the system tests that need it say why they skip or fail.
+node dist/controller/cli/main.js daemons start || echo "test: some system daemons are not running (see above)"
+
+step "unit tests"
+npx vitest run --project unit
+
+step "system tests"
+SYSTEM_TESTS=1 npx vitest run --project system
+
+step "all tests passed"
