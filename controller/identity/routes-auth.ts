@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NotFound } from '../../shared/errors/index.js';
+import { Forbidden, NotFound } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext, type PolicyTarget } from '../http/auth.js';
 import { q, qBool } from './input.js';
 import type { IdentityService } from './service.js';
@@ -80,7 +80,7 @@ export function authRoutes(app: FastifyInstance, kit: Kit, protect: { preHandler
 
   app.get('/v3/auth/catalog', protect, async (req) => {
     const ctx = kit.enforce(req, 'identity:get_auth_catalog');
-    if (!ctx.projectId && !ctx.domainId) throw new NotFound('Could not find catalog: an unscoped token has no catalog.');
+    if (!ctx.projectId && !ctx.domainId) throw new Forbidden('A project-scoped token is required to produce a service catalog.');
     return { catalog: svc.authn.catalog(ctx.projectId), links: listLinks(kit.base(req), 'auth/catalog') };
   });
 

@@ -9,7 +9,8 @@
  *     --user admin --password PW --project admin --pid $(cat controller.pid) [--seconds 5] [--json]
  *
  * Scenarios: password token issue, token-method token issue, token validation
- * (GET /v3/auth/tokens), GET /v3/projects.
+ * (GET /v3/auth/tokens), GET /v3/projects; and, to compare their cost, failed logins with a
+ * wrong password and with an unknown user.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -65,6 +66,10 @@ const passwordBody = JSON.stringify({
     identity: { methods: ['password'], password: { user: { name: args.user, domain: { name: args.domain }, password: args.password } } },
     scope: { project: { name: args.project, domain: { name: args.domain } } },
   },
+});
+
+const failBody = (user: string) => JSON.stringify({
+  auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: args.domain }, password: `wrong-${process.pid}` } } } },
 });
 
 type Req = { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string; expect: number };
@@ -139,6 +144,9 @@ async function main(): Promise<void> {
     })],
     ['token validation', () => ({ method: 'GET', path: `${v3}/auth/tokens`, headers: { 'x-auth-token': token, 'x-subject-token': subject }, expect: 200 })],
     ['GET /v3/projects', () => ({ method: 'GET', path: `${v3}/projects`, headers: { 'x-auth-token': token }, expect: 200 })],
+    // A wrong password and an unknown user must cost the same (no user enumeration by timing).
+    ['401 wrong password', () => ({ method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: failBody(args.user!), expect: 401 })],
+    ['401 unknown user', () => ({ method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: failBody(`nobody-${process.pid}`), expect: 401 })],
   ];
   const conc = args.concurrency!.split(',').map(Number);
   const results: Result[] = [];
