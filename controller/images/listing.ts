@@ -174,7 +174,8 @@ export function page<T extends ImageRow>(rows: T[], visible: T[], plan: ListPlan
     if (start < 0) start = sorted.length;
   }
   const items = sorted.slice(start, start + plan.limit);
-  return { items, more: plan.limit > 0 && items.length === plan.limit && start + plan.limit < sorted.length };
+  // Like Glance: a full page always links to the next one (which may be empty).
+  return { items, more: plan.limit > 0 && items.length === plan.limit };
 }
 
 /** A relative link to /v2/images with the same query, optionally another marker. */

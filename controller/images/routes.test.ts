@@ -251,7 +251,9 @@ describe('sharing, tags and lists', () => {
     expect(p1.schema).toBe('/v2/schemas/images');
     const p2 = await get(p1.next.slice(10));
     expect(p2.images.map((i: { name: string }) => i.name)).toEqual(['img-2', 'img-3']);
-    expect(p2.next).toBeUndefined();
+    const p3 = await get(p2.next.slice(10));
+    expect(p3.images).toEqual([]);
+    expect(p3.next).toBeUndefined();
     expect((await app.inject({ url: '/image/v2/images?sort_key=bogus', headers: as('alice') })).statusCode).toBe(400);
     expect((await app.inject({ url: '/image/v2/images?limit=-1', headers: as('alice') })).statusCode).toBe(400);
     expect((await app.inject({ url: `/image/v2/images?marker=${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, headers: as('alice') })).statusCode).toBe(400);
