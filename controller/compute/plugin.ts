@@ -1,12 +1,57 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { agentLayerOf } from '../agents/index.js';
+import { authHook } from '../http/auth.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { registerComputeVersions } from './versions.js';
+import { createComputeCtx, type ComputeCtx } from './context.js';
+import { flavorRoutes } from './flavors-routes.js';
+import { miscRoutes } from './misc-routes.js';
+import { registerComputePolicy } from './policy.js';
+import { dispatcherGateway, type ComputeHostGateway } from './ports.js';
+import { syncAllHosts } from './reconcile.js';
+import { serverRoutes } from './servers-routes.js';
+import { installMicroversions, registerComputeVersions } from './versions.js';
+
+/**
+ * The compute context for these deps: `extras.computeGateway` (tests: a fake) or the
+ * agent layer's dispatcher; `extras.computeCtx` receives the context (tests await its
+ * background work).
+ */
+export function computeCtxOf(deps: ServiceDeps): ComputeCtx {
+  const have = deps.extras.computeCtx as ComputeCtx | undefined;
+  if (have) return have;
+  const gateway = (deps.extras.computeGateway as ComputeHostGateway | undefined) ?? dispatcherGateway(agentLayerOf(deps));
+  const ctx = createComputeCtx({ db: deps.db, config: deps.config, log: deps.log, policy: deps.auth.policy, facades: deps.facades, gateway });
+  deps.extras.computeCtx = ctx;
+  return ctx;
+}
 
 /** Nova v2.1 under /compute. */
 export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
   return async (app) => {
     installErrorHandling(app, { style: 'nova' });
+    installMicroversions(app);
     registerComputeVersions(app, deps.config.public_url || undefined);
+    registerComputePolicy(deps.auth.policy);
+    const ctx = computeCtxOf(deps);
+    await app.register(async (api) => {
+      api.addHook('preHandler', authHook(deps.auth.validator));
+      serverRoutes(api, ctx);
+      flavorRoutes(api, ctx);
+      miscRoutes(api, ctx);
+    }, { prefix: '/v2.1' });
+
+    // Power-state sync with what the agents really run.
+    const every = deps.config.compute.sync_power_state_s;
+    let timer: NodeJS.Timeout | null = null;
+    if (every > 0 && !deps.extras.computeGateway) {
+      app.addHook('onReady', async () => {
+        timer = setInterval(() => void syncAllHosts(ctx).catch((err) => ctx.log.warn({ err }, 'power-state sync failed')), every * 1000);
+        timer.unref();
+      });
+    }
+    app.addHook('onClose', async () => {
+      if (timer) clearInterval(timer);
+    });
   };
 }

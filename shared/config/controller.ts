@@ -47,7 +47,7 @@ export const ControllerConfigSchema = Type.Object(
       default_availability_zone: Str('nova', 'zone of hosts that report none'),
       quota_instances: Int(10, -1, 'default per-project quota (-1 = unlimited)'),
       quota_cores: Int(20, -1),
-      quota_ram: Int(51200, -1, 'MiB'),
+      quota_ram: Int(-1, -1, 'MiB per project (-1 = unlimited; Nova says 51200): the hosts limit RAM, and a server that fits nowhere ends in ERROR "No valid host"'),
       quota_key_pairs: Int(100, -1, 'per user'),
       quota_metadata_items: Int(128, -1),
       quota_server_groups: Int(10, -1),

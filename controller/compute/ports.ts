@@ -1,0 +1,98 @@
+import {
+  ConsoleLog, DestroyInstance, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
+  type InstanceSpec, type InstanceState,
+} from '../../shared/agent/compute.js';
+import type { AgentLayer } from '../agents/index.js';
+
+/** A compute host as the compute service addresses it. */
+export interface HostRef {
+  id: string;
+  name: string;
+}
+
+export type PowerOp = 'start' | 'stop' | 'reboot_soft' | 'reboot_hard' | 'pause' | 'unpause' | 'suspend' | 'resume';
+
+/** An error a host reported: `code` is the agent's (SpawnFailed, AgentUnavailable...). */
+export class HostOpError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'HostOpError';
+  }
+}
+
+/**
+ * What the compute service needs from its hosts. Every method rejects with HostOpError
+ * (code + a message naming the failing step) when the host reports a failure.
+ */
+export interface ComputeHostGateway {
+  /** Boots the instance; on failure the host leaves nothing behind (contract: Spawn). Not idempotent by itself; the dispatcher's op id makes a resend harmless. */
+  spawn(host: HostRef, spec: InstanceSpec, requestId?: string): Promise<{ state: InstanceState; libvirtStartMs: number }>;
+  /** Removes the instance and its disks. Idempotent: succeeds when absent. */
+  destroy(host: HostRef, uuid: string, requestId?: string): Promise<void>;
+  /** Power operations; resolve with the state the hypervisor reports afterwards. */
+  power(host: HostRef, uuid: string, op: PowerOp, requestId?: string): Promise<InstanceState>;
+  /** The serial console log (at most maxBytes, the end of it). Read-only. */
+  consoleLog(host: HostRef, uuid: string, maxBytes?: number): Promise<string>;
+  /** Uploads a consistent copy of the root disk to the image service. */
+  snapshot(host: HostRef, uuid: string, req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' }, requestId?: string): Promise<void>;
+  /** What the hypervisor really runs (reconciliation). Read-only. */
+  listInstances(host: HostRef): Promise<InstanceState[]>;
+}
+
+const errorOf = (e: unknown): HostOpError => {
+  if (e instanceof HostOpError) return e;
+  const x = e as { agentCode?: string; code?: string; message?: string };
+  return new HostOpError(x?.agentCode ?? x?.code ?? 'HostError', x?.message ?? String(e));
+};
+
+async function wrap<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw errorOf(e);
+  }
+}
+
+/**
+ * The gateway over the foundation's agent layer: durable work goes through the
+ * dispatcher (an operation row per call, resent with the same op id until the agent
+ * answers), reads are synchronous agent calls.
+ */
+export function dispatcherGateway(layer: AgentLayer): ComputeHostGateway {
+  const { dispatcher, agents } = layer;
+  const res = (uuid: string) => ({ type: 'server', id: uuid });
+  const powerRoutes = {
+    start: (uuid: string) => ({ route: PowerOn, body: { uuid } }),
+    stop: (uuid: string) => ({ route: PowerOff, body: { uuid, timeout_s: 60 } }),
+    reboot_soft: (uuid: string) => ({ route: Reboot, body: { uuid, hard: false, timeout_s: 60 } }),
+    reboot_hard: (uuid: string) => ({ route: Reboot, body: { uuid, hard: true } }),
+    pause: (uuid: string) => ({ route: Pause, body: { uuid } }),
+    unpause: (uuid: string) => ({ route: Unpause, body: { uuid } }),
+    suspend: (uuid: string) => ({ route: Suspend, body: { uuid } }),
+    resume: (uuid: string) => ({ route: Resume, body: { uuid } }),
+  } as const;
+  return {
+    async spawn(host, spec, requestId) {
+      const r = await wrap(dispatcher.send({ hostId: host.id, route: Spawn, body: spec, resource: res(spec.uuid), requestId }));
+      return { state: r.instance, libvirtStartMs: r.timings.libvirt_start_ms };
+    },
+    async destroy(host, uuid, requestId) {
+      await wrap(dispatcher.send({ hostId: host.id, route: DestroyInstance, body: { uuid, delete_disks: true }, resource: res(uuid), requestId }));
+    },
+    async power(host, uuid, op, requestId) {
+      const { route, body } = powerRoutes[op](uuid);
+      const r = (await wrap(dispatcher.send({ hostId: host.id, route, body, resource: res(uuid), requestId } as never))) as { instance: InstanceState };
+      return r.instance;
+    },
+    async consoleLog(host, uuid, maxBytes) {
+      const r = await wrap(agents.forHost(host.id).call(ConsoleLog, { uuid, ...(maxBytes ? { max_bytes: maxBytes } : {}) }));
+      return r.output;
+    },
+    async snapshot(host, uuid, req, requestId) {
+      await wrap(dispatcher.send({ hostId: host.id, route: Snapshot, body: { uuid, ...req }, resource: res(uuid), requestId }));
+    },
+    async listInstances(host) {
+      return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;
+    },
+  };
+}
