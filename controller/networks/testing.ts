@@ -4,6 +4,7 @@ import { ControllerConfigSchema, type ControllerConfig } from '../../shared/conf
 import { Unauthorized } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import { createAgentLayer, type AgentLayer } from '../agents/index.js';
+import type { AgentClientsOptions } from '../agents/client.js';
 import { migrate } from '../db/migrate.js';
 import { openDb, type Db } from '../db/open.js';
 import type { AuthContext, AuthService } from '../http/auth.js';
@@ -47,7 +48,7 @@ export interface NetTestApp {
 }
 
 /** A fastify with only the network plugin under /network, an in-memory db and a dispatcher that sends nothing. */
-export async function netTestApp(network: Partial<ControllerConfig['network']> = {}): Promise<NetTestApp> {
+export async function netTestApp(network: Partial<ControllerConfig['network']> = {}, o: { clientOptions?: AgentClientsOptions } = {}): Promise<NetTestApp> {
   const db = openDb(':memory:');
   migrate(db);
   const base = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
@@ -55,8 +56,8 @@ export async function netTestApp(network: Partial<ControllerConfig['network']> =
   const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 } });
   app.decorateRequest('auth', null);
   installJsonParser(app);
-  const layer = createAgentLayer({ config, db, log: app.log });
-  await layer.dispatcher.close(0); // rows are written, nothing is sent
+  const layer = createAgentLayer({ config, db, log: app.log, clientOptions: o.clientOptions, backoffBaseMs: 50 });
+  if (!o.clientOptions) await layer.dispatcher.close(0); // rows are written, nothing is sent
   const deps: ServiceDeps = { config, db, auth: fakeAuth(), log: app.log, facades: {}, extras: { agentLayer: layer } };
   const net = networkingOf(deps);
   deps.facades.networks = net.facade;
@@ -80,5 +81,5 @@ export async function netTestApp(network: Partial<ControllerConfig['network']> =
       o.tunnelIp ?? '', o.state ?? 'up', now, now, now, now);
     return id;
   };
-  return { app, db, config, net, layer, req, addHost, async close() { await app.close(); db.close(); } };
+  return { app, db, config, net, layer, req, addHost, async close() { await layer.dispatcher.close(0); await app.close(); db.close(); } };
 }
