@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
   # compute: libvirt + QEMU (qemu-block-extra: iSCSI block driver; qemu-utils: qemu-img)
-  libvirt-daemon-system libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
+  libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
   # network: Open vSwitch, dnsmasq, iproute2, nftables
   openvswitch-switch dnsmasq-base iproute2 nftables
   # volume: LVM and the tgt iSCSI target
@@ -46,6 +46,6 @@ fi
 trap '[ "$policy_added" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
 {
   apt-get -q -o DPkg::Lock::Timeout=600 update
-  apt-get -y -q -o DPkg::Lock::Timeout=600 install "${missing[@]}"
+  apt-get -y -q -o DPkg::Lock::Timeout=600 install --no-install-recommends "${missing[@]}"
 } >>"$log" 2>&1 || { echo "install-deps: apt-get failed; last lines of $log:" >&2; tail -n 30 "$log" >&2; exit 1; }
 echo "install-deps: done in $(( $(date +%s) - t0 )) s"

@@ -40,7 +40,8 @@ export function internalAgentRoutes(hosts: HostRegistry, config: ControllerConfi
       req.log.info({ host: h.name, hostId: h.id, roles: h.roles }, 'host registered');
       return { host_id: h.id, state: h.state, heartbeat_s: config.agents.heartbeat_s, down_after_missed: config.agents.down_after_missed };
     });
-    app.post(INTERNAL_HEARTBEAT_PATH.slice(PREFIX.length), async (req): Promise<HeartbeatReply> => {
+    // Heartbeats are frequent: log them only when something goes wrong.
+    app.post(INTERNAL_HEARTBEAT_PATH.slice(PREFIX.length), { logLevel: 'warn' }, async (req): Promise<HeartbeatReply> => {
       const secret = bearer(req);
       hosts.authenticate(secret);
       check(HeartbeatBody, req.body);
