@@ -4,7 +4,7 @@ import { keystoneTime } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityCore, Resolved } from './core.js';
 import { invalid, type Obj } from './input.js';
-import { verifyPassword } from './passwords.js';
+import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { AppCredRow, DomainRow, ProjectRow, UserRow } from './repo.js';
 import { newAuditId, normalizeMethods, TokenInvalid, type AuthMethod, type TokenPayload } from './tokens.js';
 
@@ -183,6 +183,11 @@ export class Authenticator {
     }
     if (user.failed_auth_count) this.core.repo.st('UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = ?').run(user.id);
     this.checkUserEnabled(user);
+    if (needsRehash(user.password_hash, this.core.scrypt)) {
+      // The configured cost changed: upgrade the stored hash now that we know the password.
+      const upgraded = await hashPassword(password, this.core.scrypt);
+      this.core.repo.st('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(upgraded, user.id, user.password_hash);
+    }
     return this.issueFor(user, ['password'], scope());
   }
 

@@ -114,6 +114,17 @@ describe('identity authorization and revocation', () => {
     expect(locked.body.error.message).toBe('The request you have made requires authentication.');
   });
 
+  it('upgrades a password hash made with other scrypt parameters at the next login', async () => {
+    c = await testCloud();
+    const m = await member(c);
+    const { hashPassword } = await import('./passwords.js');
+    c.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(await hashPassword('pw', { N: 2 ** 11, r: 8, p: 1 }), m.u.id);
+    expect((await c.login('mu', 'pw', 'mp')).status).toBe(201);
+    const h = c.db.prepare('SELECT password_hash FROM users WHERE id = ?').pluck().get(m.u.id) as string;
+    expect(h.startsWith('scrypt$1024$8$1$')).toBe(true);
+    expect((await c.login('mu', 'pw', 'mp')).status).toBe(201);
+  });
+
   it('gives other services a facade and a validator', async () => {
     c = await testCloud();
     const { auth, deps } = (c.app as any).homestack;

@@ -50,6 +50,12 @@ export async function verifyPassword(password: string, stored: string | null, du
   return same && stored !== null && parse(stored) !== null;
 }
 
+/** True when `stored` was made with other parameters than `params` (rehash it at the next login). */
+export function needsRehash(stored: string | null, params: ScryptParams): boolean {
+  const h = stored ? parse(stored) : null;
+  return !!h && (h.params.N !== params.N || h.params.r !== params.r || h.params.p !== params.p);
+}
+
 /** A hash of a random password, used to spend equal time on unknown users. */
 export function makeDummyHash(params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
   return hashPassword(randomBytes(24).toString('base64'), params);
