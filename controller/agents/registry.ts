@@ -171,6 +171,7 @@ export class HostRegistry {
    * (the agent then registers). Marks a down host up.
    */
   heartbeat(secret: string | undefined, b: HeartbeatBody): Host {
+    const known = this.secrets.size > 0 && [...this.secrets.values()].includes((secret ?? '').trim());
     const h = this.authenticate(secret);
     if (!h.registered_at) throw new NotFound(`Host ${h.name} has not registered.`, 'HostNotRegistered');
     const ts = this.now().toISOString();
@@ -178,7 +179,9 @@ export class HostRegistry {
       `UPDATE hosts SET usage = ?, api_version = ?, state = 'up', last_heartbeat_at = ?, updated_at = ? WHERE id = ?`,
     ).run(JSON.stringify(b.usage), b.api_version, ts, ts, h.id);
     const after = this.get(h.id);
-    if (h.state !== 'up') for (const fn of this.upListeners) fn(after);
+    // Up again, or first heard of since this controller started (it can call the agent
+    // back only now): listeners retry that host's pending work at once.
+    if (h.state !== 'up' || !known) for (const fn of this.upListeners) fn(after);
     return after;
   }
 
