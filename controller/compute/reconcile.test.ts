@@ -1,0 +1,42 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { reconcileHost } from './reconcile.js';
+import { computeCloud, type ComputeCloud } from './testing.js';
+
+const V = '/compute/v2.1';
+let c: ComputeCloud;
+beforeEach(async () => { c = await computeCloud(); });
+afterEach(async () => { await c.close(); });
+
+describe('power-state reconciliation', () => {
+  it('follows what the hypervisor runs and destroys strays after the grace period', async () => {
+    const hostId = c.host({ name: 'rc1' });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'v', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    await c.settle();
+    const id = r.body.server.id;
+    const host = { id: hostId, name: 'rc1' };
+    // The guest shut itself down.
+    c.gw.domains.get(id)!.power = 4;
+    let rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host));
+    expect(rep.updated).toEqual([{ id, vm_state: 'stopped', power_state: 4 }]);
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server.status).toBe('SHUTOFF');
+    // It runs again (someone started it by hand).
+    c.gw.domains.get(id)!.power = 1;
+    rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host));
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server.status).toBe('ACTIVE');
+    // The domain vanished.
+    c.gw.domains.delete(id);
+    await reconcileHost(c.ctx, host, []);
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:power_state': 0 });
+    // A domain that belongs to nobody: kept for the grace period, then destroyed.
+    const stray = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    c.gw.domains.set(stray, { host: 'rc1', power: 1 });
+    rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host), 60_000);
+    expect(rep.unknown).toEqual([stray]);
+    expect(c.gw.domains.has(stray)).toBe(true);
+    rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host), 0);
+    expect(rep.destroyed).toEqual([stray]);
+    expect(c.gw.domains.has(stray)).toBe(false);
+  });
+});
