@@ -1,0 +1,278 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { makeRunner, type Runner, type RunOptions } from '../../../shared/exec/run.js';
+
+/**
+ * Several simulated hosts on one machine, after shared/docs/multihost-recipe.md:
+ *
+ * - an underlay: netns `t<run>-ul` holding a Linux bridge `ul0` (192.0.2.0/24);
+ * - per host: netns `t<run>-h<N>` + a persistent PRIVATE mount namespace in which
+ *   /run/openvswitch and /run/netns are per-host folders, its own ovsdb-server and
+ *   ovs-vswitchd, `br-phy` (netdev) holding the uplink `eth1` and the tunnel endpoint
+ *   192.0.2.<idx>; optionally `br-ex` with 172.24.4.1/24 as the host's address on the
+ *   external network (as devstack and the all-in-one do);
+ * - fake guests: netns `t<run>-g<name>` with `eth0` a veth whose other end
+ *   (`tap<port[:11]>`) is in the host, TX checksum offload off (recipe §8.1).
+ *
+ * `host.run` is a Runner that executes every tool inside the host (nsenter into its
+ * mount and network namespaces), so the agent's driver runs unchanged with default
+ * paths. Teardown stops every daemon by its pid file, then deletes namespaces and files.
+ * Everything is named `t<run>…`.
+ */
+
+export interface SimHost {
+  name: string;
+  idx: number;
+  netns: string;
+  dir: string;
+  tunnelIp: string;
+  run: Runner;
+  /** Runs argv in the host's network namespace only (root mount namespace). */
+  sh(cmd: string, o?: RunOptions): Promise<string>;
+}
+
+export interface FakeGuest {
+  name: string;
+  netns: string;
+  mac: string;
+  portId: string;
+  host: SimHost;
+  /** The guest's shell (busybox sh -c), as a real guest's serial console. */
+  sh(cmd: string, o?: RunOptions): Promise<{ stdout: string; code: number }>;
+  /** busybox udhcpc: resolves with the lease (address/prefix, router, mtu) or throws. */
+  dhcp(timeoutS?: number): Promise<{ ip: string; mask: string; router: string; mtu: string; ms: number }>;
+  ping(ip: string, count?: number, waitS?: number): Promise<boolean>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const UDHCPC_SCRIPT = `#!/bin/sh
+# udhcpc event script of the fake guests: apply address, MTU and router; record the lease.
+case "$1" in
+  deconfig) busybox ip addr flush dev "$interface"; busybox ip link set "$interface" up ;;
+  bound|renew)
+    busybox ip addr flush dev "$interface"
+    busybox ip addr add "$ip/\${mask:-24}" dev "$interface"
+    [ -n "$mtu" ] && busybox ip link set "$interface" mtu "$mtu"
+    [ -n "$router" ] && busybox ip route replace default via "\${router%% *}"
+    echo "ip=$ip mask=\${mask:-} router=\${router:-} mtu=\${mtu:-}" > "$LEASE_FILE" ;;
+esac
+exit 0
+`;
+
+export class MultiHost {
+  readonly runId: string;
+  readonly prefix: string;
+  readonly dir: string;
+  readonly underlay: string;
+  readonly hosts: SimHost[] = [];
+  readonly guests: FakeGuest[] = [];
+  private readonly extraNs: string[] = [];
+
+  constructor(readonly root: Runner = makeRunner(), runId = randomBytes(2).toString('hex')) {
+    this.runId = runId;
+    this.prefix = `t${runId}`;
+    this.dir = `/tmp/${this.prefix}`;
+    this.underlay = `${this.prefix}-ul`;
+  }
+
+  /** Why system tests cannot run here, or null. */
+  static unavailable(): string | null {
+    if (process.getuid?.() !== 0) return 'needs root';
+    for (const b of ['/usr/sbin/ovs-vswitchd', '/usr/sbin/ovsdb-server', '/usr/sbin/dnsmasq', '/usr/bin/busybox', '/usr/sbin/ethtool', '/usr/sbin/nft']) {
+      if (!existsSync(b)) return `${b} is not installed`;
+    }
+    return null;
+  }
+
+  async up(): Promise<void> {
+    mkdirSync(join(this.dir, 'ns'), { recursive: true });
+    mkdirSync('/run/openvswitch', { recursive: true });
+    mkdirSync('/run/netns', { recursive: true });
+    writeFileSync(join(this.dir, 'udhcpc.sh'), UDHCPC_SCRIPT);
+    chmodSync(join(this.dir, 'udhcpc.sh'), 0o755);
+    // unshare --mount=FILE needs FILE on a private mount
+    await this.root('mount', ['--bind', join(this.dir, 'ns'), join(this.dir, 'ns')]);
+    await this.root('mount', ['--make-private', join(this.dir, 'ns')]);
+    await this.root('ip', ['netns', 'add', this.underlay]);
+    await this.ul(['link', 'set', 'lo', 'up']);
+    await this.ul(['link', 'add', 'ul0', 'type', 'bridge']);
+    await this.ul(['link', 'set', 'ul0', 'up']);
+  }
+
+  private ul(args: string[]) {
+    return this.root('ip', ['-n', this.underlay, ...args]);
+  }
+
+  /** A host with its own OVS; `external` adds br-ex with 172.24.4.1/24. */
+  async addHost(name: string, idx: number, o: { external?: boolean } = {}): Promise<SimHost> {
+    const netns = `${this.prefix}-h${name}`;
+    const dir = join(this.dir, `h${name}`);
+    for (const d of ['run', 'db', 'netns', 'data']) mkdirSync(join(dir, d), { recursive: true });
+    const mnt = join(this.dir, 'ns', `h${name}.mnt`);
+    writeFileSync(mnt, '');
+    await this.root('ip', ['netns', 'add', netns]);
+    await this.root('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    await this.root('ip', ['link', 'add', 'eth1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ul-${name}`, 'netns', this.underlay]);
+    await this.ul(['link', 'set', `ul-${name}`, 'master', 'ul0', 'up']);
+    await this.root('unshare', [`--mount=${mnt}`, '--propagation', 'private', 'true']);
+    const enter = ['--mount=' + mnt, '--net=/run/netns/' + netns, '--'];
+    const run: Runner = (cmd, args, ro) => this.root('nsenter', [...enter, cmd, ...args], ro);
+    const tunnelIp = `192.0.2.${idx}`;
+    const host: SimHost = {
+      name, idx, netns, dir, tunnelIp, run,
+      sh: async (cmd, so) => (await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], so)).stdout,
+    };
+    this.hosts.push(host);
+    await run('mount', ['--bind', join(dir, 'run'), '/run/openvswitch']);
+    await run('mount', ['--bind', join(dir, 'netns'), '/run/netns']);
+    await this.root('ovsdb-tool', ['create', join(dir, 'db', 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
+    await run('ovsdb-server', [join(dir, 'db', 'conf.db'), '--remote=punix:/run/openvswitch/db.sock',
+      '--pidfile=/run/openvswitch/ovsdb-server.pid', `--log-file=${join(dir, 'ovsdb-server.log')}`, '--detach']);
+    await run('ovs-vsctl', ['--no-wait', 'init']);
+    await run('ovs-vswitchd', ['unix:/run/openvswitch/db.sock', '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
+      `--log-file=${join(dir, 'ovs-vswitchd.log')}`, '--detach']);
+    await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev',
+      '--', '--may-exist', 'add-port', 'br-phy', 'eth1']);
+    await run('ip', ['link', 'set', 'eth1', 'up']);
+    await run('ip', ['addr', 'add', `${tunnelIp}/24`, 'dev', 'br-phy']);
+    await run('ip', ['link', 'set', 'br-phy', 'up']);
+    if (o.external) {
+      await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev']);
+      await run('ip', ['addr', 'add', '172.24.4.1/24', 'dev', 'br-ex']);
+      await run('ip', ['link', 'set', 'br-ex', 'up']);
+    }
+    return host;
+  }
+
+  /** A fake guest on `host`; `plug: 'virtualport'` adds the OVS row as libvirt would, 'ethernet' leaves it to the agent. */
+  async addGuest(host: SimHost, name: string, portId: string, mac: string, o: { plug?: 'virtualport' | 'ethernet' } = {}): Promise<FakeGuest> {
+    const netns = `${this.prefix}-g${name}`;
+    const tap = `tap${portId.slice(0, 11)}`;
+    await this.root('ip', ['netns', 'add', netns]);
+    this.extraNs.push(netns);
+    await this.root('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    await this.root('ip', ['link', 'add', tap, 'netns', host.netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await this.root('ip', ['-n', netns, 'link', 'set', 'eth0', 'address', mac, 'up']);
+    await this.root('ip', ['netns', 'exec', netns, 'ethtool', '-K', 'eth0', 'tx', 'off']);
+    await host.run('ip', ['link', 'set', tap, 'up']);
+    if ((o.plug ?? 'virtualport') === 'virtualport') {
+      await host.run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-port', 'br-int', tap, '--', 'set', 'Interface', tap,
+        `external_ids:iface-id=${portId}`, `external_ids:attached-mac=${mac}`, 'external_ids:iface-status=active']);
+    }
+    const leaseFile = join(this.dir, `lease-${name}`);
+    const sh = async (cmd: string, so?: RunOptions) => {
+      const r = await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], { okCodes: [0, 1, 2, 124, 127], ...so });
+      return { stdout: r.stdout, code: r.code };
+    };
+    const g: FakeGuest = {
+      name, netns, mac, portId, host, sh,
+      dhcp: async (timeoutS = 30) => {
+        rmSync(leaseFile, { force: true });
+        const t0 = Date.now();
+        const r = await this.root('ip', ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', String(timeoutS), '-T', '1',
+          '-O', 'mtu', '-s', join(this.dir, 'udhcpc.sh')], { env: { LEASE_FILE: leaseFile }, timeoutMs: (timeoutS + 10) * 1000, okCodes: [0, 1] });
+        const ms = Date.now() - t0;
+        if (r.code !== 0 || !existsSync(leaseFile)) throw new Error(`guest ${name}: no DHCP lease (${r.stderr.trim().split('\n').slice(-2).join(' | ')})`);
+        const kv = Object.fromEntries(readFileSync(leaseFile, 'utf8').trim().split(' ').map((x) => x.split('=') as [string, string]));
+        return { ip: kv.ip ?? '', mask: kv.mask ?? '', router: kv.router ?? '', mtu: kv.mtu ?? '', ms };
+      },
+      ping: async (ip, count = 2, waitS = 2) => (await sh(`busybox ping -c ${count} -W ${waitS} ${ip}`)).code === 0,
+    };
+    this.guests.push(g);
+    return g;
+  }
+
+  /** A namespace pair joined by a plain veth (the throughput baseline). */
+  async addVethPair(): Promise<{ a: string; b: string }> {
+    const a = `${this.prefix}-va`;
+    const b = `${this.prefix}-vb`;
+    for (const n of [a, b]) {
+      await this.root('ip', ['netns', 'add', n]);
+      await this.root('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
+      this.extraNs.push(n);
+    }
+    await this.root('ip', ['link', 'add', 'eth0', 'netns', a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
+    await this.root('ip', ['-n', a, 'addr', 'add', '10.99.0.1/24', 'dev', 'eth0']);
+    await this.root('ip', ['-n', b, 'addr', 'add', '10.99.0.2/24', 'dev', 'eth0']);
+    await this.root('ip', ['-n', a, 'link', 'set', 'eth0', 'up']);
+    await this.root('ip', ['-n', b, 'link', 'set', 'eth0', 'up']);
+    return { a, b };
+  }
+
+  /**
+   * Sends `mib` MiB over TCP from namespace `from` to `toIp` (busybox nc; a listener in
+   * `to`) and returns bytes received and the elapsed time.
+   */
+  async tcpTransfer(from: string, to: string, toIp: string, mib: number, port = 5001): Promise<{ bytes: number; ms: number; mbitPerS: number }> {
+    const server = this.root('ip', ['netns', 'exec', to, 'busybox', 'sh', '-c', `busybox nc -l -p ${port} | busybox wc -c`], { timeoutMs: 120_000 });
+    await sleep(300);
+    const t0 = performance.now();
+    await this.root('ip', ['netns', 'exec', from, 'busybox', 'sh', '-c', `busybox dd if=/dev/zero bs=65536 count=${mib * 16} 2>/dev/null | busybox nc ${toIp} ${port}`], { timeoutMs: 120_000 });
+    const out = await server;
+    const ms = performance.now() - t0;
+    const bytes = Number(out.stdout.trim());
+    return { bytes, ms: Math.round(ms), mbitPerS: Math.round((bytes * 8) / (ms / 1000) / 1e6) };
+  }
+
+  /** Stops everything this run started and deletes its namespaces and files. */
+  async teardown(): Promise<string[]> {
+    const problems: string[] = [];
+    const tryRun = async (what: string, f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (e) {
+        problems.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    // dnsmasq (and anything else) started with a pid file under our directory
+    for (const pidFile of findPidFiles(this.dir)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (!(pid > 0)) continue;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch { continue; }
+      if (!cmdline.includes(this.dir) || /ovs/.test(cmdline)) continue;
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    for (const h of this.hosts) {
+      for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
+        const pf = join(h.dir, 'run', `${d}.pid`);
+        if (!existsSync(pf)) continue;
+        const pid = readFileSync(pf, 'utf8').trim();
+        await tryRun(`stop ${d} on ${h.name}`, () => this.root('ovs-appctl', ['-t', join(h.dir, 'run', `${d}.${pid}.ctl`), 'exit'], { timeoutMs: 10_000 }));
+      }
+    }
+    await sleep(200);
+    for (const n of this.extraNs) await tryRun(`netns ${n}`, () => this.root('ip', ['netns', 'del', n]));
+    for (const h of this.hosts) {
+      const mnt = join(this.dir, 'ns', `h${h.name}.mnt`);
+      await tryRun(`umount ${mnt}`, () => this.root('umount', [mnt]));
+      await tryRun(`netns ${h.netns}`, () => this.root('ip', ['netns', 'del', h.netns]));
+    }
+    await tryRun('netns underlay', () => this.root('ip', ['netns', 'del', this.underlay]));
+    await tryRun('umount ns', () => this.root('umount', [join(this.dir, 'ns')]));
+    rmSync(this.dir, { recursive: true, force: true });
+    return problems;
+  }
+}
+
+function findPidFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 6) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch { return; }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.name === 'pid' || e.name.endsWith('.pid')) out.push(p);
+    }
+  };
+  walk(dir, 0);
+  return out;
+}
