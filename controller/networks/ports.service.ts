@@ -5,7 +5,7 @@ import { newUuid } from '../../shared/util/ids.js';
 import type { AuthContext } from '../http/auth.js';
 import { bindingOf } from './binding.js';
 import { ts } from './common.js';
-import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type Svc } from './context.js';
+import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type HostLite, type Svc } from './context.js';
 import { InvalidInput, MacAddressInUse, NetworkNotFound, PortInUse, PortNotFound, SecurityGroupNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
 import { canonicalIp, checkRequested, IpAddressAlreadyAllocated, InvalidIpForSubnet, inCidr, nextFree, parseCidr } from './ipam.js';
@@ -29,8 +29,8 @@ export function newMac(): string {
 }
 
 /** The port document (fixed IPs, groups and binding included). */
-export function portView(s: Svc, ctx: AuthContext | null, p: PortRow, fixed?: FixedIpT[], groups?: string[]): Record<string, unknown> {
-  const b = bindingOf(p.binding_host_id, datapathOf(s, p.binding_host_id));
+export function portView(s: Svc, ctx: AuthContext | null, p: PortRow, fixed?: FixedIpT[], groups?: string[], hosts?: HostLite[]): Record<string, unknown> {
+  const b = bindingOf(p.binding_host_id, datapathOf(hosts ?? (p.binding_host_id ? s.hosts() : []), p.binding_host_id));
   const doc: Record<string, unknown> = {
     id: p.id, name: p.name, network_id: p.network_id, tenant_id: p.project_id, project_id: p.project_id,
     mac_address: p.mac_address, admin_state_up: p.admin_state_up, status: p.status, device_id: p.device_id,
@@ -51,9 +51,9 @@ export function portView(s: Svc, ctx: AuthContext | null, p: PortRow, fixed?: Fi
   return doc;
 }
 
-function datapathOf(s: Svc, host: string): string {
+function datapathOf(hosts: HostLite[], host: string): string {
   if (!host) return 'system';
-  const h = s.hosts().find((x) => x.name === host);
+  const h = hosts.find((x) => x.name === host);
   const net = (h?.capabilities as { roles?: Record<string, Record<string, unknown>> } | undefined)?.roles?.network;
   return typeof net?.datapath_type === 'string' ? net.datapath_type : 'system';
 }
@@ -74,9 +74,10 @@ export function listPorts(s: Svc, ctx: AuthContext): Array<Record<string, unknow
   const allocs = allocRepo.all(s.db);
   const groups = portSgRepo.all(s.db);
   const ownNets = new Set(networksRepo.where(s.db).filter((n) => ownsProject(ctx, n.project_id)).map((n) => n.id));
+  const hosts = s.hosts();
   return portsRepo.where(s.db)
     .filter((p) => ownsProject(ctx, p.project_id) || ownNets.has(p.network_id))
-    .map((p) => portView(s, ctx, p, allocs.get(p.id) ?? [], groups.get(p.id) ?? []));
+    .map((p) => portView(s, ctx, p, allocs.get(p.id) ?? [], groups.get(p.id) ?? [], hosts));
 }
 
 /** What a port is made from, inside networking (API, facade, DHCP, routers, floating IPs). */

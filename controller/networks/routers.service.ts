@@ -126,6 +126,8 @@ export function updateRouter(s: Svc, ctx: AuthContext | null, id: string, b: Sta
     }
     if (b.routes !== undefined) {
       const routes = b.routes ?? [];
+      // The agent contract has no extra routes yet: refuse rather than store routes nobody applies.
+      if (routes.length) throw new BadRequest('Extra routes on routers are not supported (the extraroute extension is not available).', 'BadRequest');
       const subnets = interfacesOf(s, id).flatMap((p) => allocRepo.ofPort(s.db, p.id)).map((f) => subnetsRepo.get(s.db, f.subnet_id)!);
       for (const rt of routes) {
         const d = parseCidr(rt.destination);
