@@ -181,14 +181,23 @@ export class Authenticator {
       this.log.info({ user: user?.id ?? null, locked }, 'password authentication failed');
       throw new Unauthorized(AUTH_FAILED);
     }
+    // scrypt ran on the thread pool: the password may have changed or the user been
+    // disabled meanwhile (and its tokens revoked); judge by the row as it is now.
+    const current = this.core.repo.get<UserRow>('users', user.id);
+    if (!current || current.password_hash !== user.password_hash) throw new Unauthorized(AUTH_FAILED);
+    user = current;
     if (user.failed_auth_count) this.core.repo.st('UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = ?').run(user.id);
     this.checkUserEnabled(user);
+    const issued = this.issueFor(user, ['password'], scope());
     if (needsRehash(user.password_hash, this.core.scrypt)) {
-      // The configured cost changed: upgrade the stored hash now that we know the password.
-      const upgraded = await hashPassword(password, this.core.scrypt);
-      this.core.repo.st('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(upgraded, user.id, user.password_hash);
+      // The configured cost changed: upgrade the stored hash now that we know the
+      // password, in the background (only if the password was not changed meanwhile).
+      const { id, password_hash: old } = user;
+      hashPassword(password, this.core.scrypt)
+        .then((h) => this.core.repo.st('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(h, id, old))
+        .catch((err: unknown) => this.log.warn({ err, user: id }, 'password rehash failed'));
     }
-    return this.issueFor(user, ['password'], scope());
+    return issued;
   }
 
   private async byToken(t: unknown, scopeOf: () => ScopeReq): Promise<Issued> {

@@ -120,6 +120,7 @@ describe('identity authorization and revocation', () => {
     const { hashPassword } = await import('./passwords.js');
     c.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(await hashPassword('pw', { N: 2 ** 11, r: 8, p: 1 }), m.u.id);
     expect((await c.login('mu', 'pw', 'mp')).status).toBe(201);
+    await new Promise((r) => setTimeout(r, 200)); // the rehash runs in the background
     const h = c.db.prepare('SELECT password_hash FROM users WHERE id = ?').pluck().get(m.u.id) as string;
     expect(h.startsWith('scrypt$1024$8$1$')).toBe(true);
     expect((await c.login('mu', 'pw', 'mp')).status).toBe(201);
