@@ -73,5 +73,11 @@ describe('policy engine', () => {
     expect(q.allowed('c', ctx([]), { obj: { k: 'y' } })).toBe(false);
     expect(q.allowed('d', ctx([], { domainId: 'd1' }), { domain_id: 'd1' })).toBe(true);
     expect(q.allowed('d', ctx([]), { domain_id: 'd1' })).toBe(false);
+    // Neutron-style literal checks on booleans and keys with a colon.
+    q.register({ n: "rule:admin_required or project_id:%(project_id)s or 'True':%(shared)s or 'True':%(router:external)s" });
+    const other = ctx(['member']);
+    expect(q.allowed('n', other, { project_id: 'p9', shared: false, 'router:external': true })).toBe(true);
+    expect(q.allowed('n', other, { project_id: 'p9', shared: true, 'router:external': false })).toBe(true);
+    expect(q.allowed('n', other, { project_id: 'p9', shared: false, 'router:external': false })).toBe(false);
   });
 });
