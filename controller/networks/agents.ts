@@ -23,6 +23,15 @@ function agentId(hostId: string, type: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** What the agent reported at registration (capabilities.roles.network): datapath and the provider mapping. */
+function netCaps(h: HostLite): Record<string, unknown> {
+  const c = (h.capabilities as { roles?: Record<string, Record<string, unknown>> }).roles?.network ?? {};
+  return {
+    datapath_type: c.datapath ?? 'system',
+    bridge_mappings: typeof c.physical_network === 'string' && c.physical_network ? { [c.physical_network]: 'br-ex' } : {},
+  };
+}
+
 const neutronTime = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : null);
 
 export function agentDocs(s: Svc): Array<Record<string, unknown>> {
@@ -30,7 +39,7 @@ export function agentDocs(s: Svc): Array<Record<string, unknown>> {
     id: agentId(h.id, k.agent_type), agent_type: k.agent_type, binary: k.binary, topic: k.topic, host: h.name,
     admin_state_up: h.enabled, alive: h.state === 'up', availability_zone: k.agent_type === 'Open vSwitch agent' ? null : 'nova',
     description: null, configurations: k.agent_type === 'Open vSwitch agent'
-      ? { tunnel_types: ['vxlan'], tunneling_ip: h.tunnel_ip, l2_population: true, bridge_mappings: {} }
+      ? { tunnel_types: ['vxlan'], tunneling_ip: h.tunnel_ip, l2_population: true, ...netCaps(h) }
       : {},
     created_at: neutronTime(h.created_at), started_at: neutronTime(h.registered_at), heartbeat_timestamp: neutronTime(h.last_heartbeat_at),
     resources_synced: null, ha_state: null, resource_versions: {},

@@ -55,7 +55,8 @@ function datapathOf(hosts: HostLite[], host: string): string {
   if (!host) return 'system';
   const h = hosts.find((x) => x.name === host);
   const net = (h?.capabilities as { roles?: Record<string, Record<string, unknown>> } | undefined)?.roles?.network;
-  return typeof net?.datapath_type === 'string' ? net.datapath_type : 'system';
+  const dp = net?.datapath ?? net?.datapath_type;
+  return typeof dp === 'string' && dp ? dp : 'system';
 }
 
 export function getPort(s: Svc, ctx: AuthContext | null, id: string): PortRow {
