@@ -1,5 +1,6 @@
 import type { Role } from '../shared/agent/host.js';
 import type { RoleModule } from './host/role.js';
+import { networkRole } from './network/main.js';
 
 /**
  * The roles this build of the agent can serve, keyed by the config string (house style
@@ -11,4 +12,5 @@ import type { RoleModule } from './host/role.js';
  * from agents/<role>/main.ts and add one line here.
  */
 export const ROLE_MODULES: Partial<Record<Role, RoleModule>> = {
+  network: networkRole,
 };
