@@ -17,7 +17,7 @@ let facade: LocalImageFacade;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tdata-'));
-  ({ app, facade } = await imageTestApp(join(dir, 'data'), { qemu_img_check: true }));
+  ({ app, facade } = await imageTestApp(join(dir, 'data'), { qemu_img_check: true, parallel_hash: true }));
 });
 afterEach(async () => {
   await app.close();

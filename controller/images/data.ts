@@ -13,6 +13,8 @@ export interface ImageDataOptions {
   imageSizeCap: number;
   /** Bytes per project; -1 = unlimited. */
   projectQuota: number;
+  /** SHA-512 on a worker thread beside MD5 (faster on an idle multi-core host, ~12 MB more resident). */
+  parallelHash?: boolean;
   /** qemu-img for the second check (null: header inspection only). */
   qemuImg: QemuImg | null;
   log?: { warn(o: object, m?: string): void; info(o: object, m?: string): void };
@@ -20,7 +22,7 @@ export interface ImageDataOptions {
 
 /** Formats whose header qemu-img reads as a second opinion. */
 const QEMU_CHECKED = new Set(['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi']);
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20;
 
 /** Uploads at least this large hash SHA-512 on a worker thread, in parallel with MD5. */
 const PARALLEL_HASH_MIN = 16 << 20;
@@ -35,9 +37,10 @@ export class Digester extends Transform {
   digests: Digests | null = null;
   bytes = 0;
 
-  constructor(private readonly limit: number, private readonly overLimit: () => Error, expected: number | null) {
+  constructor(private readonly limit: number, private readonly overLimit: () => Error, o: { expected: number | null; parallel: boolean }) {
     super({ readableHighWaterMark: CHUNK, writableHighWaterMark: CHUNK });
-    this.hasher = expected !== null && expected < PARALLEL_HASH_MIN ? new InlineHasher() : new ParallelHasher();
+    const big = o.expected === null || o.expected >= PARALLEL_HASH_MIN;
+    this.hasher = o.parallel && big ? new ParallelHasher() : new InlineHasher();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -147,7 +150,7 @@ export class ImageData {
       quotaLeft <= cap && limit === quotaLeft
         ? new OverLimit(`Image exceeds the storage quota: more than ${quotaLeft} bytes left.`)
         : new OverLimit(`The incoming image is too large: the limit is ${cap} bytes.`);
-    const dig = new Digester(limit, overLimit, length);
+    const dig = new Digester(limit, overLimit, { expected: length, parallel: this.o.parallelHash ?? false });
     let staged: StagedImage | null = null;
     try {
       try {

@@ -36,6 +36,7 @@ export function createImagesCore(deps: ServiceDeps): ImagesCore {
   const data = new ImageData(images, store, {
     imageSizeCap: c.image_size_cap,
     projectQuota: c.project_storage_quota,
+    parallelHash: c.parallel_hash,
     qemuImg: c.qemu_img_check ? qemuImg(runner) : null,
     log: deps.log,
   });

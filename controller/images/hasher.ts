@@ -62,11 +62,16 @@ export class ParallelHasher implements StreamHasher {
   private done: Promise<string>;
   private closed = false;
 
-  constructor(private readonly slotSize = 1 << 20, private readonly slots = 8) {
+  constructor(private readonly slotSize = 1 << 20, private readonly slots = 4) {
     const sab = new SharedArrayBuffer(slotSize * slots);
     this.ring = new Uint8Array(sab);
     this.busy = new Array<boolean>(slots).fill(false);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, algo: 'sha512' } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { sab, algo: 'sha512' },
+      // The worker only hashes: a small heap keeps its resident memory low.
+      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2, codeRangeSizeMb: 2, stackSizeMb: 1 },
+    });
     this.worker.unref();
     this.done = new Promise<string>((resolve, reject) => {
       this.worker.on('message', (m: { slot?: number; digest?: string }) => {
