@@ -171,7 +171,8 @@ export function normaliseRule(b: SecurityGroupRuleCreate): Omit<RuleRow, 'id' | 
     if ((c.version === 4 ? 'IPv4' : 'IPv6') !== ethertype) {
       throw new InvalidInput(`Conflicting value ethertype ${ethertype} for CIDR ${b.remote_ip_prefix}.`);
     }
-    prefix = b.remote_ip_prefix;
+    // Neutron stores a bare address as a host prefix (192.0.2.7 → 192.0.2.7/32).
+    prefix = b.remote_ip_prefix.includes('/') ? b.remote_ip_prefix : `${canonicalIp(b.remote_ip_prefix)}/${c.version === 4 ? 32 : 128}`;
   }
   if (ethertype === 'IPv4' && (protocol === 'icmpv6' || protocol === 'ipv6-icmp')) throw new InvalidInput(`Protocol ${protocol} is not supported with ethertype IPv4.`);
   return {

@@ -56,7 +56,7 @@ describe('security groups', () => {
     expect((await bad({ direction: 'sideways' })).status).toBe(400);
     const ok = await bad({ protocol: 'tcp', port_range_min: 22, remote_ip_prefix: '192.0.2.7' });
     expect(ok.status).toBe(201);
-    expect(ok.body.security_group_rule.port_range_max).toBe(22);
+    expect(ok.body.security_group_rule).toMatchObject({ port_range_max: 22, remote_ip_prefix: '192.0.2.7/32' });
   });
 
   it('gives ports the default group; a group in use cannot be deleted; the default group stays', async () => {

@@ -61,7 +61,7 @@ export const ControllerConfigSchema = Type.Object(
       physical_networks: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: ['public'], description: 'physical networks flat provider networks may use (each agent maps them to a bridge)' }),
       dhcp_lease_s: Int(86400, 0, 'DHCP lease time given to guests (0 = the agent default)'),
       bind_wait_ms: Int(15000, 0, 'how long binding a port waits for the host agent to converge before compute goes on'),
-      resync_s: Int(60, 0, 're-send every host its whole network state this often to heal drift (0 = never)'),
+      resync_s: Int(300, 0, 're-send every host its whole network state this often (agents also re-apply it locally; this covers lost state) (0 = never)'),
     }),
     agents: Section({
       down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
