@@ -10,6 +10,7 @@ import { registerComputePolicy } from './policy.js';
 import { dispatcherGateway, type ComputeHostGateway } from './ports.js';
 import { syncAllHosts } from './reconcile.js';
 import { serverRoutes } from './servers-routes.js';
+import { volumeAttachmentRoutes } from './volume-attachments.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
 
 /**
@@ -39,6 +40,7 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
       serverRoutes(api, ctx);
       flavorRoutes(api, ctx);
       miscRoutes(api, ctx);
+      volumeAttachmentRoutes(api, ctx);
     }, { prefix: '/v2.1' });
 
     // Power-state sync with what the agents really run.

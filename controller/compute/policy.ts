@@ -77,6 +77,10 @@ export const COMPUTE_RULES: Record<string, string> = {
   'os_compute_api:os-instance-actions:events:details': ADMIN,
   'os_compute_api:os-simple-tenant-usage:list': ADMIN,
   'os_compute_api:os-simple-tenant-usage:show': READER,
+  'os_compute_api:os-volumes-attachments:index': READER,
+  'os_compute_api:os-volumes-attachments:show': READER,
+  'os_compute_api:os-volumes-attachments:create': MEMBER,
+  'os_compute_api:os-volumes-attachments:delete': MEMBER,
 };
 
 /** Registers Nova's defaults with an engine that accepts them (identity's PolicyEngine). */

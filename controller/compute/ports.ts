@@ -1,6 +1,6 @@
 import {
-  ConsoleLog, DestroyInstance, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
-  type InstanceSpec, type InstanceState,
+  AttachVolume, ConsoleLog, DestroyInstance, DetachVolume, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
+  type InstanceSpec, type InstanceState, type IscsiConnectionInfo,
 } from '../../shared/agent/compute.js';
 import type { AgentLayer } from '../agents/index.js';
 
@@ -37,6 +37,10 @@ export interface ComputeHostGateway {
   snapshot(host: HostRef, uuid: string, req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' }, requestId?: string): Promise<void>;
   /** What the hypervisor really runs (reconciliation). Read-only. */
   listInstances(host: HostRef): Promise<InstanceState[]>;
+  /** Hot-plugs an iSCSI volume; resolves with the guest device. Idempotent for the same volume. */
+  attachVolume(host: HostRef, uuid: string, volumeId: string, connection: IscsiConnectionInfo, device: string | null, requestId?: string): Promise<string>;
+  /** Unplugs a volume; succeeds when it is not attached. */
+  detachVolume(host: HostRef, uuid: string, volumeId: string, requestId?: string): Promise<void>;
 }
 
 const errorOf = (e: unknown): HostOpError => {
@@ -93,6 +97,13 @@ export function dispatcherGateway(layer: AgentLayer): ComputeHostGateway {
     },
     async listInstances(host) {
       return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;
+    },
+    async attachVolume(host, uuid, volumeId, connection, device, requestId) {
+      const r = await wrap(dispatcher.send({ hostId: host.id, route: AttachVolume, body: { uuid, volume_id: volumeId, connection, device }, resource: res(uuid), requestId }));
+      return r.device;
+    },
+    async detachVolume(host, uuid, volumeId, requestId) {
+      await wrap(dispatcher.send({ hostId: host.id, route: DetachVolume, body: { uuid, volume_id: volumeId }, resource: res(uuid), requestId }));
     },
   };
 }

@@ -1,10 +1,11 @@
-import type { ConfigDriveSpec, InstanceSpec, NetworkData, VifSpec } from '../../shared/agent/compute.js';
+import type { ConfigDriveSpec, InstanceSpec, IscsiConnectionInfo, NetworkData, VifSpec } from '../../shared/agent/compute.js';
 import type { PortInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ComputeCtx } from './context.js';
 import { HostOpError, type HostRef } from './ports.js';
 import type { RequestSpec } from './scheduler.js';
 import type { Instance } from './servers-repo.js';
+import { initiatorOf } from './volume-attachments.js';
 
 /** What a build needs from the create request. */
 export interface BuildInput {
@@ -87,6 +88,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
     instanceId: id, action: 'create', requestId: input.requestId, projectId: input.auth.projectId ?? '', userId: input.auth.userId,
   });
   let ports: PortInfo[] | null = null;
+  let bootVol: BootVolumeClaim | null = null;
   try {
     const attempts = ctx.config.compute.build_attempts;
     const tried: string[] = [];
@@ -123,12 +125,20 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         if (ctx.servers.get(id)?.task_state === 'deleting') return await abandon(ctx, id, ports, host);
         ctx.servers.update(id, { task_state: 'spawning' }, ctx.now().toISOString());
 
-        // 3. Spawn.
-        const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () => instanceSpec(ctx, inst, ports!, input.publicUrl));
+        // 3. The boot volume (volume-backed servers), attached for this host.
+        if (!inst.image_ref) {
+          ctx.servers.update(id, { task_state: 'block_device_mapping' }, ctx.now().toISOString());
+          bootVol = await step(ctx, action, 'compute__prepare_block_device', host.name, false, () => prepareBootVolume(ctx, inst, host, input.auth));
+          ctx.servers.update(id, { task_state: 'spawning' }, ctx.now().toISOString());
+        }
+
+        // 4. Spawn.
+        const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () => instanceSpec(ctx, inst, ports!, input.publicUrl, bootVol));
         const res = await step(ctx, action, 'compute_build_and_run_instance', host.name, true, () => withTimeout(
           ctx.gateway.spawn(host, instSpec, input.requestId), ctx.config.compute.build_timeout_s * 1000, `the spawn on ${host.name} did not finish in time`,
         ));
         const now = ctx.now().toISOString();
+        if (bootVol) ctx.facades.volumes?.attachComplete(bootVol.attachmentId, '/dev/vda');
         if (ctx.servers.get(id)?.task_state === 'deleting') return await abandon(ctx, id, ports, host);
         ctx.servers.update(id, { vm_state: 'active', task_state: null, power_state: res.state.power_state, launched_at: now, progress: 100 }, now);
         ctx.actions.finish(action);
@@ -136,6 +146,12 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
       } catch (e) {
         last = e instanceof StepError ? e : new StepError('build', e, false);
         ctx.scheduler.release(id);
+        if (bootVol) {
+          const a = bootVol.attachmentId;
+          bootVol = null;
+          ctx.db.prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0').run(id);
+          await ctx.facades.volumes?.detach(a).catch((err) => ctx.log.warn({ err, server: id }, 'could not detach the boot volume after a failed spawn'));
+        }
         // The agent leaves nothing on a failed spawn; destroy anyway (idempotent) for a timed-out one.
         if (last.retryable) await ctx.gateway.destroy(host, id, input.requestId).catch((err) => ctx.log.warn({ err, server: id }, 'cleanup destroy failed'));
         tried.push(host.name);
@@ -236,8 +252,42 @@ function networkData(ports: PortInfo[]): NetworkData {
   };
 }
 
+interface BootVolumeClaim {
+  volume_id: string;
+  attachmentId: string;
+  connection: IscsiConnectionInfo;
+}
+
+/**
+ * The boot volume of a volume-backed server, attached (exported) for `host`: the
+ * given volume, or one created from the image on the first attempt (kept for retries:
+ * its block-device row remembers it).
+ */
+async function prepareBootVolume(ctx: ComputeCtx, inst: Instance, host: HostRef, auth: AuthContext): Promise<BootVolumeClaim> {
+  const volumes = ctx.facades.volumes;
+  if (!volumes) throw new Error('block storage is not available');
+  const bdm = inst.block_devices.find((b) => b.boot_index === 0);
+  if (!bdm?.uuid) throw new Error('no boot volume was requested');
+  const row = ctx.servers.attachedVolumes(inst.id).find((b) => b.boot_index === 0);
+  let volumeId = row?.volume_id;
+  let deleteOnTermination = row?.delete_on_termination ?? bdm.delete_on_termination ?? false;
+  if (!volumeId) {
+    if (bdm.source_type === 'image') {
+      const v = await volumes.createForServer(auth, { size: bdm.volume_size ?? 1, imageId: bdm.uuid, name: '' });
+      volumeId = v.id;
+    } else {
+      volumeId = bdm.uuid;
+    }
+    deleteOnTermination = bdm.delete_on_termination ?? false;
+    ctx.servers.addVolume(inst.id, { volume_id: volumeId, device_name: '/dev/vda', boot_index: 0, delete_on_termination: deleteOnTermination, attachment_id: null }, ctx.now().toISOString());
+  }
+  const a = await volumes.attach(auth, volumeId, { serverId: inst.id, host: host.name, initiator: initiatorOf(ctx, host.id), device: '/dev/vda' });
+  ctx.db.prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?').run(a.attachmentId, inst.id, volumeId);
+  return { volume_id: volumeId, attachmentId: a.attachmentId, connection: a.connection };
+}
+
 /** Everything the agent needs to boot this instance (contract: shared/agent/compute.ts InstanceSpec). */
-export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[], publicUrl: string): InstanceSpec {
+export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[], publicUrl: string, bootVol: BootVolumeClaim | null = null): InstanceSpec {
   const nics: VifSpec[] = ports.map((p) => ({
     port_id: p.id, mac: p.mac_address, network_id: p.network_id, mtu: p.mtu || 1450, fixed_ips: p.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
   }));
@@ -254,8 +304,8 @@ export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[],
       disk_format: img.disk_format ?? 'raw',
       size: img.size,
     };
-  } else {
-    throw new Error('boot from volume is not implemented yet');
+  } else if (!bootVol) {
+    throw new Error('a volume-backed server needs its boot volume attached');
   }
   const cd: ConfigDriveSpec = {
     meta_data: {
@@ -283,7 +333,8 @@ export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[],
     vcpus: inst.flavor.vcpus,
     memory_mb: inst.flavor.ram,
     root_gb: inst.flavor.disk,
-    image,
+    ...(image ? { image } : {}),
+    ...(bootVol ? { boot_volume: { volume_id: bootVol.volume_id, connection: bootVol.connection } } : {}),
     nics,
     config_drive: cd,
     ...(bus === 'virtio' || bus === 'scsi' || bus === 'ide' || bus === 'sata' ? { virt: { disk_bus: bus } } : {}),

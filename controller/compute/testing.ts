@@ -22,6 +22,7 @@ import { addHost, type FakeHost } from './test-fixtures.js';
 export class FakeGateway implements ComputeHostGateway {
   readonly domains = new Map<string, { host: string; power: InstanceState['power_state']; spec?: InstanceSpec }>();
   readonly calls: Array<{ op: string; host: string; uuid: string }> = [];
+  readonly volumes = new Map<string, Map<string, string>>();
   failSpawn = new Set<string>();
   failPower = new Set<string>();
   console = 'line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\n';
@@ -68,6 +69,22 @@ export class FakeGateway implements ComputeHostGateway {
 
   async snapshot(host: HostRef, uuid: string) {
     this.calls.push({ op: 'snapshot', host: host.name, uuid });
+  }
+
+  async attachVolume(host: HostRef, uuid: string, volumeId: string, _c: unknown, device: string | null) {
+    this.calls.push({ op: 'attach', host: host.name, uuid });
+    const d = this.domains.get(uuid);
+    if (!d) throw new HostOpError('InstanceNotFound', `no domain ${uuid}`);
+    const vols = (this.volumes.get(uuid) ?? new Map<string, string>());
+    const dev = device ?? `/dev/vd${String.fromCharCode(98 + vols.size)}`;
+    vols.set(volumeId, dev);
+    this.volumes.set(uuid, vols);
+    return dev;
+  }
+
+  async detachVolume(host: HostRef, uuid: string, volumeId: string) {
+    this.calls.push({ op: 'detach', host: host.name, uuid });
+    this.volumes.get(uuid)?.delete(volumeId);
   }
 
   async listInstances(host: HostRef) {

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuthContext } from '../http/auth.js';
+import type { IscsiConnectionInfo, VolumeFacade, VolumeInfo } from '../facades.js';
+import { computeCloud, type ComputeCloud } from './testing.js';
+
+const V = '/compute/v2.1';
+
+/** Volumes in memory, with Cinder's status transitions. */
+class FakeVolumes implements VolumeFacade {
+  vols = new Map<string, VolumeInfo>();
+  attachments = new Map<string, { volumeId: string; serverId: string; host: string; initiator: string; device: string | null }>();
+  deleted: string[] = [];
+  add(project: string, status = 'available'): string {
+    const id = randomUUID();
+    this.vols.set(id, { id, name: null, status, size: 1, project_id: project, bootable: true, host: 'vol1', attachments: [] });
+    return id;
+  }
+  get(ctx: AuthContext | null, id: string) {
+    const v = this.vols.get(id);
+    return v && (!ctx || ctx.isAdmin || ctx.projectId === v.project_id) ? v : null;
+  }
+  async createForServer(ctx: AuthContext, req: { size: number; imageId?: string }) {
+    const id = this.add(ctx.projectId!);
+    this.vols.get(id)!.size = req.size;
+    return this.vols.get(id)!;
+  }
+  async attach(_ctx: AuthContext | null, volumeId: string, req: { serverId: string; host: string; initiator: string; device?: string | null }) {
+    const v = this.vols.get(volumeId)!;
+    v.status = 'attaching';
+    const attachmentId = randomUUID();
+    this.attachments.set(attachmentId, { volumeId, serverId: req.serverId, host: req.host, initiator: req.initiator, device: req.device ?? null });
+    const connection: IscsiConnectionInfo = { driver_volume_type: 'iscsi', data: { target_iqn: `iqn.2010-10.org.openstack:volume-${volumeId}`, target_portal: '192.0.2.9:3260', target_lun: 1, volume_id: volumeId } };
+    return { attachmentId, connection };
+  }
+  attachComplete(attachmentId: string, device: string) {
+    const a = this.attachments.get(attachmentId)!;
+    const v = this.vols.get(a.volumeId)!;
+    v.status = 'in-use';
+    v.attachments = [{ server_id: a.serverId, attachment_id: attachmentId, device, host_name: a.host }];
+  }
+  async detach(attachmentId: string) {
+    const a = this.attachments.get(attachmentId);
+    if (!a) return;
+    this.attachments.delete(attachmentId);
+    const v = this.vols.get(a.volumeId)!;
+    v.status = 'available';
+    v.attachments = [];
+  }
+  async delete(volumeId: string) {
+    this.vols.delete(volumeId);
+    this.deleted.push(volumeId);
+  }
+}
+
+let c: ComputeCloud;
+let vols: FakeVolumes;
+let flavor: string;
+let image: string;
+beforeEach(async () => {
+  c = await computeCloud();
+  vols = new FakeVolumes();
+  c.app.homestack.deps.facades.volumes = vols;
+  c.host({ name: 'cmp1' });
+  flavor = await c.flavor('small');
+  image = await c.image('cirros');
+});
+afterEach(async () => { await c.close(); });
+
+describe('os-volume_attachments', () => {
+  it('attaches (200 with the device), lists, detaches (202); the volume goes in-use and back', async () => {
+    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    await c.settle();
+    const id = r.body.server.id;
+    const vol = vols.add(c.adminProjectId);
+    const a = await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { device: null, volumeId: vol } });
+    expect(a.status).toBe(200);
+    expect(a.body.volumeAttachment).toEqual({ id: vol, serverId: id, volumeId: vol, device: '/dev/vdb' });
+    await c.settle();
+    expect(vols.vols.get(vol)).toMatchObject({ status: 'in-use', attachments: [{ server_id: id, device: '/dev/vdb', host_name: 'cmp1' }] });
+    expect([...vols.attachments.values()][0]!.initiator).toBe('iqn.2005-03.org.homestack:cmp1');
+    expect(c.gw.volumes.get(id)!.get(vol)).toBe('/dev/vdb');
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server['os-extended-volumes:volumes_attached']).toEqual([{ id: vol }]);
+    expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments).toHaveLength(1);
+    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status).toBe(400);
+    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: randomUUID() } })).status).toBe(404);
+    expect((await c.req('DELETE', `${V}/servers/${id}/os-volume_attachments/${vol}`, c.admin)).status).toBe(202);
+    await c.settle();
+    expect(vols.vols.get(vol)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments).toEqual([]);
+  });
+
+  it('boots from a volume: image "" in the server, boot_volume in the spec, volume detached on delete', async () => {
+    const vol = vols.add(c.adminProjectId);
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'bfv', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid: vol, boot_index: '0', source_type: 'volume', destination_type: 'volume' }] },
+    });
+    expect(r.status).toBe(202);
+    await c.settle();
+    const id = r.body.server.id;
+    const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
+    expect(s).toMatchObject({ status: 'ACTIVE', image: '', 'os-extended-volumes:volumes_attached': [{ id: vol }] });
+    const spec = c.gw.domains.get(id)!.spec!;
+    expect(spec.image).toBeUndefined();
+    expect(spec.boot_volume).toMatchObject({ volume_id: vol, connection: { driver_volume_type: 'iscsi' } });
+    expect(vols.vols.get(vol)!.status).toBe('in-use');
+    expect((await c.req('DELETE', `${V}/servers/${id}/os-volume_attachments/${vol}`, c.admin)).status).toBe(400);
+    await c.req('DELETE', `${V}/servers/${id}`, c.admin);
+    await c.settle();
+    expect(vols.vols.get(vol)).toMatchObject({ status: 'available' });
+  });
+
+  it('creates the boot volume from an image and deletes it with the server when asked', async () => {
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'bfi', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid: image, boot_index: 0, source_type: 'image', destination_type: 'volume', volume_size: 2, delete_on_termination: true }] },
+    });
+    await c.settle();
+    const id = r.body.server.id;
+    const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
+    expect(s.status).toBe('ACTIVE');
+    const volId = s['os-extended-volumes:volumes_attached'][0].id;
+    expect(vols.vols.get(volId)!.size).toBe(2);
+    await c.req('DELETE', `${V}/servers/${id}`, c.admin);
+    await c.settle();
+    expect(vols.deleted).toEqual([volId]);
+  });
+
+  it('a missing or busy boot volume is a 400', async () => {
+    const busy = vols.add(c.adminProjectId, 'in-use');
+    const body = (uuid: string) => ({ server: { name: 'x', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid, boot_index: '0', source_type: 'volume', destination_type: 'volume' }] } });
+    expect((await c.req('POST', `${V}/servers`, c.admin, body(busy))).status).toBe(400);
+    const missing = await c.req('POST', `${V}/servers`, c.admin, body(randomUUID()));
+    expect(missing.body.badRequest.message).toMatch(/^Volume .* could not be found\.$/);
+  });
+});

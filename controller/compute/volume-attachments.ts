@@ -1,0 +1,138 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
+import { ctxOf, type AuthContext } from '../http/auth.js';
+import { background, must, type ComputeCtx } from './context.js';
+import type { HostRef } from './ports.js';
+import { messageOf } from './servers-build.js';
+import type { Instance } from './servers-repo.js';
+import { checkNotLocked, visibleServer } from './servers-service.js';
+import { validate } from './validate.js';
+
+const AttachBody = Type.Object({
+  volumeAttachment: Type.Object({
+    volumeId: Type.String({ minLength: 1 }),
+    device: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    tag: Type.Optional(Type.String()),
+    delete_on_termination: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: true }),
+}, { additionalProperties: true });
+
+/**
+ * The iSCSI initiator name of a compute host: what its agent reports in
+ * capabilities.roles.compute.initiator, else iqn.2005-03.org.homestack:<host>.
+ */
+export function initiatorOf(ctx: ComputeCtx, hostId: string): string {
+  const r = ctx.db.prepare('SELECT name, capabilities FROM hosts WHERE id = ?').get(hostId) as { name: string; capabilities: string } | undefined;
+  try {
+    const c = JSON.parse(r?.capabilities ?? '{}') as { roles?: { compute?: { initiator?: unknown } } };
+    if (typeof c.roles?.compute?.initiator === 'string' && c.roles.compute.initiator) return c.roles.compute.initiator;
+  } catch { /* fall through */ }
+  return `iqn.2005-03.org.homestack:${(r?.name ?? hostId).toLowerCase()}`;
+}
+
+const attachmentView = (i: Instance, b: { volume_id: string; device_name?: string | null }) => ({
+  id: b.volume_id, serverId: i.id, volumeId: b.volume_id, device: b.device_name ?? null,
+});
+
+function bdmsOf(ctx: ComputeCtx, id: string) {
+  return ctx.db.prepare('SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at').all(id) as
+    Array<{ volume_id: string; device_name: string | null; boot_index: number | null; attachment_id: string | null }>;
+}
+
+/** The next free guest device (vda is the root disk). */
+function nextDevice(used: Array<string | null>): string {
+  for (let c = 98; c < 123; c++) {
+    const d = `/dev/vd${String.fromCharCode(c)}`;
+    if (!used.includes(d)) return d;
+  }
+  throw new BadRequest('No free device name is left on this server.');
+}
+
+/** POST /servers/{id}/os-volume_attachments: reserve + export now, hot-plug in the background. */
+export async function attachVolume(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown, requestId: string) {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, 'os_compute_api:os-volumes-attachments:create', auth, { project_id: i.project_id });
+  checkNotLocked(ctx, auth, i);
+  const va = validate(AttachBody, body).volumeAttachment;
+  const volumes = ctx.facades.volumes;
+  if (!volumes) throw new Conflict('Block storage is not available.');
+  const vol = volumes.get(auth, va.volumeId);
+  if (!vol) throw new NotFound(`Volume ${va.volumeId} could not be found.`, 'VolumeNotFound');
+  if (!['active', 'stopped', 'paused'].includes(i.vm_state) || i.task_state !== null || !i.host_id || !i.host) {
+    throw new Conflict(`Cannot 'attach_volume' instance ${i.id} while it is in vm_state ${i.vm_state}`, 'InstanceInvalidState');
+  }
+  const have = bdmsOf(ctx, i.id);
+  if (have.some((b) => b.volume_id === vol.id)) throw new BadRequest(`Invalid volume: volume ${vol.id} is already attached to instance ${i.id}.`);
+  if (vol.status !== 'available') throw new BadRequest(`Invalid volume: volume ${vol.id} status must be available, but current status is: ${vol.status}.`);
+  const device = nextDevice(have.map((b) => b.device_name));
+  const host: HostRef = { id: i.host_id, name: i.host };
+  const { attachmentId, connection } = await volumes.attach(auth, vol.id, { serverId: i.id, host: host.name, initiator: initiatorOf(ctx, host.id), device });
+  ctx.servers.addVolume(i.id, { volume_id: vol.id, device_name: device, boot_index: null, delete_on_termination: va.delete_on_termination ?? false, attachment_id: attachmentId }, ctx.now().toISOString());
+  const action = ctx.actions.start({ instanceId: i.id, action: 'attach_volume', requestId, projectId: i.project_id, userId: auth.userId });
+  background(ctx, `attach ${vol.id} to ${i.id}`, async () => {
+    try {
+      const dev = await ctx.gateway.attachVolume(host, i.id, vol.id, connection, device, requestId);
+      const d = dev.startsWith('/dev/') ? dev : `/dev/${dev}`;
+      ctx.db.prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?').run(d, i.id, vol.id);
+      volumes.attachComplete(attachmentId, d);
+      ctx.actions.event(action, 'compute_attach_volume', true, undefined, host.name);
+      ctx.actions.finish(action);
+    } catch (e) {
+      ctx.actions.event(action, 'compute_attach_volume', false, messageOf(e), host.name);
+      ctx.actions.finish(action, 'Error');
+      ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(i.id, vol.id);
+      await volumes.detach(attachmentId).catch((err) => ctx.log.warn({ err, volume: vol.id }, 'could not undo a failed attachment'));
+    }
+  });
+  return attachmentView(i, { volume_id: vol.id, device_name: device });
+}
+
+/** DELETE /servers/{id}/os-volume_attachments/{volume}: 202, unplug then detach in the background. */
+export function detachVolume(ctx: ComputeCtx, auth: AuthContext, id: string, volumeId: string, requestId: string): void {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, 'os_compute_api:os-volumes-attachments:delete', auth, { project_id: i.project_id });
+  checkNotLocked(ctx, auth, i);
+  const b = bdmsOf(ctx, i.id).find((x) => x.volume_id === volumeId);
+  if (!b) throw new NotFound(`Volume ${volumeId} is not attached to instance ${i.id}.`, 'VolumeBDMNotFound');
+  if (b.boot_index === 0) throw new BadRequest("Can't detach root device volume");
+  const volumes = ctx.facades.volumes;
+  if (!volumes) throw new Conflict('Block storage is not available.');
+  const action = ctx.actions.start({ instanceId: i.id, action: 'detach_volume', requestId, projectId: i.project_id, userId: auth.userId });
+  background(ctx, `detach ${volumeId} from ${i.id}`, async () => {
+    try {
+      if (i.host_id && i.host) await ctx.gateway.detachVolume({ id: i.host_id, name: i.host }, i.id, volumeId, requestId);
+      if (b.attachment_id) await volumes.detach(b.attachment_id);
+      ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(i.id, volumeId);
+      ctx.actions.event(action, 'compute_detach_volume', true, undefined, i.host);
+      ctx.actions.finish(action);
+    } catch (e) {
+      ctx.actions.event(action, 'compute_detach_volume', false, messageOf(e), i.host);
+      ctx.actions.finish(action, 'Error');
+    }
+  });
+}
+
+export function volumeAttachmentRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
+  app.get<{ Params: { id: string } }>('/servers/:id/os-volume_attachments', async (req) => {
+    const auth = ctxOf(req);
+    const i = visibleServer(ctx, auth, req.params.id);
+    must(ctx, 'os_compute_api:os-volumes-attachments:index', auth, { project_id: i.project_id });
+    return { volumeAttachments: bdmsOf(ctx, i.id).map((b) => attachmentView(i, b)) };
+  });
+  app.get<{ Params: { id: string; vol: string } }>('/servers/:id/os-volume_attachments/:vol', async (req) => {
+    const auth = ctxOf(req);
+    const i = visibleServer(ctx, auth, req.params.id);
+    must(ctx, 'os_compute_api:os-volumes-attachments:show', auth, { project_id: i.project_id });
+    const b = bdmsOf(ctx, i.id).find((x) => x.volume_id === req.params.vol);
+    if (!b) throw new NotFound(`Volume ${req.params.vol} is not attached to instance ${i.id}.`, 'VolumeBDMNotFound');
+    return { volumeAttachment: attachmentView(i, b) };
+  });
+  app.post<{ Params: { id: string } }>('/servers/:id/os-volume_attachments', async (req) => ({
+    volumeAttachment: await attachVolume(ctx, ctxOf(req), req.params.id, req.body, req.id),
+  }));
+  app.delete<{ Params: { id: string; vol: string } }>('/servers/:id/os-volume_attachments/:vol', async (req, reply) => {
+    detachVolume(ctx, ctxOf(req), req.params.id, req.params.vol, req.id);
+    return reply.code(202).send();
+  });
+}
