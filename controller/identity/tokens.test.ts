@@ -95,6 +95,29 @@ describe('identity tokens', () => {
     expect(svc.auth.validator.validate(newest).isAdmin).toBe(true);
   });
 
+  it('issues domain-scoped tokens; their catalog leaves out per-project endpoints', async () => {
+    c = await testCloud();
+    const admin = (await c.req('GET', '/v3/roles?name=admin', c.adminToken)).body.roles[0];
+    const un = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['password'], password: { user: { id: c.adminUserId, password: ADMIN_PASSWORD } } }, scope: 'unscoped' } });
+    const ut = String(un.headers['x-subject-token']);
+    expect((await c.req('GET', '/v3/auth/catalog', ut)).status).toBe(403);
+    expect((await c.req('PUT', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(204);
+    expect((await c.req('GET', `/v3/domains/default/users/${c.adminUserId}/roles`, c.adminToken)).body.roles.map((r: any) => r.name)).toEqual(['admin']);
+    const d = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { domain: { id: 'default' } } } });
+    expect(d.status).toBe(201);
+    expect(d.body.token.domain).toEqual({ id: 'default', name: 'Default' });
+    expect(d.body.token.project).toBeUndefined();
+    const types = d.body.token.catalog.filter((s: any) => s.endpoints.length).map((s: any) => s.type).sort();
+    expect(types).toEqual(['compute', 'identity', 'image', 'network']);
+    const dt = String(d.headers['x-subject-token']);
+    expect((await c.req('GET', '/v3/auth/domains', dt)).body.domains.map((x: any) => x.id)).toEqual(['default']);
+    const ctx = (c.app as any).homestack.auth.validator.validate(dt);
+    expect(ctx).toMatchObject({ domainId: 'default', domainName: 'Default', projectId: undefined, isAdmin: true });
+    expect((await c.req('DELETE', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(204);
+    expect((await c.req('HEAD', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(404);
+    expect(() => (c.app as any).homestack.auth.validator.validate(dt)).toThrow(/requires authentication/);
+  });
+
   it('refuses a token past its expiry', async () => {
     c = await testCloud({ identity: { token_ttl_s: 60 } });
     const svc = (c.app as any).homestack;
