@@ -75,6 +75,18 @@ describe('streaming upload', () => {
     expect(staging()).toEqual([]);
   });
 
+  it('refuses what qemu-img info (the second check, under prlimit) cannot read', async () => {
+    await qemuImg(makeRunner()).create(join(dir, 'odd.qcow2'), 'qcow2', 1 << 20);
+    const bytes = readFileSync(join(dir, 'odd.qcow2'));
+    bytes.writeUInt32BE(5, 20); // cluster_bits 5: the header parses, qemu refuses it
+    const id = await create('qcow2');
+    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream' }, payload: bytes });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toMatch(/qemu-img cannot read the data as qcow2/);
+    expect(await status(id)).toBe('queued');
+    expect(stored()).toEqual([]);
+  });
+
   it('serves other services through the facade', async () => {
     const ctx = { projectId: 'p-alice', isAdmin: false } as never;
     const rec = facade.createRecord(ctx, { name: 'snap', owner: 'p-alice', disk_format: 'raw', container_format: 'bare', properties: { image_type: 'snapshot' } });

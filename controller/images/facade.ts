@@ -83,17 +83,17 @@ export class LocalImageFacade implements ImageFacade {
     return imageInfo(await this.core.data.upload(null, id, data, null));
   }
 
-  kill(id: string, reason: string): void {
+  /** The reason is the caller's to log; Glance keeps no field for it. */
+  kill(id: string, _reason: string): void {
     this.core.repo.update(id, { status: 'killed', updated_at: isoSeconds(new Date()) }, ['queued', 'saving']);
-    void reason;
   }
 
   async open(id: string, range?: { start: number; end: number }): Promise<Readable> {
-    const dl = await this.core.data.download(null, id);
-    if (!dl.image.store_key) throw Object.assign(new Error(`image ${id} has no data`), { code: 'ENOENT' });
-    if (range) return this.core.store.open(dl.image.store_key, range);
-    dl.stream?.destroy();
-    return this.core.store.open(dl.image.store_key);
+    const i = this.core.images.find(null, id);
+    if (!i.store_key || (i.status !== 'active' && i.status !== 'deactivated')) {
+      throw Object.assign(new Error(`image ${id} has no data (status ${i.status})`), { code: 'ENOENT' });
+    }
+    return this.core.store.open(i.store_key, range);
   }
 }
 
