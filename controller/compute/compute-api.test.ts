@@ -22,7 +22,7 @@ describe('microversion headers', () => {
     expect(bad.body.computeFault.message).toContain('Version 2.90 is not supported by the API');
     expect((await c.req('GET', `${V}/flavors`, c.admin, undefined, { 'X-OpenStack-Nova-API-Version': 'x' })).status).toBe(400);
     const doc = await c.req('GET', '/compute/v2.1');
-    expect(doc.body.version).toMatchObject({ id: 'v2.1', version: '2.1', min_version: '2.1' });
+    expect(doc.body.version).toMatchObject({ id: 'v2.1', version: '2.5', min_version: '2.1' });
     expect((await c.req('GET', `${V}/flavors`)).status).toBe(401);
   });
 });
@@ -218,5 +218,43 @@ describe('server lists and usage', () => {
     expect(usage.tenant_id).toBe(m.projectId);
     expect(usage.server_usages).toHaveLength(3);
     expect((await c.req('GET', `${V}/os-simple-tenant-usage`, m.token)).status).toBe(403);
+  });
+});
+
+describe('microversions 2.2 to 2.5', () => {
+  it('2.2: keypair type, create 201 and delete 204', async () => {
+    const h = { 'OpenStack-API-Version': 'compute 2.2' };
+    const pub = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k';
+    const r = await c.req('POST', `${V}/os-keypairs`, c.admin, { keypair: { name: 'mv22', public_key: pub, type: 'ssh' } }, h);
+    expect(r.status).toBe(201);
+    expect(r.body.keypair.type).toBe('ssh');
+    expect((await c.req('GET', `${V}/os-keypairs`, c.admin, undefined, h)).body.keypairs.find((k: any) => k.keypair.name === 'mv22').keypair.type).toBe('ssh');
+    expect((await c.req('GET', `${V}/os-keypairs`, c.admin)).body.keypairs.find((k: any) => k.keypair.name === 'mv22').keypair.type).toBeUndefined();
+    expect((await c.req('DELETE', `${V}/os-keypairs/mv22`, c.admin, undefined, h)).status).toBe(204);
+  });
+
+  it('2.3: extended server attributes for admins only; 2.5: ip6 filter', async () => {
+    c.host({ name: 'mvh' });
+    const flavor = await c.flavor('mvf');
+    const image = await c.image('mvimg');
+    const m = await c.member('mv');
+    const r = await c.req('POST', `${V}/servers`, m.token, { server: { name: 'mv', imageRef: image, flavorRef: flavor, networks: 'none', user_data: 'ZWNobyBoaQ==' } });
+    await c.settle();
+    const id = r.body.server.id;
+    const h = { 'X-OpenStack-Nova-API-Version': '2.3' };
+    const admin = (await c.req('GET', `${V}/servers/${id}`, c.admin, undefined, h)).body.server;
+    expect(admin).toMatchObject({
+      'OS-EXT-SRV-ATTR:reservation_id': expect.stringMatching(/^r-/), 'OS-EXT-SRV-ATTR:launch_index': 0, 'OS-EXT-SRV-ATTR:hostname': 'mv',
+      'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda', 'OS-EXT-SRV-ATTR:user_data': 'ZWNobyBoaQ==', 'OS-EXT-SRV-ATTR:kernel_id': '',
+    });
+    const at21 = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
+    expect(at21['OS-EXT-SRV-ATTR:hostname']).toBeUndefined();
+    const mine = (await c.req('GET', `${V}/servers/${id}`, m.token, undefined, h)).body.server;
+    expect(mine['OS-EXT-SRV-ATTR:host']).toBeUndefined();
+    expect(mine['OS-EXT-SRV-ATTR:user_data']).toBeUndefined();
+    const doc = await c.req('GET', '/compute/v2.1/');
+    expect(doc.body.version.version).toBe('2.5');
+    expect((await c.req('GET', `${V}/servers?ip6=fd00::1`, m.token, undefined, { 'X-OpenStack-Nova-API-Version': '2.5' })).body.servers).toEqual([]);
+    expect((await c.req('GET', `${V}/servers`, m.token, undefined, { 'X-OpenStack-Nova-API-Version': '2.6' })).status).toBe(406);
   });
 });

@@ -118,7 +118,8 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
     'OS-EXT-STS:task_state': i.task_state,
     'OS-EXT-STS:vm_state': i.vm_state,
     'OS-EXT-STS:power_state': i.power_state,
-    'os-extended-volumes:volumes_attached': ctx.servers.attachedVolumes(i.id).map((b) => ({ id: b.volume_id })),
+    'os-extended-volumes:volumes_attached': ctx.servers.attachedVolumes(i.id).map((b) =>
+      mvAtLeast(o.v, '2.3') ? { id: b.volume_id, delete_on_termination: b.delete_on_termination } : { id: b.volume_id }),
   };
   if (mvAtLeast(o.v, '2.19')) doc.description = i.description;
   if (mvAtLeast(o.v, '2.9')) doc.locked = i.locked;
@@ -126,6 +127,15 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
     doc['OS-EXT-SRV-ATTR:host'] = i.host;
     doc['OS-EXT-SRV-ATTR:hypervisor_hostname'] = i.host;
     doc['OS-EXT-SRV-ATTR:instance_name'] = instanceName(i);
+    if (mvAtLeast(o.v, '2.3')) {
+      doc['OS-EXT-SRV-ATTR:reservation_id'] = i.reservation_id;
+      doc['OS-EXT-SRV-ATTR:launch_index'] = i.launch_index;
+      doc['OS-EXT-SRV-ATTR:hostname'] = i.hostname;
+      doc['OS-EXT-SRV-ATTR:kernel_id'] = '';
+      doc['OS-EXT-SRV-ATTR:ramdisk_id'] = '';
+      doc['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda';
+      doc['OS-EXT-SRV-ATTR:user_data'] = i.user_data;
+    }
   }
   if (status === 'ERROR' || status === 'DELETED') {
     const f = ctx.servers.latestFault(i.id);
