@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, cpSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeRunner, type Runner, type RunOptions } from '../../../shared/exec/run.js';
@@ -105,8 +105,14 @@ export class MultiHost {
     return this.root('ip', ['-n', this.underlay, ...args]);
   }
 
-  /** A host with its own OVS; `external` adds br-ex with 172.24.4.1/24. */
-  async addHost(name: string, idx: number, o: { external?: boolean } = {}): Promise<SimHost> {
+  /**
+   * A host with its own OVS; `external` adds br-ex with 172.24.4.1/24; `libvirt` starts
+   * the host's own virtlogd and libvirtd (recipe §5: private /run/libvirt, /var/lib/libvirt,
+   * /var/cache/libvirt, /var/log/libvirt, /etc/libvirt; /sys of the host's netns with the
+   * cgroup tree kept). Inside, `virsh -c qemu:///system` reaches the host's libvirtd; from
+   * outside use `qemu+unix:///system?socket=<dir>/lv/run/libvirt-sock`.
+   */
+  async addHost(name: string, idx: number, o: { external?: boolean; libvirt?: boolean } = {}): Promise<SimHost> {
     const netns = `${this.prefix}-h${name}`;
     const dir = join(this.dir, `h${name}`);
     for (const d of ['run', 'db', 'netns', 'data']) mkdirSync(join(dir, d), { recursive: true });
@@ -138,12 +144,32 @@ export class MultiHost {
     await run('ip', ['link', 'set', 'eth1', 'up']);
     await run('ip', ['addr', 'add', `${tunnelIp}/24`, 'dev', 'br-phy']);
     await run('ip', ['link', 'set', 'br-phy', 'up']);
+    if (o.libvirt) await this.startLibvirt(host);
     if (o.external) {
       await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev']);
       await run('ip', ['addr', 'add', '172.24.4.1/24', 'dev', 'br-ex']);
       await run('ip', ['link', 'set', 'br-ex', 'up']);
     }
     return host;
+  }
+
+  private async startLibvirt(h: SimHost): Promise<void> {
+    const lv = join(h.dir, 'lv');
+    for (const d of ['run', 'lib', 'cache', 'log', 'etc', 'cg']) mkdirSync(join(lv, d), { recursive: true });
+    cpSync('/etc/libvirt', join(lv, 'etc'), { recursive: true });
+    rmSync(join(lv, 'etc', 'qemu', 'networks'), { recursive: true, force: true });
+    if (existsSync('/var/cache/libvirt/qemu/capabilities')) cpSync('/var/cache/libvirt/qemu', join(lv, 'cache', 'qemu'), { recursive: true });
+    await h.run('mount', ['--rbind', '/sys/fs/cgroup', join(lv, 'cg')]);
+    await h.run('mount', ['-t', 'sysfs', `${this.prefix}sys${h.name}`, '/sys']);
+    await h.run('mount', ['--move', join(lv, 'cg'), '/sys/fs/cgroup']);
+    for (const [src, dst] of [['run', '/run/libvirt'], ['lib', '/var/lib/libvirt'], ['cache', '/var/cache/libvirt'], ['log', '/var/log/libvirt'], ['etc', '/etc/libvirt']] as const) {
+      mkdirSync(dst, { recursive: true });
+      await h.run('mount', ['--bind', join(lv, src), dst]);
+    }
+    await h.run('virtlogd', ['-d', '-p', join(lv, 'virtlogd.pid')]);
+    await h.run('libvirtd', ['-d', '-p', join(lv, 'libvirtd.pid')]);
+    for (let i = 0; i < 100 && !existsSync(join(lv, 'run', 'libvirt-sock')); i++) await sleep(50);
+    if (!existsSync(join(lv, 'run', 'libvirt-sock'))) throw new Error(`host ${h.name}: libvirtd did not create its socket`);
   }
 
   /** A fake guest on `host`; `plug: 'virtualport'` adds the OVS row as libvirt would, 'ethernet' leaves it to the agent. */
@@ -226,7 +252,14 @@ export class MultiHost {
         problems.push(`${what}: ${(e as Error).message}`);
       }
     };
-    // dnsmasq (and anything else) started with a pid file under our directory
+    for (const h of this.hosts) {
+      if (!existsSync(join(h.dir, 'lv', 'run', 'libvirt-sock'))) continue;
+      await tryRun(`domains on ${h.name}`, async () => {
+        const names = (await h.run('virsh', ['-c', 'qemu:///system', 'list', '--name'])).stdout.split('\n').filter(Boolean);
+        for (const n of names) await h.run('virsh', ['-c', 'qemu:///system', 'destroy', n]);
+      });
+    }
+    // dnsmasq, libvirtd, virtlogd: started with a pid file under our directory
     for (const pidFile of findPidFiles(this.dir)) {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       if (!(pid > 0)) continue;
