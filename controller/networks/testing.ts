@@ -48,7 +48,7 @@ export interface NetTestApp {
 }
 
 /** A fastify with only the network plugin under /network, an in-memory db and a dispatcher that sends nothing. */
-export async function netTestApp(network: Partial<ControllerConfig['network']> = {}, o: { clientOptions?: AgentClientsOptions } = {}): Promise<NetTestApp> {
+export async function netTestApp(network: Partial<ControllerConfig['network']> = {}, o: { clientOptions?: AgentClientsOptions; live?: boolean } = {}): Promise<NetTestApp> {
   const db = openDb(':memory:');
   migrate(db);
   const base = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
@@ -57,7 +57,7 @@ export async function netTestApp(network: Partial<ControllerConfig['network']> =
   app.decorateRequest('auth', null);
   installJsonParser(app);
   const layer = createAgentLayer({ config, db, log: app.log, clientOptions: o.clientOptions, backoffBaseMs: 50 });
-  if (!o.clientOptions) await layer.dispatcher.close(0); // rows are written, nothing is sent
+  if (!o.clientOptions && !o.live) await layer.dispatcher.close(0); // rows are written, nothing is sent
   const deps: ServiceDeps = { config, db, auth: fakeAuth(), log: app.log, facades: {}, extras: { agentLayer: layer } };
   const net = networkingOf(deps);
   deps.facades.networks = net.facade;
