@@ -118,8 +118,14 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     await syncA({ sgbIcmp: true, sgbTcp: true });
     const t = await mh.tcpTransfer(g.g1!.netns, g.g4!.netns, IP.G4, 2);
     expect(t.bytes).toBe(2 * 1024 * 1024);
-    // g4 is not a member of sgA: g1 (remote_group sgA) does not accept its TCP
     expect(await g.g4!.ping(IP.G1, 2)).toBe(true); // icmp from anywhere is allowed by sgA
+    // removing a rule flushes the port's conntrack zone: nothing it admitted lives on
+    const ofport = Number((await A.run('ovs-vsctl', ['--timeout=10', 'get', 'Interface', `tap${ID.G4.slice(0, 11)}`, 'ofport'])).stdout.trim());
+    expect((await A.run('ovs-appctl', ['dpctl/dump-conntrack', `zone=${ofport}`])).stdout).toMatch(/icmp|tcp/);
+    await syncA({ sgbIcmp: false, sgbTcp: true });
+    expect((await A.run('ovs-appctl', ['dpctl/dump-conntrack', `zone=${ofport}`])).stdout.trim()).toBe('');
+    expect(await g.g1!.ping(IP.G4, 2, 1)).toBe(false);
+    await syncA({ sgbIcmp: true, sgbTcp: true });
   });
 
   it('router: SNAT to the external network and a floating IP reachable from the host', async () => {

@@ -4,6 +4,7 @@ import type { NetworkSpec, SecurityGroupSpec, SyncError } from '../../shared/age
 import type { Runner } from '../../shared/exec/run.js';
 import { ip } from '../../shared/tools/ip.js';
 import { flowLine, ovsOfctl, strictMatch } from '../../shared/tools/ovs-ofctl.js';
+import { ovsAppctl } from '../../shared/tools/ovs-appctl.js';
 import { ovsVsctl, type OvsInterface } from '../../shared/tools/ovs-vsctl.js';
 import { chooseDatapath, ensureBridges, intPatchFor, PATCH_INT, PATCH_TUN, phyPatchFor, type BridgeNames } from './bridges.js';
 import { DhcpManager } from './dhcp.js';
@@ -39,6 +40,7 @@ export class OvsDriver extends SyncBackedDriver {
   private readonly vsctl;
   private readonly ofctl;
   private readonly ip;
+  private readonly appctl;
   private readonly vlans: LocalVlans;
   private readonly dhcp: DhcpManager;
   private readonly routers: RouterManager;
@@ -52,6 +54,7 @@ export class OvsDriver extends SyncBackedDriver {
     this.vsctl = ovsVsctl(o.run);
     this.ofctl = ovsOfctl(o.run);
     this.ip = ip(o.run);
+    this.appctl = ovsAppctl(o.run);
     this.vlans = new LocalVlans(join(o.stateDir, 'local-vlans.json'));
     this.cookie = agentCookie(o.hostname);
     const transact = (c: string[][]) => this.vsctl.transact(c);
@@ -193,6 +196,7 @@ export class OvsDriver extends SyncBackedDriver {
         flows.added += r.added;
         flows.deleted += r.deleted;
       }
+      await this.flushChangedZones(model.ports);
     } catch (e) {
       errors.push({ kind: 'flows', id: '*', message: msg(e) });
     }
@@ -259,6 +263,23 @@ export class OvsDriver extends SyncBackedDriver {
       physBridges: [...new Set(Object.values(B.physical))],
     };
   }
+
+  /**
+   * When a port's rules narrow, connections they admitted must not live on in conntrack
+   * (Neutron deletes them too): each port whose rule set changed gets its zone (= ofport)
+   * flushed. A port seen for the first time has nothing to flush.
+   */
+  private async flushChangedZones(ports: FlowPort[]): Promise<void> {
+    const next = new Map<number, string>();
+    for (const p of ports) if (p.protected) next.set(p.ofport, JSON.stringify([p.mac, p.allowed, p.egress, p.ingress]));
+    for (const [zone, sig] of next) {
+      const before = this.zoneRules.get(zone);
+      if (before !== undefined && before !== sig) await this.appctl.flushConntrack(zone);
+    }
+    this.zoneRules = next;
+  }
+
+  private zoneRules = new Map<number, string>();
 
   /** Applies `lines` to `bridge` as a diff: add what is missing/changed, delete the rest (learned flows excepted). */
   private async applyFlows(bridge: string, lines: string[], isTun: boolean): Promise<{ added: number; deleted: number }> {
