@@ -3,12 +3,12 @@ import { agentLayerOf } from '../agents/index.js';
 import { authHook } from '../http/auth.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { createComputeCtx, type ComputeCtx } from './context.js';
+import { background, createComputeCtx, type ComputeCtx } from './context.js';
 import { flavorRoutes } from './flavors-routes.js';
 import { miscRoutes } from './misc-routes.js';
 import { registerComputePolicy } from './policy.js';
 import { dispatcherGateway, type ComputeHostGateway } from './ports.js';
-import { syncAllHosts } from './reconcile.js';
+import { recoverInterrupted, syncAllHosts } from './reconcile.js';
 import { serverRoutes } from './servers-routes.js';
 import { volumeAttachmentRoutes } from './volume-attachments.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
@@ -42,6 +42,11 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
       miscRoutes(api, ctx);
       volumeAttachmentRoutes(api, ctx);
     }, { prefix: '/v2.1' });
+
+    // Work the previous process left half-done (builds, deletes, power tasks).
+    app.addHook('onReady', async () => {
+      background(ctx, 'recover interrupted work', () => recoverInterrupted(ctx));
+    });
 
     // Power-state sync with what the agents really run.
     const every = deps.config.compute.sync_power_state_s;

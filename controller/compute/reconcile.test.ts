@@ -40,3 +40,33 @@ describe('power-state reconciliation', () => {
     expect(c.gw.domains.has(stray)).toBe(false);
   });
 });
+
+describe('recovery after a controller restart', () => {
+  it('fails interrupted builds (destroying on the host), resumes deletes, clears power tasks', async () => {
+    const hostId = c.host({ name: 'rc2' });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const boot = async (n: string) => {
+      const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: n, imageRef: image, flavorRef: flavor, networks: 'none' } });
+      await c.settle();
+      return r.body.server.id as string;
+    };
+    const [a, b, d] = [await boot('a'), await boot('b'), await boot('d')];
+    const now = new Date().toISOString();
+    // What a crash in the middle would leave behind.
+    c.ctx.servers.update(a, { vm_state: 'building', task_state: 'spawning' }, now);
+    c.ctx.servers.update(b, { task_state: 'deleting' }, now);
+    c.ctx.servers.update(d, { task_state: 'powering-off' }, now);
+    const { recoverInterrupted } = await import('./reconcile.js');
+    const r = await recoverInterrupted(c.ctx);
+    expect(r).toEqual({ failedBuilds: [a], resumedDeletes: [b], clearedTasks: [d] });
+    const sa = (await c.req('GET', `${V}/servers/${a}`, c.admin)).body.server;
+    expect(sa.status).toBe('ERROR');
+    expect(sa.fault.message).toContain('the controller restarted during the build');
+    expect(c.gw.domains.has(a)).toBe(false);
+    expect(c.ctx.placement.allocationOf(a)).toBeNull();
+    expect((await c.req('GET', `${V}/servers/${b}`, c.admin)).status).toBe(404);
+    expect((await c.req('GET', `${V}/servers/${d}`, c.admin)).body.server['OS-EXT-STS:task_state']).toBeNull();
+    expect(hostId).toBeTruthy();
+  });
+});

@@ -1,6 +1,7 @@
 import { PowerState, type InstanceState } from '../../shared/agent/compute.js';
 import type { ComputeCtx } from './context.js';
 import type { HostRef } from './ports.js';
+import { runDelete } from './servers-service.js';
 
 export interface ReconcileReport {
   /** Instances whose power_state / vm_state changed. */
@@ -74,4 +75,39 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
       ctx.log.warn({ err, host: h.name }, 'could not sync the power states of a host');
     }
   }
+}
+
+/**
+ * At controller start: work that was running in the previous process is lost. A
+ * build that was interrupted ends in ERROR (its host is told to destroy the domain,
+ * queued after any spawn still pending for it, so nothing is left), deletes are
+ * resumed, and power tasks are cleared (the power-state sync sets the real state).
+ */
+export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[] }> {
+  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[] };
+  const rows = ctx.db.prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)').all('building') as Array<{ id: string }>;
+  for (const { id } of rows) {
+    if (ctx.building.has(id)) continue;
+    const i = ctx.servers.get(id);
+    if (!i) continue;
+    const host = i.host_id && i.host ? { id: i.host_id, name: i.host } : null;
+    if (i.task_state === 'deleting') {
+      const action = ctx.actions.start({ instanceId: id, action: 'delete', requestId: 'req-resume', projectId: i.project_id, userId: i.user_id });
+      await runDelete(ctx, id, action);
+      out.resumedDeletes.push(id);
+    } else if (i.vm_state === 'building') {
+      if (host) await ctx.gateway.destroy(host, id).catch((err) => ctx.log.warn({ err, server: id }, 'could not destroy an interrupted build'));
+      ctx.scheduler.release(id);
+      await ctx.facades.networks?.releaseServerPorts(id).catch(() => {});
+      const now = ctx.now().toISOString();
+      ctx.servers.update(id, { vm_state: 'error', task_state: null, host: null, host_id: null }, now);
+      ctx.servers.addFault(id, 500, `Build of instance ${id} aborted: the controller restarted during the build.`, '', now);
+      out.failedBuilds.push(id);
+    } else {
+      ctx.servers.update(id, { task_state: null }, ctx.now().toISOString());
+      out.clearedTasks.push(id);
+    }
+  }
+  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
+  return out;
 }
