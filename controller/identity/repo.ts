@@ -144,11 +144,10 @@ export class IdentityRepo {
   }
   /** Role ids given on a target to the user directly or through any of the groups. */
   roleIdsOn(targetType: 'project' | 'domain', targetId: string, userId: string, groupIds: string[]): string[] {
-    const actors = [userId, ...groupIds];
     return this.st(
       `SELECT DISTINCT role_id FROM role_assignments WHERE target_type = ? AND target_id = ? AND (
          (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN (SELECT value FROM json_each(?))))`,
-    ).pluck().all(targetType, targetId, userId, JSON.stringify(actors.slice(1))) as string[];
+    ).pluck().all(targetType, targetId, userId, JSON.stringify(groupIds)) as string[];
   }
   /** Targets of a type on which the user (directly or through groups) has some role. */
   targetsOf(targetType: 'project' | 'domain', userId: string, groupIds: string[]): string[] {
