@@ -108,11 +108,18 @@ export function listResponse(req: FastifyRequest, collection: string, docs: Arra
   return body;
 }
 
+const FIELD_ALIASES: Record<string, string> = { security_group_ids: 'security_groups', tenant_id: 'project_id', project_id: 'tenant_id' };
+
 /** Trims a document to the asked-for fields (all when none are asked for). */
 export function pick(d: Record<string, unknown>, fields: string[] | undefined): Record<string, unknown> {
   if (!fields?.length) return d;
   const o: Record<string, unknown> = { id: d.id };
-  for (const f of fields) if (f in d) o[f] = d[f];
+  for (const f of fields) {
+    if (f in d) o[f] = d[f];
+    // The SDK asks for its own attribute name (port list --long: security_group_ids).
+    const alias = FIELD_ALIASES[f];
+    if (alias && alias in d) o[alias] = d[alias];
+  }
   return o;
 }
 

@@ -207,7 +207,7 @@ describe('ports and IPAM', () => {
     const r = await t.req('GET', `/v2.0/ports?${q}&network_id=${n.id}`);
     expect(r.status).toBe(200);
     expect(r.body.ports.map((p: any) => p.device_owner).sort()).toEqual(['compute:nova', 'network:dhcp']);
-    expect(Object.keys(r.body.ports[0]).sort()).toEqual(['device_owner', 'fixed_ips', 'id', 'mac_address', 'name', 'status', 'tags']);
+    expect(Object.keys(r.body.ports[0]).sort()).toEqual(['device_owner', 'fixed_ips', 'id', 'mac_address', 'name', 'security_groups', 'status', 'tags']);
     expect((await t.req('GET', '/v2.0/ports?device_id=srv-1')).body.ports).toHaveLength(1);
   });
 
