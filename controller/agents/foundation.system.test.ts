@@ -7,6 +7,7 @@ import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerConfigSchema } from '../../shared/config/controller.js';
 import { worstCaseDownS } from '../jobs/agent-health.js';
+import { NODE_FLAGS } from '../cli/aio/services.js';
 
 /**
  * Foundation system tests: a real controller and a real agent (the built dist/), over
@@ -58,7 +59,8 @@ let agent: ChildProcess | null = null;
 function startProc(name: 'controller' | 'agent'): ChildProcess {
   const script = name === 'controller' ? 'dist/controller/main.js' : 'dist/agents/main.js';
   const out = openSync(join(DIR, `${name}.log`), 'a');
-  const p = spawn(process.execPath, [join(ROOT, script), '--config', join(DIR, `${name}.toml`)], { stdio: ['ignore', out, out] });
+  // The same V8 flags as the systemd units and the all-in-one.
+  const p = spawn(process.execPath, [...NODE_FLAGS[name], join(ROOT, script), '--config', join(DIR, `${name}.toml`)], { stdio: ['ignore', out, out] });
   return p;
 }
 

@@ -37,11 +37,27 @@ describe('migrations', () => {
     expect(order).toEqual([1, 2, 3]);
   });
 
+  it('applies a migration numbered below one already applied (landed later), once', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db, [m(1, 'CREATE TABLE a (x);'), m(7, 'CREATE TABLE g (x);')])).toEqual([1, 7]);
+    expect(migrate(db, [m(1, 'CREATE TABLE a (x);'), m(4, 'CREATE TABLE d (x);'), m(7, 'CREATE TABLE g (x);')])).toEqual([4]);
+    expect(migrate(db, [m(1, ''), m(4, ''), m(7, '')])).toEqual([]);
+    expect(schemaVersion(db)).toBe(7);
+  });
+
+  it('adopts a database migrated before schema_migrations existed', () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE a (x); CREATE TABLE b (x);');
+    db.pragma('user_version = 2');
+    expect(migrate(db, [m(1, 'CREATE TABLE a (x);'), m(2, 'CREATE TABLE b (x);'), m(3, 'CREATE TABLE c (x);')])).toEqual([3]);
+  });
+
   it('leaves the database as it was when a migration fails', () => {
     const db = new Database(':memory:');
     expect(() => migrate(db, [m(1, 'CREATE TABLE a (x);'), m(2, 'CREATE TABLE oops (;')])).toThrow();
     expect(schemaVersion(db)).toBe(0);
     expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'a'`).get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).toEqual({ n: 0 });
   });
 
   it('refuses a database newer than the code, with a clear message', () => {

@@ -36,22 +36,44 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/** Versions recorded as applied (schema_migrations), created on first use. */
+function appliedVersions(db: Db, migrations: Migration[]): Set<number> {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  const rows = db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>;
+  const uv = schemaVersion(db);
+  if (!rows.length && uv > 0) {
+    // A database from before schema_migrations: everything up to user_version was applied.
+    const ins = db.prepare('INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const m of migrations) if (m.version <= uv) ins.run(m.version, m.name, new Date().toISOString());
+    return new Set(migrations.filter((m) => m.version <= uv).map((m) => m.version));
+  }
+  return new Set(rows.map((r) => r.version));
+}
+
 /**
- * Applies the migrations newer than the database's `user_version`, all in one
- * transaction (so a failure leaves the database as it was). Refuses a database that
- * is newer than the code. Returns the versions applied.
+ * Applies every shipped migration the database has not applied yet, in version order,
+ * all in one transaction (so a failure leaves the database as it was). Applied versions
+ * are recorded in `schema_migrations`, so a migration numbered below one already
+ * applied (engineers land 004 after 007) is still applied once. Refuses a database
+ * that is newer than the code. `user_version` holds the highest version applied.
+ * Returns the versions applied.
  */
 export function migrate(db: Db, migrations: Migration[] = loadMigrations()): number[] {
-  const current = schemaVersion(db);
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+  const current = schemaVersion(db);
   if (current > latest) throw new SchemaTooNewError(current, latest);
-  const todo = migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+  const done = appliedVersions(db, migrations);
+  const newer = [...done].filter((v) => v > latest);
+  if (newer.length) throw new SchemaTooNewError(Math.max(...newer), latest);
+  const todo = migrations.filter((m) => !done.has(m.version)).sort((a, b) => a.version - b.version);
   if (!todo.length) return [];
   db.transaction(() => {
+    const rec = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of todo) {
       db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
+      rec.run(m.version, m.name, new Date().toISOString());
     }
+    db.pragma(`user_version = ${Math.max(current, ...todo.map((m) => m.version))}`);
   })();
   return todo.map((m) => m.version);
 }
