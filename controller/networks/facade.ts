@@ -7,7 +7,7 @@ import { NetworkNotFound, PortInUse, PortNotFound, SecurityGroupNotFound } from 
 import { floatingIpsRepo } from './floatingips.repo.js';
 import { networksRepo } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type PortRow } from './ports.repo.js';
-import { createPortTx, deletePortTx, getPort as getVisiblePort } from './ports.service.js';
+import { createPortTx, deletePortTx, getPort as getVisiblePort, requirePortableNetwork } from './ports.service.js';
 import { groupsRepo } from './secgroups.repo.js';
 import { ensureDefaultGroup } from './secgroups.service.js';
 import type { NetworkSyncer } from './sync.js';
@@ -65,6 +65,7 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
     createServerPort(ctx, req) {
       const n = networksRepo.get(s.db, req.networkId);
       if (!n || !canSeeNetwork(ctx, n)) throw new NetworkNotFound(req.networkId);
+      requirePortableNetwork(ctx, n);
       const projectId = ctx.projectId ?? n.project_id;
       const p = s.db.transaction(() => {
         const groups = req.securityGroups?.length ? groupIds(projectId, req.securityGroups) : undefined;

@@ -62,6 +62,12 @@ describe('routers', () => {
     expect((await t.req('DELETE', `/v2.0/networks/${n.id}`)).status).toBe(204);
   });
 
+  it('refuses extra routes (not supported by the agents)', async () => {
+    const r = (await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'x' } })).body.router;
+    expect((await t.req('PUT', `/v2.0/routers/${r.id}`, 'admin', { router: { routes: [{ destination: '10.9.0.0/24', nexthop: '10.253.0.9' }] } })).status).toBe(400);
+    expect((await t.req('PUT', `/v2.0/routers/${r.id}`, 'admin', { router: { routes: [] } })).status).toBe(200);
+  });
+
   it('refuses a gateway on a network that is not external', async () => {
     const { n } = await tenant();
     const r = await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'x', external_gateway_info: { network_id: n.id } } });
@@ -114,6 +120,12 @@ describe('floating IPs', () => {
     expect(off.body.floatingip).toMatchObject({ port_id: null, fixed_ip_address: null, status: 'DOWN' });
     expect((await t.req('DELETE', `/v2.0/floatingips/${fip.id}`)).status).toBe(204);
     expect((await t.req('GET', `/v2.0/ports?device_owner=network:floatingip`)).body.ports).toEqual([]);
+  });
+
+  it('lets members allocate floating IPs but not put ports on the external network', async () => {
+    expect((await t.req('POST', '/v2.0/floatingips', 'alice', { floatingip: { floating_network_id: ext.networkId } })).status).toBe(201);
+    expect((await t.req('POST', '/v2.0/ports', 'alice', { port: { network_id: ext.networkId } })).status).toBe(403);
+    expect((await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: ext.networkId } })).status).toBe(201);
   });
 
   it('refuses a floating IP on a network that is not external', async () => {

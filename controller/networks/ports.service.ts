@@ -223,6 +223,11 @@ export function createPortTx(s: Svc, ctx: AuthContext | null, spec: PortSpec): P
   return p;
 }
 
+/** Members put ports only on their own and on shared networks (not on someone else's external network). */
+export function requirePortableNetwork(ctx: AuthContext | null, n: NetworkRow): void {
+  if (!ownsProject(ctx, n.project_id) && !n.shared) requireAdminFor(ctx, 'network_id', 'create_port');
+}
+
 /** Looks up a network for a port request: visible to ctx, else NetworkNotFound. */
 export function networkForPort(s: Svc, ctx: AuthContext | null, id: string): NetworkRow {
   const n = networksRepo.get(s.db, id);
@@ -233,6 +238,7 @@ export function networkForPort(s: Svc, ctx: AuthContext | null, id: string): Net
 export function createPort(s: Svc, ctx: AuthContext, b: Static<typeof PortCreate>): PortRow {
   const n = networkForPort(s, ctx, b.network_id);
   const projectId = ownerOf(ctx, b);
+  requirePortableNetwork(ctx, n);
   enforce(s, 'network:create_port', ctx, { project_id: projectId });
   if (b['binding:host_id']) requireAdminFor(ctx, 'binding:host_id', 'create_port');
   if (b.mac_address && !isAdmin(ctx) && n.project_id !== ctx.projectId) requireAdminFor(ctx, 'mac_address', 'create_port');
