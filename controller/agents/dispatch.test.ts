@@ -127,6 +127,16 @@ describe('dispatcher', () => {
     expect(fresh.dispatcher.get(op.id)!.state).toBe('pending');
   });
 
+  it('send() with waitMs gives up waiting but leaves the operation queued', async () => {
+    const { layer, hostId } = setup();
+    mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' }).replyWithError(connRefused()).persist();
+    const e = await layer.dispatcher.send({ hostId, route: Echo, body: { message: 'x' } }, { waitMs: 100 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AgentUnavailable);
+    const [row] = layer.dispatcher.list();
+    expect(row!.state).toBe('pending');
+    await layer.dispatcher.close(0);
+  });
+
   it('the client refuses to call a host whose secret it has not learned', async () => {
     const { layer, hostId } = setup();
     layer.hosts.forgetSecret(hostId);

@@ -118,21 +118,43 @@ export class Dispatcher {
     return op;
   }
 
-  /** Enqueue and await the reply; rejects with AgentError when the operation fails. */
-  async send<R extends AgentRoute>(req: EnqueueRequest<R>): Promise<ReplyOf<R>> {
+  /**
+   * Enqueue and await the reply; rejects with AgentError when the operation fails.
+   * With `waitMs`, rejects with AgentUnavailable after that long (the operation itself
+   * stays queued and completes later through the completion handlers).
+   */
+  async send<R extends AgentRoute>(req: EnqueueRequest<R>, o: { waitMs?: number } = {}): Promise<ReplyOf<R>> {
     const op = this.enqueue(req);
-    const out = await this.wait(op.id);
+    const out = await this.wait(op.id, o);
     if (out.ok) return out.reply as ReplyOf<R>;
     throw new AgentError(out.error.code, out.error.message, false, out.error.status);
   }
 
-  /** Resolves when the operation is done or failed (at once if it already is). */
-  wait(id: string): Promise<OpOutcome> {
+  /**
+   * Resolves when the operation is done or failed (at once if it already is). With
+   * `waitMs`, rejects with AgentUnavailable when it is still not finished by then.
+   */
+  wait(id: string, o: { waitMs?: number } = {}): Promise<OpOutcome> {
     const op = this.get(id);
     if (!op) return Promise.reject(new Error(`no operation ${id}`));
     const fin = outcomeOf(op);
     if (fin) return Promise.resolve(fin);
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const done = (out: OpOutcome) => {
+        if (timer) clearTimeout(timer);
+        resolve(out);
+      };
+      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+      if (o.waitMs !== undefined) {
+        timer = setTimeout(() => {
+          this.waiters.set(id, (this.waiters.get(id) ?? []).filter((w) => w !== done));
+          const cur = this.get(id);
+          reject(new AgentUnavailable(this.o.hosts.find(op.host_id)?.name ?? op.host_id, `operation ${id} not finished after ${o.waitMs} ms (${cur?.last_error ?? 'still queued'}); it stays queued`));
+        }, o.waitMs);
+        timer.unref?.();
+      }
+    });
   }
 
   get(id: string): Operation | null {
