@@ -190,7 +190,7 @@ export class HostStateCache {
         enabled: r.enabled === 1,
         roles: safeJson(r.roles) as string[],
         az: typeof c.availability_zone === 'string' && c.availability_zone ? c.availability_zone : 'nova',
-        arch: typeof c.arch === 'string' ? c.arch : typeof c.architecture === 'string' ? c.architecture : null,
+        arch: [c.arch, c.architecture, c.cpu_arch].find((x): x is string => typeof x === 'string' && x !== '') ?? null,
         hypervisorType: r.hypervisor_type,
         capacity: capacity(r, this.placement.ratios),
         used: usage.get(r.id) ?? { vcpus: 0, memory_mb: 0, disk_gb: 0, instances: 0 },

@@ -136,7 +136,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () => instanceSpec(ctx, inst, ports!, input.publicUrl, bootVol));
         const res = await step(ctx, action, 'compute_build_and_run_instance', host.name, true, () => withTimeout(
           ctx.gateway.spawn(host, instSpec, input.requestId), ctx.config.compute.build_timeout_s * 1000, `the spawn on ${host.name} did not finish in time`,
-        ));
+        ), (r) => `libvirt_start_ms=${r.libvirtStartMs}`);
         const now = ctx.now().toISOString();
         if (bootVol) ctx.facades.volumes?.attachComplete(bootVol.attachmentId, '/dev/vda');
         if (ctx.servers.get(id)?.task_state === 'deleting') return await abandon(ctx, id, ports, host);
@@ -177,11 +177,11 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
 }
 
 /** Runs one build step as an instance-action event; failures become StepError. */
-async function step<T>(ctx: ComputeCtx, action: number, name: string, host: string, retryable: boolean, fn: () => Promise<T>): Promise<T> {
+async function step<T>(ctx: ComputeCtx, action: number, name: string, host: string, retryable: boolean, fn: () => Promise<T>, details?: (r: T) => string): Promise<T> {
   const ev = ctx.actions.eventStart(action, name, host);
   try {
     const r = await fn();
-    ctx.actions.eventFinish(ev, true, undefined, host);
+    ctx.actions.eventFinish(ev, true, details?.(r), host);
     return r;
   } catch (e) {
     ctx.actions.eventFinish(ev, false, messageOf(e), host);
