@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRunner } from '../../../shared/exec/run.js';
@@ -62,6 +62,14 @@ async function up(): Promise<number> {
     return 1;
   }
   const state = readState();
+
+  // 0. The `homestack` command on PATH (a wrapper around this checkout's build).
+  const wrapper = '/usr/local/bin/homestack';
+  const wrapperText = `#!/bin/sh\n# homestack CLI (written by homestack aio up)\nexec ${process.execPath} ${join(root, 'dist/controller/cli/main.js')} "$@"\n`;
+  if (!existsSync(wrapper) || readFileSync(wrapper, 'utf8').includes('written by homestack aio up')) {
+    writeFileSync(wrapper, wrapperText, { mode: 0o755 });
+    chmodSync(wrapper, 0o755);
+  }
 
   // 1. System daemons the agent roles need.
   const d = await startSystemDaemons(run, say);
