@@ -10,7 +10,7 @@ afterEach(async () => { await t?.close(); });
 
 const ops = (hostId?: string) => t.db.prepare(`SELECT id, host_id, payload, state FROM operations WHERE kind = ? ${hostId ? 'AND host_id = ?' : ''} ORDER BY rowid`)
   .all(...[NetworkSync.name, ...(hostId ? [hostId] : [])]) as Array<{ id: string; host_id: string; payload: string; state: string }>;
-const tick = () => new Promise((r) => setImmediate(r));
+const tick = () => new Promise((r) => setTimeout(r, 60));
 
 async function tenantNet(token = 'alice') {
   const n = (await t.req('POST', '/v2.0/networks', token, { network: { name: 'tnet' } })).body.network;
