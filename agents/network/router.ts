@@ -82,7 +82,14 @@ export class RouterManager {
     const ns = routerNamespace(r.id);
     await this.ip.netnsEnsure(ns);
     await this.sysctl.set('net.ipv4.ip_forward', '1', ns);
-    const legs: Leg[] = r.interfaces.map((i) => ({ portId: i.port_id, networkId: i.network_id, mac: i.mac, nsDev: `qr-${i.port_id.slice(0, 11)}`, addrs: [i.ip_cidr] }));
+    // One entry per (port, subnet): a port on two subnets is one leg with two addresses.
+    const byPort = new Map<string, Leg>();
+    for (const i of r.interfaces) {
+      const leg = byPort.get(i.port_id) ?? { portId: i.port_id, networkId: i.network_id, mac: i.mac, nsDev: `qr-${i.port_id.slice(0, 11)}`, addrs: [] };
+      if (!leg.addrs.includes(i.ip_cidr)) leg.addrs.push(i.ip_cidr);
+      byPort.set(i.port_id, leg);
+    }
+    const legs: Leg[] = [...byPort.values()];
     if (r.gateway) {
       const g = r.gateway;
       legs.push({
@@ -109,9 +116,14 @@ export class RouterManager {
       }
       await this.d.transact(ownedPortCommands(this.d.bridge, dev, { tag: vlan, portId: leg.portId, mac: leg.mac, owner: 'router', ownerId: r.id, current: ovsPorts.get(dev) }));
       owned.push(dev);
-      const have = new Set((await this.ip.addrs(ns, leg.nsDev)).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
+      const all = await this.ip.addrs(ns, leg.nsDev);
+      const have = new Set(all.map((a) => `${a.local}/${a.prefixlen}`));
       for (const a of leg.addrs) if (!have.has(a)) await this.ip.addAddr(leg.nsDev, a, ns);
-      for (const a of have) if (!leg.addrs.includes(a)) await this.ip.delAddr(leg.nsDev, a, ns);
+      // stale addresses: every IPv4 one not wanted, IPv6 ones except link-local
+      for (const a of all) {
+        const c = `${a.local}/${a.prefixlen}`;
+        if (!leg.addrs.includes(c) && !(a.family === 'inet6' && a.local.toLowerCase().startsWith('fe80:'))) await this.ip.delAddr(leg.nsDev, c, ns);
+      }
     }
     // legs no longer wanted: deleting the namespace end deletes the pair
     const wanted = new Set(legs.map((l) => l.nsDev));
