@@ -35,12 +35,14 @@ function saveState(s: AioState): void {
 
 const say = (s: string) => process.stdout.write(`aio: ${s}\n`);
 
-async function waitHostUp(name: string, timeoutMs: number): Promise<boolean> {
+/** Up, with a registration or heartbeat since `since` (a row left `up` by a stopped controller does not count). */
+async function waitHostUp(name: string, since: Date, timeoutMs: number): Promise<boolean> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     const ctx = openContext(['--config', AIO.controllerToml]);
     try {
-      if (new HostRegistry(ctx.db, ctx.config).find(name)?.state === 'up') return true;
+      const h = new HostRegistry(ctx.db, ctx.config).find(name);
+      if (h?.state === 'up' && h.last_heartbeat_at && h.last_heartbeat_at >= since.toISOString()) return true;
     } finally {
       ctx.close();
     }
@@ -105,6 +107,7 @@ async function up(): Promise<number> {
   }
 
   // 4. Controller, then the local agent.
+  const startedAt = new Date();
   for (const s of ['controller', 'agent'] as const) {
     const st = await startService(run, root, s);
     if (st) {
@@ -117,7 +120,7 @@ async function up(): Promise<number> {
   }
 
   // 5. Wait for the local host to be up.
-  if (!(await waitHostUp(local.name, 90_000))) {
+  if (!(await waitHostUp(local.name, startedAt, 90_000))) {
     process.stderr.write(`homestack aio up: host ${local.name} did not come up within 90 s; see ${AIO.logDir}/agent.log and controller.log\n`);
     return 1;
   }
