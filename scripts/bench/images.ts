@@ -5,12 +5,14 @@
  * copies it with `cp`. Prints MB/s for each, the ratios and the controller's peak RSS
  * (VmHWM from /proc/<pid>/status).
  *
- *   node dist/scripts/bench/images.js [--size-mib 1024] [--dir /var/tmp] [--pid PID]
+ *   node dist/scripts/bench/images.js [--size-mib 1024] [--runs 3] [--dir /var/tmp] [--pid PID]
  *        [--image-url http://127.0.0.1:8200/image --token TOKEN]
  *
  * Without --image-url/--token it authenticates with the usual OS_* variables and takes
  * the image endpoint from the catalog. Without --pid it finds the process listening on
- * the endpoint's port. The test image is created as t<runid>-bench and deleted at the end.
+ * the endpoint's port. Each run copies with cp (and cp + sync), uploads a new image
+ * t<runid>-bench-N and downloads it; medians and bests are reported (the host may be
+ * shared). Images are deleted as the run goes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
@@ -23,12 +25,13 @@ import { makeRunner } from '../../shared/exec/run.js';
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;
 
-interface Args { sizeMib: number; dir: string; pid?: number; imageUrl?: string; token?: string }
+interface Args { sizeMib: number; runs: number; dir: string; pid?: number; imageUrl?: string; token?: string }
 
 function args(): Args {
   const { values } = parseArgs({
     options: {
       'size-mib': { type: 'string', default: '1024' },
+      runs: { type: 'string', default: '3' },
       dir: { type: 'string', default: '/var/tmp' },
       pid: { type: 'string' },
       'image-url': { type: 'string' },
@@ -37,6 +40,7 @@ function args(): Args {
   });
   return {
     sizeMib: Number(values['size-mib']),
+    runs: Math.max(1, Number(values.runs)),
     dir: values.dir!,
     pid: values.pid ? Number(values.pid) : undefined,
     imageUrl: values['image-url'],
@@ -104,6 +108,13 @@ async function vm(pid: number): Promise<{ hwm: number; rss: number }> {
   return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
 }
 
+/** CPU seconds (user + system) the process has used: a figure other load on the host does not skew. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 async function makeFile(path: string, bytes: number): Promise<void> {
   const fh = await open(path, 'w');
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -154,49 +165,76 @@ async function main(): Promise<void> {
   const size = a.sizeMib * MiB;
   const work = await mkdtemp(join(a.dir, 'timgbench-'));
   const runId = `t${Date.now().toString(36)}`;
-  let imageId: string | null = null;
   const H = { 'x-auth-token': token, 'content-type': 'application/json' };
+  const ids: string[] = [];
   try {
     const src = join(work, 'src.img');
     await makeFile(src, size);
     const before = pid ? await vm(pid) : null;
+    const cp: number[] = [];
+    const cpSync: number[] = [];
+    const up: number[] = [];
+    const down: number[] = [];
+    const upCpu: number[] = [];
+    const downCpu: number[] = [];
+    // Same disk, same file, same run, interleaved so that load from elsewhere hits all alike.
+    for (let r = 0; r < a.runs; r++) {
+      const dst = join(work, 'cp.img');
+      cp.push(await timed(async () => { await run('cp', [src, dst], { timeoutMs: 600_000 }); }));
+      await rm(dst);
+      cpSync.push(await timed(async () => {
+        await run('cp', [src, dst], { timeoutMs: 600_000 });
+        await run('sync', ['-f', dst], { timeoutMs: 600_000 });
+      }));
+      await rm(dst);
 
-    // Same disk, same file, same run: cp first (warm cache for everyone), then the API.
-    const cpS = await timed(async () => { await run('cp', [src, join(work, 'cp.img')], { timeoutMs: 600_000 }); });
-    await rm(join(work, 'cp.img'));
-    const cpSyncS = await timed(async () => {
-      await run('cp', [src, join(work, 'cp.img')], { timeoutMs: 600_000 });
-      await run('sync', ['-f', join(work, 'cp.img')], { timeoutMs: 600_000 });
-    });
-    await rm(join(work, 'cp.img'));
-
-    const c = await http('POST', `${imageUrl}/v2/images`, H, JSON.stringify({ name: `${runId}-bench`, disk_format: 'raw', container_format: 'bare', visibility: 'private' }));
-    if (c.status !== 201) throw new Error(`create: HTTP ${c.status} ${c.text.slice(0, 200)}`);
-    imageId = (JSON.parse(c.text) as { id: string }).id;
-    const upS = await timed(() => upload(`${imageUrl}/v2/images/${imageId}/file`, token, src, size));
-    let got = 0;
-    const downS = await timed(async () => { got = await download(`${imageUrl}/v2/images/${imageId}/file`, token, join(work, 'down.img')); });
-    if (got !== size || (await stat(join(work, 'down.img'))).size !== size) throw new Error(`download returned ${got} bytes, expected ${size}`);
+      const c = await http('POST', `${imageUrl}/v2/images`, H, JSON.stringify({ name: `${runId}-bench-${r}`, disk_format: 'raw', container_format: 'bare', visibility: 'private' }));
+      if (c.status !== 201) throw new Error(`create: HTTP ${c.status} ${c.text.slice(0, 200)}`);
+      const id = (JSON.parse(c.text) as { id: string }).id;
+      ids.push(id);
+      let c0 = await cpuSeconds(pid);
+      up.push(await timed(() => upload(`${imageUrl}/v2/images/${id}/file`, token, src, size)));
+      upCpu.push((await cpuSeconds(pid)) - c0);
+      c0 = await cpuSeconds(pid);
+      let got = 0;
+      const out = join(work, 'down.img');
+      down.push(await timed(async () => { got = await download(`${imageUrl}/v2/images/${id}/file`, token, out); }));
+      downCpu.push((await cpuSeconds(pid)) - c0);
+      if (got !== size || (await stat(out)).size !== size) throw new Error(`download returned ${got} bytes, expected ${size}`);
+      await rm(out);
+      await http('DELETE', `${imageUrl}/v2/images/${id}`, H);
+      ids.pop();
+    }
     const after = pid ? await vm(pid) : null;
 
-    const mbs = (s: number) => size / 1e6 / s;
+    const mbs = (s: number) => +(size / 1e6 / s).toFixed(1);
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const best = (xs: number[]) => Math.min(...xs);
     const rows = {
       size_bytes: size,
-      cp_MBps: +mbs(cpS).toFixed(1),
-      cp_fsync_MBps: +mbs(cpSyncS).toFixed(1),
-      upload_MBps: +mbs(upS).toFixed(1),
-      download_MBps: +mbs(downS).toFixed(1),
-      upload_vs_cp: +(cpS / upS).toFixed(2),
-      download_vs_cp: +(cpS / downS).toFixed(2),
-      upload_vs_cp_fsync: +(cpSyncS / upS).toFixed(2),
+      runs: a.runs,
+      load_average: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '),
+      cp_MBps: mbs(median(cp)),
+      cp_fsync_MBps: mbs(median(cpSync)),
+      upload_MBps: mbs(median(up)),
+      download_MBps: mbs(median(down)),
+      upload_vs_cp: +(median(cp) / median(up)).toFixed(2),
+      download_vs_cp: +(median(cp) / median(down)).toFixed(2),
+      upload_vs_cp_fsync: +(median(cpSync) / median(up)).toFixed(2),
+      best_cp_MBps: mbs(best(cp)),
+      best_upload_MBps: mbs(best(up)),
+      best_download_MBps: mbs(best(down)),
+      controller_cpu_s_per_GiB_upload: pid ? +((median(upCpu) * 2 ** 30) / size).toFixed(2) : null,
+      controller_cpu_s_per_GiB_download: pid ? +((median(downCpu) * 2 ** 30) / size).toFixed(2) : null,
+      all_runs_MBps: { cp: cp.map(mbs), cp_fsync: cpSync.map(mbs), upload: up.map(mbs), download: down.map(mbs) },
       controller_pid: pid ?? null,
       controller_rss_before_MiB: before ? +(before.rss / MiB).toFixed(1) : null,
       controller_peak_rss_MiB: after ? +(after.hwm / MiB).toFixed(1) : null,
     };
-    for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(28)} ${v}`);
+    for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(28)} ${typeof v === 'object' && v ? JSON.stringify(v) : v}`);
     console.log(JSON.stringify(rows));
   } finally {
-    if (imageId) await http('DELETE', `${imageUrl}/v2/images/${imageId}`, H).catch(() => {});
+    for (const id of ids) await http('DELETE', `${imageUrl}/v2/images/${id}`, H).catch(() => {});
     await rm(work, { recursive: true, force: true });
   }
 }
