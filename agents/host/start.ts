@@ -108,12 +108,23 @@ export async function startAgent(o: {
     heartbeat: async () => ({ hostname, api_version: AGENT_API_VERSION, usage: await usage() }),
   });
   await link.tick();
+  // Controller not there yet (both starting): retry every second until the first
+  // scheduled heartbeat instead of waiting a whole interval.
+  let quick: NodeJS.Timeout | null = null;
+  const retryStart = Date.now();
+  const quickRetry = () => {
+    quick = null;
+    if (link.registered || Date.now() - retryStart > config.heartbeat_s * 1000) return;
+    void link.tick().finally(() => { if (!link.registered) quick = setTimeout(quickRetry, 1000); });
+  };
+  if (!link.registered) quick = setTimeout(quickRetry, 1000);
   const task: ScheduledTask = cron.schedule(everySeconds(config.heartbeat_s), () => link.tick(), { noOverlap: true, name: 'heartbeat' });
   log.info({ url, roles: [...handles.keys()], unavailable, heartbeat_s: config.heartbeat_s }, 'agent started');
 
   return {
     agent, link, roles: [...handles.keys()], unavailable, url,
     async close() {
+      if (quick) clearTimeout(quick);
       await task.stop();
       await task.destroy?.();
       await agent.fastify.close();
