@@ -8,16 +8,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeRunner } from '../../shared/exec/run.js';
 import { qemuImg } from '../../shared/tools/qemu-img.js';
 import { parseRange } from './data.js';
+import type { Db } from '../db/open.js';
 import type { LocalImageFacade } from './facade.js';
 import { imageTestApp } from './testing.js';
 
 let dir: string;
 let app: FastifyInstance;
 let facade: LocalImageFacade;
+let db: Db;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tdata-'));
-  ({ app, facade } = await imageTestApp(join(dir, 'data'), { qemu_img_check: true, parallel_hash: true }));
+  ({ app, facade, db } = await imageTestApp(join(dir, 'data'), { qemu_img_check: true, parallel_hash: true }));
 });
 afterEach(async () => {
   await app.close();
@@ -85,6 +87,20 @@ describe('streaming upload', () => {
     expect(r.json().message).toMatch(/qemu-img cannot read the data as qcow2/);
     expect(await status(id)).toBe('queued');
     expect(stored()).toEqual([]);
+  });
+
+  it('sweeps staging leftovers and data no image refers to at start, and requeues saving images', async () => {
+    const id = await create('raw');
+    const ok = await create('raw');
+    await app.inject({ method: 'PUT', url: `/image/v2/images/${ok}/file`, headers: { ...H, 'content-type': 'application/octet-stream' }, payload: Buffer.from('kept') });
+    db.prepare("UPDATE images SET status = 'saving' WHERE id = ?").run(id);
+    writeFileSync(join(dir, 'data', 'images', '.staging', `${id}.abc`), 'partial');
+    writeFileSync(join(dir, 'data', 'images', '00000000-0000-4000-8000-000000000000'), 'orphan');
+    await app.close();
+    ({ app, facade } = await imageTestApp(join(dir, 'data'), {}, {}, db));
+    expect(await status(id)).toBe('queued');
+    expect(staging()).toEqual([]);
+    expect(stored()).toEqual([ok]);
   });
 
   it('serves other services through the facade', async () => {

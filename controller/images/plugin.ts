@@ -16,6 +16,13 @@ export function imagePlugin(deps: ServiceDeps): FastifyPluginAsync {
     await core.store.init();
     const reset = core.repo.resetSaving(isoSeconds(new Date()));
     if (reset) deps.log.warn({ images: reset }, 'images left saving by an earlier run are queued again');
+    // Data no image refers to (a delete whose file removal failed, a crash between
+    // commit and the database update) is removed.
+    for (const key of await core.store.keys()) {
+      if (core.repo.hasStoreKey(key)) continue;
+      deps.log.warn({ key }, 'removing image data that no image refers to');
+      await core.store.delete(key);
+    }
     registerImageRoutes(app, {
       validator: deps.auth.validator,
       images: core.images,

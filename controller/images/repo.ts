@@ -132,6 +132,11 @@ export class ImageRepo {
     return r.n;
   }
 
+  /** Whether any image's data lives under `key`. */
+  hasStoreKey(key: string): boolean {
+    return this.db.prepare('SELECT 1 FROM images WHERE store_key = ?').get(key) !== undefined;
+  }
+
   /** Images left `saving` by a controller that stopped mid-upload. */
   resetSaving(now: string): number {
     return this.db.prepare(`UPDATE images SET status = 'queued', size = NULL, updated_at = ? WHERE status = 'saving'`).run(now).changes;

@@ -38,6 +38,8 @@ export interface ImageStore {
   delete(key: string): Promise<void>;
   /** A local path for `key`, when the store is a filesystem. */
   localPath(key: string): string | null;
+  /** Every committed key (for the startup sweep of data no image refers to). */
+  keys(): Promise<string[]>;
 }
 
 /** 1 MiB chunks: few syscalls per GiB; larger ones only add resident memory. */
@@ -126,6 +128,11 @@ export class FileImageStore implements ImageStore {
 
   localPath(key: string): string | null {
     return this.path(key);
+  }
+
+  async keys(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => isUuid(n));
   }
 }
 

@@ -42,9 +42,14 @@ export function fakeAuth(): AuthService {
 }
 
 /** A fresh fastify with only the image plugin under /image, an in-memory db and data under dataDir. */
-export async function imageTestApp(dataDir: string, images: Partial<ControllerConfig['images']> = {}, extras: Record<string, unknown> = {}): Promise<{ app: FastifyInstance; db: Db; facade: LocalImageFacade }> {
-  const db = openDb(':memory:');
-  migrate(db);
+export async function imageTestApp(
+  dataDir: string,
+  images: Partial<ControllerConfig['images']> = {},
+  extras: Record<string, unknown> = {},
+  existing?: Db,
+): Promise<{ app: FastifyInstance; db: Db; facade: LocalImageFacade }> {
+  const db = existing ?? openDb(':memory:');
+  if (!existing) migrate(db);
   const base = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
   const config: ControllerConfig = { ...base, data_dir: dataDir, images: { ...base.images, ...images } };
   const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 } });
