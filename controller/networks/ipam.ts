@@ -191,3 +191,17 @@ export function nextFree(s: SubnetForIpam, inUse: ReadonlySet<string>): string {
   }
   throw new IpAddressGenerationFailure(s.network_id);
 }
+
+/** The SLAAC (EUI-64) address of a MAC on a /64: fa:16:3e:aa:bb:cc on fd00::/64 → fd00::f816:3eff:feaa:bbcc. */
+export function eui64(cidr: string, mac: string): string | null {
+  const c = parseCidr(cidr);
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  if (!c || c.version !== 6 || c.prefix !== 64 || b.length !== 6 || b.some((x) => Number.isNaN(x))) return null;
+  const bytes = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
+  const iid = bytes.reduce((v, x) => (v << 8n) | BigInt(x), 0n);
+  return bigToIp(6, c.network | iid);
+}
+
+/** Subnets whose addresses come from the MAC (Neutron's SLAAC modes). */
+export const isSlaac = (s: { ip_version: number; ipv6_address_mode?: string | null }): boolean =>
+  s.ip_version === 6 && (s.ipv6_address_mode === 'slaac' || s.ipv6_address_mode === 'dhcpv6-stateless');

@@ -133,6 +133,21 @@ describe('subnets', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('gives ports their EUI-64 address on a SLAAC subnet beside an IPv4 address', async () => {
+    const n = await net('tnet-dual');
+    const v4 = await subnet(n.id, '10.12.0.0/24', { enable_dhcp: false });
+    const v6 = (await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:12::/64', ipv6_address_mode: 'slaac', ipv6_ra_mode: 'slaac', enable_dhcp: false } })).body.subnet;
+    const p = (await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, mac_address: 'fa:16:3e:aa:bb:cc' } })).body.port;
+    expect(p.fixed_ips).toEqual([
+      { subnet_id: v6.id, ip_address: 'fd00:12::f816:3eff:feaa:bbcc' },
+      { subnet_id: v4.id, ip_address: '10.12.0.2' },
+    ]);
+    const bad = await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:13::/80', ipv6_address_mode: 'slaac' } });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('ports and IPAM', () => {
   it('creates ports with fixed addresses and refuses the acceptance\'s bad cases', async () => {
     const a = await net('tnet-a');

@@ -8,7 +8,7 @@ import { ts } from './common.js';
 import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type HostLite, type Svc } from './context.js';
 import { InvalidInput, MacAddressInUse, NetworkNotFound, PortInUse, PortNotFound, SecurityGroupNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
-import { canonicalIp, checkRequested, IpAddressAlreadyAllocated, InvalidIpForSubnet, inCidr, nextFree, parseCidr } from './ipam.js';
+import { canonicalIp, checkRequested, eui64, IpAddressAlreadyAllocated, InvalidIpForSubnet, inCidr, isSlaac, nextFree, parseCidr } from './ipam.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type AddressPairT, type FixedIpT, type PortRow } from './ports.repo.js';
 import { checkQuota } from './quotas.service.js';
@@ -110,7 +110,7 @@ export interface PortSpec {
  * checked; without any request the port gets one address from the first IPv4
  * subnet with room and one from the first IPv6 subnet. Call inside the transaction.
  */
-export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixedIps'], o: { mayUseGateway?: boolean; taken?: Map<string, Set<string>> } = {}): FixedIpT[] {
+export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixedIps'], o: { mayUseGateway?: boolean; taken?: Map<string, Set<string>>; mac?: string } = {}): FixedIpT[] {
   const subnets = subnetsRepo.where(s.db, { network_id: network.id });
   const byId = new Map(subnets.map((x) => [x.id, x]));
   const used = o.taken ?? new Map<string, Set<string>>();
@@ -122,9 +122,14 @@ export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixe
   const out: FixedIpT[] = [];
   const take = (sn: SubnetRow, ip: string) => { inUse(sn).add(ip); out.push({ subnet_id: sn.id, ip_address: ip }); };
   if (req === undefined) {
+    // SLAAC subnets: every one gives the port its EUI-64 address.
+    for (const sn of subnets.filter(isSlaac)) {
+      const ip = o.mac ? eui64(sn.cidr, o.mac) : null;
+      if (ip) take(sn, checkRequested(sn, ip, inUse(sn)));
+    }
     for (const v of [4, 6] as const) {
       let failure: unknown = null;
-      for (const sn of subnets.filter((x) => x.ip_version === v)) {
+      for (const sn of subnets.filter((x) => x.ip_version === v && !isSlaac(x))) {
         try {
           take(sn, nextFree(sn, inUse(sn)));
           failure = null;
@@ -207,7 +212,7 @@ export function createPortTx(s: Svc, ctx: AuthContext | null, spec: PortSpec): P
     throw new InvalidInput('Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).');
   }
   if (!portSecurity && spec.addressPairs?.length) throw new InvalidInput('Port security must be enabled in order to have allowed address pairs on a port.');
-  const ips = chooseAddresses(s, n, spec.fixedIps, { mayUseGateway: owner === 'network:router_interface' || owner === 'network:router_gateway' });
+  const ips = chooseAddresses(s, n, spec.fixedIps, { mayUseGateway: owner === 'network:router_interface' || owner === 'network:router_gateway', mac });
   const now = ts();
   const p: PortRow = {
     id: newUuid(), network_id: n.id, project_id: spec.projectId, name: spec.name ?? '', description: spec.description ?? '',
@@ -288,7 +293,6 @@ export function updatePort(s: Svc, ctx: AuthContext | null, id: string, b: Stati
       groups = b.security_groups ?? [];
       checkGroups(s, p.project_id, groups, ctx);
     }
-    if (!next.port_security_enabled && b.security_groups === undefined && b.port_security_enabled === false) groups = groups.length ? groups : [];
     if (!next.port_security_enabled && groups.length) {
       throw new InvalidInput('Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).');
     }

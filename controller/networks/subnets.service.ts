@@ -105,6 +105,9 @@ export function createSubnet(s: Svc, ctx: AuthContext | null, b: Static<typeof S
   if (c.version !== b.ip_version) throw new InvalidInput(`Cannot use IPv${c.version} subnet ${b.cidr} with ip_version ${b.ip_version}.`);
   if (c.version === 4 && c.prefix > 30) throw new InvalidInput(`Subnet ${b.cidr} is too small (at most /30 for IPv4).`);
   if (c.version === 6 && c.prefix > 126) throw new InvalidInput(`Subnet ${b.cidr} is too small (at most /126 for IPv6).`);
+  if ((b.ipv6_address_mode === 'slaac' || b.ipv6_address_mode === 'dhcpv6-stateless') && (c.version !== 6 || c.prefix !== 64)) {
+    throw new InvalidInput(`Invalid CIDR ${b.cidr} for IPv6 address mode ${b.ipv6_address_mode}: OpenStack uses the EUI-64 address format, which requires the prefix to be /64.`);
+  }
   const gateway = b.gateway_ip === null ? null : b.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, b.gateway_ip);
   const pools = b.allocation_pools ? validatePools(c, b.allocation_pools, gateway) : defaultPools(c, gateway);
   const dns = (b.dns_nameservers ?? []).map((d) => okIp(d, ipToBig(d)?.version ?? 0, 'dns_nameservers'));
