@@ -86,7 +86,18 @@ export class MultiHost {
     return null;
   }
 
-  async up(): Promise<void> {
+  /** The management LAN namespace (controller side), when `up({ mgmt: true })`. */
+  get mgmtNs(): string {
+    return `${this.prefix}-ctl`;
+  }
+  private mgmt = false;
+
+  /**
+   * The underlay; with `mgmt`, also a management LAN: netns `t<run>-ctl` with bridge
+   * `mg0` and 203.0.113.1/24 (where a controller listens), each host getting `mgmt0`
+   * with 203.0.113.(10+idx) (no OVS on that path, so no checksum issue).
+   */
+  async up(o: { mgmt?: boolean } = {}): Promise<void> {
     mkdirSync(join(this.dir, 'ns'), { recursive: true });
     mkdirSync('/run/openvswitch', { recursive: true });
     mkdirSync('/run/netns', { recursive: true });
@@ -99,6 +110,43 @@ export class MultiHost {
     await this.ul(['link', 'set', 'lo', 'up']);
     await this.ul(['link', 'add', 'ul0', 'type', 'bridge']);
     await this.ul(['link', 'set', 'ul0', 'up']);
+    if (o.mgmt) {
+      this.mgmt = true;
+      await this.root('ip', ['netns', 'add', this.mgmtNs]);
+      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '203.0.113.1/24', 'dev', 'mg0']]) {
+        await this.root('ip', ['-n', this.mgmtNs, ...a]);
+      }
+    }
+    this.saveState();
+  }
+
+  /** Written after every change so `MultiHost.attach(runId)` (the CLI) can find and tear down a run. */
+  private saveState(): void {
+    writeFileSync(join(this.dir, 'state.json'), JSON.stringify({
+      runId: this.runId, mgmt: this.mgmt, extraNs: this.extraNs,
+      hosts: this.hosts.map((h) => ({ name: h.name, idx: h.idx })),
+    }, null, 1));
+  }
+
+  /** Reattaches to a run left up by the CLI (for `exec` and `down`). */
+  static attach(runId: string, root: Runner = makeRunner()): MultiHost {
+    const mh = new MultiHost(root, runId);
+    const st = JSON.parse(readFileSync(join(mh.dir, 'state.json'), 'utf8')) as { mgmt: boolean; extraNs: string[]; hosts: Array<{ name: string; idx: number }> };
+    mh.mgmt = st.mgmt;
+    mh.extraNs.push(...st.extraNs);
+    for (const h of st.hosts) mh.hosts.push(mh.handle(h.name, h.idx));
+    return mh;
+  }
+
+  /** The handle of host `name` (its Runner enters the host's mount and network namespaces). */
+  private handle(name: string, idx: number): SimHost {
+    const netns = `${this.prefix}-h${name}`;
+    const enter = ['--mount=' + join(this.dir, 'ns', `h${name}.mnt`), '--net=/run/netns/' + netns, '--'];
+    const run: Runner = (cmd, args, ro) => this.root('nsenter', [...enter, cmd, ...args], ro);
+    return {
+      name, idx, netns, dir: join(this.dir, `h${name}`), tunnelIp: `192.0.2.${idx}`, run,
+      sh: async (cmd, so) => (await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], so)).stdout,
+    };
   }
 
   private ul(args: string[]) {
@@ -122,15 +170,17 @@ export class MultiHost {
     await this.root('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     await this.root('ip', ['link', 'add', 'eth1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ul-${name}`, 'netns', this.underlay]);
     await this.ul(['link', 'set', `ul-${name}`, 'master', 'ul0', 'up']);
+    if (this.mgmt) {
+      await this.root('ip', ['link', 'add', 'mgmt0', 'netns', netns, 'type', 'veth', 'peer', 'name', `mg-${name}`, 'netns', this.mgmtNs]);
+      await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `mg-${name}`, 'master', 'mg0', 'up']);
+      await this.root('ip', ['-n', netns, 'addr', 'add', `203.0.113.${10 + idx}/24`, 'dev', 'mgmt0']);
+      await this.root('ip', ['-n', netns, 'link', 'set', 'mgmt0', 'up']);
+    }
     await this.root('unshare', [`--mount=${mnt}`, '--propagation', 'private', 'true']);
-    const enter = ['--mount=' + mnt, '--net=/run/netns/' + netns, '--'];
-    const run: Runner = (cmd, args, ro) => this.root('nsenter', [...enter, cmd, ...args], ro);
-    const tunnelIp = `192.0.2.${idx}`;
-    const host: SimHost = {
-      name, idx, netns, dir, tunnelIp, run,
-      sh: async (cmd, so) => (await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], so)).stdout,
-    };
+    const host = this.handle(name, idx);
+    const { run, tunnelIp } = host;
     this.hosts.push(host);
+    this.saveState();
     await run('mount', ['--bind', join(dir, 'run'), '/run/openvswitch']);
     await run('mount', ['--bind', join(dir, 'netns'), '/run/netns']);
     await this.root('ovsdb-tool', ['create', join(dir, 'db', 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
@@ -178,6 +228,7 @@ export class MultiHost {
     const tap = `tap${portId.slice(0, 11)}`;
     await this.root('ip', ['netns', 'add', netns]);
     this.extraNs.push(netns);
+    this.saveState();
     await this.root('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     await this.root('ip', ['link', 'add', tap, 'netns', host.netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await this.root('ip', ['-n', netns, 'link', 'set', 'eth0', 'address', mac, 'up']);
@@ -218,6 +269,7 @@ export class MultiHost {
       await this.root('ip', ['netns', 'add', n]);
       await this.root('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
       this.extraNs.push(n);
+      this.saveState();
     }
     await this.root('ip', ['link', 'add', 'eth0', 'netns', a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
     await this.root('ip', ['-n', a, 'addr', 'add', '10.99.0.1/24', 'dev', 'eth0']);
@@ -286,6 +338,7 @@ export class MultiHost {
       await tryRun(`netns ${h.netns}`, () => this.root('ip', ['netns', 'del', h.netns]));
     }
     await tryRun('netns underlay', () => this.root('ip', ['netns', 'del', this.underlay]));
+    if (this.mgmt) await tryRun('netns mgmt', () => this.root('ip', ['netns', 'del', this.mgmtNs]));
     await tryRun('umount ns', () => this.root('umount', [join(this.dir, 'ns')]));
     rmSync(this.dir, { recursive: true, force: true });
     return problems;
