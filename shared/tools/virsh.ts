@@ -1,0 +1,155 @@
+import { ToolError, type Runner } from '../exec/run.js';
+
+/**
+ * virsh, the one module that runs it (house style 3.5). The compute agent talks to
+ * libvirt through @unraid/libvirt for what that binding has (define, start, destroy,
+ * shutdown, suspend/resume, lookups, XML, info) and through this module for what it
+ * lacks: reboot, reset, managed save, device hot(un)plug, secrets, undefine with
+ * flags, and `domstate --reason` (parsed in exactly one function, below).
+ *
+ * Domains are addressed by UUID or by a checked name; XML is always passed as a file
+ * path (never on argv); secret values go through a file (never argv), and callers
+ * also pass them in `redact`.
+ */
+
+export class VirshError extends Error {
+  constructor(message: string, readonly notFound: boolean, readonly invalidState: boolean, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'VirshError';
+  }
+}
+
+const DOM_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const ALIAS_RE = /^ua-[A-Za-z0-9_-]{1,120}$/;
+
+function checkDom(d: string): string {
+  if (!DOM_RE.test(d)) throw new VirshError(`bad domain identifier: ${JSON.stringify(d)}`, false, false);
+  return d;
+}
+function checkUuid(u: string): string {
+  if (!UUID_RE.test(u)) throw new VirshError(`bad uuid: ${JSON.stringify(u)}`, false, false);
+  return u;
+}
+function checkPath(p: string): string {
+  if (!p.startsWith('/') || /[\0\n\r]/.test(p)) throw new VirshError(`bad path: ${JSON.stringify(p)}`, false, false);
+  return p;
+}
+
+/** libvirt's state words as `virsh domstate` prints them. */
+export type DomStateWord = 'running' | 'idle' | 'paused' | 'in shutdown' | 'shut off' | 'crashed' | 'pmsuspended' | 'no state';
+
+export interface DomState {
+  state: DomStateWord;
+  /** The reason word, e.g. booted, user, destroyed, shutdown, saved; null when not printed. */
+  reason: string | null;
+}
+
+const STATES: readonly DomStateWord[] = ['running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended', 'no state'];
+
+/** Parses `virsh domstate [--reason]` output ("shut off (destroyed)"). The one parser. */
+export function parseDomState(stdout: string): DomState {
+  const line = stdout.split('\n').map((l) => l.trim()).find((l) => l) ?? '';
+  const m = /^([a-z ]+?)(?:\s+\(([^)]*)\))?$/.exec(line);
+  const word = m?.[1]?.trim() as DomStateWord | undefined;
+  if (!m || !word || !STATES.includes(word)) throw new VirshError(`unexpected domstate output: ${JSON.stringify(line)}`, false, false);
+  return { state: word, reason: m[2]?.trim() || null };
+}
+
+/** Parses `virsh dominfo` into key → value ("Managed save" → "yes"). */
+export function parseDomInfo(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of stdout.split('\n')) {
+    const i = l.indexOf(':');
+    if (i > 0) out[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Parses `virsh version`: the hypervisor as Nova's integer (QEMU 7.2.22 → 7002022) and name. */
+export function parseVersion(stdout: string): { hypervisor: string; version: number; libvirt: number } {
+  const enc = (v: string | undefined) => {
+    const [a = 0, b = 0, c = 0] = (v ?? '').split('.').map((x) => Number(x) || 0);
+    return a * 1_000_000 + b * 1000 + c;
+  };
+  const hv = /Running hypervisor:\s*(\S+)\s+([\d.]+)/.exec(stdout);
+  const lib = /Using library:\s*libvirt\s+([\d.]+)/.exec(stdout);
+  return { hypervisor: hv?.[1] ?? 'QEMU', version: enc(hv?.[2]), libvirt: enc(lib?.[1]) };
+}
+
+/** Maps virsh's error text to a typed error. */
+export function mapVirshError(e: unknown, what: string): unknown {
+  if (!(e instanceof ToolError)) return e;
+  const t = e.stderrTail;
+  const notFound = /failed to get domain|Domain not found|no domain with matching|Secret not found|no secret with matching|could not find (the )?device|no device found|matching device not found|not found/i.test(t);
+  const invalidState = /domain is not running|is not running|not paused|already running|Requested operation is not valid|domain is already active/i.test(t);
+  return new VirshError(`${what}: ${t || e.message}`, notFound, invalidState, e);
+}
+
+export interface VirshOptions {
+  uri: string;
+  timeoutMs?: number;
+}
+
+export const virsh = (run: Runner, o: VirshOptions) => {
+  const exec = async (what: string, args: string[], ro: { timeoutMs?: number; redact?: string[] } = {}) => {
+    try {
+      return await run('virsh', ['-c', o.uri, ...args], { timeoutMs: ro.timeoutMs ?? o.timeoutMs ?? 60_000, redact: ro.redact });
+    } catch (e) {
+      throw mapVirshError(e, what);
+    }
+  };
+  const devFlags = (f: { live?: boolean; config?: boolean }) => [...(f.live ? ['--live'] : []), ...(f.config ? ['--config'] : [])];
+
+  return {
+    version: async () => parseVersion((await exec('version', ['version'])).stdout),
+    /** State and reason. Throws VirshError{notFound} when there is no such domain. */
+    async domstate(dom: string): Promise<DomState> {
+      return parseDomState((await exec('domstate', ['domstate', checkDom(dom), '--reason'])).stdout);
+    },
+    async dominfo(dom: string): Promise<Record<string, string>> {
+      return parseDomInfo((await exec('dominfo', ['dominfo', checkDom(dom)])).stdout);
+    },
+    /** True when a managed-save image exists. */
+    async hasManagedSave(dom: string): Promise<boolean> {
+      const info = parseDomInfo((await exec('dominfo', ['dominfo', checkDom(dom)])).stdout);
+      return info['Managed save'] === 'yes';
+    },
+    /** Guest reboot through ACPI (needs a guest that handles the power button / ctrl-alt-del). */
+    reboot: (dom: string, mode: 'acpi' | 'agent' = 'acpi') => exec('reboot', ['reboot', checkDom(dom), '--mode', mode]).then(() => {}),
+    /** Hardware reset (the guest OS gets no say). */
+    reset: (dom: string) => exec('reset', ['reset', checkDom(dom)]).then(() => {}),
+    /** Managed save: memory to disk, domain stops; the next start restores it. */
+    managedSave: (dom: string, timeoutMs = 600_000) => exec('managedsave', ['managedsave', checkDom(dom)], { timeoutMs }).then(() => {}),
+    managedSaveRemove: (dom: string) => exec('managedsave-remove', ['managedsave-remove', checkDom(dom)]).then(() => {}),
+    start: (dom: string, timeoutMs = 120_000) => exec('start', ['start', checkDom(dom)], { timeoutMs }).then(() => {}),
+    destroy: (dom: string) => exec('destroy', ['destroy', checkDom(dom)]).then(() => {}),
+    /** Undefine the persistent config, with its managed-save image and NVRAM if any. */
+    undefine: (dom: string) => exec('undefine', ['undefine', checkDom(dom), '--managed-save', '--nvram']).then(() => {}),
+    attachDevice: (dom: string, xmlFile: string, f: { live?: boolean; config?: boolean }) =>
+      exec('attach-device', ['attach-device', checkDom(dom), checkPath(xmlFile), ...devFlags(f)]).then(() => {}),
+    detachDevice: (dom: string, xmlFile: string, f: { live?: boolean; config?: boolean }) =>
+      exec('detach-device', ['detach-device', checkDom(dom), checkPath(xmlFile), ...devFlags(f)]).then(() => {}),
+    detachDeviceAlias: (dom: string, alias: string, f: { live?: boolean; config?: boolean }) => {
+      if (!ALIAS_RE.test(alias)) throw new VirshError(`bad device alias: ${JSON.stringify(alias)}`, false, false);
+      return exec('detach-device-alias', ['detach-device-alias', checkDom(dom), alias, ...devFlags(f)]).then(() => {});
+    },
+    /** Defines (or redefines) a secret from an XML file carrying its <uuid>. */
+    secretDefine: (xmlFile: string) => exec('secret-define', ['secret-define', checkPath(xmlFile)]).then(() => {}),
+    /** Sets a secret's value from a file holding the plain value (never on argv). */
+    secretSetValue: (uuid: string, valueFile: string) =>
+      exec('secret-set-value', ['secret-set-value', checkUuid(uuid), '--file', checkPath(valueFile), '--plain']).then(() => {}),
+    /** Removes a secret; succeeds when absent. */
+    async secretUndefine(uuid: string): Promise<boolean> {
+      try {
+        await exec('secret-undefine', ['secret-undefine', checkUuid(uuid)]);
+        return true;
+      } catch (e) {
+        if (e instanceof VirshError && e.notFound) return false;
+        throw e;
+      }
+    },
+  };
+};
+
+export type Virsh = ReturnType<typeof virsh>;
