@@ -13,7 +13,7 @@ export interface ImageDataOptions {
   imageSizeCap: number;
   /** Bytes per project; -1 = unlimited. */
   projectQuota: number;
-  /** SHA-512 on a worker thread beside MD5 (faster on an idle multi-core host, ~12 MB more resident). */
+  /** SHA-512 on a worker thread beside MD5 (faster on an idle multi-core host; the worker costs tens of MB resident). */
   parallelHash?: boolean;
   /** qemu-img for the second check (null: header inspection only). */
   qemuImg: QemuImg | null;

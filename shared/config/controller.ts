@@ -35,7 +35,7 @@ export const ControllerConfigSchema = Type.Object(
       project_storage_quota: Int(-1, -1, 'bytes per project (-1 = unlimited)'),
       store: Type.Union([Type.Literal('file')], { default: 'file', description: 'where image bytes live (file: <data_dir>/images)' }),
       qemu_img_check: Type.Boolean({ default: true, description: 'also read uploads with qemu-img info (under prlimit) before activating them' }),
-      parallel_hash: Type.Boolean({ default: false, description: 'hash SHA-512 on a worker thread beside MD5 (faster uploads on idle cores, ~12 MB more memory)' }),
+      parallel_hash: Type.Boolean({ default: false, description: 'hash SHA-512 on a worker thread beside MD5 (faster uploads on idle cores; the worker costs tens of MB of resident memory)' }),
     }),
     compute: Section({
       cpu_allocation_ratio: Num(4, 0.1),
