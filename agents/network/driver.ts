@@ -89,8 +89,12 @@ export interface NetworkDriver {
   /** Deletes the router namespace and its ports; succeeds if absent. */
   removeRouter(id: string): Promise<void>;
 
-  /** True when a desired VM port was DOWN at the last sync (its device may appear any moment). */
-  hasDownPorts?(): boolean;
+  /**
+   * True when a VM port that was DOWN at the last sync now has its device (an OVS row
+   * with its iface-id, or its tap): a sync would bind it. Cheap (reads only), so the
+   * agent can poll it every second without re-running the whole sync.
+   */
+  downPortsAppeared?(): Promise<boolean>;
 
   /** The desired state the driver last converged to (or restored at init). */
   lastDesired(): DesiredState;

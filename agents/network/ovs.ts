@@ -84,9 +84,15 @@ export class OvsDriver extends SyncBackedDriver {
     return p;
   }
 
-  /** True when a desired VM port was DOWN at the last sync (its tap may appear any moment). */
-  hasDownPorts(): boolean {
-    return [...this.lastStatus.values()].includes('DOWN');
+  async downPortsAppeared(): Promise<boolean> {
+    const adminDown = new Set(this.desired.ports.filter((p) => p.admin_state_up === false).map((p) => p.port_id));
+    const down = [...this.lastStatus].filter(([id, st]) => st === 'DOWN' && !adminDown.has(id)).map(([id]) => id);
+    if (!down.length) return false;
+    const ifaces = await this.vsctl.interfaces();
+    const live = new Set(ifaces.filter((i) => (i.ofport ?? 0) > 0 && i.externalIds['iface-id']).map((i) => i.externalIds['iface-id']!));
+    if (down.some((id) => live.has(id))) return true;
+    const links = new Set((await this.ip.links()).map((l) => l.ifname));
+    return down.some((id) => links.has(deviceName(id)));
   }
 
   private async doSync(desired: DesiredState): Promise<SyncResult> {

@@ -10,9 +10,10 @@ export interface ServiceLog {
 /**
  * The network role's logic between the routes and the driver: ignores syncs older than
  * the last applied generation, and heals drift locally between controller syncs:
- * every `resyncMs` it re-applies the last desired state, and every `pendingMs` while a
- * desired VM port is DOWN (libvirt has not created its tap yet) it syncs again so the
- * port is bound within about a second of its tap appearing.
+ * every `resyncMs` it re-applies the last desired state, and every `pendingMs` it checks
+ * (reads only) whether the device of a DOWN VM port has appeared (libvirt created the
+ * tap after the controller's sync) and then syncs, so the port is bound within about a
+ * second of its tap appearing.
  */
 export class NetworkService {
   private generation = 0;
@@ -87,7 +88,8 @@ export class NetworkService {
     if (this.o.resyncMs > 0) this.timers.push(setInterval(() => void this.resync('periodic'), this.o.resyncMs));
     if (this.o.pendingMs > 0) {
       this.timers.push(setInterval(() => {
-        if (this.driver.hasDownPorts?.()) void this.resync('ports down');
+        if (this.busy || !this.driver.downPortsAppeared) return;
+        this.driver.downPortsAppeared().then((yes) => (yes ? this.resync('a DOWN port appeared') : undefined), () => undefined);
       }, this.o.pendingMs));
     }
     for (const t of this.timers) t.unref();
