@@ -93,6 +93,10 @@ describe('JSON patch', () => {
     expect(r.json()).toMatchObject({ colour: 'blue', name: 'b', protected: true, min_ram: 64, visibility: 'private' });
     r = await patch('alice', id, [{ op: 'replace', path: '/colour', value: 'red' }, { op: 'add', path: '/colour', value: 'green' }]);
     expect(r.json().colour).toBe('green');
+    r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'teal' }], 'application/openstack-images-v2.1-json-patch; charset=UTF-8');
+    expect(r.json().colour).toBe('teal');
+    r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'navy' }], 'application/openstack-images-v2.0-json-patch');
+    expect(r.json().colour).toBe('navy');
     r = await patch('alice', id, [{ op: 'remove', path: '/colour' }]);
     expect(r.json()).not.toHaveProperty('colour');
   });

@@ -16,7 +16,7 @@ export interface ImageRouteDeps {
   publicUrl?: string;
 }
 
-const PATCH_TYPES = /^application\/openstack-images-v2\.[01]-json-patch$/;
+const PATCH_TYPES = /^application\/openstack-images-v2\.[01]-json-patch\s*(;.*)?$/i;
 
 const mediaType = (req: FastifyRequest) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 

@@ -147,6 +147,19 @@ function upload(url: string, token: string, path: string, size: number): Promise
   });
 }
 
+/** Reads the image and drops it: the API's own download speed, without a client-side disk write. */
+function downloadDiscard(url: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { 'x-auth-token': token } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`download: HTTP ${res.statusCode}`));
+      let n = 0;
+      res.on('data', (c: Buffer) => { n += c.length; });
+      res.on('end', () => resolve(n));
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
+}
+
 function download(url: string, token: string, out: string): Promise<number> {
   return new Promise((resolve, reject) => {
     request(url, { headers: { 'x-auth-token': token } }, (res) => {
@@ -177,6 +190,7 @@ async function main(): Promise<void> {
     const down: number[] = [];
     const upCpu: number[] = [];
     const downCpu: number[] = [];
+    const downNull: number[] = [];
     // Same disk, same file, same run, interleaved so that load from elsewhere hits all alike.
     for (let r = 0; r < a.runs; r++) {
       const dst = join(work, 'cp.img');
@@ -202,6 +216,9 @@ async function main(): Promise<void> {
       downCpu.push((await cpuSeconds(pid)) - c0);
       if (got !== size || (await stat(out)).size !== size) throw new Error(`download returned ${got} bytes, expected ${size}`);
       await rm(out);
+      let n = 0;
+      downNull.push(await timed(async () => { n = await downloadDiscard(`${imageUrl}/v2/images/${id}/file`, token); }));
+      if (n !== size) throw new Error(`download returned ${n} bytes, expected ${size}`);
       await http('DELETE', `${imageUrl}/v2/images/${id}`, H);
       ids.pop();
     }
@@ -218,6 +235,7 @@ async function main(): Promise<void> {
       cp_fsync_MBps: mbs(median(cpSync)),
       upload_MBps: mbs(median(up)),
       download_MBps: mbs(median(down)),
+      download_discard_MBps: mbs(median(downNull)),
       upload_vs_cp: +(median(cp) / median(up)).toFixed(2),
       download_vs_cp: +(median(cp) / median(down)).toFixed(2),
       upload_vs_cp_fsync: +(median(cpSync) / median(up)).toFixed(2),
@@ -226,7 +244,7 @@ async function main(): Promise<void> {
       best_download_MBps: mbs(best(down)),
       controller_cpu_s_per_GiB_upload: pid ? +((median(upCpu) * 2 ** 30) / size).toFixed(2) : null,
       controller_cpu_s_per_GiB_download: pid ? +((median(downCpu) * 2 ** 30) / size).toFixed(2) : null,
-      all_runs_MBps: { cp: cp.map(mbs), cp_fsync: cpSync.map(mbs), upload: up.map(mbs), download: down.map(mbs) },
+      all_runs_MBps: { cp: cp.map(mbs), cp_fsync: cpSync.map(mbs), upload: up.map(mbs), download: down.map(mbs), download_discard: downNull.map(mbs) },
       controller_pid: pid ?? null,
       controller_rss_before_MiB: before ? +(before.rss / MiB).toFixed(1) : null,
       controller_peak_rss_MiB: after ? +(after.hwm / MiB).toFixed(1) : null,
