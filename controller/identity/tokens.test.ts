@@ -118,6 +118,41 @@ describe('identity tokens', () => {
     expect(() => (c.app as any).homestack.auth.validator.validate(dt)).toThrow(/requires authentication/);
   });
 
+  it('notices writes by another process (bootstrap changing the admin password)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openDb } = await import('../db/open.js');
+    const { migrate } = await import('../db/migrate.js');
+    const { bootstrap } = await import('../cli/bootstrap.js');
+    const { buildApp } = await import('../app.js');
+    const { Value } = await import('typebox/value');
+    const { ControllerConfigSchema } = await import('../../shared/config/controller.js');
+    const dir = mkdtempSync(join(tmpdir(), 'hs-identity-ext-'));
+    const config = Value.Default(ControllerConfigSchema, { data_dir: dir, identity: { scrypt_log_n: 10 } }) as any;
+    const db = openDb(join(dir, 'homestack.db'));
+    migrate(db);
+    await bootstrap(db, config, { adminPassword: 'one', publicUrl: 'http://h:1' });
+    const app = await buildApp({ config, db, logger: false });
+    try {
+      const login = (pw: string) => app.inject({ method: 'POST', url: '/v3/auth/tokens', payload: { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: pw } } } } } });
+      const tok = String((await login('one')).headers['x-subject-token']);
+      const validate = () => (app as any).homestack.auth.validator.validate(tok);
+      expect(validate().userName).toBe('admin');
+      const other = openDb(join(dir, 'homestack.db')); // the CLI's own connection
+      await bootstrap(other, config, { adminPassword: 'two', publicUrl: 'http://h:1' });
+      other.close();
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(validate).toThrow(/requires authentication/);
+      expect((await login('one')).statusCode).toBe(401);
+      expect((await login('two')).statusCode).toBe(201);
+    } finally {
+      await app.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a token past its expiry', async () => {
     c = await testCloud({ identity: { token_ttl_s: 60 } });
     const svc = (c.app as any).homestack;
