@@ -1,7 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BadRequest, CloudError, Conflict, Forbidden, OverLimit } from '../../shared/errors/index.js';
 import { isoSeconds } from '../../shared/util/time.js';
-import { qemuFormatOf, type QemuImg } from '../../shared/tools/qemu-img.js';
+import { qemuFormatOf } from '../../shared/tools/qemu-img.js';
 import type { AuthContext } from '../http/auth.js';
 import { InlineHasher, ParallelHasher, type Digests, type StreamHasher } from './hasher.js';
 import { FormatSniffer, refusals } from './inspector.js';
@@ -15,8 +15,8 @@ export interface ImageDataOptions {
   projectQuota: number;
   /** SHA-512 on a worker thread beside MD5 (faster on an idle multi-core host; the worker costs tens of MB resident). */
   parallelHash?: boolean;
-  /** qemu-img for the second check (null: header inspection only). */
-  qemuImg: QemuImg | null;
+  /** Ask the store to read the staged bytes with qemu-img as a second check. */
+  qemuCheck: boolean;
   log?: { warn(o: object, m?: string): void; info(o: object, m?: string): void };
 }
 
@@ -166,13 +166,13 @@ export class ImageData {
       const inspection = dig.sniffer.result();
       const problems = refusals(i.disk_format, inspection);
       let virtualSize = inspection.virtualSize;
-      if (!problems.length && this.o.qemuImg && staged.localPath && QEMU_CHECKED.has(inspection.format)) {
+      if (!problems.length && this.o.qemuCheck && QEMU_CHECKED.has(inspection.format)) {
         const fmt = qemuFormatOf(i.disk_format)!;
         try {
-          const info = await this.o.qemuImg.info(staged.localPath, fmt);
-          if (info.backingFilename) problems.push('qemu-img reports a backing file');
-          if (info.dataFile) problems.push('qemu-img reports an external data file');
-          virtualSize ??= info.virtualSize;
+          const info = await staged.probe(fmt);
+          if (info?.backingFilename) problems.push('qemu-img reports a backing file');
+          if (info?.dataFile) problems.push('qemu-img reports an external data file');
+          virtualSize ??= info?.virtualSize ?? null;
         } catch (e) {
           this.o.log?.warn({ err: e, image: i.id }, 'qemu-img could not read the upload');
           problems.push(`qemu-img cannot read the data as ${i.disk_format}`);

@@ -29,15 +29,15 @@ export function createImagesCore(deps: ServiceDeps): ImagesCore {
   const storeOverride = deps.extras.imageStore as ImageStore | undefined;
   const makeStore = IMAGE_STORES[c.store];
   if (!storeOverride && !makeStore) throw new Error(`unknown image store ${JSON.stringify(c.store)}`);
-  const store = storeOverride ?? makeStore!(deps.config.data_dir);
+  const runner = (deps.extras.runner as Runner | undefined) ?? makeRunner(deps.log);
+  const store = storeOverride ?? makeStore!(deps.config.data_dir, c.qemu_img_check ? qemuImg(runner) : null);
   registerImagePolicy(deps.auth.policy);
   const images = new ImageService(repo, deps.auth.policy);
-  const runner = (deps.extras.runner as Runner | undefined) ?? makeRunner(deps.log);
   const data = new ImageData(images, store, {
     imageSizeCap: c.image_size_cap,
     projectQuota: c.project_storage_quota,
     parallelHash: c.parallel_hash,
-    qemuImg: c.qemu_img_check ? qemuImg(runner) : null,
+    qemuCheck: c.qemu_img_check,
     log: deps.log,
   });
   return { repo, store, images, data };

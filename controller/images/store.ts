@@ -4,13 +4,20 @@ import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import type { QemuImg, QemuImgInfo } from '../../shared/tools/qemu-img.js';
 import { isUuid } from '../../shared/util/ids.js';
 
 /** Bytes written to staging, not yet visible under the image's key. */
 export interface StagedImage {
   readonly bytes: number;
-  /** A local file holding the staged bytes (for qemu-img), or null for remote stores. */
+  /** A local file holding the staged bytes, or null for remote stores. */
   readonly localPath: string | null;
+  /**
+   * qemu-img's reading of the staged bytes as `qemuFormat` (under prlimit), or null
+   * when this store cannot run it. Read-only; throws QemuImgError when qemu-img
+   * cannot read the bytes as that format.
+   */
+  probe(qemuFormat: string): Promise<QemuImgInfo | null>;
   /** Makes the bytes the image's data; returns the store key. Not idempotent. */
   commit(): Promise<string>;
   /** Drops the staged bytes. Idempotent. */
@@ -45,11 +52,14 @@ export interface ImageStore {
 /** 1 MiB chunks: few syscalls per GiB; larger ones only add resident memory. */
 const CHUNK = 1 << 20;
 
-/** Files under <data_dir>/images: <id> when committed, .staging/<id>.<rand> while uploading. */
+/**
+ * Files under <data_dir>/images: <id> when committed, .staging/<id>.<rand> while
+ * uploading. With a qemu-img wrapper, staged files can be probed before commit.
+ */
 export class FileImageStore implements ImageStore {
   private readonly staging: string;
 
-  constructor(private readonly dir: string) {
+  constructor(private readonly dir: string, private readonly qemu: QemuImg | null = null) {
     this.staging = join(dir, '.staging');
   }
 
@@ -85,6 +95,7 @@ export class FileImageStore implements ImageStore {
     return {
       bytes,
       localPath: tmp,
+      probe: async (qemuFormat) => (this.qemu ? this.qemu.info(tmp, qemuFormat) : null),
       commit: async () => {
         await rename(tmp, final);
         done = true;
@@ -137,6 +148,6 @@ export class FileImageStore implements ImageStore {
 }
 
 /** Store drivers by config string (house style: a literal map). */
-export const IMAGE_STORES: Record<string, (dataDir: string) => ImageStore> = {
-  file: (dataDir) => new FileImageStore(join(dataDir, 'images')),
+export const IMAGE_STORES: Record<string, (dataDir: string, qemu: QemuImg | null) => ImageStore> = {
+  file: (dataDir, qemu) => new FileImageStore(join(dataDir, 'images'), qemu),
 };
