@@ -1,5 +1,6 @@
 import type { Role } from '../shared/agent/host.js';
 import type { RoleModule } from './host/role.js';
+import { computeRole } from './compute/main.js';
 import { networkRole } from './network/main.js';
 
 /**
@@ -12,5 +13,6 @@ import { networkRole } from './network/main.js';
  * from agents/<role>/main.ts and add one line here.
  */
 export const ROLE_MODULES: Partial<Record<Role, RoleModule>> = {
+  compute: computeRole,
   network: networkRole,
 };

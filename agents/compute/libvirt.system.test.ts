@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,13 @@ const runId = randomBytes(3).toString('hex');
 const TOKEN = `tok-${runId}`;
 
 async function ensureDaemons(): Promise<void> {
+  // Debian's udev rule (absent in this container) gives /dev/kvm to group kvm; without
+  // it libvirt re-probes QEMU on every define (see LibvirtDriver.init).
+  if (existsSync('/dev/kvm') && (statSync('/dev/kvm').mode & 0o060) !== 0o060) {
+    const kvmGid = /^kvm:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1];
+    if (kvmGid) await chown('/dev/kvm', 0, Number(kvmGid));
+    await chmod('/dev/kvm', 0o660);
+  }
   if (!existsSync('/run/virtlogd-sock') && !existsSync('/run/libvirt/virtlogd-sock')) await run('virtlogd', ['-d']);
   if (!existsSync('/run/libvirt/libvirt-sock')) await run('libvirtd', ['-d']);
   for (let i = 0; i < 50 && !existsSync('/run/libvirt/libvirt-sock'); i++) await new Promise((r) => setTimeout(r, 100));

@@ -1,5 +1,5 @@
 import { ConnectListAllDomainsFlags } from '@unraid/libvirt';
-import { access, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec } from '../../shared/agent/compute.js';
@@ -75,6 +75,14 @@ export class LibvirtDriver implements HypervisorDriver {
     const devKvm = await access('/dev/kvm').then(() => true, () => false);
     this.c.virtType = resolveVirtType(this.o.virtType, cpuinfo, devKvm);
     if (this.o.virtType === 'kvm' && !devKvm) throw new Error('virt_type = kvm but /dev/kvm does not exist');
+    // With /dev/kvm present but closed to the qemu user (0600 root, no udev rule),
+    // libvirt 9 finds its QEMU capability cache "KVM enabled when probing, but not
+    // available now" and re-probes QEMU on every define/start (~30 s each under load).
+    // Debian's udev rule makes it root:kvm 0660; say so instead of failing.
+    const kvmMode = devKvm ? (await stat('/dev/kvm')).mode : 0;
+    if (devKvm && (kvmMode & 0o060) !== 0o060 && (kvmMode & 0o006) !== 0o006) {
+      this.c.log.warn({ mode: (kvmMode & 0o777).toString(8) }, '/dev/kvm is not group-accessible: libvirt will re-probe QEMU on every call (fix: chgrp kvm /dev/kvm; chmod 660 /dev/kvm)');
+    }
     // QEMU runs as libvirt-qemu (DAC): it must be able to traverse to the disks.
     for (const d of [this.o.instancesDir, this.o.imagesDir]) {
       await mkdir(d, { recursive: true, mode: 0o755 });
