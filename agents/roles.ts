@@ -2,6 +2,7 @@ import type { Role } from '../shared/agent/host.js';
 import type { RoleModule } from './host/role.js';
 import { computeRole } from './compute/main.js';
 import { networkRole } from './network/main.js';
+import { volumeRole } from './volume/main.js';
 
 /**
  * The roles this build of the agent can serve, keyed by the config string (house style
@@ -15,4 +16,5 @@ import { networkRole } from './network/main.js';
 export const ROLE_MODULES: Partial<Record<Role, RoleModule>> = {
   compute: computeRole,
   network: networkRole,
+  volume: volumeRole,
 };

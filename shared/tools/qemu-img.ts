@@ -115,6 +115,8 @@ export interface ConvertOptions {
   timeoutMs?: number;
   /** -S 0 etc. are not exposed; sparse output is qemu-img's default. */
   compress?: boolean;
+  /** `-n`: write into an existing target (a block device) instead of creating it. */
+  targetExists?: boolean;
 }
 
 export const qemuImg = (run: Runner) => {
@@ -143,6 +145,7 @@ export const qemuImg = (run: Runner) => {
     async convert(src: string, srcFmt: string, dst: string, dstFmt: string, o: ConvertOptions = {}): Promise<void> {
       const args = ['convert', '-f', checkFormat(srcFmt), '-O', checkFormat(dstFmt)];
       if (o.compress) args.push('-c');
+      if (o.targetExists) args.push('-n');
       args.push(checkPath(src), checkPath(dst));
       await exec(args, o.limits === undefined ? CONVERT_LIMITS : o.limits, o.timeoutMs ?? 3_600_000);
     },

@@ -1,0 +1,155 @@
+import type { Dispatcher } from 'undici';
+import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
+import type { CreateVolume, SyncConnections, VolumeStats } from '../../shared/agent/volume.js';
+import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
+import { BackendError, GiB, type VolumeBackend } from './backend.js';
+import { withImage } from './image-fetch.js';
+import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget } from './target.js';
+
+/** Back-end and target errors as the agent's error documents (contract: shared/agent/volume.ts). */
+export function toAgentError(e: unknown): unknown {
+  if (e instanceof BackendError) {
+    switch (e.code) {
+      case 'VolumeNotFound': case 'SnapshotNotFound': return new NotFound(e.message, e.code);
+      case 'BadRequest': return new BadRequest(e.message, 'BadRequest');
+      case 'VolumeExists': return new Conflict(e.message, e.code);
+      case 'NoSpace': return new CloudError(507, e.message, 'NoSpace', true);
+      default: return e;
+    }
+  }
+  if (e instanceof TargetError && e.code === 'BadRequest') return new BadRequest(e.message, 'BadRequest');
+  return e;
+}
+
+const mapped = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toAgentError(e);
+  }
+};
+
+/**
+ * The volume role's logic: back end (data at rest) + target (export) + image fetch.
+ * Holds no state of its own: the back end and the target are the truth.
+ */
+export class VolumeService {
+  constructor(
+    private readonly backend: VolumeBackend,
+    private readonly target: IscsiTarget,
+    private readonly o: { workDir: string; log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void }; dispatcher?: Dispatcher },
+  ) {}
+
+  /** At agent start: every stored volume is exported again (tgtd forgets on restart). */
+  async restoreExports(): Promise<number> {
+    let n = 0;
+    for (const v of await this.backend.list()) {
+      try {
+        await this.target.ensureExport(v.id, v.devicePath);
+        n++;
+      } catch (err) {
+        this.o.log?.warn({ err, volume: v.id }, 'could not restore an export');
+      }
+    }
+    return n;
+  }
+
+  create(b: BodyOf<typeof CreateVolume>): Promise<ReplyOf<typeof CreateVolume>> {
+    return mapped(async () => {
+      const v = { id: b.id, sizeGb: b.size_gb };
+      const s = b.source;
+      let r: { devicePath: string };
+      if (s.type === 'empty') r = await this.backend.create(v);
+      else if (s.type === 'snapshot') r = await this.backend.createFromSnapshot(v, s.snapshot_id);
+      else if (s.type === 'volume') r = await this.backend.createFromVolume(v, s.volume_id);
+      else {
+        r = await withImage(this.o.workDir, s.image, (path) => this.backend.createFromImage(v, { path, format: s.image.disk_format }), { dispatcher: this.o.dispatcher });
+      }
+      try {
+        await this.target.ensureExport(b.id, r.devicePath);
+      } catch (e) {
+        await this.backend.delete(b.id).catch(() => {});
+        throw e;
+      }
+      return { device_path: r.devicePath, size_gb: b.size_gb };
+    });
+  }
+
+  delete(id: string): Promise<Record<string, never>> {
+    return mapped(async () => {
+      await this.target.removeExport(id);
+      await this.backend.delete(id);
+      return {};
+    });
+  }
+
+  extend(id: string, sizeGb: number): Promise<{ size_gb: number }> {
+    return mapped(async () => {
+      await this.backend.extend(id, sizeGb);
+      // tgt reads the LUN size when the LUN is created: re-create the export so new
+      // logins see the new size (live sessions keep theirs until they reconnect).
+      const v = await this.backend.find(id);
+      if (v) {
+        const ex = (await this.target.list()).find((e) => e.volumeId === id);
+        if (!ex || ex.users.length === 0) {
+          await this.target.removeExport(id);
+          await this.target.ensureExport(id, v.devicePath);
+        }
+      }
+      return { size_gb: sizeGb };
+    });
+  }
+
+  snapshot(id: string, volumeId: string): Promise<Record<string, never>> {
+    return mapped(async () => { await this.backend.snapshot({ id, volumeId }); return {}; });
+  }
+
+  deleteSnapshot(id: string): Promise<Record<string, never>> {
+    return mapped(async () => { await this.backend.deleteSnapshot(id); return {}; });
+  }
+
+  initializeConnection(id: string, c: Connector, auth: ChapAuth): Promise<{ connection: IscsiConnectionInfo }> {
+    return mapped(async () => {
+      const v = await this.backend.find(id);
+      if (!v) throw new BackendError('VolumeNotFound', `volume ${id} is not on this host`);
+      await this.target.ensureExport(id, v.devicePath);
+      return { connection: await this.target.initializeConnection(id, c, auth) };
+    });
+  }
+
+  terminateConnection(id: string, c: Connector, auth: ChapAuth): Promise<Record<string, never>> {
+    return mapped(async () => { await this.target.terminateConnection(id, c, auth); return {}; });
+  }
+
+  /** The whole desired set of connections: export, let in; remove credentials of ours that are not wanted. */
+  syncConnections(b: BodyOf<typeof SyncConnections>): Promise<ReplyOf<typeof SyncConnections>> {
+    return mapped(async () => {
+      const exported = await this.restoreExports();
+      let n = 0;
+      const wanted = new Set(b.connections.map((c) => c.auth.username));
+      for (const c of b.connections) {
+        try {
+          await this.initializeConnection(c.volume_id, c.connector, c.auth);
+          n++;
+        } catch (err) {
+          this.o.log?.warn({ err, volume: c.volume_id }, 'could not restore a connection');
+        }
+      }
+      for (const ex of await this.target.list()) {
+        for (const u of ex.users) {
+          if (!wanted.has(u) && u.startsWith('hs-')) {
+            await this.target.terminateConnection(ex.volumeId, { initiator: 'iqn.2000-01.invalid:none' }, { username: u, password: 'x'.repeat(12) }).catch(() => {});
+          }
+        }
+      }
+      return { exports: exported, connections: n };
+    });
+  }
+
+  async stats(): Promise<ReplyOf<typeof VolumeStats>> {
+    const s = await this.backend.stats();
+    return { backend: this.backend.name, total_gb: s.totalGb, free_gb: s.freeGb, volumes: (await this.backend.list()).length, exports: (await this.target.list()).length };
+  }
+}
+
+export { GiB };
