@@ -11,10 +11,10 @@ import { addInterface, createRouter, deleteRouter, getRouter, listRouters, remov
 export function l3Routes(app: FastifyInstance, s: Svc): void {
   crudRoutes(app, {
     plural: 'routers', singular: 'router',
-    list: (ctx) => listRouters(s, ctx).map((r) => routerView(s, ctx, r)),
-    show: (ctx, id) => routerView(s, ctx, getRouter(s, ctx, id)),
-    create: { schema: RouterCreate, run: (ctx, b) => routerView(s, ctx, createRouter(s, ctx, b)) },
-    update: { schema: RouterUpdate, run: (ctx, id, b) => routerView(s, ctx, updateRouter(s, ctx, id, b)) },
+    list: (ctx) => listRouters(s, ctx).map((r) => routerView(s, r)),
+    show: (ctx, id) => routerView(s, getRouter(s, ctx, id)),
+    create: { schema: RouterCreate, run: (ctx, b) => routerView(s, createRouter(s, ctx, b)) },
+    update: { schema: RouterUpdate, run: (ctx, id, b) => routerView(s, updateRouter(s, ctx, id, b)) },
     remove: (ctx, id) => deleteRouter(s, ctx, id),
   });
   type P = { Params: { id: string } };

@@ -18,10 +18,10 @@ export function l2Routes(app: FastifyInstance, s: Svc): void {
   });
   crudRoutes(app, {
     plural: 'subnets', singular: 'subnet',
-    list: (ctx) => listSubnets(s, ctx).map((x) => subnetView(s, x)),
-    show: (ctx, id) => subnetView(s, getSubnet(s, ctx, id)),
-    create: { schema: SubnetCreate, run: (ctx, b) => subnetView(s, createSubnet(s, ctx, b)) },
-    update: { schema: SubnetUpdate, run: (ctx, id, b) => subnetView(s, updateSubnet(s, ctx, id, b)) },
+    list: (ctx) => listSubnets(s, ctx).map((x) => subnetView(x)),
+    show: (ctx, id) => subnetView(getSubnet(s, ctx, id)),
+    create: { schema: SubnetCreate, run: (ctx, b) => subnetView(createSubnet(s, ctx, b)) },
+    update: { schema: SubnetUpdate, run: (ctx, id, b) => subnetView(updateSubnet(s, ctx, id, b)) },
     remove: (ctx, id) => deleteSubnet(s, ctx, id),
   });
   crudRoutes(app, {

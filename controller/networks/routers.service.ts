@@ -4,7 +4,7 @@ import { BadRequest, Conflict } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import type { AuthContext } from '../http/auth.js';
 import { ts } from './common.js';
-import { enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type Svc } from './context.js';
+import { enforce, ownerOf, ownsProject, requireAdminFor, type Svc } from './context.js';
 import { InvalidInput, NetworkNotFound, PortInUse, RouterInUse, RouterInterfaceNotFound, RouterNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
 import { inCidr, parseCidr, lastOf } from './ipam.js';
@@ -17,7 +17,7 @@ import { routersRepo, type RouterRow } from './routers.repo.js';
 import { getSubnet } from './subnets.service.js';
 import { subnetsRepo } from './subnets.repo.js';
 
-export function routerView(s: Svc, ctx: AuthContext | null, r: RouterRow): Record<string, unknown> {
+export function routerView(s: Svc, r: RouterRow): Record<string, unknown> {
   let gw: Record<string, unknown> | null = null;
   if (r.gw_network_id) {
     gw = {
@@ -31,7 +31,6 @@ export function routerView(s: Svc, ctx: AuthContext | null, r: RouterRow): Recor
     availability_zones: ['nova'], availability_zone_hints: [], flavor_id: null, description: r.description, tags: r.tags,
     created_at: r.created_at, updated_at: r.updated_at, revision_number: r.revision_number,
   };
-  void ctx;
   return doc;
 }
 
@@ -235,4 +234,3 @@ export function removeInterface(s: Svc, ctx: AuthContext | null, id: string, b: 
   return out;
 }
 
-void isAdmin;

@@ -6,7 +6,7 @@ import { ts } from './common.js';
 import { canSeeNetwork, enforce, ownerOf, ownsProject, type Svc } from './context.js';
 import { InvalidInput, NetworkNotFound, SubnetInUse, SubnetNotFound } from './errors.js';
 import {
-  canonicalIp, cidrText, defaultGateway, defaultPools, inCidr, ipToBig, lastOf, parseCidr, usableRange, validatePools, type Cidr,
+  canonicalIp, cidrText, defaultGateway, defaultPools, inCidr, ipToBig, lastOf, parseCidr, validatePools, type Cidr,
 } from './ipam.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { pickServiceHost } from './networks.service.js';
@@ -15,8 +15,7 @@ import { chooseAddresses, createPortTx, deletePortTx, OWNER_DHCP } from './ports
 import { checkQuota } from './quotas.service.js';
 import { subnetsRepo, type HostRouteT, type SubnetRow } from './subnets.repo.js';
 
-export function subnetView(s: Svc, sn: SubnetRow): Record<string, unknown> {
-  void s;
+export function subnetView(sn: SubnetRow): Record<string, unknown> {
   return {
     id: sn.id, name: sn.name, tenant_id: sn.project_id, project_id: sn.project_id, network_id: sn.network_id,
     ip_version: sn.ip_version, cidr: sn.cidr, gateway_ip: sn.gateway_ip, enable_dhcp: sn.enable_dhcp,
@@ -113,7 +112,6 @@ export function createSubnet(s: Svc, ctx: AuthContext | null, b: Static<typeof S
   const dns = (b.dns_nameservers ?? []).map((d) => okIp(d, ipToBig(d)?.version ?? 0, 'dns_nameservers'));
   if (new Set(dns).size !== dns.length) throw new InvalidInput('Duplicate nameserver in dns_nameservers.');
   const routes = checkRoutes(b.host_routes ?? [], c.version);
-  void usableRange;
   const sn = s.db.transaction(() => {
     checkQuota(s, projectId, 'subnet');
     for (const other of subnetsRepo.where(s.db, { network_id: n.id })) {
