@@ -72,11 +72,13 @@ export function networkPlugin(deps: ServiceDeps): FastifyPluginAsync {
       availabilityRoutes(scope, svc);
       tagRoutes(scope, svc);
     });
-    // Drift healing: re-send every host's whole desired state now and then.
+    // Healing: hosts whose last sync failed (or whose state changed unnoticed) get it again.
+    // Not forced: agents re-apply their last state locally, and a restarted agent
+    // re-registers (hosts.onUp re-sends everything), so unchanged bodies are not queued again.
     const every = deps.config.network.resync_s;
     const timer = every > 0 ? setInterval(() => {
       try {
-        syncer.push({ force: true });
+        syncer.push();
       } catch (err) {
         deps.log.error({ err }, 'network resync failed');
       }
