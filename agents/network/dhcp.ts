@@ -99,14 +99,15 @@ export class DhcpManager {
    * Ensures namespace, veth, OVS port (tag `vlan`), addresses, files and the process.
    * Idempotent. Returns the OVS port name (for the flows and the stale-port sweep).
    */
-  async ensure(spec: DhcpSpec, vlan: number, ovsPort: OvsPort | undefined): Promise<string> {
+  async ensure(spec: DhcpSpec, vlan: number, ovsPort: OvsPort | undefined, namespaces?: Set<string>): Promise<string> {
     const ns = dhcpNamespace(spec.network_id);
     const dev = deviceName(spec.port.port_id);
     const nsDev = nsDeviceName(spec.port.port_id);
     const p = this.paths(spec.network_id);
     await mkdir(p.dir, { recursive: true });
-    await this.ip.netnsEnsure(ns);
-    const nsLinks = new Map((await this.ip.links(ns)).map((l) => [l.ifname, l]));
+    if (!namespaces?.has(ns)) await this.ip.netnsEnsure(ns);
+    const seen = await this.ip.linksAndAddrs(ns);
+    const nsLinks = new Map(seen.links.map((l) => [l.ifname, l]));
     let cur = nsLinks.get(nsDev);
     if (!cur) {
       await this.ip.delLink(dev);
@@ -131,7 +132,8 @@ export class DhcpManager {
       want.add(`${a.ip_address}/${c.prefix}`);
       served.push(s);
     }
-    const have = new Set((await this.ip.addrs(ns, nsDev)).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
+    const have = new Set((cur ? seen.addrs.filter((a) => a.ifname === nsDev) : await this.ip.addrs(ns, nsDev))
+      .filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
     for (const a of want) if (!have.has(a)) await this.ip.addAddr(nsDev, a, ns);
     for (const a of have) if (!want.has(a)) await this.ip.delAddr(nsDev, a, ns);
 

@@ -192,6 +192,16 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(again.flows).toEqual({ added: 0, deleted: 0 });
     figures.converge_100_networks_3_peers_ms = ms;
     figures.converge_100_networks_flows = r.flows.added;
+    const peers3 = ['192.0.2.1', '192.0.2.2', '192.0.2.4'];
+    let t = performance.now();
+    const rd = await dC.sync(manyNetworks(100, peers3, C.tunnelIp, { dhcp: true }));
+    figures.add_100_dhcp_servers_ms = Math.round(performance.now() - t);
+    expect(rd.errors).toEqual([]);
+    t = performance.now();
+    await dC.sync(manyNetworks(100, peers3, C.tunnelIp, { dhcp: true }));
+    figures.noop_resync_100_networks_with_dhcp_ms = Math.round(performance.now() - t);
+    await dC.sync(manyNetworks(0, [], C.tunnelIp));
+    expect((await C.run('ip', ['netns', 'list'])).stdout).not.toMatch(/qdhcp-/);
 
     await syncB(); // N1 and N2 back on B (g2 on N1)
     await syncA({ sgbIcmp: true, sgbTcp: true });

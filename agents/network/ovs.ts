@@ -28,6 +28,15 @@ export interface OvsDriverOptions {
   log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
 }
 
+/** Runs `f` over `items` with at most `limit` at a time (independent DHCP servers converge in parallel). */
+async function eachLimited<T>(items: T[], limit: number, f: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await f(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -142,22 +151,23 @@ export class OvsDriver extends SyncBackedDriver {
     }
 
     // 4. DHCP and 5. routers (agent-owned ports)
+    const namespaces = new Set(await this.ip.netnsList());
     const owned = new Set<string>();
     const wantDhcp = new Set<string>();
-    for (const d of desired.dhcp) {
+    await eachLimited(desired.dhcp, 4, async (d) => {
       const vlan = vlanOf(d.network_id);
       if (vlan === null) {
         errors.push({ kind: 'dhcp', id: d.network_id, message: 'the network is not in the desired networks' });
-        continue;
+        return;
       }
       wantDhcp.add(d.network_id);
       try {
-        owned.add(await this.dhcp.ensure({ ...d, mtu: d.mtu }, vlan, portByName.get(deviceName(d.port.port_id))));
+        owned.add(await this.dhcp.ensure(d, vlan, portByName.get(deviceName(d.port.port_id)), namespaces));
       } catch (e) {
         owned.add(deviceName(d.port.port_id));
         errors.push({ kind: 'dhcp', id: d.network_id, message: msg(e) });
       }
-    }
+    });
     for (const id of await this.dhcp.list()) {
       if (wantDhcp.has(id)) continue;
       try {
@@ -169,7 +179,7 @@ export class OvsDriver extends SyncBackedDriver {
     const wantRouters = new Set(desired.routers.map((r) => r.id));
     for (const r of desired.routers) {
       try {
-        for (const n of await this.routers.ensure(r, vlanOf, mtuOf, portByName)) owned.add(n);
+        for (const n of await this.routers.ensure(r, vlanOf, mtuOf, portByName, namespaces)) owned.add(n);
       } catch (e) {
         for (const leg of [...r.interfaces, ...(r.gateway ? [r.gateway] : [])]) owned.add(deviceName(leg.port_id));
         errors.push({ kind: 'router', id: r.id, message: msg(e) });

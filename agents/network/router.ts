@@ -78,10 +78,12 @@ export class RouterManager {
    * Ensures the namespace, every leg, routes and NAT. Idempotent. Returns the OVS port
    * names it owns. `vlanOf`/`mtuOf` give each network's local VLAN and MTU.
    */
-  async ensure(r: RouterSpec, vlanOf: (net: string) => number | null, mtuOf: (net: string) => number, ovsPorts: Map<string, OvsPort>): Promise<string[]> {
+  async ensure(r: RouterSpec, vlanOf: (net: string) => number | null, mtuOf: (net: string) => number, ovsPorts: Map<string, OvsPort>, namespaces?: Set<string>): Promise<string[]> {
     const ns = routerNamespace(r.id);
-    await this.ip.netnsEnsure(ns);
-    await this.sysctl.set('net.ipv4.ip_forward', '1', ns);
+    if (!namespaces?.has(ns) || !this.applied.has(r.id)) {
+      await this.ip.netnsEnsure(ns);
+      await this.sysctl.set('net.ipv4.ip_forward', '1', ns);
+    }
     // One entry per (port, subnet): a port on two subnets is one leg with two addresses.
     const byPort = new Map<string, Leg>();
     for (const i of r.interfaces) {
@@ -97,7 +99,8 @@ export class RouterManager {
         addrs: [g.ip_cidr, ...r.floating_ips.filter((f) => isV4(f.floating_ip_address)).map((f) => `${f.floating_ip_address}/32`)],
       });
     }
-    const nsLinks = new Map((await this.ip.links(ns)).map((l) => [l.ifname, l]));
+    const seen = await this.ip.linksAndAddrs(ns);
+    const nsLinks = new Map(seen.links.map((l) => [l.ifname, l]));
     const owned: string[] = [];
     for (const leg of legs) {
       const vlan = vlanOf(leg.networkId);
@@ -114,9 +117,9 @@ export class RouterManager {
         await this.ip.setLink(leg.nsDev, { address: leg.mac, mtu, up: true }, ns);
         await this.ip.setLink(dev, { mtu, up: true });
       }
+      const all = cur ? seen.addrs.filter((a) => a.ifname === leg.nsDev) : await this.ip.addrs(ns, leg.nsDev);
       await this.d.transact(ownedPortCommands(this.d.bridge, dev, { tag: vlan, portId: leg.portId, mac: leg.mac, owner: 'router', ownerId: r.id, current: ovsPorts.get(dev) }));
       owned.push(dev);
-      const all = await this.ip.addrs(ns, leg.nsDev);
       const have = new Set(all.map((a) => `${a.local}/${a.prefixlen}`));
       for (const a of leg.addrs) if (!have.has(a)) await this.ip.addAddr(leg.nsDev, a, ns);
       // stale addresses: every IPv4 one not wanted, IPv6 ones except link-local

@@ -86,6 +86,11 @@ export const ip = (run: Runner) => {
     links: async (ns?: string): Promise<Link[]> => parseLinks((await ipn(ns, ['-j', '-d', 'link', 'show'])).stdout),
     linkExists: async (name: string, ns?: string): Promise<boolean> =>
       (await ipn(ns, ['-j', 'link', 'show', 'dev', checkIfname(name)], { okCodes: [0, 1, 255] })).code === 0,
+    /** Links and their addresses from one `ip -j addr show` (what a converge loop needs, in one exec). */
+    linksAndAddrs: async (ns?: string): Promise<{ links: Link[]; addrs: AddrInfo[] }> => {
+      const out = (await ipn(ns, ['-j', 'addr', 'show'])).stdout;
+      return { links: parseLinks(out), addrs: parseAddrs(out) };
+    },
     addrs: async (ns?: string, dev?: string): Promise<AddrInfo[]> =>
       parseAddrs((await ipn(ns, ['-j', 'addr', 'show', ...(dev ? ['dev', checkIfname(dev)] : [])])).stdout),
     /** A veth pair: `name` in `ns` (or here), `peer` inside `peerNs`. */

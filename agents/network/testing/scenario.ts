@@ -107,12 +107,19 @@ export function hostB(ips: { a: string; b: string }, o: ScenarioOptions = {}): D
   };
 }
 
-/** `n` vxlan networks and `peers` tunnel peers (the convergence measurement). */
-export function manyNetworks(n: number, peers: string[], self: string): DesiredState {
+/** `n` vxlan networks and `peers` tunnel peers (the convergence measurement), optionally a DHCP server on each. */
+export function manyNetworks(n: number, peers: string[], self: string, o: { dhcp?: boolean } = {}): DesiredState {
+  const hex2 = (x: number) => x.toString(16).padStart(2, '0');
   return {
     generation: Date.now(),
     tunnels: [self, ...peers].map((ip) => ({ ip })),
     networks: Array.from({ length: n }, (_, i) => vx(u(0x200000 + i), 5000 + i, peers)),
-    ports: [], security_groups: [], dhcp: [], routers: [],
+    ports: [], security_groups: [], routers: [],
+    dhcp: !o.dhcp ? [] : Array.from({ length: n }, (_, i): DhcpSpec => ({
+      network_id: u(0x200000 + i), mtu: 1450,
+      port: { port_id: u(0x400000 + i), mac: `fa:16:3e:01:${hex2(i >> 8)}:${hex2(i & 255)}`, fixed_ips: [{ ip_address: IP.DHCP }] },
+      subnets: [{ id: u(0x600000 + i), cidr: '10.0.0.0/24', ip_version: 4, gateway_ip: IP.ROUTER, dns_nameservers: [], host_routes: [] }],
+      hosts: [{ mac: 'fa:16:3e:aa:00:01', ip_address: '10.0.0.5' }],
+    })),
   };
 }
