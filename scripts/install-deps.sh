@@ -7,8 +7,9 @@ set -euo pipefail
 PKGS=(
   # compute: libvirt + QEMU (qemu-block-extra: iSCSI block driver; qemu-utils: qemu-img)
   libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
-  # network: Open vSwitch, dnsmasq, iproute2, nftables
-  openvswitch-switch dnsmasq-base iproute2 nftables
+  # network: Open vSwitch, dnsmasq, iproute2, nftables; ethtool (TX checksum offload off on
+  # veths into the userspace datapath); busybox-static (udhcpc/nc in the network system tests' fake guests)
+  openvswitch-switch dnsmasq-base iproute2 nftables ethtool busybox-static
   # volume: LVM and the tgt iSCSI target
   lvm2 tgt
   # config drives
