@@ -102,6 +102,12 @@ describe('subnets', () => {
     const ports = (await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports;
     expect(ports).toHaveLength(1);
     expect(ports[0]).toMatchObject({ device_owner: 'network:dhcp', fixed_ips: [{ subnet_id: s.id, ip_address: '10.251.0.2' }] });
+    expect((await t.req('DELETE', `/v2.0/ports/${ports[0].id}`)).status).toBe(409);
+    // DHCP off: the port goes; on again: it comes back.
+    await t.req('PUT', `/v2.0/subnets/${s.id}`, 'admin', { subnet: { enable_dhcp: false } });
+    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports).toEqual([]);
+    await t.req('PUT', `/v2.0/subnets/${s.id}`, 'admin', { subnet: { enable_dhcp: true } });
+    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports).toHaveLength(1);
     expect((await t.req('GET', `/v2.0/networks/${n.id}`)).body.network.subnets).toEqual([s.id]);
   });
 

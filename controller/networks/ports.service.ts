@@ -338,7 +338,8 @@ export function deletePortTx(s: Svc, id: string): void {
 export function deletePort(s: Svc, ctx: AuthContext, id: string): void {
   const p = getPort(s, ctx, id);
   enforce(s, 'network:delete_port', ctx, { project_id: p.project_id });
-  if (isNetworkOwned(p.device_owner) && !(p.device_owner === OWNER_DHCP && isAdmin(ctx))) {
+  // DHCP ports too: networking keeps them in step with the subnets (enable_dhcp).
+  if (isNetworkOwned(p.device_owner)) {
     throw new PortInUse(p.id, `${p.device_owner} ${p.device_id} (remove it through its owner's API)`);
   }
   s.db.transaction(() => deletePortTx(s, id)).immediate();
