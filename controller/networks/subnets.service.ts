@@ -147,6 +147,9 @@ export function updateSubnet(s: Svc, ctx: AuthContext | null, id: string, b: Sta
   const pools = b.allocation_pools ? validatePools(c, b.allocation_pools, gateway) : sn.allocation_pools;
   if (!b.allocation_pools && gateway && gateway !== sn.gateway_ip) validatePools(c, pools, gateway);
   const out = s.db.transaction(() => {
+    if (gateway !== sn.gateway_ip && allocRepo.portsOnSubnet(s.db, id).some((u) => u.device_owner === 'network:router_interface' && u.ip_address === sn.gateway_ip)) {
+      throw new SubnetInUse(id, `the gateway ${sn.gateway_ip} is a router's interface; remove the interface first.`);
+    }
     if (gateway && gateway !== sn.gateway_ip && allocRepo.inUse(s.db, id).has(gateway)) {
       throw new InvalidInput(`Gateway ip ${gateway} conflicts with an address in use on subnet ${id}.`);
     }
