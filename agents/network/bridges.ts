@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Ip } from '../../shared/tools/ip.js';
 import type { OvsVsctl } from '../../shared/tools/ovs-vsctl.js';
 
 /**
@@ -55,4 +56,16 @@ export async function ensureBridges(vsctl: OvsVsctl, names: BridgeNames, datapat
       ['set', 'Interface', pp, 'type=patch', `options:peer=${ip}`],
     ]);
   }
+}
+
+/**
+ * Puts the host's address on a provider bridge (its LOCAL port) and brings it up, as
+ * devstack does for br-ex: the host is then the external network's gateway, which is
+ * what routers SNAT to and where floating IPs are reached from. Idempotent
+ * (`ip addr replace`). Waits briefly for vswitchd to create the bridge's device.
+ */
+export async function ensureBridgeAddress(ipTool: Ip, bridge: string, cidr: string): Promise<void> {
+  for (let i = 0; i < 40 && !(await ipTool.linkExists(bridge)); i++) await new Promise((r) => setTimeout(r, 50));
+  await ipTool.addAddr(bridge, cidr);
+  await ipTool.setLink(bridge, { up: true });
 }

@@ -31,6 +31,7 @@ export const DRIVERS: Record<AgentConfig['network']['driver'], (c: NetworkDriver
       physical: c.config.external_bridge && c.config.physical_network ? { [c.config.physical_network]: c.config.external_bridge } : {},
     },
     dnsDomain: c.config.dns_domain,
+    bridgeAddresses: c.config.external_bridge && c.config.external_bridge_cidr ? { [c.config.external_bridge]: c.config.external_bridge_cidr } : {},
     log: c.log,
   }),
   fake: (c) => new FakeNetworkDriver(c.tunnelIp),

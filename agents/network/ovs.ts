@@ -6,7 +6,7 @@ import { ip } from '../../shared/tools/ip.js';
 import { flowLine, ovsOfctl, strictMatch } from '../../shared/tools/ovs-ofctl.js';
 import { ovsAppctl } from '../../shared/tools/ovs-appctl.js';
 import { ovsVsctl, type OvsInterface } from '../../shared/tools/ovs-vsctl.js';
-import { chooseDatapath, ensureBridges, intPatchFor, PATCH_INT, PATCH_TUN, phyPatchFor, type BridgeNames } from './bridges.js';
+import { chooseDatapath, ensureBridgeAddress, ensureBridges, intPatchFor, PATCH_INT, PATCH_TUN, phyPatchFor, type BridgeNames } from './bridges.js';
 import { DhcpManager } from './dhcp.js';
 import { emptyState, SyncBackedDriver, type DesiredState, type DriverInfo, type DriverState, type SyncResult, type TunnelReport } from './driver.js';
 import { agentCookie, learnCookie, renderFlows, TUN, type FlowModel, type FlowPort } from './flows.js';
@@ -25,6 +25,8 @@ export interface OvsDriverOptions {
   datapath: 'auto' | 'system' | 'netdev';
   bridges: BridgeNames;
   dnsDomain?: string;
+  /** The host's address on each provider bridge (bridge → "a.b.c.d/n"), set at init. */
+  bridgeAddresses?: Record<string, string>;
   log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
 }
 
@@ -83,6 +85,7 @@ export class OvsDriver extends SyncBackedDriver {
   async init(): Promise<DriverInfo> {
     this.datapath = chooseDatapath(this.o.datapath);
     await ensureBridges(this.vsctl, this.o.bridges, this.datapath);
+    for (const [bridge, cidr] of Object.entries(this.o.bridgeAddresses ?? {})) if (cidr) await ensureBridgeAddress(this.ip, bridge, cidr);
     this.desired = this.savedState();
     return { datapath: this.datapath, tunnelIp: this.o.tunnelIp, bridges: await this.vsctl.listBridges() };
   }

@@ -30,10 +30,10 @@ describe.skipIf(!!why)('network role over HTTP on a simulated host', () => {
 
   beforeAll(async () => {
     await mh.up();
-    A = await mh.addHost('A', 1, { external: true });
+    A = await mh.addHost('A', 1); // no br-ex: the agent makes it and puts the host's address on it
     agent = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
     const config = Value.Default(AgentConfigSchema, {
-      data_dir: `${A.dir}/data`, network: { driver: 'ovs', tunnel_ip: A.tunnelIp, datapath: 'auto', resync_s: 0 },
+      data_dir: `${A.dir}/data`, network: { driver: 'ovs', tunnel_ip: A.tunnelIp, datapath: 'auto', resync_s: 0, external_bridge_cidr: '172.24.4.1/24' },
     }) as never;
     handle = (await networkRole.register(agent, {
       config, log: silent as never, run: A.run, hostname: `${mh.prefix}-A`, dataDir: `${A.dir}/data`, controller: { url: 'http://x', secret: SECRET },
@@ -73,5 +73,8 @@ describe.skipIf(!!why)('network role over HTTP on a simulated host', () => {
     const st = (await agent.fastify.inject({ method: 'GET', url: NetworkState.url, headers: auth })).json();
     expect(st).toMatchObject({ datapath: 'netdev', tunnel_ip: '192.0.2.1', tunnels: ['192.0.2.2'], routers: [ID.R] });
     expect(st.dhcp).toEqual([{ network_id: ID.N1, running: true }]);
+    // the external bridge holds the host's address; the router's gateway answers on it
+    expect(await A.sh('busybox ip -4 addr show br-ex')).toMatch(/172\.24\.4\.1\/24/);
+    expect((await A.sh(`busybox ping -c 2 -W 2 ${IP.GW} >/dev/null && echo ok || echo fail`)).trim()).toBe('ok');
   });
 });

@@ -19,7 +19,7 @@ const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS=1 is not set'
 if (why) console.log(`[skip] network agent real-guest system test: ${why}`);
 
 const domainXml = (name: string, portId: string, mac: string, dir: string) => `<domain type='qemu'>
-  <name>${name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <name>${name}</name><memory unit='MiB'>192</memory><vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd.gz</initrd>
     <cmdline>console=ttyS0,115200n8</cmdline></os>
   <on_poweroff>destroy</on_poweroff>

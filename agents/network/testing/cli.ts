@@ -13,7 +13,7 @@ import { MultiHost } from './harness.js';
  *
  * Host A (index 1) gets br-ex with 172.24.4.1/24 (the external network's gateway);
  * every host gets its own OVS, optionally its own libvirtd, and with --mgmt an address
- * 203.0.113.(10+idx) on a management LAN whose controller side is 203.0.113.1 in
+ * 198.51.100.(10+idx) on a management LAN whose controller side is 198.51.100.1 in
  * netns t<run>-ctl.
  */
 async function main(argv: string[]): Promise<number> {
@@ -25,10 +25,10 @@ async function main(argv: string[]): Promise<number> {
     for (let i = 1; i <= n; i++) {
       const name = String.fromCharCode(64 + i);
       const h = await mh.addHost(name, i, { external: i === 1, libvirt: rest.includes('--libvirt') });
-      process.stdout.write(`host ${name}: netns ${h.netns}, tunnel_ip ${h.tunnelIp}${rest.includes('--mgmt') ? `, listen 203.0.113.${10 + i}` : ''}\n` +
+      process.stdout.write(`host ${name}: netns ${h.netns}, tunnel_ip ${h.tunnelIp}${rest.includes('--mgmt') ? `, listen 198.51.100.${10 + i}` : ''}\n` +
         `  run inside: nsenter --mount=${join(mh.dir, 'ns', `h${name}.mnt`)} --net=/run/netns/${h.netns} -- <command>\n`);
     }
-    if (rest.includes('--mgmt')) process.stdout.write(`controller side: ip netns exec ${mh.mgmtNs} <command> (203.0.113.1)\n`);
+    if (rest.includes('--mgmt')) process.stdout.write(`controller side: ip netns exec ${mh.mgmtNs} <command> (198.51.100.1)\n`);
     process.stdout.write(`run id: ${mh.runId} (down: cli.ts down ${mh.runId})\n`);
     return 0;
   }

@@ -94,8 +94,8 @@ export class MultiHost {
 
   /**
    * The underlay; with `mgmt`, also a management LAN: netns `t<run>-ctl` with bridge
-   * `mg0` and 203.0.113.1/24 (where a controller listens), each host getting `mgmt0`
-   * with 203.0.113.(10+idx) (no OVS on that path, so no checksum issue).
+   * `mg0` and 198.51.100.1/24 (where a controller listens), each host getting `mgmt0`
+   * with 198.51.100.(10+idx) (no OVS on that path, so no checksum issue).
    */
   async up(o: { mgmt?: boolean } = {}): Promise<void> {
     mkdirSync(join(this.dir, 'ns'), { recursive: true });
@@ -113,7 +113,7 @@ export class MultiHost {
     if (o.mgmt) {
       this.mgmt = true;
       await this.root('ip', ['netns', 'add', this.mgmtNs]);
-      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '203.0.113.1/24', 'dev', 'mg0']]) {
+      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '198.51.100.1/24', 'dev', 'mg0']]) {
         await this.root('ip', ['-n', this.mgmtNs, ...a]);
       }
     }
@@ -173,7 +173,7 @@ export class MultiHost {
     if (this.mgmt) {
       await this.root('ip', ['link', 'add', 'mgmt0', 'netns', netns, 'type', 'veth', 'peer', 'name', `mg-${name}`, 'netns', this.mgmtNs]);
       await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `mg-${name}`, 'master', 'mg0', 'up']);
-      await this.root('ip', ['-n', netns, 'addr', 'add', `203.0.113.${10 + idx}/24`, 'dev', 'mgmt0']);
+      await this.root('ip', ['-n', netns, 'addr', 'add', `198.51.100.${10 + idx}/24`, 'dev', 'mgmt0']);
       await this.root('ip', ['-n', netns, 'link', 'set', 'mgmt0', 'up']);
     }
     await this.root('unshare', [`--mount=${mnt}`, '--propagation', 'private', 'true']);
