@@ -5,8 +5,8 @@ import { tapName, type IscsiConnectionInfo, type VifSpec } from '../../shared/ag
 import { VirshError } from '../../shared/tools/virsh.js';
 import { diskXml, interfaceXml, iscsiSecretXml, portAlias, volumeAlias, type DomainNic, type IscsiDisk } from './domain-xml.js';
 import { nextVirtioTarget } from './domain-read.js';
-import { BadSpec, stepFailed } from './errors.js';
-import { factsOf, mustLookup, virState, volumeSecret, type LibvirtCtx } from './libvirt-ctx.js';
+import { BadSpec, HypervisorFault, stepFailed } from './errors.js';
+import { factsOf, mustLookup, sleep, virState, volumeSecret, type LibvirtCtx } from './libvirt-ctx.js';
 import { VIR } from './libvirt-state.js';
 import { Reverter } from '../../shared/util/reverter.js';
 
@@ -84,6 +84,24 @@ export async function attachVolume(c: LibvirtCtx, uuid: string, conn: IscsiConne
   }
 }
 
+/** How long a live detach waits for the guest to release the device (PCI unplug needs its ack). */
+const DETACH_WAIT_MS = 30_000;
+
+/**
+ * Waits until `present(facts)` is false in the live XML; a guest that never acks
+ * gets a retryable DetachTimeout (the persistent config no longer has the device, so
+ * the next stop/start drops it anyway).
+ */
+async function waitGone(c: LibvirtCtx, uuid: string, what: string, present: (f: Awaited<ReturnType<typeof factsOf>>) => boolean): Promise<void> {
+  const end = Date.now() + DETACH_WAIT_MS;
+  for (;;) {
+    const dom = await c.conn.lookup(uuid);
+    if (!dom || !present(await factsOf(dom))) return;
+    if (Date.now() >= end) throw new HypervisorFault('DetachTimeout', `the guest has not released ${what} after ${DETACH_WAIT_MS / 1000} s`, true);
+    await sleep(250);
+  }
+}
+
 export async function detachVolume(c: LibvirtCtx, uuid: string, volumeId: string): Promise<boolean> {
   const { dom, flags } = await liveFlags(c, uuid);
   const facts = await factsOf(dom);
@@ -96,6 +114,7 @@ export async function detachVolume(c: LibvirtCtx, uuid: string, volumeId: string
   } catch (e) {
     if (!(e instanceof VirshError && e.notFound)) throw stepFailed('HypervisorError', `detach volume ${volumeId}`, e);
   }
+  if (flags.live) await waitGone(c, uuid, `volume ${volumeId}`, (f) => Boolean(f.volumes[volumeId]));
   await c.virsh.secretUndefine(volumeSecret(volumeId).uuid);
   return true;
 }
@@ -129,5 +148,6 @@ export async function unplugVif(c: LibvirtCtx, uuid: string, portId: string): Pr
   } catch (e) {
     if (!(e instanceof VirshError && e.notFound)) throw stepFailed('HypervisorError', `unplug port ${portId}`, e);
   }
+  if (flags.live) await waitGone(c, uuid, `port ${portId}`, (f) => f.ports.some((p) => p.portId === portId));
   return true;
 }
