@@ -20,10 +20,21 @@ step "system daemons (libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd)"
 # A daemon that cannot start is reported; the system tests that need it say why they skip or fail.
 node dist/controller/cli/main.js daemons start || echo "test: some system daemons are not running (see above)"
 
+out=$(mktemp -d)
 step "unit tests"
-npx vitest run --project unit
+npx vitest run --project unit --reporter=default --reporter=json --outputFile.json="$out/unit.json"
 
 step "system tests"
-SYSTEM_TESTS=1 npx vitest run --project system
+SYSTEM_TESTS=1 npx vitest run --project system --reporter=default --reporter=json --outputFile.json="$out/system.json"
 
 step "all tests passed"
+# One plain closing line for both runs: "N passed, N failed, N skipped".
+node -e '
+  let p = 0, f = 0, s = 0;
+  for (const file of process.argv.slice(1)) {
+    const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
+    p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests || 0);
+  }
+  console.log(`${p} passed, ${f} failed, ${s} skipped`);
+' "$out/unit.json" "$out/system.json"
+rm -rf "$out"
