@@ -30,7 +30,7 @@ async function upload(token: string, id: string, data: Buffer, type = 'applicati
   return app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...as(token), 'content-type': type }, payload: data });
 }
 
-async function patch(token: string, id: string, ops: unknown[], type = PATCH) {
+async function patch(token: string, id: string, ops: unknown, type = PATCH) {
   return app.inject({ method: 'PATCH', url: `/image/v2/images/${id}`, headers: { ...as(token), 'content-type': type }, payload: JSON.stringify(ops) });
 }
 
@@ -58,6 +58,14 @@ describe('image records', () => {
     expect((await create('admin', { visibility: 'public' })).statusCode).toBe(201);
     expect((await create('alice', { owner: 'p-bob' })).statusCode).toBe(403);
     expect((await app.inject({ method: 'POST', url: '/image/v2/images', payload: {} })).statusCode).toBe(401);
+  });
+
+  it('limits custom properties to 128 (413)', async () => {
+    const many = Object.fromEntries(Array.from({ length: 129 }, (_, n) => [`p${n}`, 'x']));
+    expect((await create('alice', many)).statusCode).toBe(413);
+    const id = (await create('alice', { ...many, p128: undefined })).json().id;
+    expect((await patch('alice', id, [{ op: 'add', path: '/one_more', value: 'x' }])).statusCode).toBe(413);
+    expect((await patch('alice', id, [{ op: 'replace', path: '/p1', value: 'y' }])).statusCode).toBe(200);
   });
 
   it('answers 404 for unknown ids, non-UUIDs and dot-dot paths', async () => {

@@ -7,8 +7,15 @@ import { applyPatch, checkCoreValue, checkProperty, refuseProtected, type ImageC
 import type { ImageRepo, ImageRow, MemberRow, MemberStatus } from './repo.js';
 import { CORE, MEMBER_STATUSES } from './schemas.js';
 
-/** Tags an image may carry (Glance's image_tag_quota). */
+/** Tags, custom properties and members an image may have (Glance's image_*_quota defaults). */
 export const MAX_TAGS = 128;
+export const MAX_PROPERTIES = 128;
+export const MAX_MEMBERS = 128;
+
+function checkPropertyCount(props: Record<string, string>): void {
+  const n = Object.keys(props).length;
+  if (n > MAX_PROPERTIES) throw new OverLimit(`Attempted to add more image properties than allowed: ${n} of ${MAX_PROPERTIES}.`);
+}
 
 const now = () => isoSeconds(new Date());
 
@@ -123,6 +130,7 @@ export class ImageService {
     }
     const visibility = (core.visibility as ImageRow['visibility'] | undefined) ?? 'shared';
     this.checkVisibilityChange(ctx, visibility);
+    checkPropertyCount(properties);
     const tags = (core.tags as string[] | undefined) ?? [];
     if (tags.length > MAX_TAGS) throw new OverLimit(`Maximum tag count exceeded, ${tags.length} of ${MAX_TAGS}`);
     const t = now();
@@ -173,6 +181,7 @@ export class ImageService {
     if (changes.owner !== undefined && changes.owner !== i.owner && !ctx.isAdmin) {
       throw new Forbidden("You are not permitted to modify 'owner' on this image.");
     }
+    if (changes.properties && Object.keys(changes.properties).length > Object.keys(i.properties).length) checkPropertyCount(changes.properties);
     if (changes.tags && changes.tags.length > MAX_TAGS) throw new OverLimit(`Maximum tag count exceeded, ${changes.tags.length} of ${MAX_TAGS}`);
     if (Object.keys(changes).length) this.repo.update(i.id, { ...changes, updated_at: now() });
     return this.repo.get(i.id) ?? i;
@@ -237,6 +246,7 @@ export class ImageService {
     const member = (body as { member?: unknown } | undefined)?.member;
     if (typeof member !== 'string' || !member || member.length > 255) throw new BadRequest('Member to be added not specified');
     if (this.repo.member(i.id, member)) throw new Conflict(`The target member ${member} is already associated with image ${i.id}.`);
+    if (this.repo.members(i.id).length >= MAX_MEMBERS) throw new OverLimit(`Maximum number of image members exceeded: ${MAX_MEMBERS}.`);
     const t = now();
     const m: MemberRow = { image_id: i.id, member_id: member, status: 'pending', created_at: t, updated_at: t };
     this.repo.insertMember(m);
