@@ -76,6 +76,15 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(ra.tunnels.removed).toEqual([]);
   });
 
+  it('a restarted agent (new driver, same state directory) keeps its VLANs and changes nothing', async () => {
+    const again = driver(A, { public: 'br-ex' });
+    await again.init();
+    const r = await again.sync(hostA(ips));
+    expect(r.flows).toEqual({ added: 0, deleted: 0 });
+    expect(r.errors).toEqual([]);
+    dA = again;
+  });
+
   it('fake guests get their fixed address, router and MTU 1450 by DHCP (g2 across the tunnel)', async () => {
     const l1 = await g.g1!.dhcp();
     expect(l1.ip).toBe(IP.G1);
@@ -95,6 +104,15 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(await g.g2!.ping(IP.G1, 2)).toBe(true);
     const t = await mh.tcpTransfer(g.g1!.netns, g.g2!.netns, IP.G2, 4);
     expect(t.bytes).toBe(4 * 1024 * 1024);
+  });
+
+  it('drift: flows deleted behind the agent\'s back come back with the next sync', async () => {
+    await B.run('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', 'br-tun']);
+    await B.run('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', 'br-int']);
+    expect(await g.g1!.ping(IP.G2, 1, 1)).toBe(false);
+    const rb = await syncB();
+    expect(rb.flows.added).toBeGreaterThan(10);
+    expect(await g.g1!.ping(IP.G2, 2)).toBe(true);
   });
 
   it('isolates networks with the same subnet (VNI 1002 cannot reach 1001)', async () => {
