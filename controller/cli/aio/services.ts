@@ -26,9 +26,11 @@ const CONFIG: Record<ServiceName, string> = { controller: AIO.controllerToml, ag
 export const pidFileOf = (s: ServiceName) => join(AIO.runDir, `${s}.pid`);
 export const logFileOf = (s: ServiceName) => join(AIO.logDir, `${s}.log`);
 
-/** The unit file from systemd/, with the checkout's path in place of /opt/homestack. */
-export function unitText(root: string, s: ServiceName): string {
-  return readFileSync(join(root, 'systemd', UNIT[s]), 'utf8').replaceAll('/opt/homestack', root);
+/** The unit file from systemd/, with the checkout's path in place of /opt/homestack and this node. */
+export function unitText(root: string, s: ServiceName, unitDir = join(root, 'systemd')): string {
+  return readFileSync(join(unitDir, UNIT[s]), 'utf8')
+    .replaceAll('/opt/homestack', root)
+    .replaceAll('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `);
 }
 
 /** Is the service running (by whatever means)? */
