@@ -183,3 +183,19 @@ describe('delete', () => {
     expect(mine['OS-EXT-SRV-ATTR:host']).toBe('cmp1');
   });
 });
+
+describe('server metadata and update', () => {
+  it('sets, merges, replaces and deletes metadata; renames with PUT', async () => {
+    const id = await active('meta', c.admin, { metadata: { a: '1' } });
+    expect((await c.req('POST', `${V}/servers/${id}/metadata`, c.admin, { metadata: { b: '2' } })).body.metadata).toEqual({ a: '1', b: '2' });
+    expect((await c.req('PUT', `${V}/servers/${id}/metadata/c`, c.admin, { meta: { c: '3' } })).body.meta).toEqual({ c: '3' });
+    expect((await c.req('GET', `${V}/servers/${id}/metadata/c`, c.admin)).body.meta).toEqual({ c: '3' });
+    expect((await c.req('DELETE', `${V}/servers/${id}/metadata/a`, c.admin)).status).toBe(204);
+    expect((await c.req('GET', `${V}/servers/${id}/metadata`, c.admin)).body.metadata).toEqual({ b: '2', c: '3' });
+    expect((await c.req('PUT', `${V}/servers/${id}/metadata`, c.admin, { metadata: { z: '9' } })).body.metadata).toEqual({ z: '9' });
+    expect((await c.req('PUT', `${V}/servers/${id}/metadata/q`, c.admin, { meta: { other: '1' } })).status).toBe(400);
+    const renamed = await c.req('PUT', `${V}/servers/${id}`, c.admin, { server: { name: 'meta2' } });
+    expect(renamed.body.server).toMatchObject({ name: 'meta2', metadata: { z: '9' } });
+    expect((await c.req('PUT', `${V}/servers/${id}`, c.admin, { server: { flavorRef: 'x' } })).status).toBe(400);
+  });
+});

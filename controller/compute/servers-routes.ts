@@ -4,7 +4,8 @@ import { background, computeBase, publicBase, type ComputeCtx } from './context.
 import { serverAction } from './servers-actions.js';
 import { buildInstance } from './servers-build.js';
 import { createServers } from './servers-create.js';
-import { deleteServer, listServers, updateServer, visibleServer } from './servers-service.js';
+import { deleteMetaItem, deleteServer, listServers, metadataOf, setMetadata, setMetaItem, updateServer, visibleServer } from './servers-service.js';
+import { NotFound } from '../../shared/errors/index.js';
 import { serverBrief, serverView, type ViewOpts } from './servers-view.js';
 import { mvAtLeast } from './versions.js';
 
@@ -75,5 +76,19 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     return r.body === undefined ? reply.send() : reply.send(r.body);
   });
 
-  app.get<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: visibleServer(ctx, ctxOf(req), req.params.id).metadata }));
+  app.get<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: metadataOf(ctx, ctxOf(req), req.params.id) }));
+  app.put<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, true) }));
+  app.post<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, false) }));
+  app.get<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req) => {
+    const md = metadataOf(ctx, ctxOf(req), req.params.id);
+    if (!(req.params.key in md)) throw new NotFound('Metadata item was not found');
+    return { meta: { [req.params.key]: md[req.params.key] } };
+  });
+  app.put<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req) => ({
+    meta: setMetaItem(ctx, ctxOf(req), req.params.id, req.params.key, req.body),
+  }));
+  app.delete<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req, reply) => {
+    deleteMetaItem(ctx, ctxOf(req), req.params.id, req.params.key);
+    return reply.code(204).send();
+  });
 }

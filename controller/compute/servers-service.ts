@@ -1,11 +1,12 @@
 import { ServerUpdate } from '../../shared/api/compute.js';
-import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
+import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { background, boolParam, can, must, type ComputeCtx } from './context.js';
 import type { HostRef } from './ports.js';
 import { isBuilding, markDeleted, messageOf, setError } from './servers-build.js';
 import type { Instance, ListFilter } from './servers-repo.js';
 import { addressesOf, vmStatesOf } from './servers-view.js';
+import { quotaLimit } from './quotas.js';
 import { toInt, validate } from './validate.js';
 
 export const serverNotFound = (id: string) => new NotFound(`Instance ${id} could not be found.`, 'InstanceNotFound');
@@ -169,3 +170,51 @@ export async function runDelete(ctx: ComputeCtx, id: string, action: number, req
   ctx.actions.finish(action);
 }
 
+
+/** Server metadata (GET/PUT/POST /servers/{id}/metadata[/key]); quota metadata_items. */
+export function metadataOf(ctx: ComputeCtx, auth: AuthContext, id: string): Record<string, string> {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, 'os_compute_api:server-metadata:index', auth, { project_id: i.project_id });
+  return i.metadata;
+}
+
+function checkMeta(md: unknown): Record<string, string> {
+  if (!md || typeof md !== 'object' || Array.isArray(md)) throw new BadRequest('Malformed request body: metadata must be an object.');
+  for (const [k, v] of Object.entries(md)) {
+    if (!k || k.length > 255) throw new BadRequest('Invalid input for field/attribute metadata. Keys must be 1 to 255 characters.');
+    if (typeof v !== 'string' || v.length > 255) throw new BadRequest(`Invalid input for field/attribute ${k}. Value must be a string of at most 255 characters.`);
+  }
+  return md as Record<string, string>;
+}
+
+function saveMeta(ctx: ComputeCtx, auth: AuthContext, i: Instance, md: Record<string, string>): Record<string, string> {
+  const limit = quotaLimit(ctx, i.project_id, 'metadata_items');
+  if (limit >= 0 && Object.keys(md).length > limit) throw new Forbidden('Quota exceeded for metadata_items: too many metadata items.', 'MetadataLimitExceeded');
+  checkNotLocked(ctx, auth, i);
+  ctx.servers.update(i.id, { metadata: md }, ctx.now().toISOString());
+  return md;
+}
+
+export function setMetadata(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown, replace: boolean): Record<string, string> {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, `os_compute_api:server-metadata:${replace ? 'update_all' : 'create'}`, auth, { project_id: i.project_id });
+  const md = checkMeta((body as { metadata?: unknown } | null)?.metadata);
+  return saveMeta(ctx, auth, i, replace ? md : { ...i.metadata, ...md });
+}
+
+export function setMetaItem(ctx: ComputeCtx, auth: AuthContext, id: string, key: string, body: unknown): Record<string, string> {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, 'os_compute_api:server-metadata:update', auth, { project_id: i.project_id });
+  const meta = checkMeta((body as { meta?: unknown } | null)?.meta);
+  if (Object.keys(meta).length !== 1 || !(key in meta)) throw new BadRequest('Request body and URI mismatch');
+  saveMeta(ctx, auth, i, { ...i.metadata, ...meta });
+  return meta;
+}
+
+export function deleteMetaItem(ctx: ComputeCtx, auth: AuthContext, id: string, key: string): void {
+  const i = visibleServer(ctx, auth, id);
+  must(ctx, 'os_compute_api:server-metadata:delete', auth, { project_id: i.project_id });
+  if (!(key in i.metadata)) throw new NotFound('Metadata item was not found');
+  const { [key]: _gone, ...rest } = i.metadata;
+  saveMeta(ctx, auth, i, rest);
+}
