@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   agentLayer.dispatcher.resume();
-  jobs = startJobs(controllerJobs({ agents: agentLayer, log }), log);
+  jobs = startJobs(controllerJobs({ agents: agentLayer, db, log }), log);
 }
 
 main().catch((e: unknown) => {

@@ -3,6 +3,8 @@ import type { AgentLayer } from '../agents/index.js';
 import { agentHealthJob } from './agent-health.js';
 import type { Job } from './cron.js';
 import { dispatchRetryJob } from './dispatch-retry.js';
+import { pruneOperationsJob } from './prune-operations.js';
+import type { Db } from '../db/open.js';
 
 export { startJobs, everySeconds, type Job, type RunningJobs } from './cron.js';
 
@@ -10,6 +12,6 @@ export { startJobs, everySeconds, type Job, type RunningJobs } from './cron.js';
  * The controller's periodic jobs. Services with their own (token expiry,
  * reconciliation) add them here: one file per job under controller/jobs/.
  */
-export function controllerJobs(o: { agents: AgentLayer; log: FastifyBaseLogger }): Job[] {
-  return [agentHealthJob(o.agents.hosts, o.log), dispatchRetryJob(o.agents.dispatcher)];
+export function controllerJobs(o: { agents: AgentLayer; db: Db; log: FastifyBaseLogger }): Job[] {
+  return [agentHealthJob(o.agents.hosts, o.log), dispatchRetryJob(o.agents.dispatcher), pruneOperationsJob(o.db, o.log)];
 }
