@@ -11,10 +11,12 @@ import { MultiHost } from './harness.js';
  *   npx tsx agents/network/testing/cli.ts exec <run> <host> <tool> [args...]
  *   npx tsx agents/network/testing/cli.ts down <run>
  *
- * Host A (index 1) gets br-ex with 172.24.4.1/24 (the external network's gateway);
- * every host gets its own OVS, optionally its own libvirtd, and with --mgmt an address
- * 198.51.100.(10+idx) on a management LAN whose controller side is 198.51.100.1 in
- * netns t<run>-ctl.
+ * Every host gets its own OVS and optionally its own libvirtd. Without --mgmt, host A
+ * (index 1) gets br-ex with 172.24.4.1/24 (the external network's gateway). With
+ * --mgmt, netns t<run>-ctl plays the operator's network: the management LAN
+ * (198.51.100.1; hosts at 198.51.100.(10+idx)) and the external segment (172.24.4.1/24)
+ * that every host's br-ex joins through its uplink ex1 — run the controller and the
+ * acceptance scripts there.
  */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -24,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
     await mh.up({ mgmt: rest.includes('--mgmt') });
     for (let i = 1; i <= n; i++) {
       const name = String.fromCharCode(64 + i);
-      const h = await mh.addHost(name, i, { external: i === 1, libvirt: rest.includes('--libvirt') });
+      const mgmt = rest.includes('--mgmt');
+      const h = await mh.addHost(name, i, { external: !mgmt && i === 1, uplink: mgmt, libvirt: rest.includes('--libvirt') });
       process.stdout.write(`host ${name}: netns ${h.netns}, tunnel_ip ${h.tunnelIp}${rest.includes('--mgmt') ? `, listen 198.51.100.${10 + i}` : ''}\n` +
         `  run inside: nsenter --mount=${join(mh.dir, 'ns', `h${name}.mnt`)} --net=/run/netns/${h.netns} -- <command>\n`);
     }

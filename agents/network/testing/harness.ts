@@ -95,7 +95,9 @@ export class MultiHost {
   /**
    * The underlay; with `mgmt`, also a management LAN: netns `t<run>-ctl` with bridge
    * `mg0` and 198.51.100.1/24 (where a controller listens), each host getting `mgmt0`
-   * with 198.51.100.(10+idx) (no OVS on that path, so no checksum issue).
+   * with 198.51.100.(10+idx) (no OVS on that path, so no checksum issue); and the
+   * external segment: bridge `ex0` with 172.24.4.1/24 (the external network's gateway,
+   * like a physical router) which hosts added with `uplink` join through br-ex.
    */
   async up(o: { mgmt?: boolean } = {}): Promise<void> {
     mkdirSync(join(this.dir, 'ns'), { recursive: true });
@@ -113,7 +115,8 @@ export class MultiHost {
     if (o.mgmt) {
       this.mgmt = true;
       await this.root('ip', ['netns', 'add', this.mgmtNs]);
-      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '198.51.100.1/24', 'dev', 'mg0']]) {
+      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '198.51.100.1/24', 'dev', 'mg0'],
+        ['link', 'add', 'ex0', 'type', 'bridge'], ['link', 'set', 'ex0', 'up'], ['addr', 'add', '172.24.4.1/24', 'dev', 'ex0']]) {
         await this.root('ip', ['-n', this.mgmtNs, ...a]);
       }
     }
@@ -160,7 +163,7 @@ export class MultiHost {
    * cgroup tree kept). Inside, `virsh -c qemu:///system` reaches the host's libvirtd; from
    * outside use `qemu+unix:///system?socket=<dir>/lv/run/libvirt-sock`.
    */
-  async addHost(name: string, idx: number, o: { external?: boolean; libvirt?: boolean } = {}): Promise<SimHost> {
+  async addHost(name: string, idx: number, o: { external?: boolean; uplink?: boolean; libvirt?: boolean } = {}): Promise<SimHost> {
     const netns = `${this.prefix}-h${name}`;
     const dir = join(this.dir, `h${name}`);
     for (const d of ['run', 'db', 'netns', 'data']) mkdirSync(join(dir, d), { recursive: true });
@@ -198,6 +201,15 @@ export class MultiHost {
     if (o.external) {
       await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev']);
       await run('ip', ['addr', 'add', '172.24.4.1/24', 'dev', 'br-ex']);
+      await run('ip', ['link', 'set', 'br-ex', 'up']);
+    } else if (o.uplink) {
+      if (!this.mgmt) throw new Error('uplink needs up({ mgmt: true }): the external segment lives in the management namespace');
+      // br-ex with an uplink `ex1` into the shared external segment (bridge ex0 in t<run>-ctl, 172.24.4.1)
+      await this.root('ip', ['link', 'add', 'ex1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ex-${name}`, 'netns', this.mgmtNs]);
+      await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `ex-${name}`, 'master', 'ex0', 'up']);
+      await run('ip', ['link', 'set', 'ex1', 'up']);
+      await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev',
+        '--', '--may-exist', 'add-port', 'br-ex', 'ex1']);
       await run('ip', ['link', 'set', 'br-ex', 'up']);
     }
     return host;
