@@ -23,9 +23,16 @@ export function chooseServiceHost(hosts: HostLite[], load: ReadonlyMap<string, n
   return [...pool].sort((a, b) => (load.get(a.name) ?? 0) - (load.get(b.name) ?? 0) || a.name.localeCompare(b.name))[0]!.name;
 }
 
-/** True when `name` names a host that still runs the network agent. */
-export function hostIsValid(hosts: HostLite[], name: string): boolean {
-  return !!name && networkHosts(hosts).some((h) => h.name === name);
+/**
+ * True when `name` names a host that still runs the network agent. With
+ * `downSince` (failover, opt-in), a host that has been down since before that moment
+ * no longer counts: its DHCP servers and routers move to another host.
+ */
+export function hostIsValid(hosts: HostLite[], name: string, downSince?: string): boolean {
+  const h = name ? networkHosts(hosts).find((x) => x.name === name) : undefined;
+  if (!h) return false;
+  if (downSince && h.state === 'down' && (!h.last_heartbeat_at || h.last_heartbeat_at < downSince)) return false;
+  return true;
 }
 
 /** binding:vif_type / binding:vif_details as Neutron's OVS mechanism driver reports them. */

@@ -37,7 +37,10 @@ export function networkingOf(deps: ServiceDeps): Networking {
   const dispatcher = layer?.dispatcher ?? null;
   const policy = deps.auth.policy as typeof deps.auth.policy & { register?: (r: Record<string, string>) => void };
   policy.register?.(NETWORK_POLICY_DEFAULTS);
-  const syncer = new NetworkSyncer({ db: deps.db, dispatcher, log: deps.log, leaseSeconds: deps.config.network.dhcp_lease_s || undefined });
+  const syncer = new NetworkSyncer({
+    db: deps.db, dispatcher, log: deps.log, leaseSeconds: deps.config.network.dhcp_lease_s || undefined,
+    rescheduleDownS: deps.config.network.reschedule_down_s,
+  });
   const svc: Svc = {
     db: deps.db, config: deps.config, policy: deps.auth.policy, log: deps.log,
     hosts: () => readHosts(deps.db),

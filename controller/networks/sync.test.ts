@@ -96,6 +96,28 @@ describe('desired state to the agents', () => {
     expect(body.routers.map((x: any) => x.id)).toEqual([r.id]);
   });
 
+  it('moves DHCP and routers off a host down longer than reschedule_down_s (opt-in), never by default', async () => {
+    t = await netTestApp({ reschedule_down_s: 60 });
+    ensurePublicNetwork({ db: t.db, config: t.config }, { projectId: 'p-admin' });
+    t.addHost('first', { tunnelIp: '192.0.2.1' });
+    const { n } = await tenantNet('admin');
+    const r = (await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'r' } })).body.router;
+    t.addHost('second', { tunnelIp: '192.0.2.2' });
+    const dhcpHost = async () => (await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports[0]['binding:host_id'];
+    expect(await dhcpHost()).toBe('first');
+    // Down, but only just: nothing moves.
+    t.db.prepare(`UPDATE hosts SET state = 'down', last_heartbeat_at = ? WHERE name = 'first'`).run(new Date(Date.now() - 30_000).toISOString());
+    t.net.syncer.push();
+    expect(await dhcpHost()).toBe('first');
+    // Down for longer than 60 s: DHCP and the router go to the other host.
+    t.db.prepare(`UPDATE hosts SET last_heartbeat_at = ? WHERE name = 'first'`).run(new Date(Date.now() - 120_000).toISOString());
+    t.net.syncer.push();
+    expect(await dhcpHost()).toBe('second');
+    const body = JSON.parse(ops().filter((o) => o.host_id === t.db.prepare(`SELECT id FROM hosts WHERE name = 'second'`).pluck().get()).at(-1)!.payload);
+    expect(body.routers.map((x: any) => x.id)).toEqual([r.id]);
+    expect(body.dhcp.map((x: any) => x.network_id)).toEqual([n.id]);
+  });
+
   it('delivers through the dispatcher and marks ports the agent reports ACTIVE', async () => {
     const mock = new MockAgent();
     mock.disableNetConnect();

@@ -32,22 +32,25 @@ export function loadSnapshot(db: Db): Snapshot {
 
 /**
  * Places DHCP servers and routers that have no (valid) network host yet — made before
- * any agent registered, or left on a host that was removed — and moves their ports'
+ * any agent registered, or left on a host that was removed, or (opt-in,
+ * `network.reschedule_down_s`) on a host down for that long — and moves their ports'
  * bindings with them. Returns how many it placed.
  */
-export function placeOrphans(db: Db): number {
+export function placeOrphans(db: Db, o: { rescheduleDownS?: number; now?: Date } = {}): number {
   const hosts = readHosts(db);
+  const downSince = o.rescheduleDownS ? new Date((o.now ?? new Date()).getTime() - o.rescheduleDownS * 1000).toISOString() : undefined;
+  const valid = (name: string) => hostIsValid(hosts, name, downSince);
   let placed = 0;
   db.transaction(() => {
     const load = new Map<string, number>();
     const bump = (h: string) => load.set(h, (load.get(h) ?? 0) + 1);
     const dhcp = portsRepo.where(db, { device_owner: 'network:dhcp' });
     const routers = routersRepo.where(db);
-    for (const p of dhcp) if (hostIsValid(hosts, p.binding_host_id)) bump(p.binding_host_id);
-    for (const r of routers) if (hostIsValid(hosts, r.host)) bump(r.host);
+    for (const p of dhcp) if (valid(p.binding_host_id)) bump(p.binding_host_id);
+    for (const r of routers) if (valid(r.host)) bump(r.host);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     for (const p of dhcp) {
-      if (hostIsValid(hosts, p.binding_host_id)) continue;
+      if (valid(p.binding_host_id)) continue;
       const h = chooseServiceHost(hosts, load);
       if (!h) break;
       portsRepo.update(db, { ...p, binding_host_id: h, status: 'ACTIVE', updated_at: now });
@@ -55,7 +58,7 @@ export function placeOrphans(db: Db): number {
       placed++;
     }
     for (const r of routers) {
-      if (hostIsValid(hosts, r.host)) continue;
+      if (valid(r.host)) continue;
       const h = chooseServiceHost(hosts, load);
       if (!h) break;
       routersRepo.update(db, { ...r, host: h, updated_at: now });
@@ -86,6 +89,8 @@ export class NetworkSyncer {
 
   constructor(private readonly o: {
     db: Db; dispatcher: Dispatcher | null; log: FastifyBaseLogger; leaseSeconds?: number;
+    /** Move DHCP servers and routers off a host down this long (0/undefined: never). */
+    rescheduleDownS?: number;
     /** Changes within this window coalesce into one push (a push reads everything: ~30 ms at 1,000 ports). */
     debounceMs?: number;
   }) {
@@ -113,7 +118,8 @@ export class NetworkSyncer {
 
   /** The desired state of every network host now. */
   desired(): Map<string, DesiredState> {
-    placeOrphans(this.o.db);
+    const moved = placeOrphans(this.o.db, { rescheduleDownS: this.o.rescheduleDownS });
+    if (moved) this.o.log.info({ placed: moved }, 'placed DHCP servers / routers on network hosts');
     const snap = loadSnapshot(this.o.db);
     if (this.o.leaseSeconds) snap.dhcpLeaseSeconds = this.o.leaseSeconds;
     return computeDesiredState(snap);

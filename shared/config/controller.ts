@@ -62,6 +62,7 @@ export const ControllerConfigSchema = Type.Object(
       dhcp_lease_s: Int(86400, 0, 'DHCP lease time given to guests (0 = the agent default)'),
       bind_wait_ms: Int(15000, 0, 'how long binding a port waits for the host agent to converge before compute goes on'),
       resync_s: Int(60, 0, 'this often, recompute every host\'s network state and re-send it where it differs from what was last handed over or a sync failed (0 = never)'),
+      reschedule_down_s: Int(0, 0, 'move DHCP servers and routers off a network host that has been down this long (0 = never: a partitioned host could still answer for their addresses)'),
     }),
     agents: Section({
       down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
