@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Value } from 'typebox/value';
-import { PowerState, type InstanceSpec, type InstanceState } from '../../shared/agent/compute.js';
+import { InstanceSpec as InstanceSpecSchema, PowerState, type InstanceSpec, type InstanceState } from '../../shared/agent/compute.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { buildApp } from '../app.js';
 import { bootstrap } from '../cli/bootstrap.js';
@@ -38,6 +38,11 @@ export class FakeGateway implements ComputeHostGateway {
 
   async spawn(host: HostRef, spec: InstanceSpec) {
     this.calls.push({ op: 'spawn', host: host.name, uuid: spec.uuid });
+    // The agent validates the body against the contract: so does the fake.
+    if (!Value.Check(InstanceSpecSchema, spec)) {
+      const e = [...Value.Errors(InstanceSpecSchema, spec)][0] as { instancePath?: string; message?: string } | undefined;
+      throw new Error(`the spec breaks the compute contract at ${e?.instancePath}: ${e?.message}`);
+    }
     if (this.held) await new Promise<void>((r) => this.held!.push(r));
     if (this.failSpawn.has(host.name)) throw new HostOpError('SpawnFailed', `define domain: virsh: error: failed on ${host.name}`);
     if (this.domains.has(spec.uuid)) throw new HostOpError('InstanceExists', 'exists');
