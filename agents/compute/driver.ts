@@ -53,9 +53,10 @@ export interface HypervisorDriver {
   /**
    * Every domain carrying the Homestack marker, for reconciliation. Idempotent,
    * read-only. One unreadable domain never fails the list: its uuid is reported in
-   * `unreadable`.
+   * `unreadable`. `orphans`: instance directories without a domain (and no
+   * operation in progress on them).
    */
-  list(): Promise<{ instances: InstanceState[]; unreadable: string[] }>;
+  list(): Promise<{ instances: InstanceState[]; unreadable: string[]; orphans?: string[] }>;
 
   /** One instance; null when absent. Idempotent, read-only. */
   get(uuid: string): Promise<InstanceState | null>;

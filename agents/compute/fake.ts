@@ -62,7 +62,7 @@ export class FakeHypervisor implements HypervisorDriver {
   }
 
   async list() {
-    return { instances: [...this.instances.entries()].map(([u, i]) => this.state(u, i)), unreadable: [] as string[] };
+    return { instances: [...this.instances.entries()].map(([u, i]) => this.state(u, i)), unreadable: [] as string[], orphans: [] as string[] };
   }
 
   async get(uuid: string) {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,12 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     expect(await driver.get(uuid)).toBeNull();
     expect(existsSync(join(dir, 'instances', uuid))).toBe(false);
     expect((await driver.cachedImages()).length).toBe(0);
+    // A directory without a domain is reported as an orphan, and destroy cleans it.
+    const stray = randomUUID();
+    await mkdir(join(dir, 'instances', stray));
+    expect((await driver.list()).orphans).toEqual([stray]);
+    expect(await driver.destroy(stray, { deleteDisks: true })).toBe(false);
+    expect((await driver.list()).orphans).toEqual([]);
   });
 
   it('boots, runs user_data from the config drive, and goes through every power operation', async () => {
@@ -129,7 +135,9 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     const vnc = await driver.vncConsole(uuid);
     expect(vnc.host).toBe('127.0.0.1');
     expect(vnc.port).toBeGreaterThanOrEqual(5900);
-    expect((await driver.list()).instances.map((i) => i.uuid)).toContain(uuid);
+    const listed = await driver.list();
+    expect(listed.instances.map((i) => i.uuid)).toContain(uuid);
+    expect(listed.orphans).toEqual([]);
 
     let t = performance.now();
     const off = await driver.powerOff(uuid, { timeoutSec: 60 });

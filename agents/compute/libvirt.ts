@@ -17,7 +17,7 @@ import { BadSpec, InstanceExists, InstanceNotFound, InvalidState, stepFailed } f
 import { cpuCount, diskGb, readCpuinfo, resolveVirtType } from './host-info.js';
 import { ImageCache } from './image-cache.js';
 import { isInvalidOperation, isNoDomain, LibvirtConn } from './libvirt-conn.js';
-import { factsOf, mustLookup, paths, stateOfDomain, volumeSecret, type LibvirtCtx } from './libvirt-ctx.js';
+import { factsOf, mustLookup, paths, stateOfDomain, UUID_RE, volumeSecret, type LibvirtCtx } from './libvirt-ctx.js';
 import * as dev from './libvirt-devices.js';
 import * as power from './libvirt-power.js';
 import { snapshot } from './libvirt-snapshot.js';
@@ -127,7 +127,7 @@ export class LibvirtDriver implements HypervisorDriver {
     };
   }
 
-  async list(): Promise<{ instances: InstanceState[]; unreadable: string[] }> {
+  async list(): Promise<{ instances: InstanceState[]; unreadable: string[]; orphans: string[] }> {
     const all = await this.c.conn.with((hv) => hv.connectListAllDomains());
     const saved = new Set<string>();
     for (const d of await this.c.conn.with((hv) => hv.connectListAllDomains(ConnectListAllDomainsFlags.MANAGEDSAVE))) {
@@ -135,6 +135,8 @@ export class LibvirtDriver implements HypervisorDriver {
     }
     const instances: InstanceState[] = [];
     const unreadable: string[] = [];
+    const domainUuids = new Set<string>();
+    for (const d of all) domainUuids.add((await d.getUUIDString().catch(() => '')).toLowerCase());
     for (const d of all) {
       let uuid = '?';
       try {
@@ -149,7 +151,9 @@ export class LibvirtDriver implements HypervisorDriver {
         this.c.log.warn({ uuid, err: String(e) }, 'domain state unreadable');
       }
     }
-    return { instances, unreadable };
+    const dirs = await readdir(this.o.instancesDir).catch(() => [] as string[]);
+    const orphans = dirs.filter((n) => UUID_RE.test(n) && !domainUuids.has(n) && !this.locks.has(n));
+    return { instances, unreadable, orphans };
   }
 
   async get(uuid: string): Promise<InstanceState | null> {
@@ -163,7 +167,27 @@ export class LibvirtDriver implements HypervisorDriver {
     }
   }
 
-  async spawn(spec: InstanceSpec): Promise<SpawnResult> {
+  /**
+   * Operations on one instance run one at a time, in arrival order (Nova's per-instance
+   * lock): a destroy arriving during a spawn waits for it, and two spawns of one uuid
+   * cannot both pass the "already exists" check.
+   */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private serial<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const key = uuid.toLowerCase();
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.locks.set(key, tail);
+    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key); });
+    return next;
+  }
+
+  spawn(spec: InstanceSpec): Promise<SpawnResult> {
+    return this.serial(spec.uuid, () => this.spawnNow(spec));
+  }
+
+  private async spawnNow(spec: InstanceSpec): Promise<SpawnResult> {
     const t0 = performance.now();
     const uuid = spec.uuid.toLowerCase();
     if (!spec.image === !spec.boot_volume) throw new BadSpec('exactly one of image and boot_volume must be given');
@@ -238,7 +262,11 @@ export class LibvirtDriver implements HypervisorDriver {
     }
   }
 
-  async destroy(uuid: string, o: { deleteDisks: boolean }): Promise<boolean> {
+  destroy(uuid: string, o: { deleteDisks: boolean }): Promise<boolean> {
+    return this.serial(uuid, () => this.destroyNow(uuid, o));
+  }
+
+  private async destroyNow(uuid: string, o: { deleteDisks: boolean }): Promise<boolean> {
     const p = paths(this.c, uuid);
     const dom = await this.c.conn.lookup(uuid);
     if (dom) {
@@ -259,18 +287,18 @@ export class LibvirtDriver implements HypervisorDriver {
     return Boolean(dom);
   }
 
-  powerOn = (uuid: string) => power.powerOn(this.c, uuid);
-  powerOff = (uuid: string, o: { timeoutSec: number }) => power.powerOff(this.c, uuid, o.timeoutSec);
-  reboot = (uuid: string, o: { hard: boolean; timeoutSec?: number }) => power.reboot(this.c, uuid, o.hard, o.timeoutSec);
-  pause = (uuid: string) => power.pause(this.c, uuid);
-  unpause = (uuid: string) => power.unpause(this.c, uuid);
-  suspend = (uuid: string) => power.suspend(this.c, uuid);
-  resume = (uuid: string) => power.resume(this.c, uuid);
-  snapshot = (uuid: string, t: SnapshotTarget): Promise<SnapshotResult> => snapshot(this.c, uuid, t, this.o.dispatcher);
-  attachVolume = (uuid: string, c: IscsiConnectionInfo, device: string | null) => dev.attachVolume(this.c, uuid, c, device);
-  detachVolume = (uuid: string, volumeId: string) => dev.detachVolume(this.c, uuid, volumeId);
-  plugVif = (uuid: string, vif: VifSpec) => dev.plugVif(this.c, uuid, vif);
-  unplugVif = (uuid: string, portId: string) => dev.unplugVif(this.c, uuid, portId);
+  powerOn = (uuid: string) => this.serial(uuid, () => power.powerOn(this.c, uuid));
+  powerOff = (uuid: string, o: { timeoutSec: number }) => this.serial(uuid, () => power.powerOff(this.c, uuid, o.timeoutSec));
+  reboot = (uuid: string, o: { hard: boolean; timeoutSec?: number }) => this.serial(uuid, () => power.reboot(this.c, uuid, o.hard, o.timeoutSec));
+  pause = (uuid: string) => this.serial(uuid, () => power.pause(this.c, uuid));
+  unpause = (uuid: string) => this.serial(uuid, () => power.unpause(this.c, uuid));
+  suspend = (uuid: string) => this.serial(uuid, () => power.suspend(this.c, uuid));
+  resume = (uuid: string) => this.serial(uuid, () => power.resume(this.c, uuid));
+  snapshot = (uuid: string, t: SnapshotTarget): Promise<SnapshotResult> => this.serial(uuid, () => snapshot(this.c, uuid, t, this.o.dispatcher));
+  attachVolume = (uuid: string, c: IscsiConnectionInfo, device: string | null) => this.serial(uuid, () => dev.attachVolume(this.c, uuid, c, device));
+  detachVolume = (uuid: string, volumeId: string) => this.serial(uuid, () => dev.detachVolume(this.c, uuid, volumeId));
+  plugVif = (uuid: string, vif: VifSpec) => this.serial(uuid, () => dev.plugVif(this.c, uuid, vif));
+  unplugVif = (uuid: string, portId: string) => this.serial(uuid, () => dev.unplugVif(this.c, uuid, portId));
 
   async consoleLog(uuid: string, maxBytes: number): Promise<{ output: string; truncated: boolean }> {
     const dom = await mustLookup(this.c, uuid);

@@ -61,7 +61,9 @@ describe('compute contract: every descriptor through the agent app with the fake
     expect(sp.instance.power_state).toBe(C.PowerState.RUNNING);
     expect(sp.image_cached).toBe(false);
     expect((await call(C.Spawn, sampleSpec, 409)).error.code).toBe('InstanceExists');
-    expect((await call(C.ListInstances, {})).instances.map((i) => i.uuid)).toEqual([U]);
+    const listed = await call(C.ListInstances, {});
+    expect(listed.instances.map((i: C.InstanceState) => i.uuid)).toEqual([U]);
+    expect(listed.orphans).toEqual([]);
     expect((await call(C.GetInstance, { uuid: U })).instance!.ports).toEqual([sampleVif.port_id]);
     expect((await call(C.GetInstance, { uuid: '00000000-0000-4000-8000-000000000000' })).instance).toBeNull();
     expect((await call(C.PowerOff, { uuid: U, timeout_s: 5 })).instance.power_state).toBe(C.PowerState.SHUTDOWN);

@@ -264,6 +264,12 @@ export const ListInstances = defineRoute({
     instances: Type.Array(InstanceState),
     /** Instance uuids whose state could not be read (one bad domain never fails the list). */
     unreadable: Type.Array(Type.String()),
+    /**
+     * Instance uuids with files on this host (disks, console log) but no domain and no
+     * operation in progress: leftovers the controller may remove (after its grace
+     * period) with compute.destroy {delete_disks: true}.
+     */
+    orphans: Type.Optional(Type.Array(Type.String())),
   }),
   timeoutMs: 30_000,
 });
