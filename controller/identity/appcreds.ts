@@ -5,7 +5,6 @@ import { nowIso } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityCore } from './core.js';
 import { invalid, name, optBool, optStr, type Obj } from './input.js';
-import { hashPassword } from './passwords.js';
 import type { AppCredRow, RoleRow } from './repo.js';
 
 /**
@@ -61,7 +60,7 @@ export class AppCreds {
     }
     const row: AppCredRow = {
       id: newHexId(), user_id: userId, project_id: ctx.projectId, name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
-      secret_hash: await hashPassword(secret, this.core.scrypt), unrestricted: optBool(o, 'unrestricted') ? 1 : 0,
+      secret_hash: await this.core.hash(secret), unrestricted: optBool(o, 'unrestricted') ? 1 : 0,
       expires_at: expiresAt, roles: JSON.stringify(roleIds), created_at: nowIso(),
     };
     try {

@@ -4,7 +4,7 @@ import { keystoneTime } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityCore, Resolved } from './core.js';
 import { invalid, type Obj } from './input.js';
-import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import { needsRehash } from './passwords.js';
 import type { AppCredRow, DomainRow, ProjectRow, UserRow } from './repo.js';
 import { newAuditId, normalizeMethods, TokenInvalid, type AuthMethod, type TokenPayload } from './tokens.js';
 
@@ -173,7 +173,7 @@ export class Authenticator {
     const locked = !!user && cfg.lockout_failures > 0 && user.failed_auth_count >= cfg.lockout_failures &&
       user.failed_auth_at !== null && Date.now() - user.failed_auth_at < cfg.lockout_s * 1000;
     // Always spend one scrypt, on the user's hash or on the dummy.
-    const ok = await verifyPassword(password, user?.password_hash ?? null, await this.core.dummyHash());
+    const ok = await this.core.verify(password, user?.password_hash ?? null);
     if (!user || !ok || locked) {
       if (user && !locked && cfg.lockout_failures > 0) {
         this.core.repo.st('UPDATE users SET failed_auth_count = failed_auth_count + 1, failed_auth_at = ? WHERE id = ?').run(Date.now(), user.id);
@@ -193,7 +193,7 @@ export class Authenticator {
       // The configured cost changed: upgrade the stored hash now that we know the
       // password, in the background (only if the password was not changed meanwhile).
       const { id, password_hash: old } = user;
-      hashPassword(password, this.core.scrypt)
+      this.core.hash(password)
         .then((h) => this.core.repo.st('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(h, id, old))
         .catch((err: unknown) => this.log.warn({ err, user: id }, 'password rehash failed'));
     }
@@ -227,7 +227,7 @@ export class Authenticator {
       const user = this.userRef(a.user, 'application_credential.user');
       ac = user ? this.core.repo.list<AppCredRow>('app_credentials', { user_id: user.id, name: a.name })[0] : undefined;
     } else throw invalid('application_credential', 'expected id, or name and user');
-    const ok = await verifyPassword(a.secret, ac?.secret_hash ?? null, await this.core.dummyHash());
+    const ok = await this.core.verify(a.secret, ac?.secret_hash ?? null);
     if (!ac || !ok) throw new Unauthorized(AUTH_FAILED);
     if (ac.expires_at !== null && ac.expires_at <= Date.now()) throw new Unauthorized('The application credential has expired.');
     const scope = scopeOf();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
 import { KeyRepository } from './keys.js';
-import { DEFAULT_SCRYPT, makeDummyHash, type ScryptParams } from './passwords.js';
+import { DEFAULT_SCRYPT, hashPassword, HashLimiter, makeDummyHash, verifyPassword, type ScryptParams } from './passwords.js';
 import { IdentityRepo, type AppCredRow, type DomainRow, type EndpointRow, type ProjectRow, type RoleRow, type ServiceRow, type UserRow } from './repo.js';
 import { TokenCodec, TokenInvalid, type TokenPayload } from './tokens.js';
 
@@ -60,10 +60,23 @@ export class IdentityCore {
     return this.config.identity.token_ttl_s * 1000;
   }
 
+  private readonly hashes = new HashLimiter(2);
+
   /** A hash of a random password at the current strength, for unknown users. */
   dummyHash(): Promise<string> {
-    this.dummy ??= makeDummyHash(this.scrypt);
+    this.dummy ??= this.hashes.run(() => makeDummyHash(this.scrypt));
     return this.dummy;
+  }
+
+  /** scrypt at the configured cost, at most two at a time. */
+  hash(secret: string): Promise<string> {
+    return this.hashes.run(() => hashPassword(secret, this.scrypt));
+  }
+
+  /** Checks a secret against a stored hash; with none, spends the same work on the dummy. */
+  async verify(secret: string, stored: string | null): Promise<boolean> {
+    const dummy = await this.dummyHash();
+    return this.hashes.run(() => verifyPassword(secret, stored, dummy));
   }
 
   /** Call after any write that may change what a token resolves to. */

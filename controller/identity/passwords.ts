@@ -60,3 +60,25 @@ export function needsRehash(stored: string | null, params: ScryptParams): boolea
 export function makeDummyHash(params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
   return hashPassword(randomBytes(24).toString('base64'), params);
 }
+
+/**
+ * At most `max` hashes at once: scrypt runs on libuv's thread pool (4 threads), which
+ * file and DNS work of every service share; a login storm must not take all of it.
+ */
+export class HashLimiter {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly max = 2) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}

@@ -3,7 +3,6 @@ import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import { DEFAULT_DOMAIN_ID, type IdentityCore } from './core.js';
 import { extras, invalid, name, optBool, optObj, optStr, optTags, reqStr, type Obj } from './input.js';
-import { hashPassword, verifyPassword } from './passwords.js';
 import type { DomainRow, GroupRow, ProjectRow, UserRow } from './repo.js';
 
 /** Domains, projects, users and groups: the logic behind their routes. */
@@ -199,7 +198,7 @@ export class Resources {
     const dp = optStr(o, 'default_project_id', { nullable: true }) ?? null;
     if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
     if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId);
-    const hash = password ? await hashPassword(password, this.core.scrypt) : null;
+    const hash = password ? await this.core.hash(password) : null;
     if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId); // created while we hashed
     const row: UserRow = {
       id: newHexId(), domain_id: domainId, name: n, enabled: optBool(o, 'enabled') === false ? 0 : 1, password_hash: hash,
@@ -227,7 +226,7 @@ export class Resources {
     if (dp !== undefined) patch.default_project_id = dp;
     const password = optStr(o, 'password', { nullable: true, max: 4096 });
     if (password !== undefined) {
-      patch.password_hash = password === null ? null : await hashPassword(password, this.core.scrypt);
+      patch.password_hash = password === null ? null : await this.core.hash(password);
       patch.failed_auth_count = 0;
       patch.failed_auth_at = null;
     }
@@ -248,10 +247,10 @@ export class Resources {
     const u = this.user(id);
     const original = reqStr(o, 'original_password', { max: 4096 });
     const password = reqStr(o, 'password', { max: 4096 });
-    if (!(await verifyPassword(original, u.password_hash, await this.core.dummyHash()))) {
+    if (!(await this.core.verify(original, u.password_hash))) {
       throw new Unauthorized('The request you have made requires authentication.');
     }
-    const hash = await hashPassword(password, this.core.scrypt);
+    const hash = await this.core.hash(password);
     this.repo.tx(() => {
       this.repo.update('users', id, { password_hash: hash, failed_auth_count: 0, failed_auth_at: null });
       this.core.revoke('user', id);
