@@ -39,6 +39,8 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
   const portId = randomUUID();
   const port2 = randomUUID();
   const imageId = randomUUID();
+  const bfvUuid = randomUUID();
+  const bootVolumeId = randomUUID();
 
   beforeAll(async () => {
     const kvmMode = statSync('/dev/kvm', { throwIfNoEntry: false })?.mode;
@@ -65,7 +67,7 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
   });
 
   afterAll(async () => {
-    await driver?.destroy(uuid, { deleteDisks: true }).catch(() => {});
+    for (const u of [uuid, bfvUuid]) await driver?.destroy(u, { deleteDisks: true }).catch(() => {});
     await driver?.close();
     await run('tgtadm', ['--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => {});
     await run('tgtadm', ['--lld', 'iscsi', '--op', 'delete', '--mode', 'account', '--user', CHAP.user]).catch(() => {});
@@ -75,11 +77,11 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
 
   const lastDisks = (out: string) => [...out.matchAll(/^DISKS (.*)$/gm)].pop()?.[1] ?? '';
 
-  async function waitConsole(re: RegExp, timeoutMs = 180_000): Promise<string> {
+  async function waitConsole(re: RegExp, timeoutMs = 180_000, who = uuid): Promise<string> {
     const end = Date.now() + timeoutMs;
     let out = '';
     while (Date.now() < end) {
-      out = (await driver.consoleLog(uuid, 1 << 20)).output;
+      out = (await driver.consoleLog(who, 1 << 20)).output;
       if (re.test(out)) return out;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -143,5 +145,29 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
     const left = await run('ovs-vsctl', ['--timeout=10', 'list-ports', BR]);
     expect(left.stdout.trim()).toBe('');
     await writeFile(join(dir, 'done'), '');
+  });
+
+  it('boots from a CHAP iSCSI volume (no local root disk)', async () => {
+    await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', IMAGE, join(dir, 'boot.img')]);
+    await run('tgtadm', ['--lld', 'iscsi', '--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '2', '--backing-store', join(dir, 'boot.img')]);
+    const sp = await driver.spawn({
+      uuid: bfvUuid, name: `t${runId}-bfv`, hostname: `t${runId}-bfv`, vcpus: 1, memory_mb: 192, root_gb: 0, nics: [],
+      boot_volume: {
+        volume_id: bootVolumeId,
+        connection: { driver_volume_type: 'iscsi', data: { target_iqn: IQN, target_portal: '127.0.0.1:3260', target_lun: 2, volume_id: bootVolumeId, auth_method: 'CHAP', auth_username: CHAP.user, auth_password: CHAP.pass } },
+      },
+      config_drive: {
+        meta_data: { uuid: bfvUuid, name: 'bfv', hostname: `t${runId}-bfv` },
+        user_data: Buffer.from('#!/bin/sh\necho BFV-OK-$(hostname)\n').toString('base64'),
+        network_data: { links: [], networks: [], services: [] },
+      },
+    });
+    console.log(`boot-from-volume spawn: ${JSON.stringify(sp.timings)}`);
+    expect(sp.instance.volumes).toEqual({ [bootVolumeId]: 'vda' });
+    await waitConsole(new RegExp(`BFV-OK-t${runId}-bfv`), 180_000, bfvUuid);
+    expect(existsSync(join(dir, 'instances', bfvUuid, 'disk'))).toBe(false);
+    await expect(driver.snapshot(bfvUuid, { imageId: randomUUID(), uploadUrl: 'http://127.0.0.1:9/x', token: 't', diskFormat: 'qcow2' })).rejects.toMatchObject({ code: 'SnapshotFailed' });
+    expect(await driver.destroy(bfvUuid, { deleteDisks: true })).toBe(true);
+    expect((await run('virsh', ['-c', 'qemu:///system', 'secret-list'])).stdout).not.toContain(bootVolumeId);
   });
 });
