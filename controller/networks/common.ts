@@ -20,7 +20,21 @@ export function unwrap<S extends TSchema>(body: unknown, key: string, schema: S)
   if (!inner || typeof inner !== 'object' || Array.isArray(inner)) {
     throw new BadRequest(`Resource body required: expected an object under '${key}'.`);
   }
-  return check(inner, schema, key);
+  return check(coerceInts(inner as Record<string, unknown>), schema, key);
+}
+
+/** Integer attributes clients may send as strings (OSC passes --provider-segment and --mtu through as text); Neutron converts them. */
+const INT_ATTRS = new Set([
+  'provider:segmentation_id', 'mtu', 'port_range_min', 'port_range_max', 'ip_version',
+  'network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'rbac_policy', 'subnetpool',
+]);
+function coerceInts(o: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...o };
+  for (const k of Object.keys(out)) {
+    const v = out[k];
+    if (INT_ATTRS.has(k) && typeof v === 'string' && /^-?\d{1,9}$/.test(v.trim())) out[k] = Number(v.trim());
+  }
+  return out;
 }
 
 export function check<S extends TSchema>(v: unknown, schema: S, what: string): Static<S> {

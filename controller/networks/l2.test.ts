@@ -31,6 +31,14 @@ describe('networks', () => {
     expect(n2['provider:segmentation_id']).toBe(1001);
   });
 
+  it('takes an admin\'s provider segment and MTU, as numbers or as the client\'s strings', async () => {
+    const r = await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'seg', 'provider:network_type': 'vxlan', 'provider:segmentation_id': '5000', mtu: '1400' } });
+    expect(r.status).toBe(201);
+    expect(r.body.network).toMatchObject({ 'provider:segmentation_id': 5000, mtu: 1400 });
+    expect((await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'seg2', 'provider:segmentation_id': 5000 } })).status).toBe(409);
+    expect((await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'big', mtu: 1500 } })).status).toBe(400);
+  });
+
   it('hides provider attributes from members and refuses them provider networks', async () => {
     const n = await net('tnet-m', 'alice');
     expect(n).not.toHaveProperty('provider:segmentation_id');
