@@ -32,7 +32,8 @@ export interface Networking {
  */
 export function networkingOf(deps: ServiceDeps): Networking {
   const have = deps.extras.networking as Networking | undefined;
-  if (have) return have;
+  // The same extras object handed to a second app (tests do) must not reuse the first one's db.
+  if (have && have.svc.db === deps.db && have.svc.config === deps.config && have.svc.policy === deps.auth.policy) return have;
   const layer = deps.extras.agentLayer as AgentLayer | undefined;
   const dispatcher = layer?.dispatcher ?? null;
   const policy = deps.auth.policy as typeof deps.auth.policy & { register?: (r: Record<string, string>) => void };
