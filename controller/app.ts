@@ -10,6 +10,7 @@ import type { ServiceDeps } from './http/service-deps.js';
 import { createIdentity } from './identity/index.js';
 import { createImageFacade } from './images/facade.js';
 import { networkingOf } from './networks/plugin.js';
+import { volumeFacadeOf } from './volumes/plugin.js';
 import { SERVICES } from './services.js';
 import { createAgentLayer, type AgentLayer } from './agents/index.js';
 import { internalAgentRoutes } from './agents/internal-routes.js';
@@ -56,6 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const serviceDeps: ServiceDeps = { ...base, auth: identity.auth };
   serviceDeps.facades.images = createImageFacade(serviceDeps);
   serviceDeps.facades.networks = networkingOf(serviceDeps).facade;
+  serviceDeps.facades.volumes = volumeFacadeOf(serviceDeps);
   app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });
 
   await app.register(identity.plugin('/identity'), { prefix: '/identity' });

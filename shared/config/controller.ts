@@ -64,6 +64,18 @@ export const ControllerConfigSchema = Type.Object(
       resync_s: Int(60, 0, 'this often, recompute every host\'s network state and re-send it where it differs from what was last handed over or a sync failed (0 = never)'),
       reschedule_down_s: Int(0, 0, 'move DHCP servers and routers off a network host that has been down this long (0 = never: a partitioned host could still answer for their addresses)'),
     }),
+    volume: Section({
+      default_availability_zone: Str('nova', 'zone of volumes and volume hosts'),
+      default_volume_type: Str('__DEFAULT__', 'type of volumes created without one'),
+      quota_volumes: Int(10, -1, 'default per-project quota (-1 = unlimited)'),
+      quota_gigabytes: Int(1000, -1),
+      quota_snapshots: Int(10, -1),
+      quota_backups: Int(10, -1),
+      quota_backup_gigabytes: Int(1000, -1),
+      quota_per_volume_gigabytes: Int(-1, -1),
+      quota_groups: Int(10, -1),
+      operation_wait_s: Int(120, 1, 'how long an attach waits for the volume host to export the volume'),
+    }),
     agents: Section({
       down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
       heartbeat_s: Int(10, 1),
