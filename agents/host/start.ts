@@ -7,6 +7,7 @@ import { AGENT_API_VERSION } from '../../shared/agent/contract.js';
 import type { RegisterBody, Role } from '../../shared/agent/host.js';
 import type { AgentConfig } from '../../shared/config/agent.js';
 import { makeRunner } from '../../shared/exec/run.js';
+import { agentUrl } from './advertise.js';
 import { buildAgentApp, type AgentApp } from './app.js';
 import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
@@ -73,8 +74,7 @@ export async function startAgent(o: {
 
   const listenHost = config.listen.host;
   await agent.fastify.listen({ host: listenHost, port: config.listen.port });
-  const advertised = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
-  const url = `http://${advertised.includes(':') ? `[${advertised}]` : advertised}:${config.listen.port}`;
+  const url = agentUrl(config);
 
   const usage = async () => {
     const roles: Record<string, Record<string, number>> = {};

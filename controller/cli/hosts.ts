@@ -4,6 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
 import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.js';
 import { configPath, loadConfig } from '../../shared/config/load.js';
+import { agentUrl } from '../../agents/host/advertise.js';
 import { HostRegistry } from '../agents/registry.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
 
@@ -23,10 +24,8 @@ export function ensureSecretFile(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-export function agentUrlOf(c: AgentConfig): string {
-  const h = c.listen.host === '0.0.0.0' || c.listen.host === '::' ? '127.0.0.1' : c.listen.host;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${c.listen.port}`;
-}
+/** The URL the agent will register with (agents/host/advertise.ts). */
+export const agentUrlOf = (c: AgentConfig): string => agentUrl(c);
 
 /**
  * Enrols the agent of this machine: its credential file (created if absent) and URL

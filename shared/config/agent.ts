@@ -16,6 +16,7 @@ export const AgentConfigSchema = Type.Object(
       {
         host: Str('127.0.0.1', 'management address the controller reaches'),
         port: Int(8001, 1),
+        advertise: Str('', 'address the controller uses to reach this agent (default: the listen host; when listening on 0.0.0.0, the first non-loopback IPv4)'),
       },
       { additionalProperties: false, default: {} },
     ),
