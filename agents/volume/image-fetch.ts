@@ -8,7 +8,9 @@ import { request, type Dispatcher } from 'undici';
 import type { ImageSource } from '../../shared/agent/compute.js';
 
 export class ImageFetchError extends Error {
-  constructor(readonly code: 'ImageFetchFailed' | 'ChecksumMismatch', message: string, readonly retryable = false) {
+  /** Never retryable: a volume stuck in `downloading` helps nobody; it goes to error with the reason. */
+  readonly retryable = false;
+  constructor(readonly code: 'ImageFetchFailed' | 'ChecksumMismatch', message: string, _transient = false) {
     super(message);
     this.name = code;
   }

@@ -45,7 +45,7 @@ export interface VolumeCloud {
   close(): Promise<void>;
 }
 
-export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume']>; backend?: VolumeBackend; backendName?: string } = {}): Promise<VolumeCloud> {
+export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume']>; backend?: VolumeBackend; backendName?: string; extras?: Record<string, unknown> } = {}): Promise<VolumeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-volumes-'));
   const config = Value.Default(ControllerConfigSchema, {
     data_dir: dir, public_url: 'http://cloud.test:8000', identity: { scrypt_log_n: 10 }, images: { qemu_img_check: false },
@@ -56,8 +56,9 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
   const boot = await bootstrap(db, config, { adminPassword: 'secret-admin' });
   const silent = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child() { return silent; }, level: 'silent' };
   const layer = createAgentLayer({ config, db, log: silent as never, backoffBaseMs: 20 });
-  const app = await buildApp({ config, db, logger: false, extras: { agentLayer: layer } });
-  await app.ready();
+  const app = await buildApp({ config, db, logger: false, extras: { ...o.extras, agentLayer: layer } });
+  // Listen: volume agents fetch images from the controller's image API.
+  config.public_url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace(/\/+$/, '');
   const ctx = app.homestack.deps.extras.volumeCtx as VolumeCtx;
 
   const secret = 'volume-agent-secret-0123456789';
