@@ -146,6 +146,34 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     if (process.env.KEEP_TEST_DIRS !== '1') rmSync(DIR, { recursive: true, force: true });
   });
 
+  it('the daemons stop on a bad config or a newer database with one line naming the problem', () => {
+    const daemon = (script: string, toml: string) => {
+      const f = join(DIR, `bad-${Math.random().toString(36).slice(2)}.toml`);
+      writeFileSync(f, toml);
+      const r = spawnSync(process.execPath, [join(ROOT, script), '--config', f], { encoding: 'utf8', timeout: 20_000 });
+      return { code: r.status, err: r.stderr.trim() };
+    };
+    const unknown = daemon('dist/controller/main.js', '[listen]\nprot = 1\n');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^homestack-controller: .*unknown key 'listen\.prot'$/);
+    const wrongType = daemon('dist/agents/main.js', 'heartbeat_s = "often"\n');
+    expect(wrongType.code).toBe(2);
+    expect(wrongType.err).toMatch(/^homestack-agent: .*key 'heartbeat_s': expected integer/);
+    expect(wrongType.err.split('\n')).toHaveLength(1);
+    const noKey = daemon('dist/agents/main.js', `credential_file = "${DIR}/absent.key"\n`);
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toMatch(/key 'credential_file'.*does not exist/);
+    // A database written by a newer controller.
+    const newer = join(DIR, 'newer');
+    mkdirSync(newer, { recursive: true });
+    const d = new Database(join(newer, 'homestack.db'));
+    d.pragma('user_version = 9999');
+    d.close();
+    const tooNew = daemon('dist/controller/main.js', `data_dir = "${newer}"\n[listen]\nhost = "127.0.0.1"\nport = ${ctlPort}\n`);
+    expect(tooNew.code).toBe(2);
+    expect(tooNew.err).toMatch(/^homestack-controller: the database schema is version 9999 but this controller only knows up to \d+/);
+  });
+
   it('the default configuration marks a dead agent down within 35 s', () => {
     const d = Value.Default(ControllerConfigSchema, {}) as { agents: { heartbeat_s: number; down_after_missed: number } };
     expect(worstCaseDownS(d.agents.heartbeat_s, d.agents.down_after_missed)).toBeLessThanOrEqual(35);
