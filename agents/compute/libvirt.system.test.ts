@@ -53,7 +53,7 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
   beforeAll(async () => {
     await ensureDaemons();
     dir = await mkdtemp(`/tmp/t${runId}-compute-`);
-    await chmod(dir, 0o755); // QEMU runs as libvirt-qemu and must traverse to the disks
+    // Left 0700 on purpose (like the agent's data_dir): init must let QEMU traverse it.
     server = createServer((req, res) => {
       if (req.headers['x-auth-token'] !== TOKEN) { res.writeHead(401).end(); return; }
       if (req.method === 'GET' && req.url === `/image/v2/images/${imageId}/file`) {
@@ -75,6 +75,7 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     });
     const caps = await driver.init();
     console.log(`host: ${JSON.stringify(caps)}`);
+    expect(statSync(dir).mode & 0o777).toBe(0o710);
   });
 
   afterAll(async () => {

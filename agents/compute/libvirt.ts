@@ -1,6 +1,6 @@
 import { ConnectListAllDomainsFlags } from '@unraid/libvirt';
-import { access, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec } from '../../shared/agent/compute.js';
 import type { Runner } from '../../shared/exec/run.js';
@@ -87,6 +87,7 @@ export class LibvirtDriver implements HypervisorDriver {
     for (const d of [this.o.instancesDir, this.o.imagesDir]) {
       await mkdir(d, { recursive: true, mode: 0o755 });
       await chmod(d, 0o755);
+      await this.openPathForQemu(dirname(d));
     }
     await mkdir(this.c.tmpDir, { recursive: true, mode: 0o700 });
     await this.c.conn.with((hv) => hv.nodeGetInfo());
@@ -96,6 +97,31 @@ export class LibvirtDriver implements HypervisorDriver {
     const swept = await this.c.cache.sweep();
     if (swept) this.c.log.info({ swept }, 'removed partial image downloads');
     return this.hostResources(cpuCount(cpuinfo));
+  }
+
+  /**
+   * Ancestors that QEMU's user cannot traverse (e.g. the agent's data_dir, created
+   * 0700) get group libvirt-qemu with search permission only (g+x): QEMU can reach its
+   * disks, nobody else gains anything, and nothing becomes listable.
+   */
+  private async openPathForQemu(dir: string): Promise<void> {
+    const gid = Number(/^libvirt-qemu:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8').catch(() => ''))?.[1] ?? NaN);
+    const chain: string[] = [];
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      chain.push(d);
+      if (d === dirname(d)) break;
+    }
+    for (const d of chain.reverse()) {
+      const st = await stat(d).catch(() => null);
+      if (!st || (st.mode & 0o001) || (st.gid === gid && st.mode & 0o010)) continue;
+      if (!Number.isFinite(gid) || st.gid !== 0) {
+        this.c.log.warn({ dir: d }, 'QEMU (libvirt-qemu) cannot traverse this directory to reach instance disks');
+        continue;
+      }
+      await chown(d, st.uid, gid);
+      await chmod(d, (st.mode & 0o7777) | 0o010);
+      this.c.log.info({ dir: d }, 'gave group libvirt-qemu search permission so QEMU can reach instance disks');
+    }
   }
 
   async hostResources(cpus?: number): Promise<HostCapabilities> {
