@@ -10,6 +10,7 @@ import type { VolumeBackend } from '../../agents/volume/backend.js';
 import { FakeBackend, FakeTarget } from '../../agents/volume/fake.js';
 import { registerVolumeRoutes } from '../../agents/volume/routes.js';
 import { VolumeService } from '../../agents/volume/service.js';
+import type { IscsiTarget } from '../../agents/volume/target.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { newUuid } from '../../shared/util/ids.js';
 import { createAgentLayer, type AgentLayer } from '../agents/index.js';
@@ -32,6 +33,7 @@ export interface VolumeCloud {
   ctx: VolumeCtx;
   agent: AgentApp;
   backend: VolumeBackend;
+  /** The fake target (unused when `iscsi` was given). */
   target: FakeTarget;
   hostId: string;
   admin: string;
@@ -45,7 +47,7 @@ export interface VolumeCloud {
   close(): Promise<void>;
 }
 
-export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume']>; backend?: VolumeBackend; backendName?: string; extras?: Record<string, unknown> } = {}): Promise<VolumeCloud> {
+export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume']>; backend?: VolumeBackend; backendName?: string; extras?: Record<string, unknown>; iscsi?: IscsiTarget } = {}): Promise<VolumeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-volumes-'));
   const config = Value.Default(ControllerConfigSchema, {
     data_dir: dir, public_url: 'http://cloud.test:8000', identity: { scrypt_log_n: 10 }, images: { qemu_img_check: false },
@@ -66,7 +68,7 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
   const backend = o.backend ?? new FakeBackend();
   await backend.init();
   const target = new FakeTarget('iqn.2026-11.org.homestack', '127.0.0.1:3260');
-  registerVolumeRoutes(agent, new VolumeService(backend, target, { workDir: join(dir, 'work') }));
+  registerVolumeRoutes(agent, new VolumeService(backend, o.iscsi ?? target, { workDir: join(dir, 'work') }));
   const url = await agent.fastify.listen({ host: '127.0.0.1', port: 0 });
   const hostId = newUuid();
   const ts = new Date().toISOString();
