@@ -1,0 +1,40 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OpStore } from './op-store.js';
+
+const keepFinal = (r: { status: number }) => r.status < 500;
+
+describe('agent idempotency store', () => {
+  it('remembers finished operations across an agent restart', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hs-ops-')), 'operations.db');
+    let runs = 0;
+    const work = async () => { runs += 1; return { status: 200, body: { n: runs } }; };
+    const a = new OpStore(path);
+    expect(await a.run('op-1', 'r', work, keepFinal)).toEqual({ status: 200, body: { n: 1 }, replayed: false });
+    a.close();
+    const b = new OpStore(path);
+    expect(await b.run('op-1', 'r', work, keepFinal)).toEqual({ status: 200, body: { n: 1 }, replayed: true });
+    expect(runs).toBe(1);
+    b.close();
+  });
+
+  it('does not keep replies that ask for a retry, and forgets a failed run', async () => {
+    const s = new OpStore(':memory:');
+    let runs = 0;
+    const flaky = async () => { runs += 1; if (runs === 1) throw new Error('crash'); return { status: 503, body: {} }; };
+    await expect(s.run('op-2', 'r', flaky, keepFinal)).rejects.toThrow('crash');
+    expect((await s.run('op-2', 'r', flaky, keepFinal)).replayed).toBe(false);
+    expect(s.get('op-2')).toBeNull();
+    expect(runs).toBe(2);
+  });
+
+  it('prunes entries older than keepDays at start (here: all)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hs-ops-')), 'operations.db');
+    const a = new OpStore(path);
+    await a.run('old', 'r', async () => ({ status: 200, body: {} }), keepFinal);
+    a.close();
+    expect(new OpStore(path, -1).count()).toBe(0);
+  });
+});
