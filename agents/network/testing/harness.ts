@@ -119,6 +119,9 @@ export class MultiHost {
         ['link', 'add', 'ex0', 'type', 'bridge'], ['link', 'set', 'ex0', 'up'], ['addr', 'add', '172.24.4.1/24', 'dev', 'ex0']]) {
         await this.root('ip', ['-n', this.mgmtNs, ...a]);
       }
+      // TCP from this namespace (the operator, the acceptance runner) enters OVS netdev through
+      // veths: full checksums needed, as for any veth into the userspace datapath (recipe §8.1)
+      await this.root('ip', ['netns', 'exec', this.mgmtNs, 'ethtool', '-K', 'ex0', 'tx', 'off']);
     }
     this.saveState();
   }
@@ -207,6 +210,7 @@ export class MultiHost {
       // br-ex with an uplink `ex1` into the shared external segment (bridge ex0 in t<run>-ctl, 172.24.4.1)
       await this.root('ip', ['link', 'add', 'ex1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ex-${name}`, 'netns', this.mgmtNs]);
       await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `ex-${name}`, 'master', 'ex0', 'up']);
+      await this.root('ip', ['netns', 'exec', this.mgmtNs, 'ethtool', '-K', `ex-${name}`, 'tx', 'off']);
       await run('ip', ['link', 'set', 'ex1', 'up']);
       await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev',
         '--', '--may-exist', 'add-port', 'br-ex', 'ex1']);

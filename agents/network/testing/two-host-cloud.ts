@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeRunner, type RunOptions } from '../../../shared/exec/run.js';
+import { MultiHost, type SimHost } from './harness.js';
+
+/**
+ * A whole cloud on simulated hosts (for the two-host acceptance run): the controller in
+ * the operator namespace t<run>-ctl (198.51.100.1:8000), one agent (compute + network)
+ * inside each host, each host with its own OVS and libvirtd, every br-ex on the shared
+ * external segment 172.24.4.0/24 (gateway 172.24.4.1 in t<run>-ctl).
+ *
+ *   npm run build
+ *   npx tsx agents/network/testing/two-host-cloud.ts up [--hosts 2]
+ *   → prints the openrc path; run acceptance scripts with: ip netns exec t<run>-ctl ...
+ *   npx tsx agents/network/testing/two-host-cloud.ts down <run>
+ *
+ * Daemons are started with busybox start-stop-daemon (pid files under /tmp/t<run>), so
+ * the harness teardown stops them.
+ */
+
+const REPO = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+const NODE = process.execPath;
+const PORT = 8000;
+
+const toml = (lines: string[]) => `${lines.join('\n')}\n`;
+
+async function up(hosts: number): Promise<number> {
+  if (!existsSync(join(REPO, 'dist/controller/main.js')) || !existsSync(join(REPO, 'dist/agents/main.js'))) {
+    process.stderr.write('dist/ is missing: npm run build first\n');
+    return 1;
+  }
+  const root = makeRunner();
+  const mh = new MultiHost(root);
+  await mh.up({ mgmt: true });
+  const ctlDir = join(mh.dir, 'ctl');
+  mkdirSync(ctlDir, { recursive: true });
+  const inCtl = (argv: string[], o?: RunOptions) => root('ip', ['netns', 'exec', mh.mgmtNs, ...argv], o);
+  const ctlToml = join(ctlDir, 'controller.toml');
+  const publicUrl = `http://198.51.100.1:${PORT}`;
+  writeFileSync(ctlToml, toml([
+    `data_dir = "${ctlDir}/data"`, `public_url = "${publicUrl}"`, '', '[listen]', 'host = "198.51.100.1"', `port = ${PORT}`,
+    '', '[agents]', 'heartbeat_s = 5', 'down_after_missed = 3',
+  ]));
+  const cli = (args: string[]) => root('busybox', ['env', `HOMESTACK_CONFIG=${ctlToml}`, NODE, join(REPO, 'dist/controller/cli/main.js'), ...args, '--config', ctlToml], { timeoutMs: 120_000 });
+
+  const simHosts: SimHost[] = [];
+  for (let i = 1; i <= hosts; i++) {
+    const name = String.fromCharCode(64 + i);
+    const h = await mh.addHost(name, i, { uplink: true, libvirt: true });
+    simHosts.push(h);
+    const data = join(h.dir, 'data');
+    const agentToml = join(h.dir, 'agent.toml');
+    writeFileSync(agentToml, toml([
+      `host = "${mh.prefix}-${name.toLowerCase()}"`, 'roles = ["compute", "network"]', `data_dir = "${data}"`,
+      `controller_url = "${publicUrl}"`, `credential_file = "${join(h.dir, 'agent.key')}"`, 'heartbeat_s = 5', '',
+      '[listen]', `host = "198.51.100.${10 + i}"`, 'port = 8001', '',
+      '[compute]', 'virt_type = "qemu"', `instances_dir = "${join(data, 'instances')}"`, '',
+      '[network]', `tunnel_ip = "${h.tunnelIp}"`, 'resync_s = 30', '',
+    ]));
+    await cli(['host', 'enrol-local', '--agent-config', agentToml]);
+  }
+  const pw = 'acc-admin-password-0123';
+  writeFileSync(join(ctlDir, 'admin.pw'), `${pw}\n`, { mode: 0o600 });
+  await cli(['bootstrap', '--admin-password-file', join(ctlDir, 'admin.pw'), '--public-url', publicUrl]);
+
+  // controller in the operator namespace, agents inside their hosts
+  const daemon = (log: string, pid: string, argv: string[]) =>
+    ['busybox', 'start-stop-daemon', '-S', '-b', '-m', '-p', pid, '-x', '/bin/busybox', '--', 'sh', '-c', `exec ${argv.join(' ')} >>${log} 2>&1`];
+  await inCtl(daemon(join(ctlDir, 'controller.log'), join(ctlDir, 'controller.pid'), [NODE, join(REPO, 'dist/controller/main.js'), '--config', ctlToml]));
+  for (const h of simHosts) {
+    const [cmd, ...args] = daemon(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [NODE, join(REPO, 'dist/agents/main.js'), '--config', join(h.dir, 'agent.toml')]);
+    await h.run(cmd as 'busybox', args);
+  }
+  const openrc = join(ctlDir, 'openrc');
+  writeFileSync(openrc, [
+    `export OS_AUTH_URL=${publicUrl}/identity/v3`, 'export OS_IDENTITY_API_VERSION=3', 'export OS_USERNAME=admin', `export OS_PASSWORD=${pw}`,
+    'export OS_PROJECT_NAME=admin', 'export OS_USER_DOMAIN_NAME=Default', 'export OS_PROJECT_DOMAIN_NAME=Default', 'export OS_REGION_NAME=RegionOne', '',
+  ].join('\n'));
+  // wait for both hosts, then the external network
+  const os = (args: string[], o?: RunOptions) => inCtl(['busybox', 'sh', '-c', `. ${openrc} && openstack ${args.join(' ')}`], { timeoutMs: 60_000, ...o });
+  let upCount = 0;
+  for (let i = 0; i < 60 && upCount < hosts; i++) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const r = await os(['compute', 'service', 'list', '-f', 'value', '-c', 'Host', '-c', 'State'], { okCodes: [0, 1] });
+    upCount = r.stdout.split('\n').filter((l) => / up$/.test(l)).length;
+  }
+  process.stdout.write(`compute hosts up: ${upCount}/${hosts}\n`);
+  await os(['network', 'create', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public', 'public'], { okCodes: [0, 1] });
+  await os(['subnet', 'create', '--network', 'public', '--subnet-range', '172.24.4.0/24', '--gateway', '172.24.4.1', '--no-dhcp',
+    '--allocation-pool', 'start=172.24.4.100,end=172.24.4.200', 'public-subnet'], { okCodes: [0, 1] });
+  process.stdout.write(`run ${mh.runId}: . ${openrc}; ip netns exec ${mh.mgmtNs} <acceptance script>\n` +
+    `logs: ${ctlDir}/controller.log, ${mh.dir}/h*/agent.log; down: two-host-cloud.ts down ${mh.runId}\n`);
+  return upCount === hosts ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'up') return up(Number(argv[argv.indexOf('--hosts') + 1] ?? 2) || 2);
+  if (argv[0] === 'down' && argv[1]) {
+    const mh = MultiHost.attach(argv[1]);
+    for (const f of [join(mh.dir, 'ctl', 'controller.pid'), ...mh.hosts.map((h) => join(h.dir, 'agent.pid'))]) {
+      try {
+        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGTERM');
+      } catch { /* not running */ }
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const problems = await mh.teardown();
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    return 0;
+  }
+  process.stderr.write('usage: two-host-cloud.ts up [--hosts N] | down <run>\n');
+  return 2;
+}
+
+main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
