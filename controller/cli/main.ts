@@ -8,7 +8,7 @@ import { opsCommand, opsEcho } from './ops.js';
 
 const USAGE = `homestack: the Homestack admin CLI
 
-  homestack aio up|down|status             the all-in-one cloud on this machine (as root)
+  homestack aio up|down|restart|status     the all-in-one cloud on this machine (as root)
   homestack daemons start                 start libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd if not running
   homestack bootstrap --admin-password PW [--public-url URL] [--region R]   admin, roles, catalog (idempotent)
   homestack keys rotate                   rotate the token keys

@@ -142,6 +142,19 @@ async function down(): Promise<number> {
   return 0;
 }
 
+/** Stops the controller and agent that `up` started (daemons stay), then `up` again: picks up a new build. */
+async function restart(): Promise<number> {
+  const run = makeRunner();
+  const state = readState();
+  for (const s of [...state.services].reverse()) {
+    await stopService(run, s);
+    say(`stopped ${s.name}`);
+  }
+  state.services = [];
+  saveState(state);
+  return up();
+}
+
 async function status(argv: readonly string[]): Promise<number> {
   const run = makeRunner();
   const state = readState();
@@ -174,8 +187,9 @@ export async function aioCommand(sub: string | undefined, argv: readonly string[
     case 'up': return up();
     case 'down': return down();
     case 'status': return status(argv);
+    case 'restart': return restart();
     default:
-      process.stderr.write('usage: homestack aio up|down|status\n');
+      process.stderr.write('usage: homestack aio up|down|restart|status\n');
       return 2;
   }
 }
