@@ -106,6 +106,23 @@ describe('other actions', () => {
     await c.settle();
     expect((await show(id))['OS-EXT-STS:task_state']).toBeNull();
     expect(c.gw.calls.some((x) => x.op === 'snapshot' && x.uuid === id)).toBe(true);
+    // The fake host uploaded nothing: the image must not stay queued for ever.
+    expect(c.app.homestack.deps.facades.images!.get(null, imageId)!.status).toBe('killed');
+    // With data uploaded it becomes active, and 2.45 answers the id in the body.
+    const { Readable } = await import('node:stream');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/hs-snap-');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${dir}/d.qcow2`, '1M']);
+    const qcow2 = readFileSync(`${dir}/d.qcow2`);
+    rmSync(dir, { recursive: true, force: true });
+    c.gw.onSnapshot = async (img) => { await c.app.homestack.deps.facades.images!.upload(img, Readable.from([qcow2])); };
+    const r2 = await c.req('POST', `${V}/servers/${id}/action`, c.admin, { createImage: { name: 'snap2' } });
+    expect(r2.status).toBe(202);
+    const id2 = String(r2.headers.location).split('/').pop()!;
+    await c.settle();
+    const img2 = c.app.homestack.deps.facades.images!.get(null, id2)!;
+    expect(img2.status).toBe('active');
   });
 
   it('lock refuses changes to a member; resetState is admin-only', async () => {

@@ -209,6 +209,11 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
       await ctx.gateway.snapshot(host, i.id, {
         image_id: img.id, upload_url: `${env.publicUrl}/image/v2/images/${img.id}/file`, token: identity.serviceToken(), disk_format: 'qcow2',
       }, requestId);
+      // The agent uploads before it answers: an image still without data means the upload never happened.
+      const after = images.get(null, img.id);
+      if (after && (after.status === 'queued' || after.status === 'saving')) {
+        throw new Error(`the host reported the snapshot done but image ${img.id} is still ${after.status}`);
+      }
       ctx.actions.eventFinish(ev, true, undefined, host.name);
       ctx.actions.finish(action);
     } catch (e) {

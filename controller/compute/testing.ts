@@ -72,8 +72,12 @@ export class FakeGateway implements ComputeHostGateway {
     return this.console;
   }
 
-  async snapshot(host: HostRef, uuid: string) {
+  /** Set by tests: what "uploading" the snapshot does (the real agent PUTs the disk to upload_url). */
+  onSnapshot: ((imageId: string) => Promise<void>) | null = null;
+
+  async snapshot(host: HostRef, uuid: string, req: { image_id: string }) {
     this.calls.push({ op: 'snapshot', host: host.name, uuid });
+    await this.onSnapshot?.(req.image_id);
   }
 
   async attachVolume(host: HostRef, uuid: string, volumeId: string, _c: unknown, device: string | null) {
