@@ -100,6 +100,15 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     for (const id of created.splice(0)) await api('DELETE', `${a.compute}/servers/${id}`);
   };
+  // The default quota (10 instances, 20 cores) would refuse 20 concurrent creates:
+  // lift it for the run and put it back afterwards.
+  const projectId = await projectOf();
+  const before = (await api('GET', `${a.compute}/os-quota-sets/${projectId}`)).body.quota_set as Record<string, number>;
+  await api('PUT', `${a.compute}/os-quota-sets/${projectId}`, { quota_set: { instances: -1, cores: -1, ram: -1 } });
+  async function projectOf(): Promise<string> {
+    const r = await fetch(`${env('OS_AUTH_URL').replace(/\/+$/, '')}/auth/tokens`, { headers: { 'x-auth-token': a.token, 'x-subject-token': a.token } });
+    return ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
+  }
   try {
     // (a) sequential boots.
     const n = Number(arg('boots', '20'));
@@ -138,6 +147,7 @@ async function main(): Promise<void> {
     if (active !== m || overHosts.length) process.exitCode = 1;
   } finally {
     await cleanup();
+    await api('PUT', `${a.compute}/os-quota-sets/${projectId}`, { quota_set: { instances: before.instances, cores: before.cores, ram: before.ram } });
     await api('DELETE', `${a.compute}/flavors/${flavor}`);
     db.close();
   }
