@@ -99,6 +99,9 @@ async function main(): Promise<void> {
   };
   const cleanup = async () => {
     for (const id of created.splice(0)) await api('DELETE', `${a.compute}/servers/${id}`);
+    // Creates still in flight when a run failed: find them by name.
+    const left = (await api('GET', `${a.compute}/servers?name=${encodeURIComponent(`^${run}-`)}`)).body?.servers ?? [];
+    for (const sv of left as Array<{ id: string }>) await api('DELETE', `${a.compute}/servers/${sv.id}`);
   };
   // The default quota (10 instances, 20 cores) would refuse 20 concurrent creates:
   // lift it for the run and put it back afterwards.
