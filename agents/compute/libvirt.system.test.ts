@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -56,14 +56,19 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     // Left 0700 on purpose (like the agent's data_dir): init must let QEMU traverse it.
     server = createServer((req, res) => {
       if (req.headers['x-auth-token'] !== TOKEN) { res.writeHead(401).end(); return; }
+      const stored = join(dir, `upload-${(req.url ?? '').split('/')[4] ?? ''}`);
       if (req.method === 'GET' && req.url === `/image/v2/images/${imageId}/file`) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(IMAGE).size });
         createReadStream(IMAGE).pipe(res);
+      } else if (req.method === 'GET' && existsSync(stored)) { // an uploaded snapshot
+        createReadStream(stored).pipe(res);
       } else if (req.method === 'PUT') {
         const h = createHash('md5');
         let size = 0;
+        const file = createWriteStream(stored);
+        req.pipe(file);
         req.on('data', (c: Buffer) => { h.update(c); size += c.length; });
-        req.on('end', () => { uploads.push({ url: req.url!, md5: h.digest('hex'), size }); res.writeHead(204).end(); });
+        file.on('finish', () => { uploads.push({ url: req.url!, md5: h.digest('hex'), size }); res.writeHead(204).end(); });
       } else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -171,6 +176,16 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     console.log(`snapshot: ${snap.size} bytes, guest paused ${snap.pausedMs} ms`);
     expect(uploads.find((u) => u.url.includes(snapId))).toEqual({ url: `/image/v2/images/${snapId}/file`, md5: snap.checksum, size: snap.size });
     expect((await driver.get(uuid))!.power_state).toBe(PowerState.RUNNING);
+
+    // The snapshot is a bootable image: a second server boots from it (fetched, cached, overlaid).
+    const fromSnap = randomUUID();
+    created.push(fromSnap);
+    const s2 = spec(fromSnap, `SNAPBOOT${runId}`, snap.checksum);
+    s2.image = { ...s2.image!, id: snapId, download_url: `${base}/image/v2/images/${snapId}/file` };
+    expect((await driver.spawn(s2)).imageCached).toBe(false);
+    await waitConsole(fromSnap, new RegExp(`SNAPBOOT${runId}`));
+    expect(await driver.destroy(fromSnap, { deleteDisks: true })).toBe(true);
+    expect(await driver.evictImage(snapId)).toBe(true);
 
     expect(await driver.destroy(uuid, { deleteDisks: true })).toBe(true);
     expect(await driver.get(uuid)).toBeNull();
