@@ -5,6 +5,7 @@ import { makeRunner } from '../../../shared/exec/run.js';
 import { livePid, pidsByComm } from '../../../shared/exec/daemon.js';
 import { HostRegistry } from '../../agents/registry.js';
 import { bootstrap } from '../bootstrap.js';
+import { ensurePublicNetwork } from '../../networks/bootstrap.js';
 import { openContext, printTable } from '../context.js';
 import { enrolLocal } from '../hosts.js';
 import { startSystemDaemons, stopSystemDaemons, SYSTEM_DAEMONS, type StartedDaemon } from './daemons.js';
@@ -94,6 +95,9 @@ async function up(): Promise<number> {
     const b = await bootstrap(ctx.db, ctx.config, { adminPassword: pw.password });
     publicUrl = b.publicUrl;
     say(`bootstrapped identity at ${publicUrl}${b.changes.length ? ` (${b.changes.length} changes)` : ''}`);
+    // The external network `public` (flat, router:external, 203.0.113.0/24), as devstack makes it.
+    const pub = ensurePublicNetwork({ db: ctx.db, config: ctx.config }, { projectId: b.adminProjectId });
+    if (pub.created) say(`created the external network public (${pub.networkId})`);
   } finally {
     ctx.close();
   }
