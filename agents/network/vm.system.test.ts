@@ -80,8 +80,8 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     writeFileSync(join(dir(), 'vm1.xml'), domainXml(`${mh.prefix}-vm1`, ID.G1, MAC.G1, dir()));
     writeFileSync(join(dir(), 'vm2.xml'), domainXml(`${mh.prefix}-vm2`, ID.G2, MAC.G2, dir()));
     await Promise.all([
-      A.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm1.xml')], { timeoutMs: 120_000 }),
-      B.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm2.xml')], { timeoutMs: 120_000 }),
+      A.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm1.xml')], { timeoutMs: 240_000 }),
+      B.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm2.xml')], { timeoutMs: 240_000 }),
     ]);
     const created = Date.now() - t0;
     const t1 = Date.now();
@@ -114,5 +114,5 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     }
     expect(ok1).toBe(true); // same host
     expect(ok2).toBe(true); // across the VXLAN tunnel
-  });
+  }, 480_000); // the first domain of a fresh libvirtd probes QEMU's capabilities (~50 s here, more under load)
 });
