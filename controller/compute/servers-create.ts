@@ -177,7 +177,9 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
   const sgs = (s.security_groups ?? [{ name: 'default' }]).map((g) => ({ name: g.name }));
   const adminPass = s.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
-  const configDrive = s.config_drive === true || (typeof s.config_drive === 'string' && /^(true|1|yes)$/i.test(s.config_drive)) ? 'True' : '';
+  // Homestack has no metadata service: every server gets a config drive (Nova's
+  // force_config_drive), so the document says so whatever was asked.
+  const configDrive = 'True';
 
   const tx = ctx.db.transaction((): Instance[] => {
     const count = checkInstanceQuota(ctx, projectId, { cores: flavor.vcpus, ram: flavor.ram }, minCount, maxCount);

@@ -30,7 +30,7 @@ describe('server create → ACTIVE', () => {
     const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
     expect(s).toMatchObject({
       status: 'ACTIVE', name: 'vm1', key_name: 'k1', 'OS-EXT-STS:vm_state': 'active', 'OS-EXT-STS:power_state': 1, 'OS-EXT-STS:task_state': null,
-      'OS-EXT-SRV-ATTR:host': 'cmp1', 'OS-EXT-AZ:availability_zone': 'nova', image: { id: image }, flavor: { id: flavor },
+      'OS-EXT-SRV-ATTR:host': 'cmp1', 'OS-EXT-AZ:availability_zone': 'nova', image: { id: image }, flavor: { id: flavor }, config_drive: 'True',
       'os-extended-volumes:volumes_attached': [],
     });
     expect(s.hostId).toMatch(/^[0-9a-f]{56}$/);
