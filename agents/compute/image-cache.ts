@@ -39,6 +39,8 @@ export interface CachedBase {
 
 export class ImageCache {
   private readonly inflight = new Map<string, Promise<CachedBase>>();
+  /** Virtual sizes of bases already inspected (a base never changes once renamed in). */
+  private readonly sizes = new Map<string, number>();
 
   constructor(private readonly o: ImageCacheOptions) {}
 
@@ -71,10 +73,14 @@ export class ImageCache {
     } catch {
       return null;
     }
-    const info = await this.o.qemuImg.info(path, 'qcow2');
+    let virtualSize = this.sizes.get(path);
+    if (virtualSize === undefined) {
+      virtualSize = (await this.o.qemuImg.info(path, 'qcow2')).virtualSize;
+      this.sizes.set(path, virtualSize);
+    }
     const now = new Date();
     await utimes(path, now, now).catch(() => {});
-    return { path, virtualSize: info.virtualSize, cached: true };
+    return { path, virtualSize, cached: true };
   }
 
   private async fetch(img: ImageSource, path: string): Promise<CachedBase> {
@@ -95,6 +101,7 @@ export class ImageCache {
       await this.o.qemuImg.convert(dl, fmt, conv, 'qcow2');
       const out = await this.o.qemuImg.info(conv, 'qcow2', { limits: { addressSpaceBytes: 1 << 30 } });
       await rename(conv, path);
+      this.sizes.set(path, out.virtualSize);
       return { path, virtualSize: out.virtualSize, cached: false };
     } finally {
       await rm(dl, { force: true });
@@ -158,6 +165,7 @@ export class ImageCache {
   async evict(imageId: string): Promise<boolean> {
     const p = this.basePath(imageId);
     const had = await stat(p).then(() => true, () => false);
+    this.sizes.delete(p);
     await rm(p, { force: true });
     return had;
   }

@@ -223,43 +223,60 @@ export class LibvirtDriver implements HypervisorDriver {
     const r = new Reverter();
     let step = 'create instance directory';
     let imageCached = false;
-    const lap = () => { const n = performance.now(); const d = n - mark; mark = n; return Math.round(d * 10) / 10; };
-    let mark = t0;
+    const since = (t: number) => Math.round((performance.now() - t) * 10) / 10;
+    /** Runs one step; its failure carries the step's name. */
+    const stepRun = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw e instanceof BadSpec || e instanceof InstanceExists ? e : stepFailed('SpawnFailed', name, e);
+      }
+    };
     try {
       await rm(p.dir, { recursive: true, force: true }); // leftover of an earlier failed destroy
       await mkdir(p.dir, { recursive: true, mode: 0o755 });
       r.add('remove instance directory', () => rm(p.dir, { recursive: true, force: true }));
       const bus: DiskBus = spec.virt?.disk_bus ?? 'virtio';
       const rootTarget = { virtio: 'vda', scsi: 'sda', sata: 'sda', ide: 'hda' }[bus];
-      const disks: DomainDisk[] = [];
-      if (spec.image) {
-        step = `fetch image ${spec.image.id}`;
-        const base = await this.c.cache.ensure(spec.image);
+      // The config drive does not depend on the image: build it while the root disk is made.
+      const cdT0 = performance.now();
+      const configDrive = spec.config_drive
+        ? stepRun('build config drive', () => writeConfigDrive(p.configDrive, configDriveFiles(spec.config_drive!), isofs(this.o.run, this.o.isoTool)))
+          .then(() => { timings.config_drive_ms = since(cdT0); })
+        : Promise.resolve();
+      const root = (async (): Promise<DomainDisk> => {
+        if (!spec.image) {
+          const t = performance.now();
+          const auth = await stepRun(`connect boot volume ${spec.boot_volume!.volume_id}`, () => dev.ensureChapSecret(this.c, spec.boot_volume!.connection, r));
+          timings.disk_ms = since(t);
+          return dev.iscsiDisk(spec.boot_volume!.connection, 'vda', auth);
+        }
+        let t = performance.now();
+        const base = await stepRun(`fetch image ${spec.image.id}`, () => this.c.cache.ensure(spec.image!));
         imageCached = base.cached;
-        timings.image_ms = lap();
-        step = 'create root disk';
+        timings.image_ms = since(t);
+        t = performance.now();
         const want = spec.root_gb * GiB;
         if (want && want < base.virtualSize) {
           throw new BadSpec(`root disk of ${spec.root_gb} GiB is smaller than the image's virtual size (${base.virtualSize} bytes)`);
         }
-        await this.qimg.create(p.root, 'qcow2', Math.max(want, base.virtualSize), { path: base.path, format: 'qcow2' });
-        disks.push({ kind: 'file', path: p.root, format: 'qcow2', device: 'disk', bus, target: rootTarget });
-      } else {
-        step = `connect boot volume ${spec.boot_volume!.volume_id}`;
-        const auth = await dev.ensureChapSecret(this.c, spec.boot_volume!.connection, r);
-        disks.push(dev.iscsiDisk(spec.boot_volume!.connection, 'vda', auth));
-      }
-      timings.disk_ms = lap();
+        await stepRun('create root disk', () => this.qimg.create(p.root, 'qcow2', Math.max(want, base.virtualSize), { path: base.path, format: 'qcow2' }));
+        timings.disk_ms = since(t);
+        return { kind: 'file', path: p.root, format: 'qcow2', device: 'disk', bus, target: rootTarget };
+      })();
+      const [rootRes, cdRes] = await Promise.allSettled([root, configDrive]);
+      if (rootRes.status === 'rejected') throw rootRes.reason;
+      if (cdRes.status === 'rejected') throw cdRes.reason;
+      const disks: DomainDisk[] = [rootRes.value];
       if (spec.config_drive) {
-        step = 'build config drive';
-        await writeConfigDrive(p.configDrive, configDriveFiles(spec.config_drive), isofs(this.o.run, this.o.isoTool));
         const asDisk = spec.virt?.config_drive_device === 'disk';
         const machine = spec.virt?.machine ?? 'pc';
         disks.push(asDisk
           ? { kind: 'file', path: p.configDrive, format: 'raw', device: 'disk', bus: 'virtio', target: 'vdz', readonly: true }
           : { kind: 'file', path: p.configDrive, format: 'raw', device: 'cdrom', ...(/^pc(-i440fx.*)?$/.test(machine) ? { bus: 'ide' as const, target: 'hdd' } : { bus: 'sata' as const, target: 'sdz' }), readonly: true });
       }
-      timings.config_drive_ms = lap();
+      let mark = performance.now();
+      const lap = () => { const d = since(mark); mark = performance.now(); return d; };
       step = 'define domain';
       await writeFile(p.info, JSON.stringify({ uuid, image_id: spec.image?.id ?? null, boot_volume: spec.boot_volume?.volume_id ?? null, created_at: new Date().toISOString() }));
       const xml = buildDomainXml({
