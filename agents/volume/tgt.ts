@@ -51,8 +51,19 @@ export class TgtTarget implements IscsiTarget {
           if (lun?.backingStore === devicePath) return;
           await this.tgt.deleteTarget(t.tid, true);
         }
-        const tid = Math.max(0, ...show.targets.map((x) => x.tid)) + 1;
-        await this.tgt.newTarget(tid, iqnOf(this.o.iqnPrefix, volumeId));
+        // tids are host-wide: another tgtadm user may take ours between show and new.
+        let tid = Math.max(0, ...show.targets.map((x) => x.tid)) + 1;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.tgt.newTarget(tid, iqnOf(this.o.iqnPrefix, volumeId));
+            break;
+          } catch (e) {
+            if (!(e instanceof TgtError && e.code === 'Exists') || attempt >= 5) throw e;
+            const again = await this.findTarget(volumeId);
+            if (again.t) return this.ensureLun(again.t.tid, devicePath);
+            tid = Math.max(tid, ...again.show.targets.map((x) => x.tid)) + 1;
+          }
+        }
         try {
           await this.tgt.newLun(tid, 1, devicePath);
         } catch (e) {
@@ -63,6 +74,13 @@ export class TgtTarget implements IscsiTarget {
         this.wrap(e, `export volume ${volumeId}`);
       }
     });
+  }
+
+  /** LUN 1 of an existing target (a target made by someone else racing us). */
+  private async ensureLun(tid: number, devicePath: string): Promise<void> {
+    const t = (await this.tgt.show()).targets.find((x) => x.tid === tid);
+    if (t?.luns.some((l) => l.lun === 1 && l.backingStore === devicePath)) return;
+    await this.tgt.newLun(tid, 1, devicePath);
   }
 
   removeExport(volumeId: string): Promise<void> {
