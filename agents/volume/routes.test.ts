@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MockAgent } from 'undici';
 import { Value } from 'typebox/value';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CreateSnapshot, CreateVolume, DeleteVolume, ExtendVolume, InitializeConnection, TerminateConnection, VOLUME_ROUTES, VolumeStats } from '../../shared/agent/volume.js';
+import { CreateSnapshot, CreateVolume, DeleteSnapshot, DeleteVolume, ExtendVolume, InitializeConnection, SyncConnections, TerminateConnection, VOLUME_ROUTES, VolumeStats } from '../../shared/agent/volume.js';
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
@@ -80,6 +80,15 @@ describe('volume agent routes (file back end, fake target)', () => {
     expect(target.exports.get(id)!.users.has('hs-x')).toBe(true);
     await call(TerminateConnection, { id, connector: { initiator: 'iqn.2005-03.org.homestack:h1' }, auth: { username: 'hs-x', password: 'pw0123456789AB' } });
     expect(target.exports.get(id)!.users.size).toBe(0);
+    // The whole desired set (sent when the host registers): every volume exported, wanted credentials made, stale ones removed.
+    await call(InitializeConnection, { id, connector: { initiator: 'iqn.2005-03.org.homestack:h1' }, auth: { username: 'hs-stale', password: 'pw0123456789AB' } });
+    expect(target.exports.get(id)!.users.has('hs-stale')).toBe(true);
+    const sync = await call(SyncConnections, { connections: [{ volume_id: clone, connector: { initiator: 'iqn.2005-03.org.homestack:h2', address: '127.0.0.1' }, auth: { username: 'hs-keep', password: 'pw0123456789AB' } }] });
+    expect(sync.body).toEqual({ exports: 2, connections: 1 });
+    expect([...target.exports.get(clone)!.users.keys()]).toEqual(['hs-keep']);
+    expect(target.exports.get(id)!.users.size).toBe(0);
+    expect((await call(DeleteSnapshot, { id: snap })).status).toBe(200);
+    expect((await call(DeleteSnapshot, { id: snap })).status).toBe(200);
     const st = await call(VolumeStats, {});
     expect(st.body).toMatchObject({ backend: 'file', volumes: 2, exports: 2 });
     expect((await call(DeleteVolume, { id })).status).toBe(200);

@@ -19,5 +19,6 @@ function entry(req: FastifyRequest, publicUrl?: string) {
 
 export function registerVolumeVersions(app: FastifyInstance, publicUrl?: string): void {
   app.get('/', async (req, reply) => reply.status(300).send({ versions: [entry(req, publicUrl)] }));
-  for (const p of ['/v3']) app.get(p, async (req) => ({ version: entry(req, publicUrl) }));
+  // keystoneauth may try the catalog URL itself (…/v3/{project_id}) before stripping the project.
+  for (const p of ['/v3', '/v3/:project_id']) app.get(p, async (req) => ({ version: entry(req, publicUrl) }));
 }

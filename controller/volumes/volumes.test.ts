@@ -155,3 +155,12 @@ describe('Cinder v3 volumes', () => {
     expect((await c.req('GET', `${P}/os-availability-zone`, c.admin)).body.availabilityZoneInfo).toEqual([{ zoneName: 'nova', zoneState: { available: false } }]);
   });
 });
+
+describe('discovery', () => {
+  it('the catalog URL itself (/v3/{project_id}) answers the version document', async () => {
+    const r = await c.req('GET', P);
+    expect(r.status).toBe(200);
+    expect(r.body.version).toMatchObject({ id: 'v3.0', version: '3.0' });
+    expect((await c.req('GET', `${P}/volumes`, c.admin)).status).toBe(200);
+  });
+});
