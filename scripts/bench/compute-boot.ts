@@ -5,7 +5,7 @@
  *       in the instance-action event), median and p95 over N sequential boots;
  *   (b) N concurrent creates: all ACTIVE, and no host over its allocation ratio.
  *
- *   source openrc; npx tsx scripts/bench/compute-boot.ts --image IMAGE --network NET \
+ *   source openrc; npx tsx scripts/bench/compute-boot.ts --image IMAGE --network NET|none \
  *       [--config /etc/homestack/controller.toml] [--boots 20] [--concurrent 20] [--ram 192]
  *
  * It reads the controller's database (read-only) for the libvirt start times and the
@@ -64,14 +64,15 @@ async function main(): Promise<void> {
     return items[0]!.id;
   };
   const image = await find(`${a.image}/v2`, 'images', arg('image'));
-  const network = await find(`${a.network}/v2.0`, 'networks', arg('network'));
+  // `--network none`: guests without a NIC (measures compute alone).
+  const network = arg('network') === 'none' ? null : await find(`${a.network}/v2.0`, 'networks', arg('network'));
   const run = `bench${Date.now()}`;
   const fl = await api('POST', `${a.compute}/flavors`, { flavor: { name: `${run}-flavor`, ram: Number(arg('ram', '192')), vcpus: 1, disk: 1, id: null } });
   if (fl.status !== 200) throw new Error(`flavor: ${fl.status} ${JSON.stringify(fl.body)}`);
   const flavor = fl.body.flavor.id as string;
   const created: string[] = [];
   const create = async (name: string) => {
-    const r = await api('POST', `${a.compute}/servers`, { server: { name, imageRef: image, flavorRef: flavor, networks: [{ uuid: network }] } });
+    const r = await api('POST', `${a.compute}/servers`, { server: { name, imageRef: image, flavorRef: flavor, networks: network ? [{ uuid: network }] : 'none' } });
     if (r.status !== 202) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
     created.push(r.body.server.id);
     return r.body.server.id as string;
