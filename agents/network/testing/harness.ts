@@ -329,10 +329,11 @@ export class MultiHost {
     }
     // dnsmasq, libvirtd, virtlogd: started with a pid file under our directory
     for (const pidFile of findPidFiles(this.dir)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      if (!(pid > 0)) continue;
+      let pid = 0;
       let cmdline = '';
       try {
+        pid = Number(readFileSync(pidFile, 'utf8').trim()); // may vanish while daemons exit
+        if (!(pid > 0)) continue;
         cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       } catch { continue; }
       if (!cmdline.includes(this.dir) || /ovs/.test(cmdline)) continue;
