@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
 import type { CreateVolume, SyncConnections, VolumeStats } from '../../shared/agent/volume.js';
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
-import { BackendError, GiB, type VolumeBackend } from './backend.js';
+import { BackendError, type VolumeBackend } from './backend.js';
 import { withImage } from './image-fetch.js';
 import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget } from './target.js';
 
@@ -152,4 +152,3 @@ export class VolumeService {
   }
 }
 
-export { GiB };

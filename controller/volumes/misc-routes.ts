@@ -6,7 +6,7 @@ import { validate } from '../compute/validate.js';
 import { complete, connectorFromApi, connect, removeAttachment, reserve, reserveAndConnect } from './attachments.js';
 import { must, type VolumeCtx } from './context.js';
 import { servicesView, volumeHosts } from './hosts.js';
-import { defaultQuotas, limitsView, QUOTA_RESOURCES, quotaSetView, updateQuotas } from './quotas.js';
+import { defaultQuotas, limitsView, quotaSetView, updateQuotas } from './quotas.js';
 import { authOf } from './routes.js';
 import { visibleVolume } from './service.js';
 import { attachmentView, typeView } from './view.js';
@@ -158,4 +158,3 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
   });
 }
 
-export { QUOTA_RESOURCES };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, NotFound } from '../../shared/errors/index.js';
+import { BadRequest } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext } from '../http/auth.js';
 import { volumeActions } from './actions.js';
 import { must, volumeBase, type VolumeCtx } from './context.js';
@@ -146,4 +146,3 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   });
 }
 
-export { NotFound };

@@ -1,7 +1,7 @@
 import { CreateSnapshot, CreateVolume, DeleteSnapshot, DeleteVolume, ExtendVolume, type VolumeSource } from '../../shared/agent/volume.js';
 import { SnapshotCreate, SnapshotUpdate, VolumeCreate, VolumeUpdate } from '../../shared/api/volume.js';
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
-import { isUuid, newUuid } from '../../shared/util/ids.js';
+import { newUuid } from '../../shared/util/ids.js';
 import type { OpOutcome, Operation } from '../agents/index.js';
 import { validate } from '../compute/validate.js';
 import type { AuthContext } from '../http/auth.js';
@@ -251,4 +251,3 @@ export const VOLUME_STATUSES = ['creating', 'available', 'reserved', 'attaching'
   'error', 'error_deleting', 'backing-up', 'restoring-backup', 'error_backing-up', 'error_restoring', 'error_extending', 'downloading', 'uploading',
   'retyping', 'extending'];
 
-export { isUuid };
