@@ -225,11 +225,25 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     await syncA({ sgbIcmp: true, sgbTcp: true });
     expect(await g.g1!.ping(IP.G2, 3)).toBe(true);
     const MiB = 32;
-    const tunnel = await mh.tcpTransfer(g.g1!.netns, g.g2!.netns, IP.G2, MiB, 5002);
-    const local = await mh.tcpTransfer(g.g1!.netns, g.g4!.netns, IP.G4, MiB, 5001);
     const pair = await mh.addVethPair();
-    const veth = await mh.tcpTransfer(pair.a, pair.b, '10.99.0.2', MiB, 5003);
-    for (const x of [tunnel, local, veth]) expect(x.bytes).toBe(MiB * 1024 * 1024);
-    figures.tcp_32MiB = { across_vxlan_tunnel: tunnel, same_host_br_int: local, plain_veth: veth };
+    // interleaved, 3 rounds, median: the machine is shared, single runs are noisy
+    const runs: Record<'tunnel' | 'local' | 'veth', number[]> = { tunnel: [], local: [], veth: [] };
+    for (let round = 0; round < 3; round++) {
+      const xs = {
+        tunnel: await mh.tcpTransfer(g.g1!.netns, g.g2!.netns, IP.G2, MiB, 5002),
+        local: await mh.tcpTransfer(g.g1!.netns, g.g4!.netns, IP.G4, MiB, 5001),
+        veth: await mh.tcpTransfer(pair.a, pair.b, '10.99.0.2', MiB, 5003),
+      };
+      for (const [k, x] of Object.entries(xs)) {
+        expect(x.bytes).toBe(MiB * 1024 * 1024);
+        runs[k as keyof typeof runs].push(x.mbitPerS);
+      }
+    }
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    figures.tcp_32MiB_mbit_per_s = {
+      across_vxlan_tunnel: { median: median(runs.tunnel), runs: runs.tunnel },
+      same_host_br_int: { median: median(runs.local), runs: runs.local },
+      plain_veth: { median: median(runs.veth), runs: runs.veth },
+    };
   });
 });
