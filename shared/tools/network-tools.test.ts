@@ -7,6 +7,8 @@ import { ip, parseAddrs, parseLinks } from './ip.js';
 import { nft, replaceTableScript } from './nft.js';
 import { flowLine, ovsOfctl, parseDiffFlows, strictMatch } from './ovs-ofctl.js';
 import { addPortArgs, ovsVsctl, parseOvsTable } from './ovs-vsctl.js';
+import { ovsAppctl } from './ovs-appctl.js';
+import { sysctl } from './sysctl.js';
 
 const fixture = (f: string) => readFileSync(new URL(`../../agents/network/testdata/${f}`, import.meta.url), 'utf8');
 
@@ -142,5 +144,25 @@ describe('nft', () => {
     await nft(f.run).apply(s, 'qrouter-1');
     expect(f.calls[0]).toMatchObject({ cmd: 'ip', args: ['netns', 'exec', 'qrouter-1', 'nft', '-f', '-'], opts: { input: s } });
     expect(() => replaceTableScript('ip bad;name', '')).toThrow(/nft table/);
+  });
+});
+
+describe('ovs-appctl and sysctl', () => {
+  it('flushes one conntrack zone; stops a daemon by its control socket; refuses odd targets', async () => {
+    const f = new FakeRunner();
+    const a = ovsAppctl(f.run);
+    await a.flushConntrack(7);
+    await a.exit('/run/openvswitch/ovs-vswitchd.12.ctl');
+    expect(f.calls.map((c) => [c.cmd, ...c.args])).toEqual([
+      ['ovs-appctl', 'dpctl/flush-conntrack', 'zone=7'],
+      ['ovs-appctl', '-t', '/run/openvswitch/ovs-vswitchd.12.ctl', 'exit'],
+    ]);
+    await expect(a.exit('x;rm -rf /')).rejects.toThrow(/target/);
+  });
+  it('sets a sysctl inside a namespace', async () => {
+    const f = new FakeRunner();
+    await sysctl(f.run).set('net.ipv4.ip_forward', '1', 'qrouter-1');
+    expect(f.calls[0]).toMatchObject({ cmd: 'ip', args: ['netns', 'exec', 'qrouter-1', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'] });
+    await expect(sysctl(f.run).set('a b', '1')).rejects.toThrow(/bad sysctl/);
   });
 });
