@@ -108,6 +108,22 @@ describe('dispatcher', () => {
     expect(order).toEqual(['create', 'delete']);
   });
 
+  it('a superseding operation cancels the pending ones of its resource and goes out', async () => {
+    const { layer, hostId } = setup();
+    const pool = mock.get(ORIGIN);
+    pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(503, { error: { code: 'Busy', message: 'busy', retryable: true } });
+    pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(200, { message: 'delete', op_id: null, executed_at: 't' });
+    const outcomes: string[] = [];
+    layer.dispatcher.onComplete(Echo, (op, out) => { outcomes.push(`${(op.payload as { message: string }).message}:${out.ok ? 'ok' : out.error.code}`); });
+    const create = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'create' }, resource: { type: 'server', id: 's1' } });
+    await new Promise((r) => setTimeout(r, 50)); // first try answered 503: pending with backoff
+    expect(layer.dispatcher.get(create.id)!.state).toBe('pending');
+    const del = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'delete' }, resource: { type: 'server', id: 's1' }, supersede: true });
+    expect(await layer.dispatcher.wait(create.id)).toMatchObject({ ok: false, error: { code: 'Cancelled' } });
+    expect(await layer.dispatcher.wait(del.id)).toMatchObject({ ok: true });
+    expect(outcomes.sort()).toEqual(['create:Cancelled', 'delete:ok']);
+  });
+
   it('resume() puts rows left sending back to pending', async () => {
     const { layer, hostId } = setup();
     mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' }).replyWithError(connRefused()).persist();

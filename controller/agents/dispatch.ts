@@ -40,6 +40,12 @@ export interface EnqueueRequest<R extends AgentRoute> {
   body: BodyOf<R>;
   /** What the operation is for; operations on the same resource are sent in order. */
   resource?: { type: string; id: string };
+  /**
+   * Cancel the resource's operations still `pending` (not the one being sent) before
+   * queueing this one: a delete that supersedes a create still waiting for its agent.
+   * Cancelled operations fail with code `Cancelled` (handlers and waiters are told).
+   */
+  supersede?: boolean;
   /** The API request that caused it (x-openstack-request-id), for the logs. */
   requestId?: string;
 }
@@ -113,6 +119,11 @@ export class Dispatcher {
   /** Writes the operation row (state pending) and schedules the worker. Returns the row. */
   enqueue<R extends AgentRoute>(req: EnqueueRequest<R>): Operation {
     this.knowRoute(req.route);
+    if (req.supersede && req.resource) {
+      const pending = this.o.db.prepare(`SELECT id FROM operations WHERE resource_type = ? AND resource_id = ? AND state = 'pending'`)
+        .all(req.resource.type, req.resource.id) as Array<{ id: string }>;
+      for (const p of pending) this.cancel(p.id, `superseded by a newer ${req.route.name}`);
+    }
     const op = enqueueOnly(this.o.db, req, this.now());
     this.kick();
     return op;
@@ -170,6 +181,25 @@ export class Dispatcher {
     if (f.resource) { where.push('resource_type = ? AND resource_id = ?'); args.push(f.resource.type, f.resource.id); }
     const sql = `SELECT * FROM operations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid DESC LIMIT ?`;
     return (this.o.db.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(decode);
+  }
+
+  /**
+   * Cancels an operation that is still `pending` (false when it is being sent or
+   * finished): it becomes `failed` with code Cancelled; completion handlers and waiters
+   * are told (asynchronously).
+   */
+  cancel(id: string, reason = 'cancelled'): boolean {
+    if (this.inFlight.has(id)) return false;
+    const ts = this.now().toISOString();
+    const error = { code: 'Cancelled', message: reason, status: 409 };
+    const n = this.o.db.prepare(
+      `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = 'pending'`,
+    ).run(JSON.stringify({ error }), `Cancelled: ${reason}`, ts, ts, id).changes;
+    if (!n) return false;
+    const op = this.get(id)!;
+    setImmediate(() => void this.complete(op, { ok: false, error }));
+    this.kick();
+    return true;
   }
 
   /** At controller start: rows left `sending` by a previous process go back to `pending`. */

@@ -28,8 +28,13 @@ export { HostRegistry, type Host } from './registry.js';
  * // React to results (also for operations resumed after a controller restart).
  * // Register once when your plugin is built:
  * dispatcher.onComplete(SpawnInstance, (op, out) => { out.ok ? markActive(op.resource_id) : markError(op.resource_id, out.error) });
- * // Or await it: resolves with the validated reply, rejects with AgentError.
+ * // Or await it: resolves with the validated reply, rejects with AgentError
+ * // (`{ waitMs }` gives up waiting with AgentUnavailable; the operation stays queued).
  * const reply = await dispatcher.send({ hostId, route: SpawnInstance, body });
+ * // Operations on one resource go out in order, and a pending one is retried until its
+ * // agent answers: a delete should supersede what is still pending for that resource
+ * // (those fail with code 'Cancelled'), or it waits behind them.
+ * dispatcher.enqueue({ hostId, route: DestroyInstance, body, resource: { type: 'server', id }, supersede: true });
  *
  * // Synchronous calls that need no durability (console, stats): AgentUnavailable
  * // (503) when the agent cannot be reached, AgentError for the agent's error document.
