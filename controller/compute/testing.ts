@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Value } from 'typebox/value';
 import { InstanceSpec as InstanceSpecSchema, PowerState, type InstanceSpec, type InstanceState } from '../../shared/agent/compute.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
+import { agentLayerOf } from '../agents/index.js';
 import { buildApp } from '../app.js';
 import { bootstrap } from '../cli/bootstrap.js';
 import { migrate } from '../db/migrate.js';
@@ -123,7 +124,7 @@ export interface ComputeCloud {
 }
 
 /** An in-memory controller (identity, images, networks, compute) with a fake compute gateway. */
-export async function computeCloud(compute: Partial<ControllerConfig['compute']> = {}): Promise<ComputeCloud> {
+export async function computeCloud(compute: Partial<ControllerConfig['compute']> = {}, o: { realAgents?: boolean } = {}): Promise<ComputeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-compute-'));
   const config = Value.Default(ControllerConfigSchema, {
     data_dir: dir, public_url: 'http://cloud.test:8000',
@@ -133,7 +134,8 @@ export async function computeCloud(compute: Partial<ControllerConfig['compute']>
   migrate(db);
   const boot = await bootstrap(db, config, { adminPassword: ADMIN_PASSWORD });
   const gw = new FakeGateway();
-  const app = await buildApp({ config, db, logger: false, extras: { computeGateway: gw } });
+  // realAgents: the compute service talks to agents through the real dispatcher.
+  const app = await buildApp({ config, db, logger: false, extras: o.realAgents ? {} : { computeGateway: gw } });
   await app.ready();
   const ctx = app.homestack.deps.extras.computeCtx as ComputeCtx;
   const req: ComputeCloud['req'] = async (method, url, token, payload, headers = {}) => {
@@ -186,7 +188,10 @@ export async function computeCloud(compute: Partial<ControllerConfig['compute']>
     settle: () => settle(ctx),
     async close() {
       await settle(ctx);
+      // The dispatcher first: nothing may touch the database once it is closed.
+      await agentLayerOf(app.homestack.deps).dispatcher.close(1000);
       await app.close();
+      await agentLayerOf(app.homestack.deps).agents.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
