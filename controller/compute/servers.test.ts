@@ -141,3 +141,29 @@ describe('scheduling failures', () => {
     expect(c.gw.calls.filter((x) => x.op === 'spawn')).toHaveLength(2);
   });
 });
+
+describe('host targeting and hints', () => {
+  it('nova:HOST puts the server on that host for admins only; unknown hosts and zones are 400', async () => {
+    c.host({ name: 'big', memory_mb: 65536 });
+    c.host({ name: 'small1', memory_mb: 4096 });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const r = await boot(c.admin, { name: 't1', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:small1' });
+    expect(r.status).toBe(202);
+    await c.settle();
+    expect((await c.req('GET', `${V}/servers/${r.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('small1');
+    // Spread by free RAM otherwise: the big host.
+    const r2 = await boot(c.admin, { name: 't2', imageRef: image, flavorRef: flavor, networks: 'none' });
+    await c.settle();
+    expect((await c.req('GET', `${V}/servers/${r2.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('big');
+    // different_host keeps away from t2's host.
+    const r3 = await boot(c.admin, { name: 't3', imageRef: image, flavorRef: flavor, networks: 'none' }, { 'OS-SCH-HNT:scheduler_hints': { different_host: [r2.body.server.id] } });
+    await c.settle();
+    expect((await c.req('GET', `${V}/servers/${r3.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('small1');
+    expect((await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:nowhere' })).status).toBe(400);
+    expect((await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'elsewhere' })).status).toBe(400);
+    const m = await c.member('aim');
+    const forced = await boot(m.token, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:big' });
+    expect(forced.status).toBe(403);
+  });
+});
