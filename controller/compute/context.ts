@@ -32,6 +32,8 @@ export interface ComputeCtx {
   building: Set<string>;
   /** First sighting (ms) of domains that belong to no instance (reconciliation grace). */
   strays: Map<string, number>;
+  /** Builds waiting for a spawn: instance → host and how to stop waiting. */
+  spawnWaits: Map<string, { hostId: string; abort: (e: Error) => void }>;
 }
 
 export function createComputeCtx(o: {
@@ -51,6 +53,7 @@ export function createComputeCtx(o: {
     tasks: new Set(),
     building: new Set(),
     strays: new Map(),
+    spawnWaits: new Map(),
   };
 }
 

@@ -9,6 +9,7 @@ import { miscRoutes } from './misc-routes.js';
 import { registerComputePolicy } from './policy.js';
 import { dispatcherGateway, type ComputeHostGateway } from './ports.js';
 import { recoverInterrupted, syncAllHosts } from './reconcile.js';
+import { abortSpawnsOn } from './servers-build.js';
 import { serverRoutes } from './servers-routes.js';
 import { volumeAttachmentRoutes } from './volume-attachments.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
@@ -42,6 +43,14 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
       miscRoutes(api, ctx);
       volumeAttachmentRoutes(api, ctx);
     }, { prefix: '/v2.1' });
+
+    // A host that goes down no longer holds builds hostage.
+    const layer = deps.extras.agentLayer as ReturnType<typeof agentLayerOf> | undefined;
+    layer?.hosts.onDown((h) => {
+      const n = abortSpawnsOn(ctx, h.id, h.name);
+      if (n) ctx.log.warn({ host: h.name, builds: n }, 'host down: its pending spawns are retried elsewhere');
+      ctx.scheduler.cache.invalidate();
+    });
 
     // Work the previous process left half-done (builds, deletes, power tasks).
     app.addHook('onReady', async () => {

@@ -136,6 +136,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () => instanceSpec(ctx, inst, ports!, input.publicUrl, bootVol));
         const res = await step(ctx, action, 'compute_build_and_run_instance', host.name, true, () => withTimeout(
           ctx.gateway.spawn(host, instSpec, input.requestId), ctx.config.compute.build_timeout_s * 1000, `the spawn on ${host.name} did not finish in time`,
+          (abort) => ctx.spawnWaits.set(id, { hostId: host.id, abort }), () => ctx.spawnWaits.delete(id),
         ), (r) => `libvirt_start_ms=${r.libvirtStartMs}`);
         const now = ctx.now().toISOString();
         if (bootVol) ctx.facades.volumes?.attachComplete(bootVol.attachmentId, '/dev/vda');
@@ -152,8 +153,10 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
           ctx.db.prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0').run(id);
           await ctx.facades.volumes?.detach(a).catch((err) => ctx.log.warn({ err, server: id }, 'could not detach the boot volume after a failed spawn'));
         }
-        // The agent leaves nothing on a failed spawn; destroy anyway (idempotent) for a timed-out one.
-        if (last.retryable) await ctx.gateway.destroy(host, id, input.requestId).catch((err) => ctx.log.warn({ err, server: id }, 'cleanup destroy failed'));
+        // The agent leaves nothing on a failed spawn; destroy anyway (idempotent) for a
+        // timed-out or abandoned one. Not awaited: for a host that is down the destroy
+        // waits in the dispatcher, queued after the spawn, until the host is back.
+        if (last.retryable) ctx.gateway.destroy(host, id, input.requestId).catch((err) => ctx.log.warn({ err, server: id }, 'cleanup destroy failed'));
         tried.push(host.name);
         ctx.servers.update(id, { host: null, host_id: null, task_state: 'scheduling' }, ctx.now().toISOString());
         if (!last.retryable) break;
@@ -189,12 +192,37 @@ async function step<T>(ctx: ComputeCtx, action: number, name: string, host: stri
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, msg: string): Promise<T> {
+/**
+ * The spawn's promise, or a HostOpError when it takes longer than `ms` or when
+ * `register`'s abort is called (the host went down).
+ */
+function withTimeout<T>(p: Promise<T>, ms: number, msg: string, register?: (abort: (e: Error) => void) => void, done?: () => void): Promise<T> {
   let t: NodeJS.Timeout;
   return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, rej) => { t = setTimeout(() => rej(new HostOpError('BuildTimeout', msg)), ms); t.unref?.(); }),
-  ]);
+    p,
+    new Promise<T>((_, rej) => {
+      t = setTimeout(() => rej(new HostOpError('BuildTimeout', msg)), ms);
+      t.unref?.();
+      register?.(rej);
+    }),
+  ]).finally(() => {
+    clearTimeout(t);
+    done?.();
+  });
+}
+
+/**
+ * A host went down: builds waiting for a spawn there stop waiting and try another
+ * host (the destroy they queue runs after the spawn once the host is back).
+ */
+export function abortSpawnsOn(ctx: ComputeCtx, hostId: string, hostName: string): number {
+  let n = 0;
+  for (const [, w] of ctx.spawnWaits) {
+    if (w.hostId !== hostId) continue;
+    w.abort(new HostOpError('HostDown', `host ${hostName} went down during the spawn`));
+    n++;
+  }
+  return n;
 }
 
 async function allocatePorts(ctx: ComputeCtx, inst: Instance, auth: AuthContext): Promise<PortInfo[]> {

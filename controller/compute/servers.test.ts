@@ -167,3 +167,31 @@ describe('host targeting and hints', () => {
     expect(forced.status).toBe(403);
   });
 });
+
+describe('a host that goes down during a spawn', () => {
+  it('stops the wait and builds the server on another host', async () => {
+    const h1 = c.host({ name: 'first', memory_mb: 65536 });
+    c.host({ name: 'second', memory_mb: 4096 });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    c.gw.hold();
+    const r = await boot(c.admin, { name: 'hd', imageRef: image, flavorRef: flavor, networks: 'none' });
+    const id = r.body.server.id;
+    while (!c.gw.calls.some((x) => x.op === 'spawn')) await new Promise((res) => setTimeout(res, 5));
+    expect(c.gw.calls[0]!.host).toBe('first');
+    // The host's agent is gone: its spawn will never answer in time (here: it fails late).
+    c.gw.failSpawn = new Set(['first']);
+    c.db.prepare("UPDATE hosts SET state = 'down' WHERE id = ?").run(h1);
+    const { abortSpawnsOn } = await import('./servers-build.js');
+    expect(abortSpawnsOn(c.ctx, h1, 'first')).toBe(1);
+    while (c.gw.calls.filter((x) => x.op === 'spawn').length < 2) await new Promise((res) => setTimeout(res, 5));
+    c.gw.release();
+    await c.settle();
+    const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
+    expect(s).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'second' });
+    expect(c.gw.calls.some((x) => x.op === 'destroy' && x.host === 'first')).toBe(true);
+    const acts = (await c.req('GET', `${V}/servers/${id}/os-instance-actions`, c.admin)).body.instanceActions;
+    const ev = (await c.req('GET', `${V}/servers/${id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction.events;
+    expect(ev.find((e: any) => e.result === 'Error').traceback).toContain('HostDown: host first went down during the spawn');
+  });
+});
