@@ -16,6 +16,7 @@ if [ "$cmd" = up ]; then
   command -v node >/dev/null || { echo "aio: Node.js >= 20 is required (node not found)" >&2; exit 1; }
   major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$major" -ge 20 ] || { echo "aio: Node.js >= 20 is required (found $(node -v))" >&2; exit 1; }
+  command -v npm >/dev/null || { echo "aio: npm is required (it comes with Node.js)" >&2; exit 1; }
   scripts/install-deps.sh
   # npm ci only when the lock file changed since the last install.
   lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
