@@ -28,7 +28,10 @@ export { HostRegistry, type Host } from './registry.js';
  * // React to results (also for operations resumed after a controller restart).
  * // Register once when your plugin is built:
  * dispatcher.onComplete(SpawnInstance, (op, out) => { out.ok ? markActive(op.resource_id) : markError(op.resource_id, out.error) });
- * // Or await it: resolves with the validated reply, rejects with AgentError
+ * // Or await it: resolves with the validated reply, rejects with AgentError. A promise
+ * // does not survive a controller restart (the operation does): state that must move
+ * // on when the work finishes belongs in an onComplete handler.
+ * // send(): resolves with the validated reply, rejects with AgentError
  * // (`{ waitMs }` gives up waiting with AgentUnavailable; the operation stays queued).
  * const reply = await dispatcher.send({ hostId, route: SpawnInstance, body });
  * // Operations on one resource go out in order, and a pending one is retried until its
