@@ -52,7 +52,8 @@ describe('compute through the dispatcher to a real agent app (fake hypervisor)',
     const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
     expect(s).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:power_state': 1, 'OS-EXT-SRV-ATTR:host': 'loop1' });
     expect(hv.instances.get(id)!.spec.nics[0]!.port_id).toBeTruthy();
-    const ops = agentLayerOf(c.app.homestack.deps).dispatcher.list({ resource: { type: 'server', id } });
+    const hostId = agentLayerOf(c.app.homestack.deps).hosts.get('loop1').id;
+    const ops = agentLayerOf(c.app.homestack.deps).dispatcher.list({ resource: { type: 'server', id: `${id}@${hostId}` } });
     expect(ops.map((o) => [o.kind, o.state])).toEqual([['compute.spawn', 'done']]);
 
     expect((await c.req('POST', `${V}/servers/${id}/action`, c.admin, { 'os-stop': null })).status).toBe(202);

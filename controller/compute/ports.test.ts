@@ -15,7 +15,7 @@ const UUID = '1b4c8d2e-3f4a-4b5c-8d6e-7f8091a2b3c4';
 let mock: MockAgent;
 afterEach(async () => { await mock?.close(); });
 
-function setup() {
+function setup(o: { giveUpAfter?: number; pollMs?: number } = {}) {
   mock = new MockAgent();
   mock.disableNetConnect();
   const db = openDb(':memory:');
@@ -24,7 +24,7 @@ function setup() {
   const layer = createAgentLayer({ config, db, log: Fastify({ logger: false }).log, clientOptions: { dispatcher: mock }, backoffBaseMs: 10 });
   const h = layer.hosts.enrol({ name: 'cmp9', agentUrl: ORIGIN, secret: SECRET });
   layer.hosts.rememberSecret(h.id, SECRET);
-  return { gw: dispatcherGateway(layer), host: { id: h.id, name: h.name }, layer };
+  return { gw: dispatcherGateway(layer, o), host: { id: h.id, name: h.name }, layer };
 }
 
 const state = { uuid: UUID, power_state: 1, state: 'running', suspended_to_disk: false, vcpus: 1, memory_mb: 64, cpu_time_ns: 0, volumes: {}, ports: [] };
@@ -41,7 +41,7 @@ describe('the dispatcher-backed compute gateway', () => {
     const r = await gw.spawn(host, spec, 'req-1');
     expect(r).toEqual({ state, libvirtStartMs: 42 });
     expect(body).toEqual(spec);
-    const ops = layer.dispatcher.list({ resource: { type: 'server', id: UUID } });
+    const ops = layer.dispatcher.list({ resource: { type: 'server', id: `${UUID}@${host.id}` } });
     expect(ops[0]).toMatchObject({ kind: 'compute.spawn', state: 'done', request_id: 'req-1' });
   });
 
@@ -70,5 +70,22 @@ describe('the dispatcher-backed compute gateway', () => {
     expect((await gw.power(host, UUID, 'reboot_hard')).power_state).toBe(1);
     expect(await gw.consoleLog(host, UUID)).toBe('boot ok\n');
     await gw.destroy(host, UUID);
+  });
+
+  it('gives up on a spawn the agent keeps refusing with a retryable error, so the build moves on', async () => {
+    const { gw, host, layer } = setup({ giveUpAfter: 2, pollMs: 20 });
+    mock.get(ORIGIN).intercept({ path: '/v1/compute/instances', method: 'POST' })
+      .reply(500, { error: { code: 'ImageFetchFailed', message: 'the image API answered 500', retryable: true } }).persist();
+    const pump = setInterval(() => void layer.dispatcher.pump(), 10);
+    try {
+      const e = await gw.spawn(host, spec).catch((x) => x);
+      expect(e).toBeInstanceOf(HostOpError);
+      expect(e.code).toBe('Cancelled');
+      expect(e.message).toContain('the image API answered 500');
+      const op = layer.dispatcher.list({ resource: { type: 'server', id: `${UUID}@${host.id}` } })[0]!;
+      expect(op.state).toBe('failed');
+    } finally {
+      clearInterval(pump);
+    }
   });
 });

@@ -2,7 +2,8 @@ import {
   AttachVolume, ConsoleLog, DestroyInstance, DetachVolume, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
   type InstanceSpec, type InstanceState, type IscsiConnectionInfo,
 } from '../../shared/agent/compute.js';
-import type { AgentLayer } from '../agents/index.js';
+import type { AgentLayer, EnqueueRequest } from '../agents/index.js';
+import type { AgentRoute, ReplyOf } from '../../shared/agent/contract.js';
 
 /** A compute host as the compute service addresses it. */
 export interface HostRef {
@@ -62,9 +63,37 @@ async function wrap<T>(p: Promise<T>): Promise<T> {
  * dispatcher (an operation row per call, resent with the same op id until the agent
  * answers), reads are synchronous agent calls.
  */
-export function dispatcherGateway(layer: AgentLayer): ComputeHostGateway {
+export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; pollMs?: number } = {}): ComputeHostGateway {
   const { dispatcher, agents } = layer;
-  const res = (uuid: string) => ({ type: 'server', id: uuid });
+  // One ordered queue per server *and host*: a retry on another host is not stuck
+  // behind a spawn still queued for a host that is down.
+  const res = (uuid: string, host: HostRef) => ({ type: 'server', id: `${uuid}@${host.id}` });
+  const giveUpAfter = o.giveUpAfter ?? 3;
+
+  /**
+   * Enqueue and wait. An agent that answers but keeps failing with a retryable error
+   * (e.g. the image download answered 500) is given up after `giveUpAfter` attempts:
+   * the operation is cancelled, so the build moves on instead of waiting for ever. An
+   * agent that cannot be reached is waited for (a host that goes down releases its
+   * builds: abortSpawnsOn).
+   */
+  const durable = async <R extends AgentRoute>(req: EnqueueRequest<R>): Promise<ReplyOf<R>> => {
+    const op = dispatcher.enqueue(req);
+    const timer = setInterval(() => {
+      const row = dispatcher.get(op.id);
+      if (row?.state === 'pending' && row.attempts >= giveUpAfter && row.last_error && !row.last_error.includes(' is unavailable: ')) {
+        dispatcher.cancel(op.id, `gave up after ${row.attempts} attempts: ${row.last_error}`);
+      }
+    }, o.pollMs ?? 500);
+    timer.unref();
+    try {
+      const out = await dispatcher.wait(op.id);
+      if (out.ok) return out.reply as ReplyOf<R>;
+      throw new HostOpError(out.error.code, out.error.message);
+    } finally {
+      clearInterval(timer);
+    }
+  };
   const powerRoutes = {
     start: (uuid: string) => ({ route: PowerOn, body: { uuid } }),
     stop: (uuid: string) => ({ route: PowerOff, body: { uuid, timeout_s: 60 } }),
@@ -77,15 +106,16 @@ export function dispatcherGateway(layer: AgentLayer): ComputeHostGateway {
   } as const;
   return {
     async spawn(host, spec, requestId) {
-      const r = await wrap(dispatcher.send({ hostId: host.id, route: Spawn, body: spec, resource: res(spec.uuid), requestId }));
+      const r = await wrap(durable({ hostId: host.id, route: Spawn, body: spec, resource: res(spec.uuid, host), requestId }));
       return { state: r.instance, libvirtStartMs: r.timings.libvirt_start_ms };
     },
     async destroy(host, uuid, requestId) {
-      await wrap(dispatcher.send({ hostId: host.id, route: DestroyInstance, body: { uuid, delete_disks: true }, resource: res(uuid), requestId }));
+      // A spawn still queued for this host is superseded (cancelled) rather than sent first.
+      await wrap(durable({ hostId: host.id, route: DestroyInstance, body: { uuid, delete_disks: true }, resource: res(uuid, host), requestId, supersede: true }));
     },
     async power(host, uuid, op, requestId) {
       const { route, body } = powerRoutes[op](uuid);
-      const r = (await wrap(dispatcher.send({ hostId: host.id, route, body, resource: res(uuid), requestId } as never))) as { instance: InstanceState };
+      const r = (await wrap(durable({ hostId: host.id, route, body, resource: res(uuid, host), requestId } as never))) as { instance: InstanceState };
       return r.instance;
     },
     async consoleLog(host, uuid, maxBytes) {
@@ -93,17 +123,17 @@ export function dispatcherGateway(layer: AgentLayer): ComputeHostGateway {
       return r.output;
     },
     async snapshot(host, uuid, req, requestId) {
-      await wrap(dispatcher.send({ hostId: host.id, route: Snapshot, body: { uuid, ...req }, resource: res(uuid), requestId }));
+      await wrap(durable({ hostId: host.id, route: Snapshot, body: { uuid, ...req }, resource: res(uuid, host), requestId }));
     },
     async listInstances(host) {
       return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;
     },
     async attachVolume(host, uuid, volumeId, connection, device, requestId) {
-      const r = await wrap(dispatcher.send({ hostId: host.id, route: AttachVolume, body: { uuid, volume_id: volumeId, connection, device }, resource: res(uuid), requestId }));
+      const r = await wrap(durable({ hostId: host.id, route: AttachVolume, body: { uuid, volume_id: volumeId, connection, device }, resource: res(uuid, host), requestId }));
       return r.device;
     },
     async detachVolume(host, uuid, volumeId, requestId) {
-      await wrap(dispatcher.send({ hostId: host.id, route: DetachVolume, body: { uuid, volume_id: volumeId }, resource: res(uuid), requestId }));
+      await wrap(durable({ hostId: host.id, route: DetachVolume, body: { uuid, volume_id: volumeId }, resource: res(uuid, host), requestId }));
     },
   };
 }
