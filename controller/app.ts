@@ -14,6 +14,7 @@ import { volumeFacadeOf } from './volumes/plugin.js';
 import { SERVICES } from './services.js';
 import { createAgentLayer, type AgentLayer } from './agents/index.js';
 import { internalAgentRoutes } from './agents/internal-routes.js';
+import { installMetrics } from './metrics/index.js';
 
 export interface AppDeps {
   config: ControllerConfig;
@@ -46,6 +47,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('auth', null);
   installRequestId(app);
   installJsonParser(app);
+  // Before the service plugins so their routes inherit the timing hook; /metrics is loopback or admin only.
+  installMetrics(app, { db: deps.db, validator: () => app.hasDecorator('homestack') ? app.homestack.auth.validator : undefined });
 
   const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, facades: {}, extras: deps.extras ?? {} };
   // Hosts, agent clients and the durable dispatcher, for services: agentLayerOf(deps).
