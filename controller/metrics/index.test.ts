@@ -1,19 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testCloud, ADMIN_PASSWORD, type TestCloud } from '../identity/test-helpers.js';
+import { parseExposition } from './exposition.js';
 import { isLoopback } from './index.js';
-
-/** A small check of the text exposition format: every line is a comment or `name{labels} value`. */
-export function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$/;
-  for (const line of text.split('\n')) {
-    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
-    const m = sample.exec(line);
-    if (!m) throw new Error(`not exposition format: ${line}`);
-    samples.set(m[1] + (m[2] ?? ''), Number(m[3]));
-  }
-  return samples;
-}
 
 let cloud: TestCloud | undefined;
 afterEach(async () => { await cloud?.close(); cloud = undefined; });
@@ -66,6 +54,11 @@ describe('controller /metrics', () => {
     const ok = await c.app.inject({ ...remote, headers: { 'x-auth-token': c.adminToken } });
     expect(ok.statusCode).toBe(200);
     expect(() => parseExposition(ok.body)).not.toThrow();
+  });
+
+  it('the exposition check rejects malformed lines', () => {
+    expect(() => parseExposition('metric{a="b"} 1\n# HELP x y\n')).not.toThrow();
+    expect(() => parseExposition('metric{a=b} 1')).toThrow(/not exposition/);
   });
 
   it('knows loopback addresses', () => {

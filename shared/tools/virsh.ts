@@ -86,6 +86,50 @@ export function mapVirshError(e: unknown, what: string): unknown {
   return new VirshError(`${what}: ${t || e.message}`, notFound, invalidState, e);
 }
 
+/** Per-domain counters from `virsh domstats --raw` (sums over the domain's NICs and disks). */
+export interface DomStats {
+  name: string;
+  cpuTimeNs: number;
+  /** balloon.current and balloon.rss, KiB (0 when not reported). */
+  memoryKiB: number;
+  rssKiB: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+  /** Sum of block.N.allocation (bytes the disks occupy on the host). */
+  blockAllocationBytes: number;
+}
+
+/** Parses `virsh domstats --raw` (blocks of `Domain: 'name'` then indented key=value lines). */
+export function parseDomStats(stdout: string): DomStats[] {
+  const out: DomStats[] = [];
+  let cur: DomStats | undefined;
+  for (const raw of stdout.split('\n')) {
+    const line = raw.trim();
+    const dom = /^Domain: '(.*)'$/.exec(line);
+    if (dom) {
+      cur = { name: dom[1]!, cpuTimeNs: 0, memoryKiB: 0, rssKiB: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: 0, blockWriteBytes: 0, blockAllocationBytes: 0 };
+      out.push(cur);
+      continue;
+    }
+    const kv = /^([a-z0-9_.-]+)=(.*)$/i.exec(line);
+    if (!cur || !kv) continue;
+    const key = kv[1]!;
+    const n = Number(kv[2]);
+    if (!Number.isFinite(n)) continue;
+    if (key === 'cpu.time') cur.cpuTimeNs = n;
+    else if (key === 'balloon.current') cur.memoryKiB = n;
+    else if (key === 'balloon.rss') cur.rssKiB = n;
+    else if (/^net\.\d+\.rx\.bytes$/.test(key)) cur.netRxBytes += n;
+    else if (/^net\.\d+\.tx\.bytes$/.test(key)) cur.netTxBytes += n;
+    else if (/^block\.\d+\.rd\.bytes$/.test(key)) cur.blockReadBytes += n;
+    else if (/^block\.\d+\.wr\.bytes$/.test(key)) cur.blockWriteBytes += n;
+    else if (/^block\.\d+\.allocation$/.test(key)) cur.blockAllocationBytes += n;
+  }
+  return out;
+}
+
 export interface VirshOptions {
   uri: string;
   timeoutMs?: number;
@@ -103,6 +147,9 @@ export const virsh = (run: Runner, o: VirshOptions) => {
 
   return {
     version: async () => parseVersion((await exec('version', ['version'])).stdout),
+    /** Counters of every running domain (cpu, balloon, interface, block). */
+    domstats: async (): Promise<DomStats[]> =>
+      parseDomStats((await exec('domstats', ['domstats', '--raw', '--cpu-total', '--balloon', '--interface', '--block'], { timeoutMs: 20_000 })).stdout),
     /** State and reason. Throws VirshError{notFound} when there is no such domain. */
     async domstate(dom: string): Promise<DomState> {
       return parseDomState((await exec('domstate', ['domstate', checkDom(dom), '--reason'])).stdout);
