@@ -24,6 +24,9 @@ out=$(mktemp -d)
 step "unit tests"
 npx vitest run --project unit --reporter=default --reporter=json --outputFile.json="$out/unit.json"
 
+step "test guest image (the compute, network and volume system tests boot it)"
+scripts/build-test-image.sh
+
 step "system tests"
 SYSTEM_TESTS=1 npx vitest run --project system --reporter=default --reporter=json --outputFile.json="$out/system.json"
 
