@@ -9,6 +9,8 @@ import type { AgentConfig } from '../../shared/config/agent.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { agentUrl } from './advertise.js';
 import { buildAgentApp, type AgentApp } from './app.js';
+import { installAgentMetrics } from './metrics.js';
+import { metricSourcesFor } from './metrics-sources.js';
 import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
 import { OpStore } from './op-store.js';
@@ -72,6 +74,8 @@ export async function startAgent(o: {
     }
   }
 
+  // GET /metrics (behind the host credential) for the roles that loaded.
+  installAgentMetrics(agent.fastify, metricSourcesFor(config, run, [...handles.keys()]));
   const listenHost = config.listen.host;
   await agent.fastify.listen({ host: listenHost, port: config.listen.port });
   const url = agentUrl(config);
