@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile, readdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { DhcpSpec } from '../../shared/agent/network.js';
 import type { Runner } from '../../shared/exec/run.js';
 import { dnsmasq, dnsmasqArgs, renderHostsFile, renderOptsFile, type SubnetOptions } from '../../shared/tools/dnsmasq.js';
@@ -105,6 +105,7 @@ export class DhcpManager {
     const nsDev = nsDeviceName(spec.port.port_id);
     const p = this.paths(spec.network_id);
     await mkdir(p.dir, { recursive: true });
+    await searchableByDnsmasq(p.dir);
     if (!namespaces?.has(ns)) await this.ip.netnsEnsure(ns);
     const seen = await this.ip.linksAndAddrs(ns);
     const nsLinks = new Map(seen.links.map((l) => [l.ifname, l]));
@@ -184,5 +185,19 @@ export class DhcpManager {
     if (pid) await this.stop(pid, p.pid);
     await this.ip.netnsDel(dhcpNamespace(networkId));
     await rm(p.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * dnsmasq starts as root, then drops to `nobody` and re-reads its hosts and options
+ * files as that user on every SIGHUP. Every directory above them must therefore grant
+ * search permission to others (o+x: traverse only, nothing becomes listable), or the
+ * reload fails with "Permission denied" and new ports get "no address available"
+ * (the agent's data_dir is created 0700).
+ */
+export async function searchableByDnsmasq(dir: string): Promise<void> {
+  for (let d = resolve(dir); d !== dirname(d); d = dirname(d)) {
+    const st = await stat(d).catch(() => null);
+    if (st && !(st.mode & 0o001)) await chmod(d, (st.mode & 0o7777) | 0o001);
   }
 }
