@@ -2,6 +2,7 @@
 import { ConfigError } from '../../shared/config/load.js';
 import { SchemaTooNewError } from '../db/migrate.js';
 import { aioCommand, daemonsCommand } from './aio/index.js';
+import { backupCommand, restoreCommand } from './backup.js';
 import { hostCommand } from './hosts.js';
 import { bootstrapCommand, keysCommand } from './identity-commands.js';
 import { opsCommand, opsEcho } from './ops.js';
@@ -18,6 +19,8 @@ const USAGE = `homestack: the Homestack admin CLI
   homestack host remove NAME
   homestack ops list [--state S] [--host H] [--limit N] [--json]
   homestack ops echo HOST MESSAGE [--delay-ms N]   enqueue a diagnostic no-op operation
+  homestack backup DIR                    online copy of the database, token keys and configs
+  homestack restore DIR [--with-configs]  onto a stopped controller (refuses a newer schema)
 
 Options: --config FILE (controller.toml; env HOMESTACK_CONTROLLER_CONFIG),
          --agent-config FILE (agent.toml; env HOMESTACK_AGENT_CONFIG)
@@ -33,6 +36,8 @@ export const COMMANDS: Record<string, Command> = {
   keys: keysCommand,
   host: hostCommand,
   ops: (sub, argv) => (sub === 'echo' ? opsEcho(argv) : opsCommand(sub, argv)),
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,136 @@
+import { connect } from 'node:net';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { ControllerConfig } from '../../shared/config/controller.js';
+import { openDb, type Db } from '../db/open.js';
+import { loadMigrations, schemaVersion } from '../db/migrate.js';
+import { controllerConfig, dbPath } from './context.js';
+
+/**
+ * `homestack backup DIR` / `homestack restore DIR`: a directory-format archive holding
+ * manifest.json (format, schema version, Homestack version, time), homestack.db (an
+ * online, consistent copy made with SQLite's backup API while the controller runs),
+ * fernet-keys/ (so tokens issued before still validate) and etc/*.toml (the configs).
+ */
+export interface BackupManifest {
+  format: 'homestack-backup-1';
+  schema_version: number;
+  homestack_version: string;
+  created_at: string;
+  files: string[];
+}
+
+export function homestackVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function keysDir(config: ControllerConfig): string {
+  return join(config.data_dir, 'fernet-keys');
+}
+
+/** Writes the archive into `dest` (which must not exist yet). */
+export async function createBackup(o: { db: Db; config: ControllerConfig; dest: string; configFiles: string[] }): Promise<BackupManifest> {
+  if (existsSync(o.dest)) throw new Error(`${o.dest} exists; choose a new name`);
+  const tmp = `${o.dest}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, 'etc'), { recursive: true, mode: 0o700 });
+  try {
+    await o.db.backup(join(tmp, 'homestack.db'));
+    chmodSync(join(tmp, 'homestack.db'), 0o600); // credential hashes, secrets of the cloud
+    const files = ['homestack.db'];
+    if (existsSync(keysDir(o.config))) {
+      cpSync(keysDir(o.config), join(tmp, 'fernet-keys'), { recursive: true });
+      files.push(...readdirSync(join(tmp, 'fernet-keys')).map((f) => `fernet-keys/${f}`));
+    }
+    for (const f of o.configFiles) {
+      if (!existsSync(f)) continue;
+      copyFileSync(f, join(tmp, 'etc', basename(f)));
+      files.push(`etc/${basename(f)}`);
+    }
+    const copy = openDb(join(tmp, 'homestack.db'));
+    const manifest: BackupManifest = { format: 'homestack-backup-1', schema_version: schemaVersion(copy), homestack_version: homestackVersion(), created_at: new Date().toISOString(), files };
+    copy.close();
+    writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, o.dest);
+    return manifest;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** True when something accepts TCP connections on host:port. */
+export function portAnswers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, port });
+    const done = (v: boolean) => { s.destroy(); resolve(v); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * Restores an archive onto a stopped controller: refuses when the controller's port
+ * answers, when the archive is not one, or when its schema is newer than this code.
+ * Replaces the database and the token keys; config files go to `configDir` when given.
+ */
+export async function restoreBackup(o: { config: ControllerConfig; src: string; configDir?: string; codeSchemaVersion?: number }): Promise<BackupManifest> {
+  const mf = join(o.src, 'manifest.json');
+  if (!existsSync(mf)) throw new Error(`${o.src} is not a Homestack backup (no manifest.json)`);
+  const m = JSON.parse(readFileSync(mf, 'utf8')) as BackupManifest;
+  if (m.format !== 'homestack-backup-1') throw new Error(`${o.src}: unknown backup format ${JSON.stringify(m.format)}`);
+  const code = o.codeSchemaVersion ?? Math.max(0, ...loadMigrations().map((x) => x.version));
+  if (m.schema_version > code) {
+    throw new Error(`the backup's schema is version ${m.schema_version} (Homestack ${m.homestack_version}) but this code knows up to ${code}: upgrade Homestack before restoring it`);
+  }
+  if (await portAnswers(o.config.listen.host, o.config.listen.port)) {
+    throw new Error(`something answers on ${o.config.listen.host}:${o.config.listen.port}: stop the controller (systemctl stop homestack-controller) before restoring`);
+  }
+  const target = dbPath(o.config);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  for (const suffix of ['-wal', '-shm']) rmSync(`${target}${suffix}`, { force: true });
+  copyFileSync(join(o.src, 'homestack.db'), `${target}.restoring`);
+  renameSync(`${target}.restoring`, target);
+  if (existsSync(join(o.src, 'fernet-keys'))) {
+    rmSync(keysDir(o.config), { recursive: true, force: true });
+    cpSync(join(o.src, 'fernet-keys'), keysDir(o.config), { recursive: true });
+  }
+  if (o.configDir && existsSync(join(o.src, 'etc'))) {
+    mkdirSync(o.configDir, { recursive: true });
+    for (const f of readdirSync(join(o.src, 'etc'))) copyFileSync(join(o.src, 'etc', f), join(o.configDir, f));
+  }
+  return m;
+}
+
+function configFilesNear(file: string): string[] {
+  const dir = dirname(file);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.toml')).map((f) => join(dir, f)) : [];
+}
+
+export async function backupCommand(target: string | undefined, argv: readonly string[]): Promise<number> {
+  if (!target) { process.stderr.write('usage: homestack backup DIR [--config FILE]\n'); return 2; }
+  const { file, config } = controllerConfig(argv);
+  const db = openDb(dbPath(config), config.database.busy_timeout_ms);
+  try {
+    const m = await createBackup({ db, config, dest: target, configFiles: configFilesNear(file) });
+    process.stdout.write(`backup written to ${target}: schema ${m.schema_version}, Homestack ${m.homestack_version}, ${m.files.length} files\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+export async function restoreCommand(src: string | undefined, argv: readonly string[]): Promise<number> {
+  if (!src) { process.stderr.write('usage: homestack restore DIR [--config FILE] [--with-configs]\n'); return 2; }
+  const { file, config } = controllerConfig(argv);
+  try {
+    const m = await restoreBackup({ config, src, configDir: argv.includes('--with-configs') ? dirname(file) : undefined });
+    process.stdout.write(`restored the backup of ${m.created_at} (schema ${m.schema_version}); start the controller\n`);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`homestack restore: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
