@@ -3,6 +3,7 @@ import { ConfigError } from '../../shared/config/load.js';
 import { SchemaTooNewError } from '../db/migrate.js';
 import { aioCommand, daemonsCommand } from './aio/index.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { doctorCommand } from './doctor.js';
 import { hostCommand } from './hosts.js';
 import { bootstrapCommand, keysCommand } from './identity-commands.js';
 import { opsCommand, opsEcho } from './ops.js';
@@ -21,6 +22,7 @@ const USAGE = `homestack: the Homestack admin CLI
   homestack ops echo HOST MESSAGE [--delay-ms N]   enqueue a diagnostic no-op operation
   homestack backup DIR                    online copy of the database, token keys and configs
   homestack restore DIR [--with-configs]  onto a stopped controller (refuses a newer schema)
+  homestack doctor [--json]               check this host's prerequisites (agent.toml's roles) and say how to fix
 
 Options: --config FILE (controller.toml; env HOMESTACK_CONTROLLER_CONFIG),
          --agent-config FILE (agent.toml; env HOMESTACK_AGENT_CONFIG)
@@ -38,6 +40,7 @@ export const COMMANDS: Record<string, Command> = {
   ops: (sub, argv) => (sub === 'echo' ? opsEcho(argv) : opsCommand(sub, argv)),
   backup: backupCommand,
   restore: restoreCommand,
+  doctor: doctorCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
