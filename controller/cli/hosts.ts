@@ -7,6 +7,8 @@ import { configPath, loadConfig } from '../../shared/config/load.js';
 import { agentUrl } from '../../agents/host/advertise.js';
 import { HostRegistry } from '../agents/registry.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
+import { agentVersionNote } from './agent-version.js';
+import { homestackVersion } from './backup.js';
 
 export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
   const i = argv.indexOf('--agent-config');
@@ -57,9 +59,10 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
             id: h.id, name: h.name, state: h.state, enabled: h.enabled, roles: h.roles.join(','),
             vcpus: h.vcpus, memory_mb: h.memory_mb, disk_gb: h.disk_gb, agent_url: h.agent_url,
             last_heartbeat: h.last_heartbeat_at ?? '',
+            agent_version: agentVersionNote(homestackVersion(), h.agent_version),
             unavailable_roles: Object.keys((h.capabilities as { unavailable_roles?: object }).unavailable_roles ?? {}).join(','),
           })),
-          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'vcpus', 'memory_mb', 'disk_gb', 'agent_url', 'last_heartbeat'],
+          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'vcpus', 'memory_mb', 'disk_gb', 'agent_url', 'last_heartbeat', 'agent_version'],
           json,
         );
       } finally {
