@@ -5,6 +5,8 @@ import { ConfigError, configPath, loadConfig } from '../shared/config/load.js';
 import { ControllerConfigSchema } from '../shared/config/controller.js';
 import { agentLayerOf } from './agents/index.js';
 import { buildApp } from './app.js';
+import { LocalImageFacade } from './images/facade.js';
+import { sweepUnreferencedImageData } from './images/plugin.js';
 import { openDb } from './db/open.js';
 import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
@@ -23,6 +25,9 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, db });
   const log = app.log;
   if (applied.length) log.info({ applied }, 'database migrated');
+  await app.ready();
+  const images = app.homestack.deps.facades.images;
+  if (images instanceof LocalImageFacade) await sweepUnreferencedImageData(images.core, log);
   const agentLayer = agentLayerOf(app.homestack.deps);
   let jobs: { stop(): Promise<void> } | null = null;
   closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {

@@ -10,6 +10,7 @@ import { qemuImg } from '../../shared/tools/qemu-img.js';
 import { parseRange } from './data.js';
 import type { Db } from '../db/open.js';
 import type { LocalImageFacade } from './facade.js';
+import { sweepUnreferencedImageData } from './plugin.js';
 import { imageTestApp } from './testing.js';
 
 let dir: string;
@@ -100,6 +101,10 @@ describe('streaming upload', () => {
     ({ app, facade } = await imageTestApp(join(dir, 'data'), {}, {}, db));
     expect(await status(id)).toBe('queued');
     expect(staging()).toEqual([]);
+    // Building the app never deletes committed data (a test over the default data_dir
+    // with another database would wipe the real cloud's images); the daemon sweeps.
+    expect(stored().sort()).toEqual([ok, '00000000-0000-4000-8000-000000000000'].sort());
+    expect(await sweepUnreferencedImageData(facade.core, { warn: () => {} })).toBe(1);
     expect(stored()).toEqual([ok]);
   });
 
