@@ -20,9 +20,20 @@ export interface BackupManifest {
   files: string[];
 }
 
+/**
+ * The version in the project's package.json, found by walking up from this module:
+ * it sits two levels up from the TypeScript source and three from dist/.
+ */
 export function homestackVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'homestack') return pkg.version;
+    } catch {
+      // not here: keep walking up
+    }
+  }
+  throw new Error('cannot find the homestack package.json');
 }
 
 function keysDir(config: ControllerConfig): string {
