@@ -20,8 +20,8 @@ export interface PublicNetworkOptions {
 /**
  * The all-in-one's external network, as devstack makes it: `public`, flat on the
  * physical network `public` (the agent bridges it to a host bridge that holds the
- * gateway address), router:external, shared off, with subnet 203.0.113.0/24 whose
- * gateway 203.0.113.1 is the host. No DHCP on it. Idempotent: an existing external
+ * gateway address), router:external, shared off, with subnet 198.51.100.0/24 whose
+ * gateway 198.51.100.1 is the host. No DHCP on it. Idempotent: an existing external
  * network of that name is kept (and given its subnet if it has none).
  */
 export function ensurePublicNetwork(
@@ -45,8 +45,8 @@ export function ensurePublicNetwork(
   let sn = subnetsRepo.where(deps.db, { network_id: n.id })[0];
   if (!sn) {
     sn = createSubnet(s, null, {
-      name: `${name}-subnet`, network_id: n.id, ip_version: 4, cidr: o.cidr ?? '203.0.113.0/24', project_id: o.projectId,
-      gateway_ip: o.gatewayIp ?? '203.0.113.1', enable_dhcp: false, ...(o.allocationPools ? { allocation_pools: o.allocationPools } : {}),
+      name: `${name}-subnet`, network_id: n.id, ip_version: 4, cidr: o.cidr ?? '198.51.100.0/24', project_id: o.projectId,
+      gateway_ip: o.gatewayIp ?? '198.51.100.1', enable_dhcp: false, ...(o.allocationPools ? { allocation_pools: o.allocationPools } : {}),
     });
     created = true;
   }

@@ -23,7 +23,7 @@ describe('ensurePublicNetwork', () => {
     const n = (await t.req('GET', `/v2.0/networks/${ext.networkId}`)).body.network;
     expect(n).toMatchObject({ name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public', mtu: 1500 });
     const s = (await t.req('GET', `/v2.0/subnets/${ext.subnetId}`, 'alice')).body.subnet;
-    expect(s).toMatchObject({ cidr: '203.0.113.0/24', gateway_ip: '203.0.113.1', enable_dhcp: false });
+    expect(s).toMatchObject({ cidr: '198.51.100.0/24', gateway_ip: '198.51.100.1', enable_dhcp: false });
     expect((await t.req('GET', '/v2.0/networks?router:external=True', 'alice')).body.networks).toHaveLength(1);
   });
 });
@@ -44,7 +44,7 @@ describe('routers', () => {
 
     const gw = await t.req('PUT', `/v2.0/routers/${r.id}`, 'admin', { router: { external_gateway_info: { network_id: ext.networkId } } });
     expect(gw.status).toBe(200);
-    expect(gw.body.router.external_gateway_info).toMatchObject({ network_id: ext.networkId, enable_snat: true, external_fixed_ips: [{ subnet_id: ext.subnetId, ip_address: '203.0.113.2' }] });
+    expect(gw.body.router.external_gateway_info).toMatchObject({ network_id: ext.networkId, enable_snat: true, external_fixed_ips: [{ subnet_id: ext.subnetId, ip_address: '198.51.100.2' }] });
 
     const del = await t.req('DELETE', `/v2.0/networks/${n.id}`);
     expect(del.status).toBe(409);
@@ -99,7 +99,7 @@ describe('floating IPs', () => {
     expect(f.status).toBe(201);
     const fip = f.body.floatingip;
     expect(fip).toMatchObject({ floating_network_id: ext.networkId, fixed_ip_address: null, port_id: null, router_id: null, status: 'DOWN', port_details: null });
-    expect(fip.floating_ip_address).toMatch(/^203\.0\.113\.\d+$/);
+    expect(fip.floating_ip_address).toMatch(/^198\.51\.100\.\d+$/);
     expect((await t.req('GET', `/v2.0/floatingips/${fip.floating_ip_address}`)).status).toBe(404);
     expect((await t.req('GET', `/v2.0/floatingips?floating_ip_address=${fip.floating_ip_address}`)).body.floatingips).toHaveLength(1);
 

@@ -50,7 +50,7 @@ export const AgentConfigSchema = Type.Object(
         tunnel_bridge: Str('br-tun'),
         resync_s: Int(60, 0, 'seconds between local re-applications of the last desired state (0: never)'),
         dns_domain: Str('openstacklocal', 'domain DHCP hands out'),
-        external_bridge_cidr: Str('', 'address/prefix the host holds on the external bridge (the external network\'s gateway, e.g. "203.0.113.1/24"); empty: leave the bridge\'s addresses alone'),
+        external_bridge_cidr: Str('', 'address/prefix the host holds on the external bridge (the external network\'s gateway, e.g. "198.51.100.1/24"); empty: leave the bridge\'s addresses alone'),
       },
       { additionalProperties: false, default: {} },
     ),

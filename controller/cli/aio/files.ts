@@ -81,7 +81,7 @@ export function agentToml(ip: string): string {
     '[network]',
     `tunnel_ip = "${ip}"`,
     '# the host is the gateway of the external network `public` (controller/networks/bootstrap.ts), on br-ex',
-    'external_bridge_cidr = "203.0.113.1/24"',
+    'external_bridge_cidr = "198.51.100.1/24"',
     '',
   ].join('\n');
 }

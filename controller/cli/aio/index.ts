@@ -95,7 +95,7 @@ async function up(): Promise<number> {
     const b = await bootstrap(ctx.db, ctx.config, { adminPassword: pw.password });
     publicUrl = b.publicUrl;
     say(`bootstrapped identity at ${publicUrl}${b.changes.length ? ` (${b.changes.length} changes)` : ''}`);
-    // The external network `public` (flat, router:external, 203.0.113.0/24), as devstack makes it.
+    // The external network `public` (flat, router:external, 198.51.100.0/24), as devstack makes it.
     const pub = ensurePublicNetwork({ db: ctx.db, config: ctx.config }, { projectId: b.adminProjectId });
     if (pub.created) say(`created the external network public (${pub.networkId})`);
   } finally {
