@@ -16,6 +16,9 @@ PKGS=(
   genisoimage xorriso
   # the real OpenStack client (acceptance checks, admin use)
   python3-openstackclient
+  # host enrolment tests (a real sshd in a namespace) and the dashboard's browser tests
+  # (headless Chromium driven by playwright-core; no browser download)
+  openssh-server chromium fonts-dejavu-core
   # native npm addons (better-sqlite3) when no prebuilt binary fits
   build-essential python3 pkg-config ca-certificates
 )
