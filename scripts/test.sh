@@ -30,14 +30,19 @@ scripts/build-test-image.sh
 step "system tests"
 SYSTEM_TESTS=1 npx vitest run --project system --reporter=default --reporter=json --outputFile.json="$out/system.json"
 
+step "fault suite (faults/: restarts, kills, disk full, access matrix, fuzzing, isolation, secrets)"
+if [ -n "$(find faults -name '*.test.ts' 2>/dev/null | head -n 1)" ]; then
+  SYSTEM_TESTS=1 npx vitest run --project faults --reporter=default --reporter=json --outputFile.json="$out/faults.json"
+fi
+
 step "all tests passed"
 # One plain closing line for both runs: "N passed, N failed, N skipped".
 node -e '
   let p = 0, f = 0, s = 0;
-  for (const file of process.argv.slice(1)) {
+  for (const file of process.argv.slice(1).filter((f) => require("fs").existsSync(f))) {
     const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
     p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests || 0);
   }
   console.log(`${p} passed, ${f} failed, ${s} skipped`);
-' "$out/unit.json" "$out/system.json"
+' "$out/unit.json" "$out/system.json" "$out/faults.json"
 rm -rf "$out"
