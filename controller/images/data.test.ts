@@ -1,5 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -50,6 +50,59 @@ describe('streaming upload', () => {
     expect(await status(id)).toBe('queued');
     expect(stored()).toEqual([]);
     expect(staging()).toEqual([]);
+  });
+
+  /**
+   * PUTs `total` bytes in 1 MiB chunks over a real socket and reads the answer once the
+   * whole body is sent. The body is queued at once: Node's client stops emitting 'drain'
+   * once a response has arrived, so pacing on it would stall the test, not the server.
+   */
+  const putOverSocket = async (id: string, total: number, headers: Record<string, string>) => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    const agent = new Agent({ keepAlive: true });
+    try {
+      return await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let answer: { status: number; body: string } | null = null;
+        let sent = false;
+        const done = () => answer && sent && resolve(answer);
+        const req = request({ host: '127.0.0.1', port, agent, method: 'PUT', path: `/image/v2/images/${id}/file`,
+          headers: { ...H, 'content-type': 'application/octet-stream', ...headers } }, (r) => {
+          let body = '';
+          r.on('data', (c) => (body += c));
+          r.on('end', () => ((answer = { status: r.statusCode ?? 0, body }), done()));
+        });
+        req.on('error', reject); // a reset connection instead of the answer fails the test
+        req.on('finish', () => ((sent = true), done()));
+        for (let n = 0; n < total; n += 1 << 20) req.write(Buffer.alloc(1 << 20, 1));
+        req.end();
+      });
+    } finally {
+      agent.destroy(); // so that closing the app does not wait for a kept-alive socket
+    }
+  };
+
+  it('answers 413 to a chunked upload that crosses the size cap part-way, and stays queued', async () => {
+    await app.close();
+    ({ app, facade, db } = await imageTestApp(join(dir, 'data'), { image_size_cap: 3 << 20 }));
+    const id = await create('raw');
+    const res = await putOverSocket(id, 8 << 20, { 'transfer-encoding': 'chunked' });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).message).toMatch(/too large/);
+    expect(await status(id)).toBe('queued');
+    expect(stored()).toEqual([]);
+    expect(staging()).toEqual([]);
+  });
+
+  it('answers 413 before reading a body whose Content-Length is over the cap, and the client reads it', async () => {
+    await app.close();
+    ({ app, facade, db } = await imageTestApp(join(dir, 'data'), { image_size_cap: 3 << 20 }));
+    const id = await create('raw');
+    const res = await putOverSocket(id, 8 << 20, { 'content-length': String(8 << 20) });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).message).toMatch(/too large: 8388608 bytes/);
+    expect(await status(id)).toBe('queued');
+    expect(existsSync(join(dir, 'data', 'images'))).toBe(false); // refused before staging
   });
 
   it('accepts a chunked upload of a real qcow2 and sets virtual_size from its header', async () => {

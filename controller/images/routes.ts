@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnsupportedMediaType, BadRequest } from '../../shared/errors/index.js';
 import { authHook, ctxOf, type TokenValidator } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
+import { uploadBody } from './body.js';
 import type { ImageData } from './data.js';
 import type { ListQuery } from './listing.js';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from './schemas.js';
@@ -78,7 +79,14 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
   app.put<IdParams>('/v2/images/:id/file', { onRequest: [auth, octetOnly] }, async (req, reply) => {
     const cl = req.headers['content-length'];
     const length = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
-    await d.data.upload(ctxOf(req), req.params.id, req.raw, length);
+    // Refused part-way or before the first byte, the rest of the body is discarded and
+    // the client reads the error instead of a reset connection.
+    const body = uploadBody(req.raw);
+    try {
+      await d.data.upload(ctxOf(req), req.params.id, body, length);
+    } finally {
+      body.destroy();
+    }
     return reply.status(204).send();
   });
 
