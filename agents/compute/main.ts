@@ -7,6 +7,7 @@ import type { HypervisorDriver } from './driver.js';
 import { FakeHypervisor } from './fake.js';
 import { LibvirtDriver } from './libvirt.js';
 import { registerComputeRoutes } from './routes.js';
+import { registerVncWebsocket } from './vnc-websocket.js';
 
 export interface ComputeDriverContext {
   config: AgentConfig['compute'];
@@ -44,6 +45,7 @@ export async function registerComputeRole(agent: AgentApp, ctx: RoleContext, dri
   const caps = await d.init();
   ctx.log.info({ driver: cfg.driver, virt_type: caps.virt_type, hypervisor: `${caps.hypervisor_type} ${caps.hypervisor_version}` }, 'compute driver ready');
   registerComputeRoutes(agent, d, { shutdownTimeoutSec: cfg.shutdown_timeout_s });
+  registerVncWebsocket(agent, d);
   return {
     hypervisorType: caps.hypervisor_type,
     capabilities: {

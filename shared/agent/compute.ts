@@ -481,6 +481,27 @@ export const VncConsole = defineRoute({
   timeoutMs: 15_000,
 });
 
+/**
+ * A websocket, not a JSON call (so not in COMPUTE_ROUTES and not sent with `call()`):
+ * `GET` with `Upgrade: websocket` and the host credential (`Authorization: Bearer`)
+ * opens a byte pipe to the instance's VNC display, which only the agent can reach
+ * (it listens on compute.console_host, 127.0.0.1 by default, without a password).
+ * Binary frames carry the RFB stream both ways, unchanged and without message
+ * boundaries (as websockify does). The agent closes the websocket when the display
+ * closes the TCP connection (1000) or cannot be reached (1011), and drops the TCP
+ * connection when the websocket closes.
+ *
+ * Refused before the upgrade with the usual agent error document: 401 (credential),
+ * 400 (not a uuid), 404 `InstanceNotFound`, 409 `InvalidState` (not running: no
+ * display). A plain GET without the upgrade is a 426.
+ */
+export const VncWebsocket = {
+  name: 'compute.vnc_websocket',
+  method: 'GET',
+  url: '/v1/compute/instances/:uuid/vnc/websocket',
+  params: UuidBody,
+} as const;
+
 /** Base images in the host's cache, with the instances using each. */
 export const ListCachedImages = defineRoute({
   name: 'compute.list_cached_images',
