@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { computePlugin } from './compute/plugin.js';
+import { consolePlugin } from './console/plugin.js';
 import type { ServiceDeps } from './http/service-deps.js';
 import { imagePlugin } from './images/plugin.js';
 import { networkPlugin } from './networks/plugin.js';
@@ -15,4 +16,6 @@ export const SERVICES: Array<{ prefix: string; plugin: (deps: ServiceDeps) => Fa
   { prefix: '/compute', plugin: computePlugin },
   { prefix: '/network', plugin: networkPlugin },
   { prefix: '/volume', plugin: volumePlugin },
+  // Not an OpenStack API: the noVNC page and its websocket proxy (Nova's novncproxy).
+  { prefix: '/console', plugin: consolePlugin },
 ];

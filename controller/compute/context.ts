@@ -34,6 +34,8 @@ export interface ComputeCtx {
   strays: Map<string, number>;
   /** Builds waiting for a spawn: instance → host and how to stop waiting. */
   spawnWaits: Map<string, { hostId: string; abort: (e: Error) => void }>;
+  /** Console tokens (controller/console), set by the compute plugin. */
+  consoles?: import('../console/tokens.js').ConsoleTokens;
 }
 
 export function createComputeCtx(o: {

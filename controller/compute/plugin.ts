@@ -12,6 +12,8 @@ import { recoverInterrupted, syncAllHosts } from './reconcile.js';
 import { abortSpawnsOn } from './servers-build.js';
 import { serverRoutes } from './servers-routes.js';
 import { volumeAttachmentRoutes } from './volume-attachments.js';
+import { consoleTokensOf } from '../console/plugin.js';
+import { registerRemoteConsolePolicy, remoteConsoleRoutes } from './remote-consoles.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
 
 /**
@@ -35,13 +37,16 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
     installMicroversions(app);
     registerComputeVersions(app, deps.config.public_url || undefined);
     registerComputePolicy(deps.auth.policy);
+    registerRemoteConsolePolicy(deps.auth.policy);
     const ctx = computeCtxOf(deps);
+    ctx.consoles = consoleTokensOf(deps);
     await app.register(async (api) => {
       api.addHook('preHandler', authHook(deps.auth.validator));
       serverRoutes(api, ctx);
       flavorRoutes(api, ctx);
       miscRoutes(api, ctx);
       volumeAttachmentRoutes(api, ctx);
+      remoteConsoleRoutes(api, ctx, ctx.consoles!);
     }, { prefix: '/v2.1' });
 
     // A host that goes down no longer holds builds hostage.

@@ -1,5 +1,5 @@
 import {
-  AttachVolume, ConsoleLog, DestroyInstance, DetachVolume, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
+  AttachVolume, ConsoleLog, DestroyInstance, VncConsole, DetachVolume, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
   type InstanceSpec, type InstanceState, type IscsiConnectionInfo,
 } from '../../shared/agent/compute.js';
 import type { AgentLayer, EnqueueRequest } from '../agents/index.js';
@@ -42,6 +42,8 @@ export interface ComputeHostGateway {
   attachVolume(host: HostRef, uuid: string, volumeId: string, connection: IscsiConnectionInfo, device: string | null, requestId?: string): Promise<string>;
   /** Unplugs a volume; succeeds when it is not attached. */
   detachVolume(host: HostRef, uuid: string, volumeId: string, requestId?: string): Promise<void>;
+  /** Where the instance's VNC display listens (InvalidState when it is not running). Read-only. Optional: gateways without it skip the check. */
+  vncConsole?(host: HostRef, uuid: string): Promise<{ host: string; port: number }>;
 }
 
 const errorOf = (e: unknown): HostOpError => {
@@ -124,6 +126,9 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     },
     async snapshot(host, uuid, req, requestId) {
       await wrap(durable({ hostId: host.id, route: Snapshot, body: { uuid, ...req }, resource: res(uuid, host), requestId }));
+    },
+    async vncConsole(host, uuid) {
+      return wrap(agents.forHost(host.id).call(VncConsole, { uuid }));
     },
     async listInstances(host) {
       return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;

@@ -1,11 +1,13 @@
 import { ConsoleOutputAction, CreateImageAction, LockAction, RebootAction, RebuildAction, ResetStateAction } from '../../shared/api/compute.js';
-import { BadRequest, Conflict, NotImplemented } from '../../shared/errors/index.js';
+import { BadRequest, Conflict, NotFound, NotImplemented } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
 import type { HostRef, PowerOp } from './ports.js';
 import { instanceSpec, messageOf } from './servers-build.js';
 import type { Instance } from './servers-repo.js';
 import { checkNotLocked, visibleServer } from './servers-service.js';
+import { getVncConsoleAction } from './remote-consoles.js';
+import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from './validate.js';
 
 /** A power action: allowed states, the task_state shown meanwhile, the state after. */
@@ -81,6 +83,8 @@ export interface ActionEnv {
   requestId: string;
   publicUrl: string;
   imageApiVersionAtLeast245: boolean;
+  /** The request's microversion (absent: 2.1). */
+  version?: Microversion;
 }
 
 /** POST /servers/{id}/action: one key names the action. */
@@ -135,6 +139,10 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
       }
       return { status: 200, body: { output: out } };
     }
+    case 'os-getVNCConsole':
+      // Nova serves the action from 2.1 to 2.5; from 2.6 it is POST /remote-consoles.
+      if (env.version && mvAtLeast(env.version, '2.6')) throw new NotFound('The resource could not be found.');
+      return { status: 200, body: await getVncConsoleAction(ctx, ctx.consoles, auth, i, arg, env.publicUrl) };
     case 'lock':
     case 'unlock': {
       must(ctx, `os_compute_api:os-lock-server:${name}`, auth, { project_id: i.project_id });

@@ -68,7 +68,7 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
   app.post<{ Params: P }>('/servers/:id/action', async (req, reply) => {
     const auth = ctxOf(req);
     const r = await serverAction(ctx, {
-      auth, requestId: req.id, publicUrl: publicBase(req, ctx), imageApiVersionAtLeast245: mvAtLeast(req.computeVersion, '2.45'),
+      auth, requestId: req.id, publicUrl: publicBase(req, ctx), imageApiVersionAtLeast245: mvAtLeast(req.computeVersion, '2.45'), version: req.computeVersion,
     }, req.params.id, req.body);
     if (r.headers) for (const [k, v] of Object.entries(r.headers)) reply.header(k, v);
     reply.code(r.status);

@@ -97,6 +97,15 @@ export class FakeGateway implements ComputeHostGateway {
     this.volumes.get(uuid)?.delete(volumeId);
   }
 
+  /** The fake display every running domain has (tests of the console API). */
+  async vncConsole(host: HostRef, uuid: string) {
+    this.calls.push({ op: 'vnc', host: host.name, uuid });
+    const d = this.domains.get(uuid);
+    if (!d) throw new HostOpError('InstanceNotFound', `no domain ${uuid}`);
+    if (d.power !== PowerState.RUNNING && d.power !== PowerState.PAUSED) throw new HostOpError('InvalidState', `Instance ${uuid} has no VNC display (it is not running).`);
+    return { host: '127.0.0.1', port: 5900 };
+  }
+
   async listInstances(host: HostRef) {
     return [...this.domains.entries()].filter(([, d]) => d.host === host.name).map(([u]) => this.state(u));
   }

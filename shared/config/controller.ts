@@ -76,6 +76,10 @@ export const ControllerConfigSchema = Type.Object(
       quota_groups: Int(10, -1),
       operation_wait_s: Int(120, 1, 'how long an attach waits for the volume host to export the volume'),
     }),
+    console: Section({
+      token_ttl_s: Int(600, 10, 'how long a console URL stays valid; each URL opens one console session'),
+      max_sessions: Int(100, 1, 'console websocket sessions proxied at once'),
+    }),
     agents: Section({
       down_after_missed: Int(3, 1, 'heartbeats missed before a host is down'),
       heartbeat_s: Int(10, 1),
