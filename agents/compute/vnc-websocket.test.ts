@@ -1,4 +1,3 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Value } from 'typebox/value';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,40 +9,12 @@ import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
 import { OpStore } from '../host/op-store.js';
-import { FakeHypervisor } from './fake.js';
 import { registerComputeRole } from './main.js';
+import { DisplayHypervisor, FakeDisplay } from './vnc-testing.js';
 
 const SECRET = 'agent-test-secret-0123456789';
 const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };
 const U = sampleSpec.uuid;
-
-/** A stand-in VNC display: sends the RFB banner, then echoes what it receives. */
-class FakeDisplay {
-  server!: Server;
-  sockets: Socket[] = [];
-  received: Buffer[] = [];
-  async start(): Promise<number> {
-    this.server = createServer((s) => {
-      this.sockets.push(s);
-      s.write('RFB 003.008\n');
-      s.on('data', (b) => { this.received.push(b); s.write(b); });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return (this.server.address() as AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
-
-class DisplayHypervisor extends FakeHypervisor {
-  constructor(private readonly port: () => number) { super(); }
-  override async vncConsole(uuid: string) {
-    await super.vncConsole(uuid);
-    return { host: '127.0.0.1', port: this.port() };
-  }
-}
 
 let a: AgentApp | null = null;
 let display: FakeDisplay | null = null;
@@ -105,6 +76,17 @@ describe('agent VNC websocket (compute.vnc_websocket)', () => {
     const closed = new Promise<number>((r) => ws!.on('close', (code) => r(code)));
     display!.sockets[0]!.end();
     expect(await closed).toBe(1000);
+  });
+
+  it('closes the websocket with 1011 when the display cannot be reached', async () => {
+    const { driver, base } = await start();
+    await driver.spawn(sampleSpec);
+    await display!.stop();
+    const { ws } = await open(`${base}${routePath(VncWebsocket.url, { uuid: U })}`, { authorization: `Bearer ${SECRET}` });
+    const c = await new Promise<{ code: number; reason: string }>((r) => ws!.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    expect(c.code).toBe(1011);
+    expect(c.reason).toMatch(/ECONNREFUSED/);
+    display = null;
   });
 
   it('refuses before the upgrade: no credential 401, unknown instance 404, stopped 409, bad uuid 400; plain GET 426', async () => {

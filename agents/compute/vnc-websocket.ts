@@ -30,6 +30,7 @@ export function pipeWebsocketToTcp(ws: WebSocket, target: Target, log: Pick<Fast
   const closeWs = (code: number, reason: string) => {
     if (closed) return;
     closed = true;
+    ws.resume(); // a paused socket would never read the answering close frame
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason.slice(0, 120));
   };
   ws.pause(); // nothing to forward before the display answers

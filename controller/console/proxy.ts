@@ -46,6 +46,8 @@ export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { host
   client.pause();
   const fail = (why: string) => {
     o.log.warn({ instance: target.instanceId, host: target.hostId, why }, 'console proxy: no connection to the display');
+    // A paused socket never reads the peer's answering close frame: resume first.
+    client.resume();
     if (client.readyState === WebSocket.OPEN) client.close(1011, short(why));
   };
   const host = o.hosts.find(target.hostId);
@@ -80,10 +82,12 @@ export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { host
     client.resume();
   });
   agent.on('close', (code, reason) => {
+    client.resume();
     if (client.readyState === WebSocket.OPEN) client.close(sendable(code) ? code : 1011, short(reason.toString() || 'the display closed'));
     o.log.info({ instance: target.instanceId, host: host.name, code }, 'console session closed');
   });
   client.on('close', (code, reason) => {
+    agent.resume();
     if (agent.readyState === WebSocket.OPEN) agent.close(sendable(code) ? code : 1000, short(reason.toString()));
     else if (agent.readyState === WebSocket.CONNECTING) agent.terminate();
   });
