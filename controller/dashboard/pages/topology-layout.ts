@@ -17,6 +17,8 @@ export interface TopoInput {
   }>;
   ports: Array<{ id: string; network_id: string; device_id?: string; device_owner?: string; fixed_ips?: Array<{ ip_address?: string }> }>;
   servers: Array<{ id: string; name?: string; status?: string }>;
+  /** Optional: floating IPs, shown beside the fixed address of the port they map to. */
+  floatingips?: Array<{ port_id?: string | null; fixed_ip_address?: string | null; floating_ip_address?: string }>;
 }
 
 export type NodeKind = 'network' | 'router' | 'instance';
@@ -94,9 +96,12 @@ export function layoutTopology(input: TopoInput): Topology {
     for (const p of input.ports) if (p.device_id === r.id && p.device_owner === 'network:router_interface') link(d, p.network_id, 'interface', addrsOf(p));
     devices.push(d);
   }
+  const floating = new Map<string, string>();
+  for (const f of input.floatingips ?? []) if (f.port_id && f.fixed_ip_address && f.floating_ip_address) floating.set(`${f.port_id} ${f.fixed_ip_address}`, f.floating_ip_address);
+  const withFloating = (p: TopoInput['ports'][number]) => addrsOf(p).map((a) => (floating.has(`${p.id} ${a}`) ? `${a} (${floating.get(`${p.id} ${a}`)})` : a));
   for (const s of [...input.servers].sort(byNameThenId)) {
     const d: Device = { id: s.id, kind: 'instance', name: s.name ?? '', detail: s.status ?? '', links: new Map() };
-    for (const p of input.ports) if (p.device_id === s.id && (p.device_owner ?? '').startsWith('compute:')) link(d, p.network_id, 'port', addrsOf(p));
+    for (const p of input.ports) if (p.device_id === s.id && (p.device_owner ?? '').startsWith('compute:')) link(d, p.network_id, 'port', withFloating(p));
     devices.push(d);
   }
   for (const d of devices) for (const nid of d.links.keys()) if (!nets.has(nid)) nets.set(nid, { id: nid, name: '', external: false });
@@ -159,7 +164,7 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
       const left = Math.min(ed.x1, ed.x2);
       const toRight = ed.x2 > ed.x1;
       const tx = toRight ? ed.x2 - 4 : left + 4;
-      out.push(`<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(clip(ed.label, 26))}</text>`);
+      out.push(`<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(clip(ed.label, 30))}</text>`);
     }
     out.push('</g>');
   }

@@ -79,6 +79,12 @@ describe('topology layout', () => {
     expect(t.edges).toHaveLength(1);
   });
 
+  it('labels an instance edge with the floating IP mapped to that address', () => {
+    const t = layoutTopology({ ...input(), floatingips: [{ port_id: 'p3', fixed_ip_address: '10.0.2.7', floating_ip_address: '198.51.100.8' }, { port_id: null, floating_ip_address: '198.51.100.9' }] });
+    expect(t.edges.find((e) => e.from === 'vm1' && e.to === 'net-b')!.label).toBe('10.0.2.7 (198.51.100.8)');
+    expect(t.edges.find((e) => e.from === 'vm1' && e.to === 'net-a')!.label).toBe('10.0.1.5');
+  });
+
   it('renders escaped labels, including in tooltips and links', () => {
     const i = input();
     i.networks[2]!.name = XSS;
@@ -110,7 +116,8 @@ describe('topology page', () => {
       .on('GET', 'network', '/v2.0/subnets', { subnets: d.subnets })
       .on('GET', 'network', '/v2.0/routers', { routers: d.routers })
       .on('GET', 'network', '/v2.0/ports', { ports: d.ports })
-      .on('GET', 'compute', '/v2.1/servers/detail', { servers: d.servers });
+      .on('GET', 'compute', '/v2.1/servers/detail', { servers: d.servers })
+      .on('GET', 'network', '/v2.0/floatingips', { floatingips: [{ port_id: 'p2', fixed_ip_address: '10.0.1.5', floating_ip_address: '198.51.100.44' }] });
   };
 
   it('draws the picture from the five API lists with links to each node', async () => {
@@ -120,6 +127,7 @@ describe('topology page', () => {
     expect(s).toContain('href="/dashboard/project/networks/net-a"');
     expect(s).toContain('href="/dashboard/project/routers/r1"');
     expect(s).toContain('href="/dashboard/project/instances/vm1"');
+    expect(s).toContain('10.0.1.5 (198.51.100.44)');
   });
 
   it('shows what it can when a source fails', async () => {
