@@ -39,6 +39,7 @@ const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
 if (why) console.log(`console.system.test: skipped: ${why}`);
 
 const runId = randomBytes(3).toString('hex');
+const CHROMIUM = '/usr/bin/chromium';
 const SECRET = `t${runId}-console-secret-0123456789`;
 
 /** Reads exact byte counts from a websocket whose frames split the stream anywhere. */
@@ -157,6 +158,30 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
     ws!.close(1000);
     expect(await closed).toBe(1000);
   }, 240_000);
+
+  it('the noVNC page connects in Chromium under its CSP (no refused resource, no page error)', async () => {
+    if (!existsSync(CHROMIUM)) return console.log(`console.system.test: browser check skipped: no ${CHROMIUM}`);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error' || /Refused to|Content Security Policy/.test(m.text())) problems.push(m.text()); });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+      const t0 = Date.now();
+      await page.goto(`${wsBase.replace('ws:', 'http:')}/console/vnc.html?token=${issue()}`);
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.state !== 'connecting', null, { timeout: 30_000 });
+      expect(await page.textContent('#status')).toBe('Connected');
+      console.log(`console: noVNC page connected in Chromium in ${Date.now() - t0} ms`);
+      expect(new URL(page.url()).search).toBe(''); // the single-use token left the address bar
+      const size = await page.$eval('#screen canvas', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
+      expect(size[0]).toBeGreaterThan(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 
   it('refuses a reused token and an expired one; a fresh one still works', async () => {
     const t = issue();

@@ -27,6 +27,7 @@ export const VNC_HTML = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="vnc.css">
 <script type="module" src="vnc.js"></script>
 </head>
