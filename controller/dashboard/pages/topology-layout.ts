@@ -30,6 +30,8 @@ export interface TopoNode {
   name: string;
   /** Second line: CIDRs for a network, status for a box. */
   detail: string;
+  /** A box's addresses on all its networks (its third line); '' for a network. */
+  addrs: string;
   x: number;
   y: number;
   w: number;
@@ -57,7 +59,7 @@ export interface Topology {
   edges: TopoEdge[];
 }
 
-export const LAYOUT = { margin: 20, top: 64, col: 190, bar: 18, row: 64, boxW: 130, boxH: 40, gap: 22 } as const;
+export const LAYOUT = { margin: 20, top: 64, col: 230, bar: 18, row: 72, boxW: 150, boxH: 54, gap: 24 } as const;
 
 const byNameThenId = (a: { name?: string; id: string }, b: { name?: string; id: string }): number =>
   (a.name ?? '').localeCompare(b.name ?? '') || a.id.localeCompare(b.id);
@@ -124,15 +126,17 @@ export function layoutTopology(input: TopoInput): Topology {
   for (const s of [...input.subnets].sort((a, b) => a.cidr.localeCompare(b.cidr))) cidrs.set(s.network_id, [...(cidrs.get(s.network_id) ?? []), s.cidr]);
   const nodes: TopoNode[] = netOrder.map((n, i) => ({
     id: n.id, kind: 'network', name: n.name, detail: (cidrs.get(n.id) ?? []).join(', '),
-    x: barX(i), y: L.top, w: L.bar, h: height - L.top - L.margin, ...(n.external ? { external: true } : {}),
+    addrs: '', x: barX(i), y: L.top, w: L.bar, h: height - L.top - L.margin, ...(n.external ? { external: true } : {}),
   }));
   const edges: TopoEdge[] = [];
   devices.forEach((d, row) => {
     const y = L.top + L.gap + row * L.row;
     const x = d.links.size ? barX(leftmost(d)) + L.bar + L.gap : barX(netOrder.length) + L.gap;
-    nodes.push({ id: d.id, kind: d.kind, name: d.name, detail: d.detail, x, y, w: L.boxW, h: L.boxH });
+    const links = [...d.links.entries()].sort((a, b) => col.get(a[0])! - col.get(b[0])!);
+    const addrs = links.flatMap(([, l]) => l.addrs).join(', ');
+    nodes.push({ id: d.id, kind: d.kind, name: d.name, detail: d.detail, addrs, x, y, w: L.boxW, h: L.boxH });
     const mid = y + L.boxH / 2;
-    for (const [nid, l] of [...d.links.entries()].sort((a, b) => col.get(a[0])! - col.get(b[0])!)) {
+    for (const [nid, l] of links) {
       const bx = barX(col.get(nid)!);
       const toLeft = bx < x;
       edges.push({ from: d.id, to: nid, kind: l.kind, label: l.addrs.join(', '), x1: toLeft ? x : x + L.boxW, x2: toLeft ? bx + L.bar : bx, y: mid });
@@ -160,11 +164,12 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
   for (const ed of t.edges) {
     const dash = ed.kind === 'gateway' ? ' stroke-dasharray="6 3"' : '';
     out.push(`<g class="edge ${ed.kind}" data-from="${e(ed.from)}" data-to="${e(ed.to)}"><line x1="${ed.x1}" y1="${ed.y}" x2="${ed.x2}" y2="${ed.y}" stroke="#555" stroke-width="2"${dash}/>`);
-    if (ed.label) {
+    // The addresses ride on the line where it is long enough for them (they are in the box anyway).
+    if (ed.label && Math.abs(ed.x2 - ed.x1) - 8 >= ed.label.length * 6) {
       const left = Math.min(ed.x1, ed.x2);
       const toRight = ed.x2 > ed.x1;
       const tx = toRight ? ed.x2 - 4 : left + 4;
-      out.push(`<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(clip(ed.label, 30))}</text>`);
+      out.push(`<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(ed.label)}</text>`);
     }
     out.push('</g>');
   }
@@ -172,7 +177,7 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
     const h = href(n);
     const open = h ? `<a href="${e(h)}">` : '';
     const close = h ? '</a>' : '';
-    const full = `${n.kind}: ${label(n)}${n.detail ? ` (${n.detail})` : ''}`;
+    const full = `${n.kind}: ${label(n)}${n.detail ? ` (${n.detail})` : ''}${n.addrs ? ` ${n.addrs}` : ''}`;
     out.push(`<g class="node ${n.kind}${n.external ? ' external' : ''}" data-id="${e(n.id)}">${open}<title>${e(full)}</title>`);
     if (n.kind === 'network') {
       const fill = n.external ? COLOURS.external : COLOURS.network;
@@ -181,8 +186,9 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
       out.push(`<text x="${n.x}" y="${n.y - 10}" font-size="10" font-family="sans-serif">${e(clip(n.detail, 28))}</text>`);
     } else {
       out.push(`<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6" fill="#fff" stroke="${COLOURS[n.kind]}" stroke-width="2"/>`);
-      out.push(`<text x="${n.x + 8}" y="${n.y + 16}" font-size="12" font-family="sans-serif">${e(clip(label(n), 17))}</text>`);
-      out.push(`<text x="${n.x + 8}" y="${n.y + 31}" font-size="10" fill="#666" font-family="sans-serif">${e(n.kind)}${n.detail ? ` · ${e(clip(n.detail, 12))}` : ''}</text>`);
+      out.push(`<text x="${n.x + 8}" y="${n.y + 16}" font-size="12" font-family="sans-serif">${e(clip(label(n), 20))}</text>`);
+      out.push(`<text x="${n.x + 8}" y="${n.y + 30}" font-size="10" fill="#666" font-family="sans-serif">${e(n.kind)}${n.detail ? ` · ${e(clip(n.detail, 14))}` : ''}</text>`);
+      if (n.addrs) out.push(`<text x="${n.x + 8}" y="${n.y + 45}" font-size="10" font-family="monospace">${e(clip(n.addrs, 22))}</text>`);
     }
     out.push(`${close}</g>`);
   }

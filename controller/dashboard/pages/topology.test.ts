@@ -102,8 +102,8 @@ describe('topology layout', () => {
     const i = input();
     i.servers[1]!.name = 'a-very-long-instance-name-indeed';
     const svg = renderTopologySvg(layoutTopology(i));
-    expect(svg).toContain('>a-very-long-inst…<');
-    expect(svg).toContain('<title>instance: a-very-long-instance-name-indeed (ACTIVE)</title>');
+    expect(svg).toContain('>a-very-long-instanc…<');
+    expect(svg).toContain('<title>instance: a-very-long-instance-name-indeed (ACTIVE) 10.0.1.5, 10.0.2.7</title>');
   });
 });
 
