@@ -22,7 +22,7 @@ async function active(name: string, token = c.admin): Promise<string> {
   return r.body.server.id;
 }
 const rc = (id: string, body: unknown, token = c.admin, headers: Record<string, string> = MV26) => c.req('POST', `${V}/servers/${id}/remote-consoles`, token, body, headers);
-const tokenOf = (url: string) => new URL(url).searchParams.get('token')!;
+const tokenOf = (url: string) => new URLSearchParams(new URL(url).hash.slice(1)).get('token')!;
 
 describe('remote consoles (2.6)', () => {
   it('answers a novnc URL on the public URL with a fresh single-use token bound to the server', async () => {
@@ -32,7 +32,7 @@ describe('remote consoles (2.6)', () => {
     expect(r.headers['openstack-api-version']).toBe('compute 2.6');
     expect(Object.keys(r.body.remote_console).sort()).toEqual(['protocol', 'type', 'url']);
     expect(r.body.remote_console).toMatchObject({ protocol: 'vnc', type: 'novnc' });
-    expect(r.body.remote_console.url).toMatch(/^http:\/\/cloud\.test:8000\/console\/vnc\.html\?token=[A-Za-z0-9_-]{43}$/);
+    expect(r.body.remote_console.url).toMatch(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=[A-Za-z0-9_-]{43}$/);
     const again = await rc(id, VNC);
     expect(tokenOf(again.body.remote_console.url)).not.toBe(tokenOf(r.body.remote_console.url));
     expect(c.ctx.consoles!.consume(tokenOf(r.body.remote_console.url))).toMatchObject({ instanceId: id, protocol: 'vnc', type: 'novnc' });
@@ -94,7 +94,7 @@ describe('os-getVNCConsole action (2.1 to 2.5)', () => {
     const id = await active('vm5');
     const r = await act(id, { 'os-getVNCConsole': { type: 'novnc' } });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ console: { type: 'novnc', url: expect.stringMatching(/^http:\/\/cloud\.test:8000\/console\/vnc\.html\?token=/) } });
+    expect(r.body).toEqual({ console: { type: 'novnc', url: expect.stringMatching(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=/) } });
     expect((await act(id, { 'os-getVNCConsole': { type: 'xvpvnc' } })).status).toBe(400);
     expect((await act(id, { 'os-getVNCConsole': { type: 'spice' } })).status).toBe(400);
     expect((await act(id, { 'os-getVNCConsole': {} })).status).toBe(400);

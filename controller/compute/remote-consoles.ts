@@ -18,8 +18,9 @@ import { mvAtLeast } from './versions.js';
  *   `{"remote_console": {"protocol", "type", "url"}}`;
  * - the action `{"os-getVNCConsole": {"type": "novnc"}}` from 2.1 to 2.5 →
  *   200 `{"console": {"type", "url"}}` (what the SDK sends when 2.6 is not advertised).
- * The URL is `<public_url>/console/vnc.html?token=<token>`: a single-use token that
- * expires after console.token_ttl_s (controller/console/tokens.ts).
+ * The URL is `<public_url>/console/vnc.html#token=<token>`: a single-use token that
+ * expires after console.token_ttl_s (controller/console/tokens.ts), in the fragment so
+ * that no access log holds it (controller/console/page.ts).
  *
  * Errors as Nova: protocols and types it knows but we do not serve (spice, rdp,
  * serial; xvpvnc, spice-html5…) are 400 ConsoleTypeUnavailable / ConsoleTypeInvalid;
@@ -88,7 +89,7 @@ export async function createConsole(ctx: ComputeCtx, tokens: ConsoleTokens, auth
   }
   const t = tokens.issue({ instanceId: i.id, hostId: host.id, projectId: i.project_id, protocol: 'vnc', type: 'novnc' });
   ctx.log.info({ server: i.id, host: host.name, user: auth.userId, expires_at: t.expiresAt.toISOString() }, 'console URL issued');
-  return { protocol: 'vnc', type: 'novnc', url: `${base}/console/vnc.html?token=${encodeURIComponent(t.token)}`, expires_at: t.expiresAt.toISOString() };
+  return { protocol: 'vnc', type: 'novnc', url: `${base}/console/vnc.html#token=${encodeURIComponent(t.token)}`, expires_at: t.expiresAt.toISOString() };
 }
 
 /** The body of `os-getVNCConsole` (2.1–2.5): `{"console": {"type", "url"}}`. */

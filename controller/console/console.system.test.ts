@@ -169,8 +169,12 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
       page.on('console', (m) => { if (m.type() === 'error' || /Refused to|Content Security Policy/.test(m.text())) problems.push(m.text()); });
       page.on('pageerror', (e) => problems.push(e.message));
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+      const sent: string[] = [];
+      page.on('request', (r) => sent.push(r.url()));
+      page.on('websocket', (w) => sent.push(w.url()));
+      const token = issue();
       const t0 = Date.now();
-      await page.goto(`${wsBase.replace('ws:', 'http:')}/console/vnc.html?token=${issue()}`);
+      await page.goto(`${wsBase.replace('ws:', 'http:')}/console/vnc.html#token=${token}`);
       await page.waitForFunction(() => document.getElementById('status')?.dataset.state !== 'connecting', null, { timeout: 30_000 });
       expect(await page.textContent('#status')).toBe('Connected');
       console.log(`console: noVNC page connected in Chromium in ${Date.now() - t0} ms`);
@@ -178,6 +182,9 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
       const size = await page.$eval('#screen canvas', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
       expect(size[0]).toBeGreaterThan(0);
       expect(problems).toEqual([]);
+      // The token travelled in the fragment and the subprotocol header: in no URL the server saw.
+      expect(sent.some((u) => u.endsWith('/console/websocket'))).toBe(true);
+      expect(sent.filter((u) => u.includes(token) && !u.includes('#'))).toEqual([]);
     } finally {
       await browser.close();
     }

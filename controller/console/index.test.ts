@@ -20,9 +20,9 @@ describe('createConsole (the dashboard helper)', () => {
     await c.settle();
     const id = r.body.server.id;
     const link = await createConsole(injectApi(c.app, m.token), id);
-    expect(link.url).toMatch(/^http:\/\/cloud\.test:8000\/console\/vnc\.html\?token=[A-Za-z0-9_-]{43}$/);
+    expect(link.url).toMatch(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=[A-Za-z0-9_-]{43}$/);
     expect(link.path).toBe(link.url.slice('http://cloud.test:8000'.length));
-    const token = new URL(link.url).searchParams.get('token')!;
+    const token = new URLSearchParams(new URL(link.url).hash.slice(1)).get('token')!;
     expect(c.ctx.consoles!.consume(token, { instanceId: id }).instanceId).toBe(id);
     const other = await c.member('dash2');
     await expect(createConsole(injectApi(c.app, other.token), id)).rejects.toMatchObject({ status: 404 });

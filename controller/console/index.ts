@@ -9,7 +9,7 @@
  * html`<iframe class="console" src="${c.path}" title="Console" width="100%" height="480"></iframe>`
  * ```
  *
- * - `path` is same-origin (`/console/vnc.html?token=…`): use it for the iframe, so the
+ * - `path` is same-origin (`/console/vnc.html#token=…`): use it for the iframe, so the
  *   URL does not depend on the Host the in-process API call carried. `url` is the
  *   absolute URL the API answered (what `openstack console url show` prints).
  * - Each URL opens one session and expires after console.token_ttl_s (600 s by
@@ -41,7 +41,7 @@ export async function createConsole(api: ComputeCaller, serverId: string): Promi
     { 'OpenStack-API-Version': 'compute 2.6', 'X-OpenStack-Nova-API-Version': '2.6' },
   );
   const u = new URL(r.remote_console.url);
-  return { url: r.remote_console.url, path: `${u.pathname}${u.search}`, protocol: 'vnc', type: 'novnc' };
+  return { url: r.remote_console.url, path: `${u.pathname}${u.search}${u.hash}`, protocol: 'vnc', type: 'novnc' };
 }
 
 export { consolePlugin, consoleTokensOf } from './plugin.js';

@@ -1,9 +1,18 @@
 /**
  * The console page: one HTML document, its stylesheet and its ES module, which imports
  * noVNC's core/rfb.js served from node_modules (no CDN, nothing inline, so the CSP can
- * forbid inline script and style). The page reads `?token=`, drops it from the address
- * bar (it works once), and opens `<this directory>/websocket?token=…` on the same host.
+ * forbid inline script and style). The page reads the token from the fragment
+ * (`vnc.html#token=…`; `?token=` works too), drops it from the address bar (it works
+ * once), and opens `<this directory>/websocket` on the same host offering the
+ * subprotocols `binary` and `homestack-token.<token>`.
+ *
+ * Why a fragment and a subprotocol rather than query strings: a fragment never reaches
+ * the server and the Sec-WebSocket-Protocol header is not logged, so the token appears
+ * in no access log line (Nova had to mask console tokens in its logs for that reason).
  */
+
+/** Prefix of the websocket subprotocol that carries the console token. */
+export const TOKEN_PROTOCOL_PREFIX = 'homestack-token.';
 
 /**
  * CSP of the page and its files: scripts, styles and the websocket from this origin
@@ -54,15 +63,15 @@ export const VNC_JS = `import RFB from './novnc/core/rfb.js';
 const status = document.getElementById('status');
 const cad = document.getElementById('cad');
 const show = (text, state) => { status.textContent = text; status.dataset.state = state; };
-const token = new URLSearchParams(location.search).get('token') || '';
+const token = new URLSearchParams(location.hash.slice(1)).get('token') || new URLSearchParams(location.search).get('token') || '';
 if (!token) {
   show('This console URL has no token: ask for a new one.', 'error');
 } else {
   // Single use: keep it out of the history and the address bar.
   history.replaceState(null, '', location.pathname);
   const dir = location.pathname.replace(/[^/]*$/, '');
-  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + dir + 'websocket?token=' + encodeURIComponent(token);
-  const rfb = new RFB(document.getElementById('screen'), url);
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + dir + 'websocket';
+  const rfb = new RFB(document.getElementById('screen'), url, { wsProtocols: ['binary', '${TOKEN_PROTOCOL_PREFIX}' + token] });
   rfb.scaleViewport = true;
   rfb.addEventListener('connect', () => { show('Connected', 'ok'); cad.disabled = false; });
   rfb.addEventListener('disconnect', (e) => {

@@ -7,7 +7,7 @@ import { CloudError, NotFound, OverLimit } from '../../shared/errors/index.js';
 import { agentLayerOf } from '../agents/index.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { CONSOLE_CSP, VNC_CSS, VNC_HTML, VNC_JS } from './page.js';
+import { CONSOLE_CSP, TOKEN_PROTOCOL_PREFIX, VNC_CSS, VNC_HTML, VNC_JS } from './page.js';
 import { proxyConsole } from './proxy.js';
 import { ConsoleTokens, type ConsoleTarget } from './tokens.js';
 
@@ -20,6 +20,16 @@ export function consoleTokensOf(deps: Pick<ServiceDeps, 'extras' | 'config'>): C
 const novncRoot = (): string => dirname(dirname(createRequire(import.meta.url).resolve('@novnc/novnc')));
 const NOVNC_FILE = /^(core|vendor)\/[A-Za-z0-9_][A-Za-z0-9_./-]*\.js$/;
 
+/**
+ * The token of an upgrade request: the `homestack-token.<token>` subprotocol (what the
+ * page sends: not logged) or the `token` query parameter (simple clients, tests).
+ */
+export function tokenOf(req: FastifyRequest<{ Querystring: { token?: string } }>): string | undefined {
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  const p = offered.find((s) => s.startsWith(TOKEN_PROTOCOL_PREFIX));
+  return p ? p.slice(TOKEN_PROTOCOL_PREFIX.length) : req.query.token;
+}
+
 const page = (reply: FastifyReply, type: string, body: string, cache: string) =>
   reply
     .type(type)
@@ -30,10 +40,12 @@ const page = (reply: FastifyReply, type: string, body: string, cache: string) =>
     .send(body);
 
 /**
- * /console: the noVNC page (vnc.html, vnc.js, vnc.css), noVNC's own modules from
- * node_modules (/console/novnc/core/…, /console/novnc/vendor/…), and the websocket
- * proxy /console/websocket?token=… (Nova's novncproxy). The token is checked and burnt
- * before the upgrade (401 otherwise); only a websocket upgrade consumes it.
+ * /console: the noVNC page (vnc.html#token=…, vnc.js, vnc.css), noVNC's own modules
+ * from node_modules (/console/novnc/core/…, /console/novnc/vendor/…), and the
+ * websocket proxy /console/websocket (Nova's novncproxy), token in the
+ * `homestack-token.<token>` subprotocol or `?token=`. The token is checked and burnt
+ * before the upgrade (401 otherwise); only a websocket upgrade consumes it. The server
+ * answers with the `binary` subprotocol when offered, never with the token one.
  *
  * @fastify/websocket is registered here, in this plugin's scope. It listens to the
  * HTTP server's 'upgrade' events, so it must be registered once per app: another
@@ -46,7 +58,13 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
     const maxSessions = deps.config.console.max_sessions;
     let sessions = 0;
     const targets = new WeakMap<FastifyRequest, ConsoleTarget>();
-    await app.register(websocket, { options: { maxPayload: 1024 * 1024, perMessageDeflate: false } });
+    await app.register(websocket, {
+      options: {
+        maxPayload: 1024 * 1024,
+        perMessageDeflate: false,
+        handleProtocols: (offered: Set<string>) => (offered.has('binary') ? 'binary' : false),
+      },
+    });
 
     app.get('/vnc.html', async (_req, reply) => page(reply, 'text/html; charset=utf-8', VNC_HTML, 'no-store'));
     app.get('/vnc.js', async (_req, reply) => page(reply, 'text/javascript; charset=utf-8', VNC_JS, 'no-cache'));
@@ -73,7 +91,7 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
         // A plain GET (a link preview, a crawler) must not burn the token.
         if (!req.ws) return;
         if (sessions >= maxSessions) throw new OverLimit(`${maxSessions} console sessions are open; try again later.`, 'TooManyConsoleSessions', 429);
-        targets.set(req, tokens.consume(req.query.token, { instanceId: req.query.instance }));
+        targets.set(req, tokens.consume(tokenOf(req), { instanceId: req.query.instance }));
       },
       handler: async () => {
         throw new CloudError(426, 'This is the console websocket: open it with Upgrade: websocket.', 'UpgradeRequired');

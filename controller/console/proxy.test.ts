@@ -67,9 +67,9 @@ async function world(): Promise<World> {
 const issue = (x: World, instanceId = U) => x.tokens.issue({ instanceId, hostId: x.hostId, projectId: 'p', protocol: 'vnc', type: 'novnc' }).token;
 
 /** Opens a websocket; resolves once open, or with the HTTP status that refused the upgrade. */
-function open(url: string): Promise<{ ws?: WebSocket; status?: number; body?: string }> {
+function open(url: string, protocols?: string[]): Promise<{ ws?: WebSocket; status?: number; body?: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, protocols);
     ws.on('open', () => resolve({ ws }));
     ws.on('unexpected-response', (req, res) => {
       let body = '';
@@ -98,6 +98,17 @@ describe('console websocket proxy', () => {
     const tcpClosed = new Promise<void>((r) => x.display.sockets[0]!.on('close', () => r()));
     ws!.close(1000);
     await tcpClosed;
+  });
+
+  it('takes the token from the homestack-token.<token> subprotocol (what the page sends) and answers "binary"', async () => {
+    const x = await world();
+    await x.driver.spawn(sampleSpec);
+    const t = issue(x);
+    const { ws } = await open(`${x.base}/console/websocket`, ['binary', `homestack-token.${t}`]);
+    expect(ws!.protocol).toBe('binary');
+    expect((await next(ws!)).toString()).toBe('RFB 003.008\n');
+    ws!.close();
+    expect((await open(`${x.base}/console/websocket`, ['binary', `homestack-token.${t}`])).status).toBe(401);
   });
 
   it('the display hanging up closes the browser side', async () => {
@@ -147,7 +158,7 @@ describe('console websocket proxy', () => {
 describe('console page', () => {
   it('serves vnc.html, vnc.js and noVNC from node_modules with a CSP; nothing outside core/ and vendor/', async () => {
     const x = await world();
-    const page = await fetch(`${x.http}/console/vnc.html?token=abc`);
+    const page = await fetch(`${x.http}/console/vnc.html`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
