@@ -38,7 +38,7 @@ afterEach(async () => {
   w = null;
 });
 
-async function world(): Promise<World> {
+async function world(consoleCfg: Partial<ControllerConfig['console']> = {}): Promise<World> {
   const display = new FakeDisplay();
   const port = await display.start();
   const driver = new DisplayHypervisor(() => port);
@@ -49,7 +49,7 @@ async function world(): Promise<World> {
   const agentUrl = `http://127.0.0.1:${(agent.fastify.server.address() as AddressInfo).port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'hs-console-'));
-  const config = Value.Default(ControllerConfigSchema, { data_dir: dir, compute: { sync_power_state_s: 0 } }) as ControllerConfig;
+  const config = Value.Default(ControllerConfigSchema, { data_dir: dir, compute: { sync_power_state_s: 0 }, console: consoleCfg }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
   const clock = { now: Date.now() };
@@ -152,6 +152,25 @@ describe('console websocket proxy', () => {
     const c = await closed(ws!);
     expect(c.code).toBe(1011);
     expect(c.reason).toContain('InvalidState');
+  });
+});
+
+describe('console sessions', () => {
+  it('at most console.max_sessions at once (429 before the upgrade, the token survives), a slot frees on close', async () => {
+    const x = await world({ max_sessions: 1 });
+    await x.driver.spawn(sampleSpec);
+    const a = await open(`${x.base}/console/websocket?token=${issue(x)}`);
+    await next(a.ws!);
+    const t = issue(x);
+    const refused = await open(`${x.base}/console/websocket?token=${t}`);
+    expect(refused.status).toBe(429);
+    const c = closed(a.ws!);
+    a.ws!.close();
+    await c;
+    await new Promise((r) => setTimeout(r, 50));
+    const b = await open(`${x.base}/console/websocket?token=${t}`);
+    expect((await next(b.ws!)).toString()).toBe('RFB 003.008\n');
+    b.ws!.close();
   });
 });
 
