@@ -85,6 +85,16 @@ describe('reading libvirt XML', () => {
     expect(f.volumes).toEqual({});
   });
 
+  it('VNC: the display listens on compute.console_host without a password; a shut-off domain (port -1) has none', () => {
+    const xml = buildDomainXml({ ...full, vncListen: '127.0.0.1' });
+    expect(xml).toContain("<graphics type='vnc' autoport='yes' listen='127.0.0.1'>");
+    expect(xml).toMatch(/<video>\s*<model type='cirrus'\/>/);
+    expect(xml).not.toContain('passwd');
+    const live = readFileSync(new URL('./testdata/libvirt-dumpxml-running.xml', import.meta.url), 'utf8');
+    expect(readDomainXml(live.replace("port='5900'", "port='5917'")).vnc).toEqual({ port: 5917, listen: '127.0.0.1' });
+    expect(readDomainXml(live.replace("port='5900'", "port='-1'")).vnc).toBeNull();
+  });
+
   it('treats a domain without our marker as foreign', () => {
     expect(readDomainXml("<domain type='qemu'><name>x</name><uuid>u</uuid><devices/></domain>").homestackUuid).toBeNull();
   });
