@@ -15,7 +15,6 @@ const MAX_CLIENT_FRAME = 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5000;
 
 type Target = { host: string; port: number };
-const targets = new WeakMap<FastifyRequest, Target>();
 
 /**
  * Pipes one websocket to a TCP endpoint both ways (binary frames ↔ bytes), with
@@ -76,6 +75,8 @@ export function pipeWebsocketToTcp(ws: WebSocket, target: Target, log: Pick<Fast
  * place on the agent that may register it.
  */
 export function registerVncWebsocket(agent: AgentApp, d: HypervisorDriver): void {
+  // The display found before the upgrade, for the websocket handler.
+  const targets = new WeakMap<FastifyRequest, Target>();
   void agent.fastify.register(async (scope) => {
     await scope.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME, perMessageDeflate: false } });
     // An upgrade refused by a hook that ran before the websocket plugin's own (the
