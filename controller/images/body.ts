@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
  * Node does with an unread body after the response, made explicit). A client that
  * aborts still surfaces as an error (code ECONNRESET).
  */
-export function uploadBody(src: IncomingMessage, highWaterMark = 1 << 20): Readable {
+export function uploadBody(src: IncomingMessage, highWaterMark = 256 << 10): Readable {
   let ended = false;
   const onData = (c: Buffer) => {
     if (!out.push(c)) src.pause();

@@ -1,19 +1,19 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BadRequest, CloudError, Conflict, Forbidden, OverLimit } from '../../shared/errors/index.js';
 import { isoSeconds } from '../../shared/util/time.js';
 import { qemuFormatOf } from '../../shared/tools/qemu-img.js';
 import type { AuthContext } from '../http/auth.js';
-import { InlineHasher, ParallelHasher, type Digests, type StreamHasher } from './hasher.js';
-import { FormatSniffer, refusals } from './inspector.js';
+import { refusals } from './inspector.js';
+import { receive, type Received } from './receive.js';
 import type { ImageRow } from './repo.js';
 import { ImageGone, type ImageService } from './service.js';
-import type { ImageStore, StagedImage } from './store.js';
+import type { BlockReader, ImageStore, StagedImage, StagingWriter } from './store.js';
 
 export interface ImageDataOptions {
   imageSizeCap: number;
   /** Bytes per project; -1 = unlimited. */
   projectQuota: number;
-  /** SHA-512 on a worker thread beside MD5 (faster on an idle multi-core host; the worker costs tens of MB resident). */
+  /** MD5 on a worker thread beside SHA-512 for large uploads. */
   parallelHash?: boolean;
   /** Ask the store to read the staged bytes with qemu-img as a second check. */
   qemuCheck: boolean;
@@ -22,58 +22,10 @@ export interface ImageDataOptions {
 
 /** Formats whose header qemu-img reads as a second opinion. */
 const QEMU_CHECKED = new Set(['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi']);
-const CHUNK = 1 << 20;
-
-/** Uploads at least this large hash SHA-512 on a worker thread, in parallel with MD5. */
-const PARALLEL_HASH_MIN = 16 << 20;
-
-/**
- * Hashes (MD5 + SHA-512), counts and sniffs the bytes as they pass, without copying
- * them downstream; errors with 413 when the byte limit is crossed.
- */
-export class Digester extends Transform {
-  readonly sniffer = new FormatSniffer();
-  private readonly hasher: StreamHasher;
-  digests: Digests | null = null;
-  bytes = 0;
-
-  constructor(private readonly limit: number, private readonly overLimit: () => Error, o: { expected: number | null; parallel: boolean }) {
-    super({ readableHighWaterMark: CHUNK, writableHighWaterMark: CHUNK });
-    const big = o.expected === null || o.expected >= PARALLEL_HASH_MIN;
-    this.hasher = o.parallel && big ? new ParallelHasher() : new InlineHasher();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) return cb(this.overLimit());
-    let wait: Promise<void> | undefined;
-    try {
-      wait = this.hasher.update(chunk);
-    } catch (e) {
-      return cb(e as Error);
-    }
-    this.sniffer.push(chunk);
-    if (wait) wait.then(() => cb(null, chunk), cb);
-    else cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.hasher.digest().then((d) => {
-      this.digests = d;
-      cb();
-    }, cb);
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.hasher.close();
-    cb(err);
-  }
-}
-
 export interface Download {
   image: ImageRow;
-  /** Null when the image has no data (204). */
-  stream: Readable | null;
+  /** Null when the image has no data (204). The caller closes it. */
+  reader: BlockReader | null;
   range: { start: number; end: number } | null;
 }
 
@@ -150,11 +102,14 @@ export class ImageData {
       quotaLeft <= cap && limit === quotaLeft
         ? new OverLimit(`Image exceeds the storage quota: more than ${quotaLeft} bytes left.`)
         : new OverLimit(`The incoming image is too large: the limit is ${cap} bytes.`);
-    const dig = new Digester(limit, overLimit, { expected: length, parallel: this.o.parallelHash ?? false });
+    let staging: StagingWriter | null = null;
     let staged: StagedImage | null = null;
     try {
+      let got: Received;
       try {
-        staged = await this.store.stage(i.id, source, [dig]);
+        staging = await this.store.createStaging(i.id);
+        got = await receive(source, staging, { limit, overLimit, expected: length, parallel: this.o.parallelHash ?? false });
+        staged = await staging.finish();
       } catch (e) {
         if (e instanceof CloudError) throw e;
         if (isAbort(e)) throw new BadRequest('The upload was interrupted before all image data arrived.');
@@ -163,7 +118,7 @@ export class ImageData {
       if (length !== null && staged.bytes !== length) {
         throw new BadRequest(`Received ${staged.bytes} bytes but Content-Length said ${length}.`);
       }
-      const inspection = dig.sniffer.result();
+      const inspection = got.sniffer.result();
       const problems = refusals(i.disk_format, inspection);
       let virtualSize = inspection.virtualSize;
       if (!problems.length && this.o.qemuCheck && QEMU_CHECKED.has(inspection.format)) {
@@ -186,9 +141,9 @@ export class ImageData {
           status: 'active',
           size: staged.bytes,
           virtual_size: virtualSize,
-          checksum: dig.digests!.md5,
+          checksum: got.digests.md5,
           os_hash_algo: 'sha512',
-          os_hash_value: dig.digests!.sha512,
+          os_hash_value: got.digests.sha512,
           store_key: key,
           updated_at: isoSeconds(new Date()),
         },
@@ -200,7 +155,7 @@ export class ImageData {
       }
       return this.images.repo.get(i.id)!;
     } catch (e) {
-      await staged?.abort();
+      await (staged ?? staging)?.abort();
       this.images.repo.update(i.id, { status: 'queued', updated_at: isoSeconds(new Date()) }, ['saving']);
       this.o.log?.info({ image: i.id, err: (e as Error).message }, 'upload refused; image back to queued');
       throw e;
@@ -215,10 +170,10 @@ export class ImageData {
       throw new Forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
     if (!i.store_key || i.size === null || (i.status !== 'active' && i.status !== 'deactivated')) {
-      return { image: i, stream: null, range: null };
+      return { image: i, reader: null, range: null };
     }
     const range = rangeHeader ? parseRange(rangeHeader, i.size) : null;
-    if (i.size === 0) return { image: i, stream: null, range: null };
-    return { image: i, stream: await this.store.open(i.store_key, range ?? undefined), range };
+    if (i.size === 0) return { image: i, reader: null, range: null };
+    return { image: i, reader: await this.store.openReader(i.store_key), range };
   }
 }

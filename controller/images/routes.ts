@@ -3,6 +3,7 @@ import { UnsupportedMediaType, BadRequest } from '../../shared/errors/index.js';
 import { authHook, ctxOf, type TokenValidator } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
 import { uploadBody } from './body.js';
+import { sendBlocks } from './send.js';
 import type { ImageData } from './data.js';
 import type { ListQuery } from './listing.js';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from './schemas.js';
@@ -93,18 +94,25 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
   app.get<IdParams>('/v2/images/:id/file', pre, async (req, reply: FastifyReply) => {
     const range = req.headers.range;
     const dl = await d.data.download(ctxOf(req), req.params.id, typeof range === 'string' ? range : undefined);
-    if (!dl.stream) return reply.status(204).send();
+    if (!dl.reader) return reply.status(204).send();
     const size = dl.image.size!;
-    reply.header('Content-Type', 'application/octet-stream');
-    if (dl.image.checksum) reply.header('Content-MD5', dl.image.checksum);
-    if (dl.range) {
-      reply.status(206);
-      reply.header('Content-Range', `bytes ${dl.range.start}-${dl.range.end}/${size}`);
-      reply.header('Content-Length', String(dl.range.end - dl.range.start + 1));
-    } else {
-      reply.header('Content-Length', String(size));
+    const { start, end } = dl.range ?? { start: 0, end: size - 1 };
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start + 1) };
+    if (dl.image.checksum) headers['Content-MD5'] = dl.image.checksum;
+    if (dl.range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+    // The body goes out from two reused buffers (send.ts), not through reply.send(stream).
+    reply.hijack();
+    const res = reply.raw;
+    try {
+      res.writeHead(dl.range ? 206 : 200, { ...(reply.getHeaders() as Record<string, string>), ...headers });
+      if (req.method === 'HEAD') res.end();
+      else await sendBlocks(res, dl.reader, start, end);
+    } catch (e) {
+      req.log.warn({ err: e, image: dl.image.id }, 'image download cut short');
+      res.destroy();
+    } finally {
+      await dl.reader.close().catch(() => {});
     }
-    return reply.send(dl.stream);
   });
 
   // Actions and tags.

@@ -1,8 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { QemuImg, QemuImgInfo } from '../../shared/tools/qemu-img.js';
 import { isUuid } from '../../shared/util/ids.js';
@@ -24,6 +23,28 @@ export interface StagedImage {
   abort(): Promise<void>;
 }
 
+/** An upload being written; see ImageStore.createStaging. */
+export interface StagingWriter {
+  /**
+   * Appends `block`; the caller keeps it unchanged until the promise resolves. Several
+   * writes may be queued; they are written one at a time, in the order of the calls.
+   */
+  write(block: Uint8Array): Promise<void>;
+  /** Syncs and closes the file once every write has resolved. Call once. */
+  finish(): Promise<StagedImage>;
+  /** Drops the staged bytes (before or after finish). Idempotent. */
+  abort(): Promise<void>;
+}
+
+/** Positional reads of one stored image. */
+export interface BlockReader {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into `buf` from its start; 0 at the end. */
+  read(buf: Uint8Array, length: number, position: number): Promise<number>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
 /**
  * Where image bytes live. Stores never see the database; the service decides what a
  * key belongs to.
@@ -32,13 +53,18 @@ export interface ImageStore {
   /** Prepares the store and removes staging files left by a crash. Idempotent. */
   init(): Promise<void>;
   /**
-   * Streams `source` through `transforms` into a staging area, synced to disk. On any
-   * failure (source error, a transform's error, disk full) the partial data is
-   * removed and the promise rejects with the first error: nothing half-made.
+   * A staging file for `id`: blocks are appended with write(), then finish() syncs it to
+   * disk. Nothing is visible under the image's key until the StagedImage is committed.
+   * On any failure the caller calls abort(), which removes the partial data.
    */
-  stage(id: string, source: Readable, transforms: Transform[]): Promise<StagedImage>;
+  createStaging(id: string): Promise<StagingWriter>;
   /** The bytes of `key` (inclusive range). Rejects with code ENOENT when absent. */
   open(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Reads `key` into the caller's buffers (downloads that reuse a few buffers instead of
+   * allocating per chunk). Rejects with code ENOENT when absent.
+   */
+  openReader(key: string): Promise<BlockReader>;
   /** Size in bytes of `key`, or null when absent. */
   size(key: string): Promise<number | null>;
   /** Removes `key`. Succeeds if absent. */
@@ -49,8 +75,9 @@ export interface ImageStore {
   keys(): Promise<string[]>;
 }
 
-/** 1 MiB chunks: few syscalls per GiB; larger ones only add resident memory. */
+/** 1 MiB chunks for open()'s streams: few syscalls per GiB. */
 const CHUNK = 1 << 20;
+
 
 /**
  * Files under <data_dir>/images: <id> when committed, .staging/<id>.<rand> while
@@ -74,38 +101,59 @@ export class FileImageStore implements ImageStore {
     return join(this.dir, key);
   }
 
-  async stage(id: string, source: Readable, transforms: Transform[]): Promise<StagedImage> {
+  async createStaging(id: string): Promise<StagingWriter> {
     const final = this.path(id);
     await mkdir(this.staging, { recursive: true, mode: 0o750 });
     const tmp = join(this.staging, `${id}.${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o640);
-    let bytes = 0;
-    try {
-      const out = createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: CHUNK } as never);
-      await pipeline([source, ...transforms, out]);
-      bytes = out.bytesWritten;
-      await fh.sync();
-    } catch (e) {
+    let pos = 0;
+    let tail: Promise<void> = Promise.resolve();
+    let closed = false;
+    let gone = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
       await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
-    await fh.close();
-    let done = false;
+    };
+    const abort = async () => {
+      await close();
+      if (!gone) await unlink(tmp).catch(() => {});
+      gone = true;
+    };
     return {
-      bytes,
-      localPath: tmp,
-      probe: async (qemuFormat) => (this.qemu ? this.qemu.info(tmp, qemuFormat) : null),
-      commit: async () => {
-        await rename(tmp, final);
-        done = true;
-        await this.syncDir();
-        return id;
+      // One write at a time: concurrent writes to one file contend for its inode lock.
+      write: (block) => {
+        const at = pos;
+        pos += block.byteLength;
+        const w = tail.then(async () => {
+          for (let off = 0; off < block.byteLength; ) {
+            const { bytesWritten } = await fh.write(block, off, block.byteLength - off, at + off);
+            if (!bytesWritten) throw Object.assign(new Error(`no progress writing ${tmp}`), { code: 'EIO' });
+            off += bytesWritten;
+          }
+        });
+        tail = w.catch(() => {});
+        return w;
       },
-      abort: async () => {
-        if (!done) await unlink(tmp).catch(() => {});
-        done = true;
+      finish: async () => {
+        await tail;
+        await fh.sync();
+        await close();
+        const bytes = pos;
+        return {
+          bytes,
+          localPath: tmp,
+          probe: async (qemuFormat) => (this.qemu ? this.qemu.info(tmp, qemuFormat) : null),
+          commit: async () => {
+            await rename(tmp, final);
+            gone = true;
+            await this.syncDir();
+            return id;
+          },
+          abort,
+        };
       },
+      abort,
     };
   }
 
@@ -123,6 +171,21 @@ export class FileImageStore implements ImageStore {
     // Open first so a missing file is an error here, not mid-response.
     const fh = await open(p, 'r');
     return createReadStream('', { fd: fh, highWaterMark: CHUNK, ...(range ? { start: range.start, end: range.end } : {}) } as never);
+  }
+
+  async openReader(key: string): Promise<BlockReader> {
+    const fh = await open(this.path(key), 'r');
+    const size = (await fh.stat()).size;
+    let closed = false;
+    return {
+      size,
+      read: async (buf, length, position) => (await fh.read(buf, 0, length, position)).bytesRead,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await fh.close();
+      },
+    };
   }
 
   async size(key: string): Promise<number | null> {
