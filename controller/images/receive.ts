@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { InlineHasher, WorkerHasher, type BlockHasher, type Digests } from './hasher.js';
 import { FormatSniffer } from './inspector.js';
 import type { StagingWriter } from './store.js';
@@ -16,10 +18,30 @@ import type { StagingWriter } from './store.js';
  * of CPU per GiB are the floor of an upload; everything else together is ~0.6 s.
  */
 
-/** Block size: one write and one worker round trip per 2 MiB. */
-export const BLOCK = 2 << 20;
-/** Blocks per upload: one filling, the others hashing or being written (8 MiB in all). */
+/** Block size: one write and one worker round trip per MiB. */
+export const BLOCK = 1 << 20;
+/** Blocks per upload: one filling, the others hashing or being written (4 MiB in all). */
 const BLOCKS = 4;
+/**
+ * Node's HTTP parser hands over each piece of a request body in a fresh buffer (up to
+ * 64 KiB, malloc'd). V8 frees them at its next scavenge, and an upload allocates so
+ * little on the JS heap that scavenges come every 30-60 MB of body: that garbage was
+ * most of an upload's resident memory (+35 MiB of malloc heap per upload). A minor GC
+ * every YOUNG_GC_EVERY bytes (well under a millisecond: only young objects are visited)
+ * frees them while they are young. `gc` is exposed to a separate context only; without
+ * it (another engine, a flag refused) uploads work as before.
+ */
+const YOUNG_GC_EVERY = 8 << 20;
+const youngGc: (() => void) | null = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined;
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+  } catch {
+    return null;
+  }
+})();
+
 /** Blocks kept for the next upload, and for how long once no upload runs. */
 const KEEP = 2 * BLOCKS;
 const KEEP_IDLE_MS = 30_000;
@@ -101,6 +123,7 @@ export async function receive(source: Readable, out: StagingWriter, o: ReceiveOp
     while (inFlight.size) await new Promise<void>((r) => (wake = r));
   };
 
+  let sinceGc = 0;
   let bytes = 0;
   let cur: Buffer | null = null;
   let fill = 0;
@@ -108,6 +131,10 @@ export async function receive(source: Readable, out: StagingWriter, o: ReceiveOp
     for await (const chunk of source as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > o.limit) throw o.overLimit();
+      if (youngGc && (sinceGc += chunk.length) >= YOUNG_GC_EVERY) {
+        sinceGc = 0;
+        youngGc();
+      }
       sha.update(chunk);
       sniffer.push(chunk);
       for (let off = 0; off < chunk.length; ) {

@@ -17,7 +17,12 @@ function write(res: ServerResponse, chunk: Buffer, closed: Promise<never>): Prom
   const done = new Promise<void>((resolve, reject) => {
     res.write(chunk, (err) => (err ? reject(err) : resolve()));
   });
-  return Promise.race([done, closed]);
+  const p = Promise.race([done, closed]);
+  // Either may fail while the loop awaits something else; it sees the failure when it
+  // awaits this write, and an unobserved rejection must not take the process down.
+  done.catch(() => {});
+  p.catch(() => {});
+  return p;
 }
 
 /**
