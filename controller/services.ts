@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { computePlugin } from './compute/plugin.js';
 import { consolePlugin } from './console/plugin.js';
+import { dashboardPlugin } from './dashboard/server.js';
 import type { ServiceDeps } from './http/service-deps.js';
 import { imagePlugin } from './images/plugin.js';
 import { networkPlugin } from './networks/plugin.js';
@@ -18,4 +19,6 @@ export const SERVICES: Array<{ prefix: string; plugin: (deps: ServiceDeps) => Fa
   { prefix: '/volume', plugin: volumePlugin },
   // Not an OpenStack API: the noVNC page and its websocket proxy (Nova's novncproxy).
   { prefix: '/console', plugin: consolePlugin },
+  // Not an OpenStack API: the web dashboard (Horizon's job), over the APIs above.
+  { prefix: '/dashboard', plugin: (deps) => dashboardPlugin(deps) },
 ];
