@@ -1,4 +1,9 @@
 import type { Page } from '../page.js';
+import { imagesPage } from './images.js';
+import { instanceDetailPage } from './instance-detail.js';
+import { instancesPage } from './instances.js';
+import { keypairsPage } from './keypairs.js';
+import { overviewPage } from './overview.js';
 import { adminFlavorsPage } from './admin-flavors.js';
 import { adminHypervisorsPage } from './admin-hypervisors.js';
 import { adminInstancesPage } from './admin-instances.js';
@@ -21,6 +26,11 @@ import { volumesPage } from './volumes.js';
  * Navigation order comes from each page's `nav.order`.
  */
 export const PAGES: readonly Page[] = [
+  overviewPage,
+  instancesPage,
+  instanceDetailPage,
+  imagesPage,
+  keypairsPage,
   networksPage,
   networkDetailPage,
   topologyPage,
