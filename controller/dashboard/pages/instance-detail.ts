@@ -49,13 +49,16 @@ export const instanceDetailPage: Page = {
   async render(ctx) {
     const sid = pathId(ctx.params.id, 'instance');
     const { server: s } = await ctx.api.get<{ server: ServerDoc & Record<string, any> }>('compute', `/v2.1/servers/${sid}`);
+    const flavorName = s.flavor?.original_name
+      ?? (s.flavor?.id ? (await tryGet(ctx.api.get<{ flavor: { name: string } }>('compute', `/v2.1/flavors/${encodeURIComponent(s.flavor.id)}`), null)).value?.flavor.name : undefined)
+      ?? s.flavor?.id ?? '';
     const f = { id: s.id, next: 'detail' };
     const controls = html`${s.status === 'SHUTOFF' ? buttonForm(ctx, 'start', 'Start', f) : ''}${s.status === 'ACTIVE' ? html`${buttonForm(ctx, 'stop', 'Stop', f)}${buttonForm(ctx, 'reboot', 'Reboot', f)}` : ''}`;
     const [log, out, screen] = await Promise.all([actionLog(ctx, sid), consoleLog(ctx, sid), vnc(ctx, s)]);
     return html`<p>${link(ctx, '/project/instances', '← Instances')}</p>
 <h2>${nameOr(s)}</h2>
 <dl class="props"><dt>ID</dt><dd>${s.id}</dd><dt>Status</dt><dd>${serverStatus(s)}</dd><dt>Addresses</dt><dd>${addressList(s)}</dd>
-<dt>Flavor</dt><dd>${s.flavor?.original_name ?? s.flavor?.id ?? ''}</dd><dt>Key pair</dt><dd>${s.key_name ?? ''}</dd><dt>Host</dt><dd>${s['OS-EXT-SRV-ATTR:host'] ?? ''}</dd>
+<dt>Flavor</dt><dd>${flavorName}</dd><dt>Key pair</dt><dd>${s.key_name ?? ''}</dd><dt>Host</dt><dd>${s['OS-EXT-SRV-ATTR:host'] ?? ''}</dd>
 <dt>Created</dt><dd>${s.created}</dd>${s.fault ? html`<dt>Fault</dt><dd class="status bad">${s.fault.message}</dd>` : ''}</dl>
 <p>${controls}</p>
 <h2>Action log</h2>${log}
