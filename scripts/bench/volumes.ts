@@ -11,8 +11,8 @@
  *  4. the time to export + grant a connection (what attach waits for on the volume
  *     host) and the first iSCSI login + inquiry (`qemu-img info`).
  *
- * What it does not measure: I/O inside a guest and the time until the device appears
- * in the guest (that needs a running guest on a compute host; see the README).
+ * I/O inside a guest and the time until an attached disk appears in the guest are
+ * measured by scripts/bench/volumes-guest.ts (it needs a running cloud).
  *
  *   node --import tsx scripts/bench/volumes.ts [--size-mib 512] [--runs 3] [--dir /var/tmp]
  */
