@@ -4,24 +4,8 @@
 #   scripts/install-deps.sh            # runtime + build + test packages
 set -euo pipefail
 
-PKGS=(
-  # compute: libvirt + QEMU (qemu-block-extra: iSCSI block driver; qemu-utils: qemu-img)
-  libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
-  # network: Open vSwitch, dnsmasq, iproute2, nftables; ethtool (TX checksum offload off on
-  # veths into the userspace datapath); busybox-static (udhcpc/nc in the network system tests' fake guests)
-  openvswitch-switch dnsmasq-base iproute2 nftables ethtool busybox-static
-  # volume: LVM and the tgt iSCSI target
-  lvm2 tgt
-  # config drives
-  genisoimage xorriso
-  # the real OpenStack client (acceptance checks, admin use)
-  python3-openstackclient
-  # host enrolment tests (a real sshd in a namespace) and the dashboard's browser tests
-  # (headless Chromium driven by playwright-core; no browser download)
-  openssh-server chromium fonts-dejavu-core
-  # native npm addons (better-sqlite3) when no prebuilt binary fits
-  build-essential python3 pkg-config ca-certificates
-)
+# Every group of scripts/debian-packages.txt (the same list `homestack host add` uses per role).
+mapfile -t PKGS < <(sed -e 's/#.*//' "$(dirname "$0")/debian-packages.txt" | awk 'NF > 1 { for (i = 2; i <= NF; i++) print $i }' | sort -u)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root" >&2

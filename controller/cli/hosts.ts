@@ -9,6 +9,7 @@ import { HostRegistry } from '../agents/registry.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
 import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
+import { HOST_ADD_USAGE, hostAdd } from './host-add.js';
 
 export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
   const i = argv.indexOf('--agent-config');
@@ -95,19 +96,43 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       }
       return 0;
     }
+    case 'add':
+      return hostAdd(argv);
     case 'remove': {
       const name = argv[argv.indexOf('remove') + 1];
-      if (!name) { process.stderr.write('usage: homestack host remove NAME\n'); return 2; }
+      if (!name || name.startsWith('--')) { process.stderr.write('usage: homestack host remove NAME [--force]\n'); return 2; }
       const ctx = openContext(argv);
       try {
-        new HostRegistry(ctx.db, ctx.config).remove(name);
+        const reg = new HostRegistry(ctx.db, ctx.config);
+        const h = reg.get(name);
+        const n = (ctx.db.prepare("SELECT count(*) AS n FROM instances WHERE host_id = ? AND vm_state <> 'deleted'").get(h.id) as { n: number }).n;
+        if (n > 0 && !argv.includes('--force')) {
+          process.stderr.write(`homestack host remove: ${h.name} runs ${n} instance(s); delete or move them first, or pass --force\n`);
+          return 1;
+        }
+        reg.remove(h.id);
+        process.stdout.write(`removed ${h.name}${n ? ` (${n} instance(s) left without a host)` : ''}\n`);
+      } finally {
+        ctx.close();
+      }
+      return 0;
+    }
+    case 'disable':
+    case 'enable': {
+      const name = argv[argv.indexOf(sub) + 1];
+      if (!name || name.startsWith('--')) { process.stderr.write(`usage: homestack host ${sub} NAME [--reason TEXT]\n`); return 2; }
+      const ctx = openContext(argv);
+      try {
+        const j = argv.indexOf('--reason');
+        const h = new HostRegistry(ctx.db, ctx.config).setEnabled(name, sub === 'enable', j >= 0 ? argv[j + 1] ?? null : null);
+        process.stdout.write(`${h.name} ${h.enabled ? 'enabled' : 'disabled'} (the scheduler ${h.enabled ? 'places' : 'places no new'} instances there)\n`);
       } finally {
         ctx.close();
       }
       return 0;
     }
     default:
-      process.stderr.write('usage: homestack host list [--json] | enrol-local | enrol --name N --url U --secret-file F | remove NAME\n');
+      process.stderr.write(`usage: homestack host list [--json] | add ... | enrol-local | enrol --name N --url U --secret-file F | remove NAME [--force] | disable NAME | enable NAME\n${HOST_ADD_USAGE}`);
       return 2;
   }
 }
