@@ -2,23 +2,22 @@ import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 /**
- * MD5 over whole blocks, either on this thread or on a worker thread. On the worker,
- * the blocks are views of SharedArrayBuffers the caller owns (the uploads' block pool):
- * no copy and no transfer; update() resolves when the worker is done reading the block,
- * after which the caller may reuse it. MD5 (~1.2 s per GiB here) and SHA-512 (~0.9 s)
- * are the two largest costs of an upload; on a worker, MD5 runs beside everything else.
+ * Computes MD5 on the calling thread and SHA-512 on a worker thread at the same time
+ * (together they cost ~2.3 s per GiB on one core; split, the upload is bounded by
+ * the slower one). Bytes reach the worker through a ring of shared slots: one copy
+ * per byte, no per-chunk allocation. update() returns a promise only when every slot
+ * is still being hashed (backpressure); otherwise it returns undefined.
  */
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const hashes = new Map();
+const ring = new Uint8Array(workerData.sab);
+const h = createHash(workerData.algo);
 parentPort.on('message', (m) => {
-  if (m.op === 'open') hashes.set(m.ctx, createHash(m.algo));
-  else if (m.op === 'drop') { hashes.delete(m.ctx); return; }
-  else if (m.op === 'update') hashes.get(m.ctx).update(new Uint8Array(m.sab, m.off, m.len));
-  else if (m.op === 'digest') { const d = hashes.get(m.ctx).digest('hex'); hashes.delete(m.ctx); parentPort.postMessage({ msg: m.msg, digest: d }); return; }
-  parentPort.postMessage({ msg: m.msg });
+  if (m.end) { parentPort.postMessage({ digest: h.digest('hex') }); return; }
+  h.update(ring.subarray(m.off, m.off + m.len));
+  parentPort.postMessage({ slot: m.slot });
 });
 `;
 
@@ -27,142 +26,122 @@ export interface Digests {
   sha512: string;
 }
 
-export interface BlockHasher {
-  /**
-   * Feeds a block (in order). The block must not change until the returned promise
-   * resolves (undefined: hashed already). A worker hasher needs SharedArrayBuffer views.
-   */
-  update(block: Uint8Array): Promise<void> | undefined;
-  /** The hex digest of everything fed. Call once, after every update resolved. */
-  digest(): Promise<string>;
+export interface StreamHasher {
+  /** Feeds a chunk; the chunk may be reused as soon as this returns. */
+  update(chunk: Buffer): Promise<void> | undefined;
+  /** The digests of everything fed. */
+  digest(): Promise<Digests>;
   /** Stops the worker (after an error). Idempotent. */
   close(): void;
 }
 
-/** On this thread: small uploads, and hosts where a worker does not pay. */
-export class InlineHasher implements BlockHasher {
-  private readonly h: Hash;
-  constructor(algo = 'md5') {
-    this.h = createHash(algo);
-  }
-  update(block: Uint8Array): undefined {
-    this.h.update(block);
+/** Both hashes on this thread: for small inputs and as the fallback. */
+export class InlineHasher implements StreamHasher {
+  private readonly md5: Hash = createHash('md5');
+  private readonly sha: Hash = createHash('sha512');
+  update(chunk: Buffer): undefined {
+    this.md5.update(chunk);
+    this.sha.update(chunk);
     return undefined;
   }
-  async digest(): Promise<string> {
-    return this.h.digest('hex');
+  async digest(): Promise<Digests> {
+    return { md5: this.md5.digest('hex'), sha512: this.sha.digest('hex') };
   }
   close(): void {}
 }
 
-/**
- * The hash worker: one thread for every upload in progress (each its own hash context),
- * started on the first large upload and stopped when none has used it for a while, so
- * an idle controller does not carry it.
- */
-class HashWorker {
-  private static current: HashWorker | null = null;
-  private static readonly IDLE_MS = 30_000;
-
-  static acquire(): HashWorker {
-    const w = HashWorker.current && !HashWorker.current.failed ? HashWorker.current : (HashWorker.current = new HashWorker());
-    w.users++;
-    if (w.idle) clearTimeout(w.idle);
-    w.idle = null;
-    return w;
-  }
-
+export class ParallelHasher implements StreamHasher {
+  private readonly md5: Hash = createHash('md5');
+  private readonly ring: Uint8Array;
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (d?: string) => void; reject: (e: Error) => void }>();
-  private nextMsg = 0;
-  private nextCtx = 0;
-  private users = 0;
-  private idle: NodeJS.Timeout | null = null;
-  failed: Error | null = null;
+  private readonly busy: boolean[];
+  private slot = 0;
+  private fill = 0;
+  private waiter: (() => void) | null = null;
+  private failed: Error | null = null;
+  private done: Promise<string>;
+  private closed = false;
 
-  private constructor() {
+  constructor(private readonly slotSize = 1 << 20, private readonly slots = 4) {
+    const sab = new SharedArrayBuffer(slotSize * slots);
+    this.ring = new Uint8Array(sab);
+    this.busy = new Array<boolean>(slots).fill(false);
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      // It only hashes: a small heap keeps its resident memory low.
+      workerData: { sab, algo: 'sha512' },
+      // The worker only hashes: a small heap keeps its resident memory low.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2, codeRangeSizeMb: 2, stackSizeMb: 1 },
     });
     this.worker.unref();
-    this.worker.on('message', (m: { msg: number; digest?: string }) => {
-      const p = this.waiting.get(m.msg);
-      this.waiting.delete(m.msg);
-      p?.resolve(m.digest);
+    this.done = new Promise<string>((resolve, reject) => {
+      this.worker.on('message', (m: { slot?: number; digest?: string }) => {
+        if (m.digest !== undefined) return resolve(m.digest);
+        this.busy[m.slot!] = false;
+        const w = this.waiter;
+        this.waiter = null;
+        w?.();
+      });
+      this.worker.on('error', (e) => {
+        this.failed = e;
+        reject(e);
+        this.waiter?.();
+      });
     });
-    const fail = (e: Error) => {
-      this.failed ??= e;
-      if (HashWorker.current === this) HashWorker.current = null;
-      for (const p of this.waiting.values()) p.reject(e);
-      this.waiting.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`hash worker exited (code ${code})`)));
+    this.done.catch(() => {});
   }
 
-  private send(m: object): Promise<string | undefined> {
-    if (this.failed) return Promise.reject(this.failed);
-    const msg = this.nextMsg++;
-    return new Promise<string | undefined>((resolve, reject) => {
-      this.waiting.set(msg, { resolve, reject });
-      this.worker.postMessage({ ...m, msg });
-    });
+  private publish(): void {
+    if (!this.fill) return;
+    this.busy[this.slot] = true;
+    this.worker.postMessage({ slot: this.slot, off: this.slot * this.slotSize, len: this.fill });
+    this.slot = (this.slot + 1) % this.slots;
+    this.fill = 0;
   }
 
-  open(algo: string): number {
-    const ctx = this.nextCtx++;
-    void this.send({ ctx, algo, op: 'open' }).catch(() => {});
-    return ctx;
-  }
-  update(ctx: number, block: Uint8Array): Promise<void> {
-    return this.send({ ctx, op: 'update', sab: block.buffer, off: block.byteOffset, len: block.byteLength }) as Promise<never>;
-  }
-  async digest(ctx: number): Promise<string> {
-    return (await this.send({ ctx, op: 'digest' }))!;
-  }
-  drop(ctx: number): void {
-    if (!this.failed) this.worker.postMessage({ ctx, op: 'drop', msg: -1 });
+  update(chunk: Buffer): Promise<void> | undefined {
+    this.md5.update(chunk);
+    return this.copy(chunk, 0);
   }
 
-  release(): void {
-    if (--this.users > 0 || this.failed) return;
-    this.idle = setTimeout(() => {
-      if (this.users > 0) return;
-      if (HashWorker.current === this) HashWorker.current = null;
-      this.failed = new Error('hash worker stopped');
-      void this.worker.terminate();
-    }, HashWorker.IDLE_MS);
-    this.idle.unref();
+  private copy(chunk: Buffer, from: number): Promise<void> | undefined {
+    let off = from;
+    while (off < chunk.length) {
+      if (this.failed) throw this.failed;
+      if (this.busy[this.slot]) {
+        // Every slot is in the worker's queue: wait for the current one to free up.
+        return new Promise<void>((resolve, reject) => {
+          this.waiter = () => {
+            if (this.failed) return reject(this.failed);
+            try {
+              const p = this.copy(chunk, off);
+              if (p) p.then(resolve, reject);
+              else resolve();
+            } catch (e) {
+              reject(e);
+            }
+          };
+        });
+      }
+      const n = Math.min(this.slotSize - this.fill, chunk.length - off);
+      this.ring.set(chunk.subarray(off, off + n), this.slot * this.slotSize + this.fill);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.slotSize) this.publish();
+    }
+    return undefined;
   }
-}
 
-/** On the shared hash worker; blocks must be views of SharedArrayBuffers. */
-export class WorkerHasher implements BlockHasher {
-  private readonly w = HashWorker.acquire();
-  private readonly ctx: number;
-  private closed = false;
-
-  constructor(algo = 'md5') {
-    this.ctx = this.w.open(algo);
-  }
-
-  update(block: Uint8Array): Promise<void> {
-    if (!(block.buffer instanceof SharedArrayBuffer)) throw new TypeError('WorkerHasher needs SharedArrayBuffer blocks');
-    return this.w.update(this.ctx, block);
-  }
-
-  async digest(): Promise<string> {
-    const d = await this.w.digest(this.ctx);
+  async digest(): Promise<Digests> {
+    this.publish();
+    this.worker.postMessage({ end: true });
+    const sha512 = await this.done;
     this.close();
-    return d;
+    return { md5: this.md5.digest('hex'), sha512 };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.w.drop(this.ctx);
-    this.w.release();
+    void this.worker.terminate();
   }
 }
