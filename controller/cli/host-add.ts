@@ -10,7 +10,7 @@ import { openContext } from './context.js';
 
 export const HOST_ADD_USAGE = `usage: homestack host add [USER@]ADDRESS [--roles compute,network,volume] [--name NAME]
        [--identity-file FILE | --password-stdin] [--known-hosts FILE | --trust-host-key SHA256:...]
-       [--port 22] [--agent-port 8001] [--prefix /] [--controller-url URL] [--wait 90]
+       [--port 22] [--agent-port 8001] [--tunnel-ip ADDR] [--prefix /] [--controller-url URL] [--wait 90]
 `;
 
 const ROLES = new Set(['compute', 'network', 'volume']);
@@ -68,7 +68,7 @@ export async function hostAdd(argv: readonly string[]): Promise<number> {
     }).catch((e: Error) => { throw new Error(verdict && !verdict.startsWith('known') && !verdict.startsWith('trusted') ? `refusing ${address}: ${verdict}` : e.message); });
     say(`[ssh] host key ${remote.hostKeyFingerprint} ${verdict}`);
     const r = await enrolHost({
-      address, roles, prefix, agentPort, name: opt('--name'),
+      address, roles, prefix, agentPort, name: opt('--name'), ...(opt('--tunnel-ip') ? { tunnelIp: opt('--tunnel-ip')! } : {}),
       controllerUrl: opt('--controller-url') ?? ctx.config.public_url, waitUpS: Number(opt('--wait') ?? 90),
     }, { remote, registry: new HostRegistry(ctx.db, ctx.config), run: makeRunner(), releaseDir: join(ctx.config.data_dir, 'releases'), progress: say });
     say(`${r.changed ? 'enrolled' : 'unchanged'} ${r.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

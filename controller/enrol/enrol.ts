@@ -17,6 +17,8 @@ export interface EnrolPlan {
   prefix: string;
   controllerUrl: string;
   agentPort: number;
+  /** The network role's VXLAN endpoint (default: `address`). */
+  tunnelIp?: string;
   /** Seconds to wait for the first heartbeat. */
   waitUpS: number;
 }
@@ -145,7 +147,7 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
       `controller_url = ${JSON.stringify(plan.controllerUrl)}`,
       `credential_file = ${JSON.stringify(keyFile)}`,
       '', '[listen]', `host = ${JSON.stringify(plan.address)}`, `port = ${plan.agentPort}`,
-      ...(plan.roles.includes('network') ? ['', '[network]', `tunnel_ip = ${JSON.stringify(plan.address)}`] : []),
+      ...(plan.roles.includes('network') ? ['', '[network]', `tunnel_ip = ${JSON.stringify(plan.tunnelIp ?? plan.address)}`] : []),
       '',
     ];
     await exec(['sh', '-c', 'cat > "$1.new" && mv "$1.new" "$1"', 'sh', toml], { stdin: lines.join('\n') });

@@ -13,7 +13,7 @@ export type ToolName =
   | 'libvirtd' | 'virtlogd' | 'systemctl' | 'apt-get' | 'dpkg-query'
   | 'losetup' | 'truncate' | 'dd' | 'prlimit' | 'nsenter' | 'kill' | 'sync'
   | 'unshare' | 'mount' | 'umount' | 'busybox'
-  | 'cp' | 'tar';
+  | 'cp' | 'tar' | 'sshd' | 'ssh-keygen';
 
 export interface RunOptions {
   /** Milliseconds before the process is killed with SIGKILL (default 30 s). */

@@ -12,7 +12,9 @@ import { MultiHost, type SimHost } from './harness.js';
  * external segment 172.24.4.0/24 (gateway 172.24.4.1 in t<run>-ctl).
  *
  *   npm run build
- *   npx tsx agents/network/testing/two-host-cloud.ts up [--hosts 2]
+ *   npx tsx agents/network/testing/two-host-cloud.ts up [--hosts 2] [--ssh-enrol]
+ *     --ssh-enrol: the last host runs a real sshd and is enrolled with `homestack host add`
+ *     over SSH (release, config, credential, agent start) instead of being configured here
  *   → prints the openrc path; run acceptance scripts with: ip netns exec t<run>-ctl ...
  *   npx tsx agents/network/testing/two-host-cloud.ts down <run>
  *
@@ -26,7 +28,7 @@ const PORT = 8000;
 
 const toml = (lines: string[]) => `${lines.join('\n')}\n`;
 
-async function up(hosts: number): Promise<number> {
+async function up(hosts: number, sshEnrol = false): Promise<number> {
   if (!existsSync(join(REPO, 'dist/controller/main.js')) || !existsSync(join(REPO, 'dist/agents/main.js'))) {
     process.stderr.write('dist/ is missing: npm run build first\n');
     return 1;
@@ -46,9 +48,15 @@ async function up(hosts: number): Promise<number> {
   const cli = (args: string[]) => root('busybox', ['env', `HOMESTACK_CONFIG=${ctlToml}`, NODE, join(REPO, 'dist/controller/cli/main.js'), ...args, '--config', ctlToml], { timeoutMs: 120_000 });
 
   const simHosts: SimHost[] = [];
+  let sshHost: { h: SimHost; i: number; name: string } | null = null;
   for (let i = 1; i <= hosts; i++) {
     const name = String.fromCharCode(64 + i);
     const h = await mh.addHost(name, i, { uplink: true, libvirt: true });
+    if (sshEnrol && i === hosts) {
+      sshHost = { h, i, name };
+      await startSshd(h, `198.51.100.${10 + i}`);
+      continue;
+    }
     simHosts.push(h);
     const data = join(h.dir, 'data');
     const agentToml = join(h.dir, 'agent.toml');
@@ -73,6 +81,18 @@ async function up(hosts: number): Promise<number> {
     const [cmd, ...args] = daemon(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [NODE, join(REPO, 'dist/agents/main.js'), '--config', join(h.dir, 'agent.toml')]);
     await h.run(cmd as 'busybox', args);
   }
+  if (sshHost) {
+    const { h, i, name } = sshHost;
+    const addr = `198.51.100.${10 + i}`;
+    writeFileSync(join(ctlDir, 'known_hosts'), `${addr} ${readFileSync(join(h.dir, 'ssh', 'hostkey.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    const t0 = Date.now();
+    const r = await inCtl([NODE, join(REPO, 'dist/controller/cli/main.js'), 'host', 'add', `root@${addr}`, '--config', ctlToml,
+      '--identity-file', join(h.dir, 'ssh', 'id'), '--known-hosts', join(ctlDir, 'known_hosts'), '--roles', 'compute,network',
+      '--name', `${mh.prefix}-${name.toLowerCase()}`, '--tunnel-ip', h.tunnelIp, '--prefix', join(h.dir, 'root')], { timeoutMs: 300_000, okCodes: [0, 1] });
+    process.stdout.write(r.stdout + r.stderr);
+    process.stdout.write(`host ${name} enrolled over SSH in ${Date.now() - t0} ms (exit ${r.code})\n`);
+    if (r.code !== 0) return 1;
+  }
   const openrc = join(ctlDir, 'openrc');
   writeFileSync(openrc, [
     `export OS_AUTH_URL=${publicUrl}/identity/v3`, 'export OS_IDENTITY_API_VERSION=3', 'export OS_USERNAME=admin', `export OS_PASSWORD=${pw}`,
@@ -96,10 +116,10 @@ async function up(hosts: number): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'up') return up(Number(argv[argv.indexOf('--hosts') + 1] ?? 2) || 2);
+  if (argv[0] === 'up') return up(Number(argv.includes('--hosts') ? argv[argv.indexOf('--hosts') + 1] : 2) || 2, argv.includes('--ssh-enrol'));
   if (argv[0] === 'down' && argv[1]) {
     const mh = MultiHost.attach(argv[1]);
-    for (const f of [join(mh.dir, 'ctl', 'controller.pid'), ...mh.hosts.map((h) => join(h.dir, 'agent.pid'))]) {
+    for (const f of [join(mh.dir, 'ctl', 'controller.pid'), ...mh.hosts.flatMap((h) => [join(h.dir, 'agent.pid'), join(h.dir, 'root/run/homestack-agent.pid'), join(h.dir, 'ssh/sshd.pid')])]) {
       try {
         process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGTERM');
       } catch { /* not running */ }
@@ -111,6 +131,23 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write('usage: two-host-cloud.ts up [--hosts N] | down <run>\n');
   return 2;
+}
+
+/** A real OpenSSH server inside the simulated host (its network and mount namespaces), root login by key only. */
+async function startSshd(h: SimHost, addr: string): Promise<void> {
+  const d = join(h.dir, 'ssh');
+  mkdirSync(d, { recursive: true });
+  const root = makeRunner();
+  await root('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'hostkey')]);
+  await root('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'id')]);
+  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'id.pub')), { mode: 0o600 });
+  writeFileSync(join(d, 'sshd_config'), toml([
+    'Port 22', `ListenAddress ${addr}`, `HostKey ${join(d, 'hostkey')}`, `PidFile ${join(d, 'sshd.pid')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
+  ]));
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  // sshd re-executes itself, so it needs its absolute path.
+  await h.run('/usr/sbin/sshd' as 'sshd', ['-f', join(d, 'sshd_config'), '-E', join(d, 'sshd.log')]);
 }
 
 main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
