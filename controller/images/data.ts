@@ -13,7 +13,7 @@ export interface ImageDataOptions {
   imageSizeCap: number;
   /** Bytes per project; -1 = unlimited. */
   projectQuota: number;
-  /** MD5 on a worker thread beside SHA-512 for large uploads. */
+  /** SHA-512 on a worker thread beside MD5 for large uploads (the worker costs some resident memory). */
   parallelHash?: boolean;
   /** Ask the store to read the staged bytes with qemu-img as a second check. */
   qemuCheck: boolean;
