@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRunner, type RunOptions } from '../../../shared/exec/run.js';
 import { MultiHost, type SimHost } from './harness.js';
@@ -22,7 +22,9 @@ import { MultiHost, type SimHost } from './harness.js';
  * the harness teardown stops them.
  */
 
-const REPO = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+// The repository, whether this runs from the source (tsx) or from dist/ (node).
+const HERE = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+const REPO = basename(HERE) === 'dist' ? dirname(HERE) : HERE;
 const NODE = process.execPath;
 const PORT = 8000;
 
