@@ -11,6 +11,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Forwarded as x-openstack-request-id so agent logs carry the API request's id. */
   requestId?: string;
+  /** Return the body as text instead of parsing JSON (the agent's Prometheus /metrics). */
+  text?: boolean;
 }
 
 export interface AgentClientsOptions {
@@ -88,7 +90,7 @@ export class AgentClient {
    */
   async send(method: string, path: string, payload: string | undefined, o: CallOptions = {}, what = `${method} ${path}`): Promise<unknown> {
     if (!this.secret) throw new AgentUnavailable(this.host.name, 'the controller has not heard from this agent since it started');
-    const headers: Record<string, string> = { authorization: `Bearer ${this.secret}`, accept: 'application/json' };
+    const headers: Record<string, string> = { authorization: `Bearer ${this.secret}`, accept: o.text ? 'text/plain' : 'application/json' };
     if (o.opId) headers[OP_ID_HEADER] = o.opId;
     if (o.requestId) headers['x-openstack-request-id'] = o.requestId;
     if (payload !== undefined) headers['content-type'] = 'application/json';
@@ -116,6 +118,7 @@ export class AgentClient {
       const p = parseAgentErrorBody(res.statusCode, text);
       throw new AgentError(p.code, p.message, p.retryable, res.statusCode);
     }
+    if (o.text) return text;
     try {
       return text ? JSON.parse(text) : {};
     } catch {

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { agentLayerOf } from '../agents/index.js';
 import type { ServiceDeps } from '../http/service-deps.js';
+import { instanceUsage } from './instance-usage.js';
 import { ApiError, type PageContext } from './page.js';
 import type { Session } from './sessions.js';
 
@@ -26,6 +28,18 @@ export function registerDashboardApi(app: FastifyInstance, a: ApiDeps): void {
     return {
       servers: r.servers.map((v) => ({ id: v.id, status: v.status, task_state: v['OS-EXT-STS:task_state'] ?? null, power_state: v['OS-EXT-STS:power_state'] ?? null })),
     };
+  });
+
+  // Per-instance counters for the detail page's charts (Ceilometer's job, from the data
+  // the agents serve to Prometheus): whoever may see the server through the API.
+  app.get<{ Params: { id: string } }>('/api/servers/:id/usage', async (req, reply) => {
+    const s = await a.guard(req, reply);
+    if (!s) return reply;
+    const id = req.params.id;
+    if (!ID.test(id)) throw new ApiError(404, `Instance ${id} could not be found.`);
+    await a.ctxOf(req, s).api.get('compute', `/v2.1/servers/${id}`);
+    const sample = await instanceUsage(a.deps.db, agentLayerOf(a.deps), id).catch(() => null);
+    return { usage: sample };
   });
 
   app.post('/api/images', async (req, reply) => {

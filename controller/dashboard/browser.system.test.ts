@@ -115,6 +115,9 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
       return null;
     });
     expect(drawn, 'the VNC canvas never drew a non-black pixel').not.toBeNull();
+    // Usage charts from the host agent's counters: two samples 5 s apart draw the lines.
+    await page.locator('#usage figure[data-usage=cpu] figcaption', { hasText: /CPU: \d/ }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#usage polyline').first().getAttribute('points')).toMatch(/\d/);
     await shot('05-console');
   }, 180_000);
 

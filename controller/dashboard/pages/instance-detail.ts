@@ -61,6 +61,7 @@ export const instanceDetailPage: Page = {
 <dt>Flavor</dt><dd>${flavorName}</dd><dt>Key pair</dt><dd>${s.key_name ?? ''}</dd><dt>Host</dt><dd>${s['OS-EXT-SRV-ATTR:host'] ?? ''}</dd>
 <dt>Created</dt><dd>${s.created}</dd>${s.fault ? html`<dt>Fault</dt><dd class="status bad">${s.fault.message}</dd>` : ''}</dl>
 <p>${controls}</p>
+<h2>Usage</h2><section id="usage" data-server-id="${s.id}"><div class="charts" id="usage-charts"></div><p class="empty" id="usage-status">Collecting samples from the host every 5 s…</p></section>
 <h2>Action log</h2>${log}
 <h2>Console log</h2>${out}
 <h2>Console</h2>${screen}`;

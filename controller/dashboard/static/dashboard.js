@@ -66,3 +66,68 @@ if (upload) {
     xhr.send(file);
   });
 }
+
+// Per-instance usage charts: samples of the host agent's counters every 5 s, drawn as
+// sparklines (rates for the counters) with the latest value under each.
+const usage = document.querySelector('#usage[data-server-id]');
+if (usage) {
+  const id = usage.dataset.serverId;
+  const box = document.querySelector('#usage-charts');
+  const status = document.querySelector('#usage-status');
+  const samples = [];
+  const SERIES = [
+    { key: 'cpu', label: 'CPU', unit: '%', f: (a, b, dt) => (100 * (b.cpu_seconds - a.cpu_seconds)) / dt },
+    { key: 'rss', label: 'Memory (RSS)', unit: ' MiB', f: (a, b) => b.rss_bytes / 1048576 },
+    { key: 'rx', label: 'Network in', unit: ' KiB/s', f: (a, b, dt) => (b.net_rx_bytes - a.net_rx_bytes) / 1024 / dt },
+    { key: 'tx', label: 'Network out', unit: ' KiB/s', f: (a, b, dt) => (b.net_tx_bytes - a.net_tx_bytes) / 1024 / dt },
+    { key: 'rd', label: 'Disk read', unit: ' KiB/s', f: (a, b, dt) => (b.disk_read_bytes - a.disk_read_bytes) / 1024 / dt },
+    { key: 'wr', label: 'Disk write', unit: ' KiB/s', f: (a, b, dt) => (b.disk_write_bytes - a.disk_write_bytes) / 1024 / dt },
+  ];
+  const NS = 'http://www.w3.org/2000/svg';
+  const figures = new Map();
+  for (const s of SERIES) {
+    const fig = document.createElement('figure');
+    fig.className = 'chart';
+    fig.dataset.usage = s.key;
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 180 60');
+    svg.setAttribute('width', '180');
+    svg.setAttribute('height', '60');
+    const line = document.createElementNS(NS, 'polyline');
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', '#2458c5');
+    line.setAttribute('stroke-width', '2');
+    svg.appendChild(line);
+    const cap = document.createElement('figcaption');
+    fig.append(svg, cap);
+    box.appendChild(fig);
+    figures.set(s.key, { line, cap, label: s.label });
+  }
+  const draw = () => {
+    if (samples.length < 2) return;
+    for (const s of SERIES) {
+      const pts = [];
+      for (let i = 1; i < samples.length; i++) {
+        const dt = (samples[i].t - samples[i - 1].t) / 1000 || 1;
+        pts.push(Math.max(0, s.f(samples[i - 1], samples[i], dt)));
+      }
+      const max = Math.max(...pts, s.key === 'cpu' ? 100 : 1e-9);
+      const { line, cap, label } = figures.get(s.key);
+      line.setAttribute('points', pts.map((v, i) => `${(i * 180) / Math.max(1, pts.length - 1)},${58 - (v / max) * 56}`).join(' '));
+      cap.textContent = `${label}: ${pts[pts.length - 1].toFixed(1)}${s.unit}`;
+    }
+  };
+  const poll = async () => {
+    try {
+      const r = await fetch(`${base}/api/servers/${encodeURIComponent(id)}/usage`, { credentials: 'same-origin' });
+      const { usage: u } = r.ok ? await r.json() : { usage: null };
+      if (!u) { if (status) status.textContent = 'No samples: the instance is not running on a host that reports it.'; return; }
+      samples.push(u);
+      if (samples.length > 61) samples.shift();
+      if (status) status.textContent = `${samples.length} sample(s), every 5 s.`;
+      draw();
+    } catch { /* try again next tick */ }
+  };
+  poll();
+  setInterval(poll, 5000);
+}
