@@ -39,7 +39,7 @@ export const adminFlavorsPage: Page = {
       field('Public', 'public', checkbox('public', true)),
       field('Description', 'description', input('description')),
     ], 'Create');
-    return html`<h2>Flavors</h2>${list}${create}`;
+    return html`${list}${create}`;
   },
   actions: {
     async create(ctx, form) {

@@ -49,6 +49,6 @@ export const adminHypervisorsPage: Page = {
       { label: 'Disk', cell: (h) => usageBar(h.local_gb_used, h.local_gb, 'GB') },
       { label: 'Instances', cell: (h) => h.running_vms },
     ], 'No compute hosts registered.');
-    return html`<h2>Hypervisors</h2>${summary}${list}`;
+    return html`${summary}${list}`;
   },
 };

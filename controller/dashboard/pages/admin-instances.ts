@@ -37,6 +37,6 @@ export const adminInstancesPage: Page = {
       { label: 'Status', cell: (s) => status(s.status) },
       { label: 'Created', cell: (s) => s.created ?? '' },
     ], 'No instances in any project.');
-    return html`<h2>All instances</h2>${notice(projects.error, 'projects')}<p>${servers.length} instance${servers.length === 1 ? '' : 's'}.</p>${list}`;
+    return html`${notice(projects.error, 'projects')}<p>${servers.length} instance${servers.length === 1 ? '' : 's'}.</p>${list}`;
   },
 };

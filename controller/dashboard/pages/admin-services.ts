@@ -45,7 +45,7 @@ export const adminServicesPage: Page = {
     const agents = [...network.value.agents].sort((a, b) => a.host.localeCompare(b.host) || a.agent_type.localeCompare(b.agent_type));
     const all = [...compute.value.services, ...volume.value.services].map((s) => s.state).concat(agents.map((a) => (a.alive ? 'up' : 'down')));
     const down = all.filter((s) => s !== 'up').length;
-    return html`<h2>Hosts and agents</h2>
+    return html`
 <p class="${down ? 'error' : 'ok'}">${all.length - down} up, ${down} down.</p>
 <h3>Compute services</h3>${notice(compute.error, 'compute services')}${table([...compute.value.services].sort(bySvc), svcCols, 'No compute services.')}
 <h3>Network agents</h3>${notice(network.error, 'network agents')}${table(agents, [

@@ -58,7 +58,7 @@ export const floatingIpsPage: Page = {
     const allocate = ext.value.length
       ? formBox(ctx, 'allocate', 'Allocate a floating IP', [field('Pool (external network)', 'network_id', select('network_id', ext.value.map((n) => ({ value: n.id, label: nameOr(n) }))))], 'Allocate')
       : html`<p class="hint">No external network to allocate from.</p>`;
-    return html`<h2>Floating IPs</h2>${notice(ext.error, 'external networks')}${notice(ports.error, 'ports')}${notice(servers.error, 'instances')}${list}${allocate}`;
+    return html`${notice(ext.error, 'external networks')}${notice(ports.error, 'ports')}${notice(servers.error, 'instances')}${list}${allocate}`;
   },
   actions: {
     async allocate(ctx, form) {

@@ -34,7 +34,7 @@ export const identityProjectsPage: Page = {
       field('Name', 'name', input('name', { required: true })),
       field('Description', 'description', input('description')),
     ], 'Create');
-    return html`<h2>Projects</h2>${list}${create}<p class="hint">Members and their roles are on the Users page.</p>`;
+    return html`${list}${create}<p class="hint">Members and their roles are on the Users page.</p>`;
   },
   actions: {
     async create(ctx, form) {

@@ -65,7 +65,7 @@ export const identityUsersPage: Page = {
       field('Email', 'email', input('email', { type: 'email' })),
       field('Primary project (gets the member role)', 'project_id', select('project_id', projectOpts, { blank: '(none)' })),
     ], 'Create');
-    return html`<h2>Users</h2>${notice(assignments.error, 'role assignments')}${list}${grant}${create}`;
+    return html`${notice(assignments.error, 'role assignments')}${list}${grant}${create}`;
   },
   actions: {
     async create(ctx, form) {

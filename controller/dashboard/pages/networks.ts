@@ -79,7 +79,7 @@ async function render(ctx: PageContext): Promise<SafeHtml> {
     html`<p class="hint">Subnet (leave the address empty for a network without one)</p>`,
     ...subnetFields(),
   ], 'Create');
-  return html`<h2>Networks</h2>${notice(subs.error, 'subnets')}${list}${create}
+  return html`${notice(subs.error, 'subnets')}${list}${create}
 <p>${link(ctx, '/project/network-topology', 'See the topology picture')}</p>`;
 }
 

@@ -140,7 +140,7 @@ describe('volume pages against the real API', () => {
     const r = await act(volumesPage, 'create', member, { name: 'tdash-vol', size: '1' });
     expect(r.message).toMatch(/being created/);
     expect(await render(volumesPage, member)).toContain('tdash-vol');
-    expect(await render(volumeSnapshotsPage, member)).toContain('Volume snapshots');
+    expect(await render(volumeSnapshotsPage, member)).toContain('No snapshots yet.');
   });
 });
 

@@ -54,7 +54,7 @@ export const routersPage: Page = {
       field('Name', 'name', input('name', { required: true })),
       field('External network', 'network_id', select('network_id', options, { blank: '(none)' })),
     ], 'Create');
-    return html`<h2>Routers</h2>${notice(ext.error, 'external networks')}${notice(ports.error, 'interfaces')}${list}${create}`;
+    return html`${notice(ext.error, 'external networks')}${notice(ports.error, 'interfaces')}${list}${create}`;
   },
   actions: {
     async create(ctx, form) {

@@ -39,7 +39,7 @@ export const securityGroupsPage: Page = {
       field('Name', 'name', input('name', { required: true })),
       field('Description', 'description', input('description')),
     ], 'Create');
-    return html`<h2>Security groups</h2>${list}${create}`;
+    return html`${list}${create}`;
   },
   actions: {
     async create(ctx, form) {

@@ -37,7 +37,7 @@ export const topologyPage: Page = {
       return `${ctx.base}/project/instances/${id}`;
     };
     const empty = t.nodes.length === 0;
-    return html`<h2>Network topology</h2>
+    return html`
 ${notice(errors.join('; ') || undefined, 'part of the topology')}
 <p class="hint">Networks are the vertical bars (external ones in purple, first); routers and instances are boxes, joined to each network they have an address on. A dashed line is a router's external gateway.</p>
 ${empty ? html`<p class="empty">No networks, routers or instances yet. ${link(ctx, '/project/networks', 'Create a network')}.</p>` : html`<div class="topology-wrap">${raw(renderTopologySvg(t, href))}</div>`}`;

@@ -45,7 +45,7 @@ export const volumeSnapshotsPage: Page = {
         field('Force (volume in use)', 'force', checkbox('force', false)),
       ], 'Create snapshot')
       : html`<p class="hint">No volume to snapshot.</p>`;
-    return html`<h2>Volume snapshots</h2><p>${link(ctx, '/project/volumes', '← Volumes')}</p>${notice(vols.error, 'volumes')}${list}${create}`;
+    return html`<p>${link(ctx, '/project/volumes', '← Volumes')}</p>${notice(vols.error, 'volumes')}${list}${create}`;
   },
   actions: {
     async create(ctx, form) {

@@ -70,7 +70,7 @@ export const volumesPage: Page = {
       field('From image', 'image_id', select('image_id', images.value.images.filter((i) => i.status === 'active').map((i) => ({ value: i.id, label: nameOr({ id: i.id, name: i.name }) })), { blank: '(empty volume)' })),
       field('Description', 'description', input('description')),
     ], 'Create');
-    return html`<h2>Volumes</h2>${notice(servers.error, 'instances')}${list}${create}
+    return html`${notice(servers.error, 'instances')}${list}${create}
 <p>${link(ctx, '/project/volume-snapshots', 'Volume snapshots')}</p>`;
   },
   actions: {
