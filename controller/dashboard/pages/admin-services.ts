@@ -46,7 +46,7 @@ export const adminServicesPage: Page = {
     const all = [...compute.value.services, ...volume.value.services].map((s) => s.state).concat(agents.map((a) => (a.alive ? 'up' : 'down')));
     const down = all.filter((s) => s !== 'up').length;
     return html`
-<p class="${down ? 'error' : 'ok'}">${all.length - down} up, ${down} down.</p>
+<p class="status ${down ? 'bad' : 'ok'}">${all.length - down} up, ${down} down.</p>
 <h3>Compute services</h3>${notice(compute.error, 'compute services')}${table([...compute.value.services].sort(bySvc), svcCols, 'No compute services.')}
 <h3>Network agents</h3>${notice(network.error, 'network agents')}${table(agents, [
       { label: 'Host', cell: (a) => a.host },

@@ -29,7 +29,7 @@ describe('network, volume and admin pages through the framework', () => {
     expect(r.statusCode).toBe(200);
     expect(r.body).toContain('<h1>');
     expect(r.body).not.toContain('Could not load');
-    expect(r.body).not.toContain('class="error"');
+    expect(r.body).not.toContain('class="flash error"');
   });
 
   it('creates a network with a subnet from the form and shows it in the topology picture', async () => {

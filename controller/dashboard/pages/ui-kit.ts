@@ -133,5 +133,5 @@ export async function tryGet<T>(p: Promise<T>, fallback: T): Promise<{ value: T;
 }
 
 export function notice(error: string | undefined, what: string): SafeHtml | '' {
-  return error ? html`<p class="error">Could not load ${what}: ${error}</p>` : '';
+  return error ? html`<p class="flash error">Could not load ${what}: ${error}</p>` : '';
 }
