@@ -15,7 +15,7 @@ export function formHeader(ctx: PageContext, action: string): SafeHtml {
 /** A one-button form (delete, release, detach...) posting `action` with hidden fields. */
 export function buttonForm(ctx: PageContext, action: string, label: string, fields: Record<string, string> = {}, danger = false): SafeHtml {
   const hidden = Object.entries(fields).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`);
-  return html`<form method="post" class="inline">${formHeader(ctx, action)}${hidden}<button type="submit"${danger ? html` class="danger"` : ''}>${label}</button></form>`;
+  return html`<form method="post" class="inline">${formHeader(ctx, action)}${hidden}<button type="submit"${danger ? html` class="danger" data-confirm="${label}: are you sure?"` : ''}>${label}</button></form>`;
 }
 
 export interface Column<T> {
