@@ -55,15 +55,21 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       const ctx = openContext(argv);
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
+        // Usage: placement's allocations (what the scheduler counts) and the last heartbeat's figures.
+        const alloc = new Map((ctx.db.prepare('SELECT host_id, COUNT(*) AS n, SUM(vcpus) AS vcpus, SUM(memory_mb) AS mem FROM allocations GROUP BY host_id').all() as Array<{ host_id: string; n: number; vcpus: number; mem: number }>).map((a) => [a.host_id, a]));
         printTable(
           reg.list().map((h) => ({
+            instances: alloc.get(h.id)?.n ?? 0,
+            vcpus_used: alloc.get(h.id)?.vcpus ?? 0,
+            memory_mb_used: alloc.get(h.id)?.mem ?? 0,
+            load1: (h.usage as { load1?: number }).load1 ?? '',
             id: h.id, name: h.name, state: h.state, enabled: h.enabled, roles: h.roles.join(','),
             vcpus: h.vcpus, memory_mb: h.memory_mb, disk_gb: h.disk_gb, agent_url: h.agent_url,
             last_heartbeat: h.last_heartbeat_at ?? '',
             agent_version: agentVersionNote(homestackVersion(), h.agent_version),
             unavailable_roles: Object.keys((h.capabilities as { unavailable_roles?: object }).unavailable_roles ?? {}).join(','),
           })),
-          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'vcpus', 'memory_mb', 'disk_gb', 'agent_url', 'last_heartbeat', 'agent_version'],
+          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'instances', 'vcpus_used', 'vcpus', 'memory_mb_used', 'memory_mb', 'disk_gb', 'load1', 'agent_url', 'last_heartbeat', 'agent_version'],
           json,
         );
       } finally {
