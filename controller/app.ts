@@ -45,6 +45,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: 0,
   });
   app.decorateRequest('auth', null);
+  // The route table (method, URL pattern), for tools that walk every route (the fault suite's fuzzing).
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+  });
   installRequestId(app);
   installJsonParser(app);
   // Before the service plugins so their routes inherit the timing hook; /metrics is loopback or admin only.
@@ -61,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   serviceDeps.facades.images = createImageFacade(serviceDeps);
   serviceDeps.facades.networks = networkingOf(serviceDeps).facade;
   serviceDeps.facades.volumes = volumeFacadeOf(serviceDeps);
-  app.decorate('homestack', { auth: identity.auth, deps: serviceDeps });
+  app.decorate('homestack', { auth: identity.auth, deps: serviceDeps, routes });
 
   await app.register(identity.plugin('/identity'), { prefix: '/identity' });
   // OS_AUTH_URL=http://host:port/v3 works too: identity's v3 API at the root.
@@ -75,6 +80,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    homestack: { auth: import('./http/auth.js').AuthService; deps: ServiceDeps };
+    homestack: { auth: import('./http/auth.js').AuthService; deps: ServiceDeps; routes: ReadonlyArray<{ method: string; url: string }> };
   }
 }

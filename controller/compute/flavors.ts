@@ -6,6 +6,7 @@ import { boolParam, can, links, must, type ComputeCtx } from './context.js';
 import type { Flavor } from './flavors-repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from './validate.js';
+import { actionBody } from '../http/json-body.js';
 
 const notFound = (id: string) => new NotFound(`Flavor ${id} could not be found.`, 'FlavorNotFound');
 
@@ -142,7 +143,7 @@ export function setExtraSpecs(ctx: ComputeCtx, auth: AuthContext, id: string, bo
 }
 
 export function addOrRemoveAccess(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown): Array<{ flavor_id: string; tenant_id: string }> {
-  const b = (body ?? {}) as Record<string, unknown>;
+  const b = actionBody(body);
   const f = ctx.flavors.get(id);
   if ('addTenantAccess' in b) {
     must(ctx, 'os_compute_api:os-flavor-access:add_tenant_access', auth);

@@ -19,3 +19,13 @@ export function installJsonParser(app: FastifyInstance, bodyLimit = 1024 * 1024)
     });
   }
 }
+
+/**
+ * An action body ({"os-xyz": {...}}): a JSON object or nothing. A string, number or
+ * array is a 400 (the `in` operator on one would throw a TypeError: a 500).
+ */
+export function actionBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new BadRequest('Malformed request body: expected a JSON object.');
+  return body as Record<string, unknown>;
+}

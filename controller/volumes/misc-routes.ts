@@ -10,6 +10,7 @@ import { defaultQuotas, limitsView, quotaSetView, updateQuotas } from './quotas.
 import { authOf } from './routes.js';
 import { visibleVolume } from './service.js';
 import { attachmentView, typeView } from './view.js';
+import { actionBody } from '../http/json-body.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined> }>;
 
@@ -145,7 +146,7 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
   app.post(`${prefix}/attachments/:id/action`, async (req: Req, reply: FastifyReply) => {
     const { auth, a } = visibleAttachment(req);
     must(ctx, 'volume:attachment_complete', auth);
-    const b = (req.body ?? {}) as Record<string, unknown>;
+    const b = actionBody(req.body);
     if (!('os-complete' in b)) throw new BadRequest(`There is no such action: ${Object.keys(b).join(',')}`);
     complete(ctx, a.id, a.mountpoint);
     return reply.code(204).send();

@@ -6,6 +6,7 @@ import { must, volumeBase, type VolumeCtx } from './context.js';
 import type { SnapshotRow, VolumeRow } from './repo.js';
 import { createSnapshot, createVolume, deleteSnapshot, deleteVolume, updateSnapshot, updateVolume, visibleSnapshot, visibleVolume } from './service.js';
 import { links, snapshotView, volumeView } from './view.js';
+import { actionBody } from '../http/json-body.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined> }>;
 
@@ -136,7 +137,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   app.post(`${prefix}/snapshots/:id/action`, async (req: Req, reply: FastifyReply) => {
     const auth = authOf(req);
     const s = visibleSnapshot(ctx, auth, req.params.id!);
-    const b = (req.body ?? {}) as Record<string, { status?: string } | undefined>;
+    const b = actionBody(req.body) as Record<string, { status?: string } | undefined>;
     if (!('os-reset_status' in b)) throw new BadRequest('There is no such action: ' + Object.keys(b).join(','));
     must(ctx, 'volume_extension:snapshot_admin_actions:reset_status', auth, { project_id: s.project_id });
     const st = b['os-reset_status']?.status;
