@@ -111,6 +111,8 @@ if (usage) {
         const dt = (samples[i].t - samples[i - 1].t) / 1000 || 1;
         pts.push(Math.max(0, s.f(samples[i - 1], samples[i], dt)));
       }
+      // One rate so far: a flat line across the chart (a one-point polyline draws nothing).
+      if (pts.length === 1) pts.push(pts[0]);
       const max = Math.max(...pts, s.key === 'cpu' ? 100 : 1e-9);
       const { line, cap, label } = figures.get(s.key);
       line.setAttribute('points', pts.map((v, i) => `${(i * 180) / Math.max(1, pts.length - 1)},${58 - (v / max) * 56}`).join(' '));
