@@ -41,9 +41,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Clients put names in URLs ("GET /v3/projects/<name>"); keep ids intact.
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
     return503OnClosing: true,
-    connectionTimeout: 0,
+    // Slow clients: idle connections are closed, and headers must arrive in time (below);
+    // no limit on a whole request, so a large image upload that keeps sending is not cut.
+    connectionTimeout: deps.config.listen.idle_timeout_s * 1000,
     requestTimeout: 0,
   });
+  app.server.headersTimeout = deps.config.listen.headers_timeout_s * 1000;
   app.decorateRequest('auth', null);
   // The route table (method, URL pattern), for tools that walk every route (the fault suite's fuzzing).
   const routes: Array<{ method: string; url: string }> = [];

@@ -14,6 +14,8 @@ export const ControllerConfigSchema = Type.Object(
     listen: Section({
       host: Str('0.0.0.0', 'address to bind'),
       port: Int(8000, 1, 'TCP port for every API'),
+      headers_timeout_s: Int(30, 1, 'a client must send its request headers within this time (slow-header clients are cut)'),
+      idle_timeout_s: Int(120, 1, 'a connection with no bytes in either direction for this long is closed (a slow upload that keeps sending is not)'),
     }),
     log: Section({
       level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], { default: 'info' }),
