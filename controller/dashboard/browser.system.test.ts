@@ -241,6 +241,18 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     const med = (k: 'ttfb' | 'dom' | 'load') => samples.map((x) => x[k]).sort((a, b) => a - b)[1]!.toFixed(0);
     console.log(`[figures] Instances page with ${rows} instances (median of 3): server time to first byte (the page rendered) ${med('ttfb')} ms, DOMContentLoaded ${med('dom')} ms, load ${med('load')} ms from navigation start`);
     await p.screenshot({ path: join(SHOTS, 'dashboard-10-200-instances.png') });
+
+    // A failed launch: the action log on the detail page names the failed step and its error.
+    const failed = (await cloud.api('GET', `/compute/v2.1/servers?name=${runId}-many-0&status=ERROR`, token)).body.servers[0];
+    const events = (await cloud.api('GET', `/compute/v2.1/servers/${failed.id}/os-instance-actions`, token)).body.instanceActions;
+    const ev = (await cloud.api('GET', `/compute/v2.1/servers/${failed.id}/os-instance-actions/${events[0].request_id}`, token)).body.instanceAction.events
+      .find((e: { result: string }) => e.result === 'Error');
+    expect(ev, 'an Error event in the API').toBeTruthy();
+    await p.goto(`${cloud.url}/dashboard/project/instances/${failed.id}`);
+    const steps = p.locator('td', { has: p.locator('.status.bad') });
+    await expect.poll(() => steps.first().innerText()).toContain(`${ev.event}: Error`);
+    if (ev.traceback) expect(await steps.first().innerText()).toContain(String(ev.traceback).split('\n')[0]!.trim());
+    await p.screenshot({ path: join(SHOTS, 'dashboard-11-failed-launch.png'), fullPage: true });
     await ctx.close();
   }, 300_000);
 });

@@ -123,7 +123,8 @@ if (usage) {
     try {
       const r = await fetch(`${base}/api/servers/${encodeURIComponent(id)}/usage`, { credentials: 'same-origin' });
       const { usage: u } = r.ok ? await r.json() : { usage: null };
-      if (!u) { if (status) status.textContent = 'No samples: the instance is not running on a host that reports it.'; return; }
+      if (!u) { if (!samples.length) box.hidden = true; if (status) status.textContent = 'No samples: the instance is not running on a host that reports it.'; return; }
+      box.hidden = false;
       samples.push(u);
       if (samples.length > 61) samples.shift();
       if (status) status.textContent = `${samples.length} sample(s), every 5 s.`;
