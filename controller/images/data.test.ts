@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeRunner } from '../../shared/exec/run.js';
 import { qemuImg } from '../../shared/tools/qemu-img.js';
-import { parseRange } from './data.js';
+import { isStorageFull, parseRange } from './data.js';
 import type { Db } from '../db/open.js';
 import type { LocalImageFacade } from './facade.js';
 import { sweepUnreferencedImageData } from './plugin.js';
@@ -187,5 +187,16 @@ describe('Range', () => {
     expect(parseRange('items=1-2', 10)).toBeNull();
     expect(() => parseRange('bytes=10-', 10)).toThrow(/not satisfiable/);
     expect(() => parseRange('bytes=5-2', 10)).toThrow(/not satisfiable/);
+  });
+});
+
+describe('isStorageFull', () => {
+  it('recognises ENOSPC and EDQUOT, also wrapped as a cause, and nothing else', () => {
+    const enospc = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    expect(isStorageFull(enospc)).toBe(true);
+    expect(isStorageFull(Object.assign(new Error('quota'), { code: 'EDQUOT' }))).toBe(true);
+    expect(isStorageFull(new Error('write failed', { cause: enospc }))).toBe(true);
+    expect(isStorageFull(Object.assign(new Error('x'), { code: 'EIO' }))).toBe(false);
+    expect(isStorageFull(undefined)).toBe(false);
   });
 });

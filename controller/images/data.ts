@@ -62,6 +62,14 @@ const isAbort = (e: unknown) => {
   return c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET' || c === 'ECONNABORTED' || (e as Error)?.message === 'aborted';
 };
 
+/** The store's file system is out of space or quota (Glance's StorageFull: 413). */
+export const isStorageFull = (e: unknown): boolean => {
+  for (let x = e as { code?: string; cause?: unknown } | undefined, i = 0; x && i < 5; x = x.cause as never, i++) {
+    if (x.code === 'ENOSPC' || x.code === 'EDQUOT') return true;
+  }
+  return false;
+};
+
 /**
  * The data path: streaming upload into the store with hashes and format checks, and
  * streaming download with ranges.
@@ -113,6 +121,7 @@ export class ImageData {
       } catch (e) {
         if (e instanceof CloudError) throw e;
         if (isAbort(e)) throw new BadRequest('The upload was interrupted before all image data arrived.');
+        if (isStorageFull(e)) throw new OverLimit('Image storage media is full: there is not enough space on the image store for this image.');
         throw e;
       }
       if (length !== null && staged.bytes !== length) {
