@@ -96,6 +96,9 @@ export interface NetworkDriver {
    */
   downPortsAppeared?(): Promise<boolean>;
 
+  /** True when the switch lost the flows a sync installed (its daemon restarted). Cheap (reads only). */
+  flowsLost?(): Promise<boolean>;
+
   /** The desired state the driver last converged to (or restored at init). */
   lastDesired(): DesiredState;
 

@@ -9,7 +9,7 @@ import { ovsVsctl, type OvsInterface } from '../../shared/tools/ovs-vsctl.js';
 import { chooseDatapath, ensureBridgeAddress, ensureBridges, intPatchFor, PATCH_INT, PATCH_TUN, phyPatchFor, type BridgeNames } from './bridges.js';
 import { DhcpManager } from './dhcp.js';
 import { emptyState, SyncBackedDriver, type DesiredState, type DriverInfo, type DriverState, type SyncResult, type TunnelReport } from './driver.js';
-import { agentCookie, learnCookie, renderFlows, TUN, type FlowModel, type FlowPort } from './flows.js';
+import { agentCookie, INT, learnCookie, renderFlows, TUN, type FlowModel, type FlowPort } from './flows.js';
 import { deviceName, OWNER, planVmPorts, staleOwnedPorts } from './ports.js';
 import { RouterManager } from './router.js';
 import { allowedSources, compilePortRules } from './security-groups.js';
@@ -59,6 +59,8 @@ export class OvsDriver extends SyncBackedDriver {
   private datapath: 'system' | 'netdev' = 'netdev';
   private chain: Promise<unknown> = Promise.resolve();
   private lastStatus = new Map<string, 'ACTIVE' | 'DOWN'>();
+  /** br-int got this agent's flows from a sync of this process. */
+  private flowsApplied = false;
 
   constructor(private readonly o: OvsDriverOptions) {
     super();
@@ -105,6 +107,17 @@ export class OvsDriver extends SyncBackedDriver {
     if (down.some((id) => live.has(id))) return true;
     const links = new Set((await this.ip.links()).map((l) => l.ifname));
     return down.some((id) => links.has(deviceName(id)));
+  }
+
+  /**
+   * True when br-int has none of this agent's flows in its TRANSIENT table (which a
+   * sync always fills) although a sync put them there: ovs-vswitchd restarted and
+   * forgot every OpenFlow flow. Reads only; polled every second by the service.
+   */
+  async flowsLost(): Promise<boolean> {
+    if (!this.flowsApplied) return false;
+    const f = await this.ofctl.dumpFlows(this.o.bridges.int, `table=${INT.TRANSIENT},cookie=0x${this.cookie.toString(16)}/-1`);
+    return f.length === 0;
   }
 
   private async doSync(desired: DesiredState): Promise<SyncResult> {
@@ -228,6 +241,7 @@ export class OvsDriver extends SyncBackedDriver {
       status.set(p.port_id, portPlan.status.get(p.port_id) === 'ACTIVE' && i && (i.ofport ?? 0) > 0 ? 'ACTIVE' : 'DOWN');
     }
     this.lastStatus = status;
+    this.flowsApplied = true;
     this.desired = desired;
     this.saveState(desired);
     return {

@@ -13,7 +13,9 @@ export interface ServiceLog {
  * every `resyncMs` it re-applies the last desired state, and every `pendingMs` it checks
  * (reads only) whether the device of a DOWN VM port has appeared (libvirt created the
  * tap after the controller's sync) and then syncs, so the port is bound within about a
- * second of its tap appearing.
+ * second of its tap appearing. The same check notices a switch that lost its flows
+ * (ovs-vswitchd restarted: OpenFlow flows do not survive it) and re-applies them then,
+ * rather than leaving the guests cut off until the next periodic resync.
  */
 export class NetworkService {
   private generation = 0;
@@ -82,14 +84,21 @@ export class NetworkService {
     }
   }
 
+  /** Why a sync is due now (reads only), or undefined. */
+  private async pending(): Promise<string | undefined> {
+    if (this.driver.flowsLost && await this.driver.flowsLost()) return 'the switch lost its flows (ovs-vswitchd restarted)';
+    if (this.driver.downPortsAppeared && await this.driver.downPortsAppeared()) return 'a DOWN port appeared';
+    return undefined;
+  }
+
   /** Starts the timers (first a sync of the state saved by the previous run). */
   start(): void {
     void this.resync('start');
     if (this.o.resyncMs > 0) this.timers.push(setInterval(() => void this.resync('periodic'), this.o.resyncMs));
     if (this.o.pendingMs > 0) {
       this.timers.push(setInterval(() => {
-        if (this.busy || !this.driver.downPortsAppeared) return;
-        this.driver.downPortsAppeared().then((yes) => (yes ? this.resync('a DOWN port appeared') : undefined), () => undefined);
+        if (this.busy) return;
+        this.pending().then((why) => (why ? this.resync(why) : undefined), () => undefined);
       }, this.o.pendingMs));
     }
     for (const t of this.timers) t.unref();
