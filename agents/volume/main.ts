@@ -49,6 +49,8 @@ export const volumeRole: RoleModule = {
     const svc = new VolumeService(backend, target, { workDir: join(ctx.dataDir, 'volume-work'), log: ctx.log });
     const restored = await svc.restoreExports();
     ctx.log.info({ restored, backend: cfg.backend, target: cfg.target }, 'volume exports restored');
+    // tgtd may restart under a running agent (it keeps nothing): re-export on a timer.
+    setInterval(() => void svc.healExports().catch((err) => ctx.log.warn({ err }, 'export check failed')), 10_000).unref();
     registerVolumeRoutes(agent, svc);
     return {
       capabilities: { backend: cfg.backend, target: cfg.target, backend_name: `${cfg.backend}`, portal: `${c.portalIp}:3260` },

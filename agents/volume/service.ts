@@ -31,9 +31,14 @@ const mapped = async <T>(fn: () => Promise<T>): Promise<T> => {
 
 /**
  * The volume role's logic: back end (data at rest) + target (export) + image fetch.
- * Holds no state of its own: the back end and the target are the truth.
+ * Holds no state of its own: the back end and the target are the truth (it remembers
+ * the connections it let in only to re-apply them when tgtd lost them: healExports).
  */
 export class VolumeService {
+  /** Connections this agent let in (volume|initiator → what to re-apply if tgtd forgets them). */
+  private readonly conns = new Map<string, { volumeId: string; c: Connector; auth: ChapAuth }>();
+  private readonly deleting = new Set<string>();
+
   constructor(
     private readonly backend: VolumeBackend,
     private readonly target: IscsiTarget,
@@ -77,8 +82,13 @@ export class VolumeService {
 
   delete(id: string): Promise<Record<string, never>> {
     return mapped(async () => {
-      await this.target.removeExport(id);
-      await this.backend.delete(id);
+      this.deleting.add(id); // healExports must not re-export it in between
+      try {
+        await this.target.removeExport(id);
+        await this.backend.delete(id);
+      } finally {
+        this.deleting.delete(id);
+      }
       return {};
     });
   }
@@ -113,12 +123,36 @@ export class VolumeService {
       const v = await this.backend.find(id);
       if (!v) throw new BackendError('VolumeNotFound', `volume ${id} is not on this host`);
       await this.target.ensureExport(id, v.devicePath);
-      return { connection: await this.target.initializeConnection(id, c, auth) };
+      const connection = await this.target.initializeConnection(id, c, auth);
+      this.conns.set(`${id}|${c.initiator}`, { volumeId: id, c, auth });
+      return { connection };
     });
   }
 
+  /**
+   * Run on a timer while the agent runs: when a stored volume has no target (tgtd
+   * restarted under the agent and forgot everything), export it again and re-apply the
+   * connections this agent let in. Returns how many volumes were re-exported.
+   */
+  async healExports(): Promise<number> {
+    const exported = new Set((await this.target.list()).map((e) => e.volumeId));
+    let n = 0;
+    for (const v of await this.backend.list()) {
+      if (exported.has(v.id) || this.deleting.has(v.id)) continue;
+      try {
+        await this.target.ensureExport(v.id, v.devicePath);
+        n++;
+        for (const k of this.conns.values()) if (k.volumeId === v.id) await this.target.initializeConnection(v.id, k.c, k.auth);
+      } catch (err) {
+        this.o.log?.warn({ err, volume: v.id }, 'could not re-export a volume tgtd lost');
+      }
+    }
+    if (n) this.o.log?.info({ reexported: n }, 'the target lost exports; restored them');
+    return n;
+  }
+
   terminateConnection(id: string, c: Connector, auth: ChapAuth): Promise<Record<string, never>> {
-    return mapped(async () => { await this.target.terminateConnection(id, c, auth); return {}; });
+    return mapped(async () => { await this.target.terminateConnection(id, c, auth); this.conns.delete(`${id}|${c.initiator}`); return {}; });
   }
 
   /** The whole desired set of connections: export, let in; remove credentials of ours that are not wanted. */
@@ -127,6 +161,7 @@ export class VolumeService {
       const exported = await this.restoreExports();
       let n = 0;
       const wanted = new Set(b.connections.map((c) => c.auth.username));
+      for (const [k, v] of this.conns) if (!wanted.has(v.auth.username)) this.conns.delete(k);
       for (const c of b.connections) {
         try {
           await this.initializeConnection(c.volume_id, c.connector, c.auth);

@@ -8,6 +8,8 @@ export interface TgtTargetOptions {
   /** Portal address given to initiators (host:3260). */
   portalIp: string;
   portalPort?: number;
+  /** tgtd's management port when it is not the default one (a private tgtd: `tgtd -C N`). */
+  controlPort?: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export class TgtTarget implements IscsiTarget {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: TgtTargetOptions) {
-    this.tgt = tgtadm(o.run);
+    this.tgt = tgtadm(o.run, { controlPort: o.controlPort });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

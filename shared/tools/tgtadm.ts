@@ -132,11 +132,13 @@ function mapError(e: unknown, what: string): never {
   throw e;
 }
 
-export const tgtadm = (run: Runner, o: { timeoutMs?: number } = {}) => {
+/** `controlPort`: the management port of a tgtd started with `--control-port N` (default: tgtd's own). */
+export const tgtadm = (run: Runner, o: { timeoutMs?: number; controlPort?: number } = {}) => {
   const t = o.timeoutMs ?? 20_000;
+  const port = o.controlPort !== undefined ? ['-C', String(o.controlPort)] : [];
   const exec = async (args: string[], what: string, redact?: string[]) => {
     try {
-      return (await run('tgtadm', ['--lld', 'iscsi', ...args], { timeoutMs: t, redact })).stdout;
+      return (await run('tgtadm', [...port, '--lld', 'iscsi', ...args], { timeoutMs: t, redact })).stdout;
     } catch (e) {
       return mapError(e, what);
     }
