@@ -83,8 +83,8 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
  * queued after any spawn still pending for it, so nothing is left), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
  */
-export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[] }> {
-  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[] };
+export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[]; rolledBackAttaches: string[] }> {
+  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[], rolledBackAttaches: [] as string[] };
   const rows = ctx.db.prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)').all('building') as Array<{ id: string }>;
   for (const { id } of rows) {
     if (ctx.building.has(id)) continue;
@@ -108,6 +108,19 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
       out.clearedTasks.push(id);
     }
   }
-  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
+  // Attaches whose background hot-plug died with the previous process (the volume stays
+  // `attaching` forever otherwise): unplug in case it got that far, then roll back.
+  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
+    JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
+    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; host: string | null; host_id: string | null }>;
+  for (const b of stuck) {
+    if (b.host && b.host_id) {
+      await ctx.gateway.detachVolume({ id: b.host_id, name: b.host }, b.instance_id, b.volume_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not unplug an interrupted attach'));
+    }
+    ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(b.instance_id, b.volume_id);
+    await ctx.facades.volumes?.detach(b.attachment_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));
+    out.rolledBackAttaches.push(b.volume_id);
+  }
+  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length || out.rolledBackAttaches.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
   return out;
 }
