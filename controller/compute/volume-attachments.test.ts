@@ -133,3 +133,26 @@ describe('os-volume_attachments', () => {
     expect(missing.body.badRequest.message).toMatch(/^Volume .* could not be found\.$/);
   });
 });
+
+describe('an attach interrupted by a controller crash', () => {
+  it('is rolled back at start: unplugged on the host, mapping dropped, volume available again', async () => {
+    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    await c.settle();
+    const id = r.body.server.id;
+    const vol = vols.add(c.adminProjectId);
+    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
+    await c.settle();
+    // What the crash leaves: the hot-plug happened (or not) but the attachment never completed.
+    const attachmentId = [...vols.attachments.keys()][0]!;
+    vols.vols.get(vol)!.status = 'attaching';
+    const now = new Date().toISOString();
+    c.ctx.db.prepare(`INSERT INTO volumes (id, project_id, user_id, size, status, availability_zone, created_at, updated_at) VALUES (?, ?, 'u', 1, 'attaching', 'nova', ?, ?)`).run(vol, c.adminProjectId, now, now);
+    c.ctx.db.prepare(`INSERT INTO volume_attachments (id, volume_id, instance_uuid, chap_username, chap_password, attach_status, created_at, updated_at) VALUES (?, ?, ?, 'u', 'p', 'attaching', ?, ?)`).run(attachmentId, vol, id, now, now);
+    const { recoverInterrupted } = await import('./reconcile.js');
+    const out = await recoverInterrupted(c.ctx);
+    expect(out.rolledBackAttaches).toEqual([vol]);
+    expect(c.gw.volumes.get(id)?.get(vol)).toBeUndefined();
+    expect(vols.vols.get(vol)).toMatchObject({ status: 'available', attachments: [] });
+    expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments).toEqual([]);
+  });
+});
