@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
+import { freePort, kill9, sleep, until } from './util.js';
 
 /**
  * Issue 11, scenario 2 (part): kill -9 of a real agent process (built dist/) while an
@@ -21,33 +21,8 @@ const RUN = `t${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const DIR = `/tmp/${RUN}-agentkill`;
 const HOST = `${RUN}-h1`;
 const SECRET_FILE = join(DIR, 'agent.key');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, everyMs = 200): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  while (Date.now() - t0 < timeoutMs) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 let ctlPort = 0;
 let agentPort = 0;
@@ -60,13 +35,6 @@ function startProc(name: 'controller' | 'agent'): ChildProcess {
   return spawn(process.execPath, [...NODE_FLAGS[name], join(ROOT, script), '--config', join(DIR, `${name}.toml`)], { stdio: ['ignore', out, out] });
 }
 
-function kill9(p: ChildProcess | null): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGKILL');
-  });
-}
 
 function cli(...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', join(DIR, 'controller.toml'), '--agent-config', join(DIR, 'agent.toml')], { encoding: 'utf8' });

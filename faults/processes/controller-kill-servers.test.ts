@@ -2,10 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
+import { freePort, kill9, until } from './util.js';
 
 /**
  * Issue 11, scenario 1 (server half, control plane): a real controller and a real agent
@@ -24,32 +24,7 @@ const DIR = `/tmp/${RUN}-ctlkill-srv`;
 const PW = randomBytes(12).toString('hex');
 const N = 20; // server creates in flight
 const HOST = `${RUN}-h1`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  while (Date.now() - t0 < timeoutMs) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 let port = 0;
 let agentPort = 0;
@@ -59,13 +34,6 @@ const start = (name: 'controller' | 'agent') => {
   const log = openSync(join(DIR, `${name}.log`), 'a');
   return spawn(process.execPath, [...NODE_FLAGS[name], join(ROOT, name === 'controller' ? 'dist/controller/main.js' : 'dist/agents/main.js'), '--config', join(DIR, `${name}.toml`)], { stdio: ['ignore', log, log] });
 };
-function kill9(p: ChildProcess | null): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGKILL');
-  });
-}
 const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', join(DIR, 'controller.toml'), '--agent-config', join(DIR, 'agent.toml')], { encoding: 'utf8' });
 const base = () => `http://127.0.0.1:${port}`;
 let token = '';

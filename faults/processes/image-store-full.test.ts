@@ -2,10 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
+import { freePort, kill9, until } from './util.js';
 
 /**
  * Issue 11, scenario 4 (image store half): the image directory of a real controller
@@ -20,43 +20,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const RUN = `t${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const DIR = `/tmp/${RUN}-imgfull`;
 const PW = randomBytes(12).toString('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  while (Date.now() - t0 < timeoutMs) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 let port = 0;
 let controller: ChildProcess | null = null;
 const start = () => spawn(process.execPath, [...NODE_FLAGS.controller, join(ROOT, 'dist/controller/main.js'), '--config', join(DIR, 'controller.toml')], { stdio: ['ignore', openSync(join(DIR, 'controller.log'), 'a'), openSync(join(DIR, 'controller.log'), 'a')] });
-function kill9(p: ChildProcess | null): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGKILL');
-  });
-}
 const base = () => `http://127.0.0.1:${port}`;
 let token = '';
 async function login(): Promise<void> {
