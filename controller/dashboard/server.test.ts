@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../identity/test-helpers.js';
+import { hiddenValue, InjectBrowser } from './testing/session.js';
 
 /**
  * The dashboard framework against the real controller: sign-in (login CSRF, HttpOnly
@@ -8,36 +9,18 @@ import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../identity/test-help
  */
 let cloud: TestCloud;
 
-interface Browser { cookies: Map<string, string> }
-const jar = (): Browser => ({ cookies: new Map() });
-const cookieHeader = (b: Browser) => [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-function keep(b: Browser, setCookie: string | string[] | undefined): void {
-  for (const c of [setCookie ?? []].flat()) {
-    const [kv] = c.split(';');
-    const [k, v] = kv!.split('=');
-    if (v === '' || /expires=Thu, 01 Jan 1970/i.test(c)) b.cookies.delete(k!);
-    else b.cookies.set(k!, v!);
-  }
-}
-async function go(b: Browser, method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}) {
-  const r = await cloud.app.inject({
-    method, url,
-    headers: { cookie: cookieHeader(b), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers },
-    ...(form ? { payload: new URLSearchParams(form).toString() } : {}),
-  });
-  keep(b, r.headers['set-cookie'] as string | string[] | undefined);
-  return r;
-}
-const hidden = (page: string, name: string) => page.match(new RegExp(`name="${name}" value="([^"]+)"`))?.[1] ?? '';
+let jar: () => InjectBrowser;
+const go = (b: InjectBrowser, method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}) => b.go(method, url, form, headers);
+const hidden = hiddenValue;
 async function signIn(user: string, password: string) {
   const b = jar();
-  const login = await go(b, 'GET', '/dashboard/login');
-  const r = await go(b, 'POST', '/dashboard/login', { _csrf: hidden(login.body, '_csrf'), domain: 'Default', username: user, password });
+  const r = await b.signIn(user, password);
   return { b, r };
 }
 
 beforeAll(async () => {
   cloud = await testCloud();
+  jar = () => new InjectBrowser(cloud.app);
   const p = await cloud.req('POST', '/v3/projects', cloud.adminToken, { project: { name: 'tdash-p2', domain_id: 'default' } });
   const u = await cloud.req('POST', '/v3/users', cloud.adminToken, { user: { name: 'tdash-carol', password: 'carol-pw-1', domain_id: 'default' } });
   const roles = (await cloud.req('GET', '/v3/roles?name=member', cloud.adminToken)).body as any;
