@@ -54,4 +54,23 @@ describe('agent → controller link (real loopback HTTP)', () => {
     await expect(link.tick()).resolves.toBeUndefined();
     expect(link.registered).toBe(false);
   });
+  it('warns when it beats less often than the controller expects', async () => {
+    const db = openDb(':memory:');
+    migrate(db);
+    app = await buildApp({ config: Value.Default(ControllerConfigSchema, { agents: { heartbeat_s: 2 } }) as ControllerConfig, db, logger: false });
+    agentLayerOf(app.homestack.deps).hosts.enrol({ name: 'h1', agentUrl: 'http://127.0.0.1:1', secret: SECRET });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const warnings: string[] = [];
+    const link = new ControllerLink({
+      controllerUrl: url, secret: SECRET, heartbeatS: 10, log: { info: () => {}, warn: (_o, m) => warnings.push(m ?? '') },
+      registration: async () => ({
+        hostname: 'h1', roles: [], vcpus: 1, memory_mb: 1, disk_gb: 1, hypervisor_type: '', agent_version: '0.1.0', api_version: 1,
+        agent_url: 'http://127.0.0.1:9', tunnel_ip: '', capabilities: { roles: {}, unavailable_roles: {} }, usage: sampleUsage('/'),
+      }),
+      heartbeat: async () => ({ hostname: 'h1', api_version: 1, usage: sampleUsage('/') }),
+    });
+    await link.tick();
+    expect(link.registered).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/less often than the controller expects/)]);
+  });
 });

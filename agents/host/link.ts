@@ -17,6 +17,8 @@ export interface ControllerLinkOptions {
   registration: () => Promise<RegisterBody>;
   heartbeat: () => Promise<HeartbeatBody>;
   timeoutMs?: number;
+  /** This agent's heartbeat interval, compared with the controller's expectation. */
+  heartbeatS?: number;
 }
 
 /**
@@ -70,6 +72,13 @@ export class ControllerLink {
     this.registered = true;
     this.hostId = (r.json as { host_id?: string }).host_id ?? null;
     this.o.log.info({ hostId: this.hostId, roles: body.roles, controller: this.o.controllerUrl }, 'registered with the controller');
+    const expected = (r.json as { heartbeat_s?: number; down_after_missed?: number });
+    if (this.o.heartbeatS && expected.heartbeat_s && this.o.heartbeatS > expected.heartbeat_s) {
+      this.o.log.warn(
+        { heartbeat_s: this.o.heartbeatS, controller_heartbeat_s: expected.heartbeat_s, down_after_missed: expected.down_after_missed },
+        'this agent beats less often than the controller expects (it may be marked down between beats): set heartbeat_s to the controller\'s agents.heartbeat_s',
+      );
+    }
     return true;
   }
 

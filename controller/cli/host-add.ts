@@ -70,6 +70,7 @@ export async function hostAdd(argv: readonly string[]): Promise<number> {
     const r = await enrolHost({
       address, roles, prefix, agentPort, name: opt('--name'), ...(opt('--tunnel-ip') ? { tunnelIp: opt('--tunnel-ip')! } : {}),
       controllerUrl: opt('--controller-url') ?? ctx.config.public_url, waitUpS: Number(opt('--wait') ?? 90),
+      heartbeatS: ctx.config.agents.heartbeat_s,
     }, { remote, registry: new HostRegistry(ctx.db, ctx.config), run: makeRunner(), releaseDir: join(ctx.config.data_dir, 'releases'), progress: say });
     say(`${r.changed ? 'enrolled' : 'unchanged'} ${r.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return 0;

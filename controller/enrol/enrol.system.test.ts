@@ -131,7 +131,10 @@ describe.skipIf(Boolean(why))('host add over SSH (real sshd in a namespace)', ()
     expect(hostsNamed(`${run}-h2`)).toEqual([{ name: `${run}-h2`, state: 'up' }]);
     const key = join(prefix(), 'etc/homestack/agent.key');
     expect(statSync(key).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(prefix(), 'etc/homestack/agent.toml'), 'utf8')).toContain(`host = "${HOST_IP}"`);
+    const agentToml = readFileSync(join(prefix(), 'etc/homestack/agent.toml'), 'utf8');
+    expect(agentToml).toContain(`host = "${HOST_IP}"`);
+    // It beats as often as this controller expects (2 s here), so it never flaps to down.
+    expect(agentToml).toContain('heartbeat_s = 2');
     expect(existsSync(join(prefix(), 'opt/homestack/current/bin/node'))).toBe(true);
     // The agent runs inside the host's namespace, started over SSH.
     const pid = readFileSync(join(prefix(), 'run/homestack-agent.pid'), 'utf8').trim();

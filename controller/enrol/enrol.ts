@@ -21,6 +21,11 @@ export interface EnrolPlan {
   tunnelIp?: string;
   /** Seconds to wait for the first heartbeat. */
   waitUpS: number;
+  /**
+   * The controller's `agents.heartbeat_s`, written into the agent's config: an agent
+   * beating slower than the controller expects would flap between up and down.
+   */
+  heartbeatS: number;
 }
 
 export interface EnrolDeps {
@@ -146,6 +151,7 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
       `data_dir = ${JSON.stringify(dataDir)}`,
       `controller_url = ${JSON.stringify(plan.controllerUrl)}`,
       `credential_file = ${JSON.stringify(keyFile)}`,
+      `heartbeat_s = ${plan.heartbeatS}`,
       '', '[listen]', `host = ${JSON.stringify(plan.address)}`, `port = ${plan.agentPort}`,
       ...(plan.roles.includes('network') ? ['', '[network]', `tunnel_ip = ${JSON.stringify(plan.tunnelIp ?? plan.address)}`] : []),
       '',
