@@ -15,6 +15,7 @@ import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
 import { OpStore } from './op-store.js';
 import { hostTotals, sampleUsage } from './resources.js';
+import { UsageSampler } from './usage-sampler.js';
 import type { RoleHandle, RoleModule } from './role.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -80,14 +81,12 @@ export async function startAgent(o: {
   await agent.fastify.listen({ host: listenHost, port: config.listen.port });
   const url = agentUrl(config);
 
-  const usage = async () => {
-    const roles: Record<string, Record<string, number>> = {};
-    for (const [role, h] of handles) {
-      if (!h.usage) continue;
-      try { roles[role] = await h.usage(); } catch (e) { log.warn({ role, err: (e as Error).message }, 'usage sampling failed'); }
-    }
-    return sampleUsage(config.data_dir, roles);
-  };
+  // A heartbeat waits at most half an interval (2 s at most) for the roles' samplers.
+  const sampler = new UsageSampler(
+    [...handles].flatMap(([role, h]) => (h.usage ? [[role, h.usage.bind(h)] as [string, () => Promise<Record<string, number>>]] : [])),
+    Math.min(2000, (config.heartbeat_s * 1000) / 2), log,
+  );
+  const usage = async () => sampleUsage(config.data_dir, await sampler.sample());
   const registration = async (): Promise<RegisterBody> => {
     let totals = hostTotals(config.data_dir);
     const caps: Record<string, Record<string, string | number | boolean>> = {};
@@ -107,7 +106,7 @@ export async function startAgent(o: {
     };
   };
   const link = new ControllerLink({
-    controllerUrl: config.controller_url, secret: o.secret, log,
+    controllerUrl: config.controller_url, secret: o.secret, log, heartbeatS: config.heartbeat_s,
     registration,
     heartbeat: async () => ({ hostname, api_version: AGENT_API_VERSION, usage: await usage() }),
   });
