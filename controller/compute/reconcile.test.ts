@@ -70,3 +70,38 @@ describe('recovery after a controller restart', () => {
     expect(hostId).toBeTruthy();
   });
 });
+
+describe('recovery of many interrupted builds', () => {
+  it('puts them all in ERROR at once and destroys their domains side by side', async () => {
+    const hostId = c.host({ name: 'rc3' });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: `m${n}`, imageRef: image, flavorRef: flavor, networks: 'none' } });
+      await c.settle();
+      ids.push(r.body.server.id);
+    }
+    const now = new Date().toISOString();
+    for (const id of ids) c.ctx.servers.update(id, { vm_state: 'building', task_state: 'spawning' }, now);
+    // Each destroy waits on the host (behind the spawn it supersedes) for 300 ms.
+    const destroy = c.gw.destroy.bind(c.gw);
+    const statesDuringDestroy: string[] = [];
+    c.gw.destroy = async (host, uuid, requestId) => {
+      statesDuringDestroy.push(c.ctx.servers.get(uuid)!.vm_state);
+      await new Promise((r) => setTimeout(r, 300));
+      return destroy(host, uuid, requestId);
+    };
+    const { recoverInterrupted } = await import('./reconcile.js');
+    const t0 = Date.now();
+    const pending = recoverInterrupted(c.ctx);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const id of ids) expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server.status).toBe('ERROR');
+    const r = await pending;
+    expect(Date.now() - t0).toBeLessThan(5 * 300);
+    expect([...r.failedBuilds].sort()).toEqual([...ids].sort());
+    expect(statesDuringDestroy).toEqual(ids.map(() => 'building')); // enqueued before the state changed
+    for (const id of ids) expect(c.gw.domains.has(id)).toBe(false);
+    expect(hostId).toBeTruthy();
+  });
+});

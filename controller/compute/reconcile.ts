@@ -79,13 +79,15 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
 
 /**
  * At controller start: work that was running in the previous process is lost. A
- * build that was interrupted ends in ERROR (its host is told to destroy the domain,
- * queued after any spawn still pending for it, so nothing is left), deletes are
+ * build that was interrupted ends in ERROR at once (its host is told to destroy the
+ * domain, queued after any spawn still pending for it, so nothing is left; those
+ * destroys run side by side and are awaited before this returns), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
  */
 export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[]; rolledBackAttaches: string[] }> {
   const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[], rolledBackAttaches: [] as string[] };
   const rows = ctx.db.prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)').all('building') as Array<{ id: string }>;
+  const destroys: Array<Promise<void>> = [];
   for (const { id } of rows) {
     if (ctx.building.has(id)) continue;
     const i = ctx.servers.get(id);
@@ -96,7 +98,10 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
       await runDelete(ctx, id, action);
       out.resumedDeletes.push(id);
     } else if (i.vm_state === 'building') {
-      if (host) await ctx.gateway.destroy(host, id).catch((err) => ctx.log.warn({ err, server: id }, 'could not destroy an interrupted build'));
+      // The destroy is enqueued (a durable operation row) before the state changes, and
+      // awaited with the others at the end: each one waits on the host behind the spawn
+      // it supersedes, and one at a time they kept twenty servers in BUILD for 45 s.
+      if (host) destroys.push(ctx.gateway.destroy(host, id).catch((err) => ctx.log.warn({ err, server: id }, 'could not destroy an interrupted build')));
       ctx.scheduler.release(id);
       await ctx.facades.networks?.releaseServerPorts(id).catch(() => {});
       const now = ctx.now().toISOString();
@@ -121,6 +126,7 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
     await ctx.facades.volumes?.detach(b.attachment_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));
     out.rolledBackAttaches.push(b.volume_id);
   }
+  await Promise.all(destroys);
   if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length || out.rolledBackAttaches.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
   return out;
 }
