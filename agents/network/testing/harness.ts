@@ -224,6 +224,12 @@ export class MultiHost {
     for (const d of ['run', 'lib', 'cache', 'log', 'etc', 'cg']) mkdirSync(join(lv, d), { recursive: true });
     cpSync('/etc/libvirt', join(lv, 'etc'), { recursive: true });
     rmSync(join(lv, 'etc', 'qemu', 'networks'), { recursive: true, force: true });
+    // Only the configuration: not the machine's persistent domains (other tests' guests
+    // defined in the shared libvirtd at this moment) nor its secrets.
+    for (const f of existsSync(join(lv, 'etc', 'qemu')) ? readdirSync(join(lv, 'etc', 'qemu')) : []) {
+      if (f.endsWith('.xml') || f === 'autostart') rmSync(join(lv, 'etc', 'qemu', f), { recursive: true, force: true });
+    }
+    rmSync(join(lv, 'etc', 'secrets'), { recursive: true, force: true });
     if (existsSync('/var/cache/libvirt/qemu/capabilities')) cpSync('/var/cache/libvirt/qemu', join(lv, 'cache', 'qemu'), { recursive: true });
     await h.run('mount', ['--rbind', '/sys/fs/cgroup', join(lv, 'cg')]);
     await h.run('mount', ['-t', 'sysfs', `${this.prefix}sys${h.name}`, '/sys']);
