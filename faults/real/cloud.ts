@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeRunner, type RunOptions } from '../../shared/exec/run.js';
@@ -266,6 +266,21 @@ export class RealCloud {
       const p = f === 'controller.log' ? join(this.ctlDir, f) : join(this.host.dir, f);
       return existsSync(p) ? readFileSync(p, 'utf8') : '';
     }).join('\n');
+  }
+
+  /** The host's daemon logs: libvirtd's and QEMU's (lv/log), OVS's, dnsmasq's, under the host's directory. */
+  hostLogs(): string {
+    const out: string[] = [];
+    const walk = (d: string, depth: number) => {
+      if (depth > 5 || !existsSync(d)) return;
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p, depth + 1);
+        else if (e.isFile() && /\.log$/.test(e.name) && e.name !== 'agent.log') out.push(readFileSync(p, 'utf8'));
+      }
+    };
+    walk(this.host.dir, 0);
+    return out.join('\n');
   }
 
   async close(): Promise<string[]> {
