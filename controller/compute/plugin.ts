@@ -8,7 +8,7 @@ import { flavorRoutes } from './flavors-routes.js';
 import { miscRoutes } from './misc-routes.js';
 import { registerComputePolicy } from './policy.js';
 import { dispatcherGateway, type ComputeHostGateway } from './ports.js';
-import { recoverInterrupted, syncAllHosts } from './reconcile.js';
+import { recoverInterrupted, syncAllHosts, syncHost } from './reconcile.js';
 import { abortSpawnsOn } from './servers-build.js';
 import { serverRoutes } from './servers-routes.js';
 import { volumeAttachmentRoutes } from './volume-attachments.js';
@@ -55,6 +55,15 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
       const n = abortSpawnsOn(ctx, h.id, h.name);
       if (n) ctx.log.warn({ host: h.name, builds: n }, 'host down: its pending spawns are retried elsewhere');
       ctx.scheduler.cache.invalidate();
+    });
+    // A host that comes back is schedulable at once (the cache would say down for up to
+    // a second), and what it ran while its agent was away is reconciled now rather than
+    // at the next periodic sync.
+    layer?.hosts.onUp((h) => {
+      ctx.scheduler.cache.invalidate();
+      if (deps.config.compute.sync_power_state_s > 0 && !deps.extras.computeGateway && h.roles.includes('compute')) {
+        background(ctx, `reconcile ${h.name} on its return`, () => syncHost(ctx, { id: h.id, name: h.name }));
+      }
     });
 
     // Work the previous process left half-done (builds, deletes, power tasks).

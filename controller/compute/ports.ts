@@ -38,6 +38,8 @@ export interface ComputeHostGateway {
   snapshot(host: HostRef, uuid: string, req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' }, requestId?: string): Promise<void>;
   /** What the hypervisor really runs (reconciliation). Read-only. */
   listInstances(host: HostRef): Promise<InstanceState[]>;
+  /** The same, with the instance directories that have no domain (a spawn killed half-way). Optional. */
+  inventory?(host: HostRef): Promise<{ instances: InstanceState[]; orphanDirs: string[] }>;
   /** Hot-plugs an iSCSI volume; resolves with the guest device. Idempotent for the same volume. */
   attachVolume(host: HostRef, uuid: string, volumeId: string, connection: IscsiConnectionInfo, device: string | null, requestId?: string): Promise<string>;
   /** Unplugs a volume; succeeds when it is not attached. */
@@ -132,6 +134,10 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     },
     async listInstances(host) {
       return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;
+    },
+    async inventory(host) {
+      const r = await wrap(agents.forHost(host.id).call(ListInstances, {}));
+      return { instances: r.instances, orphanDirs: r.orphans ?? [] };
     },
     async attachVolume(host, uuid, volumeId, connection, device, requestId) {
       const r = await wrap(durable({ hostId: host.id, route: AttachVolume, body: { uuid, volume_id: volumeId, connection, device }, resource: res(uuid, host), requestId }));

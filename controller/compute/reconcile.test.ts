@@ -105,3 +105,34 @@ describe('recovery of many interrupted builds', () => {
     expect(hostId).toBeTruthy();
   });
 });
+
+describe('strays of instances the controller knows', () => {
+  it('destroys at once the domain of an aborted build (ERROR, no host) and an instance directory without a domain; unknown uuids wait', async () => {
+    const hostId = c.host({ name: 'rc4' });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'aborted', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    await c.settle();
+    const id = r.body.server.id as string;
+    const r2 = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'half', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    await c.settle();
+    const half = r2.body.server.id as string;
+    // Both builds were aborted while the host was away: ERROR, placed nowhere; the
+    // hypervisor still runs the first, and a directory of the second is left.
+    const now = new Date().toISOString();
+    for (const x of [id, half]) c.ctx.servers.update(x, { vm_state: 'error', task_state: null, host: null, host_id: null }, now);
+    c.gw.domains.delete(half);
+    const host = { id: hostId, name: 'rc4' };
+    const unknown = '0f0e0d0c-0b0a-4908-8706-050403020101';
+    c.gw.domains.set(unknown, { host: 'rc4', power: 1 });
+    const destroyed: string[] = [];
+    const destroy = c.gw.destroy.bind(c.gw);
+    c.gw.destroy = async (h, uuid, requestId) => { destroyed.push(uuid); return destroy(h, uuid, requestId); };
+    const rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host), 60_000, [half]);
+    expect([...rep.destroyed].sort()).toEqual([id, half].sort());
+    expect(rep.unknown).toEqual([unknown]);
+    expect(c.gw.domains.has(id)).toBe(false);
+    expect(c.gw.domains.has(unknown)).toBe(true);
+    expect([...destroyed].sort()).toEqual([id, half].sort());
+  });
+});

@@ -16,10 +16,13 @@ export interface ReconcileReport {
  * Nova's _sync_power_states for one host: the hypervisor is the truth for power
  * state. Instances with a task in progress are left alone. An instance the hypervisor
  * does not run becomes SHUTOFF (power NOSTATE); a stopped domain of an ACTIVE server
- * becomes SHUTOFF; a running domain of a SHUTOFF one becomes ACTIVE. Domains that
- * belong to no live instance of this host are destroyed after `graceMs`, logged.
+ * becomes SHUTOFF; a running domain of a SHUTOFF one becomes ACTIVE. Domains (and
+ * instance directories without a domain, `orphanDirs`) that belong to no live instance
+ * of this host are destroyed, logged: at once when the controller knows the instance as
+ * settled elsewhere or nowhere (an aborted build in ERROR, a server rescheduled to
+ * another host), after `graceMs` when it does not know the uuid.
  */
-export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: InstanceState[], graceMs = 10 * 60_000): Promise<ReconcileReport> {
+export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: InstanceState[], graceMs = 10 * 60_000, orphanDirs: string[] = []): Promise<ReconcileReport> {
   const report: ReconcileReport = { updated: [], destroyed: [], unknown: [] };
   const byId = new Map(reported.map((r) => [r.uuid, r]));
   const now = ctx.now();
@@ -40,29 +43,44 @@ export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: In
     }
   }
   const seen = ctx.strays;
-  for (const r of reported) {
-    const i = ctx.servers.get(r.uuid, true);
+  // Domains, and instance directories with no domain (what a spawn killed half-way
+  // leaves), that belong to no live instance of this host.
+  const candidates = [...reported.map((r) => r.uuid), ...orphanDirs.filter((u) => !byId.has(u))];
+  for (const uuid of candidates) {
+    const i = ctx.servers.get(uuid, true);
     const live = i && !i.deleted && i.host_id === host.id;
     if (live || (i && ctx.building.has(i.id))) {
-      seen.delete(r.uuid);
+      seen.delete(uuid);
       continue;
     }
-    const first = seen.get(r.uuid) ?? now.getTime();
-    seen.set(r.uuid, first);
-    if (now.getTime() - first < graceMs && !(i?.deleted && i.deleted_at && now.getTime() - Date.parse(i.deleted_at) >= graceMs)) {
-      report.unknown.push(r.uuid);
+    // An instance the controller knows, settled (no task, not building) and placed
+    // elsewhere or nowhere (an aborted build in ERROR): nothing will run it here again.
+    const settledElsewhere = Boolean(i && !i.deleted && i.task_state === null && i.vm_state !== 'building');
+    const first = seen.get(uuid) ?? now.getTime();
+    seen.set(uuid, first);
+    if (!settledElsewhere && now.getTime() - first < graceMs && !(i?.deleted && i.deleted_at && now.getTime() - Date.parse(i.deleted_at) >= graceMs)) {
+      report.unknown.push(uuid);
       continue;
     }
-    ctx.log.warn({ host: host.name, uuid: r.uuid, known: Boolean(i) }, 'destroying a domain that belongs to no instance of this host');
+    ctx.log.warn({ host: host.name, uuid, known: Boolean(i), domain: byId.has(uuid), instance_host: i?.host ?? null, vm_state: i?.vm_state ?? null }, 'destroying a domain or instance directory that belongs to no instance of this host');
     try {
-      await ctx.gateway.destroy(host, r.uuid);
-      seen.delete(r.uuid);
-      report.destroyed.push(r.uuid);
+      await ctx.gateway.destroy(host, uuid);
+      seen.delete(uuid);
+      report.destroyed.push(uuid);
     } catch (err) {
-      ctx.log.warn({ err, uuid: r.uuid }, 'could not destroy a stray domain');
+      ctx.log.warn({ err, uuid }, 'could not destroy a stray domain');
     }
   }
   return report;
+}
+
+/** Asks one host what it runs (with its instance directories) and reconciles it. */
+export async function syncHost(ctx: ComputeCtx, h: HostRef): Promise<ReconcileReport> {
+  if (ctx.gateway.inventory) {
+    const inv = await ctx.gateway.inventory(h);
+    return reconcileHost(ctx, h, inv.instances, undefined, inv.orphanDirs);
+  }
+  return reconcileHost(ctx, h, await ctx.gateway.listInstances(h));
 }
 
 /** Asks every up compute host what it runs and reconciles it (the periodic job). */
@@ -70,7 +88,7 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
   const hosts = ctx.scheduler.cache.all().filter((h) => h.up && h.roles.includes('compute'));
   for (const h of hosts) {
     try {
-      await reconcileHost(ctx, h, await ctx.gateway.listInstances(h));
+      await syncHost(ctx, h);
     } catch (err) {
       ctx.log.warn({ err, host: h.name }, 'could not sync the power states of a host');
     }
