@@ -45,6 +45,8 @@ export interface RealCloudOptions {
   downAfterMissed?: number;
   /** Extra lines for the controller's TOML / the agent's TOML (sections included). */
   controllerToml?: string[];
+  /** Extra lines for the controller's [compute] section (e.g. sync_power_state_s). */
+  controllerCompute?: string[];
   agentCompute?: string[];
   agentTop?: string[];
 }
@@ -98,7 +100,7 @@ export class RealCloud {
       '[agents]', `heartbeat_s = ${hb}`, `down_after_missed = ${this.o.downAfterMissed ?? 3}`, 'dispatch_backoff_max_s = 2', '',
       '[identity]', 'scrypt_log_n = 10', '',
       // Up to ~30 tiny guests on this machine's 2 cores (Nova's default ratio of 4 allows 8).
-      '[compute]', 'cpu_allocation_ratio = 16', '',
+      '[compute]', 'cpu_allocation_ratio = 16', ...(this.o.controllerCompute ?? []), '',
       ...(this.o.controllerToml ?? []),
     ]));
     const data = join(this.host.dir, 'data');
