@@ -108,7 +108,8 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         ctx.actions.eventFinish(ev, false, `${NO_VALID_HOST} ${details}`);
         ctx.actions.finish(action, 'Error');
         await releasePorts(ctx, id, ports);
-        setError(ctx, id, 500, NO_VALID_HOST, details);
+        // After a failed build the user sees why it failed, not only that no host is left.
+        setError(ctx, id, 500, last ? `${NO_VALID_HOST} The last build failure (${tried.at(-1)}): ${last.message}` : NO_VALID_HOST, details);
         return;
       }
       const host: HostRef = { id: sel.host.id, name: sel.host.name };
@@ -165,7 +166,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
     await releasePorts(ctx, id, ports);
     ctx.actions.finish(action, 'Error');
     const msg = last && last.retryable && tried.length >= attempts
-      ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${id}.`
+      ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${id}. The last failure (${tried.at(-1)}): ${last.message}`
       : `Build of instance ${id} aborted: ${last?.message ?? 'unknown error'}`;
     setError(ctx, id, 500, msg, last?.message ?? '');
   } catch (e) {

@@ -117,6 +117,8 @@ describe('scheduling failures', () => {
     const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
     expect(s.status).toBe('ERROR');
     expect(s.fault.message).toContain('No valid host');
+    // The message says why the builds failed, too.
+    expect(s.fault.message).toMatch(/The last build failure \(bad[12]\): compute_build_and_run_instance: SpawnFailed: define domain/);
     expect(s.fault.details).toContain('compute_build_and_run_instance: SpawnFailed: define domain: virsh: error');
     expect(c.gw.calls.filter((x) => x.op === 'spawn').map((x) => x.host).sort()).toEqual(['bad1', 'bad2']);
     expect(c.gw.domains.size).toBe(0);
