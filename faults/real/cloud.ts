@@ -49,6 +49,8 @@ export interface RealCloudOptions {
   controllerCompute?: string[];
   agentCompute?: string[];
   agentTop?: string[];
+  /** Runs after the host exists and before its agent starts (e.g. a small tmpfs for instances). */
+  beforeAgent?: (c: RealCloud) => Promise<void>;
 }
 
 export interface Reply { status: number; body: any }
@@ -118,6 +120,7 @@ export class RealCloud {
     await this.cli(['bootstrap', '--admin-password-file', join(this.ctlDir, 'admin.pw'), '--public-url', `http://198.51.100.1:${PORT}`]);
     this.startController();
     await this.waitController();
+    if (this.o.beforeAgent) await this.o.beforeAgent(this);
     this.startAgent();
     await this.waitHost('up', 60_000);
     await this.login();
