@@ -36,6 +36,9 @@ export interface AgentAppOptions {
   logLevel?: string;
   /** A pino logger, `false` for silence (tests), undefined for JSON lines on stdout. */
   logger?: FastifyBaseLogger | false;
+  /** Slow clients (listen.headers_timeout_s / idle_timeout_s); default 30 s and 600 s. */
+  headersTimeoutS?: number;
+  idleTimeoutS?: number;
 }
 
 function errorDoc(e: unknown): StoredReply {
@@ -71,8 +74,13 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
     },
     bodyLimit: 4 * 1024 * 1024,
     return503OnClosing: true,
+    // Slow clients: headers must arrive in time and a connection silent both ways is
+    // closed. Generous idle limit: a volume made from a large image keeps the
+    // controller's request open, silent, for minutes.
+    connectionTimeout: (o.idleTimeoutS ?? 600) * 1000,
     requestTimeout: 0,
   });
+  fastify.server.headersTimeout = (o.headersTimeoutS ?? 30) * 1000;
   installAgentAuth(fastify, o.secret);
   fastify.addHook('onRequest', async (req, reply) => {
     reply.header('x-openstack-request-id', req.id);

@@ -43,7 +43,10 @@ export async function startAgent(o: {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const hostname = config.host || osHostname().split('.')[0]!;
   const opStore = new OpStore(join(config.data_dir, 'operations.db'));
-  const agent = buildAgentApp({ secret: o.secret, opStore, logLevel: config.log.level, logger: o.logger });
+  const agent = buildAgentApp({
+    secret: o.secret, opStore, logLevel: config.log.level, logger: o.logger,
+    headersTimeoutS: config.listen.headers_timeout_s, idleTimeoutS: config.listen.idle_timeout_s,
+  });
   const log = agent.log;
   const handles = new Map<Role, RoleHandle>();
   const unavailable: Record<string, string> = {};

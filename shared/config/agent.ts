@@ -17,6 +17,8 @@ export const AgentConfigSchema = Type.Object(
         host: Str('127.0.0.1', 'management address the controller reaches'),
         port: Int(8001, 1),
         advertise: Str('', 'address the controller uses to reach this agent (default: the listen host; when listening on 0.0.0.0, the first non-loopback IPv4)'),
+        headers_timeout_s: Int(30, 1, 'a client must send its request headers within this time (slow-header clients are cut)'),
+        idle_timeout_s: Int(600, 1, 'a connection silent in both directions for this long is closed (long enough for a volume made from a large image)'),
       },
       { additionalProperties: false, default: {} },
     ),
