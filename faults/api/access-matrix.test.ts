@@ -6,7 +6,8 @@ import { testCloud, type TestCloud } from '../../controller/identity/test-helper
  * The cross-project access matrix, generated from the controller's route table: one of
  * each resource is made in project A by A's member; then every route whose path names
  * one of them is called (a) as a member of project B — nothing may succeed — and (b) as
- * a reader of project A — only GET may succeed. No 5xx anywhere.
+ * a reader of project A — only GET may succeed. No 5xx anywhere. Writes carry a body
+ * the owner's call accepts, so a reader's refusal comes from the policy.
  */
 let c: TestCloud;
 const ids: Record<string, string> = {};
@@ -84,6 +85,27 @@ const PUBLIC: Record<string, string> = {
   'GET /volume/v3/:project_id': 'the v3 version document (discovery; clients call it with their own project id)',
 };
 
+/**
+ * Write routes that refuse an empty body by validation: a VALID body for each (one the
+ * route accepts from the resource's owner — checked below), so the reader's refusal is
+ * the policy's, not the validator's. A write route that answers the reader 400/415 and
+ * has no entry here fails the test: new routes must be added.
+ */
+const JSON_PATCH = { 'content-type': 'application/openstack-images-v2.1-json-patch' };
+const VALID: Record<string, { body: unknown; headers?: Record<string, string> }> = {
+  'PATCH /image/v2/images/:id': { body: [{ op: 'replace', path: '/name', value: 'tmx-renamed' }], headers: JSON_PATCH },
+  'PUT /image/v2/images/:id/file': { body: 'y'.repeat(512), headers: { 'content-type': 'application/octet-stream' } },
+  'POST /compute/v2.1/servers/:id/action': { body: { 'os-stop': null } },
+  'PUT /network/v2.0/networks/:id': { body: { network: { name: 'tmx-renamed' } } },
+  'PUT /network/v2.0/subnets/:id': { body: { subnet: { name: 'tmx-renamed' } } },
+  'PUT /network/v2.0/ports/:id': { body: { port: { name: 'tmx-renamed' } } },
+  'PUT /network/v2.0/routers/:id': { body: { router: { name: 'tmx-renamed' } } },
+  'PUT /network/v2.0/floatingips/:id': { body: { floatingip: { description: 'tmx-renamed' } } },
+  'PUT /network/v2.0/security-groups/:id': { body: { security_group: { name: 'tmx-renamed' } } },
+  'POST /volume/v3/:project_id/volumes/:id/action': { body: { 'os-set_bootable': { bootable: true } } },
+  'POST /volume/v3/volumes/:id/action': { body: { 'os-update_readonly_flag': { readonly: true } } },
+};
+
 function concrete(url: string): { path: string; names: boolean } | null {
   const segs = url.split('/');
   let names = false;
@@ -102,18 +124,28 @@ describe('cross-project access matrix (from the route table)', () => {
     const routes = c.app.homestack.routes.filter((r) => r.url.includes(':') && !/^\/(dashboard|console|internal)/.test(r.url) && r.url !== '/metrics');
     const leaks: string[] = [];
     const errors: string[] = [];
+    const readerStatus: Record<string, number> = {};
+    const inconclusive: string[] = [];
+    const validUsed: Array<{ key: string; path: string }> = [];
     // Reads first, then writes (a leaked DELETE would hide later findings), each role on its own.
     const order = [...routes].sort((a, b) => Number(a.method !== 'GET') - Number(b.method !== 'GET') || Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
     for (const r of order) {
       const q = concrete(r.url);
       if (!q?.names || PUBLIC[`${r.method} ${r.url}`]) continue;
       figures.routes++;
-      const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : {};
+      const key = `${r.method} ${r.url}`;
+      const valid = VALID[key];
+      const body = valid ? valid.body : r.method === 'GET' || r.method === 'DELETE' ? undefined : {};
+      if (valid) validUsed.push({ key, path: q.path });
       const callers: Array<[string, string]> = [['member of B', tokB]];
       if (r.method !== 'GET') callers.push(['reader of A', tokR]);
       for (const [who, tok] of callers) {
-        const res = await c.req(r.method, q.path, tok, body);
+        const res = await c.req(r.method, q.path, tok, body, valid?.headers);
         figures.calls++;
+        if (who === 'reader of A') {
+          readerStatus[res.status] = (readerStatus[res.status] ?? 0) + 1;
+          if ([400, 415, 422].includes(res.status)) inconclusive.push(`${key} → ${res.status}`);
+        }
         if (res.status >= 500) errors.push(`${who} ${r.method} ${r.url} → ${res.status}`);
         else if (res.status < 300) leaks.push(`${who} ${r.method} ${r.url} → ${res.status} ${JSON.stringify(res.body).slice(0, 160)}`);
       }
@@ -121,5 +153,16 @@ describe('cross-project access matrix (from the route table)', () => {
     expect(figures.routes).toBeGreaterThan(100);
     expect(errors).toEqual([]);
     expect(leaks).toEqual([]);
+    // Every reader write was judged by the policy (or the resource was hidden), none by
+    // the body validator.
+    expect(inconclusive).toEqual([]);
+    // The VALID bodies are valid: the owner's same call is not refused by validation.
+    const owner: string[] = [];
+    for (const { key, path } of validUsed) {
+      const res = await c.req(key.split(' ')[0]!, path, tokA, VALID[key]!.body, VALID[key]!.headers);
+      owner.push(`${key} → ${res.status}`);
+      expect([400, 401, 403, 404, 415, 422], `owner ${key}: ${JSON.stringify(res.body).slice(0, 200)}`).not.toContain(res.status);
+    }
+    console.log(`[figures] reader of A on writes: ${JSON.stringify(readerStatus)}; owner with the same valid bodies: ${owner.join(', ')}`);
   }, 120_000);
 });
