@@ -38,6 +38,8 @@ export interface ComputeHostGateway {
   snapshot(host: HostRef, uuid: string, req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' }, requestId?: string): Promise<void>;
   /** What the hypervisor really runs (reconciliation). Read-only. */
   listInstances(host: HostRef): Promise<InstanceState[]>;
+  /** Resolves once nothing is queued or in flight for this server on this host (at most `maxMs`). Optional. */
+  settle?(host: HostRef, uuid: string, maxMs?: number): Promise<void>;
   /** The same, with the instance directories that have no domain (a spawn killed half-way). Optional. */
   inventory?(host: HostRef): Promise<{ instances: InstanceState[]; orphanDirs: string[] }>;
   /** Hot-plugs an iSCSI volume; resolves with the guest device. Idempotent for the same volume. */
@@ -134,6 +136,14 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     },
     async listInstances(host) {
       return (await wrap(agents.forHost(host.id).call(ListInstances, {}))).instances;
+    },
+    async settle(host, uuid, maxMs = 120_000) {
+      const resource = res(uuid, host);
+      const end = Date.now() + maxMs;
+      while (dispatcher.list({ resource, state: 'pending' }).length + dispatcher.list({ resource, state: 'sending' }).length > 0) {
+        if (Date.now() > end) throw new HostOpError('Timeout', `operations for server ${uuid} on ${host.name} are still queued after ${maxMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     },
     async inventory(host) {
       const r = await wrap(agents.forHost(host.id).call(ListInstances, {}));

@@ -59,7 +59,7 @@ describe('recovery after a controller restart', () => {
     c.ctx.servers.update(d, { task_state: 'powering-off' }, now);
     const { recoverInterrupted } = await import('./reconcile.js');
     const r = await recoverInterrupted(c.ctx);
-    expect(r).toEqual({ failedBuilds: [a], resumedDeletes: [b], clearedTasks: [d], rolledBackAttaches: [] });
+    expect(r).toEqual({ failedBuilds: [a], resumedDeletes: [b], clearedTasks: [d], rolledBackAttaches: [], completedAttaches: [] });
     const sa = (await c.req('GET', `${V}/servers/${a}`, c.admin)).body.server;
     expect(sa.status).toBe('ERROR');
     expect(sa.fault.message).toContain('the controller restarted during the build');

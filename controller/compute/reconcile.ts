@@ -102,8 +102,8 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
  * destroys run side by side and are awaited before this returns), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
  */
-export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[]; rolledBackAttaches: string[] }> {
-  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[], rolledBackAttaches: [] as string[] };
+export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[]; rolledBackAttaches: string[]; completedAttaches: string[] }> {
+  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[], rolledBackAttaches: [] as string[], completedAttaches: [] as string[] };
   const rows = ctx.db.prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)').all('building') as Array<{ id: string }>;
   const destroys: Array<Promise<void>> = [];
   for (const { id } of rows) {
@@ -132,19 +132,44 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
     }
   }
   // Attaches whose background hot-plug died with the previous process (the volume stays
-  // `attaching` forever otherwise): unplug in case it got that far, then roll back.
-  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
+  // `attaching` forever otherwise). Once the host has run what was already queued for
+  // the server (a hot-plug resumed at start), the domain says how far it got: the disk
+  // is in the guest → the attach completes; it is not → it rolls back. No hot-unplug:
+  // a guest still booting may not release a disk for a minute, and an unplug that timed
+  // out used to leave the disk in the guest with the volume `available`.
+  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, b.device_name, i.host, i.host_id FROM block_device_mappings b
     JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
-    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; host: string | null; host_id: string | null }>;
+    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; device_name: string | null; host: string | null; host_id: string | null }>;
   for (const b of stuck) {
+    let plugged: string | null = null;
+    let known = false;
     if (b.host && b.host_id) {
-      await ctx.gateway.detachVolume({ id: b.host_id, name: b.host }, b.instance_id, b.volume_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not unplug an interrupted attach'));
+      const host = { id: b.host_id, name: b.host };
+      try {
+        await ctx.gateway.settle?.(host, b.instance_id);
+        const st = (await ctx.gateway.listInstances(host)).find((x) => x.uuid === b.instance_id);
+        plugged = st?.volumes[b.volume_id] ?? null;
+        known = true;
+      } catch (err) {
+        ctx.log.warn({ err, volume: b.volume_id }, 'could not see how far an interrupted attach got');
+      }
+      if (!known) {
+        // The host cannot tell: unplug (ordered after anything queued for the server).
+        await ctx.gateway.detachVolume(host, b.instance_id, b.volume_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not unplug an interrupted attach'));
+      }
+    }
+    if (plugged && ctx.facades.volumes) {
+      const d = plugged.startsWith('/dev/') ? plugged : `/dev/${plugged}`;
+      ctx.db.prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?').run(d, b.instance_id, b.volume_id);
+      ctx.facades.volumes.attachComplete(b.attachment_id, d);
+      out.completedAttaches.push(b.volume_id);
+      continue;
     }
     ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(b.instance_id, b.volume_id);
     await ctx.facades.volumes?.detach(b.attachment_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));
     out.rolledBackAttaches.push(b.volume_id);
   }
   await Promise.all(destroys);
-  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length || out.rolledBackAttaches.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
+  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length || out.rolledBackAttaches.length || out.completedAttaches.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
   return out;
 }

@@ -34,7 +34,7 @@ export class FakeGateway implements ComputeHostGateway {
 
   private state(uuid: string): InstanceState {
     const d = this.domains.get(uuid);
-    return { uuid, power_state: d?.power ?? 0, state: d ? 'running' : 'absent', suspended_to_disk: false, vcpus: 1, memory_mb: 64, cpu_time_ns: 0, volumes: {}, ports: [] };
+    return { uuid, power_state: d?.power ?? 0, state: d ? 'running' : 'absent', suspended_to_disk: false, vcpus: 1, memory_mb: 64, cpu_time_ns: 0, volumes: Object.fromEntries(this.volumes.get(uuid) ?? []), ports: [] };
   }
 
   async spawn(host: HostRef, spec: InstanceSpec) {

@@ -135,19 +135,37 @@ describe('os-volume_attachments', () => {
 });
 
 describe('an attach interrupted by a controller crash', () => {
-  it('is rolled back at start: unplugged on the host, mapping dropped, volume available again', async () => {
+  /** An ACTIVE server and an attach whose completion the crash lost; `reached`: the hot-plug got to the host. */
+  const interrupted = async (reached: boolean) => {
     const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' } });
     await c.settle();
-    const id = r.body.server.id;
+    const id = r.body.server.id as string;
     const vol = vols.add(c.adminProjectId);
     expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
     await c.settle();
-    // What the crash leaves: the hot-plug happened (or not) but the attachment never completed.
-    const attachmentId = [...vols.attachments.keys()][0]!;
+    const attachmentId = [...vols.attachments.keys()].at(-1)!;
     vols.vols.get(vol)!.status = 'attaching';
+    if (!reached) c.gw.volumes.get(id)?.delete(vol);
     const now = new Date().toISOString();
     c.ctx.db.prepare(`INSERT INTO volumes (id, project_id, user_id, size, status, availability_zone, created_at, updated_at) VALUES (?, ?, 'u', 1, 'attaching', 'nova', ?, ?)`).run(vol, c.adminProjectId, now, now);
     c.ctx.db.prepare(`INSERT INTO volume_attachments (id, volume_id, instance_uuid, chap_username, chap_password, attach_status, created_at, updated_at) VALUES (?, ?, ?, 'u', 'p', 'attaching', ?, ?)`).run(attachmentId, vol, id, now, now);
+    return { id, vol };
+  };
+
+  it('completes at start when the disk reached the guest (no hot-unplug)', async () => {
+    const { id, vol } = await interrupted(true);
+    const { recoverInterrupted } = await import('./reconcile.js');
+    const out = await recoverInterrupted(c.ctx);
+    expect(out.completedAttaches).toEqual([vol]);
+    expect(out.rolledBackAttaches).toEqual([]);
+    expect(c.gw.calls.filter((x) => x.op === 'detach')).toEqual([]);
+    expect(c.gw.volumes.get(id)?.get(vol)).toBeTruthy();
+    expect(vols.vols.get(vol)!.status).toBe('in-use');
+    expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments.map((a: any) => a.volumeId)).toEqual([vol]);
+  });
+
+  it('is rolled back at start when it did not: mapping dropped, volume available again', async () => {
+    const { id, vol } = await interrupted(false);
     const { recoverInterrupted } = await import('./reconcile.js');
     const out = await recoverInterrupted(c.ctx);
     expect(out.rolledBackAttaches).toEqual([vol]);
