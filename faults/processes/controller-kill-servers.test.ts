@@ -134,7 +134,13 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     const active = new Set(settled.filter((s: any) => s.status === 'ACTIVE').map((s: any) => s.id));
     // Hypervisor (the agent's view) against the database.
     const secret = readFileSync(join(DIR, 'agent.key'), 'utf8').trim();
-    const hv = await (await fetch(`http://127.0.0.1:${agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })).json() as { instances: { uuid: string }[]; orphans?: string[] };
+    // The failed builds are put in ERROR first and their domains destroyed right after
+    // (side by side), so the hypervisor catches up within moments.
+    const listHv = async () => await (await fetch(`http://127.0.0.1:${agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })).json() as { instances: { uuid: string }[]; orphans?: string[] };
+    const hv = await until('the hypervisor to run exactly the ACTIVE servers', async () => {
+      const x = await listHv();
+      return x.instances.length === active.size ? x : null;
+    }, 20_000, 200);
     expect(new Set(hv.instances.map((i) => i.uuid))).toEqual(active);
     expect(hv.orphans ?? []).toEqual([]);
     // Placement allocations against the database.
