@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { DhcpSpec } from '../../shared/agent/network.js';
 import type { Runner } from '../../shared/exec/run.js';
-import { dnsmasq, dnsmasqArgs, renderHostsFile, renderOptsFile, type SubnetOptions } from '../../shared/tools/dnsmasq.js';
+import { dnsmasq, dnsmasqArgs, parseLeases, renderHostsFile, renderOptsFile, staleLeases, type SubnetOptions } from '../../shared/tools/dnsmasq.js';
 import { ethtool } from '../../shared/tools/ethtool.js';
 import { ip } from '../../shared/tools/ip.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
@@ -32,6 +32,7 @@ export interface DhcpDeps {
   bridge: string;
   transact: (cmds: string[][]) => Promise<void>;
   domain: string;
+  log?: { warn(o: object, m?: string): void };
 }
 
 function alive(pid: number, pidFile: string): boolean {
@@ -159,12 +160,23 @@ export class DhcpManager {
     });
     const argsText = JSON.stringify(args);
     const pid = this.pidOf(spec.network_id);
+    // Leases of addresses no longer given to that MAC (a deleted port's address handed
+    // to a new port) would make dnsmasq refuse the address to its new owner for a day.
+    const stale = staleLeases(parseLeases((await readText(p.leases)) ?? ''), hosts);
     if (pid && (await readText(p.args)) === argsText) {
       if (filesChanged) process.kill(pid, 'SIGHUP');
+      for (const l of stale) {
+        await this.dm.release(ns, nsDev, l).catch((err: Error) => this.d.log?.warn({ network: spec.network_id, ip: l.ip, err: err.message }, 'could not release a stale DHCP lease'));
+      }
       return dev;
     }
     if (pid) await this.stop(pid, p.pid);
     if (!served.length) return dev; // no DHCP-enabled IPv4 subnet: nothing to serve
+    if (stale.length) {
+      // dnsmasq is stopped: drop them from its lease file before it reads it.
+      const drop = new Set(stale.map((l) => l.line));
+      await writeFile(p.leases, ((await readText(p.leases)) ?? '').split('\n').filter((l) => l.trim() && !drop.has(l)).map((l) => `${l}\n`).join(''));
+    }
     await this.dm.start(ns, args);
     await writeFile(p.args, argsText);
     return dev;

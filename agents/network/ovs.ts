@@ -71,7 +71,7 @@ export class OvsDriver extends SyncBackedDriver {
     this.vlans = new LocalVlans(join(o.stateDir, 'local-vlans.json'));
     this.cookie = agentCookie(o.hostname);
     const transact = (c: string[][]) => this.vsctl.transact(c);
-    this.dhcp = new DhcpManager({ run: o.run, dir: join(o.stateDir, 'dhcp'), bridge: o.bridges.int, transact, domain: o.dnsDomain ?? 'openstacklocal' });
+    this.dhcp = new DhcpManager({ run: o.run, dir: join(o.stateDir, 'dhcp'), bridge: o.bridges.int, transact, domain: o.dnsDomain ?? 'openstacklocal', log: o.log });
     this.routers = new RouterManager({ run: o.run, bridge: o.bridges.int, transact });
   }
 

@@ -15,6 +15,7 @@ const TAG_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const V4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+const DEV_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 export class DnsmasqError extends Error {
   constructor(message: string) {
@@ -122,7 +123,36 @@ export function renderOptsFile(subnets: SubnetOptions[]): string {
   return lines.map((l) => `${l}\n`).join('');
 }
 
+/** A line of dnsmasq's lease file: `<expiry> <mac> <ip> <hostname> <client-id>`. */
+export interface Lease { mac: string; ip: string; clientId: string | null; line: string }
+
+export function parseLeases(text: string): Lease[] {
+  return text.split('\n').filter((l) => l.trim()).flatMap((line) => {
+    const [, mac, ip, , clientId] = line.trim().split(/\s+/);
+    return mac && ip && MAC_RE.test(mac) && V4_RE.test(ip) ? [{ mac: mac.toLowerCase(), ip, clientId: clientId && clientId !== '*' ? clientId : null, line }] : [];
+  });
+}
+
+/**
+ * Leases that no longer match the hosts file: an address leased to a MAC that is not
+ * given that address any more (a deleted port's, or the address now belongs to another
+ * port). dnsmasq would refuse the address to its new owner ("not using configured
+ * address … because it is leased to …") until the old lease expires, a day later.
+ */
+export function staleLeases(leases: Lease[], hosts: HostEntry[]): Lease[] {
+  const want = new Set(hosts.map((h) => `${h.mac.toLowerCase()} ${h.ip}`));
+  return leases.filter((l) => !want.has(`${l.mac} ${l.ip}`));
+}
+
 export const dnsmasq = (run: Runner) => ({
+  /**
+   * Tells the dnsmasq serving `dev` in `ns` to forget a lease (dnsmasq-utils'
+   * `dhcp_release`, what Neutron's DHCP agent runs when a port goes).
+   */
+  release: async (ns: string, dev: string, l: Lease): Promise<void> => {
+    await run('ip', ['netns', 'exec', checkNs(ns), 'dhcp_release', check(DEV_RE, dev, 'device'), check(V4_RE, l.ip, 'IPv4 address'), check(MAC_RE, l.mac, 'MAC'),
+      ...(l.clientId && /^[0-9a-f:]+$/i.test(l.clientId) ? [l.clientId] : [])], { timeoutMs: 10_000 });
+  },
   /** Starts dnsmasq inside `ns`; it daemonizes and writes its pid file. */
   start: async (ns: string, args: string[]): Promise<void> => {
     await run('ip', ['netns', 'exec', checkNs(ns), 'dnsmasq', ...args], { timeoutMs: 15_000 });
