@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealCloud, realCloudUnavailable } from './cloud.js';
+import { describe, expect, it } from 'vitest';
+import { realCloudLifecycle, realCloudUnavailable, type RealCloud } from './cloud.js';
 import { sleep, until } from '../processes/util.js';
 
 /**
@@ -24,20 +24,12 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
   let c: RealCloud;
   let basics: { imageId: string; flavorId: string; networkId: string };
   const figures: Record<string, unknown> = {};
-  beforeAll(async () => {
-    c = await RealCloud.start({ heartbeatS: 10, downAfterMissed: 3, controllerCompute: ['sync_power_state_s = 5'] });
+  realCloudLifecycle({ heartbeatS: 10, downAfterMissed: 3, controllerCompute: ['sync_power_state_s = 5'] }, figures, async (x) => {
+    c = x;
     basics = await c.basics();
-  }, 300_000);
-  afterAll(async () => {
-    console.log(`[figures] ${JSON.stringify(figures)}`);
-    if (c && process.env.KEEP_TEST_DIRS !== '1') {
-      const problems = await c.close();
-      if (problems.length) console.log(`teardown: ${problems.join('; ')}`);
-    }
-  }, 120_000);
-
-  const server = async (id: string) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server;
-  const volume = async (id: string) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume;
+  });
+  const server = (id: string) => c.server(id);
+  const volume = (id: string) => c.volume(id);
   const create = async (name: string) => {
     const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: basics.imageId, flavorRef: basics.flavorId, networks: [{ uuid: basics.networkId }] } });
     expect(r.status, JSON.stringify(r.body)).toBe(202);

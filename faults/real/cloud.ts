@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import Database from 'better-sqlite3';
 import { makeRunner, type RunOptions } from '../../shared/exec/run.js';
 import { MultiHost, type SimHost } from '../../agents/network/testing/harness.js';
@@ -225,6 +226,10 @@ export class RealCloud {
     return { status: r.status, body: parsed };
   }
 
+  /** GET of a server / a volume of the admin project (the API document's inner object). */
+  async server(id: string): Promise<any> { return (await this.api('GET', `/compute/v2.1/servers/${id}`)).body.server; }
+  async volume(id: string): Promise<any> { return (await this.api('GET', `/volume/v3/${this.projectId}/volumes/${id}`)).body.volume; }
+
   /** A read-only query of the controller's database (it may be down). */
   q<T>(sql: string, ...args: unknown[]): T[] {
     const d = new Database(this.ctlDb, { readonly: true, fileMustExist: true });
@@ -299,3 +304,24 @@ export class RealCloud {
 }
 
 const lines = (l: string[]) => `${l.join('\n')}\n`;
+
+/**
+ * The lifecycle every real-cloud scenario shares: start the cloud before the tests
+ * (then `setup`), and afterwards print the figures and tear everything down (kept with
+ * KEEP_TEST_DIRS=1 for a post-mortem). Call inside `describe`; `ready` gets the cloud.
+ */
+export function realCloudLifecycle(o: RealCloudOptions, figures: Record<string, unknown>, ready: (c: RealCloud) => Promise<void> | void, cleanup?: () => void): void {
+  let cloud: RealCloud | null = null;
+  beforeAll(async () => {
+    cloud = await RealCloud.start(o);
+    await ready(cloud);
+  }, 300_000);
+  afterAll(async () => {
+    cleanup?.();
+    console.log(`[figures] ${JSON.stringify(figures)}`);
+    if (cloud && process.env.KEEP_TEST_DIRS !== '1') {
+      const problems = await cloud.close();
+      if (problems.length) console.log(`teardown: ${problems.join('; ')}`);
+    }
+  }, 120_000);
+}

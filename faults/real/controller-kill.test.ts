@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealCloud, realCloudUnavailable } from './cloud.js';
+import { describe, expect, it } from 'vitest';
+import { realCloudLifecycle, realCloudUnavailable, type RealCloud } from './cloud.js';
 import { ArgvWatch } from './argv-watch.js';
 import { sleep, until } from '../processes/util.js';
 
@@ -33,18 +33,10 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
   const watch = new ArgvWatch();
-  beforeAll(async () => { watch.start(); c = await RealCloud.start(); }, 300_000);
-  afterAll(async () => {
-    watch.stop();
-    console.log(`[figures] ${JSON.stringify(figures)}`);
-    if (c && process.env.KEEP_TEST_DIRS !== '1') {
-      const problems = await c.close();
-      if (problems.length) console.log(`teardown: ${problems.join('; ')}`);
-    }
-  }, 120_000);
-
-  const server = async (id: string) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server;
-  const volume = async (id: string) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume;
+  watch.start();
+  realCloudLifecycle({}, figures, (x) => { c = x; }, () => watch.stop());
+  const server = (id: string) => c.server(id);
+  const volume = (id: string) => c.volume(id);
   const domblk = async (serverId: string) =>
     (await c.host.run('virsh', ['-c', 'qemu:///system', 'domblklist', `instance-${serverId}`], { okCodes: [0, 1] })).stdout;
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealCloud, realCloudUnavailable } from './cloud.js';
+import { describe, expect, it } from 'vitest';
+import { realCloudLifecycle, realCloudUnavailable, type RealCloud } from './cloud.js';
 import { until } from '../processes/util.js';
 
 /**
@@ -15,23 +15,13 @@ if (why) console.log(`[skip] faults/real instance directory full: ${why}`);
 describe.skipIf(Boolean(why))('instance directory full during a boot', () => {
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
-  beforeAll(async () => {
-    c = await RealCloud.start({
-      beforeAgent: async (cl) => {
-        await cl.host.run('busybox', ['mkdir', '-p', cl.instancesDir]);
-        await cl.host.run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', cl.instancesDir]);
-      },
-    });
-  }, 300_000);
-  afterAll(async () => {
-    console.log(`[figures] ${JSON.stringify(figures)}`);
-    if (c && process.env.KEEP_TEST_DIRS !== '1') {
-      const problems = await c.close();
-      if (problems.length) console.log(`teardown: ${problems.join('; ')}`);
-    }
-  }, 120_000);
-
-  const server = async (id: string) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server;
+  realCloudLifecycle({
+    beforeAgent: async (cl) => {
+      await cl.host.run('busybox', ['mkdir', '-p', cl.instancesDir]);
+      await cl.host.run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', cl.instancesDir]);
+    },
+  }, figures, (x) => { c = x; });
+  const server = (id: string) => c.server(id);
   const free = async () => Number((await c.host.run('busybox', ['df', '-k', c.instancesDir])).stdout.trim().split('\n').at(-1)!.split(/\s+/)[3]);
 
   it('a boot into a full instance directory fails cleanly and works once space returns', async () => {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealCloud, realCloudUnavailable } from './cloud.js';
+import { describe, expect, it } from 'vitest';
+import { realCloudLifecycle, realCloudUnavailable, type RealCloud } from './cloud.js';
 import { sleep, until } from '../processes/util.js';
 
 /**
@@ -20,17 +20,8 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
   const pingers: ChildProcess[] = [];
-  beforeAll(async () => { c = await RealCloud.start({ controllerCompute: ['sync_power_state_s = 3'] }); }, 300_000);
-  afterAll(async () => {
-    for (const p of pingers) p.kill('SIGKILL');
-    console.log(`[figures] ${JSON.stringify(figures)}`);
-    if (c && process.env.KEEP_TEST_DIRS !== '1') {
-      const problems = await c.close();
-      if (problems.length) console.log(`teardown: ${problems.join('; ')}`);
-    }
-  }, 120_000);
-
-  const server = async (id: string) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server;
+  realCloudLifecycle({ controllerCompute: ['sync_power_state_s = 3'] }, figures, (x) => { c = x; }, () => { for (const p of pingers) p.kill('SIGKILL'); });
+  const server = (id: string) => c.server(id);
   const ipOf = (s: any): string => Object.values(s.addresses as Record<string, Array<{ addr: string }>>).flat()[0]!.addr;
   /** QEMU's pid for a guest, from /proc (the process outlives libvirtd). */
   const qemuPid = (id: string): number => {
