@@ -137,9 +137,9 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
   // is in the guest → the attach completes; it is not → it rolls back. No hot-unplug:
   // a guest still booting may not release a disk for a minute, and an unplug that timed
   // out used to leave the disk in the guest with the volume `available`.
-  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, b.device_name, i.host, i.host_id FROM block_device_mappings b
+  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
     JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
-    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; device_name: string | null; host: string | null; host_id: string | null }>;
+    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; host: string | null; host_id: string | null }>;
   for (const b of stuck) {
     let plugged: string | null = null;
     let known = false;
