@@ -1,11 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
-import { freePort, kill9, until } from './util.js';
+import { ProcessCloud, processesEnabled } from './harness.js';
 
 /**
  * Issue 11, scenario 4 (image store half): the image directory of a real controller
@@ -13,70 +11,40 @@ import { freePort, kill9, until } from './util.js';
  * error (413, no 5xx), leaves no staging file and no active image, earlier images still
  * download with their checksum, and the same upload succeeds once space returns.
  */
-const ENABLED = process.env.SYSTEM_TESTS === '1' && process.getuid?.() === 0;
+const ENABLED = processesEnabled;
 if (!ENABLED) console.log('[skip] faults/processes image store full: needs SYSTEM_TESTS=1 and root (starts a real controller process)');
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const RUN = `t${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-const DIR = `/tmp/${RUN}-imgfull`;
-const PW = randomBytes(12).toString('hex');
-
-
-let port = 0;
-let controller: ChildProcess | null = null;
-const start = () => spawn(process.execPath, [...NODE_FLAGS.controller, join(ROOT, 'dist/controller/main.js'), '--config', join(DIR, 'controller.toml')], { stdio: ['ignore', openSync(join(DIR, 'controller.log'), 'a'), openSync(join(DIR, 'controller.log'), 'a')] });
-const base = () => `http://127.0.0.1:${port}`;
-let token = '';
-async function login(): Promise<void> {
-  const r = await fetch(`${base()}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: PW } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } }),
-  });
-  expect(r.status).toBe(201);
-  token = r.headers.get('x-subject-token')!;
-}
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const r = await fetch(`${base()}/image${path}`, { method, headers: { 'x-auth-token': token, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
+let mounted = false;
+const c = new ProcessCloud('imgfull', {
+  // The image directory is a 24 MiB tmpfs, mounted before the controller starts.
+  beforeStart: (x) => {
+    const mnt = join(x.dir, 'ctl', 'images');
+    mkdirSync(mnt, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', `${x.run}-images`, mnt], { encoding: 'utf8' });
+    if (m.status !== 0) throw new Error(`mount: ${m.stderr}`);
+    mounted = true;
+  },
+});
+const RUN = c.run;
+const api = (method: string, path: string, body?: unknown) => c.api(method, `/image${path}`, body);
 async function createImage(name: string): Promise<string> {
   const r = await api('POST', '/v2/images', { name, disk_format: 'raw', container_format: 'bare' });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.id;
 }
-async function upload(id: string, data: Buffer): Promise<number> {
-  const r = await fetch(`${base()}/image/v2/images/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: data });
-  return r.status;
-}
-const stagingFiles = () => { try { return readdirSync(join(DIR, 'ctl', 'images', '.staging')); } catch { return []; } };
+const upload = async (id: string, data: Buffer): Promise<number> => (await api('PUT', `/v2/images/${id}/file`, data)).status;
+const stagingFiles = () => { try { return readdirSync(join(c.dir, 'ctl', 'images', '.staging')); } catch { return []; } };
 
 describe.skipIf(!ENABLED)('image store disk full', () => {
   const figures: Record<string, unknown> = {};
-  const mnt = join(DIR, 'ctl', 'images');
-  let mounted = false;
+  const mnt = () => join(c.dir, 'ctl', 'images');
 
-  beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/controller/main.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    rmSync(DIR, { recursive: true, force: true });
-    mkdirSync(mnt, { recursive: true });
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', `${RUN}-images`, mnt], { encoding: 'utf8' });
-    expect(m.status, m.stderr).toBe(0);
-    mounted = true;
-    port = await freePort();
-    writeFileSync(join(DIR, 'controller.toml'), [`data_dir = "${DIR}/ctl"`, '[listen]', 'host = "127.0.0.1"', `port = ${port}`, ''].join('\n'));
-    const b = spawnSync(process.execPath, [join(ROOT, 'dist/controller/cli/main.js'), 'bootstrap', '--admin-password', PW, '--public-url', base(), '--config', join(DIR, 'controller.toml')], { encoding: 'utf8' });
-    expect(b.status, b.stderr).toBe(0);
-    controller = start();
-    await until('the controller to listen', async () => (await fetch(`${base()}/identity/`)).status < 500, 20_000);
-    await login();
-  }, 120_000);
-
+  beforeAll(async () => { await c.setUp(); }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
-    await kill9(controller);
-    if (mounted) spawnSync('umount', [mnt]);
-    if (process.env.KEEP_TEST_DIRS !== '1') rmSync(DIR, { recursive: true, force: true });
+    await c.kill9('controller');
+    if (mounted) spawnSync('umount', [mnt()]);
+    await c.close();
   });
 
   it('a full store refuses the upload cleanly, corrupts nothing, and recovers when space returns', async () => {
@@ -84,12 +52,12 @@ describe.skipIf(!ENABLED)('image store disk full', () => {
     const goodId = await createImage(`${RUN}-good`);
     expect(await upload(goodId, good)).toBe(204);
     // Fill the rest of the store (a file beside the images, as another tenant's data would).
-    const filler = join(mnt, `${RUN}-filler`);
+    const filler = join(mnt(), `${RUN}-filler`);
     spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=64'], { encoding: 'utf8' });
     const big = randomBytes(8 * 1024 * 1024);
     const bigId = await createImage(`${RUN}-big`);
-    const r = await fetch(`${base()}/image/v2/images/${bigId}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: big });
-    const text = await r.text();
+    const r = await api('PUT', `/v2/images/${bigId}/file`, big);
+    const text = JSON.stringify(r.body);
     figures.full_status = r.status;
     figures.full_body = text.slice(0, 300);
     expect(r.status, text).toBe(413);
@@ -98,7 +66,7 @@ describe.skipIf(!ENABLED)('image store disk full', () => {
     expect(img.status).toBe('queued');
     expect(stagingFiles()).toEqual([]);
     // The earlier image is intact.
-    const got = Buffer.from(await (await fetch(`${base()}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': token } })).arrayBuffer());
+    const got = Buffer.from(await (await fetch(`${c.base}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': c.token } })).arrayBuffer());
     expect(createHash('md5').update(got).digest('hex')).toBe(createHash('md5').update(good).digest('hex'));
     expect((await api('GET', `/v2/images/${goodId}`)).body.checksum).toBe(createHash('md5').update(good).digest('hex'));
     // Space returns: the same upload goes through.
