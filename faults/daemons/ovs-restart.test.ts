@@ -77,7 +77,7 @@ describe.skipIf(!!why)('ovs-vswitchd restart under a running network agent (priv
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const tKill = performance.now();
     process.kill(pid, 'SIGKILL');
-    await A.run('rm', ['-f', '/run/openvswitch/ovs-vswitchd.pid']);
+    await A.run('busybox', ['rm', '-f', '/run/openvswitch/ovs-vswitchd.pid']);
     await A.run('ovs-vswitchd', ['unix:/run/openvswitch/db.sock', '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
       `--log-file=${join(A.dir, 'ovs-vswitchd.log')}`, '--detach']);
     figures.vswitchd_restart_ms = Math.round(performance.now() - tKill);

@@ -270,6 +270,51 @@ export class RealCloud {
     };
   }
 
+  /** A single ping (busybox, 1 s) from netns `ns` on the host (a network's qdhcp-<id>). */
+  async pingOnce(ns: string, ip: string): Promise<boolean> {
+    return (await this.host.run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ip], { okCodes: [0, 1] })).code === 0;
+  }
+
+  /**
+   * Waits until every guest answers a ping from `ns`. On a timeout the error carries a
+   * post-mortem: which addresses answer, the end of each guest's console (its DHCP and
+   * boot lines), the end of dnsmasq's log and the namespace's neighbour table.
+   */
+  async waitPingable(ns: string, servers: Array<{ id: string; ip: string }>, ms: number): Promise<void> {
+    try {
+      await until('every guest answering pings', async () => (await Promise.all(servers.map((s) => this.pingOnce(ns, s.ip)))).every(Boolean), ms, 1000);
+    } catch (e) {
+      const tail = (text: string, n: number) => text.split('\n').filter(Boolean).slice(-n).join(' | ');
+      const report: string[] = [];
+      for (const s of servers) {
+        const out = String((await this.api('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-getConsoleOutput': { length: 15 } })).body?.output ?? '');
+        report.push(`${s.ip} answers=${await this.pingOnce(ns, s.ip)} console: ${tail(out, 15)}`);
+      }
+      const network = ns.replace(/^qdhcp-/, '');
+      const dnsmasqLog = join(this.host.dir, 'data', 'network', 'dhcp', network, 'dnsmasq.log');
+      if (existsSync(dnsmasqLog)) report.push(`dnsmasq: ${tail(readFileSync(dnsmasqLog, 'utf8'), 12)}`);
+      report.push(`neigh: ${tail((await this.host.run('ip', ['netns', 'exec', ns, 'ip', 'neigh'], { okCodes: [0, 1] })).stdout, 10)}`);
+      throw new Error(`${(e as Error).message}\n${report.join('\n')}`);
+    }
+  }
+
+  /**
+   * Continuous pings (busybox, every 0.2 s) from netns `ns` to each address; each
+   * answered sequence number is recorded with its time. `stop()` kills the pingers.
+   */
+  pingForever(ns: string, ips: string[]): { replies: Array<Array<{ seq: number; at: number }>>; stop: () => void } {
+    const replies = ips.map(() => [] as Array<{ seq: number; at: number }>);
+    const procs = ips.map((ip, i) => {
+      const p = spawn('nsenter', [`--mount=${join(this.dir, 'ns', 'hA.mnt')}`, `--net=/run/netns/${this.host.netns}`, '--',
+        'ip', 'netns', 'exec', ns, 'busybox', 'ping', '-i', '0.2', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
+      p.stdout!.on('data', (d: Buffer) => {
+        for (const m of d.toString().matchAll(/seq=(\d+)/g)) replies[i]!.push({ seq: Number(m[1]), at: Date.now() });
+      });
+      return p;
+    });
+    return { replies, stop: () => { for (const p of procs) p.kill('SIGKILL'); } };
+  }
+
   /** Every log line of both daemons (for secret scans and post-mortems). */
   logs(): string {
     return ['controller.log', 'agent.log'].map((f) => {

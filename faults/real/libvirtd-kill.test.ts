@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,8 +18,8 @@ if (why) console.log(`[skip] faults/real libvirtd kill: ${why}`);
 describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
-  const pingers: ChildProcess[] = [];
-  realCloudLifecycle({ controllerCompute: ['sync_power_state_s = 3'] }, figures, (x) => { c = x; }, () => { for (const p of pingers) p.kill('SIGKILL'); });
+  let stopPings = (): void => {};
+  realCloudLifecycle({ controllerCompute: ['sync_power_state_s = 3'] }, figures, (x) => { c = x; }, () => stopPings());
   const server = (id: string) => c.server(id);
   const ipOf = (s: any): string => Object.values(s.addresses as Record<string, Array<{ addr: string }>>).flat()[0]!.addr;
   /** QEMU's pid for a guest, from /proc (the process outlives libvirtd). */
@@ -49,18 +48,11 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
     }, 180_000, 500);
     const ips = guests.map(ipOf);
     const ns = `qdhcp-${networkId}`;
-    const ping1 = (ip: string) => c.host.run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ip], { okCodes: [0, 1] });
-    await until('both guests answer pings (booted, DHCP lease)', async () => (await Promise.all(ips.map(ping1))).every((r) => r.code === 0), 120_000, 1000);
-
+    await c.waitPingable(ns, ids.map((id, i) => ({ id, ip: ips[i]! })), 120_000);
     // Continuous pings, one reply line per answered sequence number.
-    const replies = ips.map(() => [] as Array<{ seq: number; at: number }>);
-    ips.forEach((ip, i) => {
-      const p = spawn('nsenter', [`--mount=${join(c.dir, 'ns', 'hA.mnt')}`, `--net=/run/netns/${c.host.netns}`, '--', 'ip', 'netns', 'exec', ns, 'ping', '-i', '0.2', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
-      p.stdout!.on('data', (d: Buffer) => {
-        for (const m of d.toString().matchAll(/icmp_seq=(\d+)/g)) replies[i]!.push({ seq: Number(m[1]), at: Date.now() });
-      });
-      pingers.push(p);
-    });
+    const pinging = c.pingForever(ns, ips);
+    stopPings = pinging.stop;
+    const replies = pinging.replies;
     const qemuBefore = ids.map(qemuPid);
     expect(qemuBefore.every((p) => p > 0)).toBe(true);
     // Watch the API for any status other than ACTIVE from here on.
@@ -101,7 +93,7 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
     figures.api_statuses_seen = [...seen];
     expect([...seen]).toEqual(['ACTIVE']);
     expect(ids.map(qemuPid)).toEqual(qemuBefore);
-    for (const p of pingers) p.kill('SIGKILL');
+    pinging.stop();
     // Pings: the longest gap between two answered sequence numbers.
     figures.pings = replies.map((r) => {
       let gap = 0;

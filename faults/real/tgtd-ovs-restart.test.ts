@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,13 +33,13 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
   let c: RealCloud;
   let basics: { imageId: string; flavorId: string; networkId: string };
   const figures: Record<string, unknown> = {};
-  const pingers: ChildProcess[] = [];
+  let stopPings = (): void => {};
   realCloudLifecycle({}, figures, async (x) => {
     c = x;
     basics = await c.basics();
     const sg = (await c.api('GET', `/network/v2.0/security-groups?name=default&project_id=${c.projectId}`)).body.security_groups[0].id;
     expect((await c.api('POST', '/network/v2.0/security-group-rules', { security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'icmp' } })).status).toBe(201);
-  }, () => { for (const p of pingers) p.kill('SIGKILL'); });
+  }, () => stopPings());
   const server = (id: string) => c.server(id);
   const volume = (id: string) => c.volume(id);
   const consoleOf = async (id: string) => String((await c.api('POST', `/compute/v2.1/servers/${id}/action`, { 'os-getConsoleOutput': {} })).body.output ?? '');
@@ -108,13 +107,10 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
     }, 180_000, 500);
     const ips = guests.map((s) => Object.values(s.addresses as Record<string, Array<{ addr: string }>>).flat()[0]!.addr);
     const ns = `qdhcp-${basics.networkId}`;
-    await until('both answer pings', async () => (await Promise.all(ips.map((ip) => c.host.run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ip], { okCodes: [0, 1] })))).every((r) => r.code === 0), 120_000, 1000);
-    const replies = ips.map(() => [] as number[]);
-    ips.forEach((ip, i) => {
-      const p = spawn('nsenter', [`--mount=${join(c.dir, 'ns', 'hA.mnt')}`, `--net=/run/netns/${c.host.netns}`, '--', 'ip', 'netns', 'exec', ns, 'ping', '-i', '0.2', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
-      p.stdout!.on('data', (d: Buffer) => { for (const m of d.toString().matchAll(/icmp_seq=(\d+)/g)) replies[i]!.push(Number(m[1])); });
-      pingers.push(p);
-    });
+    await c.waitPingable(ns, ids.map((id, i) => ({ id, ip: ips[i]! })), 120_000);
+    const pinging = c.pingForever(ns, ips);
+    stopPings = pinging.stop;
+    const replies = pinging.replies;
     await sleep(2000);
     const pidFile = join(c.host.dir, 'run', 'ovs-vswitchd.pid');
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
@@ -127,10 +123,10 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
     const n0 = replies.map((r) => r.length);
     await until('pings answered again', () => replies.every((r, i) => r.length >= n0[i]! + 10), 60_000, 200);
     figures.ovs_back_after_kill_ms = Date.now() - tKill;
-    for (const p of pingers) p.kill('SIGKILL');
+    pinging.stop();
     figures.ovs_pings = replies.map((r) => {
       let gap = 0;
-      for (let k = 1; k < r.length; k++) gap = Math.max(gap, r[k]! - r[k - 1]! - 1);
+      for (let k = 1; k < r.length; k++) gap = Math.max(gap, r[k]!.seq - r[k - 1]!.seq - 1);
       return { answered: r.length, longest_gap_lost: gap };
     });
     const ports = c.q<{ status: string }>(`SELECT status FROM net_ports WHERE device_owner LIKE 'compute:%'`).map((p) => p.status);
