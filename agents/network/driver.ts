@@ -99,6 +99,13 @@ export interface NetworkDriver {
   /** True when the switch lost the flows a sync installed (its daemon restarted). Cheap (reads only). */
   flowsLost?(): Promise<boolean>;
 
+  /**
+   * Converges again to the last desired state, read when this call's turn comes after
+   * every sync queued before it (so it never undoes one of them). The agent's periodic
+   * and triggered local resyncs use it.
+   */
+  resync(): Promise<SyncResult>;
+
   /** The desired state the driver last converged to (or restored at init). */
   lastDesired(): DesiredState;
 
@@ -112,14 +119,46 @@ export interface NetworkDriver {
  */
 export abstract class SyncBackedDriver implements NetworkDriver {
   protected desired: DesiredState = emptyState();
+  private queue: Promise<unknown> = Promise.resolve();
 
   abstract init(): Promise<DriverInfo>;
+  abstract state(): Promise<DriverState>;
+  abstract close(): Promise<void>;
+
+  /**
+   * Converges to one desired state and records it as `desired`. Never called twice at
+   * once: every sync, resync and edit goes through one queue, in call order.
+   */
+  protected abstract apply(desired: DesiredState): Promise<SyncResult>;
+
   lastDesired(): DesiredState {
     return this.desired;
   }
-  abstract sync(desired: DesiredState): Promise<SyncResult>;
-  abstract state(): Promise<DriverState>;
-  abstract close(): Promise<void>;
+
+  sync(desired: DesiredState): Promise<SyncResult> {
+    return this.converge(() => desired);
+  }
+
+  resync(): Promise<SyncResult> {
+    return this.converge(() => this.desired);
+  }
+
+  /** Resolves once every sync queued so far has finished. */
+  protected idle(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  /**
+   * Queues one convergence; `make` runs when its turn comes, so it sees what the syncs
+   * before it left. (Reading the desired state at call time let a periodic resync that
+   * raced a controller sync re-apply the state from before it: the security group rule
+   * the controller had just added was deleted again until the next sync.)
+   */
+  private converge(make: () => DesiredState): Promise<SyncResult> {
+    const p = this.queue.then(() => this.apply(make()));
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
 
   protected throwIfErrors(r: SyncResult, kind: SyncError['kind'], id: string): SyncResult {
     const e = r.errors.find((x) => x.kind === kind && x.id === id);
@@ -127,8 +166,9 @@ export abstract class SyncBackedDriver implements NetworkDriver {
     return r;
   }
 
+  /** Edits the desired state as it stands when the edit's turn comes, and converges. */
   private edit(f: (d: DesiredState) => DesiredState): Promise<SyncResult> {
-    return this.sync(f(structuredClone(this.desired)));
+    return this.converge(() => f(structuredClone(this.desired)));
   }
 
   async syncTunnels(peers: TunnelPeer[]): Promise<TunnelReport> {

@@ -20,7 +20,7 @@ export class FakeNetworkDriver extends SyncBackedDriver {
     return { datapath: 'netdev', tunnelIp: this.tunnelIp, bridges: ['br-int', 'br-tun'] };
   }
 
-  async sync(desired: DesiredState): Promise<SyncResult> {
+  protected async apply(desired: DesiredState): Promise<SyncResult> {
     this.syncs.push(structuredClone(desired));
     const errors: SyncResult['errors'] = [];
     const ok = desired.networks.filter((n) => {

@@ -57,7 +57,6 @@ export class OvsDriver extends SyncBackedDriver {
   private readonly routers: RouterManager;
   readonly cookie: bigint;
   private datapath: 'system' | 'netdev' = 'netdev';
-  private chain: Promise<unknown> = Promise.resolve();
   private lastStatus = new Map<string, 'ACTIVE' | 'DOWN'>();
   /** br-int got this agent's flows from a sync of this process. */
   private flowsApplied = false;
@@ -92,12 +91,6 @@ export class OvsDriver extends SyncBackedDriver {
     return { datapath: this.datapath, tunnelIp: this.o.tunnelIp, bridges: await this.vsctl.listBridges() };
   }
 
-  sync(desired: DesiredState): Promise<SyncResult> {
-    const p = this.chain.then(() => this.doSync(desired));
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
   async downPortsAppeared(): Promise<boolean> {
     const adminDown = new Set(this.desired.ports.filter((p) => p.admin_state_up === false).map((p) => p.port_id));
     const down = [...this.lastStatus].filter(([id, st]) => st === 'DOWN' && !adminDown.has(id)).map(([id]) => id);
@@ -120,7 +113,7 @@ export class OvsDriver extends SyncBackedDriver {
     return f.length === 0;
   }
 
-  private async doSync(desired: DesiredState): Promise<SyncResult> {
+  protected async apply(desired: DesiredState): Promise<SyncResult> {
     const errors: SyncError[] = [];
     const B = this.o.bridges;
 
@@ -349,6 +342,6 @@ export class OvsDriver extends SyncBackedDriver {
   }
 
   async close(): Promise<void> {
-    await this.chain;
+    await this.idle();
   }
 }

@@ -5,13 +5,15 @@ import { NetworkService } from './service.js';
 /** A driver that counts syncs; flowsLost / downPortsAppeared answer what the test says. */
 function fakeDriver(o: { lost?: () => boolean; appeared?: () => boolean }) {
   const syncs: string[] = [];
+  const converge = async () => {
+    syncs.push('sync');
+    return { networks: [], ports: [], tunnels: { active: [], added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [] };
+  };
   const d = {
     syncs,
     lastDesired: () => emptyState(),
-    sync: async () => {
-      syncs.push('sync');
-      return { networks: [], ports: [], tunnels: { active: [], added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [] };
-    },
+    sync: converge,
+    resync: converge,
     close: async () => undefined,
     ...(o.lost ? { flowsLost: async () => o.lost!() } : {}),
     ...(o.appeared ? { downPortsAppeared: async () => o.appeared!() } : {}),

@@ -73,7 +73,7 @@ export class NetworkService {
     if (this.busy) return;
     this.busy = true;
     try {
-      const r = await this.driver.sync(this.driver.lastDesired());
+      const r = await this.driver.resync();
       if (r.flows.added || r.flows.deleted || r.tunnels.added.length || r.tunnels.removed.length) {
         this.log.info({ why, flows: r.flows, tunnels: r.tunnels }, 'local resync repaired drift');
       }
