@@ -33,12 +33,13 @@ class HeldDriver extends SyncBackedDriver {
     this.running--;
     return { networks: [], ports: desired.ports.map((p) => ({ portId: p.port_id, status: 'ACTIVE' })), tunnels: { active: [], added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [] };
   }
-  /** Lets every waiting convergence finish, one after another, until none is left. */
+  /** Lets the convergences queued so far finish, one after another, and waits for the last. */
   async release(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
+    let done = false;
+    void this.idle().then(() => { done = true; });
+    while (!done) {
       await new Promise((r) => setTimeout(r, 1));
-      const g = this.gates.shift();
-      if (g) g();
+      this.gates.shift()?.();
     }
   }
 }
