@@ -286,14 +286,18 @@ export class RealCloud {
     } catch (e) {
       const tail = (text: string, n: number) => text.split('\n').filter(Boolean).slice(-n).join(' | ');
       const report: string[] = [];
-      for (const s of servers) {
-        const out = String((await this.api('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-getConsoleOutput': { length: 15 } })).body?.output ?? '');
-        report.push(`${s.ip} answers=${await this.pingOnce(ns, s.ip)} console: ${tail(out, 15)}`);
+      try {
+        for (const s of servers) {
+          const out = String((await this.api('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-getConsoleOutput': { length: 15 } })).body?.output ?? '');
+          report.push(`${s.ip} answers=${await this.pingOnce(ns, s.ip)} console: ${tail(out, 15)}`);
+        }
+        const network = ns.replace(/^qdhcp-/, '');
+        const dnsmasqLog = join(this.host.dir, 'data', 'network', 'dhcp', network, 'dnsmasq.log');
+        if (existsSync(dnsmasqLog)) report.push(`dnsmasq: ${tail(readFileSync(dnsmasqLog, 'utf8'), 12)}`);
+        report.push(`neigh: ${tail((await this.host.run('ip', ['netns', 'exec', ns, 'ip', 'neigh'], { okCodes: [0, 1] })).stdout, 10)}`);
+      } catch (pm) {
+        report.push(`post-mortem cut short: ${(pm as Error).message}`);
       }
-      const network = ns.replace(/^qdhcp-/, '');
-      const dnsmasqLog = join(this.host.dir, 'data', 'network', 'dhcp', network, 'dnsmasq.log');
-      if (existsSync(dnsmasqLog)) report.push(`dnsmasq: ${tail(readFileSync(dnsmasqLog, 'utf8'), 12)}`);
-      report.push(`neigh: ${tail((await this.host.run('ip', ['netns', 'exec', ns, 'ip', 'neigh'], { okCodes: [0, 1] })).stdout, 10)}`);
       throw new Error(`${(e as Error).message}\n${report.join('\n')}`);
     }
   }
