@@ -10,7 +10,7 @@ import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
 import { OpStore } from '../host/op-store.js';
 import { registerComputeRole } from './main.js';
-import { DisplayHypervisor, FakeDisplay } from './vnc-testing.js';
+import { DisplayHypervisor, FakeDisplay } from './testing/vnc.js';
 
 const SECRET = 'agent-test-secret-0123456789';
 const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };

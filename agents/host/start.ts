@@ -7,7 +7,7 @@ import { AGENT_API_VERSION } from '../../shared/agent/contract.js';
 import type { RegisterBody, Role } from '../../shared/agent/host.js';
 import type { AgentConfig } from '../../shared/config/agent.js';
 import { makeRunner } from '../../shared/exec/run.js';
-import { agentUrl } from './advertise.js';
+import { agentUrl } from '../../shared/util/agent-url.js';
 import { buildAgentApp, type AgentApp } from './app.js';
 import { installAgentMetrics } from './metrics.js';
 import { metricSourcesFor } from './metrics-sources.js';

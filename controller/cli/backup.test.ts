@@ -8,7 +8,7 @@ import { ControllerConfigSchema, type ControllerConfig } from '../../shared/conf
 import { buildApp } from '../app.js';
 import { openDb } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
-import { testCloud, type TestCloud } from '../identity/test-helpers.js';
+import { testCloud, type TestCloud } from '../identity/testing/kit.js';
 import { createBackup, restoreBackup, type BackupManifest } from './backup.js';
 
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { migrate } from '../db/migrate.js';
 import { DEFAULT_DOMAIN_ID, SERVICE_PROJECT, SERVICE_USER } from '../identity/core.js';
 import { ensureKeyRepository, rotateKeyRepository } from '../identity/keys.js';
 import { hashPassword, verifyPassword, DEFAULT_SCRYPT } from '../identity/passwords.js';
-import { IdentityRepo, type ProjectRow, type RoleRow, type ServiceRow, type EndpointRow, type UserRow } from '../identity/repo.js';
+import { IdentityRepo, type ProjectRow, type RoleRow, type ServiceRow, type EndpointRow, type UserRow } from '../identity/identity.repo.js';
 
 /**
  * `homestack bootstrap`: the Default domain, the admin and service projects, the admin

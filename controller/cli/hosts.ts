@@ -4,7 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
 import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.js';
 import { configPath, loadConfig } from '../../shared/config/load.js';
-import { agentUrl } from '../../agents/host/advertise.js';
+import { agentUrl } from '../../shared/util/agent-url.js';
 import { HostRegistry } from '../agents/registry.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
 import { agentVersionNote } from './agent-version.js';

@@ -7,7 +7,7 @@ import { OpStore } from '../../agents/host/op-store.js';
 import { FakeHypervisor } from '../../agents/compute/fake.js';
 import { registerComputeRole } from '../../agents/compute/main.js';
 import { agentLayerOf } from '../agents/index.js';
-import { computeCloud, type ComputeCloud } from './testing.js';
+import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 /**
  * Controller ↔ compute agent over real loopback HTTP: the compute service, the durable

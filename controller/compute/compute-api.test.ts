@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from './keypairs.js';
-import { computeCloud, type ComputeCloud } from './testing.js';
+import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 let c: ComputeCloud;

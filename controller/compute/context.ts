@@ -4,13 +4,13 @@ import type { Db } from '../db/open.js';
 import type { Facades } from '../facades.js';
 import { baseUrl } from '../http/base-url.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
-import { ActionsRepo } from './actions-repo.js';
-import { FlavorsRepo } from './flavors-repo.js';
+import { ActionsRepo } from './actions.repo.js';
+import { FlavorsRepo } from './flavors.repo.js';
 import { Placement } from './placement.js';
 import { enforce } from './policy.js';
-import type { ComputeHostGateway } from './ports.js';
+import type { ComputeHostGateway } from './host-gateway.js';
 import { HostStateCache, Scheduler } from './scheduler.js';
-import { ServersRepo } from './servers-repo.js';
+import { ServersRepo } from './servers.repo.js';
 
 /** Everything the compute services share, built once per app (no module state). */
 export interface ComputeCtx {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileHost } from './reconcile.js';
-import { computeCloud, type ComputeCloud } from './testing.js';
+import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 let c: ComputeCloud;

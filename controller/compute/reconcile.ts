@@ -1,7 +1,7 @@
 import { PowerState, type InstanceState } from '../../shared/agent/compute.js';
 import type { ComputeCtx } from './context.js';
-import type { HostRef } from './ports.js';
-import { runDelete } from './servers-service.js';
+import type { HostRef } from './host-gateway.js';
+import { runDelete } from './servers.service.js';
 
 export interface ReconcileReport {
   /** Instances whose power_state / vm_state changed. */

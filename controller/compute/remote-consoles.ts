@@ -5,9 +5,9 @@ import type { ConsoleTokens } from '../console/tokens.js';
 import type { AuthContext, Policy } from '../http/auth.js';
 import { ctxOf } from '../http/auth.js';
 import { must, publicBase, type ComputeCtx } from './context.js';
-import { HostOpError } from './ports.js';
-import type { Instance } from './servers-repo.js';
-import { visibleServer } from './servers-service.js';
+import { HostOpError } from './host-gateway.js';
+import type { Instance } from './servers.repo.js';
+import { visibleServer } from './servers.service.js';
 import { validate } from './validate.js';
 import { mvAtLeast } from './versions.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Placement } from './placement.js';
 import { HostStateCache, Scheduler, selectHost, type HostState, type RequestSpec } from './scheduler.js';
-import { addHost, testDb } from './test-fixtures.js';
+import { addHost, testDb } from './testing/fixtures.js';
 
 const ratios = { cpu: 4, ram: 1, disk: 1 };
 const host = (name: string, o: Partial<HostState> = {}): HostState => ({

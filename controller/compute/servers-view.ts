@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthContext } from '../http/auth.js';
 import { can, links, novaTime, usgTime, type ComputeCtx } from './context.js';
-import type { Instance } from './servers-repo.js';
+import type { Instance } from './servers.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 
 /** Nova's status from vm_state + task_state (nova/api/openstack/common.py _STATE_MAP). */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { computeCloud, type ComputeCloud } from './testing.js';
+import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 let c: ComputeCloud;
@@ -184,7 +184,7 @@ describe('a host that goes down during a spawn', () => {
     // The host's agent is gone: its spawn will never answer in time (here: it fails late).
     c.gw.failSpawn = new Set(['first']);
     c.db.prepare("UPDATE hosts SET state = 'down' WHERE id = ?").run(h1);
-    const { abortSpawnsOn } = await import('./servers-build.js');
+    const { abortSpawnsOn } = await import('./server-build.service.js');
     expect(abortSpawnsOn(c.ctx, h1, 'first')).toBe(1);
     while (c.gw.calls.filter((x) => x.op === 'spawn').length < 2) await new Promise((res) => setTimeout(res, 5));
     c.gw.release();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuthContext } from '../http/auth.js';
 import type { IscsiConnectionInfo, VolumeFacade, VolumeInfo } from '../facades.js';
-import { computeCloud, type ComputeCloud } from './testing.js';
+import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 

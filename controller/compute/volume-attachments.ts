@@ -3,10 +3,10 @@ import { Type } from 'typebox';
 import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
-import type { HostRef } from './ports.js';
-import { messageOf } from './servers-build.js';
-import type { Instance } from './servers-repo.js';
-import { checkNotLocked, visibleServer } from './servers-service.js';
+import type { HostRef } from './host-gateway.js';
+import { messageOf } from './server-build.service.js';
+import type { Instance } from './servers.repo.js';
+import { checkNotLocked, visibleServer } from './servers.service.js';
 import { validate } from './validate.js';
 
 const AttachBody = Type.Object({

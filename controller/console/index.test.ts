@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { injectApi } from '../dashboard/testing/inject-api.js';
 import { ApiError } from '../dashboard/page.js';
-import { computeCloud, type ComputeCloud } from '../compute/testing.js';
+import { computeCloud, type ComputeCloud } from '../compute/testing/kit.js';
 import { createConsole } from './index.js';
 
 let c: ComputeCloud;

@@ -13,7 +13,7 @@ import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../../agents/host/app.js';
 import { OpStore } from '../../agents/host/op-store.js';
 import { registerComputeRole } from '../../agents/compute/main.js';
-import { DisplayHypervisor, FakeDisplay } from '../../agents/compute/vnc-testing.js';
+import { DisplayHypervisor, FakeDisplay } from '../../agents/compute/testing/vnc.js';
 import { agentLayerOf } from '../agents/index.js';
 import { buildApp } from '../app.js';
 import { migrate } from '../db/migrate.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testCloud } from '../identity/test-helpers.js';
+import { testCloud } from '../identity/testing/kit.js';
 import { actionBody } from './json-body.js';
 
 describe('action bodies', () => {

@@ -3,7 +3,7 @@ import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
 import { KeyRepository } from './keys.js';
 import { DEFAULT_SCRYPT, hashPassword, HashLimiter, makeDummyHash, verifyPassword, type ScryptParams } from './passwords.js';
-import { IdentityRepo, type AppCredRow, type DomainRow, type EndpointRow, type ProjectRow, type RoleRow, type ServiceRow, type UserRow } from './repo.js';
+import { IdentityRepo, type AppCredRow, type DomainRow, type EndpointRow, type ProjectRow, type RoleRow, type ServiceRow, type UserRow } from './identity.repo.js';
 import { TokenCodec, TokenInvalid, type TokenPayload } from './tokens.js';
 
 /** The identity service's state shared by its parts: repo, keys, and the in-memory caches. */

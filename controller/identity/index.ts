@@ -3,11 +3,11 @@ import type { IdentityFacade } from '../facades.js';
 import { authHook, type AuthService } from '../http/auth.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { makeKit, authRoutes } from './routes-auth.js';
-import { catalogRoutes } from './routes-catalog.js';
-import { resourceRoutes } from './routes-resources.js';
-import { roleRoutes } from './routes-roles.js';
-import { IdentityService } from './service.js';
+import { makeKit, authRoutes } from './auth.routes.js';
+import { catalogRoutes } from './catalog.routes.js';
+import { resourceRoutes } from './resources.routes.js';
+import { roleRoutes } from './roles.routes.js';
+import { IdentityService } from './identity.service.js';
 import { registerIdentityVersions } from './versions.js';
 
 export interface Identity {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { testCloud, type TestCloud } from './test-helpers.js';
+import { testCloud, type TestCloud } from './testing/kit.js';
 
 let c: TestCloud;
 afterEach(async () => { await c?.close(); });

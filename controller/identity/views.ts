@@ -1,6 +1,6 @@
 import type {
   AppCredRow, DomainRow, EndpointRow, GroupRow, ProjectRow, RegionRow, RoleRow, ServiceRow, UserRow,
-} from './repo.js';
+} from './identity.repo.js';
 import { parseJson } from './input.js';
 import { keystoneTime } from '../../shared/util/time.js';
 

@@ -5,10 +5,10 @@ import { isoSeconds } from '../../shared/util/time.js';
 import type { ImageFacade, ImageInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { ImageData } from './data.js';
+import { ImageData } from './image-data.service.js';
 import { registerImagePolicy } from './policy.js';
-import { ImageRepo, type ImageRow } from './repo.js';
-import { ImageService } from './service.js';
+import { ImageRepo, type ImageRow } from './images.repo.js';
+import { ImageService } from './images.service.js';
 import { IMAGE_STORES, type ImageStore } from './store.js';
 
 /** The image service's parts, shared by its HTTP plugin and its facade. */

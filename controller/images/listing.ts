@@ -1,6 +1,6 @@
 import { BadRequest } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
-import type { ImageRow, MemberStatus } from './repo.js';
+import type { ImageRow, MemberStatus } from './images.repo.js';
 import { MEMBER_STATUSES, VISIBILITIES } from './schemas.js';
 
 /** Query parameters as fastify parses them (repeated keys become arrays). */

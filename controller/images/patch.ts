@@ -1,5 +1,5 @@
 import { BadRequest, Conflict, Forbidden } from '../../shared/errors/index.js';
-import type { ImageRow } from './repo.js';
+import type { ImageRow } from './images.repo.js';
 import { CONTAINER_FORMATS, CORE, DISK_FORMATS, READ_ONLY, RESERVED, VISIBILITIES } from './schemas.js';
 
 /** The attributes a PATCH may change. */

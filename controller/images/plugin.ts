@@ -3,7 +3,7 @@ import { isoSeconds } from '../../shared/util/time.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
 import { createImagesCore, LocalImageFacade, type ImagesCore } from './facade.js';
-import { registerImageRoutes } from './routes.js';
+import { registerImageRoutes } from './images.routes.js';
 import { registerImageVersions } from './versions.js';
 
 /** Glance v2 under /image. Shares its parts with deps.facades.images when buildApp made it. */

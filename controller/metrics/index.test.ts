@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { testCloud, ADMIN_PASSWORD, type TestCloud } from '../identity/test-helpers.js';
+import { testCloud, ADMIN_PASSWORD, type TestCloud } from '../identity/testing/kit.js';
 import { parseExposition } from './exposition.js';
 import { isLoopback } from './index.js';
 

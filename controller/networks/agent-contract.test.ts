@@ -6,7 +6,7 @@ import { registerNetworkRoutes } from '../../agents/network/routes.js';
 import { NetworkService } from '../../agents/network/service.js';
 import { NetworkSync } from '../../shared/agent/network.js';
 import { ensurePublicNetwork } from './bootstrap.js';
-import { ctxFor, netTestApp, type NetTestApp } from './testing.js';
+import { ctxFor, netTestApp, type NetTestApp } from './testing/kit.js';
 
 /**
  * The controller's desired state through the real agent app (its schema checks, op

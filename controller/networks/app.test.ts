@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { testCloud, type TestCloud } from '../identity/test-helpers.js';
+import { testCloud, type TestCloud } from '../identity/testing/kit.js';
 
 let c: TestCloud;
 beforeEach(async () => { c = await testCloud(); });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvsDriver } from '../../agents/network/ovs.js';
 import { MultiHost, type FakeGuest, type SimHost } from '../../agents/network/testing/harness.js';
 import { ensurePublicNetwork } from './bootstrap.js';
-import { netTestApp, type NetTestApp } from './testing.js';
+import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 /**
  * The controller's side end to end on real Open vSwitch: resources made through the

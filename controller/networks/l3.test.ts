@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensurePublicNetwork } from './bootstrap.js';
-import { netTestApp, type NetTestApp } from './testing.js';
+import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
 let ext: { networkId: string; subnetId: string };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { netTestApp, type NetTestApp } from './testing.js';
+import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
 beforeEach(async () => { t = await netTestApp(); });

@@ -3,7 +3,7 @@ import { Value } from 'typebox/value';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetworkSync, NetworkSyncBody, type NetworkSyncReply } from '../../shared/agent/network.js';
 import { ensurePublicNetwork } from './bootstrap.js';
-import { ctxFor, netTestApp, type NetTestApp } from './testing.js';
+import { ctxFor, netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
 afterEach(async () => { await t?.close(); });

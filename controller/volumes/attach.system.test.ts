@@ -8,7 +8,7 @@ import { FileBackend } from '../../agents/volume/file.js';
 import { TgtTarget } from '../../agents/volume/tgt.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { tgtadm } from '../../shared/tools/tgtadm.js';
-import { volumeCloud, type VolumeCloud } from './testing.js';
+import { volumeCloud, type VolumeCloud } from './testing/kit.js';
 
 /**
  * The controller's attach flow against a real volume agent app (file back end + tgt),

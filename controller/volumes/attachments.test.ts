@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { volumeCloud, type VolumeCloud } from './testing.js';
+import { volumeCloud, type VolumeCloud } from './testing/kit.js';
 
 let c: VolumeCloud;
 let P: string;

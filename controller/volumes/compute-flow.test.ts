@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { settle as settleCompute, type ComputeCtx } from '../compute/context.js';
-import { addHost } from '../compute/test-fixtures.js';
-import { FakeGateway } from '../compute/testing.js';
-import { volumeCloud, type VolumeCloud } from './testing.js';
+import { addHost } from '../compute/testing/fixtures.js';
+import { FakeGateway } from '../compute/testing/kit.js';
+import { volumeCloud, type VolumeCloud } from './testing/kit.js';
 
 /**
  * Nova's side of attach (controller/compute os-volume_attachments and boot from volume)

@@ -6,7 +6,7 @@ import type { Db } from '../db/open.js';
 import type { Facades } from '../facades.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
-import { VolumesRepo } from './repo.js';
+import { VolumesRepo } from './volumes.repo.js';
 
 /** Everything the block-storage service needs, built once per buildApp (no module state). */
 export interface VolumeCtx {

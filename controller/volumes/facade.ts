@@ -1,11 +1,11 @@
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import type { VolumeFacade, VolumeInfo } from '../facades.js';
-import { complete, connectorFromApi, removeAttachment, reserveAndConnect } from './attachments.js';
+import { complete, connectorFromApi, removeAttachment, reserveAndConnect } from './attachments.service.js';
 import type { VolumeCtx } from './context.js';
 import { hostAddress } from './hosts.js';
-import type { VolumeRow } from './repo.js';
-import { createVolume, deleteVolume } from './service.js';
+import type { VolumeRow } from './volumes.repo.js';
+import { createVolume, deleteVolume } from './volumes.service.js';
 
 function info(ctx: VolumeCtx, v: VolumeRow): VolumeInfo {
   const host = v.host_id ? (ctx.db.prepare('SELECT name FROM hosts WHERE id = ?').get(v.host_id) as { name: string } | undefined)?.name ?? null : null;

@@ -4,12 +4,12 @@ import { agentLayerOf, type AgentLayer } from '../agents/index.js';
 import { authHook } from '../http/auth.js';
 import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { resyncHost } from './attachments.js';
+import { resyncHost } from './attachments.service.js';
 import { createVolumeCtx, registerVolumePolicy, type VolumeCtx } from './context.js';
 import { createVolumeFacade } from './facade.js';
-import { miscRoutes } from './misc-routes.js';
-import { volumeRoutes } from './routes.js';
-import { registerCompletions } from './service.js';
+import { miscRoutes } from './misc.routes.js';
+import { volumeRoutes } from './volumes.routes.js';
+import { registerCompletions } from './volumes.service.js';
 import { registerVolumeVersions, VOLUME_MAX_MICROVERSION, VOLUME_MIN_MICROVERSION } from './versions.js';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { volumeCloud, type VolumeCloud } from './testing.js';
+import { volumeCloud, type VolumeCloud } from './testing/kit.js';
 
 let c: VolumeCloud;
 let P: string;

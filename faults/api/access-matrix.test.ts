@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCloud, type TestCloud } from '../../controller/identity/test-helpers.js';
+import { testCloud, type TestCloud } from '../../controller/identity/testing/kit.js';
 
 /**
  * The cross-project access matrix, generated from the controller's route table: one of

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCloud, type TestCloud } from '../../controller/identity/test-helpers.js';
+import { testCloud, type TestCloud } from '../../controller/identity/testing/kit.js';
 
 /**
  * Hostile input on every API route, generated from the controller's route table (new

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvsDriver } from '../../agents/network/ovs.js';
 import { NetworkService } from '../../agents/network/service.js';
 import { MultiHost, type FakeGuest, type SimHost } from '../../agents/network/testing/harness.js';
-import { netTestApp, type NetTestApp } from '../../controller/networks/testing.js';
+import { netTestApp, type NetTestApp } from '../../controller/networks/testing/kit.js';
 
 /**
  * Issue 11, scenario 3 (Open vSwitch half): ovs-vswitchd dies (kill -9) and is started

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvsDriver } from '../../agents/network/ovs.js';
 import { MultiHost, type FakeGuest, type SimHost } from '../../agents/network/testing/harness.js';
-import { netTestApp, type NetTestApp } from '../../controller/networks/testing.js';
+import { netTestApp, type NetTestApp } from '../../controller/networks/testing/kit.js';
 
 /**
  * Issue 11, scenario 7: tenant isolation on the wire, on real Open vSwitch with the

@@ -15,7 +15,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { openDb, type Db } from '../../controller/db/open.js';
 import { Placement, capacity } from '../../controller/compute/placement.js';
 import { HostStateCache, Scheduler, selectHost } from '../../controller/compute/scheduler.js';
-import { addHost, testDb } from '../../controller/compute/test-fixtures.js';
+import { addHost, testDb } from '../../controller/compute/testing/fixtures.js';
 
 const RATIOS = { cpu: 4, ram: 1, disk: 1 };
 const arg = (name: string, def: number) => {

@@ -15,7 +15,7 @@
  * controller/dashboard/browser.system.test.ts ("figures").
  */
 import { parseArgs } from 'node:util';
-import { testCloud, ADMIN_PASSWORD } from '../../controller/identity/test-helpers.js';
+import { testCloud, ADMIN_PASSWORD } from '../../controller/identity/testing/kit.js';
 import { InjectBrowser } from '../../controller/dashboard/testing/session.js';
 
 const { values } = parseArgs({ options: { instances: { type: 'string', default: '200' }, runs: { type: 'string', default: '10' } } });

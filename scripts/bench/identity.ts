@@ -5,7 +5,7 @@
  * --seconds or until --max requests, counts every request, and prints req/s, p50, p99
  * and errors, then the controller's RSS (from /proc/<pid>/status, given --pid).
  *
- *   node dist/scripts/bench/identity.js --url http://127.0.0.1:8100/v3 \
+ *   npx tsx scripts/bench/identity.ts --url http://127.0.0.1:8100/v3 \
  *     --user admin --password PW --project admin --pid $(cat controller.pid) [--seconds 5] [--json]
  *
  * Scenarios: password token issue, token-method token issue, token validation

@@ -5,7 +5,7 @@
  * copies it with `cp`. Prints MB/s for each, the ratios and the controller's peak RSS
  * (VmHWM from /proc/<pid>/status).
  *
- *   node dist/scripts/bench/images.js [--size-mib 1024] [--runs 3] [--dir /var/tmp] [--pid PID]
+ *   npx tsx scripts/bench/images.ts [--size-mib 1024] [--runs 3] [--dir /var/tmp] [--pid PID]
  *        [--image-url http://127.0.0.1:8200/image --token TOKEN]
  *
  * Without --image-url/--token it authenticates with the usual OS_* variables and takes

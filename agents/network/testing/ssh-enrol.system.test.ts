@@ -6,24 +6,25 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * Issue 10's end-to-end check: a second host enrolled with `homestack host add` over SSH
  * runs a guest that pings a guest on the first host. The two-host cloud
- * (two-host-cloud.js, built) with --ssh-enrol: host A configured directly, host B a real
+ * (two-host-cloud.ts, run with tsx; its agents and controller from the build) with --ssh-enrol: host A configured directly, host B a real
  * sshd enrolled over SSH; then, with the real openstack client in the controller's
  * namespace: a tenant network, a1 on A and a2 on B (availability zone nova:<host>),
  * and a2's user_data pings a1 and prints the result on its console.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-const SCRIPT = join(ROOT, 'dist/agents/network/testing/two-host-cloud.js');
+const SCRIPT = join(ROOT, 'agents/network/testing/two-host-cloud.ts');
+const BUILT = join(ROOT, 'dist/agents/main.js');
 const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? join(ROOT, 'build/test-image/homestack-guest.qcow2'));
 const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
   : process.getuid?.() !== 0 ? 'not root'
   : !existsSync('/usr/sbin/sshd') ? 'no /usr/sbin/sshd'
   : !existsSync('/usr/bin/openstack') ? 'no openstack client'
-  : !existsSync(SCRIPT) ? 'no build (npm run build)'
+  : !existsSync(BUILT) ? 'no build (npm run build)'
   : !existsSync(IMAGE) ? `no test image at ${IMAGE}` : '';
 if (why) console.log(`SSH-enrolled host ping test: skipped: ${why}`);
 
 const node = (args: string[]) => new Promise<{ code: number; out: string }>((res) => {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   p.stdout.on('data', (d) => (out += d));
   p.stderr.on('data', (d) => (out += d));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../../identity/test-helpers.js';
+import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../../identity/testing/kit.js';
 
 /**
  * The network pages in headless Chromium against an in-process controller (no agents:

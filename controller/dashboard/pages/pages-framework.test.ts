@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../../identity/test-helpers.js';
+import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../../identity/testing/kit.js';
 import { XSS, XSS_ESCAPED } from '../testing/fake-api.js';
 import { hiddenValue, InjectBrowser } from '../testing/session.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCloud, type TestCloud } from '../../identity/test-helpers.js';
+import { testCloud, type TestCloud } from '../../identity/testing/kit.js';
 import type { Page, PageContext } from '../page.js';
 import { checkSafe, FAKE_CSRF, XSS, XSS_ESCAPED } from '../testing/fake-api.js';
 import { injectApi } from '../testing/inject-api.js';

@@ -1,0 +1,348 @@
+import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '../../shared/errors/index.js';
+import { newHexId } from '../../shared/util/ids.js';
+import { nowIso } from '../../shared/util/time.js';
+import { DEFAULT_DOMAIN_ID, type IdentityCore } from './core.js';
+import { extras, invalid, name, optBool, optObj, optStr, optTags, reqStr, type Obj } from './input.js';
+import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.js';
+
+/** Domains, projects, users and groups: the logic behind their routes. */
+export const notFound = (kind: string, id: string) => new NotFound(`Could not find ${kind}: ${id}.`);
+
+const dup = (kind: string, n: string, where?: string) =>
+  new Conflict(`Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${n}${where ? ` at domain ID ${where}` : ''}.`);
+
+const DOMAIN_FIELDS = ['name', 'description', 'enabled', 'tags', 'options'] as const;
+const PROJECT_FIELDS = ['name', 'description', 'enabled', 'tags', 'options', 'domain_id', 'parent_id', 'is_domain'] as const;
+const USER_FIELDS = ['name', 'domain_id', 'password', 'enabled', 'default_project_id', 'options', 'federated'] as const;
+const GROUP_FIELDS = ['name', 'domain_id', 'description'] as const;
+
+const json = (v: unknown) => JSON.stringify(v);
+
+export class Resources {
+  constructor(private readonly core: IdentityCore) {}
+
+  private get repo() {
+    return this.core.repo;
+  }
+
+  domain(id: string): DomainRow {
+    const d = this.repo.get<DomainRow>('domains', id);
+    if (!d) throw notFound('domain', id);
+    return d;
+  }
+  project(id: string): ProjectRow {
+    const p = this.repo.get<ProjectRow>('projects', id);
+    if (!p) throw notFound('project', id);
+    return p;
+  }
+  user(id: string): UserRow {
+    const u = this.repo.get<UserRow>('users', id);
+    if (!u) throw notFound('user', id);
+    return u;
+  }
+  group(id: string): GroupRow {
+    const g = this.repo.get<GroupRow>('groups', id);
+    if (!g) throw notFound('group', id);
+    return g;
+  }
+
+  /** A domain id from a body field: must name an existing domain (400 otherwise, as Keystone). */
+  private domainIdFrom(o: Obj, fallback = DEFAULT_DOMAIN_ID): string {
+    const id = optStr(o, 'domain_id', { nullable: true }) ?? fallback;
+    if (!this.repo.get('domains', id)) throw new BadRequest(`Could not find domain: ${id}.`, 'ValidationError');
+    return id;
+  }
+
+  // Domains
+
+  createDomain(o: Obj): DomainRow {
+    const n = name(o)!;
+    if (this.repo.list('domains', { name: n }).length) throw dup('domain', n);
+    const row: DomainRow = {
+      id: optStr(o, 'explicit_domain_id') ?? newHexId(), name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      enabled: optBool(o, 'enabled') === false ? 0 : 1, tags: json(optTags(o) ?? []), options: json(optObj(o, 'options') ?? {}),
+      extra: json(extras(o, [...DOMAIN_FIELDS, 'explicit_domain_id'])), created_at: nowIso(),
+    };
+    this.repo.insert('domains', { ...row });
+    this.core.changed();
+    return row;
+  }
+
+  updateDomain(id: string, o: Obj): DomainRow {
+    const d = this.domain(id);
+    const patch: Record<string, unknown> = {};
+    const n = name(o, 'name', false);
+    if (n !== undefined && n !== d.name) {
+      if (this.repo.list('domains', { name: n }).length) throw dup('domain', n);
+      patch.name = n;
+    }
+    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
+    if (desc !== undefined) patch.description = desc ?? '';
+    const en = optBool(o, 'enabled');
+    if (en !== undefined) patch.enabled = en ? 1 : 0;
+    const tags = optTags(o);
+    if (tags) patch.tags = json(tags);
+    const opts = optObj(o, 'options');
+    if (opts) patch.options = json({ ...JSON.parse(d.options), ...opts });
+    const ex = extras(o, DOMAIN_FIELDS);
+    if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(d.extra), ...ex });
+    this.repo.tx(() => {
+      this.repo.update('domains', id, patch);
+      if (en === false && d.enabled) {
+        for (const u of this.repo.list<UserRow>('users', { domain_id: id })) this.core.revoke('user', u.id);
+        for (const p of this.repo.list<ProjectRow>('projects', { domain_id: id })) this.core.revoke('project', p.id);
+      }
+    });
+    this.core.changed();
+    return this.domain(id);
+  }
+
+  deleteDomain(id: string): void {
+    const d = this.domain(id);
+    if (d.enabled) throw new Forbidden('Cannot delete a domain that is enabled, please disable it first.');
+    if (id === DEFAULT_DOMAIN_ID) throw new Forbidden('The Default domain cannot be deleted.');
+    this.repo.tx(() => {
+      for (const u of this.repo.list<UserRow>('users', { domain_id: id })) this.deleteUserRows(u.id);
+      for (const g of this.repo.list<GroupRow>('groups', { domain_id: id })) this.deleteGroupRows(g.id);
+      const projects = this.repo.list<ProjectRow>('projects', { domain_id: id });
+      this.repo.st('UPDATE projects SET parent_id = NULL WHERE domain_id = ?').run(id);
+      for (const p of projects) this.deleteProjectRows(p.id);
+      this.repo.deleteAssignmentsOnTarget('domain', id);
+      this.repo.st('DELETE FROM roles WHERE domain_id = ?').run(id);
+      this.repo.delete('domains', id);
+    });
+    this.core.changed();
+  }
+
+  // Projects
+
+  createProject(o: Obj): ProjectRow {
+    const n = name(o)!;
+    if (optBool(o, 'is_domain')) throw new BadRequest('Projects acting as domains are not supported; create a domain instead.');
+    let parentId = optStr(o, 'parent_id', { nullable: true }) ?? null;
+    let domainId: string;
+    if (parentId && !this.repo.get('domains', parentId)) {
+      const parent = this.repo.get<ProjectRow>('projects', parentId);
+      if (!parent) throw new BadRequest(`Could not find project: ${parentId}.`, 'ValidationError');
+      domainId = this.domainIdFrom(o, parent.domain_id);
+      if (domainId !== parent.domain_id) throw invalid('parent_id', 'the parent project is in another domain');
+    } else {
+      domainId = this.domainIdFrom(o, parentId ?? DEFAULT_DOMAIN_ID);
+      if (parentId && parentId !== domainId) throw invalid('parent_id', 'the parent domain is not the project domain');
+      parentId = null;
+    }
+    if (this.repo.list('projects', { domain_id: domainId, name: n }).length) throw dup('project', n, domainId);
+    const row: ProjectRow = {
+      id: newHexId(), domain_id: domainId, parent_id: parentId, name: n,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '', enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      tags: json(optTags(o) ?? []), options: json(optObj(o, 'options') ?? {}), extra: json(extras(o, PROJECT_FIELDS)), created_at: nowIso(),
+    };
+    this.repo.insert('projects', { ...row });
+    this.core.changed();
+    return row;
+  }
+
+  updateProject(id: string, o: Obj): ProjectRow {
+    const p = this.project(id);
+    if (o.domain_id !== undefined && o.domain_id !== p.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (o.parent_id !== undefined && (o.parent_id ?? p.domain_id) !== (p.parent_id ?? p.domain_id)) {
+      throw new BadRequest('Update of `parent_id` is not allowed.', 'ValidationError');
+    }
+    if (o.is_domain === true) throw new BadRequest('Update of `is_domain` is not allowed.', 'ValidationError');
+    const patch: Record<string, unknown> = {};
+    const n = name(o, 'name', false);
+    if (n !== undefined && n !== p.name) {
+      if (this.repo.list('projects', { domain_id: p.domain_id, name: n }).length) throw dup('project', n, p.domain_id);
+      patch.name = n;
+    }
+    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
+    if (desc !== undefined) patch.description = desc ?? '';
+    const en = optBool(o, 'enabled');
+    if (en !== undefined) patch.enabled = en ? 1 : 0;
+    const tags = optTags(o);
+    if (tags) patch.tags = json(tags);
+    const opts = optObj(o, 'options');
+    if (opts) patch.options = json({ ...JSON.parse(p.options), ...opts });
+    const ex = extras(o, PROJECT_FIELDS);
+    if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(p.extra), ...ex });
+    this.repo.tx(() => {
+      this.repo.update('projects', id, patch);
+      if (en === false && p.enabled) this.core.revoke('project', id);
+    });
+    this.core.changed();
+    return this.project(id);
+  }
+
+  deleteProject(id: string): void {
+    this.project(id);
+    if (this.repo.list('projects', { parent_id: id }).length) {
+      throw new Forbidden(`Cannot delete the project ${id} since it is not a leaf in the hierarchy.`);
+    }
+    this.repo.tx(() => this.deleteProjectRows(id));
+    this.core.changed();
+  }
+
+  private deleteProjectRows(id: string): void {
+    this.core.revoke('project', id);
+    this.repo.deleteAssignmentsOnTarget('project', id);
+    this.repo.st('UPDATE users SET default_project_id = NULL WHERE default_project_id = ?').run(id);
+    this.repo.delete('projects', id);
+  }
+
+  // Users
+
+  async createUser(o: Obj): Promise<UserRow> {
+    const n = name(o)!;
+    const domainId = this.domainIdFrom(o);
+    const password = optStr(o, 'password', { nullable: true, max: 4096 });
+    const dp = optStr(o, 'default_project_id', { nullable: true }) ?? null;
+    if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
+    if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId);
+    const hash = password ? await this.core.hash(password) : null;
+    if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId); // created while we hashed
+    const row: UserRow = {
+      id: newHexId(), domain_id: domainId, name: n, enabled: optBool(o, 'enabled') === false ? 0 : 1, password_hash: hash,
+      default_project_id: dp, options: json(optObj(o, 'options') ?? {}), extra: json(extras(o, USER_FIELDS)),
+      failed_auth_count: 0, failed_auth_at: null, created_at: nowIso(),
+    };
+    this.repo.insert('users', { ...row });
+    this.core.changed();
+    return row;
+  }
+
+  async updateUser(id: string, o: Obj): Promise<UserRow> {
+    const u = this.user(id);
+    if (o.domain_id !== undefined && o.domain_id !== u.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    const patch: Record<string, unknown> = {};
+    const n = name(o, 'name', false);
+    if (n !== undefined && n !== u.name) {
+      if (this.repo.userByName(u.domain_id, n)) throw dup('user', n, u.domain_id);
+      patch.name = n;
+    }
+    const en = optBool(o, 'enabled');
+    if (en !== undefined) patch.enabled = en ? 1 : 0;
+    const dp = optStr(o, 'default_project_id', { nullable: true });
+    if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
+    if (dp !== undefined) patch.default_project_id = dp;
+    const password = optStr(o, 'password', { nullable: true, max: 4096 });
+    if (password !== undefined) {
+      patch.password_hash = password === null ? null : await this.core.hash(password);
+      patch.failed_auth_count = 0;
+      patch.failed_auth_at = null;
+    }
+    const opts = optObj(o, 'options');
+    if (opts) patch.options = json({ ...JSON.parse(u.options), ...opts });
+    const ex = extras(o, USER_FIELDS);
+    if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(u.extra), ...ex });
+    this.repo.tx(() => {
+      this.repo.update('users', id, patch);
+      if (password !== undefined || (en === false && u.enabled)) this.core.revoke('user', id);
+    });
+    this.core.changed();
+    return this.user(id);
+  }
+
+  /** POST /v3/users/{id}/password: the user proves the old password. */
+  async changePassword(id: string, o: Obj): Promise<void> {
+    const u = this.user(id);
+    const original = reqStr(o, 'original_password', { max: 4096 });
+    const password = reqStr(o, 'password', { max: 4096 });
+    if (!(await this.core.verify(original, u.password_hash))) {
+      throw new Unauthorized('The request you have made requires authentication.');
+    }
+    const hash = await this.core.hash(password);
+    this.repo.tx(() => {
+      this.repo.update('users', id, { password_hash: hash, failed_auth_count: 0, failed_auth_at: null });
+      this.core.revoke('user', id);
+    });
+    this.core.changed();
+  }
+
+  deleteUser(id: string): void {
+    this.user(id);
+    this.repo.tx(() => this.deleteUserRows(id));
+    this.core.changed();
+  }
+
+  private deleteUserRows(id: string): void {
+    this.core.revoke('user', id);
+    this.repo.deleteAssignmentsOfActor('user', id);
+    this.repo.delete('users', id);
+  }
+
+  // Groups
+
+  createGroup(o: Obj): GroupRow {
+    const n = name(o)!;
+    const domainId = this.domainIdFrom(o);
+    if (this.repo.list('groups', { domain_id: domainId, name: n }).length) throw dup('group', n, domainId);
+    const row: GroupRow = {
+      id: newHexId(), domain_id: domainId, name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      extra: json(extras(o, GROUP_FIELDS)), created_at: nowIso(),
+    };
+    this.repo.insert('groups', { ...row });
+    this.core.changed();
+    return row;
+  }
+
+  updateGroup(id: string, o: Obj): GroupRow {
+    const g = this.group(id);
+    if (o.domain_id !== undefined && o.domain_id !== g.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    const patch: Record<string, unknown> = {};
+    const n = name(o, 'name', false);
+    if (n !== undefined && n !== g.name) {
+      if (this.repo.list('groups', { domain_id: g.domain_id, name: n }).length) throw dup('group', n, g.domain_id);
+      patch.name = n;
+    }
+    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
+    if (desc !== undefined) patch.description = desc ?? '';
+    const ex = extras(o, GROUP_FIELDS);
+    if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(g.extra), ...ex });
+    this.repo.update('groups', id, patch);
+    this.core.changed();
+    return this.group(id);
+  }
+
+  deleteGroup(id: string): void {
+    this.group(id);
+    this.repo.tx(() => this.deleteGroupRows(id));
+    this.core.changed();
+  }
+
+  private deleteGroupRows(id: string): void {
+    this.repo.deleteAssignmentsOfActor('group', id);
+    this.repo.delete('groups', id);
+  }
+
+  addMember(groupId: string, userId: string): void {
+    this.group(groupId);
+    this.user(userId);
+    this.repo.addMember(groupId, userId);
+    this.core.changed();
+  }
+
+  removeMember(groupId: string, userId: string): void {
+    this.group(groupId);
+    this.user(userId);
+    if (!this.repo.isMember(groupId, userId)) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
+    this.repo.removeMember(groupId, userId);
+    this.core.changed();
+  }
+
+  checkMember(groupId: string, userId: string): void {
+    this.group(groupId);
+    this.user(userId);
+    if (!this.repo.isMember(groupId, userId)) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
+  }
+
+  /** Projects where the user has a role (directly or through a group), for /users/{id}/projects. */
+  projectsOfUser(userId: string): ProjectRow[] {
+    const ids = new Set(this.repo.targetsOf('project', userId, this.repo.groupIdsOfUser(userId)));
+    return this.repo.list<ProjectRow>('projects').filter((p) => ids.has(p.id));
+  }
+
+  domainsOfUser(userId: string): DomainRow[] {
+    const ids = new Set(this.repo.targetsOf('domain', userId, this.repo.groupIdsOfUser(userId)));
+    return this.repo.list<DomainRow>('domains').filter((d) => ids.has(d.id));
+  }
+}

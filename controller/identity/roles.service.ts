@@ -1,0 +1,235 @@
+import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
+import { newHexId } from '../../shared/util/ids.js';
+import { nowIso } from '../../shared/util/time.js';
+import type { IdentityCore } from './core.js';
+import { extras, name, optObj, optStr, parseJson, type Obj } from './input.js';
+import type { AssignmentRow, DomainRow, GroupRow, ProjectRow, RoleRow, UserRow } from './identity.repo.js';
+import { notFound, type Resources } from './resources.service.js';
+
+/** Roles, implied roles and role assignments (grants). */
+const ROLE_FIELDS = ['name', 'domain_id', 'description', 'options'] as const;
+/** As Keystone's [assignment] prohibited_implied_role: nothing may imply admin. */
+const PROHIBITED_IMPLIED = ['admin'];
+
+export interface Actor { type: 'user' | 'group'; id: string }
+export interface Target { type: 'project' | 'domain'; id: string }
+
+/** One line of GET /v3/role_assignments before rendering. */
+export interface EffectiveAssignment {
+  a: AssignmentRow;
+  role: RoleRow;
+  /** For effective lists: the user the group assignment was expanded to. */
+  userId?: string;
+  /** The prior role an implied role came from. */
+  priorRoleId?: string;
+}
+
+export class Roles {
+  constructor(private readonly core: IdentityCore, private readonly res: Resources) {}
+
+  private get repo() {
+    return this.core.repo;
+  }
+
+  role(id: string): RoleRow {
+    const r = this.repo.get<RoleRow>('roles', id);
+    if (!r) throw notFound('role', id);
+    return r;
+  }
+
+  private immutable(r: RoleRow): boolean {
+    return parseJson<Obj>(r.options, {}).immutable === true;
+  }
+
+  createRole(o: Obj): RoleRow {
+    const n = name(o)!;
+    const domainId = optStr(o, 'domain_id', { nullable: true }) ?? null;
+    if (domainId && !this.repo.get('domains', domainId)) throw new BadRequest(`Could not find domain: ${domainId}.`, 'ValidationError');
+    if (this.repo.list('roles', { name: n, domain_id: domainId }).length) {
+      throw new Conflict(`Conflict occurred attempting to store role - Duplicate entry found with name ${n}.`);
+    }
+    const row: RoleRow = {
+      id: newHexId(), name: n, domain_id: domainId, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
+      options: JSON.stringify(optObj(o, 'options') ?? {}), extra: JSON.stringify(extras(o, ROLE_FIELDS)), created_at: nowIso(),
+    };
+    this.repo.insert('roles', { ...row });
+    this.core.changed();
+    return row;
+  }
+
+  updateRole(id: string, o: Obj): RoleRow {
+    const r = this.role(id);
+    const opts = optObj(o, 'options');
+    const onlyUnlocking = opts?.immutable === false && Object.keys(o).every((k) => k === 'options');
+    if (this.immutable(r) && !onlyUnlocking) throw new Forbidden(`Unable to update immutable role ${id}.`);
+    if (o.domain_id !== undefined && o.domain_id !== r.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    const patch: Record<string, unknown> = {};
+    const n = name(o, 'name', false);
+    if (n !== undefined && n !== r.name) {
+      if (this.repo.list('roles', { name: n, domain_id: r.domain_id }).length) {
+        throw new Conflict(`Conflict occurred attempting to store role - Duplicate entry found with name ${n}.`);
+      }
+      patch.name = n;
+    }
+    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
+    if (desc !== undefined) patch.description = desc;
+    if (opts) patch.options = JSON.stringify({ ...parseJson<Obj>(r.options, {}), ...opts });
+    const ex = extras(o, ROLE_FIELDS);
+    if (Object.keys(ex).length) patch.extra = JSON.stringify({ ...parseJson<Obj>(r.extra, {}), ...ex });
+    this.repo.update('roles', id, patch);
+    this.core.changed();
+    return this.role(id);
+  }
+
+  deleteRole(id: string): void {
+    const r = this.role(id);
+    if (this.immutable(r)) throw new Forbidden(`Unable to delete immutable role ${id}.`);
+    this.repo.tx(() => this.repo.delete('roles', id)); // assignments and implications cascade
+    this.core.changed();
+  }
+
+  // Implied roles
+
+  createImplication(priorId: string, impliedId: string): { prior: RoleRow; implied: RoleRow } {
+    const prior = this.role(priorId);
+    const implied = this.role(impliedId);
+    if (PROHIBITED_IMPLIED.includes(implied.name)) throw new Forbidden(`${implied.name} may not be an implied role.`);
+    if (priorId === impliedId || this.core.expandRoles([impliedId]).some((r) => r.id === priorId)) {
+      throw new Forbidden(`Implying ${implied.name} from ${prior.name} would create a loop.`);
+    }
+    this.repo.addImplication(priorId, impliedId);
+    this.core.changed();
+    return { prior, implied };
+  }
+
+  checkImplication(priorId: string, impliedId: string): { prior: RoleRow; implied: RoleRow } {
+    const prior = this.role(priorId);
+    const implied = this.role(impliedId);
+    if (!this.core.impliedBy(priorId).includes(impliedId)) throw new NotFound(`${prior.name} does not imply ${implied.name}.`);
+    return { prior, implied };
+  }
+
+  deleteImplication(priorId: string, impliedId: string): void {
+    this.checkImplication(priorId, impliedId);
+    this.repo.removeImplication(priorId, impliedId);
+    this.core.changed();
+  }
+
+  // Grants
+
+  private checkActorTarget(actor: Actor, target: Target): void {
+    if (actor.type === 'user') this.res.user(actor.id);
+    else this.res.group(actor.id);
+    if (target.type === 'project') this.res.project(target.id);
+    else this.res.domain(target.id);
+  }
+
+  private row(actor: Actor, target: Target, roleId: string): AssignmentRow {
+    return { actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id, role_id: roleId };
+  }
+
+  grant(actor: Actor, target: Target, roleId: string): void {
+    this.checkActorTarget(actor, target);
+    this.role(roleId);
+    this.repo.grant(this.row(actor, target, roleId));
+    this.core.changed();
+  }
+
+  revoke(actor: Actor, target: Target, roleId: string): void {
+    this.check(actor, target, roleId);
+    this.repo.revoke(this.row(actor, target, roleId));
+    this.core.changed();
+  }
+
+  check(actor: Actor, target: Target, roleId: string): void {
+    this.checkActorTarget(actor, target);
+    this.role(roleId);
+    if (!this.repo.assignments(this.row(actor, target, roleId)).length) {
+      throw new NotFound(`Could not find role assignment with role: ${roleId}, ${actor.type}: ${actor.id}, ${target.type}: ${target.id}.`);
+    }
+  }
+
+  /** Roles granted directly to the actor on the target (GET .../roles). */
+  listGrants(actor: Actor, target: Target): RoleRow[] {
+    this.checkActorTarget(actor, target);
+    return this.repo
+      .assignments({ actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id })
+      .map((a) => this.core.role(a.role_id))
+      .filter((r): r is RoleRow => !!r);
+  }
+
+  /**
+   * GET /v3/role_assignments. With `effective`, group assignments become one line per
+   * member and implied roles are added (as Keystone does).
+   */
+  list(f: { userId?: string; groupId?: string; roleId?: string; projectId?: string; domainId?: string; effective: boolean }): EffectiveAssignment[] {
+    const base: Partial<AssignmentRow> = {};
+    if (f.projectId) Object.assign(base, { target_type: 'project', target_id: f.projectId });
+    if (f.domainId) Object.assign(base, { target_type: 'domain', target_id: f.domainId });
+    let rows: AssignmentRow[];
+    if (f.effective && f.userId) {
+      const groups = this.repo.groupIdsOfUser(f.userId);
+      rows = [
+        ...this.repo.assignments({ ...base, actor_type: 'user', actor_id: f.userId }),
+        ...groups.flatMap((g) => this.repo.assignments({ ...base, actor_type: 'group', actor_id: g })),
+      ];
+    } else if (f.userId) rows = this.repo.assignments({ ...base, actor_type: 'user', actor_id: f.userId });
+    else if (f.groupId) rows = this.repo.assignments({ ...base, actor_type: 'group', actor_id: f.groupId });
+    else rows = this.repo.assignments(base);
+
+    let out: EffectiveAssignment[] = [];
+    for (const a of rows) {
+      const role = this.core.role(a.role_id);
+      if (!role) continue;
+      if (f.effective && a.actor_type === 'group') {
+        const members = f.userId ? [f.userId] : this.repo.usersOfGroup(a.actor_id).map((u) => u.id);
+        for (const userId of members) out.push({ a, role, userId });
+      } else out.push({ a, role });
+    }
+    if (f.effective) {
+      const expanded: EffectiveAssignment[] = [];
+      for (const e of out) {
+        expanded.push(e);
+        for (const r of this.core.expandRoles([e.role.id]).slice(1)) expanded.push({ ...e, role: r, priorRoleId: e.role.id });
+      }
+      const seen = new Set<string>();
+      out = expanded.filter((e) => {
+        const k = `${e.userId ?? `${e.a.actor_type}:${e.a.actor_id}`}|${e.a.target_type}:${e.a.target_id}|${e.role.id}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+    }
+    if (f.roleId) out = out.filter((e) => e.role.id === f.roleId);
+    return out;
+  }
+
+  /** Keystone's role assignment document. */
+  render(base: string, e: EffectiveAssignment, names: boolean): Record<string, unknown> {
+    const { a } = e;
+    const domainRef = (id: string) => {
+      const d = this.repo.get<DomainRow>('domains', id);
+      return names && d ? { id, name: d.name } : { id };
+    };
+    const doc: Record<string, unknown> = {};
+    if (a.target_type === 'project') {
+      const p = this.repo.get<ProjectRow>('projects', a.target_id);
+      doc.scope = { project: names && p ? { id: p.id, name: p.name, domain: domainRef(p.domain_id) } : { id: a.target_id } };
+    } else doc.scope = { domain: domainRef(a.target_id) };
+    const actorUser = e.userId ?? (a.actor_type === 'user' ? a.actor_id : undefined);
+    if (actorUser) {
+      const u = this.repo.get<UserRow>('users', actorUser);
+      doc.user = names && u ? { id: u.id, name: u.name, domain: domainRef(u.domain_id) } : { id: actorUser };
+    } else {
+      const g = this.repo.get<GroupRow>('groups', a.actor_id);
+      doc.group = names && g ? { id: g.id, name: g.name, domain: domainRef(g.domain_id) } : { id: a.actor_id };
+    }
+    doc.role = names ? { id: e.role.id, name: e.role.name, ...(e.role.domain_id ? { domain: domainRef(e.role.domain_id) } : {}) } : { id: e.role.id };
+    const path = `${a.target_type}s/${a.target_id}/${a.actor_type}s/${a.actor_id}/roles/${e.priorRoleId ?? e.role.id}`;
+    const links: Record<string, string> = { assignment: `${base}/${path}` };
+    if (e.userId && a.actor_type === 'group') links.membership = `${base}/groups/${a.actor_id}/users/${e.userId}`;
+    if (e.priorRoleId) links.prior_role = `${base}/roles/${e.priorRoleId}`;
+    doc.links = links;
+    return doc;
+  }
+}

@@ -1,0 +1,188 @@
+import type { Readable } from 'node:stream';
+import { BadRequest, CloudError, Conflict, Forbidden, OverLimit } from '../../shared/errors/index.js';
+import { isoSeconds } from '../../shared/util/time.js';
+import { qemuFormatOf } from '../../shared/tools/qemu-img.js';
+import type { AuthContext } from '../http/auth.js';
+import { refusals } from './inspector.js';
+import { receive, type Received } from './receive.js';
+import type { ImageRow } from './images.repo.js';
+import { ImageGone, type ImageService } from './images.service.js';
+import type { BlockReader, ImageStore, StagedImage, StagingWriter } from './store.js';
+
+export interface ImageDataOptions {
+  imageSizeCap: number;
+  /** Bytes per project; -1 = unlimited. */
+  projectQuota: number;
+  /** SHA-512 on a worker thread beside MD5 for large uploads (the worker costs some resident memory). */
+  parallelHash?: boolean;
+  /** Ask the store to read the staged bytes with qemu-img as a second check. */
+  qemuCheck: boolean;
+  log?: { warn(o: object, m?: string): void; info(o: object, m?: string): void };
+}
+
+/** Formats whose header qemu-img reads as a second opinion. */
+const QEMU_CHECKED = new Set(['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi']);
+export interface Download {
+  image: ImageRow;
+  /** Null when the image has no data (204). The caller closes it. */
+  reader: BlockReader | null;
+  range: { start: number; end: number } | null;
+}
+
+/** 416 with the size, for an unsatisfiable Range. */
+export class RangeNotSatisfiable extends CloudError {
+  constructor(size: number) {
+    super(416, 'Requested range not satisfiable');
+    this.headers = { 'Content-Range': `bytes */${size}` };
+  }
+}
+
+/** Parses "bytes=a-b", "bytes=a-", "bytes=-n" (a single range) against `size`. */
+export function parseRange(header: string, size: number): { start: number; end: number } | null {
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (!m[1] && !m[2])) return null; // not a form we serve: whole image (RFC 9110 allows ignoring)
+  let start: number;
+  let end: number;
+  if (!m[1]) {
+    const n = Number(m[2]);
+    if (n === 0) throw new RangeNotSatisfiable(size);
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    if (m[2] && Number(m[2]) < start) throw new RangeNotSatisfiable(size);
+  }
+  if (start >= size || end < start) throw new RangeNotSatisfiable(size);
+  return { start, end };
+}
+
+const isAbort = (e: unknown) => {
+  const c = (e as { code?: string })?.code;
+  return c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET' || c === 'ECONNABORTED' || (e as Error)?.message === 'aborted';
+};
+
+/** The store's file system is out of space or quota (Glance's StorageFull: 413). */
+export const isStorageFull = (e: unknown): boolean => {
+  for (let x = e as { code?: string; cause?: unknown } | undefined, i = 0; x && i < 5; x = x.cause as never, i++) {
+    if (x.code === 'ENOSPC' || x.code === 'EDQUOT') return true;
+  }
+  return false;
+};
+
+/**
+ * The data path: streaming upload into the store with hashes and format checks, and
+ * streaming download with ranges.
+ */
+export class ImageData {
+  constructor(
+    private readonly images: ImageService,
+    private readonly store: ImageStore,
+    private readonly o: ImageDataOptions,
+  ) {}
+
+  /**
+   * PUT /v2/images/{id}/file (ctx null: the cloud itself, e.g. a snapshot). The image
+   * goes queued → saving → active; on any failure it is back to queued and no bytes
+   * remain. `length` is the Content-Length when the client sent one.
+   */
+  async upload(ctx: AuthContext | null, id: string, source: Readable, length: number | null): Promise<ImageRow> {
+    const i = this.images.find(ctx, id);
+    this.images.enforce('upload_image', ctx, i);
+    if (ctx && !this.images.isOwner(ctx, i)) throw new Forbidden(`Not allowed to upload image data for image ${i.id}`);
+    if (i.status !== 'queued') throw new Conflict(`Image status transition from ${i.status} to saving is not allowed`);
+    if (!i.disk_format || !i.container_format) {
+      throw new BadRequest('Properties disk_format, container_format must be set prior to saving data.');
+    }
+    const cap = this.o.imageSizeCap;
+    if (length !== null && length > cap) throw new OverLimit(`The incoming image is too large: ${length} bytes, the limit is ${cap} bytes.`);
+    let limit = cap;
+    let quotaLeft = Infinity;
+    if (this.o.projectQuota >= 0 && i.owner) {
+      quotaLeft = Math.max(0, this.o.projectQuota - this.images.repo.storedBytes(i.owner));
+      if (length !== null && length > quotaLeft) throw new OverLimit(`Image exceeds the storage quota: ${length} bytes needed, ${quotaLeft} left.`);
+      limit = Math.min(limit, quotaLeft);
+    }
+    if (!this.images.repo.update(i.id, { status: 'saving', updated_at: isoSeconds(new Date()) }, ['queued'])) {
+      throw new Conflict(`Image status transition from ${this.images.repo.get(i.id)?.status ?? 'deleted'} to saving is not allowed`);
+    }
+    const overLimit = () =>
+      quotaLeft <= cap && limit === quotaLeft
+        ? new OverLimit(`Image exceeds the storage quota: more than ${quotaLeft} bytes left.`)
+        : new OverLimit(`The incoming image is too large: the limit is ${cap} bytes.`);
+    let staging: StagingWriter | null = null;
+    let staged: StagedImage | null = null;
+    try {
+      let got: Received;
+      try {
+        staging = await this.store.createStaging(i.id);
+        got = await receive(source, staging, { limit, overLimit, expected: length, parallel: this.o.parallelHash ?? false });
+        staged = await staging.finish();
+      } catch (e) {
+        if (e instanceof CloudError) throw e;
+        if (isAbort(e)) throw new BadRequest('The upload was interrupted before all image data arrived.');
+        if (isStorageFull(e)) throw new OverLimit('Image storage media is full: there is not enough space on the image store for this image.');
+        throw e;
+      }
+      if (length !== null && staged.bytes !== length) {
+        throw new BadRequest(`Received ${staged.bytes} bytes but Content-Length said ${length}.`);
+      }
+      const inspection = got.sniffer.result();
+      const problems = refusals(i.disk_format, inspection);
+      let virtualSize = inspection.virtualSize;
+      if (!problems.length && this.o.qemuCheck && QEMU_CHECKED.has(inspection.format)) {
+        const fmt = qemuFormatOf(i.disk_format)!;
+        try {
+          const info = await staged.probe(fmt);
+          if (info?.backingFilename) problems.push('qemu-img reports a backing file');
+          if (info?.dataFile) problems.push('qemu-img reports an external data file');
+          virtualSize ??= info?.virtualSize ?? null;
+        } catch (e) {
+          this.o.log?.warn({ err: e, image: i.id }, 'qemu-img could not read the upload');
+          problems.push(`qemu-img cannot read the data as ${i.disk_format}`);
+        }
+      }
+      if (problems.length) throw new BadRequest(`Image data refused: ${problems.join('; ')}.`);
+      const key = await staged.commit();
+      const activated = this.images.repo.update(
+        i.id,
+        {
+          status: 'active',
+          size: staged.bytes,
+          virtual_size: virtualSize,
+          checksum: got.digests.md5,
+          os_hash_algo: 'sha512',
+          os_hash_value: got.digests.sha512,
+          store_key: key,
+          updated_at: isoSeconds(new Date()),
+        },
+        ['saving'],
+      );
+      if (!activated) {
+        await this.store.delete(key);
+        throw new ImageGone(i.id);
+      }
+      return this.images.repo.get(i.id)!;
+    } catch (e) {
+      await (staged ?? staging)?.abort();
+      this.images.repo.update(i.id, { status: 'queued', updated_at: isoSeconds(new Date()) }, ['saving']);
+      this.o.log?.info({ image: i.id, err: (e as Error).message }, 'upload refused; image back to queued');
+      throw e;
+    }
+  }
+
+  /** GET /v2/images/{id}/file, whole or one byte range. */
+  async download(ctx: AuthContext | null, id: string, rangeHeader?: string): Promise<Download> {
+    const i = this.images.find(ctx, id);
+    this.images.enforce('download_image', ctx, i);
+    if (i.status === 'deactivated' && ctx && !ctx.isAdmin) {
+      throw new Forbidden('The requested image has been deactivated. Image data download is forbidden.');
+    }
+    if (!i.store_key || i.size === null || (i.status !== 'active' && i.status !== 'deactivated')) {
+      return { image: i, reader: null, range: null };
+    }
+    const range = rangeHeader ? parseRange(rangeHeader, i.size) : null;
+    if (i.size === 0) return { image: i, reader: null, range: null };
+    return { image: i, reader: await this.store.openReader(i.store_key), range };
+  }
+}

@@ -1,0 +1,149 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequest } from '../../shared/errors/index.js';
+import { ctxOf, type AuthContext } from '../http/auth.js';
+import { volumeActions } from './volume-actions.service.js';
+import { must, volumeBase, type VolumeCtx } from './context.js';
+import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
+import { createSnapshot, createVolume, deleteSnapshot, deleteVolume, updateSnapshot, updateVolume, visibleSnapshot, visibleVolume } from './volumes.service.js';
+import { links, snapshotView, volumeView } from './view.js';
+import { actionBody } from '../http/json-body.js';
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined> }>;
+
+/** The caller, with the URL's project checked against the token (Cinder: "Malformed request url"). */
+export function authOf(req: Req): AuthContext {
+  const auth = ctxOf(req);
+  const p = req.params.project_id;
+  if (p !== undefined && p !== auth.projectId && !auth.isAdmin) throw new BadRequest('Malformed request url');
+  return auth;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
+
+/** Which project's rows a list shows: all_tenants only for admins (cinderclient always sends it). */
+function scopeOf(auth: AuthContext, q: Record<string, string | undefined>): string | null {
+  if (auth.isAdmin && truthy(q.all_tenants)) return q.project_id ?? null;
+  if (auth.isAdmin && q.project_id) return q.project_id;
+  return auth.projectId ?? '';
+}
+
+function page<T extends { id: string }>(rows: T[], q: Record<string, string | undefined>): { rows: T[]; more: boolean } {
+  let out = rows;
+  if (q.marker) {
+    const i = out.findIndex((r) => r.id === q.marker);
+    if (i < 0) throw new BadRequest(`Marker ${q.marker} could not be found.`);
+    out = out.slice(i + 1);
+  }
+  if (q.offset) out = out.slice(Number(q.offset) || 0);
+  const limit = q.limit !== undefined ? Number(q.limit) : null;
+  if (limit !== null && (!Number.isInteger(limit) || limit < 0)) throw new BadRequest(`Invalid input received: limit must be a non-negative integer.`);
+  if (limit !== null && out.length > limit) return { rows: out.slice(0, limit), more: true };
+  return { rows: out, more: false };
+}
+
+function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>): VolumeRow[] {
+  let out = rows;
+  const name = q.name ?? q.display_name;
+  if (name !== undefined) out = out.filter((v) => v.name === name);
+  if (q.status) out = out.filter((v) => v.status === q.status);
+  if (q.bootable !== undefined) out = out.filter((v) => (v.bootable === 1) === truthy(q.bootable));
+  if (q.availability_zone) out = out.filter((v) => v.availability_zone === q.availability_zone);
+  if (q.metadata) {
+    let m: Record<string, string> = {};
+    try { m = JSON.parse(q.metadata.replace(/'/g, '"')) as Record<string, string>; } catch { throw new BadRequest('Invalid filter: metadata must be a JSON object.'); }
+    out = out.filter((v) => { const vm = JSON.parse(v.metadata) as Record<string, string>; return Object.entries(m).every(([k, x]) => vm[k] === x); });
+  }
+  return out;
+}
+
+export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string): void {
+  const base = (req: FastifyRequest) => volumeBase(req, ctx);
+  const list = (detail: boolean) => async (req: Req) => {
+    const auth = authOf(req);
+    must(ctx, 'volume:get_all', auth, { project_id: auth.projectId ?? null });
+    const rows = filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query);
+    if (req.query.sort_dir === 'asc' || req.query.sort === 'created_at:asc') rows.reverse();
+    const p = page(rows, req.query);
+    const doc: Record<string, unknown> = {
+      volumes: p.rows.map((v) => (detail ? volumeView(ctx, auth, v, base(req)) : { id: v.id, name: v.name, links: links(base(req), v.project_id, 'volumes', v.id) })),
+    };
+    if (p.more) {
+      const last = p.rows.at(-1)!;
+      const qs = new URLSearchParams({ ...Object.fromEntries(Object.entries(req.query).filter(([k, v]) => v !== undefined && k !== 'marker') as Array<[string, string]>), marker: last.id });
+      doc.volumes_links = [{ rel: 'next', href: `${base(req)}/v3/${auth.projectId ?? ''}/volumes${detail ? '/detail' : ''}?${qs}` }];
+    }
+    if (truthy(req.query.with_count)) doc.count = rows.length;
+    return doc;
+  };
+  app.get(`${prefix}/volumes`, list(false));
+  app.get(`${prefix}/volumes/detail`, list(true));
+  app.post(`${prefix}/volumes`, async (req: Req, reply: FastifyReply) => {
+    const auth = authOf(req);
+    const v = createVolume(ctx, auth, req.body, req.id);
+    return reply.code(202).send({ volume: volumeView(ctx, auth, v, base(req)) });
+  });
+  app.get(`${prefix}/volumes/:id`, async (req: Req) => {
+    const auth = authOf(req);
+    const v = visibleVolume(ctx, auth, req.params.id!);
+    must(ctx, 'volume:get', auth, { project_id: v.project_id });
+    return { volume: volumeView(ctx, auth, v, base(req)) };
+  });
+  app.put(`${prefix}/volumes/:id`, async (req: Req) => {
+    const auth = authOf(req);
+    return { volume: volumeView(ctx, auth, updateVolume(ctx, auth, req.params.id!, req.body), base(req)) };
+  });
+  app.delete(`${prefix}/volumes/:id`, async (req: Req, reply: FastifyReply) => {
+    deleteVolume(ctx, authOf(req), req.params.id!, req.id);
+    return reply.code(202).send();
+  });
+  app.post(`${prefix}/volumes/:id/action`, async (req: Req, reply: FastifyReply) => {
+    const auth = authOf(req);
+    const out = await volumeActions(ctx, auth, req.params.id!, req.body, req.id);
+    return out === undefined ? reply.code(202).send() : reply.code(200).send(out);
+  });
+  app.get(`${prefix}/volumes/:id/metadata`, async (req: Req) => {
+    const v = visibleVolume(ctx, authOf(req), req.params.id!);
+    return { metadata: JSON.parse(v.metadata) as Record<string, string> };
+  });
+
+  // Snapshots
+  const slist = (detail: boolean) => async (req: Req) => {
+    const auth = authOf(req);
+    must(ctx, 'volume:get_all_snapshots', auth, { project_id: auth.projectId ?? null });
+    let rows: SnapshotRow[] = ctx.repo.listSnapshots(scopeOf(auth, req.query));
+    const name = req.query.name ?? req.query.display_name;
+    if (name !== undefined) rows = rows.filter((s) => s.name === name);
+    if (req.query.status) rows = rows.filter((s) => s.status === req.query.status);
+    if (req.query.volume_id) rows = rows.filter((s) => s.volume_id === req.query.volume_id);
+    const p = page(rows, req.query);
+    return { snapshots: p.rows.map((s) => (detail ? snapshotView(s) : { id: s.id, name: s.name, volume_id: s.volume_id, status: s.status, size: s.size, created_at: snapshotView(s).created_at, description: s.description, metadata: JSON.parse(s.metadata) as unknown })) };
+  };
+  app.get(`${prefix}/snapshots`, slist(false));
+  app.get(`${prefix}/snapshots/detail`, slist(true));
+  app.post(`${prefix}/snapshots`, async (req: Req, reply: FastifyReply) => {
+    return reply.code(202).send({ snapshot: snapshotView(createSnapshot(ctx, authOf(req), req.body, req.id)) });
+  });
+  app.get(`${prefix}/snapshots/:id`, async (req: Req) => {
+    const auth = authOf(req);
+    const s = visibleSnapshot(ctx, auth, req.params.id!);
+    must(ctx, 'volume:get_snapshot', auth, { project_id: s.project_id });
+    return { snapshot: snapshotView(s) };
+  });
+  app.put(`${prefix}/snapshots/:id`, async (req: Req) => ({ snapshot: snapshotView(updateSnapshot(ctx, authOf(req), req.params.id!, req.body)) }));
+  app.delete(`${prefix}/snapshots/:id`, async (req: Req, reply: FastifyReply) => {
+    deleteSnapshot(ctx, authOf(req), req.params.id!, req.id);
+    return reply.code(202).send();
+  });
+  app.post(`${prefix}/snapshots/:id/action`, async (req: Req, reply: FastifyReply) => {
+    const auth = authOf(req);
+    const s = visibleSnapshot(ctx, auth, req.params.id!);
+    const b = actionBody(req.body) as Record<string, { status?: string } | undefined>;
+    if (!('os-reset_status' in b)) throw new BadRequest('There is no such action: ' + Object.keys(b).join(','));
+    must(ctx, 'volume_extension:snapshot_admin_actions:reset_status', auth, { project_id: s.project_id });
+    const st = b['os-reset_status']?.status;
+    if (!st || !['available', 'error', 'creating', 'deleting', 'error_deleting'].includes(st)) throw new BadRequest(`Invalid input received: bad snapshot status ${String(st)}.`);
+    ctx.repo.updateSnapshot(s.id, { status: st });
+    return reply.code(202).send();
+  });
+}
+
