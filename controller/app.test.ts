@@ -33,7 +33,7 @@ describe('controller app', () => {
     expect(r.statusCode).toBe(404);
   });
 
-  it('answers unknown paths with each service\'s error document', async () => {
+  it("answers unknown paths with each service's error document", async () => {
     const a = await app();
     expect((await a.inject({ url: '/compute/v2.1/nothing' })).json()).toHaveProperty('itemNotFound.code', 404);
     expect((await a.inject({ url: '/network/v2.0/nothing' })).json()).toHaveProperty('NeutronError.type', 'NotFound');

@@ -56,11 +56,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestId(app);
   installJsonParser(app);
   // Before the service plugins so their routes inherit the timing hook; /metrics is loopback or admin only.
-  installMetrics(app, { db: deps.db, validator: () => app.hasDecorator('homestack') ? app.homestack.auth.validator : undefined });
+  installMetrics(app, {
+    db: deps.db,
+    validator: () => (app.hasDecorator('homestack') ? app.homestack.auth.validator : undefined),
+  });
 
-  const base: Omit<ServiceDeps, 'auth'> = { config: deps.config, db: deps.db, log: app.log, facades: {}, extras: deps.extras ?? {} };
+  const base: Omit<ServiceDeps, 'auth'> = {
+    config: deps.config,
+    db: deps.db,
+    log: app.log,
+    facades: {},
+    extras: deps.extras ?? {},
+  };
   // Hosts, agent clients and the durable dispatcher, for services: agentLayerOf(deps).
-  const agentLayer = (base.extras.agentLayer ??= createAgentLayer({ config: deps.config, db: deps.db, log: app.log })) as AgentLayer;
+  const agentLayer = (base.extras.agentLayer ??= createAgentLayer({
+    config: deps.config,
+    db: deps.db,
+    log: app.log,
+  })) as AgentLayer;
   const internal = internalAgentRoutes(agentLayer.hosts, deps.config);
   await app.register(internal.plugin, { prefix: internal.prefix });
   const identity = createIdentity(base);
@@ -83,6 +96,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    homestack: { auth: import('./http/auth.js').AuthService; deps: ServiceDeps; routes: ReadonlyArray<{ method: string; url: string }> };
+    homestack: {
+      auth: import('./http/auth.js').AuthService;
+      deps: ServiceDeps;
+      routes: ReadonlyArray<{ method: string; url: string }>;
+    };
   }
 }

@@ -44,10 +44,19 @@ export interface ImageFacade {
   /** The image if `ctx` may see it (null ctx: any image), else null. */
   get(ctx: AuthContext | null, id: string): ImageInfo | null;
   /** A queued image record (for createImage snapshots), visible before any data arrives. */
-  createRecord(ctx: AuthContext, fields: {
-    name: string; owner: string; disk_format: string; container_format: string;
-    min_disk?: number; min_ram?: number; visibility?: string; properties?: Record<string, string>;
-  }): ImageInfo;
+  createRecord(
+    ctx: AuthContext,
+    fields: {
+      name: string;
+      owner: string;
+      disk_format: string;
+      container_format: string;
+      min_disk?: number;
+      min_ram?: number;
+      visibility?: string;
+      properties?: Record<string, string>;
+    },
+  ): ImageInfo;
   /** Streams `data` into a queued image and activates it (format checks apply). */
   upload(id: string, data: Readable): Promise<ImageInfo>;
   /** Marks an image that will never get data as killed (failed snapshot). */
@@ -82,7 +91,10 @@ export interface NetworkFacade {
   /** The networks available to ctx's project (for networks "auto" / no networks at 2.1). */
   availableNetworks(ctx: AuthContext): Array<{ id: string; name: string }>;
   /** Creates a port for a server (device_owner compute:<az>); 409/400 errors as Neutron. */
-  createServerPort(ctx: AuthContext, req: { networkId: string; fixedIp?: string; serverId: string; az: string; securityGroups?: string[] }): PortInfo;
+  createServerPort(
+    ctx: AuthContext,
+    req: { networkId: string; fixedIp?: string; serverId: string; az: string; securityGroups?: string[] },
+  ): PortInfo;
   /** Claims an existing port for a server. */
   claimPort(ctx: AuthContext, portId: string, serverId: string, az: string): PortInfo;
   /** Binds a port to a host (binding:host_id) and tells that host's network agent. */
@@ -124,7 +136,11 @@ export interface VolumeFacade {
   /** Creates a volume (from an image for boot-from-volume) and resolves when available. */
   createForServer(ctx: AuthContext, req: { size: number; imageId?: string; name?: string }): Promise<VolumeInfo>;
   /** Reserve → export for the compute host's initiator → connection info. */
-  attach(ctx: AuthContext | null, volumeId: string, req: { serverId: string; host: string; initiator: string; device?: string | null }): Promise<{ attachmentId: string; connection: IscsiConnectionInfo }>;
+  attach(
+    ctx: AuthContext | null,
+    volumeId: string,
+    req: { serverId: string; host: string; initiator: string; device?: string | null },
+  ): Promise<{ attachmentId: string; connection: IscsiConnectionInfo }>;
   /** Marks the attachment complete (in-use) once the hypervisor has the disk. */
   attachComplete(attachmentId: string, device: string): void;
   /** Removes the export and the attachment; the volume becomes available. */

@@ -20,11 +20,19 @@ import { ROLE_MODULES } from '../roles.js';
  * reply is checked the way the controller's AgentClient checks it.
  */
 
-const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname);
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/run/libvirt/libvirt-sock') ? 'libvirtd is not running'
-  : !existsSync(IMAGE) ? `no test image at ${IMAGE}` : '';
+const IMAGE = resolve(
+  process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname,
+);
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/run/libvirt/libvirt-sock')
+        ? 'libvirtd is not running'
+        : !existsSync(IMAGE)
+          ? `no test image at ${IMAGE}`
+          : '';
 if (why) console.log(`agent.system.test: skipped: ${why}`);
 
 const runId = randomBytes(3).toString('hex');
@@ -40,7 +48,8 @@ describe.skipIf(Boolean(why))('compute agent process (startAgent + libvirt)', ()
   const call = async <R extends AgentRoute>(r: R, body: BodyOf<R>): Promise<ReplyOf<R>> => {
     const q = requestOf(r, body);
     const res = await request(`${origin}${q.path}`, {
-      method: q.method, body: q.payload,
+      method: q.method,
+      body: q.payload,
       headers: { authorization: `Bearer ${SECRET}`, ...(q.payload ? { 'content-type': 'application/json' } : {}) },
     });
     const text = await res.body.text();
@@ -52,13 +61,26 @@ describe.skipIf(Boolean(why))('compute agent process (startAgent + libvirt)', ()
     dir = await mkdtemp(`/tmp/t${runId}-agent-`);
     const port = 20000 + (parseInt(runId, 16) % 20000);
     const config = Value.Default(AgentConfigSchema, {
-      host: `t${runId}`, roles: ['compute'], data_dir: join(dir, 'data'), controller_url: 'http://127.0.0.1:9',
-      listen: { host: '127.0.0.1', port }, heartbeat_s: 3600, log: { level: 'error' },
+      host: `t${runId}`,
+      roles: ['compute'],
+      data_dir: join(dir, 'data'),
+      controller_url: 'http://127.0.0.1:9',
+      listen: { host: '127.0.0.1', port },
+      heartbeat_s: 3600,
+      log: { level: 'error' },
     }) as AgentConfig;
     running = await startAgent({ config, secret: SECRET, roleModules: ROLE_MODULES, logger: false });
     origin = `http://127.0.0.1:${port}`;
     // Seed the cache as a finished download would have left it.
-    await makeRunner()('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', IMAGE, join(dir, 'data', 'images', `${imageId}.qcow2`)]);
+    await makeRunner()('qemu-img', [
+      'convert',
+      '-f',
+      'qcow2',
+      '-O',
+      'qcow2',
+      IMAGE,
+      join(dir, 'data', 'images', `${imageId}.qcow2`),
+    ]);
   });
 
   afterAll(async () => {
@@ -73,7 +95,13 @@ describe.skipIf(Boolean(why))('compute agent process (startAgent + libvirt)', ()
     const host = await call(C.HostInfo, {});
     expect(host.virt_type).toBe(/\b(vmx|svm)\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'kvm' : 'qemu');
     const sp = await call(C.Spawn, {
-      uuid, name: `t${runId}`, hostname: `t${runId}-agent`, vcpus: 1, memory_mb: 192, root_gb: 1, nics: [],
+      uuid,
+      name: `t${runId}`,
+      hostname: `t${runId}-agent`,
+      vcpus: 1,
+      memory_mb: 192,
+      root_gb: 1,
+      nics: [],
       image: { id: imageId, download_url: 'http://127.0.0.1:9/unused', token: 'x', checksum: null, disk_format: 'qcow2' },
       config_drive: {
         meta_data: { uuid, name: `t${runId}`, hostname: `t${runId}-agent` },

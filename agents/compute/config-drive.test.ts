@@ -22,24 +22,41 @@ async function walk(dir: string): Promise<string[]> {
 
 describe('config drive', () => {
   let dir = '';
-  afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('lays out openstack/latest and a dated folder with the same documents', () => {
     const files = configDriveFiles(cd);
     expect(files.map((f) => f.path)).toEqual([
-      'openstack/2012-08-10/meta_data.json', 'openstack/2012-08-10/user_data', 'openstack/2012-08-10/network_data.json',
-      'openstack/2012-08-10/vendor_data.json', 'openstack/2012-08-10/vendor_data2.json',
-      'openstack/latest/meta_data.json', 'openstack/latest/user_data', 'openstack/latest/network_data.json',
-      'openstack/latest/vendor_data.json', 'openstack/latest/vendor_data2.json',
+      'openstack/2012-08-10/meta_data.json',
+      'openstack/2012-08-10/user_data',
+      'openstack/2012-08-10/network_data.json',
+      'openstack/2012-08-10/vendor_data.json',
+      'openstack/2012-08-10/vendor_data2.json',
+      'openstack/latest/meta_data.json',
+      'openstack/latest/user_data',
+      'openstack/latest/network_data.json',
+      'openstack/latest/vendor_data.json',
+      'openstack/latest/vendor_data2.json',
     ]);
     const meta = JSON.parse(files.find((f) => f.path === 'openstack/latest/meta_data.json')!.content.toString());
     expect(meta).toEqual({
-      uuid: cd.meta_data.uuid, name: 'web-1', hostname: 'web-1', launch_index: 0, availability_zone: 'nova',
-      project_id: cd.meta_data.project_id, public_keys: { mykey: 'ssh-ed25519 AAAAC3Nza... me@example' },
-      keys: [{ name: 'mykey', type: 'ssh', data: 'ssh-ed25519 AAAAC3Nza... me@example' }], meta: { role: 'web' }, devices: [],
+      uuid: cd.meta_data.uuid,
+      name: 'web-1',
+      hostname: 'web-1',
+      launch_index: 0,
+      availability_zone: 'nova',
+      project_id: cd.meta_data.project_id,
+      public_keys: { mykey: 'ssh-ed25519 AAAAC3Nza... me@example' },
+      keys: [{ name: 'mykey', type: 'ssh', data: 'ssh-ed25519 AAAAC3Nza... me@example' }],
+      meta: { role: 'web' },
+      devices: [],
     });
     expect(files.find((f) => f.path === 'openstack/latest/user_data')!.content.toString()).toBe('#!/bin/sh\necho hello\n');
-    expect(JSON.parse(files.find((f) => f.path === 'openstack/latest/network_data.json')!.content.toString()).links[0].id).toBe('tap10011000-00');
+    expect(JSON.parse(files.find((f) => f.path === 'openstack/latest/network_data.json')!.content.toString()).links[0].id).toBe(
+      'tap10011000-00',
+    );
   });
 
   it('leaves user_data out when there is none and refuses non-base64', () => {

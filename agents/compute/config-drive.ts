@@ -66,7 +66,8 @@ export async function writeConfigDrive(isoPath: string, files: DriveFile[], iso:
   const scratch = await mkdtemp(join(dirname(isoPath), '.config-drive-'));
   try {
     for (const f of files) {
-      if (f.path.split('/').some((p) => p === '..' || p === '') || f.path.startsWith('/')) throw new BadSpec(`bad config drive path ${f.path}`);
+      if (f.path.split('/').some((p) => p === '..' || p === '') || f.path.startsWith('/'))
+        throw new BadSpec(`bad config drive path ${f.path}`);
       const p = join(scratch, f.path);
       await mkdir(dirname(p), { recursive: true });
       await writeFile(p, f.content, { mode: 0o644 });

@@ -15,13 +15,23 @@ import { LibvirtDriver } from './libvirt.js';
  * Needs root, libvirtd, tgtd listening on 3260, ovs-vswitchd and the test image.
  */
 
-const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname);
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/run/libvirt/libvirt-sock') ? 'libvirtd is not running (libvirt.system.test.ts starts it)'
-  : !existsSync('/run/tgtd.pid') && !existsSync('/var/run/tgtd.pid') ? 'tgtd is not running'
-  : !existsSync('/run/openvswitch/db.sock') ? 'ovs-vswitchd is not running'
-  : !existsSync(IMAGE) ? `no test image at ${IMAGE}` : '';
+const IMAGE = resolve(
+  process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname,
+);
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/run/libvirt/libvirt-sock')
+        ? 'libvirtd is not running (libvirt.system.test.ts starts it)'
+        : !existsSync('/run/tgtd.pid') && !existsSync('/var/run/tgtd.pid')
+          ? 'tgtd is not running'
+          : !existsSync('/run/openvswitch/db.sock')
+            ? 'ovs-vswitchd is not running'
+            : !existsSync(IMAGE)
+              ? `no test image at ${IMAGE}`
+              : '';
 if (why) console.log(`devices.system.test: skipped: ${why}`);
 
 const run = makeRunner();
@@ -44,7 +54,8 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
 
   beforeAll(async () => {
     const kvmMode = statSync('/dev/kvm', { throwIfNoEntry: false })?.mode;
-    if (kvmMode !== undefined && (kvmMode & 0o060) !== 0o060) { // see LibvirtDriver.init
+    if (kvmMode !== undefined && (kvmMode & 0o060) !== 0o060) {
+      // see LibvirtDriver.init
       const gid = /^kvm:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1];
       if (gid) await chown('/dev/kvm', 0, Number(gid));
       await chmod('/dev/kvm', 0o660);
@@ -55,13 +66,30 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
     await run('truncate', ['-s', '64M', join(dir, 'vol.img')]);
     const tgt = (args: string[]) => run('tgtadm', ['--lld', 'iscsi', ...args]);
     await tgt(['--op', 'new', '--mode', 'target', '--tid', String(TID), '--targetname', IQN]);
-    await tgt(['--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '1', '--backing-store', join(dir, 'vol.img')]);
+    await tgt([
+      '--op',
+      'new',
+      '--mode',
+      'logicalunit',
+      '--tid',
+      String(TID),
+      '--lun',
+      '1',
+      '--backing-store',
+      join(dir, 'vol.img'),
+    ]);
     await tgt(['--op', 'bind', '--mode', 'target', '--tid', String(TID), '--initiator-address', 'ALL']);
     await tgt(['--op', 'new', '--mode', 'account', '--user', CHAP.user, '--password', CHAP.pass]);
     await tgt(['--op', 'bind', '--mode', 'account', '--tid', String(TID), '--user', CHAP.user]);
     driver = new LibvirtDriver({
-      uri: 'qemu:///system', virtType: 'auto', instancesDir: join(dir, 'instances'), imagesDir: join(dir, 'images'),
-      consoleHost: '127.0.0.1', reservedMemoryMb: 0, isoTool: 'xorriso', run,
+      uri: 'qemu:///system',
+      virtType: 'auto',
+      instancesDir: join(dir, 'instances'),
+      imagesDir: join(dir, 'images'),
+      consoleHost: '127.0.0.1',
+      reservedMemoryMb: 0,
+      isoTool: 'xorriso',
+      run,
     });
     await driver.init();
   });
@@ -69,7 +97,9 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
   afterAll(async () => {
     for (const u of [uuid, bfvUuid]) await driver?.destroy(u, { deleteDisks: true }).catch(() => {});
     await driver?.close();
-    await run('tgtadm', ['--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => {});
+    await run('tgtadm', ['--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(
+      () => {},
+    );
     await run('tgtadm', ['--lld', 'iscsi', '--op', 'delete', '--mode', 'account', '--user', CHAP.user]).catch(() => {});
     await run('ovs-vsctl', ['--timeout=10', '--if-exists', 'del-br', BR]).catch(() => {});
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -92,12 +122,19 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
     // Seed the image cache directly (downloads are covered by libvirt.system.test.ts).
     await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', IMAGE, join(dir, 'images', `${imageId}.qcow2`)]);
     const spec: InstanceSpec = {
-      uuid, name: `t${runId}-dev`, hostname: `t${runId}-dev`, vcpus: 1, memory_mb: 192, root_gb: 0,
+      uuid,
+      name: `t${runId}-dev`,
+      hostname: `t${runId}-dev`,
+      vcpus: 1,
+      memory_mb: 192,
+      root_gb: 0,
       image: { id: imageId, download_url: 'http://127.0.0.1:9/never-fetched', token: 'x', checksum: null, disk_format: 'qcow2' },
       nics: [{ port_id: portId, mac: 'fa:16:3e:00:00:01', network_id: randomUUID(), mtu: 1450, vif_type: 'ovs', bridge: BR }],
       config_drive: {
         meta_data: { uuid, name: 'dev', hostname: `t${runId}-dev` },
-        user_data: Buffer.from('#!/bin/sh\nwhile true; do echo "DISKS $(ls /dev/vd* 2>/dev/null | tr \'\\n\' \' \')"; sleep 2; done\n').toString('base64'),
+        user_data: Buffer.from(
+          "#!/bin/sh\nwhile true; do echo \"DISKS $(ls /dev/vd* 2>/dev/null | tr '\\n' ' ')\"; sleep 2; done\n",
+        ).toString('base64'),
         network_data: { links: [], networks: [], services: [] },
       },
     };
@@ -113,7 +150,15 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
 
     const conn: IscsiConnectionInfo = {
       driver_volume_type: 'iscsi',
-      data: { target_iqn: IQN, target_portal: '127.0.0.1:3260', target_lun: 1, volume_id: volumeId, auth_method: 'CHAP', auth_username: CHAP.user, auth_password: CHAP.pass },
+      data: {
+        target_iqn: IQN,
+        target_portal: '127.0.0.1:3260',
+        target_lun: 1,
+        volume_id: volumeId,
+        auth_method: 'CHAP',
+        auth_username: CHAP.user,
+        auth_password: CHAP.pass,
+      },
     };
     const t0 = performance.now();
     expect(await driver.attachVolume(uuid, conn, null)).toBe('/dev/vdb');
@@ -131,10 +176,19 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
     expect(await driver.detachVolume(uuid, volumeId)).toBe(false);
     // The guest acknowledges the PCI unplug (ACPI hotplug) and the disk goes away.
     const t1 = Date.now();
-    while (Date.now() - t1 < 30_000 && lastDisks((await driver.consoleLog(uuid, 4096)).output).includes('/dev/vdb')) await new Promise((r) => setTimeout(r, 1000));
-    console.log(`after detach the guest sees: ${lastDisks((await driver.consoleLog(uuid, 4096)).output)} (${Date.now() - t1} ms)`);
+    while (Date.now() - t1 < 30_000 && lastDisks((await driver.consoleLog(uuid, 4096)).output).includes('/dev/vdb'))
+      await new Promise((r) => setTimeout(r, 1000));
+    console.log(
+      `after detach the guest sees: ${lastDisks((await driver.consoleLog(uuid, 4096)).output)} (${Date.now() - t1} ms)`,
+    );
 
-    const tap2 = await driver.plugVif(uuid, { port_id: port2, mac: 'fa:16:3e:00:00:02', network_id: randomUUID(), mtu: 1500, vif_type: 'tap' });
+    const tap2 = await driver.plugVif(uuid, {
+      port_id: port2,
+      mac: 'fa:16:3e:00:00:02',
+      network_id: randomUUID(),
+      mtu: 1500,
+      vif_type: 'tap',
+    });
     expect(tap2).toBe(tapName(port2));
     expect(existsSync(`/sys/class/net/${tap2}`)).toBe(true);
     expect((await driver.get(uuid))!.ports).toEqual([portId, port2]);
@@ -149,12 +203,42 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
 
   it('boots from a CHAP iSCSI volume (no local root disk)', async () => {
     await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', IMAGE, join(dir, 'boot.img')]);
-    await run('tgtadm', ['--lld', 'iscsi', '--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '2', '--backing-store', join(dir, 'boot.img')]);
+    await run('tgtadm', [
+      '--lld',
+      'iscsi',
+      '--op',
+      'new',
+      '--mode',
+      'logicalunit',
+      '--tid',
+      String(TID),
+      '--lun',
+      '2',
+      '--backing-store',
+      join(dir, 'boot.img'),
+    ]);
     const sp = await driver.spawn({
-      uuid: bfvUuid, name: `t${runId}-bfv`, hostname: `t${runId}-bfv`, vcpus: 1, memory_mb: 192, root_gb: 0, nics: [],
+      uuid: bfvUuid,
+      name: `t${runId}-bfv`,
+      hostname: `t${runId}-bfv`,
+      vcpus: 1,
+      memory_mb: 192,
+      root_gb: 0,
+      nics: [],
       boot_volume: {
         volume_id: bootVolumeId,
-        connection: { driver_volume_type: 'iscsi', data: { target_iqn: IQN, target_portal: '127.0.0.1:3260', target_lun: 2, volume_id: bootVolumeId, auth_method: 'CHAP', auth_username: CHAP.user, auth_password: CHAP.pass } },
+        connection: {
+          driver_volume_type: 'iscsi',
+          data: {
+            target_iqn: IQN,
+            target_portal: '127.0.0.1:3260',
+            target_lun: 2,
+            volume_id: bootVolumeId,
+            auth_method: 'CHAP',
+            auth_username: CHAP.user,
+            auth_password: CHAP.pass,
+          },
+        },
       },
       config_drive: {
         meta_data: { uuid: bfvUuid, name: 'bfv', hostname: `t${runId}-bfv` },
@@ -166,7 +250,9 @@ describe.skipIf(Boolean(why))('LibvirtDriver devices on a real guest', () => {
     expect(sp.instance.volumes).toEqual({ [bootVolumeId]: 'vda' });
     await waitConsole(new RegExp(`BFV-OK-t${runId}-bfv`), 180_000, bfvUuid);
     expect(existsSync(join(dir, 'instances', bfvUuid, 'disk'))).toBe(false);
-    await expect(driver.snapshot(bfvUuid, { imageId: randomUUID(), uploadUrl: 'http://127.0.0.1:9/x', token: 't', diskFormat: 'qcow2' })).rejects.toMatchObject({ code: 'SnapshotFailed' });
+    await expect(
+      driver.snapshot(bfvUuid, { imageId: randomUUID(), uploadUrl: 'http://127.0.0.1:9/x', token: 't', diskFormat: 'qcow2' }),
+    ).rejects.toMatchObject({ code: 'SnapshotFailed' });
     expect(await driver.destroy(bfvUuid, { deleteDisks: true })).toBe(true);
     expect((await run('virsh', ['-c', 'qemu:///system', 'secret-list'])).stdout).not.toContain(bootVolumeId);
   });

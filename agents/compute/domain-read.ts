@@ -28,7 +28,16 @@ function memMb(el: XmlElement | undefined): number {
   if (!el) return 0;
   const n = Number(el.text.trim());
   const unit = (el.attrs.unit ?? 'KiB').toLowerCase();
-  const factor: Record<string, number> = { b: 1 / 1048576, bytes: 1 / 1048576, k: 1 / 1024, kib: 1 / 1024, m: 1, mib: 1, g: 1024, gib: 1024 };
+  const factor: Record<string, number> = {
+    b: 1 / 1048576,
+    bytes: 1 / 1048576,
+    k: 1 / 1024,
+    kib: 1 / 1024,
+    m: 1,
+    mib: 1,
+    g: 1024,
+    gib: 1024,
+  };
   return Math.round(n * (factor[unit] ?? 1 / 1024));
 }
 
@@ -48,7 +57,8 @@ export function readDomainXml(xml: string): DomainFacts {
     const alias = child(d, 'alias')?.attrs.name ?? '';
     if (d.attrs.type === 'file') {
       const path = child(d, 'source')?.attrs.file;
-      if (path) fileDisks.push({ path, format: child(d, 'driver')?.attrs.type ?? 'raw', target, device: d.attrs.device ?? 'disk' });
+      if (path)
+        fileDisks.push({ path, format: child(d, 'driver')?.attrs.type ?? 'raw', target, device: d.attrs.device ?? 'disk' });
     }
     const volId = alias.startsWith('ua-vol-') ? alias.slice(7) : child(d, 'serial')?.text.trim();
     if (d.attrs.type === 'network' && volId) {
@@ -77,7 +87,8 @@ export function readDomainXml(xml: string): DomainFacts {
     volumeSecrets,
     targets,
     ports,
-    consoleLog: child(serial, 'log')?.attrs.file ?? (serial?.attrs.type === 'file' ? child(serial, 'source')?.attrs.path ?? null : null),
+    consoleLog:
+      child(serial, 'log')?.attrs.file ?? (serial?.attrs.type === 'file' ? (child(serial, 'source')?.attrs.path ?? null) : null),
     vnc: g && vncPort > 0 ? { port: vncPort, listen: g.attrs.listen ?? child(g, 'listen')?.attrs.address ?? '127.0.0.1' } : null,
   };
 }
@@ -86,7 +97,10 @@ export function readDomainXml(xml: string): DomainFacts {
 export function nextVirtioTarget(used: readonly string[]): string {
   const taken = new Set(used);
   for (let i = 1; i < 26 * 27; i++) {
-    const name = i < 26 ? `vd${String.fromCharCode(97 + i)}` : `vd${String.fromCharCode(96 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`;
+    const name =
+      i < 26
+        ? `vd${String.fromCharCode(97 + i)}`
+        : `vd${String.fromCharCode(96 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`;
     if (!taken.has(name)) return name;
   }
   throw new Error('no free disk target');

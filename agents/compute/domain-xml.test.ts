@@ -16,16 +16,63 @@ const PORT = '10011000-0000-4000-8000-000000000011';
 const VOL = '7f0c9a52-3a8b-4c55-9d3e-1b2c3d4e5f60';
 
 const full: DomainConfig = {
-  uuid: UUID, title: 'web <1> & "co"', virtType: 'qemu', machine: 'pc', arch: 'x86_64', vcpus: 2, memoryMb: 256,
+  uuid: UUID,
+  title: 'web <1> & "co"',
+  virtType: 'qemu',
+  machine: 'pc',
+  arch: 'x86_64',
+  vcpus: 2,
+  memoryMb: 256,
   cpuMode: 'host-model',
   disks: [
-    { kind: 'file', path: `/var/lib/homestack-agent/instances/${UUID}/disk`, format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' },
-    { kind: 'file', path: `/var/lib/homestack-agent/instances/${UUID}/disk.config`, format: 'raw', device: 'cdrom', bus: 'ide', target: 'hdd', readonly: true },
-    { kind: 'iscsi', iqn: 'iqn.2026-11.org.homestack:volume-x', lun: 1, host: '10.0.0.5', port: 3260, auth: { username: 'chapuser', secretUsage: `homestack-volume-${VOL}` }, bus: 'virtio', target: 'vdb', volumeId: VOL },
+    {
+      kind: 'file',
+      path: `/var/lib/homestack-agent/instances/${UUID}/disk`,
+      format: 'qcow2',
+      device: 'disk',
+      bus: 'virtio',
+      target: 'vda',
+    },
+    {
+      kind: 'file',
+      path: `/var/lib/homestack-agent/instances/${UUID}/disk.config`,
+      format: 'raw',
+      device: 'cdrom',
+      bus: 'ide',
+      target: 'hdd',
+      readonly: true,
+    },
+    {
+      kind: 'iscsi',
+      iqn: 'iqn.2026-11.org.homestack:volume-x',
+      lun: 1,
+      host: '10.0.0.5',
+      port: 3260,
+      auth: { username: 'chapuser', secretUsage: `homestack-volume-${VOL}` },
+      bus: 'virtio',
+      target: 'vdb',
+      volumeId: VOL,
+    },
   ],
   nics: [
-    { portId: PORT, mac: '52:54:00:10:01:11', mtu: 1450, vifType: 'ovs', bridge: 'br-int', tap: 'tap10011000-00', model: 'virtio' },
-    { portId: '20000000-0000-4000-8000-000000000022', mac: '52:54:00:AA:BB:CC', mtu: 1500, vifType: 'tap', bridge: 'br-int', tap: 'tap20000000-00', model: 'virtio' },
+    {
+      portId: PORT,
+      mac: '52:54:00:10:01:11',
+      mtu: 1450,
+      vifType: 'ovs',
+      bridge: 'br-int',
+      tap: 'tap10011000-00',
+      model: 'virtio',
+    },
+    {
+      portId: '20000000-0000-4000-8000-000000000022',
+      mac: '52:54:00:AA:BB:CC',
+      mtu: 1500,
+      vifType: 'tap',
+      bridge: 'br-int',
+      tap: 'tap20000000-00',
+      model: 'virtio',
+    },
   ],
   consoleLog: `/var/lib/homestack-agent/instances/${UUID}/console.log`,
   vncListen: '192.0.2.10',
@@ -38,7 +85,10 @@ describe('domain XML builder', () => {
   });
 
   it('matches the golden file for a minimal KVM guest without VNC', () => {
-    golden('domain-kvm-minimal.xml', buildDomainXml({ ...full, virtType: 'kvm', disks: [full.disks[0]!], nics: [], vncListen: null, title: 'm' }));
+    golden(
+      'domain-kvm-minimal.xml',
+      buildDomainXml({ ...full, virtType: 'kvm', disks: [full.disks[0]!], nics: [], vncListen: null, title: 'm' }),
+    );
   });
 
   it('produces well-formed XML that reads back to the same facts', () => {
@@ -50,7 +100,10 @@ describe('domain XML builder', () => {
     expect(f.memoryMb).toBe(256);
     expect(f.volumes).toEqual({ [VOL]: 'vdb' });
     expect(f.volumeSecrets).toEqual({ [VOL]: `homestack-volume-${VOL}` });
-    expect(f.ports.map((p) => [p.portId, p.tap])).toEqual([[PORT, 'tap10011000-00'], ['20000000-0000-4000-8000-000000000022', 'tap20000000-00']]);
+    expect(f.ports.map((p) => [p.portId, p.tap])).toEqual([
+      [PORT, 'tap10011000-00'],
+      ['20000000-0000-4000-8000-000000000022', 'tap20000000-00'],
+    ]);
     expect(f.targets).toEqual(['vda', 'hdd', 'vdb']);
     expect(f.consoleLog).toBe(full.consoleLog);
     expect(parseXml(xml).children.find((c) => c.name === 'title')!.text).toBe('web <1> & "co"');
@@ -67,7 +120,19 @@ describe('domain XML builder', () => {
   });
 
   it('renders an attachable iSCSI disk without boot order and a secret document', () => {
-    golden('disk-iscsi-noauth.xml', diskXml({ kind: 'iscsi', iqn: 'iqn.2026-11.org.homestack:v', lun: 0, host: '::1', port: 3260, bus: 'virtio', target: 'vdc', volumeId: VOL }) + '\n');
+    golden(
+      'disk-iscsi-noauth.xml',
+      diskXml({
+        kind: 'iscsi',
+        iqn: 'iqn.2026-11.org.homestack:v',
+        lun: 0,
+        host: '::1',
+        port: 3260,
+        bus: 'virtio',
+        target: 'vdc',
+        volumeId: VOL,
+      }) + '\n',
+    );
     golden('secret-iscsi.xml', iscsiSecretXml('11111111-2222-4333-8444-555555555555', `homestack-volume-${VOL}`, 'CHAP secret'));
   });
 });
@@ -78,7 +143,10 @@ describe('reading libvirt XML', () => {
     expect(f.homestackUuid).toBe(UUID);
     expect(f.vcpus).toBe(1);
     expect(f.memoryMb).toBe(192);
-    expect(f.fileDisks.map((d) => [d.target, d.device, d.format])).toEqual([['vda', 'disk', 'qcow2'], ['hdd', 'cdrom', 'raw']]);
+    expect(f.fileDisks.map((d) => [d.target, d.device, d.format])).toEqual([
+      ['vda', 'disk', 'qcow2'],
+      ['hdd', 'cdrom', 'raw'],
+    ]);
     expect(f.vnc).toEqual({ port: 5900, listen: '127.0.0.1' });
     expect(f.consoleLog).toMatch(/console\.log$/);
     expect(f.ports).toEqual([]);

@@ -80,7 +80,11 @@ export interface DomainConfig {
   meta: { projectId?: string; createdAt: string };
 }
 
-const ind = (s: string, n: number) => s.split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
+const ind = (s: string, n: number) =>
+  s
+    .split('\n')
+    .map((l) => (l ? ' '.repeat(n) + l : l))
+    .join('\n');
 
 function driverAttrs(d: DomainDisk): string {
   if (d.kind === 'iscsi') return `name='qemu' type='raw'${d.discard ? " discard='unmap'" : ''}`;

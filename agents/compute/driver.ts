@@ -1,13 +1,18 @@
-import type {
-  HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec,
-} from '../../shared/agent/compute.js';
+import type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec } from '../../shared/agent/compute.js';
 
 export type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec };
 
 /** Time spent in each step of a spawn (milliseconds). */
 export interface SpawnResult {
   instance: InstanceState;
-  timings: { image_ms: number; disk_ms: number; config_drive_ms: number; define_ms: number; libvirt_start_ms: number; total_ms: number };
+  timings: {
+    image_ms: number;
+    disk_ms: number;
+    config_drive_ms: number;
+    define_ms: number;
+    libvirt_start_ms: number;
+    total_ms: number;
+  };
   imageCached: boolean;
 }
 

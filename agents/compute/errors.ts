@@ -7,21 +7,34 @@ import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/
  */
 
 export class InstanceNotFound extends NotFound {
-  constructor(uuid: string) { super(`Instance ${uuid} could not be found on this host.`, 'InstanceNotFound'); }
+  constructor(uuid: string) {
+    super(`Instance ${uuid} could not be found on this host.`, 'InstanceNotFound');
+  }
 }
 export class InstanceExists extends Conflict {
-  constructor(uuid: string) { super(`Instance ${uuid} already exists on this host.`, 'InstanceExists'); }
+  constructor(uuid: string) {
+    super(`Instance ${uuid} already exists on this host.`, 'InstanceExists');
+  }
 }
 export class InvalidState extends Conflict {
-  constructor(message: string) { super(message, 'InvalidState'); }
+  constructor(message: string) {
+    super(message, 'InvalidState');
+  }
 }
 export class BadSpec extends BadRequest {
-  constructor(message: string) { super(message, 'BadSpec'); }
+  constructor(message: string) {
+    super(message, 'BadSpec');
+  }
 }
 
 /** A step of a hypervisor operation failed; `retryable` tells the dispatcher it may try again. */
 export class HypervisorFault extends CloudError {
-  constructor(code: string, message: string, readonly retryable = false, override readonly cause?: unknown) {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryable = false,
+    override readonly cause?: unknown,
+  ) {
     super(500, message, code, true);
   }
 }

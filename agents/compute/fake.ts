@@ -1,4 +1,12 @@
-import { PowerState, tapName, type HostCapabilities, type InstanceSpec, type InstanceState, type IscsiConnectionInfo, type VifSpec } from '../../shared/agent/compute.js';
+import {
+  PowerState,
+  tapName,
+  type HostCapabilities,
+  type InstanceSpec,
+  type InstanceState,
+  type IscsiConnectionInfo,
+  type VifSpec,
+} from '../../shared/agent/compute.js';
 import { nextVirtioTarget } from './domain-read.js';
 import type { CachedImage, HypervisorDriver, SnapshotResult, SnapshotTarget, SpawnResult } from './driver.js';
 import { BadSpec, HypervisorFault, InstanceExists, InstanceNotFound, InvalidState } from './errors.js';
@@ -23,7 +31,10 @@ export class FakeHypervisor implements HypervisorDriver {
   readonly images = new Map<string, { size: number; lastUsed: string }>();
   private failure: string | null = null;
 
-  constructor(private readonly caps: Partial<HostCapabilities> = {}, private readonly startDelayMs = 0) {}
+  constructor(
+    private readonly caps: Partial<HostCapabilities> = {},
+    private readonly startDelayMs = 0,
+  ) {}
 
   failNextSpawn(message: string): void {
     this.failure = message;
@@ -36,11 +47,18 @@ export class FakeHypervisor implements HypervisorDriver {
   }
 
   private state(uuid: string, i: FakeInstance): InstanceState {
-    const power_state = i.power === 'running' ? PowerState.RUNNING : i.power === 'paused' ? PowerState.PAUSED : PowerState.SHUTDOWN;
+    const power_state =
+      i.power === 'running' ? PowerState.RUNNING : i.power === 'paused' ? PowerState.PAUSED : PowerState.SHUTDOWN;
     return {
-      uuid: uuid.toLowerCase(), power_state, state: i.power, suspended_to_disk: i.saved,
-      vcpus: i.spec.vcpus, memory_mb: i.spec.memory_mb, cpu_time_ns: i.power === 'shut off' ? 0 : 1_000_000,
-      volumes: { ...i.volumes }, ports: [...i.ports],
+      uuid: uuid.toLowerCase(),
+      power_state,
+      state: i.power,
+      suspended_to_disk: i.saved,
+      vcpus: i.spec.vcpus,
+      memory_mb: i.spec.memory_mb,
+      cpu_time_ns: i.power === 'shut off' ? 0 : 1_000_000,
+      volumes: { ...i.volumes },
+      ports: [...i.ports],
     };
   }
 
@@ -51,18 +69,28 @@ export class FakeHypervisor implements HypervisorDriver {
   async hostResources(): Promise<HostCapabilities> {
     const active = [...this.instances.values()].filter((i) => i.power !== 'shut off');
     return {
-      hypervisor_type: 'QEMU', hypervisor_version: 7002022, virt_type: 'qemu', cpu_arch: 'x86_64',
-      vcpus: 16, memory_mb: 32768, disk_gb: 500,
+      hypervisor_type: 'QEMU',
+      hypervisor_version: 7002022,
+      virt_type: 'qemu',
+      cpu_arch: 'x86_64',
+      vcpus: 16,
+      memory_mb: 32768,
+      disk_gb: 500,
       vcpus_used: active.reduce((s, i) => s + i.spec.vcpus, 0),
       memory_mb_used: active.reduce((s, i) => s + i.spec.memory_mb, 0),
       disk_gb_used: [...this.instances.values()].reduce((s, i) => s + i.spec.root_gb, 0),
-      running_vms: active.length, console_host: '127.0.0.1',
+      running_vms: active.length,
+      console_host: '127.0.0.1',
       ...this.caps,
     };
   }
 
   async list() {
-    return { instances: [...this.instances.entries()].map(([u, i]) => this.state(u, i)), unreadable: [] as string[], orphans: [] as string[] };
+    return {
+      instances: [...this.instances.entries()].map(([u, i]) => this.state(u, i)),
+      unreadable: [] as string[],
+      orphans: [] as string[],
+    };
   }
 
   async get(uuid: string) {
@@ -84,7 +112,11 @@ export class FakeHypervisor implements HypervisorDriver {
     if (spec.image) this.images.set(spec.image.id, { size: 16 << 20, lastUsed: new Date().toISOString() });
     if (this.startDelayMs) await new Promise((r) => setTimeout(r, this.startDelayMs));
     const i: FakeInstance = {
-      spec, power: 'running', saved: false, volumes: {}, ports: spec.nics.map((n) => n.port_id),
+      spec,
+      power: 'running',
+      saved: false,
+      volumes: {},
+      ports: spec.nics.map((n) => n.port_id),
       console: `fake console of ${spec.hostname}\nHOMESTACK-GUEST-UP hostname=${spec.hostname}\n`,
     };
     if (spec.boot_volume) i.volumes[spec.boot_volume.volume_id] = 'vda';
@@ -92,7 +124,14 @@ export class FakeHypervisor implements HypervisorDriver {
     const total = Math.round((performance.now() - t0) * 10) / 10;
     return {
       instance: this.state(uuid, i),
-      timings: { image_ms: 0, disk_ms: 0, config_drive_ms: 0, define_ms: 0, libvirt_start_ms: this.startDelayMs, total_ms: total },
+      timings: {
+        image_ms: 0,
+        disk_ms: 0,
+        config_drive_ms: 0,
+        define_ms: 0,
+        libvirt_start_ms: this.startDelayMs,
+        total_ms: total,
+      },
       imageCached: cached,
     };
   }
@@ -103,7 +142,10 @@ export class FakeHypervisor implements HypervisorDriver {
 
   async powerOn(uuid: string) {
     const i = this.must(uuid);
-    if (i.power === 'shut off') { i.power = 'running'; i.saved = false; }
+    if (i.power === 'shut off') {
+      i.power = 'running';
+      i.saved = false;
+    }
     return this.state(uuid, i);
   }
 
@@ -202,13 +244,16 @@ export class FakeHypervisor implements HypervisorDriver {
 
   async cachedImages(): Promise<CachedImage[]> {
     return [...this.images.entries()].map(([id, v]) => ({
-      imageId: id, size: v.size, lastUsed: v.lastUsed,
+      imageId: id,
+      size: v.size,
+      lastUsed: v.lastUsed,
       usedBy: [...this.instances.entries()].filter(([, i]) => i.spec.image?.id === id).map(([u]) => u),
     }));
   }
 
   async evictImage(imageId: string): Promise<boolean> {
-    if ([...this.instances.values()].some((i) => i.spec.image?.id === imageId)) throw new InvalidState(`Image ${imageId} is in use.`);
+    if ([...this.instances.values()].some((i) => i.spec.image?.id === imageId))
+      throw new InvalidState(`Image ${imageId} is in use.`);
     return this.images.delete(imageId);
   }
 

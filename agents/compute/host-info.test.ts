@@ -24,7 +24,10 @@ describe('host facts', () => {
   });
 
   it('parses /proc/meminfo', () => {
-    expect(parseMeminfo('MemTotal:        6252756 kB\nMemFree:  100 kB\nMemAvailable:    4000000 kB\n')).toEqual({ totalMb: 6106, availableMb: 3906 });
+    expect(parseMeminfo('MemTotal:        6252756 kB\nMemFree:  100 kB\nMemAvailable:    4000000 kB\n')).toEqual({
+      totalMb: 6106,
+      availableMb: 3906,
+    });
   });
 });
 

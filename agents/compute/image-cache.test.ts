@@ -12,7 +12,9 @@ import { ImageCache } from './image-cache.js';
 const ID = 'c5ba31e0-69f0-47b7-a0af-ae92c92f57a3';
 const DATA = Buffer.from('pretend this is a raw disk image '.repeat(100));
 const MD5 = createHash('md5').update(DATA).digest('hex');
-const info = (fmt: string, extra = {}) => ({ stdout: JSON.stringify({ format: fmt, 'virtual-size': 1048576, 'actual-size': 4096, ...extra }) });
+const info = (fmt: string, extra = {}) => ({
+  stdout: JSON.stringify({ format: fmt, 'virtual-size': 1048576, 'actual-size': 4096, ...extra }),
+});
 
 describe('image cache', () => {
   let dir = '';
@@ -36,10 +38,19 @@ describe('image cache', () => {
     };
     return new ImageCache({ dir, qemuImg: qemuImg(run), dispatcher: mock });
   }
-  const src = (checksum: string | null = MD5) => ({ id: ID, download_url: 'http://ctl:8000/image/v2/images/x/file', token: 'tok', checksum, disk_format: 'raw' });
+  const src = (checksum: string | null = MD5) => ({
+    id: ID,
+    download_url: 'http://ctl:8000/image/v2/images/x/file',
+    token: 'tok',
+    checksum,
+    disk_format: 'raw',
+  });
 
   it('fetches with the token, verifies MD5, inspects and converts once, then serves from the cache', async () => {
-    mock.get('http://ctl:8000').intercept({ path: '/image/v2/images/x/file', method: 'GET', headers: { 'x-auth-token': 'tok' } }).reply(200, DATA);
+    mock
+      .get('http://ctl:8000')
+      .intercept({ path: '/image/v2/images/x/file', method: 'GET', headers: { 'x-auth-token': 'tok' } })
+      .reply(200, DATA);
     const f = new FakeRunner()
       .on((c) => c.args.includes('info') && c.args.includes('raw'), info('raw'))
       .on((c) => c.args.includes('info'), info('qcow2'));
@@ -74,7 +85,10 @@ describe('image cache', () => {
 
   it('reports the image API status on a failed download', async () => {
     mock.get('http://ctl:8000').intercept({ path: '/image/v2/images/x/file', method: 'GET' }).reply(404, 'no such image');
-    await expect(cache(new FakeRunner()).ensure(src())).rejects.toMatchObject({ code: 'ImageFetchFailed', message: expect.stringContaining('404') });
+    await expect(cache(new FakeRunner()).ensure(src())).rejects.toMatchObject({
+      code: 'ImageFetchFailed',
+      message: expect.stringContaining('404'),
+    });
   });
 
   it('refuses a disk_format it cannot boot', async () => {

@@ -93,7 +93,10 @@ export class ImageCache {
     try {
       const md5 = await this.download(img, dl);
       if (img.checksum && md5 !== img.checksum.toLowerCase()) {
-        throw new HypervisorFault('ChecksumMismatch', `image ${img.id}: downloaded data has MD5 ${md5}, the image API says ${img.checksum}`);
+        throw new HypervisorFault(
+          'ChecksumMismatch',
+          `image ${img.id}: downloaded data has MD5 ${md5}, the image API says ${img.checksum}`,
+        );
       }
       const info = await this.o.qemuImg.info(dl, fmt);
       if (info.backingFilename) throw new HypervisorFault('BadImage', `image ${img.id} refers to a backing file; refused`);
@@ -125,7 +128,11 @@ export class ImageCache {
     }
     if (res.statusCode !== 200) {
       const body = (await res.body.text().catch(() => '')).slice(0, 200);
-      throw new HypervisorFault('ImageFetchFailed', `fetching image ${img.id}: the image API answered ${res.statusCode} ${body}`, res.statusCode >= 500);
+      throw new HypervisorFault(
+        'ImageFetchFailed',
+        `fetching image ${img.id}: the image API answered ${res.statusCode} ${body}`,
+        res.statusCode >= 500,
+      );
     }
     const hash = createHash('md5');
     const tap = new Transform({
@@ -164,7 +171,10 @@ export class ImageCache {
   /** Removes a base; false when absent. The caller checks it is unused. */
   async evict(imageId: string): Promise<boolean> {
     const p = this.basePath(imageId);
-    const had = await stat(p).then(() => true, () => false);
+    const had = await stat(p).then(
+      () => true,
+      () => false,
+    );
     this.sizes.delete(p);
     await rm(p, { force: true });
     return had;

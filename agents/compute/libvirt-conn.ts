@@ -13,11 +13,16 @@ import { Hypervisor, type Domain } from '@unraid/libvirt';
  */
 
 /** The binding reports code -1 and libvirt's message; classify by message. */
-export const isNoDomain = (e: unknown): boolean => /Domain not found|no domain with matching/i.test(String((e as Error)?.message ?? e));
+export const isNoDomain = (e: unknown): boolean =>
+  /Domain not found|no domain with matching/i.test(String((e as Error)?.message ?? e));
 const isConnectionLost = (e: unknown): boolean =>
-  /not connected|connection.*(closed|reset)|Cannot recv data|Cannot write data|client socket is closed|End of file while reading/i.test(String((e as Error)?.message ?? e));
+  /not connected|connection.*(closed|reset)|Cannot recv data|Cannot write data|client socket is closed|End of file while reading/i.test(
+    String((e as Error)?.message ?? e),
+  );
 export const isInvalidOperation = (e: unknown): boolean =>
-  /Requested operation is not valid|domain is not running|domain is already running|not paused/i.test(String((e as Error)?.message ?? e));
+  /Requested operation is not valid|domain is not running|domain is already running|not paused/i.test(
+    String((e as Error)?.message ?? e),
+  );
 
 export class LibvirtConn {
   private hv: Hypervisor | null = null;
@@ -32,7 +37,9 @@ export class LibvirtConn {
       await hv.connectOpen();
       this.hv = hv;
       return hv;
-    })().finally(() => { this.opening = null; });
+    })().finally(() => {
+      this.opening = null;
+    });
     return this.opening;
   }
 

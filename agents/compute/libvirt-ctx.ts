@@ -34,7 +34,13 @@ export const instanceDir = (c: LibvirtCtx, uuid: string): string => {
 };
 export const paths = (c: LibvirtCtx, uuid: string) => {
   const d = instanceDir(c, uuid);
-  return { dir: d, root: join(d, 'disk'), configDrive: join(d, 'disk.config'), consoleLog: join(d, 'console.log'), info: join(d, 'instance.json') };
+  return {
+    dir: d,
+    root: join(d, 'disk'),
+    configDrive: join(d, 'disk.config'),
+    consoleLog: join(d, 'console.log'),
+    info: join(d, 'instance.json'),
+  };
 };
 
 /** The domain or InstanceNotFound. */

@@ -45,7 +45,9 @@ export async function ensureChapSecret(c: LibvirtCtx, conn: IscsiConnectionInfo,
   const d = conn.data;
   if (!d.auth_username || !d.auth_password || (d.auth_method && d.auth_method.toUpperCase() !== 'CHAP')) return undefined;
   const s = volumeSecret(d.volume_id);
-  await withTempFile(c, 'secret.xml', iscsiSecretXml(s.uuid, s.usage, `CHAP secret of volume ${d.volume_id}`), (p) => c.virsh.secretDefine(p));
+  await withTempFile(c, 'secret.xml', iscsiSecretXml(s.uuid, s.usage, `CHAP secret of volume ${d.volume_id}`), (p) =>
+    c.virsh.secretDefine(p),
+  );
   r.add('undefine CHAP secret', () => c.virsh.secretUndefine(s.uuid));
   await withTempFile(c, 'secret.value', d.auth_password, (p) => c.virsh.secretSetValue(s.uuid, p));
   return { username: d.auth_username, secretUsage: s.usage };
@@ -54,8 +56,17 @@ export async function ensureChapSecret(c: LibvirtCtx, conn: IscsiConnectionInfo,
 export function iscsiDisk(conn: IscsiConnectionInfo, target: string, auth: IscsiDisk['auth'], bootOrder?: number): IscsiDisk {
   const { host, port } = parsePortal(conn.data.target_portal);
   return {
-    kind: 'iscsi', iqn: conn.data.target_iqn, lun: conn.data.target_lun, host, port, auth,
-    bus: 'virtio', target, volumeId: conn.data.volume_id, discard: conn.data.discard, bootOrder,
+    kind: 'iscsi',
+    iqn: conn.data.target_iqn,
+    lun: conn.data.target_lun,
+    host,
+    port,
+    auth,
+    bus: 'virtio',
+    target,
+    volumeId: conn.data.volume_id,
+    discard: conn.data.discard,
+    bootOrder,
   };
 }
 
@@ -65,7 +76,12 @@ const liveFlags = async (c: LibvirtCtx, uuid: string) => {
   return { dom, flags: { live: s === VIR.RUNNING || s === VIR.PAUSED || s === VIR.BLOCKED, config: true } };
 };
 
-export async function attachVolume(c: LibvirtCtx, uuid: string, conn: IscsiConnectionInfo, device: string | null): Promise<string> {
+export async function attachVolume(
+  c: LibvirtCtx,
+  uuid: string,
+  conn: IscsiConnectionInfo,
+  device: string | null,
+): Promise<string> {
   const { dom, flags } = await liveFlags(c, uuid);
   const facts = await factsOf(dom);
   const existing = facts.volumes[conn.data.volume_id];
@@ -92,12 +108,18 @@ const DETACH_WAIT_MS = 30_000;
  * gets a retryable DetachTimeout (the persistent config no longer has the device, so
  * the next stop/start drops it anyway).
  */
-async function waitGone(c: LibvirtCtx, uuid: string, what: string, present: (f: Awaited<ReturnType<typeof factsOf>>) => boolean): Promise<void> {
+async function waitGone(
+  c: LibvirtCtx,
+  uuid: string,
+  what: string,
+  present: (f: Awaited<ReturnType<typeof factsOf>>) => boolean,
+): Promise<void> {
   const end = Date.now() + DETACH_WAIT_MS;
   for (;;) {
     const dom = await c.conn.lookup(uuid);
     if (!dom || !present(await factsOf(dom))) return;
-    if (Date.now() >= end) throw new HypervisorFault('DetachTimeout', `the guest has not released ${what} after ${DETACH_WAIT_MS / 1000} s`, true);
+    if (Date.now() >= end)
+      throw new HypervisorFault('DetachTimeout', `the guest has not released ${what} after ${DETACH_WAIT_MS / 1000} s`, true);
     await sleep(250);
   }
 }
@@ -121,8 +143,13 @@ export async function detachVolume(c: LibvirtCtx, uuid: string, volumeId: string
 
 export function nicOf(v: VifSpec): DomainNic {
   return {
-    portId: v.port_id, mac: v.mac, mtu: v.mtu, vifType: v.vif_type ?? 'ovs', bridge: v.bridge ?? 'br-int',
-    tap: tapName(v.port_id), model: v.model ?? 'virtio',
+    portId: v.port_id,
+    mac: v.mac,
+    mtu: v.mtu,
+    vifType: v.vif_type ?? 'ovs',
+    bridge: v.bridge ?? 'br-int',
+    tap: tapName(v.port_id),
+    model: v.model ?? 'virtio',
   };
 }
 

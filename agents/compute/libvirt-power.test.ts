@@ -12,9 +12,15 @@ function fakeDomain(initial: number, o: { offAfterShutdowns?: number } = {}) {
     shutdown: async () => {
       calls.push('shutdown');
       shutdowns++;
-      if (o.offAfterShutdowns !== undefined && shutdowns >= o.offAfterShutdowns) setTimeout(() => { state = VIR.SHUTOFF; }, 50);
+      if (o.offAfterShutdowns !== undefined && shutdowns >= o.offAfterShutdowns)
+        setTimeout(() => {
+          state = VIR.SHUTOFF;
+        }, 50);
     },
-    destroy: async () => { calls.push('destroy'); state = VIR.SHUTOFF; },
+    destroy: async () => {
+      calls.push('destroy');
+      state = VIR.SHUTOFF;
+    },
   };
   return { dom: dom as never, calls, state: () => state };
 }

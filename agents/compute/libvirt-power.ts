@@ -21,7 +21,8 @@ async function wrap<T>(step: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (isInvalidOperation(e) || (e instanceof VirshError && e.invalidState)) throw new InvalidState(`${step}: ${(e as Error).message}`);
+    if (isInvalidOperation(e) || (e instanceof VirshError && e.invalidState))
+      throw new InvalidState(`${step}: ${(e as Error).message}`);
     throw stepFailed('HypervisorError', step, e);
   }
 }
@@ -44,17 +45,25 @@ export async function shutdownDomain(dom: Domain, timeoutSec: number): Promise<b
   if (s !== VIR.PAUSED && timeoutSec > 0) {
     const end = Date.now() + timeoutSec * 1000;
     while (Date.now() < end) {
-      await dom.shutdown().catch((e: unknown) => { if (!isInvalidOperation(e)) throw e; });
+      await dom.shutdown().catch((e: unknown) => {
+        if (!isInvalidOperation(e)) throw e;
+      });
       if (await waitState(dom, isOff, Math.min(ACPI_RETRY_MS, end - Date.now()))) return false;
     }
   }
   s = await virState(dom);
   if (isOff(s)) return false;
-  await dom.destroy().catch((e: unknown) => { if (!isInvalidOperation(e)) throw e; });
+  await dom.destroy().catch((e: unknown) => {
+    if (!isInvalidOperation(e)) throw e;
+  });
   return true;
 }
 
-export async function powerOff(c: LibvirtCtx, uuid: string, timeoutSec: number): Promise<{ instance: InstanceState; forced: boolean }> {
+export async function powerOff(
+  c: LibvirtCtx,
+  uuid: string,
+  timeoutSec: number,
+): Promise<{ instance: InstanceState; forced: boolean }> {
   const dom = await mustLookup(c, uuid);
   const forced = await wrap('shut down domain', () => shutdownDomain(dom, timeoutSec));
   return { instance: await stateOfDomain(c, uuid, dom), forced };

@@ -22,7 +22,11 @@ export async function snapshot(c: LibvirtCtx, uuid: string, t: SnapshotTarget, d
   const facts = await factsOf(dom);
   const p = paths(c, uuid);
   const root = facts.fileDisks.find((d) => d.device === 'disk' && d.path === p.root);
-  if (!root) throw new HypervisorFault('SnapshotFailed', `instance ${uuid} has no local root disk (boot from volume: snapshot the volume instead)`);
+  if (!root)
+    throw new HypervisorFault(
+      'SnapshotFailed',
+      `instance ${uuid} has no local root disk (boot from volume: snapshot the volume instead)`,
+    );
   const tmp = join(p.dir, `.snapshot-${t.imageId}.${t.diskFormat}`);
   let pausedMs = 0;
   try {
@@ -33,7 +37,8 @@ export async function snapshot(c: LibvirtCtx, uuid: string, t: SnapshotTarget, d
     try {
       await convertSharedCopy(c.run, root.path, tmp, t.diskFormat);
     } finally {
-      if (pauseIt) await dom.resume().catch((e: unknown) => c.log.warn({ uuid, err: String(e) }, 'resume after snapshot copy failed'));
+      if (pauseIt)
+        await dom.resume().catch((e: unknown) => c.log.warn({ uuid, err: String(e) }, 'resume after snapshot copy failed'));
       pausedMs = pauseIt ? Math.round(performance.now() - t0) : 0;
     }
     const size = (await stat(tmp)).size;
@@ -48,9 +53,14 @@ export async function snapshot(c: LibvirtCtx, uuid: string, t: SnapshotTarget, d
 
 async function upload(file: string, size: number, t: SnapshotTarget, dispatcher?: Dispatcher): Promise<string> {
   const hash = createHash('md5');
-  const body = createReadStream(file).pipe(new Transform({
-    transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); },
-  }));
+  const body = createReadStream(file).pipe(
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    }),
+  );
   let res: Dispatcher.ResponseData;
   try {
     res = await request(t.uploadUrl, {
@@ -66,7 +76,11 @@ async function upload(file: string, size: number, t: SnapshotTarget, dispatcher?
   }
   const text = await res.body.text().catch(() => '');
   if (res.statusCode < 200 || res.statusCode >= 300) {
-    throw new HypervisorFault('SnapshotFailed', `uploading to the image API: ${res.statusCode} ${text.slice(0, 200)}`, res.statusCode >= 500);
+    throw new HypervisorFault(
+      'SnapshotFailed',
+      `uploading to the image API: ${res.statusCode} ${text.slice(0, 200)}`,
+      res.statusCode >= 500,
+    );
   }
   return hash.digest('hex');
 }

@@ -2,10 +2,26 @@ import { PowerState, type InstanceState, type PowerStateValue } from '../../shar
 import type { DomainFacts } from './domain-read.js';
 
 /** libvirt's virDomainState numbers. */
-export const VIR = { NOSTATE: 0, RUNNING: 1, BLOCKED: 2, PAUSED: 3, SHUTDOWN: 4, SHUTOFF: 5, CRASHED: 6, PMSUSPENDED: 7 } as const;
+export const VIR = {
+  NOSTATE: 0,
+  RUNNING: 1,
+  BLOCKED: 2,
+  PAUSED: 3,
+  SHUTDOWN: 4,
+  SHUTOFF: 5,
+  CRASHED: 6,
+  PMSUSPENDED: 7,
+} as const;
 
 const WORDS: Record<number, string> = {
-  0: 'no state', 1: 'running', 2: 'idle', 3: 'paused', 4: 'in shutdown', 5: 'shut off', 6: 'crashed', 7: 'pmsuspended',
+  0: 'no state',
+  1: 'running',
+  2: 'idle',
+  3: 'paused',
+  4: 'in shutdown',
+  5: 'shut off',
+  6: 'crashed',
+  7: 'pmsuspended',
 };
 
 /**
@@ -16,12 +32,20 @@ const WORDS: Record<number, string> = {
  */
 export function powerStateOf(virState: number): PowerStateValue {
   switch (virState) {
-    case VIR.RUNNING: case VIR.BLOCKED: return PowerState.RUNNING;
-    case VIR.PAUSED: return PowerState.PAUSED;
-    case VIR.SHUTDOWN: case VIR.SHUTOFF: return PowerState.SHUTDOWN;
-    case VIR.CRASHED: return PowerState.CRASHED;
-    case VIR.PMSUSPENDED: return PowerState.SUSPENDED;
-    default: return PowerState.NOSTATE;
+    case VIR.RUNNING:
+    case VIR.BLOCKED:
+      return PowerState.RUNNING;
+    case VIR.PAUSED:
+      return PowerState.PAUSED;
+    case VIR.SHUTDOWN:
+    case VIR.SHUTOFF:
+      return PowerState.SHUTDOWN;
+    case VIR.CRASHED:
+      return PowerState.CRASHED;
+    case VIR.PMSUSPENDED:
+      return PowerState.SUSPENDED;
+    default:
+      return PowerState.NOSTATE;
   }
 }
 

@@ -16,12 +16,19 @@ import { LibvirtDriver } from './libvirt.js';
  * build/test-image/homestack-guest.qcow2 (scripts/build-test-image.sh).
  */
 
-const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname);
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/usr/bin/virsh') ? 'virsh is not installed'
-  : !existsSync(IMAGE) ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)`
-  : '';
+const IMAGE = resolve(
+  process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname,
+);
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/usr/bin/virsh')
+        ? 'virsh is not installed'
+        : !existsSync(IMAGE)
+          ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)`
+          : '';
 if (why) console.log(`libvirt.system.test: skipped: ${why}`);
 
 const run = makeRunner();
@@ -55,28 +62,44 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     dir = await mkdtemp(`/tmp/t${runId}-compute-`);
     // Left 0700 on purpose (like the agent's data_dir): init must let QEMU traverse it.
     server = createServer((req, res) => {
-      if (req.headers['x-auth-token'] !== TOKEN) { res.writeHead(401).end(); return; }
+      if (req.headers['x-auth-token'] !== TOKEN) {
+        res.writeHead(401).end();
+        return;
+      }
       const stored = join(dir, `upload-${(req.url ?? '').split('/')[4] ?? ''}`);
       if (req.method === 'GET' && req.url === `/image/v2/images/${imageId}/file`) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(IMAGE).size });
         createReadStream(IMAGE).pipe(res);
-      } else if (req.method === 'GET' && existsSync(stored)) { // an uploaded snapshot
+      } else if (req.method === 'GET' && existsSync(stored)) {
+        // an uploaded snapshot
         createReadStream(stored).pipe(res);
       } else if (req.method === 'PUT') {
         const h = createHash('md5');
         let size = 0;
         const file = createWriteStream(stored);
         req.pipe(file);
-        req.on('data', (c: Buffer) => { h.update(c); size += c.length; });
-        file.on('finish', () => { uploads.push({ url: req.url!, md5: h.digest('hex'), size }); res.writeHead(204).end(); });
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          size += c.length;
+        });
+        file.on('finish', () => {
+          uploads.push({ url: req.url!, md5: h.digest('hex'), size });
+          res.writeHead(204).end();
+        });
       } else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address() as { port: number };
     base = `http://127.0.0.1:${addr.port}`;
     driver = new LibvirtDriver({
-      uri: 'qemu:///system', virtType: 'auto', instancesDir: join(dir, 'instances'), imagesDir: join(dir, 'images'),
-      consoleHost: '127.0.0.1', reservedMemoryMb: 0, isoTool: 'genisoimage', run,
+      uri: 'qemu:///system',
+      virtType: 'auto',
+      instancesDir: join(dir, 'instances'),
+      imagesDir: join(dir, 'images'),
+      consoleHost: '127.0.0.1',
+      reservedMemoryMb: 0,
+      isoTool: 'genisoimage',
+      run,
     });
     const caps = await driver.init();
     console.log(`host: ${JSON.stringify(caps)}`);
@@ -92,11 +115,23 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
 
   const created: string[] = [];
   const spec = (uuid: string, marker: string, checksum: string | null = md5()): InstanceSpec => ({
-    uuid, name: `t${runId}-vm`, hostname: `t${runId}-vm`, vcpus: 1, memory_mb: 192, root_gb: 1,
+    uuid,
+    name: `t${runId}-vm`,
+    hostname: `t${runId}-vm`,
+    vcpus: 1,
+    memory_mb: 192,
+    root_gb: 1,
     image: { id: imageId, download_url: `${base}/image/v2/images/${imageId}/file`, token: TOKEN, checksum, disk_format: 'qcow2' },
     nics: [],
     config_drive: {
-      meta_data: { uuid, name: `t${runId}-vm`, hostname: `t${runId}-host`, public_keys: {}, launch_index: 0, availability_zone: 'nova' },
+      meta_data: {
+        uuid,
+        name: `t${runId}-vm`,
+        hostname: `t${runId}-host`,
+        public_keys: {},
+        launch_index: 0,
+        availability_zone: 'nova',
+      },
       user_data: Buffer.from(`#!/bin/sh\necho ${marker}-$(hostname)\n`).toString('base64'),
       network_data: { links: [], networks: [], services: [] },
     },
@@ -172,9 +207,18 @@ describe.skipIf(Boolean(why))('LibvirtDriver on a real guest', () => {
     expect((await driver.unpause(uuid)).power_state).toBe(PowerState.RUNNING);
 
     const snapId = randomUUID();
-    const snap = await driver.snapshot(uuid, { imageId: snapId, uploadUrl: `${base}/image/v2/images/${snapId}/file`, token: TOKEN, diskFormat: 'qcow2' });
+    const snap = await driver.snapshot(uuid, {
+      imageId: snapId,
+      uploadUrl: `${base}/image/v2/images/${snapId}/file`,
+      token: TOKEN,
+      diskFormat: 'qcow2',
+    });
     console.log(`snapshot: ${snap.size} bytes, guest paused ${snap.pausedMs} ms`);
-    expect(uploads.find((u) => u.url.includes(snapId))).toEqual({ url: `/image/v2/images/${snapId}/file`, md5: snap.checksum, size: snap.size });
+    expect(uploads.find((u) => u.url.includes(snapId))).toEqual({
+      url: `/image/v2/images/${snapId}/file`,
+      md5: snap.checksum,
+      size: snap.size,
+    });
     expect((await driver.get(uuid))!.power_state).toBe(PowerState.RUNNING);
 
     // The snapshot is a bootable image: a second server boots from it (fetched, cached, overlaid).

@@ -72,7 +72,10 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async init(): Promise<HostCapabilities> {
     const cpuinfo = await (this.o.cpuinfo ?? readCpuinfo)();
-    const devKvm = await access('/dev/kvm').then(() => true, () => false);
+    const devKvm = await access('/dev/kvm').then(
+      () => true,
+      () => false,
+    );
     this.c.virtType = resolveVirtType(this.o.virtType, cpuinfo, devKvm);
     if (this.o.virtType === 'kvm' && !devKvm) throw new Error('virt_type = kvm but /dev/kvm does not exist');
     // With /dev/kvm present but closed to the qemu user (0600 root, no udev rule),
@@ -81,7 +84,10 @@ export class LibvirtDriver implements HypervisorDriver {
     // Debian's udev rule makes it root:kvm 0660; say so instead of failing.
     const kvmMode = devKvm ? (await stat('/dev/kvm')).mode : 0;
     if (devKvm && (kvmMode & 0o060) !== 0o060 && (kvmMode & 0o006) !== 0o006) {
-      this.c.log.warn({ mode: (kvmMode & 0o777).toString(8) }, '/dev/kvm is not group-accessible: libvirt will re-probe QEMU on every call (fix: chgrp kvm /dev/kvm; chmod 660 /dev/kvm)');
+      this.c.log.warn(
+        { mode: (kvmMode & 0o777).toString(8) },
+        '/dev/kvm is not group-accessible: libvirt will re-probe QEMU on every call (fix: chgrp kvm /dev/kvm; chmod 660 /dev/kvm)',
+      );
     }
     // QEMU runs as libvirt-qemu (DAC): it must be able to traverse to the disks.
     for (const d of [this.o.instancesDir, this.o.imagesDir]) {
@@ -113,7 +119,7 @@ export class LibvirtDriver implements HypervisorDriver {
     }
     for (const d of chain.reverse()) {
       const st = await stat(d).catch(() => null);
-      if (!st || (st.mode & 0o001) || (st.gid === gid && st.mode & 0o010)) continue;
+      if (!st || st.mode & 0o001 || (st.gid === gid && st.mode & 0o010)) continue;
       if (!Number.isFinite(gid) || st.gid !== 0) {
         this.c.log.warn({ dir: d }, 'QEMU (libvirt-qemu) cannot traverse this directory to reach instance disks');
         continue;
@@ -205,7 +211,9 @@ export class LibvirtDriver implements HypervisorDriver {
     const next = prev.then(fn, fn);
     const tail = next.catch(() => {});
     this.locks.set(key, tail);
-    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key); });
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
     return next;
   }
 
@@ -241,13 +249,18 @@ export class LibvirtDriver implements HypervisorDriver {
       // The config drive does not depend on the image: build it while the root disk is made.
       const cdT0 = performance.now();
       const configDrive = spec.config_drive
-        ? stepRun('build config drive', () => writeConfigDrive(p.configDrive, configDriveFiles(spec.config_drive!), isofs(this.o.run, this.o.isoTool)))
-          .then(() => { timings.config_drive_ms = since(cdT0); })
+        ? stepRun('build config drive', () =>
+            writeConfigDrive(p.configDrive, configDriveFiles(spec.config_drive!), isofs(this.o.run, this.o.isoTool)),
+          ).then(() => {
+            timings.config_drive_ms = since(cdT0);
+          })
         : Promise.resolve();
       const root = (async (): Promise<DomainDisk> => {
         if (!spec.image) {
           const t = performance.now();
-          const auth = await stepRun(`connect boot volume ${spec.boot_volume!.volume_id}`, () => dev.ensureChapSecret(this.c, spec.boot_volume!.connection, r));
+          const auth = await stepRun(`connect boot volume ${spec.boot_volume!.volume_id}`, () =>
+            dev.ensureChapSecret(this.c, spec.boot_volume!.connection, r),
+          );
           timings.disk_ms = since(t);
           return dev.iscsiDisk(spec.boot_volume!.connection, 'vda', auth);
         }
@@ -258,9 +271,13 @@ export class LibvirtDriver implements HypervisorDriver {
         t = performance.now();
         const want = spec.root_gb * GiB;
         if (want && want < base.virtualSize) {
-          throw new BadSpec(`root disk of ${spec.root_gb} GiB is smaller than the image's virtual size (${base.virtualSize} bytes)`);
+          throw new BadSpec(
+            `root disk of ${spec.root_gb} GiB is smaller than the image's virtual size (${base.virtualSize} bytes)`,
+          );
         }
-        await stepRun('create root disk', () => this.qimg.create(p.root, 'qcow2', Math.max(want, base.virtualSize), { path: base.path, format: 'qcow2' }));
+        await stepRun('create root disk', () =>
+          this.qimg.create(p.root, 'qcow2', Math.max(want, base.virtualSize), { path: base.path, format: 'qcow2' }),
+        );
         timings.disk_ms = since(t);
         return { kind: 'file', path: p.root, format: 'qcow2', device: 'disk', bus, target: rootTarget };
       })();
@@ -271,22 +288,58 @@ export class LibvirtDriver implements HypervisorDriver {
       if (spec.config_drive) {
         const asDisk = spec.virt?.config_drive_device === 'disk';
         const machine = spec.virt?.machine ?? 'pc';
-        disks.push(asDisk
-          ? { kind: 'file', path: p.configDrive, format: 'raw', device: 'disk', bus: 'virtio', target: 'vdz', readonly: true }
-          : { kind: 'file', path: p.configDrive, format: 'raw', device: 'cdrom', ...(/^pc(-i440fx.*)?$/.test(machine) ? { bus: 'ide' as const, target: 'hdd' } : { bus: 'sata' as const, target: 'sdz' }), readonly: true });
+        disks.push(
+          asDisk
+            ? { kind: 'file', path: p.configDrive, format: 'raw', device: 'disk', bus: 'virtio', target: 'vdz', readonly: true }
+            : {
+                kind: 'file',
+                path: p.configDrive,
+                format: 'raw',
+                device: 'cdrom',
+                ...(/^pc(-i440fx.*)?$/.test(machine)
+                  ? { bus: 'ide' as const, target: 'hdd' }
+                  : { bus: 'sata' as const, target: 'sdz' }),
+                readonly: true,
+              },
+        );
       }
       let mark = performance.now();
-      const lap = () => { const d = since(mark); mark = performance.now(); return d; };
+      const lap = () => {
+        const d = since(mark);
+        mark = performance.now();
+        return d;
+      };
       step = 'define domain';
-      await writeFile(p.info, JSON.stringify({ uuid, image_id: spec.image?.id ?? null, boot_volume: spec.boot_volume?.volume_id ?? null, created_at: new Date().toISOString() }));
+      await writeFile(
+        p.info,
+        JSON.stringify({
+          uuid,
+          image_id: spec.image?.id ?? null,
+          boot_volume: spec.boot_volume?.volume_id ?? null,
+          created_at: new Date().toISOString(),
+        }),
+      );
       const xml = buildDomainXml({
-        uuid, title: spec.name, virtType: this.c.virtType, machine: spec.virt?.machine ?? 'pc', arch: 'x86_64',
-        vcpus: spec.vcpus, memoryMb: spec.memory_mb, cpuMode: spec.virt?.cpu_mode ?? 'host-model',
-        disks, nics: spec.nics.map(dev.nicOf), consoleLog: p.consoleLog, vncListen: this.o.consoleHost,
+        uuid,
+        title: spec.name,
+        virtType: this.c.virtType,
+        machine: spec.virt?.machine ?? 'pc',
+        arch: 'x86_64',
+        vcpus: spec.vcpus,
+        memoryMb: spec.memory_mb,
+        cpuMode: spec.virt?.cpu_mode ?? 'host-model',
+        disks,
+        nics: spec.nics.map(dev.nicOf),
+        consoleLog: p.consoleLog,
+        vncListen: this.o.consoleHost,
         meta: { projectId: spec.project_id, createdAt: new Date().toISOString() },
       });
       const dom = await this.c.conn.with((hv) => hv.domainDefineXML(xml));
-      r.add('undefine domain', () => this.c.virsh.undefine(uuid).catch((e: unknown) => { if (!(e instanceof VirshError && e.notFound)) throw e; }));
+      r.add('undefine domain', () =>
+        this.c.virsh.undefine(uuid).catch((e: unknown) => {
+          if (!(e instanceof VirshError && e.notFound)) throw e;
+        }),
+      );
       timings.define_ms = lap();
       step = 'start domain';
       await dom.create();
@@ -299,7 +352,8 @@ export class LibvirtDriver implements HypervisorDriver {
       return { instance, timings, imageCached };
     } catch (e) {
       const errs = await r.revert();
-      if (errs.length) this.c.log.warn({ uuid, errors: errs.map((x) => `${x.what}: ${String(x.error)}`) }, 'spawn cleanup incomplete');
+      if (errs.length)
+        this.c.log.warn({ uuid, errors: errs.map((x) => `${x.what}: ${String(x.error)}`) }, 'spawn cleanup incomplete');
       if (e instanceof BadSpec || e instanceof InstanceExists) throw e;
       throw stepFailed('SpawnFailed', step, e);
     }
@@ -324,7 +378,8 @@ export class LibvirtDriver implements HypervisorDriver {
       } catch (e) {
         if (!(e instanceof VirshError && e.notFound)) throw stepFailed('HypervisorError', 'undefine domain', e);
       }
-      for (const volumeId of Object.keys(facts?.volumeSecrets ?? {})) await this.c.virsh.secretUndefine(volumeSecret(volumeId).uuid);
+      for (const volumeId of Object.keys(facts?.volumeSecrets ?? {}))
+        await this.c.virsh.secretUndefine(volumeSecret(volumeId).uuid);
     }
     if (o.deleteDisks) await rm(p.dir, { recursive: true, force: true });
     return Boolean(dom);
@@ -332,13 +387,16 @@ export class LibvirtDriver implements HypervisorDriver {
 
   powerOn = (uuid: string) => this.serial(uuid, () => power.powerOn(this.c, uuid));
   powerOff = (uuid: string, o: { timeoutSec: number }) => this.serial(uuid, () => power.powerOff(this.c, uuid, o.timeoutSec));
-  reboot = (uuid: string, o: { hard: boolean; timeoutSec?: number }) => this.serial(uuid, () => power.reboot(this.c, uuid, o.hard, o.timeoutSec));
+  reboot = (uuid: string, o: { hard: boolean; timeoutSec?: number }) =>
+    this.serial(uuid, () => power.reboot(this.c, uuid, o.hard, o.timeoutSec));
   pause = (uuid: string) => this.serial(uuid, () => power.pause(this.c, uuid));
   unpause = (uuid: string) => this.serial(uuid, () => power.unpause(this.c, uuid));
   suspend = (uuid: string) => this.serial(uuid, () => power.suspend(this.c, uuid));
   resume = (uuid: string) => this.serial(uuid, () => power.resume(this.c, uuid));
-  snapshot = (uuid: string, t: SnapshotTarget): Promise<SnapshotResult> => this.serial(uuid, () => snapshot(this.c, uuid, t, this.o.dispatcher));
-  attachVolume = (uuid: string, c: IscsiConnectionInfo, device: string | null) => this.serial(uuid, () => dev.attachVolume(this.c, uuid, c, device));
+  snapshot = (uuid: string, t: SnapshotTarget): Promise<SnapshotResult> =>
+    this.serial(uuid, () => snapshot(this.c, uuid, t, this.o.dispatcher));
+  attachVolume = (uuid: string, c: IscsiConnectionInfo, device: string | null) =>
+    this.serial(uuid, () => dev.attachVolume(this.c, uuid, c, device));
   detachVolume = (uuid: string, volumeId: string) => this.serial(uuid, () => dev.detachVolume(this.c, uuid, volumeId));
   plugVif = (uuid: string, vif: VifSpec) => this.serial(uuid, () => dev.plugVif(this.c, uuid, vif));
   unplugVif = (uuid: string, portId: string) => this.serial(uuid, () => dev.unplugVif(this.c, uuid, portId));
@@ -364,7 +422,10 @@ export class LibvirtDriver implements HypervisorDriver {
     const users = new Map<string, string[]>();
     const names = await readdir(this.o.instancesDir).catch(() => [] as string[]);
     for (const n of names) {
-      const j = await readFile(join(this.o.instancesDir, n, 'instance.json'), 'utf8').then((t) => JSON.parse(t) as { image_id?: string }, () => null);
+      const j = await readFile(join(this.o.instancesDir, n, 'instance.json'), 'utf8').then(
+        (t) => JSON.parse(t) as { image_id?: string },
+        () => null,
+      );
       if (j?.image_id) users.set(j.image_id, [...(users.get(j.image_id) ?? []), n]);
     }
     return users;
@@ -372,7 +433,12 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async cachedImages(): Promise<CachedImage[]> {
     const users = await this.imageUsers();
-    return (await this.c.cache.list()).map((i) => ({ imageId: i.imageId, size: i.size, lastUsed: i.lastUsed.toISOString(), usedBy: users.get(i.imageId) ?? [] }));
+    return (await this.c.cache.list()).map((i) => ({
+      imageId: i.imageId,
+      size: i.size,
+      lastUsed: i.lastUsed.toISOString(),
+      usedBy: users.get(i.imageId) ?? [],
+    }));
   }
 
   async evictImage(imageId: string): Promise<boolean> {

@@ -18,17 +18,18 @@ export interface ComputeDriverContext {
 
 /** Hypervisor drivers by `compute.driver` (a literal map keyed by the config string). */
 export const DRIVERS: Record<AgentConfig['compute']['driver'], (c: ComputeDriverContext) => HypervisorDriver> = {
-  libvirt: (c) => new LibvirtDriver({
-    uri: c.config.libvirt_uri,
-    virtType: c.config.virt_type,
-    instancesDir: c.config.instances_dir || join(c.dataDir, 'instances'),
-    imagesDir: c.config.images_dir || join(c.dataDir, 'images'),
-    consoleHost: c.config.console_host,
-    reservedMemoryMb: c.config.reserved_memory_mb,
-    isoTool: c.config.iso_tool,
-    run: c.run,
-    log: c.log,
-  }),
+  libvirt: (c) =>
+    new LibvirtDriver({
+      uri: c.config.libvirt_uri,
+      virtType: c.config.virt_type,
+      instancesDir: c.config.instances_dir || join(c.dataDir, 'instances'),
+      imagesDir: c.config.images_dir || join(c.dataDir, 'images'),
+      consoleHost: c.config.console_host,
+      reservedMemoryMb: c.config.reserved_memory_mb,
+      isoTool: c.config.iso_tool,
+      run: c.run,
+      log: c.log,
+    }),
   fake: () => new FakeHypervisor(),
 };
 
@@ -43,14 +44,20 @@ export async function registerComputeRole(agent: AgentApp, ctx: RoleContext, dri
   const cfg = ctx.config.compute;
   const d = driver ?? DRIVERS[cfg.driver]({ config: cfg, run: ctx.run, dataDir: ctx.dataDir, log: ctx.log });
   const caps = await d.init();
-  ctx.log.info({ driver: cfg.driver, virt_type: caps.virt_type, hypervisor: `${caps.hypervisor_type} ${caps.hypervisor_version}` }, 'compute driver ready');
+  ctx.log.info(
+    { driver: cfg.driver, virt_type: caps.virt_type, hypervisor: `${caps.hypervisor_type} ${caps.hypervisor_version}` },
+    'compute driver ready',
+  );
   registerComputeRoutes(agent, d, { shutdownTimeoutSec: cfg.shutdown_timeout_s });
   registerVncWebsocket(agent, d);
   return {
     hypervisorType: caps.hypervisor_type,
     capabilities: {
-      driver: cfg.driver, virt_type: caps.virt_type, hypervisor_version: caps.hypervisor_version,
-      cpu_arch: caps.cpu_arch, console_host: caps.console_host,
+      driver: cfg.driver,
+      virt_type: caps.virt_type,
+      hypervisor_version: caps.hypervisor_version,
+      cpu_arch: caps.cpu_arch,
+      console_host: caps.console_host,
     },
     totals: async () => {
       const h = await d.hostResources();
@@ -58,7 +65,12 @@ export async function registerComputeRole(agent: AgentApp, ctx: RoleContext, dri
     },
     usage: async () => {
       const h = await d.hostResources();
-      return { vcpus_used: h.vcpus_used, memory_mb_used: h.memory_mb_used, running_vms: h.running_vms, disk_gb_used: h.disk_gb_used };
+      return {
+        vcpus_used: h.vcpus_used,
+        memory_mb_used: h.memory_mb_used,
+        running_vms: h.running_vms,
+        disk_gb_used: h.disk_gb_used,
+      };
     },
     close: () => d.close(),
   };

@@ -13,7 +13,19 @@ import { registerComputeRole } from './main.js';
 import { DisplayHypervisor, FakeDisplay } from './testing/vnc.js';
 
 const SECRET = 'agent-test-secret-0123456789';
-const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };
+const silent = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  fatal() {},
+  trace() {},
+  child() {
+    return silent;
+  },
+  level: 'silent',
+  silent() {},
+};
 const U = sampleSpec.uuid;
 
 let a: AgentApp | null = null;
@@ -31,7 +43,18 @@ async function start() {
   const driver = new DisplayHypervisor(() => port);
   a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
   const config = Value.Default(AgentConfigSchema, { compute: { driver: 'fake' } }) as never;
-  await registerComputeRole(a, { config, log: silent as never, run: new FakeRunner().run, hostname: 'h1', dataDir: '/x', controller: { url: 'http://x', secret: SECRET } }, driver);
+  await registerComputeRole(
+    a,
+    {
+      config,
+      log: silent as never,
+      run: new FakeRunner().run,
+      hostname: 'h1',
+      dataDir: '/x',
+      controller: { url: 'http://x', secret: SECRET },
+    },
+    driver,
+  );
   await a.fastify.listen({ host: '127.0.0.1', port: 0 });
   const base = `ws://127.0.0.1:${(a.fastify.server.address() as AddressInfo).port}`;
   return { driver, base, http: base.replace('ws:', 'http:') };
@@ -44,8 +67,13 @@ function open(url: string, headers: Record<string, string> = {}): Promise<{ ws?:
     ws.on('open', () => resolve({ ws }));
     ws.on('unexpected-response', (req, res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode, body }); });
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode, body });
+      });
     });
     ws.on('error', reject);
   });
@@ -83,7 +111,9 @@ describe('agent VNC websocket (compute.vnc_websocket)', () => {
     await driver.spawn(sampleSpec);
     await display!.stop();
     const { ws } = await open(`${base}${routePath(VncWebsocket.url, { uuid: U })}`, { authorization: `Bearer ${SECRET}` });
-    const c = await new Promise<{ code: number; reason: string }>((r) => ws!.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const c = await new Promise<{ code: number; reason: string }>((r) =>
+      ws!.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     expect(c.code).toBe(1011);
     expect(c.reason).toMatch(/ECONNREFUSED/);
     display = null;
@@ -102,11 +132,17 @@ describe('agent VNC websocket (compute.vnc_websocket)', () => {
     const stopped = await open(url, { authorization: `Bearer ${SECRET}` });
     expect(stopped.status).toBe(409);
     expect(JSON.parse(stopped.body!).error.code).toBe('InvalidState');
-    expect((await open(`${base}/v1/compute/instances/not-a-uuid/vnc/websocket`, { authorization: `Bearer ${SECRET}` })).status).toBe(400);
-    const plain = await fetch(`${http}${routePath(VncWebsocket.url, { uuid: U })}`, { headers: { authorization: `Bearer ${SECRET}` } });
+    expect(
+      (await open(`${base}/v1/compute/instances/not-a-uuid/vnc/websocket`, { authorization: `Bearer ${SECRET}` })).status,
+    ).toBe(400);
+    const plain = await fetch(`${http}${routePath(VncWebsocket.url, { uuid: U })}`, {
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
     expect(plain.status).toBe(409);
     await driver.powerOn(U);
-    const plain2 = await fetch(`${http}${routePath(VncWebsocket.url, { uuid: U })}`, { headers: { authorization: `Bearer ${SECRET}` } });
+    const plain2 = await fetch(`${http}${routePath(VncWebsocket.url, { uuid: U })}`, {
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
     expect(plain2.status).toBe(426);
     expect(display!.sockets).toHaveLength(0);
   });

@@ -24,7 +24,9 @@ type Target = { host: string; port: number };
 export function pipeWebsocketToTcp(ws: WebSocket, target: Target, log: Pick<FastifyBaseLogger, 'info' | 'warn'>): Socket {
   const tcp = createConnection({ host: target.host, port: target.port });
   tcp.setNoDelay(true);
-  tcp.setTimeout(CONNECT_TIMEOUT_MS, () => { if (tcp.connecting) tcp.destroy(new Error(`connect to ${target.host}:${target.port} timed out`)); });
+  tcp.setTimeout(CONNECT_TIMEOUT_MS, () => {
+    if (tcp.connecting) tcp.destroy(new Error(`connect to ${target.host}:${target.port} timed out`));
+  });
   let closed = false;
   const closeWs = (code: number, reason: string) => {
     if (closed) return;

@@ -24,12 +24,18 @@ export interface XmlElement {
 function unesc(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|apos|quot);/g, (_m, e: string) => {
     switch (e) {
-      case 'amp': return '&';
-      case 'lt': return '<';
-      case 'gt': return '>';
-      case 'apos': return "'";
-      case 'quot': return '"';
-      default: return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+      case 'amp':
+        return '&';
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'apos':
+        return "'";
+      case 'quot':
+        return '"';
+      default:
+        return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
     }
   });
 }
@@ -41,7 +47,9 @@ export function parseXml(src: string): XmlElement {
   let i = 0;
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
-  const fail = (m: string): never => { throw new XmlParseError(`${m} at offset ${i}`); };
+  const fail = (m: string): never => {
+    throw new XmlParseError(`${m} at offset ${i}`);
+  };
   while (i < src.length) {
     const lt = src.indexOf('<', i);
     const textEnd = lt < 0 ? src.length : lt;
@@ -84,7 +92,10 @@ export function parseXml(src: string): XmlElement {
         const a = attrRe.exec(src);
         if (!a) fail(`bad attribute in <${el.name}>`);
         i = attrRe.lastIndex;
-        if (a![5]) { closed = a![5] === '/>'; break; }
+        if (a![5]) {
+          closed = a![5] === '/>';
+          break;
+        }
         el.attrs[a![1]!] = unesc(a![3] ?? a![4] ?? '');
       }
       if (stack.length) stack[stack.length - 1]!.children.push(el);

@@ -12,7 +12,12 @@ const auth = { authorization: `Bearer ${SECRET}` };
 
 function agent() {
   const a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
-  registerHostRoutes(a, { hostname: 'h1', agentVersion: '0.1.0', roles: () => ['compute'], unavailableRoles: () => ({ volume: 'not built' }) });
+  registerHostRoutes(a, {
+    hostname: 'h1',
+    agentVersion: '0.1.0',
+    roles: () => ['compute'],
+    unavailableRoles: () => ({ volume: 'not built' }),
+  });
   return a;
 }
 
@@ -32,7 +37,12 @@ describe('agent app', () => {
   it('answers health with what it serves', async () => {
     const r = await agent().fastify.inject({ url: '/v1/health', headers: auth });
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toMatchObject({ hostname: 'h1', api_version: 1, roles: ['compute'], unavailable_roles: { volume: 'not built' } });
+    expect(r.json()).toMatchObject({
+      hostname: 'h1',
+      api_version: 1,
+      roles: ['compute'],
+      unavailable_roles: { volume: 'not built' },
+    });
     expect(r.headers['x-openstack-request-id']).toMatch(/^req-/);
   });
 
@@ -48,7 +58,9 @@ describe('agent app', () => {
     const headers = { ...auth, 'x-homestack-op-id': 'op-1' };
     const [r1, r2] = await Promise.all([
       a.fastify.inject({ method: 'POST', url: '/v1/echo', headers, payload: { message: 'm', delay_ms: 100 } }),
-      new Promise((r) => setTimeout(r, 20)).then(() => a.fastify.inject({ method: 'POST', url: '/v1/echo', headers, payload: { message: 'm', delay_ms: 100 } })),
+      new Promise((r) => setTimeout(r, 20)).then(() =>
+        a.fastify.inject({ method: 'POST', url: '/v1/echo', headers, payload: { message: 'm', delay_ms: 100 } }),
+      ),
     ]);
     const r3 = await a.fastify.inject({ method: 'POST', url: '/v1/echo', headers, payload: { message: 'm' } });
     expect(r1.json()).toEqual(r2.json());
@@ -64,7 +76,13 @@ describe('agent app', () => {
   it('stores a final error but not a retryable one', async () => {
     const a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
     let n = 0;
-    const Flaky = defineRoute({ name: 't.flaky', method: 'POST', url: '/v1/flaky', body: Type.Object({}), reply: Type.Object({ n: Type.Integer() }) });
+    const Flaky = defineRoute({
+      name: 't.flaky',
+      method: 'POST',
+      url: '/v1/flaky',
+      body: Type.Object({}),
+      reply: Type.Object({ n: Type.Integer() }),
+    });
     a.route(Flaky, async () => {
       n += 1;
       if (n === 1) throw new ServiceUnavailable('busy');
@@ -80,13 +98,24 @@ describe('agent app', () => {
     expect(third.json()).toEqual({ n: 2 });
     expect(n).toBe(2);
 
-    const failing = await a.fastify.inject({ method: 'POST', url: '/v1/echo', headers: { ...auth, 'x-homestack-op-id': 'op-3' }, payload: { message: 'x', fail_code: 'Nope' } });
+    const failing = await a.fastify.inject({
+      method: 'POST',
+      url: '/v1/echo',
+      headers: { ...auth, 'x-homestack-op-id': 'op-3' },
+      payload: { message: 'x', fail_code: 'Nope' },
+    });
     expect(failing.statusCode).toBe(404); // echo is not registered on this app
   });
 
   it('turns a reply that breaks the contract into a 500 BadAgentReply', async () => {
     const a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
-    const Bad = defineRoute({ name: 't.bad', method: 'GET', url: '/v1/bad/:id', body: Type.Object({ id: Type.String(), n: Type.Integer() }), reply: Type.Object({ ok: Type.Boolean() }) });
+    const Bad = defineRoute({
+      name: 't.bad',
+      method: 'GET',
+      url: '/v1/bad/:id',
+      body: Type.Object({ id: Type.String(), n: Type.Integer() }),
+      reply: Type.Object({ ok: Type.Boolean() }),
+    });
     a.route(Bad, async (b) => ({ ok: b.n as unknown as boolean }));
     const r = await a.fastify.inject({ url: '/v1/bad/x?n=3', headers: auth });
     expect(r.statusCode).toBe(500);

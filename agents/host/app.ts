@@ -51,7 +51,13 @@ function errorDoc(e: unknown): StoredReply {
   // shows a 5xx message to users.
   return {
     status: 500,
-    body: { error: { code: err?.name && err.name !== 'Error' ? err.name : 'AgentFault', message: err?.message ?? String(e), retryable: err?.retryable ?? false } },
+    body: {
+      error: {
+        code: err?.name && err.name !== 'Error' ? err.name : 'AgentFault',
+        message: err?.message ?? String(e),
+        retryable: err?.retryable ?? false,
+      },
+    },
   };
 }
 
@@ -88,7 +94,10 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
     let r: StoredReply;
     if (err.validation || err.code?.startsWith('FST_ERR_CTP')) {
-      r = { status: err.statusCode && err.statusCode < 500 ? err.statusCode : 400, body: { error: { code: 'BadRequest', message: err.message, retryable: false } } };
+      r = {
+        status: err.statusCode && err.statusCode < 500 ? err.statusCode : 400,
+        body: { error: { code: 'BadRequest', message: err.message, retryable: false } },
+      };
     } else {
       r = errorDoc(err);
       req.log.error({ err }, 'agent request failed');
@@ -96,7 +105,10 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
     return reply.status(r.status).type('application/json').send(r.body);
   });
   fastify.setNotFoundHandler((req, reply) =>
-    reply.status(404).type('application/json').send({ error: { code: 'NotFound', message: `No route ${req.method} ${req.url.split('?')[0]}`, retryable: false } }),
+    reply
+      .status(404)
+      .type('application/json')
+      .send({ error: { code: 'NotFound', message: `No route ${req.method} ${req.url.split('?')[0]}`, retryable: false } }),
   );
 
   const routes: string[] = [];
@@ -121,19 +133,38 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
           body = Value.Default(r.body, body);
           const work = async (): Promise<StoredReply> => {
             if (!Value.Check(r.body, body)) {
-              return { status: 400, body: { error: { code: 'BadRequest', message: `${r.name}: invalid body at ${firstError(r.body, body)}`, retryable: false } } };
+              return {
+                status: 400,
+                body: {
+                  error: {
+                    code: 'BadRequest',
+                    message: `${r.name}: invalid body at ${firstError(r.body, body)}`,
+                    retryable: false,
+                  },
+                },
+              };
             }
             try {
               const out = await handler(body as BodyOf<typeof r>, req);
               if (!Value.Check(r.reply, out)) {
                 req.log.error({ route: r.name, problem: firstError(r.reply, out) }, 'reply breaks the contract');
-                return { status: 500, body: { error: { code: 'BadAgentReply', message: `${r.name}: reply breaks the contract at ${firstError(r.reply, out)}`, retryable: false } } };
+                return {
+                  status: 500,
+                  body: {
+                    error: {
+                      code: 'BadAgentReply',
+                      message: `${r.name}: reply breaks the contract at ${firstError(r.reply, out)}`,
+                      retryable: false,
+                    },
+                  },
+                };
               }
               return { status: 200, body: out };
             } catch (e) {
               const er = errorDoc(e);
               if (er.status >= 500) req.log.error({ err: e, route: r.name }, 'operation failed');
-              else req.log.info({ route: r.name, code: (er.body as { error: { code: string } }).error.code }, 'operation refused');
+              else
+                req.log.info({ route: r.name, code: (er.body as { error: { code: string } }).error.code }, 'operation refused');
               return er;
             }
           };

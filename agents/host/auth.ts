@@ -10,7 +10,9 @@ export function readSecret(file: string): string {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new Error(`credential_file '${file}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist (the all-in-one or `homestack host enrol` creates it)' : (e as Error).message}`);
+    throw new Error(
+      `credential_file '${file}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist (the all-in-one or `homestack host enrol` creates it)' : (e as Error).message}`,
+    );
   }
   if ((st.mode & 0o077) !== 0) throw new Error(`credential_file '${file}': must not be readable by group or others (chmod 600)`);
   const s = readFileSync(file, 'utf8').trim();
@@ -33,8 +35,15 @@ export function installAgentAuth(app: FastifyInstance, secret: string): void {
   app.addHook('onRequest', async (req, reply) => {
     if (bearerMatches(req.headers.authorization, secret)) return;
     req.log.warn({ ip: req.ip, url: req.url }, 'refused a call without the host credential');
-    return reply.status(401).type('application/json').send({
-      error: { code: 'Unauthorized', message: 'This agent requires the host credential (Authorization: Bearer ...).', retryable: false },
-    });
+    return reply
+      .status(401)
+      .type('application/json')
+      .send({
+        error: {
+          code: 'Unauthorized',
+          message: 'This agent requires the host credential (Authorization: Bearer ...).',
+          retryable: false,
+        },
+      });
   });
 }

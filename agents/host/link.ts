@@ -1,8 +1,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import {
-  INTERNAL_HEARTBEAT_PATH, INTERNAL_REGISTER_PATH,
-  type HeartbeatBody, type RegisterBody,
+  INTERNAL_HEARTBEAT_PATH,
+  INTERNAL_REGISTER_PATH,
+  type HeartbeatBody,
+  type RegisterBody,
 } from '../../shared/agent/host.js';
 
 interface LinkLog {
@@ -41,21 +43,33 @@ export class ControllerLink {
     const data = Buffer.from(JSON.stringify(body));
     const timeout = this.o.timeoutMs ?? 5_000;
     return new Promise((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.o.secret}`, 'content-type': 'application/json', 'content-length': data.length },
-        timeout,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = text;
-          try { json = JSON.parse(text); } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-      });
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${this.o.secret}`,
+            'content-type': 'application/json',
+            'content-length': data.length,
+          },
+          timeout,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown = text;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              /* not JSON */
+            }
+            resolve({ status: res.statusCode ?? 0, json });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no reply from the controller within ${timeout} ms`)));
       req.on('error', reject);
       req.end(data);
@@ -71,12 +85,19 @@ export class ControllerLink {
     }
     this.registered = true;
     this.hostId = (r.json as { host_id?: string }).host_id ?? null;
-    this.o.log.info({ hostId: this.hostId, roles: body.roles, controller: this.o.controllerUrl }, 'registered with the controller');
-    const expected = (r.json as { heartbeat_s?: number; down_after_missed?: number });
+    this.o.log.info(
+      { hostId: this.hostId, roles: body.roles, controller: this.o.controllerUrl },
+      'registered with the controller',
+    );
+    const expected = r.json as { heartbeat_s?: number; down_after_missed?: number };
     if (this.o.heartbeatS && expected.heartbeat_s && this.o.heartbeatS > expected.heartbeat_s) {
       this.o.log.warn(
-        { heartbeat_s: this.o.heartbeatS, controller_heartbeat_s: expected.heartbeat_s, down_after_missed: expected.down_after_missed },
-        'this agent beats less often than the controller expects (it may be marked down between beats): set heartbeat_s to the controller\'s agents.heartbeat_s',
+        {
+          heartbeat_s: this.o.heartbeatS,
+          controller_heartbeat_s: expected.heartbeat_s,
+          down_after_missed: expected.down_after_missed,
+        },
+        "this agent beats less often than the controller expects (it may be marked down between beats): set heartbeat_s to the controller's agents.heartbeat_s",
       );
     }
     return true;
@@ -102,7 +123,11 @@ export class ControllerLink {
       if (ok && this.failing) this.o.log.info({}, 'the controller is reachable again');
       this.failing = !ok;
     } catch (e) {
-      if (!this.failing) this.o.log.warn({ err: (e as Error).message, controller: this.o.controllerUrl }, 'cannot reach the controller; will keep trying');
+      if (!this.failing)
+        this.o.log.warn(
+          { err: (e as Error).message, controller: this.o.controllerUrl },
+          'cannot reach the controller; will keep trying',
+        );
       this.failing = true;
     }
   }

@@ -15,7 +15,10 @@ describe('metric sources per role', () => {
   it('reads virsh domstats, OVS interfaces and the file back-end through the tool wrappers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hs-metrics-'));
     try {
-      const config = Value.Default(AgentConfigSchema, { data_dir: dir, volume: { backend: 'file', file_dir: dir } }) as AgentConfig;
+      const config = Value.Default(AgentConfigSchema, {
+        data_dir: dir,
+        volume: { backend: 'file', file_dir: dir },
+      }) as AgentConfig;
       const f = new FakeRunner()
         .on((c) => c.args.includes('domstats'), { stdout: "Domain: 'i1'\n  cpu.time=1000000000\n" })
         .on((c) => c.args.includes('Interface'), { stdout: IFACES });

@@ -19,7 +19,10 @@ export function metricSourcesFor(config: AgentConfig, run: Runner, roles: Role[]
     const vs = ovsVsctl(run);
     src.network = async () => {
       const ifs = await vs.interfaces();
-      return { tunnels: ifs.filter((i) => i.type === 'vxlan').length, ports: ifs.filter((i) => i.type === '' || i.type === 'internal').length };
+      return {
+        tunnels: ifs.filter((i) => i.type === 'vxlan').length,
+        ports: ifs.filter((i) => i.type === '' || i.type === 'internal').length,
+      };
     };
   }
   if (roles.includes('volume')) {
@@ -29,7 +32,10 @@ export function metricSourcesFor(config: AgentConfig, run: Runner, roles: Role[]
       src.volumeFreeBytes = async () => (await l.vg(vc.volume_group)).freeBytes;
     } else if (vc.backend === 'file') {
       const dir = vc.file_dir || join(config.data_dir, 'volumes');
-      src.volumeFreeBytes = async () => { const s = await statfs(dir); return s.bavail * s.bsize; };
+      src.volumeFreeBytes = async () => {
+        const s = await statfs(dir);
+        return s.bavail * s.bsize;
+      };
     }
   }
   return src;

@@ -7,14 +7,19 @@ import { installAgentMetrics } from './metrics.js';
 import { OpStore } from './op-store.js';
 
 const SECRET = 'agent-test-secret-0123456789';
-const DOMSTATS = "Domain: 'inst-a'\n  cpu.time=2500000000\n  balloon.current=1024\n  balloon.rss=512\n  net.0.rx.bytes=10\n  net.0.tx.bytes=20\n  block.0.rd.bytes=30\n  block.0.wr.bytes=40\n  block.0.allocation=50\n";
+const DOMSTATS =
+  "Domain: 'inst-a'\n  cpu.time=2500000000\n  balloon.current=1024\n  balloon.rss=512\n  net.0.rx.bytes=10\n  net.0.tx.bytes=20\n  block.0.rd.bytes=30\n  block.0.wr.bytes=40\n  block.0.allocation=50\n";
 
 describe('agent /metrics', () => {
   it('needs the host credential and exposes instance, network and volume figures', async () => {
     const a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
     const f = new FakeRunner().on((c) => c.args.includes('domstats'), { stdout: DOMSTATS });
     const v = virsh(f.run, { uri: 'qemu:///system' });
-    installAgentMetrics(a.fastify, { instances: () => v.domstats(), network: async () => ({ tunnels: 2, ports: 5 }), volumeFreeBytes: async () => 1e9 });
+    installAgentMetrics(a.fastify, {
+      instances: () => v.domstats(),
+      network: async () => ({ tunnels: 2, ports: 5 }),
+      volumeFreeBytes: async () => 1e9,
+    });
     expect((await a.fastify.inject({ url: '/metrics' })).statusCode).toBe(401);
     const res = await a.fastify.inject({ url: '/metrics', headers: { authorization: `Bearer ${SECRET}` } });
     expect(res.statusCode).toBe(200);
@@ -33,7 +38,11 @@ describe('agent /metrics', () => {
 
   it('reports a failing source as down instead of failing the scrape', async () => {
     const a = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
-    installAgentMetrics(a.fastify, { instances: async () => { throw new Error('libvirt down'); } });
+    installAgentMetrics(a.fastify, {
+      instances: async () => {
+        throw new Error('libvirt down');
+      },
+    });
     const res = await a.fastify.inject({ url: '/metrics', headers: { authorization: `Bearer ${SECRET}` } });
     expect(res.statusCode).toBe(200);
     const s = parseExposition(res.body);

@@ -30,7 +30,12 @@ const INSTANCE_FIELDS: [keyof Omit<DomStats, 'name'>, string, string, number][] 
 /** The registry and a refresh() that reads every source once; call it before each scrape. */
 export function createAgentMetrics(src: AgentMetricSources): { registry: Registry; refresh(): Promise<void> } {
   const registry = new Registry();
-  const up = new Gauge({ name: 'homestack_agent_metric_source_up', help: '1 when a metric source answered at the last scrape, 0 when it failed.', labelNames: ['source'], registers: [registry] });
+  const up = new Gauge({
+    name: 'homestack_agent_metric_source_up',
+    help: '1 when a metric source answered at the last scrape, 0 when it failed.',
+    labelNames: ['source'],
+    registers: [registry],
+  });
   const guard = async <T>(name: string, f: () => Promise<T>): Promise<T | undefined> => {
     try {
       const v = await f();
@@ -43,19 +48,46 @@ export function createAgentMetrics(src: AgentMetricSources): { registry: Registr
   };
   // Only the families of the roles this host has (a compute-only host prints no tunnel count of 0).
   const regs = (on: unknown) => (on ? [registry] : []);
-  const inst = INSTANCE_FIELDS.map(([field, name, help, scale]) => ({ field, scale, g: new Gauge({ name, help, labelNames: ['domain'], registers: regs(src.instances) }) }));
-  const tunnels = new Gauge({ name: 'homestack_network_tunnels', help: 'VXLAN tunnels to other hosts.', registers: regs(src.network) });
-  const ports = new Gauge({ name: 'homestack_network_ports', help: "Ports on this host's integration bridge.", registers: regs(src.network) });
-  const free = new Gauge({ name: 'homestack_volume_backend_free_bytes', help: 'Free space in the volume back-end.', registers: regs(src.volumeFreeBytes) });
+  const inst = INSTANCE_FIELDS.map(([field, name, help, scale]) => ({
+    field,
+    scale,
+    g: new Gauge({ name, help, labelNames: ['domain'], registers: regs(src.instances) }),
+  }));
+  const tunnels = new Gauge({
+    name: 'homestack_network_tunnels',
+    help: 'VXLAN tunnels to other hosts.',
+    registers: regs(src.network),
+  });
+  const ports = new Gauge({
+    name: 'homestack_network_ports',
+    help: "Ports on this host's integration bridge.",
+    registers: regs(src.network),
+  });
+  const free = new Gauge({
+    name: 'homestack_volume_backend_free_bytes',
+    help: 'Free space in the volume back-end.',
+    registers: regs(src.volumeFreeBytes),
+  });
   const refresh = async () => {
     // Sources are read concurrently, once per scrape (one virsh call for all domains).
     await Promise.all([
-      src.instances && guard('instances', src.instances).then((list) => {
-        for (const { g } of inst) g.reset();
-        for (const d of list ?? []) for (const { field, scale, g } of inst) g.set({ domain: d.name }, (d[field] as number) * scale);
-      }),
-      src.network && guard('network', src.network).then((n) => { if (n) { tunnels.set(n.tunnels); ports.set(n.ports); } }),
-      src.volumeFreeBytes && guard('volume', src.volumeFreeBytes).then((n) => { if (n !== undefined) free.set(n); }),
+      src.instances &&
+        guard('instances', src.instances).then((list) => {
+          for (const { g } of inst) g.reset();
+          for (const d of list ?? [])
+            for (const { field, scale, g } of inst) g.set({ domain: d.name }, (d[field] as number) * scale);
+        }),
+      src.network &&
+        guard('network', src.network).then((n) => {
+          if (n) {
+            tunnels.set(n.tunnels);
+            ports.set(n.ports);
+          }
+        }),
+      src.volumeFreeBytes &&
+        guard('volume', src.volumeFreeBytes).then((n) => {
+          if (n !== undefined) free.set(n);
+        }),
     ]);
   };
   return { registry, refresh };

@@ -10,7 +10,10 @@ describe('agent idempotency store', () => {
   it('remembers finished operations across an agent restart', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hs-ops-')), 'operations.db');
     let runs = 0;
-    const work = async () => { runs += 1; return { status: 200, body: { n: runs } }; };
+    const work = async () => {
+      runs += 1;
+      return { status: 200, body: { n: runs } };
+    };
     const a = new OpStore(path);
     expect(await a.run('op-1', 'r', work, keepFinal)).toEqual({ status: 200, body: { n: 1 }, replayed: false });
     a.close();
@@ -23,7 +26,11 @@ describe('agent idempotency store', () => {
   it('does not keep replies that ask for a retry, and forgets a failed run', async () => {
     const s = new OpStore(':memory:');
     let runs = 0;
-    const flaky = async () => { runs += 1; if (runs === 1) throw new Error('crash'); return { status: 503, body: {} }; };
+    const flaky = async () => {
+      runs += 1;
+      if (runs === 1) throw new Error('crash');
+      return { status: 503, body: {} };
+    };
     await expect(s.run('op-2', 'r', flaky, keepFinal)).rejects.toThrow('crash');
     expect((await s.run('op-2', 'r', flaky, keepFinal)).replayed).toBe(false);
     expect(s.get('op-2')).toBeNull();

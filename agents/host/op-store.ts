@@ -36,7 +36,9 @@ export class OpStore {
   }
 
   get(id: string): StoredReply | null {
-    const r = this.db.prepare('SELECT status, body FROM ops WHERE id = ?').get(id) as { status: number; body: string } | undefined;
+    const r = this.db.prepare('SELECT status, body FROM ops WHERE id = ?').get(id) as
+      | { status: number; body: string }
+      | undefined;
     return r ? { status: r.status, body: JSON.parse(r.body) } : null;
   }
 
@@ -57,7 +59,8 @@ export class OpStore {
     const p = (async () => {
       const r = await work();
       if (keep(r)) {
-        this.db.prepare('INSERT OR REPLACE INTO ops (id, route, status, body, finished_at) VALUES (?, ?, ?, ?, ?)')
+        this.db
+          .prepare('INSERT OR REPLACE INTO ops (id, route, status, body, finished_at) VALUES (?, ?, ?, ?, ?)')
           .run(id, route, r.status, JSON.stringify(r.body ?? null), new Date().toISOString());
       }
       return r;

@@ -44,8 +44,12 @@ export async function startAgent(o: {
   const hostname = config.host || osHostname().split('.')[0]!;
   const opStore = new OpStore(join(config.data_dir, 'operations.db'));
   const agent = buildAgentApp({
-    secret: o.secret, opStore, logLevel: config.log.level, logger: o.logger,
-    headersTimeoutS: config.listen.headers_timeout_s, idleTimeoutS: config.listen.idle_timeout_s,
+    secret: o.secret,
+    opStore,
+    logLevel: config.log.level,
+    logger: o.logger,
+    headersTimeoutS: config.listen.headers_timeout_s,
+    idleTimeoutS: config.listen.idle_timeout_s,
   });
   const log = agent.log;
   const handles = new Map<Role, RoleHandle>();
@@ -67,7 +71,11 @@ export async function startAgent(o: {
     }
     try {
       const h = await mod.register(agent, {
-        config, log: log.child({ role }), run, hostname, dataDir: config.data_dir,
+        config,
+        log: log.child({ role }),
+        run,
+        hostname,
+        dataDir: config.data_dir,
         controller: { url: config.controller_url, secret: o.secret },
       });
       handles.set(role, h ?? {});
@@ -86,8 +94,11 @@ export async function startAgent(o: {
 
   // A heartbeat waits at most half an interval (2 s at most) for the roles' samplers.
   const sampler = new UsageSampler(
-    [...handles].flatMap(([role, h]) => (h.usage ? [[role, h.usage.bind(h)] as [string, () => Promise<Record<string, number>>]] : [])),
-    Math.min(2000, (config.heartbeat_s * 1000) / 2), log,
+    [...handles].flatMap(([role, h]) =>
+      h.usage ? [[role, h.usage.bind(h)] as [string, () => Promise<Record<string, number>>]] : [],
+    ),
+    Math.min(2000, (config.heartbeat_s * 1000) / 2),
+    log,
   );
   const usage = async () => sampleUsage(config.data_dir, await sampler.sample());
   const registration = async (): Promise<RegisterBody> => {
@@ -102,14 +113,23 @@ export async function startAgent(o: {
       if (h.totals) totals = { ...totals, ...(await h.totals()) };
     }
     return {
-      hostname, roles: [...handles.keys()], ...totals, hypervisor_type: hypervisorType,
-      agent_version: AGENT_VERSION, api_version: AGENT_API_VERSION, agent_url: url, tunnel_ip: tunnelIp,
+      hostname,
+      roles: [...handles.keys()],
+      ...totals,
+      hypervisor_type: hypervisorType,
+      agent_version: AGENT_VERSION,
+      api_version: AGENT_API_VERSION,
+      agent_url: url,
+      tunnel_ip: tunnelIp,
       capabilities: { roles: caps, unavailable_roles: { ...unavailable } },
       usage: await usage(),
     };
   };
   const link = new ControllerLink({
-    controllerUrl: config.controller_url, secret: o.secret, log, heartbeatS: config.heartbeat_s,
+    controllerUrl: config.controller_url,
+    secret: o.secret,
+    log,
+    heartbeatS: config.heartbeat_s,
     registration,
     heartbeat: async () => ({ hostname, api_version: AGENT_API_VERSION, usage: await usage() }),
   });
@@ -121,14 +141,23 @@ export async function startAgent(o: {
   const quickRetry = () => {
     quick = null;
     if (link.registered || Date.now() - retryStart > config.heartbeat_s * 1000) return;
-    void link.tick().finally(() => { if (!link.registered) quick = setTimeout(quickRetry, 1000); });
+    void link.tick().finally(() => {
+      if (!link.registered) quick = setTimeout(quickRetry, 1000);
+    });
   };
   if (!link.registered) quick = setTimeout(quickRetry, 1000);
-  const task: ScheduledTask = cron.schedule(everySeconds(config.heartbeat_s), () => link.tick(), { noOverlap: true, name: 'heartbeat' });
+  const task: ScheduledTask = cron.schedule(everySeconds(config.heartbeat_s), () => link.tick(), {
+    noOverlap: true,
+    name: 'heartbeat',
+  });
   log.info({ url, roles: [...handles.keys()], unavailable, heartbeat_s: config.heartbeat_s }, 'agent started');
 
   return {
-    agent, link, roles: [...handles.keys()], unavailable, url,
+    agent,
+    link,
+    roles: [...handles.keys()],
+    unavailable,
+    url,
     async close() {
       if (quick) clearTimeout(quick);
       await task.stop();

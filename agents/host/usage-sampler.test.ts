@@ -6,7 +6,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('UsageSampler (heartbeats never wait on a busy daemon)', () => {
   it('returns every role that answers within the budget', async () => {
-    const s = new UsageSampler([['compute', async () => ({ instances: 2 })], ['volume', async () => ({ volumes: 1 })]], 100, quiet);
+    const s = new UsageSampler(
+      [
+        ['compute', async () => ({ instances: 2 })],
+        ['volume', async () => ({ volumes: 1 })],
+      ],
+      100,
+      quiet,
+    );
     expect(await s.sample()).toEqual({ compute: { instances: 2 }, volume: { volumes: 1 } });
   });
 
@@ -14,7 +21,21 @@ describe('UsageSampler (heartbeats never wait on a busy daemon)', () => {
     let n = 0;
     let delay = 0;
     const warnings: string[] = [];
-    const s = new UsageSampler([['compute', async () => { n += 1; const v = n; await sleep(delay); return { instances: v }; }]], 50, { warn: (_o, m) => warnings.push(m ?? '') });
+    const s = new UsageSampler(
+      [
+        [
+          'compute',
+          async () => {
+            n += 1;
+            const v = n;
+            await sleep(delay);
+            return { instances: v };
+          },
+        ],
+      ],
+      50,
+      { warn: (_o, m) => warnings.push(m ?? '') },
+    );
     expect(await s.sample()).toEqual({ compute: { instances: 1 } });
     delay = 300;
     const t0 = Date.now();
@@ -31,10 +52,26 @@ describe('UsageSampler (heartbeats never wait on a busy daemon)', () => {
 
   it('a role never sampled is left out while it is slow; a failing role keeps its last sample', async () => {
     let fail = false;
-    const s = new UsageSampler([
-      ['network', async () => { await sleep(200); return { ports: 1 }; }],
-      ['volume', async () => { if (fail) throw new Error('tgtd gone'); return { volumes: 4 }; }],
-    ], 30, quiet);
+    const s = new UsageSampler(
+      [
+        [
+          'network',
+          async () => {
+            await sleep(200);
+            return { ports: 1 };
+          },
+        ],
+        [
+          'volume',
+          async () => {
+            if (fail) throw new Error('tgtd gone');
+            return { volumes: 4 };
+          },
+        ],
+      ],
+      30,
+      quiet,
+    );
     expect(await s.sample()).toEqual({ volume: { volumes: 4 } });
     fail = true;
     await sleep(250);

@@ -9,7 +9,9 @@
  */
 export type RoleUsage = Record<string, number>;
 
-interface Log { warn(o: object, m?: string): void }
+interface Log {
+  warn(o: object, m?: string): void;
+}
 
 export class UsageSampler {
   private readonly last = new Map<string, RoleUsage>();
@@ -23,28 +25,40 @@ export class UsageSampler {
 
   async sample(): Promise<Record<string, RoleUsage>> {
     const out: Record<string, RoleUsage> = {};
-    await Promise.all(this.roles.map(async ([role, fn]) => {
-      let p = this.pending.get(role);
-      if (!p) {
-        p = fn().then(
-          (u) => { this.last.set(role, u); return u; },
-          (e: Error) => { this.log.warn({ role, err: e.message }, 'usage sampling failed'); return undefined; },
-        ).finally(() => this.pending.delete(role));
-        this.pending.set(role, p);
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), this.budgetMs); });
-      const got = await Promise.race([p, late]).finally(() => clearTimeout(timer));
-      if (got === 'late') {
-        this.log.warn({ role, budget_ms: this.budgetMs }, 'usage sampling is slow: this heartbeat carries the last sample');
-        const prev = this.last.get(role);
-        if (prev) out[role] = prev;
-      } else if (got) {
-        out[role] = got;
-      } else if (this.last.has(role)) {
-        out[role] = this.last.get(role)!;
-      }
-    }));
+    await Promise.all(
+      this.roles.map(async ([role, fn]) => {
+        let p = this.pending.get(role);
+        if (!p) {
+          p = fn()
+            .then(
+              (u) => {
+                this.last.set(role, u);
+                return u;
+              },
+              (e: Error) => {
+                this.log.warn({ role, err: e.message }, 'usage sampling failed');
+                return undefined;
+              },
+            )
+            .finally(() => this.pending.delete(role));
+          this.pending.set(role, p);
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => {
+          timer = setTimeout(() => r('late'), this.budgetMs);
+        });
+        const got = await Promise.race([p, late]).finally(() => clearTimeout(timer));
+        if (got === 'late') {
+          this.log.warn({ role, budget_ms: this.budgetMs }, 'usage sampling is slow: this heartbeat carries the last sample');
+          const prev = this.last.get(role);
+          if (prev) out[role] = prev;
+        } else if (got) {
+          out[role] = got;
+        } else if (this.last.has(role)) {
+          out[role] = this.last.get(role)!;
+        }
+      }),
+    );
     return out;
   }
 }

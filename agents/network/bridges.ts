@@ -26,7 +26,10 @@ export const phyPatchFor = (bridge: string): string => `phy-${bridge}`.slice(0, 
 export const PROTOCOLS = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
 
 /** `auto` → netdev when /sys/module/openvswitch is absent (no kernel datapath), else system. */
-export function chooseDatapath(setting: 'auto' | 'system' | 'netdev', hasKernelModule: () => boolean = () => existsSync('/sys/module/openvswitch')): 'system' | 'netdev' {
+export function chooseDatapath(
+  setting: 'auto' | 'system' | 'netdev',
+  hasKernelModule: () => boolean = () => existsSync('/sys/module/openvswitch'),
+): 'system' | 'netdev' {
   if (setting !== 'auto') return setting;
   return hasKernelModule() ? 'system' : 'netdev';
 }

@@ -3,7 +3,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { DhcpSpec } from '../../shared/agent/network.js';
 import type { Runner } from '../../shared/exec/run.js';
-import { dnsmasq, dnsmasqArgs, parseLeases, renderHostsFile, renderOptsFile, staleLeases, type SubnetOptions } from '../../shared/tools/dnsmasq.js';
+import {
+  dnsmasq,
+  dnsmasqArgs,
+  parseLeases,
+  renderHostsFile,
+  renderOptsFile,
+  staleLeases,
+  type SubnetOptions,
+} from '../../shared/tools/dnsmasq.js';
 import { ethtool } from '../../shared/tools/ethtool.js';
 import { ip } from '../../shared/tools/ip.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
@@ -72,7 +80,15 @@ export class DhcpManager {
 
   private paths(networkId: string) {
     const dir = join(this.d.dir, networkId);
-    return { dir, pid: join(dir, 'pid'), hosts: join(dir, 'host'), opts: join(dir, 'opts'), leases: join(dir, 'leases'), args: join(dir, 'args.json'), log: join(dir, 'dnsmasq.log') };
+    return {
+      dir,
+      pid: join(dir, 'pid'),
+      hosts: join(dir, 'host'),
+      opts: join(dir, 'opts'),
+      leases: join(dir, 'leases'),
+      args: join(dir, 'args.json'),
+      log: join(dir, 'dnsmasq.log'),
+    };
   }
 
   /** The pid of the running dnsmasq, or null. */
@@ -91,7 +107,9 @@ export class DhcpManager {
     const ids = new Set<string>();
     try {
       for (const e of await readdir(this.d.dir)) ids.add(e);
-    } catch { /* no directory yet */ }
+    } catch {
+      /* no directory yet */
+    }
     for (const ns of await this.ip.netnsList()) if (ns.startsWith('qdhcp-')) ids.add(ns.slice(6));
     return [...ids].sort();
   }
@@ -121,7 +139,16 @@ export class DhcpManager {
       await this.ip.setLink(dev, { mtu: spec.mtu, up: true });
       cur = undefined;
     }
-    await this.d.transact(ownedPortCommands(this.d.bridge, dev, { tag: vlan, portId: spec.port.port_id, mac: spec.port.mac, owner: 'dhcp', ownerId: spec.network_id, current: ovsPort }));
+    await this.d.transact(
+      ownedPortCommands(this.d.bridge, dev, {
+        tag: vlan,
+        portId: spec.port.port_id,
+        mac: spec.port.mac,
+        owner: 'dhcp',
+        ownerId: spec.network_id,
+        current: ovsPort,
+      }),
+    );
 
     // addresses: the DHCP port's address in each IPv4 subnet
     const v4 = spec.subnets.filter((s) => s.ip_version === 4 && parseV4Cidr(s.cidr));
@@ -129,19 +156,26 @@ export class DhcpManager {
     const served: typeof v4 = [];
     for (const s of v4) {
       const c = parseV4Cidr(s.cidr)!;
-      const a = spec.port.fixed_ips.find((f) => isV4(f.ip_address) && (f.subnet_id ? f.subnet_id === s.id : inV4Cidr(f.ip_address, s.cidr)));
+      const a = spec.port.fixed_ips.find(
+        (f) => isV4(f.ip_address) && (f.subnet_id ? f.subnet_id === s.id : inV4Cidr(f.ip_address, s.cidr)),
+      );
       if (!a) continue;
       want.add(`${a.ip_address}/${c.prefix}`);
       served.push(s);
     }
-    const have = new Set((cur ? seen.addrs.filter((a) => a.ifname === nsDev) : await this.ip.addrs(ns, nsDev))
-      .filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
+    const have = new Set(
+      (cur ? seen.addrs.filter((a) => a.ifname === nsDev) : await this.ip.addrs(ns, nsDev))
+        .filter((a) => a.family === 'inet')
+        .map((a) => `${a.local}/${a.prefixlen}`),
+    );
     for (const a of want) if (!have.has(a)) await this.ip.addAddr(nsDev, a, ns);
     for (const a of have) if (!want.has(a)) await this.ip.delAddr(nsDev, a, ns);
 
     // files and process
     const tag = (id: string) => `subnet-${id}`;
-    const hosts = spec.hosts.filter((h) => isV4(h.ip_address)).map((h) => ({ mac: h.mac, ip: h.ip_address, hostname: h.hostname }));
+    const hosts = spec.hosts
+      .filter((h) => isV4(h.ip_address))
+      .map((h) => ({ mac: h.mac, ip: h.ip_address, hostname: h.hostname }));
     const opts: SubnetOptions[] = served.map((s) => ({
       tag: tag(s.id),
       router: s.gateway_ip && isV4(s.gateway_ip) ? s.gateway_ip : null,
@@ -153,10 +187,22 @@ export class DhcpManager {
       await writeIfChanged(p.opts, renderOptsFile(opts)),
     ].some(Boolean);
     const args = dnsmasqArgs({
-      interface: nsDev, pidFile: p.pid, hostsFile: p.hosts, optsFile: p.opts, leaseFile: p.leases,
-      ranges: served.map((s) => { const c = parseV4Cidr(s.cidr)!; return { tag: tag(s.id), network: c.network, netmask: c.netmask, leaseSeconds: spec.lease_seconds ?? 86400 }; }),
-      leaseMax: Math.min(served.reduce((n, s) => n + parseV4Cidr(s.cidr)!.size, 0), 1 << 24),
-      domain: spec.dns_domain || this.d.domain, mtu: spec.mtu, logFile: p.log,
+      interface: nsDev,
+      pidFile: p.pid,
+      hostsFile: p.hosts,
+      optsFile: p.opts,
+      leaseFile: p.leases,
+      ranges: served.map((s) => {
+        const c = parseV4Cidr(s.cidr)!;
+        return { tag: tag(s.id), network: c.network, netmask: c.netmask, leaseSeconds: spec.lease_seconds ?? 86400 };
+      }),
+      leaseMax: Math.min(
+        served.reduce((n, s) => n + parseV4Cidr(s.cidr)!.size, 0),
+        1 << 24,
+      ),
+      domain: spec.dns_domain || this.d.domain,
+      mtu: spec.mtu,
+      logFile: p.log,
     });
     const argsText = JSON.stringify(args);
     const pid = this.pidOf(spec.network_id);
@@ -166,7 +212,11 @@ export class DhcpManager {
     if (pid && (await readText(p.args)) === argsText) {
       if (filesChanged) process.kill(pid, 'SIGHUP');
       for (const l of stale) {
-        await this.dm.release(ns, nsDev, l).catch((err: Error) => this.d.log?.warn({ network: spec.network_id, ip: l.ip, err: err.message }, 'could not release a stale DHCP lease'));
+        await this.dm
+          .release(ns, nsDev, l)
+          .catch((err: Error) =>
+            this.d.log?.warn({ network: spec.network_id, ip: l.ip, err: err.message }, 'could not release a stale DHCP lease'),
+          );
       }
       return dev;
     }
@@ -175,7 +225,14 @@ export class DhcpManager {
     if (stale.length) {
       // dnsmasq is stopped: drop them from its lease file before it reads it.
       const drop = new Set(stale.map((l) => l.line));
-      await writeFile(p.leases, ((await readText(p.leases)) ?? '').split('\n').filter((l) => l.trim() && !drop.has(l)).map((l) => `${l}\n`).join(''));
+      await writeFile(
+        p.leases,
+        ((await readText(p.leases)) ?? '')
+          .split('\n')
+          .filter((l) => l.trim() && !drop.has(l))
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
     }
     await this.dm.start(ns, args);
     await writeFile(p.args, argsText);
@@ -185,7 +242,9 @@ export class DhcpManager {
   private async stop(pid: number, pidFile: string): Promise<void> {
     try {
       process.kill(pid, 'SIGTERM');
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     for (let i = 0; i < 50 && alive(pid, pidFile); i++) await sleep(20);
     if (alive(pid, pidFile)) process.kill(pid, 'SIGKILL');
   }

@@ -4,14 +4,27 @@ import { emptyState, SyncBackedDriver, type DesiredState, type DriverInfo, type 
 
 const NET = '10010000-0000-4000-8000-000000000000';
 const port = (id: string): PortSpec => ({
-  port_id: id, network_id: NET, mac: 'fa:16:3e:00:00:01', fixed_ips: [], security_group_ids: [], port_security: true, allowed_address_pairs: [],
+  port_id: id,
+  network_id: NET,
+  mac: 'fa:16:3e:00:00:01',
+  fixed_ips: [],
+  security_group_ids: [],
+  port_security: true,
+  allowed_address_pairs: [],
 });
 const SG = '20000000-0000-4000-8000-000000000000';
 const group = (ports: number[]): SecurityGroupSpec => ({
-  id: SG, member_ips: [],
+  id: SG,
+  member_ips: [],
   rules: ports.map((p) => ({
-    id: `2100${String(p).padStart(4, '0')}-0000-4000-8000-000000000000`, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp',
-    port_range_min: p, port_range_max: p, remote_ip_prefix: null, remote_group_id: null,
+    id: `2100${String(p).padStart(4, '0')}-0000-4000-8000-000000000000`,
+    direction: 'ingress',
+    ethertype: 'IPv4',
+    protocol: 'tcp',
+    port_range_min: p,
+    port_range_max: p,
+    remote_ip_prefix: null,
+    remote_group_id: null,
   })),
 });
 
@@ -21,9 +34,15 @@ class HeldDriver extends SyncBackedDriver {
   running = 0;
   maxRunning = 0;
   private gates: Array<() => void> = [];
-  async init(): Promise<DriverInfo> { return { datapath: 'netdev', tunnelIp: '192.0.2.1', bridges: [] }; }
-  async state(): Promise<DriverState> { return { networks: [], ports: [], tunnels: [], dhcp: [], routers: [] }; }
-  async close(): Promise<void> { await this.idle(); }
+  async init(): Promise<DriverInfo> {
+    return { datapath: 'netdev', tunnelIp: '192.0.2.1', bridges: [] };
+  }
+  async state(): Promise<DriverState> {
+    return { networks: [], ports: [], tunnels: [], dhcp: [], routers: [] };
+  }
+  async close(): Promise<void> {
+    await this.idle();
+  }
   protected async apply(desired: DesiredState): Promise<SyncResult> {
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
@@ -31,12 +50,20 @@ class HeldDriver extends SyncBackedDriver {
     this.applied.push(structuredClone(desired));
     this.desired = desired;
     this.running--;
-    return { networks: [], ports: desired.ports.map((p) => ({ portId: p.port_id, status: 'ACTIVE' })), tunnels: { active: [], added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [] };
+    return {
+      networks: [],
+      ports: desired.ports.map((p) => ({ portId: p.port_id, status: 'ACTIVE' })),
+      tunnels: { active: [], added: [], removed: [] },
+      flows: { added: 0, deleted: 0 },
+      errors: [],
+    };
   }
   /** Lets the convergences queued so far finish, one after another, and waits for the last. */
   async release(): Promise<void> {
     let done = false;
-    void this.idle().then(() => { done = true; });
+    void this.idle().then(() => {
+      done = true;
+    });
     while (!done) {
       await new Promise((r) => setTimeout(r, 1));
       this.gates.shift()?.();
@@ -78,7 +105,10 @@ describe('SyncBackedDriver: one queue for syncs, resyncs and edits', () => {
     class Failing extends HeldDriver {
       fail = true;
       protected override async apply(desired: DesiredState): Promise<SyncResult> {
-        if (this.fail) { this.fail = false; throw new Error('ovs-vsctl timed out'); }
+        if (this.fail) {
+          this.fail = false;
+          throw new Error('ovs-vsctl timed out');
+        }
         return super.apply(desired);
       }
     }

@@ -1,11 +1,25 @@
 import type {
-  DhcpSpec, NetworkSpec, NetworkSyncBody, PortSpec, RouterSpec, SecurityGroupSpec, SyncError, TunnelPeer,
+  DhcpSpec,
+  NetworkSpec,
+  NetworkSyncBody,
+  PortSpec,
+  RouterSpec,
+  SecurityGroupSpec,
+  SyncError,
+  TunnelPeer,
 } from '../../shared/agent/network.js';
 
 /** The whole desired state of one host (the contract's sync body). */
 export type DesiredState = NetworkSyncBody;
 
-export const emptyState = (): DesiredState => ({ tunnels: [], networks: [], ports: [], security_groups: [], dhcp: [], routers: [] });
+export const emptyState = (): DesiredState => ({
+  tunnels: [],
+  networks: [],
+  ports: [],
+  security_groups: [],
+  dhcp: [],
+  routers: [],
+});
 
 export interface DriverInfo {
   datapath: 'system' | 'netdev';
@@ -175,31 +189,47 @@ export abstract class SyncBackedDriver implements NetworkDriver {
     return (await this.edit((d) => ({ ...d, tunnels: peers }))).tunnels;
   }
   async ensureNetwork(n: NetworkSpec): Promise<{ localVlan: number }> {
-    const r = this.throwIfErrors(await this.edit((d) => ({ ...d, networks: [...d.networks.filter((x) => x.id !== n.id), n] })), 'network', n.id);
+    const r = this.throwIfErrors(
+      await this.edit((d) => ({ ...d, networks: [...d.networks.filter((x) => x.id !== n.id), n] })),
+      'network',
+      n.id,
+    );
     return { localVlan: r.networks.find((x) => x.id === n.id)!.localVlan };
   }
   async releaseNetwork(id: string): Promise<void> {
     await this.edit((d) => ({ ...d, networks: d.networks.filter((x) => x.id !== id) }));
   }
   async plugPort(p: PortSpec, groups: SecurityGroupSpec[] = []): Promise<{ status: 'ACTIVE' | 'DOWN' }> {
-    const r = this.throwIfErrors(await this.edit((d) => ({
-      ...d,
-      ports: [...d.ports.filter((x) => x.port_id !== p.port_id), p],
-      security_groups: [...d.security_groups.filter((g) => !groups.some((x) => x.id === g.id)), ...groups],
-    })), 'port', p.port_id);
+    const r = this.throwIfErrors(
+      await this.edit((d) => ({
+        ...d,
+        ports: [...d.ports.filter((x) => x.port_id !== p.port_id), p],
+        security_groups: [...d.security_groups.filter((g) => !groups.some((x) => x.id === g.id)), ...groups],
+      })),
+      'port',
+      p.port_id,
+    );
     return { status: r.ports.find((x) => x.portId === p.port_id)?.status ?? 'DOWN' };
   }
   async unplugPort(portId: string): Promise<void> {
     await this.edit((d) => ({ ...d, ports: d.ports.filter((x) => x.port_id !== portId) }));
   }
   async ensureDhcp(networkId: string, s: DhcpSpec): Promise<void> {
-    this.throwIfErrors(await this.edit((d) => ({ ...d, dhcp: [...d.dhcp.filter((x) => x.network_id !== networkId), s] })), 'dhcp', networkId);
+    this.throwIfErrors(
+      await this.edit((d) => ({ ...d, dhcp: [...d.dhcp.filter((x) => x.network_id !== networkId), s] })),
+      'dhcp',
+      networkId,
+    );
   }
   async removeDhcp(networkId: string): Promise<void> {
     await this.edit((d) => ({ ...d, dhcp: d.dhcp.filter((x) => x.network_id !== networkId) }));
   }
   async ensureRouter(r: RouterSpec): Promise<void> {
-    this.throwIfErrors(await this.edit((d) => ({ ...d, routers: [...d.routers.filter((x) => x.id !== r.id), r] })), 'router', r.id);
+    this.throwIfErrors(
+      await this.edit((d) => ({ ...d, routers: [...d.routers.filter((x) => x.id !== r.id), r] })),
+      'router',
+      r.id,
+    );
   }
   async removeRouter(id: string): Promise<void> {
     await this.edit((d) => ({ ...d, routers: d.routers.filter((x) => x.id !== id) }));

@@ -8,16 +8,44 @@ import type { PortSpec, SecurityGroupSpec } from '../../shared/agent/network.js'
 const SG = '5a000000-0000-4000-8000-000000000000';
 const SGB = '5b000000-0000-4000-8000-000000000000';
 const r = (direction: 'ingress' | 'egress', x: object = {}) => ({
-  id: '70000000-0000-4000-8000-000000000000', direction, ethertype: 'IPv4' as const, protocol: null, port_range_min: null, port_range_max: null,
-  remote_ip_prefix: null, remote_group_id: null, ...x,
+  id: '70000000-0000-4000-8000-000000000000',
+  direction,
+  ethertype: 'IPv4' as const,
+  protocol: null,
+  port_range_min: null,
+  port_range_max: null,
+  remote_ip_prefix: null,
+  remote_group_id: null,
+  ...x,
 });
 const groups = new Map<string, SecurityGroupSpec>([
-  [SG, { id: SG, member_ips: ['10.0.0.12', '10.0.0.11', 'fd00::1'], rules: [r('egress'), r('ingress', { remote_group_id: SG }), r('egress', { ethertype: 'IPv6' })] }],
-  [SGB, { id: SGB, member_ips: [], rules: [r('ingress', { protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '192.0.2.0/24' }), r('ingress', { protocol: 'icmp', port_range_min: 8, port_range_max: null })] }],
+  [
+    SG,
+    {
+      id: SG,
+      member_ips: ['10.0.0.12', '10.0.0.11', 'fd00::1'],
+      rules: [r('egress'), r('ingress', { remote_group_id: SG }), r('egress', { ethertype: 'IPv6' })],
+    },
+  ],
+  [
+    SGB,
+    {
+      id: SGB,
+      member_ips: [],
+      rules: [
+        r('ingress', { protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '192.0.2.0/24' }),
+        r('ingress', { protocol: 'icmp', port_range_min: 8, port_range_max: null }),
+      ],
+    },
+  ],
 ]);
 const port: PortSpec = {
-  port_id: '11000000-0000-4000-8000-000000000000', network_id: '10010000-0000-4000-8000-000000000000', mac: 'FA:16:3E:00:00:11',
-  fixed_ips: [{ ip_address: '10.0.0.11' }], security_group_ids: [SG, SGB], port_security: true,
+  port_id: '11000000-0000-4000-8000-000000000000',
+  network_id: '10010000-0000-4000-8000-000000000000',
+  mac: 'FA:16:3E:00:00:11',
+  fixed_ips: [{ ip_address: '10.0.0.11' }],
+  security_group_ids: [SG, SGB],
+  port_security: true,
   allowed_address_pairs: [{ ip_address: '10.0.0.100/30' }],
 };
 
@@ -48,20 +76,41 @@ describe('security groups → OpenFlow matches', () => {
   it('compiles rules: remote group to member IPs (IPv4 only), ports, icmp type, prefixes', () => {
     const c = compilePortRules(port, groups);
     expect(c.egress).toEqual(['ip']);
-    expect(c.ingress).toEqual(['icmp,icmp_type=8', 'ip,nw_src=10.0.0.11', 'ip,nw_src=10.0.0.12', 'tcp,nw_src=192.0.2.0/24,tp_dst=22']);
+    expect(c.ingress).toEqual([
+      'icmp,icmp_type=8',
+      'ip,nw_src=10.0.0.11',
+      'ip,nw_src=10.0.0.12',
+      'tcp,nw_src=192.0.2.0/24,tp_dst=22',
+    ]);
     expect(c.missing).toEqual([]);
     expect(compilePortRules({ ...port, security_group_ids: ['nope'] }, groups).missing).toEqual(['nope']);
   });
   it('splits port ranges into masks and maps protocol names and numbers', () => {
-    expect(portRangeMasks(1000, 1999)).toEqual(['0x03e8/0xfff8', '0x03f0/0xfff0', '0x0400/0xfe00', '0x0600/0xff00', '0x0700/0xff80', '0x0780/0xffc0', '0x07c0/0xfff0']);
+    expect(portRangeMasks(1000, 1999)).toEqual([
+      '0x03e8/0xfff8',
+      '0x03f0/0xfff0',
+      '0x0400/0xfe00',
+      '0x0600/0xff00',
+      '0x0700/0xff80',
+      '0x0780/0xffc0',
+      '0x07c0/0xfff0',
+    ]);
     expect(portRangeMasks(0, 65535)).toEqual([]);
     expect(portRangeMasks(80, 81)).toEqual(['0x0050/0xfffe']);
-    expect(ruleMatches(r('egress', { protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_ip_prefix: '0.0.0.0/0' }), groups)).toEqual(['udp,tp_dst=53']);
+    expect(
+      ruleMatches(
+        r('egress', { protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_ip_prefix: '0.0.0.0/0' }),
+        groups,
+      ),
+    ).toEqual(['udp,tp_dst=53']);
     expect(protoMatch('132')).toEqual({ match: 'ip,nw_proto=132', kind: 'other' });
     expect(protoMatch('bogus')).toBeNull();
   });
   it('allowed sources: fixed IPs and address pairs, MAC lower-cased', () => {
-    expect(allowedSources(port)).toEqual([{ mac: 'fa:16:3e:00:00:11', ip: '10.0.0.100/30' }, { mac: 'fa:16:3e:00:00:11', ip: '10.0.0.11' }]);
+    expect(allowedSources(port)).toEqual([
+      { mac: 'fa:16:3e:00:00:11', ip: '10.0.0.100/30' },
+      { mac: 'fa:16:3e:00:00:11', ip: '10.0.0.11' },
+    ]);
   });
   it('IPv4 helpers', () => {
     expect(parseV4Cidr('10.0.0.5/24')).toEqual({ network: '10.0.0.0', prefix: 24, netmask: '255.255.255.0', size: 256 });
@@ -82,14 +131,25 @@ describe('flow rendering', () => {
   it('renders every bridge for two networks, a protected port, a DHCP port and a flat network (golden)', async () => {
     const c = compilePortRules(port, groups);
     const model: FlowModel = {
-      cookie, patchTun: 1, patchInt: 1, tunnelPorts: [2, 3],
+      cookie,
+      patchTun: 1,
+      patchInt: 1,
+      tunnelPorts: [2, 3],
       networks: [
         { vlan: 1, vni: 1001, flood: [3, 2] },
         { vlan: 2, vni: 1002, flood: [] },
         { vlan: 3, vni: null, flood: [], phys: { bridge: 'br-ex', intOfport: 4, phyOfport: 1 } },
       ],
       ports: [
-        { ofport: 5, vlan: 1, mac: 'fa:16:3e:00:00:11', protected: true, allowed: allowedSources(port), egress: c.egress, ingress: c.ingress },
+        {
+          ofport: 5,
+          vlan: 1,
+          mac: 'fa:16:3e:00:00:11',
+          protected: true,
+          allowed: allowedSources(port),
+          egress: c.egress,
+          ingress: c.ingress,
+        },
         { ofport: 6, vlan: 1, mac: '', protected: false, allowed: [], egress: [], ingress: [] },
       ],
       physBridges: ['br-ex'],

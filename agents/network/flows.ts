@@ -120,23 +120,47 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
 
   // ---- br-tun
   tun.push(f(TUN.LOCAL_SWITCHING, 'priority=0,actions=drop'));
-  if (m.patchInt !== null) tun.push(f(TUN.LOCAL_SWITCHING, `priority=1,in_port=${m.patchInt},actions=resubmit(,${TUN.PATCH_LV_TO_TUN})`));
-  for (const t of m.tunnelPorts) tun.push(f(TUN.LOCAL_SWITCHING, `priority=1,in_port=${t},actions=resubmit(,${TUN.VXLAN_TUN_TO_LV})`));
-  tun.push(f(TUN.PATCH_LV_TO_TUN, `priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,${TUN.UCAST_TO_TUN})`));
-  tun.push(f(TUN.PATCH_LV_TO_TUN, `priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,${TUN.FLOOD_TO_TUN})`));
+  if (m.patchInt !== null)
+    tun.push(f(TUN.LOCAL_SWITCHING, `priority=1,in_port=${m.patchInt},actions=resubmit(,${TUN.PATCH_LV_TO_TUN})`));
+  for (const t of m.tunnelPorts)
+    tun.push(f(TUN.LOCAL_SWITCHING, `priority=1,in_port=${t},actions=resubmit(,${TUN.VXLAN_TUN_TO_LV})`));
+  tun.push(
+    f(TUN.PATCH_LV_TO_TUN, `priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,${TUN.UCAST_TO_TUN})`),
+  );
+  tun.push(
+    f(TUN.PATCH_LV_TO_TUN, `priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,${TUN.FLOOD_TO_TUN})`),
+  );
   tun.push(f(TUN.VXLAN_TUN_TO_LV, 'priority=0,actions=drop'));
   if (m.patchInt !== null) {
-    tun.push(f(TUN.LEARN_FROM_TUN, `priority=1,actions=learn(table=${TUN.UCAST_TO_TUN},cookie=${hex(learnCookie(m.cookie))},priority=1,hard_timeout=${LEARN_TIMEOUT_S},` +
-      'NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[]),' +
-      `output:${m.patchInt}`));
+    tun.push(
+      f(
+        TUN.LEARN_FROM_TUN,
+        `priority=1,actions=learn(table=${TUN.UCAST_TO_TUN},cookie=${hex(learnCookie(m.cookie))},priority=1,hard_timeout=${LEARN_TIMEOUT_S},` +
+          'NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[]),' +
+          `output:${m.patchInt}`,
+      ),
+    );
   }
   tun.push(f(TUN.UCAST_TO_TUN, `priority=0,actions=resubmit(,${TUN.FLOOD_TO_TUN})`));
   tun.push(f(TUN.FLOOD_TO_TUN, 'priority=0,actions=drop'));
   for (const n of m.networks) {
     if (n.vni === null) continue;
-    tun.push(f(TUN.VXLAN_TUN_TO_LV, `priority=1,tun_id=${hex(BigInt(n.vni))},actions=${pushVlan(n.vlan)},resubmit(,${TUN.LEARN_FROM_TUN})`));
+    tun.push(
+      f(
+        TUN.VXLAN_TUN_TO_LV,
+        `priority=1,tun_id=${hex(BigInt(n.vni))},actions=${pushVlan(n.vlan)},resubmit(,${TUN.LEARN_FROM_TUN})`,
+      ),
+    );
     if (n.flood.length) {
-      tun.push(f(TUN.FLOOD_TO_TUN, `priority=1,dl_vlan=${n.vlan},actions=pop_vlan,${setTunnel(n.vni)},${[...n.flood].sort((a, b) => a - b).map((p) => `output:${p}`).join(',')}`));
+      tun.push(
+        f(
+          TUN.FLOOD_TO_TUN,
+          `priority=1,dl_vlan=${n.vlan},actions=pop_vlan,${setTunnel(n.vni)},${[...n.flood]
+            .sort((a, b) => a - b)
+            .map((p) => `output:${p}`)
+            .join(',')}`,
+        ),
+      );
     }
   }
 
@@ -144,10 +168,20 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
   int.push(f(INT.LOCAL_SWITCHING, 'priority=0,actions=drop'));
   for (const n of m.networks) {
     if (n.vni !== null && m.patchTun !== null) {
-      int.push(f(INT.LOCAL_SWITCHING, `priority=80,in_port=${m.patchTun},dl_vlan=${n.vlan},actions=load:${n.vlan}->NXM_NX_REG6[],load:1->NXM_NX_REG4[],pop_vlan,resubmit(,${INT.TRANSIENT})`));
+      int.push(
+        f(
+          INT.LOCAL_SWITCHING,
+          `priority=80,in_port=${m.patchTun},dl_vlan=${n.vlan},actions=load:${n.vlan}->NXM_NX_REG6[],load:1->NXM_NX_REG4[],pop_vlan,resubmit(,${INT.TRANSIENT})`,
+        ),
+      );
     }
     if (n.phys) {
-      int.push(f(INT.LOCAL_SWITCHING, `priority=80,in_port=${n.phys.intOfport},vlan_tci=0x0000/0x1fff,actions=load:${n.vlan}->NXM_NX_REG6[],load:1->NXM_NX_REG4[],resubmit(,${INT.TRANSIENT})`));
+      int.push(
+        f(
+          INT.LOCAL_SWITCHING,
+          `priority=80,in_port=${n.phys.intOfport},vlan_tci=0x0000/0x1fff,actions=load:${n.vlan}->NXM_NX_REG6[],load:1->NXM_NX_REG4[],resubmit(,${INT.TRANSIENT})`,
+        ),
+      );
       const px = phys.get(n.phys.bridge) ?? [];
       px.push(f(PHYS.LOCAL_SWITCHING, `priority=4,in_port=${n.phys.phyOfport},dl_vlan=${n.vlan},actions=pop_vlan,NORMAL`));
       px.push(f(PHYS.LOCAL_SWITCHING, `priority=2,in_port=${n.phys.phyOfport},actions=drop`));
@@ -156,7 +190,8 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
     int.push(f(INT.TRANSIENT, `priority=90,reg4=1,reg6=${n.vlan},actions=${pushVlan(n.vlan)},NORMAL`));
   }
   int.push(f(INT.TRANSIENT, 'priority=0,actions=NORMAL'));
-  for (const t of [INT.BASE_EGRESS, INT.RULES_EGRESS, INT.BASE_INGRESS, INT.RULES_INGRESS]) int.push(f(t, 'priority=0,actions=drop'));
+  for (const t of [INT.BASE_EGRESS, INT.RULES_EGRESS, INT.BASE_INGRESS, INT.RULES_INGRESS])
+    int.push(f(t, 'priority=0,actions=drop'));
   int.push(f(INT.RULES_EGRESS, `priority=100,ct_state=-new+est-rel-inv+trk,actions=resubmit(,${INT.TRANSIENT})`));
   int.push(f(INT.RULES_EGRESS, `priority=100,ct_state=-new+rel-inv+trk,actions=resubmit(,${INT.TRANSIENT})`));
   int.push(f(INT.RULES_EGRESS, 'priority=90,ct_state=+inv+trk,actions=drop'));
@@ -166,20 +201,41 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
   for (const p of m.ports) {
     const P = p.ofport;
     if (!p.protected) {
-      int.push(f(INT.LOCAL_SWITCHING, `priority=90,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.TRANSIENT})`));
+      int.push(
+        f(INT.LOCAL_SWITCHING, `priority=90,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.TRANSIENT})`),
+      );
       continue;
     }
-    int.push(f(INT.LOCAL_SWITCHING, `priority=100,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.BASE_EGRESS})`));
-    int.push(f(INT.TRANSIENT, `priority=100,reg6=${p.vlan},dl_dst=${p.mac},actions=load:${P}->NXM_NX_REG7[],resubmit(,${INT.BASE_INGRESS})`));
+    int.push(
+      f(INT.LOCAL_SWITCHING, `priority=100,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.BASE_EGRESS})`),
+    );
+    int.push(
+      f(
+        INT.TRANSIENT,
+        `priority=100,reg6=${p.vlan},dl_dst=${p.mac},actions=load:${P}->NXM_NX_REG7[],resubmit(,${INT.BASE_INGRESS})`,
+      ),
+    );
     // egress: DHCP client, no DHCP server, anti-spoofing
     int.push(f(INT.BASE_EGRESS, `priority=95,in_port=${P},udp,tp_src=68,tp_dst=67,actions=resubmit(,${INT.TRANSIENT})`));
     int.push(f(INT.BASE_EGRESS, `priority=94,in_port=${P},udp,tp_src=67,actions=drop`));
     for (const a of p.allowed) {
-      int.push(f(INT.BASE_EGRESS, `priority=90,in_port=${P},arp,dl_src=${a.mac},arp_spa=${a.ip},actions=resubmit(,${INT.TRANSIENT})`));
-      int.push(f(INT.BASE_EGRESS, `priority=80,in_port=${P},ip,dl_src=${a.mac},nw_src=${a.ip},actions=ct(table=${INT.RULES_EGRESS},zone=${P})`));
+      int.push(
+        f(INT.BASE_EGRESS, `priority=90,in_port=${P},arp,dl_src=${a.mac},arp_spa=${a.ip},actions=resubmit(,${INT.TRANSIENT})`),
+      );
+      int.push(
+        f(
+          INT.BASE_EGRESS,
+          `priority=80,in_port=${P},ip,dl_src=${a.mac},nw_src=${a.ip},actions=ct(table=${INT.RULES_EGRESS},zone=${P})`,
+        ),
+      );
     }
     for (const r of p.egress) {
-      int.push(f(INT.RULES_EGRESS, `priority=50,ct_state=+new-est+trk,in_port=${P},${r},actions=ct(commit,zone=${P}),resubmit(,${INT.TRANSIENT})`));
+      int.push(
+        f(
+          INT.RULES_EGRESS,
+          `priority=50,ct_state=+new-est+trk,in_port=${P},${r},actions=ct(commit,zone=${P}),resubmit(,${INT.TRANSIENT})`,
+        ),
+      );
     }
     // ingress
     int.push(f(INT.BASE_INGRESS, `priority=100,reg7=${P},arp,actions=output:${P}`));

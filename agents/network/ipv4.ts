@@ -29,7 +29,7 @@ export function inV4Cidr(addr: string, cidr: string): boolean {
   const c = parseV4Cidr(cidr);
   if (!c || !isV4(addr)) return false;
   const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return ((toInt(addr) & mask) >>> 0) === toInt(c.network);
+  return (toInt(addr) & mask) >>> 0 === toInt(c.network);
 }
 
 /**
@@ -44,7 +44,11 @@ export function portRangeMasks(min: number, max: number): string[] {
   while (lo <= max) {
     let size = 1;
     while ((lo & (size * 2 - 1)) === 0 && lo + size * 2 - 1 <= max && size < 65536) size *= 2;
-    out.push(size === 1 ? String(lo) : `0x${lo.toString(16).padStart(4, '0')}/0x${((0xffff & ~(size - 1)) >>> 0).toString(16).padStart(4, '0')}`);
+    out.push(
+      size === 1
+        ? String(lo)
+        : `0x${lo.toString(16).padStart(4, '0')}/0x${((0xffff & ~(size - 1)) >>> 0).toString(16).padStart(4, '0')}`,
+    );
     lo += size;
   }
   return out;

@@ -19,21 +19,26 @@ export interface NetworkDriverContext {
 
 /** Drivers by `network.driver` (house style: a literal map keyed by the config string). */
 export const DRIVERS: Record<AgentConfig['network']['driver'], (c: NetworkDriverContext) => NetworkDriver> = {
-  ovs: (c) => new OvsDriver({
-    run: c.run,
-    hostname: c.hostname,
-    stateDir: c.stateDir,
-    tunnelIp: c.tunnelIp,
-    datapath: c.config.datapath,
-    bridges: {
-      int: c.config.integration_bridge,
-      tun: c.config.tunnel_bridge,
-      physical: c.config.external_bridge && c.config.physical_network ? { [c.config.physical_network]: c.config.external_bridge } : {},
-    },
-    dnsDomain: c.config.dns_domain,
-    bridgeAddresses: c.config.external_bridge && c.config.external_bridge_cidr ? { [c.config.external_bridge]: c.config.external_bridge_cidr } : {},
-    log: c.log,
-  }),
+  ovs: (c) =>
+    new OvsDriver({
+      run: c.run,
+      hostname: c.hostname,
+      stateDir: c.stateDir,
+      tunnelIp: c.tunnelIp,
+      datapath: c.config.datapath,
+      bridges: {
+        int: c.config.integration_bridge,
+        tun: c.config.tunnel_bridge,
+        physical:
+          c.config.external_bridge && c.config.physical_network ? { [c.config.physical_network]: c.config.external_bridge } : {},
+      },
+      dnsDomain: c.config.dns_domain,
+      bridgeAddresses:
+        c.config.external_bridge && c.config.external_bridge_cidr
+          ? { [c.config.external_bridge]: c.config.external_bridge_cidr }
+          : {},
+      log: c.log,
+    }),
   fake: (c) => new FakeNetworkDriver(c.tunnelIp),
 };
 
@@ -47,10 +52,20 @@ export const networkRole: RoleModule = {
     const net = ctx.config.network;
     const tunnelIp = net.tunnel_ip || ctx.config.listen.host;
     const driver = DRIVERS[net.driver]({
-      config: net, run: ctx.run, hostname: ctx.hostname, stateDir: join(ctx.dataDir, 'network'), tunnelIp, log: ctx.log,
+      config: net,
+      run: ctx.run,
+      hostname: ctx.hostname,
+      stateDir: join(ctx.dataDir, 'network'),
+      tunnelIp,
+      log: ctx.log,
     });
     const info = await driver.init();
-    const svc = new NetworkService(driver, ctx.log, { resyncMs: net.resync_s * 1000, pendingMs: 1000, datapath: info.datapath, tunnelIp: info.tunnelIp });
+    const svc = new NetworkService(driver, ctx.log, {
+      resyncMs: net.resync_s * 1000,
+      pendingMs: 1000,
+      datapath: info.datapath,
+      tunnelIp: info.tunnelIp,
+    });
     registerNetworkRoutes(agent, svc);
     svc.start();
     return {

@@ -26,10 +26,15 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
   let ips: { a: string; b: string };
   const syncA = (o: ScenarioOptions = {}) => dA.sync(hostA(ips, o));
   const syncB = (o: ScenarioOptions = {}) => dB.sync(hostB(ips, o));
-  const driver = (h: SimHost, physical: Record<string, string>) => new OvsDriver({
-    run: h.run, hostname: `${mh.prefix}-${h.name}`, stateDir: join(h.dir, 'data', 'network'), tunnelIp: h.tunnelIp,
-    datapath: 'auto', bridges: { int: 'br-int', tun: 'br-tun', physical },
-  });
+  const driver = (h: SimHost, physical: Record<string, string>) =>
+    new OvsDriver({
+      run: h.run,
+      hostname: `${mh.prefix}-${h.name}`,
+      stateDir: join(h.dir, 'data', 'network'),
+      tunnelIp: h.tunnelIp,
+      datapath: 'auto',
+      bridges: { int: 'br-int', tun: 'br-tun', physical },
+    });
 
   beforeAll(async () => {
     await mh.up();
@@ -59,7 +64,12 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(rb.errors).toEqual([]);
     expect(ra.tunnels.active).toEqual([ips.b]);
     expect(rb.tunnels.active).toEqual([ips.a]);
-    expect(ra.ports).toEqual(expect.arrayContaining([{ portId: ID.G1, status: 'ACTIVE' }, { portId: ID.G4, status: 'ACTIVE' }]));
+    expect(ra.ports).toEqual(
+      expect.arrayContaining([
+        { portId: ID.G1, status: 'ACTIVE' },
+        { portId: ID.G4, status: 'ACTIVE' },
+      ]),
+    );
     expect(rb.ports.every((p) => p.status === 'ACTIVE')).toBe(true);
     const tun = await A.run('ovs-vsctl', ['--timeout=10', 'get', 'Interface', 'vxlan-c0000202', 'options']);
     expect(tun.stdout).toMatch(/key=flow/);
@@ -106,7 +116,7 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(t.bytes).toBe(4 * 1024 * 1024);
   });
 
-  it('drift: flows deleted behind the agent\'s back come back with the next sync', async () => {
+  it("drift: flows deleted behind the agent's back come back with the next sync", async () => {
     await B.run('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', 'br-tun']);
     await B.run('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', 'br-int']);
     expect(await g.g1!.ping(IP.G2, 1, 1)).toBe(false);
@@ -138,7 +148,9 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     expect(t.bytes).toBe(2 * 1024 * 1024);
     expect(await g.g4!.ping(IP.G1, 2)).toBe(true); // icmp from anywhere is allowed by sgA
     // removing a rule flushes the port's conntrack zone: nothing it admitted lives on
-    const ofport = Number((await A.run('ovs-vsctl', ['--timeout=10', 'get', 'Interface', `tap${ID.G4.slice(0, 11)}`, 'ofport'])).stdout.trim());
+    const ofport = Number(
+      (await A.run('ovs-vsctl', ['--timeout=10', 'get', 'Interface', `tap${ID.G4.slice(0, 11)}`, 'ofport'])).stdout.trim(),
+    );
     expect((await A.run('ovs-appctl', ['dpctl/dump-conntrack', `zone=${ofport}`])).stdout).toMatch(/icmp|tcp/);
     await syncA({ sgbIcmp: false, sgbTcp: true });
     expect((await A.run('ovs-appctl', ['dpctl/dump-conntrack', `zone=${ofport}`])).stdout.trim()).toBe('');
@@ -174,7 +186,13 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
   });
 
   it('convergence: removing networks removes their flows and, with the last one, the tunnel; stale flows go', async () => {
-    await A.run('ovs-ofctl', ['-O', 'OpenFlow13', 'add-flow', 'br-int', 'cookie=0x1234,table=0,priority=5,in_port=99,actions=drop']);
+    await A.run('ovs-ofctl', [
+      '-O',
+      'OpenFlow13',
+      'add-flow',
+      'br-int',
+      'cookie=0x1234,table=0,priority=5,in_port=99,actions=drop',
+    ]);
     const ra = await syncA({ sgbIcmp: true, sgbTcp: true });
     expect(ra.flows.deleted).toBeGreaterThanOrEqual(1);
     const dump = (await A.run('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-flows', 'br-int'])).stdout;

@@ -6,9 +6,26 @@ import { ip } from '../../shared/tools/ip.js';
 import { flowLine, ovsOfctl, strictMatch } from '../../shared/tools/ovs-ofctl.js';
 import { ovsAppctl } from '../../shared/tools/ovs-appctl.js';
 import { ovsVsctl, type OvsInterface } from '../../shared/tools/ovs-vsctl.js';
-import { chooseDatapath, ensureBridgeAddress, ensureBridges, intPatchFor, PATCH_INT, PATCH_TUN, phyPatchFor, type BridgeNames } from './bridges.js';
+import {
+  chooseDatapath,
+  ensureBridgeAddress,
+  ensureBridges,
+  intPatchFor,
+  PATCH_INT,
+  PATCH_TUN,
+  phyPatchFor,
+  type BridgeNames,
+} from './bridges.js';
 import { DhcpManager } from './dhcp.js';
-import { emptyState, SyncBackedDriver, type DesiredState, type DriverInfo, type DriverState, type SyncResult, type TunnelReport } from './driver.js';
+import {
+  emptyState,
+  SyncBackedDriver,
+  type DesiredState,
+  type DriverInfo,
+  type DriverState,
+  type SyncResult,
+  type TunnelReport,
+} from './driver.js';
 import { agentCookie, INT, learnCookie, renderFlows, TUN, type FlowModel, type FlowPort } from './flows.js';
 import { deviceName, OWNER, planVmPorts, staleOwnedPorts } from './ports.js';
 import { RouterManager } from './router.js';
@@ -70,7 +87,14 @@ export class OvsDriver extends SyncBackedDriver {
     this.vlans = new LocalVlans(join(o.stateDir, 'local-vlans.json'));
     this.cookie = agentCookie(o.hostname);
     const transact = (c: string[][]) => this.vsctl.transact(c);
-    this.dhcp = new DhcpManager({ run: o.run, dir: join(o.stateDir, 'dhcp'), bridge: o.bridges.int, transact, domain: o.dnsDomain ?? 'openstacklocal', log: o.log });
+    this.dhcp = new DhcpManager({
+      run: o.run,
+      dir: join(o.stateDir, 'dhcp'),
+      bridge: o.bridges.int,
+      transact,
+      domain: o.dnsDomain ?? 'openstacklocal',
+      log: o.log,
+    });
     this.routers = new RouterManager({ run: o.run, bridge: o.bridges.int, transact });
   }
 
@@ -86,7 +110,8 @@ export class OvsDriver extends SyncBackedDriver {
   async init(): Promise<DriverInfo> {
     this.datapath = chooseDatapath(this.o.datapath);
     await ensureBridges(this.vsctl, this.o.bridges, this.datapath);
-    for (const [bridge, cidr] of Object.entries(this.o.bridgeAddresses ?? {})) if (cidr) await ensureBridgeAddress(this.ip, bridge, cidr);
+    for (const [bridge, cidr] of Object.entries(this.o.bridgeAddresses ?? {}))
+      if (cidr) await ensureBridgeAddress(this.ip, bridge, cidr);
     this.desired = this.savedState();
     return { datapath: this.datapath, tunnelIp: this.o.tunnelIp, bridges: await this.vsctl.listBridges() };
   }
@@ -96,7 +121,9 @@ export class OvsDriver extends SyncBackedDriver {
     const down = [...this.lastStatus].filter(([id, st]) => st === 'DOWN' && !adminDown.has(id)).map(([id]) => id);
     if (!down.length) return false;
     const ifaces = await this.vsctl.interfaces();
-    const live = new Set(ifaces.filter((i) => (i.ofport ?? 0) > 0 && i.externalIds['iface-id']).map((i) => i.externalIds['iface-id']!));
+    const live = new Set(
+      ifaces.filter((i) => (i.ofport ?? 0) > 0 && i.externalIds['iface-id']).map((i) => i.externalIds['iface-id']!),
+    );
     if (down.some((id) => live.has(id))) return true;
     const links = new Set((await this.ip.links()).map((l) => l.ifname));
     return down.some((id) => links.has(deviceName(id)));
@@ -122,7 +149,11 @@ export class OvsDriver extends SyncBackedDriver {
     for (const n of desired.networks) {
       if (n.type === 'vxlan' && !n.vni) errors.push({ kind: 'network', id: n.id, message: 'a vxlan network needs a vni' });
       else if (n.type === 'flat' && !(n.physical_network && B.physical[n.physical_network])) {
-        errors.push({ kind: 'network', id: n.id, message: `physical_network ${JSON.stringify(n.physical_network ?? null)} is not mapped to a bridge on this host` });
+        errors.push({
+          kind: 'network',
+          id: n.id,
+          message: `physical_network ${JSON.stringify(n.physical_network ?? null)} is not mapped to a bridge on this host`,
+        });
       } else nets.set(n.id, n);
     }
     this.vlans.retain(new Set(nets.keys()));
@@ -137,7 +168,13 @@ export class OvsDriver extends SyncBackedDriver {
     let tunnels: TunnelReport = { active: [], added: [], removed: [] };
     const tunPorts = new Set(await this.vsctl.listPortsOf(B.tun));
     try {
-      tunnels = await reconcileTunnels(this.vsctl, { bridge: B.tun, localIp: this.o.tunnelIp, wanted: plan.wanted, existing: ifaces.filter((i) => tunPorts.has(i.name)), peers: desired.tunnels });
+      tunnels = await reconcileTunnels(this.vsctl, {
+        bridge: B.tun,
+        localIp: this.o.tunnelIp,
+        wanted: plan.wanted,
+        existing: ifaces.filter((i) => tunPorts.has(i.name)),
+        peers: desired.tunnels,
+      });
     } catch (e) {
       errors.push({ kind: 'tunnel', id: '*', message: msg(e) });
     }
@@ -152,7 +189,15 @@ export class OvsDriver extends SyncBackedDriver {
       return false;
     });
     const links = new Set((await this.ip.links()).map((l) => l.ifname));
-    const portPlan = planVmPorts({ bridge: B.int, desired: vmPorts, vlanOf, interfaces: ifaces, ports: ovsPorts, links, onBridge: onInt });
+    const portPlan = planVmPorts({
+      bridge: B.int,
+      desired: vmPorts,
+      vlanOf,
+      interfaces: ifaces,
+      ports: ovsPorts,
+      links,
+      onBridge: onInt,
+    });
     try {
       await this.vsctl.transact(portPlan.commands);
     } catch (e) {
@@ -214,7 +259,8 @@ export class OvsDriver extends SyncBackedDriver {
     const flows = { added: 0, deleted: 0 };
     try {
       const ownedNet = new Map<string, string>(desired.dhcp.map((d) => [d.port.port_id, d.network_id]));
-      for (const r of desired.routers) for (const leg of [...r.interfaces, ...(r.gateway ? [r.gateway] : [])]) ownedNet.set(leg.port_id, leg.network_id);
+      for (const r of desired.routers)
+        for (const leg of [...r.interfaces, ...(r.gateway ? [r.gateway] : [])]) ownedNet.set(leg.port_id, leg.network_id);
       const model = this.flowModel(ifaces, nets, plan.perNetwork, vmPorts, desired.security_groups, errors, ownedNet);
       for (const [bridge, lines] of renderFlows(model, { int: B.int, tun: B.tun })) {
         const r = await this.applyFlows(bridge, lines, bridge === B.tun);
@@ -227,7 +273,9 @@ export class OvsDriver extends SyncBackedDriver {
     }
 
     // 7. statuses, and remember the state
-    const byIfaceId = new Map(ifaces.filter((i) => i.externalIds['iface-id'] && !i.externalIds[OWNER]).map((i) => [i.externalIds['iface-id']!, i]));
+    const byIfaceId = new Map(
+      ifaces.filter((i) => i.externalIds['iface-id'] && !i.externalIds[OWNER]).map((i) => [i.externalIds['iface-id']!, i]),
+    );
     const status = new Map<string, 'ACTIVE' | 'DOWN'>();
     for (const p of vmPorts) {
       const i = byIfaceId.get(p.port_id);
@@ -247,21 +295,41 @@ export class OvsDriver extends SyncBackedDriver {
   }
 
   private flowModel(
-    ifaces: OvsInterface[], nets: Map<string, NetworkSpec>, flood: Map<string, string[]>,
-    vmPorts: DesiredState['ports'], groupsList: SecurityGroupSpec[], errors: SyncError[], ownedNet: Map<string, string>,
+    ifaces: OvsInterface[],
+    nets: Map<string, NetworkSpec>,
+    flood: Map<string, string[]>,
+    vmPorts: DesiredState['ports'],
+    groupsList: SecurityGroupSpec[],
+    errors: SyncError[],
+    ownedNet: Map<string, string>,
   ): FlowModel {
     const ofport = new Map(ifaces.filter((i) => (i.ofport ?? 0) > 0).map((i) => [i.name, i.ofport!]));
     const B = this.o.bridges;
     const groups = new Map(groupsList.map((g) => [g.id, g]));
     const ports: FlowPort[] = [];
-    const byIfaceId = new Map(ifaces.filter((i) => i.externalIds['iface-id'] && (i.ofport ?? 0) > 0).map((i) => [i.externalIds['iface-id']!, i]));
+    const byIfaceId = new Map(
+      ifaces.filter((i) => i.externalIds['iface-id'] && (i.ofport ?? 0) > 0).map((i) => [i.externalIds['iface-id']!, i]),
+    );
     for (const p of vmPorts) {
       const i = byIfaceId.get(p.port_id);
       const vlan = this.vlans.get(p.network_id);
       if (!i || i.externalIds[OWNER] || vlan === null || p.admin_state_up === false) continue;
       const rules = p.port_security ? compilePortRules(p, groups) : { egress: [], ingress: [], missing: [] };
-      for (const g of rules.missing) errors.push({ kind: 'security_group', id: g, message: `port ${p.port_id} uses security group ${g}, which is not in the sync` });
-      ports.push({ ofport: i.ofport!, vlan, mac: p.mac.toLowerCase(), protected: p.port_security, allowed: allowedSources(p), egress: rules.egress, ingress: rules.ingress });
+      for (const g of rules.missing)
+        errors.push({
+          kind: 'security_group',
+          id: g,
+          message: `port ${p.port_id} uses security group ${g}, which is not in the sync`,
+        });
+      ports.push({
+        ofport: i.ofport!,
+        vlan,
+        mac: p.mac.toLowerCase(),
+        protected: p.port_security,
+        allowed: allowedSources(p),
+        egress: rules.egress,
+        ingress: rules.ingress,
+      });
     }
     for (const i of ifaces) {
       const netId = i.externalIds[OWNER] ? ownedNet.get(i.externalIds['iface-id'] ?? '') : undefined;
@@ -273,7 +341,10 @@ export class OvsDriver extends SyncBackedDriver {
       cookie: this.cookie,
       patchTun: ofport.get(PATCH_TUN) ?? null,
       patchInt: ofport.get(PATCH_INT) ?? null,
-      tunnelPorts: ifaces.filter((i) => isTunnelPort(i.name) && (i.ofport ?? 0) > 0).map((i) => i.ofport!).sort((a, b) => a - b),
+      tunnelPorts: ifaces
+        .filter((i) => isTunnelPort(i.name) && (i.ofport ?? 0) > 0)
+        .map((i) => i.ofport!)
+        .sort((a, b) => a - b),
       networks: [...nets.values()].map((n) => {
         const bridge = n.type === 'flat' ? B.physical[n.physical_network!] : undefined;
         const intOf = bridge ? ofport.get(intPatchFor(bridge)) : undefined;
@@ -281,7 +352,9 @@ export class OvsDriver extends SyncBackedDriver {
         return {
           vlan: this.vlans.get(n.id)!,
           vni: n.type === 'vxlan' ? n.vni! : null,
-          flood: (flood.get(n.id) ?? []).map((peer) => ofport.get(tunnelPortName(peer))).filter((x): x is number => x !== undefined),
+          flood: (flood.get(n.id) ?? [])
+            .map((peer) => ofport.get(tunnelPortName(peer)))
+            .filter((x): x is number => x !== undefined),
           ...(bridge && intOf && phyOf ? { phys: { bridge, intOfport: intOf, phyOfport: phyOf } } : {}),
         };
       }),
@@ -313,7 +386,9 @@ export class OvsDriver extends SyncBackedDriver {
     const plus = diff.filter((d) => d.sign === '+');
     const plusKeys = new Set(plus.map(strictMatch));
     const learned = learnCookie(this.cookie);
-    const minus = diff.filter((d) => d.sign === '-' && !plusKeys.has(strictMatch(d)) && !(isTun && d.table === TUN.UCAST_TO_TUN && d.cookie === learned));
+    const minus = diff.filter(
+      (d) => d.sign === '-' && !plusKeys.has(strictMatch(d)) && !(isTun && d.table === TUN.UCAST_TO_TUN && d.cookie === learned),
+    );
     await this.ofctl.addFlows(bridge, plus.map(flowLine).join('\n') + '\n');
     await this.ofctl.delFlowsStrict(bridge, minus.map(strictMatch).join('\n') + '\n');
     return { added: plus.length, deleted: minus.length };
@@ -331,7 +406,11 @@ export class OvsDriver extends SyncBackedDriver {
     return {
       networks: this.vlans.entries(),
       ports: [...this.lastStatus].map(([portId, status]) => ({ portId, status })),
-      tunnels: ifaces.filter((i) => isTunnelPort(i.name)).map((i) => i.options.remote_ip ?? '').filter(Boolean).sort(),
+      tunnels: ifaces
+        .filter((i) => isTunnelPort(i.name))
+        .map((i) => i.options.remote_ip ?? '')
+        .filter(Boolean)
+        .sort(),
       dhcp: (await this.dhcp.list()).map((networkId) => ({ networkId, running: this.dhcp.pidOf(networkId) !== null })),
       routers: await this.routers.list(),
     };

@@ -62,7 +62,14 @@ export function planVmPorts(o: {
     const dev = deviceName(p.port_id);
     if (o.links.has(dev) && !o.onBridge.has(dev)) {
       commands.push(['--may-exist', 'add-port', o.bridge, dev, `tag=${tag}`]);
-      commands.push(['set', 'Interface', dev, `external_ids:iface-id=${p.port_id}`, `external_ids:attached-mac=${p.mac.toLowerCase()}`, 'external_ids:iface-status=active']);
+      commands.push([
+        'set',
+        'Interface',
+        dev,
+        `external_ids:iface-id=${p.port_id}`,
+        `external_ids:attached-mac=${p.mac.toLowerCase()}`,
+        'external_ids:iface-status=active',
+      ]);
       status.set(p.port_id, tag !== DEAD_VLAN ? 'ACTIVE' : 'DOWN');
     } else {
       status.set(p.port_id, 'DOWN');
@@ -78,15 +85,30 @@ export function planVmPorts(o: {
 
 /** Agent-owned ports (DHCP, router) that are no longer wanted. */
 export function staleOwnedPorts(interfaces: OvsInterface[], wantedNames: Set<string>): string[] {
-  return interfaces.filter((i) => i.externalIds[OWNER] && !wantedNames.has(i.name)).map((i) => i.name).sort();
+  return interfaces
+    .filter((i) => i.externalIds[OWNER] && !wantedNames.has(i.name))
+    .map((i) => i.name)
+    .sort();
 }
 
 /** ovs-vsctl commands that plug an agent-owned veth end into br-int with its tag. */
-export function ownedPortCommands(bridge: string, dev: string, o: { tag: number; portId: string; mac: string; owner: 'dhcp' | 'router'; ownerId: string; current?: OvsPort }): string[][] {
+export function ownedPortCommands(
+  bridge: string,
+  dev: string,
+  o: { tag: number; portId: string; mac: string; owner: 'dhcp' | 'router'; ownerId: string; current?: OvsPort },
+): string[][] {
   if (o.current) return o.current.tag === o.tag ? [] : [['set', 'Port', dev, `tag=${o.tag}`]];
   return [
     ['--may-exist', 'add-port', bridge, dev, `tag=${o.tag}`],
-    ['set', 'Interface', dev, `external_ids:iface-id=${o.portId}`, `external_ids:attached-mac=${o.mac.toLowerCase()}`,
-      'external_ids:iface-status=active', `external_ids:${OWNER}=${o.owner}`, `external_ids:homestack-owner-id=${o.ownerId}`],
+    [
+      'set',
+      'Interface',
+      dev,
+      `external_ids:iface-id=${o.portId}`,
+      `external_ids:attached-mac=${o.mac.toLowerCase()}`,
+      'external_ids:iface-status=active',
+      `external_ids:${OWNER}=${o.owner}`,
+      `external_ids:homestack-owner-id=${o.ownerId}`,
+    ],
   ];
 }

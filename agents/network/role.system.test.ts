@@ -20,7 +20,19 @@ if (why) console.log(`[skip] network role system test: ${why}`);
 
 const SECRET = 'agent-test-secret-0123456789';
 const auth = { authorization: `Bearer ${SECRET}` };
-const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };
+const silent = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  fatal() {},
+  trace() {},
+  child() {
+    return silent;
+  },
+  level: 'silent',
+  silent() {},
+};
 
 describe.skipIf(!!why)('network role over HTTP on a simulated host', () => {
   const mh = new MultiHost();
@@ -33,10 +45,16 @@ describe.skipIf(!!why)('network role over HTTP on a simulated host', () => {
     A = await mh.addHost('A', 1); // no br-ex: the agent makes it and puts the host's address on it
     agent = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
     const config = Value.Default(AgentConfigSchema, {
-      data_dir: `${A.dir}/data`, network: { driver: 'ovs', tunnel_ip: A.tunnelIp, datapath: 'auto', resync_s: 0, external_bridge_cidr: '172.24.4.1/24' },
+      data_dir: `${A.dir}/data`,
+      network: { driver: 'ovs', tunnel_ip: A.tunnelIp, datapath: 'auto', resync_s: 0, external_bridge_cidr: '172.24.4.1/24' },
     }) as never;
     handle = (await networkRole.register(agent, {
-      config, log: silent as never, run: A.run, hostname: `${mh.prefix}-A`, dataDir: `${A.dir}/data`, controller: { url: 'http://x', secret: SECRET },
+      config,
+      log: silent as never,
+      run: A.run,
+      hostname: `${mh.prefix}-A`,
+      dataDir: `${A.dir}/data`,
+      controller: { url: 'http://x', secret: SECRET },
     }))!;
   });
 

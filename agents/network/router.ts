@@ -26,18 +26,34 @@ export function renderRouterNat(r: RouterSpec): string {
   if (!r.gateway) return '';
   const qg = `qg-${r.gateway.port_id.slice(0, 11)}`;
   const gwIp = r.gateway.ip_cidr.split('/')[0]!;
-  const fips = [...r.floating_ips].filter((f) => isV4(f.floating_ip_address) && isV4(f.fixed_ip_address))
+  const fips = [...r.floating_ips]
+    .filter((f) => isV4(f.floating_ip_address) && isV4(f.fixed_ip_address))
     .sort((a, b) => a.floating_ip_address.localeCompare(b.floating_ip_address));
-  const internal = [...new Set(r.interfaces.map((i) => parseV4Cidr(i.ip_cidr)).filter((c) => c !== null).map((c) => `${c!.network}/${c!.prefix}`))].sort();
+  const internal = [
+    ...new Set(
+      r.interfaces
+        .map((i) => parseV4Cidr(i.ip_cidr))
+        .filter((c) => c !== null)
+        .map((c) => `${c!.network}/${c!.prefix}`),
+    ),
+  ].sort();
   const pre = fips.map((f) => `    ip daddr ${f.floating_ip_address} dnat to ${f.fixed_ip_address}\n`).join('');
   const post = [
     ...fips.map((f) => `    oifname "${qg}" ip saddr ${f.fixed_ip_address} snat to ${f.floating_ip_address}\n`),
-    ...(r.gateway.enable_snat && internal.length ? [`    oifname "${qg}" ip saddr { ${internal.join(', ')} } snat to ${gwIp}\n`] : []),
+    ...(r.gateway.enable_snat && internal.length
+      ? [`    oifname "${qg}" ip saddr { ${internal.join(', ')} } snat to ${gwIp}\n`]
+      : []),
   ].join('');
   return (
-    '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n' + pre + '  }\n' +
-    '  chain output {\n    type nat hook output priority -100; policy accept;\n' + pre + '  }\n' +
-    '  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n' + post + '  }\n'
+    '  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n' +
+    pre +
+    '  }\n' +
+    '  chain output {\n    type nat hook output priority -100; policy accept;\n' +
+    pre +
+    '  }\n' +
+    '  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n' +
+    post +
+    '  }\n'
   );
 }
 
@@ -71,14 +87,23 @@ export class RouterManager {
   }
 
   async list(): Promise<string[]> {
-    return (await this.ip.netnsList()).filter((n) => n.startsWith('qrouter-')).map((n) => n.slice(8)).sort();
+    return (await this.ip.netnsList())
+      .filter((n) => n.startsWith('qrouter-'))
+      .map((n) => n.slice(8))
+      .sort();
   }
 
   /**
    * Ensures the namespace, every leg, routes and NAT. Idempotent. Returns the OVS port
    * names it owns. `vlanOf`/`mtuOf` give each network's local VLAN and MTU.
    */
-  async ensure(r: RouterSpec, vlanOf: (net: string) => number | null, mtuOf: (net: string) => number, ovsPorts: Map<string, OvsPort>, namespaces?: Set<string>): Promise<string[]> {
+  async ensure(
+    r: RouterSpec,
+    vlanOf: (net: string) => number | null,
+    mtuOf: (net: string) => number,
+    ovsPorts: Map<string, OvsPort>,
+    namespaces?: Set<string>,
+  ): Promise<string[]> {
     const ns = routerNamespace(r.id);
     if (!namespaces?.has(ns) || !this.applied.has(r.id)) {
       await this.ip.netnsEnsure(ns);
@@ -87,7 +112,13 @@ export class RouterManager {
     // One entry per (port, subnet): a port on two subnets is one leg with two addresses.
     const byPort = new Map<string, Leg>();
     for (const i of r.interfaces) {
-      const leg = byPort.get(i.port_id) ?? { portId: i.port_id, networkId: i.network_id, mac: i.mac, nsDev: `qr-${i.port_id.slice(0, 11)}`, addrs: [] };
+      const leg = byPort.get(i.port_id) ?? {
+        portId: i.port_id,
+        networkId: i.network_id,
+        mac: i.mac,
+        nsDev: `qr-${i.port_id.slice(0, 11)}`,
+        addrs: [],
+      };
       if (!leg.addrs.includes(i.ip_cidr)) leg.addrs.push(i.ip_cidr);
       byPort.set(i.port_id, leg);
     }
@@ -95,8 +126,14 @@ export class RouterManager {
     if (r.gateway) {
       const g = r.gateway;
       legs.push({
-        portId: g.port_id, networkId: g.network_id, mac: g.mac, nsDev: `qg-${g.port_id.slice(0, 11)}`,
-        addrs: [g.ip_cidr, ...r.floating_ips.filter((f) => isV4(f.floating_ip_address)).map((f) => `${f.floating_ip_address}/32`)],
+        portId: g.port_id,
+        networkId: g.network_id,
+        mac: g.mac,
+        nsDev: `qg-${g.port_id.slice(0, 11)}`,
+        addrs: [
+          g.ip_cidr,
+          ...r.floating_ips.filter((f) => isV4(f.floating_ip_address)).map((f) => `${f.floating_ip_address}/32`),
+        ],
       });
     }
     const seen = await this.ip.linksAndAddrs(ns);
@@ -118,14 +155,24 @@ export class RouterManager {
         await this.ip.setLink(dev, { mtu, up: true });
       }
       const all = cur ? seen.addrs.filter((a) => a.ifname === leg.nsDev) : await this.ip.addrs(ns, leg.nsDev);
-      await this.d.transact(ownedPortCommands(this.d.bridge, dev, { tag: vlan, portId: leg.portId, mac: leg.mac, owner: 'router', ownerId: r.id, current: ovsPorts.get(dev) }));
+      await this.d.transact(
+        ownedPortCommands(this.d.bridge, dev, {
+          tag: vlan,
+          portId: leg.portId,
+          mac: leg.mac,
+          owner: 'router',
+          ownerId: r.id,
+          current: ovsPorts.get(dev),
+        }),
+      );
       owned.push(dev);
       const have = new Set(all.map((a) => `${a.local}/${a.prefixlen}`));
       for (const a of leg.addrs) if (!have.has(a)) await this.ip.addAddr(leg.nsDev, a, ns);
       // stale addresses: every IPv4 one not wanted, IPv6 ones except link-local
       for (const a of all) {
         const c = `${a.local}/${a.prefixlen}`;
-        if (!leg.addrs.includes(c) && !(a.family === 'inet6' && a.local.toLowerCase().startsWith('fe80:'))) await this.ip.delAddr(leg.nsDev, c, ns);
+        if (!leg.addrs.includes(c) && !(a.family === 'inet6' && a.local.toLowerCase().startsWith('fe80:')))
+          await this.ip.delAddr(leg.nsDev, c, ns);
       }
     }
     // legs no longer wanted: deleting the namespace end deletes the pair

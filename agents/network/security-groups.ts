@@ -63,7 +63,10 @@ export function ruleMatches(rule: SecurityGroupRule, groups: ReadonlyMap<string,
 }
 
 /** Egress and ingress matches for a port from all its groups (deduplicated, sorted). */
-export function compilePortRules(port: PortSpec, groups: ReadonlyMap<string, SecurityGroupSpec>): { egress: string[]; ingress: string[]; missing: string[] } {
+export function compilePortRules(
+  port: PortSpec,
+  groups: ReadonlyMap<string, SecurityGroupSpec>,
+): { egress: string[]; ingress: string[]; missing: string[] } {
   const egress = new Set<string>();
   const ingress = new Set<string>();
   const missing: string[] = [];
@@ -73,7 +76,8 @@ export function compilePortRules(port: PortSpec, groups: ReadonlyMap<string, Sec
       missing.push(gid);
       continue;
     }
-    for (const rule of g.rules) for (const m of ruleMatches(rule, groups)) (rule.direction === 'egress' ? egress : ingress).add(m);
+    for (const rule of g.rules)
+      for (const m of ruleMatches(rule, groups)) (rule.direction === 'egress' ? egress : ingress).add(m);
   }
   return { egress: [...egress].sort(), ingress: [...ingress].sort(), missing };
 }

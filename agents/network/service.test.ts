@@ -7,7 +7,13 @@ function fakeDriver(o: { lost?: () => boolean; appeared?: () => boolean }) {
   const syncs: string[] = [];
   const converge = async () => {
     syncs.push('sync');
-    return { networks: [], ports: [], tunnels: { active: [], added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [] };
+    return {
+      networks: [],
+      ports: [],
+      tunnels: { active: [], added: [], removed: [] },
+      flows: { added: 0, deleted: 0 },
+      errors: [],
+    };
   };
   const d = {
     syncs,

@@ -25,7 +25,12 @@ export class NetworkService {
   constructor(
     readonly driver: NetworkDriver,
     private readonly log: ServiceLog,
-    private readonly o: { resyncMs: number; pendingMs: number; datapath: string; tunnelIp: string } = { resyncMs: 60_000, pendingMs: 1_000, datapath: '', tunnelIp: '' },
+    private readonly o: { resyncMs: number; pendingMs: number; datapath: string; tunnelIp: string } = {
+      resyncMs: 60_000,
+      pendingMs: 1_000,
+      datapath: '',
+      tunnelIp: '',
+    },
   ) {}
 
   async sync(body: NetworkSyncBody): Promise<NetworkSyncReply> {
@@ -34,15 +39,20 @@ export class NetworkService {
     if (body.generation !== undefined && gen < this.generation) {
       const st = await this.driver.state();
       return {
-        generation: this.generation, ignored: true,
+        generation: this.generation,
+        ignored: true,
         networks: st.networks.map((n) => ({ id: n.id, local_vlan: n.localVlan })),
         ports: st.ports.map((p) => ({ port_id: p.portId, status: p.status })),
-        tunnels: { active: st.tunnels, added: [], removed: [] }, flows: { added: 0, deleted: 0 }, errors: [], duration_ms: Date.now() - t0,
+        tunnels: { active: st.tunnels, added: [], removed: [] },
+        flows: { added: 0, deleted: 0 },
+        errors: [],
+        duration_ms: Date.now() - t0,
       };
     }
     if (body.generation !== undefined) this.generation = gen;
     const r = await this.driver.sync(body as DesiredState);
-    if (r.errors.length) this.log.warn({ errors: r.errors.slice(0, 20), count: r.errors.length }, 'network sync converged with errors');
+    if (r.errors.length)
+      this.log.warn({ errors: r.errors.slice(0, 20), count: r.errors.length }, 'network sync converged with errors');
     return {
       generation: this.generation,
       ignored: false,
@@ -86,8 +96,8 @@ export class NetworkService {
 
   /** Why a sync is due now (reads only), or undefined. */
   private async pending(): Promise<string | undefined> {
-    if (this.driver.flowsLost && await this.driver.flowsLost()) return 'the switch lost its flows (ovs-vswitchd restarted)';
-    if (this.driver.downPortsAppeared && await this.driver.downPortsAppeared()) return 'a DOWN port appeared';
+    if (this.driver.flowsLost && (await this.driver.flowsLost())) return 'the switch lost its flows (ovs-vswitchd restarted)';
+    if (this.driver.downPortsAppeared && (await this.driver.downPortsAppeared())) return 'a DOWN port appeared';
     return undefined;
   }
 
@@ -96,10 +106,15 @@ export class NetworkService {
     void this.resync('start');
     if (this.o.resyncMs > 0) this.timers.push(setInterval(() => void this.resync('periodic'), this.o.resyncMs));
     if (this.o.pendingMs > 0) {
-      this.timers.push(setInterval(() => {
-        if (this.busy) return;
-        this.pending().then((why) => (why ? this.resync(why) : undefined), () => undefined);
-      }, this.o.pendingMs));
+      this.timers.push(
+        setInterval(() => {
+          if (this.busy) return;
+          this.pending().then(
+            (why) => (why ? this.resync(why) : undefined),
+            () => undefined,
+          );
+        }, this.o.pendingMs),
+      );
     }
     for (const t of this.timers) t.unref();
   }

@@ -24,7 +24,11 @@ export const isTunnelPort = (name: string): boolean => /^vxlan-[0-9a-f]{8}$/.tes
  * The peers each vxlan network floods to (its `peers`, or every peer when omitted),
  * without this host's own address, and the union of them: the tunnel ports wanted.
  */
-export function floodPlan(networks: NetworkSpec[], tunnels: TunnelPeer[], localIp: string): { perNetwork: Map<string, string[]>; wanted: string[] } {
+export function floodPlan(
+  networks: NetworkSpec[],
+  tunnels: TunnelPeer[],
+  localIp: string,
+): { perNetwork: Map<string, string[]>; wanted: string[] } {
   const all = [...new Set(tunnels.map((t) => t.ip))].filter((ip) => ip !== localIp);
   const perNetwork = new Map<string, string[]>();
   const wanted = new Set<string>();
@@ -49,13 +53,27 @@ export async function reconcileTunnels(
   const removed: string[] = [];
   for (const [name, ip] of wantNames) {
     const cur = have.get(name);
-    const ok = cur && cur.type === 'vxlan' && cur.options.remote_ip === ip && cur.options.local_ip === o.localIp && cur.options.key === 'flow';
+    const ok =
+      cur &&
+      cur.type === 'vxlan' &&
+      cur.options.remote_ip === ip &&
+      cur.options.local_ip === o.localIp &&
+      cur.options.key === 'flow';
     if (ok) continue;
     if (cur) cmds.push(['--if-exists', 'del-port', name]);
     const host = o.peers.find((p) => p.ip === ip)?.host;
     cmds.push(['--may-exist', 'add-port', o.bridge, name]);
-    cmds.push(['set', 'Interface', name, 'type=vxlan', `options:remote_ip=${ip}`, `options:local_ip=${o.localIp}`, 'options:key=flow', 'options:df_default=true',
-      ...(host && /^[A-Za-z0-9_.-]{1,255}$/.test(host) ? [`external_ids:peer-host=${host}`] : [])]);
+    cmds.push([
+      'set',
+      'Interface',
+      name,
+      'type=vxlan',
+      `options:remote_ip=${ip}`,
+      `options:local_ip=${o.localIp}`,
+      'options:key=flow',
+      'options:df_default=true',
+      ...(host && /^[A-Za-z0-9_.-]{1,255}$/.test(host) ? [`external_ids:peer-host=${host}`] : []),
+    ]);
     added.push(ip);
   }
   for (const [name, i] of have) {

@@ -14,7 +14,9 @@ export class LocalVlans {
     try {
       const o = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
       for (const [k, v] of Object.entries(o)) if (Number.isInteger(v) && v >= 1 && v <= 4094) this.map.set(k, v);
-    } catch { /* first start */ }
+    } catch {
+      /* first start */
+    }
   }
 
   get(networkId: string): number | null {

@@ -13,9 +13,15 @@ import { hostA, hostB, ID, IP, MAC } from './testing/scenario.js';
  * guests (host B's guest across the tunnel), and a probe namespace on host A pings both.
  */
 const IMG = new URL('../../build/test-image/', import.meta.url).pathname;
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS=1 is not set'
-  : MultiHost.unavailable() ?? (!existsSync(join(IMG, 'vmlinuz')) ? 'build/test-image is missing (scripts/build-test-image.sh)'
-    : !existsSync('/usr/sbin/libvirtd') ? 'libvirtd is not installed' : null);
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS=1 is not set'
+    : (MultiHost.unavailable() ??
+      (!existsSync(join(IMG, 'vmlinuz'))
+        ? 'build/test-image is missing (scripts/build-test-image.sh)'
+        : !existsSync('/usr/sbin/libvirtd')
+          ? 'libvirtd is not installed'
+          : null));
 if (why) console.log(`[skip] network agent real-guest system test: ${why}`);
 
 const domainXml = (name: string, portId: string, mac: string, dir: string) => `<domain type='qemu'>
@@ -52,10 +58,15 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     A = await mh.addHost('A', 1, { external: true, libvirt: true });
     B = await mh.addHost('B', 2, { libvirt: true });
     ips = { a: A.tunnelIp, b: B.tunnelIp };
-    const mk = (h: SimHost, physical: Record<string, string>) => new OvsDriver({
-      run: h.run, hostname: `${mh.prefix}-${h.name}`, stateDir: join(h.dir, 'data', 'network'), tunnelIp: h.tunnelIp,
-      datapath: 'auto', bridges: { int: 'br-int', tun: 'br-tun', physical },
-    });
+    const mk = (h: SimHost, physical: Record<string, string>) =>
+      new OvsDriver({
+        run: h.run,
+        hostname: `${mh.prefix}-${h.name}`,
+        stateDir: join(h.dir, 'data', 'network'),
+        tunnelIp: h.tunnelIp,
+        datapath: 'auto',
+        bridges: { int: 'br-int', tun: 'br-tun', physical },
+      });
     dA = mk(A, { public: 'br-ex' });
     dB = mk(B, {});
     await dA.init();
@@ -104,7 +115,9 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     const [l1, l2] = await Promise.all([leaseOf('vm1'), leaseOf('vm2')]);
     expect(l1).toMatchObject({ addr: `${IP.G1}/24`, router: IP.ROUTER, mtu: '1450' });
     expect(l2).toMatchObject({ addr: `${IP.G2}/24`, mtu: '1450' });
-    console.log(`[figures] virsh create (both, parallel): ${created} ms; domain running → DHCP lease (guest boot under TCG included): vm1 (host A) ${l1.ms} ms, vm2 (host B, DHCP across the tunnel) ${l2.ms} ms`);
+    console.log(
+      `[figures] virsh create (both, parallel): ${created} ms; domain running → DHCP lease (guest boot under TCG included): vm1 (host A) ${l1.ms} ms, vm2 (host B, DHCP across the tunnel) ${l2.ms} ms`,
+    );
 
     let ok1 = false;
     let ok2 = false;

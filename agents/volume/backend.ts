@@ -18,7 +18,11 @@ export interface StoredVolume {
 }
 
 export class BackendError extends Error {
-  constructor(readonly code: 'VolumeNotFound' | 'SnapshotNotFound' | 'VolumeExists' | 'BadRequest' | 'NoSpace' | 'BackendError', message: string, override readonly cause?: unknown) {
+  constructor(
+    readonly code: 'VolumeNotFound' | 'SnapshotNotFound' | 'VolumeExists' | 'BadRequest' | 'NoSpace' | 'BackendError',
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'BackendError';
   }

@@ -25,8 +25,12 @@ export class FileBackend implements VolumeBackend {
     if (!ID_RE.test(id)) throw new BackendError('BadRequest', `bad id ${JSON.stringify(id)}`);
     return id;
   }
-  volumePath(id: string): string { return join(this.o.dir, `volume-${this.check(id)}.img`); }
-  snapshotPath(id: string): string { return join(this.o.dir, `snapshot-${this.check(id)}.img`); }
+  volumePath(id: string): string {
+    return join(this.o.dir, `volume-${this.check(id)}.img`);
+  }
+  snapshotPath(id: string): string {
+    return join(this.o.dir, `snapshot-${this.check(id)}.img`);
+  }
 
   async init(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
@@ -60,7 +64,8 @@ export class FileBackend implements VolumeBackend {
   private async existing(v: VolumeRef): Promise<{ devicePath: string } | null> {
     const have = await this.find(v.id);
     if (!have) return null;
-    if (have.sizeBytes !== v.sizeGb * GiB) throw new BackendError('VolumeExists', `volume ${v.id} exists with ${have.sizeBytes} bytes`);
+    if (have.sizeBytes !== v.sizeGb * GiB)
+      throw new BackendError('VolumeExists', `volume ${v.id} exists with ${have.sizeBytes} bytes`);
     return { devicePath: have.devicePath };
   }
 
@@ -73,7 +78,8 @@ export class FileBackend implements VolumeBackend {
     try {
       await fill(part);
       const size = (await stat(part)).size;
-      if (size > v.sizeGb * GiB) throw new BackendError('BadRequest', `the source (${size} bytes) is larger than the volume (${v.sizeGb} GiB)`);
+      if (size > v.sizeGb * GiB)
+        throw new BackendError('BadRequest', `the source (${size} bytes) is larger than the volume (${v.sizeGb} GiB)`);
       await truncate(part, v.sizeGb * GiB);
       await rename(part, dst);
       return { devicePath: dst };
@@ -98,7 +104,8 @@ export class FileBackend implements VolumeBackend {
 
   async createFromSnapshot(v: VolumeRef, snapshotId: string): Promise<{ devicePath: string }> {
     const src = this.snapshotPath(snapshotId);
-    if (!(await stat(src).catch(() => null))) throw new BackendError('SnapshotNotFound', `snapshot ${snapshotId} is not on this back end`);
+    if (!(await stat(src).catch(() => null)))
+      throw new BackendError('SnapshotNotFound', `snapshot ${snapshotId} is not on this back end`);
     return this.make(v, (part) => this.copy(src, part));
   }
 
@@ -113,7 +120,10 @@ export class FileBackend implements VolumeBackend {
     if (!fmt) throw new BackendError('BadRequest', `image disk_format ${img.format} cannot be written into a volume`);
     const info = await this.img.info(img.path, fmt);
     if (info.virtualSize > v.sizeGb * GiB) {
-      throw new BackendError('BadRequest', `Image virtual size is ${Math.ceil(info.virtualSize / GiB)}GB and doesn't fit in a volume of size ${v.sizeGb}GB.`);
+      throw new BackendError(
+        'BadRequest',
+        `Image virtual size is ${Math.ceil(info.virtualSize / GiB)}GB and doesn't fit in a volume of size ${v.sizeGb}GB.`,
+      );
     }
     return this.make(v, (part) => this.img.convert(img.path, fmt, part, 'raw'));
   }
@@ -123,7 +133,8 @@ export class FileBackend implements VolumeBackend {
     if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not on this back end`);
     const want = newSizeGb * GiB;
     if (have.sizeBytes === want) return;
-    if (have.sizeBytes > want) throw new BackendError('BadRequest', `volume ${id} is ${have.sizeBytes} bytes; refusing to shrink it to ${want}`);
+    if (have.sizeBytes > want)
+      throw new BackendError('BadRequest', `volume ${id} is ${have.sizeBytes} bytes; refusing to shrink it to ${want}`);
     await truncate(have.devicePath, want);
   }
 

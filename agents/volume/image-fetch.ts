@@ -10,7 +10,11 @@ import type { ImageSource } from '../../shared/agent/compute.js';
 export class ImageFetchError extends Error {
   /** Never retryable: a volume stuck in `downloading` helps nobody; it goes to error with the reason. */
   readonly retryable = false;
-  constructor(readonly code: 'ImageFetchFailed' | 'ChecksumMismatch', message: string, _transient = false) {
+  constructor(
+    readonly code: 'ImageFetchFailed' | 'ChecksumMismatch',
+    message: string,
+    _transient = false,
+  ) {
     super(message);
     this.name = code;
   }
@@ -21,7 +25,12 @@ export class ImageFetchError extends Error {
  * controller) to a temporary file, checking the MD5 against Glance's checksum, hands
  * the file to `use`, and always removes it.
  */
-export async function withImage<T>(dir: string, img: ImageSource, use: (path: string) => Promise<T>, o: { dispatcher?: Dispatcher; idleTimeoutMs?: number } = {}): Promise<T> {
+export async function withImage<T>(
+  dir: string,
+  img: ImageSource,
+  use: (path: string) => Promise<T>,
+  o: { dispatcher?: Dispatcher; idleTimeoutMs?: number } = {},
+): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const dest = join(dir, `image-${img.id}-${process.pid}-${Date.now()}.download`);
   try {
@@ -39,10 +48,19 @@ export async function withImage<T>(dir: string, img: ImageSource, use: (path: st
     }
     if (res.statusCode !== 200) {
       const body = (await res.body.text().catch(() => '')).slice(0, 200);
-      throw new ImageFetchError('ImageFetchFailed', `fetching image ${img.id}: the image API answered ${res.statusCode} ${body}`, res.statusCode >= 500);
+      throw new ImageFetchError(
+        'ImageFetchFailed',
+        `fetching image ${img.id}: the image API answered ${res.statusCode} ${body}`,
+        res.statusCode >= 500,
+      );
     }
     const hash = createHash('md5');
-    const tap = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); } });
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
     try {
       await pipeline(res.body, tap, createWriteStream(dest, { mode: 0o600 }));
     } catch (e) {
@@ -50,7 +68,10 @@ export async function withImage<T>(dir: string, img: ImageSource, use: (path: st
     }
     const md5 = hash.digest('hex');
     if (img.checksum && md5 !== img.checksum) {
-      throw new ImageFetchError('ChecksumMismatch', `image ${img.id}: downloaded data has MD5 ${md5}, the image API says ${img.checksum}`);
+      throw new ImageFetchError(
+        'ChecksumMismatch',
+        `image ${img.id}: downloaded data has MD5 ${md5}, the image API says ${img.checksum}`,
+      );
     }
     return await use(dest);
   } finally {

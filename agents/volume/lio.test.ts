@@ -8,7 +8,10 @@ const IQN = `iqn.2026-11.org.homestack:volume-${ID}`;
 describe('LIO target (argv only: this kernel has no LIO)', () => {
   it('exports a file volume: backstore, target, CHAP required, LUN 1, portal, saveconfig', async () => {
     const f = new FakeRunner();
-    await new LioTarget({ run: f.run, iqnPrefix: 'iqn.2026-11.org.homestack', portalIp: '192.0.2.5' }).ensureExport(ID, `/var/lib/v/volume-${ID}.img`);
+    await new LioTarget({ run: f.run, iqnPrefix: 'iqn.2026-11.org.homestack', portalIp: '192.0.2.5' }).ensureExport(
+      ID,
+      `/var/lib/v/volume-${ID}.img`,
+    );
     expect(f.calls.every((c) => c.cmd === 'targetcli')).toBe(true);
     expect(f.calls.map((c) => c.args)).toEqual([
       ['/backstores/fileio', 'create', `name=volume-${ID}`, `file_or_dev=/var/lib/v/volume-${ID}.img`],
@@ -21,10 +24,23 @@ describe('LIO target (argv only: this kernel has no LIO)', () => {
     ]);
   });
   it('uses the block backstore for a device and undoes a half-made export', async () => {
-    expect(lioArgv.backstoreCreate(ID, '/dev/vg/volume-x')).toEqual(['/backstores/block', 'create', `name=volume-${ID}`, 'dev=/dev/vg/volume-x']);
+    expect(lioArgv.backstoreCreate(ID, '/dev/vg/volume-x')).toEqual([
+      '/backstores/block',
+      'create',
+      `name=volume-${ID}`,
+      'dev=/dev/vg/volume-x',
+    ]);
     const f = new FakeRunner().on((c) => c.args[0]?.endsWith('/luns') === true, new Error('LUN failed'));
-    await expect(new LioTarget({ run: f.run, iqnPrefix: 'iqn.2026-11.org.homestack', portalIp: '192.0.2.5' }).ensureExport(ID, '/dev/vg/volume-x')).rejects.toThrow(/LUN failed/);
-    expect(f.calls.slice(-2).map((c) => c.args)).toEqual([['/iscsi', 'delete', IQN], ['/backstores/block', 'delete', `volume-${ID}`]]);
+    await expect(
+      new LioTarget({ run: f.run, iqnPrefix: 'iqn.2026-11.org.homestack', portalIp: '192.0.2.5' }).ensureExport(
+        ID,
+        '/dev/vg/volume-x',
+      ),
+    ).rejects.toThrow(/LUN failed/);
+    expect(f.calls.slice(-2).map((c) => c.args)).toEqual([
+      ['/iscsi', 'delete', IQN],
+      ['/backstores/block', 'delete', `volume-${ID}`],
+    ]);
   });
   it('connects one initiator with CHAP (password redacted) and disconnects it', async () => {
     const f = new FakeRunner();
@@ -32,7 +48,13 @@ describe('LIO target (argv only: this kernel has no LIO)', () => {
     const auth = { username: 'hs-a1', password: 'pw0123456789AB' };
     const c = await t.initializeConnection(ID, { initiator: 'iqn.2005-03.org.homestack:h1' }, auth);
     await t.terminateConnection(ID, { initiator: 'iqn.2005-03.org.homestack:h1' });
-    expect(c.data).toMatchObject({ target_iqn: IQN, target_portal: '192.0.2.5:3260', target_lun: 1, auth_method: 'CHAP', auth_username: 'hs-a1' });
+    expect(c.data).toMatchObject({
+      target_iqn: IQN,
+      target_portal: '192.0.2.5:3260',
+      target_lun: 1,
+      auth_method: 'CHAP',
+      auth_username: 'hs-a1',
+    });
     expect(f.calls.map((x) => x.args)).toEqual([
       [`/iscsi/${IQN}/tpg1/acls`, 'create', 'iqn.2005-03.org.homestack:h1', 'add_mapped_luns=true'],
       [`/iscsi/${IQN}/tpg1/acls/iqn.2005-03.org.homestack:h1`, 'set', 'auth', 'userid=hs-a1', 'password=pw0123456789AB'],

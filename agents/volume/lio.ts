@@ -1,5 +1,14 @@
 import type { Runner } from '../../shared/exec/run.js';
-import { iqnOf, TargetError, volumeOfIqn, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget, type TargetExport } from './target.js';
+import {
+  iqnOf,
+  TargetError,
+  volumeOfIqn,
+  type ChapAuth,
+  type Connector,
+  type IscsiConnectionInfo,
+  type IscsiTarget,
+  type TargetExport,
+} from './target.js';
 
 /**
  * LIO (the kernel target, configured through configfs with `targetcli`), the modern
@@ -16,20 +25,49 @@ import { iqnOf, TargetError, volumeOfIqn, type ChapAuth, type Connector, type Is
 export const lioArgv = {
   backstoreCreate: (volumeId: string, devicePath: string): string[] => {
     const kind = devicePath.startsWith('/dev/') ? 'block' : 'fileio';
-    return [`/backstores/${kind}`, 'create', `name=volume-${volumeId}`, kind === 'block' ? `dev=${devicePath}` : `file_or_dev=${devicePath}`];
+    return [
+      `/backstores/${kind}`,
+      'create',
+      `name=volume-${volumeId}`,
+      kind === 'block' ? `dev=${devicePath}` : `file_or_dev=${devicePath}`,
+    ];
   },
-  backstoreDelete: (volumeId: string, devicePath: string): string[] =>
-    [`/backstores/${devicePath.startsWith('/dev/') ? 'block' : 'fileio'}`, 'delete', `volume-${volumeId}`],
+  backstoreDelete: (volumeId: string, devicePath: string): string[] => [
+    `/backstores/${devicePath.startsWith('/dev/') ? 'block' : 'fileio'}`,
+    'delete',
+    `volume-${volumeId}`,
+  ],
   targetCreate: (iqn: string): string[] => ['/iscsi', 'create', iqn],
   targetDelete: (iqn: string): string[] => ['/iscsi', 'delete', iqn],
-  requireChap: (iqn: string): string[] => [`/iscsi/${iqn}/tpg1`, 'set', 'attribute', 'authentication=1', 'generate_node_acls=0', 'demo_mode_write_protect=0'],
-  lunCreate: (iqn: string, volumeId: string, devicePath: string): string[] =>
-    [`/iscsi/${iqn}/tpg1/luns`, 'create', `/backstores/${devicePath.startsWith('/dev/') ? 'block' : 'fileio'}/volume-${volumeId}`, 'lun=1'],
+  requireChap: (iqn: string): string[] => [
+    `/iscsi/${iqn}/tpg1`,
+    'set',
+    'attribute',
+    'authentication=1',
+    'generate_node_acls=0',
+    'demo_mode_write_protect=0',
+  ],
+  lunCreate: (iqn: string, volumeId: string, devicePath: string): string[] => [
+    `/iscsi/${iqn}/tpg1/luns`,
+    'create',
+    `/backstores/${devicePath.startsWith('/dev/') ? 'block' : 'fileio'}/volume-${volumeId}`,
+    'lun=1',
+  ],
   portalDeleteDefault: (iqn: string): string[] => [`/iscsi/${iqn}/tpg1/portals`, 'delete', '0.0.0.0', '3260'],
   portalCreate: (iqn: string, ip: string, port: number): string[] => [`/iscsi/${iqn}/tpg1/portals`, 'create', ip, String(port)],
-  aclCreate: (iqn: string, initiator: string): string[] => [`/iscsi/${iqn}/tpg1/acls`, 'create', initiator, 'add_mapped_luns=true'],
-  aclAuth: (iqn: string, initiator: string, auth: ChapAuth): string[] =>
-    [`/iscsi/${iqn}/tpg1/acls/${initiator}`, 'set', 'auth', `userid=${auth.username}`, `password=${auth.password}`],
+  aclCreate: (iqn: string, initiator: string): string[] => [
+    `/iscsi/${iqn}/tpg1/acls`,
+    'create',
+    initiator,
+    'add_mapped_luns=true',
+  ],
+  aclAuth: (iqn: string, initiator: string, auth: ChapAuth): string[] => [
+    `/iscsi/${iqn}/tpg1/acls/${initiator}`,
+    'set',
+    'auth',
+    `userid=${auth.username}`,
+    `password=${auth.password}`,
+  ],
   aclDelete: (iqn: string, initiator: string): string[] => [`/iscsi/${iqn}/tpg1/acls`, 'delete', initiator],
   saveconfig: (): string[] => ['saveconfig'],
   list: (): string[] => ['/iscsi', 'ls', 'depth=1'],
@@ -76,7 +114,8 @@ export class LioTarget implements IscsiTarget {
   async removeExport(volumeId: string): Promise<void> {
     const iqn = iqnOf(this.o.iqnPrefix, volumeId);
     await this.cli(lioArgv.targetDelete(iqn), { okMissing: true });
-    for (const kind of ['fileio', 'block']) await this.cli([`/backstores/${kind}`, 'delete', `volume-${volumeId}`], { okMissing: true });
+    for (const kind of ['fileio', 'block'])
+      await this.cli([`/backstores/${kind}`, 'delete', `volume-${volumeId}`], { okMissing: true });
     await this.cli(lioArgv.saveconfig());
   }
 
@@ -93,8 +132,14 @@ export class LioTarget implements IscsiTarget {
     return {
       driver_volume_type: 'iscsi',
       data: {
-        target_iqn: iqn, target_portal: `${this.o.portalIp}:${this.o.portalPort ?? 3260}`, target_lun: 1, volume_id: volumeId,
-        auth_method: 'CHAP', auth_username: auth.username, auth_password: auth.password, discard: true,
+        target_iqn: iqn,
+        target_portal: `${this.o.portalIp}:${this.o.portalPort ?? 3260}`,
+        target_lun: 1,
+        volume_id: volumeId,
+        auth_method: 'CHAP',
+        auth_username: auth.username,
+        auth_password: auth.password,
+        discard: true,
       },
     };
   }

@@ -35,8 +35,12 @@ export class LvmBackend implements VolumeBackend {
     if (!ID_RE.test(id)) throw new BackendError('BadRequest', `bad id ${JSON.stringify(id)}`);
     return id;
   }
-  lvName(id: string): string { return `volume-${this.check(id)}`; }
-  snapName(id: string): string { return `snapshot-${this.check(id)}`; }
+  lvName(id: string): string {
+    return `volume-${this.check(id)}`;
+  }
+  snapName(id: string): string {
+    return `snapshot-${this.check(id)}`;
+  }
   private wrap(e: unknown, what: string): never {
     if (e instanceof BackendError) throw e;
     if (e instanceof LvmError) {
@@ -84,7 +88,8 @@ export class LvmBackend implements VolumeBackend {
   private async make(v: VolumeRef, fill?: (dev: string) => Promise<void>): Promise<{ devicePath: string }> {
     const have = await this.find(v.id);
     if (have) {
-      if (have.sizeBytes !== v.sizeGb * GiB) throw new BackendError('VolumeExists', `volume ${v.id} exists with ${have.sizeBytes} bytes`);
+      if (have.sizeBytes !== v.sizeGb * GiB)
+        throw new BackendError('VolumeExists', `volume ${v.id} exists with ${have.sizeBytes} bytes`);
       return { devicePath: have.devicePath };
     }
     const name = this.lvName(v.id);
@@ -113,7 +118,8 @@ export class LvmBackend implements VolumeBackend {
   async createFromSnapshot(v: VolumeRef, snapshotId: string): Promise<{ devicePath: string }> {
     const snap = (await this.lvs()).find((l) => l.name === this.snapName(snapshotId));
     if (!snap) throw new BackendError('SnapshotNotFound', `snapshot ${snapshotId} is not in ${this.o.vg}`);
-    if (snap.sizeBytes > v.sizeGb * GiB && !this.o.thinPool) throw new BackendError('BadRequest', 'the volume is smaller than the snapshot');
+    if (snap.sizeBytes > v.sizeGb * GiB && !this.o.thinPool)
+      throw new BackendError('BadRequest', 'the volume is smaller than the snapshot');
     const src = this.lvm.devicePath(this.o.vg, snap.name);
     return this.make(v, (dev) => this.img.convert(src, 'raw', dev, 'raw', { targetExists: true, limits: false }));
   }
@@ -130,7 +136,10 @@ export class LvmBackend implements VolumeBackend {
     if (!fmt) throw new BackendError('BadRequest', `image disk_format ${img.format} cannot be written into a volume`);
     const info = await this.img.info(img.path, fmt);
     if (info.virtualSize > v.sizeGb * GiB) {
-      throw new BackendError('BadRequest', `Image virtual size is ${Math.ceil(info.virtualSize / GiB)}GB and doesn't fit in a volume of size ${v.sizeGb}GB.`);
+      throw new BackendError(
+        'BadRequest',
+        `Image virtual size is ${Math.ceil(info.virtualSize / GiB)}GB and doesn't fit in a volume of size ${v.sizeGb}GB.`,
+      );
     }
     return this.make(v, (dev) => this.img.convert(img.path, fmt, dev, 'raw', { targetExists: true }));
   }
@@ -140,7 +149,8 @@ export class LvmBackend implements VolumeBackend {
     if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not in ${this.o.vg}`);
     const want = newSizeGb * GiB;
     if (have.sizeBytes === want) return;
-    if (have.sizeBytes > want) throw new BackendError('BadRequest', `volume ${id} is ${have.sizeBytes} bytes; refusing to shrink it`);
+    if (have.sizeBytes > want)
+      throw new BackendError('BadRequest', `volume ${id} is ${have.sizeBytes} bytes; refusing to shrink it`);
     await this.lvm.extend(this.o.vg, this.lvName(id), want).catch((e) => this.wrap(e, `extend ${id}`));
   }
 
@@ -156,7 +166,8 @@ export class LvmBackend implements VolumeBackend {
     if (lvs.some((l) => l.name === this.snapName(s.id))) return;
     const origin = lvs.find((l) => l.name === this.lvName(s.volumeId));
     if (!origin) throw new BackendError('VolumeNotFound', `volume ${s.volumeId} is not in ${this.o.vg}`);
-    await this.lvm.snapshot(this.o.vg, origin.name, this.snapName(s.id), this.o.thinPool ? null : origin.sizeBytes)
+    await this.lvm
+      .snapshot(this.o.vg, origin.name, this.snapName(s.id), this.o.thinPool ? null : origin.sizeBytes)
       .catch((e) => this.wrap(e, `snapshot ${s.volumeId}`));
   }
 

@@ -42,7 +42,12 @@ export const TARGETS: Record<AgentConfig['volume']['target'], (c: VolumeDriverCo
 export const volumeRole: RoleModule = {
   async register(agent, ctx) {
     const cfg = ctx.config.volume;
-    const c: VolumeDriverContext = { config: cfg, run: ctx.run, dataDir: ctx.dataDir, portalIp: cfg.target_ip || ctx.config.listen.host };
+    const c: VolumeDriverContext = {
+      config: cfg,
+      run: ctx.run,
+      dataDir: ctx.dataDir,
+      portalIp: cfg.target_ip || ctx.config.listen.host,
+    };
     const backend = BACKENDS[cfg.backend](c);
     const target = TARGETS[cfg.target](c);
     await backend.init();

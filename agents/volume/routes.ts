@@ -1,4 +1,14 @@
-import { CreateSnapshot, CreateVolume, DeleteSnapshot, DeleteVolume, ExtendVolume, InitializeConnection, SyncConnections, TerminateConnection, VolumeStats } from '../../shared/agent/volume.js';
+import {
+  CreateSnapshot,
+  CreateVolume,
+  DeleteSnapshot,
+  DeleteVolume,
+  ExtendVolume,
+  InitializeConnection,
+  SyncConnections,
+  TerminateConnection,
+  VolumeStats,
+} from '../../shared/agent/volume.js';
 import type { AgentApp } from '../host/app.js';
 import type { VolumeService } from './service.js';
 

@@ -10,11 +10,17 @@ import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, t
 export function toAgentError(e: unknown): unknown {
   if (e instanceof BackendError) {
     switch (e.code) {
-      case 'VolumeNotFound': case 'SnapshotNotFound': return new NotFound(e.message, e.code);
-      case 'BadRequest': return new BadRequest(e.message, 'BadRequest');
-      case 'VolumeExists': return new Conflict(e.message, e.code);
-      case 'NoSpace': return new CloudError(507, e.message, 'NoSpace', true);
-      default: return e;
+      case 'VolumeNotFound':
+      case 'SnapshotNotFound':
+        return new NotFound(e.message, e.code);
+      case 'BadRequest':
+        return new BadRequest(e.message, 'BadRequest');
+      case 'VolumeExists':
+        return new Conflict(e.message, e.code);
+      case 'NoSpace':
+        return new CloudError(507, e.message, 'NoSpace', true);
+      default:
+        return e;
     }
   }
   if (e instanceof TargetError && e.code === 'BadRequest') return new BadRequest(e.message, 'BadRequest');
@@ -42,7 +48,11 @@ export class VolumeService {
   constructor(
     private readonly backend: VolumeBackend,
     private readonly target: IscsiTarget,
-    private readonly o: { workDir: string; log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void }; dispatcher?: Dispatcher },
+    private readonly o: {
+      workDir: string;
+      log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+      dispatcher?: Dispatcher;
+    },
   ) {}
 
   /** At agent start: every stored volume is exported again (tgtd forgets on restart). */
@@ -68,7 +78,12 @@ export class VolumeService {
       else if (s.type === 'snapshot') r = await this.backend.createFromSnapshot(v, s.snapshot_id);
       else if (s.type === 'volume') r = await this.backend.createFromVolume(v, s.volume_id);
       else {
-        r = await withImage(this.o.workDir, s.image, (path) => this.backend.createFromImage(v, { path, format: s.image.disk_format }), { dispatcher: this.o.dispatcher });
+        r = await withImage(
+          this.o.workDir,
+          s.image,
+          (path) => this.backend.createFromImage(v, { path, format: s.image.disk_format }),
+          { dispatcher: this.o.dispatcher },
+        );
       }
       try {
         await this.target.ensureExport(b.id, r.devicePath);
@@ -111,11 +126,17 @@ export class VolumeService {
   }
 
   snapshot(id: string, volumeId: string): Promise<Record<string, never>> {
-    return mapped(async () => { await this.backend.snapshot({ id, volumeId }); return {}; });
+    return mapped(async () => {
+      await this.backend.snapshot({ id, volumeId });
+      return {};
+    });
   }
 
   deleteSnapshot(id: string): Promise<Record<string, never>> {
-    return mapped(async () => { await this.backend.deleteSnapshot(id); return {}; });
+    return mapped(async () => {
+      await this.backend.deleteSnapshot(id);
+      return {};
+    });
   }
 
   initializeConnection(id: string, c: Connector, auth: ChapAuth): Promise<{ connection: IscsiConnectionInfo }> {
@@ -152,7 +173,11 @@ export class VolumeService {
   }
 
   terminateConnection(id: string, c: Connector, auth: ChapAuth): Promise<Record<string, never>> {
-    return mapped(async () => { await this.target.terminateConnection(id, c, auth); this.conns.delete(`${id}|${c.initiator}`); return {}; });
+    return mapped(async () => {
+      await this.target.terminateConnection(id, c, auth);
+      this.conns.delete(`${id}|${c.initiator}`);
+      return {};
+    });
   }
 
   /** The whole desired set of connections: export, let in; remove credentials of ours that are not wanted. */
@@ -173,7 +198,13 @@ export class VolumeService {
       for (const ex of await this.target.list()) {
         for (const u of ex.users) {
           if (!wanted.has(u) && u.startsWith('hs-')) {
-            await this.target.terminateConnection(ex.volumeId, { initiator: 'iqn.2000-01.invalid:none' }, { username: u, password: 'x'.repeat(12) }).catch(() => {});
+            await this.target
+              .terminateConnection(
+                ex.volumeId,
+                { initiator: 'iqn.2000-01.invalid:none' },
+                { username: u, password: 'x'.repeat(12) },
+              )
+              .catch(() => {});
           }
         }
       }
@@ -183,7 +214,12 @@ export class VolumeService {
 
   async stats(): Promise<ReplyOf<typeof VolumeStats>> {
     const s = await this.backend.stats();
-    return { backend: this.backend.name, total_gb: s.totalGb, free_gb: s.freeGb, volumes: (await this.backend.list()).length, exports: (await this.target.list()).length };
+    return {
+      backend: this.backend.name,
+      total_gb: s.totalGb,
+      free_gb: s.freeGb,
+      volumes: (await this.backend.list()).length,
+      exports: (await this.target.list()).length,
+    };
   }
 }
-

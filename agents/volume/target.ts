@@ -9,7 +9,11 @@ import type { ChapAuth, Connector, IscsiConnectionInfo } from '../../shared/agen
 export type { ChapAuth, Connector, IscsiConnectionInfo };
 
 export class TargetError extends Error {
-  constructor(readonly code: 'TargetError' | 'BadRequest', message: string, override readonly cause?: unknown) {
+  constructor(
+    readonly code: 'TargetError' | 'BadRequest',
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'TargetError';
   }

@@ -1,6 +1,15 @@
 import type { Runner } from '../../shared/exec/run.js';
 import { tgtadm, TgtError, type TgtShow } from '../../shared/tools/tgtadm.js';
-import { iqnOf, TargetError, volumeOfIqn, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget, type TargetExport } from './target.js';
+import {
+  iqnOf,
+  TargetError,
+  volumeOfIqn,
+  type ChapAuth,
+  type Connector,
+  type IscsiConnectionInfo,
+  type IscsiTarget,
+  type TargetExport,
+} from './target.js';
 
 export interface TgtTargetOptions {
   run: Runner;
@@ -40,7 +49,7 @@ export class TgtTarget implements IscsiTarget {
   }
 
   private async findTarget(volumeId: string, show?: TgtShow) {
-    const s = show ?? await this.tgt.show();
+    const s = show ?? (await this.tgt.show());
     return { show: s, t: s.targets.find((t) => t.iqn === iqnOf(this.o.iqnPrefix, volumeId)) ?? null };
   }
 
@@ -90,8 +99,13 @@ export class TgtTarget implements IscsiTarget {
       try {
         const { t } = await this.findTarget(volumeId);
         if (!t) return;
-        await this.tgt.deleteTarget(t.tid, true).catch((e) => { if (!(e instanceof TgtError && e.code === 'TargetNotFound')) throw e; });
-        for (const u of t.accounts) await this.tgt.deleteAccount(u).catch((e) => { if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e; });
+        await this.tgt.deleteTarget(t.tid, true).catch((e) => {
+          if (!(e instanceof TgtError && e.code === 'TargetNotFound')) throw e;
+        });
+        for (const u of t.accounts)
+          await this.tgt.deleteAccount(u).catch((e) => {
+            if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e;
+          });
       } catch (e) {
         this.wrap(e, `remove the export of volume ${volumeId}`);
       }
@@ -142,14 +156,19 @@ export class TgtTarget implements IscsiTarget {
     return this.serial(async () => {
       try {
         const { show, t } = await this.findTarget(volumeId);
-        if (show.accounts.includes(auth.username)) await this.tgt.deleteAccount(auth.username).catch((e) => { if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e; });
+        if (show.accounts.includes(auth.username))
+          await this.tgt.deleteAccount(auth.username).catch((e) => {
+            if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e;
+          });
         if (!t) return;
         // Keep the ACL entry while another attachment of the same initiator remains.
         const others = t.accounts.filter((u) => u !== auth.username);
         if (others.length) return;
         for (const who of this.aclOf(c)) {
           if (!t.acls.includes(who)) continue;
-          await this.tgt.unbindInitiator(t.tid, who).catch((e) => { if (!(e instanceof TgtError && e.code === 'AclNotFound')) throw e; });
+          await this.tgt.unbindInitiator(t.tid, who).catch((e) => {
+            if (!(e instanceof TgtError && e.code === 'AclNotFound')) throw e;
+          });
         }
       } catch (e) {
         this.wrap(e, `disconnect volume ${volumeId}`);
@@ -161,7 +180,9 @@ export class TgtTarget implements IscsiTarget {
     const s = await this.tgt.show();
     return s.targets.flatMap((t) => {
       const v = volumeOfIqn(this.o.iqnPrefix, t.iqn);
-      return v ? [{ volumeId: v, iqn: t.iqn, devicePath: t.luns.find((l) => l.lun === 1)?.backingStore ?? null, users: t.accounts }] : [];
+      return v
+        ? [{ volumeId: v, iqn: t.iqn, devicePath: t.luns.find((l) => l.lun === 1)?.backingStore ?? null, users: t.accounts }]
+        : [];
     });
   }
 }

@@ -19,16 +19,30 @@ import { TgtTarget } from './tgt.js';
  * operations on a loop-device VG with activation off (no device-mapper here).
  */
 const run = makeRunner();
-const has = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS=1 is not set'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !has('tgtadm') || !has('tgtd') ? 'tgt is not installed'
-  : !has('qemu-img') ? 'qemu-img is not installed' : '';
+const has = (bin: string) => {
+  try {
+    execFileSync('which', [bin], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS=1 is not set'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !has('tgtadm') || !has('tgtd')
+        ? 'tgt is not installed'
+        : !has('qemu-img')
+          ? 'qemu-img is not installed'
+          : '';
 const whyLvm = why || (!has('lvcreate') || !has('losetup') ? 'lvm2/losetup not installed' : '');
 if (why) console.log(`[skip] volume agent system tests: ${why}`);
 if (whyLvm && !why) console.log(`[skip] LVM system test: ${whyLvm}`);
 const required = (process.env.REQUIRED_SYSTEM_TESTS ?? '').split(',');
-if (why && process.env.SYSTEM_TESTS === '1' && (required.includes('tgt') || required.includes('lvm'))) throw new Error(`REQUIRED_SYSTEM_TESTS but: ${why}`);
+if (why && process.env.SYSTEM_TESTS === '1' && (required.includes('tgt') || required.includes('lvm')))
+  throw new Error(`REQUIRED_SYSTEM_TESTS but: ${why}`);
 
 /** The first n bytes of a (large) file. */
 function head(path: string, n: number): string {
@@ -59,7 +73,7 @@ async function iscsiInfo(dir: string, iqn: string, initiator: string, user?: str
   return (JSON.parse(r.stdout) as { 'virtual-size': number })['virtual-size'];
 }
 
-describe.skipIf(!!why)('file back end exported by tgt, read by QEMU\'s iSCSI initiator', () => {
+describe.skipIf(!!why)("file back end exported by tgt, read by QEMU's iSCSI initiator", () => {
   let dir: string;
   let startedTgtd: number | null = null;
   const vol = randomUUID();
@@ -73,7 +87,8 @@ describe.skipIf(!!why)('file back end exported by tgt, read by QEMU\'s iSCSI ini
     if (!execFileSync('sh', ['-c', 'pgrep -x tgtd || true']).toString().trim()) {
       execFileSync('tgtd', []); // forks into the background
       startedTgtd = Number(execFileSync('sh', ['-c', 'pgrep -xn tgtd']).toString().trim());
-      for (let i = 0; i < 50 && !existsSync('/var/run/tgtd.ipc_abstract_namespace.0'); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && !existsSync('/var/run/tgtd.ipc_abstract_namespace.0'); i++)
+        await new Promise((r) => setTimeout(r, 100));
     }
     backend = new FileBackend({ dir: join(dir, 'volumes'), run });
     await backend.init();
@@ -115,16 +130,38 @@ describe.skipIf(!!why)('file back end exported by tgt, read by QEMU\'s iSCSI ini
     const t0 = performance.now();
     const conn = await target.initializeConnection(vol, { initiator, address: '127.0.0.1' }, auth);
     const connectMs = performance.now() - t0;
-    expect(conn.data).toMatchObject({ target_iqn: iqnOf(PREFIX, vol), target_portal: '127.0.0.1:3260', target_lun: 1, auth_method: 'CHAP', auth_username: auth.username });
+    expect(conn.data).toMatchObject({
+      target_iqn: iqnOf(PREFIX, vol),
+      target_portal: '127.0.0.1:3260',
+      target_lun: 1,
+      auth_method: 'CHAP',
+      auth_username: auth.username,
+    });
     expect(await iscsiInfo(dir, conn.data.target_iqn, initiator, auth.username, auth.password)).toBe(2 * GiB);
-    await expect(iscsiInfo(dir, conn.data.target_iqn, initiator, auth.username, 'wrong-password-123')).rejects.toThrow(/Authentication failure|log in/i);
+    await expect(iscsiInfo(dir, conn.data.target_iqn, initiator, auth.username, 'wrong-password-123')).rejects.toThrow(
+      /Authentication failure|log in/i,
+    );
     console.log(`[figures] tgt initializeConnection ${connectMs.toFixed(1)} ms`);
     // Read the bytes written above through the initiator.
     const out = join(dir, 'head.raw');
     const f = join(dir, 'pw-read');
     writeFileSync(f, auth.password, { mode: 0o600 });
-    await run('qemu-img', ['dd', '--object', `secret,id=chap0,file=${f}`, '--image-opts', '-O', 'raw', 'bs=512', 'count=1',
-      `if=driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:3260,file.target=${conn.data.target_iqn},file.lun=1,file.initiator-name=${initiator},file.user=${auth.username},file.password-secret=chap0`, `of=${out}`], { timeoutMs: 60_000 });
+    await run(
+      'qemu-img',
+      [
+        'dd',
+        '--object',
+        `secret,id=chap0,file=${f}`,
+        '--image-opts',
+        '-O',
+        'raw',
+        'bs=512',
+        'count=1',
+        `if=driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:3260,file.target=${conn.data.target_iqn},file.lun=1,file.initiator-name=${initiator},file.user=${auth.username},file.password-secret=chap0`,
+        `of=${out}`,
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(head(out, 12)).toBe(`DATA-${runId}`);
     // Terminate: the credential is gone.
     await target.terminateConnection(vol, { initiator, address: '127.0.0.1' }, auth);

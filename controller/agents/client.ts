@@ -24,11 +24,28 @@ export interface AgentClientsOptions {
 }
 
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
 ]);
 /** The request may have reached the agent: only safe to repeat with the same op id. */
-const MAYBE_EXECUTED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const MAYBE_EXECUTED_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 /** A transport failure as a typed error; anything else is rethrown as is. */
 export function mapTransportError(host: string, e: unknown): Error {
@@ -42,7 +59,10 @@ export function mapTransportError(host: string, e: unknown): Error {
 }
 
 /** The path (with query for GET) and JSON payload of a call to `route`. */
-export function requestOf<R extends AgentRoute>(route: R, body: BodyOf<R>): { method: R['method']; path: string; payload: string | undefined } {
+export function requestOf<R extends AgentRoute>(
+  route: R,
+  body: BodyOf<R>,
+): { method: R['method']; path: string; payload: string | undefined } {
   const b = (body ?? {}) as Record<string, unknown>;
   let path = routePath(route.url, b);
   if (route.method !== 'GET') return { method: route.method, path, payload: JSON.stringify(b) };
@@ -57,7 +77,12 @@ export function requestOf<R extends AgentRoute>(route: R, body: BodyOf<R>): { me
 export function checkReply<R extends AgentRoute>(route: R, reply: unknown): ReplyOf<R> {
   if (!Value.Check(route.reply, reply)) {
     const first = [...Value.Errors(route.reply, reply)][0] as { instancePath?: string; message?: string } | undefined;
-    throw new AgentError('BadAgentReply', `${route.name}: the agent's reply breaks the contract at '${first?.instancePath ?? ''}': ${first?.message ?? ''}`, false, 200);
+    throw new AgentError(
+      'BadAgentReply',
+      `${route.name}: the agent's reply breaks the contract at '${first?.instancePath ?? ''}': ${first?.message ?? ''}`,
+      false,
+      200,
+    );
   }
   return reply as ReplyOf<R>;
 }
@@ -88,9 +113,18 @@ export class AgentClient {
    * reply without checking it against a schema (the dispatcher uses it for operations
    * resumed after a restart, whose descriptor may not be registered yet).
    */
-  async send(method: string, path: string, payload: string | undefined, o: CallOptions = {}, what = `${method} ${path}`): Promise<unknown> {
+  async send(
+    method: string,
+    path: string,
+    payload: string | undefined,
+    o: CallOptions = {},
+    what = `${method} ${path}`,
+  ): Promise<unknown> {
     if (!this.secret) throw new AgentUnavailable(this.host.name, 'the controller has not heard from this agent since it started');
-    const headers: Record<string, string> = { authorization: `Bearer ${this.secret}`, accept: o.text ? 'text/plain' : 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.secret}`,
+      accept: o.text ? 'text/plain' : 'application/json',
+    };
     if (o.opId) headers[OP_ID_HEADER] = o.opId;
     if (o.requestId) headers['x-openstack-request-id'] = o.requestId;
     if (payload !== undefined) headers['content-type'] = 'application/json';
@@ -99,7 +133,13 @@ export class AgentClient {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.dispatcher.request({
-        origin, path, method: method as Dispatcher.HttpMethod, headers, body: payload, headersTimeout: timeout, bodyTimeout: timeout,
+        origin,
+        path,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: payload,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
     } catch (e) {
       throw mapTransportError(this.host.name, e);
@@ -112,7 +152,7 @@ export class AgentClient {
     }
     if (res.statusCode === 401) {
       this.onRejectedCredential();
-      throw new AgentUnavailable(this.host.name, 'the agent refused the controller\'s credential');
+      throw new AgentUnavailable(this.host.name, "the agent refused the controller's credential");
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const p = parseAgentErrorBody(res.statusCode, text);
@@ -142,7 +182,9 @@ export class AgentClients {
 
   forHost(idOrName: string | Host): AgentClient {
     const host = typeof idOrName === 'string' ? this.registry.get(idOrName) : idOrName;
-    return new AgentClient(host, this.dispatcherFor(host), this.registry.secretOf(host.id), () => this.registry.forgetSecret(host.id));
+    return new AgentClient(host, this.dispatcherFor(host), this.registry.secretOf(host.id), () =>
+      this.registry.forgetSecret(host.id),
+    );
   }
 
   /** Shorthand for `forHost(host).call(route, body, o)`. */

@@ -13,7 +13,9 @@ const ORIGIN = 'http://10.9.9.9:8001';
 const SECRET = 's3cret-s3cret-s3cret';
 
 let mock: MockAgent;
-afterEach(async () => { await mock?.close(); });
+afterEach(async () => {
+  await mock?.close();
+});
 
 function setup(): { layer: AgentLayer; hostId: string; config: ControllerConfig } {
   mock = new MockAgent();
@@ -21,7 +23,13 @@ function setup(): { layer: AgentLayer; hostId: string; config: ControllerConfig 
   const db = openDb(':memory:');
   migrate(db);
   const config = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
-  const layer = createAgentLayer({ config, db, log: Fastify({ logger: false }).log, clientOptions: { dispatcher: mock }, backoffBaseMs: 20 });
+  const layer = createAgentLayer({
+    config,
+    db,
+    log: Fastify({ logger: false }).log,
+    clientOptions: { dispatcher: mock },
+    backoffBaseMs: 20,
+  });
   const h = layer.hosts.enrol({ name: 'node1', agentUrl: ORIGIN, secret: SECRET });
   layer.hosts.rememberSecret(h.id, SECRET);
   return { layer, hostId: h.id, config };
@@ -33,12 +41,17 @@ describe('dispatcher', () => {
   it('writes the row before sending, sends the op id and the bearer secret, and completes', async () => {
     const { layer, hostId } = setup();
     const seen: Array<Record<string, string>> = [];
-    mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' }).reply(200, (o) => {
-      seen.push(o.headers as Record<string, string>);
-      return { message: 'hi', op_id: (o.headers as Record<string, string>)['x-homestack-op-id'] ?? null, executed_at: 'now' };
-    });
+    mock
+      .get(ORIGIN)
+      .intercept({ path: '/v1/echo', method: 'POST' })
+      .reply(200, (o) => {
+        seen.push(o.headers as Record<string, string>);
+        return { message: 'hi', op_id: (o.headers as Record<string, string>)['x-homestack-op-id'] ?? null, executed_at: 'now' };
+      });
     const completed: string[] = [];
-    layer.dispatcher.onComplete(Echo, (op, out) => { completed.push(`${op.id}:${out.ok}:${op.state}`); });
+    layer.dispatcher.onComplete(Echo, (op, out) => {
+      completed.push(`${op.id}:${out.ok}:${op.state}`);
+    });
     const op = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'hi' }, resource: { type: 'test', id: 'a' } });
     // Nothing is sent synchronously: the row exists, pending.
     expect(layer.dispatcher.get(op.id)).toMatchObject({ state: 'pending', attempts: 0, kind: 'host.echo', path: '/v1/echo' });
@@ -69,10 +82,14 @@ describe('dispatcher', () => {
 
   it('fails on a non-retryable agent error and send() rejects with AgentError', async () => {
     const { layer, hostId } = setup();
-    mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' })
+    mock
+      .get(ORIGIN)
+      .intercept({ path: '/v1/echo', method: 'POST' })
       .reply(409, { error: { code: 'LvExists', message: 'volume exists', retryable: false } });
     const outcomes: unknown[] = [];
-    layer.dispatcher.onComplete('host.echo', (_op, out) => { outcomes.push(out); });
+    layer.dispatcher.onComplete('host.echo', (_op, out) => {
+      outcomes.push(out);
+    });
     const err = await layer.dispatcher.send({ hostId, route: Echo, body: { message: 'x' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect(err).toMatchObject({ agentCode: 'LvExists', agentStatus: 409 });
@@ -84,7 +101,9 @@ describe('dispatcher', () => {
   it('retries a retryable agent error (5xx) and a reply that breaks the contract fails', async () => {
     const { layer, hostId } = setup();
     const pool = mock.get(ORIGIN);
-    pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(503, { error: { code: 'Busy', message: 'busy', retryable: true } });
+    pool
+      .intercept({ path: '/v1/echo', method: 'POST' })
+      .reply(503, { error: { code: 'Busy', message: 'busy', retryable: true } });
     pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(200, { nonsense: true });
     const op = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'x' } });
     const tick = setInterval(() => void layer.dispatcher.pump(), 10);
@@ -97,13 +116,26 @@ describe('dispatcher', () => {
     const { layer, hostId } = setup();
     const order: string[] = [];
     const pool = mock.get(ORIGIN);
-    pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(200, (o) => {
-      const m = (JSON.parse(String(o.body)) as { message: string }).message;
-      order.push(m);
-      return { message: m, op_id: null, executed_at: 't' };
-    }).times(3);
-    const a = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'create', delay_ms: 0 }, resource: { type: 'volume', id: 'v1' } });
-    const b = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'delete' }, resource: { type: 'volume', id: 'v1' } });
+    pool
+      .intercept({ path: '/v1/echo', method: 'POST' })
+      .reply(200, (o) => {
+        const m = (JSON.parse(String(o.body)) as { message: string }).message;
+        order.push(m);
+        return { message: m, op_id: null, executed_at: 't' };
+      })
+      .times(3);
+    const a = layer.dispatcher.enqueue({
+      hostId,
+      route: Echo,
+      body: { message: 'create', delay_ms: 0 },
+      resource: { type: 'volume', id: 'v1' },
+    });
+    const b = layer.dispatcher.enqueue({
+      hostId,
+      route: Echo,
+      body: { message: 'delete' },
+      resource: { type: 'volume', id: 'v1' },
+    });
     await Promise.all([layer.dispatcher.wait(a.id), layer.dispatcher.wait(b.id)]);
     expect(order).toEqual(['create', 'delete']);
   });
@@ -111,14 +143,29 @@ describe('dispatcher', () => {
   it('a superseding operation cancels the pending ones of its resource and goes out', async () => {
     const { layer, hostId } = setup();
     const pool = mock.get(ORIGIN);
-    pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(503, { error: { code: 'Busy', message: 'busy', retryable: true } });
+    pool
+      .intercept({ path: '/v1/echo', method: 'POST' })
+      .reply(503, { error: { code: 'Busy', message: 'busy', retryable: true } });
     pool.intercept({ path: '/v1/echo', method: 'POST' }).reply(200, { message: 'delete', op_id: null, executed_at: 't' });
     const outcomes: string[] = [];
-    layer.dispatcher.onComplete(Echo, (op, out) => { outcomes.push(`${(op.payload as { message: string }).message}:${out.ok ? 'ok' : out.error.code}`); });
-    const create = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'create' }, resource: { type: 'server', id: 's1' } });
+    layer.dispatcher.onComplete(Echo, (op, out) => {
+      outcomes.push(`${(op.payload as { message: string }).message}:${out.ok ? 'ok' : out.error.code}`);
+    });
+    const create = layer.dispatcher.enqueue({
+      hostId,
+      route: Echo,
+      body: { message: 'create' },
+      resource: { type: 'server', id: 's1' },
+    });
     await new Promise((r) => setTimeout(r, 50)); // first try answered 503: pending with backoff
     expect(layer.dispatcher.get(create.id)!.state).toBe('pending');
-    const del = layer.dispatcher.enqueue({ hostId, route: Echo, body: { message: 'delete' }, resource: { type: 'server', id: 's1' }, supersede: true });
+    const del = layer.dispatcher.enqueue({
+      hostId,
+      route: Echo,
+      body: { message: 'delete' },
+      resource: { type: 'server', id: 's1' },
+      supersede: true,
+    });
     expect(await layer.dispatcher.wait(create.id)).toMatchObject({ ok: false, error: { code: 'Cancelled' } });
     expect(await layer.dispatcher.wait(del.id)).toMatchObject({ ok: true });
     expect(outcomes.sort()).toEqual(['create:Cancelled', 'delete:ok']);
@@ -131,7 +178,8 @@ describe('dispatcher', () => {
     await layer.dispatcher.close(0);
     // Simulate a process that died mid-send.
     (layer.hosts as unknown as { db: import('../db/open.js').Db }).db
-      .prepare(`UPDATE operations SET state = 'sending' WHERE id = ?`).run(op.id);
+      .prepare(`UPDATE operations SET state = 'sending' WHERE id = ?`)
+      .run(op.id);
     const fresh = createAgentLayer({
       config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig,
       db: (layer.hosts as unknown as { db: import('../db/open.js').Db }).db,
@@ -146,7 +194,9 @@ describe('dispatcher', () => {
   it('send() with waitMs gives up waiting but leaves the operation queued', async () => {
     const { layer, hostId } = setup();
     mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' }).replyWithError(connRefused()).persist();
-    const e = await layer.dispatcher.send({ hostId, route: Echo, body: { message: 'x' } }, { waitMs: 100 }).catch((x: unknown) => x);
+    const e = await layer.dispatcher
+      .send({ hostId, route: Echo, body: { message: 'x' } }, { waitMs: 100 })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AgentUnavailable);
     const [row] = layer.dispatcher.list();
     expect(row!.state).toBe('pending');
@@ -162,7 +212,10 @@ describe('dispatcher', () => {
   it('maps a refused connection to AgentUnavailable (503) on a synchronous call', async () => {
     const { layer, hostId } = setup();
     mock.get(ORIGIN).intercept({ path: '/v1/echo', method: 'POST' }).replyWithError(connRefused());
-    const e = await layer.agents.forHost(hostId).call(Echo, { message: 'x' }).catch((x: unknown) => x);
+    const e = await layer.agents
+      .forHost(hostId)
+      .call(Echo, { message: 'x' })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AgentUnavailable);
     expect((e as AgentUnavailable).status).toBe(503);
   });

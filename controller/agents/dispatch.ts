@@ -32,7 +32,11 @@ export interface Operation {
 }
 
 type Row = Omit<Operation, 'payload' | 'result'> & { payload: string; result: string | null };
-const decode = (r: Row): Operation => ({ ...r, payload: JSON.parse(r.payload), result: r.result === null ? null : JSON.parse(r.result) });
+const decode = (r: Row): Operation => ({
+  ...r,
+  payload: JSON.parse(r.payload),
+  result: r.result === null ? null : JSON.parse(r.result),
+});
 
 export interface EnqueueRequest<R extends AgentRoute> {
   hostId: string;
@@ -120,7 +124,8 @@ export class Dispatcher {
   enqueue<R extends AgentRoute>(req: EnqueueRequest<R>): Operation {
     this.knowRoute(req.route);
     if (req.supersede && req.resource) {
-      const pending = this.o.db.prepare(`SELECT id FROM operations WHERE resource_type = ? AND resource_id = ? AND state = 'pending'`)
+      const pending = this.o.db
+        .prepare(`SELECT id FROM operations WHERE resource_type = ? AND resource_id = ? AND state = 'pending'`)
         .all(req.resource.type, req.resource.id) as Array<{ id: string }>;
       for (const p of pending) this.cancel(p.id, `superseded by a newer ${req.route.name}`);
     }
@@ -159,9 +164,17 @@ export class Dispatcher {
       this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
       if (o.waitMs !== undefined) {
         timer = setTimeout(() => {
-          this.waiters.set(id, (this.waiters.get(id) ?? []).filter((w) => w !== done));
+          this.waiters.set(
+            id,
+            (this.waiters.get(id) ?? []).filter((w) => w !== done),
+          );
           const cur = this.get(id);
-          reject(new AgentUnavailable(this.o.hosts.find(op.host_id)?.name ?? op.host_id, `operation ${id} not finished after ${o.waitMs} ms (${cur?.last_error ?? 'still queued'}); it stays queued`));
+          reject(
+            new AgentUnavailable(
+              this.o.hosts.find(op.host_id)?.name ?? op.host_id,
+              `operation ${id} not finished after ${o.waitMs} ms (${cur?.last_error ?? 'still queued'}); it stays queued`,
+            ),
+          );
         }, o.waitMs);
         timer.unref?.();
       }
@@ -176,9 +189,18 @@ export class Dispatcher {
   list(f: { state?: OpState; hostId?: string; resource?: { type: string; id: string }; limit?: number } = {}): Operation[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.state) { where.push('state = ?'); args.push(f.state); }
-    if (f.hostId) { where.push('host_id = ?'); args.push(f.hostId); }
-    if (f.resource) { where.push('resource_type = ? AND resource_id = ?'); args.push(f.resource.type, f.resource.id); }
+    if (f.state) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.hostId) {
+      where.push('host_id = ?');
+      args.push(f.hostId);
+    }
+    if (f.resource) {
+      where.push('resource_type = ? AND resource_id = ?');
+      args.push(f.resource.type, f.resource.id);
+    }
     const sql = `SELECT * FROM operations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid DESC LIMIT ?`;
     return (this.o.db.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(decode);
   }
@@ -192,9 +214,11 @@ export class Dispatcher {
     if (this.inFlight.has(id)) return false;
     const ts = this.now().toISOString();
     const error = { code: 'Cancelled', message: reason, status: 409 };
-    const n = this.o.db.prepare(
-      `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = 'pending'`,
-    ).run(JSON.stringify({ error }), `Cancelled: ${reason}`, ts, ts, id).changes;
+    const n = this.o.db
+      .prepare(
+        `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = 'pending'`,
+      )
+      .run(JSON.stringify({ error }), `Cancelled: ${reason}`, ts, ts, id).changes;
     if (!n) return false;
     const op = this.get(id)!;
     setImmediate(() => void this.complete(op, { ok: false, error }));
@@ -205,7 +229,9 @@ export class Dispatcher {
   /** At controller start: rows left `sending` by a previous process go back to `pending`. */
   resume(): number {
     const ts = this.now().toISOString();
-    const n = this.o.db.prepare(`UPDATE operations SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(ts, ts).changes;
+    const n = this.o.db
+      .prepare(`UPDATE operations SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`)
+      .run(ts, ts).changes;
     if (n) this.o.log.info({ operations: n }, 'resuming operations interrupted by a restart');
     this.kick();
     return n;
@@ -214,7 +240,9 @@ export class Dispatcher {
   /** Makes a host's pending operations due now (it just came up). */
   retryHost(hostId: string): void {
     const ts = this.now().toISOString();
-    this.o.db.prepare(`UPDATE operations SET next_attempt_at = ? WHERE host_id = ? AND state = 'pending' AND next_attempt_at > ?`).run(ts, hostId, ts);
+    this.o.db
+      .prepare(`UPDATE operations SET next_attempt_at = ? WHERE host_id = ? AND state = 'pending' AND next_attempt_at > ?`)
+      .run(ts, hostId, ts);
     this.kick();
   }
 
@@ -230,19 +258,24 @@ export class Dispatcher {
   /** Sends every due operation (respecting per-resource order and the concurrency cap). */
   async pump(): Promise<void> {
     if (this.closed) return;
-    if (this.pumping) { this.again = true; return; }
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
     this.pumping = true;
     try {
       do {
         this.again = false;
         const free = (this.o.concurrency ?? 16) - this.inFlight.size;
         if (free <= 0) break;
-        const due = this.o.db.prepare(
-          `SELECT * FROM operations o WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+        const due = this.o.db
+          .prepare(
+            `SELECT * FROM operations o WHERE o.state = 'pending' AND o.next_attempt_at <= ?
              AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.resource_type IS NOT NULL AND p.resource_type = o.resource_type
                AND p.resource_id = o.resource_id AND p.state IN ('pending', 'sending') AND p.rowid < o.rowid)
            ORDER BY o.rowid LIMIT ?`,
-        ).all(this.now().toISOString(), free + this.inFlight.size) as Row[];
+          )
+          .all(this.now().toISOString(), free + this.inFlight.size) as Row[];
         for (const r of due) {
           if (this.inFlight.has(r.id) || this.inFlight.size >= (this.o.concurrency ?? 16)) continue;
           this.inFlight.add(r.id);
@@ -259,19 +292,35 @@ export class Dispatcher {
 
   private async attempt(op: Operation): Promise<void> {
     const ts = this.now().toISOString();
-    const claimed = this.o.db.prepare(
-      `UPDATE operations SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
-    ).run(ts, op.id).changes;
+    const claimed = this.o.db
+      .prepare(
+        `UPDATE operations SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
+      )
+      .run(ts, op.id).changes;
     if (!claimed) return;
     const attempts = op.attempts + 1;
-    const log = this.o.log.child({ op: op.id, kind: op.kind, host: op.host_id, attempt: attempts, reqId: op.request_id ?? undefined });
+    const log = this.o.log.child({
+      op: op.id,
+      kind: op.kind,
+      host: op.host_id,
+      attempt: attempts,
+      reqId: op.request_id ?? undefined,
+    });
     let outcome: OpOutcome;
     try {
       const host = this.o.hosts.find(op.host_id);
       if (!host) throw new AgentError('HostNotFound', `host ${op.host_id} no longer exists`, false, 404);
-      const raw = await this.o.agents.forHost(host).send(op.method, op.path, op.method === 'GET' ? undefined : JSON.stringify(op.payload), {
-        opId: op.id, timeoutMs: op.timeout_ms, requestId: op.request_id ?? undefined,
-      }, op.kind);
+      const raw = await this.o.agents.forHost(host).send(
+        op.method,
+        op.path,
+        op.method === 'GET' ? undefined : JSON.stringify(op.payload),
+        {
+          opId: op.id,
+          timeoutMs: op.timeout_ms,
+          requestId: op.request_id ?? undefined,
+        },
+        op.kind,
+      );
       const route = this.routes.get(op.kind);
       outcome = { ok: true, reply: route ? checkReply(route, raw) : raw };
     } catch (e) {
@@ -281,14 +330,16 @@ export class Dispatcher {
       if (retryable && (max === 0 || attempts < max) && !this.closed) {
         const delay = backoffMs(attempts, this.o.backoffBaseMs ?? 1000, this.o.backoffMaxMs ?? 30_000);
         const next = new Date(this.now().getTime() + delay).toISOString();
-        this.o.db.prepare(`UPDATE operations SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`)
+        this.o.db
+          .prepare(`UPDATE operations SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`)
           .run((e as Error).message, next, this.now().toISOString(), op.id);
         log.info({ err: (e as Error).message, retryInMs: delay }, 'operation not delivered; will retry');
         return;
       }
       if (retryable && this.closed) {
         // Shutting down: leave it pending for the next start.
-        this.o.db.prepare(`UPDATE operations SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ?`)
+        this.o.db
+          .prepare(`UPDATE operations SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ?`)
           .run((e as Error).message, this.now().toISOString(), op.id);
         return;
       }
@@ -305,11 +356,17 @@ export class Dispatcher {
     }
     const fin = this.now().toISOString();
     if (outcome.ok) {
-      this.o.db.prepare(`UPDATE operations SET state = 'done', result = ?, last_error = NULL, updated_at = ?, finished_at = ? WHERE id = ?`)
+      this.o.db
+        .prepare(
+          `UPDATE operations SET state = 'done', result = ?, last_error = NULL, updated_at = ?, finished_at = ? WHERE id = ?`,
+        )
         .run(JSON.stringify(outcome.reply ?? null), fin, fin, op.id);
       log.info('operation done');
     } else {
-      this.o.db.prepare(`UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+      this.o.db
+        .prepare(
+          `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+        )
         .run(JSON.stringify({ error: outcome.error }), `${outcome.error.code}: ${outcome.error.message}`, fin, fin, op.id);
       log.warn({ code: outcome.error.code, err: outcome.error.message }, 'operation failed');
     }
@@ -359,8 +416,19 @@ export function enqueueOnly<R extends AgentRoute>(db: Db, req: EnqueueRequest<R>
        request_id, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
-    id, req.hostId, req.route.name, payload ?? JSON.stringify(req.body ?? {}), req.resource?.type ?? null, req.resource?.id ?? null,
-    method, path, req.route.timeoutMs ?? 30_000, req.requestId ?? null, ts, ts, ts,
+    id,
+    req.hostId,
+    req.route.name,
+    payload ?? JSON.stringify(req.body ?? {}),
+    req.resource?.type ?? null,
+    req.resource?.id ?? null,
+    method,
+    path,
+    req.route.timeoutMs ?? 30_000,
+    req.requestId ?? null,
+    ts,
+    ts,
+    ts,
   );
   return decode(db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as Row);
 }

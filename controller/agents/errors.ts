@@ -38,9 +38,7 @@ export class AgentUnavailable extends ServiceUnavailable {
 }
 
 /** Outcome of one operation, as stored and as handed to completion handlers. */
-export type OpOutcome =
-  | { ok: true; reply: unknown }
-  | { ok: false; error: { code: string; message: string; status: number } };
+export type OpOutcome = { ok: true; reply: unknown } | { ok: false; error: { code: string; message: string; status: number } };
 
 /** Turns an error document from an agent into its parts (tolerates junk). */
 export function parseAgentErrorBody(status: number, text: string): { code: string; message: string; retryable: boolean } {

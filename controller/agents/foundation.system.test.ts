@@ -60,7 +60,9 @@ function startProc(name: 'controller' | 'agent'): ChildProcess {
   const script = name === 'controller' ? 'dist/controller/main.js' : 'dist/agents/main.js';
   const out = openSync(join(DIR, `${name}.log`), 'a');
   // The same V8 flags as the systemd units and the all-in-one.
-  const p = spawn(process.execPath, [...NODE_FLAGS[name], join(ROOT, script), '--config', join(DIR, `${name}.toml`)], { stdio: ['ignore', out, out] });
+  const p = spawn(process.execPath, [...NODE_FLAGS[name], join(ROOT, script), '--config', join(DIR, `${name}.toml`)], {
+    stdio: ['ignore', out, out],
+  });
   return p;
 }
 
@@ -73,14 +75,27 @@ function kill9(p: ChildProcess | null): Promise<void> {
 }
 
 function cli(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', join(DIR, 'controller.toml'), '--agent-config', join(DIR, 'agent.toml')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'dist/controller/cli/main.js'),
+      ...args,
+      '--config',
+      join(DIR, 'controller.toml'),
+      '--agent-config',
+      join(DIR, 'agent.toml'),
+    ],
+    { encoding: 'utf8' },
+  );
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
 function db(): Database.Database {
   return new Database(join(DIR, 'ctl', 'homestack.db'), { readonly: true, fileMustExist: true });
 }
-function hostRow(): { id: string; state: string; last_heartbeat_at: string | null; roles: string; capabilities: string } | undefined {
+function hostRow():
+  | { id: string; state: string; last_heartbeat_at: string | null; roles: string; capabilities: string }
+  | undefined {
   const d = db();
   try {
     return d.prepare('SELECT * FROM hosts WHERE name = ?').get(HOST) as never;
@@ -117,27 +132,47 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     mkdirSync(join(DIR, 'ctl'), { recursive: true });
     ctlPort = await freePort();
     agentPort = await freePort();
-    writeFileSync(join(DIR, 'controller.toml'), [
-      `data_dir = "${DIR}/ctl"`,
-      '[listen]', 'host = "127.0.0.1"', `port = ${ctlPort}`,
-      '[log]', 'level = "info"',
-      '[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2', '',
-    ].join('\n'));
-    writeFileSync(join(DIR, 'agent.toml'), [
-      `host = "${HOST}"`,
-      // No roles in this test: the foundation is checked without compute/network/volume.
-      'roles = []',
-      `data_dir = "${DIR}/agent"`,
-      `controller_url = "http://127.0.0.1:${ctlPort}"`,
-      `credential_file = "${SECRET_FILE}"`,
-      'heartbeat_s = 2',
-      '[listen]', 'host = "127.0.0.1"', `port = ${agentPort}`, '',
-    ].join('\n'));
+    writeFileSync(
+      join(DIR, 'controller.toml'),
+      [
+        `data_dir = "${DIR}/ctl"`,
+        '[listen]',
+        'host = "127.0.0.1"',
+        `port = ${ctlPort}`,
+        '[log]',
+        'level = "info"',
+        '[agents]',
+        'heartbeat_s = 2',
+        'down_after_missed = 3',
+        'dispatch_backoff_max_s = 2',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(DIR, 'agent.toml'),
+      [
+        `host = "${HOST}"`,
+        // No roles in this test: the foundation is checked without compute/network/volume.
+        'roles = []',
+        `data_dir = "${DIR}/agent"`,
+        `controller_url = "http://127.0.0.1:${ctlPort}"`,
+        `credential_file = "${SECRET_FILE}"`,
+        'heartbeat_s = 2',
+        '[listen]',
+        'host = "127.0.0.1"',
+        `port = ${agentPort}`,
+        '',
+      ].join('\n'),
+    );
     const enrol = cli('host', 'enrol-local');
     expect(enrol.code, enrol.err).toBe(0);
     chmodSync(SECRET_FILE, 0o600);
     controller = startProc('controller');
-    await until('the controller to listen', async () => (await fetch(`http://127.0.0.1:${ctlPort}/identity/`)).status < 500, 20_000);
+    await until(
+      'the controller to listen',
+      async () => (await fetch(`http://127.0.0.1:${ctlPort}/identity/`)).status < 500,
+      20_000,
+    );
   });
 
   afterAll(async () => {
@@ -171,7 +206,9 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     d.close();
     const tooNew = daemon('dist/controller/main.js', `data_dir = "${newer}"\n[listen]\nhost = "127.0.0.1"\nport = ${ctlPort}\n`);
     expect(tooNew.code).toBe(2);
-    expect(tooNew.err).toMatch(/^homestack-controller: the database schema is version 9999 but this controller only knows up to \d+/);
+    expect(tooNew.err).toMatch(
+      /^homestack-controller: the database schema is version 9999 but this controller only knows up to \d+/,
+    );
   });
 
   it('the default configuration marks a dead agent down within 35 s', () => {
@@ -184,7 +221,14 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     const up = await until('the host to be up', () => hostRow()?.state === 'up' && hostRow(), 20_000);
     expect(JSON.parse(up.roles)).toEqual([]);
     const first = up.last_heartbeat_at!;
-    const later = await until('a heartbeat', () => { const h = hostRow()!; return h.last_heartbeat_at! > first && h; }, 10_000);
+    const later = await until(
+      'a heartbeat',
+      () => {
+        const h = hostRow()!;
+        return h.last_heartbeat_at! > first && h;
+      },
+      10_000,
+    );
     expect(later.state).toBe('up');
     const list = cli('host', 'list', '--json');
     expect(list.code, list.err).toBe(0);

@@ -69,7 +69,10 @@ export function createAgentLayer(o: {
   const hosts = new HostRegistry(o.db, o.config);
   const agents = new AgentClients(hosts, o.clientOptions);
   const dispatcher = new Dispatcher({
-    db: o.db, hosts, agents, log: o.log,
+    db: o.db,
+    hosts,
+    agents,
+    log: o.log,
     maxAttempts: o.config.agents.dispatch_max_attempts,
     backoffBaseMs: o.backoffBaseMs ?? 1000,
     backoffMaxMs: o.config.agents.dispatch_backoff_max_s * 1000,

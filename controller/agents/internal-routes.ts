@@ -2,8 +2,12 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Value } from 'typebox/value';
 import type { TSchema } from 'typebox';
 import {
-  HeartbeatBody, INTERNAL_HEARTBEAT_PATH, INTERNAL_REGISTER_PATH, RegisterBody,
-  type HeartbeatReply, type RegisterReply,
+  HeartbeatBody,
+  INTERNAL_HEARTBEAT_PATH,
+  INTERNAL_REGISTER_PATH,
+  RegisterBody,
+  type HeartbeatReply,
+  type RegisterReply,
 } from '../../shared/agent/host.js';
 import { BadRequest } from '../../shared/errors/index.js';
 import type { ControllerConfig } from '../../shared/config/controller.js';
@@ -29,7 +33,10 @@ function check<S extends TSchema>(schema: S, body: unknown): void {
  * authenticated with the per-host credential (not with Keystone tokens). Errors use
  * the agent error document.
  */
-export function internalAgentRoutes(hosts: HostRegistry, config: ControllerConfig): { prefix: string; plugin: FastifyPluginAsync } {
+export function internalAgentRoutes(
+  hosts: HostRegistry,
+  config: ControllerConfig,
+): { prefix: string; plugin: FastifyPluginAsync } {
   const plugin: FastifyPluginAsync = async (app) => {
     installErrorHandling(app, { style: 'agent' });
     app.post(INTERNAL_REGISTER_PATH.slice(PREFIX.length), async (req): Promise<RegisterReply> => {
@@ -38,7 +45,12 @@ export function internalAgentRoutes(hosts: HostRegistry, config: ControllerConfi
       check(RegisterBody, req.body);
       const h = hosts.register(secret, req.body as RegisterBody);
       req.log.info({ host: h.name, hostId: h.id, roles: h.roles }, 'host registered');
-      return { host_id: h.id, state: h.state, heartbeat_s: config.agents.heartbeat_s, down_after_missed: config.agents.down_after_missed };
+      return {
+        host_id: h.id,
+        state: h.state,
+        heartbeat_s: config.agents.heartbeat_s,
+        down_after_missed: config.agents.down_after_missed,
+      };
     });
     // Heartbeats are frequent: log them only when something goes wrong.
     app.post(INTERNAL_HEARTBEAT_PATH.slice(PREFIX.length), { logLevel: 'warn' }, async (req): Promise<HeartbeatReply> => {

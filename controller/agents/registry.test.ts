@@ -9,11 +9,28 @@ import { agentLayerOf } from './index.js';
 import { HostRegistry } from './registry.js';
 
 const SECRET = 'registry-test-secret-0123456789';
-const usage = { load1: 0.1, memory_mb_total: 1000, memory_mb_used: 100, disk_gb_total: 10, disk_gb_used: 1, uptime_s: 5, roles: {} };
+const usage = {
+  load1: 0.1,
+  memory_mb_total: 1000,
+  memory_mb_used: 100,
+  disk_gb_total: 10,
+  disk_gb_used: 1,
+  uptime_s: 5,
+  roles: {},
+};
 const reg: RegisterBody = {
-  hostname: 'node1', roles: ['compute'], vcpus: 2, memory_mb: 1000, disk_gb: 10, hypervisor_type: 'QEMU', agent_version: '0.1.0',
-  api_version: 1, agent_url: 'http://127.0.0.1:8001', tunnel_ip: '127.0.0.1',
-  capabilities: { roles: { compute: { virt_type: 'qemu' } }, unavailable_roles: { volume: 'not built' } }, usage,
+  hostname: 'node1',
+  roles: ['compute'],
+  vcpus: 2,
+  memory_mb: 1000,
+  disk_gb: 10,
+  hypervisor_type: 'QEMU',
+  agent_version: '0.1.0',
+  api_version: 1,
+  agent_url: 'http://127.0.0.1:8001',
+  tunnel_ip: '127.0.0.1',
+  capabilities: { roles: { compute: { virt_type: 'qemu' } }, unavailable_roles: { volume: 'not built' } },
+  usage,
 };
 
 async function setup() {
@@ -30,7 +47,12 @@ describe('internal agent routes and the host registry', () => {
     const { app, layer } = await setup();
     layer.hosts.enrol({ name: 'node1', agentUrl: 'http://127.0.0.1:8001', secret: SECRET });
     for (const authorization of [undefined, 'Bearer some-other-secret-123456']) {
-      const r = await app.inject({ method: 'POST', url: '/internal/v1/hosts/register', headers: authorization ? { authorization } : {}, payload: reg });
+      const r = await app.inject({
+        method: 'POST',
+        url: '/internal/v1/hosts/register',
+        headers: authorization ? { authorization } : {},
+        payload: reg,
+      });
       expect(r.statusCode).toBe(401);
       expect(r.json().error.code).toBe('Unauthorized');
     }
@@ -41,23 +63,49 @@ describe('internal agent routes and the host registry', () => {
     const h0 = layer.hosts.enrol({ name: 'node1', agentUrl: 'http://127.0.0.1:9', secret: SECRET });
     expect(h0.state).toBe('down');
     expect(layer.hosts.secretOf(h0.id)).toBeUndefined();
-    const hb0 = await app.inject({ method: 'POST', url: '/internal/v1/hosts/heartbeat', headers: { authorization: `Bearer ${SECRET}` }, payload: { hostname: 'node1', api_version: 1, usage } });
+    const hb0 = await app.inject({
+      method: 'POST',
+      url: '/internal/v1/hosts/heartbeat',
+      headers: { authorization: `Bearer ${SECRET}` },
+      payload: { hostname: 'node1', api_version: 1, usage },
+    });
     expect(hb0.statusCode).toBe(404); // never registered: the agent registers next
-    const r = await app.inject({ method: 'POST', url: '/internal/v1/hosts/register', headers: { authorization: `Bearer ${SECRET}` }, payload: reg });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/internal/v1/hosts/register',
+      headers: { authorization: `Bearer ${SECRET}` },
+      payload: reg,
+    });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ host_id: h0.id, state: 'up', heartbeat_s: 10, down_after_missed: 3 });
     const h = layer.hosts.get('node1');
-    expect(h).toMatchObject({ state: 'up', roles: ['compute'], vcpus: 2, hypervisor_type: 'QEMU', agent_url: 'http://127.0.0.1:8001' });
+    expect(h).toMatchObject({
+      state: 'up',
+      roles: ['compute'],
+      vcpus: 2,
+      hypervisor_type: 'QEMU',
+      agent_url: 'http://127.0.0.1:8001',
+    });
     expect(h.capabilities).toMatchObject({ unavailable_roles: { volume: 'not built' } });
     expect(layer.hosts.secretOf(h0.id)).toBe(SECRET);
-    const hb = await app.inject({ method: 'POST', url: '/internal/v1/hosts/heartbeat', headers: { authorization: `Bearer ${SECRET}` }, payload: { hostname: 'node1', api_version: 1, usage } });
+    const hb = await app.inject({
+      method: 'POST',
+      url: '/internal/v1/hosts/heartbeat',
+      headers: { authorization: `Bearer ${SECRET}` },
+      payload: { hostname: 'node1', api_version: 1, usage },
+    });
     expect(hb.json()).toEqual({ host_id: h0.id, state: 'up' });
   });
 
   it('validates the registration body, naming the field', async () => {
     const { app, layer } = await setup();
     layer.hosts.enrol({ name: 'node1', agentUrl: 'http://127.0.0.1:8001', secret: SECRET });
-    const r = await app.inject({ method: 'POST', url: '/internal/v1/hosts/register', headers: { authorization: `Bearer ${SECRET}` }, payload: { ...reg, vcpus: 'two' } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/internal/v1/hosts/register',
+      headers: { authorization: `Bearer ${SECRET}` },
+      payload: { ...reg, vcpus: 'two' },
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().error.message).toContain('/vcpus');
   });
@@ -65,7 +113,9 @@ describe('internal agent routes and the host registry', () => {
   it('marks a host down after heartbeat_s × down_after_missed without a beat, and up on the next', () => {
     const db = openDb(':memory:');
     migrate(db);
-    const config = Value.Default(ControllerConfigSchema, { agents: { heartbeat_s: 10, down_after_missed: 3 } }) as ControllerConfig;
+    const config = Value.Default(ControllerConfigSchema, {
+      agents: { heartbeat_s: 10, down_after_missed: 3 },
+    }) as ControllerConfig;
     let now = new Date('2026-11-22T08:00:00Z');
     const hosts = new HostRegistry(db, config, () => now);
     const ups: string[] = [];

@@ -30,7 +30,11 @@ export interface Host {
 }
 
 type Row = Omit<Host, 'roles' | 'usage' | 'capabilities' | 'enabled'> & {
-  roles: string; usage: string; capabilities: string; enabled: number; credential_hash: string;
+  roles: string;
+  usage: string;
+  capabilities: string;
+  enabled: number;
+  credential_hash: string;
 };
 
 const decode = (r: Row): Host => {
@@ -75,8 +79,12 @@ export class HostRegistry {
     return this.config.agents.heartbeat_s * this.config.agents.down_after_missed;
   }
 
-  onUp(fn: HostListener): void { this.upListeners.push(fn); }
-  onDown(fn: HostListener): void { this.downListeners.push(fn); }
+  onUp(fn: HostListener): void {
+    this.upListeners.push(fn);
+  }
+  onDown(fn: HostListener): void {
+    this.downListeners.push(fn);
+  }
 
   list(): Host[] {
     return (this.db.prepare('SELECT * FROM hosts ORDER BY name').all() as Row[]).map(decode);
@@ -101,12 +109,16 @@ export class HostRegistry {
   enrol(o: { name: string; agentUrl: string; secret: string }): Host {
     const ts = this.now().toISOString();
     const hash = credentialHash(o.secret);
-    const other = this.db.prepare('SELECT id, name FROM hosts WHERE credential_hash = ? AND name <> ?').get(hash, o.name) as { name: string } | undefined;
+    const other = this.db.prepare('SELECT id, name FROM hosts WHERE credential_hash = ? AND name <> ?').get(hash, o.name) as
+      | { name: string }
+      | undefined;
     if (other) throw new Conflict(`This credential is already enrolled for host ${other.name}.`, 'CredentialInUse');
-    this.db.prepare(
-      `INSERT INTO hosts (id, name, agent_url, credential_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.db
+      .prepare(
+        `INSERT INTO hosts (id, name, agent_url, credential_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(name) DO UPDATE SET agent_url = excluded.agent_url, credential_hash = excluded.credential_hash, updated_at = excluded.updated_at`,
-    ).run(newUuid(), o.name, o.agentUrl, hash, ts, ts);
+      )
+      .run(newUuid(), o.name, o.agentUrl, hash, ts, ts);
     return this.get(o.name);
   }
 
@@ -151,15 +163,30 @@ export class HostRegistry {
     const clash = this.db.prepare('SELECT id FROM hosts WHERE name = ? AND id <> ?').get(b.hostname, h.id);
     if (clash) throw new Conflict(`Another host is already named ${b.hostname}.`, 'HostNameInUse');
     const ts = this.now().toISOString();
-    this.db.prepare(
-      `UPDATE hosts SET name = ?, agent_url = ?, roles = ?, agent_version = ?, api_version = ?, hypervisor_type = ?,
+    this.db
+      .prepare(
+        `UPDATE hosts SET name = ?, agent_url = ?, roles = ?, agent_version = ?, api_version = ?, hypervisor_type = ?,
          vcpus = ?, memory_mb = ?, disk_gb = ?, tunnel_ip = ?, capabilities = ?, usage = ?,
          state = 'up', registered_at = ?, last_heartbeat_at = ?, updated_at = ? WHERE id = ?`,
-    ).run(
-      b.hostname, b.agent_url, JSON.stringify(b.roles), b.agent_version, b.api_version, b.hypervisor_type,
-      b.vcpus, b.memory_mb, b.disk_gb, b.tunnel_ip, JSON.stringify(b.capabilities), JSON.stringify(b.usage),
-      ts, ts, ts, h.id,
-    );
+      )
+      .run(
+        b.hostname,
+        b.agent_url,
+        JSON.stringify(b.roles),
+        b.agent_version,
+        b.api_version,
+        b.hypervisor_type,
+        b.vcpus,
+        b.memory_mb,
+        b.disk_gb,
+        b.tunnel_ip,
+        JSON.stringify(b.capabilities),
+        JSON.stringify(b.usage),
+        ts,
+        ts,
+        ts,
+        h.id,
+      );
     const after = this.get(h.id);
     // A registration always means a (re)started agent: listeners retry pending work.
     for (const fn of this.upListeners) fn(after);
@@ -175,9 +202,9 @@ export class HostRegistry {
     const h = this.authenticate(secret);
     if (!h.registered_at) throw new NotFound(`Host ${h.name} has not registered.`, 'HostNotRegistered');
     const ts = this.now().toISOString();
-    this.db.prepare(
-      `UPDATE hosts SET usage = ?, api_version = ?, state = 'up', last_heartbeat_at = ?, updated_at = ? WHERE id = ?`,
-    ).run(JSON.stringify(b.usage), b.api_version, ts, ts, h.id);
+    this.db
+      .prepare(`UPDATE hosts SET usage = ?, api_version = ?, state = 'up', last_heartbeat_at = ?, updated_at = ? WHERE id = ?`)
+      .run(JSON.stringify(b.usage), b.api_version, ts, ts, h.id);
     const after = this.get(h.id);
     // Up again, or first heard of since this controller started (it can call the agent
     // back only now): listeners retry that host's pending work at once.
@@ -191,9 +218,11 @@ export class HostRegistry {
    */
   markStale(): Host[] {
     const cutoff = new Date(this.now().getTime() - this.downAfterS() * 1000).toISOString();
-    const stale = (this.db.prepare(
-      `SELECT * FROM hosts WHERE state = 'up' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)`,
-    ).all(cutoff) as Row[]).map(decode);
+    const stale = (
+      this.db
+        .prepare(`SELECT * FROM hosts WHERE state = 'up' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)`)
+        .all(cutoff) as Row[]
+    ).map(decode);
     const ts = this.now().toISOString();
     const upd = this.db.prepare(`UPDATE hosts SET state = 'down', updated_at = ? WHERE id = ? AND state = 'up'`);
     for (const h of stale) {
@@ -207,7 +236,8 @@ export class HostRegistry {
   /** Enable or disable scheduling onto a host (the hosts issue adds the API). */
   setEnabled(idOrName: string, enabled: boolean, reason: string | null = null): Host {
     const h = this.get(idOrName);
-    this.db.prepare('UPDATE hosts SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
+    this.db
+      .prepare('UPDATE hosts SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
       .run(enabled ? 1 : 0, enabled ? null : reason, this.now().toISOString(), h.id);
     return this.get(h.id);
   }

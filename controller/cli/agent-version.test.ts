@@ -25,8 +25,18 @@ describe('the controller accepts an agent one minor behind', () => {
     const secret = 'agent-version-test-secret-0123456789';
     hosts.enrol({ name: 'tav-node', agentUrl: 'http://127.0.0.1:8001', secret });
     hosts.register(secret, {
-      hostname: 'tav-node', roles: ['compute'], vcpus: 2, memory_mb: 1000, disk_gb: 10, hypervisor_type: 'QEMU', agent_version: '0.1.4',
-      api_version: 1, agent_url: 'http://127.0.0.1:8001', tunnel_ip: '127.0.0.1', capabilities: {}, usage: {},
+      hostname: 'tav-node',
+      roles: ['compute'],
+      vcpus: 2,
+      memory_mb: 1000,
+      disk_gb: 10,
+      hypervisor_type: 'QEMU',
+      agent_version: '0.1.4',
+      api_version: 1,
+      agent_url: 'http://127.0.0.1:8001',
+      tunnel_ip: '127.0.0.1',
+      capabilities: {},
+      usage: {},
     } as never);
     const h = hosts.get('tav-node');
     expect(h.state).toBe('up');

@@ -18,7 +18,11 @@ afterEach(async () => {
   cloud = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'hs-backup-')); dirs.push(d); return d; };
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'hs-backup-'));
+  dirs.push(d);
+  return d;
+};
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -43,14 +47,21 @@ describe('backup and restore', () => {
     expect(statSync(join(dest, 'homestack.db')).mode & 0o077).toBe(0);
     expect(m.files).toContain('etc/controller.toml');
     expect(m.files.some((f) => f.startsWith('fernet-keys/'))).toBe(true);
-    expect((JSON.parse(readFileSync(join(dest, 'manifest.json'), 'utf8')) as BackupManifest).homestack_version).toMatch(/^\d+\.\d+\.\d+/);
+    expect((JSON.parse(readFileSync(join(dest, 'manifest.json'), 'utf8')) as BackupManifest).homestack_version).toMatch(
+      /^\d+\.\d+\.\d+/,
+    );
     const token = c.adminToken;
     await c.close();
     cloud = undefined;
 
     // A fresh, empty controller somewhere else (the old data_dir is gone).
     const dataDir = tmp();
-    const config = Value.Default(ControllerConfigSchema, { data_dir: dataDir, public_url: 'http://cloud.test:8000', listen: { host: '127.0.0.1', port: await freePort() }, identity: { scrypt_log_n: 10 } }) as ControllerConfig;
+    const config = Value.Default(ControllerConfigSchema, {
+      data_dir: dataDir,
+      public_url: 'http://cloud.test:8000',
+      listen: { host: '127.0.0.1', port: await freePort() },
+      identity: { scrypt_log_n: 10 },
+    }) as ControllerConfig;
     const etc = join(dataDir, 'etc');
     await restoreBackup({ config, src: dest, configDir: etc });
     expect(readFileSync(join(etc, 'controller.toml'), 'utf8')).toContain('data_dir');
@@ -74,9 +85,14 @@ describe('backup and restore', () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const port = (s.address() as AddressInfo).port;
-    const config = Value.Default(ControllerConfigSchema, { data_dir: tmp(), listen: { host: '127.0.0.1', port } }) as ControllerConfig;
+    const config = Value.Default(ControllerConfigSchema, {
+      data_dir: tmp(),
+      listen: { host: '127.0.0.1', port },
+    }) as ControllerConfig;
     try {
-      await expect(restoreBackup({ config, src: dest, codeSchemaVersion: 1 })).rejects.toThrow(/schema is version \d+ .*upgrade Homestack/);
+      await expect(restoreBackup({ config, src: dest, codeSchemaVersion: 1 })).rejects.toThrow(
+        /schema is version \d+ .*upgrade Homestack/,
+      );
       await expect(restoreBackup({ config, src: dest })).rejects.toThrow(/stop the controller/);
       await expect(restoreBackup({ config, src: tmp() })).rejects.toThrow(/not a Homestack backup/);
     } finally {

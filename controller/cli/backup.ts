@@ -1,5 +1,16 @@
 import { connect } from 'node:net';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import { openDb, type Db } from '../db/open.js';
@@ -41,7 +52,12 @@ function keysDir(config: ControllerConfig): string {
 }
 
 /** Writes the archive into `dest` (which must not exist yet). */
-export async function createBackup(o: { db: Db; config: ControllerConfig; dest: string; configFiles: string[] }): Promise<BackupManifest> {
+export async function createBackup(o: {
+  db: Db;
+  config: ControllerConfig;
+  dest: string;
+  configFiles: string[];
+}): Promise<BackupManifest> {
   if (existsSync(o.dest)) throw new Error(`${o.dest} exists; choose a new name`);
   const tmp = `${o.dest}.partial`;
   rmSync(tmp, { recursive: true, force: true });
@@ -60,7 +76,13 @@ export async function createBackup(o: { db: Db; config: ControllerConfig; dest: 
       files.push(`etc/${basename(f)}`);
     }
     const copy = openDb(join(tmp, 'homestack.db'));
-    const manifest: BackupManifest = { format: 'homestack-backup-1', schema_version: schemaVersion(copy), homestack_version: homestackVersion(), created_at: new Date().toISOString(), files };
+    const manifest: BackupManifest = {
+      format: 'homestack-backup-1',
+      schema_version: schemaVersion(copy),
+      homestack_version: homestackVersion(),
+      created_at: new Date().toISOString(),
+      files,
+    };
     copy.close();
     writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, o.dest);
@@ -75,7 +97,10 @@ export async function createBackup(o: { db: Db; config: ControllerConfig; dest: 
 export function portAnswers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, port });
-    const done = (v: boolean) => { s.destroy(); resolve(v); };
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -87,17 +112,26 @@ export function portAnswers(host: string, port: number, timeoutMs = 1000): Promi
  * answers, when the archive is not one, or when its schema is newer than this code.
  * Replaces the database and the token keys; config files go to `configDir` when given.
  */
-export async function restoreBackup(o: { config: ControllerConfig; src: string; configDir?: string; codeSchemaVersion?: number }): Promise<BackupManifest> {
+export async function restoreBackup(o: {
+  config: ControllerConfig;
+  src: string;
+  configDir?: string;
+  codeSchemaVersion?: number;
+}): Promise<BackupManifest> {
   const mf = join(o.src, 'manifest.json');
   if (!existsSync(mf)) throw new Error(`${o.src} is not a Homestack backup (no manifest.json)`);
   const m = JSON.parse(readFileSync(mf, 'utf8')) as BackupManifest;
   if (m.format !== 'homestack-backup-1') throw new Error(`${o.src}: unknown backup format ${JSON.stringify(m.format)}`);
   const code = o.codeSchemaVersion ?? Math.max(0, ...loadMigrations().map((x) => x.version));
   if (m.schema_version > code) {
-    throw new Error(`the backup's schema is version ${m.schema_version} (Homestack ${m.homestack_version}) but this code knows up to ${code}: upgrade Homestack before restoring it`);
+    throw new Error(
+      `the backup's schema is version ${m.schema_version} (Homestack ${m.homestack_version}) but this code knows up to ${code}: upgrade Homestack before restoring it`,
+    );
   }
   if (await portAnswers(o.config.listen.host, o.config.listen.port)) {
-    throw new Error(`something answers on ${o.config.listen.host}:${o.config.listen.port}: stop the controller (systemctl stop homestack-controller) before restoring`);
+    throw new Error(
+      `something answers on ${o.config.listen.host}:${o.config.listen.port}: stop the controller (systemctl stop homestack-controller) before restoring`,
+    );
   }
   const target = dbPath(o.config);
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
@@ -117,16 +151,25 @@ export async function restoreBackup(o: { config: ControllerConfig; src: string; 
 
 function configFilesNear(file: string): string[] {
   const dir = dirname(file);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.toml')).map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.toml'))
+        .map((f) => join(dir, f))
+    : [];
 }
 
 export async function backupCommand(target: string | undefined, argv: readonly string[]): Promise<number> {
-  if (!target) { process.stderr.write('usage: homestack backup DIR [--config FILE]\n'); return 2; }
+  if (!target) {
+    process.stderr.write('usage: homestack backup DIR [--config FILE]\n');
+    return 2;
+  }
   const { file, config } = controllerConfig(argv);
   const db = openDb(dbPath(config), config.database.busy_timeout_ms);
   try {
     const m = await createBackup({ db, config, dest: target, configFiles: configFilesNear(file) });
-    process.stdout.write(`backup written to ${target}: schema ${m.schema_version}, Homestack ${m.homestack_version}, ${m.files.length} files\n`);
+    process.stdout.write(
+      `backup written to ${target}: schema ${m.schema_version}, Homestack ${m.homestack_version}, ${m.files.length} files\n`,
+    );
     return 0;
   } finally {
     db.close();
@@ -134,7 +177,10 @@ export async function backupCommand(target: string | undefined, argv: readonly s
 }
 
 export async function restoreCommand(src: string | undefined, argv: readonly string[]): Promise<number> {
-  if (!src) { process.stderr.write('usage: homestack restore DIR [--config FILE] [--with-configs]\n'); return 2; }
+  if (!src) {
+    process.stderr.write('usage: homestack restore DIR [--config FILE] [--with-configs]\n');
+    return 2;
+  }
   const { file, config } = controllerConfig(argv);
   try {
     const m = await restoreBackup({ config, src, configDir: argv.includes('--with-configs') ? dirname(file) : undefined });

@@ -8,7 +8,9 @@ import { openDb } from '../db/open.js';
 import { bootstrap, rotateKeys } from './bootstrap.js';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 function config(): ControllerConfig {
   const dir = mkdtempSync(join(tmpdir(), 'hs-boot-'));
@@ -37,7 +39,12 @@ describe('bootstrap', () => {
     expect(moved.changes).toContain('changed the admin password');
     expect(moved.changes.filter((c) => c.startsWith('updated'))).toHaveLength(18);
     expect(count('catalog_endpoints')).toBe(18);
-    const url = db.prepare("SELECT url FROM catalog_endpoints e JOIN catalog_services s ON s.id = e.service_id WHERE s.type = 'compute' LIMIT 1").pluck().get();
+    const url = db
+      .prepare(
+        "SELECT url FROM catalog_endpoints e JOIN catalog_services s ON s.id = e.service_id WHERE s.type = 'compute' LIMIT 1",
+      )
+      .pluck()
+      .get();
     expect(url).toBe('http://other:9000/compute/v2.1');
     await expect(bootstrap(db, cfg, { adminPassword: '' })).rejects.toThrow(/admin password/);
     await expect(bootstrap(db, cfg, { adminPassword: 'x', publicUrl: 'ftp://x' })).rejects.toThrow(/not an http/);

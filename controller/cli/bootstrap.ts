@@ -8,7 +8,14 @@ import { migrate } from '../db/migrate.js';
 import { DEFAULT_DOMAIN_ID, SERVICE_PROJECT, SERVICE_USER } from '../identity/core.js';
 import { ensureKeyRepository, rotateKeyRepository } from '../identity/keys.js';
 import { hashPassword, verifyPassword, DEFAULT_SCRYPT } from '../identity/passwords.js';
-import { IdentityRepo, type ProjectRow, type RoleRow, type ServiceRow, type EndpointRow, type UserRow } from '../identity/identity.repo.js';
+import {
+  IdentityRepo,
+  type ProjectRow,
+  type RoleRow,
+  type ServiceRow,
+  type EndpointRow,
+  type UserRow,
+} from '../identity/identity.repo.js';
 
 /**
  * `homestack bootstrap`: the Default domain, the admin and service projects, the admin
@@ -64,7 +71,9 @@ export async function bootstrap(db: Db, config: ControllerConfig, o: BootstrapOp
 
   // Hash outside the transaction (scrypt is async).
   const existingAdmin = repo.list<UserRow>('users', { domain_id: DEFAULT_DOMAIN_ID, name: 'admin' })[0];
-  const adminOk = existingAdmin?.password_hash ? await verifyPassword(o.adminPassword, existingAdmin.password_hash, existingAdmin.password_hash) : false;
+  const adminOk = existingAdmin?.password_hash
+    ? await verifyPassword(o.adminPassword, existingAdmin.password_hash, existingAdmin.password_hash)
+    : false;
   const adminHash = adminOk ? null : await hashPassword(o.adminPassword, scrypt);
 
   const result = repo.tx(() => {
@@ -92,7 +101,10 @@ export async function bootstrap(db: Db, config: ControllerConfig, o: BootstrapOp
       return id;
     };
     const [admin, member, reader] = [role('admin'), role('member'), role('reader')];
-    for (const [prior, implied] of [[admin, member], [member, reader]] as const) {
+    for (const [prior, implied] of [
+      [admin, member],
+      [member, reader],
+    ] as const) {
       if (!repo.implications().some((i) => i.prior_role_id === prior && i.implied_role_id === implied)) {
         repo.addImplication(prior, implied);
         changes.push(`${repo.get<RoleRow>('roles', prior)!.name} now implies ${repo.get<RoleRow>('roles', implied)!.name}`);
@@ -102,25 +114,48 @@ export async function bootstrap(db: Db, config: ControllerConfig, o: BootstrapOp
     let adminUser = existingAdmin?.id;
     if (!adminUser) {
       adminUser = newHexId();
-      repo.insert('users', { id: adminUser, domain_id: DEFAULT_DOMAIN_ID, name: 'admin', password_hash: adminHash, default_project_id: adminProject, created_at: now });
+      repo.insert('users', {
+        id: adminUser,
+        domain_id: DEFAULT_DOMAIN_ID,
+        name: 'admin',
+        password_hash: adminHash,
+        default_project_id: adminProject,
+        created_at: now,
+      });
       changes.push('created user admin');
     } else if (adminHash) {
       repo.update('users', adminUser, { password_hash: adminHash, enabled: 1, failed_auth_count: 0, failed_auth_at: null });
-      repo.addRevocation({ kind: 'user', value: adminUser, revoked_at: Date.now(), expires_at: Date.now() + config.identity.token_ttl_s * 1000 });
+      repo.addRevocation({
+        kind: 'user',
+        value: adminUser,
+        revoked_at: Date.now(),
+        expires_at: Date.now() + config.identity.token_ttl_s * 1000,
+      });
       changes.push('changed the admin password');
     }
     let svcUser = repo.userByName(DEFAULT_DOMAIN_ID, SERVICE_USER)?.id;
     if (!svcUser) {
       svcUser = newHexId();
       // No password: only the controller mints its tokens (IdentityFacade.serviceToken).
-      repo.insert('users', { id: svcUser, domain_id: DEFAULT_DOMAIN_ID, name: SERVICE_USER, default_project_id: serviceProject, created_at: now });
+      repo.insert('users', {
+        id: svcUser,
+        domain_id: DEFAULT_DOMAIN_ID,
+        name: SERVICE_USER,
+        default_project_id: serviceProject,
+        created_at: now,
+      });
       changes.push(`created user ${SERVICE_USER}`);
     }
-    for (const [u, p] of [[adminUser, adminProject], [svcUser, serviceProject]]) {
+    for (const [u, p] of [
+      [adminUser, adminProject],
+      [svcUser, serviceProject],
+    ]) {
       const a = { actor_type: 'user', actor_id: u!, target_type: 'project', target_id: p!, role_id: admin } as const;
       if (!repo.assignments(a).length) {
         repo.grant(a);
-        changes.push(`granted admin on ${p === adminProject ? 'admin' : SERVICE_PROJECT} to ${u === adminUser ? 'admin' : SERVICE_USER}`);
+        changes.push(
+          `granted admin on ${p === adminProject ? 'admin' : SERVICE_PROJECT} to ${u === adminUser ? 'admin' : SERVICE_USER}`,
+        );
       }
     }
 
@@ -140,7 +175,14 @@ export async function bootstrap(db: Db, config: ControllerConfig, o: BootstrapOp
       for (const iface of INTERFACES) {
         const ep = eps.find((e: EndpointRow) => e.interface === iface && e.region_id === region);
         if (!ep) {
-          repo.insert('catalog_endpoints', { id: newHexId(), service_id: svc.id, interface: iface, region_id: region, url, created_at: now });
+          repo.insert('catalog_endpoints', {
+            id: newHexId(),
+            service_id: svc.id,
+            interface: iface,
+            region_id: region,
+            url,
+            created_at: now,
+          });
           changes.push(`created ${iface} endpoint ${url}`);
         } else if (ep.url !== url) {
           repo.update('catalog_endpoints', ep.id, { url });

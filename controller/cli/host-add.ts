@@ -18,7 +18,9 @@ const ROLES = new Set(['compute', 'network', 'volume']);
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString().replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString()
+    .replace(/\r?\n$/, '');
 }
 
 /**
@@ -30,21 +32,41 @@ async function readStdin(): Promise<string> {
 export async function hostAdd(argv: readonly string[]): Promise<number> {
   const i = argv.indexOf('add');
   const target = argv[i + 1];
-  const opt = (k: string) => { const j = argv.indexOf(k); return j >= 0 ? argv[j + 1] : undefined; };
-  if (!target || target.startsWith('--')) { process.stderr.write(HOST_ADD_USAGE); return 2; }
-  const [user, address] = target.includes('@') ? [target.slice(0, target.lastIndexOf('@')), target.slice(target.lastIndexOf('@') + 1)] : ['root', target];
-  const roles = (opt('--roles') ?? 'compute,network,volume').split(',').map((x) => x.trim()).filter(Boolean);
+  const opt = (k: string) => {
+    const j = argv.indexOf(k);
+    return j >= 0 ? argv[j + 1] : undefined;
+  };
+  if (!target || target.startsWith('--')) {
+    process.stderr.write(HOST_ADD_USAGE);
+    return 2;
+  }
+  const [user, address] = target.includes('@')
+    ? [target.slice(0, target.lastIndexOf('@')), target.slice(target.lastIndexOf('@') + 1)]
+    : ['root', target];
+  const roles = (opt('--roles') ?? 'compute,network,volume')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const bad = roles.find((x) => !ROLES.has(x));
-  if (bad) { process.stderr.write(`homestack host add: unknown role "${bad}" (compute, network, volume)\n`); return 2; }
+  if (bad) {
+    process.stderr.write(`homestack host add: unknown role "${bad}" (compute, network, volume)\n`);
+    return 2;
+  }
   const port = Number(opt('--port') ?? 22);
   const agentPort = Number(opt('--agent-port') ?? 8001);
   const prefix = opt('--prefix') ?? '/';
-  if (!prefix.startsWith('/')) { process.stderr.write('homestack host add: --prefix must be an absolute path\n'); return 2; }
+  if (!prefix.startsWith('/')) {
+    process.stderr.write('homestack host add: --prefix must be an absolute path\n');
+    return 2;
+  }
   const trust = opt('--trust-host-key');
   const knownHosts = opt('--known-hosts') ?? join(homedir(), '.ssh/known_hosts');
   const identity = opt('--identity-file');
   const password = argv.includes('--password-stdin') ? await readStdin() : undefined;
-  if (!identity && password === undefined) { process.stderr.write('homestack host add: give --identity-file FILE or --password-stdin\n'); return 2; }
+  if (!identity && password === undefined) {
+    process.stderr.write('homestack host add: give --identity-file FILE or --password-stdin\n');
+    return 2;
+  }
 
   const ctx = openContext(argv);
   let remote: Remote | null = null;
@@ -54,24 +76,55 @@ export async function hostAdd(argv: readonly string[]): Promise<number> {
     say(`[ssh] connecting to ${user}@${address}:${port}`);
     let verdict = '';
     remote = await Remote.connect({
-      host: address, port, username: user,
-      ...(identity ? { privateKey: readFileSync(identity) } : {}), ...(password !== undefined ? { password } : {}),
+      host: address,
+      port,
+      username: user,
+      ...(identity ? { privateKey: readFileSync(identity) } : {}),
+      ...(password !== undefined ? { password } : {}),
       verifyHostKey: (fp, key) => {
-        if (trust) { verdict = fp === trust ? 'trusted by --trust-host-key' : `its key is ${fp}, not the --trust-host-key ${trust}`; return fp === trust; }
-        const v = existsSync(knownHosts) ? checkKnownHosts(readFileSync(knownHosts, 'utf8'), address, port, key) : { kind: 'unknown' as const };
-        if (v.kind === 'match') { verdict = `known in ${knownHosts}`; return true; }
-        verdict = v.kind === 'mismatch'
-          ? `ITS HOST KEY CHANGED: ${knownHosts} line ${v.line} has another key for it (now ${fp}); if that is expected, fix the known_hosts entry`
-          : `its host key ${fp} is not in ${knownHosts}; check it on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass --trust-host-key ${fp}`;
+        if (trust) {
+          verdict = fp === trust ? 'trusted by --trust-host-key' : `its key is ${fp}, not the --trust-host-key ${trust}`;
+          return fp === trust;
+        }
+        const v = existsSync(knownHosts)
+          ? checkKnownHosts(readFileSync(knownHosts, 'utf8'), address, port, key)
+          : { kind: 'unknown' as const };
+        if (v.kind === 'match') {
+          verdict = `known in ${knownHosts}`;
+          return true;
+        }
+        verdict =
+          v.kind === 'mismatch'
+            ? `ITS HOST KEY CHANGED: ${knownHosts} line ${v.line} has another key for it (now ${fp}); if that is expected, fix the known_hosts entry`
+            : `its host key ${fp} is not in ${knownHosts}; check it on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass --trust-host-key ${fp}`;
         return false;
       },
-    }).catch((e: Error) => { throw new Error(verdict && !verdict.startsWith('known') && !verdict.startsWith('trusted') ? `refusing ${address}: ${verdict}` : e.message); });
+    }).catch((e: Error) => {
+      throw new Error(
+        verdict && !verdict.startsWith('known') && !verdict.startsWith('trusted') ? `refusing ${address}: ${verdict}` : e.message,
+      );
+    });
     say(`[ssh] host key ${remote.hostKeyFingerprint} ${verdict}`);
-    const r = await enrolHost({
-      address, roles, prefix, agentPort, name: opt('--name'), ...(opt('--tunnel-ip') ? { tunnelIp: opt('--tunnel-ip')! } : {}),
-      controllerUrl: opt('--controller-url') ?? ctx.config.public_url, waitUpS: Number(opt('--wait') ?? 90),
-      heartbeatS: ctx.config.agents.heartbeat_s,
-    }, { remote, registry: new HostRegistry(ctx.db, ctx.config), run: makeRunner(), releaseDir: join(ctx.config.data_dir, 'releases'), progress: say });
+    const r = await enrolHost(
+      {
+        address,
+        roles,
+        prefix,
+        agentPort,
+        name: opt('--name'),
+        ...(opt('--tunnel-ip') ? { tunnelIp: opt('--tunnel-ip')! } : {}),
+        controllerUrl: opt('--controller-url') ?? ctx.config.public_url,
+        waitUpS: Number(opt('--wait') ?? 90),
+        heartbeatS: ctx.config.agents.heartbeat_s,
+      },
+      {
+        remote,
+        registry: new HostRegistry(ctx.db, ctx.config),
+        run: makeRunner(),
+        releaseDir: join(ctx.config.data_dir, 'releases'),
+        progress: say,
+      },
+    );
     say(`${r.changed ? 'enrolled' : 'unchanged'} ${r.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return 0;
   } catch (err) {

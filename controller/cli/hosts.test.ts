@@ -25,11 +25,23 @@ beforeAll(() => {
   reg.enrol({ name: 'tcli-2', agentUrl: 'http://127.0.0.1:8002', secret: 'hosts-cli-test-secret-9876543210' });
   const ts = new Date().toISOString();
   db.prepare(`INSERT INTO instances (id, name, hostname, project_id, user_id, reservation_id, flavor_id, flavor, vm_state, host, host_id, created_at, updated_at)
-              VALUES ('11111111-2222-3333-4444-555555555555', 'vm', 'vm', 'p', 'u', 'r-1', 'f', '{}', 'active', 'tcli-1', ?, ?, ?)`).run(h.id, ts, ts);
-  db.prepare('INSERT INTO allocations (instance_id, host_id, vcpus, memory_mb, disk_gb, created_at) VALUES (?, ?, 2, 512, 1, ?)').run('11111111-2222-3333-4444-555555555555', h.id, ts);
+              VALUES ('11111111-2222-3333-4444-555555555555', 'vm', 'vm', 'p', 'u', 'r-1', 'f', '{}', 'active', 'tcli-1', ?, ?, ?)`).run(
+    h.id,
+    ts,
+    ts,
+  );
+  db.prepare(
+    'INSERT INTO allocations (instance_id, host_id, vcpus, memory_mb, disk_gb, created_at) VALUES (?, ?, 2, 512, 1, ?)',
+  ).run('11111111-2222-3333-4444-555555555555', h.id, ts);
   db.close();
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
 });
 afterAll(() => {
   vi.restoreAllMocks();
@@ -62,7 +74,11 @@ describe('homestack host', () => {
 
   it('disables and enables a host', async () => {
     const db = openDb(join(dir, 'homestack.db'));
-    new HostRegistry(db, Value.Default(ControllerConfigSchema, { data_dir: dir }) as ControllerConfig).enrol({ name: 'tcli-3', agentUrl: 'http://127.0.0.1:8003', secret: 'hosts-cli-test-secret-1111111111' });
+    new HostRegistry(db, Value.Default(ControllerConfigSchema, { data_dir: dir }) as ControllerConfig).enrol({
+      name: 'tcli-3',
+      agentUrl: 'http://127.0.0.1:8003',
+      secret: 'hosts-cli-test-secret-1111111111',
+    });
     db.close();
     expect((await cmd('disable', 'tcli-3', '--reason', 'maintenance')).text).toMatch(/tcli-3 disabled/);
     expect(JSON.parse((await cmd('list', '--json')).text).find((x: { name: string }) => x.name === 'tcli-3').enabled).toBe(false);

@@ -56,20 +56,52 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
         // Usage: placement's allocations (what the scheduler counts) and the last heartbeat's figures.
-        const alloc = new Map((ctx.db.prepare('SELECT host_id, COUNT(*) AS n, SUM(vcpus) AS vcpus, SUM(memory_mb) AS mem FROM allocations GROUP BY host_id').all() as Array<{ host_id: string; n: number; vcpus: number; mem: number }>).map((a) => [a.host_id, a]));
+        const alloc = new Map(
+          (
+            ctx.db
+              .prepare(
+                'SELECT host_id, COUNT(*) AS n, SUM(vcpus) AS vcpus, SUM(memory_mb) AS mem FROM allocations GROUP BY host_id',
+              )
+              .all() as Array<{ host_id: string; n: number; vcpus: number; mem: number }>
+          ).map((a) => [a.host_id, a]),
+        );
         printTable(
           reg.list().map((h) => ({
             instances: alloc.get(h.id)?.n ?? 0,
             vcpus_used: alloc.get(h.id)?.vcpus ?? 0,
             memory_mb_used: alloc.get(h.id)?.mem ?? 0,
             load1: (h.usage as { load1?: number }).load1 ?? '',
-            id: h.id, name: h.name, state: h.state, enabled: h.enabled, roles: h.roles.join(','),
-            vcpus: h.vcpus, memory_mb: h.memory_mb, disk_gb: h.disk_gb, agent_url: h.agent_url,
+            id: h.id,
+            name: h.name,
+            state: h.state,
+            enabled: h.enabled,
+            roles: h.roles.join(','),
+            vcpus: h.vcpus,
+            memory_mb: h.memory_mb,
+            disk_gb: h.disk_gb,
+            agent_url: h.agent_url,
             last_heartbeat: h.last_heartbeat_at ?? '',
             agent_version: agentVersionNote(homestackVersion(), h.agent_version),
             unavailable_roles: Object.keys((h.capabilities as { unavailable_roles?: object }).unavailable_roles ?? {}).join(','),
           })),
-          ['id', 'name', 'state', 'enabled', 'roles', 'unavailable_roles', 'instances', 'vcpus_used', 'vcpus', 'memory_mb_used', 'memory_mb', 'disk_gb', 'load1', 'agent_url', 'last_heartbeat', 'agent_version'],
+          [
+            'id',
+            'name',
+            'state',
+            'enabled',
+            'roles',
+            'unavailable_roles',
+            'instances',
+            'vcpus_used',
+            'vcpus',
+            'memory_mb_used',
+            'memory_mb',
+            'disk_gb',
+            'load1',
+            'agent_url',
+            'last_heartbeat',
+            'agent_version',
+          ],
           json,
         );
       } finally {
@@ -84,12 +116,17 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
     }
     case 'enrol': {
       // homestack host enrol --name NAME --url http://addr:8001 --secret-file FILE
-      const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+      const arg = (k: string) => {
+        const i = argv.indexOf(k);
+        return i >= 0 ? argv[i + 1] : undefined;
+      };
       const name = arg('--name');
       const url = arg('--url');
       const file = arg('--secret-file');
       if (!name || !url || !file) {
-        process.stderr.write('usage: homestack host enrol --name NAME --url http://ADDR:PORT --secret-file FILE (created if absent; copy it to the host\'s credential_file)\n');
+        process.stderr.write(
+          "usage: homestack host enrol --name NAME --url http://ADDR:PORT --secret-file FILE (created if absent; copy it to the host's credential_file)\n",
+        );
         return 2;
       }
       const secret = ensureSecretFile(file);
@@ -106,14 +143,23 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       return hostAdd(argv);
     case 'remove': {
       const name = argv[argv.indexOf('remove') + 1];
-      if (!name || name.startsWith('--')) { process.stderr.write('usage: homestack host remove NAME [--force]\n'); return 2; }
+      if (!name || name.startsWith('--')) {
+        process.stderr.write('usage: homestack host remove NAME [--force]\n');
+        return 2;
+      }
       const ctx = openContext(argv);
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
         const h = reg.get(name);
-        const n = (ctx.db.prepare("SELECT count(*) AS n FROM instances WHERE host_id = ? AND vm_state <> 'deleted'").get(h.id) as { n: number }).n;
+        const n = (
+          ctx.db.prepare("SELECT count(*) AS n FROM instances WHERE host_id = ? AND vm_state <> 'deleted'").get(h.id) as {
+            n: number;
+          }
+        ).n;
         if (n > 0 && !argv.includes('--force')) {
-          process.stderr.write(`homestack host remove: ${h.name} runs ${n} instance(s); delete or move them first, or pass --force\n`);
+          process.stderr.write(
+            `homestack host remove: ${h.name} runs ${n} instance(s); delete or move them first, or pass --force\n`,
+          );
           return 1;
         }
         reg.remove(h.id);
@@ -126,19 +172,26 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
     case 'disable':
     case 'enable': {
       const name = argv[argv.indexOf(sub) + 1];
-      if (!name || name.startsWith('--')) { process.stderr.write(`usage: homestack host ${sub} NAME [--reason TEXT]\n`); return 2; }
+      if (!name || name.startsWith('--')) {
+        process.stderr.write(`usage: homestack host ${sub} NAME [--reason TEXT]\n`);
+        return 2;
+      }
       const ctx = openContext(argv);
       try {
         const j = argv.indexOf('--reason');
-        const h = new HostRegistry(ctx.db, ctx.config).setEnabled(name, sub === 'enable', j >= 0 ? argv[j + 1] ?? null : null);
-        process.stdout.write(`${h.name} ${h.enabled ? 'enabled' : 'disabled'} (the scheduler ${h.enabled ? 'places' : 'places no new'} instances there)\n`);
+        const h = new HostRegistry(ctx.db, ctx.config).setEnabled(name, sub === 'enable', j >= 0 ? (argv[j + 1] ?? null) : null);
+        process.stdout.write(
+          `${h.name} ${h.enabled ? 'enabled' : 'disabled'} (the scheduler ${h.enabled ? 'places' : 'places no new'} instances there)\n`,
+        );
       } finally {
         ctx.close();
       }
       return 0;
     }
     default:
-      process.stderr.write(`usage: homestack host list [--json] | add ... | enrol-local | enrol --name N --url U --secret-file F | remove NAME [--force] | disable NAME | enable NAME\n${HOST_ADD_USAGE}`);
+      process.stderr.write(
+        `usage: homestack host list [--json] | add ... | enrol-local | enrol --name N --url U --secret-file F | remove NAME [--force] | disable NAME | enable NAME\n${HOST_ADD_USAGE}`,
+      );
       return 2;
   }
 }

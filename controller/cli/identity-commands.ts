@@ -14,15 +14,24 @@ const arg = (argv: readonly string[], k: string) => {
  */
 export async function bootstrapCommand(_sub: string | undefined, argv: readonly string[]): Promise<number> {
   const file = arg(argv, '--admin-password-file');
-  const adminPassword = arg(argv, '--admin-password') ?? (file ? readFileSync(file, 'utf8').trim() : process.env.HOMESTACK_ADMIN_PASSWORD);
+  const adminPassword =
+    arg(argv, '--admin-password') ?? (file ? readFileSync(file, 'utf8').trim() : process.env.HOMESTACK_ADMIN_PASSWORD);
   if (!adminPassword) {
-    process.stderr.write('usage: homestack bootstrap --admin-password PW | --admin-password-file FILE [--public-url URL] [--region NAME]\n');
+    process.stderr.write(
+      'usage: homestack bootstrap --admin-password PW | --admin-password-file FILE [--public-url URL] [--region NAME]\n',
+    );
     return 2;
   }
   const ctx = openContext(argv);
   try {
-    const r = await bootstrap(ctx.db, ctx.config, { adminPassword, publicUrl: arg(argv, '--public-url'), region: arg(argv, '--region') });
-    process.stdout.write(`bootstrapped: ${r.publicUrl} region ${r.region}; admin user ${r.adminUserId}, project ${r.adminProjectId}\n`);
+    const r = await bootstrap(ctx.db, ctx.config, {
+      adminPassword,
+      publicUrl: arg(argv, '--public-url'),
+      region: arg(argv, '--region'),
+    });
+    process.stdout.write(
+      `bootstrapped: ${r.publicUrl} region ${r.region}; admin user ${r.adminUserId}, project ${r.adminProjectId}\n`,
+    );
     for (const c of r.changes) process.stdout.write(`  ${c}\n`);
   } finally {
     ctx.close();

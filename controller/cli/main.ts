@@ -44,7 +44,11 @@ export const COMMANDS: Record<string, Command> = {
 };
 
 async function main(argv: string[]): Promise<number> {
-  const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1]!.startsWith('--') && !argv[i - 1]!.includes('=') && VALUE_FLAGS.has(argv[i - 1]!)));
+  const positional = argv.filter(
+    (a, i) =>
+      !a.startsWith('--') &&
+      !(i > 0 && argv[i - 1]!.startsWith('--') && !argv[i - 1]!.includes('=') && VALUE_FLAGS.has(argv[i - 1]!)),
+  );
   const [cmd, sub] = positional;
   if (!cmd || cmd === 'help' || argv.includes('--help')) {
     process.stdout.write(USAGE);
@@ -59,7 +63,21 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Flags that take a value (so the value is not read as a command word). */
-const VALUE_FLAGS = new Set(['--config', '--agent-config', '--state', '--host', '--limit', '--name', '--url', '--secret-file', '--delay-ms', '--admin-password', '--admin-password-file', '--public-url', '--region']);
+const VALUE_FLAGS = new Set([
+  '--config',
+  '--agent-config',
+  '--state',
+  '--host',
+  '--limit',
+  '--name',
+  '--url',
+  '--secret-file',
+  '--delay-ms',
+  '--admin-password',
+  '--admin-password-file',
+  '--public-url',
+  '--region',
+]);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

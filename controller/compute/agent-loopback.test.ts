@@ -16,7 +16,19 @@ import { computeCloud, type ComputeCloud } from './testing/kit.js';
  */
 const V = '/compute/v2.1';
 const SECRET = 'compute-loopback-secret-0123456789';
-const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };
+const silent = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  fatal() {},
+  trace() {},
+  child() {
+    return silent;
+  },
+  level: 'silent',
+  silent() {},
+};
 
 let c: ComputeCloud;
 let agent: AgentApp;
@@ -26,13 +38,28 @@ beforeEach(async () => {
   hv = new FakeHypervisor();
   agent = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
   const config = Value.Default(AgentConfigSchema, { compute: { driver: 'fake' } }) as never;
-  await registerComputeRole(agent, { config, log: silent as never, run: new FakeRunner().run, hostname: 'loop1', dataDir: '/nonexistent', controller: { url: 'http://x', secret: SECRET } } as never, hv);
+  await registerComputeRole(
+    agent,
+    {
+      config,
+      log: silent as never,
+      run: new FakeRunner().run,
+      hostname: 'loop1',
+      dataDir: '/nonexistent',
+      controller: { url: 'http://x', secret: SECRET },
+    } as never,
+    hv,
+  );
   const url = await agent.fastify.listen({ host: '127.0.0.1', port: 0 });
   const { hosts } = agentLayerOf(c.app.homestack.deps);
   const h = hosts.enrol({ name: 'loop1', agentUrl: url, secret: SECRET });
   hosts.rememberSecret(h.id, SECRET);
   const ts = new Date().toISOString();
-  c.db.prepare(`UPDATE hosts SET roles = '["compute"]', state = 'up', vcpus = 4, memory_mb = 4096, disk_gb = 40, registered_at = ?, last_heartbeat_at = ? WHERE id = ?`).run(ts, ts, h.id);
+  c.db
+    .prepare(
+      `UPDATE hosts SET roles = '["compute"]', state = 'up', vcpus = 4, memory_mb = 4096, disk_gb = 40, registered_at = ?, last_heartbeat_at = ? WHERE id = ?`,
+    )
+    .run(ts, ts, h.id);
   c.ctx.scheduler.cache.invalidate();
 });
 afterEach(async () => {
@@ -45,7 +72,9 @@ describe('compute through the dispatcher to a real agent app (fake hypervisor)',
     const flavor = await c.flavor('small', { ram: 128 });
     const image = await c.image('cirros');
     const net = await c.network('n1', '10.5.0.0/24');
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'loopy', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }], user_data: 'ZWNobyBoaQ==' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'loopy', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }], user_data: 'ZWNobyBoaQ==' },
+    });
     expect(r.status).toBe(202);
     const id = r.body.server.id;
     await c.settle();
@@ -58,7 +87,10 @@ describe('compute through the dispatcher to a real agent app (fake hypervisor)',
 
     expect((await c.req('POST', `${V}/servers/${id}/action`, c.admin, { 'os-stop': null })).status).toBe(202);
     await c.settle();
-    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:power_state': 4 });
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server).toMatchObject({
+      status: 'SHUTOFF',
+      'OS-EXT-STS:power_state': 4,
+    });
     await c.req('POST', `${V}/servers/${id}/action`, c.admin, { 'os-start': null });
     await c.settle();
     expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server.status).toBe('ACTIVE');
@@ -72,11 +104,13 @@ describe('compute through the dispatcher to a real agent app (fake hypervisor)',
     expect(hv.instances.has(id)).toBe(false);
   });
 
-  it('a spawn the host fails ends in ERROR with the agent\'s message and nothing left', async () => {
+  it("a spawn the host fails ends in ERROR with the agent's message and nothing left", async () => {
     const flavor = await c.flavor('small', { ram: 128 });
     const image = await c.image('cirros');
     hv.failNextSpawn('qemu-img create: No space left on device');
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'doomed', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'doomed', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const s = (await c.req('GET', `${V}/servers/${r.body.server.id}`, c.admin)).body.server;
     expect(s.status).toBe('ERROR');

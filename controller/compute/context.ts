@@ -39,10 +39,20 @@ export interface ComputeCtx {
 }
 
 export function createComputeCtx(o: {
-  db: Db; config: ControllerConfig; log: FastifyBaseLogger; policy: Policy; facades: Partial<Facades>; gateway: ComputeHostGateway; now?: () => Date;
+  db: Db;
+  config: ControllerConfig;
+  log: FastifyBaseLogger;
+  policy: Policy;
+  facades: Partial<Facades>;
+  gateway: ComputeHostGateway;
+  now?: () => Date;
 }): ComputeCtx {
   const c = o.config.compute;
-  const placement = new Placement(o.db, { cpu: c.cpu_allocation_ratio, ram: c.ram_allocation_ratio, disk: c.disk_allocation_ratio });
+  const placement = new Placement(o.db, {
+    cpu: c.cpu_allocation_ratio,
+    ram: c.ram_allocation_ratio,
+    disk: c.disk_allocation_ratio,
+  });
   const now = o.now ?? (() => new Date());
   return {
     ...o,
@@ -74,8 +84,10 @@ export async function settle(ctx: ComputeCtx): Promise<void> {
   while (ctx.tasks.size) await Promise.all([...ctx.tasks]);
 }
 
-export const can = (ctx: ComputeCtx, action: string, auth: AuthContext, target?: PolicyTarget) => ctx.policy.allowed(action, auth, target);
-export const must = (ctx: ComputeCtx, action: string, auth: AuthContext, target?: PolicyTarget) => enforce(ctx.policy, action, auth, target);
+export const can = (ctx: ComputeCtx, action: string, auth: AuthContext, target?: PolicyTarget) =>
+  ctx.policy.allowed(action, auth, target);
+export const must = (ctx: ComputeCtx, action: string, auth: AuthContext, target?: PolicyTarget) =>
+  enforce(ctx.policy, action, auth, target);
 
 /** The compute endpoint as the client reached it (for links). */
 export function computeBase(req: FastifyRequest, ctx: ComputeCtx): string {

@@ -42,16 +42,39 @@ export class FlavorsRepo {
         args.push(f.projectId);
       } else where.push('is_public = 1');
     } else if (f.isPublic === false) where.push('is_public = 0');
-    if (f.minRam !== undefined) { where.push('ram >= ?'); args.push(f.minRam); }
-    if (f.minDisk !== undefined) { where.push('disk >= ?'); args.push(f.minDisk); }
-    return (this.db.prepare(`SELECT * FROM flavors ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`).all(...args) as Row[]).map(decode);
+    if (f.minRam !== undefined) {
+      where.push('ram >= ?');
+      args.push(f.minRam);
+    }
+    if (f.minDisk !== undefined) {
+      where.push('disk >= ?');
+      args.push(f.minDisk);
+    }
+    return (
+      this.db.prepare(`SELECT * FROM flavors ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`).all(...args) as Row[]
+    ).map(decode);
   }
 
   insert(f: Flavor): void {
-    this.db.prepare(
-      `INSERT INTO flavors (id, name, ram, vcpus, disk, ephemeral, swap, rxtx_factor, is_public, disabled, description, created_at)
+    this.db
+      .prepare(
+        `INSERT INTO flavors (id, name, ram, vcpus, disk, ephemeral, swap, rxtx_factor, is_public, disabled, description, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(f.id, f.name, f.ram, f.vcpus, f.disk, f.ephemeral, f.swap, f.rxtx_factor, f.is_public ? 1 : 0, f.disabled ? 1 : 0, f.description, f.created_at);
+      )
+      .run(
+        f.id,
+        f.name,
+        f.ram,
+        f.vcpus,
+        f.disk,
+        f.ephemeral,
+        f.swap,
+        f.rxtx_factor,
+        f.is_public ? 1 : 0,
+        f.disabled ? 1 : 0,
+        f.description,
+        f.created_at,
+      );
   }
 
   updateDescription(id: string, description: string | null, now: string): void {
@@ -63,13 +86,20 @@ export class FlavorsRepo {
   }
 
   extraSpecs(id: string): Record<string, string> {
-    const rows = this.db.prepare('SELECT key, value FROM flavor_extra_specs WHERE flavor_id = ? ORDER BY key').all(id) as Array<{ key: string; value: string }>;
+    const rows = this.db.prepare('SELECT key, value FROM flavor_extra_specs WHERE flavor_id = ? ORDER BY key').all(id) as Array<{
+      key: string;
+      value: string;
+    }>;
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
   }
 
   setExtraSpecs(id: string, specs: Record<string, string>): void {
-    const st = this.db.prepare('INSERT INTO flavor_extra_specs (flavor_id, key, value) VALUES (?, ?, ?) ON CONFLICT(flavor_id, key) DO UPDATE SET value = excluded.value');
-    this.db.transaction(() => { for (const [k, v] of Object.entries(specs)) st.run(id, k, v); })();
+    const st = this.db.prepare(
+      'INSERT INTO flavor_extra_specs (flavor_id, key, value) VALUES (?, ?, ?) ON CONFLICT(flavor_id, key) DO UPDATE SET value = excluded.value',
+    );
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(specs)) st.run(id, k, v);
+    })();
   }
 
   deleteExtraSpec(id: string, key: string): boolean {
@@ -77,11 +107,18 @@ export class FlavorsRepo {
   }
 
   projects(id: string): string[] {
-    return (this.db.prepare('SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id').all(id) as Array<{ project_id: string }>).map((r) => r.project_id);
+    return (
+      this.db.prepare('SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id').all(id) as Array<{
+        project_id: string;
+      }>
+    ).map((r) => r.project_id);
   }
 
   addProject(id: string, projectId: string): boolean {
-    return this.db.prepare('INSERT OR IGNORE INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)').run(id, projectId).changes > 0;
+    return (
+      this.db.prepare('INSERT OR IGNORE INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)').run(id, projectId).changes >
+      0
+    );
   }
 
   removeProject(id: string, projectId: string): boolean {

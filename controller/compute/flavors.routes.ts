@@ -2,7 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { NotFound } from '../../shared/errors/index.js';
 import { ctxOf } from '../http/auth.js';
 import { computeBase, must, type ComputeCtx } from './context.js';
-import { accessList, addOrRemoveAccess, createFlavor, deleteFlavor, flavorView, listFlavors, setExtraSpecs, visibleFlavor } from './flavors.service.js';
+import {
+  accessList,
+  addOrRemoveAccess,
+  createFlavor,
+  deleteFlavor,
+  flavorView,
+  listFlavors,
+  setExtraSpecs,
+  visibleFlavor,
+} from './flavors.service.js';
 
 type Q = Record<string, string | undefined>;
 type P = { id: string; key?: string };
@@ -20,7 +29,9 @@ export function flavorRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
   app.get<{ Params: P }>('/flavors/:id', async (req) => ({
     flavor: flavorView(ctx, visibleFlavor(ctx, ctxOf(req), req.params.id), computeBase(req, ctx), req.computeVersion),
   }));
-  app.post('/flavors', async (req) => ({ flavor: flavorView(ctx, createFlavor(ctx, ctxOf(req), req.body), computeBase(req, ctx), req.computeVersion) }));
+  app.post('/flavors', async (req) => ({
+    flavor: flavorView(ctx, createFlavor(ctx, ctxOf(req), req.body), computeBase(req, ctx), req.computeVersion),
+  }));
   app.delete<{ Params: P }>('/flavors/:id', async (req, reply) => {
     deleteFlavor(ctx, ctxOf(req), req.params.id);
     return reply.code(202).send();
@@ -32,7 +43,9 @@ export function flavorRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     visibleFlavor(ctx, auth, req.params.id);
     return { extra_specs: ctx.flavors.extraSpecs(req.params.id) };
   });
-  app.post<{ Params: P }>('/flavors/:id/os-extra_specs', async (req) => ({ extra_specs: setExtraSpecs(ctx, ctxOf(req), req.params.id, req.body) }));
+  app.post<{ Params: P }>('/flavors/:id/os-extra_specs', async (req) => ({
+    extra_specs: setExtraSpecs(ctx, ctxOf(req), req.params.id, req.body),
+  }));
   app.get<{ Params: P }>('/flavors/:id/os-extra_specs/:key', async (req) => {
     const auth = ctxOf(req);
     must(ctx, 'os_compute_api:os-flavor-extra-specs:show', auth);
@@ -42,7 +55,9 @@ export function flavorRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     if (!(key in specs)) throw new NotFound(`Flavor ${req.params.id} has no extra specs with key ${key}.`);
     return { [key]: specs[key] };
   });
-  app.put<{ Params: P }>('/flavors/:id/os-extra_specs/:key', async (req) => setExtraSpecs(ctx, ctxOf(req), req.params.id, req.body, req.params.key));
+  app.put<{ Params: P }>('/flavors/:id/os-extra_specs/:key', async (req) =>
+    setExtraSpecs(ctx, ctxOf(req), req.params.id, req.body, req.params.key),
+  );
   app.delete<{ Params: P }>('/flavors/:id/os-extra_specs/:key', async (req, reply) => {
     const auth = ctxOf(req);
     must(ctx, 'os_compute_api:os-flavor-extra-specs:delete', auth);
@@ -53,6 +68,10 @@ export function flavorRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     return reply.code(200).send();
   });
 
-  app.get<{ Params: P }>('/flavors/:id/os-flavor-access', async (req) => ({ flavor_access: accessList(ctx, ctxOf(req), req.params.id) }));
-  app.post<{ Params: P }>('/flavors/:id/action', async (req) => ({ flavor_access: addOrRemoveAccess(ctx, ctxOf(req), req.params.id, req.body) }));
+  app.get<{ Params: P }>('/flavors/:id/os-flavor-access', async (req) => ({
+    flavor_access: accessList(ctx, ctxOf(req), req.params.id),
+  }));
+  app.post<{ Params: P }>('/flavors/:id/action', async (req) => ({
+    flavor_access: addOrRemoveAccess(ctx, ctxOf(req), req.params.id, req.body),
+  }));
 }

@@ -60,8 +60,15 @@ export function listFlavors(ctx: ComputeCtx, auth: AuthContext, q: Record<string
   let rows = ctx.flavors.list({ isPublic, projectId, minRam, minDisk });
   const key = (q.sort_key ?? 'flavorid') as string;
   const col: Record<string, (f: Flavor) => string | number> = {
-    flavorid: (f) => f.id, id: (f) => f.id, name: (f) => f.name, memory_mb: (f) => f.ram, ram: (f) => f.ram, vcpus: (f) => f.vcpus,
-    root_gb: (f) => f.disk, disk: (f) => f.disk, created_at: (f) => f.created_at,
+    flavorid: (f) => f.id,
+    id: (f) => f.id,
+    name: (f) => f.name,
+    memory_mb: (f) => f.ram,
+    ram: (f) => f.ram,
+    vcpus: (f) => f.vcpus,
+    root_gb: (f) => f.disk,
+    disk: (f) => f.disk,
+    created_at: (f) => f.created_at,
   };
   const get = col[key];
   if (!get) throw new BadRequest(`Invalid sort_key ${key}`);
@@ -70,7 +77,8 @@ export function listFlavors(ctx: ComputeCtx, auth: AuthContext, q: Record<string
   rows.sort((a, b) => {
     const x = get(a);
     const y = get(b);
-    const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y), 'en', { numeric: true });
+    const c =
+      typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y), 'en', { numeric: true });
     return dir === 'asc' ? c : -c;
   });
   if (q.marker) {
@@ -101,7 +109,8 @@ export function createFlavor(ctx: ComputeCtx, auth: AuthContext, body: unknown):
     ram: toInt(f.ram, 'ram'),
     vcpus: toInt(f.vcpus, 'vcpus'),
     disk: toInt(f.disk, 'disk'),
-    ephemeral: f['OS-FLV-EXT-DATA:ephemeral'] !== undefined ? toInt(f['OS-FLV-EXT-DATA:ephemeral'], 'OS-FLV-EXT-DATA:ephemeral') : 0,
+    ephemeral:
+      f['OS-FLV-EXT-DATA:ephemeral'] !== undefined ? toInt(f['OS-FLV-EXT-DATA:ephemeral'], 'OS-FLV-EXT-DATA:ephemeral') : 0,
     swap,
     rxtx_factor: f.rxtx_factor ?? 1.0,
     is_public: f['os-flavor-access:is_public'] ?? true,
@@ -109,7 +118,10 @@ export function createFlavor(ctx: ComputeCtx, auth: AuthContext, body: unknown):
     description: f.description ?? null,
     created_at: ctx.now().toISOString(),
   };
-  for (const [k, v] of [['ram', flavor.ram], ['vcpus', flavor.vcpus]] as const) {
+  for (const [k, v] of [
+    ['ram', flavor.ram],
+    ['vcpus', flavor.vcpus],
+  ] as const) {
     if (v < 1) throw new BadRequest(`Invalid input for field/attribute ${k}. Value: ${v}. ${v} is less than the minimum of 1`);
   }
   ctx.flavors.insert(flavor);
@@ -123,7 +135,13 @@ export function deleteFlavor(ctx: ComputeCtx, auth: AuthContext, id: string): vo
   if (!ctx.flavors.delete(id)) throw notFound(id);
 }
 
-export function setExtraSpecs(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown, key?: string): Record<string, string> {
+export function setExtraSpecs(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  id: string,
+  body: unknown,
+  key?: string,
+): Record<string, string> {
   must(ctx, `os_compute_api:os-flavor-extra-specs:${key ? 'update' : 'create'}`, auth);
   if (!ctx.flavors.get(id)) throw notFound(id);
   let specs: Record<string, unknown>;
@@ -134,15 +152,23 @@ export function setExtraSpecs(ctx: ComputeCtx, auth: AuthContext, id: string, bo
   } else {
     specs = validate(ExtraSpecs, body).extra_specs;
   }
-  const norm = Object.fromEntries(Object.entries(specs).map(([k, v]) => {
-    if (typeof v === 'object' || v === undefined) throw new BadRequest(`Invalid input for field/attribute ${k}. Value must be a string.`);
-    return [k, String(v)];
-  }));
+  const norm = Object.fromEntries(
+    Object.entries(specs).map(([k, v]) => {
+      if (typeof v === 'object' || v === undefined)
+        throw new BadRequest(`Invalid input for field/attribute ${k}. Value must be a string.`);
+      return [k, String(v)];
+    }),
+  );
   ctx.flavors.setExtraSpecs(id, norm);
   return norm;
 }
 
-export function addOrRemoveAccess(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown): Array<{ flavor_id: string; tenant_id: string }> {
+export function addOrRemoveAccess(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  id: string,
+  body: unknown,
+): Array<{ flavor_id: string; tenant_id: string }> {
   const b = actionBody(body);
   const f = ctx.flavors.get(id);
   if ('addTenantAccess' in b) {
@@ -150,7 +176,8 @@ export function addOrRemoveAccess(ctx: ComputeCtx, auth: AuthContext, id: string
     const { tenant } = validate(FlavorAccessAction, b.addTenantAccess);
     if (!f) throw notFound(id);
     if (f.is_public) throw new Conflict('Can not add access to a public flavor.');
-    if (!ctx.flavors.addProject(id, tenant)) throw new Conflict(`Flavor access already exists for flavor ${id} and project ${tenant} combination.`);
+    if (!ctx.flavors.addProject(id, tenant))
+      throw new Conflict(`Flavor access already exists for flavor ${id} and project ${tenant} combination.`);
   } else if ('removeTenantAccess' in b) {
     must(ctx, 'os_compute_api:os-flavor-access:remove_tenant_access', auth);
     const { tenant } = validate(FlavorAccessAction, b.removeTenantAccess);
@@ -162,7 +189,12 @@ export function addOrRemoveAccess(ctx: ComputeCtx, auth: AuthContext, id: string
   return accessList(ctx, auth, id, false);
 }
 
-export function accessList(ctx: ComputeCtx, auth: AuthContext, id: string, check = true): Array<{ flavor_id: string; tenant_id: string }> {
+export function accessList(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  id: string,
+  check = true,
+): Array<{ flavor_id: string; tenant_id: string }> {
   if (check) must(ctx, 'os_compute_api:os-flavor-access', auth);
   const f = ctx.flavors.get(id);
   if (!f) throw notFound(id);

@@ -1,6 +1,22 @@
 import {
-  AttachVolume, ConsoleLog, DestroyInstance, VncConsole, DetachVolume, ListInstances, Pause, PowerOff, PowerOn, Reboot, Resume, Snapshot, Spawn, Suspend, Unpause,
-  type InstanceSpec, type InstanceState, type IscsiConnectionInfo,
+  AttachVolume,
+  ConsoleLog,
+  DestroyInstance,
+  VncConsole,
+  DetachVolume,
+  ListInstances,
+  Pause,
+  PowerOff,
+  PowerOn,
+  Reboot,
+  Resume,
+  Snapshot,
+  Spawn,
+  Suspend,
+  Unpause,
+  type InstanceSpec,
+  type InstanceState,
+  type IscsiConnectionInfo,
 } from '../../shared/agent/compute.js';
 import type { AgentLayer, EnqueueRequest } from '../agents/index.js';
 import type { AgentRoute, ReplyOf } from '../../shared/agent/contract.js';
@@ -15,7 +31,10 @@ export type PowerOp = 'start' | 'stop' | 'reboot_soft' | 'reboot_hard' | 'pause'
 
 /** An error a host reported: `code` is the agent's (SpawnFailed, AgentUnavailable...). */
 export class HostOpError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'HostOpError';
   }
@@ -35,7 +54,12 @@ export interface ComputeHostGateway {
   /** The serial console log (at most maxBytes, the end of it). Read-only. */
   consoleLog(host: HostRef, uuid: string, maxBytes?: number): Promise<string>;
   /** Uploads a consistent copy of the root disk to the image service. */
-  snapshot(host: HostRef, uuid: string, req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' }, requestId?: string): Promise<void>;
+  snapshot(
+    host: HostRef,
+    uuid: string,
+    req: { image_id: string; upload_url: string; token: string; disk_format: 'qcow2' | 'raw' },
+    requestId?: string,
+  ): Promise<void>;
   /** What the hypervisor really runs (reconciliation). Read-only. */
   listInstances(host: HostRef): Promise<InstanceState[]>;
   /** Resolves once nothing is queued or in flight for this server on this host (at most `maxMs`). Optional. */
@@ -43,7 +67,14 @@ export interface ComputeHostGateway {
   /** The same, with the instance directories that have no domain (a spawn killed half-way). Optional. */
   inventory?(host: HostRef): Promise<{ instances: InstanceState[]; orphanDirs: string[] }>;
   /** Hot-plugs an iSCSI volume; resolves with the guest device. Idempotent for the same volume. */
-  attachVolume(host: HostRef, uuid: string, volumeId: string, connection: IscsiConnectionInfo, device: string | null, requestId?: string): Promise<string>;
+  attachVolume(
+    host: HostRef,
+    uuid: string,
+    volumeId: string,
+    connection: IscsiConnectionInfo,
+    device: string | null,
+    requestId?: string,
+  ): Promise<string>;
   /** Unplugs a volume; succeeds when it is not attached. */
   detachVolume(host: HostRef, uuid: string, volumeId: string, requestId?: string): Promise<void>;
   /** Where the instance's VNC display listens (InvalidState when it is not running). Read-only. Optional: gateways without it skip the check. */
@@ -87,7 +118,12 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     const op = dispatcher.enqueue(req);
     const timer = setInterval(() => {
       const row = dispatcher.get(op.id);
-      if (row?.state === 'pending' && row.attempts >= giveUpAfter && row.last_error && !row.last_error.includes(' is unavailable: ')) {
+      if (
+        row?.state === 'pending' &&
+        row.attempts >= giveUpAfter &&
+        row.last_error &&
+        !row.last_error.includes(' is unavailable: ')
+      ) {
         dispatcher.cancel(op.id, `gave up after ${row.attempts} attempts: ${row.last_error}`);
       }
     }, o.pollMs ?? 500);
@@ -117,11 +153,22 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     },
     async destroy(host, uuid, requestId) {
       // A spawn still queued for this host is superseded (cancelled) rather than sent first.
-      await wrap(durable({ hostId: host.id, route: DestroyInstance, body: { uuid, delete_disks: true }, resource: res(uuid, host), requestId, supersede: true }));
+      await wrap(
+        durable({
+          hostId: host.id,
+          route: DestroyInstance,
+          body: { uuid, delete_disks: true },
+          resource: res(uuid, host),
+          requestId,
+          supersede: true,
+        }),
+      );
     },
     async power(host, uuid, op, requestId) {
       const { route, body } = powerRoutes[op](uuid);
-      const r = (await wrap(durable({ hostId: host.id, route, body, resource: res(uuid, host), requestId } as never))) as { instance: InstanceState };
+      const r = (await wrap(durable({ hostId: host.id, route, body, resource: res(uuid, host), requestId } as never))) as {
+        instance: InstanceState;
+      };
       return r.instance;
     },
     async consoleLog(host, uuid, maxBytes) {
@@ -140,8 +187,15 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     async settle(host, uuid, maxMs = 120_000) {
       const resource = res(uuid, host);
       const end = Date.now() + maxMs;
-      while (dispatcher.list({ resource, state: 'pending' }).length + dispatcher.list({ resource, state: 'sending' }).length > 0) {
-        if (Date.now() > end) throw new HostOpError('Timeout', `operations for server ${uuid} on ${host.name} are still queued after ${maxMs / 1000} s`);
+      while (
+        dispatcher.list({ resource, state: 'pending' }).length + dispatcher.list({ resource, state: 'sending' }).length >
+        0
+      ) {
+        if (Date.now() > end)
+          throw new HostOpError(
+            'Timeout',
+            `operations for server ${uuid} on ${host.name} are still queued after ${maxMs / 1000} s`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
     },
@@ -150,11 +204,27 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
       return { instances: r.instances, orphanDirs: r.orphans ?? [] };
     },
     async attachVolume(host, uuid, volumeId, connection, device, requestId) {
-      const r = await wrap(durable({ hostId: host.id, route: AttachVolume, body: { uuid, volume_id: volumeId, connection, device }, resource: res(uuid, host), requestId }));
+      const r = await wrap(
+        durable({
+          hostId: host.id,
+          route: AttachVolume,
+          body: { uuid, volume_id: volumeId, connection, device },
+          resource: res(uuid, host),
+          requestId,
+        }),
+      );
       return r.device;
     },
     async detachVolume(host, uuid, volumeId, requestId) {
-      await wrap(durable({ hostId: host.id, route: DetachVolume, body: { uuid, volume_id: volumeId }, resource: res(uuid, host), requestId }));
+      await wrap(
+        durable({
+          hostId: host.id,
+          route: DetachVolume,
+          body: { uuid, volume_id: volumeId },
+          resource: res(uuid, host),
+          requestId,
+        }),
+      );
     },
   };
 }

@@ -75,10 +75,17 @@ export function hypervisorView(ctx: ComputeCtx, h: HostRow, detail: boolean, v: 
   });
   if (!mvAtLeast(v, '2.88')) {
     Object.assign(doc, {
-      vcpus: h.vcpus, memory_mb: h.memory_mb, local_gb: h.disk_gb,
-      vcpus_used: used.vcpus, memory_mb_used: used.memory_mb, local_gb_used: used.disk_gb,
-      free_ram_mb: cap.memory_mb - used.memory_mb, free_disk_gb: cap.disk_gb - used.disk_gb,
-      current_workload: 0, running_vms: used.instances, disk_available_least: cap.disk_gb - used.disk_gb,
+      vcpus: h.vcpus,
+      memory_mb: h.memory_mb,
+      local_gb: h.disk_gb,
+      vcpus_used: used.vcpus,
+      memory_mb_used: used.memory_mb,
+      local_gb_used: used.disk_gb,
+      free_ram_mb: cap.memory_mb - used.memory_mb,
+      free_disk_gb: cap.disk_gb - used.disk_gb,
+      current_workload: 0,
+      running_vms: used.instances,
+      disk_available_least: cap.disk_gb - used.disk_gb,
       cpu_info: '{}',
     });
   }
@@ -93,14 +100,32 @@ export function findHypervisor(ctx: ComputeCtx, id: string): HostRow {
 
 export function hypervisorStats(ctx: ComputeCtx, auth: AuthContext): Record<string, number> {
   must(ctx, 'os_compute_api:os-hypervisors:statistics', auth);
-  const s = { count: 0, vcpus: 0, memory_mb: 0, local_gb: 0, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0, free_ram_mb: 0, free_disk_gb: 0, current_workload: 0, running_vms: 0, disk_available_least: 0 };
+  const s = {
+    count: 0,
+    vcpus: 0,
+    memory_mb: 0,
+    local_gb: 0,
+    vcpus_used: 0,
+    memory_mb_used: 0,
+    local_gb_used: 0,
+    free_ram_mb: 0,
+    free_disk_gb: 0,
+    current_workload: 0,
+    running_vms: 0,
+    disk_available_least: 0,
+  };
   for (const h of computeHosts(ctx)) {
     const u = ctx.placement.usageOf(h.id);
     const cap = capacity(h, ctx.placement.ratios);
     s.count++;
-    s.vcpus += h.vcpus; s.memory_mb += h.memory_mb; s.local_gb += h.disk_gb;
-    s.vcpus_used += u.vcpus; s.memory_mb_used += u.memory_mb; s.local_gb_used += u.disk_gb;
-    s.free_ram_mb += cap.memory_mb - u.memory_mb; s.free_disk_gb += cap.disk_gb - u.disk_gb;
+    s.vcpus += h.vcpus;
+    s.memory_mb += h.memory_mb;
+    s.local_gb += h.disk_gb;
+    s.vcpus_used += u.vcpus;
+    s.memory_mb_used += u.memory_mb;
+    s.local_gb_used += u.disk_gb;
+    s.free_ram_mb += cap.memory_mb - u.memory_mb;
+    s.free_disk_gb += cap.disk_gb - u.disk_gb;
     s.disk_available_least += cap.disk_gb - u.disk_gb;
     s.running_vms += u.instances;
   }
@@ -122,14 +147,27 @@ export function serviceView(ctx: ComputeCtx, h: HostRow, v: Microversion): Recor
   };
 }
 
-export function listServices(ctx: ComputeCtx, auth: AuthContext, q: Record<string, string | undefined>, v: Microversion): Record<string, unknown>[] {
+export function listServices(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  q: Record<string, string | undefined>,
+  v: Microversion,
+): Record<string, unknown>[] {
   must(ctx, 'os_compute_api:os-services:list', auth);
   if (q.binary && q.binary !== 'nova-compute') return [];
-  return computeHosts(ctx).filter((h) => !q.host || h.name === q.host).map((h) => serviceView(ctx, h, v));
+  return computeHosts(ctx)
+    .filter((h) => !q.host || h.name === q.host)
+    .map((h) => serviceView(ctx, h, v));
 }
 
 /** PUT /os-services/{enable|disable|disable-log-reason} (2.1) or /os-services/{id} (2.53). */
-export function updateService(ctx: ComputeCtx, auth: AuthContext, action: string, body: unknown, v: Microversion): Record<string, unknown> {
+export function updateService(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  action: string,
+  body: unknown,
+  v: Microversion,
+): Record<string, unknown> {
   must(ctx, 'os_compute_api:os-services:update', auth);
   const b = validate(ServiceUpdate, body ?? {});
   let h: HostRow | undefined;
@@ -151,11 +189,18 @@ export function updateService(ctx: ComputeCtx, auth: AuthContext, action: string
     reason = b.disabled_reason ?? null;
   }
   if (!h) throw new NotFound(`Host ${b.host ?? action} could not be found.`, 'HostNotFound');
-  ctx.db.prepare('UPDATE hosts SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?').run(enable ? 1 : 0, enable ? null : reason, ctx.now().toISOString(), h.id);
+  ctx.db
+    .prepare('UPDATE hosts SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
+    .run(enable ? 1 : 0, enable ? null : reason, ctx.now().toISOString(), h.id);
   ctx.scheduler.cache.invalidate();
   const after = computeHosts(ctx).find((x) => x.id === h!.id)!;
   if (action === 'enable' || action === 'disable' || action === 'disable-log-reason') {
-    return { host: after.name, binary: 'nova-compute', status: enable ? 'enabled' : 'disabled', ...(reason ? { disabled_reason: reason } : {}) };
+    return {
+      host: after.name,
+      binary: 'nova-compute',
+      status: enable ? 'enabled' : 'disabled',
+      ...(reason ? { disabled_reason: reason } : {}),
+    };
   }
   return serviceView(ctx, after, v);
 }
@@ -173,7 +218,14 @@ export function availabilityZones(ctx: ComputeCtx, auth: AuthContext, detail: bo
     zoneName: zone,
     zoneState: { available: hs.some((h) => h.state === 'up') },
     hosts: detail
-      ? Object.fromEntries(hs.map((h) => [h.name, { 'nova-compute': { available: h.enabled === 1, active: h.state === 'up', updated_at: novaTime(h.last_heartbeat_at) } }]))
+      ? Object.fromEntries(
+          hs.map((h) => [
+            h.name,
+            {
+              'nova-compute': { available: h.enabled === 1, active: h.state === 'up', updated_at: novaTime(h.last_heartbeat_at) },
+            },
+          ]),
+        )
       : null,
   }));
 }

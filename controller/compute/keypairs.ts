@@ -23,10 +23,13 @@ export class KeypairsRepo {
     return this.db.prepare('SELECT * FROM keypairs WHERE user_id = ? ORDER BY name').all(userId) as Keypair[];
   }
   get(userId: string, name: string): Keypair | null {
-    return (this.db.prepare('SELECT * FROM keypairs WHERE user_id = ? AND name = ?').get(userId, name) as Keypair | undefined) ?? null;
+    return (
+      (this.db.prepare('SELECT * FROM keypairs WHERE user_id = ? AND name = ?').get(userId, name) as Keypair | undefined) ?? null
+    );
   }
   insert(k: Keypair): void {
-    this.db.prepare('INSERT INTO keypairs (user_id, name, public_key, fingerprint, type, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO keypairs (user_id, name, public_key, fingerprint, type, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(k.user_id, k.name, k.public_key, k.fingerprint, k.type, k.created_at);
   }
   delete(userId: string, name: string): boolean {
@@ -37,13 +40,25 @@ export class KeypairsRepo {
   }
   /** Numeric id Nova shows in keypair show (the rowid). */
   rowid(userId: string, name: string): number {
-    return (this.db.prepare('SELECT rowid AS id FROM keypairs WHERE user_id = ? AND name = ?').get(userId, name) as { id: number } | undefined)?.id ?? 0;
+    return (
+      (
+        this.db.prepare('SELECT rowid AS id FROM keypairs WHERE user_id = ? AND name = ?').get(userId, name) as
+          | { id: number }
+          | undefined
+      )?.id ?? 0
+    );
   }
 }
 
 const SSH_TYPES = new Set([
-  'ssh-rsa', 'ssh-dss', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
-  'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com',
+  'ssh-rsa',
+  'ssh-dss',
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
 ]);
 
 /**
@@ -103,7 +118,12 @@ export function keypairView(k: Keypair, full: boolean): Record<string, unknown> 
   return v;
 }
 
-export function createKeypair(ctx: ComputeCtx, repo: KeypairsRepo, auth: AuthContext, body: unknown): { keypair: Keypair; privateKey?: string } {
+export function createKeypair(
+  ctx: ComputeCtx,
+  repo: KeypairsRepo,
+  auth: AuthContext,
+  body: unknown,
+): { keypair: Keypair; privateKey?: string } {
   const kp = validate(KeypairCreate, body).keypair;
   const userId = ownerOf(auth, kp.user_id);
   must(ctx, 'os_compute_api:os-keypairs:create', auth, { user_id: userId });
@@ -119,7 +139,14 @@ export function createKeypair(ctx: ComputeCtx, repo: KeypairsRepo, auth: AuthCon
     publicKey = g.publicKey;
     privateKey = g.privateKey;
   }
-  const k: Keypair = { user_id: userId, name, public_key: publicKey, fingerprint: fingerprint(publicKey), type: kp.type ?? 'ssh', created_at: ctx.now().toISOString() };
+  const k: Keypair = {
+    user_id: userId,
+    name,
+    public_key: publicKey,
+    fingerprint: fingerprint(publicKey),
+    type: kp.type ?? 'ssh',
+    created_at: ctx.now().toISOString(),
+  };
   repo.insert(k);
   return { keypair: k, privateKey };
 }

@@ -43,7 +43,15 @@ export function shortfall(cap: Resources, used: Resources, want: Resources): key
 
 export type ClaimResult = { ok: true } | { ok: false; reason: string };
 
-interface HostRow { id: string; name: string; vcpus: number; memory_mb: number; disk_gb: number; enabled: number; state: string }
+interface HostRow {
+  id: string;
+  name: string;
+  vcpus: number;
+  memory_mb: number;
+  disk_gb: number;
+  enabled: number;
+  state: string;
+}
 
 /**
  * Placement-style accounting in SQLite. Inventory is the `hosts` row (vcpus,
@@ -56,7 +64,11 @@ export class Placement {
   private readonly q;
   private readonly claimTx;
 
-  constructor(private readonly db: Db, readonly ratios: Ratios, private readonly now: () => Date = () => new Date()) {
+  constructor(
+    private readonly db: Db,
+    readonly ratios: Ratios,
+    private readonly now: () => Date = () => new Date(),
+  ) {
     this.q = {
       host: db.prepare('SELECT id, name, vcpus, memory_mb, disk_gb, enabled, state FROM hosts WHERE id = ?'),
       usage: db.prepare(
@@ -69,7 +81,9 @@ export class Placement {
       ),
       del: db.prepare('DELETE FROM allocations WHERE instance_id = ?'),
       get: db.prepare('SELECT * FROM allocations WHERE instance_id = ?'),
-      ins: db.prepare('INSERT INTO allocations (instance_id, host_id, vcpus, memory_mb, disk_gb, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      ins: db.prepare(
+        'INSERT INTO allocations (instance_id, host_id, vcpus, memory_mb, disk_gb, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
     };
     const tx = db.transaction((instanceId: string, hostId: string, want: Resources): ClaimResult => {
       const h = this.q.host.get(hostId) as HostRow | undefined;

@@ -25,7 +25,14 @@ export function computeCtxOf(deps: ServiceDeps): ComputeCtx {
   const have = deps.extras.computeCtx as ComputeCtx | undefined;
   if (have) return have;
   const gateway = (deps.extras.computeGateway as ComputeHostGateway | undefined) ?? dispatcherGateway(agentLayerOf(deps));
-  const ctx = createComputeCtx({ db: deps.db, config: deps.config, log: deps.log, policy: deps.auth.policy, facades: deps.facades, gateway });
+  const ctx = createComputeCtx({
+    db: deps.db,
+    config: deps.config,
+    log: deps.log,
+    policy: deps.auth.policy,
+    facades: deps.facades,
+    gateway,
+  });
   deps.extras.computeCtx = ctx;
   return ctx;
 }
@@ -40,14 +47,17 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
     registerRemoteConsolePolicy(deps.auth.policy);
     const ctx = computeCtxOf(deps);
     ctx.consoles = consoleTokensOf(deps);
-    await app.register(async (api) => {
-      api.addHook('preHandler', authHook(deps.auth.validator));
-      serverRoutes(api, ctx);
-      flavorRoutes(api, ctx);
-      miscRoutes(api, ctx);
-      volumeAttachmentRoutes(api, ctx);
-      remoteConsoleRoutes(api, ctx, ctx.consoles!);
-    }, { prefix: '/v2.1' });
+    await app.register(
+      async (api) => {
+        api.addHook('preHandler', authHook(deps.auth.validator));
+        serverRoutes(api, ctx);
+        flavorRoutes(api, ctx);
+        miscRoutes(api, ctx);
+        volumeAttachmentRoutes(api, ctx);
+        remoteConsoleRoutes(api, ctx, ctx.consoles!);
+      },
+      { prefix: '/v2.1' },
+    );
 
     // A host that goes down no longer holds builds hostage.
     const layer = deps.extras.agentLayer as ReturnType<typeof agentLayerOf> | undefined;
@@ -76,7 +86,10 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
     let timer: NodeJS.Timeout | null = null;
     if (every > 0 && !deps.extras.computeGateway) {
       app.addHook('onReady', async () => {
-        timer = setInterval(() => void syncAllHosts(ctx).catch((err) => ctx.log.warn({ err }, 'power-state sync failed')), every * 1000);
+        timer = setInterval(
+          () => void syncAllHosts(ctx).catch((err) => ctx.log.warn({ err }, 'power-state sync failed')),
+          every * 1000,
+        );
         timer.unref();
       });
     }

@@ -9,22 +9,35 @@ type Resource = (typeof QUOTA_RESOURCES)[number] | (typeof LEGACY_QUOTA_RESOURCE
 
 /** Nova's defaults for what Homestack does not configure. */
 const FIXED_DEFAULTS: Record<string, number> = {
-  injected_files: 5, injected_file_content_bytes: 10240, injected_file_path_bytes: 255,
-  fixed_ips: -1, floating_ips: 10, security_groups: 10, security_group_rules: 20,
+  injected_files: 5,
+  injected_file_content_bytes: 10240,
+  injected_file_path_bytes: 255,
+  fixed_ips: -1,
+  floating_ips: 10,
+  security_groups: 10,
+  security_group_rules: 20,
 };
 
 export function defaultQuotas(ctx: ComputeCtx): Record<Resource, number> {
   const c = ctx.config.compute;
   return {
-    instances: c.quota_instances, cores: c.quota_cores, ram: c.quota_ram, key_pairs: c.quota_key_pairs,
-    metadata_items: c.quota_metadata_items, server_groups: c.quota_server_groups, server_group_members: c.quota_server_group_members,
+    instances: c.quota_instances,
+    cores: c.quota_cores,
+    ram: c.quota_ram,
+    key_pairs: c.quota_key_pairs,
+    metadata_items: c.quota_metadata_items,
+    server_groups: c.quota_server_groups,
+    server_group_members: c.quota_server_group_members,
     ...FIXED_DEFAULTS,
   } as Record<Resource, number>;
 }
 
 export function projectQuotas(ctx: ComputeCtx, projectId: string): Record<Resource, number> {
   const q = defaultQuotas(ctx);
-  const rows = ctx.db.prepare('SELECT resource, hard_limit FROM compute_quotas WHERE project_id = ?').all(projectId) as Array<{ resource: string; hard_limit: number }>;
+  const rows = ctx.db.prepare('SELECT resource, hard_limit FROM compute_quotas WHERE project_id = ?').all(projectId) as Array<{
+    resource: string;
+    hard_limit: number;
+  }>;
   for (const r of rows) (q as Record<string, number>)[r.resource] = r.hard_limit;
   return q;
 }
@@ -36,8 +49,11 @@ export function quotaLimit(ctx: ComputeCtx, projectId: string, r: Resource): num
 /** What a project uses, counted (Nova's counting quota driver). */
 export function quotaUsage(ctx: ComputeCtx, projectId: string, userId?: string): Record<string, number> {
   const u = ctx.servers.usage(projectId);
-  const groups = (ctx.db.prepare('SELECT COUNT(*) AS n FROM server_groups WHERE project_id = ?').get(projectId) as { n: number }).n;
-  const keyPairs = userId ? (ctx.db.prepare('SELECT COUNT(*) AS n FROM keypairs WHERE user_id = ?').get(userId) as { n: number }).n : 0;
+  const groups = (ctx.db.prepare('SELECT COUNT(*) AS n FROM server_groups WHERE project_id = ?').get(projectId) as { n: number })
+    .n;
+  const keyPairs = userId
+    ? (ctx.db.prepare('SELECT COUNT(*) AS n FROM keypairs WHERE user_id = ?').get(userId) as { n: number }).n
+    : 0;
   return { instances: u.instances, cores: u.cores, ram: u.ram, server_groups: groups, key_pairs: keyPairs };
 }
 
@@ -46,10 +62,17 @@ export function quotaUsage(ctx: ComputeCtx, projectId: string, userId?: string):
  * as fit between min_count and max_count). Throws Nova's 403 when even min_count does
  * not fit.
  */
-export function checkInstanceQuota(ctx: ComputeCtx, projectId: string, per: { cores: number; ram: number }, min: number, max: number): number {
+export function checkInstanceQuota(
+  ctx: ComputeCtx,
+  projectId: string,
+  per: { cores: number; ram: number },
+  min: number,
+  max: number,
+): number {
   const q = projectQuotas(ctx, projectId);
   const u = ctx.servers.usage(projectId);
-  const room = (limit: number, used: number, each: number) => (limit < 0 || each === 0 ? Infinity : Math.floor((limit - used) / each));
+  const room = (limit: number, used: number, each: number) =>
+    limit < 0 || each === 0 ? Infinity : Math.floor((limit - used) / each);
   const allowed = Math.min(room(q.instances, u.instances, 1), room(q.cores, u.cores, per.cores), room(q.ram, u.ram, per.ram));
   if (allowed >= max) return max;
   if (allowed >= min) return allowed;
@@ -69,7 +92,13 @@ export function quotaSetView(q: Record<string, number>, v: Microversion, id?: st
   return { ...(id ? { id } : {}), ...Object.fromEntries(filtered.map((k) => [k, q[k]])) };
 }
 
-export function showQuotas(ctx: ComputeCtx, auth: AuthContext, projectId: string, v: Microversion, detail: boolean): Record<string, unknown> {
+export function showQuotas(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  projectId: string,
+  v: Microversion,
+  detail: boolean,
+): Record<string, unknown> {
   must(ctx, detail ? 'os_compute_api:os-quota-sets:show' : 'os_compute_api:os-quota-sets:show', auth, { project_id: projectId });
   const q = projectQuotas(ctx, projectId);
   if (!detail) return quotaSetView(q, v, projectId);
@@ -81,7 +110,13 @@ export function showQuotas(ctx: ComputeCtx, auth: AuthContext, projectId: string
   };
 }
 
-export function updateQuotas(ctx: ComputeCtx, auth: AuthContext, projectId: string, body: unknown, v: Microversion): Record<string, unknown> {
+export function updateQuotas(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  projectId: string,
+  body: unknown,
+  v: Microversion,
+): Record<string, unknown> {
   must(ctx, 'os_compute_api:os-quota-sets:update', auth, { project_id: projectId });
   const qs = validate(QuotaUpdate, body).quota_set;
   const force = boolParam(qs.force) === true;
@@ -96,13 +131,16 @@ export function updateQuotas(ctx: ComputeCtx, auth: AuthContext, projectId: stri
   for (const [k, raw] of Object.entries(qs)) {
     if (k === 'force') continue;
     const n = typeof raw === 'number' ? raw : Number(raw);
-    if (!Number.isInteger(n) || n < -1) throw new BadRequest(`Invalid input for field/attribute ${k}. Value: ${String(raw)}. must be an integer >= -1`);
+    if (!Number.isInteger(n) || n < -1)
+      throw new BadRequest(`Invalid input for field/attribute ${k}. Value: ${String(raw)}. must be an integer >= -1`);
     if (!force && n >= 0 && (used[k] ?? 0) > n) {
       throw new BadRequest(`Quota limit ${n} for ${k} must be greater than or equal to already used and reserved ${used[k]}.`);
     }
     todo.push([k, n]);
   }
-  ctx.db.transaction(() => { for (const [k, n] of todo) set.run(projectId, k, n); })();
+  ctx.db.transaction(() => {
+    for (const [k, n] of todo) set.run(projectId, k, n);
+  })();
   return quotaSetView(projectQuotas(ctx, projectId), v);
 }
 
@@ -134,8 +172,11 @@ export function absoluteLimits(ctx: ComputeCtx, auth: AuthContext, projectId: st
   };
   if (!mvAtLeast(v, '2.36')) {
     Object.assign(out, {
-      maxSecurityGroups: q.security_groups, maxSecurityGroupRules: q.security_group_rules, maxTotalFloatingIps: q.floating_ips,
-      totalFloatingIpsUsed: 0, totalSecurityGroupsUsed: 0,
+      maxSecurityGroups: q.security_groups,
+      maxSecurityGroupRules: q.security_group_rules,
+      maxTotalFloatingIps: q.floating_ips,
+      totalFloatingIpsUsed: 0,
+      totalSecurityGroupsUsed: 0,
     });
   }
   return out;

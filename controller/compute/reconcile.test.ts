@@ -4,15 +4,21 @@ import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 let c: ComputeCloud;
-beforeEach(async () => { c = await computeCloud(); });
-afterEach(async () => { await c.close(); });
+beforeEach(async () => {
+  c = await computeCloud();
+});
+afterEach(async () => {
+  await c.close();
+});
 
 describe('power-state reconciliation', () => {
   it('follows what the hypervisor runs and destroys strays after the grace period', async () => {
     const hostId = c.host({ name: 'rc1' });
     const flavor = await c.flavor('f');
     const image = await c.image('i');
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'v', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'v', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const id = r.body.server.id;
     const host = { id: hostId, name: 'rc1' };
@@ -28,7 +34,10 @@ describe('power-state reconciliation', () => {
     // The domain vanished.
     c.gw.domains.delete(id);
     await reconcileHost(c.ctx, host, []);
-    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:power_state': 0 });
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server).toMatchObject({
+      status: 'SHUTOFF',
+      'OS-EXT-STS:power_state': 0,
+    });
     // A domain that belongs to nobody: kept for the grace period, then destroyed.
     const stray = '0f0e0d0c-0b0a-4908-8706-050403020100';
     c.gw.domains.set(stray, { host: 'rc1', power: 1 });
@@ -47,7 +56,9 @@ describe('recovery after a controller restart', () => {
     const flavor = await c.flavor('f');
     const image = await c.image('i');
     const boot = async (n: string) => {
-      const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: n, imageRef: image, flavorRef: flavor, networks: 'none' } });
+      const r = await c.req('POST', `${V}/servers`, c.admin, {
+        server: { name: n, imageRef: image, flavorRef: flavor, networks: 'none' },
+      });
       await c.settle();
       return r.body.server.id as string;
     };
@@ -59,7 +70,13 @@ describe('recovery after a controller restart', () => {
     c.ctx.servers.update(d, { task_state: 'powering-off' }, now);
     const { recoverInterrupted } = await import('./reconcile.js');
     const r = await recoverInterrupted(c.ctx);
-    expect(r).toEqual({ failedBuilds: [a], resumedDeletes: [b], clearedTasks: [d], rolledBackAttaches: [], completedAttaches: [] });
+    expect(r).toEqual({
+      failedBuilds: [a],
+      resumedDeletes: [b],
+      clearedTasks: [d],
+      rolledBackAttaches: [],
+      completedAttaches: [],
+    });
     const sa = (await c.req('GET', `${V}/servers/${a}`, c.admin)).body.server;
     expect(sa.status).toBe('ERROR');
     expect(sa.fault.message).toContain('the controller restarted during the build');
@@ -78,7 +95,9 @@ describe('recovery of many interrupted builds', () => {
     const image = await c.image('i');
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) {
-      const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: `m${n}`, imageRef: image, flavorRef: flavor, networks: 'none' } });
+      const r = await c.req('POST', `${V}/servers`, c.admin, {
+        server: { name: `m${n}`, imageRef: image, flavorRef: flavor, networks: 'none' },
+      });
       await c.settle();
       ids.push(r.body.server.id);
     }
@@ -111,10 +130,14 @@ describe('strays of instances the controller knows', () => {
     const hostId = c.host({ name: 'rc4' });
     const flavor = await c.flavor('f');
     const image = await c.image('i');
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'aborted', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'aborted', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const id = r.body.server.id as string;
-    const r2 = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'half', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r2 = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'half', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const half = r2.body.server.id as string;
     // Both builds were aborted while the host was away: ERROR, placed nowhere; the
@@ -127,7 +150,10 @@ describe('strays of instances the controller knows', () => {
     c.gw.domains.set(unknown, { host: 'rc4', power: 1 });
     const destroyed: string[] = [];
     const destroy = c.gw.destroy.bind(c.gw);
-    c.gw.destroy = async (h, uuid, requestId) => { destroyed.push(uuid); return destroy(h, uuid, requestId); };
+    c.gw.destroy = async (h, uuid, requestId) => {
+      destroyed.push(uuid);
+      return destroy(h, uuid, requestId);
+    };
     const rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host), 60_000, [half]);
     expect([...rep.destroyed].sort()).toEqual([id, half].sort());
     expect(rep.unknown).toEqual([unknown]);

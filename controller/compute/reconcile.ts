@@ -22,7 +22,13 @@ export interface ReconcileReport {
  * settled elsewhere or nowhere (an aborted build in ERROR, a server rescheduled to
  * another host), after `graceMs` when it does not know the uuid.
  */
-export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: InstanceState[], graceMs = 10 * 60_000, orphanDirs: string[] = []): Promise<ReconcileReport> {
+export async function reconcileHost(
+  ctx: ComputeCtx,
+  host: HostRef,
+  reported: InstanceState[],
+  graceMs = 10 * 60_000,
+  orphanDirs: string[] = [],
+): Promise<ReconcileReport> {
   const report: ReconcileReport = { updated: [], destroyed: [], unknown: [] };
   const byId = new Map(reported.map((r) => [r.uuid, r]));
   const now = ctx.now();
@@ -31,14 +37,25 @@ export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: In
     const r = byId.get(i.id);
     const power = r ? r.power_state : PowerState.NOSTATE;
     let vm = i.vm_state;
-    if (vm === 'active' && (power === PowerState.SHUTDOWN || power === PowerState.CRASHED || power === PowerState.NOSTATE)) vm = 'stopped';
+    if (vm === 'active' && (power === PowerState.SHUTDOWN || power === PowerState.CRASHED || power === PowerState.NOSTATE))
+      vm = 'stopped';
     else if (vm === 'active' && power === PowerState.PAUSED) vm = 'paused';
     else if ((vm === 'stopped' || vm === 'paused') && power === PowerState.RUNNING) vm = 'active';
     else if (vm === 'suspended' && power === PowerState.RUNNING) vm = 'active';
     if (vm !== i.vm_state || power !== i.power_state) {
-      if (ctx.servers.updateIf(i.id, { vmStates: [i.vm_state], taskState: null }, { vm_state: vm, power_state: power }, now.toISOString())) {
+      if (
+        ctx.servers.updateIf(
+          i.id,
+          { vmStates: [i.vm_state], taskState: null },
+          { vm_state: vm, power_state: power },
+          now.toISOString(),
+        )
+      ) {
         report.updated.push({ id: i.id, vm_state: vm, power_state: power });
-        ctx.log.info({ server: i.id, host: host.name, from: [i.vm_state, i.power_state], to: [vm, power] }, 'power state synced from the hypervisor');
+        ctx.log.info(
+          { server: i.id, host: host.name, from: [i.vm_state, i.power_state], to: [vm, power] },
+          'power state synced from the hypervisor',
+        );
       }
     }
   }
@@ -58,11 +75,25 @@ export async function reconcileHost(ctx: ComputeCtx, host: HostRef, reported: In
     const settledElsewhere = Boolean(i && !i.deleted && i.task_state === null && i.vm_state !== 'building');
     const first = seen.get(uuid) ?? now.getTime();
     seen.set(uuid, first);
-    if (!settledElsewhere && now.getTime() - first < graceMs && !(i?.deleted && i.deleted_at && now.getTime() - Date.parse(i.deleted_at) >= graceMs)) {
+    if (
+      !settledElsewhere &&
+      now.getTime() - first < graceMs &&
+      !(i?.deleted && i.deleted_at && now.getTime() - Date.parse(i.deleted_at) >= graceMs)
+    ) {
       report.unknown.push(uuid);
       continue;
     }
-    ctx.log.warn({ host: host.name, uuid, known: Boolean(i), domain: byId.has(uuid), instance_host: i?.host ?? null, vm_state: i?.vm_state ?? null }, 'destroying a domain or instance directory that belongs to no instance of this host');
+    ctx.log.warn(
+      {
+        host: host.name,
+        uuid,
+        known: Boolean(i),
+        domain: byId.has(uuid),
+        instance_host: i?.host ?? null,
+        vm_state: i?.vm_state ?? null,
+      },
+      'destroying a domain or instance directory that belongs to no instance of this host',
+    );
     try {
       await ctx.gateway.destroy(host, uuid);
       seen.delete(uuid);
@@ -102,9 +133,25 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
  * destroys run side by side and are awaited before this returns), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
  */
-export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuilds: string[]; resumedDeletes: string[]; clearedTasks: string[]; rolledBackAttaches: string[]; completedAttaches: string[] }> {
-  const out = { failedBuilds: [] as string[], resumedDeletes: [] as string[], clearedTasks: [] as string[], rolledBackAttaches: [] as string[], completedAttaches: [] as string[] };
-  const rows = ctx.db.prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)').all('building') as Array<{ id: string }>;
+export async function recoverInterrupted(
+  ctx: ComputeCtx,
+): Promise<{
+  failedBuilds: string[];
+  resumedDeletes: string[];
+  clearedTasks: string[];
+  rolledBackAttaches: string[];
+  completedAttaches: string[];
+}> {
+  const out = {
+    failedBuilds: [] as string[],
+    resumedDeletes: [] as string[],
+    clearedTasks: [] as string[],
+    rolledBackAttaches: [] as string[],
+    completedAttaches: [] as string[],
+  };
+  const rows = ctx.db
+    .prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)')
+    .all('building') as Array<{ id: string }>;
   const destroys: Array<Promise<void>> = [];
   for (const { id } of rows) {
     if (ctx.building.has(id)) continue;
@@ -112,14 +159,25 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
     if (!i) continue;
     const host = i.host_id && i.host ? { id: i.host_id, name: i.host } : null;
     if (i.task_state === 'deleting') {
-      const action = ctx.actions.start({ instanceId: id, action: 'delete', requestId: 'req-resume', projectId: i.project_id, userId: i.user_id });
+      const action = ctx.actions.start({
+        instanceId: id,
+        action: 'delete',
+        requestId: 'req-resume',
+        projectId: i.project_id,
+        userId: i.user_id,
+      });
       await runDelete(ctx, id, action);
       out.resumedDeletes.push(id);
     } else if (i.vm_state === 'building') {
       // The destroy is enqueued (a durable operation row) before the state changes, and
       // awaited with the others at the end: each one waits on the host behind the spawn
       // it supersedes, and one at a time they kept twenty servers in BUILD for 45 s.
-      if (host) destroys.push(ctx.gateway.destroy(host, id).catch((err) => ctx.log.warn({ err, server: id }, 'could not destroy an interrupted build')));
+      if (host)
+        destroys.push(
+          ctx.gateway
+            .destroy(host, id)
+            .catch((err) => ctx.log.warn({ err, server: id }, 'could not destroy an interrupted build')),
+        );
       ctx.scheduler.release(id);
       await ctx.facades.networks?.releaseServerPorts(id).catch(() => {});
       const now = ctx.now().toISOString();
@@ -137,9 +195,17 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
   // is in the guest → the attach completes; it is not → it rolls back. No hot-unplug:
   // a guest still booting may not release a disk for a minute, and an unplug that timed
   // out used to leave the disk in the guest with the volume `available`.
-  const stuck = ctx.db.prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
+  const stuck = ctx.db
+    .prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
     JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
-    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`).all() as Array<{ instance_id: string; volume_id: string; attachment_id: string; host: string | null; host_id: string | null }>;
+    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`)
+    .all() as Array<{
+    instance_id: string;
+    volume_id: string;
+    attachment_id: string;
+    host: string | null;
+    host_id: string | null;
+  }>;
   for (const b of stuck) {
     let plugged: string | null = null;
     let known = false;
@@ -155,21 +221,34 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{ failedBuild
       }
       if (!known) {
         // The host cannot tell: unplug (ordered after anything queued for the server).
-        await ctx.gateway.detachVolume(host, b.instance_id, b.volume_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not unplug an interrupted attach'));
+        await ctx.gateway
+          .detachVolume(host, b.instance_id, b.volume_id)
+          .catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not unplug an interrupted attach'));
       }
     }
     if (plugged && ctx.facades.volumes) {
       const d = plugged.startsWith('/dev/') ? plugged : `/dev/${plugged}`;
-      ctx.db.prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?').run(d, b.instance_id, b.volume_id);
+      ctx.db
+        .prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?')
+        .run(d, b.instance_id, b.volume_id);
       ctx.facades.volumes.attachComplete(b.attachment_id, d);
       out.completedAttaches.push(b.volume_id);
       continue;
     }
     ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(b.instance_id, b.volume_id);
-    await ctx.facades.volumes?.detach(b.attachment_id).catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));
+    await ctx.facades.volumes
+      ?.detach(b.attachment_id)
+      .catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));
     out.rolledBackAttaches.push(b.volume_id);
   }
   await Promise.all(destroys);
-  if (out.failedBuilds.length || out.resumedDeletes.length || out.clearedTasks.length || out.rolledBackAttaches.length || out.completedAttaches.length) ctx.log.info(out, 'compute work interrupted by a restart recovered');
+  if (
+    out.failedBuilds.length ||
+    out.resumedDeletes.length ||
+    out.clearedTasks.length ||
+    out.rolledBackAttaches.length ||
+    out.completedAttaches.length
+  )
+    ctx.log.info(out, 'compute work interrupted by a restart recovered');
   return out;
 }

@@ -13,15 +13,20 @@ beforeEach(async () => {
   flavor = await c.flavor('small');
   image = await c.image('cirros');
 });
-afterEach(async () => { await c.close(); });
+afterEach(async () => {
+  await c.close();
+});
 
 async function active(name: string, token = c.admin): Promise<string> {
-  const r = await c.req('POST', `${V}/servers`, token, { server: { name, imageRef: image, flavorRef: flavor, networks: 'none' } });
+  const r = await c.req('POST', `${V}/servers`, token, {
+    server: { name, imageRef: image, flavorRef: flavor, networks: 'none' },
+  });
   if (r.status !== 202) throw new Error(JSON.stringify(r.body));
   await c.settle();
   return r.body.server.id;
 }
-const rc = (id: string, body: unknown, token = c.admin, headers: Record<string, string> = MV26) => c.req('POST', `${V}/servers/${id}/remote-consoles`, token, body, headers);
+const rc = (id: string, body: unknown, token = c.admin, headers: Record<string, string> = MV26) =>
+  c.req('POST', `${V}/servers/${id}/remote-consoles`, token, body, headers);
 const tokenOf = (url: string) => new URLSearchParams(new URL(url).hash.slice(1)).get('token')!;
 
 describe('remote consoles (2.6)', () => {
@@ -35,7 +40,11 @@ describe('remote consoles (2.6)', () => {
     expect(r.body.remote_console.url).toMatch(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=[A-Za-z0-9_-]{43}$/);
     const again = await rc(id, VNC);
     expect(tokenOf(again.body.remote_console.url)).not.toBe(tokenOf(r.body.remote_console.url));
-    expect(c.ctx.consoles!.consume(tokenOf(r.body.remote_console.url))).toMatchObject({ instanceId: id, protocol: 'vnc', type: 'novnc' });
+    expect(c.ctx.consoles!.consume(tokenOf(r.body.remote_console.url))).toMatchObject({
+      instanceId: id,
+      protocol: 'vnc',
+      type: 'novnc',
+    });
     expect(c.gw.calls.filter((x) => x.op === 'vnc')).toHaveLength(2);
   });
 
@@ -88,17 +97,22 @@ describe('remote consoles (2.6)', () => {
 });
 
 describe('os-getVNCConsole action (2.1 to 2.5)', () => {
-  const act = (id: string, body: unknown, headers: Record<string, string> = {}) => c.req('POST', `${V}/servers/${id}/action`, c.admin, body, headers);
+  const act = (id: string, body: unknown, headers: Record<string, string> = {}) =>
+    c.req('POST', `${V}/servers/${id}/action`, c.admin, body, headers);
 
   it('answers {"console": {"type", "url"}}; xvpvnc 400, bad type 400, stopped 409, gone from 2.6', async () => {
     const id = await active('vm5');
     const r = await act(id, { 'os-getVNCConsole': { type: 'novnc' } });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ console: { type: 'novnc', url: expect.stringMatching(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=/) } });
+    expect(r.body).toEqual({
+      console: { type: 'novnc', url: expect.stringMatching(/^http:\/\/cloud\.test:8000\/console\/vnc\.html#token=/) },
+    });
     expect((await act(id, { 'os-getVNCConsole': { type: 'xvpvnc' } })).status).toBe(400);
     expect((await act(id, { 'os-getVNCConsole': { type: 'spice' } })).status).toBe(400);
     expect((await act(id, { 'os-getVNCConsole': {} })).status).toBe(400);
-    expect((await act(id, { 'os-getVNCConsole': { type: 'novnc' } }, { 'X-OpenStack-Nova-API-Version': '2.6' })).status).toBe(404);
+    expect((await act(id, { 'os-getVNCConsole': { type: 'novnc' } }, { 'X-OpenStack-Nova-API-Version': '2.6' })).status).toBe(
+      404,
+    );
     await act(id, { 'os-stop': null });
     await c.settle();
     expect((await act(id, { 'os-getVNCConsole': { type: 'novnc' } })).status).toBe(409);

@@ -61,7 +61,10 @@ export interface RemoteConsole {
 }
 
 function serverNotReady(i: Instance): Conflict {
-  return new Conflict(`Instance ${i.id} is not ready: its console is available while it is ACTIVE or PAUSED (vm_state ${i.vm_state}${i.task_state ? `, task_state ${i.task_state}` : ''}).`, 'InstanceNotReady');
+  return new Conflict(
+    `Instance ${i.id} is not ready: its console is available while it is ACTIVE or PAUSED (vm_state ${i.vm_state}${i.task_state ? `, task_state ${i.task_state}` : ''}).`,
+    'InstanceNotReady',
+  );
 }
 
 /**
@@ -70,7 +73,14 @@ function serverNotReady(i: Instance): Conflict {
  * a URL is never handed out for a guest that is not running. `base` is the public base
  * URL the URL is built on.
  */
-export async function createConsole(ctx: ComputeCtx, tokens: ConsoleTokens, auth: AuthContext, serverId: string, r: ConsoleRequest, base: string): Promise<RemoteConsole> {
+export async function createConsole(
+  ctx: ComputeCtx,
+  tokens: ConsoleTokens,
+  auth: AuthContext,
+  serverId: string,
+  r: ConsoleRequest,
+  base: string,
+): Promise<RemoteConsole> {
   const i = visibleServer(ctx, auth, serverId);
   must(ctx, REMOTE_CONSOLES_POLICY, auth, { project_id: i.project_id });
   if (r.protocol !== 'vnc') throw new BadRequest(`Unavailable console type ${r.type}.`, 'ConsoleTypeUnavailable');
@@ -82,18 +92,34 @@ export async function createConsole(ctx: ComputeCtx, tokens: ConsoleTokens, auth
       await ctx.gateway.vncConsole(host, i.id);
     } catch (e) {
       const code = e instanceof HostOpError ? e.code : '';
-      if (code === 'AgentUnavailable') throw new ServiceUnavailable(`The host of instance ${i.id} cannot be reached for its console; try again later.`, 'ConsoleUnavailable');
+      if (code === 'AgentUnavailable')
+        throw new ServiceUnavailable(
+          `The host of instance ${i.id} cannot be reached for its console; try again later.`,
+          'ConsoleUnavailable',
+        );
       if (code === 'InvalidState' || code === 'InstanceNotFound') throw serverNotReady(i);
       throw e;
     }
   }
   const t = tokens.issue({ instanceId: i.id, hostId: host.id, projectId: i.project_id, protocol: 'vnc', type: 'novnc' });
   ctx.log.info({ server: i.id, host: host.name, user: auth.userId, expires_at: t.expiresAt.toISOString() }, 'console URL issued');
-  return { protocol: 'vnc', type: 'novnc', url: `${base}/console/vnc.html#token=${encodeURIComponent(t.token)}`, expires_at: t.expiresAt.toISOString() };
+  return {
+    protocol: 'vnc',
+    type: 'novnc',
+    url: `${base}/console/vnc.html#token=${encodeURIComponent(t.token)}`,
+    expires_at: t.expiresAt.toISOString(),
+  };
 }
 
 /** The body of `os-getVNCConsole` (2.1–2.5): `{"console": {"type", "url"}}`. */
-export async function getVncConsoleAction(ctx: ComputeCtx, tokens: ConsoleTokens | undefined, auth: AuthContext, i: Instance, arg: unknown, base: string) {
+export async function getVncConsoleAction(
+  ctx: ComputeCtx,
+  tokens: ConsoleTokens | undefined,
+  auth: AuthContext,
+  i: Instance,
+  arg: unknown,
+  base: string,
+) {
   if (!tokens) throw new NotFound('There is no such action: os-getVNCConsole');
   const a = validate(GetVncConsoleAction, arg);
   const c = await createConsole(ctx, tokens, auth, i.id, { protocol: 'vnc', type: a.type }, base);

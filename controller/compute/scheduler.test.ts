@@ -5,10 +5,23 @@ import { addHost, testDb } from './testing/fixtures.js';
 
 const ratios = { cpu: 4, ram: 1, disk: 1 };
 const host = (name: string, o: Partial<HostState> = {}): HostState => ({
-  id: name, name, up: true, enabled: true, roles: ['compute'], az: 'nova', arch: 'x86_64', hypervisorType: 'QEMU',
-  capacity: { vcpus: 16, memory_mb: 8192, disk_gb: 100 }, used: { vcpus: 0, memory_mb: 0, disk_gb: 0, instances: 0 }, ...o,
+  id: name,
+  name,
+  up: true,
+  enabled: true,
+  roles: ['compute'],
+  az: 'nova',
+  arch: 'x86_64',
+  hypervisorType: 'QEMU',
+  capacity: { vcpus: 16, memory_mb: 8192, disk_gb: 100 },
+  used: { vcpus: 0, memory_mb: 0, disk_gb: 0, instances: 0 },
+  ...o,
 });
-const spec = (o: Partial<RequestSpec> = {}): RequestSpec => ({ instanceId: 'i', resources: { vcpus: 1, memory_mb: 512, disk_gb: 1 }, ...o });
+const spec = (o: Partial<RequestSpec> = {}): RequestSpec => ({
+  instanceId: 'i',
+  resources: { vcpus: 1, memory_mb: 512, disk_gb: 1 },
+  ...o,
+});
 const pick = (hs: HostState[], s: RequestSpec, w: 'spread' | 'pack' = 'spread') => {
   const r = selectHost(hs, s, w);
   return r.ok ? r.host.name : null;
@@ -26,7 +39,10 @@ describe('scheduler filters', () => {
   it('checks RAM, vCPU and disk against capacity minus usage', () => {
     const full = { vcpus: 16, memory_mb: 8000, disk_gb: 0, instances: 1 };
     expect(pick([host('a', { used: full })], spec())).toBeNull();
-    expect(selectHost([host('a', { used: full })], spec()).report.at(-1)).toMatchObject({ filter: 'RamFilter', why: 'needs 512 MB RAM' });
+    expect(selectHost([host('a', { used: full })], spec()).report.at(-1)).toMatchObject({
+      filter: 'RamFilter',
+      why: 'needs 512 MB RAM',
+    });
     expect(pick([host('a', { used: { ...full, memory_mb: 0 } })], spec())).toBeNull(); // 16 vCPUs used
     expect(pick([host('a')], spec({ resources: { vcpus: 1, memory_mb: 1, disk_gb: 101 } }))).toBeNull();
   });
@@ -80,7 +96,9 @@ describe('placement claims', () => {
     const ok = results.filter((r) => r.ok).length;
     // 3 hosts × 4 × 1 GiB RAM (ratio 1) = 12 fit; vCPU 2 × 4 = 8 per host is not the limit.
     expect(ok).toBe(12);
-    const rows = db.prepare('SELECT host_id, SUM(memory_mb) AS m, SUM(vcpus) AS v FROM allocations GROUP BY host_id').all() as Array<{ m: number; v: number }>;
+    const rows = db
+      .prepare('SELECT host_id, SUM(memory_mb) AS m, SUM(vcpus) AS v FROM allocations GROUP BY host_id')
+      .all() as Array<{ m: number; v: number }>;
     for (const r of rows) {
       expect(r.m).toBeLessThanOrEqual(4096);
       expect(r.v).toBeLessThanOrEqual(8);
@@ -105,7 +123,7 @@ describe('placement claims', () => {
     expect(sched.scheduleAndClaim({ instanceId: 'mine', resources: { vcpus: 1, memory_mb: 512, disk_gb: 1 } }).ok).toBe(true);
   });
 
-  it('refuses a claim on a disabled host and replaces an instance\'s previous claim', () => {
+  it("refuses a claim on a disabled host and replaces an instance's previous claim", () => {
     const db = testDb();
     const a = addHost(db, { name: 'a' });
     const b = addHost(db, { name: 'b', enabled: false });

@@ -47,7 +47,11 @@ const count = (xs: string[] | undefined, name: string) => (xs ?? []).filter((x) 
 /** Nova's default filters, in the order they run (cheap ones first). */
 export const FILTERS: Filter[] = [
   { name: 'RetryFilter', pass: (h, s) => !(s.ignoreHosts ?? []).includes(h.name), why: () => 'already tried for this build' },
-  { name: 'ComputeFilter', pass: (h) => h.up && h.enabled && h.roles.includes('compute'), why: () => 'host down, disabled or not a compute host' },
+  {
+    name: 'ComputeFilter',
+    pass: (h) => h.up && h.enabled && h.roles.includes('compute'),
+    why: () => 'host down, disabled or not a compute host',
+  },
   {
     name: 'ForcedHostFilter',
     pass: (h, s) => !s.forcedHost || h.name === s.forcedHost || h.id === s.forcedHost,
@@ -60,7 +64,11 @@ export const FILTERS: Filter[] = [
     why: (s) => `needs ${s.resources.memory_mb} MB RAM`,
   },
   { name: 'CoreFilter', pass: (h, s) => free(h, 'vcpus') >= s.resources.vcpus, why: (s) => `needs ${s.resources.vcpus} vCPUs` },
-  { name: 'DiskFilter', pass: (h, s) => free(h, 'disk_gb') >= s.resources.disk_gb, why: (s) => `needs ${s.resources.disk_gb} GB disk` },
+  {
+    name: 'DiskFilter',
+    pass: (h, s) => free(h, 'disk_gb') >= s.resources.disk_gb,
+    why: (s) => `needs ${s.resources.disk_gb} GB disk`,
+  },
   {
     name: 'ImagePropertiesFilter',
     pass: (h, s) => {
@@ -70,7 +78,8 @@ export const FILTERS: Filter[] = [
       if (hv && h.hypervisorType && hv.toLowerCase() !== h.hypervisorType.toLowerCase()) return false;
       return true;
     },
-    why: (s) => `image requires architecture/hypervisor ${s.imageProperties?.architecture ?? s.imageProperties?.hypervisor_type ?? ''}`,
+    why: (s) =>
+      `image requires architecture/hypervisor ${s.imageProperties?.architecture ?? s.imageProperties?.hypervisor_type ?? ''}`,
   },
   {
     name: 'ServerGroupAffinityFilter',
@@ -82,8 +91,16 @@ export const FILTERS: Filter[] = [
     pass: (h, s) => s.group?.policy !== 'anti-affinity' || count(s.group.memberHosts, h.name) < (s.group.maxServerPerHost ?? 1),
     why: () => 'a member of the server group (anti-affinity) runs there',
   },
-  { name: 'SameHostFilter', pass: (h, s) => !s.sameHost?.length || s.sameHost.includes(h.name), why: () => 'not a same_host host' },
-  { name: 'DifferentHostFilter', pass: (h, s) => !s.differentHost?.includes(h.name), why: () => 'a different_host instance runs there' },
+  {
+    name: 'SameHostFilter',
+    pass: (h, s) => !s.sameHost?.length || s.sameHost.includes(h.name),
+    why: () => 'not a same_host host',
+  },
+  {
+    name: 'DifferentHostFilter',
+    pass: (h, s) => !s.differentHost?.includes(h.name),
+    why: () => 'a different_host instance runs there',
+  },
 ];
 
 function normArch(a: string): string {
@@ -107,7 +124,12 @@ export type Selection = { ok: true; host: HostState; report: FilterReport[] } | 
  * free RAM (spread: most free wins; pack: least free that fits wins). Ties go to the
  * host with fewer instances, then the name, so decisions are reproducible.
  */
-export function selectHost(hosts: HostState[], s: RequestSpec, weigher: Weigher = 'spread', filters: Filter[] = FILTERS): Selection {
+export function selectHost(
+  hosts: HostState[],
+  s: RequestSpec,
+  weigher: Weigher = 'spread',
+  filters: Filter[] = FILTERS,
+): Selection {
   let left = hosts;
   const report: FilterReport[] = [];
   for (const f of filters) {
@@ -125,7 +147,13 @@ export function selectHost(hosts: HostState[], s: RequestSpec, weigher: Weigher 
     const g = soft ? soft * count(s.group?.memberHosts, h.name) : 0;
     const ram = free(h, 'memory_mb') * (weigher === 'spread' ? 1 : -1);
     const key: [number, number, number] = [g, ram, -h.used.instances];
-    if (!best || key[0] > bestKey[0] || (key[0] === bestKey[0] && (key[1] > bestKey[1] || (key[1] === bestKey[1] && (key[2] > bestKey[2] || (key[2] === bestKey[2] && h.name < best.name)))))) {
+    if (
+      !best ||
+      key[0] > bestKey[0] ||
+      (key[0] === bestKey[0] &&
+        (key[1] > bestKey[1] ||
+          (key[1] === bestKey[1] && (key[2] > bestKey[2] || (key[2] === bestKey[2] && h.name < best.name)))))
+    ) {
       best = h;
       bestKey = key;
     }
@@ -140,8 +168,16 @@ export function describeReport(report: FilterReport[], total: number): string {
 }
 
 interface HostRow {
-  id: string; name: string; roles: string; state: string; enabled: number; vcpus: number; memory_mb: number; disk_gb: number;
-  hypervisor_type: string; capabilities: string;
+  id: string;
+  name: string;
+  roles: string;
+  state: string;
+  enabled: number;
+  vcpus: number;
+  memory_mb: number;
+  disk_gb: number;
+  hypervisor_type: string;
+  capabilities: string;
 }
 
 /**
@@ -179,7 +215,9 @@ export class HostStateCache {
 
   private load(): void {
     const usage = this.placement.usageAll();
-    const rows = this.db.prepare('SELECT id, name, roles, state, enabled, vcpus, memory_mb, disk_gb, hypervisor_type, capabilities FROM hosts').all() as HostRow[];
+    const rows = this.db
+      .prepare('SELECT id, name, roles, state, enabled, vcpus, memory_mb, disk_gb, hypervisor_type, capabilities FROM hosts')
+      .all() as HostRow[];
     this.hosts = rows.map((r) => {
       const caps = safeJson(r.capabilities) as { roles?: Record<string, Record<string, unknown>> };
       const c = caps.roles?.compute ?? {};
@@ -247,7 +285,11 @@ export class Scheduler {
       const hosts = this.cache.all();
       const sel = selectHost(hosts, { ...s, ignoreHosts: skip }, this.weigher);
       if (!sel.ok) {
-        return { ok: false, reason: describeReport(sel.report, hosts.filter((h) => h.roles.includes('compute')).length), report: sel.report };
+        return {
+          ok: false,
+          reason: describeReport(sel.report, hosts.filter((h) => h.roles.includes('compute')).length),
+          report: sel.report,
+        };
       }
       const prev = this.placement.allocationOf(s.instanceId);
       const c = this.placement.claim(s.instanceId, sel.host.id, s.resources);

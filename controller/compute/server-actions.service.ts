@@ -1,4 +1,11 @@
-import { ConsoleOutputAction, CreateImageAction, LockAction, RebootAction, RebuildAction, ResetStateAction } from '../../shared/api/compute.js';
+import {
+  ConsoleOutputAction,
+  CreateImageAction,
+  LockAction,
+  RebootAction,
+  RebuildAction,
+  ResetStateAction,
+} from '../../shared/api/compute.js';
 import { BadRequest, Conflict, NotFound, NotImplemented } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
@@ -22,21 +29,67 @@ interface PowerAction {
 }
 
 const POWER: Record<string, PowerAction> = {
-  'os-start': { policy: 'os_compute_api:servers:start', action: 'start', vmStates: ['stopped'], task: 'powering-on', op: 'start', after: 'active' },
-  'os-stop': { policy: 'os_compute_api:servers:stop', action: 'stop', vmStates: ['active', 'error'], task: 'powering-off', op: 'stop', after: 'stopped' },
-  pause: { policy: 'os_compute_api:os-pause-server:pause', action: 'pause', vmStates: ['active'], task: 'pausing', op: 'pause', after: 'paused' },
-  unpause: { policy: 'os_compute_api:os-pause-server:unpause', action: 'unpause', vmStates: ['paused'], task: 'unpausing', op: 'unpause', after: 'active' },
-  suspend: { policy: 'os_compute_api:os-suspend-server:suspend', action: 'suspend', vmStates: ['active', 'paused'], task: 'suspending', op: 'suspend', after: 'suspended' },
-  resume: { policy: 'os_compute_api:os-suspend-server:resume', action: 'resume', vmStates: ['suspended'], task: 'resuming', op: 'resume', after: 'active' },
+  'os-start': {
+    policy: 'os_compute_api:servers:start',
+    action: 'start',
+    vmStates: ['stopped'],
+    task: 'powering-on',
+    op: 'start',
+    after: 'active',
+  },
+  'os-stop': {
+    policy: 'os_compute_api:servers:stop',
+    action: 'stop',
+    vmStates: ['active', 'error'],
+    task: 'powering-off',
+    op: 'stop',
+    after: 'stopped',
+  },
+  pause: {
+    policy: 'os_compute_api:os-pause-server:pause',
+    action: 'pause',
+    vmStates: ['active'],
+    task: 'pausing',
+    op: 'pause',
+    after: 'paused',
+  },
+  unpause: {
+    policy: 'os_compute_api:os-pause-server:unpause',
+    action: 'unpause',
+    vmStates: ['paused'],
+    task: 'unpausing',
+    op: 'unpause',
+    after: 'active',
+  },
+  suspend: {
+    policy: 'os_compute_api:os-suspend-server:suspend',
+    action: 'suspend',
+    vmStates: ['active', 'paused'],
+    task: 'suspending',
+    op: 'suspend',
+    after: 'suspended',
+  },
+  resume: {
+    policy: 'os_compute_api:os-suspend-server:resume',
+    action: 'resume',
+    vmStates: ['suspended'],
+    task: 'resuming',
+    op: 'resume',
+    after: 'active',
+  },
 };
 
 /** Nova's 409 for an action in the wrong state. */
 function wrongState(i: Instance, what: string, attr: 'vm_state' | 'task_state'): Conflict {
-  return new Conflict(`Cannot '${what}' instance ${i.id} while it is in ${attr} ${attr === 'vm_state' ? i.vm_state : i.task_state}`, 'InstanceInvalidState');
+  return new Conflict(
+    `Cannot '${what}' instance ${i.id} while it is in ${attr} ${attr === 'vm_state' ? i.vm_state : i.task_state}`,
+    'InstanceInvalidState',
+  );
 }
 
 function hostOf(ctx: ComputeCtx, i: Instance, what: string): HostRef {
-  if (!i.host_id || !i.host) throw new Conflict(`Cannot '${what}' instance ${i.id} while it is in vm_state ${i.vm_state}`, 'InstanceInvalidState');
+  if (!i.host_id || !i.host)
+    throw new Conflict(`Cannot '${what}' instance ${i.id} while it is in vm_state ${i.vm_state}`, 'InstanceInvalidState');
   return { id: i.host_id, name: i.host };
 }
 
@@ -45,20 +98,33 @@ function hostOf(ctx: ComputeCtx, i: Instance, what: string): HostRef {
  * then runs the host operation in the background; the result sets vm_state and
  * power_state, a failure clears the task and is recorded as an event.
  */
-function runPower(ctx: ComputeCtx, auth: AuthContext, i: Instance, a: PowerAction, requestId: string, opts: { vmStates?: string[]; task?: string; op?: PowerOp; action?: string } = {}): void {
+function runPower(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  i: Instance,
+  a: PowerAction,
+  requestId: string,
+  opts: { vmStates?: string[]; task?: string; op?: PowerOp; action?: string } = {},
+): void {
   const vmStates = opts.vmStates ?? a.vmStates;
   const what = opts.action ?? a.action;
   if (!vmStates.includes(i.vm_state)) throw wrongState(i, what, 'vm_state');
   if (i.task_state !== null) throw wrongState(i, what, 'task_state');
   const host = hostOf(ctx, i, what);
   const task = opts.task ?? a.task;
-  if (!ctx.servers.updateIf(i.id, { vmStates, taskState: null }, { task_state: task }, ctx.now().toISOString())) throw wrongState(i, what, 'task_state');
+  if (!ctx.servers.updateIf(i.id, { vmStates, taskState: null }, { task_state: task }, ctx.now().toISOString()))
+    throw wrongState(i, what, 'task_state');
   const action = ctx.actions.start({ instanceId: i.id, action: what, requestId, projectId: i.project_id, userId: auth.userId });
   background(ctx, `${what} ${i.id}`, async () => {
     const ev = ctx.actions.eventStart(action, `compute_${what.replace(/-/g, '_')}_instance`, host.name);
     try {
       const st = await ctx.gateway.power(host, i.id, opts.op ?? a.op, requestId);
-      ctx.servers.updateIf(i.id, { taskState: task }, { vm_state: a.after, task_state: null, power_state: st.power_state }, ctx.now().toISOString());
+      ctx.servers.updateIf(
+        i.id,
+        { taskState: task },
+        { vm_state: a.after, task_state: null, power_state: st.power_state },
+        ctx.now().toISOString(),
+      );
       ctx.actions.eventFinish(ev, true, undefined, host.name);
       ctx.actions.finish(action);
     } catch (e) {
@@ -108,9 +174,21 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
       must(ctx, 'os_compute_api:servers:reboot', auth, { project_id: i.project_id });
       const hard = validate(RebootAction, arg).type.toUpperCase() === 'HARD';
       checkNotLocked(ctx, auth, i);
-      runPower(ctx, auth, i, { ...POWER['os-start']!, after: 'active' }, requestId, hard
-        ? { vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'], task: 'rebooting_hard', op: 'reboot_hard', action: 'reboot' }
-        : { vmStates: ['active'], task: 'rebooting', op: 'reboot_soft', action: 'reboot' });
+      runPower(
+        ctx,
+        auth,
+        i,
+        { ...POWER['os-start']!, after: 'active' },
+        requestId,
+        hard
+          ? {
+              vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+              task: 'rebooting_hard',
+              op: 'reboot_hard',
+              action: 'reboot',
+            }
+          : { vmStates: ['active'], task: 'rebooting', op: 'reboot_soft', action: 'reboot' },
+      );
       return { status: 202 };
     }
     case 'os-getConsoleOutput': {
@@ -151,15 +229,23 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
         must(ctx, 'os_compute_api:os-lock-server:unlock:unlock_override', auth, { project_id: i.project_id });
       }
       const by = i.project_id === auth.projectId ? 'owner' : 'admin';
-      ctx.servers.update(i.id, name === 'lock' ? { locked: true, locked_by: by } : { locked: false, locked_by: null }, ctx.now().toISOString());
-      ctx.actions.finish(ctx.actions.start({ instanceId: i.id, action: name, requestId, projectId: i.project_id, userId: auth.userId }));
+      ctx.servers.update(
+        i.id,
+        name === 'lock' ? { locked: true, locked_by: by } : { locked: false, locked_by: null },
+        ctx.now().toISOString(),
+      );
+      ctx.actions.finish(
+        ctx.actions.start({ instanceId: i.id, action: name, requestId, projectId: i.project_id, userId: auth.userId }),
+      );
       return { status: 202 };
     }
     case 'os-resetState': {
       must(ctx, 'os_compute_api:os-admin-actions:reset_state', auth, { project_id: i.project_id });
       const { state } = validate(ResetStateAction, arg);
       ctx.servers.update(i.id, { vm_state: state, task_state: null }, ctx.now().toISOString());
-      ctx.actions.finish(ctx.actions.start({ instanceId: i.id, action: 'resetState', requestId, projectId: i.project_id, userId: auth.userId }));
+      ctx.actions.finish(
+        ctx.actions.start({ instanceId: i.id, action: 'resetState', requestId, projectId: i.project_id, userId: auth.userId }),
+      );
       return { status: 202 };
     }
     case 'createImage':
@@ -210,13 +296,27 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
     images.kill(img.id, 'the server changed state');
     throw wrongState(i, what, 'task_state');
   }
-  const action = ctx.actions.start({ instanceId: i.id, action: 'createImage', requestId, projectId: i.project_id, userId: auth.userId });
+  const action = ctx.actions.start({
+    instanceId: i.id,
+    action: 'createImage',
+    requestId,
+    projectId: i.project_id,
+    userId: auth.userId,
+  });
   background(ctx, `snapshot ${i.id}`, async () => {
     const ev = ctx.actions.eventStart(action, 'compute_snapshot_instance', host.name);
     try {
-      await ctx.gateway.snapshot(host, i.id, {
-        image_id: img.id, upload_url: `${env.publicUrl}/image/v2/images/${img.id}/file`, token: identity.serviceToken(), disk_format: 'qcow2',
-      }, requestId);
+      await ctx.gateway.snapshot(
+        host,
+        i.id,
+        {
+          image_id: img.id,
+          upload_url: `${env.publicUrl}/image/v2/images/${img.id}/file`,
+          token: identity.serviceToken(),
+          disk_format: 'qcow2',
+        },
+        requestId,
+      );
       // The agent uploads before it answers: an image still without data means the upload never happened.
       const after = images.get(null, img.id);
       if (after && (after.status === 'queued' || after.status === 'saving')) {
@@ -237,7 +337,9 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
     }
   });
   const location = `${env.publicUrl}/image/v2/images/${img.id}`;
-  return env.imageApiVersionAtLeast245 ? { status: 202, body: { image_id: img.id } } : { status: 202, headers: { Location: location } };
+  return env.imageApiVersionAtLeast245
+    ? { status: 202, body: { image_id: img.id } }
+    : { status: 202, headers: { Location: location } };
 }
 
 /** rebuild: the same host and ports, a new root disk from the (new) image. */
@@ -259,8 +361,15 @@ async function rebuild(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: unknow
   const fields: Partial<Instance> = { task_state: 'rebuilding', image_ref: imageId };
   if (a.name) fields.name = a.name;
   if (a.metadata) fields.metadata = a.metadata;
-  if (!ctx.servers.updateIf(i.id, { vmStates: states, taskState: null }, fields, ctx.now().toISOString())) throw wrongState(i, what, 'task_state');
-  const action = ctx.actions.start({ instanceId: i.id, action: 'rebuild', requestId, projectId: i.project_id, userId: auth.userId });
+  if (!ctx.servers.updateIf(i.id, { vmStates: states, taskState: null }, fields, ctx.now().toISOString()))
+    throw wrongState(i, what, 'task_state');
+  const action = ctx.actions.start({
+    instanceId: i.id,
+    action: 'rebuild',
+    requestId,
+    projectId: i.project_id,
+    userId: auth.userId,
+  });
   background(ctx, `rebuild ${i.id}`, async () => {
     const ev = ctx.actions.eventStart(action, 'compute_rebuild_instance', host.name);
     try {
@@ -269,7 +378,11 @@ async function rebuild(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: unknow
       await ctx.gateway.destroy(host, i.id, requestId);
       const res = await ctx.gateway.spawn(host, instanceSpec(ctx, cur, ports, env.publicUrl), requestId);
       const now = ctx.now().toISOString();
-      ctx.servers.update(i.id, { vm_state: 'active', task_state: null, power_state: res.state.power_state, launched_at: now }, now);
+      ctx.servers.update(
+        i.id,
+        { vm_state: 'active', task_state: null, power_state: res.state.power_state, launched_at: now },
+        now,
+      );
       ctx.actions.eventFinish(ev, true, undefined, host.name);
       ctx.actions.finish(action);
     } catch (e) {

@@ -11,16 +11,21 @@ beforeEach(async () => {
   flavor = await c.flavor('small');
   image = await c.image('cirros');
 });
-afterEach(async () => { await c.close(); });
+afterEach(async () => {
+  await c.close();
+});
 
 async function active(name: string, token = c.admin, extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await c.req('POST', `${V}/servers`, token, { server: { name, imageRef: image, flavorRef: flavor, networks: 'none', ...extra } });
+  const r = await c.req('POST', `${V}/servers`, token, {
+    server: { name, imageRef: image, flavorRef: flavor, networks: 'none', ...extra },
+  });
   if (r.status !== 202) throw new Error(JSON.stringify(r.body));
   await c.settle();
   return r.body.server.id;
 }
 const show = async (id: string, token = c.admin) => (await c.req('GET', `${V}/servers/${id}`, token)).body.server;
-const act = (id: string, body: unknown, token = c.admin, headers: Record<string, string> = {}) => c.req('POST', `${V}/servers/${id}/action`, token, body, headers);
+const act = (id: string, body: unknown, token = c.admin, headers: Record<string, string> = {}) =>
+  c.req('POST', `${V}/servers/${id}/action`, token, body, headers);
 
 describe('power actions', () => {
   it('stop → SHUTOFF, start → ACTIVE, and a wrong state is a 409 naming the vm_state', async () => {
@@ -116,7 +121,9 @@ describe('other actions', () => {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${dir}/d.qcow2`, '1M']);
     const qcow2 = readFileSync(`${dir}/d.qcow2`);
     rmSync(dir, { recursive: true, force: true });
-    c.gw.onSnapshot = async (img) => { await c.app.homestack.deps.facades.images!.upload(img, Readable.from([qcow2])); };
+    c.gw.onSnapshot = async (img) => {
+      await c.app.homestack.deps.facades.images!.upload(img, Readable.from([qcow2]));
+    };
     const r2 = await c.req('POST', `${V}/servers/${id}/action`, c.admin, { createImage: { name: 'snap2' } });
     expect(r2.status).toBe(202);
     const id2 = String(r2.headers.location).split('/').pop()!;
@@ -161,7 +168,9 @@ describe('delete', () => {
   it('answers 204, then 404; Nova-made ports are deleted, passed-in ports only unbound', async () => {
     const net = await c.network('n1', '10.6.0.0/24');
     const port = (await c.req('POST', '/network/v2.0/ports', c.admin, { port: { network_id: net, name: 'mine' } })).body.port;
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'd1', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }, { port: port.id }] } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'd1', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }, { port: port.id }] },
+    });
     await c.settle();
     const id = r.body.server.id;
     expect(Object.values((await show(id)).addresses).flat()).toHaveLength(2);
@@ -172,13 +181,17 @@ describe('delete', () => {
     expect(gone.body.itemNotFound.message).toBe(`Instance ${id} could not be found.`);
     expect(c.gw.domains.has(id)).toBe(false);
     expect(c.ctx.placement.allocationOf(id)).toBeNull();
-    const ports = (await c.req('GET', `/network/v2.0/ports?network_id=${net}`, c.admin)).body.ports.filter((p: any) => !p.device_owner.startsWith('network:'));
+    const ports = (await c.req('GET', `/network/v2.0/ports?network_id=${net}`, c.admin)).body.ports.filter(
+      (p: any) => !p.device_owner.startsWith('network:'),
+    );
     expect(ports.map((p: any) => [p.id, p.device_id, p['binding:host_id']])).toEqual([[port.id, '', '']]);
   });
 
   it('a delete during the build lets the build clean up', async () => {
     c.gw.hold();
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'racer', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'racer', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     const id = r.body.server.id;
     await new Promise((res) => setTimeout(res, 20));
     expect((await c.req('DELETE', `${V}/servers/${id}`, c.admin)).status).toBe(204);
@@ -189,7 +202,7 @@ describe('delete', () => {
     expect(c.ctx.placement.allocationOf(id)).toBeNull();
   });
 
-  it('members see and touch only their project\'s servers (404, never 403)', async () => {
+  it("members see and touch only their project's servers (404, never 403)", async () => {
     const id = await active('admins');
     const m = await c.member('nosy');
     expect((await c.req('GET', `${V}/servers/${id}`, m.token)).status).toBe(404);
@@ -204,12 +217,17 @@ describe('delete', () => {
 describe('server metadata and update', () => {
   it('sets, merges, replaces and deletes metadata; renames with PUT', async () => {
     const id = await active('meta', c.admin, { metadata: { a: '1' } });
-    expect((await c.req('POST', `${V}/servers/${id}/metadata`, c.admin, { metadata: { b: '2' } })).body.metadata).toEqual({ a: '1', b: '2' });
+    expect((await c.req('POST', `${V}/servers/${id}/metadata`, c.admin, { metadata: { b: '2' } })).body.metadata).toEqual({
+      a: '1',
+      b: '2',
+    });
     expect((await c.req('PUT', `${V}/servers/${id}/metadata/c`, c.admin, { meta: { c: '3' } })).body.meta).toEqual({ c: '3' });
     expect((await c.req('GET', `${V}/servers/${id}/metadata/c`, c.admin)).body.meta).toEqual({ c: '3' });
     expect((await c.req('DELETE', `${V}/servers/${id}/metadata/a`, c.admin)).status).toBe(204);
     expect((await c.req('GET', `${V}/servers/${id}/metadata`, c.admin)).body.metadata).toEqual({ b: '2', c: '3' });
-    expect((await c.req('PUT', `${V}/servers/${id}/metadata`, c.admin, { metadata: { z: '9' } })).body.metadata).toEqual({ z: '9' });
+    expect((await c.req('PUT', `${V}/servers/${id}/metadata`, c.admin, { metadata: { z: '9' } })).body.metadata).toEqual({
+      z: '9',
+    });
     expect((await c.req('PUT', `${V}/servers/${id}/metadata/q`, c.admin, { meta: { other: '1' } })).status).toBe(400);
     const renamed = await c.req('PUT', `${V}/servers/${id}`, c.admin, { server: { name: 'meta2' } });
     expect(renamed.body.server).toMatchObject({ name: 'meta2', metadata: { z: '9' } });

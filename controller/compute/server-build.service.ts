@@ -19,7 +19,11 @@ const NO_VALID_HOST = 'No valid host was found. There are not enough hosts avail
 
 /** A step of the build failed; `step` names it for the fault and the event. */
 class StepError extends Error {
-  constructor(readonly step: string, readonly failure: unknown, readonly retryable: boolean) {
+  constructor(
+    readonly step: string,
+    readonly failure: unknown,
+    readonly retryable: boolean,
+  ) {
     super(`${step}: ${messageOf(failure)}`);
   }
 }
@@ -41,11 +45,20 @@ export function setError(ctx: ComputeCtx, id: string, code: number, message: str
   }
 }
 
-function specOf(i: Instance, hostIds: { same: string[]; different: string[] }, groupHosts: string[] | null, tried: string[]): RequestSpec {
+function specOf(
+  i: Instance,
+  hostIds: { same: string[]; different: string[] },
+  groupHosts: string[] | null,
+  tried: string[],
+): RequestSpec {
   const h = i.scheduler_hints as { force_host?: string; group_policy?: string };
   return {
     instanceId: i.id,
-    resources: { vcpus: i.flavor.vcpus, memory_mb: i.flavor.ram, disk_gb: i.image_ref ? i.flavor.disk + i.flavor.ephemeral : i.flavor.ephemeral },
+    resources: {
+      vcpus: i.flavor.vcpus,
+      memory_mb: i.flavor.ram,
+      disk_gb: i.image_ref ? i.flavor.disk + i.flavor.ephemeral : i.flavor.ephemeral,
+    },
     az: i.requested_az,
     forcedHost: h.force_host ?? null,
     group: h.group_policy ? { policy: h.group_policy, memberHosts: groupHosts ?? [] } : null,
@@ -67,9 +80,15 @@ function hostsOf(ctx: ComputeCtx, ids: string[], except: string): string[] {
 }
 
 function groupHosts(ctx: ComputeCtx, instanceId: string): string[] | null {
-  const g = ctx.db.prepare('SELECT group_id FROM server_group_members WHERE instance_id = ?').get(instanceId) as { group_id: string } | undefined;
+  const g = ctx.db.prepare('SELECT group_id FROM server_group_members WHERE instance_id = ?').get(instanceId) as
+    | { group_id: string }
+    | undefined;
   if (!g) return null;
-  const ids = (ctx.db.prepare('SELECT instance_id FROM server_group_members WHERE group_id = ?').all(g.group_id) as Array<{ instance_id: string }>).map((r) => r.instance_id);
+  const ids = (
+    ctx.db.prepare('SELECT instance_id FROM server_group_members WHERE group_id = ?').all(g.group_id) as Array<{
+      instance_id: string;
+    }>
+  ).map((r) => r.instance_id);
   return hostsOf(ctx, ids, instanceId);
 }
 
@@ -84,9 +103,15 @@ const asList = (x: unknown): string[] => (x === undefined || x === null ? [] : A
 export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInput): Promise<void> {
   const mine = buildingOf(ctx);
   mine.add(id);
-  const action = ctx.actions.byRequest(id, input.requestId)?.id ?? ctx.actions.start({
-    instanceId: id, action: 'create', requestId: input.requestId, projectId: input.auth.projectId ?? '', userId: input.auth.userId,
-  });
+  const action =
+    ctx.actions.byRequest(id, input.requestId)?.id ??
+    ctx.actions.start({
+      instanceId: id,
+      action: 'create',
+      requestId: input.requestId,
+      projectId: input.auth.projectId ?? '',
+      userId: input.auth.userId,
+    });
   let ports: PortInfo[] | null = null;
   let bootVol: BootVolumeClaim | null = null;
   try {
@@ -100,7 +125,12 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
       // 1. Schedule and claim (one synchronous step: nothing interleaves).
       const ev = ctx.actions.eventStart(action, 'conductor_schedule_and_build_instances');
       const hints = inst.scheduler_hints as Record<string, unknown>;
-      const spec = specOf(inst, { same: hostsOf(ctx, asList(hints.same_host), id), different: hostsOf(ctx, asList(hints.different_host), id) }, groupHosts(ctx, id), tried);
+      const spec = specOf(
+        inst,
+        { same: hostsOf(ctx, asList(hints.same_host), id), different: hostsOf(ctx, asList(hints.different_host), id) },
+        groupHosts(ctx, id),
+        tried,
+      );
       if (inst.image_ref) spec.imageProperties = ctx.facades.images?.get(null, inst.image_ref)?.properties;
       const sel = ctx.scheduler.scheduleAndClaim(spec);
       if (!sel.ok) {
@@ -109,12 +139,22 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         ctx.actions.finish(action, 'Error');
         await releasePorts(ctx, id, ports);
         // After a failed build the user sees why it failed, not only that no host is left.
-        setError(ctx, id, 500, last ? `${NO_VALID_HOST} The last build failure (${tried.at(-1)}): ${last.message}` : NO_VALID_HOST, details);
+        setError(
+          ctx,
+          id,
+          500,
+          last ? `${NO_VALID_HOST} The last build failure (${tried.at(-1)}): ${last.message}` : NO_VALID_HOST,
+          details,
+        );
         return;
       }
       const host: HostRef = { id: sel.host.id, name: sel.host.name };
       ctx.actions.eventFinish(ev, true, `chose host ${host.name}`, host.name);
-      ctx.servers.update(id, { host: host.name, host_id: host.id, availability_zone: inst.requested_az ?? sel.host.az, task_state: 'networking' }, ctx.now().toISOString());
+      ctx.servers.update(
+        id,
+        { host: host.name, host_id: host.id, availability_zone: inst.requested_az ?? sel.host.az, task_state: 'networking' },
+        ctx.now().toISOString(),
+      );
 
       try {
         // 2. Ports (created once) and their binding to this host.
@@ -129,20 +169,40 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         // 3. The boot volume (volume-backed servers), attached for this host.
         if (!inst.image_ref) {
           ctx.servers.update(id, { task_state: 'block_device_mapping' }, ctx.now().toISOString());
-          bootVol = await step(ctx, action, 'compute__prepare_block_device', host.name, false, () => prepareBootVolume(ctx, inst, host, input.auth));
+          bootVol = await step(ctx, action, 'compute__prepare_block_device', host.name, false, () =>
+            prepareBootVolume(ctx, inst, host, input.auth),
+          );
           ctx.servers.update(id, { task_state: 'spawning' }, ctx.now().toISOString());
         }
 
         // 4. Spawn.
-        const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () => instanceSpec(ctx, inst, ports!, input.publicUrl, bootVol));
-        const res = await step(ctx, action, 'compute_build_and_run_instance', host.name, true, () => withTimeout(
-          ctx.gateway.spawn(host, instSpec, input.requestId), ctx.config.compute.build_timeout_s * 1000, `the spawn on ${host.name} did not finish in time`,
-          (abort) => ctx.spawnWaits.set(id, { hostId: host.id, abort }), () => ctx.spawnWaits.delete(id),
-        ), (r) => `libvirt_start_ms=${r.libvirtStartMs}`);
+        const instSpec = await step(ctx, action, 'compute__build_spec', host.name, false, async () =>
+          instanceSpec(ctx, inst, ports!, input.publicUrl, bootVol),
+        );
+        const res = await step(
+          ctx,
+          action,
+          'compute_build_and_run_instance',
+          host.name,
+          true,
+          () =>
+            withTimeout(
+              ctx.gateway.spawn(host, instSpec, input.requestId),
+              ctx.config.compute.build_timeout_s * 1000,
+              `the spawn on ${host.name} did not finish in time`,
+              (abort) => ctx.spawnWaits.set(id, { hostId: host.id, abort }),
+              () => ctx.spawnWaits.delete(id),
+            ),
+          (r) => `libvirt_start_ms=${r.libvirtStartMs}`,
+        );
         const now = ctx.now().toISOString();
         if (bootVol) ctx.facades.volumes?.attachComplete(bootVol.attachmentId, '/dev/vda');
         if (ctx.servers.get(id)?.task_state === 'deleting') return await abandon(ctx, id, ports, host);
-        ctx.servers.update(id, { vm_state: 'active', task_state: null, power_state: res.state.power_state, launched_at: now, progress: 100 }, now);
+        ctx.servers.update(
+          id,
+          { vm_state: 'active', task_state: null, power_state: res.state.power_state, launched_at: now, progress: 100 },
+          now,
+        );
         ctx.actions.finish(action);
         return;
       } catch (e) {
@@ -151,13 +211,20 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         if (bootVol) {
           const a = bootVol.attachmentId;
           bootVol = null;
-          ctx.db.prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0').run(id);
-          await ctx.facades.volumes?.detach(a).catch((err) => ctx.log.warn({ err, server: id }, 'could not detach the boot volume after a failed spawn'));
+          ctx.db
+            .prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0')
+            .run(id);
+          await ctx.facades.volumes
+            ?.detach(a)
+            .catch((err) => ctx.log.warn({ err, server: id }, 'could not detach the boot volume after a failed spawn'));
         }
         // The agent leaves nothing on a failed spawn; destroy anyway (idempotent) for a
         // timed-out or abandoned one. Not awaited: for a host that is down the destroy
         // waits in the dispatcher, queued after the spawn, until the host is back.
-        if (last.retryable) ctx.gateway.destroy(host, id, input.requestId).catch((err) => ctx.log.warn({ err, server: id }, 'cleanup destroy failed'));
+        if (last.retryable)
+          ctx.gateway
+            .destroy(host, id, input.requestId)
+            .catch((err) => ctx.log.warn({ err, server: id }, 'cleanup destroy failed'));
         tried.push(host.name);
         ctx.servers.update(id, { host: null, host_id: null, task_state: 'scheduling' }, ctx.now().toISOString());
         if (!last.retryable) break;
@@ -165,9 +232,10 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
     }
     await releasePorts(ctx, id, ports);
     ctx.actions.finish(action, 'Error');
-    const msg = last && last.retryable && tried.length >= attempts
-      ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${id}. The last failure (${tried.at(-1)}): ${last.message}`
-      : `Build of instance ${id} aborted: ${last?.message ?? 'unknown error'}`;
+    const msg =
+      last && last.retryable && tried.length >= attempts
+        ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${id}. The last failure (${tried.at(-1)}): ${last.message}`
+        : `Build of instance ${id} aborted: ${last?.message ?? 'unknown error'}`;
     setError(ctx, id, 500, msg, last?.message ?? '');
   } catch (e) {
     ctx.log.error({ err: e, server: id }, 'unexpected build failure');
@@ -181,7 +249,15 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
 }
 
 /** Runs one build step as an instance-action event; failures become StepError. */
-async function step<T>(ctx: ComputeCtx, action: number, name: string, host: string, retryable: boolean, fn: () => Promise<T>, details?: (r: T) => string): Promise<T> {
+async function step<T>(
+  ctx: ComputeCtx,
+  action: number,
+  name: string,
+  host: string,
+  retryable: boolean,
+  fn: () => Promise<T>,
+  details?: (r: T) => string,
+): Promise<T> {
   const ev = ctx.actions.eventStart(action, name, host);
   try {
     const r = await fn();
@@ -197,7 +273,13 @@ async function step<T>(ctx: ComputeCtx, action: number, name: string, host: stri
  * The spawn's promise, or a HostOpError when it takes longer than `ms` or when
  * `register`'s abort is called (the host went down).
  */
-function withTimeout<T>(p: Promise<T>, ms: number, msg: string, register?: (abort: (e: Error) => void) => void, done?: () => void): Promise<T> {
+function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  msg: string,
+  register?: (abort: (e: Error) => void) => void,
+  done?: () => void,
+): Promise<T> {
   let t: NodeJS.Timeout;
   return Promise.race([
     p,
@@ -236,9 +318,16 @@ async function allocatePorts(ctx: ComputeCtx, inst: Instance, auth: AuthContext)
   try {
     for (const n of nets) {
       if (n.port) out.push(net.claimPort(auth, n.port, inst.id, az));
-      else out.push(net.createServerPort(auth, {
-        networkId: n.uuid!, fixedIp: n.fixed_ip, serverId: inst.id, az, securityGroups: inst.security_groups.map((g) => g.name),
-      }));
+      else
+        out.push(
+          net.createServerPort(auth, {
+            networkId: n.uuid!,
+            fixedIp: n.fixed_ip,
+            serverId: inst.id,
+            az,
+            securityGroups: inst.security_groups.map((g) => g.name),
+          }),
+        );
     }
   } catch (e) {
     // Nothing half-made: ports made so far go.
@@ -250,12 +339,17 @@ async function allocatePorts(ctx: ComputeCtx, inst: Instance, auth: AuthContext)
 
 async function releasePorts(ctx: ComputeCtx, id: string, ports: PortInfo[] | null): Promise<void> {
   if (!ctx.facades.networks || (ports !== null && !ports.length)) return;
-  await ctx.facades.networks.releaseServerPorts(id).catch((err) => ctx.log.warn({ err, server: id }, 'could not release the ports of a server'));
+  await ctx.facades.networks
+    .releaseServerPorts(id)
+    .catch((err) => ctx.log.warn({ err, server: id }, 'could not release the ports of a server'));
 }
 
 /** The server was deleted while it was being built: undo everything and finish the delete. */
 async function abandon(ctx: ComputeCtx, id: string, ports: PortInfo[] | null, host?: HostRef): Promise<void> {
-  if (host) await ctx.gateway.destroy(host, id).catch((err) => ctx.log.warn({ err, server: id }, 'destroy after delete-during-build failed'));
+  if (host)
+    await ctx.gateway
+      .destroy(host, id)
+      .catch((err) => ctx.log.warn({ err, server: id }, 'destroy after delete-during-build failed'));
   ctx.scheduler.release(id);
   await releasePorts(ctx, id, ports);
   markDeleted(ctx, id);
@@ -264,7 +358,11 @@ async function abandon(ctx: ComputeCtx, id: string, ports: PortInfo[] | null, ho
 export function markDeleted(ctx: ComputeCtx, id: string): void {
   const now = ctx.now().toISOString();
   ctx.db.transaction(() => {
-    ctx.servers.update(id, { vm_state: 'deleted', task_state: null, power_state: 0, deleted: true, deleted_at: now, terminated_at: now }, now);
+    ctx.servers.update(
+      id,
+      { vm_state: 'deleted', task_state: null, power_state: 0, deleted: true, deleted_at: now, terminated_at: now },
+      now,
+    );
     ctx.db.prepare('DELETE FROM server_group_members WHERE instance_id = ?').run(id);
     ctx.servers.removeVolumes(id);
   })();
@@ -273,10 +371,21 @@ export function markDeleted(ctx: ComputeCtx, id: string): void {
 /** The network_data.json of a set of ports (DHCP on every link, as Nova writes for dhcp subnets). */
 function networkData(ports: PortInfo[]): NetworkData {
   return {
-    links: ports.map((p) => ({ id: `tap${p.id.slice(0, 11)}`, type: 'ovs', ethernet_mac_address: p.mac_address, mtu: p.mtu, vif_id: p.id })),
-    networks: ports.flatMap((p, i) => p.fixed_ips.map((ip, j) => ({
-      id: `network${i}${j ? `-${j}` : ''}`, type: ip.ip_address.includes(':') ? 'ipv6_dhcp' : 'ipv4_dhcp', link: `tap${p.id.slice(0, 11)}`, network_id: p.network_id,
-    }))),
+    links: ports.map((p) => ({
+      id: `tap${p.id.slice(0, 11)}`,
+      type: 'ovs',
+      ethernet_mac_address: p.mac_address,
+      mtu: p.mtu,
+      vif_id: p.id,
+    })),
+    networks: ports.flatMap((p, i) =>
+      p.fixed_ips.map((ip, j) => ({
+        id: `network${i}${j ? `-${j}` : ''}`,
+        type: ip.ip_address.includes(':') ? 'ipv6_dhcp' : 'ipv4_dhcp',
+        link: `tap${p.id.slice(0, 11)}`,
+        network_id: p.network_id,
+      })),
+    ),
     services: [],
   };
 }
@@ -308,17 +417,44 @@ async function prepareBootVolume(ctx: ComputeCtx, inst: Instance, host: HostRef,
       volumeId = bdm.uuid;
     }
     deleteOnTermination = bdm.delete_on_termination ?? false;
-    ctx.servers.addVolume(inst.id, { volume_id: volumeId, device_name: '/dev/vda', boot_index: 0, delete_on_termination: deleteOnTermination, attachment_id: null }, ctx.now().toISOString());
+    ctx.servers.addVolume(
+      inst.id,
+      {
+        volume_id: volumeId,
+        device_name: '/dev/vda',
+        boot_index: 0,
+        delete_on_termination: deleteOnTermination,
+        attachment_id: null,
+      },
+      ctx.now().toISOString(),
+    );
   }
-  const a = await volumes.attach(auth, volumeId, { serverId: inst.id, host: host.name, initiator: initiatorOf(ctx, host.id), device: '/dev/vda' });
-  ctx.db.prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?').run(a.attachmentId, inst.id, volumeId);
+  const a = await volumes.attach(auth, volumeId, {
+    serverId: inst.id,
+    host: host.name,
+    initiator: initiatorOf(ctx, host.id),
+    device: '/dev/vda',
+  });
+  ctx.db
+    .prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?')
+    .run(a.attachmentId, inst.id, volumeId);
   return { volume_id: volumeId, attachmentId: a.attachmentId, connection: a.connection };
 }
 
 /** Everything the agent needs to boot this instance (contract: shared/agent/compute.ts InstanceSpec). */
-export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[], publicUrl: string, bootVol: BootVolumeClaim | null = null): InstanceSpec {
+export function instanceSpec(
+  ctx: ComputeCtx,
+  inst: Instance,
+  ports: PortInfo[],
+  publicUrl: string,
+  bootVol: BootVolumeClaim | null = null,
+): InstanceSpec {
   const nics: VifSpec[] = ports.map((p) => ({
-    port_id: p.id, mac: p.mac_address, network_id: p.network_id, mtu: p.mtu || 1450, fixed_ips: p.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
+    port_id: p.id,
+    mac: p.mac_address,
+    network_id: p.network_id,
+    mtu: p.mtu || 1450,
+    fixed_ips: p.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
   }));
   let image: InstanceSpec['image'];
   if (inst.image_ref) {
@@ -352,7 +488,7 @@ export function instanceSpec(ctx: ComputeCtx, inst: Instance, ports: PortInfo[],
     user_data: inst.user_data ? inst.user_data.replace(/\s+/g, '') : null,
     network_data: networkData(ports),
   };
-  const props = image ? ctx.facades.images?.get(null, image.id)?.properties ?? {} : {};
+  const props = image ? (ctx.facades.images?.get(null, image.id)?.properties ?? {}) : {};
   const bus = props.hw_disk_bus;
   return {
     uuid: inst.id,

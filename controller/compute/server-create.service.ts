@@ -26,7 +26,11 @@ const refId = (ref: string | number): string => {
 };
 
 const hostnameOf = (name: string): string => {
-  const h = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  const h = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
   return h || 'server';
 };
 
@@ -35,7 +39,13 @@ const hostnameOf = (name: string): string => {
  * `create` action of each, and group membership, in one transaction that also checks
  * the quota. The caller then starts the builds in the background.
  */
-export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown, v: Microversion, requestId: string): CreateResult {
+export function createServers(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  body: unknown,
+  v: Microversion,
+  requestId: string,
+): CreateResult {
   const projectId = auth.projectId;
   if (!projectId) throw new Forbidden('A project-scoped token is required to create servers.');
   must(ctx, 'os_compute_api:servers:create', auth, { project_id: projectId });
@@ -54,8 +64,14 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
   }
   if (flavor.disabled) throw new BadRequest(`Flavor ${flavorId} is disabled.`);
   const snapshot: FlavorSnapshot = {
-    id: flavor.id, name: flavor.name, ram: flavor.ram, vcpus: flavor.vcpus, disk: flavor.disk, ephemeral: flavor.ephemeral,
-    swap: flavor.swap, extra_specs: ctx.flavors.extraSpecs(flavor.id),
+    id: flavor.id,
+    name: flavor.name,
+    ram: flavor.ram,
+    vcpus: flavor.vcpus,
+    disk: flavor.disk,
+    ephemeral: flavor.ephemeral,
+    swap: flavor.swap,
+    extra_specs: ctx.flavors.extraSpecs(flavor.id),
   };
 
   // Boot source: an image, or a volume (block_device_mapping_v2 with boot_index 0).
@@ -69,16 +85,19 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
   let image: ImageInfo | null = null;
   if (bootBdm && (bootBdm.destination_type ?? 'volume') === 'volume') {
     if (bootBdm.source_type === 'volume') {
-      if (!bootBdm.uuid) throw new BadRequest('Invalid input for field/attribute uuid: a volume id is required for a volume boot.');
+      if (!bootBdm.uuid)
+        throw new BadRequest('Invalid input for field/attribute uuid: a volume id is required for a volume boot.');
       if (!ctx.facades.volumes) throw new BadRequest('Block storage is not available: cannot boot from volume.');
       const vol = ctx.facades.volumes.get(auth, bootBdm.uuid);
       if (!vol) throw new BadRequest(`Volume ${bootBdm.uuid} could not be found.`, 'VolumeNotFound');
-      if (vol.status !== 'available') throw new BadRequest(`Volume ${bootBdm.uuid} status must be available, but current status is: ${vol.status}.`);
+      if (vol.status !== 'available')
+        throw new BadRequest(`Volume ${bootBdm.uuid} status must be available, but current status is: ${vol.status}.`);
       imageRef = '';
     } else if (bootBdm.source_type === 'image') {
       if (!bootBdm.uuid) throw new BadRequest('Invalid input for field/attribute uuid: an image id is required.');
       if (!ctx.facades.volumes) throw new BadRequest('Block storage is not available: cannot boot from volume.');
-      if (!bootBdm.volume_size) throw new BadRequest('Images with destination_type \'volume\' need to have a non-zero size specified');
+      if (!bootBdm.volume_size)
+        throw new BadRequest("Images with destination_type 'volume' need to have a non-zero size specified");
       image = imageOf(ctx, auth, bootBdm.uuid);
       imageRef = '';
     } else {
@@ -88,18 +107,22 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     if (!imageRef) throw new BadRequest('Missing imageRef attribute');
     image = imageOf(ctx, auth, imageRef);
     if (image.min_ram && flavor.ram < image.min_ram) throw new BadRequest("Flavor's memory is too small for requested image.");
-    if (image.min_disk && flavor.disk && flavor.disk < image.min_disk) throw new BadRequest("Flavor's disk is too small for requested image.");
+    if (image.min_disk && flavor.disk && flavor.disk < image.min_disk)
+      throw new BadRequest("Flavor's disk is too small for requested image.");
     const vsize = image.virtual_size ?? image.size;
-    if (flavor.disk && vsize && vsize > flavor.disk * 1024 ** 3) throw new BadRequest("Flavor's disk is too small for requested image.");
+    if (flavor.disk && vsize && vsize > flavor.disk * 1024 ** 3)
+      throw new BadRequest("Flavor's disk is too small for requested image.");
   }
 
   // Networks: absent at 2.1 (or "auto") → the only network available.
   let nets: RequestedNetworks;
-  if (s.networks === undefined && mvAtLeast(v, '2.37')) throw new BadRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property");
+  if (s.networks === undefined && mvAtLeast(v, '2.37'))
+    throw new BadRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property");
   if (s.networks === 'none') nets = 'none';
   else if (s.networks === undefined || s.networks === 'auto') {
     const avail = ctx.facades.networks?.availableNetworks(auth) ?? [];
-    if (avail.length > 1) throw new Conflict('Multiple possible networks found, use a Network ID to be more specific.', 'NetworkAmbiguous');
+    if (avail.length > 1)
+      throw new Conflict('Multiple possible networks found, use a Network ID to be more specific.', 'NetworkAmbiguous');
     nets = avail.length === 1 ? [{ uuid: avail[0]!.id }] : s.networks === 'auto' ? 'auto' : 'none';
     if (nets === 'auto') throw new BadRequest('Unable to automatically allocate a network for project ' + projectId);
   } else {
@@ -108,7 +131,8 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     nets = s.networks.map((n) => {
       if (n.port) {
         const p = net!.getPort(n.port);
-        if (!p || (p.project_id !== projectId && !auth.isAdmin)) throw new BadRequest(`Port ${n.port} could not be found.`, 'PortNotFound');
+        if (!p || (p.project_id !== projectId && !auth.isAdmin))
+          throw new BadRequest(`Port ${n.port} could not be found.`, 'PortNotFound');
         if (p.device_id) throw new Conflict(`Port ${n.port} is still in use.`, 'PortInUse');
         return { port: n.port };
       }
@@ -131,7 +155,8 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
   // User data must be base64.
   if (s.user_data) {
     const clean = s.user_data.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) throw new BadRequest('User data needs to be valid base 64.');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1)
+      throw new BadRequest('User data needs to be valid base 64.');
   }
 
   // Availability zone, or admin host targeting `zone:host`.
@@ -148,7 +173,12 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     az = zone || null;
   }
   if (az) {
-    const zones = new Set(ctx.scheduler.cache.all().filter((h) => h.roles.includes('compute')).map((h) => h.az));
+    const zones = new Set(
+      ctx.scheduler.cache
+        .all()
+        .filter((h) => h.roles.includes('compute'))
+        .map((h) => h.az),
+    );
     if (!zones.has(az)) throw new BadRequest(`The requested availability zone is not available`, 'InvalidRequest');
   }
 
@@ -156,8 +186,11 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
   const hints = b['OS-SCH-HNT:scheduler_hints'] ?? {};
   let group: { id: string; policy: string } | null = null;
   if (hints.group) {
-    const g = ctx.db.prepare('SELECT id, policy, project_id FROM server_groups WHERE id = ?').get(hints.group) as { id: string; policy: string; project_id: string } | undefined;
-    if (!g || (g.project_id !== projectId && !auth.isAdmin)) throw new BadRequest(`Invalid server group: group ${hints.group} not found`);
+    const g = ctx.db.prepare('SELECT id, policy, project_id FROM server_groups WHERE id = ?').get(hints.group) as
+      | { id: string; policy: string; project_id: string }
+      | undefined;
+    if (!g || (g.project_id !== projectId && !auth.isAdmin))
+      throw new BadRequest(`Invalid server group: group ${hints.group} not found`);
     group = g;
   }
   const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -167,7 +200,8 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
 
   const metadata = s.metadata ?? {};
   const maxMeta = quotaLimit(ctx, projectId, 'metadata_items');
-  if (maxMeta >= 0 && Object.keys(metadata).length > maxMeta) throw new Forbidden('Quota exceeded for metadata_items: too many metadata items.', 'MetadataLimitExceeded');
+  if (maxMeta >= 0 && Object.keys(metadata).length > maxMeta)
+    throw new Forbidden('Quota exceeded for metadata_items: too many metadata items.', 'MetadataLimitExceeded');
 
   const minCount = s.min_count !== undefined ? toInt(s.min_count, 'min_count') : 1;
   const maxCount = s.max_count !== undefined ? toInt(s.max_count, 'max_count') : minCount;
@@ -185,7 +219,9 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     const count = checkInstanceQuota(ctx, projectId, { cores: flavor.vcpus, ram: flavor.ram }, minCount, maxCount);
     if (group) {
       const lim = quotaLimit(ctx, projectId, 'server_group_members');
-      const have = (ctx.db.prepare('SELECT COUNT(*) AS n FROM server_group_members WHERE group_id = ?').get(group.id) as { n: number }).n;
+      const have = (
+        ctx.db.prepare('SELECT COUNT(*) AS n FROM server_group_members WHERE group_id = ?').get(group.id) as { n: number }
+      ).n;
       if (lim >= 0 && have + count > lim) throw new Forbidden('Quota exceeded, too many servers in group', 'QuotaError');
     }
     const now = ctx.now().toISOString();
@@ -193,13 +229,40 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     for (let n = 0; n < count; n++) {
       const nm = maxCount > 1 ? `${name}-${n + 1}` : name;
       const inst = ctx.servers.insert({
-        id: newUuid(), name: nm, hostname: hostnameOf(nm), description: s.description ?? null, project_id: projectId, user_id: auth.userId,
-        reservation_id: reservationId, launch_index: n, image_ref: imageRef, flavor_id: flavor.id, flavor: snapshot,
-        vm_state: 'building', task_state: 'scheduling', power_state: 0, availability_zone: az, requested_az: az,
-        key_name: s.key_name ?? null, key_data: keyData, user_data: s.user_data ?? null, config_drive: configDrive, metadata,
-        security_groups: sgs, requested_networks: nets,
-        scheduler_hints: { ...hints, ...(forcedHost ? { force_host: forcedHost } : {}), ...(group ? { group_policy: group.policy } : {}), ...(image && !imageRef ? { bdm_image: image.id } : {}) },
-        block_devices: bdms, access_ipv4: s.accessIPv4 ?? '', access_ipv6: s.accessIPv6 ?? '', admin_pass: null, created_at: now,
+        id: newUuid(),
+        name: nm,
+        hostname: hostnameOf(nm),
+        description: s.description ?? null,
+        project_id: projectId,
+        user_id: auth.userId,
+        reservation_id: reservationId,
+        launch_index: n,
+        image_ref: imageRef,
+        flavor_id: flavor.id,
+        flavor: snapshot,
+        vm_state: 'building',
+        task_state: 'scheduling',
+        power_state: 0,
+        availability_zone: az,
+        requested_az: az,
+        key_name: s.key_name ?? null,
+        key_data: keyData,
+        user_data: s.user_data ?? null,
+        config_drive: configDrive,
+        metadata,
+        security_groups: sgs,
+        requested_networks: nets,
+        scheduler_hints: {
+          ...hints,
+          ...(forcedHost ? { force_host: forcedHost } : {}),
+          ...(group ? { group_policy: group.policy } : {}),
+          ...(image && !imageRef ? { bdm_image: image.id } : {}),
+        },
+        block_devices: bdms,
+        access_ipv4: s.accessIPv4 ?? '',
+        access_ipv6: s.accessIPv6 ?? '',
+        admin_pass: null,
+        created_at: now,
       });
       if (group) ctx.db.prepare('INSERT INTO server_group_members (group_id, instance_id) VALUES (?, ?)').run(group.id, inst.id);
       ctx.actions.start({ instanceId: inst.id, action: 'create', requestId, projectId, userId: auth.userId });
@@ -208,7 +271,9 @@ export function createServers(ctx: ComputeCtx, auth: AuthContext, body: unknown,
     return out;
   });
   const instances = tx.immediate();
-  const rri = s.return_reservation_id === true || (typeof s.return_reservation_id === 'string' && /^(true|1)$/i.test(s.return_reservation_id));
+  const rri =
+    s.return_reservation_id === true ||
+    (typeof s.return_reservation_id === 'string' && /^(true|1)$/i.test(s.return_reservation_id));
   return { instances, adminPass, reservationId, returnReservationId: rri };
 }
 
@@ -220,4 +285,5 @@ function imageOf(ctx: ComputeCtx, auth: AuthContext, id: string): ImageInfo {
   return img;
 }
 
-export const isAdminView = (ctx: ComputeCtx, auth: AuthContext) => can(ctx, 'os_compute_api:servers:detail:get_all_tenants', auth);
+export const isAdminView = (ctx: ComputeCtx, auth: AuthContext) =>
+  can(ctx, 'os_compute_api:servers:detail:get_all_tenants', auth);

@@ -7,47 +7,88 @@ import { mvAtLeast, type Microversion } from './versions.js';
 /** Nova's status from vm_state + task_state (nova/api/openstack/common.py _STATE_MAP). */
 export function statusOf(vm: string, task: string | null): string {
   switch (vm) {
-    case 'building': return 'BUILD';
+    case 'building':
+      return 'BUILD';
     case 'active':
       if (task === 'rebooting' || task === 'reboot_pending' || task === 'reboot_started') return 'REBOOT';
       if (task === 'rebooting_hard' || task === 'reboot_pending_hard' || task === 'reboot_started_hard') return 'HARD_REBOOT';
       if (task === 'rebuilding' || task === 'rebuild_block_device_mapping' || task === 'rebuild_spawning') return 'REBUILD';
       if (task === 'updating_password') return 'PASSWORD';
       return 'ACTIVE';
-    case 'stopped': return task === 'rebuilding' ? 'REBUILD' : 'SHUTOFF';
-    case 'paused': return 'PAUSED';
-    case 'suspended': return 'SUSPENDED';
-    case 'rescued': return 'RESCUE';
-    case 'error': return task === 'rebuilding' ? 'REBUILD' : 'ERROR';
-    case 'deleted': return 'DELETED';
-    case 'soft-delete': return 'SOFT_DELETED';
+    case 'stopped':
+      return task === 'rebuilding' ? 'REBUILD' : 'SHUTOFF';
+    case 'paused':
+      return 'PAUSED';
+    case 'suspended':
+      return 'SUSPENDED';
+    case 'rescued':
+      return 'RESCUE';
+    case 'error':
+      return task === 'rebuilding' ? 'REBUILD' : 'ERROR';
+    case 'deleted':
+      return 'DELETED';
+    case 'soft-delete':
+      return 'SOFT_DELETED';
     case 'shelved':
-    case 'shelved_offloaded': return vm.toUpperCase();
-    default: return 'UNKNOWN';
+    case 'shelved_offloaded':
+      return vm.toUpperCase();
+    default:
+      return 'UNKNOWN';
   }
 }
 
 /** vm_states a status filter selects (Nova's common.task_and_vm_state_from_status). */
 export function vmStatesOf(status: string): { vm: string[]; task?: Array<string | null> } | null {
   switch (status.toUpperCase()) {
-    case 'BUILD': return { vm: ['building'] };
-    case 'ACTIVE': return { vm: ['active'], task: [null, 'image_snapshot', 'image_pending_upload', 'image_uploading', 'powering-off', 'powering-on', 'pausing', 'unpausing', 'suspending', 'resuming', 'deleting'] };
-    case 'REBOOT': return { vm: ['active'], task: ['rebooting', 'reboot_pending', 'reboot_started'] };
-    case 'HARD_REBOOT': return { vm: ['active'], task: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'] };
-    case 'REBUILD': return { vm: ['active', 'stopped', 'error'], task: ['rebuilding'] };
-    case 'SHUTOFF': return { vm: ['stopped'] };
-    case 'PAUSED': return { vm: ['paused'] };
-    case 'SUSPENDED': return { vm: ['suspended'] };
-    case 'ERROR': return { vm: ['error'] };
-    case 'DELETED': return { vm: ['deleted'] };
-    case 'RESCUE': return { vm: ['rescued'] };
-    default: return null;
+    case 'BUILD':
+      return { vm: ['building'] };
+    case 'ACTIVE':
+      return {
+        vm: ['active'],
+        task: [
+          null,
+          'image_snapshot',
+          'image_pending_upload',
+          'image_uploading',
+          'powering-off',
+          'powering-on',
+          'pausing',
+          'unpausing',
+          'suspending',
+          'resuming',
+          'deleting',
+        ],
+      };
+    case 'REBOOT':
+      return { vm: ['active'], task: ['rebooting', 'reboot_pending', 'reboot_started'] };
+    case 'HARD_REBOOT':
+      return { vm: ['active'], task: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'] };
+    case 'REBUILD':
+      return { vm: ['active', 'stopped', 'error'], task: ['rebuilding'] };
+    case 'SHUTOFF':
+      return { vm: ['stopped'] };
+    case 'PAUSED':
+      return { vm: ['paused'] };
+    case 'SUSPENDED':
+      return { vm: ['suspended'] };
+    case 'ERROR':
+      return { vm: ['error'] };
+    case 'DELETED':
+      return { vm: ['deleted'] };
+    case 'RESCUE':
+      return { vm: ['rescued'] };
+    default:
+      return null;
   }
 }
 
 /** Nova's hostId: sha224(project_id + host), '' without a host. */
 export const hostIdOf = (projectId: string, host: string | null): string =>
-  host ? createHash('sha224').update(projectId + host).digest('hex') : '';
+  host
+    ? createHash('sha224')
+        .update(projectId + host)
+        .digest('hex')
+    : '';
 
 /** addresses: {network name: [{addr, version, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]}, floating ones included. */
 export function addressesOf(ctx: ComputeCtx, id: string): Record<string, Array<Record<string, unknown>>> {
@@ -64,10 +105,20 @@ export function addressesOf(ctx: ComputeCtx, id: string): Record<string, Array<R
   for (const p of ports) {
     const list = (out[p.network_name] ??= []);
     for (const ip of p.fixed_ips) {
-      list.push({ addr: ip.ip_address, version: ip.ip_address.includes(':') ? 6 : 4, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': p.mac_address });
+      list.push({
+        addr: ip.ip_address,
+        version: ip.ip_address.includes(':') ? 6 : 4,
+        'OS-EXT-IPS:type': 'fixed',
+        'OS-EXT-IPS-MAC:mac_addr': p.mac_address,
+      });
     }
     for (const f of p.floating_ips) {
-      list.push({ addr: f.floating_ip_address, version: 4, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': p.mac_address });
+      list.push({
+        addr: f.floating_ip_address,
+        version: 4,
+        'OS-EXT-IPS:type': 'floating',
+        'OS-EXT-IPS-MAC:mac_addr': p.mac_address,
+      });
     }
   }
   return out;
@@ -99,7 +150,15 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
     hostId: hostIdOf(i.project_id, i.host),
     image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${o.base}/images/${i.image_ref}` }] } : '',
     flavor: mvAtLeast(o.v, '2.47')
-      ? { vcpus: i.flavor.vcpus, ram: i.flavor.ram, disk: i.flavor.disk, ephemeral: i.flavor.ephemeral, swap: i.flavor.swap, original_name: i.flavor.name, extra_specs: i.flavor.extra_specs }
+      ? {
+          vcpus: i.flavor.vcpus,
+          ram: i.flavor.ram,
+          disk: i.flavor.disk,
+          ephemeral: i.flavor.ephemeral,
+          swap: i.flavor.swap,
+          original_name: i.flavor.name,
+          extra_specs: i.flavor.extra_specs,
+        }
       : { id: i.flavor_id, links: [{ rel: 'bookmark', href: `${o.base}/flavors/${i.flavor_id}` }] },
     created: novaTime(i.created_at),
     updated: novaTime(i.updated_at),
@@ -118,8 +177,11 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
     'OS-EXT-STS:task_state': i.task_state,
     'OS-EXT-STS:vm_state': i.vm_state,
     'OS-EXT-STS:power_state': i.power_state,
-    'os-extended-volumes:volumes_attached': ctx.servers.attachedVolumes(i.id).map((b) =>
-      mvAtLeast(o.v, '2.3') ? { id: b.volume_id, delete_on_termination: b.delete_on_termination } : { id: b.volume_id }),
+    'os-extended-volumes:volumes_attached': ctx.servers
+      .attachedVolumes(i.id)
+      .map((b) =>
+        mvAtLeast(o.v, '2.3') ? { id: b.volume_id, delete_on_termination: b.delete_on_termination } : { id: b.volume_id },
+      ),
   };
   if (mvAtLeast(o.v, '2.19')) doc.description = i.description;
   if (mvAtLeast(o.v, '2.9')) doc.locked = i.locked;

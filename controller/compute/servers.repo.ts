@@ -67,9 +67,18 @@ export interface Instance {
   deleted_at: string | null;
 }
 
-type Row = Omit<Instance, 'flavor' | 'metadata' | 'security_groups' | 'requested_networks' | 'scheduler_hints' | 'block_devices' | 'locked' | 'deleted'> & {
-  flavor: string; metadata: string; security_groups: string; requested_networks: string; scheduler_hints: string; block_devices: string;
-  locked: number; deleted: number;
+type Row = Omit<
+  Instance,
+  'flavor' | 'metadata' | 'security_groups' | 'requested_networks' | 'scheduler_hints' | 'block_devices' | 'locked' | 'deleted'
+> & {
+  flavor: string;
+  metadata: string;
+  security_groups: string;
+  requested_networks: string;
+  scheduler_hints: string;
+  block_devices: string;
+  locked: number;
+  deleted: number;
 };
 
 const JSON_COLS = ['flavor', 'metadata', 'security_groups', 'requested_networks', 'scheduler_hints', 'block_devices'] as const;
@@ -86,7 +95,20 @@ const decode = (r: Row): Instance => ({
   deleted: r.deleted === 1,
 });
 
-export type NewInstance = Omit<Instance, 'seq' | 'deleted' | 'deleted_at' | 'launched_at' | 'terminated_at' | 'updated_at' | 'host' | 'host_id' | 'progress' | 'locked' | 'locked_by'>;
+export type NewInstance = Omit<
+  Instance,
+  | 'seq'
+  | 'deleted'
+  | 'deleted_at'
+  | 'launched_at'
+  | 'terminated_at'
+  | 'updated_at'
+  | 'host'
+  | 'host_id'
+  | 'progress'
+  | 'locked'
+  | 'locked_by'
+>;
 
 export interface ListFilter {
   projectId?: string;
@@ -113,24 +135,28 @@ export class ServersRepo {
 
   insert(i: NewInstance): Instance {
     const ts = i.created_at;
-    this.db.prepare(
-      `INSERT INTO instances (id, name, hostname, description, project_id, user_id, reservation_id, launch_index, image_ref, flavor_id, flavor,
+    this.db
+      .prepare(
+        `INSERT INTO instances (id, name, hostname, description, project_id, user_id, reservation_id, launch_index, image_ref, flavor_id, flavor,
          vm_state, task_state, power_state, availability_zone, requested_az, key_name, key_data, user_data, config_drive, metadata,
          security_groups, requested_networks, scheduler_hints, block_devices, access_ipv4, access_ipv6, admin_pass, created_at, updated_at)
        VALUES (@id, @name, @hostname, @description, @project_id, @user_id, @reservation_id, @launch_index, @image_ref, @flavor_id, @flavor,
          @vm_state, @task_state, @power_state, @availability_zone, @requested_az, @key_name, @key_data, @user_data, @config_drive, @metadata,
          @security_groups, @requested_networks, @scheduler_hints, @block_devices, @access_ipv4, @access_ipv6, @admin_pass, @created_at, @updated_at)`,
-    ).run({
-      ...i,
-      ...Object.fromEntries(JSON_COLS.map((c) => [c, JSON.stringify(i[c])])),
-      updated_at: ts,
-    });
+      )
+      .run({
+        ...i,
+        ...Object.fromEntries(JSON_COLS.map((c) => [c, JSON.stringify(i[c])])),
+        updated_at: ts,
+      });
     return this.get(i.id, true)!;
   }
 
   /** The instance, or null; deleted rows only when asked. */
   get(id: string, withDeleted = false): Instance | null {
-    const r = this.db.prepare(`SELECT * FROM instances WHERE id = ? ${withDeleted ? '' : 'AND deleted = 0'}`).get(id) as Row | undefined;
+    const r = this.db.prepare(`SELECT * FROM instances WHERE id = ? ${withDeleted ? '' : 'AND deleted = 0'}`).get(id) as
+      | Row
+      | undefined;
     return r ? decode(r) : null;
   }
 
@@ -139,15 +165,42 @@ export class ServersRepo {
     const where: string[] = [];
     const args: unknown[] = [];
     if (!f.withDeleted) where.push('deleted = 0');
-    if (f.projectId) { where.push('project_id = ?'); args.push(f.projectId); }
-    if (f.userId) { where.push('user_id = ?'); args.push(f.userId); }
-    if (f.vmStates?.length) { where.push(`vm_state IN (${f.vmStates.map(() => '?').join(',')})`); args.push(...f.vmStates); }
-    if (f.host) { where.push('host = ?'); args.push(f.host); }
-    if (f.changesSince) { where.push('updated_at >= ?'); args.push(f.changesSince); }
-    if (f.image) { where.push('image_ref = ?'); args.push(f.image); }
-    if (f.flavor) { where.push('flavor_id = ?'); args.push(f.flavor); }
-    if (f.reservationId) { where.push('reservation_id = ?'); args.push(f.reservationId); }
-    if (f.markerSeq !== undefined) { where.push('seq < ?'); args.push(f.markerSeq); }
+    if (f.projectId) {
+      where.push('project_id = ?');
+      args.push(f.projectId);
+    }
+    if (f.userId) {
+      where.push('user_id = ?');
+      args.push(f.userId);
+    }
+    if (f.vmStates?.length) {
+      where.push(`vm_state IN (${f.vmStates.map(() => '?').join(',')})`);
+      args.push(...f.vmStates);
+    }
+    if (f.host) {
+      where.push('host = ?');
+      args.push(f.host);
+    }
+    if (f.changesSince) {
+      where.push('updated_at >= ?');
+      args.push(f.changesSince);
+    }
+    if (f.image) {
+      where.push('image_ref = ?');
+      args.push(f.image);
+    }
+    if (f.flavor) {
+      where.push('flavor_id = ?');
+      args.push(f.flavor);
+    }
+    if (f.reservationId) {
+      where.push('reservation_id = ?');
+      args.push(f.reservationId);
+    }
+    if (f.markerSeq !== undefined) {
+      where.push('seq < ?');
+      args.push(f.markerSeq);
+    }
     const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC`;
     let rows = (this.db.prepare(sql).all(...args) as Row[]).map(decode);
     if (f.name) rows = rows.filter((r) => f.name!.test(r.name));
@@ -172,7 +225,12 @@ export class ServersRepo {
    * Sets fields only when the instance is still in one of `vmStates` with task_state
    * `task` (compare-and-set, Nova's expected_task_state). Returns whether it changed.
    */
-  updateIf(id: string, expect: { vmStates?: string[]; taskState?: string | null }, fields: Partial<Instance>, now: string): boolean {
+  updateIf(
+    id: string,
+    expect: { vmStates?: string[]; taskState?: string | null },
+    fields: Partial<Instance>,
+    now: string,
+  ): boolean {
     const cur = this.get(id);
     if (!cur) return false;
     if (expect.vmStates && !expect.vmStates.includes(cur.vm_state)) return false;
@@ -183,7 +241,9 @@ export class ServersRepo {
 
   /** Counts what a project uses (quota): instances, cores, ram. */
   usage(projectId: string): { instances: number; cores: number; ram: number } {
-    const rows = this.db.prepare('SELECT flavor FROM instances WHERE project_id = ? AND deleted = 0').all(projectId) as Array<{ flavor: string }>;
+    const rows = this.db.prepare('SELECT flavor FROM instances WHERE project_id = ? AND deleted = 0').all(projectId) as Array<{
+      flavor: string;
+    }>;
     let cores = 0;
     let ram = 0;
     for (const r of rows) {
@@ -200,32 +260,62 @@ export class ServersRepo {
 
   /** Instances alive at some time in [start, end) (usage reports). */
   activeBetween(start: string, end: string, projectId?: string): Instance[] {
-    const rows = this.db.prepare(
-      `SELECT * FROM instances WHERE (terminated_at IS NULL OR terminated_at >= ?) AND created_at < ? ${projectId ? 'AND project_id = ?' : ''} ORDER BY seq`,
-    ).all(start, end, ...(projectId ? [projectId] : [])) as Row[];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM instances WHERE (terminated_at IS NULL OR terminated_at >= ?) AND created_at < ? ${projectId ? 'AND project_id = ?' : ''} ORDER BY seq`,
+      )
+      .all(start, end, ...(projectId ? [projectId] : [])) as Row[];
     return rows.map(decode);
   }
 
   addFault(instanceId: string, code: number, message: string, details: string, now: string): void {
-    this.db.prepare('INSERT INTO instance_faults (instance_id, code, message, details, created_at) VALUES (?, ?, ?, ?, ?)').run(instanceId, code, message, details, now);
+    this.db
+      .prepare('INSERT INTO instance_faults (instance_id, code, message, details, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(instanceId, code, message, details, now);
   }
 
   latestFault(instanceId: string): { code: number; message: string; details: string; created_at: string } | null {
-    return (this.db.prepare('SELECT code, message, details, created_at FROM instance_faults WHERE instance_id = ? ORDER BY id DESC LIMIT 1').get(instanceId) as
-      { code: number; message: string; details: string; created_at: string } | undefined) ?? null;
+    return (
+      (this.db
+        .prepare('SELECT code, message, details, created_at FROM instance_faults WHERE instance_id = ? ORDER BY id DESC LIMIT 1')
+        .get(instanceId) as { code: number; message: string; details: string; created_at: string } | undefined) ?? null
+    );
   }
 
-  attachedVolumes(instanceId: string): Array<{ volume_id: string; delete_on_termination: boolean; boot_index: number | null; attachment_id: string | null }> {
-    return (this.db.prepare('SELECT volume_id, delete_on_termination, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at').all(instanceId) as
-      Array<{ volume_id: string; delete_on_termination: number; boot_index: number | null; attachment_id: string | null }>)
-      .map((r) => ({ ...r, delete_on_termination: r.delete_on_termination === 1 }));
+  attachedVolumes(
+    instanceId: string,
+  ): Array<{ volume_id: string; delete_on_termination: boolean; boot_index: number | null; attachment_id: string | null }> {
+    return (
+      this.db
+        .prepare(
+          'SELECT volume_id, delete_on_termination, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
+        )
+        .all(instanceId) as Array<{
+        volume_id: string;
+        delete_on_termination: number;
+        boot_index: number | null;
+        attachment_id: string | null;
+      }>
+    ).map((r) => ({ ...r, delete_on_termination: r.delete_on_termination === 1 }));
   }
 
-  addVolume(instanceId: string, v: { volume_id: string; device_name: string | null; boot_index: number | null; delete_on_termination: boolean; attachment_id: string | null }, now: string): void {
-    this.db.prepare(
-      `INSERT OR REPLACE INTO block_device_mappings (instance_id, volume_id, device_name, boot_index, delete_on_termination, attachment_id, created_at)
+  addVolume(
+    instanceId: string,
+    v: {
+      volume_id: string;
+      device_name: string | null;
+      boot_index: number | null;
+      delete_on_termination: boolean;
+      attachment_id: string | null;
+    },
+    now: string,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO block_device_mappings (instance_id, volume_id, device_name, boot_index, delete_on_termination, attachment_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(instanceId, v.volume_id, v.device_name, v.boot_index, v.delete_on_termination ? 1 : 0, v.attachment_id, now);
+      )
+      .run(instanceId, v.volume_id, v.device_name, v.boot_index, v.delete_on_termination ? 1 : 0, v.attachment_id, now);
   }
 
   removeVolumes(instanceId: string): void {

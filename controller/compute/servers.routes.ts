@@ -4,7 +4,16 @@ import { background, computeBase, publicBase, type ComputeCtx } from './context.
 import { serverAction } from './server-actions.service.js';
 import { buildInstance } from './server-build.service.js';
 import { createServers } from './server-create.service.js';
-import { deleteMetaItem, deleteServer, listServers, metadataOf, setMetadata, setMetaItem, updateServer, visibleServer } from './servers.service.js';
+import {
+  deleteMetaItem,
+  deleteServer,
+  listServers,
+  metadataOf,
+  setMetadata,
+  setMetaItem,
+  updateServer,
+  visibleServer,
+} from './servers.service.js';
 import { NotFound } from '../../shared/errors/index.js';
 import { serverBrief, serverView, type ViewOpts } from './servers-view.js';
 import { mvAtLeast } from './versions.js';
@@ -12,7 +21,11 @@ import { mvAtLeast } from './versions.js';
 type Q = Record<string, string | undefined>;
 type P = { id: string };
 
-const opts = (req: FastifyRequest, ctx: ComputeCtx): ViewOpts => ({ base: computeBase(req, ctx), v: req.computeVersion, auth: ctxOf(req) });
+const opts = (req: FastifyRequest, ctx: ComputeCtx): ViewOpts => ({
+  base: computeBase(req, ctx),
+  v: req.computeVersion,
+  auth: ctxOf(req),
+});
 
 /** /servers (HTTP only; the logic is in servers-*.ts). */
 export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
@@ -20,7 +33,8 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     const auth = ctxOf(req);
     const r = createServers(ctx, auth, req.body, req.computeVersion, req.id);
     const publicUrl = publicBase(req, ctx);
-    for (const i of r.instances) background(ctx, `build ${i.id}`, () => buildInstance(ctx, i.id, { auth, requestId: req.id, publicUrl }));
+    for (const i of r.instances)
+      background(ctx, `build ${i.id}`, () => buildInstance(ctx, i.id, { auth, requestId: req.id, publicUrl }));
     if (r.returnReservationId) return reply.code(202).send({ reservation_id: r.reservationId });
     const first = r.instances[0]!;
     return reply.code(202).send({
@@ -39,7 +53,9 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     const r = listServers(ctx, o.auth, req.query, detail);
     const body: Record<string, unknown> = { servers: r.servers.map((i) => (detail ? serverView(ctx, i, o) : serverBrief(i, o))) };
     if (r.next) {
-      const q = new URLSearchParams(Object.entries(req.query).filter(([k, v]) => k !== 'marker' && v !== undefined) as Array<[string, string]>);
+      const q = new URLSearchParams(
+        Object.entries(req.query).filter(([k, v]) => k !== 'marker' && v !== undefined) as Array<[string, string]>,
+      );
       q.set('marker', r.next);
       body.servers_links = [{ rel: 'next', href: `${o.base}/v2.1/servers${detail ? '/detail' : ''}?${q.toString()}` }];
     }
@@ -67,9 +83,18 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
 
   app.post<{ Params: P }>('/servers/:id/action', async (req, reply) => {
     const auth = ctxOf(req);
-    const r = await serverAction(ctx, {
-      auth, requestId: req.id, publicUrl: publicBase(req, ctx), imageApiVersionAtLeast245: mvAtLeast(req.computeVersion, '2.45'), version: req.computeVersion,
-    }, req.params.id, req.body);
+    const r = await serverAction(
+      ctx,
+      {
+        auth,
+        requestId: req.id,
+        publicUrl: publicBase(req, ctx),
+        imageApiVersionAtLeast245: mvAtLeast(req.computeVersion, '2.45'),
+        version: req.computeVersion,
+      },
+      req.params.id,
+      req.body,
+    );
     if (r.headers) for (const [k, v] of Object.entries(r.headers)) reply.header(k, v);
     reply.code(r.status);
     if (r.showServer) return reply.send({ server: serverView(ctx, ctx.servers.get(req.params.id)!, opts(req, ctx)) });
@@ -77,8 +102,12 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
   });
 
   app.get<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: metadataOf(ctx, ctxOf(req), req.params.id) }));
-  app.put<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, true) }));
-  app.post<{ Params: P }>('/servers/:id/metadata', async (req) => ({ metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, false) }));
+  app.put<{ Params: P }>('/servers/:id/metadata', async (req) => ({
+    metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, true),
+  }));
+  app.post<{ Params: P }>('/servers/:id/metadata', async (req) => ({
+    metadata: setMetadata(ctx, ctxOf(req), req.params.id, req.body, false),
+  }));
   app.get<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req) => {
     const md = metadataOf(ctx, ctxOf(req), req.params.id);
     if (!(req.params.key in md)) throw new NotFound('Metadata item was not found');

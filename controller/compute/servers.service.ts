@@ -14,7 +14,8 @@ export const serverNotFound = (id: string) => new NotFound(`Instance ${id} could
 /** The server if `auth` may see it (own project, or admin); 404 otherwise (never 403: no leaks). */
 export function visibleServer(ctx: ComputeCtx, auth: AuthContext, id: string): Instance {
   const i = ctx.servers.get(id);
-  if (!i || (i.project_id !== auth.projectId && !can(ctx, 'os_compute_api:servers:detail:get_all_tenants', auth))) throw serverNotFound(id);
+  if (!i || (i.project_id !== auth.projectId && !can(ctx, 'os_compute_api:servers:detail:get_all_tenants', auth)))
+    throw serverNotFound(id);
   return i;
 }
 
@@ -34,7 +35,12 @@ export interface ListResult {
 }
 
 /** GET /servers[/detail] with Nova's filters. */
-export function listServers(ctx: ComputeCtx, auth: AuthContext, q: Record<string, string | undefined>, detail: boolean): ListResult {
+export function listServers(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  q: Record<string, string | undefined>,
+  detail: boolean,
+): ListResult {
   must(ctx, `os_compute_api:servers:${detail ? 'detail' : 'index'}`, auth, { project_id: auth.projectId });
   const admin = can(ctx, 'os_compute_api:servers:allow_all_filters', auth);
   const f: ListFilter = {};
@@ -97,7 +103,8 @@ export function updateServer(ctx: ComputeCtx, auth: AuthContext, id: string, bod
   const s = validate(ServerUpdate, body).server;
   const fields: Partial<Instance> = {};
   if (s.name !== undefined) {
-    if (!s.name.trim()) throw new BadRequest('Invalid input for field/attribute name. The name must not be empty or only spaces.');
+    if (!s.name.trim())
+      throw new BadRequest('Invalid input for field/attribute name. The name must not be empty or only spaces.');
     fields.name = s.name;
   }
   if (s.description !== undefined) fields.description = s.description;
@@ -136,7 +143,11 @@ export function deleteServer(ctx: ComputeCtx, auth: AuthContext, id: string, req
 export async function runDelete(ctx: ComputeCtx, id: string, action: number, requestId?: string): Promise<void> {
   const i = ctx.servers.get(id);
   if (!i) return;
-  const host = i.host_id ? (ctx.db.prepare('SELECT id, name, state FROM hosts WHERE id = ?').get(i.host_id) as (HostRef & { state: string }) | undefined) : undefined;
+  const host = i.host_id
+    ? (ctx.db.prepare('SELECT id, name, state FROM hosts WHERE id = ?').get(i.host_id) as
+        | (HostRef & { state: string })
+        | undefined)
+    : undefined;
   if (host && host.state === 'up') {
     const ev = ctx.actions.eventStart(action, 'compute_terminate_instance', host.name);
     try {
@@ -153,7 +164,9 @@ export async function runDelete(ctx: ComputeCtx, id: string, action: number, req
     ctx.actions.event(action, 'compute_terminate_instance', true, `host ${host.name} is down: deleted locally`, host.name);
   }
   if (ctx.facades.networks) {
-    await ctx.facades.networks.releaseServerPorts(id).catch((err) => ctx.log.warn({ err, server: id }, 'could not release the ports of a deleted server'));
+    await ctx.facades.networks
+      .releaseServerPorts(id)
+      .catch((err) => ctx.log.warn({ err, server: id }, 'could not release the ports of a deleted server'));
   }
   if (ctx.facades.volumes) {
     for (const b of ctx.servers.attachedVolumes(id)) {
@@ -170,7 +183,6 @@ export async function runDelete(ctx: ComputeCtx, id: string, action: number, req
   ctx.actions.finish(action);
 }
 
-
 /** Server metadata (GET/PUT/POST /servers/{id}/metadata[/key]); quota metadata_items. */
 export function metadataOf(ctx: ComputeCtx, auth: AuthContext, id: string): Record<string, string> {
   const i = visibleServer(ctx, auth, id);
@@ -179,23 +191,33 @@ export function metadataOf(ctx: ComputeCtx, auth: AuthContext, id: string): Reco
 }
 
 function checkMeta(md: unknown): Record<string, string> {
-  if (!md || typeof md !== 'object' || Array.isArray(md)) throw new BadRequest('Malformed request body: metadata must be an object.');
+  if (!md || typeof md !== 'object' || Array.isArray(md))
+    throw new BadRequest('Malformed request body: metadata must be an object.');
   for (const [k, v] of Object.entries(md)) {
-    if (!k || k.length > 255) throw new BadRequest('Invalid input for field/attribute metadata. Keys must be 1 to 255 characters.');
-    if (typeof v !== 'string' || v.length > 255) throw new BadRequest(`Invalid input for field/attribute ${k}. Value must be a string of at most 255 characters.`);
+    if (!k || k.length > 255)
+      throw new BadRequest('Invalid input for field/attribute metadata. Keys must be 1 to 255 characters.');
+    if (typeof v !== 'string' || v.length > 255)
+      throw new BadRequest(`Invalid input for field/attribute ${k}. Value must be a string of at most 255 characters.`);
   }
   return md as Record<string, string>;
 }
 
 function saveMeta(ctx: ComputeCtx, auth: AuthContext, i: Instance, md: Record<string, string>): Record<string, string> {
   const limit = quotaLimit(ctx, i.project_id, 'metadata_items');
-  if (limit >= 0 && Object.keys(md).length > limit) throw new Forbidden('Quota exceeded for metadata_items: too many metadata items.', 'MetadataLimitExceeded');
+  if (limit >= 0 && Object.keys(md).length > limit)
+    throw new Forbidden('Quota exceeded for metadata_items: too many metadata items.', 'MetadataLimitExceeded');
   checkNotLocked(ctx, auth, i);
   ctx.servers.update(i.id, { metadata: md }, ctx.now().toISOString());
   return md;
 }
 
-export function setMetadata(ctx: ComputeCtx, auth: AuthContext, id: string, body: unknown, replace: boolean): Record<string, string> {
+export function setMetadata(
+  ctx: ComputeCtx,
+  auth: AuthContext,
+  id: string,
+  body: unknown,
+  replace: boolean,
+): Record<string, string> {
   const i = visibleServer(ctx, auth, id);
   must(ctx, `os_compute_api:server-metadata:${replace ? 'update_all' : 'create'}`, auth, { project_id: i.project_id });
   const md = checkMeta((body as { metadata?: unknown } | null)?.metadata);

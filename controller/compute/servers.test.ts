@@ -3,8 +3,12 @@ import { computeCloud, type ComputeCloud } from './testing/kit.js';
 
 const V = '/compute/v2.1';
 let c: ComputeCloud;
-beforeEach(async () => { c = await computeCloud(); });
-afterEach(async () => { await c.close(); });
+beforeEach(async () => {
+  c = await computeCloud();
+});
+afterEach(async () => {
+  await c.close();
+});
 
 async function boot(token: string, body: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return c.req('POST', `${V}/servers`, token, { server: body, ...extra });
@@ -16,9 +20,20 @@ describe('server create → ACTIVE', () => {
     const flavor = await c.flavor('small');
     const image = await c.image('cirros');
     const net = await c.network('n1', '10.9.0.0/24');
-    const kp = await c.req('POST', `${V}/os-keypairs`, c.admin, { keypair: { name: 'k1', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k' } });
+    const kp = await c.req('POST', `${V}/os-keypairs`, c.admin, {
+      keypair: { name: 'k1', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k' },
+    });
     expect(kp.status).toBe(200);
-    const r = await boot(c.admin, { name: 'vm1', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }], key_name: 'k1', user_data: 'IyEvYmluL3NoCg==', min_count: 1, max_count: 1 });
+    const r = await boot(c.admin, {
+      name: 'vm1',
+      imageRef: image,
+      flavorRef: flavor,
+      networks: [{ uuid: net }],
+      key_name: 'k1',
+      user_data: 'IyEvYmluL3NoCg==',
+      min_count: 1,
+      max_count: 1,
+    });
     expect(r.status).toBe(202);
     expect(r.body.server).toMatchObject({ 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] });
     expect(r.body.server.adminPass).toEqual(expect.any(String));
@@ -29,8 +44,17 @@ describe('server create → ACTIVE', () => {
     await c.settle();
     const s = (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
     expect(s).toMatchObject({
-      status: 'ACTIVE', name: 'vm1', key_name: 'k1', 'OS-EXT-STS:vm_state': 'active', 'OS-EXT-STS:power_state': 1, 'OS-EXT-STS:task_state': null,
-      'OS-EXT-SRV-ATTR:host': 'cmp1', 'OS-EXT-AZ:availability_zone': 'nova', image: { id: image }, flavor: { id: flavor }, config_drive: 'True',
+      status: 'ACTIVE',
+      name: 'vm1',
+      key_name: 'k1',
+      'OS-EXT-STS:vm_state': 'active',
+      'OS-EXT-STS:power_state': 1,
+      'OS-EXT-STS:task_state': null,
+      'OS-EXT-SRV-ATTR:host': 'cmp1',
+      'OS-EXT-AZ:availability_zone': 'nova',
+      image: { id: image },
+      flavor: { id: flavor },
+      config_drive: 'True',
       'os-extended-volumes:volumes_attached': [],
     });
     expect(s.hostId).toMatch(/^[0-9a-f]{56}$/);
@@ -47,7 +71,9 @@ describe('server create → ACTIVE', () => {
     expect(acts[0]).toMatchObject({ action: 'create', instance_uuid: id });
     const act = (await c.req('GET', `${V}/servers/${id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction;
     expect(act.events.map((e: any) => [e.event, e.result])).toEqual([
-      ['conductor_schedule_and_build_instances', 'Success'], ['compute__allocate_network', 'Success'], ['compute__build_spec', 'Success'],
+      ['conductor_schedule_and_build_instances', 'Success'],
+      ['compute__allocate_network', 'Success'],
+      ['compute__build_spec', 'Success'],
       ['compute_build_and_run_instance', 'Success'],
     ]);
   });
@@ -72,9 +98,19 @@ describe('server create → ACTIVE', () => {
     const nf = await boot(c.admin, { name: 'x', imageRef: image, flavorRef: 'nope', networks: 'none' });
     expect(nf.status).toBe(400);
     expect(nf.body.badRequest.message).toBe('Flavor nope could not be found.');
-    const ni = await boot(c.admin, { name: 'x', imageRef: 'd5c3e7a4-0000-4000-8000-000000000000', flavorRef: flavor, networks: 'none' });
+    const ni = await boot(c.admin, {
+      name: 'x',
+      imageRef: 'd5c3e7a4-0000-4000-8000-000000000000',
+      flavorRef: flavor,
+      networks: 'none',
+    });
     expect(ni.body.badRequest.message).toContain('Image d5c3e7a4-0000-4000-8000-000000000000 could not be found');
-    const nn = await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: [{ uuid: '9f1c2a53-0000-4000-8000-000000000000' }] });
+    const nn = await boot(c.admin, {
+      name: 'x',
+      imageRef: image,
+      flavorRef: flavor,
+      networks: [{ uuid: '9f1c2a53-0000-4000-8000-000000000000' }],
+    });
     expect(nn.status).toBe(400);
     expect(nn.body.badRequest.message).toContain('Network 9f1c2a53-0000-4000-8000-000000000000 could not be found');
     const bad = await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, user_data: '%%%' });
@@ -99,7 +135,8 @@ describe('scheduling failures', () => {
     expect(s.fault.details).toContain('RamFilter: 1 → 0');
     expect(c.ctx.placement.allocationOf(s.id)).toBeNull();
     const acts = (await c.req('GET', `${V}/servers/${s.id}/os-instance-actions`, c.admin)).body.instanceActions;
-    const ev = (await c.req('GET', `${V}/servers/${s.id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction.events;
+    const ev = (await c.req('GET', `${V}/servers/${s.id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction
+      .events;
     expect(ev[0]).toMatchObject({ event: 'conductor_schedule_and_build_instances', result: 'Error' });
     expect(ev[0].traceback).toContain('RamFilter');
   });
@@ -118,9 +155,16 @@ describe('scheduling failures', () => {
     expect(s.status).toBe('ERROR');
     expect(s.fault.message).toContain('No valid host');
     // The message says why the builds failed, too.
-    expect(s.fault.message).toMatch(/The last build failure \(bad[12]\): compute_build_and_run_instance: SpawnFailed: define domain/);
+    expect(s.fault.message).toMatch(
+      /The last build failure \(bad[12]\): compute_build_and_run_instance: SpawnFailed: define domain/,
+    );
     expect(s.fault.details).toContain('compute_build_and_run_instance: SpawnFailed: define domain: virsh: error');
-    expect(c.gw.calls.filter((x) => x.op === 'spawn').map((x) => x.host).sort()).toEqual(['bad1', 'bad2']);
+    expect(
+      c.gw.calls
+        .filter((x) => x.op === 'spawn')
+        .map((x) => x.host)
+        .sort(),
+    ).toEqual(['bad1', 'bad2']);
     expect(c.gw.domains.size).toBe(0);
     expect(c.ctx.placement.allocationOf(id)).toBeNull();
     expect(s['OS-EXT-SRV-ATTR:host']).toBeNull();
@@ -128,7 +172,7 @@ describe('scheduling failures', () => {
     expect(ports).toEqual([]);
   });
 
-  it('stops after build_attempts failed spawns with Nova\'s retry message', async () => {
+  it("stops after build_attempts failed spawns with Nova's retry message", async () => {
     await c.close();
     c = await computeCloud({ build_attempts: 2 });
     for (const n of ['h1', 'h2', 'h3']) c.host({ name: n });
@@ -150,7 +194,13 @@ describe('host targeting and hints', () => {
     c.host({ name: 'small1', memory_mb: 4096 });
     const flavor = await c.flavor('f');
     const image = await c.image('i');
-    const r = await boot(c.admin, { name: 't1', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:small1' });
+    const r = await boot(c.admin, {
+      name: 't1',
+      imageRef: image,
+      flavorRef: flavor,
+      networks: 'none',
+      availability_zone: 'nova:small1',
+    });
     expect(r.status).toBe(202);
     await c.settle();
     expect((await c.req('GET', `${V}/servers/${r.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('small1');
@@ -159,13 +209,36 @@ describe('host targeting and hints', () => {
     await c.settle();
     expect((await c.req('GET', `${V}/servers/${r2.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('big');
     // different_host keeps away from t2's host.
-    const r3 = await boot(c.admin, { name: 't3', imageRef: image, flavorRef: flavor, networks: 'none' }, { 'OS-SCH-HNT:scheduler_hints': { different_host: [r2.body.server.id] } });
+    const r3 = await boot(
+      c.admin,
+      { name: 't3', imageRef: image, flavorRef: flavor, networks: 'none' },
+      { 'OS-SCH-HNT:scheduler_hints': { different_host: [r2.body.server.id] } },
+    );
     await c.settle();
     expect((await c.req('GET', `${V}/servers/${r3.body.server.id}`, c.admin)).body.server['OS-EXT-SRV-ATTR:host']).toBe('small1');
-    expect((await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:nowhere' })).status).toBe(400);
-    expect((await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'elsewhere' })).status).toBe(400);
+    expect(
+      (
+        await boot(c.admin, {
+          name: 'x',
+          imageRef: image,
+          flavorRef: flavor,
+          networks: 'none',
+          availability_zone: 'nova:nowhere',
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await boot(c.admin, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'elsewhere' }))
+        .status,
+    ).toBe(400);
     const m = await c.member('aim');
-    const forced = await boot(m.token, { name: 'x', imageRef: image, flavorRef: flavor, networks: 'none', availability_zone: 'nova:big' });
+    const forced = await boot(m.token, {
+      name: 'x',
+      imageRef: image,
+      flavorRef: flavor,
+      networks: 'none',
+      availability_zone: 'nova:big',
+    });
     expect(forced.status).toBe(403);
   });
 });
@@ -193,7 +266,8 @@ describe('a host that goes down during a spawn', () => {
     expect(s).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'second' });
     expect(c.gw.calls.some((x) => x.op === 'destroy' && x.host === 'first')).toBe(true);
     const acts = (await c.req('GET', `${V}/servers/${id}/os-instance-actions`, c.admin)).body.instanceActions;
-    const ev = (await c.req('GET', `${V}/servers/${id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction.events;
+    const ev = (await c.req('GET', `${V}/servers/${id}/os-instance-actions/${acts[0].request_id}`, c.admin)).body.instanceAction
+      .events;
     expect(ev.find((e: any) => e.result === 'Error').traceback).toContain('HostDown: host first went down during the spawn');
   });
 });

@@ -8,16 +8,26 @@ import { BadRequest } from '../../shared/errors/index.js';
  */
 export function validate<T extends TSchema>(schema: T, body: unknown): Static<T> {
   if (Value.Check(schema, body)) return body as Static<T>;
-  const errs = [...Value.Errors(schema, body)] as Array<{ instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }>;
+  const errs = [...Value.Errors(schema, body)] as Array<{
+    instancePath?: string;
+    message?: string;
+    keyword?: string;
+    params?: Record<string, unknown>;
+  }>;
   // Prefer the deepest error: it names the attribute, not the union around it.
   const e = errs.sort((a, b) => (b.instancePath ?? '').length - (a.instancePath ?? '').length)[0];
   const path = (e?.instancePath ?? '').split('/').filter(Boolean);
   if (e?.keyword === 'required' && e.params && 'requiredProperties' in e.params) {
     const missing = (e.params.requiredProperties as string[])[0];
-    throw new BadRequest(`Invalid input for field/attribute ${path.at(-1) ?? 'body'}. Value: ${short(at(body, path))}. '${missing}' is a required property`);
+    throw new BadRequest(
+      `Invalid input for field/attribute ${path.at(-1) ?? 'body'}. Value: ${short(at(body, path))}. '${missing}' is a required property`,
+    );
   }
-  if (!path.length) throw new BadRequest(`Invalid input for field/attribute body. Value: ${short(body)}. ${e?.message ?? 'invalid'}`);
-  throw new BadRequest(`Invalid input for field/attribute ${path.at(-1)}. Value: ${short(at(body, path))}. ${e?.message ?? 'invalid'}`);
+  if (!path.length)
+    throw new BadRequest(`Invalid input for field/attribute body. Value: ${short(body)}. ${e?.message ?? 'invalid'}`);
+  throw new BadRequest(
+    `Invalid input for field/attribute ${path.at(-1)}. Value: ${short(at(body, path))}. ${e?.message ?? 'invalid'}`,
+  );
 }
 
 function at(v: unknown, path: string[]): unknown {
@@ -34,6 +44,7 @@ function short(v: unknown): string {
 /** An integer from a number or a decimal string (Nova accepts both). */
 export function toInt(v: unknown, field: string): number {
   const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new BadRequest(`Invalid input for field/attribute ${field}. Value: ${String(v)}. ${String(v)} is not an integer`);
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new BadRequest(`Invalid input for field/attribute ${field}. Value: ${String(v)}. ${String(v)} is not an integer`);
   return n;
 }

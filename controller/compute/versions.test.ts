@@ -14,7 +14,14 @@ describe('compute microversions', () => {
     expect(parseMicroversion({ openstack: 'compute latest' }, '2.60')).toEqual({ major: 2, minor: 60 });
   });
   it('answers 406 outside the range and 400 for garbage', () => {
-    const err = (f: () => unknown) => { try { f(); } catch (e) { return e as CloudError; } return null; };
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as CloudError;
+      }
+      return null;
+    };
     const e = err(() => parseMicroversion({ legacy: '2.90' }, '2.1'));
     expect(e?.status).toBe(406);
     expect(e?.message).toBe('Version 2.90 is not supported by the API. Minimum is 2.1 and maximum is 2.1.');

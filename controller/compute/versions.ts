@@ -91,7 +91,10 @@ export function installMicroversions(app: FastifyInstance): void {
     const path = req.url.split('?')[0] ?? '';
     // Version documents carry no microversion.
     if (!/^\/compute\/v2\.1\/.+/.test(path) && !/^\/v2\.1\/.+/.test(path)) return;
-    req.computeVersion = parseMicroversion({ openstack: header(req, 'openstack-api-version'), legacy: header(req, 'x-openstack-nova-api-version') });
+    req.computeVersion = parseMicroversion({
+      openstack: header(req, 'openstack-api-version'),
+      legacy: header(req, 'x-openstack-nova-api-version'),
+    });
     const s = mvString(req.computeVersion);
     reply.header('OpenStack-API-Version', `compute ${s}`);
     reply.header('X-OpenStack-Nova-API-Version', s);

@@ -25,12 +25,30 @@ class FakeVolumes implements VolumeFacade {
     this.vols.get(id)!.size = req.size;
     return this.vols.get(id)!;
   }
-  async attach(_ctx: AuthContext | null, volumeId: string, req: { serverId: string; host: string; initiator: string; device?: string | null }) {
+  async attach(
+    _ctx: AuthContext | null,
+    volumeId: string,
+    req: { serverId: string; host: string; initiator: string; device?: string | null },
+  ) {
     const v = this.vols.get(volumeId)!;
     v.status = 'attaching';
     const attachmentId = randomUUID();
-    this.attachments.set(attachmentId, { volumeId, serverId: req.serverId, host: req.host, initiator: req.initiator, device: req.device ?? null });
-    const connection: IscsiConnectionInfo = { driver_volume_type: 'iscsi', data: { target_iqn: `iqn.2010-10.org.openstack:volume-${volumeId}`, target_portal: '192.0.2.9:3260', target_lun: 1, volume_id: volumeId } };
+    this.attachments.set(attachmentId, {
+      volumeId,
+      serverId: req.serverId,
+      host: req.host,
+      initiator: req.initiator,
+      device: req.device ?? null,
+    });
+    const connection: IscsiConnectionInfo = {
+      driver_volume_type: 'iscsi',
+      data: {
+        target_iqn: `iqn.2010-10.org.openstack:volume-${volumeId}`,
+        target_portal: '192.0.2.9:3260',
+        target_lun: 1,
+        volume_id: volumeId,
+      },
+    };
     return { attachmentId, connection };
   }
   attachComplete(attachmentId: string, device: string) {
@@ -65,25 +83,41 @@ beforeEach(async () => {
   flavor = await c.flavor('small');
   image = await c.image('cirros');
 });
-afterEach(async () => { await c.close(); });
+afterEach(async () => {
+  await c.close();
+});
 
 describe('os-volume_attachments', () => {
   it('attaches (200 with the device), lists, detaches (202); the volume goes in-use and back', async () => {
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const id = r.body.server.id;
     const vol = vols.add(c.adminProjectId);
-    const a = await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { device: null, volumeId: vol } });
+    const a = await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, {
+      volumeAttachment: { device: null, volumeId: vol },
+    });
     expect(a.status).toBe(200);
     expect(a.body.volumeAttachment).toEqual({ id: vol, serverId: id, volumeId: vol, device: '/dev/vdb' });
     await c.settle();
-    expect(vols.vols.get(vol)).toMatchObject({ status: 'in-use', attachments: [{ server_id: id, device: '/dev/vdb', host_name: 'cmp1' }] });
+    expect(vols.vols.get(vol)).toMatchObject({
+      status: 'in-use',
+      attachments: [{ server_id: id, device: '/dev/vdb', host_name: 'cmp1' }],
+    });
     expect([...vols.attachments.values()][0]!.initiator).toBe('iqn.2005-03.org.homestack:cmp1');
     expect(c.gw.volumes.get(id)!.get(vol)).toBe('/dev/vdb');
-    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server['os-extended-volumes:volumes_attached']).toEqual([{ id: vol }]);
+    expect((await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server['os-extended-volumes:volumes_attached']).toEqual([
+      { id: vol },
+    ]);
     expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments).toHaveLength(1);
-    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status).toBe(400);
-    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: randomUUID() } })).status).toBe(404);
+    expect(
+      (await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status,
+    ).toBe(400);
+    expect(
+      (await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: randomUUID() } }))
+        .status,
+    ).toBe(404);
     expect((await c.req('DELETE', `${V}/servers/${id}/os-volume_attachments/${vol}`, c.admin)).status).toBe(202);
     await c.settle();
     expect(vols.vols.get(vol)).toMatchObject({ status: 'available', attachments: [] });
@@ -93,7 +127,12 @@ describe('os-volume_attachments', () => {
   it('boots from a volume: image "" in the server, boot_volume in the spec, volume detached on delete', async () => {
     const vol = vols.add(c.adminProjectId);
     const r = await c.req('POST', `${V}/servers`, c.admin, {
-      server: { name: 'bfv', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid: vol, boot_index: '0', source_type: 'volume', destination_type: 'volume' }] },
+      server: {
+        name: 'bfv',
+        flavorRef: flavor,
+        networks: 'none',
+        block_device_mapping_v2: [{ uuid: vol, boot_index: '0', source_type: 'volume', destination_type: 'volume' }],
+      },
     });
     expect(r.status).toBe(202);
     await c.settle();
@@ -112,7 +151,21 @@ describe('os-volume_attachments', () => {
 
   it('creates the boot volume from an image and deletes it with the server when asked', async () => {
     const r = await c.req('POST', `${V}/servers`, c.admin, {
-      server: { name: 'bfi', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid: image, boot_index: 0, source_type: 'image', destination_type: 'volume', volume_size: 2, delete_on_termination: true }] },
+      server: {
+        name: 'bfi',
+        flavorRef: flavor,
+        networks: 'none',
+        block_device_mapping_v2: [
+          {
+            uuid: image,
+            boot_index: 0,
+            source_type: 'image',
+            destination_type: 'volume',
+            volume_size: 2,
+            delete_on_termination: true,
+          },
+        ],
+      },
     });
     await c.settle();
     const id = r.body.server.id;
@@ -127,7 +180,14 @@ describe('os-volume_attachments', () => {
 
   it('a missing or busy boot volume is a 400', async () => {
     const busy = vols.add(c.adminProjectId, 'in-use');
-    const body = (uuid: string) => ({ server: { name: 'x', flavorRef: flavor, networks: 'none', block_device_mapping_v2: [{ uuid, boot_index: '0', source_type: 'volume', destination_type: 'volume' }] } });
+    const body = (uuid: string) => ({
+      server: {
+        name: 'x',
+        flavorRef: flavor,
+        networks: 'none',
+        block_device_mapping_v2: [{ uuid, boot_index: '0', source_type: 'volume', destination_type: 'volume' }],
+      },
+    });
     expect((await c.req('POST', `${V}/servers`, c.admin, body(busy))).status).toBe(400);
     const missing = await c.req('POST', `${V}/servers`, c.admin, body(randomUUID()));
     expect(missing.body.badRequest.message).toMatch(/^Volume .* could not be found\.$/);
@@ -137,18 +197,30 @@ describe('os-volume_attachments', () => {
 describe('an attach interrupted by a controller crash', () => {
   /** An ACTIVE server and an attach whose completion the crash lost; `reached`: the hot-plug got to the host. */
   const interrupted = async (reached: boolean) => {
-    const r = await c.req('POST', `${V}/servers`, c.admin, { server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', `${V}/servers`, c.admin, {
+      server: { name: 'w', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const id = r.body.server.id as string;
     const vol = vols.add(c.adminProjectId);
-    expect((await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
+    expect(
+      (await c.req('POST', `${V}/servers/${id}/os-volume_attachments`, c.admin, { volumeAttachment: { volumeId: vol } })).status,
+    ).toBe(200);
     await c.settle();
     const attachmentId = [...vols.attachments.keys()].at(-1)!;
     vols.vols.get(vol)!.status = 'attaching';
     if (!reached) c.gw.volumes.get(id)?.delete(vol);
     const now = new Date().toISOString();
-    c.ctx.db.prepare(`INSERT INTO volumes (id, project_id, user_id, size, status, availability_zone, created_at, updated_at) VALUES (?, ?, 'u', 1, 'attaching', 'nova', ?, ?)`).run(vol, c.adminProjectId, now, now);
-    c.ctx.db.prepare(`INSERT INTO volume_attachments (id, volume_id, instance_uuid, chap_username, chap_password, attach_status, created_at, updated_at) VALUES (?, ?, ?, 'u', 'p', 'attaching', ?, ?)`).run(attachmentId, vol, id, now, now);
+    c.ctx.db
+      .prepare(
+        `INSERT INTO volumes (id, project_id, user_id, size, status, availability_zone, created_at, updated_at) VALUES (?, ?, 'u', 1, 'attaching', 'nova', ?, ?)`,
+      )
+      .run(vol, c.adminProjectId, now, now);
+    c.ctx.db
+      .prepare(
+        `INSERT INTO volume_attachments (id, volume_id, instance_uuid, chap_username, chap_password, attach_status, created_at, updated_at) VALUES (?, ?, ?, 'u', 'p', 'attaching', ?, ?)`,
+      )
+      .run(attachmentId, vol, id, now, now);
     return { id, vol };
   };
 
@@ -161,7 +233,11 @@ describe('an attach interrupted by a controller crash', () => {
     expect(c.gw.calls.filter((x) => x.op === 'detach')).toEqual([]);
     expect(c.gw.volumes.get(id)?.get(vol)).toBeTruthy();
     expect(vols.vols.get(vol)!.status).toBe('in-use');
-    expect((await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments.map((a: any) => a.volumeId)).toEqual([vol]);
+    expect(
+      (await c.req('GET', `${V}/servers/${id}/os-volume_attachments`, c.admin)).body.volumeAttachments.map(
+        (a: any) => a.volumeId,
+      ),
+    ).toEqual([vol]);
   });
 
   it('is rolled back at start when it did not: mapping dropped, volume available again', async () => {

@@ -9,35 +9,51 @@ import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
 import { validate } from './validate.js';
 
-const AttachBody = Type.Object({
-  volumeAttachment: Type.Object({
-    volumeId: Type.String({ minLength: 1 }),
-    device: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    tag: Type.Optional(Type.String()),
-    delete_on_termination: Type.Optional(Type.Boolean()),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+const AttachBody = Type.Object(
+  {
+    volumeAttachment: Type.Object(
+      {
+        volumeId: Type.String({ minLength: 1 }),
+        device: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+        tag: Type.Optional(Type.String()),
+        delete_on_termination: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
 
 /**
  * The iSCSI initiator name of a compute host: what its agent reports in
  * capabilities.roles.compute.initiator, else iqn.2005-03.org.homestack:<host>.
  */
 export function initiatorOf(ctx: ComputeCtx, hostId: string): string {
-  const r = ctx.db.prepare('SELECT name, capabilities FROM hosts WHERE id = ?').get(hostId) as { name: string; capabilities: string } | undefined;
+  const r = ctx.db.prepare('SELECT name, capabilities FROM hosts WHERE id = ?').get(hostId) as
+    | { name: string; capabilities: string }
+    | undefined;
   try {
     const c = JSON.parse(r?.capabilities ?? '{}') as { roles?: { compute?: { initiator?: unknown } } };
     if (typeof c.roles?.compute?.initiator === 'string' && c.roles.compute.initiator) return c.roles.compute.initiator;
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   return `iqn.2005-03.org.homestack:${(r?.name ?? hostId).toLowerCase()}`;
 }
 
 const attachmentView = (i: Instance, b: { volume_id: string; device_name?: string | null }) => ({
-  id: b.volume_id, serverId: i.id, volumeId: b.volume_id, device: b.device_name ?? null,
+  id: b.volume_id,
+  serverId: i.id,
+  volumeId: b.volume_id,
+  device: b.device_name ?? null,
 });
 
 function bdmsOf(ctx: ComputeCtx, id: string) {
-  return ctx.db.prepare('SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at').all(id) as
-    Array<{ volume_id: string; device_name: string | null; boot_index: number | null; attachment_id: string | null }>;
+  return ctx.db
+    .prepare(
+      'SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
+    )
+    .all(id) as Array<{ volume_id: string; device_name: string | null; boot_index: number | null; attachment_id: string | null }>;
 }
 
 /** The next free guest device (vda is the root disk). */
@@ -63,18 +79,43 @@ export async function attachVolume(ctx: ComputeCtx, auth: AuthContext, id: strin
     throw new Conflict(`Cannot 'attach_volume' instance ${i.id} while it is in vm_state ${i.vm_state}`, 'InstanceInvalidState');
   }
   const have = bdmsOf(ctx, i.id);
-  if (have.some((b) => b.volume_id === vol.id)) throw new BadRequest(`Invalid volume: volume ${vol.id} is already attached to instance ${i.id}.`);
-  if (vol.status !== 'available') throw new BadRequest(`Invalid volume: volume ${vol.id} status must be available, but current status is: ${vol.status}.`);
+  if (have.some((b) => b.volume_id === vol.id))
+    throw new BadRequest(`Invalid volume: volume ${vol.id} is already attached to instance ${i.id}.`);
+  if (vol.status !== 'available')
+    throw new BadRequest(`Invalid volume: volume ${vol.id} status must be available, but current status is: ${vol.status}.`);
   const device = nextDevice(have.map((b) => b.device_name));
   const host: HostRef = { id: i.host_id, name: i.host };
-  const { attachmentId, connection } = await volumes.attach(auth, vol.id, { serverId: i.id, host: host.name, initiator: initiatorOf(ctx, host.id), device });
-  ctx.servers.addVolume(i.id, { volume_id: vol.id, device_name: device, boot_index: null, delete_on_termination: va.delete_on_termination ?? false, attachment_id: attachmentId }, ctx.now().toISOString());
-  const action = ctx.actions.start({ instanceId: i.id, action: 'attach_volume', requestId, projectId: i.project_id, userId: auth.userId });
+  const { attachmentId, connection } = await volumes.attach(auth, vol.id, {
+    serverId: i.id,
+    host: host.name,
+    initiator: initiatorOf(ctx, host.id),
+    device,
+  });
+  ctx.servers.addVolume(
+    i.id,
+    {
+      volume_id: vol.id,
+      device_name: device,
+      boot_index: null,
+      delete_on_termination: va.delete_on_termination ?? false,
+      attachment_id: attachmentId,
+    },
+    ctx.now().toISOString(),
+  );
+  const action = ctx.actions.start({
+    instanceId: i.id,
+    action: 'attach_volume',
+    requestId,
+    projectId: i.project_id,
+    userId: auth.userId,
+  });
   background(ctx, `attach ${vol.id} to ${i.id}`, async () => {
     try {
       const dev = await ctx.gateway.attachVolume(host, i.id, vol.id, connection, device, requestId);
       const d = dev.startsWith('/dev/') ? dev : `/dev/${dev}`;
-      ctx.db.prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?').run(d, i.id, vol.id);
+      ctx.db
+        .prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?')
+        .run(d, i.id, vol.id);
       volumes.attachComplete(attachmentId, d);
       ctx.actions.event(action, 'compute_attach_volume', true, undefined, host.name);
       ctx.actions.finish(action);
@@ -82,7 +123,9 @@ export async function attachVolume(ctx: ComputeCtx, auth: AuthContext, id: strin
       ctx.actions.event(action, 'compute_attach_volume', false, messageOf(e), host.name);
       ctx.actions.finish(action, 'Error');
       ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(i.id, vol.id);
-      await volumes.detach(attachmentId).catch((err) => ctx.log.warn({ err, volume: vol.id }, 'could not undo a failed attachment'));
+      await volumes
+        .detach(attachmentId)
+        .catch((err) => ctx.log.warn({ err, volume: vol.id }, 'could not undo a failed attachment'));
     }
   });
   return attachmentView(i, { volume_id: vol.id, device_name: device });
@@ -98,7 +141,13 @@ export function detachVolume(ctx: ComputeCtx, auth: AuthContext, id: string, vol
   if (b.boot_index === 0) throw new BadRequest("Can't detach root device volume");
   const volumes = ctx.facades.volumes;
   if (!volumes) throw new Conflict('Block storage is not available.');
-  const action = ctx.actions.start({ instanceId: i.id, action: 'detach_volume', requestId, projectId: i.project_id, userId: auth.userId });
+  const action = ctx.actions.start({
+    instanceId: i.id,
+    action: 'detach_volume',
+    requestId,
+    projectId: i.project_id,
+    userId: auth.userId,
+  });
   background(ctx, `detach ${volumeId} from ${i.id}`, async () => {
     try {
       if (i.host_id && i.host) await ctx.gateway.detachVolume({ id: i.host_id, name: i.host }, i.id, volumeId, requestId);

@@ -31,11 +31,19 @@ import { ConsoleTokens } from './tokens.js';
  * reused and an expired token are refused with 401.
  */
 
-const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname);
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/run/libvirt/libvirt-sock') ? 'libvirtd is not running'
-  : !existsSync(IMAGE) ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)` : '';
+const IMAGE = resolve(
+  process.env.ACC_GUEST_IMAGE ?? new URL('../../build/test-image/homestack-guest.qcow2', import.meta.url).pathname,
+);
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/run/libvirt/libvirt-sock')
+        ? 'libvirtd is not running'
+        : !existsSync(IMAGE)
+          ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)`
+          : '';
 if (why) console.log(`console.system.test: skipped: ${why}`);
 
 const runId = randomBytes(3).toString('hex');
@@ -47,13 +55,19 @@ class ByteReader {
   private buf = Buffer.alloc(0);
   private wait: (() => void) | null = null;
   constructor(ws: WebSocket) {
-    ws.on('message', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wait?.(); });
+    ws.on('message', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wait?.();
+    });
   }
   async read(n: number, timeoutMs = 20_000): Promise<Buffer> {
     const end = Date.now() + timeoutMs;
     while (this.buf.length < n) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${n} bytes (have ${this.buf.length})`);
-      await new Promise<void>((r) => { this.wait = r; setTimeout(r, 200); });
+      await new Promise<void>((r) => {
+        this.wait = r;
+        setTimeout(r, 200);
+      });
     }
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
@@ -65,7 +79,13 @@ function open(url: string): Promise<{ ws?: WebSocket; status?: number }> {
   return new Promise((res, rej) => {
     const ws = new WebSocket(url);
     ws.on('open', () => res({ ws }));
-    ws.on('unexpected-response', (req, r) => { r.resume(); r.on('end', () => { req.destroy(); res({ status: r.statusCode }); }); });
+    ws.on('unexpected-response', (req, r) => {
+      r.resume();
+      r.on('end', () => {
+        req.destroy();
+        res({ status: r.statusCode });
+      });
+    });
     ws.on('error', rej);
   });
 }
@@ -86,7 +106,8 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
   const call = async <R extends AgentRoute>(r: R, body: BodyOf<R>): Promise<ReplyOf<R>> => {
     const q = requestOf(r, body);
     const res = await request(`${origin}${q.path}`, {
-      method: q.method, body: q.payload,
+      method: q.method,
+      body: q.payload,
       headers: { authorization: `Bearer ${SECRET}`, ...(q.payload ? { 'content-type': 'application/json' } : {}) },
     });
     const text = await res.body.text();
@@ -99,14 +120,30 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
     dir = mkdtempSync(join(tmpdir(), `t${runId}-console-`));
     const port = 20000 + ((parseInt(runId, 16) + 7) % 20000);
     const config = Value.Default(AgentConfigSchema, {
-      host: `t${runId}`, roles: ['compute'], data_dir: join(dir, 'agent'), controller_url: 'http://127.0.0.1:9',
-      listen: { host: '127.0.0.1', port }, heartbeat_s: 3600, log: { level: 'error' },
+      host: `t${runId}`,
+      roles: ['compute'],
+      data_dir: join(dir, 'agent'),
+      controller_url: 'http://127.0.0.1:9',
+      listen: { host: '127.0.0.1', port },
+      heartbeat_s: 3600,
+      log: { level: 'error' },
     }) as AgentConfig;
     agent = await startAgent({ config, secret: SECRET, roleModules: ROLE_MODULES, logger: false });
     origin = `http://127.0.0.1:${port}`;
-    await makeRunner()('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', IMAGE, join(dir, 'agent', 'images', `${imageId}.qcow2`)]);
+    await makeRunner()('qemu-img', [
+      'convert',
+      '-f',
+      'qcow2',
+      '-O',
+      'qcow2',
+      IMAGE,
+      join(dir, 'agent', 'images', `${imageId}.qcow2`),
+    ]);
 
-    const cc = Value.Default(ControllerConfigSchema, { data_dir: join(dir, 'ctl'), compute: { sync_power_state_s: 0 } }) as ControllerConfig;
+    const cc = Value.Default(ControllerConfigSchema, {
+      data_dir: join(dir, 'ctl'),
+      compute: { sync_power_state_s: 0 },
+    }) as ControllerConfig;
     db = openDb(':memory:');
     migrate(db);
     app = await buildApp({ config: cc, db, logger: false, extras: { consoleTokens: tokens } });
@@ -128,7 +165,13 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
 
   it('boots a guest whose display listens on 127.0.0.1 and completes the RFB handshake through the proxy', async () => {
     await call(C.Spawn, {
-      uuid, name: `t${runId}-vnc`, hostname: `t${runId}-vnc`, vcpus: 1, memory_mb: 128, root_gb: 1, nics: [],
+      uuid,
+      name: `t${runId}-vnc`,
+      hostname: `t${runId}-vnc`,
+      vcpus: 1,
+      memory_mb: 128,
+      root_gb: 1,
+      nics: [],
       image: { id: imageId, download_url: 'http://127.0.0.1:9/unused', token: 'x', checksum: null, disk_format: 'qcow2' },
     });
     const vnc = await call(C.VncConsole, { uuid });
@@ -166,16 +209,22 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || /Refused to|Content Security Policy/.test(m.text())) problems.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || /Refused to|Content Security Policy/.test(m.text())) problems.push(m.text());
+      });
       page.on('pageerror', (e) => problems.push(e.message));
-      page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+      page.on('response', (r) => {
+        if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+      });
       const sent: string[] = [];
       page.on('request', (r) => sent.push(r.url()));
       page.on('websocket', (w) => sent.push(w.url()));
       const token = issue();
       const t0 = Date.now();
       await page.goto(`${wsBase.replace('ws:', 'http:')}/console/vnc.html#token=${token}`);
-      await page.waitForFunction(() => document.getElementById('status')?.dataset.state !== 'connecting', null, { timeout: 30_000 });
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.state !== 'connecting', null, {
+        timeout: 30_000,
+      });
       expect(await page.textContent('#status')).toBe('Connected');
       console.log(`console: noVNC page connected in Chromium in ${Date.now() - t0} ms`);
       expect(new URL(page.url()).search).toBe(''); // the single-use token left the address bar

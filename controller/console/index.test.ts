@@ -9,14 +9,18 @@ beforeEach(async () => {
   c = await computeCloud();
   c.host({ name: 'cmp1' });
 });
-afterEach(async () => { await c.close(); });
+afterEach(async () => {
+  await c.close();
+});
 
 describe('createConsole (the dashboard helper)', () => {
   it('returns the API URL and a same-origin path with a token for this server', async () => {
     const flavor = await c.flavor('small');
     const image = await c.image('cirros');
     const m = await c.member('dash');
-    const r = await c.req('POST', '/compute/v2.1/servers', m.token, { server: { name: 'vm', imageRef: image, flavorRef: flavor, networks: 'none' } });
+    const r = await c.req('POST', '/compute/v2.1/servers', m.token, {
+      server: { name: 'vm', imageRef: image, flavorRef: flavor, networks: 'none' },
+    });
     await c.settle();
     const id = r.body.server.id;
     const link = await createConsole(injectApi(c.app, m.token), id);

@@ -13,7 +13,9 @@ import { ConsoleTokens, type ConsoleTarget } from './tokens.js';
 
 /** The app's console token store (`deps.extras.consoleTokens`), created on first use. */
 export function consoleTokensOf(deps: Pick<ServiceDeps, 'extras' | 'config'>): ConsoleTokens {
-  return ((deps.extras.consoleTokens as ConsoleTokens | undefined) ??= new ConsoleTokens({ ttlMs: deps.config.console.token_ttl_s * 1000 }));
+  return ((deps.extras.consoleTokens as ConsoleTokens | undefined) ??= new ConsoleTokens({
+    ttlMs: deps.config.console.token_ttl_s * 1000,
+  }));
 }
 
 /** The root of the installed @novnc/novnc package (its `exports` is core/rfb.js). */
@@ -25,7 +27,9 @@ const NOVNC_FILE = /^(core|vendor)\/[A-Za-z0-9_][A-Za-z0-9_./-]*\.js$/;
  * page sends: not logged) or the `token` query parameter (simple clients, tests).
  */
 export function tokenOf(req: FastifyRequest<{ Querystring: { token?: string } }>): string | undefined {
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((s) => s.trim());
   const p = offered.find((s) => s.startsWith(TOKEN_PROTOCOL_PREFIX));
   return p ? p.slice(TOKEN_PROTOCOL_PREFIX.length) : req.query.token;
 }
@@ -75,10 +79,13 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
     app.get<{ Params: { '*': string } }>('/novnc/*', async (req, reply) => {
       const rel = req.params['*'];
       const file = resolve(root, rel);
-      if (!NOVNC_FILE.test(rel) || rel.split('/').includes('..') || !file.startsWith(root + sep)) throw new NotFound('The resource could not be found.');
+      if (!NOVNC_FILE.test(rel) || rel.split('/').includes('..') || !file.startsWith(root + sep))
+        throw new NotFound('The resource could not be found.');
       let body = files.get(rel);
       if (!body) {
-        body = await readFile(file).catch(() => { throw new NotFound('The resource could not be found.'); });
+        body = await readFile(file).catch(() => {
+          throw new NotFound('The resource could not be found.');
+        });
         files.set(rel, body);
       }
       return page(reply, 'text/javascript; charset=utf-8', body.toString('utf8'), 'public, max-age=3600');
@@ -90,7 +97,8 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
       preValidation: async (req) => {
         // A plain GET (a link preview, a crawler) must not burn the token.
         if (!req.ws) return;
-        if (sessions >= maxSessions) throw new OverLimit(`${maxSessions} console sessions are open; try again later.`, 'TooManyConsoleSessions', 429);
+        if (sessions >= maxSessions)
+          throw new OverLimit(`${maxSessions} console sessions are open; try again later.`, 'TooManyConsoleSessions', 429);
         targets.set(req, tokens.consume(tokenOf(req), { instanceId: req.query.instance }));
       },
       handler: async () => {
@@ -99,7 +107,9 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
       wsHandler: (socket, req) => {
         const target = targets.get(req)!;
         sessions++;
-        socket.on('close', () => { sessions--; });
+        socket.on('close', () => {
+          sessions--;
+        });
         proxyConsole(socket, target, { hosts: agentLayerOf(deps).hosts, log: req.log, requestId: req.id });
       },
     });

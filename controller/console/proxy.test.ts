@@ -22,10 +22,34 @@ import { CONSOLE_CSP } from './page.js';
 import { ConsoleTokens } from './tokens.js';
 
 const SECRET = 'console-proxy-test-secret-0123456789';
-const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent', silent() {} };
+const silent = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  fatal() {},
+  trace() {},
+  child() {
+    return silent;
+  },
+  level: 'silent',
+  silent() {},
+};
 const U = sampleSpec.uuid;
 
-interface World { app: FastifyInstance; agent: AgentApp; display: FakeDisplay; driver: DisplayHypervisor; db: Db; dir: string; base: string; http: string; tokens: ConsoleTokens; hostId: string; clock: { now: number } }
+interface World {
+  app: FastifyInstance;
+  agent: AgentApp;
+  display: FakeDisplay;
+  driver: DisplayHypervisor;
+  db: Db;
+  dir: string;
+  base: string;
+  http: string;
+  tokens: ConsoleTokens;
+  hostId: string;
+  clock: { now: number };
+}
 let w: World | null = null;
 afterEach(async () => {
   if (!w) return;
@@ -44,12 +68,27 @@ async function world(consoleCfg: Partial<ControllerConfig['console']> = {}): Pro
   const driver = new DisplayHypervisor(() => port);
   const agent = buildAgentApp({ secret: SECRET, opStore: new OpStore(':memory:'), logger: false });
   const acfg = Value.Default(AgentConfigSchema, { compute: { driver: 'fake' } }) as never;
-  await registerComputeRole(agent, { config: acfg, log: silent as never, run: new FakeRunner().run, hostname: 'h1', dataDir: '/x', controller: { url: 'http://x', secret: SECRET } }, driver);
+  await registerComputeRole(
+    agent,
+    {
+      config: acfg,
+      log: silent as never,
+      run: new FakeRunner().run,
+      hostname: 'h1',
+      dataDir: '/x',
+      controller: { url: 'http://x', secret: SECRET },
+    },
+    driver,
+  );
   await agent.fastify.listen({ host: '127.0.0.1', port: 0 });
   const agentUrl = `http://127.0.0.1:${(agent.fastify.server.address() as AddressInfo).port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'hs-console-'));
-  const config = Value.Default(ControllerConfigSchema, { data_dir: dir, compute: { sync_power_state_s: 0 }, console: consoleCfg }) as ControllerConfig;
+  const config = Value.Default(ControllerConfigSchema, {
+    data_dir: dir,
+    compute: { sync_power_state_s: 0 },
+    console: consoleCfg,
+  }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
   const clock = { now: Date.now() };
@@ -64,7 +103,8 @@ async function world(consoleCfg: Partial<ControllerConfig['console']> = {}): Pro
   return w;
 }
 
-const issue = (x: World, instanceId = U) => x.tokens.issue({ instanceId, hostId: x.hostId, projectId: 'p', protocol: 'vnc', type: 'novnc' }).token;
+const issue = (x: World, instanceId = U) =>
+  x.tokens.issue({ instanceId, hostId: x.hostId, projectId: 'p', protocol: 'vnc', type: 'novnc' }).token;
 
 /** Opens a websocket; resolves once open, or with the HTTP status that refused the upgrade. */
 function open(url: string, protocols?: string[]): Promise<{ ws?: WebSocket; status?: number; body?: string }> {
@@ -73,14 +113,22 @@ function open(url: string, protocols?: string[]): Promise<{ ws?: WebSocket; stat
     ws.on('open', () => resolve({ ws }));
     ws.on('unexpected-response', (req, res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode, body }); });
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode, body });
+      });
     });
     ws.on('error', reject);
   });
 }
 const next = (ws: WebSocket) => new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
-const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+const closed = (ws: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((r) =>
+    ws.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
 
 describe('console websocket proxy', () => {
   it('joins the browser to the display through the agent; closing the browser side closes the display connection', async () => {
@@ -93,7 +141,16 @@ describe('console websocket proxy', () => {
     const big = Buffer.alloc(300_000, 7);
     ws!.send(big);
     let got = 0;
-    await new Promise<void>((r) => { const on = (d: Buffer) => { got += d.length; if (got >= big.length) { ws!.off('message', on); r(); } }; ws!.on('message', on); });
+    await new Promise<void>((r) => {
+      const on = (d: Buffer) => {
+        got += d.length;
+        if (got >= big.length) {
+          ws!.off('message', on);
+          r();
+        }
+      };
+      ws!.on('message', on);
+    });
     expect(got).toBe(big.length);
     const tcpClosed = new Promise<void>((r) => x.display.sockets[0]!.on('close', () => r()));
     ws!.close(1000);
@@ -142,7 +199,7 @@ describe('console websocket proxy', () => {
     expect(x.display.sockets).toHaveLength(1);
   });
 
-  it('a plain GET does not burn the token (426); a stopped guest closes the websocket with 1011 and the agent\'s reason', async () => {
+  it("a plain GET does not burn the token (426); a stopped guest closes the websocket with 1011 and the agent's reason", async () => {
     const x = await world();
     await x.driver.spawn(sampleSpec);
     const t = issue(x);

@@ -11,7 +11,8 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Close codes that may be sent in a close frame (1005/1006/1015 may not). */
-const sendable = (code: number): boolean => (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+const sendable = (code: number): boolean =>
+  (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 const short = (s: string): string => Buffer.from(s).subarray(0, 120).toString();
 
 /** Forwards messages from `src` to `dst`, pausing `src` while `dst` has too much queued. */
@@ -42,7 +43,11 @@ export function agentVncUrl(agentUrl: string, instanceId: string): string {
  * with the reason in the close frame). The browser side is paused until the agent
  * side is open.
  */
-export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { hosts: HostRegistry; log: FastifyBaseLogger; requestId: string }): void {
+export function proxyConsole(
+  client: WebSocket,
+  target: ConsoleTarget,
+  o: { hosts: HostRegistry; log: FastifyBaseLogger; requestId: string },
+): void {
   client.pause();
   const fail = (why: string) => {
     o.log.warn({ instance: target.instanceId, host: target.hostId, why }, 'console proxy: no connection to the display');
@@ -52,7 +57,7 @@ export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { host
   };
   const host = o.hosts.find(target.hostId);
   const secret = host ? o.hosts.secretOf(host.id) : undefined;
-  if (!host || !host.agent_url) return fail('the server\'s host is not known');
+  if (!host || !host.agent_url) return fail("the server's host is not known");
   if (!secret) return fail(`the controller has not heard from host ${host.name} since it started`);
 
   const agent = new WebSocket(agentVncUrl(host.agent_url, target.instanceId), {
@@ -63,7 +68,9 @@ export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { host
   });
   agent.on('unexpected-response', (req, res) => {
     let text = '';
-    res.on('data', (c: Buffer) => { if (text.length < 4096) text += c.toString(); });
+    res.on('data', (c: Buffer) => {
+      if (text.length < 4096) text += c.toString();
+    });
     res.on('end', () => {
       req.destroy();
       const e = parseAgentErrorBody(res.statusCode ?? 500, text);
@@ -83,7 +90,8 @@ export function proxyConsole(client: WebSocket, target: ConsoleTarget, o: { host
   });
   agent.on('close', (code, reason) => {
     client.resume();
-    if (client.readyState === WebSocket.OPEN) client.close(sendable(code) ? code : 1011, short(reason.toString() || 'the display closed'));
+    if (client.readyState === WebSocket.OPEN)
+      client.close(sendable(code) ? code : 1011, short(reason.toString() || 'the display closed'));
     o.log.info({ instance: target.instanceId, host: host.name, code }, 'console session closed');
   });
   client.on('close', (code, reason) => {

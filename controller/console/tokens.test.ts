@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { ConsoleTokenInvalid, ConsoleTokens, type ConsoleTarget } from './tokens.js';
 
-const A: ConsoleTarget = { instanceId: '11111111-1111-4111-8111-111111111111', hostId: 'h1', projectId: 'p1', protocol: 'vnc', type: 'novnc' };
+const A: ConsoleTarget = {
+  instanceId: '11111111-1111-4111-8111-111111111111',
+  hostId: 'h1',
+  projectId: 'p1',
+  protocol: 'vnc',
+  type: 'novnc',
+};
 const B = '22222222-2222-4222-8222-222222222222';
 
 function store(ttlMs = 600_000) {
   let now = 1_000_000;
   const t = new ConsoleTokens({ ttlMs, now: () => now, maxTokens: 3 });
-  return { t, tick: (ms: number) => { now += ms; } };
+  return {
+    t,
+    tick: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe('console tokens', () => {
@@ -37,7 +48,13 @@ describe('console tokens', () => {
     tick(9_999);
     expect(t.consume(a.token)).toEqual(A);
     tick(1);
-    const e = (() => { try { t.consume(b.token); } catch (x) { return x; } })();
+    const e = (() => {
+      try {
+        t.consume(b.token);
+      } catch (x) {
+        return x;
+      }
+    })();
     expect(e).toBeInstanceOf(ConsoleTokenInvalid);
     expect((e as ConsoleTokenInvalid).status).toBe(401);
     expect((e as Error).message).toMatch(/expired/);

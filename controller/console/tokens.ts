@@ -50,7 +50,8 @@ export class ConsoleTokens {
   /** A new token for `target`; its expiry. OverLimit when too many are outstanding. */
   issue(target: ConsoleTarget): { token: string; expiresAt: Date } {
     this.sweep();
-    if (this.byHash.size >= this.maxTokens) throw new OverLimit('Too many console URLs are outstanding; try again in a few minutes.');
+    if (this.byHash.size >= this.maxTokens)
+      throw new OverLimit('Too many console URLs are outstanding; try again in a few minutes.');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + this.o.ttlMs;
     this.byHash.set(hash(token), { ...target, expiresAt });
@@ -76,7 +77,11 @@ export class ConsoleTokens {
   /** Forgets every token of an instance (deleted server). */
   revokeInstance(instanceId: string): number {
     let n = 0;
-    for (const [k, v] of this.byHash) if (v.instanceId === instanceId) { this.byHash.delete(k); n++; }
+    for (const [k, v] of this.byHash)
+      if (v.instanceId === instanceId) {
+        this.byHash.delete(k);
+        n++;
+      }
     return n;
   }
 

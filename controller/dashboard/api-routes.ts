@@ -26,7 +26,12 @@ export function registerDashboardApi(app: FastifyInstance, a: ApiDeps): void {
     if (!s) return reply;
     const r = await a.ctxOf(req, s).api.get<{ servers: Array<Record<string, any>> }>('compute', '/v2.1/servers/detail');
     return {
-      servers: r.servers.map((v) => ({ id: v.id, status: v.status, task_state: v['OS-EXT-STS:task_state'] ?? null, power_state: v['OS-EXT-STS:power_state'] ?? null })),
+      servers: r.servers.map((v) => ({
+        id: v.id,
+        status: v.status,
+        task_state: v['OS-EXT-STS:task_state'] ?? null,
+        power_state: v['OS-EXT-STS:power_state'] ?? null,
+      })),
     };
   });
 
@@ -64,7 +69,8 @@ export function registerDashboardApi(app: FastifyInstance, a: ApiDeps): void {
     // As the user: 404 if it cannot see the image; then only its own project's image.
     const img = await a.ctxOf(req, s).api.get<{ owner: string; status: string }>('image', `/v2/images/${id}`);
     if (img.owner !== s.projectId && !s.isAdmin) throw new ApiError(403, `Not allowed to upload image data for image ${id}`);
-    if ((req.headers['content-type'] ?? '').split(';')[0] !== 'application/octet-stream') throw new ApiError(415, 'Content-Type must be application/octet-stream.');
+    if ((req.headers['content-type'] ?? '').split(';')[0] !== 'application/octet-stream')
+      throw new ApiError(415, 'Content-Type must be application/octet-stream.');
     const images = a.deps.facades.images;
     if (!images) throw new Error('the image service is not wired');
     try {

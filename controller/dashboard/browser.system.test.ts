@@ -15,11 +15,18 @@ import { ADMIN_PASSWORD, startDashboardCloud, type DashboardCloud } from './test
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const IMAGE = resolve(process.env.ACC_GUEST_IMAGE ?? join(ROOT, 'build/test-image/homestack-guest.qcow2'));
 const CHROMIUM = '/usr/bin/chromium';
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/run/libvirt/libvirt-sock') ? 'libvirtd is not running'
-  : !existsSync(CHROMIUM) ? 'no /usr/bin/chromium (apt-get install chromium)'
-  : !existsSync(IMAGE) ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)` : '';
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/run/libvirt/libvirt-sock')
+        ? 'libvirtd is not running'
+        : !existsSync(CHROMIUM)
+          ? 'no /usr/bin/chromium (apt-get install chromium)'
+          : !existsSync(IMAGE)
+            ? `no test image at ${IMAGE} (run scripts/build-test-image.sh)`
+            : '';
 if (why) console.log(`dashboard browser test: skipped: ${why}`);
 
 const runId = `t${randomBytes(3).toString('hex')}`;
@@ -39,12 +46,17 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     cloud = await startDashboardCloud(runId);
     imageId = await cloud.uploadImage(IMAGE, `${runId}-guest`);
     const token = await cloud.adminToken();
-    const f = await cloud.api('POST', '/compute/v2.1/flavors', token, { flavor: { name: `${runId}-tiny`, vcpus: 1, ram: 128, disk: 1 } });
+    const f = await cloud.api('POST', '/compute/v2.1/flavors', token, {
+      flavor: { name: `${runId}-tiny`, vcpus: 1, ram: 128, disk: 1 },
+    });
     expect(f.status).toBe(200);
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('dialog', (d) => { dialogs++; void d.dismiss(); });
+    page.on('dialog', (d) => {
+      dialogs++;
+      void d.dismiss();
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -54,7 +66,10 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
       const servers = (await cloud.api('GET', '/compute/v2.1/servers?all_tenants=1', token)).body?.servers ?? [];
       for (const s of servers) await cloud.api('DELETE', `/compute/v2.1/servers/${s.id}`, token);
       const t0 = Date.now();
-      while (Date.now() - t0 < 60_000 && ((await cloud.api('GET', '/compute/v2.1/servers?all_tenants=1', token)).body?.servers ?? []).length) {
+      while (
+        Date.now() - t0 < 60_000 &&
+        ((await cloud.api('GET', '/compute/v2.1/servers?all_tenants=1', token)).body?.servers ?? []).length
+      ) {
         await new Promise((r) => setTimeout(r, 500));
       }
       await cloud.close();
@@ -92,7 +107,10 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     // The guest prints its boot to ttyS0; reload until the log has the kernel's lines.
     const t0 = Date.now();
     for (;;) {
-      const log = await page.locator('#console-log').textContent().catch(() => '');
+      const log = await page
+        .locator('#console-log')
+        .textContent()
+        .catch(() => '');
       if (log && /Linux version|homestack/i.test(log)) break;
       if (Date.now() - t0 > 90_000) throw new Error(`no console log after 90 s: ${log}`);
       await page.waitForTimeout(2000);
@@ -108,7 +126,8 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
         const ctx = c.getContext('2d');
         if (ctx && c.width > 0 && c.height > 0) {
           const d = ctx.getImageData(0, 0, c.width, c.height).data;
-          for (let p = 0; p < d.length; p += 4) if (d[p]! > 0 || d[p + 1]! > 0 || d[p + 2]! > 0) return { w: c.width, h: c.height };
+          for (let p = 0; p < d.length; p += 4)
+            if (d[p]! > 0 || d[p + 1]! > 0 || d[p + 2]! > 0) return { w: c.width, h: c.height };
         }
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -162,15 +181,29 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     expect(dialogs).toBe(0);
     expect(await page.locator('img[src=x]').count()).toBe(0);
     await shot('08-escaped');
-    expect((await cloud.api('PUT', `/compute/v2.1/servers/${sid}`, token, { server: { name: `${runId}-web` } })).status).toBe(200);
+    expect((await cloud.api('PUT', `/compute/v2.1/servers/${sid}`, token, { server: { name: `${runId}-web` } })).status).toBe(
+      200,
+    );
   }, 60_000);
 
   it('a member of another project sees none of it', async () => {
     const token = await cloud.adminToken();
-    const p = await cloud.api('POST', '/identity/v3/projects', token, { project: { name: `${runId}-other`, domain_id: 'default' } });
-    const u = await cloud.api('POST', '/identity/v3/users', token, { user: { name: `${runId}-eve`, password: 'eve-password-1', domain_id: 'default' } });
+    const p = await cloud.api('POST', '/identity/v3/projects', token, {
+      project: { name: `${runId}-other`, domain_id: 'default' },
+    });
+    const u = await cloud.api('POST', '/identity/v3/users', token, {
+      user: { name: `${runId}-eve`, password: 'eve-password-1', domain_id: 'default' },
+    });
     const roles = await cloud.api('GET', '/identity/v3/roles?name=member', token);
-    expect((await cloud.api('PUT', `/identity/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${roles.body.roles[0].id}`, token)).status).toBe(204);
+    expect(
+      (
+        await cloud.api(
+          'PUT',
+          `/identity/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${roles.body.roles[0].id}`,
+          token,
+        )
+      ).status,
+    ).toBe(204);
     const ctx = await browser.newContext();
     const eve = await ctx.newPage();
     await eve.goto(`${cloud.url}/dashboard/login`);
@@ -209,14 +242,18 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     await p.goto(`${cloud.url}/dashboard/project/instances`);
     await p.waitForLoadState('networkidle');
     const bytes = [...seen.values()].reduce((a, b) => a + b, 0);
-    console.log(`[figures] first load (login, overview, instances and their static files): ${bytes} bytes over ${seen.size} URLs: ${[...seen].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(
+      `[figures] first load (login, overview, instances and their static files): ${bytes} bytes over ${seen.size} URLs: ${[...seen].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    );
     expect(bytes).toBeGreaterThan(0);
 
     // 200 instances: a flavor no host can hold, so each ends in ERROR at once (no guests).
     const token = await cloud.adminToken();
     const me = (await cloud.api('GET', '/identity/v3/projects?name=admin', token)).body.projects[0].id;
     await cloud.api('PUT', `/compute/v2.1/os-quota-sets/${me}`, token, { quota_set: { instances: -1, cores: -1, ram: -1 } });
-    const huge = await cloud.api('POST', '/compute/v2.1/flavors', token, { flavor: { name: `${runId}-nohost`, vcpus: 1, ram: 4_000_000, disk: 1 } });
+    const huge = await cloud.api('POST', '/compute/v2.1/flavors', token, {
+      flavor: { name: `${runId}-nohost`, vcpus: 1, ram: 4_000_000, disk: 1 },
+    });
     expect(huge.status).toBe(200);
     for (let i = 0; i < 200; i += 20) {
       const r = await cloud.api('POST', '/compute/v2.1/servers', token, {
@@ -225,28 +262,44 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
       expect(r.status, JSON.stringify(r.body)).toBe(202);
     }
     const t0 = Date.now();
-    while (((await cloud.api('GET', '/compute/v2.1/servers?status=BUILD', token)).body.servers ?? []).length && Date.now() - t0 < 120_000) {
+    while (
+      ((await cloud.api('GET', '/compute/v2.1/servers?status=BUILD', token)).body.servers ?? []).length &&
+      Date.now() - t0 < 120_000
+    ) {
       await new Promise((r) => setTimeout(r, 500));
     }
     const samples: Array<{ ttfb: number; dom: number; load: number }> = [];
     for (let i = 0; i < 3; i++) {
       await p.goto(`${cloud.url}/dashboard/project/instances`);
-      samples.push(await p.evaluate(() => {
-        const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-        return { ttfb: n.responseStart - n.requestStart, dom: n.domContentLoadedEventEnd - n.startTime, load: n.loadEventEnd - n.startTime };
-      }));
+      samples.push(
+        await p.evaluate(() => {
+          const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+          return {
+            ttfb: n.responseStart - n.requestStart,
+            dom: n.domContentLoadedEventEnd - n.startTime,
+            load: n.loadEventEnd - n.startTime,
+          };
+        }),
+      );
     }
     const rows = await p.locator('tr[data-server-id]').count();
     expect(rows).toBeGreaterThanOrEqual(200);
-    const med = (k: 'ttfb' | 'dom' | 'load') => samples.map((x) => x[k]).sort((a, b) => a - b)[1]!.toFixed(0);
-    console.log(`[figures] Instances page with ${rows} instances (median of 3): server time to first byte (the page rendered) ${med('ttfb')} ms, DOMContentLoaded ${med('dom')} ms, load ${med('load')} ms from navigation start`);
+    const med = (k: 'ttfb' | 'dom' | 'load') =>
+      samples
+        .map((x) => x[k])
+        .sort((a, b) => a - b)[1]!
+        .toFixed(0);
+    console.log(
+      `[figures] Instances page with ${rows} instances (median of 3): server time to first byte (the page rendered) ${med('ttfb')} ms, DOMContentLoaded ${med('dom')} ms, load ${med('load')} ms from navigation start`,
+    );
     await p.screenshot({ path: join(SHOTS, 'dashboard-10-200-instances.png') });
 
     // A failed launch: the action log on the detail page names the failed step and its error.
     const failed = (await cloud.api('GET', `/compute/v2.1/servers?name=${runId}-many-0&status=ERROR`, token)).body.servers[0];
     const events = (await cloud.api('GET', `/compute/v2.1/servers/${failed.id}/os-instance-actions`, token)).body.instanceActions;
-    const ev = (await cloud.api('GET', `/compute/v2.1/servers/${failed.id}/os-instance-actions/${events[0].request_id}`, token)).body.instanceAction.events
-      .find((e: { result: string }) => e.result === 'Error');
+    const ev = (
+      await cloud.api('GET', `/compute/v2.1/servers/${failed.id}/os-instance-actions/${events[0].request_id}`, token)
+    ).body.instanceAction.events.find((e: { result: string }) => e.result === 'Error');
     expect(ev, 'an Error event in the API').toBeTruthy();
     await p.goto(`${cloud.url}/dashboard/project/instances/${failed.id}`);
     const steps = p.locator('td', { has: p.locator('.status.bad') });

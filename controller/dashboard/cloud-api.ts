@@ -7,7 +7,13 @@ import { ApiError, type ApiResult, type CloudApi, type Service } from './page.js
  * of the APIs applies to the dashboard unchanged.
  */
 export function cloudApi(app: FastifyInstance, token: string): CloudApi {
-  const raw = async <T>(method: string, service: Service, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> => {
+  const raw = async <T>(
+    method: string,
+    service: Service,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResult<T>> => {
     const r = await app.inject({
       method: method as 'GET',
       url: `/${service}${path}`,
@@ -22,7 +28,13 @@ export function cloudApi(app: FastifyInstance, token: string): CloudApi {
     }
     return { status: r.statusCode, body: parsed as T };
   };
-  const call = async <T>(method: string, service: Service, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> => {
+  const call = async <T>(
+    method: string,
+    service: Service,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T> => {
     const r = await raw<T>(method, service, path, body, headers);
     if (r.status >= 400) throw new ApiError(r.status, errorMessage(r.body) ?? `HTTP ${r.status}`);
     return r.body;
@@ -42,6 +54,7 @@ export function errorMessage(body: unknown): string | undefined {
   if (!body || typeof body !== 'object') return typeof body === 'string' && body ? body : undefined;
   const b = body as Record<string, any>;
   if (typeof b.message === 'string') return b.message;
-  const inner = b.NeutronError ?? b.error ?? Object.values(b).find((v) => v && typeof v === 'object' && typeof v.message === 'string');
+  const inner =
+    b.NeutronError ?? b.error ?? Object.values(b).find((v) => v && typeof v === 'object' && typeof v.message === 'string');
   return typeof inner?.message === 'string' ? inner.message : undefined;
 }

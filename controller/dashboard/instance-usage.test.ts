@@ -15,7 +15,14 @@ homestack_agent_metric_source_up{source="instances"} 1
 describe('instance usage from the agent metrics', () => {
   it('picks the instance series only', () => {
     expect(usageFromMetrics(TEXT, U, 5)).toEqual({
-      t: 5, cpu_seconds: 12.5, memory_bytes: 201326592, rss_bytes: 0, net_rx_bytes: 1234, net_tx_bytes: 0, disk_read_bytes: 0, disk_write_bytes: 4096,
+      t: 5,
+      cpu_seconds: 12.5,
+      memory_bytes: 201326592,
+      rss_bytes: 0,
+      net_rx_bytes: 1234,
+      net_tx_bytes: 0,
+      disk_read_bytes: 0,
+      disk_write_bytes: 4096,
     });
   });
   it('is null for an instance the host does not report', () => {

@@ -26,7 +26,16 @@ const FIELDS: Record<string, keyof Omit<UsageSample, 't'>> = {
 /** The instance's series in Prometheus text (label domain="instance-<uuid>"), or null when absent. */
 export function usageFromMetrics(text: string, uuid: string, t = Date.now()): UsageSample | null {
   const want = `domain="instance-${uuid}"`;
-  const out: UsageSample = { t, cpu_seconds: 0, memory_bytes: 0, rss_bytes: 0, net_rx_bytes: 0, net_tx_bytes: 0, disk_read_bytes: 0, disk_write_bytes: 0 };
+  const out: UsageSample = {
+    t,
+    cpu_seconds: 0,
+    memory_bytes: 0,
+    rss_bytes: 0,
+    net_rx_bytes: 0,
+    net_tx_bytes: 0,
+    disk_read_bytes: 0,
+    disk_write_bytes: 0,
+  };
   let seen = false;
   for (const line of text.split('\n')) {
     if (!line.startsWith('homestack_instance_') || !line.includes(want)) continue;
@@ -45,6 +54,8 @@ export function usageFromMetrics(text: string, uuid: string, t = Date.now()): Us
 export async function instanceUsage(db: Db, agents: AgentLayer, uuid: string): Promise<UsageSample | null> {
   const row = db.prepare('SELECT host_id FROM instances WHERE id = ?').get(uuid) as { host_id: string | null } | undefined;
   if (!row?.host_id) return null;
-  const text = (await agents.agents.forHost(row.host_id).send('GET', '/metrics', undefined, { text: true, timeoutMs: 10_000 })) as string;
+  const text = (await agents.agents
+    .forHost(row.host_id)
+    .send('GET', '/metrics', undefined, { text: true, timeoutMs: 10_000 })) as string;
   return usageFromMetrics(text, uuid);
 }

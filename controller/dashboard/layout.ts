@@ -25,7 +25,15 @@ ${f.error ? html`<p class="flash error" role="alert">${f.error}</p>` : ''}
 <button type="submit">Sign in</button></form></main></body></html>`.value;
 }
 
-export function shell(o: { base: string; pages: readonly Page[]; current: Page | null; session: Session; title: string; content: SafeHtml; path: string }): string {
+export function shell(o: {
+  base: string;
+  pages: readonly Page[];
+  current: Page | null;
+  session: Session;
+  title: string;
+  content: SafeHtml;
+  path: string;
+}): string {
   const s = o.session;
   const nav = SECTIONS.filter((sec) => !sec.admin || s.isAdmin).map((sec) => {
     const entries = o.pages
@@ -34,7 +42,9 @@ export function shell(o: { base: string; pages: readonly Page[]; current: Page |
     if (!entries.length) return html``;
     return html`<h2>${sec.label}</h2><ul>${entries.map((p) => html`<li><a href="${o.base}${p.path}"${p === o.current ? html` aria-current="page"` : ''}>${p.nav!.label}</a></li>`)}</ul>`;
   });
-  const flash = s.flash ? html`<p class="flash ${s.flash.kind}" role="${s.flash.kind === 'error' ? 'alert' : 'status'}">${s.flash.text}</p>` : '';
+  const flash = s.flash
+    ? html`<p class="flash ${s.flash.kind}" role="${s.flash.kind === 'error' ? 'alert' : 'status'}">${s.flash.text}</p>`
+    : '';
   delete s.flash;
   return html`${head(o.title)}<body data-csrf="${s.csrf}" data-base="${o.base}"><header class="top"><a class="brand" href="${o.base}/">Homestack</a>
 <form method="post" action="${o.base}/switch-project" class="switcher"><input type="hidden" name="_csrf" value="${s.csrf}">
@@ -46,5 +56,6 @@ export function shell(o: { base: string; pages: readonly Page[]; current: Page |
 }
 
 export function errorShell(title: string, message: string, base: string): string {
-  return html`${head(title)}<body><main class="login-box"><h1>${title}</h1><p>${message}</p><p><a href="${base}/">Back to the dashboard</a></p></main></body></html>`.value;
+  return html`${head(title)}<body><main class="login-box"><h1>${title}</h1><p>${message}</p><p><a href="${base}/">Back to the dashboard</a></p></main></body></html>`
+    .value;
 }

@@ -6,8 +6,14 @@ import type { Session } from './sessions.js';
 type Scoped = Omit<Session, 'csrf'>;
 
 async function issue(app: FastifyInstance, auth: unknown): Promise<{ token: string; body: any }> {
-  const r = await app.inject({ method: 'POST', url: '/identity/v3/auth/tokens', payload: { auth }, headers: { 'content-type': 'application/json' } });
-  if (r.statusCode !== 201) throw new ApiError(r.statusCode, errorMessage(safeJson(r.body)) ?? 'The request you have made requires authentication.');
+  const r = await app.inject({
+    method: 'POST',
+    url: '/identity/v3/auth/tokens',
+    payload: { auth },
+    headers: { 'content-type': 'application/json' },
+  });
+  if (r.statusCode !== 201)
+    throw new ApiError(r.statusCode, errorMessage(safeJson(r.body)) ?? 'The request you have made requires authentication.');
   return { token: String(r.headers['x-subject-token']), body: r.json() };
 }
 
@@ -20,18 +26,32 @@ const safeJson = (s: string): unknown => {
 };
 
 export async function revoke(app: FastifyInstance, token: string): Promise<void> {
-  await app.inject({ method: 'DELETE', url: '/identity/v3/auth/tokens', headers: { 'x-auth-token': token, 'x-subject-token': token } });
+  await app.inject({
+    method: 'DELETE',
+    url: '/identity/v3/auth/tokens',
+    headers: { 'x-auth-token': token, 'x-subject-token': token },
+  });
 }
 
 async function projectsOf(app: FastifyInstance, token: string): Promise<Array<{ id: string; name: string }>> {
   const r = await app.inject({ method: 'GET', url: '/identity/v3/auth/projects', headers: { 'x-auth-token': token } });
   if (r.statusCode !== 200) return [];
-  return (r.json().projects as Array<{ id: string; name: string }>).map((p) => ({ id: p.id, name: p.name })).sort((a, b) => a.name.localeCompare(b.name));
+  return (r.json().projects as Array<{ id: string; name: string }>)
+    .map((p) => ({ id: p.id, name: p.name }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** A project-scoped session from a token of the same user (the token method, as Horizon does). */
-export async function scopeTo(app: FastifyInstance, rootToken: string, projectId: string, projects: Array<{ id: string; name: string }>): Promise<Scoped> {
-  const { token, body } = await issue(app, { identity: { methods: ['token'], token: { id: rootToken } }, scope: { project: { id: projectId } } });
+export async function scopeTo(
+  app: FastifyInstance,
+  rootToken: string,
+  projectId: string,
+  projects: Array<{ id: string; name: string }>,
+): Promise<Scoped> {
+  const { token, body } = await issue(app, {
+    identity: { methods: ['token'], token: { id: rootToken } },
+    scope: { project: { id: projectId } },
+  });
   const t = body.token;
   const roles: string[] = (t.roles ?? []).map((r: { name: string }) => r.name);
   return {
@@ -55,9 +75,15 @@ export async function scopeTo(app: FastifyInstance, rootToken: string, projectId
  * derived from the unscoped one, which the session keeps (server-side) for project
  * switches and revokes at sign-out. A failed sign-in revokes it at once.
  */
-export async function passwordLogin(app: FastifyInstance, f: { domain: string; user: string; password: string; preferProject?: string }): Promise<Scoped> {
+export async function passwordLogin(
+  app: FastifyInstance,
+  f: { domain: string; user: string; password: string; preferProject?: string },
+): Promise<Scoped> {
   const unscoped = await issue(app, {
-    identity: { methods: ['password'], password: { user: { name: f.user, domain: { name: f.domain || 'Default' }, password: f.password } } },
+    identity: {
+      methods: ['password'],
+      password: { user: { name: f.user, domain: { name: f.domain || 'Default' }, password: f.password } },
+    },
     scope: 'unscoped',
   });
   try {

@@ -22,11 +22,20 @@ export interface CloudApi {
   patch<T = any>(service: Service, path: string, body: unknown, contentType?: string): Promise<T>;
   delete<T = any>(service: Service, path: string): Promise<T>;
   /** Never throws on an HTTP status: for pages that show partial data. */
-  raw<T = any>(method: string, service: Service, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResult<T>>;
+  raw<T = any>(
+    method: string,
+    service: Service,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResult<T>>;
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -10,7 +10,13 @@ import { hiddenValue, InjectBrowser } from './testing/session.js';
 let cloud: TestCloud;
 
 let jar: () => InjectBrowser;
-const go = (b: InjectBrowser, method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}) => b.go(method, url, form, headers);
+const go = (
+  b: InjectBrowser,
+  method: 'GET' | 'POST',
+  url: string,
+  form?: Record<string, string>,
+  headers: Record<string, string> = {},
+) => b.go(method, url, form, headers);
 const hidden = hiddenValue;
 async function signIn(user: string, password: string) {
   const b = jar();
@@ -22,9 +28,15 @@ beforeAll(async () => {
   cloud = await testCloud();
   jar = () => new InjectBrowser(cloud.app);
   const p = await cloud.req('POST', '/v3/projects', cloud.adminToken, { project: { name: 'tdash-p2', domain_id: 'default' } });
-  const u = await cloud.req('POST', '/v3/users', cloud.adminToken, { user: { name: 'tdash-carol', password: 'carol-pw-1', domain_id: 'default' } });
+  const u = await cloud.req('POST', '/v3/users', cloud.adminToken, {
+    user: { name: 'tdash-carol', password: 'carol-pw-1', domain_id: 'default' },
+  });
   const roles = (await cloud.req('GET', '/v3/roles?name=member', cloud.adminToken)).body as any;
-  await cloud.req('PUT', `/v3/projects/${(p.body as any).project.id}/users/${(u.body as any).user.id}/roles/${roles.roles[0].id}`, cloud.adminToken);
+  await cloud.req(
+    'PUT',
+    `/v3/projects/${(p.body as any).project.id}/users/${(u.body as any).user.id}/roles/${roles.roles[0].id}`,
+    cloud.adminToken,
+  );
 }, 60_000);
 afterAll(async () => cloud?.close());
 
@@ -43,7 +55,10 @@ describe('dashboard sign-in and sessions', () => {
   it('refuses a sign-in without the login CSRF token, and wrong passwords with 401', async () => {
     const b = jar();
     await go(b, 'GET', '/dashboard/login');
-    expect((await go(b, 'POST', '/dashboard/login', { _csrf: 'nope', domain: 'Default', username: 'admin', password: ADMIN_PASSWORD })).statusCode).toBe(403);
+    expect(
+      (await go(b, 'POST', '/dashboard/login', { _csrf: 'nope', domain: 'Default', username: 'admin', password: ADMIN_PASSWORD }))
+        .statusCode,
+    ).toBe(403);
     const { r } = await signIn('admin', 'wrong-password');
     expect(r.statusCode).toBe(401);
     expect(r.body).toContain('Invalid credentials.');
@@ -60,7 +75,9 @@ describe('dashboard sign-in and sessions', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('Networks');
     expect(page.body).toContain('Admin');
-    const tokens = (await cloud.req('GET', '/v3/auth/tokens', cloud.adminToken, undefined, { 'x-subject-token': cloud.adminToken })).status;
+    const tokens = (
+      await cloud.req('GET', '/v3/auth/tokens', cloud.adminToken, undefined, { 'x-subject-token': cloud.adminToken })
+    ).status;
     expect(tokens).toBe(200);
     expect(page.body).not.toMatch(/gAAAA|x-auth-token/i);
     expect(page.headers['cache-control']).toBe('no-store');
@@ -71,7 +88,13 @@ describe('dashboard sign-in and sessions', () => {
     const noToken = await go(b, 'POST', '/dashboard/project/networks', { _action: 'create', name: 'tdash-x' });
     expect(noToken.statusCode).toBe(403);
     const page = await go(b, 'GET', '/dashboard/project/networks');
-    const ok = await go(b, 'POST', '/dashboard/project/networks', { _action: 'create', _csrf: hidden(page.body, '_csrf'), name: 'tdash-csrf', cidr: '10.91.0.0/24', enable_dhcp: 'on' });
+    const ok = await go(b, 'POST', '/dashboard/project/networks', {
+      _action: 'create',
+      _csrf: hidden(page.body, '_csrf'),
+      name: 'tdash-csrf',
+      cidr: '10.91.0.0/24',
+      enable_dhcp: 'on',
+    });
     expect(ok.statusCode).toBe(303);
     const after = await go(b, 'GET', ok.headers.location as string);
     expect(after.body).toContain('tdash-csrf');
@@ -99,7 +122,11 @@ describe('dashboard sign-in and sessions', () => {
     const { b } = await signIn('admin', ADMIN_PASSWORD);
     const page = await go(b, 'GET', '/dashboard/project/networks');
     const csrf = hidden(page.body, '_csrf');
-    const bad = await go(b, 'POST', '/dashboard/switch-project', { _csrf: csrf, project_id: 'not-a-project', next: 'https://evil.example/' });
+    const bad = await go(b, 'POST', '/dashboard/switch-project', {
+      _csrf: csrf,
+      project_id: 'not-a-project',
+      next: 'https://evil.example/',
+    });
     expect(bad.headers.location).toBe('/dashboard/');
     const out = await go(b, 'POST', '/dashboard/logout', { _csrf: csrf });
     expect(out.statusCode).toBe(303);

@@ -59,13 +59,21 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
       return payload;
     });
-    app.setNotFoundHandler((_req, reply) => reply.status(404).type('text/html; charset=utf-8').send(errorShell('Not found', 'There is no such page.', BASE)));
+    app.setNotFoundHandler((_req, reply) =>
+      reply
+        .status(404)
+        .type('text/html; charset=utf-8')
+        .send(errorShell('Not found', 'There is no such page.', BASE)),
+    );
     app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       const status = err instanceof ApiError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
       if (status >= 500) req.log.error({ err }, 'dashboard error');
       const message = status >= 500 ? 'Something went wrong on the server; the log has the details.' : err.message;
       if (req.url.startsWith(`${BASE}/api/`)) return reply.status(status).send({ message });
-      return reply.status(status).type('text/html; charset=utf-8').send(errorShell(status === 404 ? 'Not found' : 'Error', message, BASE));
+      return reply
+        .status(status)
+        .type('text/html; charset=utf-8')
+        .send(errorShell(status === 404 ? 'Not found' : 'Error', message, BASE));
     });
 
     const secure = (req: FastifyRequest) => req.protocol === 'https';
@@ -81,7 +89,8 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       base: BASE,
     });
     /** Only paths inside the dashboard: no open redirects. */
-    const safeNext = (n: unknown, fallback: string) => (typeof n === 'string' && n.startsWith(`${BASE}/`) && !n.startsWith(`${BASE}//`) && !n.includes('\\') ? n : fallback);
+    const safeNext = (n: unknown, fallback: string) =>
+      typeof n === 'string' && n.startsWith(`${BASE}/`) && !n.startsWith(`${BASE}//`) && !n.includes('\\') ? n : fallback;
 
     app.get('/static/:file', async (req, reply) => {
       const f = statics.get((req.params as { file: string }).file);
@@ -100,21 +109,43 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       const f = (req.body ?? {}) as Record<string, string>;
       const expected = req.cookies[LOGIN_COOKIE];
       if (!expected || f._csrf !== expected) {
-        return reply.status(403).type('text/html; charset=utf-8').send(errorShell('Forbidden', 'The sign-in form expired; load it again.', BASE));
+        return reply
+          .status(403)
+          .type('text/html; charset=utf-8')
+          .send(errorShell('Forbidden', 'The sign-in form expired; load it again.', BASE));
       }
       try {
-        const s = await passwordLogin(app, { domain: String(f.domain ?? ''), user: String(f.username ?? ''), password: String(f.password ?? '') });
+        const s = await passwordLogin(app, {
+          domain: String(f.domain ?? ''),
+          user: String(f.username ?? ''),
+          password: String(f.password ?? ''),
+        });
         const { sid } = store.create(s);
         reply.clearCookie(LOGIN_COOKIE, { path: BASE });
-        reply.setCookie(COOKIE, sid, { path: BASE, httpOnly: true, sameSite: 'strict', secure: secure(req), expires: new Date(s.expiresAt) });
+        reply.setCookie(COOKIE, sid, {
+          path: BASE,
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: secure(req),
+          expires: new Date(s.expiresAt),
+        });
         return reply.redirect(`${BASE}/`, 303);
       } catch (err) {
         if (!(err instanceof ApiError) || err.status >= 500) throw err;
         const loginCsrf = randomBytes(24).toString('base64url');
         reply.setCookie(LOGIN_COOKIE, loginCsrf, { path: BASE, httpOnly: true, sameSite: 'strict', secure: secure(req) });
-        return reply.status(401).type('text/html; charset=utf-8').send(
-          loginPage({ base: BASE, loginCsrf, error: 'Invalid credentials.', user: String(f.username ?? ''), domain: String(f.domain ?? '') }),
-        );
+        return reply
+          .status(401)
+          .type('text/html; charset=utf-8')
+          .send(
+            loginPage({
+              base: BASE,
+              loginCsrf,
+              error: 'Invalid credentials.',
+              user: String(f.username ?? ''),
+              domain: String(f.domain ?? ''),
+            }),
+          );
       }
     });
 
@@ -129,7 +160,10 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       if (req.method !== 'GET') {
         const posted = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.headers['x-csrf-token'];
         if (!csrfMatches(s, posted)) {
-          await reply.status(403).type('text/html; charset=utf-8').send(errorShell('Forbidden', 'Missing or wrong CSRF token: reload the page and try again.', BASE));
+          await reply
+            .status(403)
+            .type('text/html; charset=utf-8')
+            .send(errorShell('Forbidden', 'Missing or wrong CSRF token: reload the page and try again.', BASE));
           return null;
         }
       }
@@ -160,7 +194,9 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       return reply.redirect(next, 303);
     });
 
-    app.get('/', async (req, reply) => (sessionOf(req) ? reply.redirect(`${BASE}${pages[0]?.path ?? '/login'}`, 303) : toLogin(reply)));
+    app.get('/', async (req, reply) =>
+      sessionOf(req) ? reply.redirect(`${BASE}${pages[0]?.path ?? '/login'}`, 303) : toLogin(reply),
+    );
 
     registerDashboardApi(app, { deps, guard, ctxOf });
 
@@ -172,7 +208,9 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
         const ctx = ctxOf(req, s);
         try {
           const content = await page.render(ctx);
-          return reply.type('text/html; charset=utf-8').send(shell({ base: BASE, pages, current: page, session: s, title: page.title, content, path: req.url }));
+          return reply
+            .type('text/html; charset=utf-8')
+            .send(shell({ base: BASE, pages, current: page, session: s, title: page.title, content, path: req.url }));
         } catch (err) {
           if (err instanceof ApiError && err.status === 401) {
             store.delete(sidOf(req));
@@ -185,7 +223,12 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
       app.post(page.path, async (req, reply) => {
         const s = await guard(req, reply);
         if (!s) return reply;
-        const form = Object.fromEntries(Object.entries((req.body ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v ?? '')]));
+        const form = Object.fromEntries(
+          Object.entries((req.body ?? {}) as Record<string, unknown>).map(([k, v]) => [
+            k,
+            Array.isArray(v) ? v.join(',') : String(v ?? ''),
+          ]),
+        );
         const action = page.actions![form._action ?? ''];
         const here = req.url.split('?')[0]!;
         if (!action) {

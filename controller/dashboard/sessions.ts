@@ -26,7 +26,10 @@ const hash = (sid: string): string => createHash('sha256').update(sid).digest('h
 export class SessionStore {
   private readonly byHash = new Map<string, Session>();
 
-  constructor(private readonly now: () => number = Date.now, private readonly max = 10_000) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly max = 10_000,
+  ) {}
 
   /** Stores a session and returns the cookie value (the only copy of the id). */
   create(s: Omit<Session, 'csrf'>): { sid: string; session: Session } {

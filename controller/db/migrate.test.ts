@@ -23,17 +23,27 @@ describe('migrations', () => {
     expect(applied.length).toBe(loadMigrations().length);
     expect(schemaVersion(db)).toBe(Math.max(...applied));
     expect(migrate(db)).toEqual([]);
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all().map((r) => (r as { name: string }).name);
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+      .all()
+      .map((r) => (r as { name: string }).name);
     expect(tables).toEqual(expect.arrayContaining(['hosts', 'operations']));
   });
 
   it('applies in order and only the newer ones', () => {
     const db = new Database(':memory:');
     const order: number[] = [];
-    db.function('note', (v: number) => { order.push(v); return v; });
-    expect(migrate(db, [m(2, 'CREATE TABLE b (x); SELECT note(2);'), m(1, 'CREATE TABLE a (x); SELECT note(1);')])).toEqual([1, 2]);
+    db.function('note', (v: number) => {
+      order.push(v);
+      return v;
+    });
+    expect(migrate(db, [m(2, 'CREATE TABLE b (x); SELECT note(2);'), m(1, 'CREATE TABLE a (x); SELECT note(1);')])).toEqual([
+      1, 2,
+    ]);
     expect(order).toEqual([1, 2]);
-    expect(migrate(db, [m(1, 'SELECT note(1);'), m(2, 'SELECT note(2);'), m(3, 'CREATE TABLE c (x); SELECT note(3);')])).toEqual([3]);
+    expect(migrate(db, [m(1, 'SELECT note(1);'), m(2, 'SELECT note(2);'), m(3, 'CREATE TABLE c (x); SELECT note(3);')])).toEqual([
+      3,
+    ]);
     expect(order).toEqual([1, 2, 3]);
   });
 
@@ -64,7 +74,14 @@ describe('migrations', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hs-db-')), 'h.db');
     const db = openDb(path);
     db.pragma('user_version = 999');
-    const e = (() => { try { migrate(db); } catch (x) { return x as Error; } return null; })();
+    const e = (() => {
+      try {
+        migrate(db);
+      } catch (x) {
+        return x as Error;
+      }
+      return null;
+    })();
     expect(e).toBeInstanceOf(SchemaTooNewError);
     expect(e!.message).toMatch(/schema is version 999 but this controller only knows up to \d+/);
   });

@@ -23,7 +23,10 @@ export function defaultMigrationsDir(): string {
 }
 
 export class SchemaTooNewError extends Error {
-  constructor(readonly dbVersion: number, readonly codeVersion: number) {
+  constructor(
+    readonly dbVersion: number,
+    readonly codeVersion: number,
+  ) {
     super(
       `the database schema is version ${dbVersion} but this controller only knows up to ${codeVersion}: ` +
         'it was used by a newer Homestack; upgrade the controller or restore a backup',
@@ -38,7 +41,9 @@ export function schemaVersion(db: Db): number {
 
 /** Versions recorded as applied (schema_migrations), created on first use. */
 function appliedVersions(db: Db, migrations: Migration[]): Set<number> {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  );
   const rows = db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>;
   const uv = schemaVersion(db);
   if (!rows.length && uv > 0) {

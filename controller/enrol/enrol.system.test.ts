@@ -25,10 +25,16 @@ import { startJobs } from '../jobs/cron.js';
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist/controller/cli/main.js');
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1'
-  : process.getuid?.() !== 0 ? 'not root'
-  : !existsSync('/usr/sbin/sshd') ? 'no /usr/sbin/sshd (apt-get install openssh-server)'
-  : !existsSync(join(ROOT, 'dist/agents/main.js')) ? 'no build (npm run build)' : '';
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : process.getuid?.() !== 0
+      ? 'not root'
+      : !existsSync('/usr/sbin/sshd')
+        ? 'no /usr/sbin/sshd (apt-get install openssh-server)'
+        : !existsSync(join(ROOT, 'dist/agents/main.js'))
+          ? 'no build (npm run build)'
+          : '';
 if (why) console.log(`enrolment system test: skipped: ${why}`);
 
 const run = `t${randomBytes(3).toString('hex')}`;
@@ -49,16 +55,35 @@ describe.skipIf(Boolean(why))('host add over SSH (real sshd in a namespace)', ()
   const prefix = () => join(dir, 'host-root');
 
   // Asynchronous: the controller answering the agent runs in this process.
-  const cli = (...args: string[]) => new Promise<{ code: number; out: string }>((res) => {
-    const p = spawn(process.execPath, [CLI, ...args, '--config', ctlToml], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 300_000);
-    p.on('close', (code) => { clearTimeout(t); res({ code: code ?? -1, out }); });
-  });
-  const hostsNamed = (name: string) => db.prepare('SELECT name, state FROM hosts WHERE name = ?').all(name) as Array<{ name: string; state: string }>;
-  const add = (...extra: string[]) => cli('host', 'add', `root@${HOST_IP}`, '--port', '2222', '--identity-file', join(dir, 'id'), '--roles', '', '--wait', '40', ...extra);
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; out: string }>((res) => {
+      const p = spawn(process.execPath, [CLI, ...args, '--config', ctlToml], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      const t = setTimeout(() => p.kill('SIGKILL'), 300_000);
+      p.on('close', (code) => {
+        clearTimeout(t);
+        res({ code: code ?? -1, out });
+      });
+    });
+  const hostsNamed = (name: string) =>
+    db.prepare('SELECT name, state FROM hosts WHERE name = ?').all(name) as Array<{ name: string; state: string }>;
+  const add = (...extra: string[]) =>
+    cli(
+      'host',
+      'add',
+      `root@${HOST_IP}`,
+      '--port',
+      '2222',
+      '--identity-file',
+      join(dir, 'id'),
+      '--roles',
+      '',
+      '--wait',
+      '40',
+      ...extra,
+    );
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `${run}-enrol-`));
@@ -74,18 +99,50 @@ describe.skipIf(Boolean(why))('host add over SSH (real sshd in a namespace)', ()
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id.pub')), { mode: 0o600 });
     hostPub = readFileSync(join(dir, 'hostkey.pub'), 'utf8').trim();
-    writeFileSync(join(dir, 'sshd_config'), [
-      'Port 2222', `ListenAddress ${HOST_IP}`, `HostKey ${join(dir, 'hostkey')}`, `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      [
+        'Port 2222',
+        `ListenAddress ${HOST_IP}`,
+        `HostKey ${join(dir, 'hostkey')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        '',
+      ].join('\n'),
+    );
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     sh('ip', ['netns', 'exec', NS, '/usr/sbin/sshd', '-f', join(dir, 'sshd_config'), '-E', join(dir, 'sshd.log')]);
 
     const port = 20000 + (parseInt(run.slice(1), 16) % 20000);
-    const cfg = { data_dir: join(dir, 'ctl'), public_url: `http://${CTL_IP}:${port}`, listen: { host: CTL_IP, port }, identity: { scrypt_log_n: 10 }, agents: { heartbeat_s: 2, down_after_missed: 3 } };
+    const cfg = {
+      data_dir: join(dir, 'ctl'),
+      public_url: `http://${CTL_IP}:${port}`,
+      listen: { host: CTL_IP, port },
+      identity: { scrypt_log_n: 10 },
+      agents: { heartbeat_s: 2, down_after_missed: 3 },
+    };
     ctlToml = join(dir, 'controller.toml');
-    writeFileSync(ctlToml, [`data_dir = "${cfg.data_dir}"`, `public_url = "${cfg.public_url}"`, '', '[listen]', `host = "${CTL_IP}"`, `port = ${port}`, '', '[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', ''].join('\n'));
+    writeFileSync(
+      ctlToml,
+      [
+        `data_dir = "${cfg.data_dir}"`,
+        `public_url = "${cfg.public_url}"`,
+        '',
+        '[listen]',
+        `host = "${CTL_IP}"`,
+        `port = ${port}`,
+        '',
+        '[agents]',
+        'heartbeat_s = 2',
+        'down_after_missed = 3',
+        '',
+      ].join('\n'),
+    );
     const config = Value.Default(ControllerConfigSchema, cfg) as ControllerConfig;
     mkdirSync(config.data_dir, { recursive: true });
     db = openDb(join(config.data_dir, 'homestack.db'));
@@ -148,7 +205,20 @@ describe.skipIf(Boolean(why))('host add over SSH (real sshd in a namespace)', ()
 
   it('undoes every step when a late one fails (no heartbeat: a wrong controller URL)', async () => {
     const other = join(dir, 'other-root');
-    const r = await add('--known-hosts', join(dir, 'known_hosts'), '--prefix', other, '--name', `${run}-bad`, '--controller-url', `http://${CTL_IP}:9`, '--wait', '6', '--agent-port', '8002');
+    const r = await add(
+      '--known-hosts',
+      join(dir, 'known_hosts'),
+      '--prefix',
+      other,
+      '--name',
+      `${run}-bad`,
+      '--controller-url',
+      `http://${CTL_IP}:9`,
+      '--wait',
+      '6',
+      '--agent-port',
+      '8002',
+    );
     expect(r.code, r.out).toBe(1);
     expect(r.out).toMatch(/step "heartbeat" failed: no heartbeat/);
     expect(hostsNamed(`${run}-bad`)).toEqual([]);

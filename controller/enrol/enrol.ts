@@ -37,8 +37,14 @@ export interface EnrolDeps {
 }
 
 export class EnrolError extends Error {
-  constructor(readonly step: string, cause: unknown, readonly undoErrors: string[]) {
-    super(`step "${step}" failed: ${(cause as Error)?.message ?? String(cause)}${undoErrors.length ? `; undo left: ${undoErrors.join('; ')}` : ''}`);
+  constructor(
+    readonly step: string,
+    cause: unknown,
+    readonly undoErrors: string[],
+  ) {
+    super(
+      `step "${step}" failed: ${(cause as Error)?.message ?? String(cause)}${undoErrors.length ? `; undo left: ${undoErrors.join('; ')}` : ''}`,
+    );
   }
 }
 
@@ -71,11 +77,13 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     const os = (await exec(['cat', '/etc/os-release'])).stdout;
     const id = /^ID=(.*)$/m.exec(os)?.[1]?.replace(/"/g, '');
     const ver = /^VERSION_ID=(.*)$/m.exec(os)?.[1]?.replace(/"/g, '');
-    if (id !== 'debian' || ver !== '12') throw new Error(`Homestack agents run on Debian 12; this host is ${id ?? '?'} ${ver ?? '?'}`);
+    if (id !== 'debian' || ver !== '12')
+      throw new Error(`Homestack agents run on Debian 12; this host is ${id ?? '?'} ${ver ?? '?'}`);
     const arch = (await exec(['uname', '-m'])).stdout.trim();
     if (arch !== 'x86_64') throw new Error(`the agent release is built for x86_64; this host is ${arch}`);
     const name = plan.name ?? (await exec(['hostname', '-s'])).stdout.trim();
-    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(name)) throw new Error(`host name "${name}" is not a valid host name (use --name)`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(name))
+      throw new Error(`host name "${name}" is not a valid host name (use --name)`);
 
     // Already enrolled and up with the credential on the host? Then nothing to do.
     const known = d.registry.list().find((h) => h.name === name);
@@ -105,8 +113,24 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     }
     say(1, missing.length ? `installing ${missing.join(' ')}` : `all ${pkgs.length} Debian packages present`);
     if (missing.length) {
-      await exec(['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-o', 'DPkg::Lock::Timeout=300', 'update'], { timeoutMs: 600_000 });
-      await exec(['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-y', '-q', '-o', 'DPkg::Lock::Timeout=300', 'install', '--no-install-recommends', ...missing], { timeoutMs: 1_200_000 });
+      await exec(['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-o', 'DPkg::Lock::Timeout=300', 'update'], {
+        timeoutMs: 600_000,
+      });
+      await exec(
+        [
+          'env',
+          'DEBIAN_FRONTEND=noninteractive',
+          'apt-get',
+          '-y',
+          '-q',
+          '-o',
+          'DPkg::Lock::Timeout=300',
+          'install',
+          '--no-install-recommends',
+          ...missing,
+        ],
+        { timeoutMs: 1_200_000 },
+      );
       // Packages stay installed on undo: removing them could take away what others use.
     }
 
@@ -117,7 +141,10 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     if (await exists(join(dir, 'dist/agents/main.js'))) {
       say(2, `release ${rel.version} already on the host`);
     } else {
-      say(2, `copying the agent release ${rel.version} (${(rel.size / 1048576).toFixed(1)} MiB, sha256 ${rel.sha256.slice(0, 12)}…)`);
+      say(
+        2,
+        `copying the agent release ${rel.version} (${(rel.size / 1048576).toFixed(1)} MiB, sha256 ${rel.sha256.slice(0, 12)}…)`,
+      );
       const hadOpt = await exists(opt);
       await exec(['mkdir', '-p', opt]);
       if (!hadOpt) r.add(`remove ${opt}`, () => exec(['rm', '-rf', opt]));
@@ -152,8 +179,13 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
       `controller_url = ${JSON.stringify(plan.controllerUrl)}`,
       `credential_file = ${JSON.stringify(keyFile)}`,
       `heartbeat_s = ${plan.heartbeatS}`,
-      '', '[listen]', `host = ${JSON.stringify(plan.address)}`, `port = ${plan.agentPort}`,
-      ...(plan.roles.includes('network') ? ['', '[network]', `tunnel_ip = ${JSON.stringify(plan.tunnelIp ?? plan.address)}`] : []),
+      '',
+      '[listen]',
+      `host = ${JSON.stringify(plan.address)}`,
+      `port = ${plan.agentPort}`,
+      ...(plan.roles.includes('network')
+        ? ['', '[network]', `tunnel_ip = ${JSON.stringify(plan.tunnelIp ?? plan.address)}`]
+        : []),
       '',
     ];
     await exec(['sh', '-c', 'cat > "$1.new" && mv "$1.new" "$1"', 'sh', toml], { stdin: lines.join('\n') });
@@ -174,18 +206,42 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     if (pid1 === 'systemd' && plan.prefix === '/') {
       say(5, 'installing and starting homestack-agent.service');
       const unit = [
-        '[Unit]', 'Description=Homestack agent', 'After=network-online.target libvirtd.service openvswitch-switch.service', 'Wants=network-online.target', '',
-        '[Service]', `ExecStart=${node} --max-semi-space-size=1 ${main} --config ${toml}`, 'Restart=on-failure', 'RestartSec=2', '',
-        '[Install]', 'WantedBy=multi-user.target', '',
+        '[Unit]',
+        'Description=Homestack agent',
+        'After=network-online.target libvirtd.service openvswitch-switch.service',
+        'Wants=network-online.target',
+        '',
+        '[Service]',
+        `ExecStart=${node} --max-semi-space-size=1 ${main} --config ${toml}`,
+        'Restart=on-failure',
+        'RestartSec=2',
+        '',
+        '[Install]',
+        'WantedBy=multi-user.target',
+        '',
       ].join('\n');
       await exec(['sh', '-c', 'cat > /etc/systemd/system/homestack-agent.service'], { stdin: unit });
       await exec(['systemctl', 'daemon-reload']);
       await exec(['systemctl', 'enable', '--now', 'homestack-agent.service'], { timeoutMs: 60_000 });
-      r.add('stop homestack-agent.service', () => exec(['systemctl', 'disable', '--now', 'homestack-agent.service'], { allowFail: true }));
+      r.add('stop homestack-agent.service', () =>
+        exec(['systemctl', 'disable', '--now', 'homestack-agent.service'], { allowFail: true }),
+      );
     } else {
       say(5, `starting the agent directly (PID 1 is ${pid1}, not systemd)`);
       await stopDirect(d.remote, pidFile);
-      await exec(['sh', '-c', 'log=$1 pid=$2; shift 2; setsid "$@" >>"$log" 2>&1 </dev/null & echo $! > "$pid"', 'sh', logFile, pidFile, node, '--max-semi-space-size=1', main, '--config', toml]);
+      await exec([
+        'sh',
+        '-c',
+        'log=$1 pid=$2; shift 2; setsid "$@" >>"$log" 2>&1 </dev/null & echo $! > "$pid"',
+        'sh',
+        logFile,
+        pidFile,
+        node,
+        '--max-semi-space-size=1',
+        main,
+        '--config',
+        toml,
+      ]);
       r.add('stop the agent', () => stopDirect(d.remote, pidFile));
     }
 
@@ -207,10 +263,23 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     return { name, changed: true, ms: Date.now() - t0 };
   } catch (err) {
     const left = await r.revert();
-    throw new EnrolError(step, err, left.map((x) => `${x.what}: ${(x.error as Error)?.message ?? x.error}`));
+    throw new EnrolError(
+      step,
+      err,
+      left.map((x) => `${x.what}: ${(x.error as Error)?.message ?? x.error}`),
+    );
   }
 }
 
 async function stopDirect(remote: Remote, pidFile: string): Promise<void> {
-  await remote.exec(['sh', '-c', '[ -f "$1" ] || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done; kill -9 "$p" 2>/dev/null; rm -f "$1"', 'sh', pidFile], { allowFail: true });
+  await remote.exec(
+    [
+      'sh',
+      '-c',
+      '[ -f "$1" ] || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done; kill -9 "$p" 2>/dev/null; rm -f "$1"',
+      'sh',
+      pidFile,
+    ],
+    { allowFail: true },
+  );
 }

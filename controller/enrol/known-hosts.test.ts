@@ -22,13 +22,18 @@ describe('known_hosts', () => {
   });
   it('matches plain, comma-listed and hashed entries', () => {
     expect(checkKnownHosts(`h1,192.0.2.5 ssh-ed25519 ${b64}\n`, '192.0.2.5', 22, key)).toEqual({ kind: 'match' });
-    expect(checkKnownHosts(`${hashed('[192.0.2.5]:2222')} ssh-ed25519 ${b64}\n`, '192.0.2.5', 2222, key)).toEqual({ kind: 'match' });
+    expect(checkKnownHosts(`${hashed('[192.0.2.5]:2222')} ssh-ed25519 ${b64}\n`, '192.0.2.5', 2222, key)).toEqual({
+      kind: 'match',
+    });
     expect(checkKnownHosts(`${hashed('192.0.2.5')} ssh-ed25519 ${b64}\n`, '192.0.2.6', 22, key)).toEqual({ kind: 'unknown' });
   });
   it('a changed key is a mismatch naming the line; @revoked refuses; unknown hosts are unknown', () => {
     const text = `# comment\n192.0.2.9 ssh-ed25519 ${b64}\n192.0.2.5 ssh-ed25519 ${other.toString('base64')}\n`;
     expect(checkKnownHosts(text, '192.0.2.5', 22, key)).toEqual({ kind: 'mismatch', line: 3 });
-    expect(checkKnownHosts(`@revoked 192.0.2.5 ssh-ed25519 ${b64}\n`, '192.0.2.5', 22, key)).toEqual({ kind: 'mismatch', line: 1 });
+    expect(checkKnownHosts(`@revoked 192.0.2.5 ssh-ed25519 ${b64}\n`, '192.0.2.5', 22, key)).toEqual({
+      kind: 'mismatch',
+      line: 1,
+    });
     expect(checkKnownHosts('', '192.0.2.5', 22, key)).toEqual({ kind: 'unknown' });
     expect(checkKnownHosts(`@cert-authority 192.0.2.5 ssh-ed25519 ${b64}\n`, '192.0.2.5', 22, key)).toEqual({ kind: 'unknown' });
   });
@@ -45,6 +50,11 @@ describe('remote shell quoting', () => {
     const { execFileSync } = await import('node:child_process');
     const argv = ['printf', '%s\\n', "it's", 'a b', '$HOME', '`id`', ';', '*', 'x\ny', ''];
     const out = execFileSync('/bin/sh', ['-c', shJoin(argv)], { encoding: 'utf8' });
-    expect(out).toBe(argv.slice(2).map((a) => `${a}\n`).join(''));
+    expect(out).toBe(
+      argv
+        .slice(2)
+        .map((a) => `${a}\n`)
+        .join(''),
+    );
   });
 });

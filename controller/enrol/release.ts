@@ -19,7 +19,9 @@ export function installRoot(): string {
 
 /** node_modules paths of the production dependencies (package-lock v3: entries without dev). */
 export function productionModules(root: string): string[] {
-  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }>;
+  };
   return Object.entries(lock.packages)
     .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional && existsSync(join(root, path)))
     .map(([path]) => path)
@@ -52,22 +54,51 @@ export async function ensureRelease(run: Runner, outDir: string, root = installR
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   if (!existsSync(join(root, 'dist/agents/main.js'))) throw new Error(`no build in ${root}/dist (npm run build)`);
   const key = createHash('sha256')
-    .update(pkg.version).update(readFileSync(join(root, 'package-lock.json'))).update(process.version)
+    .update(pkg.version)
+    .update(readFileSync(join(root, 'package-lock.json')))
+    .update(process.version)
     .update(String(newestMtime(join(root, 'dist'))))
-    .digest('hex').slice(0, 12);
+    .digest('hex')
+    .slice(0, 12);
   const file = join(outDir, `homestack-agent-${pkg.version}-${key}.tar.gz`);
   if (existsSync(file) && existsSync(`${file}.sha256`)) {
-    return { file, sha256: readFileSync(`${file}.sha256`, 'utf8').trim().split(/\s+/)[0]!, size: statSync(file).size, version: pkg.version };
+    return {
+      file,
+      sha256: readFileSync(`${file}.sha256`, 'utf8').trim().split(/\s+/)[0]!,
+      size: statSync(file).size,
+      version: pkg.version,
+    };
   }
   mkdirSync(outDir, { recursive: true, mode: 0o755 });
   const list = join(outDir, `.files-${key}`);
   writeFileSync(list, ['dist', 'package.json', ...productionModules(root)].join('\n') + '\n');
   const part = `${file}.part`;
-  await run('tar', ['-czf', part, '--exclude=*.test.js', '--exclude=*.js.map', '--exclude=*.d.ts', '-C', root, '--files-from', list,
-    '-C', dirname(process.execPath), '--transform', `s,^${basename(process.execPath)}$,bin/node,`, basename(process.execPath)], { timeoutMs: 300_000 });
+  await run(
+    'tar',
+    [
+      '-czf',
+      part,
+      '--exclude=*.test.js',
+      '--exclude=*.js.map',
+      '--exclude=*.d.ts',
+      '-C',
+      root,
+      '--files-from',
+      list,
+      '-C',
+      dirname(process.execPath),
+      '--transform',
+      `s,^${basename(process.execPath)}$,bin/node,`,
+      basename(process.execPath),
+    ],
+    { timeoutMs: 300_000 },
+  );
   const sha256 = await new Promise<string>((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(part).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    createReadStream(part)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
   renameSync(part, file);
   writeFileSync(`${file}.sha256`, `${sha256}  ${basename(file)}\n`);

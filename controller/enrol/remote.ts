@@ -8,12 +8,20 @@ export const shQuote = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s
 export const shJoin = (argv: readonly string[]): string => argv.map(shQuote).join(' ');
 
 export class RemoteError extends Error {
-  constructor(message: string, readonly code: number | null, readonly stderr: string) {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
     super(message);
   }
 }
 
-export interface ExecResult { code: number; stdout: string; stderr: string }
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface RemoteOptions {
   host: string;
@@ -28,7 +36,10 @@ export interface RemoteOptions {
 
 /** An SSH session to a host being enrolled (ssh2): commands as argument arrays, with timeouts. */
 export class Remote {
-  private constructor(private readonly c: Client, readonly hostKeyFingerprint: string) {}
+  private constructor(
+    private readonly c: Client,
+    readonly hostKeyFingerprint: string,
+  ) {}
 
   static connect(o: RemoteOptions): Promise<Remote> {
     return new Promise((resolve, reject) => {
@@ -36,8 +47,12 @@ export class Remote {
       let fp = '';
       let refused = false;
       const cfg: ConnectConfig = {
-        host: o.host, port: o.port, username: o.username, readyTimeout: o.timeoutMs ?? 20_000,
-        ...(o.privateKey ? { privateKey: o.privateKey } : {}), ...(o.password !== undefined ? { password: o.password } : {}),
+        host: o.host,
+        port: o.port,
+        username: o.username,
+        readyTimeout: o.timeoutMs ?? 20_000,
+        ...(o.privateKey ? { privateKey: o.privateKey } : {}),
+        ...(o.password !== undefined ? { password: o.password } : {}),
         hostVerifier: (key: Buffer) => {
           fp = fingerprint(key);
           const ok = o.verifyHostKey(fp, key);
@@ -52,7 +67,10 @@ export class Remote {
   }
 
   /** Runs argv through the remote shell; stdin (e.g. a secret) never appears in argv. */
-  exec(argv: readonly string[], o: { stdin?: Buffer | string | NodeJS.ReadableStream; timeoutMs?: number; allowFail?: boolean } = {}): Promise<ExecResult> {
+  exec(
+    argv: readonly string[],
+    o: { stdin?: Buffer | string | NodeJS.ReadableStream; timeoutMs?: number; allowFail?: boolean } = {},
+  ): Promise<ExecResult> {
     const cmd = shJoin(argv);
     return new Promise((resolve, reject) => {
       this.c.exec(cmd, (err, ch) => {
@@ -68,7 +86,14 @@ export class Remote {
         ch.on('close', (code: number | null) => {
           clearTimeout(timer);
           const r = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errb).toString() };
-          if (r.code !== 0 && !o.allowFail) reject(new RemoteError(`${argv[0]} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, r.code, r.stderr));
+          if (r.code !== 0 && !o.allowFail)
+            reject(
+              new RemoteError(
+                `${argv[0]} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+                r.code,
+                r.stderr,
+              ),
+            );
           else resolve(r);
         });
         if (o.stdin === undefined) ch.end();

@@ -11,25 +11,52 @@ import { installRequestId } from './request-id.js';
 class NetworkNotFound extends NotFound {}
 
 async function app(style: ErrorStyle, logLines?: string[]) {
-  const stream = new Writable({ write(c, _e, cb) { logLines?.push(String(c)); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      logLines?.push(String(c));
+      cb();
+    },
+  });
   const a = Fastify({ logger: logLines ? { level: 'info', stream } : false, genReqId: () => newRequestId() });
   installRequestId(a);
   installJsonParser(a);
-  await a.register(async (s) => {
-    installErrorHandling(s, { style, wwwAuthenticate: style === 'keystone' ? () => 'Keystone uri="http://x/identity"' : undefined });
-    s.get('/missing', async () => { throw new NetworkNotFound('Network n1 could not be found.'); });
-    s.get('/conflict', async () => { throw new Conflict('in use'); });
-    s.get('/limit', async () => { const e = new OverLimit('slow down', undefined, 429); e.headers = { 'Retry-After': '5' }; throw e; });
-    s.get('/boom', async () => { throw new Error('secret internals /etc/shadow'); });
-    s.post('/echo', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } }, async (r) => r.body);
-  }, { prefix: '/svc' });
+  await a.register(
+    async (s) => {
+      installErrorHandling(s, {
+        style,
+        wwwAuthenticate: style === 'keystone' ? () => 'Keystone uri="http://x/identity"' : undefined,
+      });
+      s.get('/missing', async () => {
+        throw new NetworkNotFound('Network n1 could not be found.');
+      });
+      s.get('/conflict', async () => {
+        throw new Conflict('in use');
+      });
+      s.get('/limit', async () => {
+        const e = new OverLimit('slow down', undefined, 429);
+        e.headers = { 'Retry-After': '5' };
+        throw e;
+      });
+      s.get('/boom', async () => {
+        throw new Error('secret internals /etc/shadow');
+      });
+      s.post(
+        '/echo',
+        { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } },
+        async (r) => r.body,
+      );
+    },
+    { prefix: '/svc' },
+  );
   return a;
 }
 
 describe('error documents per service', () => {
   it('compute/volume (nova style)', async () => {
     const a = await app('nova');
-    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({ itemNotFound: { code: 404, message: 'Network n1 could not be found.' } });
+    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({
+      itemNotFound: { code: 404, message: 'Network n1 could not be found.' },
+    });
     expect((await a.inject({ url: '/svc/conflict' })).json()).toEqual({ conflictingRequest: { code: 409, message: 'in use' } });
     const lim = await a.inject({ url: '/svc/limit' });
     expect(lim.statusCode).toBe(429);
@@ -42,22 +69,35 @@ describe('error documents per service', () => {
 
   it('network (neutron style) uses the class name as type', async () => {
     const a = await app('neutron');
-    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({ NeutronError: { type: 'NetworkNotFound', message: 'Network n1 could not be found.', detail: '' } });
+    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({
+      NeutronError: { type: 'NetworkNotFound', message: 'Network n1 could not be found.', detail: '' },
+    });
   });
 
   it('image (glance style)', async () => {
     const a = await app('glance');
-    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({ message: 'Network n1 could not be found.', code: '404 Not Found', title: 'Not Found' });
+    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({
+      message: 'Network n1 could not be found.',
+      code: '404 Not Found',
+      title: 'Not Found',
+    });
   });
 
   it('identity (keystone style)', async () => {
     const a = await app('keystone');
-    expect((await a.inject({ url: '/svc/conflict' })).json()).toEqual({ error: { code: 409, message: 'in use', title: 'Conflict' } });
+    expect((await a.inject({ url: '/svc/conflict' })).json()).toEqual({
+      error: { code: 409, message: 'in use', title: 'Conflict' },
+    });
   });
 
   it('malformed JSON is a 400 naming the problem; a wrong media type is a 415', async () => {
     const a = await app('nova');
-    const r = await a.inject({ method: 'POST', url: '/svc/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    const r = await a.inject({
+      method: 'POST',
+      url: '/svc/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().badRequest.message).toMatch(/Malformed request body/);
     const t = await a.inject({ method: 'POST', url: '/svc/echo', headers: { 'content-type': 'text/x-nothing' }, payload: 'x' });
@@ -79,6 +119,8 @@ describe('error documents per service', () => {
 
   it('agent error documents', async () => {
     const a = await app('agent');
-    expect((await a.inject({ url: '/svc/conflict' })).json()).toEqual({ error: { code: 'Conflict', message: 'in use', retryable: false } });
+    expect((await a.inject({ url: '/svc/conflict' })).json()).toEqual({
+      error: { code: 'Conflict', message: 'in use', retryable: false },
+    });
   });
 });

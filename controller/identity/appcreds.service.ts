@@ -29,7 +29,9 @@ export class AppCreds {
     if (ctx.applicationCredentialId) {
       const own = this.core.repo.get<AppCredRow>('app_credentials', ctx.applicationCredentialId);
       if (!own?.unrestricted) {
-        throw new Forbidden('Using method \'application_credential\' is not allowed for managing additional application credentials.');
+        throw new Forbidden(
+          "Using method 'application_credential' is not allowed for managing additional application credentials.",
+        );
       }
     }
     const n = name(o)!;
@@ -48,26 +50,41 @@ export class AppCreds {
       roleIds = (o.roles as unknown[]).map((r) => {
         const ref = r as Obj;
         const id = typeof ref?.id === 'string' ? ref.id : [...have.entries()].find(([, nm]) => nm === ref?.name)?.[0];
-        if (!id || !have.has(id)) throw new BadRequest(`The user does not have the role ${String(ref?.id ?? ref?.name)} on the project, so it cannot be delegated.`);
+        if (!id || !have.has(id))
+          throw new BadRequest(
+            `The user does not have the role ${String(ref?.id ?? ref?.name)} on the project, so it cannot be delegated.`,
+          );
         return id;
       });
       if (!roleIds.length) throw invalid('roles', 'at least one role');
     }
     // Store the subset closed under implication, so tokens match what the user delegated.
-    roleIds = this.core.expandRoles(roleIds).map((r) => r.id).filter((id) => have.has(id));
+    roleIds = this.core
+      .expandRoles(roleIds)
+      .map((r) => r.id)
+      .filter((id) => have.has(id));
     if (this.core.repo.list('app_credentials', { user_id: userId, name: n }).length) {
       throw new Conflict(`Conflict occurred attempting to store application_credential - Duplicate entry found with name ${n}.`);
     }
     const row: AppCredRow = {
-      id: newHexId(), user_id: userId, project_id: ctx.projectId, name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
-      secret_hash: await this.core.hash(secret), unrestricted: optBool(o, 'unrestricted') ? 1 : 0,
-      expires_at: expiresAt, roles: JSON.stringify(roleIds), created_at: nowIso(),
+      id: newHexId(),
+      user_id: userId,
+      project_id: ctx.projectId,
+      name: n,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
+      secret_hash: await this.core.hash(secret),
+      unrestricted: optBool(o, 'unrestricted') ? 1 : 0,
+      expires_at: expiresAt,
+      roles: JSON.stringify(roleIds),
+      created_at: nowIso(),
     };
     try {
       this.core.repo.insert('app_credentials', { ...row });
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new Conflict(`Conflict occurred attempting to store application_credential - Duplicate entry found with name ${n}.`);
+        throw new Conflict(
+          `Conflict occurred attempting to store application_credential - Duplicate entry found with name ${n}.`,
+        );
       }
       throw e;
     }

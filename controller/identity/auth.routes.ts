@@ -42,7 +42,11 @@ const subjectOf = (req: FastifyRequest): string => {
 };
 
 /** /v3/auth/*: issue, validate, check and revoke tokens; what a token gives access to. */
-export function authRoutes(app: FastifyInstance, kit: Kit, protect: { preHandler: (req: FastifyRequest, reply: FastifyReply) => Promise<void> }): void {
+export function authRoutes(
+  app: FastifyInstance,
+  kit: Kit,
+  protect: { preHandler: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
+): void {
   const { svc } = kit;
 
   app.post('/v3/auth/tokens', async (req, reply) => {
@@ -86,14 +90,24 @@ export function authRoutes(app: FastifyInstance, kit: Kit, protect: { preHandler
 
   app.get('/v3/auth/projects', protect, async (req) => {
     const ctx = kit.enforce(req, 'identity:get_auth_projects');
-    const projects = svc.res.projectsOfUser(ctx.userId).filter((p) => p.enabled && (!q(req.query, 'name') || p.name === q(req.query, 'name')));
-    return kit.list(req, 'projects', projects.map((p) => projectView(kit.base(req), p)));
+    const projects = svc.res
+      .projectsOfUser(ctx.userId)
+      .filter((p) => p.enabled && (!q(req.query, 'name') || p.name === q(req.query, 'name')));
+    return kit.list(
+      req,
+      'projects',
+      projects.map((p) => projectView(kit.base(req), p)),
+    );
   });
 
   app.get('/v3/auth/domains', protect, async (req) => {
     const ctx = kit.enforce(req, 'identity:get_auth_domains');
     const domains = svc.res.domainsOfUser(ctx.userId).filter((d) => d.enabled);
-    return kit.list(req, 'domains', domains.map((d) => domainView(kit.base(req), d)));
+    return kit.list(
+      req,
+      'domains',
+      domains.map((d) => domainView(kit.base(req), d)),
+    );
   });
 
   app.get('/v3/auth/system', protect, async (req) => {

@@ -26,7 +26,10 @@ type ScopeReq = { project: ProjectRow } | { domain: DomainRow } | null | undefin
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
 
 export class Authenticator {
-  constructor(private readonly core: IdentityCore, private readonly log: FastifyBaseLogger) {}
+  constructor(
+    private readonly core: IdentityCore,
+    private readonly log: FastifyBaseLogger,
+  ) {}
 
   // Validation
 
@@ -119,9 +122,12 @@ export class Authenticator {
 
   private domainRef(ref: unknown, field: string): DomainRow {
     if (!isObj(ref)) throw invalid(field, 'expected an object with id or name');
-    const d = typeof ref.id === 'string'
-      ? this.core.repo.get<DomainRow>('domains', ref.id)
-      : typeof ref.name === 'string' ? this.core.repo.list<DomainRow>('domains', { name: ref.name })[0] : undefined;
+    const d =
+      typeof ref.id === 'string'
+        ? this.core.repo.get<DomainRow>('domains', ref.id)
+        : typeof ref.name === 'string'
+          ? this.core.repo.list<DomainRow>('domains', { name: ref.name })[0]
+          : undefined;
     if (ref.id === undefined && ref.name === undefined) throw invalid(field, 'expected an object with id or name');
     if (!d) throw new Unauthorized(`Could not find domain: ${String(ref.id ?? ref.name)}.`);
     if (!d.enabled) throw new Unauthorized(`Domain ${d.id} is disabled.`);
@@ -170,13 +176,19 @@ export class Authenticator {
       if (!(e instanceof Unauthorized)) throw e;
     }
     const cfg = this.core.config.identity;
-    const locked = !!user && cfg.lockout_failures > 0 && user.failed_auth_count >= cfg.lockout_failures &&
-      user.failed_auth_at !== null && Date.now() - user.failed_auth_at < cfg.lockout_s * 1000;
+    const locked =
+      !!user &&
+      cfg.lockout_failures > 0 &&
+      user.failed_auth_count >= cfg.lockout_failures &&
+      user.failed_auth_at !== null &&
+      Date.now() - user.failed_auth_at < cfg.lockout_s * 1000;
     // Always spend one scrypt, on the user's hash or on the dummy.
     const ok = await this.core.verify(password, user?.password_hash ?? null);
     if (!user || !ok || locked) {
       if (user && !locked && cfg.lockout_failures > 0) {
-        this.core.repo.st('UPDATE users SET failed_auth_count = failed_auth_count + 1, failed_auth_at = ? WHERE id = ?').run(Date.now(), user.id);
+        this.core.repo
+          .st('UPDATE users SET failed_auth_count = failed_auth_count + 1, failed_auth_at = ? WHERE id = ?')
+          .run(Date.now(), user.id);
       }
       this.log.info({ user: user?.id ?? null, locked }, 'password authentication failed');
       throw new Unauthorized(AUTH_FAILED);
@@ -186,14 +198,16 @@ export class Authenticator {
     const current = this.core.repo.get<UserRow>('users', user.id);
     if (!current || current.password_hash !== user.password_hash) throw new Unauthorized(AUTH_FAILED);
     user = current;
-    if (user.failed_auth_count) this.core.repo.st('UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = ?').run(user.id);
+    if (user.failed_auth_count)
+      this.core.repo.st('UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = ?').run(user.id);
     this.checkUserEnabled(user);
     const issued = this.issueFor(user, ['password'], scope());
     if (needsRehash(user.password_hash, this.core.scrypt)) {
       // The configured cost changed: upgrade the stored hash now that we know the
       // password, in the background (only if the password was not changed meanwhile).
       const { id, password_hash: old } = user;
-      this.core.hash(password)
+      this.core
+        .hash(password)
         .then((h) => this.core.repo.st('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(h, id, old))
         .catch((err: unknown) => this.log.warn({ err, user: id }, 'password rehash failed'));
     }
@@ -214,13 +228,18 @@ export class Authenticator {
     let scope = scopeOf();
     if (scope === undefined) {
       // No scope asked: keep the token's own scope (Keystone's token rescoping).
-      scope = prev.resolved.project ? { project: prev.resolved.project } : prev.resolved.domain ? { domain: prev.resolved.domain } : null;
+      scope = prev.resolved.project
+        ? { project: prev.resolved.project }
+        : prev.resolved.domain
+          ? { domain: prev.resolved.domain }
+          : null;
     }
     return this.issueFor(prev.resolved.user, methods, scope, prev.payload.expiresAt, prev.payload.auditIds[0]);
   }
 
   private async byAppCred(a: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
-    if (!isObj(a) || typeof a.secret !== 'string') throw invalid('application_credential.secret', "'secret' is a required property");
+    if (!isObj(a) || typeof a.secret !== 'string')
+      throw invalid('application_credential.secret', "'secret' is a required property");
     let ac: AppCredRow | undefined;
     if (typeof a.id === 'string') ac = this.core.repo.get<AppCredRow>('app_credentials', a.id);
     else if (typeof a.name === 'string') {
@@ -246,11 +265,19 @@ export class Authenticator {
     if (!d?.enabled) throw new Unauthorized(`The account is disabled for user: ${user.id}.`);
   }
 
-  private issueFor(user: UserRow, methods: AuthMethod[], scope: ScopeReq, expiresAt?: number, parentAudit?: string, appCredId?: string): Issued {
+  private issueFor(
+    user: UserRow,
+    methods: AuthMethod[],
+    scope: ScopeReq,
+    expiresAt?: number,
+    parentAudit?: string,
+    appCredId?: string,
+  ): Issued {
     if (scope === undefined) {
       // Keystone scopes to the default project when the user has a role there.
       const dp = user.default_project_id ? this.core.repo.get<ProjectRow>('projects', user.default_project_id) : undefined;
-      scope = dp && dp.enabled && this.core.effectiveRoles(user.id, { type: 'project', id: dp.id }).length ? { project: dp } : null;
+      scope =
+        dp && dp.enabled && this.core.effectiveRoles(user.id, { type: 'project', id: dp.id }).length ? { project: dp } : null;
     }
     return this.mint({
       userId: user.id,
@@ -316,7 +343,9 @@ const TEMPLATES = /[$%]\((?:project_id|tenant_id)\)s/g;
 
 function scopeMessage(reason: string, p: TokenPayload): string {
   if (reason === 'no role on the scope') {
-    return p.projectId ? `User ${p.userId} has no access to project ${p.projectId}.` : `User ${p.userId} has no access to domain ${p.domainId}.`;
+    return p.projectId
+      ? `User ${p.userId} has no access to project ${p.projectId}.`
+      : `User ${p.userId} has no access to domain ${p.domainId}.`;
   }
   return AUTH_FAILED;
 }

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testCloud, type TestCloud } from './testing/kit.js';
 
 let c: TestCloud;
-afterEach(async () => { await c?.close(); });
+afterEach(async () => {
+  await c?.close();
+});
 
 /** A project with a member user; returns ids and the user's token. */
 async function member(c: TestCloud, role = 'member') {
@@ -35,14 +37,19 @@ describe('identity authorization and revocation', () => {
     expect((await c.req('GET', '/v3/auth/tokens', m.token, undefined, { 'x-subject-token': m.token })).status).toBe(200);
     expect((await c.req('GET', '/v3/auth/tokens', m.token, undefined, { 'x-subject-token': c.adminToken })).status).toBe(403);
     // Without a scope, the default project is used.
-    const unscopedReq = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['password'], password: { user: { name: 'mu', domain: { id: 'default' }, password: 'pw' } } } } });
+    const unscopedReq = await c.req('POST', '/v3/auth/tokens', undefined, {
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'mu', domain: { id: 'default' }, password: 'pw' } } },
+      },
+    });
     expect(unscopedReq.body.token.project.id).toBe(m.p.id);
   });
 
   it('revokes every token of a user on disable and password change, and of a project on disable', async () => {
     c = await testCloud();
     const m = await member(c);
-    const v = (tok: string) => c.req('GET', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': tok }).then((r) => r.status);
+    const v = (tok: string) =>
+      c.req('GET', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': tok }).then((r) => r.status);
     expect(await v(m.token)).toBe(200);
     await c.req('PATCH', `/v3/users/${m.u.id}`, c.adminToken, { user: { enabled: false } });
     expect((await c.login('mu', 'pw', 'mp')).status).toBe(401);
@@ -53,14 +60,21 @@ describe('identity authorization and revocation', () => {
     expect(await v(t2)).toBe(200);
 
     // Own password change: wrong original → 401; then old tokens and password stop working.
-    expect((await c.req('POST', `/v3/users/${m.u.id}/password`, t2, { user: { original_password: 'bad', password: 'pw2' } })).status).toBe(401);
-    expect((await c.req('POST', `/v3/users/${m.u.id}/password`, t2, { user: { original_password: 'pw', password: 'pw2' } })).status).toBe(204);
+    expect(
+      (await c.req('POST', `/v3/users/${m.u.id}/password`, t2, { user: { original_password: 'bad', password: 'pw2' } })).status,
+    ).toBe(401);
+    expect(
+      (await c.req('POST', `/v3/users/${m.u.id}/password`, t2, { user: { original_password: 'pw', password: 'pw2' } })).status,
+    ).toBe(204);
     expect(await v(t2)).toBe(404);
     expect((await c.login('mu', 'pw', 'mp')).status).toBe(401);
     await new Promise((r) => setTimeout(r, 5));
     const t3 = (await c.login('mu', 'pw2', 'mp')).token;
     expect(await v(t3)).toBe(200);
-    expect((await c.req('POST', `/v3/users/${c.adminUserId}/password`, t3, { user: { original_password: 'x', password: 'y' } })).status).toBe(403);
+    expect(
+      (await c.req('POST', `/v3/users/${c.adminUserId}/password`, t3, { user: { original_password: 'x', password: 'y' } }))
+        .status,
+    ).toBe(403);
 
     await c.req('PATCH', `/v3/projects/${m.p.id}`, c.adminToken, { project: { enabled: false } });
     expect(await v(t3)).toBe(404);
@@ -75,29 +89,51 @@ describe('identity authorization and revocation', () => {
     c = await testCloud();
     const m = await member(c);
     const url = `/v3/users/${m.u.id}/application_credentials`;
-    const r = await c.req('POST', url, m.token, { application_credential: { name: 'ac1', unrestricted: false, roles: [{ name: 'reader' }] } });
+    const r = await c.req('POST', url, m.token, {
+      application_credential: { name: 'ac1', unrestricted: false, roles: [{ name: 'reader' }] },
+    });
     expect(r.status).toBe(201);
     const ac = r.body.application_credential;
-    expect(ac).toMatchObject({ name: 'ac1', project_id: m.p.id, unrestricted: false, expires_at: null, roles: [{ name: 'reader' }] });
+    expect(ac).toMatchObject({
+      name: 'ac1',
+      project_id: m.p.id,
+      unrestricted: false,
+      expires_at: null,
+      roles: [{ name: 'reader' }],
+    });
     expect(ac.secret.length).toBeGreaterThan(40);
     const stored = c.db.prepare('SELECT secret_hash FROM app_credentials WHERE id = ?').get(ac.id) as { secret_hash: string };
     expect(stored.secret_hash).toMatch(/^scrypt\$/);
     expect(stored.secret_hash).not.toContain(ac.secret);
     expect((await c.req('GET', `${url}/${ac.id}`, m.token)).body.application_credential.secret).toBeUndefined();
-    expect((await c.req('POST', url, m.token, { application_credential: { name: 'ac2', roles: [{ name: 'admin' }] } })).status).toBe(400);
+    expect(
+      (await c.req('POST', url, m.token, { application_credential: { name: 'ac2', roles: [{ name: 'admin' }] } })).status,
+    ).toBe(400);
     expect((await c.req('POST', url, m.token, { application_credential: { name: 'ac1' } })).status).toBe(409);
-    expect((await c.req('POST', url, m.token, { application_credential: { name: 'ac3', expires_at: '2001-01-01T00:00:00' } })).status).toBe(400);
+    expect(
+      (await c.req('POST', url, m.token, { application_credential: { name: 'ac3', expires_at: '2001-01-01T00:00:00' } })).status,
+    ).toBe(400);
 
-    const auth = (secret: string) => c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['application_credential'], application_credential: { id: ac.id, secret } } } });
+    const auth = (secret: string) =>
+      c.req('POST', '/v3/auth/tokens', undefined, {
+        auth: { identity: { methods: ['application_credential'], application_credential: { id: ac.id, secret } } },
+      });
     expect((await auth('wrong')).status).toBe(401);
     const tok = await auth(ac.secret);
     expect(tok.status).toBe(201);
-    expect(tok.body.token).toMatchObject({ methods: ['application_credential'], project: { id: m.p.id }, application_credential: { id: ac.id, name: 'ac1', restricted: true } });
+    expect(tok.body.token).toMatchObject({
+      methods: ['application_credential'],
+      project: { id: m.p.id },
+      application_credential: { id: ac.id, name: 'ac1', restricted: true },
+    });
     expect(tok.body.token.roles.map((x: any) => x.name)).toEqual(['reader']);
     const act = String(tok.headers['x-subject-token']);
     // A restricted credential cannot make more credentials, nor be rescoped.
     expect((await c.req('POST', url, act, { application_credential: { name: 'ac4' } })).status).toBe(403);
-    expect((await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: act } } } })).status).toBe(403);
+    expect(
+      (await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: act } } } }))
+        .status,
+    ).toBe(403);
     // Deleting the credential invalidates its tokens.
     expect((await c.req('DELETE', `${url}/${ac.id}`, m.token)).status).toBe(204);
     expect((await c.req('GET', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': act })).status).toBe(404);
@@ -118,7 +154,9 @@ describe('identity authorization and revocation', () => {
     c = await testCloud();
     const m = await member(c);
     const { hashPassword } = await import('./passwords.js');
-    c.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(await hashPassword('pw', { N: 2 ** 11, r: 8, p: 1 }), m.u.id);
+    c.db
+      .prepare('UPDATE users SET password_hash = ? WHERE id = ?')
+      .run(await hashPassword('pw', { N: 2 ** 11, r: 8, p: 1 }), m.u.id);
     expect((await c.login('mu', 'pw', 'mp')).status).toBe(201);
     await new Promise((r) => setTimeout(r, 200)); // the rehash runs in the background
     const h = c.db.prepare('SELECT password_hash FROM users WHERE id = ?').pluck().get(m.u.id) as string;
@@ -136,6 +174,8 @@ describe('identity authorization and revocation', () => {
     expect(f.projectExists(c.adminProjectId)).toBe(true);
     expect(f.projectName(c.adminProjectId)).toBe('admin');
     expect(f.projectExists('nope')).toBe(false);
-    expect(() => auth.policy.enforce('compute:servers:create', { ...ctx, roles: ['reader'], isAdmin: false }, { project_id: ctx.projectId })).toThrow(/compute:servers:create/);
+    expect(() =>
+      auth.policy.enforce('compute:servers:create', { ...ctx, roles: ['reader'], isAdmin: false }, { project_id: ctx.projectId }),
+    ).toThrow(/compute:servers:create/);
   });
 });

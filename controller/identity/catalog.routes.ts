@@ -14,7 +14,11 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   app.get('/v3/regions', async (req) => {
     kit.enforce(req, 'identity:list_regions');
     const rows = svc.core.repo.list<RegionRow>('catalog_regions', { parent_region_id: q(req.query, 'parent_region_id') });
-    return kit.list(req, 'regions', rows.map((r) => regionView(b(req), r)));
+    return kit.list(
+      req,
+      'regions',
+      rows.map((r) => regionView(b(req), r)),
+    );
   });
   app.post('/v3/regions', async (req, reply) => {
     kit.enforce(req, 'identity:create_region');
@@ -22,7 +26,9 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.put<{ Params: P }>('/v3/regions/:id', async (req, reply) => {
     kit.enforce(req, 'identity:create_region');
-    return reply.status(201).send({ region: regionView(b(req), svc.catalog.createRegion(envelope(req.body, 'region'), req.params.id)) });
+    return reply
+      .status(201)
+      .send({ region: regionView(b(req), svc.catalog.createRegion(envelope(req.body, 'region'), req.params.id)) });
   });
   app.get<{ Params: P }>('/v3/regions/:id', async (req) => {
     kit.enforce(req, 'identity:get_region');
@@ -43,7 +49,11 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   app.get('/v3/services', async (req) => {
     kit.enforce(req, 'identity:list_services');
     const rows = svc.core.repo.list<ServiceRow>('catalog_services', { name: q(req.query, 'name'), type: q(req.query, 'type') });
-    return kit.list(req, 'services', rows.map((s) => serviceView(b(req), s)));
+    return kit.list(
+      req,
+      'services',
+      rows.map((s) => serviceView(b(req), s)),
+    );
   });
   app.post('/v3/services', async (req, reply) => {
     kit.enforce(req, 'identity:create_service');
@@ -70,10 +80,16 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
     kit.enforce(req, 'identity:list_endpoints');
     const en = qBool(req.query, 'enabled');
     const rows = svc.core.repo.list<EndpointRow>('catalog_endpoints', {
-      service_id: q(req.query, 'service_id'), interface: q(req.query, 'interface'),
-      region_id: q(req.query, 'region_id') ?? q(req.query, 'region'), enabled: en === undefined ? undefined : en ? 1 : 0,
+      service_id: q(req.query, 'service_id'),
+      interface: q(req.query, 'interface'),
+      region_id: q(req.query, 'region_id') ?? q(req.query, 'region'),
+      enabled: en === undefined ? undefined : en ? 1 : 0,
     });
-    return kit.list(req, 'endpoints', rows.map((e) => endpointView(b(req), e)));
+    return kit.list(
+      req,
+      'endpoints',
+      rows.map((e) => endpointView(b(req), e)),
+    );
   });
   app.post('/v3/endpoints', async (req, reply) => {
     kit.enforce(req, 'identity:create_endpoint');

@@ -40,7 +40,8 @@ export class Catalog {
     if (p && !this.repo.get('catalog_regions', p)) throw new BadRequest(`Could not find region: ${p}.`, 'ValidationError');
     if (p && self) {
       for (let cur: string | null = p; cur; cur = this.repo.get<RegionRow>('catalog_regions', cur)?.parent_region_id ?? null) {
-        if (cur === self) throw new BadRequest(`Setting the parent region of ${self} to ${p} would create a loop.`, 'ValidationError');
+        if (cur === self)
+          throw new BadRequest(`Setting the parent region of ${self} to ${p} would create a loop.`, 'ValidationError');
       }
     }
     return p;
@@ -49,10 +50,14 @@ export class Catalog {
   createRegion(o: Obj, explicitId?: string): RegionRow {
     const id = explicitId ?? optStr(o, 'id') ?? newHexId();
     if (!id.trim() || id.length > 255) throw invalid('id', 'a region id is 1 to 255 characters');
-    if (this.repo.get('catalog_regions', id)) throw new Conflict(`Conflict occurred attempting to store region - Duplicate ID, ${id}.`);
+    if (this.repo.get('catalog_regions', id))
+      throw new Conflict(`Conflict occurred attempting to store region - Duplicate ID, ${id}.`);
     const row: RegionRow = {
-      id, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '', parent_region_id: this.parentRegion(o) ?? null,
-      extra: JSON.stringify(extras(o, REGION_FIELDS)), created_at: nowIso(),
+      id,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      parent_region_id: this.parentRegion(o) ?? null,
+      extra: JSON.stringify(extras(o, REGION_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('catalog_regions', { ...row });
     this.core.changed();
@@ -88,8 +93,13 @@ export class Catalog {
   createService(o: Obj): ServiceRow {
     const type = reqStr(o, 'type', { min: 1 });
     const row: ServiceRow = {
-      id: newHexId(), type, name: optStr(o, 'name', { nullable: true }) ?? '', description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      enabled: optBool(o, 'enabled') === false ? 0 : 1, extra: JSON.stringify(extras(o, SERVICE_FIELDS)), created_at: nowIso(),
+      id: newHexId(),
+      type,
+      name: optStr(o, 'name', { nullable: true }) ?? '',
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      extra: JSON.stringify(extras(o, SERVICE_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('catalog_services', { ...row });
     this.core.changed();
@@ -145,10 +155,17 @@ export class Catalog {
 
   createEndpoint(o: Obj): EndpointRow {
     const serviceId = reqStr(o, 'service_id');
-    if (!this.repo.get('catalog_services', serviceId)) throw new BadRequest(`Could not find service: ${serviceId}.`, 'ValidationError');
+    if (!this.repo.get('catalog_services', serviceId))
+      throw new BadRequest(`Could not find service: ${serviceId}.`, 'ValidationError');
     const row: EndpointRow = {
-      id: newHexId(), service_id: serviceId, interface: this.iface(o, true)!, region_id: this.regionOf(o) ?? null, url: this.url(o, true)!,
-      enabled: optBool(o, 'enabled') === false ? 0 : 1, extra: JSON.stringify(extras(o, ENDPOINT_FIELDS)), created_at: nowIso(),
+      id: newHexId(),
+      service_id: serviceId,
+      interface: this.iface(o, true)!,
+      region_id: this.regionOf(o) ?? null,
+      url: this.url(o, true)!,
+      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      extra: JSON.stringify(extras(o, ENDPOINT_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('catalog_endpoints', { ...row });
     this.core.changed();

@@ -3,7 +3,16 @@ import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
 import { KeyRepository } from './keys.js';
 import { DEFAULT_SCRYPT, hashPassword, HashLimiter, makeDummyHash, verifyPassword, type ScryptParams } from './passwords.js';
-import { IdentityRepo, type AppCredRow, type DomainRow, type EndpointRow, type ProjectRow, type RoleRow, type ServiceRow, type UserRow } from './identity.repo.js';
+import {
+  IdentityRepo,
+  type AppCredRow,
+  type DomainRow,
+  type EndpointRow,
+  type ProjectRow,
+  type RoleRow,
+  type ServiceRow,
+  type UserRow,
+} from './identity.repo.js';
 import { TokenCodec, TokenInvalid, type TokenPayload } from './tokens.js';
 
 /** The identity service's state shared by its parts: repo, keys, and the in-memory caches. */
@@ -48,7 +57,11 @@ export class IdentityCore {
   private readonly resolved = new Map<string, Resolved>();
   private dummy: Promise<string> | null = null;
 
-  constructor(db: Db, readonly config: ControllerConfig, opts: { scrypt?: ScryptParams } = {}) {
+  constructor(
+    db: Db,
+    readonly config: ControllerConfig,
+    opts: { scrypt?: ScryptParams } = {},
+  ) {
     this.repo = new IdentityRepo(db);
     this.keys = new KeyRepository(join(config.data_dir, 'fernet-keys'));
     this.codec = new TokenCodec(this.keys);
@@ -108,7 +121,8 @@ export class IdentityCore {
     if (!this.roles) {
       const byId = new Map(this.repo.list<RoleRow>('roles').map((r) => [r.id, r]));
       const implies = new Map<string, string[]>();
-      for (const i of this.repo.implications()) implies.set(i.prior_role_id, [...(implies.get(i.prior_role_id) ?? []), i.implied_role_id]);
+      for (const i of this.repo.implications())
+        implies.set(i.prior_role_id, [...(implies.get(i.prior_role_id) ?? []), i.implied_role_id]);
       this.roles = { byId, implies };
     }
     return this.roles;
@@ -204,7 +218,8 @@ export class IdentityCore {
       if (this.resolved.size > 20_000) this.resolved.clear();
       this.resolved.set(key, r);
     }
-    if (r.appCred && r.appCred.expires_at !== null && r.appCred.expires_at <= now) throw new TokenInvalid('application credential expired');
+    if (r.appCred && r.appCred.expires_at !== null && r.appCred.expires_at <= now)
+      throw new TokenInvalid('application credential expired');
     return r;
   }
 

@@ -2,37 +2,155 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/open.js';
 
 /** SQL only (house style 3.1): rows in, rows out. JSON columns stay strings here. */
-export interface DomainRow { id: string; name: string; description: string; enabled: number; tags: string; options: string; extra: string; created_at: string }
-export interface ProjectRow { id: string; domain_id: string; parent_id: string | null; name: string; description: string; enabled: number; tags: string; options: string; extra: string; created_at: string }
+export interface DomainRow {
+  id: string;
+  name: string;
+  description: string;
+  enabled: number;
+  tags: string;
+  options: string;
+  extra: string;
+  created_at: string;
+}
+export interface ProjectRow {
+  id: string;
+  domain_id: string;
+  parent_id: string | null;
+  name: string;
+  description: string;
+  enabled: number;
+  tags: string;
+  options: string;
+  extra: string;
+  created_at: string;
+}
 export interface UserRow {
-  id: string; domain_id: string; name: string; enabled: number; password_hash: string | null; default_project_id: string | null;
-  options: string; extra: string; failed_auth_count: number; failed_auth_at: number | null; created_at: string;
+  id: string;
+  domain_id: string;
+  name: string;
+  enabled: number;
+  password_hash: string | null;
+  default_project_id: string | null;
+  options: string;
+  extra: string;
+  failed_auth_count: number;
+  failed_auth_at: number | null;
+  created_at: string;
 }
-export interface GroupRow { id: string; domain_id: string; name: string; description: string; extra: string; created_at: string }
-export interface RoleRow { id: string; name: string; domain_id: string | null; description: string | null; options: string; extra: string; created_at: string }
-export interface AssignmentRow { actor_type: 'user' | 'group'; actor_id: string; target_type: 'project' | 'domain'; target_id: string; role_id: string }
-export interface RegionRow { id: string; description: string; parent_region_id: string | null; extra: string; created_at: string }
-export interface ServiceRow { id: string; type: string; name: string; description: string; enabled: number; extra: string; created_at: string }
-export interface EndpointRow { id: string; service_id: string; interface: string; region_id: string | null; url: string; enabled: number; extra: string; created_at: string }
+export interface GroupRow {
+  id: string;
+  domain_id: string;
+  name: string;
+  description: string;
+  extra: string;
+  created_at: string;
+}
+export interface RoleRow {
+  id: string;
+  name: string;
+  domain_id: string | null;
+  description: string | null;
+  options: string;
+  extra: string;
+  created_at: string;
+}
+export interface AssignmentRow {
+  actor_type: 'user' | 'group';
+  actor_id: string;
+  target_type: 'project' | 'domain';
+  target_id: string;
+  role_id: string;
+}
+export interface RegionRow {
+  id: string;
+  description: string;
+  parent_region_id: string | null;
+  extra: string;
+  created_at: string;
+}
+export interface ServiceRow {
+  id: string;
+  type: string;
+  name: string;
+  description: string;
+  enabled: number;
+  extra: string;
+  created_at: string;
+}
+export interface EndpointRow {
+  id: string;
+  service_id: string;
+  interface: string;
+  region_id: string | null;
+  url: string;
+  enabled: number;
+  extra: string;
+  created_at: string;
+}
 export interface AppCredRow {
-  id: string; user_id: string; project_id: string; name: string; description: string | null; secret_hash: string;
-  unrestricted: number; expires_at: number | null; roles: string; created_at: string;
+  id: string;
+  user_id: string;
+  project_id: string;
+  name: string;
+  description: string | null;
+  secret_hash: string;
+  unrestricted: number;
+  expires_at: number | null;
+  roles: string;
+  created_at: string;
 }
-export interface RevocationRow { kind: 'audit' | 'user' | 'project'; value: string; revoked_at: number; expires_at: number }
+export interface RevocationRow {
+  kind: 'audit' | 'user' | 'project';
+  value: string;
+  revoked_at: number;
+  expires_at: number;
+}
 
-export type Table = 'domains' | 'projects' | 'users' | 'groups' | 'roles' | 'catalog_regions' | 'catalog_services' | 'catalog_endpoints' | 'app_credentials';
+export type Table =
+  | 'domains'
+  | 'projects'
+  | 'users'
+  | 'groups'
+  | 'roles'
+  | 'catalog_regions'
+  | 'catalog_services'
+  | 'catalog_endpoints'
+  | 'app_credentials';
 type Filter = Record<string, string | number | null | undefined>;
 
 const COLUMNS: Record<Table, readonly string[]> = {
   domains: ['id', 'name', 'description', 'enabled', 'tags', 'options', 'extra', 'created_at'],
   projects: ['id', 'domain_id', 'parent_id', 'name', 'description', 'enabled', 'tags', 'options', 'extra', 'created_at'],
-  users: ['id', 'domain_id', 'name', 'enabled', 'password_hash', 'default_project_id', 'options', 'extra', 'failed_auth_count', 'failed_auth_at', 'created_at'],
+  users: [
+    'id',
+    'domain_id',
+    'name',
+    'enabled',
+    'password_hash',
+    'default_project_id',
+    'options',
+    'extra',
+    'failed_auth_count',
+    'failed_auth_at',
+    'created_at',
+  ],
   groups: ['id', 'domain_id', 'name', 'description', 'extra', 'created_at'],
   roles: ['id', 'name', 'domain_id', 'description', 'options', 'extra', 'created_at'],
   catalog_regions: ['id', 'description', 'parent_region_id', 'extra', 'created_at'],
   catalog_services: ['id', 'type', 'name', 'description', 'enabled', 'extra', 'created_at'],
   catalog_endpoints: ['id', 'service_id', 'interface', 'region_id', 'url', 'enabled', 'extra', 'created_at'],
-  app_credentials: ['id', 'user_id', 'project_id', 'name', 'description', 'secret_hash', 'unrestricted', 'expires_at', 'roles', 'created_at'],
+  app_credentials: [
+    'id',
+    'user_id',
+    'project_id',
+    'name',
+    'description',
+    'secret_hash',
+    'unrestricted',
+    'expires_at',
+    'roles',
+    'created_at',
+  ],
 };
 
 export class IdentityRepo {
@@ -73,12 +191,16 @@ export class IdentityRepo {
       }
     }
     const order = cols.includes('name') ? 'name, id' : 'id';
-    return this.st(`SELECT * FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`).all(...args) as T[];
+    return this.st(`SELECT * FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`).all(
+      ...args,
+    ) as T[];
   }
 
   insert(table: Table, row: Record<string, unknown>): void {
     const keys = Object.keys(row);
-    this.st(`INSERT INTO ${table} (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`).run(...keys.map((k) => row[k]));
+    this.st(`INSERT INTO ${table} (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`).run(
+      ...keys.map((k) => row[k]),
+    );
   }
 
   update(table: Table, id: string, patch: Record<string, unknown>): void {
@@ -101,10 +223,14 @@ export class IdentityRepo {
     return this.st('SELECT group_id FROM group_members WHERE user_id = ?').pluck().all(userId) as string[];
   }
   usersOfGroup(groupId: string): UserRow[] {
-    return this.st('SELECT u.* FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.name').all(groupId) as UserRow[];
+    return this.st('SELECT u.* FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.name').all(
+      groupId,
+    ) as UserRow[];
   }
   groupsOfUser(userId: string): GroupRow[] {
-    return this.st('SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.name').all(userId) as GroupRow[];
+    return this.st('SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.name').all(
+      userId,
+    ) as GroupRow[];
   }
   isMember(groupId: string, userId: string): boolean {
     return !!this.st('SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?').get(groupId, userId);
@@ -122,7 +248,9 @@ export class IdentityRepo {
     return this.st('SELECT * FROM roles WHERE name = ? AND domain_id IS NULL').get(name) as RoleRow | undefined;
   }
   implications(): Array<{ prior_role_id: string; implied_role_id: string }> {
-    return this.st('SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id, implied_role_id').all() as Array<{ prior_role_id: string; implied_role_id: string }>;
+    return this.st(
+      'SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id, implied_role_id',
+    ).all() as Array<{ prior_role_id: string; implied_role_id: string }>;
   }
   addImplication(prior: string, implied: string): void {
     this.st('INSERT OR IGNORE INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)').run(prior, implied);
@@ -140,29 +268,37 @@ export class IdentityRepo {
         args.push(f[k]!);
       }
     }
-    return this.st(`SELECT * FROM role_assignments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY actor_type DESC, actor_id, target_type DESC, target_id, role_id`).all(...args) as AssignmentRow[];
+    return this.st(
+      `SELECT * FROM role_assignments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY actor_type DESC, actor_id, target_type DESC, target_id, role_id`,
+    ).all(...args) as AssignmentRow[];
   }
   /** Role ids given on a target to the user directly or through any of the groups. */
   roleIdsOn(targetType: 'project' | 'domain', targetId: string, userId: string, groupIds: string[]): string[] {
     return this.st(
       `SELECT DISTINCT role_id FROM role_assignments WHERE target_type = ? AND target_id = ? AND (
          (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN (SELECT value FROM json_each(?))))`,
-    ).pluck().all(targetType, targetId, userId, JSON.stringify(groupIds)) as string[];
+    )
+      .pluck()
+      .all(targetType, targetId, userId, JSON.stringify(groupIds)) as string[];
   }
   /** Targets of a type on which the user (directly or through groups) has some role. */
   targetsOf(targetType: 'project' | 'domain', userId: string, groupIds: string[]): string[] {
     return this.st(
       `SELECT DISTINCT target_id FROM role_assignments WHERE target_type = ? AND (
          (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN (SELECT value FROM json_each(?))))`,
-    ).pluck().all(targetType, userId, JSON.stringify(groupIds)) as string[];
+    )
+      .pluck()
+      .all(targetType, userId, JSON.stringify(groupIds)) as string[];
   }
   grant(a: AssignmentRow): void {
-    this.st('INSERT OR IGNORE INTO role_assignments (actor_type, actor_id, target_type, target_id, role_id) VALUES (?, ?, ?, ?, ?)')
-      .run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id);
+    this.st(
+      'INSERT OR IGNORE INTO role_assignments (actor_type, actor_id, target_type, target_id, role_id) VALUES (?, ?, ?, ?, ?)',
+    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id);
   }
   revoke(a: AssignmentRow): number {
-    return this.st('DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?')
-      .run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id).changes;
+    return this.st(
+      'DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?',
+    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id).changes;
   }
   deleteAssignmentsOfActor(type: 'user' | 'group', id: string): void {
     this.st('DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ?').run(type, id);

@@ -22,7 +22,11 @@ export class IdentityService {
   readonly appCreds: AppCreds;
   readonly policy: PolicyEngine;
 
-  constructor(db: Db, readonly config: ControllerConfig, log: FastifyBaseLogger) {
+  constructor(
+    db: Db,
+    readonly config: ControllerConfig,
+    log: FastifyBaseLogger,
+  ) {
     this.core = new IdentityCore(db, config);
     this.authn = new Authenticator(this.core, log);
     this.res = new Resources(this.core);

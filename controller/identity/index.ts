@@ -30,22 +30,24 @@ export function createIdentity(deps: Omit<ServiceDeps, 'auth'>): Identity {
     validator: { validate: (token) => service.authn.validate(token) },
     policy: service.policy,
   };
-  const plugin = (root: string): FastifyPluginAsync => async (app) => {
-    installErrorHandling(app, {
-      style: 'keystone',
-      wwwAuthenticate: (req) => `Keystone uri="${service.root(req, '/identity')}"`,
-      notFound: root !== '',
-    });
-    registerIdentityVersions(app, root, deps.config.public_url || undefined, root !== '');
-    const kit = makeKit(service, root);
-    const preHandler = authHook(auth.validator);
-    authRoutes(app, kit, { preHandler });
-    await app.register(async (scope) => {
-      scope.addHook('preHandler', preHandler);
-      resourceRoutes(scope, kit);
-      roleRoutes(scope, kit);
-      catalogRoutes(scope, kit);
-    });
-  };
+  const plugin =
+    (root: string): FastifyPluginAsync =>
+    async (app) => {
+      installErrorHandling(app, {
+        style: 'keystone',
+        wwwAuthenticate: (req) => `Keystone uri="${service.root(req, '/identity')}"`,
+        notFound: root !== '',
+      });
+      registerIdentityVersions(app, root, deps.config.public_url || undefined, root !== '');
+      const kit = makeKit(service, root);
+      const preHandler = authHook(auth.validator);
+      authRoutes(app, kit, { preHandler });
+      await app.register(async (scope) => {
+        scope.addHook('preHandler', preHandler);
+        resourceRoutes(scope, kit);
+        roleRoutes(scope, kit);
+        catalogRoutes(scope, kit);
+      });
+    };
   return { auth, plugin, facade: service.facade(), service };
 }

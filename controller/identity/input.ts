@@ -13,10 +13,14 @@ export function invalid(field: string, why: string): BadRequest {
 /** body[key] as an object, e.g. the `project` of `{"project": {...}}`. */
 export function envelope(body: unknown, key: string): Obj {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new BadRequest(`Expecting to find ${key} in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`, 'ValidationError');
+    throw new BadRequest(
+      `Expecting to find ${key} in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`,
+      'ValidationError',
+    );
   }
   const v = (body as Obj)[key];
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid(key, `'${key}' is a required property and must be an object`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw invalid(key, `'${key}' is a required property and must be an object`);
   return v as Obj;
 }
 
@@ -35,7 +39,7 @@ export function optStr(o: Obj, field: string, opts: StrOpts = {}): string | null
   }
   if (v === null) {
     if (opts.nullable && !opts.required) return null;
-    throw invalid(field, 'None is not of type \'string\'');
+    throw invalid(field, "None is not of type 'string'");
   }
   if (typeof v !== 'string') throw invalid(field, `${JSON.stringify(v)} is not of type 'string'`);
   const max = opts.max ?? 255;

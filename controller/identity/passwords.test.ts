@@ -28,17 +28,22 @@ describe('passwords', () => {
     const l = new HashLimiter(2);
     let active = 0;
     let peak = 0;
-    const job = () => l.run(async () => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 5));
-      active--;
-      return 1;
-    });
+    const job = () =>
+      l.run(async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 5));
+        active--;
+        return 1;
+      });
     const results = await Promise.all(Array.from({ length: 7 }, job));
     expect(results).toEqual([1, 1, 1, 1, 1, 1, 1]);
     expect(peak).toBe(2);
-    await expect(l.run(async () => { throw new Error('x'); })).rejects.toThrow('x');
+    await expect(
+      l.run(async () => {
+        throw new Error('x');
+      }),
+    ).rejects.toThrow('x');
     expect(await job()).toBe(1); // a failure releases its slot
   });
 });

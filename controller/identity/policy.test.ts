@@ -7,9 +7,22 @@ import { parseRule, PolicyEngine, PolicySyntaxError } from './policy.js';
 
 function ctx(roles: string[], o: Partial<AuthContext> = {}): AuthContext {
   return {
-    token: 't', userId: 'u1', userName: 'u', userDomainId: 'default', userDomainName: 'Default',
-    projectId: 'p1', projectName: 'p', projectDomainId: 'default', roles, roleIds: roles, isAdmin: roles.includes('admin'),
-    methods: ['password'], auditIds: ['a'], issuedAt: new Date(), expiresAt: new Date(), ...o,
+    token: 't',
+    userId: 'u1',
+    userName: 'u',
+    userDomainId: 'default',
+    userDomainName: 'Default',
+    projectId: 'p1',
+    projectName: 'p',
+    projectDomainId: 'default',
+    roles,
+    roleIds: roles,
+    isAdmin: roles.includes('admin'),
+    methods: ['password'],
+    auditIds: ['a'],
+    issuedAt: new Date(),
+    expiresAt: new Date(),
+    ...o,
   };
 }
 
@@ -28,7 +41,9 @@ describe('policy engine', () => {
   it('applies the identity defaults: a member cannot list users or create projects', () => {
     expect(p.allowed('identity:list_users', ctx(['admin', 'member', 'reader']))).toBe(true);
     expect(p.allowed('identity:list_users', ctx(['member', 'reader']))).toBe(false);
-    expect(() => p.enforce('identity:list_users', ctx(['member']))).toThrow('You are not authorized to perform the requested action: identity:list_users.');
+    expect(() => p.enforce('identity:list_users', ctx(['member']))).toThrow(
+      'You are not authorized to perform the requested action: identity:list_users.',
+    );
     expect(p.allowed('identity:create_project', ctx(['member', 'reader']))).toBe(false);
     expect(p.allowed('identity:get_project', ctx(['member']), { project_id: 'p1' })).toBe(true);
     expect(p.allowed('identity:get_project', ctx(['member']), { project_id: 'p2' })).toBe(false);
@@ -52,7 +67,10 @@ describe('policy engine', () => {
   it('is overridden by a JSON policy file and lets services register defaults', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hs-policy-'));
     const f = join(dir, 'policy.json');
-    writeFileSync(f, JSON.stringify({ 'identity:list_users': 'role:reader', 'compute:servers:create': '!', is_adm: 'is_admin:True' }));
+    writeFileSync(
+      f,
+      JSON.stringify({ 'identity:list_users': 'role:reader', 'compute:servers:create': '!', is_adm: 'is_admin:True' }),
+    );
     const q = PolicyEngine.fromFile(f);
     expect(q.allowed('identity:list_users', ctx(['reader']))).toBe(true);
     expect(q.allowed('compute:servers:create', ctx(['admin']))).toBe(false);

@@ -222,7 +222,8 @@ export class PolicyEngine implements Policy {
     } catch (e) {
       throw new PolicySyntaxError(`policy file ${path}: ${(e as Error).message}`);
     }
-    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PolicySyntaxError(`policy file ${path}: expected a JSON object`);
+    if (!data || typeof data !== 'object' || Array.isArray(data))
+      throw new PolicySyntaxError(`policy file ${path}: expected a JSON object`);
     try {
       return new PolicyEngine(data as Record<string, string>);
     } catch (e) {

@@ -21,7 +21,11 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.get('/v3/domains', async (req) => {
     kit.enforce(req, 'identity:list_domains');
     const rows = svc.core.repo.list<DomainRow>('domains', { name: q(req.query, 'name'), enabled: enabledFilter(req) });
-    return kit.list(req, 'domains', rows.map((d) => domainView(b(req), d)));
+    return kit.list(
+      req,
+      'domains',
+      rows.map((d) => domainView(b(req), d)),
+    );
   });
   app.post('/v3/domains', async (req, reply) => {
     kit.enforce(req, 'identity:create_domain');
@@ -47,12 +51,16 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   // Projects
   app.get('/v3/projects', async (req) => {
     kit.enforce(req, 'identity:list_projects');
-    const rows = svc.core.repo.list<ProjectRow>('projects', {
-      name: q(req.query, 'name'), domain_id: q(req.query, 'domain_id'), enabled: enabledFilter(req),
-    }).filter((p) => {
-      const parent = q(req.query, 'parent_id');
-      return parent === undefined || (p.parent_id ?? p.domain_id) === parent;
-    });
+    const rows = svc.core.repo
+      .list<ProjectRow>('projects', {
+        name: q(req.query, 'name'),
+        domain_id: q(req.query, 'domain_id'),
+        enabled: enabledFilter(req),
+      })
+      .filter((p) => {
+        const parent = q(req.query, 'parent_id');
+        return parent === undefined || (p.parent_id ?? p.domain_id) === parent;
+      });
     return kit.list(req, 'projects', qBool(req.query, 'is_domain') ? [] : rows.map((p) => projectView(b(req), p)));
   });
   app.post('/v3/projects', async (req, reply) => {
@@ -79,8 +87,16 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   // Users
   app.get('/v3/users', async (req) => {
     kit.enforce(req, 'identity:list_users');
-    const rows = svc.core.repo.list<UserRow>('users', { name: q(req.query, 'name'), domain_id: q(req.query, 'domain_id'), enabled: enabledFilter(req) });
-    return kit.list(req, 'users', rows.map((u) => userView(b(req), u)));
+    const rows = svc.core.repo.list<UserRow>('users', {
+      name: q(req.query, 'name'),
+      domain_id: q(req.query, 'domain_id'),
+      enabled: enabledFilter(req),
+    });
+    return kit.list(
+      req,
+      'users',
+      rows.map((u) => userView(b(req), u)),
+    );
   });
   app.post('/v3/users', async (req, reply) => {
     kit.enforce(req, 'identity:create_user');
@@ -113,19 +129,31 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
     kit.enforce(req, 'identity:list_user_projects', { user_id: u.id });
     const name = q(req.query, 'name');
     const rows = svc.res.projectsOfUser(u.id).filter((p) => name === undefined || p.name === name);
-    return kit.list(req, 'projects', rows.map((p) => projectView(b(req), p)));
+    return kit.list(
+      req,
+      'projects',
+      rows.map((p) => projectView(b(req), p)),
+    );
   });
   app.get<{ Params: P }>('/v3/users/:id/groups', async (req) => {
     const u = svc.res.user(req.params.id);
     kit.enforce(req, 'identity:list_groups_for_user', { user_id: u.id });
-    return kit.list(req, 'groups', svc.core.repo.groupsOfUser(u.id).map((g) => groupView(b(req), g)));
+    return kit.list(
+      req,
+      'groups',
+      svc.core.repo.groupsOfUser(u.id).map((g) => groupView(b(req), g)),
+    );
   });
 
   // Groups
   app.get('/v3/groups', async (req) => {
     kit.enforce(req, 'identity:list_groups');
     const rows = svc.core.repo.list<GroupRow>('groups', { name: q(req.query, 'name'), domain_id: q(req.query, 'domain_id') });
-    return kit.list(req, 'groups', rows.map((g) => groupView(b(req), g)));
+    return kit.list(
+      req,
+      'groups',
+      rows.map((g) => groupView(b(req), g)),
+    );
   });
   app.post('/v3/groups', async (req, reply) => {
     kit.enforce(req, 'identity:create_group');
@@ -150,7 +178,11 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.get<{ Params: P }>('/v3/groups/:id/users', async (req) => {
     const g = svc.res.group(req.params.id);
     kit.enforce(req, 'identity:list_users_in_group', { group_id: g.id, domain_id: g.domain_id });
-    return kit.list(req, 'users', svc.core.repo.usersOfGroup(g.id).map((u) => userView(b(req), u)));
+    return kit.list(
+      req,
+      'users',
+      svc.core.repo.usersOfGroup(g.id).map((u) => userView(b(req), u)),
+    );
   });
   app.put<{ Params: UG }>('/v3/groups/:id/users/:uid', async (req, reply) => {
     kit.enforce(req, 'identity:add_user_to_group', { group_id: req.params.id });
@@ -171,8 +203,15 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   // Application credentials
   app.get<{ Params: P }>('/v3/users/:id/application_credentials', async (req) => {
     kit.enforce(req, 'identity:list_application_credentials', { user_id: req.params.id });
-    const rows = svc.core.repo.list<import('./identity.repo.js').AppCredRow>('app_credentials', { user_id: req.params.id, name: q(req.query, 'name') });
-    return kit.list(req, 'application_credentials', rows.map((a) => appCredView(b(req), a, svc.appCreds.roles(a))));
+    const rows = svc.core.repo.list<import('./identity.repo.js').AppCredRow>('app_credentials', {
+      user_id: req.params.id,
+      name: q(req.query, 'name'),
+    });
+    return kit.list(
+      req,
+      'application_credentials',
+      rows.map((a) => appCredView(b(req), a, svc.appCreds.roles(a))),
+    );
   });
   app.post<{ Params: P }>('/v3/users/:id/application_credentials', async (req, reply) => {
     const ctx = kit.enforce(req, 'identity:create_application_credential', { user_id: req.params.id });

@@ -9,7 +9,9 @@ import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.j
 export const notFound = (kind: string, id: string) => new NotFound(`Could not find ${kind}: ${id}.`);
 
 const dup = (kind: string, n: string, where?: string) =>
-  new Conflict(`Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${n}${where ? ` at domain ID ${where}` : ''}.`);
+  new Conflict(
+    `Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${n}${where ? ` at domain ID ${where}` : ''}.`,
+  );
 
 const DOMAIN_FIELDS = ['name', 'description', 'enabled', 'tags', 'options'] as const;
 const PROJECT_FIELDS = ['name', 'description', 'enabled', 'tags', 'options', 'domain_id', 'parent_id', 'is_domain'] as const;
@@ -59,9 +61,14 @@ export class Resources {
     const n = name(o)!;
     if (this.repo.list('domains', { name: n }).length) throw dup('domain', n);
     const row: DomainRow = {
-      id: optStr(o, 'explicit_domain_id') ?? newHexId(), name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      enabled: optBool(o, 'enabled') === false ? 0 : 1, tags: json(optTags(o) ?? []), options: json(optObj(o, 'options') ?? {}),
-      extra: json(extras(o, [...DOMAIN_FIELDS, 'explicit_domain_id'])), created_at: nowIso(),
+      id: optStr(o, 'explicit_domain_id') ?? newHexId(),
+      name: n,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      tags: json(optTags(o) ?? []),
+      options: json(optObj(o, 'options') ?? {}),
+      extra: json(extras(o, [...DOMAIN_FIELDS, 'explicit_domain_id'])),
+      created_at: nowIso(),
     };
     this.repo.insert('domains', { ...row });
     this.core.changed();
@@ -133,9 +140,16 @@ export class Resources {
     }
     if (this.repo.list('projects', { domain_id: domainId, name: n }).length) throw dup('project', n, domainId);
     const row: ProjectRow = {
-      id: newHexId(), domain_id: domainId, parent_id: parentId, name: n,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '', enabled: optBool(o, 'enabled') === false ? 0 : 1,
-      tags: json(optTags(o) ?? []), options: json(optObj(o, 'options') ?? {}), extra: json(extras(o, PROJECT_FIELDS)), created_at: nowIso(),
+      id: newHexId(),
+      domain_id: domainId,
+      parent_id: parentId,
+      name: n,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      tags: json(optTags(o) ?? []),
+      options: json(optObj(o, 'options') ?? {}),
+      extra: json(extras(o, PROJECT_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('projects', { ...row });
     this.core.changed();
@@ -144,7 +158,8 @@ export class Resources {
 
   updateProject(id: string, o: Obj): ProjectRow {
     const p = this.project(id);
-    if (o.domain_id !== undefined && o.domain_id !== p.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (o.domain_id !== undefined && o.domain_id !== p.domain_id)
+      throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     if (o.parent_id !== undefined && (o.parent_id ?? p.domain_id) !== (p.parent_id ?? p.domain_id)) {
       throw new BadRequest('Update of `parent_id` is not allowed.', 'ValidationError');
     }
@@ -201,9 +216,17 @@ export class Resources {
     const hash = password ? await this.core.hash(password) : null;
     if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId); // created while we hashed
     const row: UserRow = {
-      id: newHexId(), domain_id: domainId, name: n, enabled: optBool(o, 'enabled') === false ? 0 : 1, password_hash: hash,
-      default_project_id: dp, options: json(optObj(o, 'options') ?? {}), extra: json(extras(o, USER_FIELDS)),
-      failed_auth_count: 0, failed_auth_at: null, created_at: nowIso(),
+      id: newHexId(),
+      domain_id: domainId,
+      name: n,
+      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      password_hash: hash,
+      default_project_id: dp,
+      options: json(optObj(o, 'options') ?? {}),
+      extra: json(extras(o, USER_FIELDS)),
+      failed_auth_count: 0,
+      failed_auth_at: null,
+      created_at: nowIso(),
     };
     this.repo.insert('users', { ...row });
     this.core.changed();
@@ -212,7 +235,8 @@ export class Resources {
 
   async updateUser(id: string, o: Obj): Promise<UserRow> {
     const u = this.user(id);
-    if (o.domain_id !== undefined && o.domain_id !== u.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (o.domain_id !== undefined && o.domain_id !== u.domain_id)
+      throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
     const n = name(o, 'name', false);
     if (n !== undefined && n !== u.name) {
@@ -277,8 +301,12 @@ export class Resources {
     const domainId = this.domainIdFrom(o);
     if (this.repo.list('groups', { domain_id: domainId, name: n }).length) throw dup('group', n, domainId);
     const row: GroupRow = {
-      id: newHexId(), domain_id: domainId, name: n, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      extra: json(extras(o, GROUP_FIELDS)), created_at: nowIso(),
+      id: newHexId(),
+      domain_id: domainId,
+      name: n,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      extra: json(extras(o, GROUP_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('groups', { ...row });
     this.core.changed();
@@ -287,7 +315,8 @@ export class Resources {
 
   updateGroup(id: string, o: Obj): GroupRow {
     const g = this.group(id);
-    if (o.domain_id !== undefined && o.domain_id !== g.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (o.domain_id !== undefined && o.domain_id !== g.domain_id)
+      throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
     const n = name(o, 'name', false);
     if (n !== undefined && n !== g.name) {

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testCloud, type TestCloud } from './testing/kit.js';
 
 let c: TestCloud;
-afterEach(async () => { await c?.close(); });
+afterEach(async () => {
+  await c?.close();
+});
 
 describe('identity resources', () => {
   it('creates, finds, updates and deletes domains, projects, users and groups', async () => {
@@ -13,7 +15,9 @@ describe('identity resources', () => {
     expect(d.body.domain).toMatchObject({ name: 'trun-dom', enabled: true, tags: [], options: {} });
     expect(d.body.domain.links.self).toBe(`http://cloud.test:8000/v3/domains/${d.body.domain.id}`);
     const did = d.body.domain.id;
-    const p = await c.req('POST', '/identity/v3/projects', t, { project: { name: 'trun-proj', domain_id: did, description: 'd', enabled: true, options: {}, tags: [] } });
+    const p = await c.req('POST', '/identity/v3/projects', t, {
+      project: { name: 'trun-proj', domain_id: did, description: 'd', enabled: true, options: {}, tags: [] },
+    });
     expect(p.status).toBe(201);
     expect(p.body.project).toMatchObject({ domain_id: did, parent_id: did, is_domain: false, description: 'd' });
     expect(p.body.project.links.self).toMatch(/^http:\/\/cloud\.test:8000\/identity\/v3\/projects\//);
@@ -27,9 +31,25 @@ describe('identity resources', () => {
     expect(list.body.links).toEqual({ self: 'http://cloud.test:8000/v3/projects?name=trun-proj', previous: null, next: null });
     expect((await c.req('GET', '/v3/projects?name=trun', t)).body.projects).toEqual([]);
 
-    const u = await c.req('POST', '/v3/users', t, { user: { name: 'trun-user', domain_id: did, password: 'pw1', default_project_id: pid, email: 'x@y.z', enabled: true, options: {} } });
+    const u = await c.req('POST', '/v3/users', t, {
+      user: {
+        name: 'trun-user',
+        domain_id: did,
+        password: 'pw1',
+        default_project_id: pid,
+        email: 'x@y.z',
+        enabled: true,
+        options: {},
+      },
+    });
     expect(u.status).toBe(201);
-    expect(u.body.user).toMatchObject({ name: 'trun-user', domain_id: did, default_project_id: pid, email: 'x@y.z', password_expires_at: null });
+    expect(u.body.user).toMatchObject({
+      name: 'trun-user',
+      domain_id: did,
+      default_project_id: pid,
+      email: 'x@y.z',
+      password_expires_at: null,
+    });
     expect(u.body.user.password).toBeUndefined();
     const uid = u.body.user.id;
     const dupe = await c.req('POST', '/v3/users', t, { user: { name: 'trun-user', domain_id: did } });
@@ -71,9 +91,13 @@ describe('identity resources', () => {
     expect((await c.req('POST', '/v3/projects', t, { project: { name: 'x'.repeat(255) } })).status).toBe(201);
     expect((await c.req('POST', '/v3/projects', t, { project: {} })).body.error.message).toMatch(/'name' is a required property/);
     expect((await c.req('POST', '/v3/projects', t, { name: 'x' })).status).toBe(400);
-    expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', enabled: 'yes' } })).body.error.message).toMatch(/field 'enabled'/);
+    expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', enabled: 'yes' } })).body.error.message).toMatch(
+      /field 'enabled'/,
+    );
     expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', domain_id: 'nope' } })).status).toBe(400);
-    expect((await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: 'x', interface: 'public', url: 'http://a' } })).status).toBe(400);
+    expect(
+      (await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: 'x', interface: 'public', url: 'http://a' } })).status,
+    ).toBe(400);
     const auth = await c.req('POST', '/v3/auth/tokens', undefined, '{"auth":', { 'content-type': 'application/json' });
     expect(auth.status).toBe(400);
     expect(JSON.stringify(auth.body)).not.toMatch(/at .*\.js/); // no stack traces
@@ -94,14 +118,21 @@ describe('identity resources', () => {
     const inf = await c.req('GET', '/v3/role_inferences', t);
     expect(inf.body.role_inferences).toHaveLength(2);
 
-    const direct = await c.req('GET', `/v3/role_assignments?user.id=${c.adminUserId}&scope.project.id=${c.adminProjectId}&include_names=True`, t);
+    const direct = await c.req(
+      'GET',
+      `/v3/role_assignments?user.id=${c.adminUserId}&scope.project.id=${c.adminProjectId}&include_names=True`,
+      t,
+    );
     expect(direct.body.role_assignments).toHaveLength(1);
     expect(direct.body.role_assignments[0]).toMatchObject({
-      role: { name: 'admin' }, user: { name: 'admin', domain: { id: 'default', name: 'Default' } },
+      role: { name: 'admin' },
+      user: { name: 'admin', domain: { id: 'default', name: 'Default' } },
       scope: { project: { id: c.adminProjectId, name: 'admin', domain: { name: 'Default' } } },
     });
     const eff = await c.req('GET', `/v3/role_assignments?user.id=${c.adminUserId}&effective`, t);
-    expect(eff.body.role_assignments.map((a: any) => a.role.id).sort()).toEqual([byName.admin.id, byName.member.id, byName.reader.id].sort());
+    expect(eff.body.role_assignments.map((a: any) => a.role.id).sort()).toEqual(
+      [byName.admin.id, byName.member.id, byName.reader.id].sort(),
+    );
     expect(eff.body.role_assignments.find((a: any) => a.role.id === byName.reader.id).links.prior_role).toMatch(/roles\//);
   });
 
@@ -119,7 +150,12 @@ describe('identity resources', () => {
     expect(login.status).toBe(201);
     expect(login.body.token.roles.map((r: any) => r.name)).toEqual(['reader']);
     const eff = await c.req('GET', `/v3/role_assignments?effective&scope.project.id=${p.id}`, t);
-    expect(eff.body.role_assignments).toEqual([expect.objectContaining({ user: { id: u.id }, links: expect.objectContaining({ membership: expect.stringContaining(`/groups/${g.id}/users/${u.id}`) }) })]);
+    expect(eff.body.role_assignments).toEqual([
+      expect.objectContaining({
+        user: { id: u.id },
+        links: expect.objectContaining({ membership: expect.stringContaining(`/groups/${g.id}/users/${u.id}`) }),
+      }),
+    ]);
     // Removing the user from the group invalidates the token (no role left on the project).
     expect((await c.req('DELETE', `/v3/groups/${g.id}/users/${u.id}`, t)).status).toBe(204);
     expect((await c.req('GET', '/v3/auth/tokens', t, undefined, { 'x-subject-token': login.token })).status).toBe(404);
@@ -129,12 +165,17 @@ describe('identity resources', () => {
     c = await testCloud();
     const t = c.adminToken;
     const s = (await c.req('POST', '/v3/services', t, { service: { name: 'tsvc', type: 'ttype', enabled: true } })).body.service;
-    const e = await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: s.id, interface: 'public', url: 'http://127.0.0.1:1/x', region: 'RegionTwo', enabled: true } });
+    const e = await c.req('POST', '/v3/endpoints', t, {
+      endpoint: { service_id: s.id, interface: 'public', url: 'http://127.0.0.1:1/x', region: 'RegionTwo', enabled: true },
+    });
     expect(e.status).toBe(201);
     expect(e.body.endpoint).toMatchObject({ region_id: 'RegionTwo', region: 'RegionTwo', interface: 'public', service_id: s.id });
     expect((await c.req('GET', '/v3/regions/RegionTwo', t)).status).toBe(200);
     expect((await c.req('GET', `/v3/endpoints?service_id=${s.id}`, t)).body.endpoints).toHaveLength(1);
-    expect((await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: s.id, interface: 'private', url: 'http://a/' } })).status).toBe(400);
+    expect(
+      (await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: s.id, interface: 'private', url: 'http://a/' } }))
+        .status,
+    ).toBe(400);
     const cat = await c.req('GET', '/v3/auth/catalog', t);
     expect(cat.body.catalog.find((x: any) => x.type === 'ttype').endpoints[0].url).toBe('http://127.0.0.1:1/x');
     expect((await c.req('DELETE', `/v3/services/${s.id}`, t)).status).toBe(204);

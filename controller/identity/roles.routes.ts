@@ -18,7 +18,11 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
     kit.enforce(req, 'identity:list_roles');
     const domainId = q(req.query, 'domain_id');
     const rows = svc.core.repo.list<RoleRow>('roles', { name: q(req.query, 'name'), domain_id: domainId ?? null });
-    return kit.list(req, 'roles', rows.map((r) => roleView(b(req), r)));
+    return kit.list(
+      req,
+      'roles',
+      rows.map((r) => roleView(b(req), r)),
+    );
   });
   app.post('/v3/roles', async (req, reply) => {
     kit.enforce(req, 'identity:create_role');
@@ -52,7 +56,10 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
   app.get<{ Params: P }>('/v3/roles/:id/implies', async (req) => {
     kit.enforce(req, 'identity:list_implied_roles');
     const prior = svc.roles.role(req.params.id);
-    const implied = svc.core.impliedBy(prior.id).map((i) => svc.core.role(i)).filter((r): r is RoleRow => !!r);
+    const implied = svc.core
+      .impliedBy(prior.id)
+      .map((i) => svc.core.role(i))
+      .filter((r): r is RoleRow => !!r);
     return inference(req, prior, implied);
   });
   app.put<{ Params: { id: string; iid: string } }>('/v3/roles/:id/implies/:iid', async (req, reply) => {
@@ -92,12 +99,20 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
         { type: a === 'users' ? 'user' : 'group', id: p.aid },
         { type: t === 'projects' ? 'project' : 'domain', id: p.tid },
       ];
-      const target = (p: Grant) => ({ [t === 'projects' ? 'project_id' : 'domain_id']: p.tid, [a === 'users' ? 'user_id' : 'group_id']: p.aid, role_id: p.rid });
+      const target = (p: Grant) => ({
+        [t === 'projects' ? 'project_id' : 'domain_id']: p.tid,
+        [a === 'users' ? 'user_id' : 'group_id']: p.aid,
+        role_id: p.rid,
+      });
       const path = `/v3/${t}/:tid/${a}/:aid/roles`;
       app.get<{ Params: Grant }>(path, async (req) => {
         kit.enforce(req, 'identity:list_grants', target(req.params));
         const rows = svc.roles.listGrants(...where(req.params));
-        return kit.list(req, 'roles', rows.map((r) => roleView(b(req), r)));
+        return kit.list(
+          req,
+          'roles',
+          rows.map((r) => roleView(b(req), r)),
+        );
       });
       app.put<{ Params: Grant }>(`${path}/:rid`, async (req, reply) => {
         kit.enforce(req, 'identity:create_grant', target(req.params));
@@ -122,14 +137,21 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
     kit.enforce(req, 'identity:list_role_assignments', { user_id: userId ?? null });
     if (q(req.query, 'scope.OS-INHERIT:inherited_to')) return kit.list(req, 'role_assignments', []);
     const f = {
-      userId, groupId: q(req.query, 'group.id'), roleId: q(req.query, 'role.id'),
-      projectId: q(req.query, 'scope.project.id'), domainId: q(req.query, 'scope.domain.id'),
+      userId,
+      groupId: q(req.query, 'group.id'),
+      roleId: q(req.query, 'role.id'),
+      projectId: q(req.query, 'scope.project.id'),
+      domainId: q(req.query, 'scope.domain.id'),
       effective: qBool(req.query, 'effective') === true,
     };
     if (f.userId && f.groupId) throw new BadRequest('Specify only one of user.id and group.id.');
     if (f.projectId && f.domainId) throw new BadRequest('Specify only one of scope.project.id and scope.domain.id.');
     if (f.effective && f.groupId) throw new BadRequest('effective cannot be combined with group.id.');
     const names = qBool(req.query, 'include_names') === true;
-    return kit.list(req, 'role_assignments', svc.roles.list(f).map((e) => svc.roles.render(b(req), e, names)));
+    return kit.list(
+      req,
+      'role_assignments',
+      svc.roles.list(f).map((e) => svc.roles.render(b(req), e, names)),
+    );
   });
 }

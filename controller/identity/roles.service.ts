@@ -11,8 +11,14 @@ const ROLE_FIELDS = ['name', 'domain_id', 'description', 'options'] as const;
 /** As Keystone's [assignment] prohibited_implied_role: nothing may imply admin. */
 const PROHIBITED_IMPLIED = ['admin'];
 
-export interface Actor { type: 'user' | 'group'; id: string }
-export interface Target { type: 'project' | 'domain'; id: string }
+export interface Actor {
+  type: 'user' | 'group';
+  id: string;
+}
+export interface Target {
+  type: 'project' | 'domain';
+  id: string;
+}
 
 /** One line of GET /v3/role_assignments before rendering. */
 export interface EffectiveAssignment {
@@ -25,7 +31,10 @@ export interface EffectiveAssignment {
 }
 
 export class Roles {
-  constructor(private readonly core: IdentityCore, private readonly res: Resources) {}
+  constructor(
+    private readonly core: IdentityCore,
+    private readonly res: Resources,
+  ) {}
 
   private get repo() {
     return this.core.repo;
@@ -44,13 +53,19 @@ export class Roles {
   createRole(o: Obj): RoleRow {
     const n = name(o)!;
     const domainId = optStr(o, 'domain_id', { nullable: true }) ?? null;
-    if (domainId && !this.repo.get('domains', domainId)) throw new BadRequest(`Could not find domain: ${domainId}.`, 'ValidationError');
+    if (domainId && !this.repo.get('domains', domainId))
+      throw new BadRequest(`Could not find domain: ${domainId}.`, 'ValidationError');
     if (this.repo.list('roles', { name: n, domain_id: domainId }).length) {
       throw new Conflict(`Conflict occurred attempting to store role - Duplicate entry found with name ${n}.`);
     }
     const row: RoleRow = {
-      id: newHexId(), name: n, domain_id: domainId, description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
-      options: JSON.stringify(optObj(o, 'options') ?? {}), extra: JSON.stringify(extras(o, ROLE_FIELDS)), created_at: nowIso(),
+      id: newHexId(),
+      name: n,
+      domain_id: domainId,
+      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
+      options: JSON.stringify(optObj(o, 'options') ?? {}),
+      extra: JSON.stringify(extras(o, ROLE_FIELDS)),
+      created_at: nowIso(),
     };
     this.repo.insert('roles', { ...row });
     this.core.changed();
@@ -62,7 +77,8 @@ export class Roles {
     const opts = optObj(o, 'options');
     const onlyUnlocking = opts?.immutable === false && Object.keys(o).every((k) => k === 'options');
     if (this.immutable(r) && !onlyUnlocking) throw new Forbidden(`Unable to update immutable role ${id}.`);
-    if (o.domain_id !== undefined && o.domain_id !== r.domain_id) throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (o.domain_id !== undefined && o.domain_id !== r.domain_id)
+      throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
     const n = name(o, 'name', false);
     if (n !== undefined && n !== r.name) {
@@ -145,7 +161,9 @@ export class Roles {
     this.checkActorTarget(actor, target);
     this.role(roleId);
     if (!this.repo.assignments(this.row(actor, target, roleId)).length) {
-      throw new NotFound(`Could not find role assignment with role: ${roleId}, ${actor.type}: ${actor.id}, ${target.type}: ${target.id}.`);
+      throw new NotFound(
+        `Could not find role assignment with role: ${roleId}, ${actor.type}: ${actor.id}, ${target.type}: ${target.id}.`,
+      );
     }
   }
 
@@ -162,7 +180,14 @@ export class Roles {
    * GET /v3/role_assignments. With `effective`, group assignments become one line per
    * member and implied roles are added (as Keystone does).
    */
-  list(f: { userId?: string; groupId?: string; roleId?: string; projectId?: string; domainId?: string; effective: boolean }): EffectiveAssignment[] {
+  list(f: {
+    userId?: string;
+    groupId?: string;
+    roleId?: string;
+    projectId?: string;
+    domainId?: string;
+    effective: boolean;
+  }): EffectiveAssignment[] {
     const base: Partial<AssignmentRow> = {};
     if (f.projectId) Object.assign(base, { target_type: 'project', target_id: f.projectId });
     if (f.domainId) Object.assign(base, { target_type: 'domain', target_id: f.domainId });
@@ -224,7 +249,9 @@ export class Roles {
       const g = this.repo.get<GroupRow>('groups', a.actor_id);
       doc.group = names && g ? { id: g.id, name: g.name, domain: domainRef(g.domain_id) } : { id: a.actor_id };
     }
-    doc.role = names ? { id: e.role.id, name: e.role.name, ...(e.role.domain_id ? { domain: domainRef(e.role.domain_id) } : {}) } : { id: e.role.id };
+    doc.role = names
+      ? { id: e.role.id, name: e.role.name, ...(e.role.domain_id ? { domain: domainRef(e.role.domain_id) } : {}) }
+      : { id: e.role.id };
     const path = `${a.target_type}s/${a.target_id}/${a.actor_type}s/${a.actor_id}/roles/${e.priorRoleId ?? e.role.id}`;
     const links: Record<string, string> = { assignment: `${base}/${path}` };
     if (e.userId && a.actor_type === 'group') links.membership = `${base}/groups/${a.actor_id}/users/${e.userId}`;

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testCloud, ADMIN_PASSWORD, type TestCloud } from './testing/kit.js';
 
 let c: TestCloud;
-afterEach(async () => { await c?.close(); });
+afterEach(async () => {
+  await c?.close();
+});
 
 describe('identity tokens', () => {
   it('issues a project-scoped admin token with the expanded roles and the catalog', async () => {
@@ -19,10 +21,16 @@ describe('identity tokens', () => {
     const types = t.catalog.map((s: any) => s.type).sort();
     expect(types).toEqual(['block-storage', 'compute', 'identity', 'image', 'network', 'volumev3']);
     const vol = t.catalog.find((s: any) => s.type === 'volumev3');
-    expect(vol.endpoints.find((e: any) => e.interface === 'public').url).toBe(`http://cloud.test:8000/volume/v3/${c.adminProjectId}`);
+    expect(vol.endpoints.find((e: any) => e.interface === 'public').url).toBe(
+      `http://cloud.test:8000/volume/v3/${c.adminProjectId}`,
+    );
     const ident = t.catalog.find((s: any) => s.type === 'identity');
     expect(ident.endpoints.map((e: any) => e.interface).sort()).toEqual(['admin', 'internal', 'public']);
-    expect(ident.endpoints[0]).toMatchObject({ region_id: 'RegionOne', region: 'RegionOne', url: 'http://cloud.test:8000/identity/v3' });
+    expect(ident.endpoints[0]).toMatchObject({
+      region_id: 'RegionOne',
+      region: 'RegionOne',
+      url: 'http://cloud.test:8000/identity/v3',
+    });
   });
 
   it('validates, checks and revokes tokens (GET/HEAD/DELETE /v3/auth/tokens)', async () => {
@@ -31,9 +39,13 @@ describe('identity tokens', () => {
     expect(v.status).toBe(200);
     expect(v.headers['x-subject-token']).toBe(c.adminToken);
     expect(v.body.token.user.name).toBe('admin');
-    const nc = await c.req('GET', '/identity/v3/auth/tokens?nocatalog', c.adminToken, undefined, { 'x-subject-token': c.adminToken });
+    const nc = await c.req('GET', '/identity/v3/auth/tokens?nocatalog', c.adminToken, undefined, {
+      'x-subject-token': c.adminToken,
+    });
     expect(nc.body.token.catalog).toBeUndefined();
-    expect((await c.req('HEAD', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': c.adminToken })).status).toBe(200);
+    expect((await c.req('HEAD', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': c.adminToken })).status).toBe(
+      200,
+    );
     const forged = await c.req('GET', '/v3/auth/tokens', c.adminToken, undefined, { 'x-subject-token': 'gAAAAAforged12345' });
     expect(forged.status).toBe(404);
     expect(forged.body.error.code).toBe(404);
@@ -62,18 +74,30 @@ describe('identity tokens', () => {
 
   it('rescopes with the token method, keeping expiry and chaining audit ids', async () => {
     c = await testCloud();
-    const unscoped = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } }, scope: 'unscoped' } });
+    const unscoped = await c.req('POST', '/v3/auth/tokens', undefined, {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } },
+        },
+        scope: 'unscoped',
+      },
+    });
     expect(unscoped.status).toBe(201);
     expect(unscoped.body.token.roles).toBeUndefined();
     expect(unscoped.body.token.catalog).toBeUndefined();
     const ut = String(unscoped.headers['x-subject-token']);
-    const r = await c.req('POST', '/v3/auth/tokens?nocatalog=1', undefined, { auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { project: { id: c.adminProjectId } } } });
+    const r = await c.req('POST', '/v3/auth/tokens?nocatalog=1', undefined, {
+      auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { project: { id: c.adminProjectId } } },
+    });
     expect(r.status).toBe(201);
     expect(r.body.token.methods).toEqual(['password', 'token']);
     expect(r.body.token.audit_ids[1]).toBe(unscoped.body.token.audit_ids[0]);
     expect(r.body.token.expires_at).toBe(unscoped.body.token.expires_at);
     expect(r.body.token.catalog).toBeUndefined();
-    const dom = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { domain: { name: 'Default' } } } });
+    const dom = await c.req('POST', '/v3/auth/tokens', undefined, {
+      auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { domain: { name: 'Default' } } },
+    });
     expect(dom.status).toBe(401); // admin has no role on the domain
   });
 
@@ -98,22 +122,36 @@ describe('identity tokens', () => {
   it('issues domain-scoped tokens; their catalog leaves out per-project endpoints', async () => {
     c = await testCloud();
     const admin = (await c.req('GET', '/v3/roles?name=admin', c.adminToken)).body.roles[0];
-    const un = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['password'], password: { user: { id: c.adminUserId, password: ADMIN_PASSWORD } } }, scope: 'unscoped' } });
+    const un = await c.req('POST', '/v3/auth/tokens', undefined, {
+      auth: {
+        identity: { methods: ['password'], password: { user: { id: c.adminUserId, password: ADMIN_PASSWORD } } },
+        scope: 'unscoped',
+      },
+    });
     const ut = String(un.headers['x-subject-token']);
     expect((await c.req('GET', '/v3/auth/catalog', ut)).status).toBe(403);
     expect((await c.req('PUT', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(204);
-    expect((await c.req('GET', `/v3/domains/default/users/${c.adminUserId}/roles`, c.adminToken)).body.roles.map((r: any) => r.name)).toEqual(['admin']);
-    const d = await c.req('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { domain: { id: 'default' } } } });
+    expect(
+      (await c.req('GET', `/v3/domains/default/users/${c.adminUserId}/roles`, c.adminToken)).body.roles.map((r: any) => r.name),
+    ).toEqual(['admin']);
+    const d = await c.req('POST', '/v3/auth/tokens', undefined, {
+      auth: { identity: { methods: ['token'], token: { id: ut } }, scope: { domain: { id: 'default' } } },
+    });
     expect(d.status).toBe(201);
     expect(d.body.token.domain).toEqual({ id: 'default', name: 'Default' });
     expect(d.body.token.project).toBeUndefined();
-    const types = d.body.token.catalog.filter((s: any) => s.endpoints.length).map((s: any) => s.type).sort();
+    const types = d.body.token.catalog
+      .filter((s: any) => s.endpoints.length)
+      .map((s: any) => s.type)
+      .sort();
     expect(types).toEqual(['compute', 'identity', 'image', 'network']);
     const dt = String(d.headers['x-subject-token']);
     expect((await c.req('GET', '/v3/auth/domains', dt)).body.domains.map((x: any) => x.id)).toEqual(['default']);
     const ctx = (c.app as any).homestack.auth.validator.validate(dt);
     expect(ctx).toMatchObject({ domainId: 'default', domainName: 'Default', projectId: undefined, isAdmin: true });
-    expect((await c.req('DELETE', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(204);
+    expect((await c.req('DELETE', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(
+      204,
+    );
     expect((await c.req('HEAD', `/v3/domains/default/users/${c.adminUserId}/roles/${admin.id}`, c.adminToken)).status).toBe(404);
     expect(() => (c.app as any).homestack.auth.validator.validate(dt)).toThrow(/requires authentication/);
   });
@@ -135,7 +173,16 @@ describe('identity tokens', () => {
     await bootstrap(db, config, { adminPassword: 'one', publicUrl: 'http://h:1' });
     const app = await buildApp({ config, db, logger: false });
     try {
-      const login = (pw: string) => app.inject({ method: 'POST', url: '/v3/auth/tokens', payload: { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: pw } } } } } });
+      const login = (pw: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/v3/auth/tokens',
+          payload: {
+            auth: {
+              identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: pw } } },
+            },
+          },
+        });
       const tok = String((await login('one')).headers['x-subject-token']);
       const validate = () => (app as any).homestack.auth.validator.validate(tok);
       expect(validate().userName).toBe('admin');

@@ -60,7 +60,13 @@ export class TokenCodec {
   constructor(private readonly repo: KeyRepository) {}
 
   encode(p: TokenPayload): string {
-    const wire: Wire = { u: p.userId, m: p.methods.reduce((b, m) => b | METHOD_BITS[m], 0), i: p.issuedAt, e: p.expiresAt, a: p.auditIds };
+    const wire: Wire = {
+      u: p.userId,
+      m: p.methods.reduce((b, m) => b | METHOD_BITS[m], 0),
+      i: p.issuedAt,
+      e: p.expiresAt,
+      a: p.auditIds,
+    };
     if (p.projectId) wire.p = p.projectId;
     if (p.domainId) wire.d = p.domainId;
     if (p.appCredId) wire.c = p.appCredId;

@@ -1,5 +1,13 @@
 import type {
-  AppCredRow, DomainRow, EndpointRow, GroupRow, ProjectRow, RegionRow, RoleRow, ServiceRow, UserRow,
+  AppCredRow,
+  DomainRow,
+  EndpointRow,
+  GroupRow,
+  ProjectRow,
+  RegionRow,
+  RoleRow,
+  ServiceRow,
+  UserRow,
 } from './identity.repo.js';
 import { parseJson } from './input.js';
 import { keystoneTime } from '../../shared/util/time.js';
@@ -18,16 +26,28 @@ export function listLinks(base: string, path: string, query?: string) {
 export function domainView(base: string, d: DomainRow) {
   return {
     ...obj(d.extra),
-    id: d.id, name: d.name, description: d.description, enabled: !!d.enabled,
-    tags: arr(d.tags), options: obj(d.options), links: { self: `${base}/domains/${d.id}` },
+    id: d.id,
+    name: d.name,
+    description: d.description,
+    enabled: !!d.enabled,
+    tags: arr(d.tags),
+    options: obj(d.options),
+    links: { self: `${base}/domains/${d.id}` },
   };
 }
 
 export function projectView(base: string, p: ProjectRow) {
   return {
     ...obj(p.extra),
-    id: p.id, name: p.name, domain_id: p.domain_id, description: p.description, enabled: !!p.enabled,
-    parent_id: p.parent_id ?? p.domain_id, is_domain: false, tags: arr(p.tags), options: obj(p.options),
+    id: p.id,
+    name: p.name,
+    domain_id: p.domain_id,
+    description: p.description,
+    enabled: !!p.enabled,
+    parent_id: p.parent_id ?? p.domain_id,
+    is_domain: false,
+    tags: arr(p.tags),
+    options: obj(p.options),
     links: { self: `${base}/projects/${p.id}` },
   };
 }
@@ -35,21 +55,37 @@ export function projectView(base: string, p: ProjectRow) {
 export function userView(base: string, u: UserRow) {
   const v: Record<string, unknown> = {
     ...obj(u.extra),
-    id: u.id, name: u.name, domain_id: u.domain_id, enabled: !!u.enabled,
-    password_expires_at: null, options: obj(u.options), links: { self: `${base}/users/${u.id}` },
+    id: u.id,
+    name: u.name,
+    domain_id: u.domain_id,
+    enabled: !!u.enabled,
+    password_expires_at: null,
+    options: obj(u.options),
+    links: { self: `${base}/users/${u.id}` },
   };
   if (u.default_project_id) v.default_project_id = u.default_project_id;
   return v;
 }
 
 export function groupView(base: string, g: GroupRow) {
-  return { ...obj(g.extra), id: g.id, name: g.name, domain_id: g.domain_id, description: g.description, links: { self: `${base}/groups/${g.id}` } };
+  return {
+    ...obj(g.extra),
+    id: g.id,
+    name: g.name,
+    domain_id: g.domain_id,
+    description: g.description,
+    links: { self: `${base}/groups/${g.id}` },
+  };
 }
 
 export function roleView(base: string, r: RoleRow) {
   return {
     ...obj(r.extra),
-    id: r.id, name: r.name, domain_id: r.domain_id, description: r.description, options: obj(r.options),
+    id: r.id,
+    name: r.name,
+    domain_id: r.domain_id,
+    description: r.description,
+    options: obj(r.options),
     links: { self: `${base}/roles/${r.id}` },
   };
 }
@@ -57,13 +93,23 @@ export function roleView(base: string, r: RoleRow) {
 export const roleRef = (base: string, r: RoleRow) => ({ id: r.id, name: r.name, links: { self: `${base}/roles/${r.id}` } });
 
 export function regionView(base: string, r: RegionRow) {
-  return { ...obj(r.extra), id: r.id, description: r.description, parent_region_id: r.parent_region_id, links: { self: `${base}/regions/${r.id}` } };
+  return {
+    ...obj(r.extra),
+    id: r.id,
+    description: r.description,
+    parent_region_id: r.parent_region_id,
+    links: { self: `${base}/regions/${r.id}` },
+  };
 }
 
 export function serviceView(base: string, s: ServiceRow) {
   return {
     ...obj(s.extra),
-    id: s.id, type: s.type, name: s.name, description: s.description, enabled: !!s.enabled,
+    id: s.id,
+    type: s.type,
+    name: s.name,
+    description: s.description,
+    enabled: !!s.enabled,
     links: { self: `${base}/services/${s.id}` },
   };
 }
@@ -71,16 +117,28 @@ export function serviceView(base: string, s: ServiceRow) {
 export function endpointView(base: string, e: EndpointRow) {
   return {
     ...obj(e.extra),
-    id: e.id, interface: e.interface, region_id: e.region_id, region: e.region_id, url: e.url,
-    service_id: e.service_id, enabled: !!e.enabled, links: { self: `${base}/endpoints/${e.id}` },
+    id: e.id,
+    interface: e.interface,
+    region_id: e.region_id,
+    region: e.region_id,
+    url: e.url,
+    service_id: e.service_id,
+    enabled: !!e.enabled,
+    links: { self: `${base}/endpoints/${e.id}` },
   };
 }
 
 export function appCredView(base: string, a: AppCredRow, roles: RoleRow[]) {
   return {
-    id: a.id, name: a.name, description: a.description, user_id: a.user_id, project_id: a.project_id,
+    id: a.id,
+    name: a.name,
+    description: a.description,
+    user_id: a.user_id,
+    project_id: a.project_id,
     roles: roles.map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id })),
-    unrestricted: !!a.unrestricted, expires_at: a.expires_at === null ? null : keystoneTime(new Date(a.expires_at)),
-    access_rules: [], links: { self: `${base}/users/${a.user_id}/application_credentials/${a.id}` },
+    unrestricted: !!a.unrestricted,
+    expires_at: a.expires_at === null ? null : keystoneTime(new Date(a.expires_at)),
+    access_rules: [],
+    links: { self: `${base}/users/${a.user_id}/application_credentials/${a.id}` },
   };
 }

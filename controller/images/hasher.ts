@@ -62,7 +62,10 @@ export class ParallelHasher implements StreamHasher {
   private done: Promise<string>;
   private closed = false;
 
-  constructor(private readonly slotSize = 1 << 20, private readonly slots = 4) {
+  constructor(
+    private readonly slotSize = 1 << 20,
+    private readonly slots = 4,
+  ) {
     const sab = new SharedArrayBuffer(slotSize * slots);
     this.ring = new Uint8Array(sab);
     this.busy = new Array<boolean>(slots).fill(false);

@@ -95,16 +95,20 @@ export class ImageData {
       throw new BadRequest('Properties disk_format, container_format must be set prior to saving data.');
     }
     const cap = this.o.imageSizeCap;
-    if (length !== null && length > cap) throw new OverLimit(`The incoming image is too large: ${length} bytes, the limit is ${cap} bytes.`);
+    if (length !== null && length > cap)
+      throw new OverLimit(`The incoming image is too large: ${length} bytes, the limit is ${cap} bytes.`);
     let limit = cap;
     let quotaLeft = Infinity;
     if (this.o.projectQuota >= 0 && i.owner) {
       quotaLeft = Math.max(0, this.o.projectQuota - this.images.repo.storedBytes(i.owner));
-      if (length !== null && length > quotaLeft) throw new OverLimit(`Image exceeds the storage quota: ${length} bytes needed, ${quotaLeft} left.`);
+      if (length !== null && length > quotaLeft)
+        throw new OverLimit(`Image exceeds the storage quota: ${length} bytes needed, ${quotaLeft} left.`);
       limit = Math.min(limit, quotaLeft);
     }
     if (!this.images.repo.update(i.id, { status: 'saving', updated_at: isoSeconds(new Date()) }, ['queued'])) {
-      throw new Conflict(`Image status transition from ${this.images.repo.get(i.id)?.status ?? 'deleted'} to saving is not allowed`);
+      throw new Conflict(
+        `Image status transition from ${this.images.repo.get(i.id)?.status ?? 'deleted'} to saving is not allowed`,
+      );
     }
     const overLimit = () =>
       quotaLeft <= cap && limit === quotaLeft
@@ -121,7 +125,8 @@ export class ImageData {
       } catch (e) {
         if (e instanceof CloudError) throw e;
         if (isAbort(e)) throw new BadRequest('The upload was interrupted before all image data arrived.');
-        if (isStorageFull(e)) throw new OverLimit('Image storage media is full: there is not enough space on the image store for this image.');
+        if (isStorageFull(e))
+          throw new OverLimit('Image storage media is full: there is not enough space on the image store for this image.');
         throw e;
       }
       if (length !== null && staged.bytes !== length) {

@@ -29,7 +29,9 @@ afterEach(async () => {
 
 const H = { 'x-auth-token': 'alice' };
 const create = async (disk_format: string) =>
-  (await app.inject({ method: 'POST', url: '/image/v2/images', headers: H, payload: { disk_format, container_format: 'bare' } })).json().id as string;
+  (
+    await app.inject({ method: 'POST', url: '/image/v2/images', headers: H, payload: { disk_format, container_format: 'bare' } })
+  ).json().id as string;
 const status = async (id: string) => (await app.inject({ url: `/image/v2/images/${id}`, headers: H })).json().status;
 const stored = () => readdirSync(join(dir, 'data', 'images')).filter((f) => f !== '.staging');
 const staging = () => readdirSync(join(dir, 'data', 'images', '.staging'));
@@ -40,11 +42,19 @@ describe('streaming upload', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as { port: number }).port;
     await new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, method: 'PUT', path: `/image/v2/images/${id}/file`,
-        headers: { ...H, 'content-type': 'application/octet-stream', 'content-length': String(64 << 20) } });
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path: `/image/v2/images/${id}/file`,
+        headers: { ...H, 'content-type': 'application/octet-stream', 'content-length': String(64 << 20) },
+      });
       req.on('error', () => resolve());
       req.write(Buffer.alloc(4 << 20, 7));
-      setTimeout(() => { req.destroy(); resolve(); }, 200);
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 200);
     });
     for (let i = 0; i < 50 && (await status(id)) !== 'queued'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await status(id)).toBe('queued');
@@ -66,12 +76,21 @@ describe('streaming upload', () => {
         let answer: { status: number; body: string } | null = null;
         let sent = false;
         const done = () => answer && sent && resolve(answer);
-        const req = request({ host: '127.0.0.1', port, agent, method: 'PUT', path: `/image/v2/images/${id}/file`,
-          headers: { ...H, 'content-type': 'application/octet-stream', ...headers } }, (r) => {
-          let body = '';
-          r.on('data', (c) => (body += c));
-          r.on('end', () => ((answer = { status: r.statusCode ?? 0, body }), done()));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            agent,
+            method: 'PUT',
+            path: `/image/v2/images/${id}/file`,
+            headers: { ...H, 'content-type': 'application/octet-stream', ...headers },
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (c) => (body += c));
+            r.on('end', () => ((answer = { status: r.statusCode ?? 0, body }), done()));
+          },
+        );
         req.on('error', reject); // a reset connection instead of the answer fails the test
         req.on('finish', () => ((sent = true), done()));
         for (let n = 0; n < total; n += 1 << 20) req.write(Buffer.alloc(1 << 20, 1));
@@ -110,8 +129,12 @@ describe('streaming upload', () => {
     await q.create(join(dir, 'a.qcow2'), 'qcow2', 32 << 20);
     const bytes = readFileSync(join(dir, 'a.qcow2'));
     const id = await create('qcow2');
-    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
-      payload: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+    const r = await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${id}/file`,
+      headers: { ...H, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      payload: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
+    });
     expect(r.statusCode).toBe(204);
     const img = (await app.inject({ url: `/image/v2/images/${id}`, headers: H })).json();
     expect(img).toMatchObject({ status: 'active', size: bytes.length, virtual_size: 32 << 20 });
@@ -122,8 +145,12 @@ describe('streaming upload', () => {
     writeFileSync(join(dir, 'base'), 'x');
     await qemuImg(makeRunner()).create(join(dir, 'evil.qcow2'), 'qcow2', 1 << 20, { path: join(dir, 'base'), format: 'raw' });
     const id = await create('qcow2');
-    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream' },
-      payload: readFileSync(join(dir, 'evil.qcow2')) });
+    const r = await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${id}/file`,
+      headers: { ...H, 'content-type': 'application/octet-stream' },
+      payload: readFileSync(join(dir, 'evil.qcow2')),
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().message).toMatch(/backing file/);
     expect(await status(id)).toBe('queued');
@@ -136,7 +163,12 @@ describe('streaming upload', () => {
     const bytes = readFileSync(join(dir, 'odd.qcow2'));
     bytes.writeUInt32BE(5, 20); // cluster_bits 5: the header parses, qemu refuses it
     const id = await create('qcow2');
-    const r = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...H, 'content-type': 'application/octet-stream' }, payload: bytes });
+    const r = await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${id}/file`,
+      headers: { ...H, 'content-type': 'application/octet-stream' },
+      payload: bytes,
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().message).toMatch(/qemu-img cannot read the data as qcow2/);
     expect(await status(id)).toBe('queued');
@@ -146,7 +178,12 @@ describe('streaming upload', () => {
   it('sweeps staging leftovers and data no image refers to at start, and requeues saving images', async () => {
     const id = await create('raw');
     const ok = await create('raw');
-    await app.inject({ method: 'PUT', url: `/image/v2/images/${ok}/file`, headers: { ...H, 'content-type': 'application/octet-stream' }, payload: Buffer.from('kept') });
+    await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${ok}/file`,
+      headers: { ...H, 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('kept'),
+    });
     db.prepare("UPDATE images SET status = 'saving' WHERE id = ?").run(id);
     writeFileSync(join(dir, 'data', 'images', '.staging', `${id}.abc`), 'partial');
     writeFileSync(join(dir, 'data', 'images', '00000000-0000-4000-8000-000000000000'), 'orphan');
@@ -163,7 +200,13 @@ describe('streaming upload', () => {
 
   it('serves other services through the facade', async () => {
     const ctx = { projectId: 'p-alice', isAdmin: false } as never;
-    const rec = facade.createRecord(ctx, { name: 'snap', owner: 'p-alice', disk_format: 'raw', container_format: 'bare', properties: { image_type: 'snapshot' } });
+    const rec = facade.createRecord(ctx, {
+      name: 'snap',
+      owner: 'p-alice',
+      disk_format: 'raw',
+      container_format: 'bare',
+      properties: { image_type: 'snapshot' },
+    });
     expect(rec).toMatchObject({ status: 'queued', owner: 'p-alice', properties: { image_type: 'snapshot' } });
     const done = await facade.upload(rec.id, Readable.from([Buffer.from('0123456789')]));
     expect(done).toMatchObject({ status: 'active', size: 10, virtual_size: 10 });

@@ -53,9 +53,27 @@ const decode = (r: Raw): ImageRow => ({
 });
 
 const COLUMNS = [
-  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'disk_format', 'container_format', 'size',
-  'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'min_disk', 'min_ram', 'owner', 'properties', 'tags',
-  'store_key', 'created_at', 'updated_at',
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'os_hidden',
+  'disk_format',
+  'container_format',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'min_disk',
+  'min_ram',
+  'owner',
+  'properties',
+  'tags',
+  'store_key',
+  'created_at',
+  'updated_at',
 ] as const;
 
 function encode(r: Partial<ImageRow>): Record<string, unknown> {
@@ -139,25 +157,38 @@ export class ImageRepo {
 
   /** Images left `saving` by a controller that stopped mid-upload. */
   resetSaving(now: string): number {
-    return this.db.prepare(`UPDATE images SET status = 'queued', size = NULL, updated_at = ? WHERE status = 'saving'`).run(now).changes;
+    return this.db.prepare(`UPDATE images SET status = 'queued', size = NULL, updated_at = ? WHERE status = 'saving'`).run(now)
+      .changes;
   }
 
   member(imageId: string, memberId: string): MemberRow | null {
-    return (this.db.prepare('SELECT * FROM image_members WHERE image_id = ? AND member_id = ?').get(imageId, memberId) as MemberRow | undefined) ?? null;
+    return (
+      (this.db.prepare('SELECT * FROM image_members WHERE image_id = ? AND member_id = ?').get(imageId, memberId) as
+        | MemberRow
+        | undefined) ?? null
+    );
   }
 
   members(imageId: string): MemberRow[] {
-    return this.db.prepare('SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at, member_id').all(imageId) as MemberRow[];
+    return this.db
+      .prepare('SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at, member_id')
+      .all(imageId) as MemberRow[];
   }
 
   insertMember(m: MemberRow): void {
     this.db
-      .prepare('INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (@image_id, @member_id, @status, @created_at, @updated_at)')
+      .prepare(
+        'INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (@image_id, @member_id, @status, @created_at, @updated_at)',
+      )
       .run(m);
   }
 
   updateMember(imageId: string, memberId: string, status: MemberStatus, now: string): boolean {
-    return this.db.prepare('UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?').run(status, now, imageId, memberId).changes > 0;
+    return (
+      this.db
+        .prepare('UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?')
+        .run(status, now, imageId, memberId).changes > 0
+    );
   }
 
   deleteMember(imageId: string, memberId: string): boolean {

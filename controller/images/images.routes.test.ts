@@ -27,11 +27,21 @@ async function create(token: string, body: Record<string, unknown>) {
 }
 
 async function upload(token: string, id: string, data: Buffer, type = 'application/octet-stream') {
-  return app.inject({ method: 'PUT', url: `/image/v2/images/${id}/file`, headers: { ...as(token), 'content-type': type }, payload: data });
+  return app.inject({
+    method: 'PUT',
+    url: `/image/v2/images/${id}/file`,
+    headers: { ...as(token), 'content-type': type },
+    payload: data,
+  });
 }
 
 async function patch(token: string, id: string, ops: unknown, type = PATCH) {
-  return app.inject({ method: 'PATCH', url: `/image/v2/images/${id}`, headers: { ...as(token), 'content-type': type }, payload: JSON.stringify(ops) });
+  return app.inject({
+    method: 'PATCH',
+    url: `/image/v2/images/${id}`,
+    headers: { ...as(token), 'content-type': type },
+    payload: JSON.stringify(ops),
+  });
 }
 
 describe('image records', () => {
@@ -41,9 +51,23 @@ describe('image records', () => {
     const b = r.json();
     expect(r.headers.location).toBe(`http://localhost:80/image/v2/images/${b.id}`);
     expect(b).toMatchObject({
-      name: 'timg-a', status: 'queued', visibility: 'shared', protected: false, os_hidden: false, size: null,
-      virtual_size: null, checksum: null, os_hash_algo: null, min_disk: 1, min_ram: 0, owner: 'p-alice', tags: [], acc: '1',
-      self: `/v2/images/${b.id}`, file: `/v2/images/${b.id}/file`, schema: '/v2/schemas/image',
+      name: 'timg-a',
+      status: 'queued',
+      visibility: 'shared',
+      protected: false,
+      os_hidden: false,
+      size: null,
+      virtual_size: null,
+      checksum: null,
+      os_hash_algo: null,
+      min_disk: 1,
+      min_ram: 0,
+      owner: 'p-alice',
+      tags: [],
+      acc: '1',
+      self: `/v2/images/${b.id}`,
+      file: `/v2/images/${b.id}/file`,
+      schema: '/v2/schemas/image',
     });
     expect((await app.inject({ url: `/image/v2/images/${b.id}`, headers: as('alice') })).json().acc).toBe('1');
   });
@@ -69,8 +93,13 @@ describe('image records', () => {
   });
 
   it('answers 404 for unknown ids, non-UUIDs and dot-dot paths', async () => {
-    for (const u of ['/image/v2/images/00000000-0000-0000-0000-000000000000', '/image/v2/images/not-a-uuid',
-      '/image/v2/images/..%2F..%2Fetc%2Fpasswd', '/image/v2/images/../../etc/passwd', '/image/v2/images/..%2F..%2Fetc/file']) {
+    for (const u of [
+      '/image/v2/images/00000000-0000-0000-0000-000000000000',
+      '/image/v2/images/not-a-uuid',
+      '/image/v2/images/..%2F..%2Fetc%2Fpasswd',
+      '/image/v2/images/../../etc/passwd',
+      '/image/v2/images/..%2F..%2Fetc/file',
+    ]) {
       const r = await app.inject({ url: u, headers: as('alice') });
       expect(r.statusCode, u).toBe(404);
       expect(r.json().code).toBe('404 Not Found');
@@ -99,9 +128,17 @@ describe('JSON patch', () => {
     ]);
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ colour: 'blue', name: 'b', protected: true, min_ram: 64, visibility: 'private' });
-    r = await patch('alice', id, [{ op: 'replace', path: '/colour', value: 'red' }, { op: 'add', path: '/colour', value: 'green' }]);
+    r = await patch('alice', id, [
+      { op: 'replace', path: '/colour', value: 'red' },
+      { op: 'add', path: '/colour', value: 'green' },
+    ]);
     expect(r.json().colour).toBe('green');
-    r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'teal' }], 'application/openstack-images-v2.1-json-patch; charset=UTF-8');
+    r = await patch(
+      'alice',
+      id,
+      [{ op: 'add', path: '/colour', value: 'teal' }],
+      'application/openstack-images-v2.1-json-patch; charset=UTF-8',
+    );
     expect(r.json().colour).toBe('teal');
     r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'navy' }], 'application/openstack-images-v2.0-json-patch');
     expect(r.json().colour).toBe('navy');
@@ -137,8 +174,11 @@ describe('data', () => {
     expect((await upload('alice', id, data)).statusCode).toBe(204);
     const img = (await app.inject({ url: `/image/v2/images/${id}`, headers: as('alice') })).json();
     expect(img).toMatchObject({
-      status: 'active', size: data.length, virtual_size: data.length,
-      checksum: createHash('md5').update(data).digest('hex'), os_hash_algo: 'sha512',
+      status: 'active',
+      size: data.length,
+      virtual_size: data.length,
+      checksum: createHash('md5').update(data).digest('hex'),
+      os_hash_algo: 'sha512',
       os_hash_value: createHash('sha512').update(data).digest('hex'),
     });
     const dl = await app.inject({ url: `/image/v2/images/${id}/file`, headers: as('alice') });
@@ -152,7 +192,10 @@ describe('data', () => {
     expect(part.rawPayload.equals(data.subarray(0, 4))).toBe(true);
     const tail = await app.inject({ url: `/image/v2/images/${id}/file`, headers: { ...as('alice'), range: 'bytes=-10' } });
     expect(tail.rawPayload.equals(data.subarray(data.length - 10))).toBe(true);
-    const bad = await app.inject({ url: `/image/v2/images/${id}/file`, headers: { ...as('alice'), range: `bytes=${data.length}-` } });
+    const bad = await app.inject({
+      url: `/image/v2/images/${id}/file`,
+      headers: { ...as('alice'), range: `bytes=${data.length}-` },
+    });
     expect(bad.statusCode).toBe(416);
     expect(bad.headers['content-range']).toBe(`bytes */${data.length}`);
     expect((await upload('alice', id, data)).statusCode).toBe(409);
@@ -205,10 +248,14 @@ describe('data', () => {
     const q = await app.inject({ method: 'POST', url: `/image/v2/images/${id}/actions/deactivate`, headers: as('alice') });
     expect(q.statusCode).toBe(400);
     await upload('alice', id, Buffer.from('abc'));
-    expect((await app.inject({ method: 'POST', url: `/image/v2/images/${id}/actions/deactivate`, headers: as('alice') })).statusCode).toBe(204);
+    expect(
+      (await app.inject({ method: 'POST', url: `/image/v2/images/${id}/actions/deactivate`, headers: as('alice') })).statusCode,
+    ).toBe(204);
     expect((await app.inject({ url: `/image/v2/images/${id}/file`, headers: as('bob') })).statusCode).toBe(403);
     expect((await app.inject({ url: `/image/v2/images/${id}/file`, headers: as('admin') })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'POST', url: `/image/v2/images/${id}/actions/reactivate`, headers: as('alice') })).statusCode).toBe(204);
+    expect(
+      (await app.inject({ method: 'POST', url: `/image/v2/images/${id}/actions/reactivate`, headers: as('alice') })).statusCode,
+    ).toBe(204);
     expect((await app.inject({ url: `/image/v2/images/${id}/file`, headers: as('bob') })).body).toBe('abc');
   });
 });
@@ -220,29 +267,58 @@ describe('sharing, tags and lists', () => {
       (await app.inject({ url: `/image/v2/images${q}`, headers: as(t) })).json().images.map((i: { name: string }) => i.name);
     expect(await names('bob')).not.toContain('shared-one');
     expect((await app.inject({ url: `/image/v2/images/${id}`, headers: as('bob') })).statusCode).toBe(404);
-    const add = await app.inject({ method: 'POST', url: `/image/v2/images/${id}/members`, headers: as('alice'), payload: { member: 'p-bob' } });
+    const add = await app.inject({
+      method: 'POST',
+      url: `/image/v2/images/${id}/members`,
+      headers: as('alice'),
+      payload: { member: 'p-bob' },
+    });
     expect(add.statusCode).toBe(200);
     expect(add.json()).toMatchObject({ member_id: 'p-bob', image_id: id, status: 'pending', schema: '/v2/schemas/member' });
     expect(await names('bob')).not.toContain('shared-one');
     expect(await names('bob', '?member_status=pending')).toContain('shared-one');
-    const own = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/members/p-bob`, headers: as('alice'), payload: { status: 'accepted' } });
+    const own = await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${id}/members/p-bob`,
+      headers: as('alice'),
+      payload: { status: 'accepted' },
+    });
     expect(own.statusCode).toBe(403);
-    const acc = await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/members/p-bob`, headers: as('bob'), payload: { status: 'accepted', member: 'p-bob' } });
+    const acc = await app.inject({
+      method: 'PUT',
+      url: `/image/v2/images/${id}/members/p-bob`,
+      headers: as('bob'),
+      payload: { status: 'accepted', member: 'p-bob' },
+    });
     expect(acc.statusCode).toBe(200);
     expect(await names('bob')).toContain('shared-one');
     expect((await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}`, headers: as('bob') })).statusCode).toBe(403);
     const list = await app.inject({ url: `/image/v2/images/${id}/members`, headers: as('alice') });
     expect(list.json()).toMatchObject({ members: [{ member_id: 'p-bob', status: 'accepted' }], schema: '/v2/schemas/members' });
-    expect((await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/members/p-bob`, headers: as('alice') })).statusCode).toBe(204);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/members/p-bob`, headers: as('alice') })).statusCode,
+    ).toBe(204);
     expect(await names('bob')).not.toContain('shared-one');
     await patch('alice', id, [{ op: 'add', path: '/visibility', value: 'private' }]);
-    const priv = await app.inject({ method: 'POST', url: `/image/v2/images/${id}/members`, headers: as('alice'), payload: { member: 'p-bob' } });
+    const priv = await app.inject({
+      method: 'POST',
+      url: `/image/v2/images/${id}/members`,
+      headers: as('alice'),
+      payload: { member: 'p-bob' },
+    });
     expect(priv.statusCode).toBe(403);
   });
 
   it('filters, sorts and pages with relative next links', async () => {
     for (let n = 0; n < 5; n++) {
-      await create('alice', { name: `img-${n}`, disk_format: n % 2 ? 'raw' : 'qcow2', container_format: 'bare', tags: n < 2 ? ['gold'] : [], flavour: n === 3 ? 'mint' : 'plain', os_hidden: n === 4 });
+      await create('alice', {
+        name: `img-${n}`,
+        disk_format: n % 2 ? 'raw' : 'qcow2',
+        container_format: 'bare',
+        tags: n < 2 ? ['gold'] : [],
+        flavour: n === 3 ? 'mint' : 'plain',
+        os_hidden: n === 4,
+      });
     }
     const get = async (q: string) => (await app.inject({ url: `/image/v2/images${q}`, headers: as('alice') })).json();
     const names = async (q: string) => (await get(q)).images.map((i: { name: string }) => i.name);
@@ -268,15 +344,28 @@ describe('sharing, tags and lists', () => {
     expect(p3.next).toBeUndefined();
     expect((await app.inject({ url: '/image/v2/images?sort_key=bogus', headers: as('alice') })).statusCode).toBe(400);
     expect((await app.inject({ url: '/image/v2/images?limit=-1', headers: as('alice') })).statusCode).toBe(400);
-    expect((await app.inject({ url: `/image/v2/images?marker=${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, headers: as('alice') })).statusCode).toBe(400);
+    expect(
+      (
+        await app.inject({
+          url: `/image/v2/images?marker=${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`,
+          headers: as('alice'),
+        })
+      ).statusCode,
+    ).toBe(400);
   });
 
   it('adds and removes tags', async () => {
     const id = (await create('alice', { name: 't' })).json().id;
-    expect((await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode).toBe(204);
+    expect((await app.inject({ method: 'PUT', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode).toBe(
+      204,
+    );
     expect((await app.inject({ url: `/image/v2/images/${id}`, headers: as('alice') })).json().tags).toEqual(['blue']);
-    expect((await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode).toBe(204);
-    expect((await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode,
+    ).toBe(204);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/image/v2/images/${id}/tags/blue`, headers: as('alice') })).statusCode,
+    ).toBe(404);
   });
 
   it('hides private images of other projects; admin sees all', async () => {

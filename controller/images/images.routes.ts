@@ -41,7 +41,12 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
     }
   });
 
-  for (const [name, doc] of [['image', IMAGE_SCHEMA], ['images', IMAGES_SCHEMA], ['member', MEMBER_SCHEMA], ['members', MEMBERS_SCHEMA]] as const) {
+  for (const [name, doc] of [
+    ['image', IMAGE_SCHEMA],
+    ['images', IMAGES_SCHEMA],
+    ['member', MEMBER_SCHEMA],
+    ['members', MEMBERS_SCHEMA],
+  ] as const) {
     app.get(`/v2/schemas/${name}`, async () => doc);
   }
 
@@ -97,7 +102,10 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
     if (!dl.reader) return reply.status(204).send();
     const size = dl.image.size!;
     const { start, end } = dl.range ?? { start: 0, end: size - 1 };
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start + 1) };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(end - start + 1),
+    };
     if (dl.image.checksum) headers['Content-MD5'] = dl.image.checksum;
     if (dl.range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     // The body goes out from two reused buffers (send.ts), not through reply.send(stream).
@@ -134,15 +142,19 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
   });
 
   // Members.
-  app.post<IdParams>('/v2/images/:id/members', pre, async (req) => memberView(d.images.addMember(ctxOf(req), req.params.id, req.body)));
+  app.post<IdParams>('/v2/images/:id/members', pre, async (req) =>
+    memberView(d.images.addMember(ctxOf(req), req.params.id, req.body)),
+  );
   app.get<IdParams>('/v2/images/:id/members', pre, async (req) => ({
     members: d.images.listMembers(ctxOf(req), req.params.id).map(memberView),
     schema: '/v2/schemas/members',
   }));
   app.get<MemberParams>('/v2/images/:id/members/:member', pre, async (req) =>
-    memberView(d.images.getMember(ctxOf(req), req.params.id, req.params.member)));
+    memberView(d.images.getMember(ctxOf(req), req.params.id, req.params.member)),
+  );
   app.put<MemberParams>('/v2/images/:id/members/:member', pre, async (req) =>
-    memberView(d.images.updateMember(ctxOf(req), req.params.id, req.params.member, req.body)));
+    memberView(d.images.updateMember(ctxOf(req), req.params.id, req.params.member, req.body)),
+  );
   app.delete<MemberParams>('/v2/images/:id/members/:member', pre, async (req, reply) => {
     d.images.deleteMember(ctxOf(req), req.params.id, req.params.member);
     return reply.status(204).send();

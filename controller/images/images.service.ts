@@ -54,7 +54,11 @@ export function memberView(m: MemberRow): Record<string, unknown> {
 }
 
 const target = (i: ImageRow): PolicyTarget => ({
-  project_id: i.owner, owner: i.owner, visibility: i.visibility, protected: i.protected, id: i.id,
+  project_id: i.owner,
+  owner: i.owner,
+  visibility: i.visibility,
+  protected: i.protected,
+  id: i.id,
 });
 
 /**
@@ -106,7 +110,8 @@ export class ImageService {
 
   /** POST /v2/images: a queued record. */
   create(ctx: AuthContext | null, body: unknown, owner?: string): ImageRow {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequest('Request body must be a JSON object describing the image.');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new BadRequest('Request body must be a JSON object describing the image.');
     if (ctx) this.enforce('add_image', ctx);
     const b = body as Record<string, unknown>;
     const core: Record<string, unknown> = {};
@@ -119,7 +124,10 @@ export class ImageService {
     }
     let id = newUuid();
     if (b.id !== undefined && b.id !== null) {
-      if (typeof b.id !== 'string' || !isUuid(b.id)) throw new BadRequest(`Provided object does not match schema 'image': ${JSON.stringify(b.id)} is not a valid UUID (attribute 'id')`);
+      if (typeof b.id !== 'string' || !isUuid(b.id))
+        throw new BadRequest(
+          `Provided object does not match schema 'image': ${JSON.stringify(b.id)} is not a valid UUID (attribute 'id')`,
+        );
       id = b.id.toLowerCase();
       if (this.repo.get(id)) throw new Conflict(`An image with identifier ${id} already exists`);
     }
@@ -177,12 +185,15 @@ export class ImageService {
     this.enforce('modify_image', ctx, i);
     this.mustOwn(ctx, i, 'You are not permitted to modify this image.');
     const changes: ImageChanges = applyPatch(i, body);
-    if (changes.visibility !== undefined && changes.visibility !== i.visibility) this.checkVisibilityChange(ctx, changes.visibility, i);
+    if (changes.visibility !== undefined && changes.visibility !== i.visibility)
+      this.checkVisibilityChange(ctx, changes.visibility, i);
     if (changes.owner !== undefined && changes.owner !== i.owner && !ctx.isAdmin) {
       throw new Forbidden("You are not permitted to modify 'owner' on this image.");
     }
-    if (changes.properties && Object.keys(changes.properties).length > Object.keys(i.properties).length) checkPropertyCount(changes.properties);
-    if (changes.tags && changes.tags.length > MAX_TAGS) throw new OverLimit(`Maximum tag count exceeded, ${changes.tags.length} of ${MAX_TAGS}`);
+    if (changes.properties && Object.keys(changes.properties).length > Object.keys(i.properties).length)
+      checkPropertyCount(changes.properties);
+    if (changes.tags && changes.tags.length > MAX_TAGS)
+      throw new OverLimit(`Maximum tag count exceeded, ${changes.tags.length} of ${MAX_TAGS}`);
     if (Object.keys(changes).length) this.repo.update(i.id, { ...changes, updated_at: now() });
     return this.repo.get(i.id) ?? i;
   }
@@ -242,11 +253,14 @@ export class ImageService {
     const i = this.find(ctx, id);
     this.enforce('add_member', ctx, i);
     this.mustOwn(ctx, i, `You are not permitted to create image members for the image ${i.id}.`);
-    if (i.visibility !== 'shared') throw new Forbidden(`Not allowed to create members for image ${i.id}: only shared images have members.`);
+    if (i.visibility !== 'shared')
+      throw new Forbidden(`Not allowed to create members for image ${i.id}: only shared images have members.`);
     const member = (body as { member?: unknown } | undefined)?.member;
     if (typeof member !== 'string' || !member || member.length > 255) throw new BadRequest('Member to be added not specified');
-    if (this.repo.member(i.id, member)) throw new Conflict(`The target member ${member} is already associated with image ${i.id}.`);
-    if (this.repo.members(i.id).length >= MAX_MEMBERS) throw new OverLimit(`Maximum number of image members exceeded: ${MAX_MEMBERS}.`);
+    if (this.repo.member(i.id, member))
+      throw new Conflict(`The target member ${member} is already associated with image ${i.id}.`);
+    if (this.repo.members(i.id).length >= MAX_MEMBERS)
+      throw new OverLimit(`Maximum number of image members exceeded: ${MAX_MEMBERS}.`);
     const t = now();
     const m: MemberRow = { image_id: i.id, member_id: member, status: 'pending', created_at: t, updated_at: t };
     this.repo.insertMember(m);
@@ -266,7 +280,8 @@ export class ImageService {
     const i = this.find(ctx, id);
     this.enforce('get_member', ctx, i);
     const m = this.repo.member(i.id, memberId);
-    if (!m || (!this.isOwner(ctx, i) && memberId !== ctx.projectId)) throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
+    if (!m || (!this.isOwner(ctx, i) && memberId !== ctx.projectId))
+      throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
     return m;
   }
 
@@ -280,7 +295,8 @@ export class ImageService {
     }
     const m = this.repo.member(i.id, memberId);
     if (!m) throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
-    if (!ctx.isAdmin && memberId !== ctx.projectId) throw new Forbidden("You are not permitted to modify 'status' on this image member.");
+    if (!ctx.isAdmin && memberId !== ctx.projectId)
+      throw new Forbidden("You are not permitted to modify 'status' on this image member.");
     this.repo.updateMember(i.id, memberId, status as MemberStatus, now());
     return this.repo.member(i.id, memberId)!;
   }
@@ -289,7 +305,8 @@ export class ImageService {
     const i = this.find(ctx, id);
     this.enforce('delete_member', ctx, i);
     if (!this.isOwner(ctx, i)) {
-      if (this.repo.member(i.id, memberId) && memberId === ctx.projectId) throw new Forbidden('You are not permitted to delete this image member.');
+      if (this.repo.member(i.id, memberId) && memberId === ctx.projectId)
+        throw new Forbidden('You are not permitted to delete this image member.');
       throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
     }
     if (!this.repo.deleteMember(i.id, memberId)) throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
@@ -298,5 +315,7 @@ export class ImageService {
 
 /** 410: the image was deleted while its data was uploading. */
 export class ImageGone extends CloudError {
-  constructor(id: string) { super(410, `Image ${id} could not be found after upload. The image may have been deleted during the upload.`); }
+  constructor(id: string) {
+    super(410, `Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
+  }
 }

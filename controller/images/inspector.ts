@@ -69,8 +69,10 @@ export function inspect(head: Buffer, tail: Buffer, size: number): Inspection {
   if (tail.length === TAIL_BYTES && at(tail, 0, 'conectix')) return { format: 'vhd', virtualSize: vhdSize(tail), problems: [] };
   if (at(head, 0, 'QED\0')) return { format: 'qed', virtualSize: null, problems: ['QED images are not supported'] };
   if (at(head, 0, 'LUKS\xba\xbe')) return { format: 'luks', virtualSize: null, problems: [] };
-  if (at(head, 0, 'WithoutFreeSpace') || at(head, 0, 'WithouFreSpacExt')) return { format: 'ploop', virtualSize: null, problems: [] };
-  if (at(head, 0x8001, 'CD001') || at(head, 0x8801, 'CD001') || at(head, 0x9001, 'CD001')) return { format: 'iso', virtualSize: size, problems: [] };
+  if (at(head, 0, 'WithoutFreeSpace') || at(head, 0, 'WithouFreSpacExt'))
+    return { format: 'ploop', virtualSize: null, problems: [] };
+  if (at(head, 0x8001, 'CD001') || at(head, 0x8801, 'CD001') || at(head, 0x9001, 'CD001'))
+    return { format: 'iso', virtualSize: size, problems: [] };
   return { format: 'raw', virtualSize: size, problems: [] };
 }
 
@@ -163,7 +165,8 @@ function inspectVmdkDescriptor(h: Buffer): Inspection {
 
 function vmdkProblems(d: Descriptor, embedded: boolean): string[] {
   const p: string[] = [];
-  if (!d.createType || !SAFE_VMDK_TYPES.has(d.createType)) p.push(`VMDK createType ${JSON.stringify(d.createType)} is not allowed`);
+  if (!d.createType || !SAFE_VMDK_TYPES.has(d.createType))
+    p.push(`VMDK createType ${JSON.stringify(d.createType)} is not allowed`);
   if (d.extents.length !== 1) p.push('VMDK refers to extents outside the image');
   else if (!embedded || d.extents[0]!.type !== 'SPARSE') p.push('VMDK refers to extents outside the image');
   return [...new Set(p)];

@@ -10,8 +10,21 @@ export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 1000;
 
 const SORT_KEYS = new Set([
-  'name', 'status', 'container_format', 'disk_format', 'size', 'virtual_size', 'id', 'created_at', 'updated_at',
-  'visibility', 'owner', 'min_disk', 'min_ram', 'protected', 'os_hidden',
+  'name',
+  'status',
+  'container_format',
+  'disk_format',
+  'size',
+  'virtual_size',
+  'id',
+  'created_at',
+  'updated_at',
+  'visibility',
+  'owner',
+  'min_disk',
+  'min_ram',
+  'protected',
+  'os_hidden',
 ]);
 const NOT_FILTERS = new Set(['limit', 'marker', 'sort_key', 'sort_dir', 'sort']);
 const DIRECT = new Set(['id', 'name', 'status', 'owner', 'disk_format', 'container_format', 'checksum', 'os_hash_value']);
@@ -44,7 +57,12 @@ function boolParam(name: string, v: string): boolean {
 /** Glance's "in:a,b" and "eq:a" operators on string filters (plain value = eq). */
 function valueMatcher(v: string): (x: string | null | undefined) => boolean {
   if (v.startsWith('in:')) {
-    const set = new Set(v.slice(3).split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')));
+    const set = new Set(
+      v
+        .slice(3)
+        .split(',')
+        .map((s) => s.trim().replace(/^"(.*)"$/, '$1')),
+    );
     return (x) => x != null && set.has(x);
   }
   const want = v.startsWith('eq:') ? v.slice(3) : v;
@@ -59,7 +77,17 @@ function timeMatcher(name: string, v: string): (x: string) => boolean {
   if (Number.isNaN(t)) throw new BadRequest(`Invalid time value for ${name}: ${JSON.stringify(v)}`);
   return (x) => {
     const a = Date.parse(x);
-    return op === 'gt' ? a > t : op === 'gte' ? a >= t : op === 'lt' ? a < t : op === 'lte' ? a <= t : op === 'neq' ? a !== t : a === t;
+    return op === 'gt'
+      ? a > t
+      : op === 'gte'
+        ? a >= t
+        : op === 'lt'
+          ? a < t
+          : op === 'lte'
+            ? a <= t
+            : op === 'neq'
+              ? a !== t
+              : a === t;
   };
 }
 
@@ -72,7 +100,8 @@ function parseSort(q: ListQuery): ListPlan['sort'] {
   };
   const sort = one(q, 'sort');
   if (sort !== undefined) {
-    if (q.sort_key !== undefined || q.sort_dir !== undefined) throw new BadRequest('The "sort" parameter cannot be combined with sort_key or sort_dir');
+    if (q.sort_key !== undefined || q.sort_dir !== undefined)
+      throw new BadRequest('The "sort" parameter cannot be combined with sort_key or sort_dir');
     for (const part of sort.split(',')) {
       const [k, d = 'desc'] = part.trim().split(':');
       check(k!, d);
@@ -80,7 +109,8 @@ function parseSort(q: ListQuery): ListPlan['sort'] {
   } else {
     const keys = all(q.sort_key).flatMap((k) => k.split(','));
     const dirs = all(q.sort_dir).flatMap((d) => d.split(','));
-    if (dirs.length > 1 && dirs.length !== keys.length) throw new BadRequest('The number of sort_dir values must match sort_key values');
+    if (dirs.length > 1 && dirs.length !== keys.length)
+      throw new BadRequest('The number of sort_dir values must match sort_key values');
     keys.forEach((k, i) => check(k.trim(), (dirs[i] ?? dirs[0] ?? 'desc').trim()));
     if (!keys.length && dirs.length) check('created_at', dirs[0]!);
   }

@@ -3,12 +3,27 @@ import type { ImageRow } from './images.repo.js';
 import { CONTAINER_FORMATS, CORE, DISK_FORMATS, READ_ONLY, RESERVED, VISIBILITIES } from './schemas.js';
 
 /** The attributes a PATCH may change. */
-export type ImageChanges = Partial<Pick<ImageRow,
-  'name' | 'visibility' | 'protected' | 'os_hidden' | 'disk_format' | 'container_format' | 'min_disk' | 'min_ram' | 'owner' | 'properties' | 'tags'>>;
+export type ImageChanges = Partial<
+  Pick<
+    ImageRow,
+    | 'name'
+    | 'visibility'
+    | 'protected'
+    | 'os_hidden'
+    | 'disk_format'
+    | 'container_format'
+    | 'min_disk'
+    | 'min_ram'
+    | 'owner'
+    | 'properties'
+    | 'tags'
+  >
+>;
 
 /** Decodes a JSON pointer of depth one ("/name", "/a~1b" → "a/b"). */
 function attributeOf(path: unknown): string {
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new BadRequest(`Pointer \`${String(path)}\` does not start with "/".`);
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new BadRequest(`Pointer \`${String(path)}\` does not start with "/".`);
   const parts = path.slice(1).split('/');
   if (parts.length !== 1 || !parts[0]) throw new BadRequest(`Nested paths are not allowed: ${path}`);
   if (/~[^01]|~$/.test(parts[0])) throw new BadRequest(`Invalid JSON pointer: ${path}`);
@@ -17,7 +32,8 @@ function attributeOf(path: unknown): string {
 
 /** Checks one core attribute's value; throws 400 naming the attribute. */
 export function checkCoreValue(attr: string, v: unknown): unknown {
-  const bad = (what: string) => new BadRequest(`Provided object does not match schema 'image': ${JSON.stringify(v)} is not ${what} (attribute '${attr}')`);
+  const bad = (what: string) =>
+    new BadRequest(`Provided object does not match schema 'image': ${JSON.stringify(v)} is not ${what} (attribute '${attr}')`);
   switch (attr) {
     case 'name':
       if (v !== null && (typeof v !== 'string' || v.length > 255)) throw bad("of type 'string' (at most 255 characters)");
@@ -26,7 +42,8 @@ export function checkCoreValue(attr: string, v: unknown): unknown {
       if (v !== null && (typeof v !== 'string' || v.length > 255)) throw bad("of type 'string'");
       return v;
     case 'visibility':
-      if (typeof v !== 'string' || !(VISIBILITIES as readonly string[]).includes(v)) throw bad(`one of ${VISIBILITIES.join(', ')}`);
+      if (typeof v !== 'string' || !(VISIBILITIES as readonly string[]).includes(v))
+        throw bad(`one of ${VISIBILITIES.join(', ')}`);
       return v;
     case 'protected':
     case 'os_hidden':
@@ -37,10 +54,12 @@ export function checkCoreValue(attr: string, v: unknown): unknown {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad('a non-negative integer');
       return v;
     case 'disk_format':
-      if (v !== null && !(DISK_FORMATS as readonly string[]).includes(v as string)) throw bad(`one of ${DISK_FORMATS.join(', ')}`);
+      if (v !== null && !(DISK_FORMATS as readonly string[]).includes(v as string))
+        throw bad(`one of ${DISK_FORMATS.join(', ')}`);
       return v;
     case 'container_format':
-      if (v !== null && !(CONTAINER_FORMATS as readonly string[]).includes(v as string)) throw bad(`one of ${CONTAINER_FORMATS.join(', ')}`);
+      if (v !== null && !(CONTAINER_FORMATS as readonly string[]).includes(v as string))
+        throw bad(`one of ${CONTAINER_FORMATS.join(', ')}`);
       return v;
     case 'tags':
       if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || t.length > 255 || !t)) throw bad('an array of strings');
@@ -52,7 +71,10 @@ export function checkCoreValue(attr: string, v: unknown): unknown {
 /** Checks a custom property (top-level key): name length and a string value. */
 export function checkProperty(key: string, v: unknown): string {
   if (key.length > 255) throw new BadRequest(`Property name ${JSON.stringify(key.slice(0, 40))}… is longer than 255 characters`);
-  if (typeof v !== 'string') throw new BadRequest(`Provided object does not match schema 'image': ${JSON.stringify(v)} is not of type 'string' (property '${key}')`);
+  if (typeof v !== 'string')
+    throw new BadRequest(
+      `Provided object does not match schema 'image': ${JSON.stringify(v)} is not of type 'string' (property '${key}')`,
+    );
   if (v.length > 65535) throw new BadRequest(`Property '${key}' is too long`);
   return v;
 }
@@ -86,7 +108,11 @@ export function applyPatch(image: ImageRow, body: unknown): ImageChanges {
     if (CORE.has(attr)) {
       if (op === 'remove') throw new Forbidden(`Attribute '${attr}' is a base attribute and cannot be removed.`);
       const value = checkCoreValue(attr, o.value);
-      if ((attr === 'disk_format' || attr === 'container_format') && image.status !== 'queued' && value !== (image as unknown as Record<string, unknown>)[attr]) {
+      if (
+        (attr === 'disk_format' || attr === 'container_format') &&
+        image.status !== 'queued' &&
+        value !== (image as unknown as Record<string, unknown>)[attr]
+      ) {
         throw new Forbidden(`Attribute ${attr} can be only replaced for a queued image.`);
       }
       core[attr] = value;

@@ -4,17 +4,28 @@ import { PolicyEngine } from '../identity/policy.js';
 import { IMAGE_RULES, registerImagePolicy } from './policy.js';
 
 const ctx = (project: string, roles: string[]): AuthContext => ({
-  token: 't', userId: 'u', userName: 'u', userDomainId: 'default', userDomainName: 'Default', projectId: project,
-  roles, roleIds: roles, isAdmin: roles.includes('admin'), methods: ['password'], auditIds: [], issuedAt: new Date(), expiresAt: new Date(),
+  token: 't',
+  userId: 'u',
+  userName: 'u',
+  userDomainId: 'default',
+  userDomainName: 'Default',
+  projectId: project,
+  roles,
+  roleIds: roles,
+  isAdmin: roles.includes('admin'),
+  methods: ['password'],
+  auditIds: [],
+  issuedAt: new Date(),
+  expiresAt: new Date(),
 });
 
-describe('image policy defaults on identity\'s engine', () => {
+describe("image policy defaults on identity's engine", () => {
   const p = new PolicyEngine();
   registerImagePolicy(p);
   const owner = { project_id: 'pa' };
   const member = ctx('pb', ['member', 'reader']);
 
-  it('lets another project read (visibility is the service\'s job) but not write', () => {
+  it("lets another project read (visibility is the service's job) but not write", () => {
     expect(p.allowed('image:get_image', member, owner)).toBe(true);
     expect(p.allowed('image:download_image', member, owner)).toBe(true);
     expect(p.allowed('image:modify_member', member, owner)).toBe(true);

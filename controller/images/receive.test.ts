@@ -11,7 +11,8 @@ function memoryWriter(o: { delayMs?: number; failAt?: number } = {}) {
   let waits = 0;
   const w: StagingWriter = {
     write: (chunk) => {
-      if (o.failAt !== undefined && calls === o.failAt) return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+      if (o.failAt !== undefined && calls === o.failAt)
+        return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
       calls++;
       parts.push(chunk);
       if (o.delayMs && calls % 4 === 0) {
@@ -37,7 +38,10 @@ function chunked(data: Buffer): Readable {
   return Readable.from(chunks, { objectMode: false });
 }
 
-const sums = (d: Buffer) => ({ md5: createHash('md5').update(d).digest('hex'), sha512: createHash('sha512').update(d).digest('hex') });
+const sums = (d: Buffer) => ({
+  md5: createHash('md5').update(d).digest('hex'),
+  sha512: createHash('sha512').update(d).digest('hex'),
+});
 const opts = { limit: Infinity, overLimit: () => new Error('over'), expected: null, parallel: false };
 
 describe('receive', () => {
@@ -57,7 +61,11 @@ describe('receive', () => {
   it('stops with the limit error as soon as one byte too many arrives, before writing it', async () => {
     const data = randomBytes(3 << 20);
     const m = memoryWriter();
-    const err = await receive(chunked(data), m.w, { ...opts, limit: (2 << 20) + 10, overLimit: () => new Error('too large') }).catch((e: Error) => e);
+    const err = await receive(chunked(data), m.w, {
+      ...opts,
+      limit: (2 << 20) + 10,
+      overLimit: () => new Error('too large'),
+    }).catch((e: Error) => e);
     expect((err as Error).message).toBe('too large');
     expect(m.data().length).toBeLessThanOrEqual((2 << 20) + 10);
   });

@@ -6,36 +6,83 @@
 export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
 export const VISIBILITIES = ['public', 'community', 'shared', 'private'] as const;
-export const STATUSES = ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'] as const;
+export const STATUSES = [
+  'queued',
+  'saving',
+  'active',
+  'killed',
+  'deleted',
+  'uploading',
+  'importing',
+  'pending_delete',
+  'deactivated',
+] as const;
 export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
 
 /** Attributes nobody may set (403 "Attribute 'x' is read-only."). */
 export const READ_ONLY = new Set([
-  'id', 'status', 'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at',
-  'self', 'file', 'schema', 'direct_url', 'stores',
+  'id',
+  'status',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'created_at',
+  'updated_at',
+  'self',
+  'file',
+  'schema',
+  'direct_url',
+  'stores',
 ]);
 /** Attributes reserved by Glance (403 "Attribute 'x' is reserved."). */
 export const RESERVED = new Set(['location', 'locations', 'deleted', 'deleted_at', 'owner_id']);
 /** Core attributes with a type of their own (everything else is a string property). */
 export const CORE = new Set([
-  ...READ_ONLY, 'name', 'visibility', 'protected', 'os_hidden', 'disk_format', 'container_format', 'min_disk', 'min_ram',
-  'owner', 'tags',
+  ...READ_ONLY,
+  'name',
+  'visibility',
+  'protected',
+  'os_hidden',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'owner',
+  'tags',
 ]);
 
 const nullableEnum = (values: readonly string[], description: string) => ({
-  type: ['null', 'string'], enum: [null, ...values], description,
+  type: ['null', 'string'],
+  enum: [null, ...values],
+  description,
 });
 
 const imageProperties = {
-  id: { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$', description: 'An identifier for the image' },
+  id: {
+    type: 'string',
+    pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$',
+    description: 'An identifier for the image',
+  },
   name: { type: ['null', 'string'], maxLength: 255, description: 'Descriptive name for the image' },
   status: { type: 'string', readOnly: true, enum: [...STATUSES], description: 'Status of the image' },
   visibility: { type: 'string', enum: [...VISIBILITIES], description: 'Scope of image accessibility' },
   protected: { type: 'boolean', description: 'If true, image will not be deletable.' },
   os_hidden: { type: 'boolean', description: 'If true, image will not appear in default image list response.' },
   checksum: { type: ['null', 'string'], readOnly: true, maxLength: 32, description: 'md5 hash of image contents.' },
-  os_hash_algo: { type: ['null', 'string'], readOnly: true, maxLength: 64, description: 'Algorithm to calculate the os_hash_value' },
-  os_hash_value: { type: ['null', 'string'], readOnly: true, maxLength: 128, description: 'Hexdigest of the image contents using the algorithm specified by the os_hash_algo' },
+  os_hash_algo: {
+    type: ['null', 'string'],
+    readOnly: true,
+    maxLength: 64,
+    description: 'Algorithm to calculate the os_hash_value',
+  },
+  os_hash_value: {
+    type: ['null', 'string'],
+    readOnly: true,
+    maxLength: 128,
+    description: 'Hexdigest of the image contents using the algorithm specified by the os_hash_algo',
+  },
   owner: { type: ['null', 'string'], maxLength: 255, description: 'Owner of the image' },
   size: { type: ['null', 'integer'], readOnly: true, description: 'Size of image file in bytes' },
   virtual_size: { type: ['null', 'integer'], readOnly: true, description: 'Virtual size of image in bytes' },
@@ -51,7 +98,11 @@ const imageProperties = {
   file: { type: 'string', readOnly: true, description: 'An image file url' },
   stores: { type: 'string', readOnly: true, description: 'Store in which image data resides.' },
   schema: { type: 'string', readOnly: true, description: 'An image schema url' },
-  locations: { type: 'array', items: { type: 'object' }, description: 'A set of URLs to access the image file kept in external store' },
+  locations: {
+    type: 'array',
+    items: { type: 'object' },
+    description: 'A set of URLs to access the image file kept in external store',
+  },
 };
 
 export const IMAGE_SCHEMA = {

@@ -32,12 +32,17 @@ const fetchAll = (port: number) =>
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => resolve(Buffer.concat(parts)));
       res.on('error', reject);
-    }).on('error', reject));
+    }).on('error', reject),
+  );
 
 describe('sendBlocks', () => {
   it('sends the whole file and a range through two small alternating buffers', async () => {
     const data = randomBytes(1 << 20);
-    for (const [start, end] of [[0, data.length - 1], [1000, 300_000], [data.length - 1, data.length - 1]] as const) {
+    for (const [start, end] of [
+      [0, data.length - 1],
+      [1000, 300_000],
+      [data.length - 1, data.length - 1],
+    ] as const) {
       let outcome: Promise<void> = Promise.resolve();
       const port = await serve((_req, res) => {
         res.writeHead(200, { 'content-length': String(end - start + 1) });
@@ -72,7 +77,10 @@ describe('sendBlocks', () => {
     let failure: Promise<Error | null> = Promise.resolve(null);
     const port = await serve((_req, res) => {
       res.writeHead(200, { 'content-length': String(data.length) });
-      failure = sendBlocks(res, reader(data), 0, data.length - 1, 1 << 20).then(() => null, (e: Error) => e);
+      failure = sendBlocks(res, reader(data), 0, data.length - 1, 1 << 20).then(
+        () => null,
+        (e: Error) => e,
+      );
     });
     await new Promise<void>((resolve) => {
       get({ host: '127.0.0.1', port, agent: false }, (res) => {

@@ -29,9 +29,18 @@ function write(res: ServerResponse, chunk: Buffer, closed: Promise<never>): Prom
  * Writes the bytes and ends the response. Rejects when the client goes away or the
  * file ends early; the caller then destroys the response (the client sees a short body).
  */
-export async function sendBlocks(res: ServerResponse, reader: BlockReader, start: number, end: number, block = SEND_BLOCK): Promise<void> {
+export async function sendBlocks(
+  res: ServerResponse,
+  reader: BlockReader,
+  start: number,
+  end: number,
+  block = SEND_BLOCK,
+): Promise<void> {
   const total = end - start + 1;
-  const bufs = [Buffer.allocUnsafeSlow(Math.min(block, total)), Buffer.allocUnsafeSlow(Math.min(block, Math.max(total - block, 1)))];
+  const bufs = [
+    Buffer.allocUnsafeSlow(Math.min(block, total)),
+    Buffer.allocUnsafeSlow(Math.min(block, Math.max(total - block, 1))),
+  ];
   const writes: Array<Promise<void> | null> = [null, null];
   let onClose: () => void = () => {};
   const closed = new Promise<never>((_, reject) => {

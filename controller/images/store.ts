@@ -81,8 +81,6 @@ const CHUNK = 1 << 20;
 /** Bytes a staging write stream buffers before the upload waits for the disk. */
 const WRITE_HWM = 1 << 20;
 
-
-
 /**
  * Files under <data_dir>/images: <id> when committed, .staging/<id>.<rand> while
  * uploading. With a qemu-img wrapper, staged files can be probed before commit.
@@ -90,7 +88,10 @@ const WRITE_HWM = 1 << 20;
 export class FileImageStore implements ImageStore {
   private readonly staging: string;
 
-  constructor(private readonly dir: string, private readonly qemu: QemuImg | null = null) {
+  constructor(
+    private readonly dir: string,
+    private readonly qemu: QemuImg | null = null,
+  ) {
     this.staging = join(dir, '.staging');
   }
 
@@ -194,7 +195,11 @@ export class FileImageStore implements ImageStore {
     const p = this.path(key);
     // Open first so a missing file is an error here, not mid-response.
     const fh = await open(p, 'r');
-    return createReadStream('', { fd: fh, highWaterMark: CHUNK, ...(range ? { start: range.start, end: range.end } : {}) } as never);
+    return createReadStream('', {
+      fd: fh,
+      highWaterMark: CHUNK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    } as never);
   }
 
   async openReader(key: string): Promise<BlockReader> {

@@ -2,8 +2,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { baseUrl } from '../http/base-url.js';
 
 const IDS: Array<[string, string]> = [
-  ['v2.15', 'CURRENT'], ['v2.9', 'SUPPORTED'], ['v2.7', 'SUPPORTED'], ['v2.6', 'SUPPORTED'], ['v2.5', 'SUPPORTED'],
-  ['v2.4', 'SUPPORTED'], ['v2.3', 'SUPPORTED'], ['v2.2', 'SUPPORTED'], ['v2.1', 'SUPPORTED'], ['v2.0', 'SUPPORTED'],
+  ['v2.15', 'CURRENT'],
+  ['v2.9', 'SUPPORTED'],
+  ['v2.7', 'SUPPORTED'],
+  ['v2.6', 'SUPPORTED'],
+  ['v2.5', 'SUPPORTED'],
+  ['v2.4', 'SUPPORTED'],
+  ['v2.3', 'SUPPORTED'],
+  ['v2.2', 'SUPPORTED'],
+  ['v2.1', 'SUPPORTED'],
+  ['v2.0', 'SUPPORTED'],
 ];
 
 function versions(req: FastifyRequest, publicUrl?: string) {

@@ -15,7 +15,10 @@ export function agentHealthJob(hosts: HostRegistry, log: FastifyBaseLogger): Job
     schedule: `*/${AGENT_HEALTH_EVERY_S} * * * * *`,
     run() {
       for (const h of hosts.markStale()) {
-        log.warn({ host: h.name, hostId: h.id, lastHeartbeat: h.last_heartbeat_at, downAfterS: hosts.downAfterS() }, 'host is down: heartbeats missed');
+        log.warn(
+          { host: h.name, hostId: h.id, lastHeartbeat: h.last_heartbeat_at, downAfterS: hosts.downAfterS() },
+          'host is down: heartbeats missed',
+        );
       }
     },
   };

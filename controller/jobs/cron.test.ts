@@ -23,15 +23,23 @@ describe('prune-operations', () => {
     const db = openDb(':memory:');
     migrate(db);
     const t = '2026-01-01T00:00:00.000Z';
-    db.prepare(`INSERT INTO hosts (id, name, agent_url, credential_hash, created_at, updated_at) VALUES ('h', 'h', 'http://x', 'ab', ?, ?)`).run(t, t);
-    const ins = db.prepare(`INSERT INTO operations (id, host_id, kind, payload, state, next_attempt_at, created_at, updated_at, finished_at)
+    db.prepare(
+      `INSERT INTO hosts (id, name, agent_url, credential_hash, created_at, updated_at) VALUES ('h', 'h', 'http://x', 'ab', ?, ?)`,
+    ).run(t, t);
+    const ins =
+      db.prepare(`INSERT INTO operations (id, host_id, kind, payload, state, next_attempt_at, created_at, updated_at, finished_at)
       VALUES (?, 'h', 'k', '{}', ?, ?, ?, ?, ?)`);
     ins.run('old-done', 'done', t, t, t, '2026-01-01T00:00:00.000Z');
     ins.run('new-done', 'done', t, t, t, '2026-01-09T00:00:00.000Z');
     ins.run('old-failed', 'failed', t, t, t, '2026-01-01T00:00:00.000Z');
     ins.run('pending', 'pending', t, t, t, null);
     expect(pruneOperations(db, new Date('2026-01-10T00:00:00Z'))).toBe(1);
-    expect(db.prepare('SELECT id FROM operations ORDER BY id').all().map((r) => (r as { id: string }).id)).toEqual(['new-done', 'old-failed', 'pending']);
+    expect(
+      db
+        .prepare('SELECT id FROM operations ORDER BY id')
+        .all()
+        .map((r) => (r as { id: string }).id),
+    ).toEqual(['new-done', 'old-failed', 'pending']);
     expect(pruneOperations(db, new Date('2026-02-10T00:00:00Z'))).toBe(2);
   });
 });

@@ -4,12 +4,19 @@ import { parseExposition } from './exposition.js';
 import { isLoopback } from './index.js';
 
 let cloud: TestCloud | undefined;
-afterEach(async () => { await cloud?.close(); cloud = undefined; });
+afterEach(async () => {
+  await cloud?.close();
+  cloud = undefined;
+});
 
 const now = new Date().toISOString();
 function addHost(c: TestCloud, name: string, state: string): string {
   const id = `00000000-0000-0000-0000-${name.padStart(12, '0')}`;
-  c.db.prepare(`INSERT INTO hosts (id, name, agent_url, credential_hash, state, created_at, updated_at) VALUES (?, ?, 'http://x:1', ?, ?, ?, ?)`).run(id, name, `h${name}`, state, now, now);
+  c.db
+    .prepare(
+      `INSERT INTO hosts (id, name, agent_url, credential_hash, state, created_at, updated_at) VALUES (?, ?, 'http://x:1', ?, ?, ?, ?)`,
+    )
+    .run(id, name, `h${name}`, state, now, now);
   return id;
 }
 
@@ -20,7 +27,11 @@ describe('controller /metrics', () => {
     const h1 = addHost(c, '1', 'up');
     addHost(c, '2', 'down');
     for (const [i, state] of ['pending', 'pending', 'failed'].entries()) {
-      c.db.prepare(`INSERT INTO operations (id, host_id, kind, payload, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'compute.spawn', '{}', ?, ?, ?, ?)`).run(`op-${i}`, h1, state, now, now, now);
+      c.db
+        .prepare(
+          `INSERT INTO operations (id, host_id, kind, payload, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'compute.spawn', '{}', ?, ?, ?, ?)`,
+        )
+        .run(`op-${i}`, h1, state, now, now, now);
     }
     const before = parseExposition((await c.app.inject({ url: '/metrics' })).body).get('homestack_tokens_issued_total') ?? 0;
     const { token } = await c.login('admin', ADMIN_PASSWORD, 'admin');

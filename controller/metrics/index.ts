@@ -47,7 +47,10 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const rows = db.prepare('SELECT state, COUNT(*) AS n FROM operations GROUP BY state').all() as { state: string; n: number }[];
+      const rows = db.prepare('SELECT state, COUNT(*) AS n FROM operations GROUP BY state').all() as {
+        state: string;
+        n: number;
+      }[];
       this.reset();
       for (const s of OP_STATES) this.set({ state: s }, 0);
       for (const r of rows) this.set({ state: r.state }, r.n);
@@ -59,7 +62,11 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
     labelNames: ['state', 'enabled'],
     registers: [registry],
     collect() {
-      const rows = db.prepare('SELECT state, enabled, COUNT(*) AS n FROM hosts GROUP BY state, enabled').all() as { state: string; enabled: number; n: number }[];
+      const rows = db.prepare('SELECT state, enabled, COUNT(*) AS n FROM hosts GROUP BY state, enabled').all() as {
+        state: string;
+        enabled: number;
+        n: number;
+      }[];
       this.reset();
       for (const s of HOST_STATES) for (const e of ['true', 'false']) this.set({ state: s, enabled: e }, 0);
       for (const r of rows) this.set({ state: r.state, enabled: r.enabled ? 'true' : 'false' }, r.n);
@@ -100,7 +107,16 @@ export function installMetrics(app: FastifyInstance, deps: MetricsDeps): Control
   });
   app.get('/metrics', async (req, reply) => {
     if (!allowed(req, deps.validator())) {
-      return reply.code(403).type('application/json').send({ error: { code: 403, title: 'Forbidden', message: 'GET /metrics is allowed from loopback or with an admin X-Auth-Token.' } });
+      return reply
+        .code(403)
+        .type('application/json')
+        .send({
+          error: {
+            code: 403,
+            title: 'Forbidden',
+            message: 'GET /metrics is allowed from loopback or with an admin X-Auth-Token.',
+          },
+        });
     }
     const body = await m.registry.metrics();
     return reply.type(m.registry.contentType).send(body);

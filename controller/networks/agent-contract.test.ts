@@ -37,10 +37,15 @@ async function agent(tunnelIp: string) {
 async function settle(tt: NetTestApp) {
   for (let i = 0; i < 200; i++) {
     await new Promise((r) => setTimeout(r, 10));
-    const busy = tt.db.prepare(`SELECT COUNT(*) FROM operations WHERE kind = ? AND state IN ('pending', 'sending')`).pluck().get(NetworkSync.name) as number;
+    const busy = tt.db
+      .prepare(`SELECT COUNT(*) FROM operations WHERE kind = ? AND state IN ('pending', 'sending')`)
+      .pluck()
+      .get(NetworkSync.name) as number;
     if (!busy) return;
   }
-  throw new Error(`operations did not finish: ${JSON.stringify(tt.db.prepare('SELECT host_id, state, attempts, last_error FROM operations').all())}`);
+  throw new Error(
+    `operations did not finish: ${JSON.stringify(tt.db.prepare('SELECT host_id, state, attempts, last_error FROM operations').all())}`,
+  );
 }
 
 describe('controller → network agent (real agent app, fake driver)', () => {
@@ -57,8 +62,17 @@ describe('controller → network agent (real agent app, fake driver)', () => {
     ensurePublicNetwork({ db: t.db, config: t.config }, { projectId: 'p-admin' });
 
     const n = (await t.req('POST', '/v2.0/networks', 'alice', { network: { name: 'n' } })).body.network;
-    const s = (await t.req('POST', '/v2.0/subnets', 'alice', { subnet: { network_id: n.id, cidr: '10.10.0.0/24', ip_version: 4 } })).body.subnet;
-    const r = (await t.req('POST', '/v2.0/routers', 'alice', { router: { name: 'r', external_gateway_info: { network_id: (await t.req('GET', '/v2.0/networks?name=public', 'alice')).body.networks[0].id } } })).body.router;
+    const s = (
+      await t.req('POST', '/v2.0/subnets', 'alice', { subnet: { network_id: n.id, cidr: '10.10.0.0/24', ip_version: 4 } })
+    ).body.subnet;
+    const r = (
+      await t.req('POST', '/v2.0/routers', 'alice', {
+        router: {
+          name: 'r',
+          external_gateway_info: { network_id: (await t.req('GET', '/v2.0/networks?name=public', 'alice')).body.networks[0].id },
+        },
+      })
+    ).body.router;
     await t.req('PUT', `/v2.0/routers/${r.id}/add_router_interface`, 'alice', { subnet_id: s.id });
     const ctx = ctxFor('alice');
     const p1 = t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 'vm1', az: 'nova' });
@@ -67,15 +81,20 @@ describe('controller → network agent (real agent app, fake driver)', () => {
     await t.net.facade.bindPort(p2.id, 'h2');
     await settle(t);
 
-    const last1 = a1.driver.syncs.at(-1)!, last2 = a2.driver.syncs.at(-1)!;
+    const last1 = a1.driver.syncs.at(-1)!,
+      last2 = a2.driver.syncs.at(-1)!;
     expect(last1.ports.map((p) => p.port_id)).toEqual([p1.id]);
     expect(last2.ports.map((p) => p.port_id)).toEqual([p2.id]);
     expect(last1.tunnels.map((x) => x.ip)).toEqual(['192.0.2.12']);
     expect(last2.tunnels.map((x) => x.ip)).toEqual(['192.0.2.11']);
     const services = [last1, last2].find((x) => x.dhcp.length)!;
-    expect(services.dhcp[0]!.hosts.map((h) => h.ip_address).sort()).toEqual(['10.10.0.1', ...[p1, p2].map((p) => p.fixed_ips[0]!.ip_address)].sort());
+    expect(services.dhcp[0]!.hosts.map((h) => h.ip_address).sort()).toEqual(
+      ['10.10.0.1', ...[p1, p2].map((p) => p.fixed_ips[0]!.ip_address)].sort(),
+    );
     expect([...last1.routers, ...last2.routers].map((x) => x.id)).toEqual([r.id]);
-    expect(t.db.prepare(`SELECT COUNT(*) FROM operations WHERE kind = ? AND state = 'failed'`).pluck().get(NetworkSync.name)).toBe(0);
+    expect(
+      t.db.prepare(`SELECT COUNT(*) FROM operations WHERE kind = ? AND state = 'failed'`).pluck().get(NetworkSync.name),
+    ).toBe(0);
 
     // The VM on h2 goes: h2 keeps network n only if it runs n's DHCP or router, and the tunnel follows.
     await t.net.facade.releaseServerPorts('vm2');

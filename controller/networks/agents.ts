@@ -35,15 +35,29 @@ function netCaps(h: HostLite): Record<string, unknown> {
 const neutronTime = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : null);
 
 export function agentDocs(s: Svc): Array<Record<string, unknown>> {
-  return networkHosts(s.hosts()).flatMap((h: HostLite) => KINDS.map((k) => ({
-    id: agentId(h.id, k.agent_type), agent_type: k.agent_type, binary: k.binary, topic: k.topic, host: h.name,
-    admin_state_up: h.enabled, alive: h.state === 'up', availability_zone: k.agent_type === 'Open vSwitch agent' ? null : 'nova',
-    description: null, configurations: k.agent_type === 'Open vSwitch agent'
-      ? { tunnel_types: ['vxlan'], tunneling_ip: h.tunnel_ip, l2_population: true, ...netCaps(h) }
-      : {},
-    created_at: neutronTime(h.created_at), started_at: neutronTime(h.registered_at), heartbeat_timestamp: neutronTime(h.last_heartbeat_at),
-    resources_synced: null, ha_state: null, resource_versions: {},
-  })));
+  return networkHosts(s.hosts()).flatMap((h: HostLite) =>
+    KINDS.map((k) => ({
+      id: agentId(h.id, k.agent_type),
+      agent_type: k.agent_type,
+      binary: k.binary,
+      topic: k.topic,
+      host: h.name,
+      admin_state_up: h.enabled,
+      alive: h.state === 'up',
+      availability_zone: k.agent_type === 'Open vSwitch agent' ? null : 'nova',
+      description: null,
+      configurations:
+        k.agent_type === 'Open vSwitch agent'
+          ? { tunnel_types: ['vxlan'], tunneling_ip: h.tunnel_ip, l2_population: true, ...netCaps(h) }
+          : {},
+      created_at: neutronTime(h.created_at),
+      started_at: neutronTime(h.registered_at),
+      heartbeat_timestamp: neutronTime(h.last_heartbeat_at),
+      resources_synced: null,
+      ha_state: null,
+      resource_versions: {},
+    })),
+  );
 }
 
 export function agentRoutes(app: FastifyInstance, s: Svc): void {

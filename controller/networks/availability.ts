@@ -13,13 +13,23 @@ export function availabilityDocs(s: Svc): Array<Record<string, unknown>> {
   const used = allocRepo.usedCounts(s.db);
   const subnets = subnetsRepo.where(s.db);
   return networksRepo.where(s.db).map((n) => {
-    const mine = subnets.filter((x) => x.network_id === n.id).map((x) => ({
-      subnet_id: x.id, subnet_name: x.name, cidr: x.cidr, ip_version: x.ip_version,
-      total_ips: Number(poolSize(x.ip_version, x.allocation_pools)), used_ips: used.get(x.id) ?? 0,
-    }));
+    const mine = subnets
+      .filter((x) => x.network_id === n.id)
+      .map((x) => ({
+        subnet_id: x.id,
+        subnet_name: x.name,
+        cidr: x.cidr,
+        ip_version: x.ip_version,
+        total_ips: Number(poolSize(x.ip_version, x.allocation_pools)),
+        used_ips: used.get(x.id) ?? 0,
+      }));
     return {
-      network_id: n.id, network_name: n.name, tenant_id: n.project_id, project_id: n.project_id,
-      total_ips: mine.reduce((a, x) => a + x.total_ips, 0), used_ips: mine.reduce((a, x) => a + x.used_ips, 0),
+      network_id: n.id,
+      network_name: n.name,
+      tenant_id: n.project_id,
+      project_id: n.project_id,
+      total_ips: mine.reduce((a, x) => a + x.total_ips, 0),
+      used_ips: mine.reduce((a, x) => a + x.used_ips, 0),
       subnet_ip_availability: mine,
     };
   });
@@ -28,7 +38,13 @@ export function availabilityDocs(s: Svc): Array<Record<string, unknown>> {
 export function availabilityRoutes(app: FastifyInstance, s: Svc): void {
   app.get('/v2.0/network-ip-availabilities', async (req) => {
     enforce(s, 'network:get_network_ip_availability', ctxOf(req), { project_id: '' });
-    return stripIds(listResponse(req, 'network_ip_availabilities', availabilityDocs(s).map((d) => ({ ...d, id: d.network_id }))));
+    return stripIds(
+      listResponse(
+        req,
+        'network_ip_availabilities',
+        availabilityDocs(s).map((d) => ({ ...d, id: d.network_id })),
+      ),
+    );
   });
   app.get<{ Params: { id: string } }>('/v2.0/network-ip-availabilities/:id', async (req) => {
     enforce(s, 'network:get_network_ip_availability', ctxOf(req), { project_id: '' });

@@ -40,7 +40,13 @@ export function bindingOf(hostId: string, datapathType = 'system'): { vif_type: 
   if (!hostId) return { vif_type: 'unbound', vif_details: {} };
   return {
     vif_type: 'ovs',
-    vif_details: { port_filter: true, connectivity: 'l2', bridge_name: 'br-int', datapath_type: datapathType, ovs_hybrid_plug: false },
+    vif_details: {
+      port_filter: true,
+      connectivity: 'l2',
+      bridge_name: 'br-int',
+      datapath_type: datapathType,
+      ovs_hybrid_plug: false,
+    },
   };
 }
 

@@ -30,23 +30,38 @@ export function ensurePublicNetwork(
 ): { networkId: string; subnetId: string; created: boolean } {
   const name = o.name ?? 'public';
   const s: Svc = {
-    db: deps.db, config: deps.config, log: deps.log ?? (console as unknown as FastifyBaseLogger),
-    policy: { enforce: () => {}, allowed: () => true }, hosts: () => readHosts(deps.db), changed: () => {}, projectExists: () => true,
+    db: deps.db,
+    config: deps.config,
+    log: deps.log ?? (console as unknown as FastifyBaseLogger),
+    policy: { enforce: () => {}, allowed: () => true },
+    hosts: () => readHosts(deps.db),
+    changed: () => {},
+    projectExists: () => true,
   };
   let created = false;
   let n = networksRepo.where(deps.db, { name }).find((x) => x.router_external);
   if (!n) {
     n = createNetwork(s, null, {
-      name, project_id: o.projectId, 'router:external': true, 'provider:network_type': 'flat',
-      'provider:physical_network': o.physicalNetwork ?? 'public', shared: false,
+      name,
+      project_id: o.projectId,
+      'router:external': true,
+      'provider:network_type': 'flat',
+      'provider:physical_network': o.physicalNetwork ?? 'public',
+      shared: false,
     });
     created = true;
   }
   let sn = subnetsRepo.where(deps.db, { network_id: n.id })[0];
   if (!sn) {
     sn = createSubnet(s, null, {
-      name: `${name}-subnet`, network_id: n.id, ip_version: 4, cidr: o.cidr ?? '198.51.100.0/24', project_id: o.projectId,
-      gateway_ip: o.gatewayIp ?? '198.51.100.1', enable_dhcp: false, ...(o.allocationPools ? { allocation_pools: o.allocationPools } : {}),
+      name: `${name}-subnet`,
+      network_id: n.id,
+      ip_version: 4,
+      cidr: o.cidr ?? '198.51.100.0/24',
+      project_id: o.projectId,
+      gateway_ip: o.gatewayIp ?? '198.51.100.1',
+      enable_dhcp: false,
+      ...(o.allocationPools ? { allocation_pools: o.allocationPools } : {}),
     });
     created = true;
   }

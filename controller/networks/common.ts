@@ -25,8 +25,20 @@ export function unwrap<S extends TSchema>(body: unknown, key: string, schema: S)
 
 /** Integer attributes clients may send as strings (OSC passes --provider-segment and --mtu through as text); Neutron converts them. */
 const INT_ATTRS = new Set([
-  'provider:segmentation_id', 'mtu', 'port_range_min', 'port_range_max', 'ip_version',
-  'network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'rbac_policy', 'subnetpool',
+  'provider:segmentation_id',
+  'mtu',
+  'port_range_min',
+  'port_range_max',
+  'ip_version',
+  'network',
+  'subnet',
+  'port',
+  'router',
+  'floatingip',
+  'security_group',
+  'security_group_rule',
+  'rbac_policy',
+  'subnetpool',
 ]);
 function coerceInts(o: Record<string, unknown>): Record<string, unknown> {
   const out = { ...o };
@@ -53,7 +65,19 @@ export function queryOf(req: FastifyRequest): Map<string, string[]> {
   return m;
 }
 
-const RESERVED = new Set(['fields', 'limit', 'marker', 'page_reverse', 'sort_key', 'sort_dir', 'tags', 'tags-any', 'not-tags', 'not-tags-any', 'all_tenants']);
+const RESERVED = new Set([
+  'fields',
+  'limit',
+  'marker',
+  'page_reverse',
+  'sort_key',
+  'sort_dir',
+  'tags',
+  'tags-any',
+  'not-tags',
+  'not-tags-any',
+  'all_tenants',
+]);
 
 function matches(value: unknown, wanted: string[], key: string): boolean {
   if (key === 'fixed_ips' && Array.isArray(value)) {
@@ -76,7 +100,11 @@ function matches(value: unknown, wanted: string[], key: string): boolean {
  * and `marker` (id) with a `<collection>_links` next link, repeated `fields=` (unknown
  * fields are ignored; `id` is always kept so clients can find what they listed).
  */
-export function listResponse(req: FastifyRequest, collection: string, docs: Array<Record<string, unknown>>): Record<string, unknown> {
+export function listResponse(
+  req: FastifyRequest,
+  collection: string,
+  docs: Array<Record<string, unknown>>,
+): Record<string, unknown> {
   const q = queryOf(req);
   let out = docs.filter((d) => {
     for (const [k, wanted] of q) {
@@ -97,7 +125,9 @@ export function listResponse(req: FastifyRequest, collection: string, docs: Arra
   const sortKey = q.get('sort_key')?.[0];
   if (sortKey) {
     const dir = q.get('sort_dir')?.[0] === 'desc' ? -1 : 1;
-    out = [...out].sort((a, b) => (String(a[sortKey] ?? '') < String(b[sortKey] ?? '') ? -dir : String(a[sortKey] ?? '') > String(b[sortKey] ?? '') ? dir : 0));
+    out = [...out].sort((a, b) =>
+      String(a[sortKey] ?? '') < String(b[sortKey] ?? '') ? -dir : String(a[sortKey] ?? '') > String(b[sortKey] ?? '') ? dir : 0,
+    );
   }
   const marker = q.get('marker')?.[0];
   if (marker) {
@@ -108,7 +138,8 @@ export function listResponse(req: FastifyRequest, collection: string, docs: Arra
   const body: Record<string, unknown> = {};
   if (limitRaw !== undefined) {
     const limit = Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 0) throw new BadRequest(`Bad limit request: limit must be a non-negative integer, not '${limitRaw}'.`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new BadRequest(`Bad limit request: limit must be a non-negative integer, not '${limitRaw}'.`);
     if (limit > 0 && out.length > limit) {
       out = out.slice(0, limit);
       const params = new URLSearchParams();
@@ -122,7 +153,11 @@ export function listResponse(req: FastifyRequest, collection: string, docs: Arra
   return body;
 }
 
-const FIELD_ALIASES: Record<string, string> = { security_group_ids: 'security_groups', tenant_id: 'project_id', project_id: 'tenant_id' };
+const FIELD_ALIASES: Record<string, string> = {
+  security_group_ids: 'security_groups',
+  tenant_id: 'project_id',
+  project_id: 'tenant_id',
+};
 
 /** Trims a document to the asked-for fields (all when none are asked for). */
 export function pick(d: Record<string, unknown>, fields: string[] | undefined): Record<string, unknown> {

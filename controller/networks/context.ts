@@ -35,10 +35,19 @@ export interface Svc {
 }
 
 export function readHosts(db: Db): HostLite[] {
-  const rows = db.prepare(
-    'SELECT id, name, roles, tunnel_ip, state, enabled, last_heartbeat_at, created_at, registered_at, capabilities FROM hosts ORDER BY name',
-  ).all() as Array<Omit<HostLite, 'roles' | 'enabled' | 'capabilities'> & { roles: string; enabled: number; capabilities: string }>;
-  return rows.map((r) => ({ ...r, roles: JSON.parse(r.roles) as string[], enabled: r.enabled === 1, capabilities: JSON.parse(r.capabilities) as Record<string, unknown> }));
+  const rows = db
+    .prepare(
+      'SELECT id, name, roles, tunnel_ip, state, enabled, last_heartbeat_at, created_at, registered_at, capabilities FROM hosts ORDER BY name',
+    )
+    .all() as Array<
+    Omit<HostLite, 'roles' | 'enabled' | 'capabilities'> & { roles: string; enabled: number; capabilities: string }
+  >;
+  return rows.map((r) => ({
+    ...r,
+    roles: JSON.parse(r.roles) as string[],
+    enabled: r.enabled === 1,
+    capabilities: JSON.parse(r.capabilities) as Record<string, unknown>,
+  }));
 }
 
 /** The cloud itself (facade calls with a null ctx). */
@@ -60,7 +69,9 @@ export function ownerOf(ctx: AuthContext | null, body: { project_id?: string; te
   const asked = body.project_id || body.tenant_id;
   if (ctx && !ctx.isAdmin) {
     if (asked && asked !== ctx.projectId) {
-      throw new Forbidden("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges");
+      throw new Forbidden(
+        "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+      );
     }
   }
   const p = asked || ctx?.projectId;

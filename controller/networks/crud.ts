@@ -33,7 +33,9 @@ export function crudRoutes<C extends TSchema, U extends TSchema>(app: FastifyIns
   }
   if (c.update) {
     const up = c.update;
-    app.put<P>(`${base}/:id`, async (req) => ({ [c.singular]: up.run(ctxOf(req), req.params.id, unwrap(req.body, c.singular, up.schema)) }));
+    app.put<P>(`${base}/:id`, async (req) => ({
+      [c.singular]: up.run(ctxOf(req), req.params.id, unwrap(req.body, c.singular, up.schema)),
+    }));
   }
   if (c.remove) {
     const rm = c.remove;

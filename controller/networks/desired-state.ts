@@ -1,5 +1,11 @@
 import type {
-  DhcpSpec, NetworkSpec, NetworkSyncBody, PortSpec, RouterSpec, SecurityGroupSpec, TunnelPeer,
+  DhcpSpec,
+  NetworkSpec,
+  NetworkSyncBody,
+  PortSpec,
+  RouterSpec,
+  SecurityGroupSpec,
+  TunnelPeer,
 } from '../../shared/agent/network.js';
 import { ipVersionOf, parseCidr } from './ipam.js';
 import type { NetworkRow } from './networks.repo.js';
@@ -22,8 +28,15 @@ import type { SubnetRow } from './subnets.repo.js';
  * - Security groups: every group a port here uses, and every group their rules name
  *   as remote_group_id, with the fixed addresses of all members on any host.
  */
-export interface DesiredHost { name: string; tunnel_ip: string; roles: string[] }
-export interface DesiredPort extends PortRow { fixed_ips: FixedIpT[]; security_groups: string[] }
+export interface DesiredHost {
+  name: string;
+  tunnel_ip: string;
+  roles: string[];
+}
+export interface DesiredPort extends PortRow {
+  fixed_ips: FixedIpT[];
+  security_groups: string[];
+}
 export interface Snapshot {
   hosts: DesiredHost[];
   networks: NetworkRow[];
@@ -59,7 +72,8 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
 
   // Which host serves which port: VM ports by binding, DHCP ports by binding, router ports by their router.
   const hostOfPort = (p: DesiredPort): string => {
-    if (p.device_owner === 'network:router_interface' || p.device_owner === 'network:router_gateway') return routerHost.get(p.device_id) ?? '';
+    if (p.device_owner === 'network:router_interface' || p.device_owner === 'network:router_gateway')
+      return routerHost.get(p.device_id) ?? '';
     if (p.device_owner === 'network:floatingip') return '';
     return p.binding_host_id;
   };
@@ -101,26 +115,41 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       networks.push(spec);
     }
 
-    const vmPorts = snap.ports.filter((p) => p.binding_host_id === host.name && !SERVICE_OWNERS.has(p.device_owner) && nets.has(p.network_id));
+    const vmPorts = snap.ports.filter(
+      (p) => p.binding_host_id === host.name && !SERVICE_OWNERS.has(p.device_owner) && nets.has(p.network_id),
+    );
     const ports: PortSpec[] = vmPorts.map((p) => ({
-      port_id: p.id, network_id: p.network_id, mac: p.mac_address,
+      port_id: p.id,
+      network_id: p.network_id,
+      mac: p.mac_address,
       fixed_ips: p.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
-      device_owner: p.device_owner, security_group_ids: p.port_security_enabled ? p.security_groups : [],
+      device_owner: p.device_owner,
+      security_group_ids: p.port_security_enabled ? p.security_groups : [],
       port_security: p.port_security_enabled,
       allowed_address_pairs: p.allowed_address_pairs.map((a) => ({ ip_address: a.ip_address, mac_address: a.mac_address })),
       admin_state_up: p.admin_state_up,
     }));
 
     const wantedGroups = new Set(ports.flatMap((p) => p.security_group_ids));
-    for (const g of [...wantedGroups]) for (const r of rulesOf.get(g) ?? []) if (r.remote_group_id) wantedGroups.add(r.remote_group_id);
-    const security_groups: SecurityGroupSpec[] = [...wantedGroups].filter((g) => snap.groups.includes(g)).sort().map((g) => ({
-      id: g,
-      rules: (rulesOf.get(g) ?? []).map((r) => ({
-        id: r.id, direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, port_range_min: r.port_range_min,
-        port_range_max: r.port_range_max, remote_ip_prefix: r.remote_ip_prefix, remote_group_id: r.remote_group_id,
-      })),
-      member_ips: [...new Set(members.get(g) ?? [])].sort(),
-    }));
+    for (const g of [...wantedGroups])
+      for (const r of rulesOf.get(g) ?? []) if (r.remote_group_id) wantedGroups.add(r.remote_group_id);
+    const security_groups: SecurityGroupSpec[] = [...wantedGroups]
+      .filter((g) => snap.groups.includes(g))
+      .sort()
+      .map((g) => ({
+        id: g,
+        rules: (rulesOf.get(g) ?? []).map((r) => ({
+          id: r.id,
+          direction: r.direction,
+          ethertype: r.ethertype,
+          protocol: r.protocol,
+          port_range_min: r.port_range_min,
+          port_range_max: r.port_range_max,
+          remote_ip_prefix: r.remote_ip_prefix,
+          remote_group_id: r.remote_group_id,
+        })),
+        member_ips: [...new Set(members.get(g) ?? [])].sort(),
+      }));
 
     const dhcp: DhcpSpec[] = [];
     for (const dp of snap.ports.filter((p) => p.device_owner === 'network:dhcp' && p.binding_host_id === host.name)) {
@@ -130,11 +159,26 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       const dsubIds = new Set(dsubs.map((s) => s.id));
       const spec: DhcpSpec = {
         network_id: n.id,
-        port: { port_id: dp.id, mac: dp.mac_address, fixed_ips: dp.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })) },
-        subnets: dsubs.map((s) => ({ id: s.id, cidr: s.cidr, ip_version: s.ip_version, gateway_ip: s.gateway_ip, dns_nameservers: s.dns_nameservers, host_routes: s.host_routes })),
+        port: {
+          port_id: dp.id,
+          mac: dp.mac_address,
+          fixed_ips: dp.fixed_ips.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
+        },
+        subnets: dsubs.map((s) => ({
+          id: s.id,
+          cidr: s.cidr,
+          ip_version: s.ip_version,
+          gateway_ip: s.gateway_ip,
+          dns_nameservers: s.dns_nameservers,
+          host_routes: s.host_routes,
+        })),
         hosts: snap.ports
           .filter((p) => p.network_id === n.id && p.id !== dp.id)
-          .flatMap((p) => p.fixed_ips.filter((f) => dsubIds.has(f.subnet_id)).map((f) => ({ mac: p.mac_address, ip_address: f.ip_address, hostname: dhcpHostname(f.ip_address) }))),
+          .flatMap((p) =>
+            p.fixed_ips
+              .filter((f) => dsubIds.has(f.subnet_id))
+              .map((f) => ({ mac: p.mac_address, ip_address: f.ip_address, hostname: dhcpHostname(f.ip_address) })),
+          ),
         mtu: n.mtu,
       };
       if (n.dns_domain) spec.dns_domain = n.dns_domain;
@@ -150,22 +194,54 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       const gwCidr = gwIp && prefixOf(subnets, gwIp);
       routers.push({
         id: r.id,
-        interfaces: ifaces.flatMap((p) => p.fixed_ips.map((f) => ({ f, cidr: prefixOf(subnets, f) }))
-          .filter((x) => x.cidr)
-          .map(({ f, cidr }) => ({ port_id: p.id, network_id: p.network_id, subnet_id: f.subnet_id, mac: p.mac_address, ip_cidr: cidr! }))),
-        gateway: gwPort && gwIp && gwCidr ? {
-          port_id: gwPort.id, network_id: gwPort.network_id, mac: gwPort.mac_address, ip_cidr: gwCidr,
-          gateway_ip: subnets.get(gwIp.subnet_id)?.gateway_ip ?? null, enable_snat: r.enable_snat,
-        } : null,
+        interfaces: ifaces.flatMap((p) =>
+          p.fixed_ips
+            .map((f) => ({ f, cidr: prefixOf(subnets, f) }))
+            .filter((x) => x.cidr)
+            .map(({ f, cidr }) => ({
+              port_id: p.id,
+              network_id: p.network_id,
+              subnet_id: f.subnet_id,
+              mac: p.mac_address,
+              ip_cidr: cidr!,
+            })),
+        ),
+        gateway:
+          gwPort && gwIp && gwCidr
+            ? {
+                port_id: gwPort.id,
+                network_id: gwPort.network_id,
+                mac: gwPort.mac_address,
+                ip_cidr: gwCidr,
+                gateway_ip: subnets.get(gwIp.subnet_id)?.gateway_ip ?? null,
+                enable_snat: r.enable_snat,
+              }
+            : null,
         floating_ips: snap.floatingips
-          .filter((f) => f.router_id === r.id && f.port_id && f.fixed_ip_address && IPV4.test(f.fixed_ip_address) && IPV4.test(f.floating_ip_address))
-          .map((f) => ({ id: f.id, floating_ip_address: f.floating_ip_address, fixed_ip_address: f.fixed_ip_address!, port_id: f.port_id! })),
+          .filter(
+            (f) =>
+              f.router_id === r.id &&
+              f.port_id &&
+              f.fixed_ip_address &&
+              IPV4.test(f.fixed_ip_address) &&
+              IPV4.test(f.floating_ip_address),
+          )
+          .map((f) => ({
+            id: f.id,
+            floating_ip_address: f.floating_ip_address,
+            fixed_ip_address: f.fixed_ip_address!,
+            port_id: f.port_id!,
+          })),
       });
     }
 
     out.set(host.name, {
       tunnels: [...peerSet.values()].sort((a, b) => a.ip.localeCompare(b.ip)),
-      networks, ports, security_groups, dhcp, routers,
+      networks,
+      ports,
+      security_groups,
+      dhcp,
+      routers,
     });
   }
   return out;

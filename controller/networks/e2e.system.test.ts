@@ -29,10 +29,15 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
   const ids: Record<string, string> = {};
   const figures: Record<string, unknown> = {};
 
-  const driver = (h: SimHost, physical: Record<string, string>) => new OvsDriver({
-    run: h.run, hostname: `${mh.prefix}-${h.name}`, stateDir: join(h.dir, 'data', 'network'), tunnelIp: h.tunnelIp,
-    datapath: 'auto', bridges: { int: 'br-int', tun: 'br-tun', physical },
-  });
+  const driver = (h: SimHost, physical: Record<string, string>) =>
+    new OvsDriver({
+      run: h.run,
+      hostname: `${mh.prefix}-${h.name}`,
+      stateDir: join(h.dir, 'data', 'network'),
+      tunnelIp: h.tunnelIp,
+      datapath: 'auto',
+      bridges: { int: 'br-int', tun: 'br-tun', physical },
+    });
   /** What an agent does with `network.sync`: converge to the controller's body. */
   const converge = async () => {
     const d = t.net.syncer.desired();
@@ -65,11 +70,23 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
     const pool = [{ start: '10.253.0.100', end: '10.253.0.150' }];
     for (const x of ['a', 'b']) {
       ids[x] = (await api('POST', '/v2.0/networks', { network: { name: `${mh.prefix}-${x}` } })).network.id;
-      ids[`sub${x}`] = (await api('POST', '/v2.0/subnets', { subnet: { network_id: ids[x], cidr: '10.253.0.0/24', ip_version: 4, allocation_pools: pool } })).subnet.id;
+      ids[`sub${x}`] = (
+        await api('POST', '/v2.0/subnets', {
+          subnet: { network_id: ids[x], cidr: '10.253.0.0/24', ip_version: 4, allocation_pools: pool },
+        })
+      ).subnet.id;
     }
-    const port = async (net: string, ip: string) => (await api('POST', '/v2.0/ports', {
-      port: { network_id: ids[net], fixed_ips: [{ subnet_id: ids[`sub${net}`], ip_address: ip }], device_owner: 'compute:nova', device_id: `${mh.prefix}-${net}${ip}` },
-    })).port;
+    const port = async (net: string, ip: string) =>
+      (
+        await api('POST', '/v2.0/ports', {
+          port: {
+            network_id: ids[net],
+            fixed_ips: [{ subnet_id: ids[`sub${net}`], ip_address: ip }],
+            device_owner: 'compute:nova',
+            device_id: `${mh.prefix}-${net}${ip}`,
+          },
+        })
+      ).port;
     const pa1 = await port('a', '10.253.0.11');
     const pa2 = await port('a', '10.253.0.12');
     const pb1 = await port('b', '10.253.0.12');
@@ -96,7 +113,7 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
     if (problems.length) console.log(`[teardown] ${problems.join('\n')}`);
   }, 300_000);
 
-  it('both hosts converge to the controller\'s bodies: one tunnel each way, every port ACTIVE', async () => {
+  it("both hosts converge to the controller's bodies: one tunnel each way, every port ACTIVE", async () => {
     const t0 = performance.now();
     const { ra, rb, d } = await converge();
     figures.first_converge_ms = Math.round(performance.now() - t0);
@@ -107,7 +124,7 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
     expect(d.get('A')!.routers).toHaveLength(1);
   });
 
-  it('guests get their port\'s address, the router and MTU 1450 by DHCP (a2 and b1 across the tunnel)', async () => {
+  it("guests get their port's address, the router and MTU 1450 by DHCP (a2 and b1 across the tunnel)", async () => {
     const a1 = await g.a1!.dhcp();
     expect(a1).toMatchObject({ ip: '10.253.0.11', router: '10.253.0.1', mtu: '1450' });
     const a2 = await g.a2!.dhcp();
@@ -118,7 +135,7 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
     figures.dhcp_lease_ms = { a1_same_host: a1.ms, a2_across_tunnel: a2.ms, b1_across_tunnel: b1.ms };
   });
 
-  it('a1 reaches a2 (same default group) across hosts; b1, with a2\'s address on another network, reaches nothing of a', async () => {
+  it("a1 reaches a2 (same default group) across hosts; b1, with a2's address on another network, reaches nothing of a", async () => {
     expect(await g.a1!.ping('10.253.0.12', 3)).toBe(true);
     const arp = (await g.a1!.sh('cat /proc/net/arp')).stdout.toLowerCase();
     expect(arp).toContain(ids.pa2mac);
@@ -134,12 +151,21 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
     const fip = (await api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ids.pub } })).floatingip;
     await api('PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: ids.pa1 } });
     await converge();
-    const ping = async (w = 2) => (await A.sh(`busybox ping -c 2 -W ${w} ${fip.floating_ip_address} >/dev/null && echo ok || echo fail`)).trim();
+    const ping = async (w = 2) =>
+      (await A.sh(`busybox ping -c 2 -W ${w} ${fip.floating_ip_address} >/dev/null && echo ok || echo fail`)).trim();
     expect(await ping(1)).toBe('fail');
     const sg = (await api('GET', '/v2.0/security-groups?project_id=p-admin&name=default')).security_groups[0];
-    const rule = (await api('POST', '/v2.0/security-group-rules', {
-      security_group_rule: { protocol: 'icmp', direction: 'ingress', remote_ip_prefix: '0.0.0.0/0', security_group_id: sg.id, ethertype: 'IPv4' },
-    })).security_group_rule;
+    const rule = (
+      await api('POST', '/v2.0/security-group-rules', {
+        security_group_rule: {
+          protocol: 'icmp',
+          direction: 'ingress',
+          remote_ip_prefix: '0.0.0.0/0',
+          security_group_id: sg.id,
+          ethertype: 'IPv4',
+        },
+      })
+    ).security_group_rule;
     await converge();
     expect(await ping()).toBe('ok');
     await api('DELETE', `/v2.0/security-group-rules/${rule.id}`);
@@ -151,7 +177,11 @@ describe.skipIf(!!why)('controller desired state → real OVS agents on two simu
 
   it('measures: port create through the API → bound → both hosts converged → guest plugged → DHCP lease', async () => {
     const t0 = performance.now();
-    const p = (await api('POST', '/v2.0/ports', { port: { network_id: ids.a, device_owner: 'compute:nova', device_id: `${mh.prefix}-new` } })).port;
+    const p = (
+      await api('POST', '/v2.0/ports', {
+        port: { network_id: ids.a, device_owner: 'compute:nova', device_id: `${mh.prefix}-new` },
+      })
+    ).port;
     await t.net.facade.bindPort(p.id, 'B');
     g.new = await mh.addGuest(B, 'new', p.id, p.mac_address);
     await converge(); // what the agent's own DOWN-port resync does once the tap exists

@@ -24,31 +24,47 @@ export interface NetworkFacadeExtras {
   resync(force?: boolean): void;
 }
 
-export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatcher: Dispatcher | null; bindWaitMs: number }): NetworkFacade & NetworkFacadeExtras {
+export function createNetworkFacade(
+  s: Svc,
+  o: { syncer: NetworkSyncer; dispatcher: Dispatcher | null; bindWaitMs: number },
+): NetworkFacade & NetworkFacadeExtras {
   const info = (p: PortRow): PortInfo => {
     const n = networksRepo.get(s.db, p.network_id)!;
     const fixed = allocRepo.ofPort(s.db, p.id);
     return {
-      id: p.id, network_id: p.network_id, network_name: n.name, project_id: p.project_id, mac_address: p.mac_address,
-      fixed_ips: fixed, device_id: p.device_id, device_owner: p.device_owner, binding_host_id: p.binding_host_id, mtu: n.mtu,
-      network_type: n.network_type, segmentation_id: n.segmentation_id, security_group_ids: portSgRepo.ofPort(s.db, p.id),
+      id: p.id,
+      network_id: p.network_id,
+      network_name: n.name,
+      project_id: p.project_id,
+      mac_address: p.mac_address,
+      fixed_ips: fixed,
+      device_id: p.device_id,
+      device_owner: p.device_owner,
+      binding_host_id: p.binding_host_id,
+      mtu: n.mtu,
+      network_type: n.network_type,
+      segmentation_id: n.segmentation_id,
+      security_group_ids: portSgRepo.ofPort(s.db, p.id),
       port_security_enabled: p.port_security_enabled,
-      floating_ips: floatingIpsRepo.where(s.db, { port_id: p.id })
+      floating_ips: floatingIpsRepo
+        .where(s.db, { port_id: p.id })
         .filter((f) => f.fixed_ip_address)
         .map((f) => ({ floating_ip_address: f.floating_ip_address, fixed_ip_address: f.fixed_ip_address! })),
     };
   };
 
   /** Security groups named by id or by name within the project. */
-  const groupIds = (projectId: string, refs: string[]): string[] => refs.map((ref) => {
-    const byId = groupsRepo.get(s.db, ref);
-    if (byId && byId.project_id === projectId) return byId.id;
-    const byName = groupsRepo.where(s.db, { project_id: projectId, name: ref });
-    if (byName.length === 1) return byName[0]!.id;
-    if (byName.length > 1) throw new Conflict(`Multiple security groups named ${ref} in project ${projectId}; use an id.`, 'NoUniqueMatch');
-    if (ref === 'default') return ensureDefaultGroup(s, projectId);
-    throw new SecurityGroupNotFound(ref);
-  });
+  const groupIds = (projectId: string, refs: string[]): string[] =>
+    refs.map((ref) => {
+      const byId = groupsRepo.get(s.db, ref);
+      if (byId && byId.project_id === projectId) return byId.id;
+      const byName = groupsRepo.where(s.db, { project_id: projectId, name: ref });
+      if (byName.length === 1) return byName[0]!.id;
+      if (byName.length > 1)
+        throw new Conflict(`Multiple security groups named ${ref} in project ${projectId}; use an id.`, 'NoUniqueMatch');
+      if (ref === 'default') return ensureDefaultGroup(s, projectId);
+      throw new SecurityGroupNotFound(ref);
+    });
 
   return {
     networkVisible(ctx: AuthContext, networkId: string): boolean {
@@ -57,7 +73,8 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
     },
 
     availableNetworks(ctx: AuthContext) {
-      return networksRepo.where(s.db)
+      return networksRepo
+        .where(s.db)
         .filter((n) => !n.router_external && (n.project_id === ctx.projectId || n.shared))
         .map((n) => ({ id: n.id, name: n.name }));
     },
@@ -67,13 +84,20 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
       if (!n || !canSeeNetwork(ctx, n)) throw new NetworkNotFound(req.networkId);
       requirePortableNetwork(ctx, n);
       const projectId = ctx.projectId ?? n.project_id;
-      const p = s.db.transaction(() => {
-        const groups = req.securityGroups?.length ? groupIds(projectId, req.securityGroups) : undefined;
-        return createPortTx(s, ctx, {
-          network: n, projectId, deviceId: req.serverId, deviceOwner: `compute:${req.az || 'nova'}`,
-          fixedIps: req.fixedIp ? [{ ip_address: req.fixedIp }] : undefined, securityGroups: groups, autoDelete: true,
-        });
-      }).immediate();
+      const p = s.db
+        .transaction(() => {
+          const groups = req.securityGroups?.length ? groupIds(projectId, req.securityGroups) : undefined;
+          return createPortTx(s, ctx, {
+            network: n,
+            projectId,
+            deviceId: req.serverId,
+            deviceOwner: `compute:${req.az || 'nova'}`,
+            fixedIps: req.fixedIp ? [{ ip_address: req.fixedIp }] : undefined,
+            securityGroups: groups,
+            autoDelete: true,
+          });
+        })
+        .immediate();
       s.changed('server port created');
       return info(p);
     },
@@ -82,7 +106,12 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
       const p = getVisiblePort(s, ctx, portId);
       if (!ownsProject(ctx, p.project_id)) throw new PortNotFound(portId);
       if (p.device_id && p.device_id !== serverId) throw new PortInUse(portId, p.device_id);
-      const next = portsRepo.update(s.db, { ...p, device_id: serverId, device_owner: `compute:${az || 'nova'}`, updated_at: ts() });
+      const next = portsRepo.update(s.db, {
+        ...p,
+        device_id: serverId,
+        device_owner: `compute:${az || 'nova'}`,
+        updated_at: ts(),
+      });
       s.changed('port claimed');
       return info(next);
     },
@@ -98,7 +127,10 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           o.dispatcher.wait(op).catch(() => undefined),
-          new Promise((r) => { timer = setTimeout(r, o.bindWaitMs); timer.unref?.(); }),
+          new Promise((r) => {
+            timer = setTimeout(r, o.bindWaitMs);
+            timer.unref?.();
+          }),
         ]);
         if (timer) clearTimeout(timer);
       }
@@ -106,13 +138,23 @@ export function createNetworkFacade(s: Svc, o: { syncer: NetworkSyncer; dispatch
     },
 
     async releaseServerPorts(serverId) {
-      s.db.transaction(() => {
-        for (const p of portsRepo.where(s.db, { device_id: serverId })) {
-          if (!p.device_owner.startsWith('compute:')) continue;
-          if (p.auto_delete) deletePortTx(s, p.id);
-          else portsRepo.update(s.db, { ...p, device_id: '', device_owner: '', binding_host_id: '', status: 'DOWN', updated_at: ts() });
-        }
-      }).immediate();
+      s.db
+        .transaction(() => {
+          for (const p of portsRepo.where(s.db, { device_id: serverId })) {
+            if (!p.device_owner.startsWith('compute:')) continue;
+            if (p.auto_delete) deletePortTx(s, p.id);
+            else
+              portsRepo.update(s.db, {
+                ...p,
+                device_id: '',
+                device_owner: '',
+                binding_host_id: '',
+                status: 'DOWN',
+                updated_at: ts(),
+              });
+          }
+        })
+        .immediate();
       o.syncer.push();
     },
 

@@ -20,7 +20,21 @@ export interface FloatingIpRow {
 
 export const floatingIpsRepo = table<FloatingIpRow>({
   table: 'net_floatingips',
-  cols: ['id', 'project_id', 'floating_network_id', 'floating_port_id', 'floating_ip_address', 'port_id', 'fixed_ip_address', 'router_id',
-    'status', 'description', 'tags', 'revision_number', 'created_at', 'updated_at'],
+  cols: [
+    'id',
+    'project_id',
+    'floating_network_id',
+    'floating_port_id',
+    'floating_ip_address',
+    'port_id',
+    'fixed_ip_address',
+    'router_id',
+    'status',
+    'description',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+  ],
   jsons: ['tags'],
 });

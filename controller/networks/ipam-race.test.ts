@@ -20,19 +20,27 @@ describe('IPAM across concurrent connections', () => {
       const db = openDb(path);
       migrate(db);
       const s: Svc = {
-        db, config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig, log: console as never,
-        policy: { enforce: () => {}, allowed: () => true }, hosts: () => readHosts(db), changed: () => {}, projectExists: () => true,
+        db,
+        config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig,
+        log: console as never,
+        policy: { enforce: () => {}, allowed: () => true },
+        hosts: () => readHosts(db),
+        changed: () => {},
+        projectExists: () => true,
       };
       db.prepare(`INSERT INTO net_quotas (project_id, resource, hard_limit) VALUES ('p', 'port', -1)`).run();
       const n = createNetwork(s, null, { name: 'race', project_id: 'p' });
       createSubnet(s, null, { network_id: n.id, ip_version: 4, cidr: '10.20.0.0/26', enable_dhcp: false, project_id: 'p' });
       db.close();
-      const run = () => new Promise<{ got: string[]; errors: string[] }>((resolve, reject) => {
-        // The worker is TypeScript: the .mjs boot file registers tsx's loader in the thread first.
-        const w = new Worker(new URL('./ipam-race.worker-boot.mjs', import.meta.url), { workerData: { path, networkId: n.id, count: 30 } });
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
+      const run = () =>
+        new Promise<{ got: string[]; errors: string[] }>((resolve, reject) => {
+          // The worker is TypeScript: the .mjs boot file registers tsx's loader in the thread first.
+          const w = new Worker(new URL('./ipam-race.worker-boot.mjs', import.meta.url), {
+            workerData: { path, networkId: n.id, count: 30 },
+          });
+          w.once('message', resolve);
+          w.once('error', reject);
+        });
       const results = await Promise.all([run(), run(), run()]);
       const got = results.flatMap((r) => r.got);
       const errors = results.flatMap((r) => r.errors);

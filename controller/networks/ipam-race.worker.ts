@@ -10,8 +10,13 @@ import { createPortTx } from './ports.service.js';
 const { path, networkId, count } = workerData as { path: string; networkId: string; count: number };
 const db = openDb(path, 10_000);
 const s: Svc = {
-  db, config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig, log: console as never,
-  policy: { enforce: () => {}, allowed: () => true }, hosts: () => readHosts(db), changed: () => {}, projectExists: () => true,
+  db,
+  config: Value.Default(ControllerConfigSchema, {}) as ControllerConfig,
+  log: console as never,
+  policy: { enforce: () => {}, allowed: () => true },
+  hosts: () => readHosts(db),
+  changed: () => {},
+  projectExists: () => true,
 };
 const got: string[] = [];
 const errors: string[] = [];
@@ -19,7 +24,7 @@ for (let i = 0; i < count; i++) {
   try {
     const n = networksRepo.get(db, networkId)!;
     const p = db.transaction(() => createPortTx(s, null, { network: n, projectId: 'p' })).immediate();
-    got.push((db.prepare('SELECT ip_address FROM net_ip_allocations WHERE port_id = ?').pluck().get(p.id) as string));
+    got.push(db.prepare('SELECT ip_address FROM net_ip_allocations WHERE port_id = ?').pluck().get(p.id) as string);
   } catch (e) {
     errors.push((e as Error).name);
   }

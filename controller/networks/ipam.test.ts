@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
 import {
-  bigToIp, canonicalIp, checkRequested, defaultGateway, defaultPools, inCidr, ipToBig, nextFree, parseCidr, poolSize, validatePools,
-  IpAddressAlreadyAllocated, IpAddressGenerationFailure, InvalidIpForSubnet,
+  bigToIp,
+  canonicalIp,
+  checkRequested,
+  defaultGateway,
+  defaultPools,
+  inCidr,
+  ipToBig,
+  nextFree,
+  parseCidr,
+  poolSize,
+  validatePools,
+  IpAddressAlreadyAllocated,
+  IpAddressGenerationFailure,
+  InvalidIpForSubnet,
 } from './ipam.js';
 import { allocateVni, claimVni, NoNetworkAvailable, vxlanMtu } from './vxlan.js';
 
@@ -25,11 +37,14 @@ describe('address arithmetic', () => {
     expect(parseCidr('10.0.0.0/33')).toBeNull();
   });
 
-  it('gives Neutron\'s default gateway and pools', () => {
+  it("gives Neutron's default gateway and pools", () => {
     const c = parseCidr('10.251.0.0/24')!;
     expect(defaultGateway(c)).toBe('10.251.0.1');
     expect(defaultPools(c, '10.251.0.1')).toEqual([{ start: '10.251.0.2', end: '10.251.0.254' }]);
-    expect(defaultPools(c, '10.251.0.100')).toEqual([{ start: '10.251.0.1', end: '10.251.0.99' }, { start: '10.251.0.101', end: '10.251.0.254' }]);
+    expect(defaultPools(c, '10.251.0.100')).toEqual([
+      { start: '10.251.0.1', end: '10.251.0.99' },
+      { start: '10.251.0.101', end: '10.251.0.254' },
+    ]);
     expect(defaultPools(c, null)).toEqual([{ start: '10.251.0.1', end: '10.251.0.254' }]);
     expect(poolSize(4, defaultPools(c, '10.251.0.1'))).toBe(253n);
   });
@@ -38,13 +53,28 @@ describe('address arithmetic', () => {
     const c = parseCidr('10.0.0.0/24')!;
     expect(() => validatePools(c, [{ start: '10.0.0.0', end: '10.0.0.5' }], null)).toThrow(/spans beyond/);
     expect(() => validatePools(c, [{ start: '10.0.0.5', end: '10.0.0.2' }], null)).toThrow(/after the end/);
-    expect(() => validatePools(c, [{ start: '10.0.0.2', end: '10.0.0.9' }, { start: '10.0.0.9', end: '10.0.0.20' }], null)).toThrow(/overlapping/);
+    expect(() =>
+      validatePools(
+        c,
+        [
+          { start: '10.0.0.2', end: '10.0.0.9' },
+          { start: '10.0.0.9', end: '10.0.0.20' },
+        ],
+        null,
+      ),
+    ).toThrow(/overlapping/);
     expect(() => validatePools(c, [{ start: '10.0.0.1', end: '10.0.0.9' }], '10.0.0.1')).toThrow(/conflicts/);
   });
 });
 
 describe('allocation in a subnet', () => {
-  const s = { id: 'sub', network_id: 'net', cidr: '10.9.0.0/29', gateway_ip: '10.9.0.1', allocation_pools: [{ start: '10.9.0.2', end: '10.9.0.4' }] };
+  const s = {
+    id: 'sub',
+    network_id: 'net',
+    cidr: '10.9.0.0/29',
+    gateway_ip: '10.9.0.1',
+    allocation_pools: [{ start: '10.9.0.2', end: '10.9.0.4' }],
+  };
 
   it('checks requested addresses', () => {
     expect(checkRequested(s, '10.9.0.6', new Set())).toBe('10.9.0.6'); // outside the pool but inside the subnet is fine
@@ -70,7 +100,13 @@ describe('allocation in a subnet', () => {
   });
 
   it('stays cheap on a huge IPv6 pool', () => {
-    const v6 = { id: 's6', network_id: 'n', cidr: 'fd00::/64', gateway_ip: 'fd00::1', allocation_pools: defaultPools(parseCidr('fd00::/64')!, 'fd00::1') };
+    const v6 = {
+      id: 's6',
+      network_id: 'n',
+      cidr: 'fd00::/64',
+      gateway_ip: 'fd00::1',
+      allocation_pools: defaultPools(parseCidr('fd00::/64')!, 'fd00::1'),
+    };
     expect(nextFree(v6, new Set(['fd00::2']))).toBe('fd00::3');
   });
 });
@@ -81,20 +117,25 @@ describe('VNI allocator', () => {
     migrate(d);
     return d;
   };
-  const insert = (d: ReturnType<typeof db>, vni: number) => d.prepare(
-    `INSERT INTO net_networks (id, project_id, network_type, segmentation_id, mtu, created_at, updated_at) VALUES (?, 'p', 'vxlan', ?, 1450, 'x', 'x')`,
-  ).run(`n${vni}`, vni);
+  const insert = (d: ReturnType<typeof db>, vni: number) =>
+    d
+      .prepare(
+        `INSERT INTO net_networks (id, project_id, network_type, segmentation_id, mtu, created_at, updated_at) VALUES (?, 'p', 'vxlan', ?, 1450, 'x', 'x')`,
+      )
+      .run(`n${vni}`, vni);
 
   it('takes the lowest free VNI of the range, unique per network, and refuses when exhausted', () => {
     const d = db();
     const r = { min: 10, max: 13 };
     const got: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const v = d.transaction(() => {
-        const v = allocateVni(d, r);
-        insert(d, v);
-        return v;
-      }).immediate();
+      const v = d
+        .transaction(() => {
+          const v = allocateVni(d, r);
+          insert(d, v);
+          return v;
+        })
+        .immediate();
       got.push(v);
     }
     expect(got).toEqual([10, 11, 12, 13]);
@@ -104,7 +145,7 @@ describe('VNI allocator', () => {
     expect(() => insert(d, 12)).toThrow(/UNIQUE/); // the index is the last guard
   });
 
-  it('checks an admin\'s VNI', () => {
+  it("checks an admin's VNI", () => {
     const d = db();
     insert(d, 5000);
     expect(() => claimVni(d, 5000)).toThrow(/in use/);
@@ -123,7 +164,14 @@ describe('VNI allocator', () => {
       migrate(a);
       const b = openDb(join(dir, 'db.sqlite'));
       const r = { min: 1, max: 1000 };
-      const take = (d: typeof a) => d.transaction(() => { const v = allocateVni(d, r); insert(d, v); return v; }).immediate();
+      const take = (d: typeof a) =>
+        d
+          .transaction(() => {
+            const v = allocateVni(d, r);
+            insert(d, v);
+            return v;
+          })
+          .immediate();
       const got: number[] = [];
       for (let i = 0; i < 50; i++) got.push(take(i % 2 ? a : b));
       expect(new Set(got).size).toBe(50);

@@ -11,17 +11,31 @@ import { InvalidInput } from './errors.js';
  */
 
 export type IpVersion = 4 | 6;
-export interface Cidr { version: IpVersion; network: bigint; prefix: number; bits: number }
-export interface Pool { start: string; end: string }
+export interface Cidr {
+  version: IpVersion;
+  network: bigint;
+  prefix: number;
+  bits: number;
+}
+export interface Pool {
+  start: string;
+  end: string;
+}
 
 export class InvalidIpForSubnet extends BadRequest {
-  constructor(ip: string, subnetId: string) { super(`IP address ${ip} is not a valid IP for the specified subnet ${subnetId}.`); }
+  constructor(ip: string, subnetId: string) {
+    super(`IP address ${ip} is not a valid IP for the specified subnet ${subnetId}.`);
+  }
 }
 export class IpAddressAlreadyAllocated extends Conflict {
-  constructor(ip: string, subnetId: string) { super(`IP address ${ip} already allocated in subnet ${subnetId}.`); }
+  constructor(ip: string, subnetId: string) {
+    super(`IP address ${ip} already allocated in subnet ${subnetId}.`);
+  }
 }
 export class IpAddressGenerationFailure extends Conflict {
-  constructor(networkId: string) { super(`No more IP addresses available on network ${networkId}.`); }
+  constructor(networkId: string) {
+    super(`No more IP addresses available on network ${networkId}.`);
+  }
 }
 
 const MAX = (bits: number) => (1n << BigInt(bits)) - 1n;
@@ -58,12 +72,19 @@ export function bigToIp(version: IpVersion, v: bigint): string {
   if (version === 4) return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
   const g: number[] = [];
   for (let i = 7; i >= 0; i--) g.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+  let best = -1,
+    bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = g.map((x) => x.toString(16));
@@ -124,17 +145,25 @@ export function defaultPools(c: Cidr, gateway: string | null): Pool[] {
 /** Checks requested pools against the subnet and the gateway; returns them canonical. */
 export function validatePools(c: Cidr, pools: Pool[], gateway: string | null): Pool[] {
   const { first, last } = usableRange(c);
-  const parsed = pools.map((p) => {
-    const a = ipToBig(p.start), b = ipToBig(p.end);
-    if (!a || !b || a.version !== c.version || b.version !== c.version) throw new InvalidInput(`allocation pool ${p.start}-${p.end} is not a range of IPv${c.version} addresses.`);
-    if (a.value > b.value) throw new InvalidInput(`allocation pool ${p.start}-${p.end}: the start is after the end.`);
-    if (a.value < first || b.value > last) {
-      throw new BadRequest(`The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${cidrText(c)}.`, 'OutOfBoundsAllocationPool');
-    }
-    return [a.value, b.value] as const;
-  }).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  const parsed = pools
+    .map((p) => {
+      const a = ipToBig(p.start),
+        b = ipToBig(p.end);
+      if (!a || !b || a.version !== c.version || b.version !== c.version)
+        throw new InvalidInput(`allocation pool ${p.start}-${p.end} is not a range of IPv${c.version} addresses.`);
+      if (a.value > b.value) throw new InvalidInput(`allocation pool ${p.start}-${p.end}: the start is after the end.`);
+      if (a.value < first || b.value > last) {
+        throw new BadRequest(
+          `The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${cidrText(c)}.`,
+          'OutOfBoundsAllocationPool',
+        );
+      }
+      return [a.value, b.value] as const;
+    })
+    .sort((x, y) => (x[0] < y[0] ? -1 : 1));
   for (let i = 1; i < parsed.length; i++) {
-    if (parsed[i]![0] <= parsed[i - 1]![1]) throw new BadRequest('Found overlapping allocation pools.', 'OverlappingAllocationPools');
+    if (parsed[i]![0] <= parsed[i - 1]![1])
+      throw new BadRequest('Found overlapping allocation pools.', 'OverlappingAllocationPools');
   }
   const g = gateway ? ipToBig(gateway)?.value : undefined;
   if (g !== undefined && parsed.some(([a, b]) => g >= a && g <= b)) {
@@ -160,7 +189,12 @@ export interface SubnetForIpam {
  * InvalidIpForSubnet 400), not in use (else IpAddressAlreadyAllocated 409). The
  * gateway is reserved for router interfaces. Returns the canonical text form.
  */
-export function checkRequested(s: SubnetForIpam, ip: string, inUse: ReadonlySet<string>, o: { mayUseGateway?: boolean } = {}): string {
+export function checkRequested(
+  s: SubnetForIpam,
+  ip: string,
+  inUse: ReadonlySet<string>,
+  o: { mayUseGateway?: boolean } = {},
+): string {
   const c = parseCidr(s.cidr)!;
   const p = ipToBig(ip);
   if (!p || p.version !== c.version || !inCidr(c, ip)) throw new InvalidIpForSubnet(ip, s.id);

@@ -2,8 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
-beforeEach(async () => { t = await netTestApp(); });
-afterEach(async () => { await t.close(); });
+beforeEach(async () => {
+  t = await netTestApp();
+});
+afterEach(async () => {
+  await t.close();
+});
 
 async function net(name: string, token = 'admin') {
   const r = await t.req('POST', '/v2.0/networks', token, { network: { admin_state_up: true, name } });
@@ -11,7 +15,9 @@ async function net(name: string, token = 'admin') {
   return r.body.network;
 }
 async function subnet(networkId: string, cidr: string, extra: Record<string, unknown> = {}, token = 'admin') {
-  const r = await t.req('POST', '/v2.0/subnets', token, { subnet: { name: `s-${cidr}`, network_id: networkId, cidr, ip_version: 4, ...extra } });
+  const r = await t.req('POST', '/v2.0/subnets', token, {
+    subnet: { name: `s-${cidr}`, network_id: networkId, cidr, ip_version: 4, ...extra },
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.subnet;
 }
@@ -20,9 +26,24 @@ describe('networks', () => {
   it('creates a VXLAN network with a VNI, MTU 1450 and every field clients read', async () => {
     const n = await net('tnet-a');
     expect(n).toMatchObject({
-      name: 'tnet-a', status: 'ACTIVE', subnets: [], shared: false, 'router:external': false, 'provider:network_type': 'vxlan',
-      'provider:physical_network': null, mtu: 1450, port_security_enabled: true, availability_zone_hints: [], ipv4_address_scope: null,
-      ipv6_address_scope: null, is_default: false, description: '', tags: [], project_id: 'p-admin', tenant_id: 'p-admin', admin_state_up: true,
+      name: 'tnet-a',
+      status: 'ACTIVE',
+      subnets: [],
+      shared: false,
+      'router:external': false,
+      'provider:network_type': 'vxlan',
+      'provider:physical_network': null,
+      mtu: 1450,
+      port_security_enabled: true,
+      availability_zone_hints: [],
+      ipv4_address_scope: null,
+      ipv6_address_scope: null,
+      is_default: false,
+      description: '',
+      tags: [],
+      project_id: 'p-admin',
+      tenant_id: 'p-admin',
+      admin_state_up: true,
     });
     expect(n['provider:segmentation_id']).toBe(1000);
     expect(n.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -31,18 +52,24 @@ describe('networks', () => {
     expect(n2['provider:segmentation_id']).toBe(1001);
   });
 
-  it('takes an admin\'s provider segment and MTU, as numbers or as the client\'s strings', async () => {
-    const r = await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'seg', 'provider:network_type': 'vxlan', 'provider:segmentation_id': '5000', mtu: '1400' } });
+  it("takes an admin's provider segment and MTU, as numbers or as the client's strings", async () => {
+    const r = await t.req('POST', '/v2.0/networks', 'admin', {
+      network: { name: 'seg', 'provider:network_type': 'vxlan', 'provider:segmentation_id': '5000', mtu: '1400' },
+    });
     expect(r.status).toBe(201);
     expect(r.body.network).toMatchObject({ 'provider:segmentation_id': 5000, mtu: 1400 });
-    expect((await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'seg2', 'provider:segmentation_id': 5000 } })).status).toBe(409);
+    expect(
+      (await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'seg2', 'provider:segmentation_id': 5000 } })).status,
+    ).toBe(409);
     expect((await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'big', mtu: 1500 } })).status).toBe(400);
   });
 
   it('hides provider attributes from members and refuses them provider networks', async () => {
     const n = await net('tnet-m', 'alice');
     expect(n).not.toHaveProperty('provider:segmentation_id');
-    const r = await t.req('POST', '/v2.0/networks', 'alice', { network: { name: 'x', 'provider:network_type': 'flat', 'provider:physical_network': 'public' } });
+    const r = await t.req('POST', '/v2.0/networks', 'alice', {
+      network: { name: 'x', 'provider:network_type': 'flat', 'provider:physical_network': 'public' },
+    });
     expect(r.status).toBe(403);
     expect(r.body.NeutronError.type).toBe('PolicyNotAuthorized');
   });
@@ -58,7 +85,7 @@ describe('networks', () => {
     expect(l.body.networks.map((x: any) => x.id)).toEqual([n.id]);
   });
 
-  it('keeps other projects\' networks private but shows shared and external ones', async () => {
+  it("keeps other projects' networks private but shows shared and external ones", async () => {
     await net('alice-net', 'alice');
     const shared = (await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'shared', shared: true } })).body.network;
     const bobs = (await t.req('GET', '/v2.0/networks', 'bob')).body.networks.map((x: any) => x.name);
@@ -104,8 +131,16 @@ describe('subnets', () => {
     const n = await net('tnet-s');
     const s = await subnet(n.id, '10.251.0.0/24');
     expect(s).toMatchObject({
-      gateway_ip: '10.251.0.1', enable_dhcp: true, allocation_pools: [{ start: '10.251.0.2', end: '10.251.0.254' }],
-      dns_nameservers: [], host_routes: [], ipv6_ra_mode: null, ipv6_address_mode: null, subnetpool_id: null, service_types: [], segment_id: null,
+      gateway_ip: '10.251.0.1',
+      enable_dhcp: true,
+      allocation_pools: [{ start: '10.251.0.2', end: '10.251.0.254' }],
+      dns_nameservers: [],
+      host_routes: [],
+      ipv6_ra_mode: null,
+      ipv6_address_mode: null,
+      subnetpool_id: null,
+      service_types: [],
+      segment_id: null,
     });
     const ports = (await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports;
     expect(ports).toHaveLength(1);
@@ -122,17 +157,23 @@ describe('subnets', () => {
   it('takes pools and DNS servers; allows overlapping CIDRs on different networks, not on one', async () => {
     const a = await net('tnet-a');
     const b = await net('tnet-b');
-    const sa = await subnet(a.id, '10.253.0.0/24', { allocation_pools: [{ start: '10.253.0.100', end: '10.253.0.150' }], dns_nameservers: ['192.0.2.53'] });
+    const sa = await subnet(a.id, '10.253.0.0/24', {
+      allocation_pools: [{ start: '10.253.0.100', end: '10.253.0.150' }],
+      dns_nameservers: ['192.0.2.53'],
+    });
     expect(sa.allocation_pools).toEqual([{ start: '10.253.0.100', end: '10.253.0.150' }]);
     expect(sa.dns_nameservers).toEqual(['192.0.2.53']);
     await subnet(b.id, '10.253.0.0/24');
-    const dup = await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: a.id, cidr: '10.253.0.128/25', ip_version: 4 } });
+    const dup = await t.req('POST', '/v2.0/subnets', 'admin', {
+      subnet: { network_id: a.id, cidr: '10.253.0.128/25', ip_version: 4 },
+    });
     expect(dup.status).toBe(400);
   });
 
   it('refuses bad CIDRs, pools outside the subnet and a gateway in a pool', async () => {
     const n = await net('tnet-bad');
-    const bad = (extra: object) => t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 4, cidr: '10.0.0.0/24', ...extra } });
+    const bad = (extra: object) =>
+      t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 4, cidr: '10.0.0.0/24', ...extra } });
     expect((await bad({ cidr: '10.0.0.0/33' })).status).toBe(400);
     expect((await bad({ cidr: 'fd00::/64' })).status).toBe(400);
     expect((await bad({ allocation_pools: [{ start: '10.0.1.1', end: '10.0.1.5' }] })).status).toBe(400);
@@ -141,9 +182,14 @@ describe('subnets', () => {
 
   it('supports IPv6 and no gateway', async () => {
     const n = await net('tnet-v6');
-    const r = await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:1::/64', gateway_ip: null, enable_dhcp: false } });
+    const r = await t.req('POST', '/v2.0/subnets', 'admin', {
+      subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:1::/64', gateway_ip: null, enable_dhcp: false },
+    });
     expect(r.status).toBe(201);
-    expect(r.body.subnet).toMatchObject({ gateway_ip: null, allocation_pools: [{ start: 'fd00:1::1', end: 'fd00:1::ffff:ffff:ffff:ffff' }] });
+    expect(r.body.subnet).toMatchObject({
+      gateway_ip: null,
+      allocation_pools: [{ start: 'fd00:1::1', end: 'fd00:1::ffff:ffff:ffff:ffff' }],
+    });
   });
 });
 
@@ -151,30 +197,52 @@ describe('IPv6', () => {
   it('gives ports their EUI-64 address on a SLAAC subnet beside an IPv4 address', async () => {
     const n = await net('tnet-dual');
     const v4 = await subnet(n.id, '10.12.0.0/24', { enable_dhcp: false });
-    const v6 = (await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:12::/64', ipv6_address_mode: 'slaac', ipv6_ra_mode: 'slaac', enable_dhcp: false } })).body.subnet;
-    const p = (await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, mac_address: 'fa:16:3e:aa:bb:cc' } })).body.port;
+    const v6 = (
+      await t.req('POST', '/v2.0/subnets', 'admin', {
+        subnet: {
+          network_id: n.id,
+          ip_version: 6,
+          cidr: 'fd00:12::/64',
+          ipv6_address_mode: 'slaac',
+          ipv6_ra_mode: 'slaac',
+          enable_dhcp: false,
+        },
+      })
+    ).body.subnet;
+    const p = (await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, mac_address: 'fa:16:3e:aa:bb:cc' } })).body
+      .port;
     expect(p.fixed_ips).toEqual([
       { subnet_id: v6.id, ip_address: 'fd00:12::f816:3eff:feaa:bbcc' },
       { subnet_id: v4.id, ip_address: '10.12.0.2' },
     ]);
-    const bad = await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:13::/80', ipv6_address_mode: 'slaac' } });
+    const bad = await t.req('POST', '/v2.0/subnets', 'admin', {
+      subnet: { network_id: n.id, ip_version: 6, cidr: 'fd00:13::/80', ipv6_address_mode: 'slaac' },
+    });
     expect(bad.status).toBe(400);
   });
 });
 
 describe('ports and IPAM', () => {
-  it('creates ports with fixed addresses and refuses the acceptance\'s bad cases', async () => {
+  it("creates ports with fixed addresses and refuses the acceptance's bad cases", async () => {
     const a = await net('tnet-a');
     const b = await net('tnet-b');
     const sa = await subnet(a.id, '10.253.0.0/24', { allocation_pools: [{ start: '10.253.0.100', end: '10.253.0.150' }] });
     const sb = await subnet(b.id, '10.253.0.0/24', { allocation_pools: [{ start: '10.253.0.100', end: '10.253.0.150' }] });
     const mk = (network_id: string, subnet_id: string, ip_address: string) =>
-      t.req('POST', '/v2.0/ports', 'admin', { port: { network_id, fixed_ips: [{ subnet_id, ip_address }], admin_state_up: true, name: 'p' } });
+      t.req('POST', '/v2.0/ports', 'admin', {
+        port: { network_id, fixed_ips: [{ subnet_id, ip_address }], admin_state_up: true, name: 'p' },
+      });
     const p1 = await mk(a.id, sa.id, '10.253.0.11');
     expect(p1.status).toBe(201);
     expect(p1.body.port).toMatchObject({
-      fixed_ips: [{ subnet_id: sa.id, ip_address: '10.253.0.11' }], status: 'DOWN', device_owner: '', device_id: '',
-      'binding:host_id': '', 'binding:vif_type': 'unbound', port_security_enabled: true, allowed_address_pairs: [],
+      fixed_ips: [{ subnet_id: sa.id, ip_address: '10.253.0.11' }],
+      status: 'DOWN',
+      device_owner: '',
+      device_id: '',
+      'binding:host_id': '',
+      'binding:vif_type': 'unbound',
+      port_security_enabled: true,
+      allowed_address_pairs: [],
     });
     expect(p1.body.port.mac_address).toMatch(/^fa:16:3e(:[0-9a-f]{2}){3}$/);
     expect(p1.body.port.security_groups).toHaveLength(1);
@@ -210,7 +278,9 @@ describe('ports and IPAM', () => {
   it('never hands out an address twice under concurrent requests', async () => {
     const n = await net('tnet-conc');
     await subnet(n.id, '10.8.0.0/24', { enable_dhcp: false });
-    const rs = await Promise.all(Array.from({ length: 60 }, () => t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id } })));
+    const rs = await Promise.all(
+      Array.from({ length: 60 }, () => t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id } })),
+    );
     expect(rs.every((r) => r.status === 201)).toBe(true);
     const ips = rs.map((r) => r.body.port.fixed_ips[0].ip_address);
     expect(new Set(ips).size).toBe(60);
@@ -219,7 +289,9 @@ describe('ports and IPAM', () => {
   it('refuses to delete a network with ports in use (409 NetworkInUse), not for its DHCP port alone', async () => {
     const n = await net('tnet-inuse');
     await subnet(n.id, '10.7.0.0/24');
-    const p = (await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, device_owner: 'compute:nova', device_id: 'x' } })).body.port;
+    const p = (
+      await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, device_owner: 'compute:nova', device_id: 'x' } })
+    ).body.port;
     const r = await t.req('DELETE', `/v2.0/networks/${n.id}`);
     expect(r.status).toBe(409);
     expect(r.body.NeutronError.type).toBe('NetworkInUse');
@@ -228,15 +300,26 @@ describe('ports and IPAM', () => {
     expect((await t.req('GET', '/v2.0/ports')).body.ports).toEqual([]);
   });
 
-  it('lists ports with the client\'s long field set and filters by device_id', async () => {
+  it("lists ports with the client's long field set and filters by device_id", async () => {
     const n = await net('tnet-l');
     await subnet(n.id, '10.6.0.0/24');
     await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id, device_id: 'srv-1', device_owner: 'compute:nova' } });
-    const q = ['id', 'name', 'mac_address', 'fixed_ips', 'status', 'security_group_ids', 'device_owner', 'tags'].map((f) => `fields=${f}`).join('&');
+    const q = ['id', 'name', 'mac_address', 'fixed_ips', 'status', 'security_group_ids', 'device_owner', 'tags']
+      .map((f) => `fields=${f}`)
+      .join('&');
     const r = await t.req('GET', `/v2.0/ports?${q}&network_id=${n.id}`);
     expect(r.status).toBe(200);
     expect(r.body.ports.map((p: any) => p.device_owner).sort()).toEqual(['compute:nova', 'network:dhcp']);
-    expect(Object.keys(r.body.ports[0]).sort()).toEqual(['device_owner', 'fixed_ips', 'id', 'mac_address', 'name', 'security_groups', 'status', 'tags']);
+    expect(Object.keys(r.body.ports[0]).sort()).toEqual([
+      'device_owner',
+      'fixed_ips',
+      'id',
+      'mac_address',
+      'name',
+      'security_groups',
+      'status',
+      'tags',
+    ]);
     expect((await t.req('GET', '/v2.0/ports?device_id=srv-1')).body.ports).toHaveLength(1);
   });
 
@@ -248,7 +331,9 @@ describe('ports and IPAM', () => {
     expect((await t.req('PUT', `/v2.0/ports/${p.id}`, 'alice', { port: { 'binding:host_id': 'h1' } })).status).toBe(403);
     const b = await t.req('PUT', `/v2.0/ports/${p.id}`, 'admin', { port: { 'binding:host_id': 'h1' } });
     expect(b.body.port).toMatchObject({ 'binding:host_id': 'h1', 'binding:vif_type': 'ovs', status: 'ACTIVE' });
-    const u = await t.req('PUT', `/v2.0/ports/${p.id}`, 'alice', { port: { fixed_ips: [{ subnet_id: s.id, ip_address: '10.5.0.77' }] } });
+    const u = await t.req('PUT', `/v2.0/ports/${p.id}`, 'alice', {
+      port: { fixed_ips: [{ subnet_id: s.id, ip_address: '10.5.0.77' }] },
+    });
     expect(u.body.port.fixed_ips).toEqual([{ subnet_id: s.id, ip_address: '10.5.0.77' }]);
     expect((await t.req('GET', `/v2.0/ports/${p.id}`, 'bob')).status).toBe(404);
   });

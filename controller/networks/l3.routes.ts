@@ -4,13 +4,30 @@ import { ctxOf } from '../http/auth.js';
 import { check } from './common.js';
 import type { Svc } from './context.js';
 import { crudRoutes } from './crud.js';
-import { createFloatingIp, deleteFloatingIp, floatingIpView, getFloatingIp, listFloatingIps, updateFloatingIp } from './floatingips.service.js';
-import { addInterface, createRouter, deleteRouter, getRouter, listRouters, removeInterface, routerView, updateRouter } from './routers.service.js';
+import {
+  createFloatingIp,
+  deleteFloatingIp,
+  floatingIpView,
+  getFloatingIp,
+  listFloatingIps,
+  updateFloatingIp,
+} from './floatingips.service.js';
+import {
+  addInterface,
+  createRouter,
+  deleteRouter,
+  getRouter,
+  listRouters,
+  removeInterface,
+  routerView,
+  updateRouter,
+} from './routers.service.js';
 
 /** /v2.0/routers (with the interface actions) and /v2.0/floatingips. */
 export function l3Routes(app: FastifyInstance, s: Svc): void {
   crudRoutes(app, {
-    plural: 'routers', singular: 'router',
+    plural: 'routers',
+    singular: 'router',
     list: (ctx) => listRouters(s, ctx).map((r) => routerView(s, r)),
     show: (ctx, id) => routerView(s, getRouter(s, ctx, id)),
     create: { schema: RouterCreate, run: (ctx, b) => routerView(s, createRouter(s, ctx, b)) },
@@ -20,11 +37,14 @@ export function l3Routes(app: FastifyInstance, s: Svc): void {
   type P = { Params: { id: string } };
   // Unwrapped bodies and replies (notes 1.6).
   app.put<P>('/v2.0/routers/:id/add_router_interface', async (req) =>
-    addInterface(s, ctxOf(req), req.params.id, check(req.body ?? {}, RouterInterface, 'add_router_interface')));
+    addInterface(s, ctxOf(req), req.params.id, check(req.body ?? {}, RouterInterface, 'add_router_interface')),
+  );
   app.put<P>('/v2.0/routers/:id/remove_router_interface', async (req) =>
-    removeInterface(s, ctxOf(req), req.params.id, check(req.body ?? {}, RouterInterface, 'remove_router_interface')));
+    removeInterface(s, ctxOf(req), req.params.id, check(req.body ?? {}, RouterInterface, 'remove_router_interface')),
+  );
   crudRoutes(app, {
-    plural: 'floatingips', singular: 'floatingip',
+    plural: 'floatingips',
+    singular: 'floatingip',
     list: (ctx) => listFloatingIps(s, ctx).map((f) => floatingIpView(s, f)),
     show: (ctx, id) => floatingIpView(s, getFloatingIp(s, ctx, id)),
     create: { schema: FloatingIpCreate, run: (ctx, b) => floatingIpView(s, createFloatingIp(s, ctx, b)) },

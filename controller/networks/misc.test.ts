@@ -2,14 +2,30 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
-beforeEach(async () => { t = await netTestApp(); });
-afterEach(async () => { await t.close(); });
+beforeEach(async () => {
+  t = await netTestApp();
+});
+afterEach(async () => {
+  await t.close();
+});
 
 describe('extensions', () => {
   it('lists what is implemented and 404s the rest', async () => {
     const r = await t.req('GET', '/v2.0/extensions', 'alice');
     const aliases = r.body.extensions.map((e: any) => e.alias);
-    for (const a of ['router', 'external-net', 'security-group', 'quotas', 'provider', 'binding', 'port-security', 'ext-gw-mode', 'net-mtu', 'standard-attr-description', 'project-id']) {
+    for (const a of [
+      'router',
+      'external-net',
+      'security-group',
+      'quotas',
+      'provider',
+      'binding',
+      'port-security',
+      'ext-gw-mode',
+      'net-mtu',
+      'standard-attr-description',
+      'project-id',
+    ]) {
       expect(aliases).toContain(a);
     }
     expect(r.body.extensions[0]).toHaveProperty('updated');
@@ -23,7 +39,17 @@ describe('extensions', () => {
 describe('quotas', () => {
   it('shows defaults, sets limits (admin only), enforces them with 409 OverQuota, -1 = unlimited', async () => {
     const q = await t.req('GET', '/v2.0/quotas/p-alice', 'alice');
-    expect(q.body.quota).toMatchObject({ network: 100, subnet: 100, port: 500, router: 10, floatingip: 50, security_group: 10, security_group_rule: 100, rbac_policy: 10, subnetpool: -1 });
+    expect(q.body.quota).toMatchObject({
+      network: 100,
+      subnet: 100,
+      port: 500,
+      router: 10,
+      floatingip: 50,
+      security_group: 10,
+      security_group_rule: 100,
+      rbac_policy: 10,
+      subnetpool: -1,
+    });
     expect((await t.req('GET', '/v2.0/quotas/p-bob', 'alice')).status).toBe(403);
     expect((await t.req('PUT', '/v2.0/quotas/p-alice', 'alice', { quota: { network: 1 } })).status).toBe(403);
     const set = await t.req('PUT', '/v2.0/quotas/p-alice', 'admin', { quota: { network: 1, router: -1 } });
@@ -48,7 +74,10 @@ describe('agents and IP availability', () => {
     t.addHost('hs-b', { tunnelIp: '192.0.2.2', state: 'down' });
     t.addHost('hs-vol', { roles: ['volume'] });
     const r = await t.req('GET', '/v2.0/agents?agent_type=Open vSwitch agent', 'admin');
-    expect(r.body.agents.map((a: any) => [a.host, a.alive, a.binary])).toEqual([['hs-a', true, 'neutron-openvswitch-agent'], ['hs-b', false, 'neutron-openvswitch-agent']]);
+    expect(r.body.agents.map((a: any) => [a.host, a.alive, a.binary])).toEqual([
+      ['hs-a', true, 'neutron-openvswitch-agent'],
+      ['hs-b', false, 'neutron-openvswitch-agent'],
+    ]);
     expect(r.body.agents[0].configurations.tunneling_ip).toBe('192.0.2.1');
     const one = await t.req('GET', `/v2.0/agents/${r.body.agents[0].id}`, 'admin');
     expect(one.body.agent.host).toBe('hs-a');
@@ -61,15 +90,24 @@ describe('agents and IP availability', () => {
     await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: n.id, cidr: '10.2.0.0/24', ip_version: 4 } });
     const r = await t.req('GET', '/v2.0/network-ip-availabilities', 'admin');
     expect(r.body.network_ip_availabilities[0]).toMatchObject({ network_id: n.id, total_ips: 253, used_ips: 1 });
-    expect(r.body.network_ip_availabilities[0].subnet_ip_availability[0]).toMatchObject({ cidr: '10.2.0.0/24', total_ips: 253, used_ips: 1 });
-    expect((await t.req('GET', `/v2.0/network-ip-availabilities/${n.id}`, 'admin')).body.network_ip_availability.used_ips).toBe(1);
+    expect(r.body.network_ip_availabilities[0].subnet_ip_availability[0]).toMatchObject({
+      cidr: '10.2.0.0/24',
+      total_ips: 253,
+      used_ips: 1,
+    });
+    expect((await t.req('GET', `/v2.0/network-ip-availabilities/${n.id}`, 'admin')).body.network_ip_availability.used_ips).toBe(
+      1,
+    );
   });
 });
 
 describe('tags, auth and errors', () => {
   it('sets and filters tags', async () => {
     const n = (await t.req('POST', '/v2.0/networks', 'alice', { network: { name: 'n' } })).body.network;
-    expect((await t.req('PUT', `/v2.0/networks/${n.id}/tags`, 'alice', { tags: ['red', 'blue'] })).body.tags).toEqual(['red', 'blue']);
+    expect((await t.req('PUT', `/v2.0/networks/${n.id}/tags`, 'alice', { tags: ['red', 'blue'] })).body.tags).toEqual([
+      'red',
+      'blue',
+    ]);
     expect((await t.req('PUT', `/v2.0/networks/${n.id}/tags/green`, 'alice')).status).toBe(201);
     expect((await t.req('GET', '/v2.0/networks?tags=red,green', 'alice')).body.networks).toHaveLength(1);
     expect((await t.req('GET', '/v2.0/networks?tags=purple', 'alice')).body.networks).toHaveLength(0);

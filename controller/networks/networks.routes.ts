@@ -9,7 +9,8 @@ import { createSubnet, deleteSubnet, getSubnet, listSubnets, subnetView, updateS
 /** /v2.0/networks, /v2.0/subnets, /v2.0/ports. */
 export function l2Routes(app: FastifyInstance, s: Svc): void {
   crudRoutes(app, {
-    plural: 'networks', singular: 'network',
+    plural: 'networks',
+    singular: 'network',
     list: (ctx) => listNetworks(s, ctx),
     show: (ctx, id) => networkView(s, ctx, getNetwork(s, ctx, id)),
     create: { schema: NetworkCreate, run: (ctx, b) => networkView(s, ctx, createNetwork(s, ctx, b)) },
@@ -17,7 +18,8 @@ export function l2Routes(app: FastifyInstance, s: Svc): void {
     remove: (ctx, id) => deleteNetwork(s, ctx, id),
   });
   crudRoutes(app, {
-    plural: 'subnets', singular: 'subnet',
+    plural: 'subnets',
+    singular: 'subnet',
     list: (ctx) => listSubnets(s, ctx).map((x) => subnetView(x)),
     show: (ctx, id) => subnetView(getSubnet(s, ctx, id)),
     create: { schema: SubnetCreate, run: (ctx, b) => subnetView(createSubnet(s, ctx, b)) },
@@ -25,7 +27,8 @@ export function l2Routes(app: FastifyInstance, s: Svc): void {
     remove: (ctx, id) => deleteSubnet(s, ctx, id),
   });
   crudRoutes(app, {
-    plural: 'ports', singular: 'port',
+    plural: 'ports',
+    singular: 'port',
     list: (ctx) => listPorts(s, ctx),
     show: (ctx, id) => portView(s, ctx, getPort(s, ctx, id)),
     create: { schema: PortCreate, run: (ctx, b) => portView(s, ctx, createPort(s, ctx, b)) },

@@ -17,7 +17,19 @@ import { NetworkSyncer } from './sync.js';
 import { tagRoutes } from './tags.js';
 import { registerNetworkVersions } from './versions.js';
 
-const COLLECTIONS = ['networks', 'subnets', 'ports', 'routers', 'floatingips', 'security-groups', 'security-group-rules', 'quotas', 'extensions', 'agents', 'network-ip-availabilities'];
+const COLLECTIONS = [
+  'networks',
+  'subnets',
+  'ports',
+  'routers',
+  'floatingips',
+  'security-groups',
+  'security-group-rules',
+  'quotas',
+  'extensions',
+  'agents',
+  'network-ip-availabilities',
+];
 
 /** Networking's state inside one app: its service context, syncer and facade (built once per ServiceDeps). */
 export interface Networking {
@@ -39,11 +51,17 @@ export function networkingOf(deps: ServiceDeps): Networking {
   const policy = deps.auth.policy as typeof deps.auth.policy & { register?: (r: Record<string, string>) => void };
   policy.register?.(NETWORK_POLICY_DEFAULTS);
   const syncer = new NetworkSyncer({
-    db: deps.db, dispatcher, log: deps.log, leaseSeconds: deps.config.network.dhcp_lease_s || undefined,
+    db: deps.db,
+    dispatcher,
+    log: deps.log,
+    leaseSeconds: deps.config.network.dhcp_lease_s || undefined,
     rescheduleDownS: deps.config.network.reschedule_down_s,
   });
   const svc: Svc = {
-    db: deps.db, config: deps.config, policy: deps.auth.policy, log: deps.log,
+    db: deps.db,
+    config: deps.config,
+    policy: deps.auth.policy,
+    log: deps.log,
     hosts: () => readHosts(deps.db),
     changed: () => syncer.schedule(),
     projectExists: (id) => deps.facades.identity?.projectExists(id) ?? true,
@@ -80,13 +98,16 @@ export function networkPlugin(deps: ServiceDeps): FastifyPluginAsync {
     // Not forced: agents re-apply their last state locally, and a restarted agent
     // re-registers (hosts.onUp re-sends everything), so unchanged bodies are not queued again.
     const every = deps.config.network.resync_s;
-    const timer = every > 0 ? setInterval(() => {
-      try {
-        syncer.push();
-      } catch (err) {
-        deps.log.error({ err }, 'network resync failed');
-      }
-    }, every * 1000) : null;
+    const timer =
+      every > 0
+        ? setInterval(() => {
+            try {
+              syncer.push();
+            } catch (err) {
+              deps.log.error({ err }, 'network resync failed');
+            }
+          }, every * 1000)
+        : null;
     timer?.unref();
     app.addHook('onClose', async () => {
       if (timer) clearInterval(timer);

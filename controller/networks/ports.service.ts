@@ -8,7 +8,17 @@ import { ts } from './common.js';
 import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type HostLite, type Svc } from './context.js';
 import { InvalidInput, MacAddressInUse, NetworkNotFound, PortInUse, PortNotFound, SecurityGroupNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
-import { canonicalIp, checkRequested, eui64, IpAddressAlreadyAllocated, InvalidIpForSubnet, inCidr, isSlaac, nextFree, parseCidr } from './ipam.js';
+import {
+  canonicalIp,
+  checkRequested,
+  eui64,
+  IpAddressAlreadyAllocated,
+  InvalidIpForSubnet,
+  inCidr,
+  isSlaac,
+  nextFree,
+  parseCidr,
+} from './ipam.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type AddressPairT, type FixedIpT, type PortRow } from './ports.repo.js';
 import { checkQuota } from './quotas.service.js';
@@ -29,17 +39,43 @@ export function newMac(): string {
 }
 
 /** The port document (fixed IPs, groups and binding included). */
-export function portView(s: Svc, ctx: AuthContext | null, p: PortRow, fixed?: FixedIpT[], groups?: string[], hosts?: HostLite[]): Record<string, unknown> {
+export function portView(
+  s: Svc,
+  ctx: AuthContext | null,
+  p: PortRow,
+  fixed?: FixedIpT[],
+  groups?: string[],
+  hosts?: HostLite[],
+): Record<string, unknown> {
   const b = bindingOf(p.binding_host_id, datapathOf(hosts ?? (p.binding_host_id ? s.hosts() : []), p.binding_host_id));
   const doc: Record<string, unknown> = {
-    id: p.id, name: p.name, network_id: p.network_id, tenant_id: p.project_id, project_id: p.project_id,
-    mac_address: p.mac_address, admin_state_up: p.admin_state_up, status: p.status, device_id: p.device_id,
-    device_owner: p.device_owner, fixed_ips: fixed ?? allocRepo.ofPort(s.db, p.id),
-    allowed_address_pairs: p.allowed_address_pairs, extra_dhcp_opts: p.extra_dhcp_opts,
-    security_groups: groups ?? portSgRepo.ofPort(s.db, p.id), port_security_enabled: p.port_security_enabled,
-    description: p.description, dns_name: p.dns_name, dns_assignment: [], qos_policy_id: null, qos_network_policy_id: null,
-    propagate_uplink_status: false, ip_allocation: 'immediate', resource_request: null,
-    tags: p.tags, created_at: p.created_at, updated_at: p.updated_at, revision_number: p.revision_number,
+    id: p.id,
+    name: p.name,
+    network_id: p.network_id,
+    tenant_id: p.project_id,
+    project_id: p.project_id,
+    mac_address: p.mac_address,
+    admin_state_up: p.admin_state_up,
+    status: p.status,
+    device_id: p.device_id,
+    device_owner: p.device_owner,
+    fixed_ips: fixed ?? allocRepo.ofPort(s.db, p.id),
+    allowed_address_pairs: p.allowed_address_pairs,
+    extra_dhcp_opts: p.extra_dhcp_opts,
+    security_groups: groups ?? portSgRepo.ofPort(s.db, p.id),
+    port_security_enabled: p.port_security_enabled,
+    description: p.description,
+    dns_name: p.dns_name,
+    dns_assignment: [],
+    qos_policy_id: null,
+    qos_network_policy_id: null,
+    propagate_uplink_status: false,
+    ip_allocation: 'immediate',
+    resource_request: null,
+    tags: p.tags,
+    created_at: p.created_at,
+    updated_at: p.updated_at,
+    revision_number: p.revision_number,
     'binding:vnic_type': p.binding_vnic_type,
   };
   if (isAdmin(ctx)) {
@@ -74,9 +110,15 @@ export function listPorts(s: Svc, ctx: AuthContext): Array<Record<string, unknow
   enforce(s, 'network:get_port', ctx, { project_id: ctx.projectId });
   const allocs = allocRepo.all(s.db);
   const groups = portSgRepo.all(s.db);
-  const ownNets = new Set(networksRepo.where(s.db).filter((n) => ownsProject(ctx, n.project_id)).map((n) => n.id));
+  const ownNets = new Set(
+    networksRepo
+      .where(s.db)
+      .filter((n) => ownsProject(ctx, n.project_id))
+      .map((n) => n.id),
+  );
   const hosts = s.hosts();
-  return portsRepo.where(s.db)
+  return portsRepo
+    .where(s.db)
     .filter((p) => ownsProject(ctx, p.project_id) || ownNets.has(p.network_id))
     .map((p) => portView(s, ctx, p, allocs.get(p.id) ?? [], groups.get(p.id) ?? [], hosts));
 }
@@ -110,17 +152,28 @@ export interface PortSpec {
  * checked; without any request the port gets one address from the first IPv4
  * subnet with room and one from the first IPv6 subnet. Call inside the transaction.
  */
-export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixedIps'], o: { mayUseGateway?: boolean; taken?: Map<string, Set<string>>; mac?: string } = {}): FixedIpT[] {
+export function chooseAddresses(
+  s: Svc,
+  network: NetworkRow,
+  req: PortSpec['fixedIps'],
+  o: { mayUseGateway?: boolean; taken?: Map<string, Set<string>>; mac?: string } = {},
+): FixedIpT[] {
   const subnets = subnetsRepo.where(s.db, { network_id: network.id });
   const byId = new Map(subnets.map((x) => [x.id, x]));
   const used = o.taken ?? new Map<string, Set<string>>();
   const inUse = (sn: SubnetRow) => {
     let u = used.get(sn.id);
-    if (!u) { u = allocRepo.inUse(s.db, sn.id); used.set(sn.id, u); }
+    if (!u) {
+      u = allocRepo.inUse(s.db, sn.id);
+      used.set(sn.id, u);
+    }
     return u;
   };
   const out: FixedIpT[] = [];
-  const take = (sn: SubnetRow, ip: string) => { inUse(sn).add(ip); out.push({ subnet_id: sn.id, ip_address: ip }); };
+  const take = (sn: SubnetRow, ip: string) => {
+    inUse(sn).add(ip);
+    out.push({ subnet_id: sn.id, ip_address: ip });
+  };
   if (req === undefined) {
     // SLAAC subnets: every one gives the port its EUI-64 address.
     for (const sn of subnets.filter(isSlaac)) {
@@ -146,7 +199,10 @@ export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixe
     let sn: SubnetRow | undefined;
     if (f.subnet_id) {
       sn = byId.get(f.subnet_id);
-      if (!sn) throw new InvalidInput(`Failed to create port on network ${network.id}, because fixed_ips included invalid subnet ${f.subnet_id}.`);
+      if (!sn)
+        throw new InvalidInput(
+          `Failed to create port on network ${network.id}, because fixed_ips included invalid subnet ${f.subnet_id}.`,
+        );
     } else if (f.ip_address) {
       sn = subnets.find((x) => inCidr(parseCidr(x.cidr)!, f.ip_address!));
       if (!sn) throw new InvalidIpForNetwork(f.ip_address);
@@ -160,7 +216,9 @@ export function chooseAddresses(s: Svc, network: NetworkRow, req: PortSpec['fixe
 }
 
 export class InvalidIpForNetwork extends InvalidInput {
-  constructor(ip: string) { super(`IP address ${ip} is not a valid IP for any of the subnets on the specified network.`); }
+  constructor(ip: string) {
+    super(`IP address ${ip} is not a valid IP for any of the subnets on the specified network.`);
+  }
 }
 
 function writeAllocations(s: Svc, portId: string, networkId: string, ips: FixedIpT[]): void {
@@ -168,7 +226,8 @@ function writeAllocations(s: Svc, portId: string, networkId: string, ips: FixedI
     try {
       allocRepo.add(s.db, { ...f, port_id: portId, network_id: networkId, seq });
     } catch (e) {
-      if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw new IpAddressAlreadyAllocated(f.ip_address, f.subnet_id);
+      if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT'))
+        throw new IpAddressAlreadyAllocated(f.ip_address, f.subnet_id);
       throw e;
     }
   });
@@ -201,7 +260,8 @@ export function createPortTx(s: Svc, ctx: AuthContext | null, spec: PortSpec): P
   if (mac) {
     if (portsRepo.count(s.db, { network_id: n.id, mac_address: mac })) throw new MacAddressInUse(mac, n.id);
   } else {
-    do mac = newMac(); while (portsRepo.count(s.db, { network_id: n.id, mac_address: mac }));
+    do mac = newMac();
+    while (portsRepo.count(s.db, { network_id: n.id, mac_address: mac }));
   }
   const portSecurity = spec.portSecurity ?? n.port_security_enabled;
   let groups: string[] = [];
@@ -209,18 +269,40 @@ export function createPortTx(s: Svc, ctx: AuthContext | null, spec: PortSpec): P
     groups = spec.securityGroups ?? [ensureDefaultGroup(s, spec.projectId)];
     checkGroups(s, spec.projectId, groups, ctx);
   } else if (spec.securityGroups?.length) {
-    throw new InvalidInput('Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).');
+    throw new InvalidInput(
+      'Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).',
+    );
   }
-  if (!portSecurity && spec.addressPairs?.length) throw new InvalidInput('Port security must be enabled in order to have allowed address pairs on a port.');
-  const ips = chooseAddresses(s, n, spec.fixedIps, { mayUseGateway: owner === 'network:router_interface' || owner === 'network:router_gateway', mac });
+  if (!portSecurity && spec.addressPairs?.length)
+    throw new InvalidInput('Port security must be enabled in order to have allowed address pairs on a port.');
+  const ips = chooseAddresses(s, n, spec.fixedIps, {
+    mayUseGateway: owner === 'network:router_interface' || owner === 'network:router_gateway',
+    mac,
+  });
   const now = ts();
   const p: PortRow = {
-    id: newUuid(), network_id: n.id, project_id: spec.projectId, name: spec.name ?? '', description: spec.description ?? '',
-    mac_address: mac, admin_state_up: spec.adminStateUp ?? true,
-    status: spec.status ?? (spec.hostId ? 'ACTIVE' : 'DOWN'), device_id: spec.deviceId ?? '', device_owner: owner,
-    binding_host_id: spec.hostId ?? '', binding_vnic_type: spec.vnicType ?? 'normal', binding_profile: spec.profile ?? {},
-    port_security_enabled: portSecurity, allowed_address_pairs: pairs(spec.addressPairs, mac), extra_dhcp_opts: [],
-    dns_name: spec.dnsName ?? '', auto_delete: spec.autoDelete ?? false, tags: spec.tags ?? [], revision_number: 0, created_at: now, updated_at: now,
+    id: newUuid(),
+    network_id: n.id,
+    project_id: spec.projectId,
+    name: spec.name ?? '',
+    description: spec.description ?? '',
+    mac_address: mac,
+    admin_state_up: spec.adminStateUp ?? true,
+    status: spec.status ?? (spec.hostId ? 'ACTIVE' : 'DOWN'),
+    device_id: spec.deviceId ?? '',
+    device_owner: owner,
+    binding_host_id: spec.hostId ?? '',
+    binding_vnic_type: spec.vnicType ?? 'normal',
+    binding_profile: spec.profile ?? {},
+    port_security_enabled: portSecurity,
+    allowed_address_pairs: pairs(spec.addressPairs, mac),
+    extra_dhcp_opts: [],
+    dns_name: spec.dnsName ?? '',
+    auto_delete: spec.autoDelete ?? false,
+    tags: spec.tags ?? [],
+    revision_number: 0,
+    created_at: now,
+    updated_at: now,
   };
   portsRepo.insert(s.db, p);
   writeAllocations(s, p.id, n.id, ips);
@@ -250,13 +332,29 @@ export function createPort(s: Svc, ctx: AuthContext, b: Static<typeof PortCreate
   if (n.router_external && !isAdmin(ctx) && n.project_id !== ctx.projectId && b.device_owner?.startsWith('network:')) {
     requireAdminFor(ctx, 'device_owner', 'create_port');
   }
-  const p = s.db.transaction(() => createPortTx(s, ctx, {
-    network: n, projectId, name: b.name, description: b.description, macAddress: b.mac_address, fixedIps: b.fixed_ips,
-    deviceId: b.device_id, deviceOwner: b.device_owner, hostId: b['binding:host_id'] ?? undefined,
-    vnicType: b['binding:vnic_type'], profile: b['binding:profile'] ?? undefined, securityGroups: b.security_groups ?? undefined,
-    portSecurity: b.port_security_enabled, addressPairs: b.allowed_address_pairs ?? undefined, adminStateUp: b.admin_state_up,
-    tags: b.tags, dnsName: b.dns_name ?? undefined,
-  })).immediate();
+  const p = s.db
+    .transaction(() =>
+      createPortTx(s, ctx, {
+        network: n,
+        projectId,
+        name: b.name,
+        description: b.description,
+        macAddress: b.mac_address,
+        fixedIps: b.fixed_ips,
+        deviceId: b.device_id,
+        deviceOwner: b.device_owner,
+        hostId: b['binding:host_id'] ?? undefined,
+        vnicType: b['binding:vnic_type'],
+        profile: b['binding:profile'] ?? undefined,
+        securityGroups: b.security_groups ?? undefined,
+        portSecurity: b.port_security_enabled,
+        addressPairs: b.allowed_address_pairs ?? undefined,
+        adminStateUp: b.admin_state_up,
+        tags: b.tags,
+        dnsName: b.dns_name ?? undefined,
+      }),
+    )
+    .immediate();
   s.changed('port created');
   return p;
 }
@@ -269,41 +367,58 @@ export function updatePort(s: Svc, ctx: AuthContext | null, id: string, b: Stati
     requireAdminFor(ctx, 'mac_address', 'update_port');
     if (p.binding_host_id) throw new PortInUse(p.id, `host ${p.binding_host_id} (a bound port keeps its MAC address)`);
   }
-  if (b.network_id !== undefined && b.network_id !== p.network_id) throw new InvalidInput("Cannot update read-only attribute 'network_id'.");
+  if (b.network_id !== undefined && b.network_id !== p.network_id)
+    throw new InvalidInput("Cannot update read-only attribute 'network_id'.");
   const n = networksRepo.get(s.db, p.network_id)!;
-  const out = s.db.transaction(() => {
-    const next: PortRow = {
-      ...p,
-      name: b.name ?? p.name, description: b.description ?? p.description, admin_state_up: b.admin_state_up ?? p.admin_state_up,
-      device_id: b.device_id ?? p.device_id, device_owner: b.device_owner ?? p.device_owner,
-      binding_host_id: b['binding:host_id'] === undefined ? p.binding_host_id : (b['binding:host_id'] ?? ''),
-      binding_vnic_type: b['binding:vnic_type'] ?? p.binding_vnic_type,
-      binding_profile: b['binding:profile'] === undefined ? p.binding_profile : (b['binding:profile'] ?? {}),
-      port_security_enabled: b.port_security_enabled ?? p.port_security_enabled,
-      dns_name: b.dns_name === undefined ? p.dns_name : (b.dns_name ?? ''), tags: b.tags ?? p.tags,
-      mac_address: b.mac_address?.toLowerCase() ?? p.mac_address, updated_at: ts(),
-    };
-    if (next.mac_address !== p.mac_address && portsRepo.count(s.db, { network_id: n.id, mac_address: next.mac_address })) {
-      throw new MacAddressInUse(next.mac_address, n.id);
-    }
-    next.status = next.binding_host_id ? 'ACTIVE' : 'DOWN';
-    if (b.allowed_address_pairs !== undefined) next.allowed_address_pairs = pairs(b.allowed_address_pairs ?? [], next.mac_address);
-    let groups = portSgRepo.ofPort(s.db, p.id);
-    if (b.security_groups !== undefined) {
-      groups = b.security_groups ?? [];
-      checkGroups(s, p.project_id, groups, ctx);
-    }
-    if (!next.port_security_enabled && groups.length) {
-      throw new InvalidInput('Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).');
-    }
-    if (!next.port_security_enabled && next.allowed_address_pairs.length) throw new InvalidInput('Port security must be enabled in order to have allowed address pairs on a port.');
-    if (next.port_security_enabled && !p.port_security_enabled && b.security_groups === undefined && !isNetworkOwned(next.device_owner)) {
-      groups = [ensureDefaultGroup(s, p.project_id)];
-    }
-    portSgRepo.set(s.db, p.id, groups);
-    if (b.fixed_ips !== undefined) replaceAddresses(s, next, n, b.fixed_ips);
-    return portsRepo.update(s.db, next);
-  }).immediate();
+  const out = s.db
+    .transaction(() => {
+      const next: PortRow = {
+        ...p,
+        name: b.name ?? p.name,
+        description: b.description ?? p.description,
+        admin_state_up: b.admin_state_up ?? p.admin_state_up,
+        device_id: b.device_id ?? p.device_id,
+        device_owner: b.device_owner ?? p.device_owner,
+        binding_host_id: b['binding:host_id'] === undefined ? p.binding_host_id : (b['binding:host_id'] ?? ''),
+        binding_vnic_type: b['binding:vnic_type'] ?? p.binding_vnic_type,
+        binding_profile: b['binding:profile'] === undefined ? p.binding_profile : (b['binding:profile'] ?? {}),
+        port_security_enabled: b.port_security_enabled ?? p.port_security_enabled,
+        dns_name: b.dns_name === undefined ? p.dns_name : (b.dns_name ?? ''),
+        tags: b.tags ?? p.tags,
+        mac_address: b.mac_address?.toLowerCase() ?? p.mac_address,
+        updated_at: ts(),
+      };
+      if (next.mac_address !== p.mac_address && portsRepo.count(s.db, { network_id: n.id, mac_address: next.mac_address })) {
+        throw new MacAddressInUse(next.mac_address, n.id);
+      }
+      next.status = next.binding_host_id ? 'ACTIVE' : 'DOWN';
+      if (b.allowed_address_pairs !== undefined)
+        next.allowed_address_pairs = pairs(b.allowed_address_pairs ?? [], next.mac_address);
+      let groups = portSgRepo.ofPort(s.db, p.id);
+      if (b.security_groups !== undefined) {
+        groups = b.security_groups ?? [];
+        checkGroups(s, p.project_id, groups, ctx);
+      }
+      if (!next.port_security_enabled && groups.length) {
+        throw new InvalidInput(
+          'Port has security group associated. Cannot disable port security or IP address until security group is removed (PortSecurityAndIPRequiredForSecurityGroups).',
+        );
+      }
+      if (!next.port_security_enabled && next.allowed_address_pairs.length)
+        throw new InvalidInput('Port security must be enabled in order to have allowed address pairs on a port.');
+      if (
+        next.port_security_enabled &&
+        !p.port_security_enabled &&
+        b.security_groups === undefined &&
+        !isNetworkOwned(next.device_owner)
+      ) {
+        groups = [ensureDefaultGroup(s, p.project_id)];
+      }
+      portSgRepo.set(s.db, p.id, groups);
+      if (b.fixed_ips !== undefined) replaceAddresses(s, next, n, b.fixed_ips);
+      return portsRepo.update(s.db, next);
+    })
+    .immediate();
   s.changed('port updated');
   return out;
 }
@@ -312,7 +427,11 @@ export function updatePort(s: Svc, ctx: AuthContext | null, id: string, b: Stati
 function replaceAddresses(s: Svc, p: PortRow, n: NetworkRow, req: Array<{ subnet_id?: string; ip_address?: string }>): void {
   const current = allocRepo.ofPort(s.db, p.id);
   allocRepo.removePort(s.db, p.id);
-  const keep = req.filter((f) => f.ip_address && current.some((c) => c.ip_address === canonicalIp(f.ip_address!) && (!f.subnet_id || c.subnet_id === f.subnet_id)));
+  const keep = req.filter(
+    (f) =>
+      f.ip_address &&
+      current.some((c) => c.ip_address === canonicalIp(f.ip_address!) && (!f.subnet_id || c.subnet_id === f.subnet_id)),
+  );
   const rest = req.filter((f) => !keep.includes(f));
   const kept = keep.map((f) => current.find((c) => c.ip_address === canonicalIp(f.ip_address!))!);
   const taken = new Map<string, Set<string>>();
@@ -329,7 +448,14 @@ function replaceAddresses(s: Svc, p: PortRow, n: NetworkRow, req: Array<{ subnet
 export function deletePortTx(s: Svc, id: string): void {
   const now = ts();
   for (const f of floatingIpsRepo.where(s.db, { port_id: id })) {
-    floatingIpsRepo.update(s.db, { ...f, port_id: null, fixed_ip_address: null, router_id: null, status: 'DOWN', updated_at: now });
+    floatingIpsRepo.update(s.db, {
+      ...f,
+      port_id: null,
+      fixed_ip_address: null,
+      router_id: null,
+      status: 'DOWN',
+      updated_at: now,
+    });
   }
   allocRepo.removePort(s.db, id);
   portsRepo.delete(s.db, id);

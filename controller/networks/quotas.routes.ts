@@ -42,7 +42,11 @@ export function quotaRoutes(app: FastifyInstance, s: Svc): void {
     app.get<P>(p, async (req) => {
       enforce(s, 'network:get_quota', ctxOf(req), { project_id: req.params.project_id });
       const lim = limitsOf(s.db, req.params.project_id);
-      return { quota: Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, { limit: lim[r], used: usage(s.db, req.params.project_id, r), reserved: 0 }])) };
+      return {
+        quota: Object.fromEntries(
+          QUOTA_RESOURCES.map((r) => [r, { limit: lim[r], used: usage(s.db, req.params.project_id, r), reserved: 0 }]),
+        ),
+      };
     });
   }
 }

@@ -5,8 +5,15 @@ import { OverQuota } from './errors.js';
 
 /** Neutron's default quotas (-1 = unlimited). */
 export const DEFAULT_QUOTAS: Record<QuotaResource, number> = {
-  network: 100, subnet: 100, port: 500, router: 10, floatingip: 50,
-  security_group: 10, security_group_rule: 100, rbac_policy: 10, subnetpool: -1,
+  network: 100,
+  subnet: 100,
+  port: 500,
+  router: 10,
+  floatingip: 50,
+  security_group: 10,
+  security_group_rule: 100,
+  rbac_policy: 10,
+  subnetpool: -1,
 };
 
 const COUNT_SQL: Partial<Record<QuotaResource, string>> = {
@@ -26,7 +33,10 @@ export function usage(db: Db, projectId: string, r: QuotaResource): number {
 
 export function limitsOf(db: Db, projectId: string): Record<QuotaResource, number> {
   const out = { ...DEFAULT_QUOTAS };
-  for (const r of db.prepare('SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?').all(projectId) as Array<{ resource: QuotaResource; hard_limit: number }>) {
+  for (const r of db.prepare('SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?').all(projectId) as Array<{
+    resource: QuotaResource;
+    hard_limit: number;
+  }>) {
     if (r.resource in out) out[r.resource] = r.hard_limit;
   }
   return out;

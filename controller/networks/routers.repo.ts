@@ -22,8 +22,23 @@ export interface RouterRow {
 
 export const routersRepo = table<RouterRow>({
   table: 'net_routers',
-  cols: ['id', 'project_id', 'name', 'description', 'admin_state_up', 'status', 'gw_network_id', 'gw_port_id', 'enable_snat', 'routes',
-    'host', 'tags', 'revision_number', 'created_at', 'updated_at'],
+  cols: [
+    'id',
+    'project_id',
+    'name',
+    'description',
+    'admin_state_up',
+    'status',
+    'gw_network_id',
+    'gw_port_id',
+    'enable_snat',
+    'routes',
+    'host',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+  ],
   bools: ['admin_state_up', 'enable_snat'],
   jsons: ['routes', 'tags'],
 });

@@ -41,13 +41,31 @@ export const groupsRepo = table<SecurityGroupRow>({
 
 export const rulesRepo = table<RuleRow>({
   table: 'net_security_group_rules',
-  cols: ['id', 'security_group_id', 'project_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max',
-    'remote_ip_prefix', 'remote_group_id', 'description', 'revision_number', 'created_at', 'updated_at'],
+  cols: [
+    'id',
+    'security_group_id',
+    'project_id',
+    'direction',
+    'ethertype',
+    'protocol',
+    'port_range_min',
+    'port_range_max',
+    'remote_ip_prefix',
+    'remote_group_id',
+    'description',
+    'revision_number',
+    'created_at',
+    'updated_at',
+  ],
 });
 
 export const defaultGroupRepo = {
   get(db: Db, projectId: string): string | null {
-    return (db.prepare('SELECT security_group_id FROM net_default_security_groups WHERE project_id = ?').pluck().get(projectId) as string | undefined) ?? null;
+    return (
+      (db.prepare('SELECT security_group_id FROM net_default_security_groups WHERE project_id = ?').pluck().get(projectId) as
+        | string
+        | undefined) ?? null
+    );
   },
   set(db: Db, projectId: string, groupId: string): void {
     db.prepare('INSERT INTO net_default_security_groups (project_id, security_group_id) VALUES (?, ?)').run(projectId, groupId);

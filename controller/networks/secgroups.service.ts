@@ -5,7 +5,11 @@ import type { Static } from 'typebox';
 import { ts } from './common.js';
 import { enforce, isAdmin, ownerOf, ownsProject, type Svc } from './context.js';
 import {
-  InvalidInput, SecurityGroupCannotRemoveDefault, SecurityGroupInUse, SecurityGroupNotFound, SecurityGroupRuleExists,
+  InvalidInput,
+  SecurityGroupCannotRemoveDefault,
+  SecurityGroupInUse,
+  SecurityGroupNotFound,
+  SecurityGroupRuleExists,
   SecurityGroupRuleNotFound,
 } from './errors.js';
 import { canonicalIp, cidrText, parseCidr } from './ipam.js';
@@ -15,9 +19,29 @@ import { defaultGroupRepo, groupsRepo, rulesRepo, type RuleRow, type SecurityGro
 
 /** IP protocol names Neutron accepts, with their numbers. */
 export const PROTOCOLS: Record<string, number> = {
-  ah: 51, dccp: 33, egp: 8, esp: 50, gre: 47, icmp: 1, icmpv6: 58, igmp: 2, ipip: 4, 'ipv6-encap': 41, 'ipv6-frag': 44,
-  'ipv6-icmp': 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60, 'ipv6-route': 43, ospf: 89, pgm: 113, rsvp: 46, sctp: 132, tcp: 6,
-  udp: 17, udplite: 136, vrrp: 112,
+  ah: 51,
+  dccp: 33,
+  egp: 8,
+  esp: 50,
+  gre: 47,
+  icmp: 1,
+  icmpv6: 58,
+  igmp: 2,
+  ipip: 4,
+  'ipv6-encap': 41,
+  'ipv6-frag': 44,
+  'ipv6-icmp': 58,
+  'ipv6-nonxt': 59,
+  'ipv6-opts': 60,
+  'ipv6-route': 43,
+  ospf: 89,
+  pgm: 113,
+  rsvp: 46,
+  sctp: 132,
+  tcp: 6,
+  udp: 17,
+  udplite: 136,
+  vrrp: 112,
 };
 const PORT_PROTOCOLS = new Set([6, 17, 132, 33, 136]);
 const ICMP_PROTOCOLS = new Set([1, 58]);
@@ -31,18 +55,39 @@ export function protocolNumber(p: string | null): number | null {
 export function ruleView(r: RuleRow): Record<string, unknown> {
   const c = r.remote_ip_prefix ? parseCidr(r.remote_ip_prefix) : null;
   return {
-    id: r.id, security_group_id: r.security_group_id, direction: r.direction, ethertype: r.ethertype, protocol: r.protocol,
-    port_range_min: r.port_range_min, port_range_max: r.port_range_max, remote_ip_prefix: r.remote_ip_prefix,
-    remote_group_id: r.remote_group_id, remote_address_group_id: null, normalized_cidr: c ? cidrText(c) : null,
-    description: r.description, tenant_id: r.project_id, project_id: r.project_id, created_at: r.created_at,
-    updated_at: r.updated_at, revision_number: r.revision_number, tags: [],
+    id: r.id,
+    security_group_id: r.security_group_id,
+    direction: r.direction,
+    ethertype: r.ethertype,
+    protocol: r.protocol,
+    port_range_min: r.port_range_min,
+    port_range_max: r.port_range_max,
+    remote_ip_prefix: r.remote_ip_prefix,
+    remote_group_id: r.remote_group_id,
+    remote_address_group_id: null,
+    normalized_cidr: c ? cidrText(c) : null,
+    description: r.description,
+    tenant_id: r.project_id,
+    project_id: r.project_id,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    revision_number: r.revision_number,
+    tags: [],
   };
 }
 
 export function groupView(s: Svc, g: SecurityGroupRow): Record<string, unknown> {
   return {
-    id: g.id, name: g.name, description: g.description, tenant_id: g.project_id, project_id: g.project_id,
-    stateful: g.stateful, shared: false, tags: g.tags, created_at: g.created_at, updated_at: g.updated_at,
+    id: g.id,
+    name: g.name,
+    description: g.description,
+    tenant_id: g.project_id,
+    project_id: g.project_id,
+    stateful: g.stateful,
+    shared: false,
+    tags: g.tags,
+    created_at: g.created_at,
+    updated_at: g.updated_at,
     revision_number: g.revision_number,
     security_group_rules: rulesRepo.where(s.db, { security_group_id: g.id }).map(ruleView),
   };
@@ -50,14 +95,42 @@ export function groupView(s: Svc, g: SecurityGroupRow): Record<string, unknown> 
 
 function newRule(g: SecurityGroupRow, r: Partial<RuleRow> & Pick<RuleRow, 'direction' | 'ethertype'>, now: string): RuleRow {
   return {
-    id: newUuid(), security_group_id: g.id, project_id: g.project_id, protocol: null, port_range_min: null, port_range_max: null,
-    remote_ip_prefix: null, remote_group_id: null, description: '', revision_number: 0, created_at: now, updated_at: now, ...r,
+    id: newUuid(),
+    security_group_id: g.id,
+    project_id: g.project_id,
+    protocol: null,
+    port_range_min: null,
+    port_range_max: null,
+    remote_ip_prefix: null,
+    remote_group_id: null,
+    description: '',
+    revision_number: 0,
+    created_at: now,
+    updated_at: now,
+    ...r,
   };
 }
 
-function insertGroup(s: Svc, projectId: string, name: string, description: string, stateful: boolean, isDefault: boolean): SecurityGroupRow {
+function insertGroup(
+  s: Svc,
+  projectId: string,
+  name: string,
+  description: string,
+  stateful: boolean,
+  isDefault: boolean,
+): SecurityGroupRow {
   const now = ts();
-  const g: SecurityGroupRow = { id: newUuid(), project_id: projectId, name, description, stateful, tags: [], revision_number: 0, created_at: now, updated_at: now };
+  const g: SecurityGroupRow = {
+    id: newUuid(),
+    project_id: projectId,
+    name,
+    description,
+    stateful,
+    tags: [],
+    revision_number: 0,
+    created_at: now,
+    updated_at: now,
+  };
   groupsRepo.insert(s.db, g);
   // Neutron's defaults: all egress; the default group also admits its own members.
   for (const ethertype of ['IPv4', 'IPv6'] as const) {
@@ -70,11 +143,13 @@ function insertGroup(s: Svc, projectId: string, name: string, description: strin
 
 /** The project's `default` group, created (with Neutron's default rules) on first use. */
 export function ensureDefaultGroup(s: Svc, projectId: string): string {
-  return s.db.transaction(() => {
-    const have = defaultGroupRepo.get(s.db, projectId);
-    if (have) return have;
-    return insertGroup(s, projectId, 'default', 'Default security group', true, true).id;
-  }).immediate();
+  return s.db
+    .transaction(() => {
+      const have = defaultGroupRepo.get(s.db, projectId);
+      if (have) return have;
+      return insertGroup(s, projectId, 'default', 'Default security group', true, true).id;
+    })
+    .immediate();
 }
 
 export function getGroup(s: Svc, ctx: AuthContext | null, id: string): SecurityGroupRow {
@@ -95,20 +170,30 @@ export function createGroup(s: Svc, ctx: AuthContext, b: Static<typeof SecurityG
   enforce(s, 'network:create_security_group', ctx, { project_id: projectId });
   ensureDefaultGroup(s, projectId);
   if (b.name === 'default') throw new InvalidInput("'default' is a reserved security group name.");
-  const g = s.db.transaction(() => {
-    checkQuota(s, projectId, 'security_group');
-    const g = insertGroup(s, projectId, b.name ?? '', b.description ?? '', b.stateful ?? true, false);
-    if (b.tags?.length) return groupsRepo.update(s.db, { ...g, tags: b.tags });
-    return g;
-  }).immediate();
+  const g = s.db
+    .transaction(() => {
+      checkQuota(s, projectId, 'security_group');
+      const g = insertGroup(s, projectId, b.name ?? '', b.description ?? '', b.stateful ?? true, false);
+      if (b.tags?.length) return groupsRepo.update(s.db, { ...g, tags: b.tags });
+      return g;
+    })
+    .immediate();
   return g;
 }
 
 export function updateGroup(s: Svc, ctx: AuthContext, id: string, b: Static<typeof SecurityGroupUpdate>): SecurityGroupRow {
   const g = getGroup(s, ctx, id);
   enforce(s, 'network:update_security_group', ctx, { project_id: g.project_id });
-  if (b.name !== undefined && b.name !== g.name && defaultGroupRepo.isDefault(s.db, id)) throw new InvalidInput('Updating the default security group name is not allowed.');
-  const next = { ...g, name: b.name ?? g.name, description: b.description ?? g.description, stateful: b.stateful ?? g.stateful, tags: b.tags ?? g.tags, updated_at: ts() };
+  if (b.name !== undefined && b.name !== g.name && defaultGroupRepo.isDefault(s.db, id))
+    throw new InvalidInput('Updating the default security group name is not allowed.');
+  const next = {
+    ...g,
+    name: b.name ?? g.name,
+    description: b.description ?? g.description,
+    stateful: b.stateful ?? g.stateful,
+    tags: b.tags ?? g.tags,
+    updated_at: ts(),
+  };
   const out = groupsRepo.update(s.db, next);
   s.changed('security group updated');
   return out;
@@ -117,13 +202,15 @@ export function updateGroup(s: Svc, ctx: AuthContext, id: string, b: Static<type
 export function deleteGroup(s: Svc, ctx: AuthContext, id: string): void {
   const g = getGroup(s, ctx, id);
   enforce(s, 'network:delete_security_group', ctx, { project_id: g.project_id });
-  s.db.transaction(() => {
-    if (defaultGroupRepo.isDefault(s.db, id) && !isAdmin(ctx)) throw new SecurityGroupCannotRemoveDefault();
-    if (portSgRepo.portsUsing(s.db, id) > 0) throw new SecurityGroupInUse(id);
-    // Rules of other groups naming it as remote_group_id go with it (Neutron's cascade).
-    s.db.prepare('DELETE FROM net_default_security_groups WHERE security_group_id = ?').run(id);
-    groupsRepo.delete(s.db, id);
-  }).immediate();
+  s.db
+    .transaction(() => {
+      if (defaultGroupRepo.isDefault(s.db, id) && !isAdmin(ctx)) throw new SecurityGroupCannotRemoveDefault();
+      if (portSgRepo.portsUsing(s.db, id) > 0) throw new SecurityGroupInUse(id);
+      // Rules of other groups naming it as remote_group_id go with it (Neutron's cascade).
+      s.db.prepare('DELETE FROM net_default_security_groups WHERE security_group_id = ?').run(id);
+      groupsRepo.delete(s.db, id);
+    })
+    .immediate();
   s.changed('security group deleted');
 }
 
@@ -139,51 +226,84 @@ export function listRules(s: Svc, ctx: AuthContext): RuleRow[] {
 }
 
 /** Validates and normalises a rule request (Neutron's checks, each naming the attribute). */
-export function normaliseRule(b: SecurityGroupRuleCreate): Omit<RuleRow, 'id' | 'security_group_id' | 'project_id' | 'revision_number' | 'created_at' | 'updated_at'> {
+export function normaliseRule(
+  b: SecurityGroupRuleCreate,
+): Omit<RuleRow, 'id' | 'security_group_id' | 'project_id' | 'revision_number' | 'created_at' | 'updated_at'> {
   if (!b.direction) throw new InvalidInput("'direction' is required: ingress or egress.");
   const ethertype = b.ethertype ?? 'IPv4';
   let protocol: string | null = b.protocol === null || b.protocol === undefined ? null : String(b.protocol).toLowerCase();
   if (protocol === 'any' || protocol === '') protocol = null;
   if (protocol !== null && !/^\d+$/.test(protocol) && !(protocol in PROTOCOLS)) {
-    throw new InvalidInput(`Security group rule protocol ${protocol} not supported. Only protocol values [${Object.keys(PROTOCOLS).join(', ')}] and integer representations [0 to 255] are supported.`);
+    throw new InvalidInput(
+      `Security group rule protocol ${protocol} not supported. Only protocol values [${Object.keys(PROTOCOLS).join(', ')}] and integer representations [0 to 255] are supported.`,
+    );
   }
-  if (protocol !== null && /^\d+$/.test(protocol) && Number(protocol) > 255) throw new InvalidInput(`protocol ${protocol} is out of range 0-255.`);
+  if (protocol !== null && /^\d+$/.test(protocol) && Number(protocol) > 255)
+    throw new InvalidInput(`protocol ${protocol} is out of range 0-255.`);
   const num = protocolNumber(protocol);
-  const min = b.port_range_min ?? null, max = b.port_range_max ?? null;
+  const min = b.port_range_min ?? null,
+    max = b.port_range_max ?? null;
   if (min !== null || max !== null) {
     if (num === null) throw new InvalidInput('Must also specify protocol if port range is given.');
     if (PORT_PROTOCOLS.has(num)) {
       if (min === null) throw new InvalidInput('port_range_min is required when port_range_max is given.');
-      if (min < 1 || (max !== null && max < 1)) throw new InvalidInput('Invalid value for port 0: ports must be between 1 and 65535.');
+      if (min < 1 || (max !== null && max < 1))
+        throw new InvalidInput('Invalid value for port 0: ports must be between 1 and 65535.');
       if (max !== null && min > max) throw new InvalidInput('For TCP/UDP protocols, port_range_min must be <= port_range_max.');
     } else if (ICMP_PROTOCOLS.has(num)) {
       if ((min ?? 0) > 255) throw new InvalidInput(`Invalid value for ICMP field (port-range-min): ${min}. It must be 0 to 255.`);
       if ((max ?? 0) > 255) throw new InvalidInput(`Invalid value for ICMP field (port-range-max): ${max}. It must be 0 to 255.`);
-      if (min === null && max !== null) throw new InvalidInput('ICMP code (port-range-max) is specified but ICMP type (port-range-min) is missing.');
-    } else throw new InvalidInput(`Port ranges are only supported for TCP, UDP, SCTP, DCCP, UDP-Lite and ICMP, not protocol ${protocol}.`);
+      if (min === null && max !== null)
+        throw new InvalidInput('ICMP code (port-range-max) is specified but ICMP type (port-range-min) is missing.');
+    } else
+      throw new InvalidInput(
+        `Port ranges are only supported for TCP, UDP, SCTP, DCCP, UDP-Lite and ICMP, not protocol ${protocol}.`,
+      );
   }
-  if (b.remote_ip_prefix && b.remote_group_id) throw new InvalidInput('Only remote_ip_prefix or remote_group_id may be provided.');
+  if (b.remote_ip_prefix && b.remote_group_id)
+    throw new InvalidInput('Only remote_ip_prefix or remote_group_id may be provided.');
   let prefix: string | null = null;
   if (b.remote_ip_prefix) {
-    const c = parseCidr(b.remote_ip_prefix.includes('/') ? b.remote_ip_prefix : `${b.remote_ip_prefix}/${canonicalIp(b.remote_ip_prefix)?.includes(':') ? 128 : 32}`);
+    const c = parseCidr(
+      b.remote_ip_prefix.includes('/')
+        ? b.remote_ip_prefix
+        : `${b.remote_ip_prefix}/${canonicalIp(b.remote_ip_prefix)?.includes(':') ? 128 : 32}`,
+    );
     if (!c) throw new InvalidInput(`'${b.remote_ip_prefix}' is not a valid IP subnet (remote_ip_prefix).`);
     if ((c.version === 4 ? 'IPv4' : 'IPv6') !== ethertype) {
       throw new InvalidInput(`Conflicting value ethertype ${ethertype} for CIDR ${b.remote_ip_prefix}.`);
     }
     // Neutron stores a bare address as a host prefix (192.0.2.7 → 192.0.2.7/32).
-    prefix = b.remote_ip_prefix.includes('/') ? b.remote_ip_prefix : `${canonicalIp(b.remote_ip_prefix)}/${c.version === 4 ? 32 : 128}`;
+    prefix = b.remote_ip_prefix.includes('/')
+      ? b.remote_ip_prefix
+      : `${canonicalIp(b.remote_ip_prefix)}/${c.version === 4 ? 32 : 128}`;
   }
-  if (ethertype === 'IPv4' && (protocol === 'icmpv6' || protocol === 'ipv6-icmp')) throw new InvalidInput(`Protocol ${protocol} is not supported with ethertype IPv4.`);
+  if (ethertype === 'IPv4' && (protocol === 'icmpv6' || protocol === 'ipv6-icmp'))
+    throw new InvalidInput(`Protocol ${protocol} is not supported with ethertype IPv4.`);
   return {
-    direction: b.direction, ethertype, protocol, port_range_min: min,
-    port_range_max: max ?? (num !== null && PORT_PROTOCOLS.has(num) ? min : null), remote_ip_prefix: prefix,
-    remote_group_id: b.remote_group_id ?? null, description: b.description ?? '',
+    direction: b.direction,
+    ethertype,
+    protocol,
+    port_range_min: min,
+    port_range_max: max ?? (num !== null && PORT_PROTOCOLS.has(num) ? min : null),
+    remote_ip_prefix: prefix,
+    remote_group_id: b.remote_group_id ?? null,
+    description: b.description ?? '',
   };
 }
 
 /** A comparable key: "any address" prefixes count as no prefix, names as numbers. */
-function ruleKey(r: Pick<RuleRow, 'direction' | 'ethertype' | 'protocol' | 'port_range_min' | 'port_range_max' | 'remote_ip_prefix' | 'remote_group_id'>): string {
-  const c = r.remote_ip_prefix ? parseCidr(r.remote_ip_prefix.includes('/') ? r.remote_ip_prefix : `${r.remote_ip_prefix}/${r.ethertype === 'IPv4' ? 32 : 128}`) : null;
+function ruleKey(
+  r: Pick<
+    RuleRow,
+    'direction' | 'ethertype' | 'protocol' | 'port_range_min' | 'port_range_max' | 'remote_ip_prefix' | 'remote_group_id'
+  >,
+): string {
+  const c = r.remote_ip_prefix
+    ? parseCidr(
+        r.remote_ip_prefix.includes('/') ? r.remote_ip_prefix : `${r.remote_ip_prefix}/${r.ethertype === 'IPv4' ? 32 : 128}`,
+      )
+    : null;
   const prefix = c && c.prefix > 0 ? cidrText(c) : null;
   let proto = protocolNumber(r.protocol);
   if (proto === 58) proto = 58; // icmpv6 and ipv6-icmp are one protocol
@@ -195,17 +315,27 @@ export function createRule(s: Svc, ctx: AuthContext, b: SecurityGroupRuleCreate)
   enforce(s, 'network:create_security_group_rule', ctx, { project_id: g.project_id });
   const n = normaliseRule(b);
   if (n.remote_group_id) getGroup(s, ctx, n.remote_group_id);
-  const r = s.db.transaction(() => {
-    const key = ruleKey(n);
-    const dup = rulesRepo.where(s.db, { security_group_id: g.id }).find((x) => ruleKey(x) === key);
-    if (dup) throw new SecurityGroupRuleExists(dup.id);
-    checkQuota(s, g.project_id, 'security_group_rule');
-    const now = ts();
-    const r: RuleRow = { id: newUuid(), security_group_id: g.id, project_id: g.project_id, revision_number: 0, created_at: now, updated_at: now, ...n };
-    rulesRepo.insert(s.db, r);
-    groupsRepo.update(s.db, { ...g, updated_at: now });
-    return r;
-  }).immediate();
+  const r = s.db
+    .transaction(() => {
+      const key = ruleKey(n);
+      const dup = rulesRepo.where(s.db, { security_group_id: g.id }).find((x) => ruleKey(x) === key);
+      if (dup) throw new SecurityGroupRuleExists(dup.id);
+      checkQuota(s, g.project_id, 'security_group_rule');
+      const now = ts();
+      const r: RuleRow = {
+        id: newUuid(),
+        security_group_id: g.id,
+        project_id: g.project_id,
+        revision_number: 0,
+        created_at: now,
+        updated_at: now,
+        ...n,
+      };
+      rulesRepo.insert(s.db, r);
+      groupsRepo.update(s.db, { ...g, updated_at: now });
+      return r;
+    })
+    .immediate();
   s.changed('security group rule created');
   return r;
 }

@@ -2,11 +2,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
-beforeEach(async () => { t = await netTestApp(); });
-afterEach(async () => { await t.close(); });
+beforeEach(async () => {
+  t = await netTestApp();
+});
+afterEach(async () => {
+  await t.close();
+});
 
 describe('security groups', () => {
-  it('creates the project\'s default group on first use, with Neutron\'s default rules', async () => {
+  it("creates the project's default group on first use, with Neutron's default rules", async () => {
     const q = 'fields=id&fields=name&fields=description&fields=project_id&fields=tags&project_id=p-alice';
     const r = await t.req('GET', `/v2.0/security-groups?${q}`, 'alice');
     expect(r.status).toBe(200);
@@ -14,8 +18,18 @@ describe('security groups', () => {
     const g = r.body.security_groups[0];
     expect(g).toMatchObject({ name: 'default', project_id: 'p-alice' });
     const full = (await t.req('GET', `/v2.0/security-groups/${g.id}`, 'alice')).body.security_group;
-    const rules = full.security_group_rules.map((x: any) => [x.direction, x.ethertype, x.remote_group_id === g.id ? 'self' : x.remote_group_id, x.protocol]);
-    expect(rules.sort()).toEqual([['egress', 'IPv4', null, null], ['egress', 'IPv6', null, null], ['ingress', 'IPv4', 'self', null], ['ingress', 'IPv6', 'self', null]]);
+    const rules = full.security_group_rules.map((x: any) => [
+      x.direction,
+      x.ethertype,
+      x.remote_group_id === g.id ? 'self' : x.remote_group_id,
+      x.protocol,
+    ]);
+    expect(rules.sort()).toEqual([
+      ['egress', 'IPv4', null, null],
+      ['egress', 'IPv6', null, null],
+      ['ingress', 'IPv4', 'self', null],
+      ['ingress', 'IPv6', 'self', null],
+    ]);
     // Only once, and private to the project.
     expect((await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups).toHaveLength(1);
     expect((await t.req('GET', `/v2.0/security-groups/${g.id}`, 'bob')).status).toBe(404);
@@ -26,11 +40,32 @@ describe('security groups', () => {
 
   it('adds rules as the client sends them, refuses duplicates (409 SecurityGroupRuleExists) and deletes', async () => {
     const g = (await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups[0];
-    const icmp = { protocol: 'icmp', direction: 'ingress', remote_ip_prefix: '0.0.0.0/0', security_group_id: g.id, ethertype: 'IPv4' };
+    const icmp = {
+      protocol: 'icmp',
+      direction: 'ingress',
+      remote_ip_prefix: '0.0.0.0/0',
+      security_group_id: g.id,
+      ethertype: 'IPv4',
+    };
     const r1 = await t.req('POST', '/v2.0/security-group-rules', 'alice', { security_group_rule: icmp });
     expect(r1.status).toBe(201);
-    expect(r1.body.security_group_rule).toMatchObject({ ...icmp, port_range_min: null, port_range_max: null, remote_group_id: null, normalized_cidr: '0.0.0.0/0', project_id: 'p-alice' });
-    const tcp = { protocol: 'tcp', port_range_min: 8080, port_range_max: 8080, direction: 'ingress', remote_ip_prefix: '0.0.0.0/0', security_group_id: g.id, ethertype: 'IPv4' };
+    expect(r1.body.security_group_rule).toMatchObject({
+      ...icmp,
+      port_range_min: null,
+      port_range_max: null,
+      remote_group_id: null,
+      normalized_cidr: '0.0.0.0/0',
+      project_id: 'p-alice',
+    });
+    const tcp = {
+      protocol: 'tcp',
+      port_range_min: 8080,
+      port_range_max: 8080,
+      direction: 'ingress',
+      remote_ip_prefix: '0.0.0.0/0',
+      security_group_id: g.id,
+      ethertype: 'IPv4',
+    };
     const r2 = await t.req('POST', '/v2.0/security-group-rules', 'alice', { security_group_rule: tcp });
     expect(r2.status).toBe(201);
     const dup = await t.req('POST', '/v2.0/security-group-rules', 'alice', { security_group_rule: tcp });
@@ -47,7 +82,10 @@ describe('security groups', () => {
 
   it('validates rules and names the problem', async () => {
     const g = (await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups[0];
-    const bad = async (x: object) => (await t.req('POST', '/v2.0/security-group-rules', 'alice', { security_group_rule: { security_group_id: g.id, direction: 'ingress', ...x } }));
+    const bad = async (x: object) =>
+      await t.req('POST', '/v2.0/security-group-rules', 'alice', {
+        security_group_rule: { security_group_id: g.id, direction: 'ingress', ...x },
+      });
     expect((await bad({ protocol: 'tcp', port_range_min: 90, port_range_max: 80 })).status).toBe(400);
     expect((await bad({ protocol: 'bogus' })).status).toBe(400);
     expect((await bad({ port_range_min: 22, port_range_max: 22 })).status).toBe(400);
@@ -62,7 +100,8 @@ describe('security groups', () => {
   it('gives ports the default group; a group in use cannot be deleted; the default group stays', async () => {
     const n = (await t.req('POST', '/v2.0/networks', 'alice', { network: { name: 'n' } })).body.network;
     await t.req('POST', '/v2.0/subnets', 'alice', { subnet: { network_id: n.id, cidr: '10.1.0.0/24', ip_version: 4 } });
-    const g = (await t.req('POST', '/v2.0/security-groups', 'alice', { security_group: { name: 'web', description: 'w' } })).body.security_group;
+    const g = (await t.req('POST', '/v2.0/security-groups', 'alice', { security_group: { name: 'web', description: 'w' } })).body
+      .security_group;
     expect(g.security_group_rules.map((r: any) => r.direction)).toEqual(['egress', 'egress']);
     const def = (await t.req('GET', '/v2.0/security-groups?name=default', 'alice')).body.security_groups[0];
     const p = (await t.req('POST', '/v2.0/ports', 'alice', { port: { network_id: n.id, security_groups: [g.id] } })).body.port;
@@ -77,7 +116,9 @@ describe('security groups', () => {
     expect((await t.req('DELETE', `/v2.0/security-groups/${def.id}`, 'alice')).status).toBe(409);
     const noSec = await t.req('PUT', `/v2.0/ports/${p2.id}`, 'alice', { port: { port_security_enabled: false } });
     expect(noSec.status).toBe(400);
-    const off = await t.req('PUT', `/v2.0/ports/${p2.id}`, 'alice', { port: { port_security_enabled: false, security_groups: [] } });
+    const off = await t.req('PUT', `/v2.0/ports/${p2.id}`, 'alice', {
+      port: { port_security_enabled: false, security_groups: [] },
+    });
     expect(off.status).toBe(200);
     expect(off.body.port).toMatchObject({ port_security_enabled: false, security_groups: [] });
   });

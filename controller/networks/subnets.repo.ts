@@ -1,7 +1,10 @@
 import type { Pool } from './ipam.js';
 import { table } from './table.js';
 
-export interface HostRouteT { destination: string; nexthop: string }
+export interface HostRouteT {
+  destination: string;
+  nexthop: string;
+}
 
 /** One row of net_subnets. */
 export interface SubnetRow {
@@ -27,8 +30,26 @@ export interface SubnetRow {
 
 export const subnetsRepo = table<SubnetRow>({
   table: 'net_subnets',
-  cols: ['id', 'network_id', 'project_id', 'name', 'description', 'ip_version', 'cidr', 'gateway_ip', 'enable_dhcp', 'allocation_pools',
-    'dns_nameservers', 'host_routes', 'ipv6_ra_mode', 'ipv6_address_mode', 'tags', 'revision_number', 'created_at', 'updated_at'],
+  cols: [
+    'id',
+    'network_id',
+    'project_id',
+    'name',
+    'description',
+    'ip_version',
+    'cidr',
+    'gateway_ip',
+    'enable_dhcp',
+    'allocation_pools',
+    'dns_nameservers',
+    'host_routes',
+    'ipv6_ra_mode',
+    'ipv6_address_mode',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+  ],
   bools: ['enable_dhcp'],
   jsons: ['allocation_pools', 'dns_nameservers', 'host_routes', 'tags'],
 });

@@ -6,15 +6,27 @@ import { ensurePublicNetwork } from './bootstrap.js';
 import { ctxFor, netTestApp, type NetTestApp } from './testing/kit.js';
 
 let t: NetTestApp;
-afterEach(async () => { await t?.close(); });
+afterEach(async () => {
+  await t?.close();
+});
 
-const ops = (hostId?: string) => t.db.prepare(`SELECT id, host_id, payload, state FROM operations WHERE kind = ? ${hostId ? 'AND host_id = ?' : ''} ORDER BY rowid`)
-  .all(...[NetworkSync.name, ...(hostId ? [hostId] : [])]) as Array<{ id: string; host_id: string; payload: string; state: string }>;
+const ops = (hostId?: string) =>
+  t.db
+    .prepare(
+      `SELECT id, host_id, payload, state FROM operations WHERE kind = ? ${hostId ? 'AND host_id = ?' : ''} ORDER BY rowid`,
+    )
+    .all(...[NetworkSync.name, ...(hostId ? [hostId] : [])]) as Array<{
+    id: string;
+    host_id: string;
+    payload: string;
+    state: string;
+  }>;
 const tick = () => new Promise((r) => setTimeout(r, 60));
 
 async function tenantNet(token = 'alice') {
   const n = (await t.req('POST', '/v2.0/networks', token, { network: { name: 'tnet' } })).body.network;
-  const s = (await t.req('POST', '/v2.0/subnets', token, { subnet: { network_id: n.id, cidr: '10.3.0.0/24', ip_version: 4 } })).body.subnet;
+  const s = (await t.req('POST', '/v2.0/subnets', token, { subnet: { network_id: n.id, cidr: '10.3.0.0/24', ip_version: 4 } }))
+    .body.subnet;
   return { n, s };
 }
 
@@ -40,9 +52,17 @@ describe('desired state to the agents', () => {
     const { n } = await tenantNet();
     const ctx = ctxFor('alice');
     const p = t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 'srv-1', az: 'nova' });
-    expect(p).toMatchObject({ device_owner: 'compute:nova', device_id: 'srv-1', network_type: 'vxlan', mtu: 1450, port_security_enabled: true });
+    expect(p).toMatchObject({
+      device_owner: 'compute:nova',
+      device_id: 'srv-1',
+      network_type: 'vxlan',
+      mtu: 1450,
+      port_security_enabled: true,
+    });
     expect(p.security_group_ids).toHaveLength(1);
-    const dhcpHost = (await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports[0]['binding:host_id'];
+    const dhcpHost = (await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports[0][
+      'binding:host_id'
+    ];
     const vmHost = dhcpHost === 'h1' ? 'h2' : 'h1';
     const bound = await t.net.facade.bindPort(p.id, vmHost);
     expect(bound.binding_host_id).toBe(vmHost);
@@ -52,7 +72,9 @@ describe('desired state to the agents', () => {
     expect(vm.ports.map((x: any) => x.port_id)).toEqual([p.id]);
     expect(vm.networks[0]).toMatchObject({ id: n.id, vni: 1000, peers: [dhcpHost === 'h1' ? '192.0.2.1' : '192.0.2.2'] });
     expect(vm.security_groups[0].rules.length).toBe(4);
-    expect(last(dhcpHost === 'h1' ? h1 : h2).tunnels).toEqual([{ ip: vmHost === 'h1' ? '192.0.2.1' : '192.0.2.2', host: vmHost }]);
+    expect(last(dhcpHost === 'h1' ? h1 : h2).tunnels).toEqual([
+      { ip: vmHost === 'h1' ? '192.0.2.1' : '192.0.2.2', host: vmHost },
+    ]);
     const before = ops().length;
     expect(t.net.syncer.push().size).toBe(0);
     expect(ops().length).toBe(before);
@@ -68,7 +90,9 @@ describe('desired state to the agents', () => {
   it('claims an existing port and releases it without deleting it', async () => {
     t = await netTestApp();
     const { n } = await tenantNet();
-    const port = (await t.req('POST', '/v2.0/ports', 'alice', { port: { network_id: n.id, fixed_ips: [{ ip_address: '10.3.0.50' }] } })).body.port;
+    const port = (
+      await t.req('POST', '/v2.0/ports', 'alice', { port: { network_id: n.id, fixed_ips: [{ ip_address: '10.3.0.50' }] } })
+    ).body.port;
     const ctx = ctxFor('alice');
     expect(t.net.facade.claimPort(ctx, port.id, 'srv-2', 'nova').device_id).toBe('srv-2');
     expect(() => t.net.facade.claimPort(ctx, port.id, 'srv-3', 'nova')).toThrow(/in use/);
@@ -79,8 +103,12 @@ describe('desired state to the agents', () => {
     expect(t.net.facade.networkVisible(ctxFor('bob'), n.id)).toBe(false);
     expect(t.net.facade.availableNetworks(ctx)).toEqual([{ id: n.id, name: 'tnet' }]);
     // Compute's errors are Neutron's.
-    expect(() => t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 's', az: 'nova', fixedIp: '10.3.0.50' })).toThrow(/already allocated/);
-    expect(() => t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 's', az: 'nova', fixedIp: '10.99.0.1' })).toThrow(/not a valid IP/);
+    expect(() =>
+      t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 's', az: 'nova', fixedIp: '10.3.0.50' }),
+    ).toThrow(/already allocated/);
+    expect(() =>
+      t.net.facade.createServerPort(ctx, { networkId: n.id, serverId: 's', az: 'nova', fixedIp: '10.99.0.1' }),
+    ).toThrow(/not a valid IP/);
   });
 
   it('schedules DHCP and routers made before any agent when a host appears', async () => {
@@ -88,10 +116,16 @@ describe('desired state to the agents', () => {
     ensurePublicNetwork({ db: t.db, config: t.config }, { projectId: 'p-admin' });
     const { n } = await tenantNet('admin');
     const r = (await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'r' } })).body.router;
-    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports[0]).toMatchObject({ 'binding:host_id': '', status: 'DOWN' });
+    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports[0]).toMatchObject({
+      'binding:host_id': '',
+      status: 'DOWN',
+    });
     t.addHost('late', { tunnelIp: '192.0.2.9' });
     t.net.syncer.push();
-    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports[0]).toMatchObject({ 'binding:host_id': 'late', status: 'ACTIVE' });
+    expect((await t.req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports[0]).toMatchObject({
+      'binding:host_id': 'late',
+      status: 'ACTIVE',
+    });
     const body = JSON.parse(ops().at(-1)!.payload);
     expect(body.routers.map((x: any) => x.id)).toEqual([r.id]);
   });
@@ -103,17 +137,24 @@ describe('desired state to the agents', () => {
     const { n } = await tenantNet('admin');
     const r = (await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'r' } })).body.router;
     t.addHost('second', { tunnelIp: '192.0.2.2' });
-    const dhcpHost = async () => (await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports[0]['binding:host_id'];
+    const dhcpHost = async () =>
+      (await t.req('GET', `/v2.0/ports?network_id=${n.id}&device_owner=network:dhcp`)).body.ports[0]['binding:host_id'];
     expect(await dhcpHost()).toBe('first');
     // Down, but only just: nothing moves.
-    t.db.prepare(`UPDATE hosts SET state = 'down', last_heartbeat_at = ? WHERE name = 'first'`).run(new Date(Date.now() - 30_000).toISOString());
+    t.db
+      .prepare(`UPDATE hosts SET state = 'down', last_heartbeat_at = ? WHERE name = 'first'`)
+      .run(new Date(Date.now() - 30_000).toISOString());
     t.net.syncer.push();
     expect(await dhcpHost()).toBe('first');
     // Down for longer than 60 s: DHCP and the router go to the other host.
     t.db.prepare(`UPDATE hosts SET last_heartbeat_at = ? WHERE name = 'first'`).run(new Date(Date.now() - 120_000).toISOString());
     t.net.syncer.push();
     expect(await dhcpHost()).toBe('second');
-    const body = JSON.parse(ops().filter((o) => o.host_id === t.db.prepare(`SELECT id FROM hosts WHERE name = 'second'`).pluck().get()).at(-1)!.payload);
+    const body = JSON.parse(
+      ops()
+        .filter((o) => o.host_id === t.db.prepare(`SELECT id FROM hosts WHERE name = 'second'`).pluck().get())
+        .at(-1)!.payload,
+    );
     expect(body.routers.map((x: any) => x.id)).toEqual([r.id]);
     expect(body.dhcp.map((x: any) => x.network_id)).toEqual([n.id]);
   });
@@ -122,15 +163,28 @@ describe('desired state to the agents', () => {
     const mock = new MockAgent();
     mock.disableNetConnect();
     let seen: any = null;
-    mock.get('http://h1:8001').intercept({ path: '/v1/network/sync', method: 'POST' }).reply(200, (o) => {
-      seen = JSON.parse(String(o.body));
-      const reply: NetworkSyncReply = {
-        generation: seen.generation, ignored: false, networks: seen.networks.map((x: any) => ({ id: x.id, local_vlan: 1 })),
-        ports: seen.ports.map((x: any) => ({ port_id: x.port_id, status: 'ACTIVE' })), tunnels: { active: [], added: [], removed: [] },
-        flows: { added: 3, deleted: 0 }, errors: [], duration_ms: 1,
-      };
-      return reply;
-    }, { headers: { 'content-type': 'application/json' } }).persist();
+    mock
+      .get('http://h1:8001')
+      .intercept({ path: '/v1/network/sync', method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          seen = JSON.parse(String(o.body));
+          const reply: NetworkSyncReply = {
+            generation: seen.generation,
+            ignored: false,
+            networks: seen.networks.map((x: any) => ({ id: x.id, local_vlan: 1 })),
+            ports: seen.ports.map((x: any) => ({ port_id: x.port_id, status: 'ACTIVE' })),
+            tunnels: { active: [], added: [], removed: [] },
+            flows: { added: 3, deleted: 0 },
+            errors: [],
+            duration_ms: 1,
+          };
+          return reply;
+        },
+        { headers: { 'content-type': 'application/json' } },
+      )
+      .persist();
     t = await netTestApp({ bind_wait_ms: 5000 }, { clientOptions: { dispatcher: mock } });
     const h1 = t.addHost('h1', { tunnelIp: '192.0.2.1' });
     t.layer.hosts.rememberSecret(h1, 'secret-h1');

@@ -21,7 +21,9 @@ export function loadSnapshot(db: Db): Snapshot {
       hosts: readHosts(db).map((h) => ({ name: h.name, tunnel_ip: h.tunnel_ip, roles: h.roles })),
       networks: networksRepo.where(db),
       subnets: subnetsRepo.where(db),
-      ports: portsRepo.where(db).map((p) => ({ ...p, fixed_ips: allocs.get(p.id) ?? [], security_groups: groups.get(p.id) ?? [] })),
+      ports: portsRepo
+        .where(db)
+        .map((p) => ({ ...p, fixed_ips: allocs.get(p.id) ?? [], security_groups: groups.get(p.id) ?? [] })),
       routers: routersRepo.where(db),
       floatingips: floatingIpsRepo.where(db),
       rules: rulesRepo.where(db),
@@ -38,7 +40,9 @@ export function loadSnapshot(db: Db): Snapshot {
  */
 export function placeOrphans(db: Db, o: { rescheduleDownS?: number; now?: Date } = {}): number {
   const hosts = readHosts(db);
-  const downSince = o.rescheduleDownS ? new Date((o.now ?? new Date()).getTime() - o.rescheduleDownS * 1000).toISOString() : undefined;
+  const downSince = o.rescheduleDownS
+    ? new Date((o.now ?? new Date()).getTime() - o.rescheduleDownS * 1000).toISOString()
+    : undefined;
   const valid = (name: string) => hostIsValid(hosts, name, downSince);
   let placed = 0;
   db.transaction(() => {
@@ -87,13 +91,18 @@ export class NetworkSyncer {
   private generation = 0;
   private scheduled: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: {
-    db: Db; dispatcher: Dispatcher | null; log: FastifyBaseLogger; leaseSeconds?: number;
-    /** Move DHCP servers and routers off a host down this long (0/undefined: never). */
-    rescheduleDownS?: number;
-    /** Changes within this window coalesce into one push (a push reads everything: ~30 ms at 1,000 ports). */
-    debounceMs?: number;
-  }) {
+  constructor(
+    private readonly o: {
+      db: Db;
+      dispatcher: Dispatcher | null;
+      log: FastifyBaseLogger;
+      leaseSeconds?: number;
+      /** Move DHCP servers and routers off a host down this long (0/undefined: never). */
+      rescheduleDownS?: number;
+      /** Changes within this window coalesce into one push (a push reads everything: ~30 ms at 1,000 ports). */
+      debounceMs?: number;
+    },
+  ) {
     o.dispatcher?.onComplete(NetworkSync, (op, out) => this.completed(op, out));
   }
 
@@ -141,15 +150,19 @@ export class NetworkSyncer {
       if (!o.force && this.last.get(name) === text) continue;
       this.generation = Math.max(this.generation + 1, Date.now());
       const body: NetworkSyncBody = { generation: this.generation, ...state };
-      const waiting = this.o.db.prepare(
-        `SELECT id FROM operations WHERE host_id = ? AND kind = ? AND state = 'pending' ORDER BY rowid DESC LIMIT 1`,
-      ).pluck().get(h.id, NetworkSync.name) as string | undefined;
+      const waiting = this.o.db
+        .prepare(`SELECT id FROM operations WHERE host_id = ? AND kind = ? AND state = 'pending' ORDER BY rowid DESC LIMIT 1`)
+        .pluck()
+        .get(h.id, NetworkSync.name) as string | undefined;
       // Safe against the dispatcher: it reads and claims a row in one synchronous step.
       const replaced = waiting
-        ? this.o.db.prepare(`UPDATE operations SET payload = ?, updated_at = ? WHERE id = ? AND state = 'pending'`)
-          .run(JSON.stringify(body), new Date().toISOString(), waiting).changes
+        ? this.o.db
+            .prepare(`UPDATE operations SET payload = ?, updated_at = ? WHERE id = ? AND state = 'pending'`)
+            .run(JSON.stringify(body), new Date().toISOString(), waiting).changes
         : 0;
-      const id = replaced ? waiting! : d.enqueue({ hostId: h.id, route: NetworkSync, body, resource: { type: 'network-host', id: h.id } }).id;
+      const id = replaced
+        ? waiting!
+        : d.enqueue({ hostId: h.id, route: NetworkSync, body, resource: { type: 'network-host', id: h.id } }).id;
       if (replaced) d.kick();
       this.last.set(name, text);
       sent.set(name, id);
@@ -173,7 +186,9 @@ export class NetworkSyncer {
     }
     const reply = out.reply as NetworkSyncReply;
     if (reply.errors?.length) this.o.log.warn({ host: op.host_id, errors: reply.errors }, 'network sync converged with errors');
-    const up = this.o.db.prepare(`UPDATE net_ports SET status = 'ACTIVE' WHERE id = ? AND status <> 'ACTIVE' AND binding_host_id <> ''`);
+    const up = this.o.db.prepare(
+      `UPDATE net_ports SET status = 'ACTIVE' WHERE id = ? AND status <> 'ACTIVE' AND binding_host_id <> ''`,
+    );
     for (const p of reply.ports ?? []) if (p.status === 'ACTIVE') up.run(p.port_id);
   }
 }

@@ -31,12 +31,13 @@ export function table<T extends { id: string }>(spec: TableSpec<T>): Table<T> {
     for (const j of jsons) o[j] = JSON.parse(String(r[j]));
     return o as T;
   };
-  const encode = (row: T): unknown[] => spec.cols.map((c) => {
-    const v = row[c] as unknown;
-    if (bools.has(c)) return v ? 1 : 0;
-    if (jsons.has(c)) return JSON.stringify(v ?? null);
-    return v === undefined ? null : v;
-  });
+  const encode = (row: T): unknown[] =>
+    spec.cols.map((c) => {
+      const v = row[c] as unknown;
+      if (bools.has(c)) return v ? 1 : 0;
+      if (jsons.has(c)) return JSON.stringify(v ?? null);
+      return v === undefined ? null : v;
+    });
   const cond = (eq: Record<string, unknown> = {}) => {
     const keys = Object.keys(eq).filter((k) => (spec.cols as readonly string[]).includes(k));
     return {
@@ -52,13 +53,21 @@ export function table<T extends { id: string }>(spec: TableSpec<T>): Table<T> {
     },
     where(db, eq) {
       const c = cond(eq);
-      return (db.prepare(`SELECT * FROM ${spec.table} ${c.sql} ORDER BY created_at, rowid`).all(...c.args) as Array<Record<string, unknown>>).map(decode);
+      return (
+        db.prepare(`SELECT * FROM ${spec.table} ${c.sql} ORDER BY created_at, rowid`).all(...c.args) as Array<
+          Record<string, unknown>
+        >
+      ).map(decode);
     },
     insert(db, row) {
-      db.prepare(`INSERT INTO ${spec.table} (${spec.cols.join(', ')}) VALUES (${spec.cols.map(() => '?').join(', ')})`).run(...encode(row));
+      db.prepare(`INSERT INTO ${spec.table} (${spec.cols.join(', ')}) VALUES (${spec.cols.map(() => '?').join(', ')})`).run(
+        ...encode(row),
+      );
     },
     update(db, row) {
-      const next = hasRev ? ({ ...row, revision_number: (row as unknown as { revision_number: number }).revision_number + 1 } as T) : row;
+      const next = hasRev
+        ? ({ ...row, revision_number: (row as unknown as { revision_number: number }).revision_number + 1 } as T)
+        : row;
       const cols = spec.cols.filter((c) => c !== 'id');
       const vals = encode(next).filter((_v, i) => spec.cols[i] !== 'id');
       db.prepare(`UPDATE ${spec.table} SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...vals, row.id);
@@ -69,7 +78,10 @@ export function table<T extends { id: string }>(spec: TableSpec<T>): Table<T> {
     },
     count(db, eq) {
       const c = cond(eq);
-      return db.prepare(`SELECT COUNT(*) FROM ${spec.table} ${c.sql}`).pluck().get(...c.args) as number;
+      return db
+        .prepare(`SELECT COUNT(*) FROM ${spec.table} ${c.sql}`)
+        .pluck()
+        .get(...c.args) as number;
     },
   };
 }

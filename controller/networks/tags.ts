@@ -31,8 +31,10 @@ export function tagRoutes(app: FastifyInstance, s: Svc): void {
     const row = t.find(s, ctx, id);
     if (write) enforce(s, `network:update_${coll}_tags`, ctx, { project_id: row.project_id });
     const tags = JSON.parse(s.db.prepare(`SELECT tags FROM ${t.table} WHERE id = ?`).pluck().get(id) as string) as string[];
-    const save = (next: string[]) => s.db.prepare(`UPDATE ${t.table} SET tags = ?, revision_number = revision_number + 1 WHERE id = ?`)
-      .run(JSON.stringify([...new Set(next)]), id);
+    const save = (next: string[]) =>
+      s.db
+        .prepare(`UPDATE ${t.table} SET tags = ?, revision_number = revision_number + 1 WHERE id = ?`)
+        .run(JSON.stringify([...new Set(next)]), id);
     return { tags, save };
   };
   type P = { Params: { coll: string; id: string; tag?: string } };

@@ -9,17 +9,25 @@ import type { Db } from '../db/open.js';
  */
 export const VXLAN_OVERHEAD = 50;
 
-export interface VniRange { min: number; max: number }
+export interface VniRange {
+  min: number;
+  max: number;
+}
 
 export class NoNetworkAvailable extends ServiceUnavailable {
-  constructor() { super('Unable to create the network. No tenant network is available for allocation.', 'NoNetworkAvailable'); }
+  constructor() {
+    super('Unable to create the network. No tenant network is available for allocation.', 'NoNetworkAvailable');
+  }
 }
 
 /** The lowest VNI of the range that no network uses; NoNetworkAvailable (503) when none is left. */
 export function allocateVni(db: Db, r: VniRange): number {
-  const used = db.prepare(
-    `SELECT segmentation_id AS v FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
-  ).pluck().all(r.min, r.max) as number[];
+  const used = db
+    .prepare(
+      `SELECT segmentation_id AS v FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
+    )
+    .pluck()
+    .all(r.min, r.max) as number[];
   let want = r.min;
   for (const v of used) {
     if (v > want) break;

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { InitializeConnection, SyncConnections, TerminateConnection, type ChapAuth, type Connector } from '../../shared/agent/volume.js';
+import {
+  InitializeConnection,
+  SyncConnections,
+  TerminateConnection,
+  type ChapAuth,
+  type Connector,
+} from '../../shared/agent/volume.js';
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import { AgentError, AgentUnavailable } from '../agents/index.js';
@@ -18,33 +24,53 @@ import type { AttachmentRow, VolumeRow } from './volumes.repo.js';
  */
 
 const credentialsOf = (a: AttachmentRow): ChapAuth => ({ username: a.chap_username, password: a.chap_password });
-const connectorOf = (a: AttachmentRow): Connector | null => (a.connector ? JSON.parse(a.connector) as Connector : null);
+const connectorOf = (a: AttachmentRow): Connector | null => (a.connector ? (JSON.parse(a.connector) as Connector) : null);
 
 /** Sets the volume's status from its remaining attachments. */
 function settleStatus(ctx: VolumeCtx, volumeId: string): void {
   const rows = ctx.repo.attachmentsOf(volumeId);
-  const status = rows.some((a) => a.attach_status === 'attached') ? 'in-use'
-    : rows.some((a) => a.attach_status === 'detaching') ? 'detaching'
-      : rows.length ? 'attaching' : 'available';
+  const status = rows.some((a) => a.attach_status === 'attached')
+    ? 'in-use'
+    : rows.some((a) => a.attach_status === 'detaching')
+      ? 'detaching'
+      : rows.length
+        ? 'attaching'
+        : 'available';
   ctx.repo.updateVolume(volumeId, { status, ...(status === 'available' ? { reason: null } : {}) });
 }
 
-export function reserve(ctx: VolumeCtx, v: VolumeRow, o: { instance: string | null; host?: string | null; mode?: 'rw' | 'ro' }): AttachmentRow {
+export function reserve(
+  ctx: VolumeCtx,
+  v: VolumeRow,
+  o: { instance: string | null; host?: string | null; mode?: 'rw' | 'ro' },
+): AttachmentRow {
   if (o.instance && ctx.repo.attachmentsOf(v.id).some((a) => a.instance_uuid === o.instance)) {
     throw new BadRequest(`Invalid volume: volume ${v.id} is already attached to instance ${o.instance}.`, 'InvalidVolume');
   }
   if (v.status !== 'available') {
-    throw new BadRequest(`Invalid volume: Volume ${v.id} status must be available or downloading to reserve, but the current status is ${v.status}.`, 'InvalidVolume');
+    throw new BadRequest(
+      `Invalid volume: Volume ${v.id} status must be available or downloading to reserve, but the current status is ${v.status}.`,
+      'InvalidVolume',
+    );
   }
   if (!v.host_id) throw new BadRequest(`Invalid volume: Volume ${v.id} has no host.`, 'InvalidVolume');
   const id = newUuid();
   let row!: AttachmentRow;
   ctx.db.transaction(() => {
-    if (!ctx.repo.updateVolume(v.id, { status: 'attaching' }, ['available'])) throw new BadRequest(`Invalid volume: Volume ${v.id} status must be available to reserve.`, 'InvalidVolume');
+    if (!ctx.repo.updateVolume(v.id, { status: 'attaching' }, ['available']))
+      throw new BadRequest(`Invalid volume: Volume ${v.id} status must be available to reserve.`, 'InvalidVolume');
     row = ctx.repo.insertAttachment({
-      id, volume_id: v.id, instance_uuid: o.instance, attached_host: o.host ?? null, connector: null,
-      chap_username: `hs-${id}`, chap_password: randomBytes(16).toString('hex'), mountpoint: null, attach_mode: o.mode ?? 'rw',
-      attach_status: 'reserved', attached_at: null,
+      id,
+      volume_id: v.id,
+      instance_uuid: o.instance,
+      attached_host: o.host ?? null,
+      connector: null,
+      chap_username: `hs-${id}`,
+      chap_password: randomBytes(16).toString('hex'),
+      mountpoint: null,
+      attach_mode: o.mode ?? 'rw',
+      attach_status: 'reserved',
+      attached_at: null,
     });
   })();
   return row;
@@ -59,9 +85,18 @@ function agentMessage(e: unknown): string {
 export async function connect(ctx: VolumeCtx, a: AttachmentRow, c: Connector, requestId?: string): Promise<IscsiConnectionInfo> {
   const v = ctx.repo.getVolume(a.volume_id);
   if (!v?.host_id || !ctx.layer) throw new Conflict(`Volume ${a.volume_id} has no volume host.`);
-  ctx.repo.updateAttachment(a.id, { connector: JSON.stringify(c), attach_status: a.attach_status === 'reserved' ? 'attaching' : a.attach_status });
+  ctx.repo.updateAttachment(a.id, {
+    connector: JSON.stringify(c),
+    attach_status: a.attach_status === 'reserved' ? 'attaching' : a.attach_status,
+  });
   const reply = await ctx.layer.dispatcher.send(
-    { hostId: v.host_id, route: InitializeConnection, body: { id: v.id, connector: c, auth: credentialsOf(a) }, resource: { type: 'volume', id: v.id }, requestId },
+    {
+      hostId: v.host_id,
+      route: InitializeConnection,
+      body: { id: v.id, connector: c, auth: credentialsOf(a) },
+      resource: { type: 'volume', id: v.id },
+      requestId,
+    },
     { waitMs: ctx.config.volume.operation_wait_s * 1000 },
   );
   return reply.connection;
@@ -75,7 +110,12 @@ export async function rollback(ctx: VolumeCtx, a: AttachmentRow, why: string): P
   const v = ctx.repo.getVolume(cur.volume_id);
   if (c && v?.host_id && ctx.layer) {
     // Durable: delivered even if the volume host is down now.
-    ctx.layer.dispatcher.enqueue({ hostId: v.host_id, route: TerminateConnection, body: { id: v.id, connector: c, auth: credentialsOf(cur) }, resource: { type: 'volume', id: v.id } });
+    ctx.layer.dispatcher.enqueue({
+      hostId: v.host_id,
+      route: TerminateConnection,
+      body: { id: v.id, connector: c, auth: credentialsOf(cur) },
+      resource: { type: 'volume', id: v.id },
+    });
   }
   ctx.db.transaction(() => {
     ctx.repo.deleteAttachment(a.id);
@@ -85,7 +125,11 @@ export async function rollback(ctx: VolumeCtx, a: AttachmentRow, why: string): P
 }
 
 /** reserve + connect, rolled back on failure (the facade's attach and attachment create with a connector). */
-export async function reserveAndConnect(ctx: VolumeCtx, v: VolumeRow, o: { instance: string | null; host: string | null; connector: Connector; mode?: 'rw' | 'ro'; requestId?: string }): Promise<{ attachment: AttachmentRow; connection: IscsiConnectionInfo }> {
+export async function reserveAndConnect(
+  ctx: VolumeCtx,
+  v: VolumeRow,
+  o: { instance: string | null; host: string | null; connector: Connector; mode?: 'rw' | 'ro'; requestId?: string },
+): Promise<{ attachment: AttachmentRow; connection: IscsiConnectionInfo }> {
   const a = reserve(ctx, v, { instance: o.instance, host: o.host, mode: o.mode });
   try {
     const connection = await connect(ctx, a, o.connector, o.requestId);
@@ -94,7 +138,10 @@ export async function reserveAndConnect(ctx: VolumeCtx, v: VolumeRow, o: { insta
     await rollback(ctx, a, agentMessage(e));
     if (e instanceof CloudError && e.status < 500) throw e;
     if (e instanceof AgentUnavailable) throw e;
-    throw new Conflict(`Unable to export volume ${v.id} for the connector: ${agentMessage(e)}`.slice(0, 500), 'VolumeExportFailed');
+    throw new Conflict(
+      `Unable to export volume ${v.id} for the connector: ${agentMessage(e)}`.slice(0, 500),
+      'VolumeExportFailed',
+    );
   }
 }
 
@@ -102,7 +149,11 @@ export function complete(ctx: VolumeCtx, attachmentId: string, mountpoint: strin
   const a = ctx.repo.getAttachment(attachmentId);
   if (!a) throw new NotFound(`Attachment ${attachmentId} could not be found.`, 'VolumeAttachmentNotFound');
   ctx.db.transaction(() => {
-    ctx.repo.updateAttachment(a.id, { attach_status: 'attached', mountpoint: mountpoint ?? a.mountpoint, attached_at: ctx.now().toISOString() });
+    ctx.repo.updateAttachment(a.id, {
+      attach_status: 'attached',
+      mountpoint: mountpoint ?? a.mountpoint,
+      attached_at: ctx.now().toISOString(),
+    });
     ctx.repo.updateVolume(a.volume_id, { status: 'in-use', reason: null });
   })();
 }
@@ -122,13 +173,22 @@ export async function removeAttachment(ctx: VolumeCtx, attachmentId: string, req
   if (c && v?.host_id && ctx.layer) {
     try {
       await ctx.layer.dispatcher.send(
-        { hostId: v.host_id, route: TerminateConnection, body: { id: v.id, connector: c, auth: credentialsOf(a) }, resource: { type: 'volume', id: v.id }, requestId },
+        {
+          hostId: v.host_id,
+          route: TerminateConnection,
+          body: { id: v.id, connector: c, auth: credentialsOf(a) },
+          resource: { type: 'volume', id: v.id },
+          requestId,
+        },
         { waitMs: ctx.config.volume.operation_wait_s * 1000 },
       );
     } catch (e) {
       if (!(e instanceof AgentUnavailable)) {
         ctx.repo.updateAttachment(a.id, { attach_status: 'error_detaching' });
-        ctx.repo.updateVolume(a.volume_id, { status: 'error_detaching', reason: `detach failed: ${agentMessage(e)}`.slice(0, 1000) });
+        ctx.repo.updateVolume(a.volume_id, {
+          status: 'error_detaching',
+          reason: `detach failed: ${agentMessage(e)}`.slice(0, 1000),
+        });
         throw e;
       }
       // Still queued: it is delivered when the host answers; the guest no longer uses the volume.
@@ -144,11 +204,14 @@ export async function removeAttachment(ctx: VolumeCtx, attachmentId: string, req
 /** Every connection a volume host should have (sent when it (re)registers: tgtd forgets). */
 export function resyncHost(ctx: VolumeCtx, hostId: string): void {
   if (!ctx.layer || !volumeHosts(ctx).some((h) => h.id === hostId)) return;
-  const rows = ctx.db.prepare(
-    `SELECT a.* FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE v.host_id = ? AND a.connector IS NOT NULL AND a.attach_status IN ('attaching', 'attached')`,
-  ).all(hostId) as AttachmentRow[];
+  const rows = ctx.db
+    .prepare(
+      `SELECT a.* FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE v.host_id = ? AND a.connector IS NOT NULL AND a.attach_status IN ('attaching', 'attached')`,
+    )
+    .all(hostId) as AttachmentRow[];
   ctx.layer.dispatcher.enqueue({
-    hostId, route: SyncConnections,
+    hostId,
+    route: SyncConnections,
     body: { connections: rows.map((a) => ({ volume_id: a.volume_id, connector: connectorOf(a)!, auth: credentialsOf(a) })) },
   });
 }

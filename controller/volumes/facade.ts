@@ -8,10 +8,20 @@ import type { VolumeRow } from './volumes.repo.js';
 import { createVolume, deleteVolume } from './volumes.service.js';
 
 function info(ctx: VolumeCtx, v: VolumeRow): VolumeInfo {
-  const host = v.host_id ? (ctx.db.prepare('SELECT name FROM hosts WHERE id = ?').get(v.host_id) as { name: string } | undefined)?.name ?? null : null;
+  const host = v.host_id
+    ? ((ctx.db.prepare('SELECT name FROM hosts WHERE id = ?').get(v.host_id) as { name: string } | undefined)?.name ?? null)
+    : null;
   return {
-    id: v.id, name: v.name, status: v.status, size: v.size, project_id: v.project_id, bootable: v.bootable === 1, host,
-    attachments: ctx.repo.attachmentsOf(v.id).filter((a) => a.attach_status === 'attached')
+    id: v.id,
+    name: v.name,
+    status: v.status,
+    size: v.size,
+    project_id: v.project_id,
+    bootable: v.bootable === 1,
+    host,
+    attachments: ctx.repo
+      .attachmentsOf(v.id)
+      .filter((a) => a.attach_status === 'attached')
       .map((a) => ({ server_id: a.instance_uuid ?? '', attachment_id: a.id, device: a.mountpoint, host_name: a.attached_host })),
   };
 }
@@ -40,13 +50,18 @@ export function createVolumeFacade(ctx: VolumeCtx): VolumeFacade {
       const row = createVolume(ctx, auth, { volume: { size: req.size, imageRef: req.imageId ?? null, name: req.name ?? '' } });
       const v = await waitSettled(ctx, row.id, 3_600_000);
       if (!v) throw new NotFound(`Volume ${row.id} disappeared while being created.`);
-      if (v.status !== 'available') throw new Conflict(`Volume ${v.id} did not become available (${v.status}${v.reason ? `: ${v.reason}` : ''}).`, 'VolumeCreateFailed');
+      if (v.status !== 'available')
+        throw new Conflict(
+          `Volume ${v.id} did not become available (${v.status}${v.reason ? `: ${v.reason}` : ''}).`,
+          'VolumeCreateFailed',
+        );
       return info(ctx, v);
     },
 
     async attach(auth, volumeId, req) {
       const v = ctx.repo.getVolume(volumeId);
-      if (!v || (auth && !auth.isAdmin && auth.projectId !== v.project_id)) throw new NotFound(`Volume ${volumeId} could not be found.`, 'VolumeNotFound');
+      if (!v || (auth && !auth.isAdmin && auth.projectId !== v.project_id))
+        throw new NotFound(`Volume ${volumeId} could not be found.`, 'VolumeNotFound');
       if (!/^(iqn|eui|naa)\./.test(req.initiator)) throw new BadRequest(`bad initiator ${req.initiator}`);
       const connector = connectorFromApi({ initiator: req.initiator, ip: hostAddress(ctx, req.host) ?? null });
       const { attachment, connection } = await reserveAndConnect(ctx, v, { instance: req.serverId, host: req.host, connector });

@@ -17,11 +17,27 @@ export interface VolumeHost {
 }
 
 interface HostRow {
-  id: string; name: string; roles: string; state: string; enabled: number; disabled_reason: string | null;
-  capabilities: string; usage: string; agent_url: string; tunnel_ip: string; last_heartbeat_at: string | null; updated_at: string;
+  id: string;
+  name: string;
+  roles: string;
+  state: string;
+  enabled: number;
+  disabled_reason: string | null;
+  capabilities: string;
+  usage: string;
+  agent_url: string;
+  tunnel_ip: string;
+  last_heartbeat_at: string | null;
+  updated_at: string;
 }
 
-const json = <T>(s: string, d: T): T => { try { return JSON.parse(s) as T; } catch { return d; } };
+const json = <T>(s: string, d: T): T => {
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    return d;
+  }
+};
 
 function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
   try {
@@ -33,39 +49,56 @@ function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
 
 export function volumeHosts(ctx: VolumeCtx): VolumeHost[] {
   const rows = ctx.db.prepare('SELECT * FROM hosts ORDER BY name').all() as HostRow[];
-  return rows.filter((r) => json<string[]>(r.roles, []).includes('volume')).map((r) => {
-    const caps = json<{ roles?: { volume?: Record<string, unknown> } }>(r.capabilities, {}).roles?.volume ?? {};
-    const use = json<{ roles?: { volume?: Record<string, number> } }>(r.usage, {}).roles?.volume ?? {};
-    return {
-      id: r.id, name: r.name,
-      backend: typeof caps.backend === 'string' && caps.backend ? caps.backend : 'file',
-      up: r.state === 'up', enabled: r.enabled === 1, disabledReason: r.disabled_reason,
-      zone: typeof caps.availability_zone === 'string' && caps.availability_zone ? caps.availability_zone : ctx.config.volume.default_availability_zone,
-      freeGb: typeof use.free_gb === 'number' ? use.free_gb : null,
-      totalGb: typeof use.total_gb === 'number' ? use.total_gb : null,
-      address: addressOf(r),
-      updatedAt: r.last_heartbeat_at ?? r.updated_at,
-    };
-  });
+  return rows
+    .filter((r) => json<string[]>(r.roles, []).includes('volume'))
+    .map((r) => {
+      const caps = json<{ roles?: { volume?: Record<string, unknown> } }>(r.capabilities, {}).roles?.volume ?? {};
+      const use = json<{ roles?: { volume?: Record<string, number> } }>(r.usage, {}).roles?.volume ?? {};
+      return {
+        id: r.id,
+        name: r.name,
+        backend: typeof caps.backend === 'string' && caps.backend ? caps.backend : 'file',
+        up: r.state === 'up',
+        enabled: r.enabled === 1,
+        disabledReason: r.disabled_reason,
+        zone:
+          typeof caps.availability_zone === 'string' && caps.availability_zone
+            ? caps.availability_zone
+            : ctx.config.volume.default_availability_zone,
+        freeGb: typeof use.free_gb === 'number' ? use.free_gb : null,
+        totalGb: typeof use.total_gb === 'number' ? use.total_gb : null,
+        address: addressOf(r),
+        updatedAt: r.last_heartbeat_at ?? r.updated_at,
+      };
+    });
 }
 
 /** Cinder's host string: host@backend#pool. */
-export const hostString = (h: { name: string; backend: string }, pool = true) => `${h.name}@${h.backend}${pool ? `#${h.backend}` : ''}`;
+export const hostString = (h: { name: string; backend: string }, pool = true) =>
+  `${h.name}@${h.backend}${pool ? `#${h.backend}` : ''}`;
 
 /**
  * The filter scheduler in miniature: enabled, up hosts with the type's back end (if
  * it names one) in the zone, with room; the one with most free space wins.
  */
 export function pickHost(ctx: VolumeCtx, o: { backend: string | null; zone: string; sizeGb: number }): VolumeHost | null {
-  const cands = volumeHosts(ctx).filter((h) => h.enabled && h.up && h.zone === o.zone && (!o.backend || h.backend === o.backend)
-    && (h.freeGb === null || h.freeGb >= o.sizeGb));
+  const cands = volumeHosts(ctx).filter(
+    (h) =>
+      h.enabled &&
+      h.up &&
+      h.zone === o.zone &&
+      (!o.backend || h.backend === o.backend) &&
+      (h.freeGb === null || h.freeGb >= o.sizeGb),
+  );
   cands.sort((a, b) => (b.freeGb ?? 0) - (a.freeGb ?? 0) || a.name.localeCompare(b.name));
   return cands[0] ?? null;
 }
 
 /** The compute host's address (the initiator's source address for the target ACL). */
 export function hostAddress(ctx: VolumeCtx, name: string): string | undefined {
-  const r = ctx.db.prepare('SELECT agent_url, tunnel_ip FROM hosts WHERE name = ?').get(name) as { agent_url: string; tunnel_ip: string } | undefined;
+  const r = ctx.db.prepare('SELECT agent_url, tunnel_ip FROM hosts WHERE name = ?').get(name) as
+    | { agent_url: string; tunnel_ip: string }
+    | undefined;
   if (!r) return undefined;
   const a = addressOf(r);
   return /^[0-9a-fA-F.:]{2,45}$/.test(a) ? a : undefined;
@@ -74,16 +107,34 @@ export function hostAddress(ctx: VolumeCtx, name: string): string | undefined {
 /** os-services: cinder-scheduler (the controller) and one cinder-volume per back end. */
 export function servicesView(ctx: VolumeCtx, q: { binary?: string; host?: string }): Array<Record<string, unknown>> {
   const zone = ctx.config.volume.default_availability_zone;
-  const out: Array<Record<string, unknown>> = [{
-    binary: 'cinder-scheduler', host: 'homestack-controller', zone, status: 'enabled', state: 'up',
-    updated_at: cinderTime(ctx.now()), disabled_reason: null,
-  }];
+  const out: Array<Record<string, unknown>> = [
+    {
+      binary: 'cinder-scheduler',
+      host: 'homestack-controller',
+      zone,
+      status: 'enabled',
+      state: 'up',
+      updated_at: cinderTime(ctx.now()),
+      disabled_reason: null,
+    },
+  ];
   for (const h of volumeHosts(ctx)) {
     out.push({
-      binary: 'cinder-volume', host: hostString(h, false), zone: h.zone, status: h.enabled ? 'enabled' : 'disabled', state: h.up ? 'up' : 'down',
-      updated_at: h.updatedAt ? cinderTime(new Date(h.updatedAt)) : null, disabled_reason: h.disabledReason, replication_status: 'disabled',
-      active_backend_id: null, frozen: false, cluster: null, backend_state: h.up ? 'up' : 'down',
+      binary: 'cinder-volume',
+      host: hostString(h, false),
+      zone: h.zone,
+      status: h.enabled ? 'enabled' : 'disabled',
+      state: h.up ? 'up' : 'down',
+      updated_at: h.updatedAt ? cinderTime(new Date(h.updatedAt)) : null,
+      disabled_reason: h.disabledReason,
+      replication_status: 'disabled',
+      active_backend_id: null,
+      frozen: false,
+      cluster: null,
+      backend_state: h.up ? 'up' : 'down',
     });
   }
-  return out.filter((s) => (!q.binary || s.binary === q.binary) && (!q.host || s.host === q.host || String(s.host).startsWith(`${q.host}@`)));
+  return out.filter(
+    (s) => (!q.binary || s.binary === q.binary) && (!q.host || s.host === q.host || String(s.host).startsWith(`${q.host}@`)),
+  );
 }

@@ -19,7 +19,13 @@ function ensureBackendTypes(ctx: VolumeCtx): void {
   const have = new Set(ctx.repo.listTypes().map((t) => t.name));
   for (const b of new Set(volumeHosts(ctx).map((h) => h.backend))) {
     if (have.has(b)) continue;
-    ctx.repo.insertType({ id: randomUUID(), name: b, description: `Volumes on the ${b} back end`, is_public: 1, extra_specs: JSON.stringify({ volume_backend_name: b }) });
+    ctx.repo.insertType({
+      id: randomUUID(),
+      name: b,
+      description: `Volumes on the ${b} back end`,
+      is_public: 1,
+      extra_specs: JSON.stringify({ volume_backend_name: b }),
+    });
   }
 }
 
@@ -29,7 +35,8 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     must(ctx, 'volume_extension:type_get_all', authOf(req));
     ensureBackendTypes(ctx);
     let rows = ctx.repo.listTypes();
-    if (req.query.is_public !== undefined && req.query.is_public !== 'None') rows = rows.filter((t) => (t.is_public === 1) === ['true', '1'].includes(req.query.is_public!.toLowerCase()));
+    if (req.query.is_public !== undefined && req.query.is_public !== 'None')
+      rows = rows.filter((t) => (t.is_public === 1) === ['true', '1'].includes(req.query.is_public!.toLowerCase()));
     return { volume_types: rows.map(typeView) };
   });
   app.get(`${prefix}/types/default`, async (req: Req) => {
@@ -42,7 +49,8 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     must(ctx, 'volume_extension:type_get', authOf(req));
     ensureBackendTypes(ctx);
     const t = ctx.repo.getType(req.params.id!);
-    if (!t || (t.id !== req.params.id && t.name !== req.params.id)) throw new NotFound(`Volume type ${req.params.id} could not be found.`, 'VolumeTypeNotFound');
+    if (!t || (t.id !== req.params.id && t.name !== req.params.id))
+      throw new NotFound(`Volume type ${req.params.id} could not be found.`, 'VolumeTypeNotFound');
     return { volume_type: typeView(t) };
   });
   app.post(`${prefix}/types`, async (req: Req) => {
@@ -50,7 +58,13 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     const b = validate(TypeCreate, req.body).volume_type;
     if (ctx.repo.getType(b.name)) throw new BadRequest(`Volume Type ${b.name} already exists.`, 'VolumeTypeExists');
     const pub = b['os-volume-type-access:is_public'];
-    const t = ctx.repo.insertType({ id: randomUUID(), name: b.name, description: b.description ?? null, is_public: pub === false || pub === 'false' ? 0 : 1, extra_specs: JSON.stringify(b.extra_specs ?? {}) });
+    const t = ctx.repo.insertType({
+      id: randomUUID(),
+      name: b.name,
+      description: b.description ?? null,
+      is_public: pub === false || pub === 'false' ? 0 : 1,
+      extra_specs: JSON.stringify(b.extra_specs ?? {}),
+    });
     return { volume_type: typeView(t) };
   });
   app.delete(`${prefix}/types/:id`, async (req: Req, reply: FastifyReply) => {
@@ -72,7 +86,9 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     must(ctx, 'volume_extension:availability_zone_list', authOf(req));
     const zones = new Map<string, boolean>([[ctx.config.volume.default_availability_zone, false]]);
     for (const h of volumeHosts(ctx)) zones.set(h.zone, (zones.get(h.zone) ?? false) || (h.up && h.enabled));
-    return { availabilityZoneInfo: [...zones.entries()].map(([zoneName, available]) => ({ zoneName, zoneState: { available } })) };
+    return {
+      availabilityZoneInfo: [...zones.entries()].map(([zoneName, available]) => ({ zoneName, zoneState: { available } })),
+    };
   });
 
   // Quotas and limits
@@ -96,7 +112,7 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
   });
   app.get(`${prefix}/limits`, async (req: Req) => {
     const auth = authOf(req);
-    const p = auth.isAdmin && req.query.project_id ? req.query.project_id : auth.projectId ?? '';
+    const p = auth.isAdmin && req.query.project_id ? req.query.project_id : (auth.projectId ?? '');
     return { limits: limitsView(ctx, p) };
   });
 
@@ -104,7 +120,11 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
   const visibleAttachment = (req: Req) => {
     const auth = authOf(req);
     const a = ctx.repo.getAttachment(req.params.id!);
-    if (!a) throw new NotFound(`Volume attachment could not be found with filter: attachment_id = ${req.params.id}.`, 'VolumeAttachmentNotFound');
+    if (!a)
+      throw new NotFound(
+        `Volume attachment could not be found with filter: attachment_id = ${req.params.id}.`,
+        'VolumeAttachmentNotFound',
+      );
     visibleVolume(ctx, auth, a.volume_id);
     return { auth, a };
   };
@@ -112,14 +132,23 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     const auth = authOf(req);
     const rows = ctx.repo.listAttachments().filter((a) => {
       const v = ctx.repo.getVolume(a.volume_id);
-      return v && (auth.isAdmin || v.project_id === auth.projectId) && (!req.query.volume_id || a.volume_id === req.query.volume_id)
-        && (!req.query.instance_id || a.instance_uuid === req.query.instance_id);
+      return (
+        v &&
+        (auth.isAdmin || v.project_id === auth.projectId) &&
+        (!req.query.volume_id || a.volume_id === req.query.volume_id) &&
+        (!req.query.instance_id || a.instance_uuid === req.query.instance_id)
+      );
     });
-    return { attachments: rows.map((a) => ({ id: a.id, volume_id: a.volume_id, instance: a.instance_uuid, status: a.attach_status })) };
+    return {
+      attachments: rows.map((a) => ({ id: a.id, volume_id: a.volume_id, instance: a.instance_uuid, status: a.attach_status })),
+    };
   });
   app.get(`${prefix}/attachments/detail`, async (req: Req) => {
     const auth = authOf(req);
-    const rows = ctx.repo.listAttachments().filter((a) => { const v = ctx.repo.getVolume(a.volume_id); return v && (auth.isAdmin || v.project_id === auth.projectId); });
+    const rows = ctx.repo.listAttachments().filter((a) => {
+      const v = ctx.repo.getVolume(a.volume_id);
+      return v && (auth.isAdmin || v.project_id === auth.projectId);
+    });
     return { attachments: rows.map((a) => attachmentView(a)) };
   });
   app.get(`${prefix}/attachments/:id`, async (req: Req) => ({ attachment: attachmentView(visibleAttachment(req).a) }));
@@ -130,7 +159,11 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     const v = visibleVolume(ctx, auth, b.volume_uuid);
     if (b.connector) {
       const { attachment, connection } = await reserveAndConnect(ctx, v, {
-        instance: b.instance_uuid ?? null, host: typeof b.connector.host === 'string' ? b.connector.host : null, connector: connectorFromApi(b.connector), mode: b.mode ?? 'rw', requestId: req.id,
+        instance: b.instance_uuid ?? null,
+        host: typeof b.connector.host === 'string' ? b.connector.host : null,
+        connector: connectorFromApi(b.connector),
+        mode: b.mode ?? 'rw',
+        requestId: req.id,
       });
       return { attachment: attachmentView(attachment, connection) };
     }
@@ -158,4 +191,3 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     return { attachments: [] };
   });
 }
-

@@ -20,13 +20,30 @@ export function volumeCtxOf(deps: ServiceDeps): VolumeCtx {
   const have = deps.extras.volumeCtx as VolumeCtx | undefined;
   if (have) return have;
   let layer: AgentLayer | null = null;
-  try { layer = agentLayerOf(deps); } catch { layer = null; }
-  const ctx = createVolumeCtx({ db: deps.db, config: deps.config, log: deps.log, policy: deps.auth.policy, facades: deps.facades, layer });
+  try {
+    layer = agentLayerOf(deps);
+  } catch {
+    layer = null;
+  }
+  const ctx = createVolumeCtx({
+    db: deps.db,
+    config: deps.config,
+    log: deps.log,
+    policy: deps.auth.policy,
+    facades: deps.facades,
+    layer,
+  });
   registerCompletions(ctx);
   const hosts = layer?.hosts as (AgentLayer['hosts'] & { __volumes?: boolean }) | undefined;
   if (hosts && !hosts.__volumes) {
     hosts.__volumes = true;
-    hosts.onUp((h) => { try { resyncHost(ctx, h.id); } catch (err) { ctx.log.warn({ err, host: h.id }, 'volume connection resync failed'); } });
+    hosts.onUp((h) => {
+      try {
+        resyncHost(ctx, h.id);
+      } catch (err) {
+        ctx.log.warn({ err, host: h.id }, 'volume connection resync failed');
+      }
+    });
   }
   deps.extras.volumeCtx = ctx;
   return ctx;
@@ -38,7 +55,9 @@ export function volumeFacadeOf(deps: ServiceDeps) {
 }
 
 class NotAcceptable extends CloudError {
-  constructor(message: string) { super(406, message, 'VersionNotAcceptable'); }
+  constructor(message: string) {
+    super(406, message, 'VersionNotAcceptable');
+  }
 }
 
 /** Cinder v3 under /volume: /v3/{project_id}/… and the project-less /v3/…; only 3.0. */
@@ -57,7 +76,8 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
         if (!v) return;
         const m = /^volume\s+(latest|(\d+)\.(\d+))$/i.exec(v);
         if (!m) {
-          if (/^volume\b/i.test(v)) throw new CloudError(400, `Invalid API version request string: ${v}`, 'InvalidAPIVersionString');
+          if (/^volume\b/i.test(v))
+            throw new CloudError(400, `Invalid API version request string: ${v}`, 'InvalidAPIVersionString');
           return; // another service's header
         }
         if (m[1]!.toLowerCase() === 'latest') return;
@@ -65,7 +85,9 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
         const [xmaj, xmin] = VOLUME_MAX_MICROVERSION.split('.').map(Number) as [number, number];
         const [nmaj, nmin] = VOLUME_MIN_MICROVERSION.split('.').map(Number) as [number, number];
         if (maj !== xmaj || min > xmin || (maj === nmaj && min < nmin)) {
-          throw new NotAcceptable(`Version ${maj}.${min} is not supported by the API. Minimum is ${VOLUME_MIN_MICROVERSION} and maximum is ${VOLUME_MAX_MICROVERSION}.`);
+          throw new NotAcceptable(
+            `Version ${maj}.${min} is not supported by the API. Minimum is ${VOLUME_MIN_MICROVERSION} and maximum is ${VOLUME_MAX_MICROVERSION}.`,
+          );
         }
       });
       api.addHook('preHandler', authHook(deps.auth.validator));

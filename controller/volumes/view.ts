@@ -6,7 +6,13 @@ import type { AttachmentRow, SnapshotRow, TypeRow, VolumeRow } from './volumes.r
 
 /** Cinder's timestamp: 2026-11-22T08:08:57.000000 */
 export const ct = (iso: string | null | undefined): string | null => (iso ? cinderTime(new Date(iso)) : null);
-const json = <T>(s: string | null, d: T): T => { try { return s ? JSON.parse(s) as T : d; } catch { return d; } };
+const json = <T>(s: string | null, d: T): T => {
+  try {
+    return s ? (JSON.parse(s) as T) : d;
+  } catch {
+    return d;
+  }
+};
 
 export function links(base: string, project: string, collection: string, id: string) {
   return [
@@ -17,10 +23,17 @@ export function links(base: string, project: string, collection: string, id: str
 
 /** A volume's attachments as the volume document shows them (Cinder: `id` is the volume id). */
 export function attachmentsView(rows: AttachmentRow[]) {
-  return rows.filter((a) => a.attach_status === 'attached').map((a) => ({
-    server_id: a.instance_uuid, attachment_id: a.id, attached_at: ct(a.attached_at), host_name: a.attached_host,
-    volume_id: a.volume_id, device: a.mountpoint, id: a.volume_id,
-  }));
+  return rows
+    .filter((a) => a.attach_status === 'attached')
+    .map((a) => ({
+      server_id: a.instance_uuid,
+      attachment_id: a.id,
+      attached_at: ct(a.attached_at),
+      host_name: a.attached_host,
+      volume_id: a.volume_id,
+      device: a.mountpoint,
+      id: a.volume_id,
+    }));
 }
 
 export function volumeView(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, base: string): Record<string, unknown> {
@@ -61,23 +74,42 @@ export function volumeView(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, base
 
 export function snapshotView(s: SnapshotRow): Record<string, unknown> {
   return {
-    id: s.id, name: s.name, description: s.description, volume_id: s.volume_id, size: s.size, status: s.status,
-    metadata: json(s.metadata, {}), created_at: ct(s.created_at), updated_at: ct(s.updated_at),
-    'os-extended-snapshot-attributes:project_id': s.project_id, 'os-extended-snapshot-attributes:progress': s.status === 'available' ? '100%' : '0%',
+    id: s.id,
+    name: s.name,
+    description: s.description,
+    volume_id: s.volume_id,
+    size: s.size,
+    status: s.status,
+    metadata: json(s.metadata, {}),
+    created_at: ct(s.created_at),
+    updated_at: ct(s.updated_at),
+    'os-extended-snapshot-attributes:project_id': s.project_id,
+    'os-extended-snapshot-attributes:progress': s.status === 'available' ? '100%' : '0%',
   };
 }
 
 export function typeView(t: TypeRow): Record<string, unknown> {
   return {
-    id: t.id, name: t.name, description: t.description, is_public: t.is_public === 1,
-    'os-volume-type-access:is_public': t.is_public === 1, extra_specs: json(t.extra_specs, {}), qos_specs_id: null,
+    id: t.id,
+    name: t.name,
+    description: t.description,
+    is_public: t.is_public === 1,
+    'os-volume-type-access:is_public': t.is_public === 1,
+    extra_specs: json(t.extra_specs, {}),
+    qos_specs_id: null,
   };
 }
 
 /** The v3 attachments API document (connection_info only to the caller that set up the connection). */
 export function attachmentView(a: AttachmentRow, connectionInfo?: unknown): Record<string, unknown> {
   return {
-    id: a.id, volume_id: a.volume_id, instance: a.instance_uuid, attached_at: ct(a.attached_at), detached_at: null,
-    status: a.attach_status, attach_mode: a.attach_mode, connection_info: connectionInfo ?? null,
+    id: a.id,
+    volume_id: a.volume_id,
+    instance: a.instance_uuid,
+    attached_at: ct(a.attached_at),
+    detached_at: null,
+    status: a.attach_status,
+    attach_mode: a.attach_mode,
+    connection_info: connectionInfo ?? null,
   };
 }

@@ -18,9 +18,16 @@ const boolOf = (v: unknown): boolean | null => {
 };
 
 /** POST /volumes/{id}/action: one key naming the action. Returns a body (200) or undefined (202). */
-export async function volumeActions(ctx: VolumeCtx, auth: AuthContext, id: string, body: unknown, requestId?: string): Promise<unknown> {
+export async function volumeActions(
+  ctx: VolumeCtx,
+  auth: AuthContext,
+  id: string,
+  body: unknown,
+  requestId?: string,
+): Promise<unknown> {
   const v = visibleVolume(ctx, auth, id);
-  if (!body || typeof body !== 'object' || Object.keys(body).length !== 1) throw new BadRequest('Invalid request body: exactly one action is expected.');
+  if (!body || typeof body !== 'object' || Object.keys(body).length !== 1)
+    throw new BadRequest('Invalid request body: exactly one action is expected.');
   const [action, raw] = Object.entries(body as Record<string, unknown>)[0]!;
   const arg = (raw ?? {}) as Record<string, unknown>;
   const target = { project_id: v.project_id };
@@ -31,19 +38,22 @@ export async function volumeActions(ctx: VolumeCtx, auth: AuthContext, id: strin
     case 'os-set_bootable': {
       must(ctx, 'volume:update', auth, target);
       const b = boolOf(arg.bootable);
-      if (b === null) throw new BadRequest(`Invalid value '${String(arg.bootable)}' for bootable. Accepted values are 'true' or 'false'.`);
+      if (b === null)
+        throw new BadRequest(`Invalid value '${String(arg.bootable)}' for bootable. Accepted values are 'true' or 'false'.`);
       ctx.repo.updateVolume(v.id, { bootable: b ? 1 : 0 });
       return {};
     }
     case 'os-update_readonly_flag': {
       must(ctx, 'volume:update_readonly_flag', auth, target);
-      if (boolOf(arg.readonly) === null) throw new BadRequest("Invalid value for readonly. Accepted values are 'true' or 'false'.");
+      if (boolOf(arg.readonly) === null)
+        throw new BadRequest("Invalid value for readonly. Accepted values are 'true' or 'false'.");
       return {};
     }
     case 'os-reset_status': {
       must(ctx, 'volume_extension:volume_admin_actions:reset_status', auth, target);
       const st = arg.status;
-      if (typeof st !== 'string' || !VOLUME_STATUSES.includes(st)) throw new BadRequest(`Invalid input received: bad status value ${String(st)}.`);
+      if (typeof st !== 'string' || !VOLUME_STATUSES.includes(st))
+        throw new BadRequest(`Invalid input received: bad status value ${String(st)}.`);
       if (arg.attach_status === 'detached') ctx.db.prepare('DELETE FROM volume_attachments WHERE volume_id = ?').run(v.id);
       ctx.repo.updateVolume(v.id, { status: st, reason: null });
       return undefined;
@@ -55,16 +65,25 @@ export async function volumeActions(ctx: VolumeCtx, auth: AuthContext, id: strin
     }
     case 'os-unreserve': {
       must(ctx, 'volume_extension:volume_actions:unreserve', auth, target);
-      for (const a of ctx.repo.attachmentsOf(v.id).filter((x) => x.attach_status === 'reserved' || x.attach_status === 'attaching')) await rollback(ctx, a, 'unreserved');
+      for (const a of ctx.repo
+        .attachmentsOf(v.id)
+        .filter((x) => x.attach_status === 'reserved' || x.attach_status === 'attaching'))
+        await rollback(ctx, a, 'unreserved');
       return undefined;
     }
     case 'os-initialize_connection': {
       must(ctx, 'volume_extension:volume_actions:initialize_connection', auth, target);
-      if (!Value.Check(ConnectorIn, arg.connector)) throw new BadRequest('Invalid input received: a connector with an iSCSI initiator is required.');
+      if (!Value.Check(ConnectorIn, arg.connector))
+        throw new BadRequest('Invalid input received: a connector with an iSCSI initiator is required.');
       const c = connectorFromApi(arg.connector);
-      let a = ctx.repo.attachmentsOf(v.id).find((x) => x.attach_status === 'reserved' || (x.attach_status === 'attaching' && !x.connector));
+      let a = ctx.repo
+        .attachmentsOf(v.id)
+        .find((x) => x.attach_status === 'reserved' || (x.attach_status === 'attaching' && !x.connector));
       let reserved = false;
-      if (!a) { a = reserve(ctx, v, { instance: null, host: typeof arg.connector.host === 'string' ? arg.connector.host : null }); reserved = true; }
+      if (!a) {
+        a = reserve(ctx, v, { instance: null, host: typeof arg.connector.host === 'string' ? arg.connector.host : null });
+        reserved = true;
+      }
       try {
         return { connection_info: await connect(ctx, a, c, requestId) };
       } catch (e) {
@@ -79,13 +98,19 @@ export async function volumeActions(ctx: VolumeCtx, auth: AuthContext, id: strin
       if (!mount) throw new BadRequest("Invalid input received: 'mountpoint' is required.");
       let a = ctx.repo.attachmentsOf(v.id).find((x) => x.attach_status === 'reserved' || x.attach_status === 'attaching');
       if (!a) a = reserve(ctx, v, { instance });
-      ctx.repo.updateAttachment(a.id, { instance_uuid: instance ?? a.instance_uuid, attached_host: typeof arg.host_name === 'string' ? arg.host_name : a.attached_host });
+      ctx.repo.updateAttachment(a.id, {
+        instance_uuid: instance ?? a.instance_uuid,
+        attached_host: typeof arg.host_name === 'string' ? arg.host_name : a.attached_host,
+      });
       complete(ctx, a.id, mount);
       return undefined;
     }
     case 'os-begin_detaching':
       must(ctx, 'volume_extension:volume_actions:begin_detaching', auth, target);
-      if (v.status !== 'in-use') throw new BadRequest(`Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.`);
+      if (v.status !== 'in-use')
+        throw new BadRequest(
+          `Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.`,
+        );
       ctx.repo.updateVolume(v.id, { status: 'detaching' }, ['in-use']);
       return undefined;
     case 'os-roll_detaching':
@@ -106,12 +131,22 @@ export async function volumeActions(ctx: VolumeCtx, auth: AuthContext, id: strin
     }
     case 'os-terminate_connection': {
       must(ctx, 'volume_extension:volume_actions:terminate_connection', auth, target);
-      if (!Value.Check(ConnectorIn, arg.connector)) throw new BadRequest('Invalid input received: a connector with an iSCSI initiator is required.');
+      if (!Value.Check(ConnectorIn, arg.connector))
+        throw new BadRequest('Invalid input received: a connector with an iSCSI initiator is required.');
       const init = arg.connector.initiator;
       for (const a of ctx.repo.attachmentsOf(v.id)) {
-        const c = a.connector ? JSON.parse(a.connector) as { initiator: string } : null;
+        const c = a.connector ? (JSON.parse(a.connector) as { initiator: string }) : null;
         if (!c || c.initiator !== init || !v.host_id || !ctx.layer) continue;
-        await ctx.layer.dispatcher.send({ hostId: v.host_id, route: TerminateConnection, body: { id: v.id, connector: c, auth: { username: a.chap_username, password: a.chap_password } }, resource: { type: 'volume', id: v.id }, requestId }, { waitMs: ctx.config.volume.operation_wait_s * 1000 });
+        await ctx.layer.dispatcher.send(
+          {
+            hostId: v.host_id,
+            route: TerminateConnection,
+            body: { id: v.id, connector: c, auth: { username: a.chap_username, password: a.chap_password } },
+            resource: { type: 'volume', id: v.id },
+            requestId,
+          },
+          { waitMs: ctx.config.volume.operation_wait_s * 1000 },
+        );
         ctx.db.prepare('UPDATE volume_attachments SET connector = NULL WHERE id = ?').run(a.id);
       }
       return undefined;

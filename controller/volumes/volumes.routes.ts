@@ -4,7 +4,16 @@ import { ctxOf, type AuthContext } from '../http/auth.js';
 import { volumeActions } from './volume-actions.service.js';
 import { must, volumeBase, type VolumeCtx } from './context.js';
 import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
-import { createSnapshot, createVolume, deleteSnapshot, deleteVolume, updateSnapshot, updateVolume, visibleSnapshot, visibleVolume } from './volumes.service.js';
+import {
+  createSnapshot,
+  createVolume,
+  deleteSnapshot,
+  deleteVolume,
+  updateSnapshot,
+  updateVolume,
+  visibleSnapshot,
+  visibleVolume,
+} from './volumes.service.js';
 import { links, snapshotView, volumeView } from './view.js';
 import { actionBody } from '../http/json-body.js';
 
@@ -36,7 +45,8 @@ function page<T extends { id: string }>(rows: T[], q: Record<string, string | un
   }
   if (q.offset) out = out.slice(Number(q.offset) || 0);
   const limit = q.limit !== undefined ? Number(q.limit) : null;
-  if (limit !== null && (!Number.isInteger(limit) || limit < 0)) throw new BadRequest(`Invalid input received: limit must be a non-negative integer.`);
+  if (limit !== null && (!Number.isInteger(limit) || limit < 0))
+    throw new BadRequest(`Invalid input received: limit must be a non-negative integer.`);
   if (limit !== null && out.length > limit) return { rows: out.slice(0, limit), more: true };
   return { rows: out, more: false };
 }
@@ -50,8 +60,15 @@ function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>)
   if (q.availability_zone) out = out.filter((v) => v.availability_zone === q.availability_zone);
   if (q.metadata) {
     let m: Record<string, string> = {};
-    try { m = JSON.parse(q.metadata.replace(/'/g, '"')) as Record<string, string>; } catch { throw new BadRequest('Invalid filter: metadata must be a JSON object.'); }
-    out = out.filter((v) => { const vm = JSON.parse(v.metadata) as Record<string, string>; return Object.entries(m).every(([k, x]) => vm[k] === x); });
+    try {
+      m = JSON.parse(q.metadata.replace(/'/g, '"')) as Record<string, string>;
+    } catch {
+      throw new BadRequest('Invalid filter: metadata must be a JSON object.');
+    }
+    out = out.filter((v) => {
+      const vm = JSON.parse(v.metadata) as Record<string, string>;
+      return Object.entries(m).every(([k, x]) => vm[k] === x);
+    });
   }
   return out;
 }
@@ -65,12 +82,23 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if (req.query.sort_dir === 'asc' || req.query.sort === 'created_at:asc') rows.reverse();
     const p = page(rows, req.query);
     const doc: Record<string, unknown> = {
-      volumes: p.rows.map((v) => (detail ? volumeView(ctx, auth, v, base(req)) : { id: v.id, name: v.name, links: links(base(req), v.project_id, 'volumes', v.id) })),
+      volumes: p.rows.map((v) =>
+        detail
+          ? volumeView(ctx, auth, v, base(req))
+          : { id: v.id, name: v.name, links: links(base(req), v.project_id, 'volumes', v.id) },
+      ),
     };
     if (p.more) {
       const last = p.rows.at(-1)!;
-      const qs = new URLSearchParams({ ...Object.fromEntries(Object.entries(req.query).filter(([k, v]) => v !== undefined && k !== 'marker') as Array<[string, string]>), marker: last.id });
-      doc.volumes_links = [{ rel: 'next', href: `${base(req)}/v3/${auth.projectId ?? ''}/volumes${detail ? '/detail' : ''}?${qs}` }];
+      const qs = new URLSearchParams({
+        ...Object.fromEntries(
+          Object.entries(req.query).filter(([k, v]) => v !== undefined && k !== 'marker') as Array<[string, string]>,
+        ),
+        marker: last.id,
+      });
+      doc.volumes_links = [
+        { rel: 'next', href: `${base(req)}/v3/${auth.projectId ?? ''}/volumes${detail ? '/detail' : ''}?${qs}` },
+      ];
     }
     if (truthy(req.query.with_count)) doc.count = rows.length;
     return doc;
@@ -116,7 +144,22 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if (req.query.status) rows = rows.filter((s) => s.status === req.query.status);
     if (req.query.volume_id) rows = rows.filter((s) => s.volume_id === req.query.volume_id);
     const p = page(rows, req.query);
-    return { snapshots: p.rows.map((s) => (detail ? snapshotView(s) : { id: s.id, name: s.name, volume_id: s.volume_id, status: s.status, size: s.size, created_at: snapshotView(s).created_at, description: s.description, metadata: JSON.parse(s.metadata) as unknown })) };
+    return {
+      snapshots: p.rows.map((s) =>
+        detail
+          ? snapshotView(s)
+          : {
+              id: s.id,
+              name: s.name,
+              volume_id: s.volume_id,
+              status: s.status,
+              size: s.size,
+              created_at: snapshotView(s).created_at,
+              description: s.description,
+              metadata: JSON.parse(s.metadata) as unknown,
+            },
+      ),
+    };
   };
   app.get(`${prefix}/snapshots`, slist(false));
   app.get(`${prefix}/snapshots/detail`, slist(true));
@@ -129,7 +172,9 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     must(ctx, 'volume:get_snapshot', auth, { project_id: s.project_id });
     return { snapshot: snapshotView(s) };
   });
-  app.put(`${prefix}/snapshots/:id`, async (req: Req) => ({ snapshot: snapshotView(updateSnapshot(ctx, authOf(req), req.params.id!, req.body)) }));
+  app.put(`${prefix}/snapshots/:id`, async (req: Req) => ({
+    snapshot: snapshotView(updateSnapshot(ctx, authOf(req), req.params.id!, req.body)),
+  }));
   app.delete(`${prefix}/snapshots/:id`, async (req: Req, reply: FastifyReply) => {
     deleteSnapshot(ctx, authOf(req), req.params.id!, req.id);
     return reply.code(202).send();
@@ -141,9 +186,9 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if (!('os-reset_status' in b)) throw new BadRequest('There is no such action: ' + Object.keys(b).join(','));
     must(ctx, 'volume_extension:snapshot_admin_actions:reset_status', auth, { project_id: s.project_id });
     const st = b['os-reset_status']?.status;
-    if (!st || !['available', 'error', 'creating', 'deleting', 'error_deleting'].includes(st)) throw new BadRequest(`Invalid input received: bad snapshot status ${String(st)}.`);
+    if (!st || !['available', 'error', 'creating', 'deleting', 'error_deleting'].includes(st))
+      throw new BadRequest(`Invalid input received: bad snapshot status ${String(st)}.`);
     ctx.repo.updateSnapshot(s.id, { status: st });
     return reply.code(202).send();
   });
 }
-

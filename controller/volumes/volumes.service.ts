@@ -1,4 +1,11 @@
-import { CreateSnapshot, CreateVolume, DeleteSnapshot, DeleteVolume, ExtendVolume, type VolumeSource } from '../../shared/agent/volume.js';
+import {
+  CreateSnapshot,
+  CreateVolume,
+  DeleteSnapshot,
+  DeleteVolume,
+  ExtendVolume,
+  type VolumeSource,
+} from '../../shared/agent/volume.js';
 import { SnapshotCreate, SnapshotUpdate, VolumeCreate, VolumeUpdate } from '../../shared/api/volume.js';
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
@@ -16,24 +23,34 @@ export const DELETABLE = ['available', 'error', 'error_restoring', 'error_extend
 /** The volume if ctx may see it (own project, or admin); 404 otherwise (no existence leak). */
 export function visibleVolume(ctx: VolumeCtx, auth: AuthContext | null, id: string): VolumeRow {
   const v = ctx.repo.getVolume(id);
-  if (!v || (auth && !auth.isAdmin && auth.projectId !== v.project_id)) throw new NotFound(`Volume ${id} could not be found.`, 'VolumeNotFound');
+  if (!v || (auth && !auth.isAdmin && auth.projectId !== v.project_id))
+    throw new NotFound(`Volume ${id} could not be found.`, 'VolumeNotFound');
   return v;
 }
 
 export function visibleSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string): SnapshotRow {
   const s = ctx.repo.getSnapshot(id);
-  if (!s || (!auth.isAdmin && auth.projectId !== s.project_id)) throw new NotFound(`Snapshot ${id} could not be found.`, 'SnapshotNotFound');
+  if (!s || (!auth.isAdmin && auth.projectId !== s.project_id))
+    throw new NotFound(`Snapshot ${id} could not be found.`, 'SnapshotNotFound');
   return s;
 }
 
 function sizeOf(v: unknown): number | null {
   if (v === undefined || v === null) return null;
   const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new BadRequest(`Invalid input received: Volume size '${String(v)}' must be an integer and greater than 0.`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new BadRequest(`Invalid input received: Volume size '${String(v)}' must be an integer and greater than 0.`);
   return n;
 }
 
-function enqueue(ctx: VolumeCtx, hostId: string, route: typeof CreateVolume | typeof DeleteVolume | typeof ExtendVolume | typeof CreateSnapshot | typeof DeleteSnapshot, body: never, resource: { type: string; id: string }, requestId?: string): void {
+function enqueue(
+  ctx: VolumeCtx,
+  hostId: string,
+  route: typeof CreateVolume | typeof DeleteVolume | typeof ExtendVolume | typeof CreateSnapshot | typeof DeleteSnapshot,
+  body: never,
+  resource: { type: string; id: string },
+  requestId?: string,
+): void {
   if (!ctx.layer) throw new Error('the agent layer is not wired');
   ctx.layer.dispatcher.enqueue({ hostId, route, body, resource, requestId });
 }
@@ -59,7 +76,11 @@ export function registerCompletions(ctx: VolumeCtx): void {
     else ctx.repo.updateVolume(op.resource_id!, { status: 'error_extending', reason: reason(out) }, ['extending']);
   });
   d.onComplete(CreateSnapshot, (op, out) => {
-    ctx.repo.updateSnapshot(op.resource_id!, out.ok ? { status: 'available', reason: null } : { status: 'error', reason: reason(out) }, ['creating']);
+    ctx.repo.updateSnapshot(
+      op.resource_id!,
+      out.ok ? { status: 'available', reason: null } : { status: 'error', reason: reason(out) },
+      ['creating'],
+    );
   });
   d.onComplete(DeleteSnapshot, (op, out) => {
     if (out.ok) ctx.repo.deleteSnapshot(op.resource_id!);
@@ -68,13 +89,20 @@ export function registerCompletions(ctx: VolumeCtx): void {
 }
 
 /** The image source for an agent: URL through our own image API, service token, MD5. */
-function imageSource(ctx: VolumeCtx, img: { id: string; checksum: string | null; disk_format: string | null; size: number | null }) {
+function imageSource(
+  ctx: VolumeCtx,
+  img: { id: string; checksum: string | null; disk_format: string | null; size: number | null },
+) {
   const identity = ctx.facades.identity;
   if (!identity) throw new Error('no identity facade for a service token');
   const base = (ctx.config.public_url || `http://127.0.0.1:${ctx.config.listen.port}`).replace(/\/+$/, '');
   return {
-    id: img.id, download_url: `${base}/image/v2/images/${img.id}/file`, token: identity.serviceToken(),
-    checksum: img.checksum && /^[0-9a-f]{32}$/.test(img.checksum) ? img.checksum : null, disk_format: img.disk_format ?? 'raw', size: img.size,
+    id: img.id,
+    download_url: `${base}/image/v2/images/${img.id}/file`,
+    token: identity.serviceToken(),
+    checksum: img.checksum && /^[0-9a-f]{32}$/.test(img.checksum) ? img.checksum : null,
+    disk_format: img.disk_format ?? 'raw',
+    size: img.size,
   };
 }
 
@@ -88,7 +116,8 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   const imageId = b.imageRef ?? b.image_id ?? null;
   if (b.backup_id) throw new BadRequest('Invalid input received: restoring from a backup is not supported.');
   const sources = [imageId, b.snapshot_id, b.source_volid].filter((x) => x);
-  if (sources.length > 1) throw new BadRequest('Invalid input received: only one of imageRef, snapshot_id or source_volid may be given.');
+  if (sources.length > 1)
+    throw new BadRequest('Invalid input received: only one of imageRef, snapshot_id or source_volid may be given.');
   let source: VolumeSource = { type: 'empty' };
   let hostId: string | null = null;
   let backend: string | null = null;
@@ -96,10 +125,15 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   let bootable = false;
   if (b.snapshot_id) {
     const s = ctx.repo.getSnapshot(b.snapshot_id);
-    if (!s || (!auth.isAdmin && s.project_id !== projectId)) throw new NotFound(`Snapshot ${b.snapshot_id} could not be found.`, 'SnapshotNotFound');
-    if (s.status !== 'available') throw new BadRequest(`Invalid snapshot: Originating snapshot status must be one of 'available' values`);
+    if (!s || (!auth.isAdmin && s.project_id !== projectId))
+      throw new NotFound(`Snapshot ${b.snapshot_id} could not be found.`, 'SnapshotNotFound');
+    if (s.status !== 'available')
+      throw new BadRequest(`Invalid snapshot: Originating snapshot status must be one of 'available' values`);
     size ??= s.size;
-    if (size < s.size) throw new BadRequest(`Invalid input received: Volume size '${size}'GB cannot be smaller than the snapshot size ${s.size}GB. They must be >= original snapshot size.`);
+    if (size < s.size)
+      throw new BadRequest(
+        `Invalid input received: Volume size '${size}'GB cannot be smaller than the snapshot size ${s.size}GB. They must be >= original snapshot size.`,
+      );
     const parent = ctx.repo.getVolume(s.volume_id);
     hostId = parent?.host_id ?? null;
     backend = parent?.backend ?? null;
@@ -107,9 +141,15 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
     source = { type: 'snapshot', snapshot_id: s.id };
   } else if (b.source_volid) {
     const src = visibleVolume(ctx, auth, b.source_volid);
-    if (!['available', 'in-use'].includes(src.status)) throw new BadRequest(`Invalid volume: Source volume status must be available or in-use, but current status is: ${src.status}.`);
+    if (!['available', 'in-use'].includes(src.status))
+      throw new BadRequest(
+        `Invalid volume: Source volume status must be available or in-use, but current status is: ${src.status}.`,
+      );
     size ??= src.size;
-    if (size < src.size) throw new BadRequest(`Invalid input received: Volume size '${size}'GB cannot be smaller than original volume size ${src.size}GB. They must be >= original volume size.`);
+    if (size < src.size)
+      throw new BadRequest(
+        `Invalid input received: Volume size '${size}'GB cannot be smaller than original volume size ${src.size}GB. They must be >= original volume size.`,
+      );
     hostId = src.host_id;
     backend = src.backend;
     bootable = src.bootable === 1;
@@ -120,13 +160,17 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
     if (img.status !== 'active') throw new BadRequest(`Invalid image: Image ${imageId} is not active.`);
     const need = Math.max(img.min_disk, Math.ceil((img.virtual_size ?? img.size ?? 0) / GiB), 1);
     size ??= need;
-    if (size < need) throw new BadRequest(`Invalid input received: Volume size ${size}GB cannot be smaller than the image minDisk size ${need}GB.`);
+    if (size < need)
+      throw new BadRequest(
+        `Invalid input received: Volume size ${size}GB cannot be smaller than the image minDisk size ${need}GB.`,
+      );
     imageName = img.name;
     bootable = true;
     source = { type: 'image', image: imageSource(ctx, img) };
   }
   if (size === null) throw new BadRequest("Invalid input received: 'size' is a required property when no source is given.");
-  if (size > 65536) throw new BadRequest(`Invalid input received: Volume size '${size}' must be an integer and less than or equal to 65536.`);
+  if (size > 65536)
+    throw new BadRequest(`Invalid input received: Volume size '${size}' must be an integer and less than or equal to 65536.`);
   const typeName = b.volume_type ?? ctx.config.volume.default_volume_type;
   const type = ctx.repo.getType(typeName);
   if (!type) throw new NotFound(`Volume type with name ${typeName} could not be found.`, 'VolumeTypeNotFound');
@@ -139,7 +183,10 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   let reason: string | null = null;
   if (!hostId) {
     const h = pickHost(ctx, { backend: wantBackend, zone, sizeGb: size });
-    if (h) { hostId = h.id; backend = h.backend; } else reason = 'No valid backend was found. No weighed backends available';
+    if (h) {
+      hostId = h.id;
+      backend = h.backend;
+    } else reason = 'No valid backend was found. No weighed backends available';
   } else if (!volumeHosts(ctx).some((h) => h.id === hostId && h.up)) {
     // The source's host is down: the dispatcher will deliver when it is back.
     ctx.log.info({ host: hostId }, 'volume host of the source is down; the create waits for it');
@@ -150,9 +197,24 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   let row!: VolumeRow;
   ctx.db.transaction(() => {
     row = ctx.repo.insertVolume({
-      id, project_id: projectId, user_id: auth.userId, name, description: b.description ?? b.display_description ?? null, size, status,
-      volume_type_id: type.id, availability_zone: zone, host_id: hostId, backend, bootable: bootable ? 1 : 0, metadata: JSON.stringify(b.metadata ?? {}),
-      snapshot_id: b.snapshot_id ?? null, source_volid: b.source_volid ?? null, image_id: imageId, image_name: imageName, multiattach: 0,
+      id,
+      project_id: projectId,
+      user_id: auth.userId,
+      name,
+      description: b.description ?? b.display_description ?? null,
+      size,
+      status,
+      volume_type_id: type.id,
+      availability_zone: zone,
+      host_id: hostId,
+      backend,
+      bootable: bootable ? 1 : 0,
+      metadata: JSON.stringify(b.metadata ?? {}),
+      snapshot_id: b.snapshot_id ?? null,
+      source_volid: b.source_volid ?? null,
+      image_id: imageId,
+      image_name: imageName,
+      multiattach: 0,
     });
     if (reason) ctx.repo.updateVolume(id, { reason });
     else enqueue(ctx, hostId!, CreateVolume, { id, size_gb: size, source } as never, { type: 'volume', id }, requestId);
@@ -166,7 +228,8 @@ export function updateVolume(ctx: VolumeCtx, auth: AuthContext, id: string, body
   const b = validate(VolumeUpdate, body).volume;
   ctx.repo.updateVolume(id, {
     name: b.name !== undefined ? b.name : b.display_name !== undefined ? b.display_name : undefined,
-    description: b.description !== undefined ? b.description : b.display_description !== undefined ? b.display_description : undefined,
+    description:
+      b.description !== undefined ? b.description : b.display_description !== undefined ? b.display_description : undefined,
     metadata: b.metadata ? JSON.stringify(b.metadata) : undefined,
   });
   return ctx.repo.getVolume(id)!;
@@ -177,12 +240,19 @@ export function deleteVolume(ctx: VolumeCtx, auth: AuthContext | null, id: strin
   const v = visibleVolume(ctx, auth, id);
   if (auth) must(ctx, 'volume:delete', auth, { project_id: v.project_id });
   if (!DELETABLE.includes(v.status) || ctx.repo.attachmentsOf(id).length) {
-    throw new BadRequest(`Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`, 'InvalidVolume');
+    throw new BadRequest(
+      `Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`,
+      'InvalidVolume',
+    );
   }
   const snaps = ctx.repo.snapshotsOf(id);
-  if (snaps.length) throw new BadRequest(`Invalid volume: Volume ${id} still has ${snaps.length} dependent snapshots.`, 'InvalidVolume');
+  if (snaps.length)
+    throw new BadRequest(`Invalid volume: Volume ${id} still has ${snaps.length} dependent snapshots.`, 'InvalidVolume');
   ctx.db.transaction(() => {
-    if (!v.host_id) { ctx.repo.deleteVolume(id); return; }
+    if (!v.host_id) {
+      ctx.repo.deleteVolume(id);
+      return;
+    }
     ctx.repo.updateVolume(id, { status: 'deleting' });
     enqueue(ctx, v.host_id, DeleteVolume, { id } as never, { type: 'volume', id }, requestId);
   })();
@@ -192,12 +262,23 @@ export function extendVolume(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, ra
   must(ctx, 'volume:extend', auth, { project_id: v.project_id });
   const b = (raw ?? {}) as { new_size?: unknown };
   const n = typeof b.new_size === 'string' ? Number(b.new_size) : b.new_size;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new BadRequest(`Invalid input for field/attribute new_size. Value: ${String(b.new_size)}. ${String(b.new_size)} is not of type 'integer'`);
-  if (v.status !== 'available') throw new BadRequest(`Invalid volume: Volume ${v.id} status must be 'available' to extend, currently ${v.status}.`, 'InvalidVolume');
-  if (n <= v.size) throw new BadRequest(`Invalid input received: New size for extend must be greater than current size. (current: ${v.size}, extended: ${n}).`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new BadRequest(
+      `Invalid input for field/attribute new_size. Value: ${String(b.new_size)}. ${String(b.new_size)} is not of type 'integer'`,
+    );
+  if (v.status !== 'available')
+    throw new BadRequest(
+      `Invalid volume: Volume ${v.id} status must be 'available' to extend, currently ${v.status}.`,
+      'InvalidVolume',
+    );
+  if (n <= v.size)
+    throw new BadRequest(
+      `Invalid input received: New size for extend must be greater than current size. (current: ${v.size}, extended: ${n}).`,
+    );
   checkQuota(ctx, v.project_id, { gigabytes: n - v.size, size: n });
   ctx.db.transaction(() => {
-    if (!ctx.repo.updateVolume(v.id, { status: 'extending' }, ['available'])) throw new BadRequest(`Invalid volume: Volume ${v.id} status must be 'available' to extend.`);
+    if (!ctx.repo.updateVolume(v.id, { status: 'extending' }, ['available']))
+      throw new BadRequest(`Invalid volume: Volume ${v.id} status must be 'available' to extend.`);
     enqueue(ctx, v.host_id!, ExtendVolume, { id: v.id, size_gb: n } as never, { type: 'volume', id: v.id }, requestId);
   })();
 }
@@ -208,15 +289,25 @@ export function createSnapshot(ctx: VolumeCtx, auth: AuthContext, body: unknown,
   const v = visibleVolume(ctx, auth, b.volume_id);
   const force = b.force === true || (typeof b.force === 'string' && ['true', '1', 'yes'].includes(b.force.toLowerCase()));
   if (!(v.status === 'available' || (force && v.status === 'in-use'))) {
-    throw new BadRequest(`Invalid volume: Volume ${v.id} status must be available, but current status is: ${v.status}.`, 'InvalidVolume');
+    throw new BadRequest(
+      `Invalid volume: Volume ${v.id} status must be available, but current status is: ${v.status}.`,
+      'InvalidVolume',
+    );
   }
   if (!v.host_id) throw new BadRequest(`Invalid volume: Volume ${v.id} has no host.`);
   checkQuota(ctx, v.project_id, { snapshots: 1, gigabytes: v.size });
   const id = newUuid();
   ctx.db.transaction(() => {
     ctx.repo.insertSnapshot({
-      id, project_id: v.project_id, user_id: auth.userId, volume_id: v.id, name: b.name ?? b.display_name ?? null,
-      description: b.description ?? b.display_description ?? null, size: v.size, status: 'creating', metadata: JSON.stringify(b.metadata ?? {}),
+      id,
+      project_id: v.project_id,
+      user_id: auth.userId,
+      volume_id: v.id,
+      name: b.name ?? b.display_name ?? null,
+      description: b.description ?? b.display_description ?? null,
+      size: v.size,
+      status: 'creating',
+      metadata: JSON.stringify(b.metadata ?? {}),
     });
     enqueue(ctx, v.host_id!, CreateSnapshot, { id, volume_id: v.id } as never, { type: 'snapshot', id }, requestId);
   })();
@@ -229,7 +320,8 @@ export function updateSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, bo
   const b = validate(SnapshotUpdate, body).snapshot;
   ctx.repo.updateSnapshot(id, {
     name: b.name !== undefined ? b.name : b.display_name !== undefined ? b.display_name : undefined,
-    description: b.description !== undefined ? b.description : b.display_description !== undefined ? b.display_description : undefined,
+    description:
+      b.description !== undefined ? b.description : b.display_description !== undefined ? b.display_description : undefined,
   });
   return ctx.repo.getSnapshot(id)!;
 }
@@ -237,17 +329,43 @@ export function updateSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, bo
 export function deleteSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, requestId?: string): void {
   const s = visibleSnapshot(ctx, auth, id);
   must(ctx, 'volume:delete_snapshot', auth, { project_id: s.project_id });
-  if (!['available', 'error', 'error_deleting'].includes(s.status)) throw new BadRequest(`Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`, 'InvalidSnapshot');
-  if (ctx.db.prepare("SELECT 1 FROM volumes WHERE snapshot_id = ? AND status IN ('creating')").get(id)) throw new BadRequest('Invalid snapshot: a volume is being created from it.');
+  if (!['available', 'error', 'error_deleting'].includes(s.status))
+    throw new BadRequest(
+      `Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`,
+      'InvalidSnapshot',
+    );
+  if (ctx.db.prepare("SELECT 1 FROM volumes WHERE snapshot_id = ? AND status IN ('creating')").get(id))
+    throw new BadRequest('Invalid snapshot: a volume is being created from it.');
   const v = ctx.repo.getVolume(s.volume_id);
   ctx.db.transaction(() => {
-    if (!v?.host_id) { ctx.repo.deleteSnapshot(id); return; }
+    if (!v?.host_id) {
+      ctx.repo.deleteSnapshot(id);
+      return;
+    }
     ctx.repo.updateSnapshot(id, { status: 'deleting' });
     enqueue(ctx, v.host_id, DeleteSnapshot, { id } as never, { type: 'snapshot', id }, requestId);
   })();
 }
 
-export const VOLUME_STATUSES = ['creating', 'available', 'reserved', 'attaching', 'detaching', 'in-use', 'maintenance', 'deleting', 'awaiting-transfer',
-  'error', 'error_deleting', 'backing-up', 'restoring-backup', 'error_backing-up', 'error_restoring', 'error_extending', 'downloading', 'uploading',
-  'retyping', 'extending'];
-
+export const VOLUME_STATUSES = [
+  'creating',
+  'available',
+  'reserved',
+  'attaching',
+  'detaching',
+  'in-use',
+  'maintenance',
+  'deleting',
+  'awaiting-transfer',
+  'error',
+  'error_deleting',
+  'backing-up',
+  'restoring-backup',
+  'error_backing-up',
+  'error_restoring',
+  'error_extending',
+  'downloading',
+  'uploading',
+  'retyping',
+  'extending',
+];

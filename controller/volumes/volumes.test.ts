@@ -8,11 +8,26 @@ beforeEach(async () => {
   c = await volumeCloud();
   P = `/volume/v3/${c.adminProjectId}`;
 });
-afterEach(async () => { await c.close(); });
+afterEach(async () => {
+  await c.close();
+});
 
 /** cinderclient's `volume create --size 1 NAME` body, explicit nulls and all (api notes 1.7). */
 const cliBody = (name: string, o: Record<string, unknown> = {}) => ({
-  volume: { size: 1, consistencygroup_id: null, snapshot_id: null, name, description: null, volume_type: null, availability_zone: null, metadata: {}, imageRef: null, source_volid: null, backup_id: null, ...o },
+  volume: {
+    size: 1,
+    consistencygroup_id: null,
+    snapshot_id: null,
+    name,
+    description: null,
+    volume_type: null,
+    availability_zone: null,
+    metadata: {},
+    imageRef: null,
+    source_volid: null,
+    backup_id: null,
+    ...o,
+  },
 });
 
 describe('Cinder v3 volumes', () => {
@@ -32,7 +47,18 @@ describe('Cinder v3 volumes', () => {
     const r = await c.req('POST', `${P}/volumes`, c.admin, cliBody('v1'));
     expect(r.status).toBe(202);
     const v = r.body.volume;
-    expect(v).toMatchObject({ name: 'v1', size: 1, status: 'creating', bootable: 'false', encrypted: false, multiattach: false, volume_type: '__DEFAULT__', availability_zone: 'nova', attachments: [], metadata: {} });
+    expect(v).toMatchObject({
+      name: 'v1',
+      size: 1,
+      status: 'creating',
+      bootable: 'false',
+      encrypted: false,
+      multiattach: false,
+      volume_type: '__DEFAULT__',
+      availability_zone: 'nova',
+      attachments: [],
+      metadata: {},
+    });
     expect(v.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
     expect(v['os-vol-tenant-attr:tenant_id']).toBe(c.adminProjectId);
     const av = await c.waitStatus(v.id, c.admin, 'available');
@@ -44,7 +70,11 @@ describe('Cinder v3 volumes', () => {
     const found = await c.req('GET', `${P}/volumes/detail?all_tenants=1&name=v1`, c.admin);
     expect(found.body.volumes.map((x: any) => x.id)).toEqual([v.id]);
     expect((await c.req('GET', `${P}/volumes?name=v1x`, c.admin)).body.volumes).toEqual([]);
-    expect((await c.req('GET', `${P}/volumes`, c.admin)).body.volumes[0]).toEqual({ id: v.id, name: 'v1', links: expect.any(Array) });
+    expect((await c.req('GET', `${P}/volumes`, c.admin)).body.volumes[0]).toEqual({
+      id: v.id,
+      name: 'v1',
+      links: expect.any(Array),
+    });
     // project-less URLs
     expect((await c.req('GET', `/volume/v3/volumes/${v.id}`, c.admin)).body.volume.id).toBe(v.id);
     const up = await c.req('PUT', `${P}/volumes/${v.id}`, c.admin, { volume: { name: 'v1b', description: 'd' } });
@@ -67,7 +97,13 @@ describe('Cinder v3 volumes', () => {
     expect(nt.status).toBe(404);
     expect(nt.body.itemNotFound.message).toMatch(/gold/);
     const id = randomUUID();
-    for (const [m, u] of [['GET', `volumes/${id}`], ['DELETE', `volumes/${id}`], ['PUT', `volumes/${id}`], ['GET', `snapshots/${id}`], ['POST', `volumes/${id}/action`]] as const) {
+    for (const [m, u] of [
+      ['GET', `volumes/${id}`],
+      ['DELETE', `volumes/${id}`],
+      ['PUT', `volumes/${id}`],
+      ['GET', `snapshots/${id}`],
+      ['POST', `volumes/${id}/action`],
+    ] as const) {
       const r = await c.req(m, `${P}/${u}`, c.admin, m === 'GET' || m === 'DELETE' ? undefined : { volume: {} });
       expect(r.status, `${m} ${u}`).toBe(404);
       expect(r.body.itemNotFound.code).toBe(404);
@@ -75,7 +111,9 @@ describe('Cinder v3 volumes', () => {
     const v = (await c.req('POST', `${P}/volumes`, c.admin, cliBody('a'))).body.volume;
     await c.waitStatus(v.id, c.admin, 'available');
     expect((await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-frobnicate': {} })).status).toBe(400);
-    expect((await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-set_bootable': { bootable: 'maybe' } })).status).toBe(400);
+    expect(
+      (await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-set_bootable': { bootable: 'maybe' } })).status,
+    ).toBe(400);
     expect((await c.req('GET', `/volume/v3/not-my-project/volumes`, (await c.member('m0')).token)).status).toBe(400);
   });
 
@@ -89,13 +127,23 @@ describe('Cinder v3 volumes', () => {
     const shrink = await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-extend': { new_size: 1 } });
     expect(shrink.status).toBe(400);
     expect(shrink.body.badRequest.message).toMatch(/greater than current size/);
-    expect((await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-set_bootable': { bootable: true } })).status).toBe(200);
+    expect((await c.req('POST', `${P}/volumes/${v.id}/action`, c.admin, { 'os-set_bootable': { bootable: true } })).status).toBe(
+      200,
+    );
     expect((await c.req('GET', `${P}/volumes/${v.id}`, c.admin)).body.volume.bootable).toBe('true');
     const m = await c.member('m1');
     const mv = (await c.req('POST', `/volume/v3/${m.projectId}/volumes`, m.token, cliBody('mine'))).body.volume;
     await c.waitStatus(mv.id, m.token, 'available');
-    expect((await c.req('POST', `/volume/v3/${m.projectId}/volumes/${mv.id}/action`, m.token, { 'os-reset_status': { status: 'error' } })).status).toBe(403);
-    expect((await c.req('POST', `${P}/volumes/${mv.id}/action`, c.admin, { 'os-reset_status': { status: 'error' } })).status).toBe(202);
+    expect(
+      (
+        await c.req('POST', `/volume/v3/${m.projectId}/volumes/${mv.id}/action`, m.token, {
+          'os-reset_status': { status: 'error' },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await c.req('POST', `${P}/volumes/${mv.id}/action`, c.admin, { 'os-reset_status': { status: 'error' } })).status,
+    ).toBe(202);
     expect((await c.req('GET', `${P}/volumes/${mv.id}`, c.admin)).body.volume.status).toBe('error');
   });
 
@@ -112,7 +160,9 @@ describe('Cinder v3 volumes', () => {
     const all = await c.req('GET', `${P}/volumes/detail?all_tenants=1`, c.admin);
     expect(all.body.volumes.map((x: any) => x.id)).toContain(va.id);
     expect((await c.req('GET', `${P}/volumes/detail`, c.admin)).body.volumes.map((x: any) => x.id)).not.toContain(va.id);
-    expect((await c.req('GET', `/volume/v3/${a.projectId}/volumes/${va.id}`, a.token)).body.volume['os-vol-host-attr:host']).toBeUndefined();
+    expect(
+      (await c.req('GET', `/volume/v3/${a.projectId}/volumes/${va.id}`, a.token)).body.volume['os-vol-host-attr:host'],
+    ).toBeUndefined();
   });
 
   it('quotas: over the gigabytes quota → 413 overLimit; show/update/defaults; limits', async () => {
@@ -132,10 +182,16 @@ describe('Cinder v3 volumes', () => {
     expect(two.body.overLimit.message).toMatch(/Maximum number of volumes allowed \(1\)/);
     const show = await c.req('GET', `${MP}/os-quota-sets/${m.projectId}?usage=True`, m.token);
     expect(show.body.quota_set.volumes).toEqual({ limit: 1, in_use: 1, reserved: 0, allocated: 0 });
-    expect(Object.keys((await c.req('GET', `${MP}/os-quota-sets/${m.projectId}/defaults`, m.token)).body.quota_set).sort())
-      .toEqual(['backup_gigabytes', 'backups', 'gigabytes', 'groups', 'id', 'per_volume_gigabytes', 'snapshots', 'volumes']);
+    expect(
+      Object.keys((await c.req('GET', `${MP}/os-quota-sets/${m.projectId}/defaults`, m.token)).body.quota_set).sort(),
+    ).toEqual(['backup_gigabytes', 'backups', 'gigabytes', 'groups', 'id', 'per_volume_gigabytes', 'snapshots', 'volumes']);
     const lim = await c.req('GET', `${MP}/limits`, m.token);
-    expect(lim.body.limits.absolute).toMatchObject({ maxTotalVolumes: 1, maxTotalVolumeGigabytes: 5, totalVolumesUsed: 1, totalGigabytesUsed: 1 });
+    expect(lim.body.limits.absolute).toMatchObject({
+      maxTotalVolumes: 1,
+      maxTotalVolumeGigabytes: 5,
+      totalVolumesUsed: 1,
+      totalGigabytesUsed: 1,
+    });
   });
 
   it('types, services (up/down from hosts.state), availability zones', async () => {
@@ -144,7 +200,9 @@ describe('Cinder v3 volumes', () => {
     expect(t.body.volume_types.find((x: any) => x.name === 'fake').extra_specs).toEqual({ volume_backend_name: 'fake' });
     expect((await c.req('GET', `${P}/types/default`, c.admin)).body.volume_type.name).toBe('__DEFAULT__');
     const s = await c.req('GET', `${P}/os-services?binary=cinder-volume`, c.admin);
-    expect(s.body.services).toEqual([expect.objectContaining({ binary: 'cinder-volume', host: 'vol1@fake', state: 'up', status: 'enabled', zone: 'nova' })]);
+    expect(s.body.services).toEqual([
+      expect.objectContaining({ binary: 'cinder-volume', host: 'vol1@fake', state: 'up', status: 'enabled', zone: 'nova' }),
+    ]);
     c.db.prepare("UPDATE hosts SET state = 'down'").run();
     expect((await c.req('GET', `${P}/os-services?binary=cinder-volume`, c.admin)).body.services[0].state).toBe('down');
     const sm = await c.member('s');
@@ -152,7 +210,9 @@ describe('Cinder v3 volumes', () => {
     // No host up: the volume ends in error with a reason (Cinder's scheduler).
     const v = (await c.req('POST', `${P}/volumes`, c.admin, cliBody('nohost'))).body.volume;
     expect(v.status).toBe('error');
-    expect((await c.req('GET', `${P}/os-availability-zone`, c.admin)).body.availabilityZoneInfo).toEqual([{ zoneName: 'nova', zoneState: { available: false } }]);
+    expect((await c.req('GET', `${P}/os-availability-zone`, c.admin)).body.availabilityZoneInfo).toEqual([
+      { zoneName: 'nova', zoneState: { available: false } },
+    ]);
   });
 });
 

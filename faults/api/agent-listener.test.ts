@@ -23,10 +23,15 @@ beforeAll(async () => {
   await agent.fastify.listen({ host: '127.0.0.1', port: 0 });
   port = (agent.fastify.server.address() as { port: number }).port;
 });
-afterAll(async () => { await agent?.fastify.close(); });
+afterAll(async () => {
+  await agent?.fastify.close();
+});
 
 const health = async (auth: string | null) => {
-  const r = await request(`http://127.0.0.1:${port}/v1/health`, auth === null ? {} : { headers: { authorization: `Bearer ${auth}` } });
+  const r = await request(
+    `http://127.0.0.1:${port}/v1/health`,
+    auth === null ? {} : { headers: { authorization: `Bearer ${auth}` } },
+  );
   await r.body.text();
   return r.statusCode;
 };
@@ -37,7 +42,8 @@ describe('the agent listener', () => {
     expect(await health('wrong-secret-wrong-secret-wrong-secret')).toBe(401);
     expect(await health(SECRET)).toBe(200);
     const big = await request(`http://127.0.0.1:${port}/v1/echo`, {
-      method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
       body: JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }),
     });
     await big.body.text();
@@ -55,7 +61,11 @@ describe('the agent listener', () => {
       s.on('close', () => closedAt.push(Date.now() - t0));
       if (i % 2 === 0) {
         s.write('GET /v1/health HTTP/1.1\r\nHost: x\r\n');
-        timers.push(setInterval(() => { if (!s.destroyed) s.write('X'); }, 500));
+        timers.push(
+          setInterval(() => {
+            if (!s.destroyed) s.write('X');
+          }, 500),
+        );
       }
       sockets.push(s);
     }
@@ -69,7 +79,9 @@ describe('the agent listener', () => {
     while (closedAt.length < sockets.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     for (const t of timers) clearInterval(t);
     for (const s of sockets) s.destroy();
-    console.log(`[figures] agent listener: ${closedAt.length}/100 slow clients cut by the agent, the last after ${Math.max(...closedAt)} ms; authenticated requests meanwhile: max ${Math.max(...latencies)} ms`);
+    console.log(
+      `[figures] agent listener: ${closedAt.length}/100 slow clients cut by the agent, the last after ${Math.max(...closedAt)} ms; authenticated requests meanwhile: max ${Math.max(...latencies)} ms`,
+    );
     expect(closedAt.length).toBe(100);
     expect(Math.max(...latencies)).toBeLessThan(2000);
   }, 60_000);

@@ -15,8 +15,32 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
 const SKIP = [/^\/dashboard/, /^\/console/];
 
 const nasty = fc.oneof(
-  fc.constantFrom('../../etc/passwd', '..%2F..%2Fetc%2Fpasswd', '%00', 'a\u0000b', "' OR 1=1--", '"; DROP TABLE users; --', '$(touch /tmp/pwned)', '`id`',
-    '|sh', '&&reboot', '${jndi:ldap://x}', '<script>alert(1)</script>', '\u202e\ufeff', '😀'.repeat(50), 'null', 'true', '-1', '0', '1e309', 'NaN', '[]', '{}', ' ', ''),
+  fc.constantFrom(
+    '../../etc/passwd',
+    '..%2F..%2Fetc%2Fpasswd',
+    '%00',
+    'a\u0000b',
+    "' OR 1=1--",
+    '"; DROP TABLE users; --',
+    '$(touch /tmp/pwned)',
+    '`id`',
+    '|sh',
+    '&&reboot',
+    '${jndi:ldap://x}',
+    '<script>alert(1)</script>',
+    '\u202e\ufeff',
+    '😀'.repeat(50),
+    'null',
+    'true',
+    '-1',
+    '0',
+    '1e309',
+    'NaN',
+    '[]',
+    '{}',
+    ' ',
+    '',
+  ),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.integer().map(String),
@@ -25,7 +49,26 @@ const nasty = fc.oneof(
 const deep = (n: number): unknown => (n === 0 ? 'x' : { a: [deep(n - 1)] });
 const body = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
-  fc.dictionary(fc.constantFrom('server', 'network', 'subnet', 'port', 'volume', 'image', 'project', 'user', 'auth', 'router', 'flavor', 'keypair', 'security_group', 'name', 'id'), fc.jsonValue({ maxDepth: 3 })),
+  fc.dictionary(
+    fc.constantFrom(
+      'server',
+      'network',
+      'subnet',
+      'port',
+      'volume',
+      'image',
+      'project',
+      'user',
+      'auth',
+      'router',
+      'flavor',
+      'keypair',
+      'security_group',
+      'name',
+      'id',
+    ),
+    fc.jsonValue({ maxDepth: 3 }),
+  ),
   fc.constant(deep(2000)),
   nasty,
 );
@@ -37,7 +80,9 @@ beforeAll(async () => {
   cloud = await testCloud();
 });
 afterAll(async () => {
-  console.log(`[figures] fuzz: ${stats.requests} requests over ${cloud.app.homestack.routes.length} routes, seed ${SEED}, ${RUNS} runs per route and token; statuses ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort()))}`);
+  console.log(
+    `[figures] fuzz: ${stats.requests} requests over ${cloud.app.homestack.routes.length} routes, seed ${SEED}, ${RUNS} runs per route and token; statuses ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort()))}`,
+  );
   await cloud?.close();
 });
 
@@ -49,20 +94,26 @@ describe('every route, hostile input', () => {
     for (const r of routes) {
       for (const token of [cloud.adminToken, undefined]) {
         await fc.assert(
-          fc.asyncProperty(fc.array(nasty, { minLength: 4, maxLength: 4 }), body, fc.dictionary(fc.string({ maxLength: 10 }), nasty, { maxKeys: 3 }), async (params, b, q) => {
-            let i = 0;
-            const path = r.url.replace(/:[A-Za-z_]+|\*/g, () => encodeURIComponent(params[i++ % params.length]!));
-            const qs = new URLSearchParams(q).toString();
-            const res = await cloud.app.inject({
-              method: r.method as 'GET', url: `${path}${qs ? `?${qs}` : ''}`,
-              headers: { ...(token ? { 'x-auth-token': token } : {}), 'content-type': 'application/json' },
-              ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: JSON.stringify(b) }),
-            });
-            stats.requests++;
-            stats.byStatus.set(res.statusCode, (stats.byStatus.get(res.statusCode) ?? 0) + 1);
-            if (res.statusCode >= 500) failures.push(`${r.method} ${path} → ${res.statusCode} ${res.body.slice(0, 200)}`);
-            return true;
-          }),
+          fc.asyncProperty(
+            fc.array(nasty, { minLength: 4, maxLength: 4 }),
+            body,
+            fc.dictionary(fc.string({ maxLength: 10 }), nasty, { maxKeys: 3 }),
+            async (params, b, q) => {
+              let i = 0;
+              const path = r.url.replace(/:[A-Za-z_]+|\*/g, () => encodeURIComponent(params[i++ % params.length]!));
+              const qs = new URLSearchParams(q).toString();
+              const res = await cloud.app.inject({
+                method: r.method as 'GET',
+                url: `${path}${qs ? `?${qs}` : ''}`,
+                headers: { ...(token ? { 'x-auth-token': token } : {}), 'content-type': 'application/json' },
+                ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: JSON.stringify(b) }),
+              });
+              stats.requests++;
+              stats.byStatus.set(res.statusCode, (stats.byStatus.get(res.statusCode) ?? 0) + 1);
+              if (res.statusCode >= 500) failures.push(`${r.method} ${path} → ${res.statusCode} ${res.body.slice(0, 200)}`);
+              return true;
+            },
+          ),
           { numRuns: RUNS, seed: SEED },
         );
       }
@@ -74,7 +125,9 @@ describe('every route, hostile input', () => {
 
   it('answers 413 to a body over the limit', async () => {
     const res = await cloud.app.inject({
-      method: 'POST', url: '/compute/v2.1/servers', headers: { 'x-auth-token': cloud.adminToken, 'content-type': 'application/json' },
+      method: 'POST',
+      url: '/compute/v2.1/servers',
+      headers: { 'x-auth-token': cloud.adminToken, 'content-type': 'application/json' },
       payload: JSON.stringify({ server: { name: 'x'.repeat(2 << 20) } }),
     });
     expect(res.statusCode).toBe(413);

@@ -30,7 +30,8 @@ describe('no shell between the product and host tools', () => {
       const text = readFileSync(f, 'utf8');
       if (/from ['"](node:)?child_process['"]/.test(text) && !ALLOWED.has(rel)) offenders.push(`${rel}: imports child_process`);
       if (/shell\s*:\s*true/.test(text)) offenders.push(`${rel}: shell: true`);
-      if (/\bexecSync\s*\(|\bexec\s*\(\s*['"`]/.test(text) && /child_process/.test(text)) offenders.push(`${rel}: exec with a command string`);
+      if (/\bexecSync\s*\(|\bexec\s*\(\s*['"`]/.test(text) && /child_process/.test(text))
+        offenders.push(`${rel}: exec with a command string`);
     }
     expect(offenders).toEqual([]);
   });

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 // exactly one place, tgtadm's `--mode account --op new` (tgtadm takes it only on its
 // command line; known gap, see faults/README.md), and only with `redact` set so the
 // runner hides it from logs and errors. Anything else carrying it fails this test.
-const fixture = (n: string) => readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/fixtures', n), 'utf8');
+const fixture = (n: string) =>
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/fixtures', n), 'utf8');
 const isShow = (c: FakeCall) => c.args.includes('show');
 const V = 'aaaaaaaa-2222-3333-4444-555555555555'; // a target of the captured show output
 
@@ -28,11 +29,16 @@ describe('secrets on argv (volume attach path, FakeRunner)', () => {
     await t.initializeConnection(V, conn, auth);
     await t.terminateConnection(V, conn, auth);
     await t.removeExport(V);
-    await virsh(f.run, { uri: 'qemu:///system' }).secretSetValue('11111111-2222-3333-4444-555555555555', '/run/homestack/secret.value');
+    await virsh(f.run, { uri: 'qemu:///system' }).secretSetValue(
+      '11111111-2222-3333-4444-555555555555',
+      '/run/homestack/secret.value',
+    );
 
     const carrying = f.calls.filter((c) => c.args.some((a) => a.includes(secret)));
     const tools = new Set(f.calls.map((c) => c.cmd));
-    console.log(`[figures] secrets on argv: ${f.calls.length} tool calls (${[...tools].join(', ')}), ${carrying.length} carrying the CHAP secret`);
+    console.log(
+      `[figures] secrets on argv: ${f.calls.length} tool calls (${[...tools].join(', ')}), ${carrying.length} carrying the CHAP secret`,
+    );
     expect(f.calls.length).toBeGreaterThan(4);
     expect(tools.has('virsh')).toBe(true);
     expect(carrying.map((c) => [c.cmd, ...c.args.filter((a) => a.startsWith('--'))].join(' '))).toEqual([

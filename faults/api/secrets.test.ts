@@ -30,11 +30,20 @@ const bodies: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hs-secrets-'));
-  const config = Value.Default(ControllerConfigSchema, { data_dir: dir, public_url: 'http://cloud.test:8000', identity: { scrypt_log_n: 10 } }) as ControllerConfig;
+  const config = Value.Default(ControllerConfigSchema, {
+    data_dir: dir,
+    public_url: 'http://cloud.test:8000',
+    identity: { scrypt_log_n: 10 },
+  }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
   await bootstrap(db, config, { adminPassword: PASSWORD });
-  const sink = new Writable({ write(chunk, _e, cb) { log += chunk.toString(); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      log += chunk.toString();
+      cb();
+    },
+  });
   app = await buildApp({ config, db, logger: pino({ level: 'trace' }, sink) });
 }, 60_000);
 afterAll(async () => {
@@ -42,17 +51,29 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const call = async (method: string, url: string, o: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+const call = async (
+  method: string,
+  url: string,
+  o: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) => {
   const r = await app.inject({
-    method: method as 'GET', url,
-    headers: { ...(o.token ? { 'x-auth-token': o.token } : {}), ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
+    method: method as 'GET',
+    url,
+    headers: {
+      ...(o.token ? { 'x-auth-token': o.token } : {}),
+      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...o.headers,
+    },
     ...(o.body !== undefined ? { payload: JSON.stringify(o.body) } : {}),
   });
   if (r.statusCode >= 400) bodies.push(r.body);
   return r;
 };
 const pwAuth = (user: string, password: string, project?: string) => ({
-  auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } }, ...(project ? { scope: { project: { name: project, domain: { name: 'Default' } } } } : {}) },
+  auth: {
+    identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } },
+    ...(project ? { scope: { project: { name: project, domain: { name: 'Default' } } } } : {}),
+  },
 });
 
 describe('secrets in logs and error bodies', () => {
@@ -64,31 +85,62 @@ describe('secrets in logs and error bodies', () => {
     const token = String(good.headers['x-subject-token']);
     secrets.push(token);
     const me = good.json().token.user.id as string;
-    const u = await call('POST', '/identity/v3/users', { token, body: { user: { name: 'tsec-user', password: USER_PW, domain_id: 'default' } } });
+    const u = await call('POST', '/identity/v3/users', {
+      token,
+      body: { user: { name: 'tsec-user', password: USER_PW, domain_id: 'default' } },
+    });
     expect(u.statusCode).toBe(201);
-    const ac = await call('POST', `/identity/v3/users/${me}/application_credentials`, { token, body: { application_credential: { name: 'tsec-ac' } } });
+    const ac = await call('POST', `/identity/v3/users/${me}/application_credentials`, {
+      token,
+      body: { application_credential: { name: 'tsec-ac' } },
+    });
     expect(ac.statusCode).toBe(201);
     const { id: acId, secret: acSecret } = ac.json().application_credential as { id: string; secret: string };
     secrets.push(acSecret);
-    const viaAc = await call('POST', '/identity/v3/auth/tokens', { body: { auth: { identity: { methods: ['application_credential'], application_credential: { id: acId, secret: acSecret } } } } });
+    const viaAc = await call('POST', '/identity/v3/auth/tokens', {
+      body: {
+        auth: { identity: { methods: ['application_credential'], application_credential: { id: acId, secret: acSecret } } },
+      },
+    });
     expect(viaAc.statusCode).toBe(201);
     secrets.push(String(viaAc.headers['x-subject-token']));
-    const badAc = await call('POST', '/identity/v3/auth/tokens', { body: { auth: { identity: { methods: ['application_credential'], application_credential: { id: acId, secret: `${acSecret}x` } } } } });
+    const badAc = await call('POST', '/identity/v3/auth/tokens', {
+      body: {
+        auth: { identity: { methods: ['application_credential'], application_credential: { id: acId, secret: `${acSecret}x` } } },
+      },
+    });
     expect(badAc.statusCode).toBe(401);
     // Token validation with a token in a header, and a request with a bad token.
-    expect((await call('GET', '/identity/v3/auth/tokens', { token, headers: { 'x-subject-token': token } })).statusCode).toBe(200);
+    expect((await call('GET', '/identity/v3/auth/tokens', { token, headers: { 'x-subject-token': token } })).statusCode).toBe(
+      200,
+    );
     expect((await call('GET', '/compute/v2.1/servers', { token: `${token}tampered` })).statusCode).toBe(401);
     // An agent registering with its host credential (enrolled first), and with a wrong one.
     const hosts = agentLayerOf(app.homestack.deps).hosts;
     hosts.enrol({ name: 'tsec-host', agentUrl: 'http://127.0.0.1:8001', secret: AGENT_SECRET });
-    const reg = { hostname: 'tsec-host', roles: [], vcpus: 1, memory_mb: 1, disk_gb: 1, hypervisor_type: 'QEMU', agent_version: '0.1.0', api_version: 1, agent_url: 'http://127.0.0.1:8001', tunnel_ip: '127.0.0.1', capabilities: {}, usage: { load1: 0, memory_mb_total: 1, memory_mb_used: 0, disk_gb_total: 1, disk_gb_used: 0, uptime_s: 1, roles: {} } };
+    const reg = {
+      hostname: 'tsec-host',
+      roles: [],
+      vcpus: 1,
+      memory_mb: 1,
+      disk_gb: 1,
+      hypervisor_type: 'QEMU',
+      agent_version: '0.1.0',
+      api_version: 1,
+      agent_url: 'http://127.0.0.1:8001',
+      tunnel_ip: '127.0.0.1',
+      capabilities: {},
+      usage: { load1: 0, memory_mb_total: 1, memory_mb_used: 0, disk_gb_total: 1, disk_gb_used: 0, uptime_s: 1, roles: {} },
+    };
     await call('POST', '/internal/v1/hosts/register', { body: reg, headers: { authorization: `Bearer ${AGENT_SECRET}` } });
     await call('POST', '/internal/v1/hosts/register', { body: reg, headers: { authorization: `Bearer ${AGENT_SECRET}-wrong` } });
 
     expect(log.length).toBeGreaterThan(1000);
     const inLog = secrets.filter((s) => log.includes(s));
     const inBodies = secrets.filter((s) => bodies.some((b) => b.includes(s)));
-    console.log(`[figures] secrets: ${secrets.length} secret values checked against ${log.split('\n').length} trace log lines and ${bodies.length} error bodies`);
+    console.log(
+      `[figures] secrets: ${secrets.length} secret values checked against ${log.split('\n').length} trace log lines and ${bodies.length} error bodies`,
+    );
     expect(inLog).toEqual([]);
     expect(inBodies).toEqual([]);
   });

@@ -22,7 +22,10 @@ let dir = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hs-slow-'));
-  const config = Value.Default(ControllerConfigSchema, { data_dir: dir, listen: { headers_timeout_s: 2, idle_timeout_s: 3 } }) as ControllerConfig;
+  const config = Value.Default(ControllerConfigSchema, {
+    data_dir: dir,
+    listen: { headers_timeout_s: 2, idle_timeout_s: 3 },
+  }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
   app = await buildApp({ config, db, logger: false });
@@ -46,7 +49,11 @@ describe('slow clients', () => {
       s.on('close', () => closedAt.push(Date.now() - t0));
       if (i % 2 === 0) {
         s.write('GET /identity/v3 HTTP/1.1\r\nHost: x\r\n');
-        timers.push(setInterval(() => { if (!s.destroyed) s.write('X'); }, 500));
+        timers.push(
+          setInterval(() => {
+            if (!s.destroyed) s.write('X');
+          }, 500),
+        );
       }
       sockets.push(s);
     }
@@ -63,7 +70,9 @@ describe('slow clients', () => {
     while (closedAt.length < sockets.length && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
     for (const t of timers) clearInterval(t);
     for (const s of sockets) s.destroy();
-    console.log(`[figures] slow clients: ${closedAt.length}/100 cut by the server, the last after ${Math.max(...closedAt)} ms; normal requests meanwhile: max ${Math.max(...latencies)} ms`);
+    console.log(
+      `[figures] slow clients: ${closedAt.length}/100 cut by the server, the last after ${Math.max(...closedAt)} ms; normal requests meanwhile: max ${Math.max(...latencies)} ms`,
+    );
     expect(closedAt.length).toBe(100);
     expect(Math.max(...latencies)).toBeLessThan(2000);
   }, 60_000);

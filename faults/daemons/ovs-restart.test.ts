@@ -30,22 +30,44 @@ describe.skipIf(!!why)('ovs-vswitchd restart under a running network agent (priv
   const g: Record<string, FakeGuest> = {};
   const figures: Record<string, unknown> = {};
   const logs: string[] = [];
-  const log = { info: (o: object, m?: string) => logs.push(`${m} ${JSON.stringify(o)}`), warn: (o: object, m?: string) => logs.push(`WARN ${m}`), error: (o: object, m?: string) => logs.push(`ERROR ${m}`) };
+  const log = {
+    info: (o: object, m?: string) => logs.push(`${m} ${JSON.stringify(o)}`),
+    warn: (o: object, m?: string) => logs.push(`WARN ${m}`),
+    error: (o: object, m?: string) => logs.push(`ERROR ${m}`),
+  };
 
   beforeAll(async () => {
     await mh.up();
     A = await mh.addHost('A', 1);
     d = new OvsDriver({
-      run: A.run, hostname: `${mh.prefix}-A`, stateDir: join(A.dir, 'data', 'network'), tunnelIp: A.tunnelIp,
-      datapath: 'auto', bridges: { int: 'br-int', tun: 'br-tun', physical: {} },
+      run: A.run,
+      hostname: `${mh.prefix}-A`,
+      stateDir: join(A.dir, 'data', 'network'),
+      tunnelIp: A.tunnelIp,
+      datapath: 'auto',
+      bridges: { int: 'br-int', tun: 'br-tun', physical: {} },
     });
     await d.init();
     t = await netTestApp();
     t.addHost('A', { tunnelIp: A.tunnelIp });
     const net = (await t.req('POST', '/v2.0/networks', 'admin', { network: { name: `${mh.prefix}-a` } })).body.network.id;
-    const sub = (await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: net, cidr: '10.253.0.0/24', ip_version: 4, enable_dhcp: false } })).body.subnet.id;
-    for (const [name, ip] of [['x', '10.253.0.11'], ['y', '10.253.0.12']] as const) {
-      const r = await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: net, fixed_ips: [{ subnet_id: sub, ip_address: ip }], device_owner: 'compute:nova', device_id: `${mh.prefix}-${name}` } });
+    const sub = (
+      await t.req('POST', '/v2.0/subnets', 'admin', {
+        subnet: { network_id: net, cidr: '10.253.0.0/24', ip_version: 4, enable_dhcp: false },
+      })
+    ).body.subnet.id;
+    for (const [name, ip] of [
+      ['x', '10.253.0.11'],
+      ['y', '10.253.0.12'],
+    ] as const) {
+      const r = await t.req('POST', '/v2.0/ports', 'admin', {
+        port: {
+          network_id: net,
+          fixed_ips: [{ subnet_id: sub, ip_address: ip }],
+          device_owner: 'compute:nova',
+          device_id: `${mh.prefix}-${name}`,
+        },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       await t.net.facade.bindPort(r.body.port.id, 'A');
       g[name] = await mh.addGuest(A, name, r.body.port.id, r.body.port.mac_address);
@@ -78,8 +100,12 @@ describe.skipIf(!!why)('ovs-vswitchd restart under a running network agent (priv
     const tKill = performance.now();
     process.kill(pid, 'SIGKILL');
     await A.run('busybox', ['rm', '-f', '/run/openvswitch/ovs-vswitchd.pid']);
-    await A.run('ovs-vswitchd', ['unix:/run/openvswitch/db.sock', '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
-      `--log-file=${join(A.dir, 'ovs-vswitchd.log')}`, '--detach']);
+    await A.run('ovs-vswitchd', [
+      'unix:/run/openvswitch/db.sock',
+      '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
+      `--log-file=${join(A.dir, 'ovs-vswitchd.log')}`,
+      '--detach',
+    ]);
     figures.vswitchd_restart_ms = Math.round(performance.now() - tKill);
     const flowsAfterRestart = (await A.run('ovs-ofctl', ['dump-flows', 'br-int'])).stdout.split('\n').length;
     const out = (await ping).stdout;
@@ -88,7 +114,11 @@ describe.skipIf(!!why)('ovs-vswitchd restart under a running network agent (priv
     for (let i = 1; i < seqs.length; i++) gap = Math.max(gap, seqs[i]! - seqs[i - 1]! - 1);
     figures.pings = { sent: count, received: seqs.length, longest_gap: gap };
     figures.outage_s = Math.round(gap * INTERVAL_S * 10) / 10;
-    figures.flows = { before: flowsBefore, right_after_restart: flowsAfterRestart, after: (await A.run('ovs-ofctl', ['dump-flows', 'br-int'])).stdout.split('\n').length };
+    figures.flows = {
+      before: flowsBefore,
+      right_after_restart: flowsAfterRestart,
+      after: (await A.run('ovs-ofctl', ['dump-flows', 'br-int'])).stdout.split('\n').length,
+    };
     expect(seqs.at(-1)).toBe(count - 1); // the last pings answer: the network came back
     // Before the agent noticed lost flows (its 1 s check) this was up to resync_s (60 s):
     // 53.8 s measured. Now: the restart plus one check plus a sync.

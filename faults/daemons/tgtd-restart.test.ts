@@ -15,8 +15,14 @@ import { tgtadm } from '../../shared/tools/tgtadm.js';
  * the agent's export check (VolumeService.healExports, every 10 s in the agent, every
  * 0.5 s here) re-exports the stored volumes and re-applies the connections it let in.
  */
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS=1 is not set'
-  : process.getuid?.() !== 0 ? 'needs root' : !existsSync('/usr/sbin/tgtd') ? 'tgtd is not installed' : '';
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS=1 is not set'
+    : process.getuid?.() !== 0
+      ? 'needs root'
+      : !existsSync('/usr/sbin/tgtd')
+        ? 'tgtd is not installed'
+        : '';
 if (why) console.log(`[skip] faults/daemons tgtd restart: ${why}`);
 
 const run = makeRunner();
@@ -36,13 +42,23 @@ describe.skipIf(!!why)('tgtd restart under a running volume agent (private tgtd)
     rmSync(pidFile, { force: true });
     await run('tgtd', ['-C', String(CONTROL), '--iscsi', `portal=127.0.0.1:${PORTAL}`, '-p', pidFile]);
     for (let i = 0; i < 50; i++) {
-      if (await tgt.show().then(() => true, () => false)) return;
+      if (
+        await tgt.show().then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
       await sleep(100);
     }
     throw new Error('private tgtd did not answer');
   };
   const stopTgtd = () => {
-    try { process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL'); } catch { /* not running */ }
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+    } catch {
+      /* not running */
+    }
   };
 
   beforeAll(async () => {
@@ -50,11 +66,21 @@ describe.skipIf(!!why)('tgtd restart under a running volume agent (private tgtd)
     await startTgtd();
     const backend = new FileBackend({ dir: join(dir, 'vols'), run });
     await backend.init();
-    const target = new TgtTarget({ run, iqnPrefix: `iqn.2026-11.org.homestack.${runId}`, portalIp: '127.0.0.1', portalPort: PORTAL, controlPort: CONTROL });
+    const target = new TgtTarget({
+      run,
+      iqnPrefix: `iqn.2026-11.org.homestack.${runId}`,
+      portalIp: '127.0.0.1',
+      portalPort: PORTAL,
+      controlPort: CONTROL,
+    });
     svc = new VolumeService(backend, target, { workDir: join(dir, 'work') });
     for (const v of vols) await backend.create({ id: v, sizeGb: 1 });
     expect(await svc.restoreExports()).toBe(2);
-    await svc.initializeConnection(vols[0]!, { initiator: `iqn.2026-11.org.${runId}:guest`, address: '127.0.0.1' }, { username: `hs-${runId}`, password: 'Secret-' + runId.padEnd(16, 'x') });
+    await svc.initializeConnection(
+      vols[0]!,
+      { initiator: `iqn.2026-11.org.${runId}:guest`, address: '127.0.0.1' },
+      { username: `hs-${runId}`, password: 'Secret-' + runId.padEnd(16, 'x') },
+    );
   }, 60_000);
 
   afterAll(async () => {

@@ -12,19 +12,26 @@ import { sleep, until } from './util.js';
  * boot or volume attach is interrupted here (see faults/README.md).
  */
 const ENABLED = processesEnabled;
-if (!ENABLED) console.log('[skip] faults/processes agent kill: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)');
+if (!ENABLED)
+  console.log('[skip] faults/processes agent kill: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)');
 
 // No [agents] section: the defaults (heartbeat 10 s, down after 3 missed) are what is measured.
 const c = new ProcessCloud('agentkill', { controller: ['[log]', 'level = "info"'], agent: { roles: [] }, bootstrap: false });
 const { run: RUN, host: HOST } = c;
 const cli = c.cli.bind(c);
 const hostState = () => c.hostState();
-const opRow = (id: string) => c.q<{ state: string; attempts: number; last_error: string | null; result: string | null }>('SELECT * FROM operations WHERE id = ?', id)[0]!;
+const opRow = (id: string) =>
+  c.q<{ state: string; attempts: number; last_error: string | null; result: string | null }>(
+    'SELECT * FROM operations WHERE id = ?',
+    id,
+  )[0]!;
 
 describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default heartbeat)', () => {
   const figures: Record<string, unknown> = {};
 
-  beforeAll(async () => { await c.setUp(); }, 120_000);
+  beforeAll(async () => {
+    await c.setUp();
+  }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
     await c.close();
@@ -56,13 +63,20 @@ describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default he
     figures.host_up_after_restart_s = (Date.now() - t1) / 1000;
     const done2 = await until('the queued operation to be done', () => opRow(op2).state === 'done' && opRow(op2), 60_000, 250);
     expect(JSON.parse(done2.result!)).toMatchObject({ message: `${RUN}-while-down`, op_id: op2 });
-    const done1 = await until('the interrupted operation to be done', () => opRow(opId).state === 'done' && opRow(opId), 90_000, 250);
+    const done1 = await until(
+      'the interrupted operation to be done',
+      () => opRow(opId).state === 'done' && opRow(opId),
+      90_000,
+      250,
+    );
     figures.interrupted_op_done_after_restart_s = (Date.now() - t1) / 1000;
     figures.interrupted_op_attempts = done1.attempts;
     expect(JSON.parse(done1.result!)).toMatchObject({ message: `${RUN}-in-flight`, op_id: opId });
     expect(done1.attempts).toBeGreaterThanOrEqual(2);
     // The restarted agent ran each operation exactly once.
-    const log = await (await fetch(`http://127.0.0.1:${c.agentPort}/v1/echo`, { headers: { authorization: `Bearer ${secret}` } })).json() as { calls: { op_id: string }[] };
+    const log = (await (
+      await fetch(`http://127.0.0.1:${c.agentPort}/v1/echo`, { headers: { authorization: `Bearer ${secret}` } })
+    ).json()) as { calls: { op_id: string }[] };
     expect(log.calls.filter((x) => x.op_id === opId)).toHaveLength(1);
     expect(log.calls.filter((x) => x.op_id === op2)).toHaveLength(1);
   }, 240_000);

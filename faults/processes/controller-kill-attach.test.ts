@@ -11,16 +11,36 @@ import { until } from './util.js';
  * or available (and no server lists it), none stuck attaching/reserved.
  */
 const ENABLED = processesEnabled;
-if (!ENABLED) console.log('[skip] faults/processes controller kill during attaches: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)');
+if (!ENABLED)
+  console.log(
+    '[skip] faults/processes controller kill during attaches: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)',
+  );
 
 const N = 4; // server creates in flight
-const c = new ProcessCloud('ctlkill-att', { controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'], agent: { roles: ['compute', 'network', 'volume'], lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', '[network]', 'driver = "fake"', '[volume]', 'backend = "fake"', 'target = "fake"'] } });
+const c = new ProcessCloud('ctlkill-att', {
+  controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'],
+  agent: {
+    roles: ['compute', 'network', 'volume'],
+    lines: [
+      'heartbeat_s = 2',
+      '[compute]',
+      'driver = "fake"',
+      '[network]',
+      'driver = "fake"',
+      '[volume]',
+      'backend = "fake"',
+      'target = "fake"',
+    ],
+  },
+});
 const { run: RUN } = c;
 
 describe.skipIf(!ENABLED)('controller kill -9 with volume attaches in flight', () => {
   const figures: Record<string, unknown> = {};
 
-  beforeAll(async () => { await c.setUp(); }, 120_000);
+  beforeAll(async () => {
+    await c.setUp();
+  }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
     await c.close();
@@ -31,41 +51,80 @@ describe.skipIf(!ENABLED)('controller kill -9 with volume attaches in flight', (
     expect((await c.api('PUT', `/image/v2/images/${img.body.id}/file`, randomBytes(1024 * 1024))).status).toBe(204);
     const fl = await c.api('POST', '/compute/v2.1/flavors', { flavor: { name: `${RUN}-tiny`, ram: 64, vcpus: 1, disk: 1 } });
     const net = await c.api('POST', '/network/v2.0/networks', { network: { name: `${RUN}-net` } });
-    expect((await c.api('POST', '/network/v2.0/subnets', { subnet: { network_id: net.body.network.id, cidr: '10.251.1.0/24', ip_version: 4 } })).status).toBe(201);
+    expect(
+      (
+        await c.api('POST', '/network/v2.0/subnets', {
+          subnet: { network_id: net.body.network.id, cidr: '10.251.1.0/24', ip_version: 4 },
+        })
+      ).status,
+    ).toBe(201);
     const servers: string[] = [];
     const vols: string[] = [];
     for (let i = 0; i < N; i++) {
-      const r = await c.api('POST', '/compute/v2.1/servers', { server: { name: `${RUN}-s${i}`, imageRef: img.body.id, flavorRef: fl.body.flavor.id, networks: [{ uuid: net.body.network.id }] } });
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: {
+          name: `${RUN}-s${i}`,
+          imageRef: img.body.id,
+          flavorRef: fl.body.flavor.id,
+          networks: [{ uuid: net.body.network.id }],
+        },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
       servers.push(r.body.server.id);
       const v = await c.api('POST', `/volume/v3/${c.projectId}/volumes`, { volume: { name: `${RUN}-v${i}`, size: 1 } });
       expect(v.status, JSON.stringify(v.body)).toBe(202);
       vols.push(v.body.volume.id);
     }
-    await until('servers active and volumes available', async () => {
-      const s = await Promise.all(servers.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server.status));
-      const v = await Promise.all(vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status));
-      return s.every((x) => x === 'ACTIVE') && v.every((x) => x === 'available');
-    }, 60_000, 300);
-    const acc = await Promise.all(servers.map((id, i) => c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } })));
+    await until(
+      'servers active and volumes available',
+      async () => {
+        const s = await Promise.all(
+          servers.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server.status),
+        );
+        const v = await Promise.all(
+          vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status),
+        );
+        return s.every((x) => x === 'ACTIVE') && v.every((x) => x === 'available');
+      },
+      60_000,
+      300,
+    );
+    const acc = await Promise.all(
+      servers.map((id, i) =>
+        c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
+      ),
+    );
     for (const r of acc) expect(r.status, JSON.stringify(r.body)).toBe(200);
-    figures.at_kill = await Promise.all(vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status));
+    figures.at_kill = await Promise.all(
+      vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status),
+    );
     await c.kill9('controller');
     const t1 = Date.now();
     c.start('controller');
     await c.waitListening();
     await c.login();
-    const final = await until('every volume in-use or available', async () => {
-      const v = await Promise.all(vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume));
-      return v.every((x) => x.status === 'in-use' || x.status === 'available') && v;
-    }, 90_000, 500).catch(async (e) => {
-      figures.stuck = await Promise.all(vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status));
+    const final = await until(
+      'every volume in-use or available',
+      async () => {
+        const v = await Promise.all(
+          vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume),
+        );
+        return v.every((x) => x.status === 'in-use' || x.status === 'available') && v;
+      },
+      90_000,
+      500,
+    ).catch(async (e) => {
+      figures.stuck = await Promise.all(
+        vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status),
+      );
       throw e;
     });
     figures.settled_after_restart_s = (Date.now() - t1) / 1000;
     figures.final = final.map((v: any) => v.status);
     for (let i = 0; i < N; i++) {
-      const listed = (await c.api('GET', `/compute/v2.1/servers/${servers[i]}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId);
+      const listed = (await c.api('GET', `/compute/v2.1/servers/${servers[i]}/os-volume_attachments`)).body.volumeAttachments.map(
+        (a: any) => a.volumeId,
+      );
       if (final[i].status === 'in-use') {
         expect(listed).toEqual([vols[i]]);
         expect(final[i].attachments.map((a: any) => a.server_id)).toEqual([servers[i]]);
@@ -75,10 +134,17 @@ describe.skipIf(!ENABLED)('controller kill -9 with volume attaches in flight', (
       }
     }
     for (const id of servers) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await until('servers gone and volumes available', async () => {
-      const v = await Promise.all(vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status));
-      return v.every((x) => x === 'available');
-    }, 60_000, 500);
+    await until(
+      'servers gone and volumes available',
+      async () => {
+        const v = await Promise.all(
+          vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status),
+        );
+        return v.every((x) => x === 'available');
+      },
+      60_000,
+      500,
+    );
     for (const id of vols) expect((await c.api('DELETE', `/volume/v3/${c.projectId}/volumes/${id}`)).status).toBe(202);
   }, 300_000);
 });

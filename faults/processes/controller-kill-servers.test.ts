@@ -14,16 +14,27 @@ import { until } from './util.js';
  * instances, placement allocations and compute ports each match the database.
  */
 const ENABLED = processesEnabled;
-if (!ENABLED) console.log('[skip] faults/processes controller kill during server creates: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)');
+if (!ENABLED)
+  console.log(
+    '[skip] faults/processes controller kill during server creates: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)',
+  );
 
 const N = 20; // server creates in flight
-const c = new ProcessCloud('ctlkill-srv', { controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'], agent: { roles: ['compute', 'network'], lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', '[network]', 'driver = "fake"'] } });
+const c = new ProcessCloud('ctlkill-srv', {
+  controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'],
+  agent: {
+    roles: ['compute', 'network'],
+    lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', '[network]', 'driver = "fake"'],
+  },
+});
 const { run: RUN } = c;
 
 describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', () => {
   const figures: Record<string, unknown> = {};
 
-  beforeAll(async () => { await c.setUp(); }, 120_000);
+  beforeAll(async () => {
+    await c.setUp();
+  }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
     await c.close();
@@ -37,16 +48,33 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     expect(fl.status, JSON.stringify(fl.body)).toBe(200);
     const net = await c.api('POST', '/network/v2.0/networks', { network: { name: `${RUN}-net` } });
     expect(net.status, JSON.stringify(net.body)).toBe(201);
-    expect((await c.api('POST', '/network/v2.0/subnets', { subnet: { network_id: net.body.network.id, cidr: '10.251.0.0/24', ip_version: 4 } })).status).toBe(201);
-    const qs = await c.api('PUT', `/compute/v2.1/os-quota-sets/${c.projectId}`, { quota_set: { instances: 100, cores: 100, ram: 1_000_000 } });
+    expect(
+      (
+        await c.api('POST', '/network/v2.0/subnets', {
+          subnet: { network_id: net.body.network.id, cidr: '10.251.0.0/24', ip_version: 4 },
+        })
+      ).status,
+    ).toBe(201);
+    const qs = await c.api('PUT', `/compute/v2.1/os-quota-sets/${c.projectId}`, {
+      quota_set: { instances: 100, cores: 100, ram: 1_000_000 },
+    });
     expect(qs.status, JSON.stringify(qs.body)).toBe(200);
     const ids: string[] = [];
     const t0 = Date.now();
-    await Promise.all(Array.from({ length: N }, async (_, i) => {
-      const r = await c.api('POST', '/compute/v2.1/servers', { server: { name: `${RUN}-s${i}`, imageRef: img.body.id, flavorRef: fl.body.flavor.id, networks: [{ uuid: net.body.network.id }] } });
-      expect(r.status, JSON.stringify(r.body)).toBe(202);
-      ids.push(r.body.server.id);
-    }));
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const r = await c.api('POST', '/compute/v2.1/servers', {
+          server: {
+            name: `${RUN}-s${i}`,
+            imageRef: img.body.id,
+            flavorRef: fl.body.flavor.id,
+            networks: [{ uuid: net.body.network.id }],
+          },
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        ids.push(r.body.server.id);
+      }),
+    );
     figures.accepted_ms = Date.now() - t0;
     const states = () => c.q<{ vm_state: string }>('SELECT vm_state FROM instances WHERE deleted = 0');
     figures.at_kill = states().reduce((m: Record<string, number>, r) => ({ ...m, [r.vm_state]: (m[r.vm_state] ?? 0) + 1 }), {});
@@ -55,10 +83,15 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     c.start('controller');
     await c.waitListening();
     await c.login();
-    const settled = await until('no server in BUILD', async () => {
-      const all = await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
-      return all.every((s) => s.status !== 'BUILD') && all;
-    }, 120_000, 500);
+    const settled = await until(
+      'no server in BUILD',
+      async () => {
+        const all = await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
+        return all.every((s) => s.status !== 'BUILD') && all;
+      },
+      120_000,
+      500,
+    );
     figures.settled_after_restart_s = (Date.now() - t1) / 1000;
     const by: Record<string, number> = {};
     for (const s of settled) {
@@ -72,25 +105,48 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
     // The failed builds are put in ERROR first and their domains destroyed right after
     // (side by side), so the hypervisor catches up within moments.
-    const listHv = async () => await (await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })).json() as { instances: { uuid: string }[]; orphans?: string[] };
-    const hv = await until('the hypervisor to run exactly the ACTIVE servers', async () => {
-      const x = await listHv();
-      return x.instances.length === active.size ? x : null;
-    }, 20_000, 200);
+    const listHv = async () =>
+      (await (
+        await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
+      ).json()) as { instances: { uuid: string }[]; orphans?: string[] };
+    const hv = await until(
+      'the hypervisor to run exactly the ACTIVE servers',
+      async () => {
+        const x = await listHv();
+        return x.instances.length === active.size ? x : null;
+      },
+      20_000,
+      200,
+    );
     expect(new Set(hv.instances.map((i) => i.uuid))).toEqual(active);
     expect(hv.orphans ?? []).toEqual([]);
     // Placement allocations against the database.
-    expect(new Set(c.q<{ instance_id: string }>('SELECT instance_id FROM allocations').map((r) => r.instance_id))).toEqual(active);
+    expect(new Set(c.q<{ instance_id: string }>('SELECT instance_id FROM allocations').map((r) => r.instance_id))).toEqual(
+      active,
+    );
     // Compute ports: each belongs to a server that still holds it.
-    const ports = (await c.api('GET', `/network/v2.0/ports?network_id=${net.body.network.id}`)).body.ports as { device_id: string; device_owner: string }[];
+    const ports = (await c.api('GET', `/network/v2.0/ports?network_id=${net.body.network.id}`)).body.ports as {
+      device_id: string;
+      device_owner: string;
+    }[];
     const owners = ports.filter((p) => p.device_owner.startsWith('compute:')).map((p) => p.device_id);
     figures.compute_ports = owners.length;
     for (const o of owners) expect(ids, o).toContain(o);
     for (const id of active) expect(owners, id).toContain(id);
     // Cleanup through the API: every server deletes, nothing is left anywhere.
     for (const id of ids) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await until('every server gone', async () => (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every((s) => s === 404), 120_000, 500);
-    const hv2 = await (await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })).json() as { instances: unknown[] };
+    await until(
+      'every server gone',
+      async () =>
+        (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
+          (s) => s === 404,
+        ),
+      120_000,
+      500,
+    );
+    const hv2 = (await (
+      await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
+    ).json()) as { instances: unknown[] };
     expect(hv2.instances).toEqual([]);
     expect(c.q('SELECT instance_id FROM allocations')).toEqual([]);
   }, 400_000);

@@ -13,7 +13,10 @@ import { until } from './util.js';
  * downloads with its checksum, and the interrupted images can be uploaded again.
  */
 const ENABLED = processesEnabled;
-if (!ENABLED) console.log('[skip] faults/processes controller kill during uploads: needs SYSTEM_TESTS=1 and root (starts a real controller process)');
+if (!ENABLED)
+  console.log(
+    '[skip] faults/processes controller kill during uploads: needs SYSTEM_TESTS=1 and root (starts a real controller process)',
+  );
 
 const N = 4; // uploads in flight
 const SIZE = 16 * 1024 * 1024;
@@ -26,12 +29,20 @@ async function createImage(name: string): Promise<string> {
   return r.body.id;
 }
 const upload = async (id: string, data: Buffer): Promise<number> => (await api('PUT', `/v2/images/${id}/file`, data)).status;
-const stagingFiles = () => { try { return readdirSync(join(c.dir, 'ctl', 'images', '.staging')); } catch { return []; } };
+const stagingFiles = () => {
+  try {
+    return readdirSync(join(c.dir, 'ctl', 'images', '.staging'));
+  } catch {
+    return [];
+  }
+};
 
 describe.skipIf(!ENABLED)('controller kill -9 with image uploads half sent', () => {
   const figures: Record<string, unknown> = {};
 
-  beforeAll(async () => { await c.setUp(); }, 120_000);
+  beforeAll(async () => {
+    await c.setUp();
+  }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
     await c.close();
@@ -45,15 +56,22 @@ describe.skipIf(!ENABLED)('controller kill -9 with image uploads half sent', () 
     for (let i = 0; i < N; i++) ids.push(await createImage(`${RUN}-cut-${i}`));
     // Each upload announces SIZE bytes and sends half, then waits (the socket stays open).
     const reqs = ids.map((id) => {
-      const r = request(`${c.base}/image/v2/images/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': c.token, 'content-type': 'application/octet-stream', 'content-length': String(SIZE) } });
+      const r = request(`${c.base}/image/v2/images/${id}/file`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': c.token, 'content-type': 'application/octet-stream', 'content-length': String(SIZE) },
+      });
       r.on('error', () => {});
       r.write(randomBytes(SIZE / 2));
       return r;
     });
-    await until('every upload to be saving with a staging file', async () => {
-      const st = await Promise.all(ids.map(async (id) => (await api('GET', `/v2/images/${id}`)).body.status));
-      return st.every((s) => s === 'saving') && stagingFiles().length === N;
-    }, 30_000);
+    await until(
+      'every upload to be saving with a staging file',
+      async () => {
+        const st = await Promise.all(ids.map(async (id) => (await api('GET', `/v2/images/${id}`)).body.status));
+        return st.every((s) => s === 'saving') && stagingFiles().length === N;
+      },
+      30_000,
+    );
     figures.uploads_in_flight = N;
     figures.bytes_sent_each = SIZE / 2;
     await c.kill9('controller');
@@ -73,7 +91,9 @@ describe.skipIf(!ENABLED)('controller kill -9 with image uploads half sent', () 
       expect((await fetch(`${c.base}/image/v2/images/${id}/file`, { headers: { 'x-auth-token': c.token } })).status).toBe(204);
     }
     // The image uploaded before the crash is intact.
-    const got = Buffer.from(await (await fetch(`${c.base}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': c.token } })).arrayBuffer());
+    const got = Buffer.from(
+      await (await fetch(`${c.base}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': c.token } })).arrayBuffer(),
+    );
     expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(good).digest('hex'));
     const meta = (await api('GET', `/v2/images/${goodId}`)).body;
     expect(meta.status).toBe('active');

@@ -39,12 +39,17 @@ export class ProcessCloud {
   projectId = '';
   readonly procs: Record<Which, ChildProcess | null> = { controller: null, agent: null };
 
-  constructor(name: string, private readonly o: ProcessCloudOptions = {}) {
+  constructor(
+    name: string,
+    private readonly o: ProcessCloudOptions = {},
+  ) {
     this.dir = `/tmp/${this.run}-${name}`;
     this.host = `${this.run}-h1`;
   }
 
-  get base(): string { return `http://127.0.0.1:${this.port}`; }
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
 
   /** Writes the configuration, bootstraps, enrols, starts both and logs in as admin. */
   async setUp(): Promise<void> {
@@ -55,14 +60,34 @@ export class ProcessCloud {
     mkdirSync(join(this.dir, 'ctl'), { recursive: true });
     this.port = await freePort();
     this.agentPort = await freePort();
-    writeFileSync(join(this.dir, 'controller.toml'), [`data_dir = "${this.dir}/ctl"`, '[listen]', 'host = "127.0.0.1"', `port = ${this.port}`, ...(this.o.controller ?? []), ''].join('\n'));
+    writeFileSync(
+      join(this.dir, 'controller.toml'),
+      [
+        `data_dir = "${this.dir}/ctl"`,
+        '[listen]',
+        'host = "127.0.0.1"',
+        `port = ${this.port}`,
+        ...(this.o.controller ?? []),
+        '',
+      ].join('\n'),
+    );
     const a = this.o.agent;
     if (a) {
-      writeFileSync(join(this.dir, 'agent.toml'), [
-        `host = "${this.host}"`, `roles = [${a.roles.map((r) => `"${r}"`).join(', ')}]`, `data_dir = "${this.dir}/agent"`,
-        `controller_url = "${this.base}"`, `credential_file = "${this.dir}/agent.key"`, ...(a.lines ?? []),
-        '[listen]', 'host = "127.0.0.1"', `port = ${this.agentPort}`, '',
-      ].join('\n'));
+      writeFileSync(
+        join(this.dir, 'agent.toml'),
+        [
+          `host = "${this.host}"`,
+          `roles = [${a.roles.map((r) => `"${r}"`).join(', ')}]`,
+          `data_dir = "${this.dir}/agent"`,
+          `controller_url = "${this.base}"`,
+          `credential_file = "${this.dir}/agent.key"`,
+          ...(a.lines ?? []),
+          '[listen]',
+          'host = "127.0.0.1"',
+          `port = ${this.agentPort}`,
+          '',
+        ].join('\n'),
+      );
     }
     this.o.beforeStart?.(this);
     if (this.o.bootstrap !== false) this.mustCli('bootstrap', '--admin-password', this.password, '--public-url', this.base);
@@ -82,7 +107,9 @@ export class ProcessCloud {
   start(which: Which): ChildProcess {
     const log = openSync(join(this.dir, `${which}.log`), 'a');
     const script = which === 'controller' ? 'dist/controller/main.js' : 'dist/agents/main.js';
-    const p = spawn(process.execPath, [...NODE_FLAGS[which], join(ROOT, script), '--config', join(this.dir, `${which}.toml`)], { stdio: ['ignore', log, log] });
+    const p = spawn(process.execPath, [...NODE_FLAGS[which], join(ROOT, script), '--config', join(this.dir, `${which}.toml`)], {
+      stdio: ['ignore', log, log],
+    });
     this.procs[which] = p;
     return p;
   }
@@ -98,8 +125,17 @@ export class ProcessCloud {
 
   /** The CLI against this controller (and agent config); status, stdout, stderr. */
   cli(...args: string[]): { code: number; out: string; err: string } {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', join(this.dir, 'controller.toml'),
-      ...(this.o.agent ? ['--agent-config', join(this.dir, 'agent.toml')] : [])], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist/controller/cli/main.js'),
+        ...args,
+        '--config',
+        join(this.dir, 'controller.toml'),
+        ...(this.o.agent ? ['--agent-config', join(this.dir, 'agent.toml')] : []),
+      ],
+      { encoding: 'utf8' },
+    );
     return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
   }
 
@@ -110,8 +146,17 @@ export class ProcessCloud {
 
   async login(): Promise<void> {
     const r = await fetch(`${this.base}/identity/v3/auth/tokens`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: this.password } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { name: 'Default' }, password: this.password } },
+          },
+          scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+        },
+      }),
     });
     if (r.status !== 201) throw new Error(`login: ${r.status}`);
     this.token = r.headers.get('x-subject-token')!;
@@ -119,23 +164,40 @@ export class ProcessCloud {
   }
 
   /** An API call with the admin token; a Buffer body goes as application/octet-stream. */
-  async api(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: Record<string, string> = {},
+  ): Promise<{ status: number; body: any }> {
     const raw = body instanceof Buffer;
     const r = await fetch(`${this.base}${path}`, {
       method,
-      headers: { 'x-auth-token': this.token, ...extra, ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}) },
+      headers: {
+        'x-auth-token': this.token,
+        ...extra,
+        ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}),
+      },
       body: raw ? new Uint8Array(body) : body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await r.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
     return { status: r.status, body: parsed };
   }
 
   /** A read-only query of the controller's database (it may be down). */
   q<T>(sql: string, ...args: unknown[]): T[] {
     const d = new Database(join(this.dir, 'ctl', 'homestack.db'), { readonly: true, fileMustExist: true });
-    try { return d.prepare(sql).all(...args) as T[]; } finally { d.close(); }
+    try {
+      return d.prepare(sql).all(...args) as T[];
+    } finally {
+      d.close();
+    }
   }
 
   hostState(): string | undefined {

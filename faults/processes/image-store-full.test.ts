@@ -12,7 +12,8 @@ import { ProcessCloud, processesEnabled } from './harness.js';
  * download with their checksum, and the same upload succeeds once space returns.
  */
 const ENABLED = processesEnabled;
-if (!ENABLED) console.log('[skip] faults/processes image store full: needs SYSTEM_TESTS=1 and root (starts a real controller process)');
+if (!ENABLED)
+  console.log('[skip] faults/processes image store full: needs SYSTEM_TESTS=1 and root (starts a real controller process)');
 
 let mounted = false;
 const c = new ProcessCloud('imgfull', {
@@ -33,13 +34,21 @@ async function createImage(name: string): Promise<string> {
   return r.body.id;
 }
 const upload = async (id: string, data: Buffer): Promise<number> => (await api('PUT', `/v2/images/${id}/file`, data)).status;
-const stagingFiles = () => { try { return readdirSync(join(c.dir, 'ctl', 'images', '.staging')); } catch { return []; } };
+const stagingFiles = () => {
+  try {
+    return readdirSync(join(c.dir, 'ctl', 'images', '.staging'));
+  } catch {
+    return [];
+  }
+};
 
 describe.skipIf(!ENABLED)('image store disk full', () => {
   const figures: Record<string, unknown> = {};
   const mnt = () => join(c.dir, 'ctl', 'images');
 
-  beforeAll(async () => { await c.setUp(); }, 120_000);
+  beforeAll(async () => {
+    await c.setUp();
+  }, 120_000);
   afterAll(async () => {
     console.log(`[figures] ${JSON.stringify(figures)}`);
     await c.kill9('controller');
@@ -66,7 +75,9 @@ describe.skipIf(!ENABLED)('image store disk full', () => {
     expect(img.status).toBe('queued');
     expect(stagingFiles()).toEqual([]);
     // The earlier image is intact.
-    const got = Buffer.from(await (await fetch(`${c.base}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': c.token } })).arrayBuffer());
+    const got = Buffer.from(
+      await (await fetch(`${c.base}/image/v2/images/${goodId}/file`, { headers: { 'x-auth-token': c.token } })).arrayBuffer(),
+    );
     expect(createHash('md5').update(got).digest('hex')).toBe(createHash('md5').update(good).digest('hex'));
     expect((await api('GET', `/v2/images/${goodId}`)).body.checksum).toBe(createHash('md5').update(good).digest('hex'));
     // Space returns: the same upload goes through.

@@ -16,7 +16,12 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `fn` until it returns something truthy; the error says what was awaited and the last failure. */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, everyMs = 100): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
+export async function until<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const t0 = Date.now();
   let last: unknown;
   while (Date.now() - t0 < timeoutMs) {

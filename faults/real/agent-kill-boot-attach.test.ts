@@ -24,43 +24,79 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
   let c: RealCloud;
   let basics: { imageId: string; flavorId: string; networkId: string };
   const figures: Record<string, unknown> = {};
-  realCloudLifecycle({ heartbeatS: 10, downAfterMissed: 3, controllerCompute: ['sync_power_state_s = 5'] }, figures, async (x) => {
-    c = x;
-    basics = await c.basics();
-  });
+  realCloudLifecycle(
+    { heartbeatS: 10, downAfterMissed: 3, controllerCompute: ['sync_power_state_s = 5'] },
+    figures,
+    async (x) => {
+      c = x;
+      basics = await c.basics();
+    },
+  );
   const server = (id: string) => c.server(id);
   const volume = (id: string) => c.volume(id);
   const create = async (name: string) => {
-    const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: basics.imageId, flavorRef: basics.flavorId, networks: [{ uuid: basics.networkId }] } });
+    const r = await c.api('POST', '/compute/v2.1/servers', {
+      server: { name, imageRef: basics.imageId, flavorRef: basics.flavorId, networks: [{ uuid: basics.networkId }] },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.server.id as string;
   };
   /** Servers the database places on the host, and the host's own inventory, until they agree. */
   const hostMatchesDb = async (what: string) => {
-    const onDb = () => c.q<{ id: string }>(`SELECT id FROM instances WHERE deleted = 0 AND host = ? ORDER BY id`, c.hostName).map((r) => r.id);
-    const ports = () => c.q<{ id: string }>(`SELECT id FROM net_ports WHERE device_owner LIKE 'compute:%' OR device_owner = 'network:dhcp'`).map((p) => `tap${p.id.slice(0, 11)}`).sort();
-    return until(what, async () => {
-      const ids = onDb();
-      const h = await c.onHost();
-      const ok = JSON.stringify(h.domains) === JSON.stringify(ids.map((id) => `instance-${id}`))
-        && JSON.stringify(h.instanceDirs) === JSON.stringify(ids) && JSON.stringify(h.taps) === JSON.stringify(ports());
-      figures.last_mismatch = ok ? undefined : { db: ids.length, domains: h.domains.length, dirs: h.instanceDirs.length, taps: h.taps.length, ports: ports().length };
-      return ok ? { ids, h } : null;
-    }, 90_000, 1000);
+    const onDb = () =>
+      c.q<{ id: string }>(`SELECT id FROM instances WHERE deleted = 0 AND host = ? ORDER BY id`, c.hostName).map((r) => r.id);
+    const ports = () =>
+      c
+        .q<{ id: string }>(`SELECT id FROM net_ports WHERE device_owner LIKE 'compute:%' OR device_owner = 'network:dhcp'`)
+        .map((p) => `tap${p.id.slice(0, 11)}`)
+        .sort();
+    return until(
+      what,
+      async () => {
+        const ids = onDb();
+        const h = await c.onHost();
+        const ok =
+          JSON.stringify(h.domains) === JSON.stringify(ids.map((id) => `instance-${id}`)) &&
+          JSON.stringify(h.instanceDirs) === JSON.stringify(ids) &&
+          JSON.stringify(h.taps) === JSON.stringify(ports());
+        figures.last_mismatch = ok
+          ? undefined
+          : {
+              db: ids.length,
+              domains: h.domains.length,
+              dirs: h.instanceDirs.length,
+              taps: h.taps.length,
+              ports: ports().length,
+            };
+        return ok ? { ids, h } : null;
+      },
+      90_000,
+      1000,
+    );
   };
 
   it('boots: host down within 35 s, no build hangs, and what the killed spawns left is cleaned up', async () => {
     const ids: string[] = [];
     for (let i = 0; i < N; i++) ids.push(await create(`b${i}`));
     // Kill while spawns are under way on the host.
-    const atKill = await until('spawns under way on the host', async () => {
-      const h = await c.onHost();
-      const building = (await Promise.all(ids.map(server))).filter((s) => s.status === 'BUILD').length;
-      return h.running.length >= 2 && building >= 3 ? { h, building } : null;
-    }, 120_000, 50);
+    const atKill = await until(
+      'spawns under way on the host',
+      async () => {
+        const h = await c.onHost();
+        const building = (await Promise.all(ids.map(server))).filter((s) => s.status === 'BUILD').length;
+        return h.running.length >= 2 && building >= 3 ? { h, building } : null;
+      },
+      120_000,
+      50,
+    );
     await c.kill9('agent');
     const tKill = Date.now();
-    figures.boot_at_kill = { building: atKill.building, domains: atKill.h.domains.length, running: atKill.h.running.length, dirs: atKill.h.instanceDirs.length };
+    figures.boot_at_kill = {
+      building: atKill.building,
+      domains: atKill.h.domains.length,
+      running: atKill.h.running.length,
+      dirs: atKill.h.instanceDirs.length,
+    };
     await c.waitHost('down', 40_000);
     const downS = (Date.now() - tKill) / 1000;
     figures.host_down_after_kill_s = downS;
@@ -70,22 +106,41 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
     const tBack = Date.now();
     c.startAgent();
     figures.host_up_after_restart_s = (await c.waitHost('up', 60_000)) / 1000;
-    const settled = await until('no server in BUILD', async () => {
-      const s = await Promise.all(ids.map(server));
-      return s.every((x) => x.status !== 'BUILD') ? s : null;
-    }, 120_000, 500);
+    const settled = await until(
+      'no server in BUILD',
+      async () => {
+        const s = await Promise.all(ids.map(server));
+        return s.every((x) => x.status !== 'BUILD') ? s : null;
+      },
+      120_000,
+      500,
+    );
     for (const s of settled) {
       expect(['ACTIVE', 'SHUTOFF', 'ERROR'], `${s.id} ${s.status}`).toContain(s.status);
       if (s.status === 'ERROR') expect(s.fault?.message, s.id).toBeTruthy();
     }
     figures.boot_final = count(settled.map((s) => s.status));
-    figures.boot_faults = [...new Set(settled.filter((s) => s.status === 'ERROR').map((s) => String(s.fault.message).replace(/[0-9a-f-]{36}/g, '<id>')))];
+    figures.boot_faults = [
+      ...new Set(
+        settled.filter((s) => s.status === 'ERROR').map((s) => String(s.fault.message).replace(/[0-9a-f-]{36}/g, '<id>')),
+      ),
+    ];
     const { ids: onHost } = await hostMatchesDb('the host to hold exactly the servers the database places on it');
     figures.boot_host_clean_after_restart_s = (Date.now() - tBack) / 1000;
     figures.boot_servers_on_host = onHost.length;
-    expect(c.q<{ instance_id: string }>('SELECT instance_id FROM allocations ORDER BY instance_id').map((a) => a.instance_id)).toEqual(onHost);
+    expect(
+      c.q<{ instance_id: string }>('SELECT instance_id FROM allocations ORDER BY instance_id').map((a) => a.instance_id),
+    ).toEqual(onHost);
     for (const id of ids) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await until('boot servers gone', async () => (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every((s) => s === 404), 120_000, 500);
+    await until(
+      'boot servers gone',
+      async () =>
+        (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
+          (s) => s === 404,
+        ),
+      120_000,
+      500,
+    );
     const empty = await hostMatchesDb('the host to be empty');
     expect(empty.ids).toEqual([]);
   }, 600_000);
@@ -99,12 +154,21 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
       expect(v.status, JSON.stringify(v.body)).toBe(202);
       vols.push(v.body.volume.id);
     }
-    await until('servers ACTIVE and volumes available', async () => {
-      const s = await Promise.all(srv.map(server));
-      const v = await Promise.all(vols.map(volume));
-      return s.every((x) => x.status === 'ACTIVE') && v.every((x) => x.status === 'available');
-    }, 180_000, 500);
-    const acc = await Promise.all(srv.map((id, i) => c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } })));
+    await until(
+      'servers ACTIVE and volumes available',
+      async () => {
+        const s = await Promise.all(srv.map(server));
+        const v = await Promise.all(vols.map(volume));
+        return s.every((x) => x.status === 'ACTIVE') && v.every((x) => x.status === 'available');
+      },
+      180_000,
+      500,
+    );
+    const acc = await Promise.all(
+      srv.map((id, i) =>
+        c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
+      ),
+    );
     await c.kill9('agent');
     for (const r of acc) expect(r.status, JSON.stringify(r.body)).toBe(200);
     figures.attach_at_kill = count((await Promise.all(vols.map(volume))).map((v) => v.status));
@@ -112,16 +176,23 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
     const tBack = Date.now();
     c.startAgent();
     await c.waitHost('up', 60_000);
-    const final = await until('every volume in-use or available', async () => {
-      const v = await Promise.all(vols.map(volume));
-      return v.every((x) => x.status === 'in-use' || x.status === 'available') ? v : null;
-    }, 120_000, 500);
+    const final = await until(
+      'every volume in-use or available',
+      async () => {
+        const v = await Promise.all(vols.map(volume));
+        return v.every((x) => x.status === 'in-use' || x.status === 'available') ? v : null;
+      },
+      120_000,
+      500,
+    );
     figures.attach_settled_after_restart_s = (Date.now() - tBack) / 1000;
     figures.attach_final = count(final.map((v) => v.status));
     const tgt = (await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
     for (let i = 0; i < 3; i++) {
       const v = final[i]!;
-      const listed = (await c.api('GET', `/compute/v2.1/servers/${srv[i]}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId);
+      const listed = (await c.api('GET', `/compute/v2.1/servers/${srv[i]}/os-volume_attachments`)).body.volumeAttachments.map(
+        (a: any) => a.volumeId,
+      );
       const blk = (await c.host.run('virsh', ['-c', 'qemu:///system', 'domblklist', `instance-${srv[i]}`])).stdout;
       const section = tgt.split(/^(?=Target \d+: )/m).find((b) => b.split('\n')[0]!.includes(v.id)) ?? '';
       expect(section, `target of ${v.id}`).not.toBe('');
@@ -136,12 +207,22 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
       }
     }
     for (const id of srv) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await until('volumes available', async () => (await Promise.all(vols.map(volume))).every((v) => v.status === 'available'), 120_000, 500);
+    await until(
+      'volumes available',
+      async () => (await Promise.all(vols.map(volume))).every((v) => v.status === 'available'),
+      120_000,
+      500,
+    );
     for (const id of vols) expect((await c.api('DELETE', `/volume/v3/${c.projectId}/volumes/${id}`)).status).toBe(202);
-    const empty = await until('the host to be empty', async () => {
-      const h = await c.onHost();
-      return h.domains.length + h.instanceDirs.length + h.targets.length + h.volumeFiles.length === 0 ? h : null;
-    }, 60_000, 1000);
+    const empty = await until(
+      'the host to be empty',
+      async () => {
+        const h = await c.onHost();
+        return h.domains.length + h.instanceDirs.length + h.targets.length + h.volumeFiles.length === 0 ? h : null;
+      },
+      60_000,
+      1000,
+    );
     expect(empty.domains).toEqual([]);
   }, 600_000);
 });

@@ -23,17 +23,25 @@ export class ArgvWatch {
     this.timer = null;
   }
 
-  get distinct(): number { return this.seen.size; }
+  get distinct(): number {
+    return this.seen.size;
+  }
 
   sample(): void {
     this.samples += 1;
     let pids: string[] = [];
-    try { pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)); } catch { return; }
+    try {
+      pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+    } catch {
+      return;
+    }
     for (const pid of pids) {
       try {
         const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
         if (raw && this.seen.size < 200_000) this.seen.add(raw.split('\0').filter(Boolean).join(' '));
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
   }
 

@@ -54,7 +54,10 @@ export interface RealCloudOptions {
   beforeAgent?: (c: RealCloud) => Promise<void>;
 }
 
-export interface Reply { status: number; body: any }
+export interface Reply {
+  status: number;
+  body: any;
+}
 
 export class RealCloud {
   readonly mh: MultiHost;
@@ -81,8 +84,12 @@ export class RealCloud {
     this.volumesDir = join(this.dir, 'hA', 'data', 'volumes');
   }
 
-  get url(): string { return `http://${this.ctlIp}:${PORT}`; }
-  get ctlDb(): string { return join(this.ctlDir, 'data', 'homestack.db'); }
+  get url(): string {
+    return `http://${this.ctlIp}:${PORT}`;
+  }
+  get ctlDb(): string {
+    return join(this.ctlDir, 'data', 'homestack.db');
+  }
 
   static async start(o: RealCloudOptions = {}): Promise<RealCloud> {
     const c = new RealCloud(o);
@@ -97,28 +104,74 @@ export class RealCloud {
     await this.startTgtd();
     await this.linkToMgmt();
     mkdirSync(join(this.ctlDir, 'data'), { recursive: true });
-    writeFileSync(join(this.ctlDir, 'controller.toml'), lines([
-      `data_dir = "${this.ctlDir}/data"`, `public_url = "http://198.51.100.1:${PORT}"`, '',
-      '[listen]', 'host = "0.0.0.0"', `port = ${PORT}`, '',
-      '[agents]', `heartbeat_s = ${hb}`, `down_after_missed = ${this.o.downAfterMissed ?? 3}`, 'dispatch_backoff_max_s = 2', '',
-      '[identity]', 'scrypt_log_n = 10', '',
-      // Up to ~30 tiny guests on this machine's 2 cores (Nova's default ratio of 4 allows 8).
-      '[compute]', 'cpu_allocation_ratio = 16', ...(this.o.controllerCompute ?? []), '',
-      ...(this.o.controllerToml ?? []),
-    ]));
+    writeFileSync(
+      join(this.ctlDir, 'controller.toml'),
+      lines([
+        `data_dir = "${this.ctlDir}/data"`,
+        `public_url = "http://198.51.100.1:${PORT}"`,
+        '',
+        '[listen]',
+        'host = "0.0.0.0"',
+        `port = ${PORT}`,
+        '',
+        '[agents]',
+        `heartbeat_s = ${hb}`,
+        `down_after_missed = ${this.o.downAfterMissed ?? 3}`,
+        'dispatch_backoff_max_s = 2',
+        '',
+        '[identity]',
+        'scrypt_log_n = 10',
+        '',
+        // Up to ~30 tiny guests on this machine's 2 cores (Nova's default ratio of 4 allows 8).
+        '[compute]',
+        'cpu_allocation_ratio = 16',
+        ...(this.o.controllerCompute ?? []),
+        '',
+        ...(this.o.controllerToml ?? []),
+      ]),
+    );
     const data = join(this.host.dir, 'data');
-    writeFileSync(join(this.host.dir, 'agent.toml'), lines([
-      `host = "${this.hostName}"`, 'roles = ["compute", "network", "volume"]', `data_dir = "${data}"`,
-      `controller_url = "http://198.51.100.1:${PORT}"`, `credential_file = "${join(this.host.dir, 'agent.key')}"`, `heartbeat_s = ${hb}`,
-      ...(this.o.agentTop ?? []), '',
-      '[listen]', `host = "${HOST_IP}"`, `port = ${AGENT_PORT}`, '',
-      '[compute]', 'virt_type = "qemu"', `instances_dir = "${this.instancesDir}"`, ...(this.o.agentCompute ?? []), '',
-      '[network]', `tunnel_ip = "${this.host.tunnelIp}"`, 'resync_s = 30', '',
-      '[volume]', 'backend = "file"', 'target = "tgtadm"', `file_dir = "${this.volumesDir}"`, `target_ip = "${HOST_IP}"`, '',
-    ]));
+    writeFileSync(
+      join(this.host.dir, 'agent.toml'),
+      lines([
+        `host = "${this.hostName}"`,
+        'roles = ["compute", "network", "volume"]',
+        `data_dir = "${data}"`,
+        `controller_url = "http://198.51.100.1:${PORT}"`,
+        `credential_file = "${join(this.host.dir, 'agent.key')}"`,
+        `heartbeat_s = ${hb}`,
+        ...(this.o.agentTop ?? []),
+        '',
+        '[listen]',
+        `host = "${HOST_IP}"`,
+        `port = ${AGENT_PORT}`,
+        '',
+        '[compute]',
+        'virt_type = "qemu"',
+        `instances_dir = "${this.instancesDir}"`,
+        ...(this.o.agentCompute ?? []),
+        '',
+        '[network]',
+        `tunnel_ip = "${this.host.tunnelIp}"`,
+        'resync_s = 30',
+        '',
+        '[volume]',
+        'backend = "file"',
+        'target = "tgtadm"',
+        `file_dir = "${this.volumesDir}"`,
+        `target_ip = "${HOST_IP}"`,
+        '',
+      ]),
+    );
     await this.cli(['host', 'enrol-local', '--agent-config', join(this.host.dir, 'agent.toml')]);
     writeFileSync(join(this.ctlDir, 'admin.pw'), `${this.password}\n`, { mode: 0o600 });
-    await this.cli(['bootstrap', '--admin-password-file', join(this.ctlDir, 'admin.pw'), '--public-url', `http://198.51.100.1:${PORT}`]);
+    await this.cli([
+      'bootstrap',
+      '--admin-password-file',
+      join(this.ctlDir, 'admin.pw'),
+      '--public-url',
+      `http://198.51.100.1:${PORT}`,
+    ]);
     this.startController();
     await this.waitController();
     if (this.o.beforeAgent) await this.o.beforeAgent(this);
@@ -134,7 +187,13 @@ export class RealCloud {
     mkdirSync('/run/tgtd', { recursive: true });
     await this.host.run('mount', ['--bind', d, '/run/tgtd'], { okCodes: [0, 32] });
     await this.host.run('tgtd', ['-p', join(this.host.dir, 'tgtd.pid')]);
-    await until('tgtd answering', async () => (await this.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'sys', '--op', 'show'], { okCodes: [0, 1, 22, 107] })).code === 0, 10_000);
+    await until(
+      'tgtd answering',
+      async () =>
+        (await this.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'sys', '--op', 'show'], { okCodes: [0, 1, 22, 107] }))
+          .code === 0,
+      10_000,
+    );
   }
 
   pidOf(daemon: 'tgtd' | 'libvirtd' | 'virtlogd'): number {
@@ -159,21 +218,48 @@ export class RealCloud {
 
   cli(args: string[], o?: RunOptions) {
     const toml = join(this.ctlDir, 'controller.toml');
-    return this.root('busybox', ['env', `HOMESTACK_CONFIG=${toml}`, process.execPath, join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', toml], { timeoutMs: 120_000, ...o });
+    return this.root(
+      'busybox',
+      ['env', `HOMESTACK_CONFIG=${toml}`, process.execPath, join(ROOT, 'dist/controller/cli/main.js'), ...args, '--config', toml],
+      { timeoutMs: 120_000, ...o },
+    );
   }
 
   startController(): ChildProcess {
     const log = openSync(join(this.ctlDir, 'controller.log'), 'a');
-    const p = spawn('nsenter', [`--net=/run/netns/${this.mh.mgmtNs}`, '--', process.execPath, ...NODE_FLAGS.controller,
-      join(ROOT, 'dist/controller/main.js'), '--config', join(this.ctlDir, 'controller.toml')], { stdio: ['ignore', log, log] });
+    const p = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${this.mh.mgmtNs}`,
+        '--',
+        process.execPath,
+        ...NODE_FLAGS.controller,
+        join(ROOT, 'dist/controller/main.js'),
+        '--config',
+        join(this.ctlDir, 'controller.toml'),
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     this.procs.controller = p;
     return p;
   }
 
   startAgent(): ChildProcess {
     const log = openSync(join(this.host.dir, 'agent.log'), 'a');
-    const p = spawn('nsenter', [`--mount=${join(this.dir, 'ns', 'hA.mnt')}`, `--net=/run/netns/${this.host.netns}`, '--', process.execPath,
-      ...NODE_FLAGS.agent, join(ROOT, 'dist/agents/main.js'), '--config', join(this.host.dir, 'agent.toml')], { stdio: ['ignore', log, log] });
+    const p = spawn(
+      'nsenter',
+      [
+        `--mount=${join(this.dir, 'ns', 'hA.mnt')}`,
+        `--net=/run/netns/${this.host.netns}`,
+        '--',
+        process.execPath,
+        ...NODE_FLAGS.agent,
+        join(ROOT, 'dist/agents/main.js'),
+        '--config',
+        join(this.host.dir, 'agent.toml'),
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     this.procs.agent = p;
     return p;
   }
@@ -187,9 +273,17 @@ export class RealCloud {
 
   async waitController(ms = 30_000): Promise<number> {
     const t0 = Date.now();
-    await until('controller listening', async () => {
-      try { return (await fetch(`${this.url}/identity/v3`)).status === 200; } catch { return false; }
-    }, ms);
+    await until(
+      'controller listening',
+      async () => {
+        try {
+          return (await fetch(`${this.url}/identity/v3`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      ms,
+    );
     return Date.now() - t0;
   }
 
@@ -205,8 +299,17 @@ export class RealCloud {
 
   async login(): Promise<void> {
     const r = await fetch(`${this.url}/identity/v3/auth/tokens`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: this.password } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { name: 'Default' }, password: this.password } },
+          },
+          scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+        },
+      }),
     });
     if (r.status !== 201) throw new Error(`login: ${r.status} ${await r.text()}`);
     this.token = r.headers.get('x-subject-token')!;
@@ -217,30 +320,53 @@ export class RealCloud {
     const raw = body instanceof Buffer;
     const r = await fetch(`${this.url}${path}`, {
       method,
-      headers: { 'x-auth-token': this.token, ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}), ...extra },
+      headers: {
+        'x-auth-token': this.token,
+        ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}),
+        ...extra,
+      },
       body: raw ? body : body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await r.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
     return { status: r.status, body: parsed };
   }
 
   /** GET of a server / a volume of the admin project (the API document's inner object). */
-  async server(id: string): Promise<any> { return (await this.api('GET', `/compute/v2.1/servers/${id}`)).body.server; }
-  async volume(id: string): Promise<any> { return (await this.api('GET', `/volume/v3/${this.projectId}/volumes/${id}`)).body.volume; }
+  async server(id: string): Promise<any> {
+    return (await this.api('GET', `/compute/v2.1/servers/${id}`)).body.server;
+  }
+  async volume(id: string): Promise<any> {
+    return (await this.api('GET', `/volume/v3/${this.projectId}/volumes/${id}`)).body.volume;
+  }
 
   /** A read-only query of the controller's database (it may be down). */
   q<T>(sql: string, ...args: unknown[]): T[] {
     const d = new Database(this.ctlDb, { readonly: true, fileMustExist: true });
-    try { return d.prepare(sql).all(...args) as T[]; } finally { d.close(); }
+    try {
+      return d.prepare(sql).all(...args) as T[];
+    } finally {
+      d.close();
+    }
   }
 
   /** The guest image, a flavor, a network with a subnet and an open default group. */
   async basics(): Promise<{ imageId: string; flavorId: string; networkId: string }> {
-    const quota = await this.api('PUT', `/compute/v2.1/os-quota-sets/${this.projectId}`, { quota_set: { instances: -1, cores: -1, ram: -1 } });
+    const quota = await this.api('PUT', `/compute/v2.1/os-quota-sets/${this.projectId}`, {
+      quota_set: { instances: -1, cores: -1, ram: -1 },
+    });
     if (quota.status !== 200) throw new Error(`quota: ${quota.status} ${JSON.stringify(quota.body)}`);
-    const img = await this.api('POST', '/image/v2/images', { name: 'guest', disk_format: 'qcow2', container_format: 'bare', visibility: 'public' });
+    const img = await this.api('POST', '/image/v2/images', {
+      name: 'guest',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      visibility: 'public',
+    });
     if (img.status !== 201) throw new Error(`image create: ${img.status} ${JSON.stringify(img.body)}`);
     const copy = join(this.ctlDir, 'guest.qcow2');
     copyFileSync(GUEST_IMAGE, copy);
@@ -249,15 +375,29 @@ export class RealCloud {
     const fl = await this.api('POST', '/compute/v2.1/flavors', { flavor: { name: 'tiny', ram: 128, vcpus: 1, disk: 1 } });
     if (fl.status !== 200) throw new Error(`flavor: ${fl.status} ${JSON.stringify(fl.body)}`);
     const net = await this.api('POST', '/network/v2.0/networks', { network: { name: 'n1' } });
-    const sub = await this.api('POST', '/network/v2.0/subnets', { subnet: { network_id: net.body.network.id, cidr: '10.77.0.0/24', ip_version: 4, name: 's1' } });
+    const sub = await this.api('POST', '/network/v2.0/subnets', {
+      subnet: { network_id: net.body.network.id, cidr: '10.77.0.0/24', ip_version: 4, name: 's1' },
+    });
     if (sub.status !== 201) throw new Error(`subnet: ${sub.status} ${JSON.stringify(sub.body)}`);
     return { imageId: img.body.id, flavorId: fl.body.flavor.id, networkId: net.body.network.id };
   }
 
   /** What the host really holds: libvirt domains, instance directories, OVS ports, iSCSI targets, volume files. */
-  async onHost(): Promise<{ domains: string[]; running: string[]; instanceDirs: string[]; taps: string[]; targets: string[]; volumeFiles: string[] }> {
+  async onHost(): Promise<{
+    domains: string[];
+    running: string[];
+    instanceDirs: string[];
+    taps: string[];
+    targets: string[];
+    volumeFiles: string[];
+  }> {
     const virsh = (args: string[]) => this.host.run('virsh', ['-c', 'qemu:///system', ...args]);
-    const names = (s: string) => s.split('\n').map((x) => x.trim()).filter(Boolean).sort();
+    const names = (s: string) =>
+      s
+        .split('\n')
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .sort();
     const ls = async (d: string) => names((await this.host.run('busybox', ['ls', '-1', d], { okCodes: [0, 1, 2] })).stdout);
     const targets = (await this.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
     return {
@@ -272,7 +412,10 @@ export class RealCloud {
 
   /** A single ping (busybox, 1 s) from netns `ns` on the host (a network's qdhcp-<id>). */
   async pingOnce(ns: string, ip: string): Promise<boolean> {
-    return (await this.host.run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ip], { okCodes: [0, 1] })).code === 0;
+    return (
+      (await this.host.run('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ip], { okCodes: [0, 1] }))
+        .code === 0
+    );
   }
 
   /**
@@ -282,19 +425,29 @@ export class RealCloud {
    */
   async waitPingable(ns: string, servers: Array<{ id: string; ip: string }>, ms: number): Promise<void> {
     try {
-      await until('every guest answering pings', async () => (await Promise.all(servers.map((s) => this.pingOnce(ns, s.ip)))).every(Boolean), ms, 1000);
+      await until(
+        'every guest answering pings',
+        async () => (await Promise.all(servers.map((s) => this.pingOnce(ns, s.ip)))).every(Boolean),
+        ms,
+        1000,
+      );
     } catch (e) {
       const tail = (text: string, n: number) => text.split('\n').filter(Boolean).slice(-n).join(' | ');
       const report: string[] = [];
       try {
         for (const s of servers) {
-          const out = String((await this.api('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-getConsoleOutput': { length: 15 } })).body?.output ?? '');
+          const out = String(
+            (await this.api('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-getConsoleOutput': { length: 15 } })).body
+              ?.output ?? '',
+          );
           report.push(`${s.ip} answers=${await this.pingOnce(ns, s.ip)} console: ${tail(out, 15)}`);
         }
         const network = ns.replace(/^qdhcp-/, '');
         const dnsmasqLog = join(this.host.dir, 'data', 'network', 'dhcp', network, 'dnsmasq.log');
         if (existsSync(dnsmasqLog)) report.push(`dnsmasq: ${tail(readFileSync(dnsmasqLog, 'utf8'), 12)}`);
-        report.push(`neigh: ${tail((await this.host.run('ip', ['netns', 'exec', ns, 'ip', 'neigh'], { okCodes: [0, 1] })).stdout, 10)}`);
+        report.push(
+          `neigh: ${tail((await this.host.run('ip', ['netns', 'exec', ns, 'ip', 'neigh'], { okCodes: [0, 1] })).stdout, 10)}`,
+        );
       } catch (pm) {
         report.push(`post-mortem cut short: ${(pm as Error).message}`);
       }
@@ -309,22 +462,45 @@ export class RealCloud {
   pingForever(ns: string, ips: string[]): { replies: Array<Array<{ seq: number; at: number }>>; stop: () => void } {
     const replies = ips.map(() => [] as Array<{ seq: number; at: number }>);
     const procs = ips.map((ip, i) => {
-      const p = spawn('nsenter', [`--mount=${join(this.dir, 'ns', 'hA.mnt')}`, `--net=/run/netns/${this.host.netns}`, '--',
-        'ip', 'netns', 'exec', ns, 'busybox', 'ping', '-i', '0.2', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const p = spawn(
+        'nsenter',
+        [
+          `--mount=${join(this.dir, 'ns', 'hA.mnt')}`,
+          `--net=/run/netns/${this.host.netns}`,
+          '--',
+          'ip',
+          'netns',
+          'exec',
+          ns,
+          'busybox',
+          'ping',
+          '-i',
+          '0.2',
+          ip,
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       p.stdout!.on('data', (d: Buffer) => {
         for (const m of d.toString().matchAll(/seq=(\d+)/g)) replies[i]!.push({ seq: Number(m[1]), at: Date.now() });
       });
       return p;
     });
-    return { replies, stop: () => { for (const p of procs) p.kill('SIGKILL'); } };
+    return {
+      replies,
+      stop: () => {
+        for (const p of procs) p.kill('SIGKILL');
+      },
+    };
   }
 
   /** Every log line of both daemons (for secret scans and post-mortems). */
   logs(): string {
-    return ['controller.log', 'agent.log'].map((f) => {
-      const p = f === 'controller.log' ? join(this.ctlDir, f) : join(this.host.dir, f);
-      return existsSync(p) ? readFileSync(p, 'utf8') : '';
-    }).join('\n');
+    return ['controller.log', 'agent.log']
+      .map((f) => {
+        const p = f === 'controller.log' ? join(this.ctlDir, f) : join(this.host.dir, f);
+        return existsSync(p) ? readFileSync(p, 'utf8') : '';
+      })
+      .join('\n');
   }
 
   /** The host's daemon logs: libvirtd's and QEMU's (lv/log), OVS's, dnsmasq's, under the host's directory. */
@@ -344,7 +520,11 @@ export class RealCloud {
 
   async close(): Promise<string[]> {
     for (const w of ['agent', 'controller'] as const) await this.kill9(w).catch(() => {});
-    try { process.kill(this.pidOf('tgtd'), 'SIGKILL'); } catch { /* not running */ }
+    try {
+      process.kill(this.pidOf('tgtd'), 'SIGKILL');
+    } catch {
+      /* not running */
+    }
     await sleep(200);
     const problems = await this.mh.teardown();
     if (this.link) await this.root('ip', ['link', 'del', this.link], { okCodes: [0, 1] }).catch(() => {});
@@ -359,7 +539,12 @@ const lines = (l: string[]) => `${l.join('\n')}\n`;
  * (then `setup`), and afterwards print the figures and tear everything down (kept with
  * KEEP_TEST_DIRS=1 for a post-mortem). Call inside `describe`; `ready` gets the cloud.
  */
-export function realCloudLifecycle(o: RealCloudOptions, figures: Record<string, unknown>, ready: (c: RealCloud) => Promise<void> | void, cleanup?: () => void): void {
+export function realCloudLifecycle(
+  o: RealCloudOptions,
+  figures: Record<string, unknown>,
+  ready: (c: RealCloud) => Promise<void> | void,
+  cleanup?: () => void,
+): void {
   let cloud: RealCloud | null = null;
   beforeAll(async () => {
     cloud = await RealCloud.start(o);

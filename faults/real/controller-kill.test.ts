@@ -34,7 +34,14 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
   const figures: Record<string, unknown> = {};
   const watch = new ArgvWatch();
   watch.start();
-  realCloudLifecycle({}, figures, (x) => { c = x; }, () => watch.stop());
+  realCloudLifecycle(
+    {},
+    figures,
+    (x) => {
+      c = x;
+    },
+    () => watch.stop(),
+  );
   const server = (id: string) => c.server(id);
   const volume = (id: string) => c.volume(id);
   const domblk = async (serverId: string) =>
@@ -43,7 +50,9 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
   it('every server leaves BUILD, every attach completes or rolls back, no upload is active, nothing orphaned', async () => {
     const { imageId, flavorId, networkId } = await c.basics();
     const create = async (name: string) => {
-      const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] } });
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
       return r.body.server.id as string;
     };
@@ -56,12 +65,18 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
       expect(v.status, JSON.stringify(v.body)).toBe(202);
       vols.push(v.body.volume.id);
     }
-    await until('base servers ACTIVE and volumes available', async () => {
-      const s = await Promise.all(base.map(server));
-      const v = await Promise.all(vols.map(volume));
-      if (s.some((x) => x.status === 'ERROR')) throw new Error(`a base server failed: ${JSON.stringify(s.map((x) => x.fault))}`);
-      return s.every((x) => x.status === 'ACTIVE') && v.every((x) => x.status === 'available');
-    }, 180_000, 500);
+    await until(
+      'base servers ACTIVE and volumes available',
+      async () => {
+        const s = await Promise.all(base.map(server));
+        const v = await Promise.all(vols.map(volume));
+        if (s.some((x) => x.status === 'ERROR'))
+          throw new Error(`a base server failed: ${JSON.stringify(s.map((x) => x.fault))}`);
+        return s.every((x) => x.status === 'ACTIVE') && v.every((x) => x.status === 'available');
+      },
+      180_000,
+      500,
+    );
     const images: string[] = [];
     for (let i = 0; i < UPLOADS; i++) {
       const r = await c.api('POST', '/image/v2/images', { name: `cut-${i}`, disk_format: 'raw', container_format: 'bare' });
@@ -71,22 +86,41 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     // Everything at once.
     const t0 = Date.now();
     const uploads = images.map((id) => {
-      const r = request(`${c.url}/image/v2/images/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': c.token, 'content-type': 'application/octet-stream', 'content-length': String(SIZE) } });
+      const r = request(`${c.url}/image/v2/images/${id}/file`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': c.token, 'content-type': 'application/octet-stream', 'content-length': String(SIZE) },
+      });
       r.on('error', () => {});
       r.write(randomBytes(SIZE / 2));
       return r;
     });
     const [created, attaches] = await Promise.all([
       Promise.all(Array.from({ length: N }, (_, i) => create(`s${i}`))),
-      Promise.all(base.map((id, i) => c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }))),
+      Promise.all(
+        base.map((id, i) =>
+          c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
+        ),
+      ),
     ]);
     for (const a of attaches) expect(a.status, JSON.stringify(a.body)).toBe(200);
     figures.accepted_ms = Date.now() - t0;
     const chap = () => c.q<{ chap_password: string }>('SELECT chap_password FROM volume_attachments').map((a) => a.chap_password);
     const secrets = new Set(chap());
-    await until('the uploads to be saving', async () => (await Promise.all(images.map(async (id) => (await c.api('GET', `/image/v2/images/${id}`)).body.status))).every((s) => s === 'saving'), 30_000);
+    await until(
+      'the uploads to be saving',
+      async () =>
+        (await Promise.all(images.map(async (id) => (await c.api('GET', `/image/v2/images/${id}`)).body.status))).every(
+          (s) => s === 'saving',
+        ),
+      30_000,
+    );
     // Let some builds get under way on the host, then crash mid-way.
-    await until('a few new servers ACTIVE', async () => (await Promise.all(created.map(server))).filter((s) => s.status === 'ACTIVE').length >= 2, 120_000, 200);
+    await until(
+      'a few new servers ACTIVE',
+      async () => (await Promise.all(created.map(server))).filter((s) => s.status === 'ACTIVE').length >= 2,
+      120_000,
+      200,
+    );
     const atKill = await Promise.all(created.map(server));
     figures.at_kill = {
       servers: count(atKill.map((s) => s.status)),
@@ -102,10 +136,15 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
 
     // Servers: none left in BUILD.
     const all = [...base, ...created];
-    const settled = await until('no server in BUILD', async () => {
-      const s = await Promise.all(all.map(server));
-      return s.every((x) => x.status !== 'BUILD') ? s : null;
-    }, 180_000, 500).catch(async (e) => {
+    const settled = await until(
+      'no server in BUILD',
+      async () => {
+        const s = await Promise.all(all.map(server));
+        return s.every((x) => x.status !== 'BUILD') ? s : null;
+      },
+      180_000,
+      500,
+    ).catch(async (e) => {
       figures.stuck = count((await Promise.all(all.map(server))).map((s) => s.status));
       throw e;
     });
@@ -118,15 +157,22 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     figures.faults = [...new Set(settled.filter((s) => s.status === 'ERROR').map((s) => s.fault.message))];
 
     // Attaches: in-use and plugged, or available and unplugged, with tgt agreeing.
-    const finalVols = await until('every volume in-use or available', async () => {
-      const v = await Promise.all(vols.map(volume));
-      return v.every((x) => x.status === 'in-use' || x.status === 'available') ? v : null;
-    }, 120_000, 500);
+    const finalVols = await until(
+      'every volume in-use or available',
+      async () => {
+        const v = await Promise.all(vols.map(volume));
+        return v.every((x) => x.status === 'in-use' || x.status === 'available') ? v : null;
+      },
+      120_000,
+      500,
+    );
     figures.volumes_after = count(finalVols.map((v) => v.status));
     const tgt = (await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
     for (let i = 0; i < PRE; i++) {
       const v = finalVols[i]!;
-      const listed = (await c.api('GET', `/compute/v2.1/servers/${base[i]}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId);
+      const listed = (await c.api('GET', `/compute/v2.1/servers/${base[i]}/os-volume_attachments`)).body.volumeAttachments.map(
+        (a: any) => a.volumeId,
+      );
       const section = targetSection(tgt, v.id);
       expect(section, `target of ${v.id}`).not.toBe('');
       if (v.status === 'in-use') {
@@ -154,11 +200,19 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
 
     // The host matches the database.
     await sleep(1000);
-    const active = settled.filter((s) => s.status === 'ACTIVE').map((s) => s.id).sort();
-    const host = await until('the host to match the database', async () => {
-      const h = await c.onHost();
-      return h.domains.length === active.length && h.instanceDirs.length === active.length ? h : null;
-    }, 60_000, 1000).catch(async (e) => {
+    const active = settled
+      .filter((s) => s.status === 'ACTIVE')
+      .map((s) => s.id)
+      .sort();
+    const host = await until(
+      'the host to match the database',
+      async () => {
+        const h = await c.onHost();
+        return h.domains.length === active.length && h.instanceDirs.length === active.length ? h : null;
+      },
+      60_000,
+      1000,
+    ).catch(async (e) => {
       figures.host_mismatch = await c.onHost();
       throw e;
     });
@@ -166,15 +220,28 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     expect(host.domains).toEqual(active.map((id) => `instance-${id}`));
     expect(host.running).toEqual(active.map((id) => `instance-${id}`));
     expect(host.instanceDirs).toEqual(active);
-    const ports = c.q<{ id: string }>(`SELECT id FROM net_ports WHERE device_owner LIKE 'compute:%' ORDER BY id`).map((p) => p.id);
-    const portsOfActive = c.q<{ id: string }>(`SELECT id FROM net_ports WHERE device_id IN (${active.map(() => '?').join(',')}) ORDER BY id`, ...active).map((p) => p.id);
+    const ports = c
+      .q<{ id: string }>(`SELECT id FROM net_ports WHERE device_owner LIKE 'compute:%' ORDER BY id`)
+      .map((p) => p.id);
+    const portsOfActive = c
+      .q<{ id: string }>(
+        `SELECT id FROM net_ports WHERE device_id IN (${active.map(() => '?').join(',')}) ORDER BY id`,
+        ...active,
+      )
+      .map((p) => p.id);
     expect(ports).toEqual(portsOfActive);
     // OVS holds the guests' ports and the network's DHCP port, nothing else.
     const dhcp = c.q<{ id: string }>(`SELECT id FROM net_ports WHERE device_owner = 'network:dhcp'`).map((p) => p.id);
     expect(host.taps).toEqual([...ports, ...dhcp].map((p) => `tap${p.slice(0, 11)}`).sort());
-    expect(c.q<{ instance_id: string }>('SELECT instance_id FROM allocations ORDER BY instance_id').map((a) => a.instance_id)).toEqual(active);
+    expect(
+      c.q<{ instance_id: string }>('SELECT instance_id FROM allocations ORDER BY instance_id').map((a) => a.instance_id),
+    ).toEqual(active);
     expect(host.targets.length).toBe(vols.length);
-    for (const v of vols) expect(host.targets.some((t) => t.includes(v)), `target of ${v}`).toBe(true);
+    for (const v of vols)
+      expect(
+        host.targets.some((t) => t.includes(v)),
+        `target of ${v}`,
+      ).toBe(true);
 
     // Secrets (scenario 8): in no command line sampled during the run, in no log.
     for (const x of [...chap(), c.password, c.token, readFileSync(join(c.host.dir, 'agent.key'), 'utf8').trim()]) secrets.add(x);
@@ -186,17 +253,44 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     const logs = c.logs() + c.hostLogs();
     const leaked = [...secrets].filter((x) => logs.includes(x));
     expect(leaked.map((x) => `${x.slice(0, 4)}…`)).toEqual([]);
-    figures.secrets = { values: secrets.size, argv_samples: watch.samples, distinct_argv: watch.distinct, tgtadm_account_argv_with_chap: tgtAccounts.length, log_bytes: logs.length };
+    figures.secrets = {
+      values: secrets.size,
+      argv_samples: watch.samples,
+      distinct_argv: watch.distinct,
+      tgtadm_account_argv_with_chap: tgtAccounts.length,
+      log_bytes: logs.length,
+    };
 
     // Everything deletes and the host is left empty.
     for (const id of all) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await until('every server gone', async () => (await Promise.all(all.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every((s) => s === 404), 120_000, 500);
-    await until('volumes available', async () => (await Promise.all(vols.map(volume))).every((v) => v.status === 'available'), 60_000, 500);
+    await until(
+      'every server gone',
+      async () =>
+        (await Promise.all(all.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
+          (s) => s === 404,
+        ),
+      120_000,
+      500,
+    );
+    await until(
+      'volumes available',
+      async () => (await Promise.all(vols.map(volume))).every((v) => v.status === 'available'),
+      60_000,
+      500,
+    );
     for (const id of vols) expect((await c.api('DELETE', `/volume/v3/${c.projectId}/volumes/${id}`)).status).toBe(202);
-    const empty = await until('the host to be empty', async () => {
-      const h = await c.onHost();
-      return h.domains.length + h.instanceDirs.length + h.targets.length + h.volumeFiles.length === 0 && h.taps.length === dhcp.length ? h : null;
-    }, 60_000, 1000).catch(async (e) => {
+    const empty = await until(
+      'the host to be empty',
+      async () => {
+        const h = await c.onHost();
+        return h.domains.length + h.instanceDirs.length + h.targets.length + h.volumeFiles.length === 0 &&
+          h.taps.length === dhcp.length
+          ? h
+          : null;
+      },
+      60_000,
+      1000,
+    ).catch(async (e) => {
       figures.left_on_host = await c.onHost();
       throw e;
     });

@@ -15,14 +15,21 @@ if (why) console.log(`[skip] faults/real instance directory full: ${why}`);
 describe.skipIf(Boolean(why))('instance directory full during a boot', () => {
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
-  realCloudLifecycle({
-    beforeAgent: async (cl) => {
-      await cl.host.run('busybox', ['mkdir', '-p', cl.instancesDir]);
-      await cl.host.run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', cl.instancesDir]);
+  realCloudLifecycle(
+    {
+      beforeAgent: async (cl) => {
+        await cl.host.run('busybox', ['mkdir', '-p', cl.instancesDir]);
+        await cl.host.run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', cl.instancesDir]);
+      },
     },
-  }, figures, (x) => { c = x; });
+    figures,
+    (x) => {
+      c = x;
+    },
+  );
   const server = (id: string) => c.server(id);
-  const free = async () => Number((await c.host.run('busybox', ['df', '-k', c.instancesDir])).stdout.trim().split('\n').at(-1)!.split(/\s+/)[3]);
+  const free = async () =>
+    Number((await c.host.run('busybox', ['df', '-k', c.instancesDir])).stdout.trim().split('\n').at(-1)!.split(/\s+/)[3]);
 
   it('a boot into a full instance directory fails cleanly and works once space returns', async () => {
     const { imageId, networkId } = await c.basics();
@@ -31,7 +38,9 @@ describe.skipIf(Boolean(why))('instance directory full during a boot', () => {
     expect(fl.status, JSON.stringify(fl.body)).toBe(200);
     const flavorId = fl.body.flavor.id as string;
     const boot = async (name: string) => {
-      const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] } });
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
       return r.body.server.id as string;
     };
@@ -43,10 +52,15 @@ describe.skipIf(Boolean(why))('instance directory full during a boot', () => {
     figures.free_kib_after_fill = await free();
 
     const second = await boot('second');
-    const failed = await until('second leaves BUILD', async () => {
-      const s = await server(second);
-      return s.status !== 'BUILD' ? s : null;
-    }, 120_000, 500);
+    const failed = await until(
+      'second leaves BUILD',
+      async () => {
+        const s = await server(second);
+        return s.status !== 'BUILD' ? s : null;
+      },
+      120_000,
+      500,
+    );
     figures.second = { status: failed.status, fault: failed.fault?.message };
     expect(failed.status).toBe('ERROR');
     expect(String(failed.fault?.message ?? '')).toMatch(/no space|disk is full|ENOSPC/i);
@@ -61,16 +75,26 @@ describe.skipIf(Boolean(why))('instance directory full during a boot', () => {
     // Space returns: a new boot works, and the failed server deletes cleanly.
     await c.host.run('busybox', ['rm', '-f', `${c.instancesDir}/filler`]);
     const third = await boot('third');
-    const ok = await until('third leaves BUILD', async () => {
-      const s = await server(third);
-      return s.status !== 'BUILD' ? s : null;
-    }, 180_000, 500);
+    const ok = await until(
+      'third leaves BUILD',
+      async () => {
+        const s = await server(third);
+        return s.status !== 'BUILD' ? s : null;
+      },
+      180_000,
+      500,
+    );
     expect(ok.status, JSON.stringify(ok.fault)).toBe('ACTIVE');
     for (const id of [first, second, third]) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    const empty = await until('the host to hold no guest', async () => {
-      const x = await c.onHost();
-      return x.domains.length + x.instanceDirs.length === 0 ? x : null;
-    }, 60_000, 1000);
+    const empty = await until(
+      'the host to hold no guest',
+      async () => {
+        const x = await c.onHost();
+        return x.domains.length + x.instanceDirs.length === 0 ? x : null;
+      },
+      60_000,
+      1000,
+    );
     expect(empty.domains).toEqual([]);
   }, 600_000);
 });

@@ -19,7 +19,14 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
   let c: RealCloud;
   const figures: Record<string, unknown> = {};
   let stopPings = (): void => {};
-  realCloudLifecycle({ controllerCompute: ['sync_power_state_s = 3'] }, figures, (x) => { c = x; }, () => stopPings());
+  realCloudLifecycle(
+    { controllerCompute: ['sync_power_state_s = 3'] },
+    figures,
+    (x) => {
+      c = x;
+    },
+    () => stopPings(),
+  );
   const server = (id: string) => c.server(id);
   const ipOf = (s: any): string => Object.values(s.addresses as Record<string, Array<{ addr: string }>>).flat()[0]!.addr;
   /** QEMU's pid for a guest, from /proc (the process outlives libvirtd). */
@@ -27,28 +34,48 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
     for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
       try {
         if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`guest=instance-${id}`)) return Number(p);
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
     return 0;
   };
 
   it('guests keep running and answering, libvirtd and the agent find them again, operations work after', async () => {
     const { imageId, flavorId, networkId } = await c.basics();
-    const sg = (await c.api('GET', `/network/v2.0/security-groups?name=default&project_id=${c.projectId}`)).body.security_groups[0].id;
-    expect((await c.api('POST', '/network/v2.0/security-group-rules', { security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'icmp' } })).status).toBe(201);
+    const sg = (await c.api('GET', `/network/v2.0/security-groups?name=default&project_id=${c.projectId}`)).body
+      .security_groups[0].id;
+    expect(
+      (
+        await c.api('POST', '/network/v2.0/security-group-rules', {
+          security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'icmp' },
+        })
+      ).status,
+    ).toBe(201);
     const boot = async (name: string) => {
-      const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] } });
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: networkId }] },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
       return r.body.server.id as string;
     };
     const ids = [await boot('g1'), await boot('g2')];
-    const guests = await until('both guests ACTIVE', async () => {
-      const s = await Promise.all(ids.map(server));
-      return s.every((x) => x.status === 'ACTIVE') ? s : null;
-    }, 180_000, 500);
+    const guests = await until(
+      'both guests ACTIVE',
+      async () => {
+        const s = await Promise.all(ids.map(server));
+        return s.every((x) => x.status === 'ACTIVE') ? s : null;
+      },
+      180_000,
+      500,
+    );
     const ips = guests.map(ipOf);
     const ns = `qdhcp-${networkId}`;
-    await c.waitPingable(ns, ids.map((id, i) => ({ id, ip: ips[i]! })), 120_000);
+    await c.waitPingable(
+      ns,
+      ids.map((id, i) => ({ id, ip: ips[i]! })),
+      120_000,
+    );
     // Continuous pings, one reply line per answered sequence number.
     const pinging = c.pingForever(ns, ips);
     stopPings = pinging.stop;
@@ -69,23 +96,45 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
     const pid = c.pidOf('libvirtd');
     process.kill(pid, 'SIGKILL');
     const tKill = Date.now();
-    await until('libvirtd gone', () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5_000, 20);
+    await until(
+      'libvirtd gone',
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5_000,
+      20,
+    );
     await sleep(4000); // down across at least one power sync and one heartbeat
     figures.qemu_alive_while_libvirtd_down = ids.map(qemuPid).every((p, i) => p === qemuBefore[i]);
     const tStart = Date.now();
     await c.host.run('libvirtd', ['-d', '-p', join(c.host.dir, 'lv', 'libvirtd.pid')]);
-    await until('libvirtd lists both guests running again', async () => {
-      const h = await c.onHost();
-      return ids.every((id) => h.running.includes(`instance-${id}`));
-    }, 30_000, 200);
+    await until(
+      'libvirtd lists both guests running again',
+      async () => {
+        const h = await c.onHost();
+        return ids.every((id) => h.running.includes(`instance-${id}`));
+      },
+      30_000,
+      200,
+    );
     figures.libvirtd_down_s = (tStart - tKill) / 1000;
     figures.libvirtd_restart_to_guests_listed_ms = Date.now() - tStart;
     // The agent's own connection: its next call must work without an agent restart.
     const tAgent = Date.now();
-    await until('the agent answers through libvirt again (console log)', async () => {
-      const r = await c.api('POST', `/compute/v2.1/servers/${ids[0]}/action`, { 'os-getConsoleOutput': { length: 5 } });
-      return r.status === 200;
-    }, 30_000, 300);
+    await until(
+      'the agent answers through libvirt again (console log)',
+      async () => {
+        const r = await c.api('POST', `/compute/v2.1/servers/${ids[0]}/action`, { 'os-getConsoleOutput': { length: 5 } });
+        return r.status === 200;
+      },
+      30_000,
+      300,
+    );
     figures.agent_reconnected_ms = Date.now() - tAgent;
     await sleep(7000); // two more power syncs
     watching = false;
@@ -115,10 +164,15 @@ describe.skipIf(Boolean(why))('libvirtd kill -9 under running guests', () => {
     await until('g3 ACTIVE', async () => (await server(g3)).status === 'ACTIVE', 120_000, 500);
     figures.stop_start_boot_after_ms = Date.now() - t0;
     for (const id of [...ids, g3]) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    const empty = await until('the host to hold no guest', async () => {
-      const h = await c.onHost();
-      return h.domains.length + h.instanceDirs.length === 0 ? h : null;
-    }, 60_000, 1000);
+    const empty = await until(
+      'the host to hold no guest',
+      async () => {
+        const h = await c.onHost();
+        return h.domains.length + h.instanceDirs.length === 0 ? h : null;
+      },
+      60_000,
+      1000,
+    );
     expect(empty.running).toEqual([]);
   }, 600_000);
 });

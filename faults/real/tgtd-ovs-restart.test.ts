@@ -34,33 +34,63 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
   let basics: { imageId: string; flavorId: string; networkId: string };
   const figures: Record<string, unknown> = {};
   let stopPings = (): void => {};
-  realCloudLifecycle({}, figures, async (x) => {
-    c = x;
-    basics = await c.basics();
-    const sg = (await c.api('GET', `/network/v2.0/security-groups?name=default&project_id=${c.projectId}`)).body.security_groups[0].id;
-    expect((await c.api('POST', '/network/v2.0/security-group-rules', { security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'icmp' } })).status).toBe(201);
-  }, () => stopPings());
+  realCloudLifecycle(
+    {},
+    figures,
+    async (x) => {
+      c = x;
+      basics = await c.basics();
+      const sg = (await c.api('GET', `/network/v2.0/security-groups?name=default&project_id=${c.projectId}`)).body
+        .security_groups[0].id;
+      expect(
+        (
+          await c.api('POST', '/network/v2.0/security-group-rules', {
+            security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'icmp' },
+          })
+        ).status,
+      ).toBe(201);
+    },
+    () => stopPings(),
+  );
   const server = (id: string) => c.server(id);
   const volume = (id: string) => c.volume(id);
-  const consoleOf = async (id: string) => String((await c.api('POST', `/compute/v2.1/servers/${id}/action`, { 'os-getConsoleOutput': {} })).body.output ?? '');
+  const consoleOf = async (id: string) =>
+    String((await c.api('POST', `/compute/v2.1/servers/${id}/action`, { 'os-getConsoleOutput': {} })).body.output ?? '');
   const boot = async (name: string, userData?: string) => {
-    const r = await c.api('POST', '/compute/v2.1/servers', { server: {
-      name, imageRef: basics.imageId, flavorRef: basics.flavorId, networks: [{ uuid: basics.networkId }],
-      ...(userData ? { user_data: Buffer.from(userData).toString('base64'), config_drive: true } : {}),
-    } });
+    const r = await c.api('POST', '/compute/v2.1/servers', {
+      server: {
+        name,
+        imageRef: basics.imageId,
+        flavorRef: basics.flavorId,
+        networks: [{ uuid: basics.networkId }],
+        ...(userData ? { user_data: Buffer.from(userData).toString('base64'), config_drive: true } : {}),
+      },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.server.id as string;
   };
   const writes = (log: string) => [...log.matchAll(/HS-W (\d+) (ok|fail)/g)].map((m) => ({ n: Number(m[1]), ok: m[2] === 'ok' }));
 
-  it('tgtd kill -9: exports healed, the guest\'s initiator logs in again, its writes go on', async () => {
+  it("tgtd kill -9: exports healed, the guest's initiator logs in again, its writes go on", async () => {
     const id = await boot('io', IO_SCRIPT);
     const v = await c.api('POST', `/volume/v3/${c.projectId}/volumes`, { volume: { name: 'iov', size: 1 } });
     const vol = v.body.volume.id as string;
-    await until('server ACTIVE, volume available', async () => (await server(id)).status === 'ACTIVE' && (await volume(vol)).status === 'available', 180_000, 500);
-    expect((await c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
+    await until(
+      'server ACTIVE, volume available',
+      async () => (await server(id)).status === 'ACTIVE' && (await volume(vol)).status === 'available',
+      180_000,
+      500,
+    );
+    expect(
+      (await c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } })).status,
+    ).toBe(200);
     await until('volume in-use', async () => (await volume(vol)).status === 'in-use', 60_000, 500);
-    await until('the guest writing to its volume', async () => writes(await consoleOf(id)).filter((w) => w.ok).length >= 5, 120_000, 1000);
+    await until(
+      'the guest writing to its volume',
+      async () => writes(await consoleOf(id)).filter((w) => w.ok).length >= 5,
+      120_000,
+      1000,
+    );
     const before = writes(await consoleOf(id));
     const showBefore = (await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
     expect(showBefore).toMatch(/I_T nexus/);
@@ -68,21 +98,52 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
     const pid = c.pidOf('tgtd');
     process.kill(pid, 'SIGKILL');
     const tKill = Date.now();
-    await until('tgtd gone', () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5_000, 20);
+    await until(
+      'tgtd gone',
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5_000,
+      20,
+    );
     await c.startTgtd();
     const tStart = Date.now();
     figures.tgtd_down_ms = tStart - tKill;
-    const healed = await until('target, account and ACL back', async () => {
-      const show = (await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
-      return show.includes(vol) && /Account information:\s*\n\s+\S/.test(show) && /ACL information:\s*\n\s+\S/.test(show) ? show : null;
-    }, 30_000, 200);
+    const healed = await until(
+      'target, account and ACL back',
+      async () => {
+        const show = (await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout;
+        return show.includes(vol) && /Account information:\s*\n\s+\S/.test(show) && /ACL information:\s*\n\s+\S/.test(show)
+          ? show
+          : null;
+      },
+      30_000,
+      200,
+    );
     figures.exports_healed_after_start_ms = Date.now() - tStart;
-    await until('the initiator logged in again (I_T nexus)', async () =>
-      /I_T nexus: \d+/.test((await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout), 60_000, 500)
-      .catch((e) => { figures.no_relogin = healed.slice(0, 600); throw e; });
+    await until(
+      'the initiator logged in again (I_T nexus)',
+      async () =>
+        /I_T nexus: \d+/.test((await c.host.run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).stdout),
+      60_000,
+      500,
+    ).catch((e) => {
+      figures.no_relogin = healed.slice(0, 600);
+      throw e;
+    });
     figures.relogin_after_start_ms = Date.now() - tStart;
     const lastBefore = before.at(-1)!.n;
-    await until('writes go on after the restart', async () => writes(await consoleOf(id)).filter((w) => w.ok && w.n > lastBefore + 5).length >= 3, 90_000, 1000);
+    await until(
+      'writes go on after the restart',
+      async () => writes(await consoleOf(id)).filter((w) => w.ok && w.n > lastBefore + 5).length >= 3,
+      90_000,
+      1000,
+    );
     const all = writes(await consoleOf(id));
     const okTimes = all.filter((w) => w.ok).map((w) => w.n);
     let gap = 0;
@@ -92,7 +153,9 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
     // The usual operations afterwards.
     expect((await c.api('DELETE', `/compute/v2.1/servers/${id}/os-volume_attachments/${vol}`)).status).toBe(202);
     await until('volume available', async () => (await volume(vol)).status === 'available', 60_000, 500);
-    expect((await c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
+    expect(
+      (await c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } })).status,
+    ).toBe(200);
     await until('volume in-use again', async () => (await volume(vol)).status === 'in-use', 60_000, 500);
     expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
     await until('volume available after the delete', async () => (await volume(vol)).status === 'available', 60_000, 500);
@@ -101,13 +164,22 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
 
   it('ovs-vswitchd kill -9: flows put back, guests reachable again, ports ACTIVE', async () => {
     const ids = [await boot('p1'), await boot('p2')];
-    const guests = await until('both ACTIVE', async () => {
-      const s = await Promise.all(ids.map(server));
-      return s.every((x) => x.status === 'ACTIVE') ? s : null;
-    }, 180_000, 500);
+    const guests = await until(
+      'both ACTIVE',
+      async () => {
+        const s = await Promise.all(ids.map(server));
+        return s.every((x) => x.status === 'ACTIVE') ? s : null;
+      },
+      180_000,
+      500,
+    );
     const ips = guests.map((s) => Object.values(s.addresses as Record<string, Array<{ addr: string }>>).flat()[0]!.addr);
     const ns = `qdhcp-${basics.networkId}`;
-    await c.waitPingable(ns, ids.map((id, i) => ({ id, ip: ips[i]! })), 120_000);
+    await c.waitPingable(
+      ns,
+      ids.map((id, i) => ({ id, ip: ips[i]! })),
+      120_000,
+    );
     const pinging = c.pingForever(ns, ips);
     stopPings = pinging.stop;
     const replies = pinging.replies;
@@ -116,9 +188,25 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     process.kill(pid, 'SIGKILL');
     const tKill = Date.now();
-    await until('ovs-vswitchd gone', () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5_000, 20);
-    await c.host.run('ovs-vswitchd', ['unix:/run/openvswitch/db.sock', '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
-      `--log-file=${join(c.host.dir, 'ovs-vswitchd.log')}`, '--detach']);
+    await until(
+      'ovs-vswitchd gone',
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5_000,
+      20,
+    );
+    await c.host.run('ovs-vswitchd', [
+      'unix:/run/openvswitch/db.sock',
+      '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
+      `--log-file=${join(c.host.dir, 'ovs-vswitchd.log')}`,
+      '--detach',
+    ]);
     figures.ovs_restart_ms = Date.now() - tKill;
     const n0 = replies.map((r) => r.length);
     await until('pings answered again', () => replies.every((r, i) => r.length >= n0[i]! + 10), 60_000, 200);
@@ -129,7 +217,9 @@ describe.skipIf(Boolean(why))('tgtd and ovs-vswitchd restarts under real guests'
       for (let k = 1; k < r.length; k++) gap = Math.max(gap, r[k]!.seq - r[k - 1]!.seq - 1);
       return { answered: r.length, longest_gap_lost: gap };
     });
-    const ports = c.q<{ status: string }>(`SELECT status FROM net_ports WHERE device_owner LIKE 'compute:%'`).map((p) => p.status);
+    const ports = c
+      .q<{ status: string }>(`SELECT status FROM net_ports WHERE device_owner LIKE 'compute:%'`)
+      .map((p) => p.status);
     expect(ports).toEqual(['ACTIVE', 'ACTIVE']);
     const extra = await boot('p3');
     await until('p3 ACTIVE', async () => (await server(extra)).status === 'ACTIVE', 120_000, 500);

@@ -75,7 +75,9 @@ describe.skipIf(!!why)('tenant isolation on the wire (real OVS, controller desir
     const n = o.n ?? 20;
     const listener = g[to]!.sh(`${py('listen.py')} 7000 2.5`, { timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 600));
-    const s = await g.x!.sh(`${py('send.py')} eth0 ${o.smac ?? p.x!.mac} ${o.dmac ?? p[to]!.mac} ${o.sip ?? p.x!.ip} ${o.dip ?? p[to]!.ip} 7000 ${o.tag} ${n}`);
+    const s = await g.x!.sh(
+      `${py('send.py')} eth0 ${o.smac ?? p.x!.mac} ${o.dmac ?? p[to]!.mac} ${o.sip ?? p.x!.ip} ${o.dip ?? p[to]!.ip} 7000 ${o.tag} ${n}`,
+    );
     expect(s.code, s.stdout).toBe(0);
     const out = (await listener).stdout.trim();
     const m = out.split(/\s+/).find((e) => e.startsWith(`${o.tag}@`));
@@ -93,25 +95,47 @@ describe.skipIf(!!why)('tenant isolation on the wire (real OVS, controller desir
     await mh.up();
     A = await mh.addHost('A', 1);
     d = new OvsDriver({
-      run: A.run, hostname: `${mh.prefix}-A`, stateDir: join(A.dir, 'data', 'network'), tunnelIp: A.tunnelIp,
-      datapath: 'auto', bridges: { int: 'br-int', tun: 'br-tun', physical: {} },
+      run: A.run,
+      hostname: `${mh.prefix}-A`,
+      stateDir: join(A.dir, 'data', 'network'),
+      tunnelIp: A.tunnelIp,
+      datapath: 'auto',
+      bridges: { int: 'br-int', tun: 'br-tun', physical: {} },
     });
     await d.init();
     t = await netTestApp();
     t.addHost('A', { tunnelIp: A.tunnelIp });
     // a and b overlap (10.253.0.0/24), c does not (10.252.0.0/24); no router anywhere.
     const nets: Record<string, { id: string; sub: string }> = {};
-    for (const [n, cidr] of [['a', '10.253.0.0/24'], ['b', '10.253.0.0/24'], ['c', '10.252.0.0/24']] as const) {
+    for (const [n, cidr] of [
+      ['a', '10.253.0.0/24'],
+      ['b', '10.253.0.0/24'],
+      ['c', '10.252.0.0/24'],
+    ] as const) {
       const id = (await api('POST', '/v2.0/networks', { network: { name: `${mh.prefix}-${n}` } })).network.id;
-      const sub = (await api('POST', '/v2.0/subnets', { subnet: { network_id: id, cidr, ip_version: 4, enable_dhcp: false } })).subnet.id;
+      const sub = (await api('POST', '/v2.0/subnets', { subnet: { network_id: id, cidr, ip_version: 4, enable_dhcp: false } }))
+        .subnet.id;
       nets[n] = { id, sub };
     }
     // x attacker, v victim and w bystander on a (same default group); b1 on b with
     // v's address; c1 on c.
-    for (const [name, net, ip] of [['x', 'a', '10.253.0.11'], ['v', 'a', '10.253.0.12'], ['w', 'a', '10.253.0.13'], ['b1', 'b', '10.253.0.12'], ['c1', 'c', '10.252.0.12']] as const) {
-      const port = (await api('POST', '/v2.0/ports', {
-        port: { network_id: nets[net]!.id, fixed_ips: [{ subnet_id: nets[net]!.sub, ip_address: ip }], device_owner: 'compute:nova', device_id: `${mh.prefix}-${name}` },
-      })).port;
+    for (const [name, net, ip] of [
+      ['x', 'a', '10.253.0.11'],
+      ['v', 'a', '10.253.0.12'],
+      ['w', 'a', '10.253.0.13'],
+      ['b1', 'b', '10.253.0.12'],
+      ['c1', 'c', '10.252.0.12'],
+    ] as const) {
+      const port = (
+        await api('POST', '/v2.0/ports', {
+          port: {
+            network_id: nets[net]!.id,
+            fixed_ips: [{ subnet_id: nets[net]!.sub, ip_address: ip }],
+            device_owner: 'compute:nova',
+            device_id: `${mh.prefix}-${name}`,
+          },
+        })
+      ).port;
       await t.net.facade.bindPort(port.id, 'A');
       p[name] = { id: port.id, mac: port.mac_address, ip };
       g[name] = await mh.addGuest(A, name, port.id, port.mac_address);
@@ -133,7 +157,7 @@ describe.skipIf(!!why)('tenant isolation on the wire (real OVS, controller desir
     expect(await attack('v', { tag: 'honest' })).toBeGreaterThan(15);
   });
 
-  it('port security: a forged source MAC, a forged source IP, or both (w\'s identity) never reach v', async () => {
+  it("port security: a forged source MAC, a forged source IP, or both (w's identity) never reach v", async () => {
     expect(await attack('v', { tag: 'fakemac', smac: 'fa:16:3e:00:66:66' })).toBe(0);
     expect(await attack('v', { tag: 'wmac', smac: p.w!.mac })).toBe(0);
     expect(await attack('v', { tag: 'wip', sip: p.w!.ip })).toBe(0);
@@ -141,7 +165,7 @@ describe.skipIf(!!why)('tenant isolation on the wire (real OVS, controller desir
     expect(await attack('v', { tag: 'offsubnet', sip: '10.99.0.1' })).toBe(0);
   });
 
-  it('other networks: x reaches neither b1 (overlapping subnet, v\'s address) nor c1, even knowing their MACs', async () => {
+  it("other networks: x reaches neither b1 (overlapping subnet, v's address) nor c1, even knowing their MACs", async () => {
     expect(await attack('b1', { tag: 'tob1' })).toBe(0);
     expect(await attack('b1', { tag: 'tob1bcast', dmac: 'ff:ff:ff:ff:ff:ff' })).toBe(0);
     expect(await attack('c1', { tag: 'toc1' })).toBe(0);
@@ -150,11 +174,14 @@ describe.skipIf(!!why)('tenant isolation on the wire (real OVS, controller desir
 
   it('no host service is reachable from a guest, even one listening on 0.0.0.0 and an attacker claiming host subnets', async () => {
     const port = 8799;
-    const server = A.sh(`timeout 25 /usr/bin/python3 -c "import socket,time
+    const server = A.sh(
+      `timeout 25 /usr/bin/python3 -c "import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', ${port})); s.listen(8); s.settimeout(24)
 try:
   for i in range(2): c,_=s.accept(); c.close()
-except Exception: pass" ; true`, { timeoutMs: 30_000 }).catch(() => '');
+except Exception: pass" ; true`,
+      { timeoutMs: 30_000 },
+    ).catch(() => '');
     await new Promise((r) => setTimeout(r, 800));
     const fromHost = (await A.sh(`${py('connect.py')} ${port} ${A.tunnelIp} 127.0.0.1`)).trim();
     expect(fromHost).toBe(`${A.tunnelIp}:open 127.0.0.1:open`);

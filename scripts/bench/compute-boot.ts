@@ -28,30 +28,57 @@ const env = (k: string) => {
   if (!v) throw new Error(`${k} is not set (source an openrc)`);
   return v;
 };
-const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function auth(): Promise<{ token: string; compute: string; network: string; image: string }> {
   const url = env('OS_AUTH_URL').replace(/\/+$/, '');
   const body = {
     auth: {
-      identity: { methods: ['password'], password: { user: { name: env('OS_USERNAME'), domain: { name: process.env.OS_USER_DOMAIN_NAME ?? 'Default' }, password: env('OS_PASSWORD') } } },
+      identity: {
+        methods: ['password'],
+        password: {
+          user: {
+            name: env('OS_USERNAME'),
+            domain: { name: process.env.OS_USER_DOMAIN_NAME ?? 'Default' },
+            password: env('OS_PASSWORD'),
+          },
+        },
+      },
       scope: { project: { name: env('OS_PROJECT_NAME'), domain: { name: process.env.OS_PROJECT_DOMAIN_NAME ?? 'Default' } } },
     },
   };
-  const r = await fetch(`${url.endsWith('/v3') ? url : `${url}/v3`}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${url.endsWith('/v3') ? url : `${url}/v3`}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (r.status !== 201) throw new Error(`login: ${r.status} ${await r.text()}`);
-  const j = (await r.json()) as { token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> } };
-  const ep = (t: string) => j.token.catalog.find((s) => s.type === t)?.endpoints.find((e) => e.interface === 'public')?.url.replace(/\/+$/, '') ?? '';
+  const j = (await r.json()) as {
+    token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> };
+  };
+  const ep = (t: string) =>
+    j.token.catalog
+      .find((s) => s.type === t)
+      ?.endpoints.find((e) => e.interface === 'public')
+      ?.url.replace(/\/+$/, '') ?? '';
   return { token: r.headers.get('x-subject-token')!, compute: ep('compute'), network: ep('network'), image: ep('image') };
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(ControllerConfigSchema, configPath(process.argv, 'HOMESTACK_CONTROLLER_CONFIG', '/etc/homestack/controller.toml'));
+  const config = loadConfig(
+    ControllerConfigSchema,
+    configPath(process.argv, 'HOMESTACK_CONTROLLER_CONFIG', '/etc/homestack/controller.toml'),
+  );
   const db = new Database(config.database.path || join(config.data_dir, 'homestack.db'), { readonly: true, fileMustExist: true });
   const a = await auth();
   const api = async (method: string, url: string, body?: unknown) => {
-    const r = await fetch(url, { method, headers: { 'x-auth-token': a.token, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(url, {
+      method,
+      headers: { 'x-auth-token': a.token, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };
@@ -67,12 +94,16 @@ async function main(): Promise<void> {
   // `--network none`: guests without a NIC (measures compute alone).
   const network = arg('network') === 'none' ? null : await find(`${a.network}/v2.0`, 'networks', arg('network'));
   const run = `bench${Date.now()}`;
-  const fl = await api('POST', `${a.compute}/flavors`, { flavor: { name: `${run}-flavor`, ram: Number(arg('ram', '192')), vcpus: 1, disk: 1, id: null } });
+  const fl = await api('POST', `${a.compute}/flavors`, {
+    flavor: { name: `${run}-flavor`, ram: Number(arg('ram', '192')), vcpus: 1, disk: 1, id: null },
+  });
   if (fl.status !== 200) throw new Error(`flavor: ${fl.status} ${JSON.stringify(fl.body)}`);
   const flavor = fl.body.flavor.id as string;
   const created: string[] = [];
   const create = async (name: string) => {
-    const r = await api('POST', `${a.compute}/servers`, { server: { name, imageRef: image, flavorRef: flavor, networks: network ? [{ uuid: network }] : 'none' } });
+    const r = await api('POST', `${a.compute}/servers`, {
+      server: { name, imageRef: image, flavorRef: flavor, networks: network ? [{ uuid: network }] : 'none' },
+    });
     if (r.status !== 202) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
     created.push(r.body.server.id);
     return r.body.server.id as string;
@@ -87,15 +118,20 @@ async function main(): Promise<void> {
     }
   };
   const libvirtMs = (id: string): number => {
-    const r = db.prepare(
-      `SELECT e.details FROM instance_action_events e JOIN instance_actions a ON a.id = e.action_id
+    const r = db
+      .prepare(
+        `SELECT e.details FROM instance_action_events e JOIN instance_actions a ON a.id = e.action_id
         WHERE a.instance_id = ? AND e.event = 'compute_build_and_run_instance' AND e.result = 'Success' ORDER BY e.id DESC LIMIT 1`,
-    ).get(id) as { details: string | null } | undefined;
+      )
+      .get(id) as { details: string | null } | undefined;
     const m = /libvirt_start_ms=([\d.]+)/.exec(r?.details ?? '');
     return m ? Number(m[1]) : NaN;
   };
   const serverSide = (id: string): number => {
-    const r = db.prepare('SELECT created_at, launched_at FROM instances WHERE id = ?').get(id) as { created_at: string; launched_at: string };
+    const r = db.prepare('SELECT created_at, launched_at FROM instances WHERE id = ?').get(id) as {
+      created_at: string;
+      launched_at: string;
+    };
     return Date.parse(r.launched_at) - Date.parse(r.created_at);
   };
   const cleanup = async () => {
@@ -110,7 +146,9 @@ async function main(): Promise<void> {
   const before = (await api('GET', `${a.compute}/os-quota-sets/${projectId}`)).body.quota_set as Record<string, number>;
   await api('PUT', `${a.compute}/os-quota-sets/${projectId}`, { quota_set: { instances: -1, cores: -1, ram: -1 } });
   async function projectOf(): Promise<string> {
-    const r = await fetch(`${env('OS_AUTH_URL').replace(/\/+$/, '')}/auth/tokens`, { headers: { 'x-auth-token': a.token, 'x-subject-token': a.token } });
+    const r = await fetch(`${env('OS_AUTH_URL').replace(/\/+$/, '')}/auth/tokens`, {
+      headers: { 'x-auth-token': a.token, 'x-subject-token': a.token },
+    });
     return ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
   }
   try {
@@ -131,30 +169,48 @@ async function main(): Promise<void> {
       overServer.push(serverSide(id) - lv);
       await cleanup();
     }
-    console.log(`(a) ${n} boots: control-plane overhead (client view, 20 ms polling) median ${pct(over, 50).toFixed(0)} ms, p95 ${pct(over, 95).toFixed(0)} ms;` +
-      ` server view (created_at → launched_at) median ${pct(overServer, 50).toFixed(0)} ms, p95 ${pct(overServer, 95).toFixed(0)} ms;` +
-      ` libvirt start median ${pct(starts, 50).toFixed(0)} ms`);
+    console.log(
+      `(a) ${n} boots: control-plane overhead (client view, 20 ms polling) median ${pct(over, 50).toFixed(0)} ms, p95 ${pct(over, 95).toFixed(0)} ms;` +
+        ` server view (created_at → launched_at) median ${pct(overServer, 50).toFixed(0)} ms, p95 ${pct(overServer, 95).toFixed(0)} ms;` +
+        ` libvirt start median ${pct(starts, 50).toFixed(0)} ms`,
+    );
 
     // (b) concurrent creates.
     const m = Number(arg('concurrent', '20'));
     const ids = await Promise.all(Array.from({ length: m }, (_, i) => create(`${run}-b${i}`)));
     const states = await Promise.all(ids.map((id) => waitFor(id)));
     const active = states.filter((s) => s.status === 'ACTIVE').length;
-    const rows = db.prepare(
-      `SELECT h.name, h.vcpus, h.memory_mb, h.disk_gb, COALESCE(SUM(a.vcpus),0) AS uv, COALESCE(SUM(a.memory_mb),0) AS um, COALESCE(SUM(a.disk_gb),0) AS ud
+    const rows = db
+      .prepare(
+        `SELECT h.name, h.vcpus, h.memory_mb, h.disk_gb, COALESCE(SUM(a.vcpus),0) AS uv, COALESCE(SUM(a.memory_mb),0) AS um, COALESCE(SUM(a.disk_gb),0) AS ud
          FROM hosts h LEFT JOIN allocations a ON a.host_id = h.id GROUP BY h.id`,
-    ).all() as Array<{ name: string; vcpus: number; memory_mb: number; disk_gb: number; uv: number; um: number; ud: number }>;
-    const ratios = { cpu: config.compute.cpu_allocation_ratio, ram: config.compute.ram_allocation_ratio, disk: config.compute.disk_allocation_ratio };
-    const overHosts = rows.filter((r) => { const c = capacity(r, ratios); return r.uv > c.vcpus || r.um > c.memory_mb || r.ud > c.disk_gb; });
-    console.log(`(b) ${m} concurrent creates: ${active} ACTIVE, ${m - active} ERROR; hosts over their allocation ratio: ${overHosts.length}` +
-      ` (${rows.map((r) => `${r.name} ${r.um}/${capacity(r, ratios).memory_mb} MB`).join(', ')})`);
+      )
+      .all() as Array<{ name: string; vcpus: number; memory_mb: number; disk_gb: number; uv: number; um: number; ud: number }>;
+    const ratios = {
+      cpu: config.compute.cpu_allocation_ratio,
+      ram: config.compute.ram_allocation_ratio,
+      disk: config.compute.disk_allocation_ratio,
+    };
+    const overHosts = rows.filter((r) => {
+      const c = capacity(r, ratios);
+      return r.uv > c.vcpus || r.um > c.memory_mb || r.ud > c.disk_gb;
+    });
+    console.log(
+      `(b) ${m} concurrent creates: ${active} ACTIVE, ${m - active} ERROR; hosts over their allocation ratio: ${overHosts.length}` +
+        ` (${rows.map((r) => `${r.name} ${r.um}/${capacity(r, ratios).memory_mb} MB`).join(', ')})`,
+    );
     if (active !== m || overHosts.length) process.exitCode = 1;
   } finally {
     await cleanup();
-    await api('PUT', `${a.compute}/os-quota-sets/${projectId}`, { quota_set: { instances: before.instances, cores: before.cores, ram: before.ram } });
+    await api('PUT', `${a.compute}/os-quota-sets/${projectId}`, {
+      quota_set: { instances: before.instances, cores: before.cores, ram: before.ram },
+    });
     await api('DELETE', `${a.compute}/flavors/${flavor}`);
     db.close();
   }
 }
 
-void main().catch((e) => { console.error(e); process.exit(1); });
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -28,18 +28,23 @@ const FLAVORS = [
   { vcpus: 2, memory_mb: 2048, disk_gb: 20 },
   { vcpus: 4, memory_mb: 4096, disk_gb: 40 },
 ];
-const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const fmt = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
 
 function overCommitted(db: Db): string[] {
-  const rows = db.prepare(
-    `SELECT h.name, h.vcpus, h.memory_mb, h.disk_gb, SUM(a.vcpus) AS uv, SUM(a.memory_mb) AS um, SUM(a.disk_gb) AS ud
+  const rows = db
+    .prepare(
+      `SELECT h.name, h.vcpus, h.memory_mb, h.disk_gb, SUM(a.vcpus) AS uv, SUM(a.memory_mb) AS um, SUM(a.disk_gb) AS ud
        FROM allocations a JOIN hosts h ON h.id = a.host_id GROUP BY h.id`,
-  ).all() as Array<{ name: string; vcpus: number; memory_mb: number; disk_gb: number; uv: number; um: number; ud: number }>;
-  return rows.filter((r) => {
-    const c = capacity(r, RATIOS);
-    return r.uv > c.vcpus || r.um > c.memory_mb || r.ud > c.disk_gb;
-  }).map((r) => r.name);
+    )
+    .all() as Array<{ name: string; vcpus: number; memory_mb: number; disk_gb: number; uv: number; um: number; ud: number }>;
+  return rows
+    .filter((r) => {
+      const c = capacity(r, RATIOS);
+      return r.uv > c.vcpus || r.um > c.memory_mb || r.ud > c.disk_gb;
+    })
+    .map((r) => r.name);
 }
 
 async function main(): Promise<void> {
@@ -51,7 +56,13 @@ async function main(): Promise<void> {
     const db = testDb(file);
     db.transaction(() => {
       for (let i = 0; i < nHosts; i++) {
-        addHost(db, { name: `sim-${String(i).padStart(4, '0')}`, vcpus: 16 + (i % 4) * 8, memory_mb: 65536 + (i % 3) * 32768, disk_gb: 1000, az: i % 10 === 0 ? 'z2' : undefined });
+        addHost(db, {
+          name: `sim-${String(i).padStart(4, '0')}`,
+          vcpus: 16 + (i % 4) * 8,
+          memory_mb: 65536 + (i % 3) * 32768,
+          disk_gb: 1000,
+          az: i % 10 === 0 ? 'z2' : undefined,
+        });
       }
     })();
     const placement = new Placement(db, RATIOS);
@@ -62,13 +73,19 @@ async function main(): Promise<void> {
     let failed = 0;
     for (let i = 0; i < nInst; i++) {
       const t0 = performance.now();
-      const r = sched.scheduleAndClaim({ instanceId: `fill-${i}`, resources: FLAVORS[i % FLAVORS.length]!, az: i % 50 === 0 ? 'z2' : null });
+      const r = sched.scheduleAndClaim({
+        instanceId: `fill-${i}`,
+        resources: FLAVORS[i % FLAVORS.length]!,
+        az: i % 50 === 0 ? 'z2' : null,
+      });
       t.push(performance.now() - t0);
       if (!r.ok) failed++;
     }
     const mean = t.reduce((a, b) => a + b, 0) / t.length;
     console.log(`hosts=${nHosts} instances=${nInst}`);
-    console.log(`decision incl. claim: mean ${fmt(mean)}, median ${fmt(pct(t, 50))}, p95 ${fmt(pct(t, 95))}, p99 ${fmt(pct(t, 99))} (failed ${failed})`);
+    console.log(
+      `decision incl. claim: mean ${fmt(mean)}, median ${fmt(pct(t, 50))}, p95 ${fmt(pct(t, 95))}, p99 ${fmt(pct(t, 99))} (failed ${failed})`,
+    );
 
     // 2. Filters + weighers only, over the full cloud.
     const hosts = sched.cache.all();
@@ -81,11 +98,15 @@ async function main(): Promise<void> {
     console.log(`filters+weighers only: median ${fmt(pct(t2, 50))}, p95 ${fmt(pct(t2, 95))}`);
 
     // 3. 50 concurrent requests in this process (interleaved with awaits) on a nearly full cloud.
-    const bigs = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-      await new Promise((r) => setTimeout(r, Math.random() * 3));
-      return sched.scheduleAndClaim({ instanceId: `conc-${i}`, resources: { vcpus: 8, memory_mb: 32768, disk_gb: 100 } });
-    }));
-    console.log(`50 concurrent in-process: ${bigs.filter((r) => r.ok).length} placed; over-committed hosts: ${overCommitted(db).length}`);
+    const bigs = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        return sched.scheduleAndClaim({ instanceId: `conc-${i}`, resources: { vcpus: 8, memory_mb: 32768, disk_gb: 100 } });
+      }),
+    );
+    console.log(
+      `50 concurrent in-process: ${bigs.filter((r) => r.ok).length} placed; over-committed hosts: ${overCommitted(db).length}`,
+    );
 
     // 4. 4 worker threads × 50 requests, separate connections, stale caches, a small cloud.
     const small = join(dir, 'small.db');
@@ -98,9 +119,23 @@ async function main(): Promise<void> {
       const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(import.meta.url)});`;
       return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData: { file: small, w } });
     });
-    await Promise.all(workers.map((wk) => new Promise((resolve, reject) => { wk.once('message', resolve); wk.once('error', reject); })));
+    await Promise.all(
+      workers.map(
+        (wk) =>
+          new Promise((resolve, reject) => {
+            wk.once('message', resolve);
+            wk.once('error', reject);
+          }),
+      ),
+    );
     const t4 = performance.now();
-    const done = workers.map((wk) => new Promise<{ ok: number; retries: number }>((resolve, reject) => { wk.once('message', resolve); wk.once('error', reject); }));
+    const done = workers.map(
+      (wk) =>
+        new Promise<{ ok: number; retries: number }>((resolve, reject) => {
+          wk.once('message', resolve);
+          wk.once('error', reject);
+        }),
+    );
     for (const wk of workers) wk.postMessage('go');
     const per = await Promise.all(done);
     const sdb2 = openDb(small);
@@ -108,7 +143,9 @@ async function main(): Promise<void> {
     const placed = per.reduce((a, b) => a + b.ok, 0);
     const retries = per.reduce((a, b) => a + b.retries, 0);
     const over = overCommitted(sdb2);
-    console.log(`4 connections × 50 concurrent: ${placed} placed (room for 40), ${retries} claims refused by the re-check, over-committed hosts: ${over.length} (${(t4end - t4).toFixed(0)} ms)`);
+    console.log(
+      `4 connections × 50 concurrent: ${placed} placed (room for 40), ${retries} claims refused by the re-check, over-committed hosts: ${over.length} (${(t4end - t4).toFixed(0)} ms)`,
+    );
     const allOver = overCommitted(db).length + over.length;
     console.log(allOver === 0 && placed === 40 ? 'RESULT ok: no over-commit' : 'RESULT FAIL');
     sdb2.close();
@@ -128,10 +165,12 @@ async function worker(): Promise<void> {
   sched.cache.all();
   parentPort!.postMessage('ready');
   await new Promise((r) => parentPort!.once('message', r));
-  const rs = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-    await new Promise((r) => setTimeout(r, Math.random() * 5));
-    return sched.scheduleAndClaim({ instanceId: `w${w}-${i}`, resources: { vcpus: 2, memory_mb: 1024, disk_gb: 10 } }, 50);
-  }));
+  const rs = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      return sched.scheduleAndClaim({ instanceId: `w${w}-${i}`, resources: { vcpus: 2, memory_mb: 1024, disk_gb: 10 } }, 50);
+    }),
+  );
   parentPort!.postMessage({ ok: rs.filter((r) => r.ok).length, retries: sched.refusedClaims });
   db.close();
 }

@@ -63,14 +63,23 @@ function rssMb(): number | null {
 
 const passwordBody = JSON.stringify({
   auth: {
-    identity: { methods: ['password'], password: { user: { name: args.user, domain: { name: args.domain }, password: args.password } } },
+    identity: {
+      methods: ['password'],
+      password: { user: { name: args.user, domain: { name: args.domain }, password: args.password } },
+    },
     scope: { project: { name: args.project, domain: { name: args.domain } } },
   },
 });
 
-const failBody = (user: string) => JSON.stringify({
-  auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: args.domain }, password: `wrong-${process.pid}` } } } },
-});
+const failBody = (user: string) =>
+  JSON.stringify({
+    auth: {
+      identity: {
+        methods: ['password'],
+        password: { user: { name: user, domain: { name: args.domain }, password: `wrong-${process.pid}` } },
+      },
+    },
+  });
 
 type Req = { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string; expect: number };
 
@@ -82,7 +91,13 @@ async function call(pool: Pool, r: Req): Promise<{ status: number; token?: strin
 }
 
 async function issueToken(pool: Pool): Promise<string> {
-  const r = await call(pool, { method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: passwordBody, expect: 201 });
+  const r = await call(pool, {
+    method: 'POST',
+    path: `${v3}/auth/tokens`,
+    headers: { 'content-type': 'application/json' },
+    body: passwordBody,
+    expect: 201,
+  });
   if (r.status !== 201 || !r.token) throw new Error(`cannot get a token for ${args.user}: HTTP ${r.status}`);
   return r.token;
 }
@@ -125,9 +140,15 @@ async function run(name: string, concurrency: number, make: () => Req): Promise<
   await pool.close();
   lat.sort((a, b) => a - b);
   return {
-    scenario: name, concurrency, requests: lat.length, errors, seconds: Number(elapsed.toFixed(2)),
-    rps: Number((lat.length / elapsed).toFixed(1)), p50ms: Number(percentile(lat, 50).toFixed(2)),
-    p99ms: Number(percentile(lat, 99).toFixed(2)), maxRssMb: maxRss,
+    scenario: name,
+    concurrency,
+    requests: lat.length,
+    errors,
+    seconds: Number(elapsed.toFixed(2)),
+    rps: Number((lat.length / elapsed).toFixed(1)),
+    p50ms: Number(percentile(lat, 50).toFixed(2)),
+    p99ms: Number(percentile(lat, 99).toFixed(2)),
+    maxRssMb: maxRss,
   };
 }
 
@@ -137,16 +158,62 @@ async function main(): Promise<void> {
   const subject = await issueToken(setup);
   await setup.close();
   const scenarios: Array<[string, () => Req]> = [
-    ['token issue (password)', () => ({ method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: passwordBody, expect: 201 })],
-    ['token issue (token)', () => ({
-      method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, expect: 201,
-      body: JSON.stringify({ auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: args.project, domain: { name: args.domain } } } } }),
-    })],
-    ['token validation', () => ({ method: 'GET', path: `${v3}/auth/tokens`, headers: { 'x-auth-token': token, 'x-subject-token': subject }, expect: 200 })],
+    [
+      'token issue (password)',
+      () => ({
+        method: 'POST',
+        path: `${v3}/auth/tokens`,
+        headers: { 'content-type': 'application/json' },
+        body: passwordBody,
+        expect: 201,
+      }),
+    ],
+    [
+      'token issue (token)',
+      () => ({
+        method: 'POST',
+        path: `${v3}/auth/tokens`,
+        headers: { 'content-type': 'application/json' },
+        expect: 201,
+        body: JSON.stringify({
+          auth: {
+            identity: { methods: ['token'], token: { id: token } },
+            scope: { project: { name: args.project, domain: { name: args.domain } } },
+          },
+        }),
+      }),
+    ],
+    [
+      'token validation',
+      () => ({
+        method: 'GET',
+        path: `${v3}/auth/tokens`,
+        headers: { 'x-auth-token': token, 'x-subject-token': subject },
+        expect: 200,
+      }),
+    ],
     ['GET /v3/projects', () => ({ method: 'GET', path: `${v3}/projects`, headers: { 'x-auth-token': token }, expect: 200 })],
     // A wrong password and an unknown user must cost the same (no user enumeration by timing).
-    ['401 wrong password', () => ({ method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: failBody(args.user!), expect: 401 })],
-    ['401 unknown user', () => ({ method: 'POST', path: `${v3}/auth/tokens`, headers: { 'content-type': 'application/json' }, body: failBody(`nobody-${process.pid}`), expect: 401 })],
+    [
+      '401 wrong password',
+      () => ({
+        method: 'POST',
+        path: `${v3}/auth/tokens`,
+        headers: { 'content-type': 'application/json' },
+        body: failBody(args.user!),
+        expect: 401,
+      }),
+    ],
+    [
+      '401 unknown user',
+      () => ({
+        method: 'POST',
+        path: `${v3}/auth/tokens`,
+        headers: { 'content-type': 'application/json' },
+        body: failBody(`nobody-${process.pid}`),
+        expect: 401,
+      }),
+    ],
   ];
   const conc = args.concurrency!.split(',').map(Number);
   const results: Result[] = [];
@@ -166,7 +233,10 @@ async function main(): Promise<void> {
     }
   }
   const rssAfter = rssMb();
-  if (args.json) process.stdout.write(JSON.stringify({ url: base.href, seconds, results, rssBeforeMb: rssBefore, rssAfterMb: rssAfter }, null, 2) + '\n');
+  if (args.json)
+    process.stdout.write(
+      JSON.stringify({ url: base.href, seconds, results, rssBeforeMb: rssBefore, rssAfterMb: rssAfter }, null, 2) + '\n',
+    );
   else if (pid) process.stdout.write(`controller RSS: ${rssBefore} MiB before, ${rssAfter} MiB after\n`);
 }
 

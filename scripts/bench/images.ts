@@ -32,7 +32,14 @@ import { makeRunner } from '../../shared/exec/run.js';
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;
 
-interface Args { sizeMib: number; runs: number; dir: string; pid?: number; imageUrl?: string; token?: string }
+interface Args {
+  sizeMib: number;
+  runs: number;
+  dir: string;
+  pid?: number;
+  imageUrl?: string;
+  token?: string;
+}
 
 function args(): Args {
   const { values } = parseArgs({
@@ -55,7 +62,12 @@ function args(): Args {
   };
 }
 
-function http(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
+function http(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers }, (res) => {
       const parts: Buffer[] = [];
@@ -71,17 +83,30 @@ function http(method: string, url: string, headers: Record<string, string>, body
 /** A token and the public image endpoint from the OS_* variables. */
 async function login(): Promise<{ token: string; imageUrl: string }> {
   const e = process.env;
-  if (!e.OS_AUTH_URL || !e.OS_USERNAME || !e.OS_PASSWORD) throw new Error('set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD (and OS_PROJECT_NAME) or pass --image-url and --token');
+  if (!e.OS_AUTH_URL || !e.OS_USERNAME || !e.OS_PASSWORD)
+    throw new Error('set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD (and OS_PROJECT_NAME) or pass --image-url and --token');
   const body = {
     auth: {
-      identity: { methods: ['password'], password: { user: { name: e.OS_USERNAME, password: e.OS_PASSWORD, domain: { name: e.OS_USER_DOMAIN_NAME ?? 'Default' } } } },
+      identity: {
+        methods: ['password'],
+        password: {
+          user: { name: e.OS_USERNAME, password: e.OS_PASSWORD, domain: { name: e.OS_USER_DOMAIN_NAME ?? 'Default' } },
+        },
+      },
       scope: { project: { name: e.OS_PROJECT_NAME ?? 'admin', domain: { name: e.OS_PROJECT_DOMAIN_NAME ?? 'Default' } } },
     },
   };
-  const r = await http('POST', `${e.OS_AUTH_URL.replace(/\/+$/, '')}/auth/tokens`, { 'content-type': 'application/json' }, JSON.stringify(body));
+  const r = await http(
+    'POST',
+    `${e.OS_AUTH_URL.replace(/\/+$/, '')}/auth/tokens`,
+    { 'content-type': 'application/json' },
+    JSON.stringify(body),
+  );
   if (r.status !== 201) throw new Error(`authentication failed: HTTP ${r.status} ${r.text.slice(0, 200)}`);
   const token = String(r.headers['x-subject-token']);
-  const catalog = (JSON.parse(r.text) as { token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> } }).token.catalog;
+  const catalog = (
+    JSON.parse(r.text) as { token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> } }
+  ).token.catalog;
   const url = catalog.find((s) => s.type === 'image')?.endpoints.find((x) => x.interface === 'public')?.url;
   if (!url) throw new Error('no public image endpoint in the catalog');
   return { token, imageUrl: url.replace(/\/+$/, '') };
@@ -169,21 +194,30 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 }
 
 /** Resolves once the socket has taken `chunk`, so its buffer can be reused. */
-const sent = (req: ClientRequest, chunk: Buffer) => new Promise<void>((resolve, reject) => req.write(chunk, (e) => (e ? reject(e) : resolve())));
+const sent = (req: ClientRequest, chunk: Buffer) =>
+  new Promise<void>((resolve, reject) => req.write(chunk, (e) => (e ? reject(e) : resolve())));
 
 /** PUTs the file from two reused buffers: the next is read while the socket takes the other. */
 async function upload(url: string, token: string, path: string, size: number): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await new Promise<void>((resolve, reject) => {
-      const req = request(url, {
-        method: 'PUT',
-        headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`upload: HTTP ${res.statusCode} ${Buffer.concat(parts).toString().slice(0, 300)}`))));
-      });
+      const req = request(
+        url,
+        {
+          method: 'PUT',
+          headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            res.statusCode === 204
+              ? resolve()
+              : reject(new Error(`upload: HTTP ${res.statusCode} ${Buffer.concat(parts).toString().slice(0, 300)}`)),
+          );
+        },
+      );
       req.on('error', reject);
       (async () => {
         const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
@@ -213,10 +247,14 @@ function downloadDiscard(url: string, token: string): Promise<number> {
     request(url, { headers: { 'x-auth-token': token } }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`download: HTTP ${res.statusCode}`));
       let n = 0;
-      res.on('data', (c: Buffer) => { n += c.length; });
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+      });
       res.on('end', () => resolve(n));
       res.on('error', reject);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -284,13 +322,16 @@ function download(url: string, token: string, out: string): Promise<number> {
           await fh.close();
         }
       })();
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
 async function main(): Promise<void> {
   const a = args();
-  const { token, imageUrl } = a.imageUrl && a.token ? { token: a.token, imageUrl: a.imageUrl.replace(/\/+$/, '') } : await login();
+  const { token, imageUrl } =
+    a.imageUrl && a.token ? { token: a.token, imageUrl: a.imageUrl.replace(/\/+$/, '') } : await login();
   const pid = a.pid ?? (await pidListening(Number(new URL(imageUrl).port || 80)));
   const run = makeRunner();
   const size = a.sizeMib * MiB;
@@ -317,15 +358,26 @@ async function main(): Promise<void> {
     // Same disk, same file, same run, interleaved so that load from elsewhere hits all alike.
     for (let r = 0; r < a.runs; r++) {
       const dst = join(work, 'cp.img');
-      cp.push(await timed(async () => { await run('cp', [src, dst], { timeoutMs: 600_000 }); }));
+      cp.push(
+        await timed(async () => {
+          await run('cp', [src, dst], { timeoutMs: 600_000 });
+        }),
+      );
       await rm(dst);
-      cpSync.push(await timed(async () => {
-        await run('cp', [src, dst], { timeoutMs: 600_000 });
-        await run('sync', ['-f', dst], { timeoutMs: 600_000 });
-      }));
+      cpSync.push(
+        await timed(async () => {
+          await run('cp', [src, dst], { timeoutMs: 600_000 });
+          await run('sync', ['-f', dst], { timeoutMs: 600_000 });
+        }),
+      );
       await rm(dst);
 
-      const c = await http('POST', `${imageUrl}/v2/images`, H, JSON.stringify({ name: `${runId}-bench-${r}`, disk_format: 'raw', container_format: 'bare', visibility: 'private' }));
+      const c = await http(
+        'POST',
+        `${imageUrl}/v2/images`,
+        H,
+        JSON.stringify({ name: `${runId}-bench-${r}`, disk_format: 'raw', container_format: 'bare', visibility: 'private' }),
+      );
       if (c.status !== 201) throw new Error(`create: HTTP ${c.status} ${c.text.slice(0, 200)}`);
       const id = (JSON.parse(c.text) as { id: string }).id;
       ids.push(id);
@@ -335,21 +387,36 @@ async function main(): Promise<void> {
       upCpu.push((await cpuSeconds(pid)) - c0);
       await peakAfter(upPeak);
       // Not timed: the image record carries the hashes of what was sent.
-      const rec = JSON.parse((await http('GET', `${imageUrl}/v2/images/${id}`, H)).text) as { checksum: string; os_hash_value: string; size: number };
+      const rec = JSON.parse((await http('GET', `${imageUrl}/v2/images/${id}`, H)).text) as {
+        checksum: string;
+        os_hash_value: string;
+        size: number;
+      };
       if (rec.checksum !== srcSums.md5 || rec.os_hash_value !== srcSums.sha512 || rec.size !== size) {
-        throw new Error(`image ${id}: checksum ${rec.checksum} / os_hash_value ${rec.os_hash_value.slice(0, 16)}… / size ${rec.size} do not match the file`);
+        throw new Error(
+          `image ${id}: checksum ${rec.checksum} / os_hash_value ${rec.os_hash_value.slice(0, 16)}… / size ${rec.size} do not match the file`,
+        );
       }
       await resetPeak(pid);
       c0 = await cpuSeconds(pid);
       let got = 0;
       const out = join(work, 'down.img');
-      down.push(await timed(async () => { got = await download(`${imageUrl}/v2/images/${id}/file`, token, out); }));
+      down.push(
+        await timed(async () => {
+          got = await download(`${imageUrl}/v2/images/${id}/file`, token, out);
+        }),
+      );
       downCpu.push((await cpuSeconds(pid)) - c0);
       if (got !== size || (await stat(out)).size !== size) throw new Error(`download returned ${got} bytes, expected ${size}`);
-      if ((await fileSums(out, ['md5'])).md5 !== srcSums.md5) throw new Error(`image ${id}: the downloaded file's MD5 differs from the uploaded one`);
+      if ((await fileSums(out, ['md5'])).md5 !== srcSums.md5)
+        throw new Error(`image ${id}: the downloaded file's MD5 differs from the uploaded one`);
       await rm(out);
       let n = 0;
-      downNull.push(await timed(async () => { n = await downloadDiscard(`${imageUrl}/v2/images/${id}/file`, token); }));
+      downNull.push(
+        await timed(async () => {
+          n = await downloadDiscard(`${imageUrl}/v2/images/${id}/file`, token);
+        }),
+      );
       if (n !== size) throw new Error(`download returned ${n} bytes, expected ${size}`);
       await peakAfter(downPeak);
       await http('DELETE', `${imageUrl}/v2/images/${id}`, H);
@@ -382,7 +449,13 @@ async function main(): Promise<void> {
       best_download_MBps: mbs(best(down)),
       controller_cpu_s_per_GiB_upload: pid ? +((median(upCpu) * 2 ** 30) / size).toFixed(2) : null,
       controller_cpu_s_per_GiB_download: pid ? +((median(downCpu) * 2 ** 30) / size).toFixed(2) : null,
-      all_runs_MBps: { cp: cp.map(mbs), cp_fsync: cpSync.map(mbs), upload: up.map(mbs), download: down.map(mbs), download_discard: downNull.map(mbs) },
+      all_runs_MBps: {
+        cp: cp.map(mbs),
+        cp_fsync: cpSync.map(mbs),
+        upload: up.map(mbs),
+        download: down.map(mbs),
+        download_discard: downNull.map(mbs),
+      },
       controller_pid: pid ?? null,
       controller_rss_before_MiB: before ? +(before.rss / MiB).toFixed(1) : null,
       // Lifetime peak before this bench (whatever the process did earlier).
@@ -390,10 +463,17 @@ async function main(): Promise<void> {
       // Peak during the data path: VmHWM reset before each upload and each download.
       controller_peak_rss_upload_MiB: canReset && upPeak.length ? +(Math.max(...upPeak) / MiB).toFixed(1) : null,
       controller_peak_rss_download_MiB: canReset && downPeak.length ? +(Math.max(...downPeak) / MiB).toFixed(1) : null,
-      controller_peak_rss_MiB: canReset && upPeak.length ? +(Math.max(...upPeak, ...downPeak) / MiB).toFixed(1) : after ? +(after.hwm / MiB).toFixed(1) : null,
-      client: 'upload from 2 reused 4 MiB buffers; download_MBps: into a file on --dir through 2 x 8 MiB async writes; download_discard_MBps: bytes dropped; hashes and MD5 of the downloaded file checked outside the timings',
+      controller_peak_rss_MiB:
+        canReset && upPeak.length
+          ? +(Math.max(...upPeak, ...downPeak) / MiB).toFixed(1)
+          : after
+            ? +(after.hwm / MiB).toFixed(1)
+            : null,
+      client:
+        'upload from 2 reused 4 MiB buffers; download_MBps: into a file on --dir through 2 x 8 MiB async writes; download_discard_MBps: bytes dropped; hashes and MD5 of the downloaded file checked outside the timings',
     };
-    for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(28)} ${typeof v === 'object' && v ? JSON.stringify(v) : v}`);
+    for (const [k, v] of Object.entries(rows))
+      console.log(`${k.padEnd(28)} ${typeof v === 'object' && v ? JSON.stringify(v) : v}`);
     console.log(JSON.stringify(rows));
   } finally {
     for (const id of ids) await http('DELETE', `${imageUrl}/v2/images/${id}`, H).catch(() => {});

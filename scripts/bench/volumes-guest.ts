@@ -60,25 +60,58 @@ async function auth() {
   const url = env('OS_AUTH_URL').replace(/\/+$/, '');
   const body = {
     auth: {
-      identity: { methods: ['password'], password: { user: { name: env('OS_USERNAME'), domain: { name: process.env.OS_USER_DOMAIN_NAME ?? 'Default' }, password: env('OS_PASSWORD') } } },
+      identity: {
+        methods: ['password'],
+        password: {
+          user: {
+            name: env('OS_USERNAME'),
+            domain: { name: process.env.OS_USER_DOMAIN_NAME ?? 'Default' },
+            password: env('OS_PASSWORD'),
+          },
+        },
+      },
       scope: { project: { name: env('OS_PROJECT_NAME'), domain: { name: process.env.OS_PROJECT_DOMAIN_NAME ?? 'Default' } } },
     },
   };
-  const r = await fetch(`${url.endsWith('/v3') ? url : `${url}/v3`}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${url.endsWith('/v3') ? url : `${url}/v3`}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (r.status !== 201) throw new Error(`login: ${r.status} ${await r.text()}`);
-  const j = (await r.json()) as { token: { project: { id: string }; catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> } };
-  const ep = (t: string) => j.token.catalog.find((s) => s.type === t)?.endpoints.find((e) => e.interface === 'public')?.url.replace(/\/+$/, '') ?? '';
-  return { token: r.headers.get('x-subject-token')!, project: j.token.project.id, compute: ep('compute'), image: ep('image'), volume: ep('volumev3') };
+  const j = (await r.json()) as {
+    token: { project: { id: string }; catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> };
+  };
+  const ep = (t: string) =>
+    j.token.catalog
+      .find((s) => s.type === t)
+      ?.endpoints.find((e) => e.interface === 'public')
+      ?.url.replace(/\/+$/, '') ?? '';
+  return {
+    token: r.headers.get('x-subject-token')!,
+    project: j.token.project.id,
+    compute: ep('compute'),
+    image: ep('image'),
+    volume: ep('volumev3'),
+  };
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (dd on the back-end file)');
   const a = await auth();
   const api = async (method: string, url: string, body?: unknown, type = 'application/json') => {
-    const r = await fetch(url, { method, headers: { 'x-auth-token': a.token, 'content-type': type }, body: body === undefined ? undefined : (body as string) });
+    const r = await fetch(url, {
+      method,
+      headers: { 'x-auth-token': a.token, 'content-type': type },
+      body: body === undefined ? undefined : (body as string),
+    });
     const text = await r.text();
     let parsed: any = null;
-    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
     return { status: r.status, body: parsed };
   };
   const json = (x: unknown) => JSON.stringify(x);
@@ -89,20 +122,52 @@ async function main(): Promise<void> {
   const runId = `bench${Date.now().toString(36)}`;
   const undo: Array<() => Promise<unknown>> = [];
   try {
-    const img = must(await api('POST', `${a.image}/v2/images`, json({ name: `${runId}-guest`, disk_format: 'qcow2', container_format: 'bare' })), 201, 'image create');
+    const img = must(
+      await api('POST', `${a.image}/v2/images`, json({ name: `${runId}-guest`, disk_format: 'qcow2', container_format: 'bare' })),
+      201,
+      'image create',
+    );
     undo.push(() => api('DELETE', `${a.image}/v2/images/${img.id}`));
-    must(await api('PUT', `${a.image}/v2/images/${img.id}/file`, readFileSync(resolve(values.image!)) as unknown as string, 'application/octet-stream'), 204, 'image upload');
-    const fl = must(await api('POST', `${a.compute}/flavors`, json({ flavor: { name: `${runId}-flavor`, ram: 192, vcpus: 1, disk: 1 } })), 200, 'flavor');
+    must(
+      await api(
+        'PUT',
+        `${a.image}/v2/images/${img.id}/file`,
+        readFileSync(resolve(values.image!)) as unknown as string,
+        'application/octet-stream',
+      ),
+      204,
+      'image upload',
+    );
+    const fl = must(
+      await api('POST', `${a.compute}/flavors`, json({ flavor: { name: `${runId}-flavor`, ram: 192, vcpus: 1, disk: 1 } })),
+      200,
+      'flavor',
+    );
     undo.push(() => api('DELETE', `${a.compute}/flavors/${fl.flavor.id}`));
-    const sv = must(await api('POST', `${a.compute}/servers`, json({
-      server: { name: `${runId}-vm`, imageRef: img.id, flavorRef: fl.flavor.id, networks: 'none', user_data: Buffer.from(GUEST_SCRIPT).toString('base64') },
-    })), 202, 'server create');
+    const sv = must(
+      await api(
+        'POST',
+        `${a.compute}/servers`,
+        json({
+          server: {
+            name: `${runId}-vm`,
+            imageRef: img.id,
+            flavorRef: fl.flavor.id,
+            networks: 'none',
+            user_data: Buffer.from(GUEST_SCRIPT).toString('base64'),
+          },
+        }),
+      ),
+      202,
+      'server create',
+    );
     const sid = sv.server.id as string;
     undo.push(async () => {
       await api('DELETE', `${a.compute}/servers/${sid}`);
       for (let i = 0; i < 120 && (await api('GET', `${a.compute}/servers/${sid}`)).status !== 404; i++) await sleep(500);
     });
-    const consoleLog = async () => (await api('POST', `${a.compute}/servers/${sid}/action`, json({ 'os-getConsoleOutput': {} }))).body?.output ?? '';
+    const consoleLog = async () =>
+      (await api('POST', `${a.compute}/servers/${sid}/action`, json({ 'os-getConsoleOutput': {} }))).body?.output ?? '';
     const waitLine = async (re: RegExp, timeoutMs: number, everyMs: number) => {
       const t0 = Date.now();
       for (;;) {
@@ -114,13 +179,22 @@ async function main(): Promise<void> {
     };
     await waitLine(/BENCH-WAITING/, 180_000, 500);
 
-    const vol = must(await api('POST', `${a.volume}/volumes`, json({ volume: { size: Math.max(1, Math.ceil(N / 1024)), name: `${runId}-vol` } })), 202, 'volume create');
+    const vol = must(
+      await api(
+        'POST',
+        `${a.volume}/volumes`,
+        json({ volume: { size: Math.max(1, Math.ceil(N / 1024)), name: `${runId}-vol` } }),
+      ),
+      202,
+      'volume create',
+    );
     const vid = vol.volume.id as string;
     undo.push(async () => {
       for (let i = 0; i < 120; i++) {
         const v = await api('GET', `${a.volume}/volumes/${vid}`);
         if (v.status === 404) return;
-        if (v.body.volume.status === 'available' || v.body.volume.status === 'error') await api('DELETE', `${a.volume}/volumes/${vid}`);
+        if (v.body.volume.status === 'available' || v.body.volume.status === 'error')
+          await api('DELETE', `${a.volume}/volumes/${vid}`);
         await sleep(500);
       }
     });
@@ -132,13 +206,23 @@ async function main(): Promise<void> {
     }
 
     const t0 = performance.now();
-    must(await api('POST', `${a.compute}/servers/${sid}/os-volume_attachments`, json({ volumeAttachment: { volumeId: vid } })), 200, 'attach');
+    must(
+      await api('POST', `${a.compute}/servers/${sid}/os-volume_attachments`, json({ volumeAttachment: { volumeId: vid } })),
+      200,
+      'attach',
+    );
     const tReply = performance.now() - t0;
     await waitLine(/BENCH-VDB-APPEARED/, 120_000, 100);
     const tSeen = performance.now() - t0;
     const res = await waitLine(/BENCH-RESULT t0=([\d.]+) t1=([\d.]+) t2=([\d.]+)/, 600_000, 1000);
     const log = await consoleLog();
-    if (/BENCH-ERROR/.test(log)) throw new Error(`dd failed in the guest:\n${log.split('\n').filter((l: string) => l.includes('BENCH')).join('\n')}`);
+    if (/BENCH-ERROR/.test(log))
+      throw new Error(
+        `dd failed in the guest:\n${log
+          .split('\n')
+          .filter((l: string) => l.includes('BENCH'))
+          .join('\n')}`,
+      );
     const [g0, g1, g2] = [Number(res[1]), Number(res[2]), Number(res[3])];
     const guestWrite = N / (g1 - g0);
     const guestRead = N / (g2 - g1);
@@ -156,16 +240,22 @@ async function main(): Promise<void> {
       await run('dd', argv, { timeoutMs: 600_000 });
       return (performance.now() - s) / 1000;
     };
-    const hostWrite = N / (await timed(['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${N}`, 'oflag=direct', 'conv=notrunc,fsync', 'status=none']));
+    const hostWrite =
+      N /
+      (await timed(['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${N}`, 'oflag=direct', 'conv=notrunc,fsync', 'status=none']));
     const hostRead = N / (await timed([`if=${file}`, 'of=/dev/null', 'bs=1M', `count=${N}`, 'iflag=direct', 'status=none']));
 
-    console.log(`volume throughput in a TCG guest (virtio disk over QEMU's iSCSI initiator → tgt → file back end) vs host dd on the same file, ${N} MiB, 1 MiB blocks, O_DIRECT:`);
+    console.log(
+      `volume throughput in a TCG guest (virtio disk over QEMU's iSCSI initiator → tgt → file back end) vs host dd on the same file, ${N} MiB, 1 MiB blocks, O_DIRECT:`,
+    );
     console.table([
       { where: 'guest /dev/vdb', write_MiBps: guestWrite.toFixed(1), read_MiBps: guestRead.toFixed(1) },
       { where: `host ${file}`, write_MiBps: hostWrite.toFixed(1), read_MiBps: hostRead.toFixed(1) },
     ]);
     console.log(`ratios guest/host: write ${(guestWrite / hostWrite).toFixed(2)}, read ${(guestRead / hostRead).toFixed(2)}`);
-    console.log(`attach request → reply ${tReply.toFixed(0)} ms; → /sys/block/vdb seen in the guest's console ${tSeen.toFixed(0)} ms (console polled every 100 ms; guest polls every 50 ms)`);
+    console.log(
+      `attach request → reply ${tReply.toFixed(0)} ms; → /sys/block/vdb seen in the guest's console ${tSeen.toFixed(0)} ms (console polled every 100 ms; guest polls every 50 ms)`,
+    );
   } finally {
     for (const u of undo.reverse()) await u().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
   }

@@ -27,7 +27,13 @@ import { makeRunner } from '../../shared/exec/run.js';
 const MiB = 1024 * 1024;
 const run = makeRunner();
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '512' }, runs: { type: 'string', default: '3' }, dir: { type: 'string', default: '/var/tmp' } } });
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '512' },
+    runs: { type: 'string', default: '3' },
+    dir: { type: 'string', default: '/var/tmp' },
+  },
+});
 const sizeMib = Number(values['size-mib']);
 const runs = Number(values.runs);
 
@@ -52,13 +58,17 @@ async function main(): Promise<void> {
   const { devicePath } = await backend.create({ id, sizeGb });
   const bytes = sizeMib * MiB;
   const r: Record<string, number[]> = {};
-  const add = (k: string, v: number) => { (r[k] ??= []).push(v); };
+  const add = (k: string, v: number) => {
+    (r[k] ??= []).push(v);
+  };
   try {
     const exportMs = await timed(() => target.ensureExport(id, devicePath));
     const initiator = `iqn.2005-03.org.homestack:${runId}`;
     const auth = { username: `hs-${runId}`, password: randomBytes(16).toString('hex') };
     let conn!: Awaited<ReturnType<typeof target.initializeConnection>>;
-    const connectMs = await timed(async () => { conn = await target.initializeConnection(id, { initiator, address: '127.0.0.1' }, auth); });
+    const connectMs = await timed(async () => {
+      conn = await target.initializeConnection(id, { initiator, address: '127.0.0.1' }, auth);
+    });
     const pw = join(dir, 'chap');
     await writeFile(pw, auth.password, { mode: 0o600 });
     const iscsi = `driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:3260,file.target=${conn.data.target_iqn},file.lun=1,file.initiator-name=${initiator},file.user=${auth.username},file.password-secret=c0`;
@@ -67,21 +77,65 @@ async function main(): Promise<void> {
     const count = String(sizeMib);
     // `qemu-img bench` takes no --object: the CHAP password goes inline (redacted in logs; benchmark only).
     const iscsiInline = `${iscsi.replace(',file.password-secret=c0', '')},file.password=${auth.password}`;
-    const bench = (write: boolean, target: string[]) => run('qemu-img', ['bench', ...(write ? ['-w'] : []), '-s', '1M', '-c', count, '-d', '16', '-t', 'none', ...target], { timeoutMs: 600_000, redact: [auth.password] });
+    const bench = (write: boolean, target: string[]) =>
+      run('qemu-img', ['bench', ...(write ? ['-w'] : []), '-s', '1M', '-c', count, '-d', '16', '-t', 'none', ...target], {
+        timeoutMs: 600_000,
+        redact: [auth.password],
+      });
     for (let i = 0; i < runs; i++) {
-      add('dd write (host, file)', mbps(bytes, await timed(() => run('dd', ['if=/dev/zero', `of=${devicePath}`, 'bs=1M', `count=${sizeMib}`, 'oflag=direct', 'conv=notrunc,fsync', 'status=none'], { timeoutMs: 600_000 }))));
-      add('dd read (host, file)', mbps(bytes, await timed(() => run('dd', [`if=${devicePath}`, 'of=/dev/null', 'bs=1M', `count=${sizeMib}`, 'iflag=direct', 'status=none'], { timeoutMs: 600_000 }))));
+      add(
+        'dd write (host, file)',
+        mbps(
+          bytes,
+          await timed(() =>
+            run(
+              'dd',
+              [
+                'if=/dev/zero',
+                `of=${devicePath}`,
+                'bs=1M',
+                `count=${sizeMib}`,
+                'oflag=direct',
+                'conv=notrunc,fsync',
+                'status=none',
+              ],
+              { timeoutMs: 600_000 },
+            ),
+          ),
+        ),
+      );
+      add(
+        'dd read (host, file)',
+        mbps(
+          bytes,
+          await timed(() =>
+            run('dd', [`if=${devicePath}`, 'of=/dev/null', 'bs=1M', `count=${sizeMib}`, 'iflag=direct', 'status=none'], {
+              timeoutMs: 600_000,
+            }),
+          ),
+        ),
+      );
       add('qemu write (file driver)', mbps(bytes, await timed(() => bench(true, ['-f', 'raw', devicePath]))));
       add('qemu read (file driver)', mbps(bytes, await timed(() => bench(false, ['-f', 'raw', devicePath]))));
       add('qemu write (iSCSI via tgt, CHAP)', mbps(bytes, await timed(() => bench(true, ['--image-opts', iscsiInline]))));
       add('qemu read (iSCSI via tgt, CHAP)', mbps(bytes, await timed(() => bench(false, ['--image-opts', iscsiInline]))));
     }
-    const out = Object.entries(r).map(([k, xs]) => ({ what: k, median_MBps: Math.round(median(xs)), best_MBps: Math.round(Math.max(...xs)) }));
-    console.log(`volume data path, ${sizeMib} MiB sequential, 1 MiB requests, ${runs} runs (qemu-img bench: queue depth 16, cache=none)`);
+    const out = Object.entries(r).map(([k, xs]) => ({
+      what: k,
+      median_MBps: Math.round(median(xs)),
+      best_MBps: Math.round(Math.max(...xs)),
+    }));
+    console.log(
+      `volume data path, ${sizeMib} MiB sequential, 1 MiB requests, ${runs} runs (qemu-img bench: queue depth 16, cache=none)`,
+    );
     console.table(out);
     const ratio = (a: string, b: string) => (median(r[a]!) / median(r[b]!)).toFixed(2);
-    console.log(`iSCSI/host dd: write ${ratio('qemu write (iSCSI via tgt, CHAP)', 'dd write (host, file)')}, read ${ratio('qemu read (iSCSI via tgt, CHAP)', 'dd read (host, file)')}`);
-    console.log(`export (tgt target + LUN) ${exportMs.toFixed(0)} ms; connection (CHAP account + ACL) ${connectMs.toFixed(0)} ms; first iSCSI login + inquiry (qemu-img info) ${loginMs.toFixed(0)} ms`);
+    console.log(
+      `iSCSI/host dd: write ${ratio('qemu write (iSCSI via tgt, CHAP)', 'dd write (host, file)')}, read ${ratio('qemu read (iSCSI via tgt, CHAP)', 'dd read (host, file)')}`,
+    );
+    console.log(
+      `export (tgt target + LUN) ${exportMs.toFixed(0)} ms; connection (CHAP account + ACL) ${connectMs.toFixed(0)} ms; first iSCSI login + inquiry (qemu-img info) ${loginMs.toFixed(0)} ms`,
+    );
   } finally {
     await target.removeExport(id).catch(() => {});
     await backend.delete(id).catch(() => {});

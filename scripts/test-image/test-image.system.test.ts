@@ -42,7 +42,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const REQUIRED = (process.env.REQUIRED_SYSTEM_TESTS ?? '').split(',').includes('test-image');
 describe.runIf(!!SKIP && REQUIRED)('homestack test guest image (required)', () => {
-  it('has what it needs', () => { throw new Error(`REQUIRED_SYSTEM_TESTS names test-image, but ${SKIP}`); });
+  it('has what it needs', () => {
+    throw new Error(`REQUIRED_SYSTEM_TESTS names test-image, but ${SKIP}`);
+  });
 });
 
 describe.skipIf(!!SKIP)('homestack test guest image', () => {
@@ -70,12 +72,25 @@ describe.skipIf(!!SKIP)('homestack test guest image', () => {
       const s = connect(join(dir, 'monitor.sock'));
       let buf = '';
       let sent = false;
-      const timer = setTimeout(() => { s.destroy(); fail(new Error(`monitor: no reply to ${cmd}`)); }, 10_000);
-      s.on('error', (e) => { clearTimeout(timer); fail(e); });
+      const timer = setTimeout(() => {
+        s.destroy();
+        fail(new Error(`monitor: no reply to ${cmd}`));
+      }, 10_000);
+      s.on('error', (e) => {
+        clearTimeout(timer);
+        fail(e);
+      });
       s.on('data', (d) => {
         buf += d.toString();
-        if (!sent && buf.includes('(qemu) ')) { sent = true; buf = ''; s.write(`${cmd}\n`); }
-        else if (sent && buf.includes('(qemu) ')) { clearTimeout(timer); s.end(); ok(buf); }
+        if (!sent && buf.includes('(qemu) ')) {
+          sent = true;
+          buf = '';
+          s.write(`${cmd}\n`);
+        } else if (sent && buf.includes('(qemu) ')) {
+          clearTimeout(timer);
+          s.end();
+          ok(buf);
+        }
       });
     });
   }
@@ -89,26 +104,38 @@ describe.skipIf(!!SKIP)('homestack test guest image', () => {
     // Config drive, shaped like Nova's (a nested "name" must not win over "hostname").
     const latest = join(dir, 'cd/openstack/latest');
     await mkdir(latest, { recursive: true });
-    await writeFile(join(latest, 'meta_data.json'), JSON.stringify({
-      uuid: '5d3b4a1e-0000-4000-8000-000000000005', name: `HS ${RUN}`, hostname: HOST,
-      keys: [{ name: 'k1', type: 'ssh', data: `${KEY}\n` }], public_keys: { k1: `${KEY}\n` },
-      launch_index: 0, availability_zone: 'nova', meta: {}, devices: [],
-    }));
-    await writeFile(join(latest, 'user_data'), [
-      '#!/bin/sh',
-      'echo "HS-HOST $(hostname)"',
-      'echo "HS-KEYS $(tr \'\\n\' \'|\' < /root/.ssh/authorized_keys)"',
-      'echo "HS-MTU eth0=$(cat /sys/class/net/eth0/mtu) eth1=$(cat /sys/class/net/eth1/mtu)"',
-      'echo "HS-ROUTE $(ip route show default)"',
-      'echo "HS-RESOLV $(grep nameserver /etc/resolv.conf | tr \'\\n\' \' \')"',
-      "grep ' /mnt/config ' /proc/mounts | grep -q ' ro[, ]' && echo HS-CONFIG-RO",
-      'ping -c1 -W2 203.0.113.1 >/dev/null 2>&1 && echo HS-PING-OK',
-      'echo HS-USERDATA-DONE',
-      'n=0; until [ -b /dev/vdb ]; do n=$((n+1)); [ $n -gt 120 ] && break; sleep 1; done',
-      'echo "HS-VDB $(cat /sys/block/vdb/size 2>/dev/null)"',
-      `printf 'HS-DATA-${RUN}' | dd of=/dev/vdb bs=512 conv=sync,fsync 2>/dev/null && echo HS-WROTE`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(latest, 'meta_data.json'),
+      JSON.stringify({
+        uuid: '5d3b4a1e-0000-4000-8000-000000000005',
+        name: `HS ${RUN}`,
+        hostname: HOST,
+        keys: [{ name: 'k1', type: 'ssh', data: `${KEY}\n` }],
+        public_keys: { k1: `${KEY}\n` },
+        launch_index: 0,
+        availability_zone: 'nova',
+        meta: {},
+        devices: [],
+      }),
+    );
+    await writeFile(
+      join(latest, 'user_data'),
+      [
+        '#!/bin/sh',
+        'echo "HS-HOST $(hostname)"',
+        "echo \"HS-KEYS $(tr '\\n' '|' < /root/.ssh/authorized_keys)\"",
+        'echo "HS-MTU eth0=$(cat /sys/class/net/eth0/mtu) eth1=$(cat /sys/class/net/eth1/mtu)"',
+        'echo "HS-ROUTE $(ip route show default)"',
+        "echo \"HS-RESOLV $(grep nameserver /etc/resolv.conf | tr '\\n' ' ')\"",
+        "grep ' /mnt/config ' /proc/mounts | grep -q ' ro[, ]' && echo HS-CONFIG-RO",
+        'ping -c1 -W2 203.0.113.1 >/dev/null 2>&1 && echo HS-PING-OK',
+        'echo HS-USERDATA-DONE',
+        'n=0; until [ -b /dev/vdb ]; do n=$((n+1)); [ $n -gt 120 ] && break; sleep 1; done',
+        'echo "HS-VDB $(cat /sys/block/vdb/size 2>/dev/null)"',
+        `printf 'HS-DATA-${RUN}' | dd of=/dev/vdb bs=512 conv=sync,fsync 2>/dev/null && echo HS-WROTE`,
+        '',
+      ].join('\n'),
+    );
     const iso = join(dir, 'config.iso');
     const mkisofs = onPath('genisoimage') ? ['genisoimage'] : ['xorriso', '-as', 'mkisofs'];
     await run(mkisofs[0], [...mkisofs.slice(1), '-quiet', '-o', iso, '-V', 'config-2', '-J', '-R', join(dir, 'cd')]);
@@ -116,27 +143,77 @@ describe.skipIf(!!SKIP)('homestack test guest image', () => {
     // Two networks in a namespace: tap0 198.51.100.1/24, tap1 203.0.113.1/24 with MTU option 1450.
     await run('ip', ['netns', 'add', NS]);
     await run('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-    for (const [tap, cidr] of [['tap0', '198.51.100.1/24'], ['tap1', '203.0.113.1/24']]) {
+    for (const [tap, cidr] of [
+      ['tap0', '198.51.100.1/24'],
+      ['tap1', '203.0.113.1/24'],
+    ]) {
       await run('ip', ['-n', NS, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
       await run('ip', ['-n', NS, 'addr', 'add', cidr, 'dev', tap]);
       await run('ip', ['-n', NS, 'link', 'set', tap, 'up']);
     }
-    dnsmasq = spawn('ip', ['netns', 'exec', NS, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null',
-      '--no-hosts', '--no-resolv', '--port=0', '--user=root', '--bind-dynamic', '--interface=tap0', '--interface=tap1',
-      '--except-interface=lo', '--dhcp-range=set:n1,198.51.100.50,198.51.100.99,255.255.255.0,10m',
-      '--dhcp-range=set:n2,203.0.113.50,203.0.113.99,255.255.255.0,10m',
-      '--dhcp-option=tag:n1,option:dns-server,198.51.100.1', '--dhcp-option=tag:n2,26,1450',
-      `--dhcp-leasefile=${join(dir, 'leases')}`, `--log-facility=${join(dir, 'dnsmasq.log')}`, '--log-dhcp'],
-    { stdio: 'ignore', env: ENV });
+    dnsmasq = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        'dnsmasq',
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--no-hosts',
+        '--no-resolv',
+        '--port=0',
+        '--user=root',
+        '--bind-dynamic',
+        '--interface=tap0',
+        '--interface=tap1',
+        '--except-interface=lo',
+        '--dhcp-range=set:n1,198.51.100.50,198.51.100.99,255.255.255.0,10m',
+        '--dhcp-range=set:n2,203.0.113.50,203.0.113.99,255.255.255.0,10m',
+        '--dhcp-option=tag:n1,option:dns-server,198.51.100.1',
+        '--dhcp-option=tag:n2,26,1450',
+        `--dhcp-leasefile=${join(dir, 'leases')}`,
+        `--log-facility=${join(dir, 'dnsmasq.log')}`,
+        '--log-dhcp',
+      ],
+      { stdio: 'ignore', env: ENV },
+    );
 
-    qemu = spawn('ip', ['netns', 'exec', NS, 'qemu-system-x86_64', '-accel', 'tcg', '-m', '192', '-smp', '1',
-      '-display', 'none', '-no-user-config', '-serial', `file:${join(dir, 'console.log')}`,
-      '-monitor', `unix:${join(dir, 'monitor.sock')},server,nowait`,
-      '-drive', `file=${join(dir, 'overlay.qcow2')},if=virtio,format=qcow2`,
-      '-drive', `file=${iso},media=cdrom,format=raw,readonly=on`,
-      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:5e:00:01',
-      '-netdev', 'tap,id=n1,ifname=tap1,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n1,mac=52:54:00:5e:00:02'],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: ENV });
+    qemu = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        'qemu-system-x86_64',
+        '-accel',
+        'tcg',
+        '-m',
+        '192',
+        '-smp',
+        '1',
+        '-display',
+        'none',
+        '-no-user-config',
+        '-serial',
+        `file:${join(dir, 'console.log')}`,
+        '-monitor',
+        `unix:${join(dir, 'monitor.sock')},server,nowait`,
+        '-drive',
+        `file=${join(dir, 'overlay.qcow2')},if=virtio,format=qcow2`,
+        '-drive',
+        `file=${iso},media=cdrom,format=raw,readonly=on`,
+        '-netdev',
+        'tap,id=n0,ifname=tap0,script=no,downscript=no',
+        '-device',
+        'virtio-net-pci,netdev=n0,mac=52:54:00:5e:00:01',
+        '-netdev',
+        'tap,id=n1,ifname=tap1,script=no,downscript=no',
+        '-device',
+        'virtio-net-pci,netdev=n1,mac=52:54:00:5e:00:02',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: ENV },
+    );
     qemuExit = new Promise((r) => qemu!.once('exit', (code) => r(code)));
     bootedAt = Date.now();
   });

@@ -56,8 +56,18 @@ export const sampleSpec: InstanceSpec = {
     },
     user_data: Buffer.from('#!/bin/sh\necho hello\n').toString('base64'),
     network_data: {
-      links: [{ id: 'tap10011000-00', type: 'ovs', ethernet_mac_address: 'fa:16:3e:10:01:11', mtu: 1450, vif_id: '10011000-0000-4000-8000-000000000011' }],
-      networks: [{ id: 'network0', type: 'ipv4_dhcp', link: 'tap10011000-00', network_id: '20000000-0000-4000-8000-000000000001' }],
+      links: [
+        {
+          id: 'tap10011000-00',
+          type: 'ovs',
+          ethernet_mac_address: 'fa:16:3e:10:01:11',
+          mtu: 1450,
+          vif_id: '10011000-0000-4000-8000-000000000011',
+        },
+      ],
+      networks: [
+        { id: 'network0', type: 'ipv4_dhcp', link: 'tap10011000-00', network_id: '20000000-0000-4000-8000-000000000001' },
+      ],
       services: [],
     },
     vendor_data: {},

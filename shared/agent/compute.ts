@@ -39,26 +39,29 @@ export const PowerState = {
 export type PowerStateValue = (typeof PowerState)[keyof typeof PowerState];
 
 export const PowerStateSchema = Type.Union([
-  Type.Literal(0), Type.Literal(1), Type.Literal(3), Type.Literal(4), Type.Literal(6), Type.Literal(7),
+  Type.Literal(0),
+  Type.Literal(1),
+  Type.Literal(3),
+  Type.Literal(4),
+  Type.Literal(6),
+  Type.Literal(7),
 ]);
 
 /** iSCSI connection info in Cinder's shape (same as controller/facades.ts IscsiConnectionInfo). */
-export const IscsiConnectionInfo = Type.Object(
-  {
-    driver_volume_type: Type.Literal('iscsi'),
-    data: Type.Object({
-      target_iqn: Type.String({ minLength: 1, maxLength: 223, pattern: '^(iqn|eui|naa)\\.[A-Za-z0-9.:_-]+$' }),
-      /** host:port, IPv4 or [IPv6]. */
-      target_portal: Type.String({ minLength: 3, maxLength: 300 }),
-      target_lun: Type.Integer({ minimum: 0, maximum: 16383 }),
-      volume_id: Uuid,
-      auth_method: Type.Optional(Type.String({ maxLength: 16 })),
-      auth_username: Type.Optional(Type.String({ maxLength: 255 })),
-      auth_password: Type.Optional(Type.String({ maxLength: 255 })),
-      discard: Type.Optional(Type.Boolean()),
-    }),
-  },
-);
+export const IscsiConnectionInfo = Type.Object({
+  driver_volume_type: Type.Literal('iscsi'),
+  data: Type.Object({
+    target_iqn: Type.String({ minLength: 1, maxLength: 223, pattern: '^(iqn|eui|naa)\\.[A-Za-z0-9.:_-]+$' }),
+    /** host:port, IPv4 or [IPv6]. */
+    target_portal: Type.String({ minLength: 3, maxLength: 300 }),
+    target_lun: Type.Integer({ minimum: 0, maximum: 16383 }),
+    volume_id: Uuid,
+    auth_method: Type.Optional(Type.String({ maxLength: 16 })),
+    auth_username: Type.Optional(Type.String({ maxLength: 255 })),
+    auth_password: Type.Optional(Type.String({ maxLength: 255 })),
+    discard: Type.Optional(Type.Boolean()),
+  }),
+});
 export type IscsiConnectionInfo = Static<typeof IscsiConnectionInfo>;
 
 /**
@@ -109,23 +112,27 @@ export type MetaData = Static<typeof MetaData>;
 
 /** openstack/latest/network_data.json (Nova's netutils shape: links, networks, services). */
 export const NetworkData = Type.Object({
-  links: Type.Array(Type.Object({
-    id: Type.String(),
-    type: Type.String(),
-    ethernet_mac_address: Type.String(),
-    mtu: Type.Optional(Type.Integer()),
-    vif_id: Type.Optional(Type.String()),
-  })),
-  networks: Type.Array(Type.Object({
-    id: Type.String(),
-    type: Type.String(),
-    link: Type.String(),
-    network_id: Type.Optional(Type.String()),
-    ip_address: Type.Optional(Type.String()),
-    netmask: Type.Optional(Type.String()),
-    routes: Type.Optional(Type.Array(Type.Object({ network: Type.String(), netmask: Type.String(), gateway: Type.String() }))),
-    services: Type.Optional(Type.Array(Type.Object({ type: Type.String(), address: Type.String() }))),
-  })),
+  links: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      type: Type.String(),
+      ethernet_mac_address: Type.String(),
+      mtu: Type.Optional(Type.Integer()),
+      vif_id: Type.Optional(Type.String()),
+    }),
+  ),
+  networks: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      type: Type.String(),
+      link: Type.String(),
+      network_id: Type.Optional(Type.String()),
+      ip_address: Type.Optional(Type.String()),
+      netmask: Type.Optional(Type.String()),
+      routes: Type.Optional(Type.Array(Type.Object({ network: Type.String(), netmask: Type.String(), gateway: Type.String() }))),
+      services: Type.Optional(Type.Array(Type.Object({ type: Type.String(), address: Type.String() }))),
+    }),
+  ),
   services: Type.Array(Type.Object({ type: Type.String(), address: Type.String() })),
 });
 export type NetworkData = Static<typeof NetworkData>;
@@ -161,10 +168,7 @@ export const ImageSource = Type.Object(
 );
 export type ImageSource = Static<typeof ImageSource>;
 
-export const BootVolume = Type.Object(
-  { volume_id: Uuid, connection: IscsiConnectionInfo },
-  { additionalProperties: false },
-);
+export const BootVolume = Type.Object({ volume_id: Uuid, connection: IscsiConnectionInfo }, { additionalProperties: false });
 export type BootVolume = Static<typeof BootVolume>;
 
 /** Guest hardware knobs (image hw_* properties and flavor extra specs, resolved by the controller). */
@@ -172,7 +176,9 @@ export const VirtSettings = Type.Object(
   {
     /** QEMU machine type (default pc). */
     machine: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
-    disk_bus: Type.Optional(Type.Union([Type.Literal('virtio'), Type.Literal('scsi'), Type.Literal('ide'), Type.Literal('sata')])),
+    disk_bus: Type.Optional(
+      Type.Union([Type.Literal('virtio'), Type.Literal('scsi'), Type.Literal('ide'), Type.Literal('sata')]),
+    ),
     /** How the config drive is attached: cdrom (default, /dev/sr0) or disk (a /dev/vd*). */
     config_drive_device: Type.Optional(Type.Union([Type.Literal('cdrom'), Type.Literal('disk')])),
     /** Pass the host CPU model (kvm only). */
@@ -356,26 +362,42 @@ export const Reboot = defineRoute({
 
 /** Freeze the vCPUs in memory (libvirt suspend). 409 InvalidState unless running. */
 export const Pause = defineRoute({
-  name: 'compute.pause', method: 'POST', url: '/v1/compute/instances/:uuid/pause',
-  body: UuidBody, reply: InstanceReply, timeoutMs: 60_000,
+  name: 'compute.pause',
+  method: 'POST',
+  url: '/v1/compute/instances/:uuid/pause',
+  body: UuidBody,
+  reply: InstanceReply,
+  timeoutMs: 60_000,
 });
 
 /** Continue a paused instance (libvirt resume). 409 InvalidState unless paused. */
 export const Unpause = defineRoute({
-  name: 'compute.unpause', method: 'POST', url: '/v1/compute/instances/:uuid/unpause',
-  body: UuidBody, reply: InstanceReply, timeoutMs: 60_000,
+  name: 'compute.unpause',
+  method: 'POST',
+  url: '/v1/compute/instances/:uuid/unpause',
+  body: UuidBody,
+  reply: InstanceReply,
+  timeoutMs: 60_000,
 });
 
 /** Save memory to disk and stop (libvirt managed save). 409 InvalidState unless running or paused. */
 export const Suspend = defineRoute({
-  name: 'compute.suspend', method: 'POST', url: '/v1/compute/instances/:uuid/suspend',
-  body: UuidBody, reply: InstanceReply, timeoutMs: 600_000,
+  name: 'compute.suspend',
+  method: 'POST',
+  url: '/v1/compute/instances/:uuid/suspend',
+  body: UuidBody,
+  reply: InstanceReply,
+  timeoutMs: 600_000,
 });
 
 /** Restore a suspended instance from its managed-save image. 409 InvalidState unless suspended. */
 export const Resume = defineRoute({
-  name: 'compute.resume', method: 'POST', url: '/v1/compute/instances/:uuid/resume',
-  body: UuidBody, reply: InstanceReply, timeoutMs: 600_000,
+  name: 'compute.resume',
+  method: 'POST',
+  url: '/v1/compute/instances/:uuid/resume',
+  body: UuidBody,
+  reply: InstanceReply,
+  timeoutMs: 600_000,
 });
 
 /**
@@ -509,12 +531,14 @@ export const ListCachedImages = defineRoute({
   url: '/v1/compute/images',
   body: Type.Object({}, { additionalProperties: false }),
   reply: Type.Object({
-    images: Type.Array(Type.Object({
-      image_id: Type.String(),
-      size: Type.Integer({ minimum: 0 }),
-      last_used: Type.String(),
-      used_by: Type.Array(Type.String()),
-    })),
+    images: Type.Array(
+      Type.Object({
+        image_id: Type.String(),
+        size: Type.Integer({ minimum: 0 }),
+        last_used: Type.String(),
+        used_by: Type.Array(Type.String()),
+      }),
+    ),
   }),
   timeoutMs: 30_000,
 });
@@ -531,9 +555,27 @@ export const EvictCachedImage = defineRoute({
 
 /** Every compute-agent route, for registration and the contract test. */
 export const COMPUTE_ROUTES = [
-  HostInfo, ListInstances, GetInstance, Spawn, DestroyInstance, PowerOn, PowerOff, Reboot,
-  Pause, Unpause, Suspend, Resume, Snapshot, AttachVolume, DetachVolume, PlugVif, UnplugVif,
-  ConsoleLog, VncConsole, ListCachedImages, EvictCachedImage,
+  HostInfo,
+  ListInstances,
+  GetInstance,
+  Spawn,
+  DestroyInstance,
+  PowerOn,
+  PowerOff,
+  Reboot,
+  Pause,
+  Unpause,
+  Suspend,
+  Resume,
+  Snapshot,
+  AttachVolume,
+  DetachVolume,
+  PlugVif,
+  UnplugVif,
+  ConsoleLog,
+  VncConsole,
+  ListCachedImages,
+  EvictCachedImage,
 ] as const;
 
 /** Nova's tap device name for a port: 'tap' + the first 11 characters of the port id. */

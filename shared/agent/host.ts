@@ -137,7 +137,9 @@ export const EchoLog = defineRoute({
   url: '/v1/echo',
   body: Type.Object({}, { additionalProperties: false }),
   reply: Type.Object({
-    calls: Type.Array(Type.Object({ message: Type.String(), op_id: Type.Union([Type.String(), Type.Null()]), executed_at: Type.String() })),
+    calls: Type.Array(
+      Type.Object({ message: Type.String(), op_id: Type.Union([Type.String(), Type.Null()]), executed_at: Type.String() }),
+    ),
   }),
   timeoutMs: 5_000,
 });

@@ -18,9 +18,17 @@ describe('network agent contract', () => {
     const b = structuredClone(sampleSync) as { routers: Array<{ gateway: unknown }> };
     b.routers[0]!.gateway = null;
     expect(Value.Check(NetworkSyncBody, b)).toBe(true);
-    expect(Value.Check(NetworkSyncReply, {
-      generation: 1, ignored: false, networks: [{ id: NET, local_vlan: 1 }], ports: [{ port_id: PORT, status: 'ACTIVE' }],
-      tunnels: { active: ['192.0.2.2'], added: ['192.0.2.2'], removed: [] }, flows: { added: 3, deleted: 0 }, errors: [], duration_ms: 5,
-    })).toBe(true);
+    expect(
+      Value.Check(NetworkSyncReply, {
+        generation: 1,
+        ignored: false,
+        networks: [{ id: NET, local_vlan: 1 }],
+        ports: [{ port_id: PORT, status: 'ACTIVE' }],
+        tunnels: { active: ['192.0.2.2'], added: ['192.0.2.2'], removed: [] },
+        flows: { added: 3, deleted: 0 },
+        errors: [],
+        duration_ms: 5,
+      }),
+    ).toBe(true);
   });
 });

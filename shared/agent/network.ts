@@ -30,7 +30,8 @@ const Ipv4 = Type.String({ pattern: '^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\
 const IpAddress = Type.String({ minLength: 2, maxLength: 45 });
 const Cidr = Type.String({ pattern: '^[0-9a-fA-F:.]+/\\d{1,3}$' });
 const Mac = Type.String({ pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$' });
-const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) =>
+  Type.Union([t, Type.Null()]);
 
 /** Another host's VXLAN endpoint. */
 export const TunnelPeer = Type.Object(
@@ -237,8 +238,13 @@ export type PortStatus = Static<typeof PortStatus>;
 export const SyncError = Type.Object(
   {
     kind: Type.Union([
-      Type.Literal('tunnel'), Type.Literal('network'), Type.Literal('port'), Type.Literal('dhcp'),
-      Type.Literal('router'), Type.Literal('security_group'), Type.Literal('flows'),
+      Type.Literal('tunnel'),
+      Type.Literal('network'),
+      Type.Literal('port'),
+      Type.Literal('dhcp'),
+      Type.Literal('router'),
+      Type.Literal('security_group'),
+      Type.Literal('flows'),
     ]),
     id: Type.String(),
     message: Type.String(),
@@ -265,7 +271,10 @@ export const NetworkSyncReply = Type.Object(
       { additionalProperties: false },
     ),
     /** How many OpenFlow flows were added/deleted to converge (0/0 on a no-op sync). */
-    flows: Type.Object({ added: Type.Integer({ minimum: 0 }), deleted: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    flows: Type.Object(
+      { added: Type.Integer({ minimum: 0 }), deleted: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
     errors: Type.Array(SyncError),
     duration_ms: Type.Integer({ minimum: 0 }),
   },

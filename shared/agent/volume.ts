@@ -35,7 +35,10 @@ export const CreateVolume = defineRoute({
   name: 'volume.create',
   method: 'POST',
   url: '/v1/volumes',
-  body: Type.Object({ id: Uuid, size_gb: Type.Integer({ minimum: 1, maximum: 65536 }), source: VolumeSource }, { additionalProperties: false }),
+  body: Type.Object(
+    { id: Uuid, size_gb: Type.Integer({ minimum: 1, maximum: 65536 }), source: VolumeSource },
+    { additionalProperties: false },
+  ),
   reply: Type.Object({ device_path: Type.String(), size_gb: Type.Integer({ minimum: 1 }) }),
   // An image download and conversion can take a while.
   timeoutMs: 3_600_000,
@@ -127,9 +130,15 @@ export const SyncConnections = defineRoute({
   name: 'volume.sync_connections',
   method: 'PUT',
   url: '/v1/connections',
-  body: Type.Object({
-    connections: Type.Array(Type.Object({ volume_id: Uuid, connector: Connector, auth: ChapAuth }, { additionalProperties: false }), { maxItems: 10_000 }),
-  }, { additionalProperties: false }),
+  body: Type.Object(
+    {
+      connections: Type.Array(
+        Type.Object({ volume_id: Uuid, connector: Connector, auth: ChapAuth }, { additionalProperties: false }),
+        { maxItems: 10_000 },
+      ),
+    },
+    { additionalProperties: false },
+  ),
   reply: Type.Object({ exports: Type.Integer({ minimum: 0 }), connections: Type.Integer({ minimum: 0 }) }),
   timeoutMs: 300_000,
 });
@@ -149,4 +158,14 @@ export const VolumeStats = defineRoute({
   timeoutMs: 30_000,
 });
 
-export const VOLUME_ROUTES = [CreateVolume, DeleteVolume, ExtendVolume, CreateSnapshot, DeleteSnapshot, InitializeConnection, TerminateConnection, SyncConnections, VolumeStats] as const;
+export const VOLUME_ROUTES = [
+  CreateVolume,
+  DeleteVolume,
+  ExtendVolume,
+  CreateSnapshot,
+  DeleteSnapshot,
+  InitializeConnection,
+  TerminateConnection,
+  SyncConnections,
+  VolumeStats,
+] as const;

@@ -28,7 +28,9 @@ export const NetworkRequest = Type.Object(
 export const BlockDeviceMapping = Type.Object(
   {
     uuid: Type.Optional(Nullable(Type.String())),
-    source_type: Type.Optional(Type.Union([Type.Literal('volume'), Type.Literal('image'), Type.Literal('snapshot'), Type.Literal('blank')])),
+    source_type: Type.Optional(
+      Type.Union([Type.Literal('volume'), Type.Literal('image'), Type.Literal('snapshot'), Type.Literal('blank')]),
+    ),
     destination_type: Type.Optional(Type.Union([Type.Literal('volume'), Type.Literal('local')])),
     boot_index: Type.Optional(Nullable(IntLike())),
     volume_size: Type.Optional(Nullable(IntLike({ minimum: 1 }))),
@@ -100,7 +102,12 @@ export const CreateImageAction = Type.Object({ name: Name, metadata: Type.Option
 export const ConsoleOutputAction = Nullable(Type.Object({ length: Type.Optional(Nullable(IntLike({ minimum: -1 }))) }, Open));
 export const ResetStateAction = Type.Object({ state: Type.Union([Type.Literal('active'), Type.Literal('error')]) }, Closed);
 export const RebuildAction = Type.Object(
-  { imageRef: Type.String({ minLength: 1 }), name: Type.Optional(Name), metadata: Type.Optional(Metadata), adminPass: Type.Optional(Type.String()) },
+  {
+    imageRef: Type.String({ minLength: 1 }),
+    name: Type.Optional(Name),
+    metadata: Type.Optional(Metadata),
+    adminPass: Type.Optional(Type.String()),
+  },
   Open,
 );
 export const LockAction = Nullable(Type.Object({ locked_reason: Type.Optional(Type.String()) }, Open));
@@ -127,7 +134,15 @@ export const FlavorCreate = Type.Object(
 );
 export type FlavorCreate = Static<typeof FlavorCreate>;
 
-export const ExtraSpecs = Type.Object({ extra_specs: Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.Union([Type.String({ maxLength: 255 }), Type.Number(), Type.Boolean()])) }, Closed);
+export const ExtraSpecs = Type.Object(
+  {
+    extra_specs: Type.Record(
+      Type.String({ minLength: 1, maxLength: 255 }),
+      Type.Union([Type.String({ maxLength: 255 }), Type.Number(), Type.Boolean()]),
+    ),
+  },
+  Closed,
+);
 export const FlavorAccessAction = Type.Object({ tenant: Type.String({ minLength: 1 }) }, Open);
 
 export const KeypairCreate = Type.Object(
@@ -147,8 +162,16 @@ export const KeypairCreate = Type.Object(
 export type KeypairCreate = Static<typeof KeypairCreate>;
 
 export const QUOTA_RESOURCES = [
-  'instances', 'cores', 'ram', 'key_pairs', 'metadata_items', 'server_groups', 'server_group_members',
-  'injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes',
+  'instances',
+  'cores',
+  'ram',
+  'key_pairs',
+  'metadata_items',
+  'server_groups',
+  'server_group_members',
+  'injected_files',
+  'injected_file_content_bytes',
+  'injected_file_path_bytes',
 ] as const;
 export const LEGACY_QUOTA_RESOURCES = ['fixed_ips', 'floating_ips', 'security_groups', 'security_group_rules'] as const;
 export const QuotaUpdate = Type.Object(
@@ -163,9 +186,17 @@ export const ServerGroupCreate = Type.Object(
     server_group: Type.Object(
       {
         name: Name,
-        policies: Type.Optional(Type.Array(Type.Union([
-          Type.Literal('affinity'), Type.Literal('anti-affinity'), Type.Literal('soft-affinity'), Type.Literal('soft-anti-affinity'),
-        ]), { minItems: 1, maxItems: 1 })),
+        policies: Type.Optional(
+          Type.Array(
+            Type.Union([
+              Type.Literal('affinity'),
+              Type.Literal('anti-affinity'),
+              Type.Literal('soft-affinity'),
+              Type.Literal('soft-anti-affinity'),
+            ]),
+            { minItems: 1, maxItems: 1 },
+          ),
+        ),
         policy: Type.Optional(Type.String()),
         rules: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
       },

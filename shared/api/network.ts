@@ -50,7 +50,9 @@ const SubnetFields = {
   dns_nameservers: Nullable(Type.Array(Type.String())),
   host_routes: Nullable(Type.Array(HostRoute)),
   ipv6_ra_mode: Nullable(Type.Union([Type.Literal('slaac'), Type.Literal('dhcpv6-stateful'), Type.Literal('dhcpv6-stateless')])),
-  ipv6_address_mode: Nullable(Type.Union([Type.Literal('slaac'), Type.Literal('dhcpv6-stateful'), Type.Literal('dhcpv6-stateless')])),
+  ipv6_address_mode: Nullable(
+    Type.Union([Type.Literal('slaac'), Type.Literal('dhcpv6-stateful'), Type.Literal('dhcpv6-stateless')]),
+  ),
   subnetpool_id: Type.Null(),
   prefixlen: Type.Integer(),
   use_default_subnetpool: Type.Boolean(),
@@ -97,11 +99,16 @@ export const PortCreate = Type.Intersect([
 export const PortUpdate = Type.Partial(Type.Object(PortFields, Open));
 export type PortCreate = Static<typeof PortCreate>;
 
-export const ExternalGatewayInfo = Nullable(Type.Object({
-  network_id: Type.Optional(Type.String()),
-  enable_snat: Type.Optional(Bool),
-  external_fixed_ips: Type.Optional(Type.Array(FixedIp)),
-}, Open));
+export const ExternalGatewayInfo = Nullable(
+  Type.Object(
+    {
+      network_id: Type.Optional(Type.String()),
+      enable_snat: Type.Optional(Bool),
+      external_fixed_ips: Type.Optional(Type.Array(FixedIp)),
+    },
+    Open,
+  ),
+);
 const RouterFields = {
   name: Str(),
   description: Str(),
@@ -118,7 +125,10 @@ const RouterFields = {
 export const RouterCreate = Type.Partial(Type.Object(RouterFields, Open));
 export const RouterUpdate = Type.Partial(Type.Object(RouterFields, Open));
 /** add_router_interface / remove_router_interface: an unwrapped body. */
-export const RouterInterface = Type.Object({ subnet_id: Type.Optional(Type.String()), port_id: Type.Optional(Type.String()) }, Open);
+export const RouterInterface = Type.Object(
+  { subnet_id: Type.Optional(Type.String()), port_id: Type.Optional(Type.String()) },
+  Open,
+);
 
 const FloatingIpFields = {
   floating_network_id: Type.String(),
@@ -140,41 +150,64 @@ export const FloatingIpCreate = Type.Intersect([
 ]);
 export const FloatingIpUpdate = Type.Partial(Type.Object(FloatingIpFields, Open));
 
-export const SecurityGroupCreate = Type.Partial(Type.Object({
-  name: Str(),
-  description: Str(),
-  stateful: Bool,
-  tags: Tags,
-  tenant_id: Str(),
-  project_id: Str(),
-}, Open));
+export const SecurityGroupCreate = Type.Partial(
+  Type.Object(
+    {
+      name: Str(),
+      description: Str(),
+      stateful: Bool,
+      tags: Tags,
+      tenant_id: Str(),
+      project_id: Str(),
+    },
+    Open,
+  ),
+);
 export const SecurityGroupUpdate = SecurityGroupCreate;
 
 const PortNum = Nullable(Type.Integer({ minimum: 0, maximum: 65535 }));
 export const SecurityGroupRuleCreate = Type.Intersect([
   Type.Object({ security_group_id: Type.String() }),
-  Type.Partial(Type.Object({
-    direction: Type.Union([Type.Literal('ingress'), Type.Literal('egress')]),
-    ethertype: Type.Union([Type.Literal('IPv4'), Type.Literal('IPv6')]),
-    protocol: Nullable(Type.Union([Type.String(), Type.Integer({ minimum: 0, maximum: 255 })])),
-    port_range_min: PortNum,
-    port_range_max: PortNum,
-    remote_ip_prefix: Nullable(Type.String()),
-    remote_group_id: Nullable(Type.String()),
-    remote_address_group_id: Type.Null(),
-    description: Nullable(Str()),
-    tenant_id: Str(),
-    project_id: Str(),
-  }, Open)),
+  Type.Partial(
+    Type.Object(
+      {
+        direction: Type.Union([Type.Literal('ingress'), Type.Literal('egress')]),
+        ethertype: Type.Union([Type.Literal('IPv4'), Type.Literal('IPv6')]),
+        protocol: Nullable(Type.Union([Type.String(), Type.Integer({ minimum: 0, maximum: 255 })])),
+        port_range_min: PortNum,
+        port_range_max: PortNum,
+        remote_ip_prefix: Nullable(Type.String()),
+        remote_group_id: Nullable(Type.String()),
+        remote_address_group_id: Type.Null(),
+        description: Nullable(Str()),
+        tenant_id: Str(),
+        project_id: Str(),
+      },
+      Open,
+    ),
+  ),
 ]);
 export type SecurityGroupRuleCreate = Static<typeof SecurityGroupRuleCreate>;
 
 /** PUT /v2.0/quotas/{project_id} {"quota": {...}}: integers, -1 = unlimited. */
 export const QUOTA_RESOURCES = [
-  'network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'rbac_policy', 'subnetpool',
+  'network',
+  'subnet',
+  'port',
+  'router',
+  'floatingip',
+  'security_group',
+  'security_group_rule',
+  'rbac_policy',
+  'subnetpool',
 ] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
-export const QuotaUpdate = Type.Partial(Type.Object(
-  Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, Type.Integer({ minimum: -1 })])) as Record<QuotaResource, ReturnType<typeof Type.Integer>>,
-  Open,
-));
+export const QuotaUpdate = Type.Partial(
+  Type.Object(
+    Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, Type.Integer({ minimum: -1 })])) as Record<
+      QuotaResource,
+      ReturnType<typeof Type.Integer>
+    >,
+    Open,
+  ),
+);

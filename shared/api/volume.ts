@@ -11,89 +11,134 @@ const SizeGb = Type.Integer({ minimum: 1, maximum: 65536 });
 /** Sizes arrive as numbers or numeric strings ("size": "1"). */
 const SizeIn = Type.Union([SizeGb, Type.String({ pattern: '^[0-9]{1,5}$' })]);
 
-export const VolumeCreate = Type.Object({
-  volume: Type.Object({
-    size: Type.Optional(Type.Union([SizeIn, Type.Null()])),
-    name: N(Type.String({ maxLength: 255 })),
-    display_name: N(Type.String({ maxLength: 255 })),
-    description: N(Type.String({ maxLength: 255 })),
-    display_description: N(Type.String({ maxLength: 255 })),
-    volume_type: N(Type.String({ maxLength: 255 })),
-    availability_zone: N(Type.String({ maxLength: 255 })),
-    metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
-    imageRef: N(Type.String({ maxLength: 255 })),
-    image_id: N(Type.String({ maxLength: 255 })),
-    snapshot_id: N(Type.String({ maxLength: 255 })),
-    source_volid: N(Type.String({ maxLength: 255 })),
-    backup_id: N(Type.String({ maxLength: 255 })),
-    consistencygroup_id: N(Type.String({ maxLength: 255 })),
-    group_id: N(Type.String({ maxLength: 255 })),
-    multiattach: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  }, { additionalProperties: true }),
-  'OS-SCH-HNT:scheduler_hints': Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
-}, { additionalProperties: true });
+export const VolumeCreate = Type.Object(
+  {
+    volume: Type.Object(
+      {
+        size: Type.Optional(Type.Union([SizeIn, Type.Null()])),
+        name: N(Type.String({ maxLength: 255 })),
+        display_name: N(Type.String({ maxLength: 255 })),
+        description: N(Type.String({ maxLength: 255 })),
+        display_description: N(Type.String({ maxLength: 255 })),
+        volume_type: N(Type.String({ maxLength: 255 })),
+        availability_zone: N(Type.String({ maxLength: 255 })),
+        metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
+        imageRef: N(Type.String({ maxLength: 255 })),
+        image_id: N(Type.String({ maxLength: 255 })),
+        snapshot_id: N(Type.String({ maxLength: 255 })),
+        source_volid: N(Type.String({ maxLength: 255 })),
+        backup_id: N(Type.String({ maxLength: 255 })),
+        consistencygroup_id: N(Type.String({ maxLength: 255 })),
+        group_id: N(Type.String({ maxLength: 255 })),
+        multiattach: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+      },
+      { additionalProperties: true },
+    ),
+    'OS-SCH-HNT:scheduler_hints': Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  },
+  { additionalProperties: true },
+);
 export type VolumeCreate = Static<typeof VolumeCreate>;
 
-export const VolumeUpdate = Type.Object({
-  volume: Type.Object({
-    name: N(Type.String({ maxLength: 255 })),
-    display_name: N(Type.String({ maxLength: 255 })),
-    description: N(Type.String({ maxLength: 255 })),
-    display_description: N(Type.String({ maxLength: 255 })),
-    metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const VolumeUpdate = Type.Object(
+  {
+    volume: Type.Object(
+      {
+        name: N(Type.String({ maxLength: 255 })),
+        display_name: N(Type.String({ maxLength: 255 })),
+        description: N(Type.String({ maxLength: 255 })),
+        display_description: N(Type.String({ maxLength: 255 })),
+        metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
 
-export const SnapshotCreate = Type.Object({
-  snapshot: Type.Object({
-    volume_id: Type.String({ minLength: 1, maxLength: 255 }),
-    name: N(Type.String({ maxLength: 255 })),
-    display_name: N(Type.String({ maxLength: 255 })),
-    description: N(Type.String({ maxLength: 255 })),
-    display_description: N(Type.String({ maxLength: 255 })),
-    force: Type.Optional(Type.Union([Type.Boolean(), Type.String(), Type.Null()])),
-    metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const SnapshotCreate = Type.Object(
+  {
+    snapshot: Type.Object(
+      {
+        volume_id: Type.String({ minLength: 1, maxLength: 255 }),
+        name: N(Type.String({ maxLength: 255 })),
+        display_name: N(Type.String({ maxLength: 255 })),
+        description: N(Type.String({ maxLength: 255 })),
+        display_description: N(Type.String({ maxLength: 255 })),
+        force: Type.Optional(Type.Union([Type.Boolean(), Type.String(), Type.Null()])),
+        metadata: Type.Optional(Type.Union([Meta, Type.Null()])),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
 
-export const SnapshotUpdate = Type.Object({
-  snapshot: Type.Object({
-    name: N(Type.String({ maxLength: 255 })),
-    display_name: N(Type.String({ maxLength: 255 })),
-    description: N(Type.String({ maxLength: 255 })),
-    display_description: N(Type.String({ maxLength: 255 })),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const SnapshotUpdate = Type.Object(
+  {
+    snapshot: Type.Object(
+      {
+        name: N(Type.String({ maxLength: 255 })),
+        display_name: N(Type.String({ maxLength: 255 })),
+        description: N(Type.String({ maxLength: 255 })),
+        display_description: N(Type.String({ maxLength: 255 })),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
 
 /** os-initialize_connection / os-terminate_connection connector (os-brick's shape). */
-export const ConnectorIn = Type.Object({
-  initiator: Type.String({ pattern: '^(iqn|eui|naa)\\.[A-Za-z0-9.:_-]{1,200}$' }),
-  ip: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
-  host: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
-}, { additionalProperties: true });
+export const ConnectorIn = Type.Object(
+  {
+    initiator: Type.String({ pattern: '^(iqn|eui|naa)\\.[A-Za-z0-9.:_-]{1,200}$' }),
+    ip: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    host: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+  },
+  { additionalProperties: true },
+);
 
-export const AttachmentCreate = Type.Object({
-  attachment: Type.Object({
-    volume_uuid: Type.String({ minLength: 1, maxLength: 255 }),
-    instance_uuid: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
-    connector: Type.Optional(Type.Union([ConnectorIn, Type.Null()])),
-    mode: Type.Optional(Type.Union([Type.Literal('rw'), Type.Literal('ro'), Type.Null()])),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const AttachmentCreate = Type.Object(
+  {
+    attachment: Type.Object(
+      {
+        volume_uuid: Type.String({ minLength: 1, maxLength: 255 }),
+        instance_uuid: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+        connector: Type.Optional(Type.Union([ConnectorIn, Type.Null()])),
+        mode: Type.Optional(Type.Union([Type.Literal('rw'), Type.Literal('ro'), Type.Null()])),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
 
-export const AttachmentUpdate = Type.Object({
-  attachment: Type.Object({ connector: ConnectorIn }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const AttachmentUpdate = Type.Object(
+  {
+    attachment: Type.Object({ connector: ConnectorIn }, { additionalProperties: true }),
+  },
+  { additionalProperties: true },
+);
 
-export const QuotaUpdate = Type.Object({
-  quota_set: Type.Record(Type.String(), Type.Union([Type.Integer({ minimum: -1 }), Type.String({ pattern: '^-?[0-9]+$' })])),
-}, { additionalProperties: true });
+export const QuotaUpdate = Type.Object(
+  {
+    quota_set: Type.Record(Type.String(), Type.Union([Type.Integer({ minimum: -1 }), Type.String({ pattern: '^-?[0-9]+$' })])),
+  },
+  { additionalProperties: true },
+);
 
-export const TypeCreate = Type.Object({
-  volume_type: Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 255 }),
-    description: N(Type.String({ maxLength: 255 })),
-    'os-volume-type-access:is_public': Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
-    extra_specs: Type.Optional(Type.Record(Type.String(), Type.String())),
-  }, { additionalProperties: true }),
-}, { additionalProperties: true });
+export const TypeCreate = Type.Object(
+  {
+    volume_type: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 255 }),
+        description: N(Type.String({ maxLength: 255 })),
+        'os-volume-type-access:is_public': Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
+        extra_specs: Type.Optional(Type.Record(Type.String(), Type.String())),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);

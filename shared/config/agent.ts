@@ -7,23 +7,34 @@ const Role = Type.Union([Type.Literal('compute'), Type.Literal('network'), Type.
 /** /etc/homestack/agent.toml. */
 export const AgentConfigSchema = Type.Object(
   {
-    host: Str('', 'this host\'s name (default: the OS hostname)'),
+    host: Str('', "this host's name (default: the OS hostname)"),
     roles: Type.Array(Role, { default: ['compute', 'network', 'volume'], description: 'compute, network, volume' }),
     data_dir: Str('/var/lib/homestack-agent'),
     controller_url: Str('http://127.0.0.1:8000', 'where the controller listens'),
-    credential_file: Str('/etc/homestack/agent.key', 'file with this host\'s secret shared with the controller'),
+    credential_file: Str('/etc/homestack/agent.key', "file with this host's secret shared with the controller"),
     listen: Type.Object(
       {
         host: Str('127.0.0.1', 'management address the controller reaches'),
         port: Int(8001, 1),
-        advertise: Str('', 'address the controller uses to reach this agent (default: the listen host; when listening on 0.0.0.0, the first non-loopback IPv4)'),
+        advertise: Str(
+          '',
+          'address the controller uses to reach this agent (default: the listen host; when listening on 0.0.0.0, the first non-loopback IPv4)',
+        ),
         headers_timeout_s: Int(30, 1, 'a client must send its request headers within this time (slow-header clients are cut)'),
-        idle_timeout_s: Int(600, 1, 'a connection silent in both directions for this long is closed (long enough for a volume made from a large image)'),
+        idle_timeout_s: Int(
+          600,
+          1,
+          'a connection silent in both directions for this long is closed (long enough for a volume made from a large image)',
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
     log: Type.Object(
-      { level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info' }) },
+      {
+        level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], {
+          default: 'info',
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     heartbeat_s: Int(10, 1),
@@ -36,7 +47,10 @@ export const AgentConfigSchema = Type.Object(
         console_host: Str('127.0.0.1', 'address VNC displays bind to'),
         reserved_memory_mb: Int(512, 0),
         images_dir: Str('', 'base image cache, default <data_dir>/images'),
-        iso_tool: Type.Union([Type.Literal('genisoimage'), Type.Literal('xorriso')], { default: 'genisoimage', description: 'builds config drives' }),
+        iso_tool: Type.Union([Type.Literal('genisoimage'), Type.Literal('xorriso')], {
+          default: 'genisoimage',
+          description: 'builds config drives',
+        }),
         shutdown_timeout_s: Int(60, 0, 'how long a stop waits for ACPI shutdown before forcing'),
       },
       { additionalProperties: false, default: {} },
@@ -52,7 +66,10 @@ export const AgentConfigSchema = Type.Object(
         tunnel_bridge: Str('br-tun'),
         resync_s: Int(60, 0, 'seconds between local re-applications of the last desired state (0: never)'),
         dns_domain: Str('openstacklocal', 'domain DHCP hands out'),
-        external_bridge_cidr: Str('', 'address/prefix the host holds on the external bridge (the external network\'s gateway, e.g. "198.51.100.1/24"); empty: leave the bridge\'s addresses alone'),
+        external_bridge_cidr: Str(
+          '',
+          'address/prefix the host holds on the external bridge (the external network\'s gateway, e.g. "198.51.100.1/24"); empty: leave the bridge\'s addresses alone',
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

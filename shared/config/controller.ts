@@ -3,8 +3,19 @@ import { Type, type Static } from 'typebox';
 const Str = (def: string, description?: string) => Type.String({ default: def, description });
 const Int = (def: number, min: number, description?: string) => Type.Integer({ default: def, minimum: min, description });
 const Num = (def: number, min: number, description?: string) => Type.Number({ default: def, minimum: min, description });
-const Section = <T extends Record<string, ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer> | ReturnType<typeof Type.Number> | ReturnType<typeof Type.Boolean> | ReturnType<typeof Type.Union> | ReturnType<typeof Type.Array>>>(p: T) =>
-  Type.Object(p, { additionalProperties: false, default: {} });
+const Section = <
+  T extends Record<
+    string,
+    | ReturnType<typeof Type.String>
+    | ReturnType<typeof Type.Integer>
+    | ReturnType<typeof Type.Number>
+    | ReturnType<typeof Type.Boolean>
+    | ReturnType<typeof Type.Union>
+    | ReturnType<typeof Type.Array>
+  >,
+>(
+  p: T,
+) => Type.Object(p, { additionalProperties: false, default: {} });
 
 /** /etc/homestack/controller.toml. Every key has a default that works for an all-in-one. */
 export const ControllerConfigSchema = Type.Object(
@@ -15,10 +26,24 @@ export const ControllerConfigSchema = Type.Object(
       host: Str('0.0.0.0', 'address to bind'),
       port: Int(8000, 1, 'TCP port for every API'),
       headers_timeout_s: Int(30, 1, 'a client must send its request headers within this time (slow-header clients are cut)'),
-      idle_timeout_s: Int(120, 1, 'a connection with no bytes in either direction for this long is closed (a slow upload that keeps sending is not)'),
+      idle_timeout_s: Int(
+        120,
+        1,
+        'a connection with no bytes in either direction for this long is closed (a slow upload that keeps sending is not)',
+      ),
     }),
     log: Section({
-      level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], { default: 'info' }),
+      level: Type.Union(
+        [
+          Type.Literal('fatal'),
+          Type.Literal('error'),
+          Type.Literal('warn'),
+          Type.Literal('info'),
+          Type.Literal('debug'),
+          Type.Literal('trace'),
+        ],
+        { default: 'info' },
+      ),
     }),
     database: Section({
       path: Str('', 'SQLite file (default <data_dir>/homestack.db)'),
@@ -35,9 +60,19 @@ export const ControllerConfigSchema = Type.Object(
     images: Section({
       image_size_cap: Int(1099511627776, 1, 'largest image in bytes'),
       project_storage_quota: Int(-1, -1, 'bytes per project (-1 = unlimited)'),
-      store: Type.Union([Type.Literal('file')], { default: 'file', description: 'where image bytes live (file: <data_dir>/images)' }),
-      qemu_img_check: Type.Boolean({ default: true, description: 'also read uploads with qemu-img info (under prlimit) before activating them' }),
-      parallel_hash: Type.Boolean({ default: false, description: 'hash SHA-512 on a worker thread beside MD5 (faster uploads on idle cores; the worker costs tens of MB of resident memory)' }),
+      store: Type.Union([Type.Literal('file')], {
+        default: 'file',
+        description: 'where image bytes live (file: <data_dir>/images)',
+      }),
+      qemu_img_check: Type.Boolean({
+        default: true,
+        description: 'also read uploads with qemu-img info (under prlimit) before activating them',
+      }),
+      parallel_hash: Type.Boolean({
+        default: false,
+        description:
+          'hash SHA-512 on a worker thread beside MD5 (faster uploads on idle cores; the worker costs tens of MB of resident memory)',
+      }),
     }),
     compute: Section({
       cpu_allocation_ratio: Num(4, 0.1),
@@ -50,7 +85,11 @@ export const ControllerConfigSchema = Type.Object(
       default_availability_zone: Str('nova', 'zone of hosts that report none'),
       quota_instances: Int(10, -1, 'default per-project quota (-1 = unlimited)'),
       quota_cores: Int(20, -1),
-      quota_ram: Int(-1, -1, 'MiB per project (-1 = unlimited; Nova says 51200): the hosts limit RAM, and a server that fits nowhere ends in ERROR "No valid host"'),
+      quota_ram: Int(
+        -1,
+        -1,
+        'MiB per project (-1 = unlimited; Nova says 51200): the hosts limit RAM, and a server that fits nowhere ends in ERROR "No valid host"',
+      ),
       quota_key_pairs: Int(100, -1, 'per user'),
       quota_metadata_items: Int(128, -1),
       quota_server_groups: Int(10, -1),
@@ -60,11 +99,22 @@ export const ControllerConfigSchema = Type.Object(
       vni_min: Int(1000, 1),
       vni_max: Int(1999, 1),
       underlay_mtu: Int(1500, 1280),
-      physical_networks: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: ['public'], description: 'physical networks flat provider networks may use (each agent maps them to a bridge)' }),
+      physical_networks: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+        default: ['public'],
+        description: 'physical networks flat provider networks may use (each agent maps them to a bridge)',
+      }),
       dhcp_lease_s: Int(86400, 0, 'DHCP lease time given to guests (0 = the agent default)'),
       bind_wait_ms: Int(15000, 0, 'how long binding a port waits for the host agent to converge before compute goes on'),
-      resync_s: Int(60, 0, 'this often, recompute every host\'s network state and re-send it where it differs from what was last handed over or a sync failed (0 = never)'),
-      reschedule_down_s: Int(0, 0, 'move DHCP servers and routers off a network host that has been down this long (0 = never: a partitioned host could still answer for their addresses)'),
+      resync_s: Int(
+        60,
+        0,
+        "this often, recompute every host's network state and re-send it where it differs from what was last handed over or a sync failed (0 = never)",
+      ),
+      reschedule_down_s: Int(
+        0,
+        0,
+        'move DHCP servers and routers off a network host that has been down this long (0 = never: a partitioned host could still answer for their addresses)',
+      ),
     }),
     volume: Section({
       default_availability_zone: Str('nova', 'zone of volumes and volume hosts'),

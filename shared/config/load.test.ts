@@ -33,21 +33,33 @@ describe('config', () => {
   });
 
   it('names an unknown key, top level and nested', () => {
-    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('u1.toml', 'colour = "red"\n')))).toMatch(/unknown key 'colour'/);
+    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('u1.toml', 'colour = "red"\n')))).toMatch(
+      /unknown key 'colour'/,
+    );
     const m = errorOf(() => loadConfig(ControllerConfigSchema, file('u2.toml', '[agents]\nheartbeats = 3\n')));
     expect(m).toMatch(/unknown key 'agents\.heartbeats'/);
     expect(m.split('\n')).toHaveLength(1);
   });
 
   it('names a key of the wrong type and what was expected', () => {
-    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t1.toml', '[listen]\nport = "eighty"\n')))).toMatch(/key 'listen\.port': expected integer/);
-    expect(errorOf(() => loadConfig(AgentConfigSchema, file('t2.toml', 'roles = ["compute", "storage"]\n')))).toMatch(/key 'roles.1': expected one of "compute", "network", "volume"/);
-    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t3.toml', '[log]\nlevel = "loud"\n')))).toMatch(/key 'log\.level': expected one of "fatal", "error"/);
-    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t4.toml', '[agents]\ndown_after_missed = 0\n')))).toMatch(/key 'agents\.down_after_missed'.*>= 1/);
+    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t1.toml', '[listen]\nport = "eighty"\n')))).toMatch(
+      /key 'listen\.port': expected integer/,
+    );
+    expect(errorOf(() => loadConfig(AgentConfigSchema, file('t2.toml', 'roles = ["compute", "storage"]\n')))).toMatch(
+      /key 'roles.1': expected one of "compute", "network", "volume"/,
+    );
+    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t3.toml', '[log]\nlevel = "loud"\n')))).toMatch(
+      /key 'log\.level': expected one of "fatal", "error"/,
+    );
+    expect(errorOf(() => loadConfig(ControllerConfigSchema, file('t4.toml', '[agents]\ndown_after_missed = 0\n')))).toMatch(
+      /key 'agents\.down_after_missed'.*>= 1/,
+    );
   });
 
   it('names a directory key that does not exist', () => {
-    const m = errorOf(() => loadConfig(ControllerConfigSchema, file('d.toml', 'data_dir = "/nonexistent/homestack"\n'), { dirKeys: ['data_dir'] }));
+    const m = errorOf(() =>
+      loadConfig(ControllerConfigSchema, file('d.toml', 'data_dir = "/nonexistent/homestack"\n'), { dirKeys: ['data_dir'] }),
+    );
     expect(m).toBe(`${join(dir, 'd.toml')}: key 'data_dir': directory '/nonexistent/homestack' does not exist`);
   });
 

@@ -34,9 +34,12 @@ export function describeError(e: SchemaError, schemaAt: (key: string) => TSchema
     const req = (e.params.requiredProperties as string[])[0];
     return `missing key '${where ? `${where}.${req}` : req}'`;
   }
-  const s = schemaAt(where) as { description?: string; type?: string; enum?: unknown[]; anyOf?: Array<{ const?: unknown }> } | undefined;
+  const s = schemaAt(where) as
+    | { description?: string; type?: string; enum?: unknown[]; anyOf?: Array<{ const?: unknown }> }
+    | undefined;
   let expected = s?.type ?? e.keyword;
-  if (s?.anyOf?.every((x) => x.const !== undefined)) expected = `one of ${s.anyOf.map((x) => JSON.stringify(x.const)).join(', ')}`;
+  if (s?.anyOf?.every((x) => x.const !== undefined))
+    expected = `one of ${s.anyOf.map((x) => JSON.stringify(x.const)).join(', ')}`;
   if (e.keyword === 'minimum' || e.keyword === 'maximum' || e.keyword === 'pattern' || e.keyword === 'minLength') {
     expected = `${expected} (${e.message})`;
   }

@@ -47,5 +47,4 @@ export function renderError(style: ErrorStyle, e: RenderableError): unknown {
 }
 
 /** The message shown for a 5xx: internals are logged, never returned. */
-export const GENERIC_5XX_MESSAGE =
-  'The server has either erred or is incapable of performing the requested operation.';
+export const GENERIC_5XX_MESSAGE = 'The server has either erred or is incapable of performing the requested operation.';

@@ -63,11 +63,19 @@ export function isAlive(pid: number): boolean {
 
 /** SIGTERM, then SIGKILL after graceMs; removes the pid file. Resolves when it is gone. */
 export async function stopPid(pid: number, graceMs = 15_000, pidFile?: string): Promise<void> {
-  try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* already gone */
+  }
   const t0 = Date.now();
   while (isAlive(pid) && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     while (isAlive(pid) && Date.now() - t0 < graceMs + 5_000) await new Promise((r) => setTimeout(r, 100));
   }
   if (pidFile) rmSync(pidFile, { force: true });

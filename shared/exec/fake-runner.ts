@@ -1,7 +1,11 @@
 import type { Runner, RunOptions, RunResult, ToolName } from './run.js';
 import { ToolError } from './run.js';
 
-export interface FakeCall { cmd: ToolName; args: readonly string[]; opts?: RunOptions }
+export interface FakeCall {
+  cmd: ToolName;
+  args: readonly string[];
+  opts?: RunOptions;
+}
 type Responder = (call: FakeCall) => Partial<RunResult> | Error | undefined;
 
 /**

@@ -5,15 +5,55 @@ import { execFile } from 'node:child_process';
  * module for it under shared/tools/.
  */
 export type ToolName =
-  | 'virsh' | 'qemu-img' | 'qemu-system-x86_64' | 'genisoimage' | 'xorriso'
-  | 'lvs' | 'vgs' | 'pvs' | 'lvcreate' | 'lvremove' | 'lvextend' | 'vgcreate' | 'pvcreate' | 'vgremove' | 'lvm'
-  | 'tgtadm' | 'tgtd' | 'targetcli'
-  | 'ovs-vsctl' | 'ovs-ofctl' | 'ovs-appctl' | 'ovsdb-server' | 'ovs-vswitchd' | 'ovsdb-tool'
-  | 'ip' | 'dnsmasq' | 'nft' | 'sysctl' | 'ethtool'
-  | 'libvirtd' | 'virtlogd' | 'systemctl' | 'apt-get' | 'dpkg-query'
-  | 'losetup' | 'truncate' | 'dd' | 'prlimit' | 'nsenter' | 'kill' | 'sync'
-  | 'unshare' | 'mount' | 'umount' | 'busybox'
-  | 'cp' | 'tar' | 'sshd' | 'ssh-keygen';
+  | 'virsh'
+  | 'qemu-img'
+  | 'qemu-system-x86_64'
+  | 'genisoimage'
+  | 'xorriso'
+  | 'lvs'
+  | 'vgs'
+  | 'pvs'
+  | 'lvcreate'
+  | 'lvremove'
+  | 'lvextend'
+  | 'vgcreate'
+  | 'pvcreate'
+  | 'vgremove'
+  | 'lvm'
+  | 'tgtadm'
+  | 'tgtd'
+  | 'targetcli'
+  | 'ovs-vsctl'
+  | 'ovs-ofctl'
+  | 'ovs-appctl'
+  | 'ovsdb-server'
+  | 'ovs-vswitchd'
+  | 'ovsdb-tool'
+  | 'ip'
+  | 'dnsmasq'
+  | 'nft'
+  | 'sysctl'
+  | 'ethtool'
+  | 'libvirtd'
+  | 'virtlogd'
+  | 'systemctl'
+  | 'apt-get'
+  | 'dpkg-query'
+  | 'losetup'
+  | 'truncate'
+  | 'dd'
+  | 'prlimit'
+  | 'nsenter'
+  | 'kill'
+  | 'sync'
+  | 'unshare'
+  | 'mount'
+  | 'umount'
+  | 'busybox'
+  | 'cp'
+  | 'tar'
+  | 'sshd'
+  | 'ssh-keygen';
 
 export interface RunOptions {
   /** Milliseconds before the process is killed with SIGKILL (default 30 s). */
@@ -47,10 +87,7 @@ export class ToolError extends Error {
     readonly timedOut: boolean,
     readonly stderrTail: string,
   ) {
-    super(
-      `${cmd} ${timedOut ? 'timed out' : `failed (exit ${code ?? signal})`}` +
-        (stderrTail ? `: ${stderrTail}` : ''),
-    );
+    super(`${cmd} ${timedOut ? 'timed out' : `failed (exit ${code ?? signal})`}` + (stderrTail ? `: ${stderrTail}` : ''));
     this.name = 'ToolError';
   }
 }
@@ -95,7 +132,16 @@ export function makeRunner(log?: RunLogger): Runner {
             resolve({ stdout, stderr, code: code ?? 0, ms });
             return;
           }
-          const tail = redactArgs([String(stderr || e.message).trim().split('\n').slice(-5).join(' | ')], o.redact)[0]!;
+          const tail = redactArgs(
+            [
+              String(stderr || e.message)
+                .trim()
+                .split('\n')
+                .slice(-5)
+                .join(' | '),
+            ],
+            o.redact,
+          )[0]!;
           reject(new ToolError(cmd, shown, code, e.signal ?? null, Boolean(e.killed && e.signal === 'SIGKILL'), tail));
         },
       );

@@ -24,7 +24,10 @@ describe('dnsmasq leases', () => {
       { mac: 'fa:16:3e:1e:2e:d7', ip: '10.77.0.4' },
       { mac: 'fa:16:3e:5e:b1:e7', ip: '10.77.0.3' }, // the new port holding a deleted port's address
     ];
-    expect(staleLeases(parseLeases(FILE), hosts).map((l) => `${l.mac} ${l.ip}`)).toEqual(['fa:16:3e:3f:51:13 10.77.0.3', 'fa:16:3e:00:00:01 10.77.0.9']);
+    expect(staleLeases(parseLeases(FILE), hosts).map((l) => `${l.mac} ${l.ip}`)).toEqual([
+      'fa:16:3e:3f:51:13 10.77.0.3',
+      'fa:16:3e:00:00:01 10.77.0.9',
+    ]);
   });
 
   it('releases a lease with dhcp_release inside the network namespace, as an argument array', async () => {
@@ -32,7 +35,17 @@ describe('dnsmasq leases', () => {
     const [l] = parseLeases(FILE).slice(1);
     await dnsmasq(f.run).release('qdhcp-9695560d-3fb6-4df0-9f4f-82f8f741ed20', 'ns-8f677539-65', l!);
     expect(f.calls.map((c) => [c.cmd, ...c.args])).toEqual([
-      ['ip', 'netns', 'exec', 'qdhcp-9695560d-3fb6-4df0-9f4f-82f8f741ed20', 'dhcp_release', 'ns-8f677539-65', '10.77.0.3', 'fa:16:3e:3f:51:13', '01:fa:16:3e:3f:51:13'],
+      [
+        'ip',
+        'netns',
+        'exec',
+        'qdhcp-9695560d-3fb6-4df0-9f4f-82f8f741ed20',
+        'dhcp_release',
+        'ns-8f677539-65',
+        '10.77.0.3',
+        'fa:16:3e:3f:51:13',
+        '01:fa:16:3e:3f:51:13',
+      ],
     ]);
     await expect(dnsmasq(f.run).release('qdhcp-x', 'bad dev; rm -rf /', l!)).rejects.toThrow();
   });

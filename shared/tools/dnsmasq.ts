@@ -72,7 +72,9 @@ export function dnsmasqArgs(c: DnsmasqConfig): string[] {
     '--conf-file=/dev/null',
   ];
   for (const r of c.ranges) {
-    a.push(`--dhcp-range=set:${check(TAG_RE, r.tag, 'tag')},${check(V4_RE, r.network, 'network')},static,${check(V4_RE, r.netmask, 'netmask')},${Math.trunc(r.leaseSeconds)}s`);
+    a.push(
+      `--dhcp-range=set:${check(TAG_RE, r.tag, 'tag')},${check(V4_RE, r.network, 'network')},static,${check(V4_RE, r.netmask, 'netmask')},${Math.trunc(r.leaseSeconds)}s`,
+    );
   }
   if (c.logFile) a.push(`--log-facility=${check(PATH_RE, c.logFile, 'log file')}`, '--log-dhcp');
   return a;
@@ -91,7 +93,9 @@ export function renderHostsFile(hosts: HostEntry[], domain: string): string {
     .map((h) => {
       const mac = check(MAC_RE, h.mac, 'MAC').toLowerCase();
       const ipAddr = check(V4_RE, h.ip, 'IPv4 address');
-      const name = h.hostname ? `${check(HOST_RE, h.hostname, 'hostname')}.${domain}` : `host-${ipAddr.replace(/\./g, '-')}.${domain}`;
+      const name = h.hostname
+        ? `${check(HOST_RE, h.hostname, 'hostname')}.${domain}`
+        : `host-${ipAddr.replace(/\./g, '-')}.${domain}`;
       return `${mac},${name},${ipAddr}\n`;
     })
     .join('');
@@ -112,9 +116,12 @@ export function renderOptsFile(subnets: SubnetOptions[]): string {
   for (const s of subnets) {
     const t = `tag:${check(TAG_RE, s.tag, 'tag')}`;
     lines.push(s.router ? `${t},option:router,${check(V4_RE, s.router, 'router')}` : `${t},option:router`);
-    if (s.dnsServers.length) lines.push(`${t},option:dns-server,${s.dnsServers.map((d) => check(V4_RE, d, 'DNS server')).join(',')}`);
+    if (s.dnsServers.length)
+      lines.push(`${t},option:dns-server,${s.dnsServers.map((d) => check(V4_RE, d, 'DNS server')).join(',')}`);
     if (s.routes.length) {
-      const r = s.routes.map((x) => `${check(/^[\d.]+\/\d{1,2}$/, x.destination, 'route')},${check(V4_RE, x.nexthop, 'next hop')}`);
+      const r = s.routes.map(
+        (x) => `${check(/^[\d.]+\/\d{1,2}$/, x.destination, 'route')},${check(V4_RE, x.nexthop, 'next hop')}`,
+      );
       // With classless routes the client ignores option 3, so the default route goes in too (as Neutron does).
       if (s.router && !s.routes.some((x) => x.destination === '0.0.0.0/0')) r.push(`0.0.0.0/0,${s.router}`);
       lines.push(`${t},option:classless-static-route,${r.join(',')}`, `${t},249,${r.join(',')}`);
@@ -124,13 +131,23 @@ export function renderOptsFile(subnets: SubnetOptions[]): string {
 }
 
 /** A line of dnsmasq's lease file: `<expiry> <mac> <ip> <hostname> <client-id>`. */
-export interface Lease { mac: string; ip: string; clientId: string | null; line: string }
+export interface Lease {
+  mac: string;
+  ip: string;
+  clientId: string | null;
+  line: string;
+}
 
 export function parseLeases(text: string): Lease[] {
-  return text.split('\n').filter((l) => l.trim()).flatMap((line) => {
-    const [, mac, ip, , clientId] = line.trim().split(/\s+/);
-    return mac && ip && MAC_RE.test(mac) && V4_RE.test(ip) ? [{ mac: mac.toLowerCase(), ip, clientId: clientId && clientId !== '*' ? clientId : null, line }] : [];
-  });
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((line) => {
+      const [, mac, ip, , clientId] = line.trim().split(/\s+/);
+      return mac && ip && MAC_RE.test(mac) && V4_RE.test(ip)
+        ? [{ mac: mac.toLowerCase(), ip, clientId: clientId && clientId !== '*' ? clientId : null, line }]
+        : [];
+    });
 }
 
 /**
@@ -150,8 +167,20 @@ export const dnsmasq = (run: Runner) => ({
    * `dhcp_release`, what Neutron's DHCP agent runs when a port goes).
    */
   release: async (ns: string, dev: string, l: Lease): Promise<void> => {
-    await run('ip', ['netns', 'exec', checkNs(ns), 'dhcp_release', check(DEV_RE, dev, 'device'), check(V4_RE, l.ip, 'IPv4 address'), check(MAC_RE, l.mac, 'MAC'),
-      ...(l.clientId && /^[0-9a-f:]+$/i.test(l.clientId) ? [l.clientId] : [])], { timeoutMs: 10_000 });
+    await run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        checkNs(ns),
+        'dhcp_release',
+        check(DEV_RE, dev, 'device'),
+        check(V4_RE, l.ip, 'IPv4 address'),
+        check(MAC_RE, l.mac, 'MAC'),
+        ...(l.clientId && /^[0-9a-f:]+$/i.test(l.clientId) ? [l.clientId] : []),
+      ],
+      { timeoutMs: 10_000 },
+    );
   },
   /** Starts dnsmasq inside `ns`; it daemonizes and writes its pid file. */
   start: async (ns: string, args: string[]): Promise<void> => {

@@ -58,7 +58,15 @@ export interface AddrInfo {
 /** Parses `ip -j link show`. */
 export function parseLinks(stdout: string): Link[] {
   if (!stdout.trim()) return [];
-  return (JSON.parse(stdout) as Array<{ ifname: string; address?: string; mtu: number; flags?: string[]; linkinfo?: { info_kind?: string } }>).map((l) => ({
+  return (
+    JSON.parse(stdout) as Array<{
+      ifname: string;
+      address?: string;
+      mtu: number;
+      flags?: string[];
+      linkinfo?: { info_kind?: string };
+    }>
+  ).map((l) => ({
     ifname: l.ifname,
     address: l.address ?? '',
     mtu: l.mtu,
@@ -71,7 +79,10 @@ export function parseLinks(stdout: string): Link[] {
 export function parseAddrs(stdout: string): AddrInfo[] {
   if (!stdout.trim()) return [];
   const out: AddrInfo[] = [];
-  for (const l of JSON.parse(stdout) as Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }> }>) {
+  for (const l of JSON.parse(stdout) as Array<{
+    ifname: string;
+    addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
+  }>) {
     for (const a of l.addr_info ?? []) {
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
       out.push({ ifname: l.ifname, family: a.family, local: a.local, prefixlen: a.prefixlen });
@@ -95,7 +106,18 @@ export const ip = (run: Runner) => {
       parseAddrs((await ipn(ns, ['-j', 'addr', 'show', ...(dev ? ['dev', checkIfname(dev)] : [])])).stdout),
     /** A veth pair: `name` in `ns` (or here), `peer` inside `peerNs`. */
     addVeth: async (name: string, peer: string, peerNs: string, ns?: string): Promise<void> => {
-      await ipn(ns, ['link', 'add', checkIfname(name), 'type', 'veth', 'peer', 'name', checkIfname(peer), 'netns', checkNs(peerNs)]);
+      await ipn(ns, [
+        'link',
+        'add',
+        checkIfname(name),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        checkIfname(peer),
+        'netns',
+        checkNs(peerNs),
+      ]);
     },
     /** Succeeds if absent. */
     delLink: async (name: string, ns?: string): Promise<void> => {

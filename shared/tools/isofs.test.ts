@@ -3,13 +3,30 @@ import { FakeRunner } from '../exec/fake-runner.js';
 import { isofs, isoArgs } from './isofs.js';
 
 describe('isofs', () => {
-  it('runs genisoimage with Nova\'s flags and the label', async () => {
+  it("runs genisoimage with Nova's flags and the label", async () => {
     const f = new FakeRunner();
     await isofs(f.run).make('/d/disk.config', '/d/.cd', 'config-2');
-    expect(f.calls.map((c) => [c.cmd, ...c.args])).toEqual([[
-      'genisoimage', '-o', '/d/disk.config', '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'Homestack',
-      '-input-charset', 'utf-8', '-quiet', '-J', '-r', '-V', 'config-2', '/d/.cd',
-    ]]);
+    expect(f.calls.map((c) => [c.cmd, ...c.args])).toEqual([
+      [
+        'genisoimage',
+        '-o',
+        '/d/disk.config',
+        '-ldots',
+        '-allow-lowercase',
+        '-allow-multidot',
+        '-l',
+        '-publisher',
+        'Homestack',
+        '-input-charset',
+        'utf-8',
+        '-quiet',
+        '-J',
+        '-r',
+        '-V',
+        'config-2',
+        '/d/.cd',
+      ],
+    ]);
   });
 
   it('runs xorriso in mkisofs emulation with the same meaning', async () => {

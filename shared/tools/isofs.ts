@@ -23,8 +23,24 @@ function checkPath(p: string): string {
 /** The argv (after the tool name) that writes `dir` as an ISO at `out` with `label`. */
 export function isoArgs(tool: IsoTool, out: string, dir: string, label: string, publisher = 'Homestack'): string[] {
   if (!LABEL_RE.test(label)) throw new IsoError(`bad volume label: ${JSON.stringify(label)}`);
-  const common = ['-o', checkPath(out), '-ldots', '-allow-lowercase', '-allow-multidot', '-l',
-    '-publisher', publisher, '-input-charset', 'utf-8', '-quiet', '-J', '-r', '-V', label, checkPath(dir)];
+  const common = [
+    '-o',
+    checkPath(out),
+    '-ldots',
+    '-allow-lowercase',
+    '-allow-multidot',
+    '-l',
+    '-publisher',
+    publisher,
+    '-input-charset',
+    'utf-8',
+    '-quiet',
+    '-J',
+    '-r',
+    '-V',
+    label,
+    checkPath(dir),
+  ];
   return tool === 'xorriso' ? ['-as', 'mkisofs', ...common] : common;
 }
 

@@ -15,13 +15,41 @@ const fixture = (f: string) => readFileSync(new URL(`../../agents/network/testda
 describe('ovs-vsctl', () => {
   it('adds a bridge with --may-exist, datapath, fail mode and protocols', async () => {
     const f = new FakeRunner();
-    await ovsVsctl(f.run).ensureBridge('br-int', { datapathType: 'netdev', failMode: 'secure', protocols: ['OpenFlow10', 'OpenFlow13'] });
-    expect(f.calls[0]).toMatchObject({ cmd: 'ovs-vsctl', args: ['--timeout=10', '--may-exist', 'add-br', 'br-int', '--', 'set', 'Bridge', 'br-int',
-      'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13'] });
+    await ovsVsctl(f.run).ensureBridge('br-int', {
+      datapathType: 'netdev',
+      failMode: 'secure',
+      protocols: ['OpenFlow10', 'OpenFlow13'],
+    });
+    expect(f.calls[0]).toMatchObject({
+      cmd: 'ovs-vsctl',
+      args: [
+        '--timeout=10',
+        '--may-exist',
+        'add-br',
+        'br-int',
+        '--',
+        'set',
+        'Bridge',
+        'br-int',
+        'datapath_type=netdev',
+        'fail_mode=secure',
+        'protocols=OpenFlow10,OpenFlow13',
+      ],
+    });
   });
   it('adds a port with tag and interface settings in one transaction; deletes with --if-exists', async () => {
-    expect(addPortArgs('br-int', 'tap1234', { tag: 5, externalIds: { 'iface-id': 'p1' } })).toEqual(
-      ['--may-exist', 'add-port', 'br-int', 'tap1234', 'tag=5', '--', 'set', 'Interface', 'tap1234', 'external_ids:iface-id="p1"']);
+    expect(addPortArgs('br-int', 'tap1234', { tag: 5, externalIds: { 'iface-id': 'p1' } })).toEqual([
+      '--may-exist',
+      'add-port',
+      'br-int',
+      'tap1234',
+      'tag=5',
+      '--',
+      'set',
+      'Interface',
+      'tap1234',
+      'external_ids:iface-id="p1"',
+    ]);
     const f = new FakeRunner();
     await ovsVsctl(f.run).delPorts(['a', 'b']);
     expect(f.calls[0]!.args).toEqual(['--timeout=10', '--if-exists', 'del-port', 'a', '--', '--if-exists', 'del-port', 'b']);
@@ -31,12 +59,22 @@ describe('ovs-vsctl', () => {
   it('parses `list Interface` JSON captured from OVS 3.1', async () => {
     const f = new FakeRunner().on((c) => c.args.includes('Interface'), { stdout: fixture('ovs-vsctl-list-interface.json') });
     const ifs = await ovsVsctl(f.run).interfaces();
-    expect(f.calls[0]!.args).toEqual(['--timeout=10', '-f', 'json', '--columns=name,ofport,type,external_ids,options,mac_in_use', 'list', 'Interface']);
+    expect(f.calls[0]!.args).toEqual([
+      '--timeout=10',
+      '-f',
+      'json',
+      '--columns=name,ofport,type,external_ids,options,mac_in_use',
+      'list',
+      'Interface',
+    ]);
     const patch = ifs.find((i) => i.name === 'patch-tun')!;
     expect(patch).toMatchObject({ type: 'patch', ofport: 1, options: { peer: 'patch-int' } });
     const owned = ifs.find((i) => i.name === 'tap000000a1-00')!;
     expect(owned.externalIds).toMatchObject({ 'homestack-owner': 'router', 'iface-id': '000000a1-0000-4000-8000-000000000000' });
-    expect(ifs.find((i) => i.name.startsWith('vxlan-'))).toMatchObject({ type: 'vxlan', options: { key: 'flow', remote_ip: '192.0.2.2', df_default: 'true' } });
+    expect(ifs.find((i) => i.name.startsWith('vxlan-'))).toMatchObject({
+      type: 'vxlan',
+      options: { key: 'flow', remote_ip: '192.0.2.2', df_default: 'true' },
+    });
   });
   it('decodes empty sets as "no value" (Port.tag)', () => {
     const rows = parseOvsTable(fixture('ovs-vsctl-list-port.json'));
@@ -48,7 +86,13 @@ describe('ovs-vsctl', () => {
 describe('ovs-ofctl', () => {
   it('parses diff-flows output captured from OVS (cookies, tables, timeouts, learn actions)', () => {
     const d = parseDiffFlows(fixture('ovs-ofctl-diff-flows.txt'));
-    expect(d[0]).toEqual({ sign: '-', table: 0, match: 'priority=1,in_port=1', cookie: 0x48530001fa18a10en, actions: 'resubmit(,2)' });
+    expect(d[0]).toEqual({
+      sign: '-',
+      table: 0,
+      match: 'priority=1,in_port=1',
+      cookie: 0x48530001fa18a10en,
+      actions: 'resubmit(,2)',
+    });
     expect(d.find((x) => x.match === 'priority=7,in_port=9')).toMatchObject({ cookie: 0n, actions: 'drop' });
     expect(d.find((x) => x.sign === '+')).toMatchObject({ match: 'priority=0', cookie: 0n });
     const learned = d.find((x) => x.table === 20)!;
@@ -79,7 +123,12 @@ describe('ip', () => {
     const links = parseLinks(fixture('ip-link.json'));
     expect(links.find((l) => l.ifname === 'eth1')).toMatchObject({ kind: 'veth', up: true });
     expect(links.find((l) => l.ifname === 'lo')).toMatchObject({ up: true, mtu: 65536 });
-    expect(parseAddrs(fixture('ip-addr.json')).find((a) => a.ifname === 'br-phy')).toEqual({ ifname: 'br-phy', family: 'inet', local: '192.0.2.1', prefixlen: 24 });
+    expect(parseAddrs(fixture('ip-addr.json')).find((a) => a.ifname === 'br-phy')).toEqual({
+      ifname: 'br-phy',
+      family: 'inet',
+      local: '192.0.2.1',
+      prefixlen: 24,
+    });
   });
   it('builds veth, address and namespace argv; refuses bad names', async () => {
     const f = new FakeRunner();
@@ -108,31 +157,68 @@ describe('ip', () => {
 describe('dnsmasq (Neutron dhcp.py style)', () => {
   it('command line: pid file, hosts/opts/lease files, bind-dynamic, static range per subnet, MTU option', () => {
     const a = dnsmasqArgs({
-      interface: 'ns-abc', pidFile: '/d/pid', hostsFile: '/d/host', optsFile: '/d/opts', leaseFile: '/d/leases',
-      ranges: [{ tag: 'subnet-1', network: '10.0.0.0', netmask: '255.255.255.0', leaseSeconds: 86400 }], leaseMax: 256, domain: 'openstacklocal', mtu: 1450,
+      interface: 'ns-abc',
+      pidFile: '/d/pid',
+      hostsFile: '/d/host',
+      optsFile: '/d/opts',
+      leaseFile: '/d/leases',
+      ranges: [{ tag: 'subnet-1', network: '10.0.0.0', netmask: '255.255.255.0', leaseSeconds: 86400 }],
+      leaseMax: 256,
+      domain: 'openstacklocal',
+      mtu: 1450,
     });
-    expect(a).toEqual(['--no-hosts', '--no-resolv', '--port=0', '--except-interface=lo', '--pid-file=/d/pid', '--dhcp-hostsfile=/d/host',
-      '--dhcp-optsfile=/d/opts', '--dhcp-leasefile=/d/leases', '--interface=ns-abc', '--bind-dynamic', '--dhcp-authoritative',
-      '--dhcp-lease-max=256', '--domain=openstacklocal', '--dhcp-option-force=option:mtu,1450', '--conf-file=/dev/null',
-      '--dhcp-range=set:subnet-1,10.0.0.0,static,255.255.255.0,86400s']);
+    expect(a).toEqual([
+      '--no-hosts',
+      '--no-resolv',
+      '--port=0',
+      '--except-interface=lo',
+      '--pid-file=/d/pid',
+      '--dhcp-hostsfile=/d/host',
+      '--dhcp-optsfile=/d/opts',
+      '--dhcp-leasefile=/d/leases',
+      '--interface=ns-abc',
+      '--bind-dynamic',
+      '--dhcp-authoritative',
+      '--dhcp-lease-max=256',
+      '--domain=openstacklocal',
+      '--dhcp-option-force=option:mtu,1450',
+      '--conf-file=/dev/null',
+      '--dhcp-range=set:subnet-1,10.0.0.0,static,255.255.255.0,86400s',
+    ]);
   });
   it('hosts file: one sorted line per port, MAC lower-cased, hostname derived from the address', () => {
-    expect(renderHostsFile([{ mac: 'FA:16:3E:00:00:12', ip: '10.0.0.12' }, { mac: 'fa:16:3e:00:00:11', ip: '10.0.0.11', hostname: 'vm1' }], 'openstacklocal')).toBe(
-      'fa:16:3e:00:00:11,vm1.openstacklocal,10.0.0.11\nfa:16:3e:00:00:12,host-10-0-0-12.openstacklocal,10.0.0.12\n');
+    expect(
+      renderHostsFile(
+        [
+          { mac: 'FA:16:3E:00:00:12', ip: '10.0.0.12' },
+          { mac: 'fa:16:3e:00:00:11', ip: '10.0.0.11', hostname: 'vm1' },
+        ],
+        'openstacklocal',
+      ),
+    ).toBe('fa:16:3e:00:00:11,vm1.openstacklocal,10.0.0.11\nfa:16:3e:00:00:12,host-10-0-0-12.openstacklocal,10.0.0.12\n');
     expect(() => renderHostsFile([{ mac: 'x', ip: '10.0.0.1' }], 'd')).toThrow(/MAC/);
   });
   it('opts file: router (empty when none), DNS, classless routes with the default route added', () => {
-    expect(renderOptsFile([
-      { tag: 'subnet-1', router: '10.0.0.1', dnsServers: ['8.8.8.8'], routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.254' }] },
-      { tag: 'subnet-2', router: null, dnsServers: [], routes: [] },
-    ])).toBe([
-      'tag:subnet-1,option:router,10.0.0.1',
-      'tag:subnet-1,option:dns-server,8.8.8.8',
-      'tag:subnet-1,option:classless-static-route,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
-      'tag:subnet-1,249,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
-      'tag:subnet-2,option:router',
-      '',
-    ].join('\n'));
+    expect(
+      renderOptsFile([
+        {
+          tag: 'subnet-1',
+          router: '10.0.0.1',
+          dnsServers: ['8.8.8.8'],
+          routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.254' }],
+        },
+        { tag: 'subnet-2', router: null, dnsServers: [], routes: [] },
+      ]),
+    ).toBe(
+      [
+        'tag:subnet-1,option:router,10.0.0.1',
+        'tag:subnet-1,option:dns-server,8.8.8.8',
+        'tag:subnet-1,option:classless-static-route,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
+        'tag:subnet-1,249,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
+        'tag:subnet-2,option:router',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
@@ -162,7 +248,10 @@ describe('ovs-appctl and sysctl', () => {
   it('sets a sysctl inside a namespace', async () => {
     const f = new FakeRunner();
     await sysctl(f.run).set('net.ipv4.ip_forward', '1', 'qrouter-1');
-    expect(f.calls[0]).toMatchObject({ cmd: 'ip', args: ['netns', 'exec', 'qrouter-1', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'] });
+    expect(f.calls[0]).toMatchObject({
+      cmd: 'ip',
+      args: ['netns', 'exec', 'qrouter-1', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'],
+    });
     await expect(sysctl(f.run).set('a b', '1')).rejects.toThrow(/bad sysctl/);
   });
 });

@@ -16,7 +16,9 @@ export const ovsAppctl = (run: Runner) => {
     version: async (): Promise<string> => (await app(undefined, ['version'])).stdout.trim(),
     /** Connection-tracking entries of the userspace datapath (one per line). */
     conntrack: async (zone?: number): Promise<string[]> =>
-      (await app(undefined, ['dpctl/dump-conntrack', ...(zone !== undefined ? [`zone=${zone}`] : [])])).stdout.split('\n').filter(Boolean),
+      (await app(undefined, ['dpctl/dump-conntrack', ...(zone !== undefined ? [`zone=${zone}`] : [])])).stdout
+        .split('\n')
+        .filter(Boolean),
     flushConntrack: async (zone?: number): Promise<void> => {
       await app(undefined, ['dpctl/flush-conntrack', ...(zone !== undefined ? [`zone=${zone}`] : [])]);
     },

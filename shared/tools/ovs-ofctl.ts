@@ -32,7 +32,13 @@ export function parseDiffFlows(stdout: string): FlowDiff[] {
     if (!line.trim()) continue;
     const m = DIFF_RE.exec(line);
     if (!m) throw new Error(`ovs-ofctl diff-flows: cannot parse line: ${line}`);
-    out.push({ sign: m[1] as '+' | '-', table: m[2] ? Number(m[2]) : 0, match: m[3]!, cookie: BigInt(m[4] ?? '0x0'), actions: m[5]! });
+    out.push({
+      sign: m[1] as '+' | '-',
+      table: m[2] ? Number(m[2]) : 0,
+      match: m[3]!,
+      cookie: BigInt(m[4] ?? '0x0'),
+      actions: m[5]!,
+    });
   }
   return out;
 }
@@ -78,7 +84,10 @@ export const ovsOfctl = (run: Runner) => ({
   dumpFlows: async (bridge: string, filter?: string): Promise<string[]> => {
     const a = [...O, 'dump-flows', '--no-stats', checkName(bridge)];
     if (filter) a.push(filter);
-    return (await run('ovs-ofctl', a)).stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('OFPST_FLOW'));
+    return (await run('ovs-ofctl', a)).stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('OFPST_FLOW'));
   },
 });
 export type OvsOfctl = ReturnType<typeof ovsOfctl>;

@@ -39,7 +39,8 @@ export type OvsValue = string | number | boolean | null | OvsValue[] | { [k: str
 export function decodeDatum(d: unknown): OvsValue {
   if (!Array.isArray(d)) return d as OvsValue;
   const [tag, v] = d as [string, unknown];
-  if (tag === 'map') return Object.fromEntries((v as Array<[unknown, unknown]>).map(([k, x]) => [String(decodeDatum(k)), String(decodeDatum(x))]));
+  if (tag === 'map')
+    return Object.fromEntries((v as Array<[unknown, unknown]>).map(([k, x]) => [String(decodeDatum(k)), String(decodeDatum(x))]));
   if (tag === 'set') return (v as unknown[]).map((x) => decodeDatum(x));
   if (tag === 'uuid' || tag === 'named-uuid') return v as string;
   return d as OvsValue;
@@ -157,9 +158,12 @@ export const ovsVsctl = (run: Runner) => {
       for (const t of tags) a.push('--', 'set', 'Port', checkName(t.port), `tag=${checkTag(t.tag)}`);
       await vs(a.slice(1));
     },
-    listPortsOf: async (bridge: string): Promise<string[]> => (await vs(['list-ports', checkName(bridge)])).stdout.split('\n').filter(Boolean),
+    listPortsOf: async (bridge: string): Promise<string[]> =>
+      (await vs(['list-ports', checkName(bridge)])).stdout.split('\n').filter(Boolean),
     interfaces: async (): Promise<OvsInterface[]> =>
-      parseOvsTable((await vs(['-f', 'json', '--columns=name,ofport,type,external_ids,options,mac_in_use', 'list', 'Interface'])).stdout).map((r) => ({
+      parseOvsTable(
+        (await vs(['-f', 'json', '--columns=name,ofport,type,external_ids,options,mac_in_use', 'list', 'Interface'])).stdout,
+      ).map((r) => ({
         name: String(r.name),
         ofport: scalar<number>(r.ofport),
         type: String(r.type ?? ''),

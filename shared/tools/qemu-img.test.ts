@@ -12,12 +12,32 @@ describe('qemu-img wrapper', () => {
     const f = new FakeRunner().on((c) => c.cmd === 'prlimit', { stdout: fixture('qemu-img-info-backing.json') });
     const info = await qemuImg(f.run).info('/var/lib/x/img', 'qcow2');
     expect(f.calls[0]!.cmd).toBe('prlimit');
-    expect(f.calls[0]!.args).toEqual(['--as=1073741824', '--cpu=30', '--', 'qemu-img', 'info', '-f', 'qcow2', '--output=json', '/var/lib/x/img']);
-    expect(info).toMatchObject({ format: 'qcow2', virtualSize: 2097152, backingFilename: '/tmp/qi/b.qcow2', backingFormat: 'qcow2', dataFile: null });
+    expect(f.calls[0]!.args).toEqual([
+      '--as=1073741824',
+      '--cpu=30',
+      '--',
+      'qemu-img',
+      'info',
+      '-f',
+      'qcow2',
+      '--output=json',
+      '/var/lib/x/img',
+    ]);
+    expect(info).toMatchObject({
+      format: 'qcow2',
+      virtualSize: 2097152,
+      backingFilename: '/tmp/qi/b.qcow2',
+      backingFormat: 'qcow2',
+      dataFile: null,
+    });
   });
 
   it('parses the external data file of a qcow2', () => {
-    expect(parseInfo(fixture('qemu-img-info-data-file.json'))).toMatchObject({ dataFile: '/tmp/qi/d.raw', backingFilename: null, virtualSize: 1048576 });
+    expect(parseInfo(fixture('qemu-img-info-data-file.json'))).toMatchObject({
+      dataFile: '/tmp/qi/d.raw',
+      backingFilename: null,
+      virtualSize: 1048576,
+    });
   });
 
   it('turns a failure into QemuImgError', async () => {

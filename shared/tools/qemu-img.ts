@@ -40,7 +40,10 @@ export interface QemuImgInfo {
 }
 
 export class QemuImgError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'QemuImgError';
   }
@@ -49,16 +52,24 @@ export class QemuImgError extends Error {
 /** Maps Glance's disk_format names to qemu-img's driver names (vhd is "vpc", iso is raw). */
 export function qemuFormatOf(diskFormat: string): QemuFormat | null {
   switch (diskFormat) {
-    case 'vhd': return 'vpc';
-    case 'iso': return 'raw';
-    case 'ploop': return 'parallels';
-    case 'ami': case 'ari': case 'aki': return 'raw';
-    default: return (QEMU_FORMATS as readonly string[]).includes(diskFormat) ? (diskFormat as QemuFormat) : null;
+    case 'vhd':
+      return 'vpc';
+    case 'iso':
+      return 'raw';
+    case 'ploop':
+      return 'parallels';
+    case 'ami':
+    case 'ari':
+    case 'aki':
+      return 'raw';
+    default:
+      return (QEMU_FORMATS as readonly string[]).includes(diskFormat) ? (diskFormat as QemuFormat) : null;
   }
 }
 
 function checkFormat(fmt: string): QemuFormat {
-  if (!(QEMU_FORMATS as readonly string[]).includes(fmt)) throw new QemuImgError(`unsupported image format: ${JSON.stringify(fmt)}`);
+  if (!(QEMU_FORMATS as readonly string[]).includes(fmt))
+    throw new QemuImgError(`unsupported image format: ${JSON.stringify(fmt)}`);
   return fmt as QemuFormat;
 }
 

@@ -38,7 +38,11 @@ export interface TgtShow {
 }
 
 export class TgtError extends Error {
-  constructor(readonly code: 'TargetNotFound' | 'Exists' | 'AccountNotFound' | 'AclNotFound' | 'Busy' | 'Failed', message: string, override readonly cause?: unknown) {
+  constructor(
+    readonly code: 'TargetNotFound' | 'Exists' | 'AccountNotFound' | 'AclNotFound' | 'Busy' | 'Failed',
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'TgtError';
   }
@@ -49,10 +53,23 @@ const USER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const PASS_RE = /^[A-Za-z0-9_.+=/-]{12,64}$/;
 const ADDR_RE = /^(ALL|[0-9a-fA-F.:]{2,45}(\/[0-9]{1,3})?)$/;
 
-const checkIqn = (s: string) => { if (!IQN_RE.test(s)) throw new TgtError('Failed', `bad iSCSI name ${JSON.stringify(s)}`); return s; };
-const checkTid = (n: number) => { if (!Number.isInteger(n) || n < 1 || n > 65535) throw new TgtError('Failed', `bad tid ${n}`); return String(n); };
-const checkUser = (s: string) => { if (!USER_RE.test(s)) throw new TgtError('Failed', `bad CHAP user ${JSON.stringify(s)}`); return s; };
-const checkPath = (p: string) => { if (!p.startsWith('/') || /[\0\n\r]/.test(p) || p.length > 4096) throw new TgtError('Failed', `bad backing store ${JSON.stringify(p)}`); return p; };
+const checkIqn = (s: string) => {
+  if (!IQN_RE.test(s)) throw new TgtError('Failed', `bad iSCSI name ${JSON.stringify(s)}`);
+  return s;
+};
+const checkTid = (n: number) => {
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new TgtError('Failed', `bad tid ${n}`);
+  return String(n);
+};
+const checkUser = (s: string) => {
+  if (!USER_RE.test(s)) throw new TgtError('Failed', `bad CHAP user ${JSON.stringify(s)}`);
+  return s;
+};
+const checkPath = (p: string) => {
+  if (!p.startsWith('/') || /[\0\n\r]/.test(p) || p.length > 4096)
+    throw new TgtError('Failed', `bad backing store ${JSON.stringify(p)}`);
+  return p;
+};
 
 /**
  * Parses `tgtadm --lld iscsi --mode target --op show` and/or `--mode account --op show`
@@ -77,8 +94,15 @@ export function parseTgtShow(text: string): TgtShow {
       lun = null;
       continue;
     }
-    if (indent === 0 && s === 'Account list:') { section = 'accountlist'; t = null; continue; }
-    if (section === 'accountlist') { if (indent > 0) accounts.push(s); continue; }
+    if (indent === 0 && s === 'Account list:') {
+      section = 'accountlist';
+      t = null;
+      continue;
+    }
+    if (section === 'accountlist') {
+      if (indent > 0) accounts.push(s);
+      continue;
+    }
     if (!t) continue;
     if (indent === 4) {
       if (s === 'System information:') section = 'system';
@@ -95,14 +119,21 @@ export function parseTgtShow(text: string): TgtShow {
         break;
       case 'lun': {
         const lm = /^LUN: (\d+)$/.exec(s);
-        if (lm) { lun = { lun: Number(lm[1]), type: '', backingStore: null, sizeMb: null }; t.luns.push(lun); break; }
+        if (lm) {
+          lun = { lun: Number(lm[1]), type: '', backingStore: null, sizeMb: null };
+          t.luns.push(lun);
+          break;
+        }
         if (!lun) break;
         const kv = /^([^:]+):\s?(.*)$/.exec(s);
         if (!kv) break;
         const [, k, v] = kv;
         if (k === 'Type') lun.type = v!;
         else if (k === 'Backing store path') lun.backingStore = v === 'None' || v === '' ? null : v!;
-        else if (k === 'Size') { const m = /^(\d+) MB/.exec(v!); lun.sizeMb = m ? Number(m[1]) : null; }
+        else if (k === 'Size') {
+          const m = /^(\d+) MB/.exec(v!);
+          lun.sizeMb = m ? Number(m[1]) : null;
+        }
         break;
       }
       case 'account':
@@ -151,26 +182,61 @@ export const tgtadm = (run: Runner, o: { timeoutMs?: number; controlPort?: numbe
       return parseTgtShow(`${targets}\n${accounts}`);
     },
     newTarget: (tid: number, iqn: string) =>
-      exec(['--mode', 'target', '--op', 'new', '--tid', checkTid(tid), '--targetname', checkIqn(iqn)], `new target ${iqn}`).then(() => {}),
+      exec(['--mode', 'target', '--op', 'new', '--tid', checkTid(tid), '--targetname', checkIqn(iqn)], `new target ${iqn}`).then(
+        () => {},
+      ),
     /** --force: also when initiators are logged in (their sessions drop). */
     deleteTarget: (tid: number, force = true) =>
-      exec(['--mode', 'target', '--op', 'delete', ...(force ? ['--force'] : []), '--tid', checkTid(tid)], `delete target ${tid}`).then(() => {}),
+      exec(
+        ['--mode', 'target', '--op', 'delete', ...(force ? ['--force'] : []), '--tid', checkTid(tid)],
+        `delete target ${tid}`,
+      ).then(() => {}),
     newLun: (tid: number, lun: number, backingStore: string) =>
-      exec(['--mode', 'logicalunit', '--op', 'new', '--tid', checkTid(tid), '--lun', String(lun), '--backing-store', checkPath(backingStore)], `new LUN ${lun} of target ${tid}`).then(() => {}),
+      exec(
+        [
+          '--mode',
+          'logicalunit',
+          '--op',
+          'new',
+          '--tid',
+          checkTid(tid),
+          '--lun',
+          String(lun),
+          '--backing-store',
+          checkPath(backingStore),
+        ],
+        `new LUN ${lun} of target ${tid}`,
+      ).then(() => {}),
     newAccount: (user: string, password: string) => {
       if (!PASS_RE.test(password)) throw new TgtError('Failed', 'bad CHAP password (12-64 characters of [A-Za-z0-9_.+=/-])');
-      return exec(['--mode', 'account', '--op', 'new', '--user', checkUser(user), '--password', password], `new account ${user}`, [password]).then(() => {});
+      return exec(
+        ['--mode', 'account', '--op', 'new', '--user', checkUser(user), '--password', password],
+        `new account ${user}`,
+        [password],
+      ).then(() => {});
     },
-    deleteAccount: (user: string) => exec(['--mode', 'account', '--op', 'delete', '--user', checkUser(user)], `delete account ${user}`).then(() => {}),
+    deleteAccount: (user: string) =>
+      exec(['--mode', 'account', '--op', 'delete', '--user', checkUser(user)], `delete account ${user}`).then(() => {}),
     bindAccount: (tid: number, user: string) =>
-      exec(['--mode', 'account', '--op', 'bind', '--tid', checkTid(tid), '--user', checkUser(user)], `bind account ${user} to ${tid}`).then(() => {}),
+      exec(
+        ['--mode', 'account', '--op', 'bind', '--tid', checkTid(tid), '--user', checkUser(user)],
+        `bind account ${user} to ${tid}`,
+      ).then(() => {}),
     unbindAccount: (tid: number, user: string) =>
-      exec(['--mode', 'account', '--op', 'unbind', '--tid', checkTid(tid), '--user', checkUser(user)], `unbind account ${user} from ${tid}`).then(() => {}),
+      exec(
+        ['--mode', 'account', '--op', 'unbind', '--tid', checkTid(tid), '--user', checkUser(user)],
+        `unbind account ${user} from ${tid}`,
+      ).then(() => {}),
     /** An initiator address (or ALL) or an initiator IQN allowed into the target. */
     bindInitiator: (tid: number, who: string) =>
-      exec(['--mode', 'target', '--op', 'bind', '--tid', checkTid(tid), ...initiatorArgs(who)], `allow ${who} into ${tid}`).then(() => {}),
+      exec(['--mode', 'target', '--op', 'bind', '--tid', checkTid(tid), ...initiatorArgs(who)], `allow ${who} into ${tid}`).then(
+        () => {},
+      ),
     unbindInitiator: (tid: number, who: string) =>
-      exec(['--mode', 'target', '--op', 'unbind', '--tid', checkTid(tid), ...initiatorArgs(who)], `disallow ${who} from ${tid}`).then(() => {}),
+      exec(
+        ['--mode', 'target', '--op', 'unbind', '--tid', checkTid(tid), ...initiatorArgs(who)],
+        `disallow ${who} from ${tid}`,
+      ).then(() => {}),
   };
 };
 

@@ -31,8 +31,15 @@ describe('virsh domstats', () => {
   it('parses per-domain counters and sums NICs and disks', () => {
     const [a, b] = parseDomStats(SAMPLE);
     expect(a).toEqual({
-      name: 'inst-a', cpuTimeNs: 52831000000, memoryKiB: 1048576, rssKiB: 402360,
-      netRxBytes: 1005, netTxBytes: 2007, blockReadBytes: 4096, blockWriteBytes: 8192, blockAllocationBytes: 1073741824,
+      name: 'inst-a',
+      cpuTimeNs: 52831000000,
+      memoryKiB: 1048576,
+      rssKiB: 402360,
+      netRxBytes: 1005,
+      netTxBytes: 2007,
+      blockReadBytes: 4096,
+      blockWriteBytes: 8192,
+      blockAllocationBytes: 1073741824,
     });
     expect(b).toMatchObject({ name: 'inst-b', cpuTimeNs: 1, netRxBytes: 0 });
     expect(parseDomStats('')).toEqual([]);
@@ -42,6 +49,15 @@ describe('virsh domstats', () => {
     const f = new FakeRunner().on((c) => c.args.includes('domstats'), { stdout: SAMPLE });
     const v = virsh(f.run, { uri: 'qemu:///system' });
     expect((await v.domstats()).map((d) => d.name)).toEqual(['inst-a', 'inst-b']);
-    expect(f.calls[0]!.args).toEqual(['-c', 'qemu:///system', 'domstats', '--raw', '--cpu-total', '--balloon', '--interface', '--block']);
+    expect(f.calls[0]!.args).toEqual([
+      '-c',
+      'qemu:///system',
+      'domstats',
+      '--raw',
+      '--cpu-total',
+      '--balloon',
+      '--interface',
+      '--block',
+    ]);
   });
 });

@@ -17,11 +17,16 @@ describe('virsh output parsers (captured from libvirt 9.0 / virsh)', () => {
   });
 
   it('dominfo and version', () => {
-    const info = parseDomInfo('Id:             -\nName:           instance-x\nUUID:           ' + U + '\nState:          shut off\nManaged save:   yes\n');
+    const info = parseDomInfo(
+      'Id:             -\nName:           instance-x\nUUID:           ' + U + '\nState:          shut off\nManaged save:   yes\n',
+    );
     expect(info['Managed save']).toBe('yes');
     expect(info.UUID).toBe(U);
-    expect(parseVersion('Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\nUsing API: QEMU 9.0.0\nRunning hypervisor: QEMU 7.2.22\n'))
-      .toEqual({ hypervisor: 'QEMU', version: 7002022, libvirt: 9000000 });
+    expect(
+      parseVersion(
+        'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\nUsing API: QEMU 9.0.0\nRunning hypervisor: QEMU 7.2.22\n',
+      ),
+    ).toEqual({ hypervisor: 'QEMU', version: 7002022, libvirt: 9000000 });
   });
 });
 
@@ -60,7 +65,10 @@ describe('virsh argv', () => {
     const f = new FakeRunner()
       .on((c) => c.args.includes('reset'), new Error("error: failed to get domain '" + U + "'"))
       .on((c) => c.args.includes('managedsave'), new Error('error: Requested operation is not valid: domain is not running'))
-      .on((c) => c.args.includes('secret-undefine'), new Error("error: failed to get secret '" + U + "'\nerror: Secret not found: no secret with matching uuid"));
+      .on(
+        (c) => c.args.includes('secret-undefine'),
+        new Error("error: failed to get secret '" + U + "'\nerror: Secret not found: no secret with matching uuid"),
+      );
     const v = virsh(f.run, { uri: 'qemu:///system' });
     await expect(v.reset(U)).rejects.toMatchObject({ notFound: true });
     await expect(v.managedSave(U)).rejects.toMatchObject({ invalidState: true, notFound: false });

@@ -13,7 +13,12 @@ import { ToolError, type Runner } from '../exec/run.js';
  */
 
 export class VirshError extends Error {
-  constructor(message: string, readonly notFound: boolean, readonly invalidState: boolean, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    readonly notFound: boolean,
+    readonly invalidState: boolean,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'VirshError';
   }
@@ -45,14 +50,28 @@ export interface DomState {
   reason: string | null;
 }
 
-const STATES: readonly DomStateWord[] = ['running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended', 'no state'];
+const STATES: readonly DomStateWord[] = [
+  'running',
+  'idle',
+  'paused',
+  'in shutdown',
+  'shut off',
+  'crashed',
+  'pmsuspended',
+  'no state',
+];
 
 /** Parses `virsh domstate [--reason]` output ("shut off (destroyed)"). The one parser. */
 export function parseDomState(stdout: string): DomState {
-  const line = stdout.split('\n').map((l) => l.trim()).find((l) => l) ?? '';
+  const line =
+    stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l) ?? '';
   const m = /^([a-z ]+?)(?:\s+\(([^)]*)\))?$/.exec(line);
   const word = m?.[1]?.trim() as DomStateWord | undefined;
-  if (!m || !word || !STATES.includes(word)) throw new VirshError(`unexpected domstate output: ${JSON.stringify(line)}`, false, false);
+  if (!m || !word || !STATES.includes(word))
+    throw new VirshError(`unexpected domstate output: ${JSON.stringify(line)}`, false, false);
   return { state: word, reason: m[2]?.trim() || null };
 }
 
@@ -81,8 +100,14 @@ export function parseVersion(stdout: string): { hypervisor: string; version: num
 export function mapVirshError(e: unknown, what: string): unknown {
   if (!(e instanceof ToolError)) return e;
   const t = e.stderrTail;
-  const notFound = /failed to get domain|Domain not found|no domain with matching|Secret not found|no secret with matching|could not find (the )?device|no device found|matching device not found|not found/i.test(t);
-  const invalidState = /domain is not running|is not running|not paused|already running|Requested operation is not valid|domain is already active/i.test(t);
+  const notFound =
+    /failed to get domain|Domain not found|no domain with matching|Secret not found|no secret with matching|could not find (the )?device|no device found|matching device not found|not found/i.test(
+      t,
+    );
+  const invalidState =
+    /domain is not running|is not running|not paused|already running|Requested operation is not valid|domain is already active/i.test(
+      t,
+    );
   return new VirshError(`${what}: ${t || e.message}`, notFound, invalidState, e);
 }
 
@@ -109,7 +134,17 @@ export function parseDomStats(stdout: string): DomStats[] {
     const line = raw.trim();
     const dom = /^Domain: '(.*)'$/.exec(line);
     if (dom) {
-      cur = { name: dom[1]!, cpuTimeNs: 0, memoryKiB: 0, rssKiB: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: 0, blockWriteBytes: 0, blockAllocationBytes: 0 };
+      cur = {
+        name: dom[1]!,
+        cpuTimeNs: 0,
+        memoryKiB: 0,
+        rssKiB: 0,
+        netRxBytes: 0,
+        netTxBytes: 0,
+        blockReadBytes: 0,
+        blockWriteBytes: 0,
+        blockAllocationBytes: 0,
+      };
       out.push(cur);
       continue;
     }
@@ -143,13 +178,22 @@ export const virsh = (run: Runner, o: VirshOptions) => {
       throw mapVirshError(e, what);
     }
   };
-  const devFlags = (f: { live?: boolean; config?: boolean }) => [...(f.live ? ['--live'] : []), ...(f.config ? ['--config'] : [])];
+  const devFlags = (f: { live?: boolean; config?: boolean }) => [
+    ...(f.live ? ['--live'] : []),
+    ...(f.config ? ['--config'] : []),
+  ];
 
   return {
     version: async () => parseVersion((await exec('version', ['version'])).stdout),
     /** Counters of every running domain (cpu, balloon, interface, block). */
     domstats: async (): Promise<DomStats[]> =>
-      parseDomStats((await exec('domstats', ['domstats', '--raw', '--cpu-total', '--balloon', '--interface', '--block'], { timeoutMs: 20_000 })).stdout),
+      parseDomStats(
+        (
+          await exec('domstats', ['domstats', '--raw', '--cpu-total', '--balloon', '--interface', '--block'], {
+            timeoutMs: 20_000,
+          })
+        ).stdout,
+      ),
     /** State and reason. Throws VirshError{notFound} when there is no such domain. */
     async domstate(dom: string): Promise<DomState> {
       return parseDomState((await exec('domstate', ['domstate', checkDom(dom), '--reason'])).stdout);
@@ -163,11 +207,13 @@ export const virsh = (run: Runner, o: VirshOptions) => {
       return info['Managed save'] === 'yes';
     },
     /** Guest reboot through ACPI (needs a guest that handles the power button / ctrl-alt-del). */
-    reboot: (dom: string, mode: 'acpi' | 'agent' = 'acpi') => exec('reboot', ['reboot', checkDom(dom), '--mode', mode]).then(() => {}),
+    reboot: (dom: string, mode: 'acpi' | 'agent' = 'acpi') =>
+      exec('reboot', ['reboot', checkDom(dom), '--mode', mode]).then(() => {}),
     /** Hardware reset (the guest OS gets no say). */
     reset: (dom: string) => exec('reset', ['reset', checkDom(dom)]).then(() => {}),
     /** Managed save: memory to disk, domain stops; the next start restores it. */
-    managedSave: (dom: string, timeoutMs = 600_000) => exec('managedsave', ['managedsave', checkDom(dom)], { timeoutMs }).then(() => {}),
+    managedSave: (dom: string, timeoutMs = 600_000) =>
+      exec('managedsave', ['managedsave', checkDom(dom)], { timeoutMs }).then(() => {}),
     managedSaveRemove: (dom: string) => exec('managedsave-remove', ['managedsave-remove', checkDom(dom)]).then(() => {}),
     start: (dom: string, timeoutMs = 120_000) => exec('start', ['start', checkDom(dom)], { timeoutMs }).then(() => {}),
     destroy: (dom: string) => exec('destroy', ['destroy', checkDom(dom)]).then(() => {}),

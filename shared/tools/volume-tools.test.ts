@@ -13,7 +13,13 @@ describe('parseTgtShow (output captured from tgtd 1.0.85)', () => {
     const s = parseTgtShow(fixture('tgtadm-show-targets.txt') + fixture('tgtadm-show-accounts.txt'));
     expect(s.targets).toHaveLength(2);
     const [a, b] = s.targets;
-    expect(a).toMatchObject({ tid: 901, iqn: 'iqn.2026-11.org.homestack:volume-11111111-2222-3333-4444-555555555555', accounts: ['hsuser1'], acls: ['127.0.0.1', 'iqn.2005-03.org.homestack:host1'], sessions: 0 });
+    expect(a).toMatchObject({
+      tid: 901,
+      iqn: 'iqn.2026-11.org.homestack:volume-11111111-2222-3333-4444-555555555555',
+      accounts: ['hsuser1'],
+      acls: ['127.0.0.1', 'iqn.2005-03.org.homestack:host1'],
+      sessions: 0,
+    });
     expect(a!.luns).toEqual([
       { lun: 0, type: 'controller', backingStore: null, sizeMb: 0 },
       { lun: 1, type: 'disk', backingStore: '/tmp/tfix-vol.img', sizeMb: 67 },
@@ -41,7 +47,20 @@ describe('tgtadm wrapper', () => {
     await t.deleteTarget(3);
     expect(f.calls.map((c) => c.args)).toEqual([
       ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '3', '--targetname', 'iqn.2026-11.org.homestack:volume-x'],
-      ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '3', '--lun', '1', '--backing-store', '/var/lib/v/volume-x.img'],
+      [
+        '--lld',
+        'iscsi',
+        '--mode',
+        'logicalunit',
+        '--op',
+        'new',
+        '--tid',
+        '3',
+        '--lun',
+        '1',
+        '--backing-store',
+        '/var/lib/v/volume-x.img',
+      ],
       ['--lld', 'iscsi', '--mode', 'account', '--op', 'new', '--user', 'hs-abc', '--password', 'pw0123456789AB'],
       ['--lld', 'iscsi', '--mode', 'account', '--op', 'bind', '--tid', '3', '--user', 'hs-abc'],
       ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '3', '--initiator-name', 'iqn.2005-03.org.homestack:h1'],
@@ -69,7 +88,8 @@ describe('tgtadm wrapper', () => {
 });
 
 describe('lvm wrapper', () => {
-  const LVS = '{"report":[{"lv":[{"lv_name":"volume-a","lv_size":"1073741824","lv_attr":"-wi-a-----","origin":"","pool_lv":""},{"lv_name":"snapshot-b","lv_size":"1073741824","lv_attr":"swi-a-s---","origin":"volume-a","pool_lv":""}]}]}';
+  const LVS =
+    '{"report":[{"lv":[{"lv_name":"volume-a","lv_size":"1073741824","lv_attr":"-wi-a-----","origin":"","pool_lv":""},{"lv_name":"snapshot-b","lv_size":"1073741824","lv_attr":"swi-a-s---","origin":"volume-a","pool_lv":""}]}]}';
   it('parses JSON reports', () => {
     expect(parseLvs(LVS)).toEqual([
       { name: 'volume-a', sizeBytes: 1073741824, attr: '-wi-a-----', origin: '', pool: '' },
@@ -100,8 +120,30 @@ describe('lvm wrapper', () => {
     const f = new FakeRunner();
     await lvm(f.run, { extraConfig: 'global{activation=0}' }).create('vg0', 'volume-a', 1048576);
     await lvm(f.run, { extraConfig: 'global{activation=0}' }).pvremove('/dev/loop9');
-    expect(f.calls[0]!.args).toEqual(['--config', 'global{activation=0}', '--yes', '--activate', 'n', '--zero', 'n', '--wipesignatures', 'y', '--name', 'volume-a', '--size', '1048576b', 'vg0']);
-    expect([f.calls[1]!.cmd, ...f.calls[1]!.args]).toEqual(['lvm', 'pvremove', '--config', 'global{activation=0}', '--yes', '/dev/loop9']);
+    expect(f.calls[0]!.args).toEqual([
+      '--config',
+      'global{activation=0}',
+      '--yes',
+      '--activate',
+      'n',
+      '--zero',
+      'n',
+      '--wipesignatures',
+      'y',
+      '--name',
+      'volume-a',
+      '--size',
+      '1048576b',
+      'vg0',
+    ]);
+    expect([f.calls[1]!.cmd, ...f.calls[1]!.args]).toEqual([
+      'lvm',
+      'pvremove',
+      '--config',
+      'global{activation=0}',
+      '--yes',
+      '/dev/loop9',
+    ]);
   });
   it('maps errors and refuses bad names and sizes', async () => {
     const f = new FakeRunner().on(() => true, new Error('  Failed to find logical volume "vg0/nope"'));

@@ -14,7 +14,10 @@ export class FakeDisplay {
     this.server = createServer((s) => {
       this.sockets.push(s);
       s.write('RFB 003.008\n');
-      s.on('data', (b) => { this.received.push(b); s.write(b); });
+      s.on('data', (b) => {
+        this.received.push(b);
+        s.write(b);
+      });
       s.on('error', () => {});
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -27,7 +30,9 @@ export class FakeDisplay {
 }
 
 export class DisplayHypervisor extends FakeHypervisor {
-  constructor(private readonly port: () => number) { super(); }
+  constructor(private readonly port: () => number) {
+    super();
+  }
   override async vncConsole(uuid: string) {
     await super.vncConsole(uuid);
     return { host: '127.0.0.1', port: this.port() };

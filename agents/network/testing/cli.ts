@@ -28,8 +28,10 @@ async function main(argv: string[]): Promise<number> {
       const name = String.fromCharCode(64 + i);
       const mgmt = rest.includes('--mgmt');
       const h = await mh.addHost(name, i, { external: !mgmt && i === 1, uplink: mgmt, libvirt: rest.includes('--libvirt') });
-      process.stdout.write(`host ${name}: netns ${h.netns}, tunnel_ip ${h.tunnelIp}${rest.includes('--mgmt') ? `, listen 198.51.100.${10 + i}` : ''}\n` +
-        `  run inside: nsenter --mount=${join(mh.dir, 'ns', `h${name}.mnt`)} --net=/run/netns/${h.netns} -- <command>\n`);
+      process.stdout.write(
+        `host ${name}: netns ${h.netns}, tunnel_ip ${h.tunnelIp}${rest.includes('--mgmt') ? `, listen 198.51.100.${10 + i}` : ''}\n` +
+          `  run inside: nsenter --mount=${join(mh.dir, 'ns', `h${name}.mnt`)} --net=/run/netns/${h.netns} -- <command>\n`,
+      );
     }
     if (rest.includes('--mgmt')) process.stdout.write(`controller side: ip netns exec ${mh.mgmtNs} <command> (198.51.100.1)\n`);
     process.stdout.write(`run id: ${mh.runId} (down: cli.ts down ${mh.runId})\n`);
@@ -53,7 +55,10 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
-main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
-  process.stderr.write(`${(e as Error).message}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (c) => process.exit(c),
+  (e: unknown) => {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -70,7 +70,10 @@ export class MultiHost {
   readonly guests: FakeGuest[] = [];
   private readonly extraNs: string[] = [];
 
-  constructor(readonly root: Runner = makeRunner(), runId = randomBytes(2).toString('hex')) {
+  constructor(
+    readonly root: Runner = makeRunner(),
+    runId = randomBytes(2).toString('hex'),
+  ) {
     this.runId = runId;
     this.prefix = `t${runId}`;
     this.dir = `/tmp/${this.prefix}`;
@@ -80,7 +83,14 @@ export class MultiHost {
   /** Why system tests cannot run here, or null. */
   static unavailable(): string | null {
     if (process.getuid?.() !== 0) return 'needs root';
-    for (const b of ['/usr/sbin/ovs-vswitchd', '/usr/sbin/ovsdb-server', '/usr/sbin/dnsmasq', '/usr/bin/busybox', '/usr/sbin/ethtool', '/usr/sbin/nft']) {
+    for (const b of [
+      '/usr/sbin/ovs-vswitchd',
+      '/usr/sbin/ovsdb-server',
+      '/usr/sbin/dnsmasq',
+      '/usr/bin/busybox',
+      '/usr/sbin/ethtool',
+      '/usr/sbin/nft',
+    ]) {
       if (!existsSync(b)) return `${b} is not installed`;
     }
     return null;
@@ -115,8 +125,15 @@ export class MultiHost {
     if (o.mgmt) {
       this.mgmt = true;
       await this.root('ip', ['netns', 'add', this.mgmtNs]);
-      for (const a of [['link', 'set', 'lo', 'up'], ['link', 'add', 'mg0', 'type', 'bridge'], ['link', 'set', 'mg0', 'up'], ['addr', 'add', '198.51.100.1/24', 'dev', 'mg0'],
-        ['link', 'add', 'ex0', 'type', 'bridge'], ['link', 'set', 'ex0', 'up'], ['addr', 'add', '172.24.4.1/24', 'dev', 'ex0']]) {
+      for (const a of [
+        ['link', 'set', 'lo', 'up'],
+        ['link', 'add', 'mg0', 'type', 'bridge'],
+        ['link', 'set', 'mg0', 'up'],
+        ['addr', 'add', '198.51.100.1/24', 'dev', 'mg0'],
+        ['link', 'add', 'ex0', 'type', 'bridge'],
+        ['link', 'set', 'ex0', 'up'],
+        ['addr', 'add', '172.24.4.1/24', 'dev', 'ex0'],
+      ]) {
         await this.root('ip', ['-n', this.mgmtNs, ...a]);
       }
       // TCP from this namespace (the operator, the acceptance runner) enters OVS netdev through
@@ -128,16 +145,29 @@ export class MultiHost {
 
   /** Written after every change so `MultiHost.attach(runId)` (the CLI) can find and tear down a run. */
   private saveState(): void {
-    writeFileSync(join(this.dir, 'state.json'), JSON.stringify({
-      runId: this.runId, mgmt: this.mgmt, extraNs: this.extraNs,
-      hosts: this.hosts.map((h) => ({ name: h.name, idx: h.idx })),
-    }, null, 1));
+    writeFileSync(
+      join(this.dir, 'state.json'),
+      JSON.stringify(
+        {
+          runId: this.runId,
+          mgmt: this.mgmt,
+          extraNs: this.extraNs,
+          hosts: this.hosts.map((h) => ({ name: h.name, idx: h.idx })),
+        },
+        null,
+        1,
+      ),
+    );
   }
 
   /** Reattaches to a run left up by the CLI (for `exec` and `down`). */
   static attach(runId: string, root: Runner = makeRunner()): MultiHost {
     const mh = new MultiHost(root, runId);
-    const st = JSON.parse(readFileSync(join(mh.dir, 'state.json'), 'utf8')) as { mgmt: boolean; extraNs: string[]; hosts: Array<{ name: string; idx: number }> };
+    const st = JSON.parse(readFileSync(join(mh.dir, 'state.json'), 'utf8')) as {
+      mgmt: boolean;
+      extraNs: string[];
+      hosts: Array<{ name: string; idx: number }>;
+    };
     mh.mgmt = st.mgmt;
     mh.extraNs.push(...st.extraNs);
     for (const h of st.hosts) mh.hosts.push(mh.handle(h.name, h.idx));
@@ -150,7 +180,12 @@ export class MultiHost {
     const enter = ['--mount=' + join(this.dir, 'ns', `h${name}.mnt`), '--net=/run/netns/' + netns, '--'];
     const run: Runner = (cmd, args, ro) => this.root('nsenter', [...enter, cmd, ...args], ro);
     return {
-      name, idx, netns, dir: join(this.dir, `h${name}`), tunnelIp: `192.0.2.${idx}`, run,
+      name,
+      idx,
+      netns,
+      dir: join(this.dir, `h${name}`),
+      tunnelIp: `192.0.2.${idx}`,
+      run,
       sh: async (cmd, so) => (await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], so)).stdout,
     };
   }
@@ -166,7 +201,11 @@ export class MultiHost {
    * cgroup tree kept). Inside, `virsh -c qemu:///system` reaches the host's libvirtd; from
    * outside use `qemu+unix:///system?socket=<dir>/lv/run/libvirt-sock`.
    */
-  async addHost(name: string, idx: number, o: { external?: boolean; uplink?: boolean; libvirt?: boolean } = {}): Promise<SimHost> {
+  async addHost(
+    name: string,
+    idx: number,
+    o: { external?: boolean; uplink?: boolean; libvirt?: boolean } = {},
+  ): Promise<SimHost> {
     const netns = `${this.prefix}-h${name}`;
     const dir = join(this.dir, `h${name}`);
     for (const d of ['run', 'db', 'netns', 'data']) mkdirSync(join(dir, d), { recursive: true });
@@ -174,10 +213,36 @@ export class MultiHost {
     writeFileSync(mnt, '');
     await this.root('ip', ['netns', 'add', netns]);
     await this.root('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-    await this.root('ip', ['link', 'add', 'eth1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ul-${name}`, 'netns', this.underlay]);
+    await this.root('ip', [
+      'link',
+      'add',
+      'eth1',
+      'netns',
+      netns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `ul-${name}`,
+      'netns',
+      this.underlay,
+    ]);
     await this.ul(['link', 'set', `ul-${name}`, 'master', 'ul0', 'up']);
     if (this.mgmt) {
-      await this.root('ip', ['link', 'add', 'mgmt0', 'netns', netns, 'type', 'veth', 'peer', 'name', `mg-${name}`, 'netns', this.mgmtNs]);
+      await this.root('ip', [
+        'link',
+        'add',
+        'mgmt0',
+        'netns',
+        netns,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `mg-${name}`,
+        'netns',
+        this.mgmtNs,
+      ]);
       await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `mg-${name}`, 'master', 'mg0', 'up']);
       await this.root('ip', ['-n', netns, 'addr', 'add', `198.51.100.${10 + idx}/24`, 'dev', 'mgmt0']);
       await this.root('ip', ['-n', netns, 'link', 'set', 'mgmt0', 'up']);
@@ -190,30 +255,90 @@ export class MultiHost {
     await run('mount', ['--bind', join(dir, 'run'), '/run/openvswitch']);
     await run('mount', ['--bind', join(dir, 'netns'), '/run/netns']);
     await this.root('ovsdb-tool', ['create', join(dir, 'db', 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
-    await run('ovsdb-server', [join(dir, 'db', 'conf.db'), '--remote=punix:/run/openvswitch/db.sock',
-      '--pidfile=/run/openvswitch/ovsdb-server.pid', `--log-file=${join(dir, 'ovsdb-server.log')}`, '--detach']);
+    await run('ovsdb-server', [
+      join(dir, 'db', 'conf.db'),
+      '--remote=punix:/run/openvswitch/db.sock',
+      '--pidfile=/run/openvswitch/ovsdb-server.pid',
+      `--log-file=${join(dir, 'ovsdb-server.log')}`,
+      '--detach',
+    ]);
     await run('ovs-vsctl', ['--no-wait', 'init']);
-    await run('ovs-vswitchd', ['unix:/run/openvswitch/db.sock', '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
-      `--log-file=${join(dir, 'ovs-vswitchd.log')}`, '--detach']);
-    await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev',
-      '--', '--may-exist', 'add-port', 'br-phy', 'eth1']);
+    await run('ovs-vswitchd', [
+      'unix:/run/openvswitch/db.sock',
+      '--pidfile=/run/openvswitch/ovs-vswitchd.pid',
+      `--log-file=${join(dir, 'ovs-vswitchd.log')}`,
+      '--detach',
+    ]);
+    await run('ovs-vsctl', [
+      '--timeout=10',
+      '--may-exist',
+      'add-br',
+      'br-phy',
+      '--',
+      'set',
+      'bridge',
+      'br-phy',
+      'datapath_type=netdev',
+      '--',
+      '--may-exist',
+      'add-port',
+      'br-phy',
+      'eth1',
+    ]);
     await run('ip', ['link', 'set', 'eth1', 'up']);
     await run('ip', ['addr', 'add', `${tunnelIp}/24`, 'dev', 'br-phy']);
     await run('ip', ['link', 'set', 'br-phy', 'up']);
     if (o.libvirt) await this.startLibvirt(host);
     if (o.external) {
-      await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev']);
+      await run('ovs-vsctl', [
+        '--timeout=10',
+        '--may-exist',
+        'add-br',
+        'br-ex',
+        '--',
+        'set',
+        'bridge',
+        'br-ex',
+        'datapath_type=netdev',
+      ]);
       await run('ip', ['addr', 'add', '172.24.4.1/24', 'dev', 'br-ex']);
       await run('ip', ['link', 'set', 'br-ex', 'up']);
     } else if (o.uplink) {
       if (!this.mgmt) throw new Error('uplink needs up({ mgmt: true }): the external segment lives in the management namespace');
       // br-ex with an uplink `ex1` into the shared external segment (bridge ex0 in t<run>-ctl, 172.24.4.1)
-      await this.root('ip', ['link', 'add', 'ex1', 'netns', netns, 'type', 'veth', 'peer', 'name', `ex-${name}`, 'netns', this.mgmtNs]);
+      await this.root('ip', [
+        'link',
+        'add',
+        'ex1',
+        'netns',
+        netns,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `ex-${name}`,
+        'netns',
+        this.mgmtNs,
+      ]);
       await this.root('ip', ['-n', this.mgmtNs, 'link', 'set', `ex-${name}`, 'master', 'ex0', 'up']);
       await this.root('ip', ['netns', 'exec', this.mgmtNs, 'ethtool', '-K', `ex-${name}`, 'tx', 'off']);
       await run('ip', ['link', 'set', 'ex1', 'up']);
-      await run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-br', 'br-ex', '--', 'set', 'bridge', 'br-ex', 'datapath_type=netdev',
-        '--', '--may-exist', 'add-port', 'br-ex', 'ex1']);
+      await run('ovs-vsctl', [
+        '--timeout=10',
+        '--may-exist',
+        'add-br',
+        'br-ex',
+        '--',
+        'set',
+        'bridge',
+        'br-ex',
+        'datapath_type=netdev',
+        '--',
+        '--may-exist',
+        'add-port',
+        'br-ex',
+        'ex1',
+      ]);
       await run('ip', ['link', 'set', 'br-ex', 'up']);
     }
     return host;
@@ -230,11 +355,18 @@ export class MultiHost {
       if (f.endsWith('.xml') || f === 'autostart') rmSync(join(lv, 'etc', 'qemu', f), { recursive: true, force: true });
     }
     rmSync(join(lv, 'etc', 'secrets'), { recursive: true, force: true });
-    if (existsSync('/var/cache/libvirt/qemu/capabilities')) cpSync('/var/cache/libvirt/qemu', join(lv, 'cache', 'qemu'), { recursive: true });
+    if (existsSync('/var/cache/libvirt/qemu/capabilities'))
+      cpSync('/var/cache/libvirt/qemu', join(lv, 'cache', 'qemu'), { recursive: true });
     await h.run('mount', ['--rbind', '/sys/fs/cgroup', join(lv, 'cg')]);
     await h.run('mount', ['-t', 'sysfs', `${this.prefix}sys${h.name}`, '/sys']);
     await h.run('mount', ['--move', join(lv, 'cg'), '/sys/fs/cgroup']);
-    for (const [src, dst] of [['run', '/run/libvirt'], ['lib', '/var/lib/libvirt'], ['cache', '/var/cache/libvirt'], ['log', '/var/log/libvirt'], ['etc', '/etc/libvirt']] as const) {
+    for (const [src, dst] of [
+      ['run', '/run/libvirt'],
+      ['lib', '/var/lib/libvirt'],
+      ['cache', '/var/cache/libvirt'],
+      ['log', '/var/log/libvirt'],
+      ['etc', '/etc/libvirt'],
+    ] as const) {
       mkdirSync(dst, { recursive: true });
       await h.run('mount', ['--bind', join(lv, src), dst]);
     }
@@ -245,7 +377,13 @@ export class MultiHost {
   }
 
   /** A fake guest on `host`; `plug: 'virtualport'` adds the OVS row as libvirt would, 'ethernet' leaves it to the agent. */
-  async addGuest(host: SimHost, name: string, portId: string, mac: string, o: { plug?: 'virtualport' | 'ethernet' } = {}): Promise<FakeGuest> {
+  async addGuest(
+    host: SimHost,
+    name: string,
+    portId: string,
+    mac: string,
+    o: { plug?: 'virtualport' | 'ethernet' } = {},
+  ): Promise<FakeGuest> {
     const netns = `${this.prefix}-g${name}`;
     const tap = `tap${portId.slice(0, 11)}`;
     await this.root('ip', ['netns', 'add', netns]);
@@ -257,24 +395,72 @@ export class MultiHost {
     await this.root('ip', ['netns', 'exec', netns, 'ethtool', '-K', 'eth0', 'tx', 'off']);
     await host.run('ip', ['link', 'set', tap, 'up']);
     if ((o.plug ?? 'virtualport') === 'virtualport') {
-      await host.run('ovs-vsctl', ['--timeout=10', '--may-exist', 'add-port', 'br-int', tap, '--', 'set', 'Interface', tap,
-        `external_ids:iface-id=${portId}`, `external_ids:attached-mac=${mac}`, 'external_ids:iface-status=active']);
+      await host.run('ovs-vsctl', [
+        '--timeout=10',
+        '--may-exist',
+        'add-port',
+        'br-int',
+        tap,
+        '--',
+        'set',
+        'Interface',
+        tap,
+        `external_ids:iface-id=${portId}`,
+        `external_ids:attached-mac=${mac}`,
+        'external_ids:iface-status=active',
+      ]);
     }
     const leaseFile = join(this.dir, `lease-${name}`);
     const sh = async (cmd: string, so?: RunOptions) => {
-      const r = await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], { okCodes: [0, 1, 2, 124, 127], ...so });
+      const r = await this.root('ip', ['netns', 'exec', netns, 'busybox', 'sh', '-c', cmd], {
+        okCodes: [0, 1, 2, 124, 127],
+        ...so,
+      });
       return { stdout: r.stdout, code: r.code };
     };
     const g: FakeGuest = {
-      name, netns, mac, portId, host, sh,
+      name,
+      netns,
+      mac,
+      portId,
+      host,
+      sh,
       dhcp: async (timeoutS = 30) => {
         rmSync(leaseFile, { force: true });
         const t0 = Date.now();
-        const r = await this.root('ip', ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', String(timeoutS), '-T', '1',
-          '-O', 'mtu', '-s', join(this.dir, 'udhcpc.sh')], { env: { LEASE_FILE: leaseFile }, timeoutMs: (timeoutS + 10) * 1000, okCodes: [0, 1] });
+        const r = await this.root(
+          'ip',
+          [
+            'netns',
+            'exec',
+            netns,
+            'busybox',
+            'udhcpc',
+            '-i',
+            'eth0',
+            '-f',
+            '-q',
+            '-n',
+            '-t',
+            String(timeoutS),
+            '-T',
+            '1',
+            '-O',
+            'mtu',
+            '-s',
+            join(this.dir, 'udhcpc.sh'),
+          ],
+          { env: { LEASE_FILE: leaseFile }, timeoutMs: (timeoutS + 10) * 1000, okCodes: [0, 1] },
+        );
         const ms = Date.now() - t0;
-        if (r.code !== 0 || !existsSync(leaseFile)) throw new Error(`guest ${name}: no DHCP lease (${r.stderr.trim().split('\n').slice(-2).join(' | ')})`);
-        const kv = Object.fromEntries(readFileSync(leaseFile, 'utf8').trim().split(' ').map((x) => x.split('=') as [string, string]));
+        if (r.code !== 0 || !existsSync(leaseFile))
+          throw new Error(`guest ${name}: no DHCP lease (${r.stderr.trim().split('\n').slice(-2).join(' | ')})`);
+        const kv = Object.fromEntries(
+          readFileSync(leaseFile, 'utf8')
+            .trim()
+            .split(' ')
+            .map((x) => x.split('=') as [string, string]),
+        );
         return { ip: kv.ip ?? '', mask: kv.mask ?? '', router: kv.router ?? '', mtu: kv.mtu ?? '', ms };
       },
       ping: async (ip, count = 2, waitS = 2) => (await sh(`busybox ping -c ${count} -W ${waitS} ${ip}`)).code === 0,
@@ -305,11 +491,31 @@ export class MultiHost {
    * Sends `mib` MiB over TCP from namespace `from` to `toIp` (busybox nc; a listener in
    * `to`) and returns bytes received and the elapsed time.
    */
-  async tcpTransfer(from: string, to: string, toIp: string, mib: number, port = 5001): Promise<{ bytes: number; ms: number; mbitPerS: number }> {
-    const server = this.root('ip', ['netns', 'exec', to, 'busybox', 'sh', '-c', `busybox nc -l -p ${port} | busybox wc -c`], { timeoutMs: 120_000 });
+  async tcpTransfer(
+    from: string,
+    to: string,
+    toIp: string,
+    mib: number,
+    port = 5001,
+  ): Promise<{ bytes: number; ms: number; mbitPerS: number }> {
+    const server = this.root('ip', ['netns', 'exec', to, 'busybox', 'sh', '-c', `busybox nc -l -p ${port} | busybox wc -c`], {
+      timeoutMs: 120_000,
+    });
     await sleep(300);
     const t0 = performance.now();
-    await this.root('ip', ['netns', 'exec', from, 'busybox', 'sh', '-c', `busybox dd if=/dev/zero bs=65536 count=${mib * 16} 2>/dev/null | busybox nc ${toIp} ${port}`], { timeoutMs: 120_000 });
+    await this.root(
+      'ip',
+      [
+        'netns',
+        'exec',
+        from,
+        'busybox',
+        'sh',
+        '-c',
+        `busybox dd if=/dev/zero bs=65536 count=${mib * 16} 2>/dev/null | busybox nc ${toIp} ${port}`,
+      ],
+      { timeoutMs: 120_000 },
+    );
     const out = await server;
     const ms = performance.now() - t0;
     const bytes = Number(out.stdout.trim());
@@ -341,16 +547,24 @@ export class MultiHost {
         pid = Number(readFileSync(pidFile, 'utf8').trim()); // may vanish while daemons exit
         if (!(pid > 0)) continue;
         cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch { continue; }
+      } catch {
+        continue;
+      }
       if (!cmdline.includes(this.dir) || /ovs/.test(cmdline)) continue;
-      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
     }
     for (const h of this.hosts) {
       for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
         const pf = join(h.dir, 'run', `${d}.pid`);
         if (!existsSync(pf)) continue;
         const pid = readFileSync(pf, 'utf8').trim();
-        await tryRun(`stop ${d} on ${h.name}`, () => this.root('ovs-appctl', ['-t', join(h.dir, 'run', `${d}.${pid}.ctl`), 'exit'], { timeoutMs: 10_000 }));
+        await tryRun(`stop ${d} on ${h.name}`, () =>
+          this.root('ovs-appctl', ['-t', join(h.dir, 'run', `${d}.${pid}.ctl`), 'exit'], { timeoutMs: 10_000 }),
+        );
       }
     }
     await sleep(200);
@@ -375,7 +589,9 @@ function findPidFiles(dir: string): string[] {
     let entries: import('node:fs').Dirent[];
     try {
       entries = readdirSync(d, { withFileTypes: true });
-    } catch { return; }
+    } catch {
+      return;
+    }
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p, depth + 1);

@@ -43,11 +43,27 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
   const inCtl = (argv: string[], o?: RunOptions) => root('ip', ['netns', 'exec', mh.mgmtNs, ...argv], o);
   const ctlToml = join(ctlDir, 'controller.toml');
   const publicUrl = `http://198.51.100.1:${PORT}`;
-  writeFileSync(ctlToml, toml([
-    `data_dir = "${ctlDir}/data"`, `public_url = "${publicUrl}"`, '', '[listen]', 'host = "198.51.100.1"', `port = ${PORT}`,
-    '', '[agents]', 'heartbeat_s = 5', 'down_after_missed = 3',
-  ]));
-  const cli = (args: string[]) => root('busybox', ['env', `HOMESTACK_CONFIG=${ctlToml}`, NODE, join(REPO, 'dist/controller/cli/main.js'), ...args, '--config', ctlToml], { timeoutMs: 120_000 });
+  writeFileSync(
+    ctlToml,
+    toml([
+      `data_dir = "${ctlDir}/data"`,
+      `public_url = "${publicUrl}"`,
+      '',
+      '[listen]',
+      'host = "198.51.100.1"',
+      `port = ${PORT}`,
+      '',
+      '[agents]',
+      'heartbeat_s = 5',
+      'down_after_missed = 3',
+    ]),
+  );
+  const cli = (args: string[]) =>
+    root(
+      'busybox',
+      ['env', `HOMESTACK_CONFIG=${ctlToml}`, NODE, join(REPO, 'dist/controller/cli/main.js'), ...args, '--config', ctlToml],
+      { timeoutMs: 120_000 },
+    );
 
   const simHosts: SimHost[] = [];
   let sshHost: { h: SimHost; i: number; name: string } | null = null;
@@ -62,13 +78,30 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
     simHosts.push(h);
     const data = join(h.dir, 'data');
     const agentToml = join(h.dir, 'agent.toml');
-    writeFileSync(agentToml, toml([
-      `host = "${mh.prefix}-${name.toLowerCase()}"`, 'roles = ["compute", "network"]', `data_dir = "${data}"`,
-      `controller_url = "${publicUrl}"`, `credential_file = "${join(h.dir, 'agent.key')}"`, 'heartbeat_s = 5', '',
-      '[listen]', `host = "198.51.100.${10 + i}"`, 'port = 8001', '',
-      '[compute]', 'virt_type = "qemu"', `instances_dir = "${join(data, 'instances')}"`, '',
-      '[network]', `tunnel_ip = "${h.tunnelIp}"`, 'resync_s = 30', '',
-    ]));
+    writeFileSync(
+      agentToml,
+      toml([
+        `host = "${mh.prefix}-${name.toLowerCase()}"`,
+        'roles = ["compute", "network"]',
+        `data_dir = "${data}"`,
+        `controller_url = "${publicUrl}"`,
+        `credential_file = "${join(h.dir, 'agent.key')}"`,
+        'heartbeat_s = 5',
+        '',
+        '[listen]',
+        `host = "198.51.100.${10 + i}"`,
+        'port = 8001',
+        '',
+        '[compute]',
+        'virt_type = "qemu"',
+        `instances_dir = "${join(data, 'instances')}"`,
+        '',
+        '[network]',
+        `tunnel_ip = "${h.tunnelIp}"`,
+        'resync_s = 30',
+        '',
+      ]),
+    );
     await cli(['host', 'enrol-local', '--agent-config', agentToml]);
   }
   const pw = 'acc-admin-password-0123';
@@ -76,32 +109,95 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
   await cli(['bootstrap', '--admin-password-file', join(ctlDir, 'admin.pw'), '--public-url', publicUrl]);
 
   // controller in the operator namespace, agents inside their hosts
-  const daemon = (log: string, pid: string, argv: string[]) =>
-    ['busybox', 'start-stop-daemon', '-S', '-b', '-m', '-p', pid, '-x', '/bin/busybox', '--', 'sh', '-c', `exec ${argv.join(' ')} >>${log} 2>&1`];
-  await inCtl(daemon(join(ctlDir, 'controller.log'), join(ctlDir, 'controller.pid'), [NODE, join(REPO, 'dist/controller/main.js'), '--config', ctlToml]));
+  const daemon = (log: string, pid: string, argv: string[]) => [
+    'busybox',
+    'start-stop-daemon',
+    '-S',
+    '-b',
+    '-m',
+    '-p',
+    pid,
+    '-x',
+    '/bin/busybox',
+    '--',
+    'sh',
+    '-c',
+    `exec ${argv.join(' ')} >>${log} 2>&1`,
+  ];
+  await inCtl(
+    daemon(join(ctlDir, 'controller.log'), join(ctlDir, 'controller.pid'), [
+      NODE,
+      join(REPO, 'dist/controller/main.js'),
+      '--config',
+      ctlToml,
+    ]),
+  );
   for (const h of simHosts) {
-    const [cmd, ...args] = daemon(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [NODE, join(REPO, 'dist/agents/main.js'), '--config', join(h.dir, 'agent.toml')]);
+    const [cmd, ...args] = daemon(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [
+      NODE,
+      join(REPO, 'dist/agents/main.js'),
+      '--config',
+      join(h.dir, 'agent.toml'),
+    ]);
     await h.run(cmd as 'busybox', args);
   }
   if (sshHost) {
     const { h, i, name } = sshHost;
     const addr = `198.51.100.${10 + i}`;
-    writeFileSync(join(ctlDir, 'known_hosts'), `${addr} ${readFileSync(join(h.dir, 'ssh', 'hostkey.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    writeFileSync(
+      join(ctlDir, 'known_hosts'),
+      `${addr} ${readFileSync(join(h.dir, 'ssh', 'hostkey.pub'), 'utf8')
+        .split(' ')
+        .slice(0, 2)
+        .join(' ')}\n`,
+    );
     const t0 = Date.now();
-    const r = await inCtl([NODE, join(REPO, 'dist/controller/cli/main.js'), 'host', 'add', `root@${addr}`, '--config', ctlToml,
-      '--identity-file', join(h.dir, 'ssh', 'id'), '--known-hosts', join(ctlDir, 'known_hosts'), '--roles', 'compute,network',
-      '--name', `${mh.prefix}-${name.toLowerCase()}`, '--tunnel-ip', h.tunnelIp, '--prefix', join(h.dir, 'root')], { timeoutMs: 300_000, okCodes: [0, 1] });
+    const r = await inCtl(
+      [
+        NODE,
+        join(REPO, 'dist/controller/cli/main.js'),
+        'host',
+        'add',
+        `root@${addr}`,
+        '--config',
+        ctlToml,
+        '--identity-file',
+        join(h.dir, 'ssh', 'id'),
+        '--known-hosts',
+        join(ctlDir, 'known_hosts'),
+        '--roles',
+        'compute,network',
+        '--name',
+        `${mh.prefix}-${name.toLowerCase()}`,
+        '--tunnel-ip',
+        h.tunnelIp,
+        '--prefix',
+        join(h.dir, 'root'),
+      ],
+      { timeoutMs: 300_000, okCodes: [0, 1] },
+    );
     process.stdout.write(r.stdout + r.stderr);
     process.stdout.write(`host ${name} enrolled over SSH in ${Date.now() - t0} ms (exit ${r.code})\n`);
     if (r.code !== 0) return 1;
   }
   const openrc = join(ctlDir, 'openrc');
-  writeFileSync(openrc, [
-    `export OS_AUTH_URL=${publicUrl}/identity/v3`, 'export OS_IDENTITY_API_VERSION=3', 'export OS_USERNAME=admin', `export OS_PASSWORD=${pw}`,
-    'export OS_PROJECT_NAME=admin', 'export OS_USER_DOMAIN_NAME=Default', 'export OS_PROJECT_DOMAIN_NAME=Default', 'export OS_REGION_NAME=RegionOne', '',
-  ].join('\n'));
+  writeFileSync(
+    openrc,
+    [
+      `export OS_AUTH_URL=${publicUrl}/identity/v3`,
+      'export OS_IDENTITY_API_VERSION=3',
+      'export OS_USERNAME=admin',
+      `export OS_PASSWORD=${pw}`,
+      'export OS_PROJECT_NAME=admin',
+      'export OS_USER_DOMAIN_NAME=Default',
+      'export OS_PROJECT_DOMAIN_NAME=Default',
+      'export OS_REGION_NAME=RegionOne',
+      '',
+    ].join('\n'),
+  );
   // wait for both hosts, then the external network
-  const os = (args: string[], o?: RunOptions) => inCtl(['busybox', 'sh', '-c', `. ${openrc} && openstack ${args.join(' ')}`], { timeoutMs: 60_000, ...o });
+  const os = (args: string[], o?: RunOptions) =>
+    inCtl(['busybox', 'sh', '-c', `. ${openrc} && openstack ${args.join(' ')}`], { timeoutMs: 60_000, ...o });
   let upCount = 0;
   for (let i = 0; i < 60 && upCount < hosts; i++) {
     await new Promise((r) => setTimeout(r, 2000));
@@ -109,22 +205,52 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
     upCount = r.stdout.split('\n').filter((l) => / up$/.test(l)).length;
   }
   process.stdout.write(`compute hosts up: ${upCount}/${hosts}\n`);
-  await os(['network', 'create', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public', 'public'], { okCodes: [0, 1] });
-  await os(['subnet', 'create', '--network', 'public', '--subnet-range', '172.24.4.0/24', '--gateway', '172.24.4.1', '--no-dhcp',
-    '--allocation-pool', 'start=172.24.4.100,end=172.24.4.200', 'public-subnet'], { okCodes: [0, 1] });
-  process.stdout.write(`run ${mh.runId}: . ${openrc}; ip netns exec ${mh.mgmtNs} <acceptance script>\n` +
-    `logs: ${ctlDir}/controller.log, ${mh.dir}/h*/agent.log; down: two-host-cloud.ts down ${mh.runId}\n`);
+  await os(
+    ['network', 'create', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public', 'public'],
+    { okCodes: [0, 1] },
+  );
+  await os(
+    [
+      'subnet',
+      'create',
+      '--network',
+      'public',
+      '--subnet-range',
+      '172.24.4.0/24',
+      '--gateway',
+      '172.24.4.1',
+      '--no-dhcp',
+      '--allocation-pool',
+      'start=172.24.4.100,end=172.24.4.200',
+      'public-subnet',
+    ],
+    { okCodes: [0, 1] },
+  );
+  process.stdout.write(
+    `run ${mh.runId}: . ${openrc}; ip netns exec ${mh.mgmtNs} <acceptance script>\n` +
+      `logs: ${ctlDir}/controller.log, ${mh.dir}/h*/agent.log; down: two-host-cloud.ts down ${mh.runId}\n`,
+  );
   return upCount === hosts ? 0 : 1;
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'up') return up(Number(argv.includes('--hosts') ? argv[argv.indexOf('--hosts') + 1] : 2) || 2, argv.includes('--ssh-enrol'));
+  if (argv[0] === 'up')
+    return up(Number(argv.includes('--hosts') ? argv[argv.indexOf('--hosts') + 1] : 2) || 2, argv.includes('--ssh-enrol'));
   if (argv[0] === 'down' && argv[1]) {
     const mh = MultiHost.attach(argv[1]);
-    for (const f of [join(mh.dir, 'ctl', 'controller.pid'), ...mh.hosts.flatMap((h) => [join(h.dir, 'agent.pid'), join(h.dir, 'root/run/homestack-agent.pid'), join(h.dir, 'ssh/sshd.pid')])]) {
+    for (const f of [
+      join(mh.dir, 'ctl', 'controller.pid'),
+      ...mh.hosts.flatMap((h) => [
+        join(h.dir, 'agent.pid'),
+        join(h.dir, 'root/run/homestack-agent.pid'),
+        join(h.dir, 'ssh/sshd.pid'),
+      ]),
+    ]) {
       try {
         process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGTERM');
-      } catch { /* not running */ }
+      } catch {
+        /* not running */
+      }
     }
     await new Promise((r) => setTimeout(r, 1500));
     const problems = await mh.teardown();
@@ -143,16 +269,30 @@ async function startSshd(h: SimHost, addr: string): Promise<void> {
   await root('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'hostkey')]);
   await root('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'id')]);
   writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'id.pub')), { mode: 0o600 });
-  writeFileSync(join(d, 'sshd_config'), toml([
-    'Port 22', `ListenAddress ${addr}`, `HostKey ${join(d, 'hostkey')}`, `PidFile ${join(d, 'sshd.pid')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
-  ]));
+  writeFileSync(
+    join(d, 'sshd_config'),
+    toml([
+      'Port 22',
+      `ListenAddress ${addr}`,
+      `HostKey ${join(d, 'hostkey')}`,
+      `PidFile ${join(d, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+    ]),
+  );
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   // sshd re-executes itself, so it needs its absolute path.
   await h.run('/usr/sbin/sshd' as 'sshd', ['-f', join(d, 'sshd_config'), '-E', join(d, 'sshd.log')]);
 }
 
-main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (c) => process.exit(c),
+  (e: unknown) => {
+    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

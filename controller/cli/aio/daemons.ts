@@ -50,16 +50,29 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
 /** The daemons the agents need, in start order (a literal list: house style 3.7 rule 5). */
 export const SYSTEM_DAEMONS: DaemonDef[] = [
   {
-    name: 'virtlogd', comm: 'virtlogd', unit: 'virtlogd.service', pidFile: '/run/virtlogd.pid',
-    start: async (run) => { await run('virtlogd', ['-d']); },
+    name: 'virtlogd',
+    comm: 'virtlogd',
+    unit: 'virtlogd.service',
+    pidFile: '/run/virtlogd.pid',
+    start: async (run) => {
+      await run('virtlogd', ['-d']);
+    },
   },
   {
-    name: 'libvirtd', comm: 'libvirtd', unit: 'libvirtd.service', pidFile: '/run/libvirtd.pid',
-    start: async (run) => { await run('libvirtd', ['-d']); },
+    name: 'libvirtd',
+    comm: 'libvirtd',
+    unit: 'libvirtd.service',
+    pidFile: '/run/libvirtd.pid',
+    start: async (run) => {
+      await run('libvirtd', ['-d']);
+    },
     ready: () => waitFor('libvirtd', () => existsSync('/run/libvirt/libvirt-sock')),
   },
   {
-    name: 'ovsdb-server', comm: 'ovsdb-server', unit: 'ovsdb-server.service', pidFile: `${OVS_RUN}/ovsdb-server.pid`,
+    name: 'ovsdb-server',
+    comm: 'ovsdb-server',
+    unit: 'ovsdb-server.service',
+    pidFile: `${OVS_RUN}/ovsdb-server.pid`,
     start: async (run) => {
       mkdirSync(OVS_RUN, { recursive: true });
       mkdirSync('/var/log/openvswitch', { recursive: true });
@@ -67,8 +80,14 @@ export const SYSTEM_DAEMONS: DaemonDef[] = [
         mkdirSync('/etc/openvswitch', { recursive: true });
         await run('ovsdb-tool', ['create', OVS_DB, OVS_SCHEMA]);
       }
-      await run('ovsdb-server', [OVS_DB, `--remote=punix:${OVS_RUN}/db.sock`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
-        `--pidfile=${OVS_RUN}/ovsdb-server.pid`, '--detach', '--log-file=/var/log/openvswitch/ovsdb-server.log']);
+      await run('ovsdb-server', [
+        OVS_DB,
+        `--remote=punix:${OVS_RUN}/db.sock`,
+        '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
+        `--pidfile=${OVS_RUN}/ovsdb-server.pid`,
+        '--detach',
+        '--log-file=/var/log/openvswitch/ovsdb-server.log',
+      ]);
     },
     ready: async (run) => {
       await waitFor('ovsdb-server', () => existsSync(`${OVS_RUN}/db.sock`));
@@ -76,21 +95,39 @@ export const SYSTEM_DAEMONS: DaemonDef[] = [
     },
   },
   {
-    name: 'ovs-vswitchd', comm: 'ovs-vswitchd', unit: 'ovs-vswitchd.service', pidFile: `${OVS_RUN}/ovs-vswitchd.pid`,
+    name: 'ovs-vswitchd',
+    comm: 'ovs-vswitchd',
+    unit: 'ovs-vswitchd.service',
+    pidFile: `${OVS_RUN}/ovs-vswitchd.pid`,
     start: async (run) => {
-      await run('ovs-vswitchd', [`unix:${OVS_RUN}/db.sock`, `--pidfile=${OVS_RUN}/ovs-vswitchd.pid`, '--detach',
-        '--log-file=/var/log/openvswitch/ovs-vswitchd.log']);
+      await run('ovs-vswitchd', [
+        `unix:${OVS_RUN}/db.sock`,
+        `--pidfile=${OVS_RUN}/ovs-vswitchd.pid`,
+        '--detach',
+        '--log-file=/var/log/openvswitch/ovs-vswitchd.log',
+      ]);
     },
     ready: (run) => waitFor('ovs-vswitchd', async () => (await run('ovs-vsctl', ['--timeout=5', 'show'])).code === 0),
   },
   {
-    name: 'tgtd', comm: 'tgtd', unit: 'tgt.service', pidFile: '/run/tgtd.pid',
-    start: async (run) => { await run('tgtd', ['--pid-file', '/run/tgtd.pid']); },
-    ready: (run) => waitFor('tgtd', async () => (await run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).code === 0),
+    name: 'tgtd',
+    comm: 'tgtd',
+    unit: 'tgt.service',
+    pidFile: '/run/tgtd.pid',
+    start: async (run) => {
+      await run('tgtd', ['--pid-file', '/run/tgtd.pid']);
+    },
+    ready: (run) =>
+      waitFor('tgtd', async () => (await run('tgtadm', ['--lld', 'iscsi', '--mode', 'target', '--op', 'show'])).code === 0),
   },
 ];
 
-export interface DaemonReport { name: string; state: 'running' | 'started' | 'failed'; how?: string; error?: string }
+export interface DaemonReport {
+  name: string;
+  state: 'running' | 'started' | 'failed';
+  how?: string;
+  error?: string;
+}
 
 /**
  * Starts the daemons that are not running: with systemctl when systemd is PID 1,
@@ -98,7 +135,10 @@ export interface DaemonReport { name: string; state: 'running' | 'started' | 'fa
  * this call started (recorded by the caller for `aio down`). A daemon that fails to
  * start is reported, the others still start.
  */
-export async function startSystemDaemons(run: Runner, log: (s: string) => void): Promise<{ report: DaemonReport[]; started: StartedDaemon[] }> {
+export async function startSystemDaemons(
+  run: Runner,
+  log: (s: string) => void,
+): Promise<{ report: DaemonReport[]; started: StartedDaemon[] }> {
   const report: DaemonReport[] = [];
   const started: StartedDaemon[] = [];
   const viaSystemd = systemdIsPid1();

@@ -7,7 +7,7 @@ import { ControllerConfigSchema } from '../../../shared/config/controller.js';
 import { Value } from 'typebox/value';
 
 describe('all-in-one files', () => {
-  it('writes configs that pass the daemons\' schemas', () => {
+  it("writes configs that pass the daemons' schemas", () => {
     const c = smolToml(controllerToml('192.0.2.7'));
     expect(Value.Check(ControllerConfigSchema, Value.Default(ControllerConfigSchema, c))).toBe(true);
     expect(c).toMatchObject({ public_url: 'http://192.0.2.7:8000', listen: { host: '0.0.0.0', port: 8000 } });

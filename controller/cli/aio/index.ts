@@ -10,7 +10,16 @@ import { openContext, printTable } from '../context.js';
 import { enrolLocal } from '../hosts.js';
 import { startSystemDaemons, stopSystemDaemons, SYSTEM_DAEMONS, type StartedDaemon } from './daemons.js';
 import {
-  AIO, agentToml, cloudsYaml, controllerToml, ensureAdminPassword, localHostName, openrc, primaryIp, writeOnce, writePrivate,
+  AIO,
+  agentToml,
+  cloudsYaml,
+  controllerToml,
+  ensureAdminPassword,
+  localHostName,
+  openrc,
+  primaryIp,
+  writeOnce,
+  writePrivate,
 } from './files.js';
 import { serviceRunning, startService, stopService, type StartedService } from './services.js';
 
@@ -78,7 +87,8 @@ async function up(): Promise<number> {
   const d = await startSystemDaemons(run, say);
   state.daemons.push(...d.started);
   saveState(state);
-  for (const r of d.report) if (r.state === 'failed') say(`warning: ${r.name} is not running (${r.error}); roles that need it will be unavailable`);
+  for (const r of d.report)
+    if (r.state === 'failed') say(`warning: ${r.name} is not running (${r.error}); roles that need it will be unavailable`);
 
   // 2. Configs, the host credential, the admin password (all reused when present).
   const ip = primaryIp();
@@ -125,7 +135,9 @@ async function up(): Promise<number> {
 
   // 5. Wait for the local host to be up.
   if (!(await waitHostUp(local.name, startedAt, 90_000))) {
-    process.stderr.write(`homestack aio up: host ${local.name} did not come up within 90 s; see ${AIO.logDir}/agent.log and controller.log\n`);
+    process.stderr.write(
+      `homestack aio up: host ${local.name} did not come up within 90 s; see ${AIO.logDir}/agent.log and controller.log\n`,
+    );
     return 1;
   }
   say(`host ${local.name} is up`);
@@ -165,19 +177,34 @@ async function status(argv: readonly string[]): Promise<number> {
   const rows: Array<Record<string, unknown>> = [];
   for (const s of ['controller', 'agent'] as const) {
     const rec = state.services.find((x) => x.name === s);
-    rows.push({ what: s, running: await serviceRunning(run, s), started_by_aio: rec ? rec.how : 'no', pid: livePid(join(AIO.runDir, `${s}.pid`)) ?? '' });
+    rows.push({
+      what: s,
+      running: await serviceRunning(run, s),
+      started_by_aio: rec ? rec.how : 'no',
+      pid: livePid(join(AIO.runDir, `${s}.pid`)) ?? '',
+    });
   }
   for (const d of SYSTEM_DAEMONS) {
     const rec = state.daemons.find((x) => x.name === d.name);
-    rows.push({ what: d.name, running: pidsByComm(d.comm).length > 0, started_by_aio: rec ? rec.how : 'no', pid: pidsByComm(d.comm)[0] ?? '' });
+    rows.push({
+      what: d.name,
+      running: pidsByComm(d.comm).length > 0,
+      started_by_aio: rec ? rec.how : 'no',
+      pid: pidsByComm(d.comm)[0] ?? '',
+    });
   }
   printTable(rows, ['what', 'running', 'started_by_aio', 'pid'], argv.includes('--json'));
   if (existsSync(AIO.controllerToml)) {
     const ctx = openContext(['--config', AIO.controllerToml]);
     try {
       process.stdout.write('\n');
-      printTable(new HostRegistry(ctx.db, ctx.config).list().map((h) => ({ name: h.name, state: h.state, roles: h.roles.join(','), last_heartbeat: h.last_heartbeat_at })),
-        ['name', 'state', 'roles', 'last_heartbeat'], argv.includes('--json'));
+      printTable(
+        new HostRegistry(ctx.db, ctx.config)
+          .list()
+          .map((h) => ({ name: h.name, state: h.state, roles: h.roles.join(','), last_heartbeat: h.last_heartbeat_at })),
+        ['name', 'state', 'roles', 'last_heartbeat'],
+        argv.includes('--json'),
+      );
     } finally {
       ctx.close();
     }
@@ -188,10 +215,14 @@ async function status(argv: readonly string[]): Promise<number> {
 /** `homestack aio up|down|status`. */
 export async function aioCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
   switch (sub) {
-    case 'up': return up();
-    case 'down': return down();
-    case 'status': return status(argv);
-    case 'restart': return restart();
+    case 'up':
+      return up();
+    case 'down':
+      return down();
+    case 'status':
+      return status(argv);
+    case 'restart':
+      return restart();
     default:
       process.stderr.write('usage: homestack aio up|down|restart|status\n');
       return 2;

@@ -34,14 +34,31 @@ export interface FakeHost {
 export function addHost(db: Db, h: FakeHost): string {
   const id = newUuid();
   const ts = new Date().toISOString();
-  const caps = { roles: { compute: { ...(h.az ? { availability_zone: h.az } : {}), ...(h.arch ? { arch: h.arch } : {}) } }, unavailable_roles: {} };
+  const caps = {
+    roles: { compute: { ...(h.az ? { availability_zone: h.az } : {}), ...(h.arch ? { arch: h.arch } : {}) } },
+    unavailable_roles: {},
+  };
   db.prepare(
     `INSERT INTO hosts (id, name, agent_url, credential_hash, roles, hypervisor_type, vcpus, memory_mb, disk_gb, capabilities,
        enabled, state, registered_at, last_heartbeat_at, created_at, updated_at, tunnel_ip)
      VALUES (?, ?, ?, ?, ?, 'QEMU', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
-    id, h.name, `http://${h.name}:8001`, newUuid(), JSON.stringify(h.roles ?? ['compute']), h.vcpus ?? 8, h.memory_mb ?? 16384, h.disk_gb ?? 100,
-    JSON.stringify(caps), h.enabled === false ? 0 : 1, h.state ?? 'up', ts, ts, ts, ts, '192.0.2.1',
+    id,
+    h.name,
+    `http://${h.name}:8001`,
+    newUuid(),
+    JSON.stringify(h.roles ?? ['compute']),
+    h.vcpus ?? 8,
+    h.memory_mb ?? 16384,
+    h.disk_gb ?? 100,
+    JSON.stringify(caps),
+    h.enabled === false ? 0 : 1,
+    h.state ?? 'up',
+    ts,
+    ts,
+    ts,
+    ts,
+    '192.0.2.1',
   );
   return id;
 }

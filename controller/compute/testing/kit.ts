@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Value } from 'typebox/value';
-import { InstanceSpec as InstanceSpecSchema, PowerState, type InstanceSpec, type InstanceState } from '../../../shared/agent/compute.js';
+import {
+  InstanceSpec as InstanceSpecSchema,
+  PowerState,
+  type InstanceSpec,
+  type InstanceState,
+} from '../../../shared/agent/compute.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../../shared/config/controller.js';
 import { agentLayerOf } from '../../agents/index.js';
 import { buildApp } from '../../app.js';
@@ -29,12 +34,28 @@ export class FakeGateway implements ComputeHostGateway {
   console = 'line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\n';
   private held: Array<() => void> | null = null;
 
-  hold(): void { this.held = []; }
-  release(): void { const h = this.held ?? []; this.held = null; for (const f of h) f(); }
+  hold(): void {
+    this.held = [];
+  }
+  release(): void {
+    const h = this.held ?? [];
+    this.held = null;
+    for (const f of h) f();
+  }
 
   private state(uuid: string): InstanceState {
     const d = this.domains.get(uuid);
-    return { uuid, power_state: d?.power ?? 0, state: d ? 'running' : 'absent', suspended_to_disk: false, vcpus: 1, memory_mb: 64, cpu_time_ns: 0, volumes: Object.fromEntries(this.volumes.get(uuid) ?? []), ports: [] };
+    return {
+      uuid,
+      power_state: d?.power ?? 0,
+      state: d ? 'running' : 'absent',
+      suspended_to_disk: false,
+      vcpus: 1,
+      memory_mb: 64,
+      cpu_time_ns: 0,
+      volumes: Object.fromEntries(this.volumes.get(uuid) ?? []),
+      ports: [],
+    };
   }
 
   async spawn(host: HostRef, spec: InstanceSpec) {
@@ -45,7 +66,8 @@ export class FakeGateway implements ComputeHostGateway {
       throw new Error(`the spec breaks the compute contract at ${e?.instancePath}: ${e?.message}`);
     }
     if (this.held) await new Promise<void>((r) => this.held!.push(r));
-    if (this.failSpawn.has(host.name)) throw new HostOpError('SpawnFailed', `define domain: virsh: error: failed on ${host.name}`);
+    if (this.failSpawn.has(host.name))
+      throw new HostOpError('SpawnFailed', `define domain: virsh: error: failed on ${host.name}`);
     if (this.domains.has(spec.uuid)) throw new HostOpError('InstanceExists', 'exists');
     this.domains.set(spec.uuid, { host: host.name, power: PowerState.RUNNING, spec });
     return { state: this.state(spec.uuid), libvirtStartMs: 5 };
@@ -62,7 +84,14 @@ export class FakeGateway implements ComputeHostGateway {
     if (!d) throw new HostOpError('InstanceNotFound', `no domain ${uuid}`);
     if (this.failPower.has(op)) throw new HostOpError('HypervisorError', `${op} failed`);
     const to: Record<PowerOp, InstanceState['power_state']> = {
-      start: 1, stop: 4, reboot_soft: 1, reboot_hard: 1, pause: 3, unpause: 1, suspend: 4, resume: 1,
+      start: 1,
+      stop: 4,
+      reboot_soft: 1,
+      reboot_hard: 1,
+      pause: 3,
+      unpause: 1,
+      suspend: 4,
+      resume: 1,
     };
     d.power = to[op];
     return this.state(uuid);
@@ -85,7 +114,7 @@ export class FakeGateway implements ComputeHostGateway {
     this.calls.push({ op: 'attach', host: host.name, uuid });
     const d = this.domains.get(uuid);
     if (!d) throw new HostOpError('InstanceNotFound', `no domain ${uuid}`);
-    const vols = (this.volumes.get(uuid) ?? new Map<string, string>());
+    const vols = this.volumes.get(uuid) ?? new Map<string, string>();
     const dev = device ?? `/dev/vd${String.fromCharCode(98 + vols.size)}`;
     vols.set(volumeId, dev);
     this.volumes.set(uuid, vols);
@@ -102,7 +131,8 @@ export class FakeGateway implements ComputeHostGateway {
     this.calls.push({ op: 'vnc', host: host.name, uuid });
     const d = this.domains.get(uuid);
     if (!d) throw new HostOpError('InstanceNotFound', `no domain ${uuid}`);
-    if (d.power !== PowerState.RUNNING && d.power !== PowerState.PAUSED) throw new HostOpError('InvalidState', `Instance ${uuid} has no VNC display (it is not running).`);
+    if (d.power !== PowerState.RUNNING && d.power !== PowerState.PAUSED)
+      throw new HostOpError('InvalidState', `Instance ${uuid} has no VNC display (it is not running).`);
     return { host: '127.0.0.1', port: 5900 };
   }
 
@@ -121,7 +151,13 @@ export interface ComputeCloud {
   ctx: ComputeCtx;
   admin: string;
   adminProjectId: string;
-  req(method: string, url: string, token?: string, payload?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  req(
+    method: string,
+    url: string,
+    token?: string,
+    payload?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** A member of a new project: its token and project id. */
   member(name: string): Promise<{ token: string; projectId: string; userId: string }>;
   host(h: FakeHost): string;
@@ -133,11 +169,17 @@ export interface ComputeCloud {
 }
 
 /** An in-memory controller (identity, images, networks, compute) with a fake compute gateway. */
-export async function computeCloud(compute: Partial<ControllerConfig['compute']> = {}, o: { realAgents?: boolean } = {}): Promise<ComputeCloud> {
+export async function computeCloud(
+  compute: Partial<ControllerConfig['compute']> = {},
+  o: { realAgents?: boolean } = {},
+): Promise<ComputeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-compute-'));
   const config = Value.Default(ControllerConfigSchema, {
-    data_dir: dir, public_url: 'http://cloud.test:8000',
-    identity: { scrypt_log_n: 10 }, images: { qemu_img_check: false }, compute: { sync_power_state_s: 0, ...compute },
+    data_dir: dir,
+    public_url: 'http://cloud.test:8000',
+    identity: { scrypt_log_n: 10 },
+    images: { qemu_img_check: false },
+    compute: { sync_power_state_s: 0, ...compute },
   }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
@@ -149,17 +191,29 @@ export async function computeCloud(compute: Partial<ControllerConfig['compute']>
   const ctx = app.homestack.deps.extras.computeCtx as ComputeCtx;
   const req: ComputeCloud['req'] = async (method, url, token, payload, headers = {}) => {
     const r = await app.inject({
-      method: method as 'GET', url,
-      headers: { ...(token ? { 'x-auth-token': token } : {}), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(token ? { 'x-auth-token': token } : {}),
+        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       payload: payload === undefined ? undefined : JSON.stringify(payload),
     });
     let body: unknown = null;
-    try { body = r.body ? r.json() : null; } catch { body = r.body; }
+    try {
+      body = r.body ? r.json() : null;
+    } catch {
+      body = r.body;
+    }
     return { status: r.statusCode, body, headers: r.headers };
   };
   const login = async (user: string, password: string, project: string) => {
     const r = await req('POST', '/identity/v3/auth/tokens', undefined, {
-      auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } }, scope: { project: { name: project, domain: { name: 'Default' } } } },
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } },
+        scope: { project: { name: project, domain: { name: 'Default' } } },
+      },
     });
     if (r.status !== 201) throw new Error(`login ${user}: ${r.status} ${JSON.stringify(r.body)}`);
     return String(r.headers['x-subject-token']);
@@ -170,28 +224,64 @@ export async function computeCloud(compute: Partial<ControllerConfig['compute']>
     return r.body;
   };
   return {
-    app, db, config, gw, ctx, admin, adminProjectId: boot.adminProjectId, req,
+    app,
+    db,
+    config,
+    gw,
+    ctx,
+    admin,
+    adminProjectId: boot.adminProjectId,
+    req,
     async member(name) {
-      const p = ok(await req('POST', '/identity/v3/projects', admin, { project: { name: `${name}-p`, domain_id: 'default' } }), 'project').project;
-      const u = ok(await req('POST', '/identity/v3/users', admin, { user: { name, password: 'pw', domain_id: 'default', default_project_id: p.id } }), 'user').user;
+      const p = ok(
+        await req('POST', '/identity/v3/projects', admin, { project: { name: `${name}-p`, domain_id: 'default' } }),
+        'project',
+      ).project;
+      const u = ok(
+        await req('POST', '/identity/v3/users', admin, {
+          user: { name, password: 'pw', domain_id: 'default', default_project_id: p.id },
+        }),
+        'user',
+      ).user;
       const roles = ok(await req('GET', '/identity/v3/roles?name=member', admin), 'roles').roles;
       ok(await req('PUT', `/identity/v3/projects/${p.id}/users/${u.id}/roles/${roles[0].id}`, admin), 'grant');
       return { token: await login(name, 'pw', `${name}-p`), projectId: p.id, userId: u.id };
     },
-    host: (h) => { const id = addHost(db, h); ctx.scheduler.cache.invalidate(); return id; },
+    host: (h) => {
+      const id = addHost(db, h);
+      ctx.scheduler.cache.invalidate();
+      return id;
+    },
     async flavor(name, o = {}) {
-      return ok(await req('POST', '/compute/v2.1/flavors', admin, { flavor: { name, ram: o.ram ?? 512, vcpus: o.vcpus ?? 1, disk: o.disk ?? 1, id: null } }), 'flavor').flavor.id;
+      return ok(
+        await req('POST', '/compute/v2.1/flavors', admin, {
+          flavor: { name, ram: o.ram ?? 512, vcpus: o.vcpus ?? 1, disk: o.disk ?? 1, id: null },
+        }),
+        'flavor',
+      ).flavor.id;
     },
     async image(name, token = admin, properties = {}) {
       const auth = app.homestack.auth.validator.validate(token);
       const images = app.homestack.deps.facades.images!;
-      const rec = images.createRecord(auth, { name, owner: auth.projectId!, disk_format: 'raw', container_format: 'bare', visibility: 'public', properties });
+      const rec = images.createRecord(auth, {
+        name,
+        owner: auth.projectId!,
+        disk_format: 'raw',
+        container_format: 'bare',
+        visibility: 'public',
+        properties,
+      });
       await images.upload(rec.id, Readable.from([Buffer.alloc(4096, 1)]));
       return rec.id;
     },
     async network(name, cidr, token = admin) {
       const n = ok(await req('POST', '/network/v2.0/networks', token, { network: { name } }), 'network').network;
-      ok(await req('POST', '/network/v2.0/subnets', token, { subnet: { network_id: n.id, cidr, ip_version: 4, name: `${name}-sub` } }), 'subnet');
+      ok(
+        await req('POST', '/network/v2.0/subnets', token, {
+          subnet: { network_id: n.id, cidr, ip_version: 4, name: `${name}-sub` },
+        }),
+        'subnet',
+      );
       return n.id;
     },
     settle: () => settle(ctx),

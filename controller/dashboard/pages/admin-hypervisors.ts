@@ -34,21 +34,27 @@ export const adminHypervisorsPage: Page = {
     const { hypervisors } = await ctx.api.get<{ hypervisors: HypervisorDoc[] }>('compute', '/v2.1/os-hypervisors/detail');
     const rows = [...hypervisors].sort((a, b) => a.hypervisor_hostname.localeCompare(b.hypervisor_hostname));
     const sum = (k: keyof HypervisorDoc) => rows.reduce((n, h) => n + (Number(h[k]) || 0), 0);
-    const summary = rows.length ? html`<div class="summary">
+    const summary = rows.length
+      ? html`<div class="summary">
 <p>vCPUs ${usageBar(sum('vcpus_used'), sum('vcpus'))}</p>
 <p>Memory ${usageBar(sum('memory_mb_used'), sum('memory_mb'), 'MB')}</p>
 <p>Local disk ${usageBar(sum('local_gb_used'), sum('local_gb'), 'GB')}</p>
-<p>Instances: ${sum('running_vms')}</p></div>` : '';
-    const list = table(rows, [
-      { label: 'Host', cell: (h) => h.hypervisor_hostname },
-      { label: 'Type', cell: (h) => h.hypervisor_type ?? '' },
-      { label: 'IP', cell: (h) => h.host_ip ?? '' },
-      { label: 'State', cell: (h) => html`${status(h.state)} ${status(h.status)}` },
-      { label: 'vCPUs', cell: (h) => usageBar(h.vcpus_used, h.vcpus) },
-      { label: 'Memory', cell: (h) => usageBar(h.memory_mb_used, h.memory_mb, 'MB') },
-      { label: 'Disk', cell: (h) => usageBar(h.local_gb_used, h.local_gb, 'GB') },
-      { label: 'Instances', cell: (h) => h.running_vms },
-    ], 'No compute hosts registered.');
+<p>Instances: ${sum('running_vms')}</p></div>`
+      : '';
+    const list = table(
+      rows,
+      [
+        { label: 'Host', cell: (h) => h.hypervisor_hostname },
+        { label: 'Type', cell: (h) => h.hypervisor_type ?? '' },
+        { label: 'IP', cell: (h) => h.host_ip ?? '' },
+        { label: 'State', cell: (h) => html`${status(h.state)} ${status(h.status)}` },
+        { label: 'vCPUs', cell: (h) => usageBar(h.vcpus_used, h.vcpus) },
+        { label: 'Memory', cell: (h) => usageBar(h.memory_mb_used, h.memory_mb, 'MB') },
+        { label: 'Disk', cell: (h) => usageBar(h.local_gb_used, h.local_gb, 'GB') },
+        { label: 'Instances', cell: (h) => h.running_vms },
+      ],
+      'No compute hosts registered.',
+    );
     return html`${summary}${list}`;
   },
 };

@@ -11,7 +11,14 @@ import { identityUsersPage } from './identity-users.js';
 const admin = (api: FakeCloudApi) => fakeContext(api, { admin: true });
 
 describe('admin pages are admin-only and in the admin or identity sections', () => {
-  it.each([adminHypervisorsPage, adminServicesPage, adminInstancesPage, adminFlavorsPage, identityProjectsPage, identityUsersPage])('$path', (p) => {
+  it.each([
+    adminHypervisorsPage,
+    adminServicesPage,
+    adminInstancesPage,
+    adminFlavorsPage,
+    identityProjectsPage,
+    identityUsersPage,
+  ])('$path', (p) => {
     expect(p.adminOnly).toBe(true);
     expect(['admin', 'identity']).toContain(p.nav?.section);
   });
@@ -21,8 +28,36 @@ describe('hypervisors', () => {
   it('shows usage bars per host and in total', async () => {
     const api = new FakeCloudApi().on('GET', 'compute', '/v2.1/os-hypervisors/detail', {
       hypervisors: [
-        { id: 1, hypervisor_hostname: `h2${XSS}`, hypervisor_type: 'QEMU', host_ip: '192.0.2.2', state: 'up', status: 'enabled', vcpus: 4, vcpus_used: 1, memory_mb: 4096, memory_mb_used: 1024, local_gb: 50, local_gb_used: 10, running_vms: 1 },
-        { id: 2, hypervisor_hostname: 'h1', hypervisor_type: 'QEMU', host_ip: '192.0.2.1', state: 'down', status: 'enabled', vcpus: 2, vcpus_used: 2, memory_mb: 2048, memory_mb_used: 512, local_gb: 20, local_gb_used: 0, running_vms: 2 },
+        {
+          id: 1,
+          hypervisor_hostname: `h2${XSS}`,
+          hypervisor_type: 'QEMU',
+          host_ip: '192.0.2.2',
+          state: 'up',
+          status: 'enabled',
+          vcpus: 4,
+          vcpus_used: 1,
+          memory_mb: 4096,
+          memory_mb_used: 1024,
+          local_gb: 50,
+          local_gb_used: 10,
+          running_vms: 1,
+        },
+        {
+          id: 2,
+          hypervisor_hostname: 'h1',
+          hypervisor_type: 'QEMU',
+          host_ip: '192.0.2.1',
+          state: 'down',
+          status: 'enabled',
+          vcpus: 2,
+          vcpus_used: 2,
+          memory_mb: 2048,
+          memory_mb_used: 512,
+          local_gb: 20,
+          local_gb_used: 0,
+          running_vms: 2,
+        },
       ],
     });
     const s = checkSafe(await adminHypervisorsPage.render(admin(api)));
@@ -45,8 +80,12 @@ describe('hypervisors', () => {
 describe('hosts and agents', () => {
   it('shows compute services, network agents and volume services up and down, and what failed to load', async () => {
     const api = new FakeCloudApi()
-      .on('GET', 'compute', '/v2.1/os-services', { services: [{ binary: 'nova-compute', host: XSS, zone: 'nova', status: 'enabled', state: 'up', updated_at: 't' }] })
-      .on('GET', 'network', '/v2.0/agents', { agents: [{ id: 'a', agent_type: 'L3 agent', binary: 'neutron-l3-agent', host: 'h1', alive: false, admin_state_up: true }] })
+      .on('GET', 'compute', '/v2.1/os-services', {
+        services: [{ binary: 'nova-compute', host: XSS, zone: 'nova', status: 'enabled', state: 'up', updated_at: 't' }],
+      })
+      .on('GET', 'network', '/v2.0/agents', {
+        agents: [{ id: 'a', agent_type: 'L3 agent', binary: 'neutron-l3-agent', host: 'h1', alive: false, admin_state_up: true }],
+      })
       .on('GET', 'volume', '/v3/p1/os-services', new ApiError(503, 'volume service unavailable'));
     const s = checkSafe(await adminServicesPage.render(admin(api)));
     expect(s).toContain(XSS_ESCAPED);
@@ -57,15 +96,28 @@ describe('hosts and agents', () => {
 });
 
 describe('all instances', () => {
-  it('lists every project\'s instances with project, host and flavor names', async () => {
+  it("lists every project's instances with project, host and flavor names", async () => {
     const api = new FakeCloudApi()
       .on('GET', 'compute', '/v2.1/servers/detail?all_tenants=1', {
         servers: [
-          { id: 'vm1', name: XSS, status: 'ACTIVE', tenant_id: 'p2', 'OS-EXT-SRV-ATTR:host': 'h1', flavor: { id: 'f1' }, addresses: { net: [{ addr: '10.0.0.5' }] } },
+          {
+            id: 'vm1',
+            name: XSS,
+            status: 'ACTIVE',
+            tenant_id: 'p2',
+            'OS-EXT-SRV-ATTR:host': 'h1',
+            flavor: { id: 'f1' },
+            addresses: { net: [{ addr: '10.0.0.5' }] },
+          },
           { id: 'vm2', name: 'a', status: 'SHUTOFF', tenant_id: 'p1', flavor: { id: 'gone' } },
         ],
       })
-      .on('GET', 'identity', '/v3/projects', { projects: [{ id: 'p1', name: 'alpha' }, { id: 'p2', name: 'beta' }] })
+      .on('GET', 'identity', '/v3/projects', {
+        projects: [
+          { id: 'p1', name: 'alpha' },
+          { id: 'p2', name: 'beta' },
+        ],
+      })
       .on('GET', 'compute', '/v2.1/flavors/detail?is_public=None', { flavors: [{ id: 'f1', name: 'm1.tiny' }] });
     const s = checkSafe(await adminInstancesPage.render(admin(api)));
     expect(s.indexOf('alpha')).toBeLessThan(s.indexOf('beta'));
@@ -77,9 +129,13 @@ describe('all instances', () => {
 });
 
 describe('flavors', () => {
-  const api = () => new FakeCloudApi().on('GET', 'compute', '/v2.1/flavors/detail?is_public=None', {
-    flavors: [{ id: 'f2', name: 'big', vcpus: 4, ram: 4096, disk: 20 }, { id: 'f1', name: XSS, vcpus: 1, ram: 512, disk: 1, 'os-flavor-access:is_public': false }],
-  });
+  const api = () =>
+    new FakeCloudApi().on('GET', 'compute', '/v2.1/flavors/detail?is_public=None', {
+      flavors: [
+        { id: 'f2', name: 'big', vcpus: 4, ram: 4096, disk: 20 },
+        { id: 'f1', name: XSS, vcpus: 1, ram: 512, disk: 1, 'os-flavor-access:is_public': false },
+      ],
+    });
 
   it('lists flavors by size, escaped, with create and delete forms', async () => {
     const s = checkSafe(await adminFlavorsPage.render(admin(api())));
@@ -89,32 +145,71 @@ describe('flavors', () => {
 
   it('creates with numbers and the public flag, and deletes', async () => {
     const a = api();
-    await adminFlavorsPage.actions!.create!(admin(a), { name: 'm1.small', vcpus: '1', ram: '2048', disk: '20', public: 'on', id: '' });
-    await adminFlavorsPage.actions!.create!(admin(a), { name: 'priv', vcpus: '2', ram: '64', disk: '0', id: 'priv-1', description: 'd' });
+    await adminFlavorsPage.actions!.create!(admin(a), {
+      name: 'm1.small',
+      vcpus: '1',
+      ram: '2048',
+      disk: '20',
+      public: 'on',
+      id: '',
+    });
+    await adminFlavorsPage.actions!.create!(admin(a), {
+      name: 'priv',
+      vcpus: '2',
+      ram: '64',
+      disk: '0',
+      id: 'priv-1',
+      description: 'd',
+    });
     await adminFlavorsPage.actions!.delete!(admin(a), { id: 'f1' });
     expect(a.writes()).toEqual([
-      { method: 'POST', service: 'compute', path: '/v2.1/flavors', body: { flavor: { name: 'm1.small', vcpus: 1, ram: 2048, disk: 20, 'os-flavor-access:is_public': true } } },
-      { method: 'POST', service: 'compute', path: '/v2.1/flavors', body: { flavor: { name: 'priv', vcpus: 2, ram: 64, disk: 0, 'os-flavor-access:is_public': false, id: 'priv-1', description: 'd' } } },
+      {
+        method: 'POST',
+        service: 'compute',
+        path: '/v2.1/flavors',
+        body: { flavor: { name: 'm1.small', vcpus: 1, ram: 2048, disk: 20, 'os-flavor-access:is_public': true } },
+      },
+      {
+        method: 'POST',
+        service: 'compute',
+        path: '/v2.1/flavors',
+        body: {
+          flavor: {
+            name: 'priv',
+            vcpus: 2,
+            ram: 64,
+            disk: 0,
+            'os-flavor-access:is_public': false,
+            id: 'priv-1',
+            description: 'd',
+          },
+        },
+      },
       { method: 'DELETE', service: 'compute', path: '/v2.1/flavors/f1' },
     ]);
   });
 
   it('refuses bad numbers and ids, naming the field', async () => {
     const a = api();
-    await expect(adminFlavorsPage.actions!.create!(admin(a), { name: 'x', vcpus: '0', ram: '1', disk: '0' })).rejects.toThrow('vCPUs must be at least 1.');
-    await expect(adminFlavorsPage.actions!.create!(admin(a), { name: 'x', vcpus: '1', ram: 'lots', disk: '0' })).rejects.toThrow('RAM (MB) must be a whole number.');
+    await expect(adminFlavorsPage.actions!.create!(admin(a), { name: 'x', vcpus: '0', ram: '1', disk: '0' })).rejects.toThrow(
+      'vCPUs must be at least 1.',
+    );
+    await expect(adminFlavorsPage.actions!.create!(admin(a), { name: 'x', vcpus: '1', ram: 'lots', disk: '0' })).rejects.toThrow(
+      'RAM (MB) must be a whole number.',
+    );
     await expect(adminFlavorsPage.actions!.delete!(admin(a), { id: '../servers' })).rejects.toThrow('not a valid id');
     expect(a.writes()).toEqual([]);
   });
 });
 
 describe('projects', () => {
-  const api = () => new FakeCloudApi().on('GET', 'identity', '/v3/projects', {
-    projects: [
-      { id: 'p1', name: 'demo', description: '', enabled: true, domain_id: 'default' },
-      { id: 'p2', name: XSS, description: XSS, enabled: false, domain_id: 'default' },
-    ],
-  });
+  const api = () =>
+    new FakeCloudApi().on('GET', 'identity', '/v3/projects', {
+      projects: [
+        { id: 'p1', name: 'demo', description: '', enabled: true, domain_id: 'default' },
+        { id: 'p2', name: XSS, description: XSS, enabled: false, domain_id: 'default' },
+      ],
+    });
 
   it('lists projects escaped; the current one cannot be disabled or deleted from here', async () => {
     const s = checkSafe(await identityProjectsPage.render(admin(api())));
@@ -131,7 +226,12 @@ describe('projects', () => {
     await identityProjectsPage.actions!.disable!(admin(a), { id: 'p2' });
     await identityProjectsPage.actions!.delete!(admin(a), { id: 'p2' });
     expect(a.writes()).toEqual([
-      { method: 'POST', service: 'identity', path: '/v3/projects', body: { project: { name: 'new', description: 'd', enabled: true } } },
+      {
+        method: 'POST',
+        service: 'identity',
+        path: '/v3/projects',
+        body: { project: { name: 'new', description: 'd', enabled: true } },
+      },
       { method: 'PATCH', service: 'identity', path: '/v3/projects/p2', body: { project: { enabled: true } } },
       { method: 'PATCH', service: 'identity', path: '/v3/projects/p2', body: { project: { enabled: false } } },
       { method: 'DELETE', service: 'identity', path: '/v3/projects/p2' },
@@ -140,23 +240,38 @@ describe('projects', () => {
 });
 
 describe('users and role assignments', () => {
-  const api = () => new FakeCloudApi()
-    .on('GET', 'identity', '/v3/users', {
-      users: [
-        { id: 'u1', name: 'alice', enabled: true, domain_id: 'default' },
-        { id: 'u2', name: XSS, enabled: true, domain_id: 'default', email: 'b@example.org' },
-      ],
-    })
-    .on('GET', 'identity', '/v3/role_assignments?include_names=true', {
-      role_assignments: [
-        { role: { id: 'r-m', name: 'member' }, user: { id: 'u2', name: 'bob' }, scope: { project: { id: 'p2', name: `proj${XSS}` } } },
-        { role: { id: 'r-a', name: 'admin' }, user: { id: 'u1', name: 'alice' }, scope: { system: { all: true } } },
-        { role: { id: 'r-m', name: 'member' }, group: { id: 'g1', name: 'g' }, scope: { project: { id: 'p2' } } },
-      ],
-    })
-    .on('GET', 'identity', '/v3/projects', { projects: [{ id: 'p1', name: 'demo' }, { id: 'p2', name: 'other' }] })
-    .on('GET', 'identity', '/v3/roles', { roles: [{ id: 'r-m', name: 'member' }, { id: 'r-a', name: 'admin' }] })
-    .on('GET', 'identity', '/v3/roles?name=member', { roles: [{ id: 'r-m', name: 'member' }] });
+  const api = () =>
+    new FakeCloudApi()
+      .on('GET', 'identity', '/v3/users', {
+        users: [
+          { id: 'u1', name: 'alice', enabled: true, domain_id: 'default' },
+          { id: 'u2', name: XSS, enabled: true, domain_id: 'default', email: 'b@example.org' },
+        ],
+      })
+      .on('GET', 'identity', '/v3/role_assignments?include_names=true', {
+        role_assignments: [
+          {
+            role: { id: 'r-m', name: 'member' },
+            user: { id: 'u2', name: 'bob' },
+            scope: { project: { id: 'p2', name: `proj${XSS}` } },
+          },
+          { role: { id: 'r-a', name: 'admin' }, user: { id: 'u1', name: 'alice' }, scope: { system: { all: true } } },
+          { role: { id: 'r-m', name: 'member' }, group: { id: 'g1', name: 'g' }, scope: { project: { id: 'p2' } } },
+        ],
+      })
+      .on('GET', 'identity', '/v3/projects', {
+        projects: [
+          { id: 'p1', name: 'demo' },
+          { id: 'p2', name: 'other' },
+        ],
+      })
+      .on('GET', 'identity', '/v3/roles', {
+        roles: [
+          { id: 'r-m', name: 'member' },
+          { id: 'r-a', name: 'admin' },
+        ],
+      })
+      .on('GET', 'identity', '/v3/roles?name=member', { roles: [{ id: 'r-m', name: 'member' }] });
 
   it('lists users with their assignments and revoke buttons for project roles', async () => {
     const s = checkSafe(await identityUsersPage.render(admin(api())));
@@ -180,9 +295,19 @@ describe('users and role assignments', () => {
 
   it('creates a user and makes it a member of its primary project', async () => {
     const a = api().on('POST', 'identity', '/v3/users', { user: { id: 'u9', name: 'carol' } });
-    await identityUsersPage.actions!.create!(admin(a), { name: 'carol', password: 's3cret pw', email: 'c@example.org', project_id: 'p1' });
+    await identityUsersPage.actions!.create!(admin(a), {
+      name: 'carol',
+      password: 's3cret pw',
+      email: 'c@example.org',
+      project_id: 'p1',
+    });
     expect(a.writes()).toEqual([
-      { method: 'POST', service: 'identity', path: '/v3/users', body: { user: { name: 'carol', password: 's3cret pw', enabled: true, email: 'c@example.org', default_project_id: 'p1' } } },
+      {
+        method: 'POST',
+        service: 'identity',
+        path: '/v3/users',
+        body: { user: { name: 'carol', password: 's3cret pw', enabled: true, email: 'c@example.org', default_project_id: 'p1' } },
+      },
       { method: 'PUT', service: 'identity', path: '/v3/projects/p1/users/u9/roles/r-m' },
     ]);
   });
@@ -191,14 +316,18 @@ describe('users and role assignments', () => {
     const a = api()
       .on('POST', 'identity', '/v3/users', { user: { id: 'u9', name: 'carol' } })
       .on('PUT', 'identity', '/v3/projects/p1/users/u9/roles/r-m', new ApiError(403, 'nope'));
-    await expect(identityUsersPage.actions!.create!(admin(a), { name: 'carol', password: 'pw', project_id: 'p1' })).rejects.toThrow('nope');
+    await expect(
+      identityUsersPage.actions!.create!(admin(a), { name: 'carol', password: 'pw', project_id: 'p1' }),
+    ).rejects.toThrow('nope');
     expect(a.writes().at(-1)).toEqual({ method: 'DELETE', service: 'identity', path: '/v3/users/u9' });
   });
 
   it('refuses to delete the signed-in user or create one without a password', async () => {
     const a = api();
     await expect(identityUsersPage.actions!.delete!(admin(a), { id: 'u1' })).rejects.toThrow('You cannot delete yourself.');
-    await expect(identityUsersPage.actions!.create!(admin(a), { name: 'x', password: '' })).rejects.toThrow('Password is required.');
+    await expect(identityUsersPage.actions!.create!(admin(a), { name: 'x', password: '' })).rejects.toThrow(
+      'Password is required.',
+    );
     await identityUsersPage.actions!.delete!(admin(a), { id: 'u2' });
     expect(a.writes()).toEqual([{ method: 'DELETE', service: 'identity', path: '/v3/users/u2' }]);
   });

@@ -30,7 +30,12 @@ describe('compute pages', () => {
 
   it('imports a key pair, then lists and deletes it', async () => {
     const pub = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDz5sbWq4QfIR6gB2+9kQa2iYFqRhvcJbGdRQ7mHnYUo test@homestack';
-    const r = await b.go('POST', '/dashboard/project/key-pairs', { _csrf: csrf, _action: 'import', name: 'tdash-key', public_key: pub });
+    const r = await b.go('POST', '/dashboard/project/key-pairs', {
+      _csrf: csrf,
+      _action: 'import',
+      name: 'tdash-key',
+      public_key: pub,
+    });
     expect(r.statusCode).toBe(303);
     const page = await b.go('GET', '/dashboard/project/key-pairs');
     expect(page.body).toContain('tdash-key');
@@ -40,13 +45,31 @@ describe('compute pages', () => {
   });
 
   it('uploads an image through the streaming route (CSRF header required) and lists it', async () => {
-    const created = await b.go('POST', '/dashboard/api/images', undefined, { 'content-type': 'application/json', 'x-csrf-token': csrf }, JSON.stringify({ name: 'tdash-img', disk_format: 'raw' }));
+    const created = await b.go(
+      'POST',
+      '/dashboard/api/images',
+      undefined,
+      { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      JSON.stringify({ name: 'tdash-img', disk_format: 'raw' }),
+    );
     expect(created.statusCode).toBe(201);
     const iid = created.json().id as string;
     const data = Buffer.alloc(1 << 20, 7);
-    const noCsrf = await b.go('PUT', `/dashboard/api/images/${iid}/file`, undefined, { 'content-type': 'application/octet-stream' }, data);
+    const noCsrf = await b.go(
+      'PUT',
+      `/dashboard/api/images/${iid}/file`,
+      undefined,
+      { 'content-type': 'application/octet-stream' },
+      data,
+    );
     expect(noCsrf.statusCode).toBe(403);
-    const up = await b.go('PUT', `/dashboard/api/images/${iid}/file`, undefined, { 'content-type': 'application/octet-stream', 'x-csrf-token': csrf }, data);
+    const up = await b.go(
+      'PUT',
+      `/dashboard/api/images/${iid}/file`,
+      undefined,
+      { 'content-type': 'application/octet-stream', 'x-csrf-token': csrf },
+      data,
+    );
     expect(up.statusCode, up.body).toBe(201);
     const img = await cloud.req('GET', `/image/v2/images/${iid}`, cloud.adminToken);
     expect((img.body as any).status).toBe('active');
@@ -60,11 +83,20 @@ describe('compute pages', () => {
     const flavors = (await cloud.req('GET', '/compute/v2.1/flavors', cloud.adminToken)).body as any;
     let flavorId = flavors.flavors[0]?.id as string | undefined;
     if (!flavorId) {
-      const f = await cloud.req('POST', '/compute/v2.1/flavors', cloud.adminToken, { flavor: { name: 'tdash-tiny', vcpus: 1, ram: 64, disk: 1 } });
+      const f = await cloud.req('POST', '/compute/v2.1/flavors', cloud.adminToken, {
+        flavor: { name: 'tdash-tiny', vcpus: 1, ram: 64, disk: 1 },
+      });
       flavorId = (f.body as any).flavor.id;
     }
     const images = (await cloud.req('GET', '/image/v2/images?name=tdash-img', cloud.adminToken)).body as any;
-    const launch = await b.go('POST', '/dashboard/project/instances', { _csrf: csrf, _action: 'launch', name: XSS, image: images.images[0].id, flavor: flavorId!, count: '1' });
+    const launch = await b.go('POST', '/dashboard/project/instances', {
+      _csrf: csrf,
+      _action: 'launch',
+      name: XSS,
+      image: images.images[0].id,
+      flavor: flavorId!,
+      count: '1',
+    });
     expect(launch.statusCode).toBe(303);
     const page = await b.go('GET', '/dashboard/project/instances');
     expect(page.body).not.toContain(XSS);
@@ -77,7 +109,9 @@ describe('compute pages', () => {
     expect(detail.body).not.toContain(XSS);
     const live = await b.go('GET', '/dashboard/api/servers');
     expect(live.json().servers.map((s: { id: string }) => s.id)).toContain(sid);
-    expect((await b.go('POST', '/dashboard/project/instances', { _csrf: csrf, _action: 'delete', id: sid })).statusCode).toBe(303);
+    expect((await b.go('POST', '/dashboard/project/instances', { _csrf: csrf, _action: 'delete', id: sid })).statusCode).toBe(
+      303,
+    );
   });
 
   it('an unknown instance id is a 404 page, a path-like one too', async () => {

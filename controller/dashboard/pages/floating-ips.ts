@@ -36,7 +36,10 @@ export const floatingIpsPage: Page = {
     const taken = new Set(fips.floatingips.map((f) => f.port_id).filter(Boolean));
     const targets = instancePorts
       .filter((p) => !taken.has(p.id))
-      .map((p) => ({ value: p.id, label: `${nameOr(server.get(p.device_id)!)}: ${p.fixed_ips.map((f) => f.ip_address).join(', ')}` }))
+      .map((p) => ({
+        value: p.id,
+        label: `${nameOr(server.get(p.device_id)!)}: ${p.fixed_ips.map((f) => f.ip_address).join(', ')}`,
+      }))
       .sort((a, b) => a.label.localeCompare(b.label));
     const mapped = (f: FloatingIpDoc) => {
       if (!f.port_id) return html`—`;
@@ -44,26 +47,59 @@ export const floatingIpsPage: Page = {
       const s = p ? server.get(p.device_id) : undefined;
       return html`${s ? link(ctx, `/project/instances/${encodeURIComponent(s.id)}`, nameOr(s)) : ''} ${f.fixed_ip_address ?? ''}`;
     };
-    const actions = (f: FloatingIpDoc) => f.port_id
-      ? buttonForm(ctx, 'disassociate', 'Disassociate', { id: f.id })
-      : html`${targets.length ? html`<form method="post" class="inline">${formHeader(ctx, 'associate')}<input type="hidden" name="id" value="${f.id}">${select('port_id', targets)}<button type="submit">Associate</button></form>` : ''} ${buttonForm(ctx, 'release', 'Release', { id: f.id }, true)}`;
-    const rows = [...fips.floatingips].sort((a, b) => a.floating_ip_address.localeCompare(b.floating_ip_address, undefined, { numeric: true }));
-    const list = table(rows, [
-      { label: 'Address', cell: (f) => f.floating_ip_address },
-      { label: 'Mapped to', cell: mapped },
-      { label: 'Pool', cell: (f) => { const n = pool.get(f.floating_network_id); return n ? nameOr(n) : f.floating_network_id; } },
-      { label: 'Status', cell: (f) => status(f.status) },
-      { label: '', cell: actions },
-    ], 'No floating IPs allocated.');
+    const actions = (f: FloatingIpDoc) =>
+      f.port_id
+        ? buttonForm(ctx, 'disassociate', 'Disassociate', { id: f.id })
+        : html`${targets.length ? html`<form method="post" class="inline">${formHeader(ctx, 'associate')}<input type="hidden" name="id" value="${f.id}">${select('port_id', targets)}<button type="submit">Associate</button></form>` : ''} ${buttonForm(ctx, 'release', 'Release', { id: f.id }, true)}`;
+    const rows = [...fips.floatingips].sort((a, b) =>
+      a.floating_ip_address.localeCompare(b.floating_ip_address, undefined, { numeric: true }),
+    );
+    const list = table(
+      rows,
+      [
+        { label: 'Address', cell: (f) => f.floating_ip_address },
+        { label: 'Mapped to', cell: mapped },
+        {
+          label: 'Pool',
+          cell: (f) => {
+            const n = pool.get(f.floating_network_id);
+            return n ? nameOr(n) : f.floating_network_id;
+          },
+        },
+        { label: 'Status', cell: (f) => status(f.status) },
+        { label: '', cell: actions },
+      ],
+      'No floating IPs allocated.',
+    );
     const allocate = ext.value.length
-      ? formBox(ctx, 'allocate', 'Allocate a floating IP', [field('Pool (external network)', 'network_id', select('network_id', ext.value.map((n) => ({ value: n.id, label: nameOr(n) }))))], 'Allocate')
+      ? formBox(
+          ctx,
+          'allocate',
+          'Allocate a floating IP',
+          [
+            field(
+              'Pool (external network)',
+              'network_id',
+              select(
+                'network_id',
+                ext.value.map((n) => ({ value: n.id, label: nameOr(n) })),
+              ),
+            ),
+          ],
+          'Allocate',
+        )
       : html`<p class="hint">No external network to allocate from.</p>`;
     return html`${notice(ext.error, 'external networks')}${notice(ports.error, 'ports')}${notice(servers.error, 'instances')}${list}${allocate}`;
   },
   actions: {
     async allocate(ctx, form) {
-      const { floatingip } = await ctx.api.post<{ floatingip: FloatingIpDoc }>('network', '/v2.0/floatingips', { floatingip: { floating_network_id: id(form, 'network_id', 'Pool') } });
-      return { redirect: to(ctx, '/project/floating-ips'), message: `Allocated ${floatingip?.floating_ip_address ?? 'a floating IP'}.` };
+      const { floatingip } = await ctx.api.post<{ floatingip: FloatingIpDoc }>('network', '/v2.0/floatingips', {
+        floatingip: { floating_network_id: id(form, 'network_id', 'Pool') },
+      });
+      return {
+        redirect: to(ctx, '/project/floating-ips'),
+        message: `Allocated ${floatingip?.floating_ip_address ?? 'a floating IP'}.`,
+      };
     },
     async associate(ctx, form) {
       const fid = id(form, 'id', 'Floating IP');

@@ -30,41 +30,77 @@ export const identityUsersPage: Page = {
   async render(ctx) {
     const [{ users }, assignments, projects, roles] = await Promise.all([
       ctx.api.get<{ users: UserDoc[] }>('identity', '/v3/users'),
-      tryGet(ctx.api.get<{ role_assignments: AssignmentDoc[] }>('identity', '/v3/role_assignments?include_names=true'), { role_assignments: [] }),
+      tryGet(ctx.api.get<{ role_assignments: AssignmentDoc[] }>('identity', '/v3/role_assignments?include_names=true'), {
+        role_assignments: [],
+      }),
       tryGet(ctx.api.get<{ projects: Named[] }>('identity', '/v3/projects'), { projects: [] }),
       tryGet(ctx.api.get<{ roles: Named[] }>('identity', '/v3/roles'), { roles: [] }),
     ]);
     const project = new Map(projects.value.projects.map((p) => [p.id, p.name ?? p.id]));
     const mine = (u: UserDoc) => assignments.value.role_assignments.filter((a) => a.user?.id === u.id);
-    const scopeText = (a: AssignmentDoc) => a.scope.project
-      ? `project ${a.scope.project.name ?? project.get(a.scope.project.id) ?? a.scope.project.id}`
-      : a.scope.domain ? `domain ${a.scope.domain.name ?? a.scope.domain.id}` : 'system';
-    const assignmentCell = (u: UserDoc) => html`<ul class="plain">${mine(u).sort((a, b) => scopeText(a).localeCompare(scopeText(b)) || (a.role.name ?? '').localeCompare(b.role.name ?? '')).map((a) => html`<li>${a.role.name ?? a.role.id} on ${scopeText(a)}${a.scope.project
-      ? html` ${buttonForm(ctx, 'revoke', 'Revoke', { user_id: u.id, project_id: a.scope.project.id, role_id: a.role.id })}`
-      : ''}</li>`)}</ul>`;
+    const scopeText = (a: AssignmentDoc) =>
+      a.scope.project
+        ? `project ${a.scope.project.name ?? project.get(a.scope.project.id) ?? a.scope.project.id}`
+        : a.scope.domain
+          ? `domain ${a.scope.domain.name ?? a.scope.domain.id}`
+          : 'system';
+    const assignmentCell = (u: UserDoc) =>
+      html`<ul class="plain">${mine(u)
+        .sort((a, b) => scopeText(a).localeCompare(scopeText(b)) || (a.role.name ?? '').localeCompare(b.role.name ?? ''))
+        .map(
+          (a) =>
+            html`<li>${a.role.name ?? a.role.id} on ${scopeText(a)}${
+              a.scope.project
+                ? html` ${buttonForm(ctx, 'revoke', 'Revoke', { user_id: u.id, project_id: a.scope.project.id, role_id: a.role.id })}`
+                : ''
+            }</li>`,
+        )}</ul>`;
     const rows = [...users].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-    const list = table(rows, [
-      { label: 'Name', cell: (u) => u.name },
-      { label: 'Email', cell: (u) => u.email ?? '' },
-      { label: 'Domain', cell: (u) => u.domain_id },
-      { label: 'Enabled', cell: (u) => status(u.enabled ? 'enabled' : 'disabled') },
-      { label: 'Role assignments', cell: assignmentCell },
-      { label: '', cell: (u) => (u.id === ctx.session.userId ? '(you)' : buttonForm(ctx, 'delete', 'Delete', { id: u.id }, true)) },
-    ], 'No users.');
+    const list = table(
+      rows,
+      [
+        { label: 'Name', cell: (u) => u.name },
+        { label: 'Email', cell: (u) => u.email ?? '' },
+        { label: 'Domain', cell: (u) => u.domain_id },
+        { label: 'Enabled', cell: (u) => status(u.enabled ? 'enabled' : 'disabled') },
+        { label: 'Role assignments', cell: assignmentCell },
+        {
+          label: '',
+          cell: (u) => (u.id === ctx.session.userId ? '(you)' : buttonForm(ctx, 'delete', 'Delete', { id: u.id }, true)),
+        },
+      ],
+      'No users.',
+    );
     const userOpts = rows.map((u) => ({ value: u.id, label: u.name }));
-    const projectOpts = projects.value.projects.map((p) => ({ value: p.id, label: p.name ?? p.id })).sort((a, b) => a.label.localeCompare(b.label));
-    const roleOpts = roles.value.roles.map((r) => ({ value: r.id, label: r.name ?? r.id })).sort((a, b) => a.label.localeCompare(b.label));
-    const grant = formBox(ctx, 'grant', 'Grant a role on a project', [
-      field('User', 'user_id', select('user_id', userOpts)),
-      field('Project', 'project_id', select('project_id', projectOpts)),
-      field('Role', 'role_id', select('role_id', roleOpts)),
-    ], 'Grant');
-    const create = formBox(ctx, 'create', 'Create a user', [
-      field('Name', 'name', input('name', { required: true })),
-      field('Password', 'password', input('password', { type: 'password', required: true })),
-      field('Email', 'email', input('email', { type: 'email' })),
-      field('Primary project (gets the member role)', 'project_id', select('project_id', projectOpts, { blank: '(none)' })),
-    ], 'Create');
+    const projectOpts = projects.value.projects
+      .map((p) => ({ value: p.id, label: p.name ?? p.id }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+    const roleOpts = roles.value.roles
+      .map((r) => ({ value: r.id, label: r.name ?? r.id }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+    const grant = formBox(
+      ctx,
+      'grant',
+      'Grant a role on a project',
+      [
+        field('User', 'user_id', select('user_id', userOpts)),
+        field('Project', 'project_id', select('project_id', projectOpts)),
+        field('Role', 'role_id', select('role_id', roleOpts)),
+      ],
+      'Grant',
+    );
+    const create = formBox(
+      ctx,
+      'create',
+      'Create a user',
+      [
+        field('Name', 'name', input('name', { required: true })),
+        field('Password', 'password', input('password', { type: 'password', required: true })),
+        field('Email', 'email', input('email', { type: 'email' })),
+        field('Primary project (gets the member role)', 'project_id', select('project_id', projectOpts, { blank: '(none)' })),
+      ],
+      'Create',
+    );
     return html`${notice(assignments.error, 'role assignments')}${list}${grant}${create}`;
   },
   actions: {

@@ -4,34 +4,65 @@ import { ApiError, type Page, type PageContext } from '../page.js';
 import { addressList, instancesPage, serverStatus, type ServerDoc } from './instances.js';
 import { buttonForm, link, nameOr, pathId, table, tryGet } from './ui-kit.js';
 
-interface ActionDoc { action: string; request_id: string; start_time: string; message: string | null }
-interface EventDoc { event: string; start_time: string; finish_time: string | null; result: string | null; traceback?: string | null }
+interface ActionDoc {
+  action: string;
+  request_id: string;
+  start_time: string;
+  message: string | null;
+}
+interface EventDoc {
+  event: string;
+  start_time: string;
+  finish_time: string | null;
+  result: string | null;
+  traceback?: string | null;
+}
 
 async function actionLog(ctx: PageContext, sid: string): Promise<SafeHtml> {
-  const list = await tryGet(ctx.api.get<{ instanceActions: ActionDoc[] }>('compute', `/v2.1/servers/${sid}/os-instance-actions`), { instanceActions: [] });
-  const rows = await Promise.all(list.value.instanceActions.slice(0, 20).map(async (a) => {
-    const d = await tryGet(ctx.api.get<{ instanceAction: { events?: EventDoc[] } }>('compute', `/v2.1/servers/${sid}/os-instance-actions/${encodeURIComponent(a.request_id)}`), { instanceAction: { events: [] } });
-    return { a, events: d.value.instanceAction.events ?? [] };
-  }));
-  return table(rows, [
-    { label: 'Action', cell: (r) => r.a.action },
-    { label: 'Started', cell: (r) => r.a.start_time },
-    { label: 'Message', cell: (r) => r.a.message ?? '' },
-    {
-      label: 'Steps',
-      cell: (r) => html`${r.events.map((e) => html`<div>${e.event}: <span class="status ${e.result === 'Error' ? 'bad' : e.result ? 'ok' : 'busy'}">${e.result ?? 'running'}</span>${e.traceback ? html` <code>${e.traceback}</code>` : ''}</div>`)}`,
-    },
-  ], 'No actions recorded.');
+  const list = await tryGet(
+    ctx.api.get<{ instanceActions: ActionDoc[] }>('compute', `/v2.1/servers/${sid}/os-instance-actions`),
+    { instanceActions: [] },
+  );
+  const rows = await Promise.all(
+    list.value.instanceActions.slice(0, 20).map(async (a) => {
+      const d = await tryGet(
+        ctx.api.get<{ instanceAction: { events?: EventDoc[] } }>(
+          'compute',
+          `/v2.1/servers/${sid}/os-instance-actions/${encodeURIComponent(a.request_id)}`,
+        ),
+        { instanceAction: { events: [] } },
+      );
+      return { a, events: d.value.instanceAction.events ?? [] };
+    }),
+  );
+  return table(
+    rows,
+    [
+      { label: 'Action', cell: (r) => r.a.action },
+      { label: 'Started', cell: (r) => r.a.start_time },
+      { label: 'Message', cell: (r) => r.a.message ?? '' },
+      {
+        label: 'Steps',
+        cell: (r) =>
+          html`${r.events.map((e) => html`<div>${e.event}: <span class="status ${e.result === 'Error' ? 'bad' : e.result ? 'ok' : 'busy'}">${e.result ?? 'running'}</span>${e.traceback ? html` <code>${e.traceback}</code>` : ''}</div>`)}`,
+      },
+    ],
+    'No actions recorded.',
+  );
 }
 
 async function consoleLog(ctx: PageContext, sid: string): Promise<SafeHtml> {
-  const r = await tryGet(ctx.api.post<{ output: string }>('compute', `/v2.1/servers/${sid}/action`, { 'os-getConsoleOutput': { length: 100 } }), { output: '' });
+  const r = await tryGet(
+    ctx.api.post<{ output: string }>('compute', `/v2.1/servers/${sid}/action`, { 'os-getConsoleOutput': { length: 100 } }),
+    { output: '' },
+  );
   if (r.error) return html`<p class="empty">No console log: ${r.error}</p>`;
   return html`<pre class="console" id="console-log">${r.value.output}</pre>`;
 }
 
 async function vnc(ctx: PageContext, s: ServerDoc): Promise<SafeHtml> {
-  if (s.status !== 'ACTIVE' && s.status !== 'PAUSED') return html`<p class="empty">The console is available while the instance runs.</p>`;
+  if (s.status !== 'ACTIVE' && s.status !== 'PAUSED')
+    return html`<p class="empty">The console is available while the instance runs.</p>`;
   try {
     const c = await createConsole(ctx.api, s.id);
     return html`<iframe class="console" id="vnc-console" src="${c.path}" title="Console of ${s.name}" width="100%" height="480"></iframe>
@@ -49,9 +80,18 @@ export const instanceDetailPage: Page = {
   async render(ctx) {
     const sid = pathId(ctx.params.id, 'instance');
     const { server: s } = await ctx.api.get<{ server: ServerDoc & Record<string, any> }>('compute', `/v2.1/servers/${sid}`);
-    const flavorName = s.flavor?.original_name
-      ?? (s.flavor?.id ? (await tryGet(ctx.api.get<{ flavor: { name: string } }>('compute', `/v2.1/flavors/${encodeURIComponent(s.flavor.id)}`), null)).value?.flavor.name : undefined)
-      ?? s.flavor?.id ?? '';
+    const flavorName =
+      s.flavor?.original_name ??
+      (s.flavor?.id
+        ? (
+            await tryGet(
+              ctx.api.get<{ flavor: { name: string } }>('compute', `/v2.1/flavors/${encodeURIComponent(s.flavor.id)}`),
+              null,
+            )
+          ).value?.flavor.name
+        : undefined) ??
+      s.flavor?.id ??
+      '';
     const f = { id: s.id, next: 'detail' };
     const controls = html`${s.status === 'SHUTOFF' ? buttonForm(ctx, 'start', 'Start', f) : ''}${s.status === 'ACTIVE' ? html`${buttonForm(ctx, 'stop', 'Stop', f)}${buttonForm(ctx, 'reboot', 'Reboot', f)}` : ''}`;
     const [log, out, screen] = await Promise.all([actionLog(ctx, sid), consoleLog(ctx, sid), vnc(ctx, s)]);

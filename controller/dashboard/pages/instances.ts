@@ -1,6 +1,22 @@
 import { html, type SafeHtml } from '../html.js';
 import type { Page, PageContext } from '../page.js';
-import { buttonForm, field, formBox, id, input, int, link, nameOr, need, notice, opt, select, table, to, tryGet } from './ui-kit.js';
+import {
+  buttonForm,
+  field,
+  formBox,
+  id,
+  input,
+  int,
+  link,
+  nameOr,
+  need,
+  notice,
+  opt,
+  select,
+  table,
+  to,
+  tryGet,
+} from './ui-kit.js';
 
 export interface ServerDoc {
   id: string;
@@ -17,7 +33,9 @@ export interface ServerDoc {
 }
 
 export function addressList(s: ServerDoc): string {
-  return Object.entries(s.addresses ?? {}).map(([net, a]) => `${net}: ${a.map((x) => x.addr).join(', ')}`).join('; ');
+  return Object.entries(s.addresses ?? {})
+    .map(([net, a]) => `${net}: ${a.map((x) => x.addr).join(', ')}`)
+    .join('; ');
 }
 
 export function serverStatus(s: ServerDoc): SafeHtml {
@@ -31,28 +49,94 @@ function actionsOf(ctx: PageContext, s: ServerDoc): SafeHtml {
   return html`${s.status === 'SHUTOFF' ? buttonForm(ctx, 'start', 'Start', f) : ''}${s.status === 'ACTIVE' ? html`${buttonForm(ctx, 'stop', 'Stop', f)}${buttonForm(ctx, 'reboot', 'Reboot', f)}` : ''}${buttonForm(ctx, 'delete', 'Delete', f, true)}`;
 }
 
-const ACTIONS: Record<string, unknown> = { start: { 'os-start': null }, stop: { 'os-stop': null }, reboot: { reboot: { type: 'SOFT' } } };
+const ACTIONS: Record<string, unknown> = {
+  start: { 'os-start': null },
+  stop: { 'os-stop': null },
+  reboot: { reboot: { type: 'SOFT' } },
+};
 
 async function launchForm(ctx: PageContext): Promise<SafeHtml> {
   const [images, flavors, networks, keys, groups] = await Promise.all([
-    tryGet(ctx.api.get<{ images: Array<{ id: string; name: string | null; status: string }> }>('image', '/v2/images?status=active'), { images: [] }),
-    tryGet(ctx.api.get<{ flavors: Array<{ id: string; name: string; vcpus: number; ram: number; disk: number }> }>('compute', '/v2.1/flavors/detail'), { flavors: [] }),
-    tryGet(ctx.api.get<{ networks: Array<{ id: string; name: string; 'router:external'?: boolean }> }>('network', '/v2.0/networks'), { networks: [] }),
+    tryGet(
+      ctx.api.get<{ images: Array<{ id: string; name: string | null; status: string }> }>('image', '/v2/images?status=active'),
+      { images: [] },
+    ),
+    tryGet(
+      ctx.api.get<{ flavors: Array<{ id: string; name: string; vcpus: number; ram: number; disk: number }> }>(
+        'compute',
+        '/v2.1/flavors/detail',
+      ),
+      { flavors: [] },
+    ),
+    tryGet(
+      ctx.api.get<{ networks: Array<{ id: string; name: string; 'router:external'?: boolean }> }>('network', '/v2.0/networks'),
+      { networks: [] },
+    ),
     tryGet(ctx.api.get<{ keypairs: Array<{ keypair: { name: string } }> }>('compute', '/v2.1/os-keypairs'), { keypairs: [] }),
-    tryGet(ctx.api.get<{ security_groups: Array<{ id: string; name: string }> }>('network', `/v2.0/security-groups?project_id=${encodeURIComponent(ctx.session.projectId)}`), { security_groups: [] }),
+    tryGet(
+      ctx.api.get<{ security_groups: Array<{ id: string; name: string }> }>(
+        'network',
+        `/v2.0/security-groups?project_id=${encodeURIComponent(ctx.session.projectId)}`,
+      ),
+      { security_groups: [] },
+    ),
   ]);
   const byName = <T extends { name: string | null }>(a: T[]) => [...a].sort((x, y) => (x.name ?? '').localeCompare(y.name ?? ''));
-  const groupOptions = byName(groups.value.security_groups).map((g) => html`<option value="${g.name}"${g.name === 'default' ? html` selected` : ''}>${g.name}</option>`);
-  return formBox(ctx, 'launch', 'Launch instance', [
-    field('Name', 'name', input('name', { required: true })),
-    field('Image', 'image', select('image', byName(images.value.images).map((i) => ({ value: i.id, label: nameOr({ id: i.id, name: i.name }) })), { required: true })),
-    field('Flavor', 'flavor', select('flavor', flavors.value.flavors.map((f) => ({ value: f.id, label: `${f.name} (${f.vcpus} vCPU, ${f.ram} MB, ${f.disk} GB)` })), { required: true })),
-    field('Network', 'network', select('network', byName(networks.value.networks.filter((n) => !n['router:external'])).map((n) => ({ value: n.id, label: nameOr(n) })), { blank: '(automatic)' })),
-    field('Key pair', 'key_name', select('key_name', keys.value.keypairs.map((k) => ({ value: k.keypair.name, label: k.keypair.name })), { blank: '(none)' })),
-    field('Security groups', 'security_groups', html`<select name="security_groups" id="f-security_groups" multiple>${groupOptions}</select>`),
-    field('User data', 'user_data', html`<textarea name="user_data" id="f-user_data" rows="4" cols="50"></textarea>`),
-    field('Count', 'count', input('count', { type: 'number', value: '1', min: 1 })),
-  ], 'Launch');
+  const groupOptions = byName(groups.value.security_groups).map(
+    (g) => html`<option value="${g.name}"${g.name === 'default' ? html` selected` : ''}>${g.name}</option>`,
+  );
+  return formBox(
+    ctx,
+    'launch',
+    'Launch instance',
+    [
+      field('Name', 'name', input('name', { required: true })),
+      field(
+        'Image',
+        'image',
+        select(
+          'image',
+          byName(images.value.images).map((i) => ({ value: i.id, label: nameOr({ id: i.id, name: i.name }) })),
+          { required: true },
+        ),
+      ),
+      field(
+        'Flavor',
+        'flavor',
+        select(
+          'flavor',
+          flavors.value.flavors.map((f) => ({ value: f.id, label: `${f.name} (${f.vcpus} vCPU, ${f.ram} MB, ${f.disk} GB)` })),
+          { required: true },
+        ),
+      ),
+      field(
+        'Network',
+        'network',
+        select(
+          'network',
+          byName(networks.value.networks.filter((n) => !n['router:external'])).map((n) => ({ value: n.id, label: nameOr(n) })),
+          { blank: '(automatic)' },
+        ),
+      ),
+      field(
+        'Key pair',
+        'key_name',
+        select(
+          'key_name',
+          keys.value.keypairs.map((k) => ({ value: k.keypair.name, label: k.keypair.name })),
+          { blank: '(none)' },
+        ),
+      ),
+      field(
+        'Security groups',
+        'security_groups',
+        html`<select name="security_groups" id="f-security_groups" multiple>${groupOptions}</select>`,
+      ),
+      field('User data', 'user_data', html`<textarea name="user_data" id="f-user_data" rows="4" cols="50"></textarea>`),
+      field('Count', 'count', input('count', { type: 'number', value: '1', min: 1 })),
+    ],
+    'Launch',
+  );
 }
 
 export const instancesPage: Page = {
@@ -70,7 +154,8 @@ export const instancesPage: Page = {
     const rows = [...servers.servers].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
     const list = rows.length
       ? html`<table><thead><tr><th>Name</th><th>Image</th><th>Flavor</th><th>Addresses</th><th>Status</th><th>Actions</th></tr></thead><tbody>${rows.map(
-          (s) => html`<tr data-server-id="${s.id}"><td>${link(ctx, `/project/instances/${encodeURIComponent(s.id)}`, nameOr(s))}</td><td>${s.image ? image.get(s.image.id) ?? s.image.id : '(volume)'}</td><td>${s.flavor.original_name ?? flavor.get(s.flavor.id ?? '') ?? s.flavor.id ?? ''}</td><td>${addressList(s)}</td><td>${serverStatus(s)}</td><td>${actionsOf(ctx, s)}</td></tr>`,
+          (s) =>
+            html`<tr data-server-id="${s.id}"><td>${link(ctx, `/project/instances/${encodeURIComponent(s.id)}`, nameOr(s))}</td><td>${s.image ? (image.get(s.image.id) ?? s.image.id) : '(volume)'}</td><td>${s.flavor.original_name ?? flavor.get(s.flavor.id ?? '') ?? s.flavor.id ?? ''}</td><td>${addressList(s)}</td><td>${serverStatus(s)}</td><td>${actionsOf(ctx, s)}</td></tr>`,
         )}</tbody></table>`
       : html`<p class="empty">No instances yet.</p>`;
     return html`${notice(images.error, 'images')}${list}${await launchForm(ctx)}`;
@@ -89,11 +174,17 @@ export const instancesPage: Page = {
       if (opt(f, 'network')) server.networks = [{ uuid: id(f, 'network', 'Network') }];
       const key = opt(f, 'key_name');
       if (key) server.key_name = key;
-      const groups = (f.security_groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+      const groups = (f.security_groups ?? '')
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean);
       if (groups.length) server.security_groups = groups.map((name) => ({ name }));
       if (f.user_data?.trim()) server.user_data = Buffer.from(f.user_data.replace(/\r\n/g, '\n')).toString('base64');
       await ctx.api.post('compute', '/v2.1/servers', { server });
-      return { redirect: to(ctx, '/project/instances'), message: count > 1 ? `Launching ${count} instances "${server.name}".` : `Launching instance "${server.name}".` };
+      return {
+        redirect: to(ctx, '/project/instances'),
+        message: count > 1 ? `Launching ${count} instances "${server.name}".` : `Launching instance "${server.name}".`,
+      };
     },
     async start(ctx, f) {
       return serverAction(ctx, f, 'start', 'Starting');

@@ -9,15 +9,21 @@ const priv = { id: 'n1', name: 'private', status: 'ACTIVE', 'router:external': f
 const IFACES = `/v2.0/ports?device_owner=${encodeURIComponent('network:router_interface')}`;
 
 describe('routers page', () => {
-  const api = () => new FakeCloudApi()
-    .on('GET', 'network', '/v2.0/routers', {
-      routers: [
-        { id: 'r1', name: XSS, status: 'ACTIVE', external_gateway_info: { network_id: 'pub', external_fixed_ips: [{ ip_address: '198.51.100.9' }] } },
-        { id: 'r2', name: 'inner', status: 'ACTIVE', external_gateway_info: null },
-      ],
-    })
-    .on('GET', 'network', '/v2.0/networks?router:external=true', { networks: [pub] })
-    .on('GET', 'network', IFACES, { ports: [{ device_id: 'r1' }, { device_id: 'r1' }] });
+  const api = () =>
+    new FakeCloudApi()
+      .on('GET', 'network', '/v2.0/routers', {
+        routers: [
+          {
+            id: 'r1',
+            name: XSS,
+            status: 'ACTIVE',
+            external_gateway_info: { network_id: 'pub', external_fixed_ips: [{ ip_address: '198.51.100.9' }] },
+          },
+          { id: 'r2', name: 'inner', status: 'ACTIVE', external_gateway_info: null },
+        ],
+      })
+      .on('GET', 'network', '/v2.0/networks?router:external=true', { networks: [pub] })
+      .on('GET', 'network', IFACES, { ports: [{ device_id: 'r1' }, { device_id: 'r1' }] });
 
   it('lists routers with gateways, interface counts and forms, escaped', async () => {
     const s = checkSafe(await routersPage.render(fakeContext(api())));
@@ -38,9 +44,19 @@ describe('routers page', () => {
     await routersPage.actions!.clear_gateway!(ctx, { id: 'r1' });
     const r = await routersPage.actions!.delete!(ctx, { id: 'r2' });
     expect(a.writes()).toEqual([
-      { method: 'POST', service: 'network', path: '/v2.0/routers', body: { router: { name: 'r', admin_state_up: true, external_gateway_info: { network_id: 'pub' } } } },
+      {
+        method: 'POST',
+        service: 'network',
+        path: '/v2.0/routers',
+        body: { router: { name: 'r', admin_state_up: true, external_gateway_info: { network_id: 'pub' } } },
+      },
       { method: 'POST', service: 'network', path: '/v2.0/routers', body: { router: { name: 'r0', admin_state_up: true } } },
-      { method: 'PUT', service: 'network', path: '/v2.0/routers/r2', body: { router: { external_gateway_info: { network_id: 'pub' } } } },
+      {
+        method: 'PUT',
+        service: 'network',
+        path: '/v2.0/routers/r2',
+        body: { router: { external_gateway_info: { network_id: 'pub' } } },
+      },
       { method: 'PUT', service: 'network', path: '/v2.0/routers/r1', body: { router: { external_gateway_info: {} } } },
       { method: 'DELETE', service: 'network', path: '/v2.0/routers/r2' },
     ]);
@@ -49,19 +65,27 @@ describe('routers page', () => {
 });
 
 describe('router detail page', () => {
-  const api = () => new FakeCloudApi()
-    .on('GET', 'network', '/v2.0/routers/r1', { router: { id: 'r1', name: XSS, status: 'ACTIVE', external_gateway_info: { network_id: 'pub', external_fixed_ips: [{ ip_address: '198.51.100.9' }] } } })
-    .on('GET', 'network', `/v2.0/ports?device_id=r1&device_owner=${encodeURIComponent('network:router_interface')}`, {
-      ports: [{ id: 'p1', network_id: 'n1', status: 'ACTIVE', fixed_ips: [{ subnet_id: 's1', ip_address: '10.0.0.1' }] }],
-    })
-    .on('GET', 'network', '/v2.0/subnets', {
-      subnets: [
-        { id: 's1', name: 'one', network_id: 'n1', cidr: '10.0.0.0/24' },
-        { id: 's2', name: XSS, network_id: 'n1', cidr: '10.0.1.0/24' },
-        { id: 's3', name: 'pubsub', network_id: 'pub', cidr: '198.51.100.0/24' },
-      ],
-    })
-    .on('GET', 'network', '/v2.0/networks', { networks: [pub, priv] });
+  const api = () =>
+    new FakeCloudApi()
+      .on('GET', 'network', '/v2.0/routers/r1', {
+        router: {
+          id: 'r1',
+          name: XSS,
+          status: 'ACTIVE',
+          external_gateway_info: { network_id: 'pub', external_fixed_ips: [{ ip_address: '198.51.100.9' }] },
+        },
+      })
+      .on('GET', 'network', `/v2.0/ports?device_id=r1&device_owner=${encodeURIComponent('network:router_interface')}`, {
+        ports: [{ id: 'p1', network_id: 'n1', status: 'ACTIVE', fixed_ips: [{ subnet_id: 's1', ip_address: '10.0.0.1' }] }],
+      })
+      .on('GET', 'network', '/v2.0/subnets', {
+        subnets: [
+          { id: 's1', name: 'one', network_id: 'n1', cidr: '10.0.0.0/24' },
+          { id: 's2', name: XSS, network_id: 'n1', cidr: '10.0.1.0/24' },
+          { id: 's3', name: 'pubsub', network_id: 'pub', cidr: '198.51.100.0/24' },
+        ],
+      })
+      .on('GET', 'network', '/v2.0/networks', { networks: [pub, priv] });
 
   it('lists interfaces and offers only internal subnets not yet attached', async () => {
     const s = checkSafe(await routerDetailPage.render(fakeContext(api(), { params: { id: 'r1' } })));
@@ -86,22 +110,42 @@ describe('router detail page', () => {
 });
 
 describe('floating IPs page', () => {
-  const api = () => new FakeCloudApi()
-    .on('GET', 'network', '/v2.0/floatingips', {
-      floatingips: [
-        { id: 'f1', floating_ip_address: '198.51.100.20', floating_network_id: 'pub', fixed_ip_address: '10.0.0.5', port_id: 'pA', status: 'ACTIVE' },
-        { id: 'f2', floating_ip_address: '198.51.100.3', floating_network_id: 'pub', fixed_ip_address: null, port_id: null, status: 'DOWN' },
-      ],
-    })
-    .on('GET', 'network', '/v2.0/networks?router:external=true', { networks: [pub] })
-    .on('GET', 'network', '/v2.0/ports', {
-      ports: [
-        { id: 'pA', device_id: 'vm1', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.0.5' }] },
-        { id: 'pB', device_id: 'vm2', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.0.6' }] },
-        { id: 'pD', device_id: 'dhcp1', device_owner: 'network:dhcp', fixed_ips: [{ ip_address: '10.0.0.2' }] },
-      ],
-    })
-    .on('GET', 'compute', '/v2.1/servers/detail', { servers: [{ id: 'vm1', name: 'web' }, { id: 'vm2', name: XSS }] });
+  const api = () =>
+    new FakeCloudApi()
+      .on('GET', 'network', '/v2.0/floatingips', {
+        floatingips: [
+          {
+            id: 'f1',
+            floating_ip_address: '198.51.100.20',
+            floating_network_id: 'pub',
+            fixed_ip_address: '10.0.0.5',
+            port_id: 'pA',
+            status: 'ACTIVE',
+          },
+          {
+            id: 'f2',
+            floating_ip_address: '198.51.100.3',
+            floating_network_id: 'pub',
+            fixed_ip_address: null,
+            port_id: null,
+            status: 'DOWN',
+          },
+        ],
+      })
+      .on('GET', 'network', '/v2.0/networks?router:external=true', { networks: [pub] })
+      .on('GET', 'network', '/v2.0/ports', {
+        ports: [
+          { id: 'pA', device_id: 'vm1', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.0.5' }] },
+          { id: 'pB', device_id: 'vm2', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.0.6' }] },
+          { id: 'pD', device_id: 'dhcp1', device_owner: 'network:dhcp', fixed_ips: [{ ip_address: '10.0.0.2' }] },
+        ],
+      })
+      .on('GET', 'compute', '/v2.1/servers/detail', {
+        servers: [
+          { id: 'vm1', name: 'web' },
+          { id: 'vm2', name: XSS },
+        ],
+      });
 
   it('lists addresses sorted, their instances, and offers free instance ports', async () => {
     const s = checkSafe(await floatingIpsPage.render(fakeContext(api())));
@@ -132,6 +176,8 @@ describe('floating IPs page', () => {
   });
 
   it('refuses an association without a port', async () => {
-    await expect(floatingIpsPage.actions!.associate!(fakeContext(api()), { id: 'f2', port_id: '' })).rejects.toThrow('Port is required.');
+    await expect(floatingIpsPage.actions!.associate!(fakeContext(api()), { id: 'f2', port_id: '' })).rejects.toThrow(
+      'Port is required.',
+    );
   });
 });

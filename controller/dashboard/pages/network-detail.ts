@@ -24,30 +24,39 @@ export const networkDetailPage: Page = {
       tryGet(ctx.api.get<{ subnets: SubnetDoc[] }>('network', `/v2.0/subnets?network_id=${nid}`), { subnets: [] }),
       tryGet(ctx.api.get<{ ports: PortDoc[] }>('network', `/v2.0/ports?network_id=${nid}`), { ports: [] }),
     ]);
-    const subnets = table(subs.value.subnets, [
-      { label: 'Name', cell: (s) => nameOr(s) },
-      { label: 'CIDR', cell: (s) => s.cidr },
-      { label: 'Gateway', cell: (s) => s.gateway_ip ?? 'none' },
-      { label: 'DHCP', cell: (s) => (s.enable_dhcp ? 'on' : 'off') },
-      { label: 'DNS', cell: (s) => (s.dns_nameservers ?? []).join(', ') },
-      { label: 'Pools', cell: (s) => (s.allocation_pools ?? []).map((p) => `${p.start}–${p.end}`).join(', ') },
-      { label: '', cell: (s) => buttonForm(ctx, 'delete_subnet', 'Delete', { subnet_id: s.id }, true) },
-    ], 'No subnets.');
+    const subnets = table(
+      subs.value.subnets,
+      [
+        { label: 'Name', cell: (s) => nameOr(s) },
+        { label: 'CIDR', cell: (s) => s.cidr },
+        { label: 'Gateway', cell: (s) => s.gateway_ip ?? 'none' },
+        { label: 'DHCP', cell: (s) => (s.enable_dhcp ? 'on' : 'off') },
+        { label: 'DNS', cell: (s) => (s.dns_nameservers ?? []).join(', ') },
+        { label: 'Pools', cell: (s) => (s.allocation_pools ?? []).map((p) => `${p.start}–${p.end}`).join(', ') },
+        { label: '', cell: (s) => buttonForm(ctx, 'delete_subnet', 'Delete', { subnet_id: s.id }, true) },
+      ],
+      'No subnets.',
+    );
     const device = (p: PortDoc) => {
-      if (p.device_owner.startsWith('compute:')) return link(ctx, `/project/instances/${encodeURIComponent(p.device_id)}`, `instance ${shortId(p.device_id)}`);
+      if (p.device_owner.startsWith('compute:'))
+        return link(ctx, `/project/instances/${encodeURIComponent(p.device_id)}`, `instance ${shortId(p.device_id)}`);
       if (p.device_owner === 'network:router_interface' || p.device_owner === 'network:router_gateway') {
         return link(ctx, `/project/routers/${encodeURIComponent(p.device_id)}`, `router ${shortId(p.device_id)}`);
       }
       return p.device_id ? shortId(p.device_id) : '';
     };
-    const portList = table(ports.value.ports, [
-      { label: 'Name', cell: (p) => nameOr(p) },
-      { label: 'Addresses', cell: (p) => p.fixed_ips.map((f) => f.ip_address).join(', ') },
-      { label: 'MAC', cell: (p) => p.mac_address },
-      { label: 'Owner', cell: (p) => p.device_owner },
-      { label: 'Device', cell: device },
-      { label: 'Status', cell: (p) => status(p.status) },
-    ], 'No ports.');
+    const portList = table(
+      ports.value.ports,
+      [
+        { label: 'Name', cell: (p) => nameOr(p) },
+        { label: 'Addresses', cell: (p) => p.fixed_ips.map((f) => f.ip_address).join(', ') },
+        { label: 'MAC', cell: (p) => p.mac_address },
+        { label: 'Owner', cell: (p) => p.device_owner },
+        { label: 'Device', cell: device },
+        { label: 'Status', cell: (p) => status(p.status) },
+      ],
+      'No ports.',
+    );
     return html`<h2>Network ${nameOr(n)}</h2>
 <p>${link(ctx, '/project/networks', '← Networks')}</p>
 <dl class="props"><dt>ID</dt><dd>${n.id}</dd><dt>Status</dt><dd>${status(n.status)}</dd><dt>MTU</dt><dd>${n.mtu ?? ''}</dd>

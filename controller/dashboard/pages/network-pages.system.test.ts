@@ -12,7 +12,12 @@ import { ADMIN_PASSWORD, testCloud, type TestCloud } from '../../identity/testin
  */
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
-const why = process.env.SYSTEM_TESTS !== '1' ? 'SYSTEM_TESTS is not 1' : !existsSync(CHROMIUM) ? 'no /usr/bin/chromium (apt-get install chromium)' : '';
+const why =
+  process.env.SYSTEM_TESTS !== '1'
+    ? 'SYSTEM_TESTS is not 1'
+    : !existsSync(CHROMIUM)
+      ? 'no /usr/bin/chromium (apt-get install chromium)'
+      : '';
 if (why) console.log(`dashboard network pages browser test: skipped: ${why}`);
 
 const runId = `t${randomBytes(3).toString('hex')}`;

@@ -1,7 +1,22 @@
 import { html, type SafeHtml } from '../html.js';
 import { ApiError, type Page, type PageContext } from '../page.js';
 import {
-  buttonForm, checkbox, checked, field, formBox, id, input, link, nameOr, need, notice, opt, status, table, to, tryGet,
+  buttonForm,
+  checkbox,
+  checked,
+  field,
+  formBox,
+  id,
+  input,
+  link,
+  nameOr,
+  need,
+  notice,
+  opt,
+  status,
+  table,
+  to,
+  tryGet,
 } from './ui-kit.js';
 
 export interface NetworkDoc {
@@ -43,7 +58,10 @@ export function subnetFields(withName = true): SafeHtml[] {
 export function subnetBody(form: Record<string, string>, networkId: string): Record<string, unknown> {
   const cidr = need(form, 'cidr', 'Network address (CIDR)');
   const sub: Record<string, unknown> = {
-    network_id: networkId, cidr, ip_version: cidr.includes(':') ? 6 : 4, enable_dhcp: checked(form, 'enable_dhcp'),
+    network_id: networkId,
+    cidr,
+    ip_version: cidr.includes(':') ? 6 : 4,
+    enable_dhcp: checked(form, 'enable_dhcp'),
   };
   const name = opt(form, 'subnet_name');
   if (name) sub.name = name;
@@ -62,23 +80,39 @@ async function render(ctx: PageContext): Promise<SafeHtml> {
   const cidrs = new Map<string, string[]>();
   for (const s of subs.value.subnets) cidrs.set(s.network_id, [...(cidrs.get(s.network_id) ?? []), s.cidr]);
   const rows = [...nets.networks].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-  const list = table(rows, [
-    { label: 'Name', cell: (n) => link(ctx, `/project/networks/${encodeURIComponent(n.id)}`, nameOr(n)) },
-    { label: 'Subnets', cell: (n) => (cidrs.get(n.id) ?? []).join(', ') },
-    { label: 'Shared', cell: (n) => (n.shared ? 'yes' : 'no') },
-    { label: 'External', cell: (n) => (n['router:external'] ? 'yes' : 'no') },
-    { label: 'Status', cell: (n) => status(n.status) },
-    { label: '', cell: (n) => (n.project_id === ctx.session.projectId || ctx.session.isAdmin ? buttonForm(ctx, 'delete', 'Delete', { id: n.id }, true) : '') },
-  ], 'No networks yet.');
+  const list = table(
+    rows,
+    [
+      { label: 'Name', cell: (n) => link(ctx, `/project/networks/${encodeURIComponent(n.id)}`, nameOr(n)) },
+      { label: 'Subnets', cell: (n) => (cidrs.get(n.id) ?? []).join(', ') },
+      { label: 'Shared', cell: (n) => (n.shared ? 'yes' : 'no') },
+      { label: 'External', cell: (n) => (n['router:external'] ? 'yes' : 'no') },
+      { label: 'Status', cell: (n) => status(n.status) },
+      {
+        label: '',
+        cell: (n) =>
+          n.project_id === ctx.session.projectId || ctx.session.isAdmin
+            ? buttonForm(ctx, 'delete', 'Delete', { id: n.id }, true)
+            : '',
+      },
+    ],
+    'No networks yet.',
+  );
   const adminFields = ctx.session.isAdmin
     ? [field('External network', 'external', checkbox('external', false)), field('Shared', 'shared', checkbox('shared', false))]
     : [];
-  const create = formBox(ctx, 'create', 'Create a network', [
-    field('Name', 'name', input('name', { required: true })),
-    ...adminFields,
-    html`<p class="hint">Subnet (leave the address empty for a network without one)</p>`,
-    ...subnetFields(),
-  ], 'Create');
+  const create = formBox(
+    ctx,
+    'create',
+    'Create a network',
+    [
+      field('Name', 'name', input('name', { required: true })),
+      ...adminFields,
+      html`<p class="hint">Subnet (leave the address empty for a network without one)</p>`,
+      ...subnetFields(),
+    ],
+    'Create',
+  );
   return html`${notice(subs.error, 'subnets')}${list}${create}
 <p>${link(ctx, '/project/network-topology', 'See the topology picture')}</p>`;
 }

@@ -15,7 +15,9 @@ export const overviewPage: Page = {
     const [compute, volume, quota, fips] = await Promise.all([
       tryGet(ctx.api.get<{ limits: { absolute: Abs } }>('compute', '/v2.1/limits'), { limits: { absolute: {} as Abs } }),
       tryGet(ctx.api.get<{ limits: { absolute: Abs } }>('volume', `/v3/${pid}/limits`), { limits: { absolute: {} as Abs } }),
-      tryGet(ctx.api.get<{ quota: Record<string, number> }>('network', `/v2.0/quotas/${pid}`), { quota: {} as Record<string, number> }),
+      tryGet(ctx.api.get<{ quota: Record<string, number> }>('network', `/v2.0/quotas/${pid}`), {
+        quota: {} as Record<string, number>,
+      }),
       tryGet(ctx.api.get<{ floatingips: unknown[] }>('network', `/v2.0/floatingips?project_id=${pid}`), { floatingips: [] }),
     ]);
     const c = compute.value.limits.absolute;

@@ -18,9 +18,19 @@ beforeAll(async () => {
 afterAll(async () => cloud?.close());
 
 const PAGES = [
-  '/project/networks', '/project/network-topology', '/project/routers', '/project/floating-ips', '/project/security-groups',
-  '/project/volumes', '/project/volume-snapshots', '/admin/hypervisors', '/admin/services', '/admin/instances', '/admin/flavors',
-  '/identity/projects', '/identity/users',
+  '/project/networks',
+  '/project/network-topology',
+  '/project/routers',
+  '/project/floating-ips',
+  '/project/security-groups',
+  '/project/volumes',
+  '/project/volume-snapshots',
+  '/admin/hypervisors',
+  '/admin/services',
+  '/admin/instances',
+  '/admin/flavors',
+  '/identity/projects',
+  '/identity/users',
 ];
 
 describe('network, volume and admin pages through the framework', () => {
@@ -35,7 +45,15 @@ describe('network, volume and admin pages through the framework', () => {
   it('creates a network with a subnet from the form and shows it in the topology picture', async () => {
     const page = await admin.go('GET', '/dashboard/project/networks');
     const csrf = hiddenValue(page.body, '_csrf');
-    const r = await admin.go('POST', '/dashboard/project/networks', { _action: 'create', _csrf: csrf, name: XSS, cidr: '10.66.0.0/24', enable_dhcp: 'on', gateway_ip: '', dns: '' });
+    const r = await admin.go('POST', '/dashboard/project/networks', {
+      _action: 'create',
+      _csrf: csrf,
+      name: XSS,
+      cidr: '10.66.0.0/24',
+      enable_dhcp: 'on',
+      gateway_ip: '',
+      dns: '',
+    });
     expect(r.statusCode).toBe(303);
     expect(r.headers.location).toMatch(/^\/dashboard\/project\/networks/);
     const list = await admin.go('GET', r.headers.location as string);
@@ -51,7 +69,12 @@ describe('network, volume and admin pages through the framework', () => {
 
   it('shows a refused action as an error message and creates nothing', async () => {
     const page = await admin.go('GET', '/dashboard/project/networks');
-    const r = await admin.go('POST', '/dashboard/project/networks', { _action: 'create', _csrf: hiddenValue(page.body, '_csrf'), name: 'tdash-bad', cidr: '10.67.0.0/33' });
+    const r = await admin.go('POST', '/dashboard/project/networks', {
+      _action: 'create',
+      _csrf: hiddenValue(page.body, '_csrf'),
+      name: 'tdash-bad',
+      cidr: '10.67.0.0/33',
+    });
     expect(r.statusCode).toBe(303);
     const after = await admin.go('GET', r.headers.location as string);
     expect(after.body).toContain('Subnet:');

@@ -29,37 +29,77 @@ let cloud: TestCloud;
 let admin: PageContext;
 let member: PageContext;
 
-function ctxOf(token: string, s: { userId: string; userName: string; projectId: string; projectName: string; isAdmin: boolean }): PageContext {
+function ctxOf(
+  token: string,
+  s: { userId: string; userName: string; projectId: string; projectName: string; isAdmin: boolean },
+): PageContext {
   return {
-    api: injectApi(cloud.app, token), csrf: FAKE_CSRF, params: {}, query: {}, base: '/dashboard',
-    session: { ...s, domainName: 'Default', projects: [{ id: s.projectId, name: s.projectName }], roles: s.isAdmin ? ['admin', 'member', 'reader'] : ['member', 'reader'] },
+    api: injectApi(cloud.app, token),
+    csrf: FAKE_CSRF,
+    params: {},
+    query: {},
+    base: '/dashboard',
+    session: {
+      ...s,
+      domainName: 'Default',
+      projects: [{ id: s.projectId, name: s.projectName }],
+      roles: s.isAdmin ? ['admin', 'member', 'reader'] : ['member', 'reader'],
+    },
   };
 }
-const render = async (p: Page, ctx: PageContext, params: Record<string, string> = {}) => checkSafe(await p.render({ ...ctx, params }));
-const act = (p: Page, name: string, ctx: PageContext, form: Record<string, string>, params: Record<string, string> = {}) => p.actions![name]!({ ...ctx, params }, form);
+const render = async (p: Page, ctx: PageContext, params: Record<string, string> = {}) =>
+  checkSafe(await p.render({ ...ctx, params }));
+const act = (p: Page, name: string, ctx: PageContext, form: Record<string, string>, params: Record<string, string> = {}) =>
+  p.actions![name]!({ ...ctx, params }, form);
 
 beforeAll(async () => {
   cloud = await testCloud();
-  admin = ctxOf(cloud.adminToken, { userId: cloud.adminUserId, userName: 'admin', projectId: cloud.adminProjectId, projectName: 'admin', isAdmin: true });
+  admin = ctxOf(cloud.adminToken, {
+    userId: cloud.adminUserId,
+    userName: 'admin',
+    projectId: cloud.adminProjectId,
+    projectName: 'admin',
+    isAdmin: true,
+  });
   // A member of another project, made through the users page itself.
   await act(identityProjectsPage, 'create', admin, { name: 'tdash-other' });
   const projects = (await cloud.req('GET', '/identity/v3/projects?name=tdash-other', cloud.adminToken)).body.projects;
   await act(identityUsersPage, 'create', admin, { name: 'tdash-bob', password: 'bob-password-1', project_id: projects[0].id });
   const bob = await cloud.login('tdash-bob', 'bob-password-1', 'tdash-other');
   expect(bob.status).toBe(201);
-  member = ctxOf(bob.token, { userId: bob.body.token.user.id, userName: 'tdash-bob', projectId: projects[0].id, projectName: 'tdash-other', isAdmin: false });
+  member = ctxOf(bob.token, {
+    userId: bob.body.token.user.id,
+    userName: 'tdash-bob',
+    projectId: projects[0].id,
+    projectName: 'tdash-other',
+    isAdmin: false,
+  });
 }, 60_000);
 afterAll(async () => cloud?.close());
 
-const find = async (path: string, key: string, name: string, ctx = admin) => ((await ctx.api.get<any>('network', path))[key] as any[]).find((x) => x.name === name);
+const find = async (path: string, key: string, name: string, ctx = admin) =>
+  ((await ctx.api.get<any>('network', path))[key] as any[]).find((x) => x.name === name);
 
 describe('network pages against the real API', () => {
   it('creates a network with a subnet and shows it in the list, its detail and the topology', async () => {
-    await act(networksPage, 'create', admin, { name: XSS, subnet_name: 'tdash-sub', cidr: '10.77.0.0/24', gateway_ip: '10.77.0.1', enable_dhcp: 'on', dns: '192.0.2.53' });
+    await act(networksPage, 'create', admin, {
+      name: XSS,
+      subnet_name: 'tdash-sub',
+      cidr: '10.77.0.0/24',
+      gateway_ip: '10.77.0.1',
+      enable_dhcp: 'on',
+      dns: '192.0.2.53',
+    });
     const net = await find('/v2.0/networks', 'networks', XSS);
     expect(net).toBeTruthy();
     const sub = await find('/v2.0/subnets', 'subnets', 'tdash-sub');
-    expect(sub).toMatchObject({ network_id: net.id, cidr: '10.77.0.0/24', gateway_ip: '10.77.0.1', enable_dhcp: true, dns_nameservers: ['192.0.2.53'] });
+    expect(sub).toMatchObject({
+      network_id: net.id,
+      cidr: '10.77.0.0/24',
+      gateway_ip: '10.77.0.1',
+      enable_dhcp: true,
+      dns_nameservers: ['192.0.2.53'],
+    });
     expect(await render(networksPage, admin)).toContain(XSS_ESCAPED);
     const detail = await render(networkDetailPage, admin, { id: net.id });
     expect(detail).toContain('10.77.0.0/24');
@@ -70,7 +110,9 @@ describe('network pages against the real API', () => {
   });
 
   it('leaves no network behind when the subnet is refused', async () => {
-    await expect(act(networksPage, 'create', admin, { name: 'tdash-bad', cidr: '10.78.0.0/33' })).rejects.toThrow(/Subnet: .*not created/);
+    await expect(act(networksPage, 'create', admin, { name: 'tdash-bad', cidr: '10.78.0.0/33' })).rejects.toThrow(
+      /Subnet: .*not created/,
+    );
     expect(await find('/v2.0/networks', 'networks', 'tdash-bad')).toBeUndefined();
   });
 
@@ -110,15 +152,34 @@ describe('network pages against the real API', () => {
     await act(securityGroupsPage, 'create', member, { name: 'tdash-web', description: XSS });
     const g = await find('/v2.0/security-groups', 'security_groups', 'tdash-web', member);
     const ctx = { ...member, params: { id: g.id } };
-    await act(securityGroupRulesPage, 'add_rule', ctx, { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', ports: '8000-8080', remote_ip_prefix: '192.0.2.0/24' }, { id: g.id });
-    await act(securityGroupRulesPage, 'add_rule', ctx, { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', ports: '8/0', remote_group_id: g.id }, { id: g.id });
+    await act(
+      securityGroupRulesPage,
+      'add_rule',
+      ctx,
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', ports: '8000-8080', remote_ip_prefix: '192.0.2.0/24' },
+      { id: g.id },
+    );
+    await act(
+      securityGroupRulesPage,
+      'add_rule',
+      ctx,
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', ports: '8/0', remote_group_id: g.id },
+      { id: g.id },
+    );
     const page = await render(securityGroupRulesPage, member, { id: g.id });
     expect(page).toContain('<td>8000-8080</td>');
     expect(page).toContain('type 8 code 0');
     expect(page).toContain(XSS_ESCAPED);
     // The same rule twice: Neutron's 409 comes back as the message.
-    await expect(act(securityGroupRulesPage, 'add_rule', ctx, { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', ports: '8000-8080', remote_ip_prefix: '192.0.2.0/24' }, { id: g.id }))
-      .rejects.toMatchObject({ status: 409 });
+    await expect(
+      act(
+        securityGroupRulesPage,
+        'add_rule',
+        ctx,
+        { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', ports: '8000-8080', remote_ip_prefix: '192.0.2.0/24' },
+        { id: g.id },
+      ),
+    ).rejects.toMatchObject({ status: 409 });
     const rules = (await member.api.get<any>('network', `/v2.0/security-groups/${g.id}`)).security_group.security_group_rules;
     const tcp = rules.find((x: any) => x.protocol === 'tcp');
     await act(securityGroupRulesPage, 'delete_rule', ctx, { rule_id: tcp.id }, { id: g.id });
@@ -126,7 +187,7 @@ describe('network pages against the real API', () => {
     await act(securityGroupsPage, 'delete', member, { id: g.id });
   });
 
-  it('shows a member none of the admin project\'s networks', async () => {
+  it("shows a member none of the admin project's networks", async () => {
     const s = await render(networksPage, member);
     expect(s).not.toContain(XSS_ESCAPED);
     expect(s).not.toContain('tdash-inner');
@@ -153,7 +214,14 @@ describe('admin pages against the real API', () => {
   });
 
   it('create and delete a flavor', async () => {
-    await act(adminFlavorsPage, 'create', admin, { name: 'tdash.tiny', vcpus: '1', ram: '64', disk: '1', public: 'on', id: 'tdash-tiny' });
+    await act(adminFlavorsPage, 'create', admin, {
+      name: 'tdash.tiny',
+      vcpus: '1',
+      ram: '64',
+      disk: '1',
+      public: 'on',
+      id: 'tdash-tiny',
+    });
     expect(await render(adminFlavorsPage, admin)).toContain('tdash.tiny');
     await act(adminFlavorsPage, 'delete', admin, { id: 'tdash-tiny' });
     expect(await render(adminFlavorsPage, admin)).not.toContain('tdash.tiny');
@@ -164,9 +232,17 @@ describe('admin pages against the real API', () => {
     expect(s).toContain('member on project tdash-other');
     const users = (await admin.api.get<any>('identity', '/v3/users?name=tdash-bob')).users;
     const roles = (await admin.api.get<any>('identity', '/v3/roles?name=reader')).roles;
-    await act(identityUsersPage, 'grant', admin, { user_id: users[0].id, project_id: cloud.adminProjectId, role_id: roles[0].id });
+    await act(identityUsersPage, 'grant', admin, {
+      user_id: users[0].id,
+      project_id: cloud.adminProjectId,
+      role_id: roles[0].id,
+    });
     expect(await render(identityUsersPage, admin)).toContain('reader on project admin');
-    await act(identityUsersPage, 'revoke', admin, { user_id: users[0].id, project_id: cloud.adminProjectId, role_id: roles[0].id });
+    await act(identityUsersPage, 'revoke', admin, {
+      user_id: users[0].id,
+      project_id: cloud.adminProjectId,
+      role_id: roles[0].id,
+    });
     expect(await render(identityUsersPage, admin)).not.toContain('reader on project admin');
     expect(await render(identityProjectsPage, admin)).toContain('tdash-other');
   });

@@ -19,25 +19,50 @@ export const routerDetailPage: Page = {
     const rid = pathId(ctx.params.id, 'router');
     const [{ router: r }, ports, subs, nets] = await Promise.all([
       ctx.api.get<{ router: RouterDoc }>('network', `/v2.0/routers/${rid}`),
-      tryGet(ctx.api.get<{ ports: PortDoc[] }>('network', `/v2.0/ports?device_id=${rid}&device_owner=${encodeURIComponent(INTERFACE_OWNER)}`), { ports: [] }),
+      tryGet(
+        ctx.api.get<{ ports: PortDoc[] }>(
+          'network',
+          `/v2.0/ports?device_id=${rid}&device_owner=${encodeURIComponent(INTERFACE_OWNER)}`,
+        ),
+        { ports: [] },
+      ),
       tryGet(ctx.api.get<{ subnets: SubnetDoc[] }>('network', '/v2.0/subnets'), { subnets: [] }),
       tryGet(ctx.api.get<{ networks: NetworkDoc[] }>('network', '/v2.0/networks'), { networks: [] }),
     ]);
     const subnet = new Map(subs.value.subnets.map((s) => [s.id, s]));
     const net = new Map(nets.value.networks.map((n) => [n.id, n]));
     const rows = ports.value.ports.flatMap((p) => p.fixed_ips.map((f) => ({ port: p, ip: f })));
-    const list = table(rows, [
-      { label: 'Network', cell: ({ port }) => { const n = net.get(port.network_id); return n ? link(ctx, `/project/networks/${encodeURIComponent(n.id)}`, nameOr(n)) : port.network_id; } },
-      { label: 'Subnet', cell: ({ ip }) => { const s = subnet.get(ip.subnet_id); return s ? `${nameOr(s)} ${s.cidr}` : ip.subnet_id; } },
-      { label: 'Address', cell: ({ ip }) => ip.ip_address },
-      { label: 'Status', cell: ({ port }) => status(port.status) },
-      { label: '', cell: ({ ip }) => buttonForm(ctx, 'remove_interface', 'Remove', { subnet_id: ip.subnet_id }, true) },
-    ], 'No interfaces.');
+    const list = table(
+      rows,
+      [
+        {
+          label: 'Network',
+          cell: ({ port }) => {
+            const n = net.get(port.network_id);
+            return n ? link(ctx, `/project/networks/${encodeURIComponent(n.id)}`, nameOr(n)) : port.network_id;
+          },
+        },
+        {
+          label: 'Subnet',
+          cell: ({ ip }) => {
+            const s = subnet.get(ip.subnet_id);
+            return s ? `${nameOr(s)} ${s.cidr}` : ip.subnet_id;
+          },
+        },
+        { label: 'Address', cell: ({ ip }) => ip.ip_address },
+        { label: 'Status', cell: ({ port }) => status(port.status) },
+        { label: '', cell: ({ ip }) => buttonForm(ctx, 'remove_interface', 'Remove', { subnet_id: ip.subnet_id }, true) },
+      ],
+      'No interfaces.',
+    );
     const attached = new Set(rows.map((x) => x.ip.subnet_id));
     // Subnets of internal networks not on this router yet.
     const candidates = subs.value.subnets
       .filter((s) => !attached.has(s.id) && !net.get(s.network_id)?.['router:external'])
-      .map((s) => ({ value: s.id, label: `${net.get(s.network_id) ? nameOr(net.get(s.network_id)!) : s.network_id}: ${nameOr(s)} ${s.cidr}` }))
+      .map((s) => ({
+        value: s.id,
+        label: `${net.get(s.network_id) ? nameOr(net.get(s.network_id)!) : s.network_id}: ${nameOr(s)} ${s.cidr}`,
+      }))
       .sort((a, b) => a.label.localeCompare(b.label));
     const gw = r.external_gateway_info;
     const gwNet = gw?.network_id ? net.get(gw.network_id) : undefined;
@@ -56,7 +81,9 @@ ${candidates.length ? formBox(ctx, 'add_interface', 'Add an interface', [field('
     },
     async remove_interface(ctx, form) {
       const rid = pathId(ctx.params.id, 'router');
-      await ctx.api.put('network', `/v2.0/routers/${rid}/remove_router_interface`, { subnet_id: id(form, 'subnet_id', 'Subnet') });
+      await ctx.api.put('network', `/v2.0/routers/${rid}/remove_router_interface`, {
+        subnet_id: id(form, 'subnet_id', 'Subnet'),
+      });
       return { redirect: to(ctx, `/project/routers/${rid}`), message: 'Interface removed.' };
     },
   },

@@ -1,21 +1,45 @@
 import { html, type SafeHtml } from '../html.js';
 import type { Page, PageContext } from '../page.js';
 import type { NetworkDoc } from './networks.js';
-import { buttonForm, field, formBox, formHeader, id, input, link, nameOr, need, notice, opt, select, status, table, to, tryGet, type Option } from './ui-kit.js';
+import {
+  buttonForm,
+  field,
+  formBox,
+  formHeader,
+  id,
+  input,
+  link,
+  nameOr,
+  need,
+  notice,
+  opt,
+  select,
+  status,
+  table,
+  to,
+  tryGet,
+  type Option,
+} from './ui-kit.js';
 
 export interface RouterDoc {
   id: string;
   name: string;
   status: string;
   project_id?: string;
-  external_gateway_info: { network_id: string; enable_snat?: boolean; external_fixed_ips?: Array<{ subnet_id?: string; ip_address: string }> } | null;
+  external_gateway_info: {
+    network_id: string;
+    enable_snat?: boolean;
+    external_fixed_ips?: Array<{ subnet_id?: string; ip_address: string }>;
+  } | null;
 }
 
 export const INTERFACE_OWNER = 'network:router_interface';
 
 /** The external networks a router's gateway can be on. */
 export async function externalNetworks(ctx: PageContext): Promise<{ value: NetworkDoc[]; error?: string }> {
-  const r = await tryGet(ctx.api.get<{ networks: NetworkDoc[] }>('network', '/v2.0/networks?router:external=true'), { networks: [] });
+  const r = await tryGet(ctx.api.get<{ networks: NetworkDoc[] }>('network', '/v2.0/networks?router:external=true'), {
+    networks: [],
+  });
   return { value: r.value.networks.filter((n) => n['router:external']), ...(r.error ? { error: r.error } : {}) };
 }
 
@@ -38,22 +62,38 @@ export const routersPage: Page = {
     const [routers, ext, ports] = await Promise.all([
       ctx.api.get<{ routers: RouterDoc[] }>('network', '/v2.0/routers'),
       externalNetworks(ctx),
-      tryGet(ctx.api.get<{ ports: Array<{ device_id: string }> }>('network', `/v2.0/ports?device_owner=${encodeURIComponent(INTERFACE_OWNER)}`), { ports: [] }),
+      tryGet(
+        ctx.api.get<{ ports: Array<{ device_id: string }> }>(
+          'network',
+          `/v2.0/ports?device_owner=${encodeURIComponent(INTERFACE_OWNER)}`,
+        ),
+        { ports: [] },
+      ),
     ]);
     const options = ext.value.map((n) => ({ value: n.id, label: nameOr(n) }));
     const count = (rid: string) => ports.value.ports.filter((p) => p.device_id === rid).length;
     const rows = [...routers.routers].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-    const list = table(rows, [
-      { label: 'Name', cell: (r) => link(ctx, `/project/routers/${encodeURIComponent(r.id)}`, nameOr(r)) },
-      { label: 'Status', cell: (r) => status(r.status) },
-      { label: 'External gateway', cell: (r) => gatewayCell(ctx, r, ext.value, options) },
-      { label: 'Interfaces', cell: (r) => link(ctx, `/project/routers/${encodeURIComponent(r.id)}`, `${count(r.id)} (edit)`) },
-      { label: '', cell: (r) => buttonForm(ctx, 'delete', 'Delete', { id: r.id }, true) },
-    ], 'No routers yet.');
-    const create = formBox(ctx, 'create', 'Create a router', [
-      field('Name', 'name', input('name', { required: true })),
-      field('External network', 'network_id', select('network_id', options, { blank: '(none)' })),
-    ], 'Create');
+    const list = table(
+      rows,
+      [
+        { label: 'Name', cell: (r) => link(ctx, `/project/routers/${encodeURIComponent(r.id)}`, nameOr(r)) },
+        { label: 'Status', cell: (r) => status(r.status) },
+        { label: 'External gateway', cell: (r) => gatewayCell(ctx, r, ext.value, options) },
+        { label: 'Interfaces', cell: (r) => link(ctx, `/project/routers/${encodeURIComponent(r.id)}`, `${count(r.id)} (edit)`) },
+        { label: '', cell: (r) => buttonForm(ctx, 'delete', 'Delete', { id: r.id }, true) },
+      ],
+      'No routers yet.',
+    );
+    const create = formBox(
+      ctx,
+      'create',
+      'Create a router',
+      [
+        field('Name', 'name', input('name', { required: true })),
+        field('External network', 'network_id', select('network_id', options, { blank: '(none)' })),
+      ],
+      'Create',
+    );
     return html`${notice(ext.error, 'external networks')}${notice(ports.error, 'interfaces')}${list}${create}`;
   },
   actions: {

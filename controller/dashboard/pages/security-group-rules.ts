@@ -6,12 +6,21 @@ import { bad, buttonForm, field, formBox, id, input, link, nameOr, opt, pathId, 
 const PROTOCOLS = ['', 'tcp', 'udp', 'icmp', 'icmpv6'];
 
 /** "22", "8000-8080" (TCP/UDP) or "8/0" (ICMP type/code) → Neutron's min and max. */
-export function portRange(protocol: string | null, text: string | undefined): { port_range_min: number | null; port_range_max: number | null } | null {
+export function portRange(
+  protocol: string | null,
+  text: string | undefined,
+): { port_range_min: number | null; port_range_max: number | null } | null {
   if (!text) return null;
-  if (!protocol || !['tcp', 'udp', 'icmp', 'icmpv6', '6', '17', '1', '58'].includes(protocol)) bad('Port range needs the TCP, UDP or ICMP protocol.');
+  if (!protocol || !['tcp', 'udp', 'icmp', 'icmpv6', '6', '17', '1', '58'].includes(protocol))
+    bad('Port range needs the TCP, UDP or ICMP protocol.');
   const icmp = protocol.startsWith('icmp') || protocol === '1' || protocol === '58';
   const m = icmp ? /^(\d+)(?:\/(\d+))?$/.exec(text) : /^(\d+)(?:\s*-\s*(\d+))?$/.exec(text);
-  if (!m) bad(icmp ? 'Port range: for ICMP give the type, or type/code (e.g. 8/0).' : 'Port range: give a port (22) or a range (8000-8080).');
+  if (!m)
+    bad(
+      icmp
+        ? 'Port range: for ICMP give the type, or type/code (e.g. 8/0).'
+        : 'Port range: give a port (22) or a range (8000-8080).',
+    );
   const a = Number(m[1]);
   const b = m[2] !== undefined ? Number(m[2]) : icmp ? null : a;
   if (icmp) {
@@ -22,7 +31,8 @@ export function portRange(protocol: string | null, text: string | undefined): { 
 
 export function describeRange(r: RuleDoc): string {
   if (r.port_range_min === null && r.port_range_max === null) return 'any';
-  if (r.protocol?.startsWith('icmp')) return `type ${r.port_range_min ?? 'any'}${r.port_range_max !== null ? ` code ${r.port_range_max}` : ''}`;
+  if (r.protocol?.startsWith('icmp'))
+    return `type ${r.port_range_min ?? 'any'}${r.port_range_max !== null ? ` code ${r.port_range_max}` : ''}`;
   return r.port_range_min === r.port_range_max ? String(r.port_range_min) : `${r.port_range_min}-${r.port_range_max}`;
 }
 
@@ -37,29 +47,72 @@ export const securityGroupRulesPage: Page = {
       ctx.api.get<{ security_groups: GroupDoc[] }>('network', '/v2.0/security-groups'),
     ]);
     const groupName = new Map(all.security_groups.map((x) => [x.id, nameOr(x)]));
-    const rules = [...(g.security_group_rules ?? [])].sort((a, b) =>
-      a.direction.localeCompare(b.direction) || a.ethertype.localeCompare(b.ethertype) || (a.protocol ?? '').localeCompare(b.protocol ?? '') ||
-      (a.port_range_min ?? -1) - (b.port_range_min ?? -1) || a.id.localeCompare(b.id));
-    const list = table(rules, [
-      { label: 'Direction', cell: (r) => r.direction },
-      { label: 'Ether type', cell: (r) => r.ethertype },
-      { label: 'Protocol', cell: (r) => r.protocol ?? 'any' },
-      { label: 'Port range', cell: describeRange },
-      { label: 'Remote', cell: (r) => r.remote_group_id ? `group ${groupName.get(r.remote_group_id) ?? r.remote_group_id}` : r.remote_ip_prefix ?? 'any' },
-      { label: 'Description', cell: (r) => r.description ?? '' },
-      { label: '', cell: (r) => buttonForm(ctx, 'delete_rule', 'Delete', { rule_id: r.id }, true) },
-    ], 'No rules: nothing is allowed.');
-    const groups = all.security_groups.map((x) => ({ value: x.id, label: nameOr(x) })).sort((a, b) => a.label.localeCompare(b.label));
-    const add = formBox(ctx, 'add_rule', 'Add a rule', [
-      field('Direction', 'direction', select('direction', [{ value: 'ingress', label: 'Ingress' }, { value: 'egress', label: 'Egress' }])),
-      field('Ether type', 'ethertype', select('ethertype', [{ value: 'IPv4', label: 'IPv4' }, { value: 'IPv6', label: 'IPv6' }])),
-      field('Protocol', 'protocol', select('protocol', PROTOCOLS.map((p) => ({ value: p, label: p || 'any' })), { selected: 'tcp' })),
-      field('Other protocol number (0-255, instead)', 'protocol_number', input('protocol_number', { placeholder: '47' })),
-      field('Port range (22, 8000-8080; ICMP: type/code)', 'ports', input('ports', { placeholder: '22' })),
-      field('Remote CIDR', 'remote_ip_prefix', input('remote_ip_prefix', { placeholder: '0.0.0.0/0' })),
-      field('or remote group', 'remote_group_id', select('remote_group_id', groups, { blank: '(none)' })),
-      field('Description', 'description', input('description')),
-    ], 'Add rule');
+    const rules = [...(g.security_group_rules ?? [])].sort(
+      (a, b) =>
+        a.direction.localeCompare(b.direction) ||
+        a.ethertype.localeCompare(b.ethertype) ||
+        (a.protocol ?? '').localeCompare(b.protocol ?? '') ||
+        (a.port_range_min ?? -1) - (b.port_range_min ?? -1) ||
+        a.id.localeCompare(b.id),
+    );
+    const list = table(
+      rules,
+      [
+        { label: 'Direction', cell: (r) => r.direction },
+        { label: 'Ether type', cell: (r) => r.ethertype },
+        { label: 'Protocol', cell: (r) => r.protocol ?? 'any' },
+        { label: 'Port range', cell: describeRange },
+        {
+          label: 'Remote',
+          cell: (r) =>
+            r.remote_group_id ? `group ${groupName.get(r.remote_group_id) ?? r.remote_group_id}` : (r.remote_ip_prefix ?? 'any'),
+        },
+        { label: 'Description', cell: (r) => r.description ?? '' },
+        { label: '', cell: (r) => buttonForm(ctx, 'delete_rule', 'Delete', { rule_id: r.id }, true) },
+      ],
+      'No rules: nothing is allowed.',
+    );
+    const groups = all.security_groups
+      .map((x) => ({ value: x.id, label: nameOr(x) }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+    const add = formBox(
+      ctx,
+      'add_rule',
+      'Add a rule',
+      [
+        field(
+          'Direction',
+          'direction',
+          select('direction', [
+            { value: 'ingress', label: 'Ingress' },
+            { value: 'egress', label: 'Egress' },
+          ]),
+        ),
+        field(
+          'Ether type',
+          'ethertype',
+          select('ethertype', [
+            { value: 'IPv4', label: 'IPv4' },
+            { value: 'IPv6', label: 'IPv6' },
+          ]),
+        ),
+        field(
+          'Protocol',
+          'protocol',
+          select(
+            'protocol',
+            PROTOCOLS.map((p) => ({ value: p, label: p || 'any' })),
+            { selected: 'tcp' },
+          ),
+        ),
+        field('Other protocol number (0-255, instead)', 'protocol_number', input('protocol_number', { placeholder: '47' })),
+        field('Port range (22, 8000-8080; ICMP: type/code)', 'ports', input('ports', { placeholder: '22' })),
+        field('Remote CIDR', 'remote_ip_prefix', input('remote_ip_prefix', { placeholder: '0.0.0.0/0' })),
+        field('or remote group', 'remote_group_id', select('remote_group_id', groups, { blank: '(none)' })),
+        field('Description', 'description', input('description')),
+      ],
+      'Add rule',
+    );
     return html`<h2>Security group ${nameOr(g)}</h2>
 <p>${link(ctx, '/project/security-groups', '← Security groups')}</p>
 <p>${g.description}</p>${list}${add}`;
@@ -67,8 +120,18 @@ export const securityGroupRulesPage: Page = {
   actions: {
     async add_rule(ctx, form) {
       const gid = pathId(ctx.params.id, 'security group');
-      const direction = form.direction === 'egress' ? 'egress' : form.direction === 'ingress' || !form.direction ? 'ingress' : bad('Direction must be ingress or egress.');
-      const ethertype = form.ethertype === 'IPv6' ? 'IPv6' : form.ethertype === 'IPv4' || !form.ethertype ? 'IPv4' : bad('Ether type must be IPv4 or IPv6.');
+      const direction =
+        form.direction === 'egress'
+          ? 'egress'
+          : form.direction === 'ingress' || !form.direction
+            ? 'ingress'
+            : bad('Direction must be ingress or egress.');
+      const ethertype =
+        form.ethertype === 'IPv6'
+          ? 'IPv6'
+          : form.ethertype === 'IPv4' || !form.ethertype
+            ? 'IPv4'
+            : bad('Ether type must be IPv4 or IPv6.');
       const number = opt(form, 'protocol_number');
       let protocol: string | null = opt(form, 'protocol') ?? null;
       if (number !== undefined) {

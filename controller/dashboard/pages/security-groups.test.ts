@@ -4,17 +4,49 @@ import { portRange, securityGroupRulesPage } from './security-group-rules.js';
 import { securityGroupsPage } from './security-groups.js';
 
 const rules = [
-  { id: 'ru2', security_group_id: 'g1', direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '0.0.0.0/0', remote_group_id: null, description: XSS },
-  { id: 'ru1', security_group_id: 'g1', direction: 'egress', ethertype: 'IPv4', protocol: null, port_range_min: null, port_range_max: null, remote_ip_prefix: null, remote_group_id: null },
-  { id: 'ru3', security_group_id: 'g1', direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', port_range_min: 8, port_range_max: 0, remote_ip_prefix: null, remote_group_id: 'g2' },
+  {
+    id: 'ru2',
+    security_group_id: 'g1',
+    direction: 'ingress',
+    ethertype: 'IPv4',
+    protocol: 'tcp',
+    port_range_min: 22,
+    port_range_max: 22,
+    remote_ip_prefix: '0.0.0.0/0',
+    remote_group_id: null,
+    description: XSS,
+  },
+  {
+    id: 'ru1',
+    security_group_id: 'g1',
+    direction: 'egress',
+    ethertype: 'IPv4',
+    protocol: null,
+    port_range_min: null,
+    port_range_max: null,
+    remote_ip_prefix: null,
+    remote_group_id: null,
+  },
+  {
+    id: 'ru3',
+    security_group_id: 'g1',
+    direction: 'ingress',
+    ethertype: 'IPv4',
+    protocol: 'icmp',
+    port_range_min: 8,
+    port_range_max: 0,
+    remote_ip_prefix: null,
+    remote_group_id: 'g2',
+  },
 ];
 const groups = [
   { id: 'g1', name: XSS, description: `d${XSS}`, security_group_rules: rules },
   { id: 'g2', name: 'default', description: 'Default security group', security_group_rules: [] },
 ];
-const api = () => new FakeCloudApi()
-  .on('GET', 'network', '/v2.0/security-groups', { security_groups: groups })
-  .on('GET', 'network', '/v2.0/security-groups/g1', { security_group: groups[0] });
+const api = () =>
+  new FakeCloudApi()
+    .on('GET', 'network', '/v2.0/security-groups', { security_groups: groups })
+    .on('GET', 'network', '/v2.0/security-groups/g1', { security_group: groups[0] });
 
 describe('security groups page', () => {
   it('lists groups escaped with rule counts; default cannot be deleted from here', async () => {
@@ -29,7 +61,12 @@ describe('security groups page', () => {
     const r = await securityGroupsPage.actions!.create!(fakeContext(a), { name: 'web', description: 'http' });
     await securityGroupsPage.actions!.delete!(fakeContext(a), { id: 'g1' });
     expect(a.writes()).toEqual([
-      { method: 'POST', service: 'network', path: '/v2.0/security-groups', body: { security_group: { name: 'web', description: 'http' } } },
+      {
+        method: 'POST',
+        service: 'network',
+        path: '/v2.0/security-groups',
+        body: { security_group: { name: 'web', description: 'http' } },
+      },
       { method: 'DELETE', service: 'network', path: '/v2.0/security-groups/g1' },
     ]);
     expect(r.redirect).toBe('/dashboard/project/security-groups/g9');
@@ -52,22 +89,60 @@ describe('security group rule editor', () => {
   it('adds a TCP range from a CIDR', async () => {
     const a = api();
     await securityGroupRulesPage.actions!.add_rule!(ctx(a), {
-      direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', ports: '8000-8080', remote_ip_prefix: '192.0.2.0/24', remote_group_id: '', description: 'web',
+      direction: 'ingress',
+      ethertype: 'IPv4',
+      protocol: 'tcp',
+      ports: '8000-8080',
+      remote_ip_prefix: '192.0.2.0/24',
+      remote_group_id: '',
+      description: 'web',
     });
-    expect(a.writes()).toEqual([{
-      method: 'POST', service: 'network', path: '/v2.0/security-group-rules',
-      body: { security_group_rule: { security_group_id: 'g1', direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 8000, port_range_max: 8080, remote_ip_prefix: '192.0.2.0/24', description: 'web' } },
-    }]);
+    expect(a.writes()).toEqual([
+      {
+        method: 'POST',
+        service: 'network',
+        path: '/v2.0/security-group-rules',
+        body: {
+          security_group_rule: {
+            security_group_id: 'g1',
+            direction: 'ingress',
+            ethertype: 'IPv4',
+            protocol: 'tcp',
+            port_range_min: 8000,
+            port_range_max: 8080,
+            remote_ip_prefix: '192.0.2.0/24',
+            description: 'web',
+          },
+        },
+      },
+    ]);
   });
 
   it('adds an any-protocol egress rule for a remote group, and ICMP type/code', async () => {
     const a = api();
-    await securityGroupRulesPage.actions!.add_rule!(ctx(a), { direction: 'egress', ethertype: 'IPv6', protocol: '', remote_group_id: 'g2' });
-    await securityGroupRulesPage.actions!.add_rule!(ctx(a), { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', ports: '8' });
+    await securityGroupRulesPage.actions!.add_rule!(ctx(a), {
+      direction: 'egress',
+      ethertype: 'IPv6',
+      protocol: '',
+      remote_group_id: 'g2',
+    });
+    await securityGroupRulesPage.actions!.add_rule!(ctx(a), {
+      direction: 'ingress',
+      ethertype: 'IPv4',
+      protocol: 'icmp',
+      ports: '8',
+    });
     await securityGroupRulesPage.actions!.add_rule!(ctx(a), { direction: 'ingress', protocol: 'tcp', protocol_number: '47' });
     expect(a.writes().map((c) => (c.body as { security_group_rule: unknown }).security_group_rule)).toEqual([
       { security_group_id: 'g1', direction: 'egress', ethertype: 'IPv6', remote_group_id: 'g2' },
-      { security_group_id: 'g1', direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', port_range_min: 8, port_range_max: null },
+      {
+        security_group_id: 'g1',
+        direction: 'ingress',
+        ethertype: 'IPv4',
+        protocol: 'icmp',
+        port_range_min: 8,
+        port_range_max: null,
+      },
       { security_group_id: 'g1', direction: 'ingress', ethertype: 'IPv4', protocol: '47' },
     ]);
   });

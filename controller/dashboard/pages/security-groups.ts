@@ -29,16 +29,27 @@ export const securityGroupsPage: Page = {
   async render(ctx) {
     const { security_groups: groups } = await ctx.api.get<{ security_groups: GroupDoc[] }>('network', '/v2.0/security-groups');
     const rows = [...groups].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-    const list = table(rows, [
-      { label: 'Name', cell: (g) => link(ctx, `/project/security-groups/${encodeURIComponent(g.id)}`, nameOr(g)) },
-      { label: 'Description', cell: (g) => g.description },
-      { label: 'Rules', cell: (g) => link(ctx, `/project/security-groups/${encodeURIComponent(g.id)}`, `${g.security_group_rules?.length ?? 0} (edit)`) },
-      { label: '', cell: (g) => (g.name === 'default' ? '' : buttonForm(ctx, 'delete', 'Delete', { id: g.id }, true)) },
-    ], 'No security groups.');
-    const create = formBox(ctx, 'create', 'Create a security group', [
-      field('Name', 'name', input('name', { required: true })),
-      field('Description', 'description', input('description')),
-    ], 'Create');
+    const list = table(
+      rows,
+      [
+        { label: 'Name', cell: (g) => link(ctx, `/project/security-groups/${encodeURIComponent(g.id)}`, nameOr(g)) },
+        { label: 'Description', cell: (g) => g.description },
+        {
+          label: 'Rules',
+          cell: (g) =>
+            link(ctx, `/project/security-groups/${encodeURIComponent(g.id)}`, `${g.security_group_rules?.length ?? 0} (edit)`),
+        },
+        { label: '', cell: (g) => (g.name === 'default' ? '' : buttonForm(ctx, 'delete', 'Delete', { id: g.id }, true)) },
+      ],
+      'No security groups.',
+    );
+    const create = formBox(
+      ctx,
+      'create',
+      'Create a security group',
+      [field('Name', 'name', input('name', { required: true })), field('Description', 'description', input('description'))],
+      'Create',
+    );
     return html`${list}${create}`;
   },
   actions: {
@@ -48,7 +59,10 @@ export const securityGroupsPage: Page = {
         security_group: { name, description: opt(form, 'description') ?? '' },
       });
       // Straight to the rule editor of the new group.
-      return { redirect: to(ctx, g?.id ? `/project/security-groups/${encodeURIComponent(g.id)}` : '/project/security-groups'), message: `Security group ${name} created.` };
+      return {
+        redirect: to(ctx, g?.id ? `/project/security-groups/${encodeURIComponent(g.id)}` : '/project/security-groups'),
+        message: `Security group ${name} created.`,
+      };
     },
     async delete(ctx, form) {
       await ctx.api.delete('network', `/v2.0/security-groups/${id(form, 'id', 'Security group')}`);

@@ -12,10 +12,18 @@ export interface TopoInput {
   networks: Array<{ id: string; name?: string; 'router:external'?: boolean; status?: string }>;
   subnets: Array<{ id: string; network_id: string; cidr: string }>;
   routers: Array<{
-    id: string; name?: string; status?: string;
+    id: string;
+    name?: string;
+    status?: string;
     external_gateway_info?: { network_id?: string; external_fixed_ips?: Array<{ ip_address?: string }> } | null;
   }>;
-  ports: Array<{ id: string; network_id: string; device_id?: string; device_owner?: string; fixed_ips?: Array<{ ip_address?: string }> }>;
+  ports: Array<{
+    id: string;
+    network_id: string;
+    device_id?: string;
+    device_owner?: string;
+    fixed_ips?: Array<{ ip_address?: string }>;
+  }>;
   servers: Array<{ id: string; name?: string; status?: string }>;
   /** Optional: floating IPs, shown beside the fixed address of the port they map to. */
   floatingips?: Array<{ port_id?: string | null; fixed_ip_address?: string | null; floating_ip_address?: string }>;
@@ -95,26 +103,36 @@ export function layoutTopology(input: TopoInput): Topology {
       link(d, gw.network_id, 'gateway', (gw.external_fixed_ips ?? []).map((f) => f.ip_address ?? '').filter(Boolean));
       if (!nets.has(gw.network_id)) nets.set(gw.network_id, { id: gw.network_id, name: '', external: true });
     }
-    for (const p of input.ports) if (p.device_id === r.id && p.device_owner === 'network:router_interface') link(d, p.network_id, 'interface', addrsOf(p));
+    for (const p of input.ports)
+      if (p.device_id === r.id && p.device_owner === 'network:router_interface') link(d, p.network_id, 'interface', addrsOf(p));
     devices.push(d);
   }
   const floating = new Map<string, string>();
-  for (const f of input.floatingips ?? []) if (f.port_id && f.fixed_ip_address && f.floating_ip_address) floating.set(`${f.port_id} ${f.fixed_ip_address}`, f.floating_ip_address);
-  const withFloating = (p: TopoInput['ports'][number]) => addrsOf(p).map((a) => (floating.has(`${p.id} ${a}`) ? `${a} (${floating.get(`${p.id} ${a}`)})` : a));
+  for (const f of input.floatingips ?? [])
+    if (f.port_id && f.fixed_ip_address && f.floating_ip_address)
+      floating.set(`${f.port_id} ${f.fixed_ip_address}`, f.floating_ip_address);
+  const withFloating = (p: TopoInput['ports'][number]) =>
+    addrsOf(p).map((a) => (floating.has(`${p.id} ${a}`) ? `${a} (${floating.get(`${p.id} ${a}`)})` : a));
   for (const s of [...input.servers].sort(byNameThenId)) {
     const d: Device = { id: s.id, kind: 'instance', name: s.name ?? '', detail: s.status ?? '', links: new Map() };
-    for (const p of input.ports) if (p.device_id === s.id && (p.device_owner ?? '').startsWith('compute:')) link(d, p.network_id, 'port', withFloating(p));
+    for (const p of input.ports)
+      if (p.device_id === s.id && (p.device_owner ?? '').startsWith('compute:')) link(d, p.network_id, 'port', withFloating(p));
     devices.push(d);
   }
-  for (const d of devices) for (const nid of d.links.keys()) if (!nets.has(nid)) nets.set(nid, { id: nid, name: '', external: false });
+  for (const d of devices)
+    for (const nid of d.links.keys()) if (!nets.has(nid)) nets.set(nid, { id: nid, name: '', external: false });
 
   const netOrder = [...nets.values()].sort((a, b) => Number(b.external) - Number(a.external) || byNameThenId(a, b));
   const col = new Map(netOrder.map((n, i) => [n.id, i]));
   const leftmost = (d: Device): number => Math.min(...[...d.links.keys()].map((k) => col.get(k)!));
   // Boxes grouped by the network they hang from, routers before instances, then by name.
   const kindRank = { router: 0, instance: 1 } as const;
-  devices.sort((a, b) => (a.links.size ? leftmost(a) : Infinity) - (b.links.size ? leftmost(b) : Infinity) ||
-    kindRank[a.kind] - kindRank[b.kind] || byNameThenId(a, b));
+  devices.sort(
+    (a, b) =>
+      (a.links.size ? leftmost(a) : Infinity) - (b.links.size ? leftmost(b) : Infinity) ||
+      kindRank[a.kind] - kindRank[b.kind] ||
+      byNameThenId(a, b),
+  );
 
   const loose = devices.some((d) => d.links.size === 0);
   const rows = Math.max(devices.length, 1);
@@ -123,10 +141,19 @@ export function layoutTopology(input: TopoInput): Topology {
   const barX = (i: number) => L.margin + i * L.col;
 
   const cidrs = new Map<string, string[]>();
-  for (const s of [...input.subnets].sort((a, b) => a.cidr.localeCompare(b.cidr))) cidrs.set(s.network_id, [...(cidrs.get(s.network_id) ?? []), s.cidr]);
+  for (const s of [...input.subnets].sort((a, b) => a.cidr.localeCompare(b.cidr)))
+    cidrs.set(s.network_id, [...(cidrs.get(s.network_id) ?? []), s.cidr]);
   const nodes: TopoNode[] = netOrder.map((n, i) => ({
-    id: n.id, kind: 'network', name: n.name, detail: (cidrs.get(n.id) ?? []).join(', '),
-    addrs: '', x: barX(i), y: L.top, w: L.bar, h: height - L.top - L.margin, ...(n.external ? { external: true } : {}),
+    id: n.id,
+    kind: 'network',
+    name: n.name,
+    detail: (cidrs.get(n.id) ?? []).join(', '),
+    addrs: '',
+    x: barX(i),
+    y: L.top,
+    w: L.bar,
+    h: height - L.top - L.margin,
+    ...(n.external ? { external: true } : {}),
   }));
   const edges: TopoEdge[] = [];
   devices.forEach((d, row) => {
@@ -139,7 +166,15 @@ export function layoutTopology(input: TopoInput): Topology {
     for (const [nid, l] of links) {
       const bx = barX(col.get(nid)!);
       const toLeft = bx < x;
-      edges.push({ from: d.id, to: nid, kind: l.kind, label: l.addrs.join(', '), x1: toLeft ? x : x + L.boxW, x2: toLeft ? bx + L.bar : bx, y: mid });
+      edges.push({
+        from: d.id,
+        to: nid,
+        kind: l.kind,
+        label: l.addrs.join(', '),
+        x1: toLeft ? x : x + L.boxW,
+        x2: toLeft ? bx + L.bar : bx,
+        y: mid,
+      });
     }
   });
   return { width, height, nodes, edges };
@@ -160,16 +195,22 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
   const e = escapeHtml;
   const label = (n: TopoNode) => n.name || `(${n.id.slice(0, 8)})`;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="topology" width="${t.width}" height="${t.height}" viewBox="0 0 ${t.width} ${t.height}" role="img" aria-label="Network topology">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="topology" width="${t.width}" height="${t.height}" viewBox="0 0 ${t.width} ${t.height}" role="img" aria-label="Network topology">`,
+  );
   for (const ed of t.edges) {
     const dash = ed.kind === 'gateway' ? ' stroke-dasharray="6 3"' : '';
-    out.push(`<g class="edge ${ed.kind}" data-from="${e(ed.from)}" data-to="${e(ed.to)}"><line x1="${ed.x1}" y1="${ed.y}" x2="${ed.x2}" y2="${ed.y}" stroke="#555" stroke-width="2"${dash}/>`);
+    out.push(
+      `<g class="edge ${ed.kind}" data-from="${e(ed.from)}" data-to="${e(ed.to)}"><line x1="${ed.x1}" y1="${ed.y}" x2="${ed.x2}" y2="${ed.y}" stroke="#555" stroke-width="2"${dash}/>`,
+    );
     // The addresses ride on the line where it is long enough for them (they are in the box anyway).
     if (ed.label && Math.abs(ed.x2 - ed.x1) - 8 >= ed.label.length * 6) {
       const left = Math.min(ed.x1, ed.x2);
       const toRight = ed.x2 > ed.x1;
       const tx = toRight ? ed.x2 - 4 : left + 4;
-      out.push(`<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(ed.label)}</text>`);
+      out.push(
+        `<text x="${tx}" y="${ed.y - 5}" font-size="10" text-anchor="${toRight ? 'end' : 'start'}" font-family="sans-serif">${e(ed.label)}</text>`,
+      );
     }
     out.push('</g>');
   }
@@ -182,13 +223,20 @@ export function renderTopologySvg(t: Topology, href: (n: TopoNode) => string | n
     if (n.kind === 'network') {
       const fill = n.external ? COLOURS.external : COLOURS.network;
       out.push(`<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="4" fill="${fill}"/>`);
-      out.push(`<text x="${n.x}" y="${n.y - 26}" font-size="12" font-weight="bold" font-family="sans-serif">${e(clip(label(n), 24))}</text>`);
+      out.push(
+        `<text x="${n.x}" y="${n.y - 26}" font-size="12" font-weight="bold" font-family="sans-serif">${e(clip(label(n), 24))}</text>`,
+      );
       out.push(`<text x="${n.x}" y="${n.y - 10}" font-size="10" font-family="sans-serif">${e(clip(n.detail, 28))}</text>`);
     } else {
-      out.push(`<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6" fill="#fff" stroke="${COLOURS[n.kind]}" stroke-width="2"/>`);
+      out.push(
+        `<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6" fill="#fff" stroke="${COLOURS[n.kind]}" stroke-width="2"/>`,
+      );
       out.push(`<text x="${n.x + 8}" y="${n.y + 16}" font-size="12" font-family="sans-serif">${e(clip(label(n), 20))}</text>`);
-      out.push(`<text x="${n.x + 8}" y="${n.y + 30}" font-size="10" fill="#666" font-family="sans-serif">${e(n.kind)}${n.detail ? ` · ${e(clip(n.detail, 14))}` : ''}</text>`);
-      if (n.addrs) out.push(`<text x="${n.x + 8}" y="${n.y + 45}" font-size="10" font-family="monospace">${e(clip(n.addrs, 22))}</text>`);
+      out.push(
+        `<text x="${n.x + 8}" y="${n.y + 30}" font-size="10" fill="#666" font-family="sans-serif">${e(n.kind)}${n.detail ? ` · ${e(clip(n.detail, 14))}` : ''}</text>`,
+      );
+      if (n.addrs)
+        out.push(`<text x="${n.x + 8}" y="${n.y + 45}" font-size="10" font-family="monospace">${e(clip(n.addrs, 22))}</text>`);
     }
     out.push(`${close}</g>`);
   }

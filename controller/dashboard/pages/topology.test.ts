@@ -14,15 +14,37 @@ const input = (): TopoInput => ({
     { id: 's-b', network_id: 'net-b', cidr: '10.0.2.0/24' },
     { id: 's-p', network_id: 'net-pub', cidr: '198.51.100.0/24' },
   ],
-  routers: [{ id: 'r1', name: 'edge', status: 'ACTIVE', external_gateway_info: { network_id: 'net-pub', external_fixed_ips: [{ ip_address: '198.51.100.10' }] } }],
+  routers: [
+    {
+      id: 'r1',
+      name: 'edge',
+      status: 'ACTIVE',
+      external_gateway_info: { network_id: 'net-pub', external_fixed_ips: [{ ip_address: '198.51.100.10' }] },
+    },
+  ],
   ports: [
-    { id: 'p1', network_id: 'net-a', device_id: 'r1', device_owner: 'network:router_interface', fixed_ips: [{ ip_address: '10.0.1.1' }] },
+    {
+      id: 'p1',
+      network_id: 'net-a',
+      device_id: 'r1',
+      device_owner: 'network:router_interface',
+      fixed_ips: [{ ip_address: '10.0.1.1' }],
+    },
     { id: 'p2', network_id: 'net-a', device_id: 'vm1', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.1.5' }] },
     { id: 'p3', network_id: 'net-b', device_id: 'vm1', device_owner: 'compute:nova', fixed_ips: [{ ip_address: '10.0.2.7' }] },
     { id: 'p4', network_id: 'net-a', device_id: 'dhcp', device_owner: 'network:dhcp', fixed_ips: [{ ip_address: '10.0.1.2' }] },
-    { id: 'p5', network_id: 'net-pub', device_id: 'r1', device_owner: 'network:router_gateway', fixed_ips: [{ ip_address: '198.51.100.10' }] },
+    {
+      id: 'p5',
+      network_id: 'net-pub',
+      device_id: 'r1',
+      device_owner: 'network:router_gateway',
+      fixed_ips: [{ ip_address: '198.51.100.10' }],
+    },
   ],
-  servers: [{ id: 'vm2', name: 'lonely', status: 'SHUTOFF' }, { id: 'vm1', name: 'web', status: 'ACTIVE' }],
+  servers: [
+    { id: 'vm2', name: 'lonely', status: 'SHUTOFF' },
+    { id: 'vm1', name: 'web', status: 'ACTIVE' },
+  ],
 });
 
 describe('topology layout', () => {
@@ -40,7 +62,11 @@ describe('topology layout', () => {
     const t = layoutTopology(input());
     const boxes = t.nodes.filter((n) => n.kind !== 'network');
     // Grouped by leftmost network: the router hangs off public, web off alpha, lonely has none.
-    expect(boxes.map((b) => [b.id, b.kind])).toEqual([['r1', 'router'], ['vm1', 'instance'], ['vm2', 'instance']]);
+    expect(boxes.map((b) => [b.id, b.kind])).toEqual([
+      ['r1', 'router'],
+      ['vm1', 'instance'],
+      ['vm2', 'instance'],
+    ]);
     const [r1, vm1, vm2] = boxes;
     expect(r1!.x).toBe(LAYOUT.margin + LAYOUT.bar + LAYOUT.gap);
     expect(vm1!.x).toBe(LAYOUT.margin + LAYOUT.col + LAYOUT.bar + LAYOUT.gap);
@@ -74,13 +100,28 @@ describe('topology layout', () => {
   });
 
   it('adds a placeholder for a gateway network the user cannot see', () => {
-    const t = layoutTopology({ networks: [], subnets: [], ports: [], servers: [], routers: [{ id: 'r', name: 'r', external_gateway_info: { network_id: 'hidden-ext' } }] });
-    expect(t.nodes.map((n) => [n.id, n.kind, n.external ?? false])).toEqual([['hidden-ext', 'network', true], ['r', 'router', false]]);
+    const t = layoutTopology({
+      networks: [],
+      subnets: [],
+      ports: [],
+      servers: [],
+      routers: [{ id: 'r', name: 'r', external_gateway_info: { network_id: 'hidden-ext' } }],
+    });
+    expect(t.nodes.map((n) => [n.id, n.kind, n.external ?? false])).toEqual([
+      ['hidden-ext', 'network', true],
+      ['r', 'router', false],
+    ]);
     expect(t.edges).toHaveLength(1);
   });
 
   it('labels an instance edge with the floating IP mapped to that address', () => {
-    const t = layoutTopology({ ...input(), floatingips: [{ port_id: 'p3', fixed_ip_address: '10.0.2.7', floating_ip_address: '198.51.100.8' }, { port_id: null, floating_ip_address: '198.51.100.9' }] });
+    const t = layoutTopology({
+      ...input(),
+      floatingips: [
+        { port_id: 'p3', fixed_ip_address: '10.0.2.7', floating_ip_address: '198.51.100.8' },
+        { port_id: null, floating_ip_address: '198.51.100.9' },
+      ],
+    });
     expect(t.edges.find((e) => e.from === 'vm1' && e.to === 'net-b')!.label).toBe('10.0.2.7 (198.51.100.8)');
     expect(t.edges.find((e) => e.from === 'vm1' && e.to === 'net-a')!.label).toBe('10.0.1.5');
   });
@@ -117,7 +158,9 @@ describe('topology page', () => {
       .on('GET', 'network', '/v2.0/routers', { routers: d.routers })
       .on('GET', 'network', '/v2.0/ports', { ports: d.ports })
       .on('GET', 'compute', '/v2.1/servers/detail', { servers: d.servers })
-      .on('GET', 'network', '/v2.0/floatingips', { floatingips: [{ port_id: 'p2', fixed_ip_address: '10.0.1.5', floating_ip_address: '198.51.100.44' }] });
+      .on('GET', 'network', '/v2.0/floatingips', {
+        floatingips: [{ port_id: 'p2', fixed_ip_address: '10.0.1.5', floating_ip_address: '198.51.100.44' }],
+      });
   };
 
   it('draws the picture from the five API lists with links to each node', async () => {

@@ -11,14 +11,27 @@ export async function loadTopology(ctx: PageContext): Promise<{ input: TopoInput
     tryGet(ctx.api.get<{ routers: TopoInput['routers'] }>('network', '/v2.0/routers'), { routers: [] }),
     tryGet(ctx.api.get<{ ports: TopoInput['ports'] }>('network', '/v2.0/ports'), { ports: [] }),
     tryGet(ctx.api.get<{ servers: TopoInput['servers'] }>('compute', '/v2.1/servers/detail'), { servers: [] }),
-    tryGet(ctx.api.get<{ floatingips: NonNullable<TopoInput['floatingips']> }>('network', '/v2.0/floatingips'), { floatingips: [] }),
+    tryGet(ctx.api.get<{ floatingips: NonNullable<TopoInput['floatingips']> }>('network', '/v2.0/floatingips'), {
+      floatingips: [],
+    }),
   ]);
   const errors = [
-    n.error && `networks: ${n.error}`, s.error && `subnets: ${s.error}`, r.error && `routers: ${r.error}`,
-    p.error && `ports: ${p.error}`, v.error && `instances: ${v.error}`, f.error && `floating IPs: ${f.error}`,
+    n.error && `networks: ${n.error}`,
+    s.error && `subnets: ${s.error}`,
+    r.error && `routers: ${r.error}`,
+    p.error && `ports: ${p.error}`,
+    v.error && `instances: ${v.error}`,
+    f.error && `floating IPs: ${f.error}`,
   ].filter((x): x is string => !!x);
   return {
-    input: { networks: n.value.networks, subnets: s.value.subnets, routers: r.value.routers, ports: p.value.ports, servers: v.value.servers, floatingips: f.value.floatingips },
+    input: {
+      networks: n.value.networks,
+      subnets: s.value.subnets,
+      routers: r.value.routers,
+      ports: p.value.ports,
+      servers: v.value.servers,
+      floatingips: f.value.floatingips,
+    },
     errors,
   };
 }

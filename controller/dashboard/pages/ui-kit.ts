@@ -13,7 +13,13 @@ export function formHeader(ctx: PageContext, action: string): SafeHtml {
 }
 
 /** A one-button form (delete, release, detach...) posting `action` with hidden fields. */
-export function buttonForm(ctx: PageContext, action: string, label: string, fields: Record<string, string> = {}, danger = false): SafeHtml {
+export function buttonForm(
+  ctx: PageContext,
+  action: string,
+  label: string,
+  fields: Record<string, string> = {},
+  danger = false,
+): SafeHtml {
   const hidden = Object.entries(fields).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`);
   return html`<form method="post" class="inline">${formHeader(ctx, action)}${hidden}<button type="submit"${danger ? html` class="danger" data-confirm="${label}: are you sure?"` : ''}>${label}</button></form>`;
 }
@@ -35,7 +41,11 @@ export interface Option {
   label: string;
 }
 
-export function select(name: string, options: Option[], opts: { selected?: string; blank?: string; required?: boolean } = {}): SafeHtml {
+export function select(
+  name: string,
+  options: Option[],
+  opts: { selected?: string; blank?: string; required?: boolean } = {},
+): SafeHtml {
   const blank = opts.blank !== undefined ? html`<option value="">${opts.blank}</option>` : '';
   return html`<select name="${name}" id="f-${name}"${opts.required ? html` required` : ''}>${blank}${options.map(
     (o) => html`<option value="${o.value}"${o.value === opts.selected ? html` selected` : ''}>${o.label}</option>`,
@@ -47,7 +57,10 @@ export function field(label: string, name: string, control: SafeHtml): SafeHtml 
   return html`<label for="f-${name}">${label}</label>${control}`;
 }
 
-export function input(name: string, opts: { type?: string; value?: string; placeholder?: string; required?: boolean; min?: number } = {}): SafeHtml {
+export function input(
+  name: string,
+  opts: { type?: string; value?: string; placeholder?: string; required?: boolean; min?: number } = {},
+): SafeHtml {
   return html`<input type="${opts.type ?? 'text'}" name="${name}" id="f-${name}"${opts.value !== undefined ? html` value="${opts.value}"` : ''}${
     opts.placeholder ? html` placeholder="${opts.placeholder}"` : ''
   }${opts.required ? html` required` : ''}${opts.min !== undefined ? html` min="${opts.min}"` : ''}>`;

@@ -1,7 +1,23 @@
 import { html, type SafeHtml } from '../html.js';
 import type { Page, PageContext } from '../page.js';
 import {
-  buttonForm, field, formBox, formHeader, id, input, int, link, nameOr, need, notice, opt, select, status, table, to, tryGet,
+  buttonForm,
+  field,
+  formBox,
+  formHeader,
+  id,
+  input,
+  int,
+  link,
+  nameOr,
+  need,
+  notice,
+  opt,
+  select,
+  status,
+  table,
+  to,
+  tryGet,
 } from './ui-kit.js';
 
 export interface VolumeDoc {
@@ -27,11 +43,15 @@ function rowActions(ctx: PageContext, v: VolumeDoc, servers: ServerDoc[]): SafeH
   const targets = servers.filter((s) => s.status === 'ACTIVE' || s.status === 'SHUTOFF');
   if (v.status === 'available' && targets.length) {
     const opts = targets.map((s) => ({ value: s.id, label: nameOr(s) })).sort((a, b) => a.label.localeCompare(b.label));
-    parts.push(html`<form method="post" class="inline">${formHeader(ctx, 'attach')}<input type="hidden" name="id" value="${v.id}">${select('server_id', opts)}<button type="submit">Attach</button></form>`);
+    parts.push(
+      html`<form method="post" class="inline">${formHeader(ctx, 'attach')}<input type="hidden" name="id" value="${v.id}">${select('server_id', opts)}<button type="submit">Attach</button></form>`,
+    );
   }
   for (const a of v.attachments) parts.push(buttonForm(ctx, 'detach', 'Detach', { id: v.id, server_id: a.server_id }));
   if (v.status === 'available') {
-    parts.push(html`<form method="post" class="inline">${formHeader(ctx, 'extend')}<input type="hidden" name="id" value="${v.id}"><input type="number" name="new_size" min="${v.size + 1}" value="${v.size + 1}" aria-label="New size (GB)"><button type="submit">Extend</button></form>`);
+    parts.push(
+      html`<form method="post" class="inline">${formHeader(ctx, 'extend')}<input type="hidden" name="id" value="${v.id}"><input type="number" name="new_size" min="${v.size + 1}" value="${v.size + 1}" aria-label="New size (GB)"><button type="submit">Extend</button></form>`,
+    );
   }
   if (v.status === 'available' || v.status === 'error') parts.push(buttonForm(ctx, 'delete', 'Delete', { id: v.id }, true));
   return html`${parts}`;
@@ -45,31 +65,64 @@ export const volumesPage: Page = {
     const [vols, servers, types, images] = await Promise.all([
       ctx.api.get<{ volumes: VolumeDoc[] }>('volume', volumesPath(ctx, 'volumes/detail')),
       tryGet(ctx.api.get<{ servers: ServerDoc[] }>('compute', '/v2.1/servers/detail'), { servers: [] }),
-      tryGet(ctx.api.get<{ volume_types: Array<{ id: string; name: string }> }>('volume', volumesPath(ctx, 'types')), { volume_types: [] }),
-      tryGet(ctx.api.get<{ images: Array<{ id: string; name: string | null; status: string }> }>('image', '/v2/images'), { images: [] }),
+      tryGet(ctx.api.get<{ volume_types: Array<{ id: string; name: string }> }>('volume', volumesPath(ctx, 'types')), {
+        volume_types: [],
+      }),
+      tryGet(ctx.api.get<{ images: Array<{ id: string; name: string | null; status: string }> }>('image', '/v2/images'), {
+        images: [],
+      }),
     ]);
     const server = new Map(servers.value.servers.map((s) => [s.id, s]));
-    const attachedTo = (v: VolumeDoc) => html`${v.attachments.map((a, i) => {
-      const s = server.get(a.server_id);
-      return html`${i ? ', ' : ''}${s ? link(ctx, `/project/instances/${encodeURIComponent(s.id)}`, nameOr(s)) : a.server_id}${a.device ? ` on ${a.device}` : ''}`;
-    })}`;
+    const attachedTo = (v: VolumeDoc) =>
+      html`${v.attachments.map((a, i) => {
+        const s = server.get(a.server_id);
+        return html`${i ? ', ' : ''}${s ? link(ctx, `/project/instances/${encodeURIComponent(s.id)}`, nameOr(s)) : a.server_id}${a.device ? ` on ${a.device}` : ''}`;
+      })}`;
     const rows = [...vols.volumes].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.id.localeCompare(b.id));
-    const list = table(rows, [
-      { label: 'Name', cell: (v) => nameOr({ id: v.id, name: v.name }) },
-      { label: 'Size', cell: (v) => `${v.size} GB` },
-      { label: 'Status', cell: (v) => status(v.status) },
-      { label: 'Type', cell: (v) => v.volume_type ?? '' },
-      { label: 'Bootable', cell: (v) => (v.bootable === 'true' ? 'yes' : 'no') },
-      { label: 'Attached to', cell: attachedTo },
-      { label: '', cell: (v) => rowActions(ctx, v, servers.value.servers) },
-    ], 'No volumes yet.');
-    const create = formBox(ctx, 'create', 'Create a volume', [
-      field('Name', 'name', input('name', { required: true })),
-      field('Size (GB)', 'size', input('size', { type: 'number', value: '1', min: 1, required: true })),
-      field('Type', 'volume_type', select('volume_type', types.value.volume_types.map((t) => ({ value: t.name, label: t.name })), { blank: '(default)' })),
-      field('From image', 'image_id', select('image_id', images.value.images.filter((i) => i.status === 'active').map((i) => ({ value: i.id, label: nameOr({ id: i.id, name: i.name }) })), { blank: '(empty volume)' })),
-      field('Description', 'description', input('description')),
-    ], 'Create');
+    const list = table(
+      rows,
+      [
+        { label: 'Name', cell: (v) => nameOr({ id: v.id, name: v.name }) },
+        { label: 'Size', cell: (v) => `${v.size} GB` },
+        { label: 'Status', cell: (v) => status(v.status) },
+        { label: 'Type', cell: (v) => v.volume_type ?? '' },
+        { label: 'Bootable', cell: (v) => (v.bootable === 'true' ? 'yes' : 'no') },
+        { label: 'Attached to', cell: attachedTo },
+        { label: '', cell: (v) => rowActions(ctx, v, servers.value.servers) },
+      ],
+      'No volumes yet.',
+    );
+    const create = formBox(
+      ctx,
+      'create',
+      'Create a volume',
+      [
+        field('Name', 'name', input('name', { required: true })),
+        field('Size (GB)', 'size', input('size', { type: 'number', value: '1', min: 1, required: true })),
+        field(
+          'Type',
+          'volume_type',
+          select(
+            'volume_type',
+            types.value.volume_types.map((t) => ({ value: t.name, label: t.name })),
+            { blank: '(default)' },
+          ),
+        ),
+        field(
+          'From image',
+          'image_id',
+          select(
+            'image_id',
+            images.value.images
+              .filter((i) => i.status === 'active')
+              .map((i) => ({ value: i.id, label: nameOr({ id: i.id, name: i.name }) })),
+            { blank: '(empty volume)' },
+          ),
+        ),
+        field('Description', 'description', input('description')),
+      ],
+      'Create',
+    );
     return html`${notice(servers.error, 'instances')}${list}${create}
 <p>${link(ctx, '/project/volume-snapshots', 'Volume snapshots')}</p>`;
   },

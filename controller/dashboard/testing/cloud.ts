@@ -49,8 +49,11 @@ export async function startDashboardCloud(runId: string): Promise<DashboardCloud
   const [ctlPort, agentPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${ctlPort}`;
   const config = Value.Default(ControllerConfigSchema, {
-    data_dir: join(dir, 'ctl'), public_url: url, listen: { host: '127.0.0.1', port: ctlPort },
-    identity: { scrypt_log_n: 10 }, agents: { heartbeat_s: 2, down_after_missed: 3 },
+    data_dir: join(dir, 'ctl'),
+    public_url: url,
+    listen: { host: '127.0.0.1', port: ctlPort },
+    identity: { scrypt_log_n: 10 },
+    agents: { heartbeat_s: 2, down_after_missed: 3 },
   }) as ControllerConfig;
   const db: Db = openDb(':memory:');
   migrate(db);
@@ -63,8 +66,14 @@ export async function startDashboardCloud(runId: string): Promise<DashboardCloud
 
   const secret = `${runId}-dashboard-agent-secret-0123456789`;
   const agentConfig = Value.Default(AgentConfigSchema, {
-    host: `${runId}-h1`, roles: ['compute'], data_dir: join(dir, 'agent'), controller_url: url,
-    listen: { host: '127.0.0.1', port: agentPort }, heartbeat_s: 2, log: { level: 'error' }, compute: { virt_type: 'qemu' },
+    host: `${runId}-h1`,
+    roles: ['compute'],
+    data_dir: join(dir, 'agent'),
+    controller_url: url,
+    listen: { host: '127.0.0.1', port: agentPort },
+    heartbeat_s: 2,
+    log: { level: 'error' },
+    compute: { virt_type: 'qemu' },
   }) as AgentConfig;
   const host = layer.hosts.enrol({ name: `${runId}-h1`, agentUrl: `http://127.0.0.1:${agentPort}`, secret });
   layer.hosts.rememberSecret(host.id, secret);
@@ -72,18 +81,33 @@ export async function startDashboardCloud(runId: string): Promise<DashboardCloud
 
   const api = async (method: string, path: string, token: string, body?: unknown) => {
     const r = await app.inject({
-      method: method as 'GET', url: path,
+      method: method as 'GET',
+      url: path,
       headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
     });
     let parsed: any = null;
-    try { parsed = r.body ? r.json() : null; } catch { parsed = r.body; }
+    try {
+      parsed = r.body ? r.json() : null;
+    } catch {
+      parsed = r.body;
+    }
     return { status: r.statusCode, body: parsed };
   };
   const adminToken = async () => {
     const r = await app.inject({
-      method: 'POST', url: '/identity/v3/auth/tokens', headers: { 'content-type': 'application/json' },
-      payload: { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: ADMIN_PASSWORD } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } },
+      method: 'POST',
+      url: '/identity/v3/auth/tokens',
+      headers: { 'content-type': 'application/json' },
+      payload: {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { name: 'Default' }, password: ADMIN_PASSWORD } },
+          },
+          scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+        },
+      },
     });
     return String(r.headers['x-subject-token']);
   };
@@ -96,10 +120,19 @@ export async function startDashboardCloud(runId: string): Promise<DashboardCloud
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
-    app, url, dir, api, adminToken,
+    app,
+    url,
+    dir,
+    api,
+    adminToken,
     async uploadImage(file, name) {
       const token = await adminToken();
-      const img = await api('POST', '/image/v2/images', token, { name, disk_format: 'qcow2', container_format: 'bare', visibility: 'public' });
+      const img = await api('POST', '/image/v2/images', token, {
+        name,
+        disk_format: 'qcow2',
+        container_format: 'bare',
+        visibility: 'public',
+      });
       await app.homestack.deps.facades.images!.upload(img.body.id, createReadStream(file));
       return img.body.id as string;
     },

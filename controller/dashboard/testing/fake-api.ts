@@ -75,9 +75,16 @@ export const XSS = '<img src=x onerror=alert(1)>';
 export const XSS_ESCAPED = '&lt;img src=x onerror=alert(1)&gt;';
 
 /** A page context around a fake API: a member of project p1 unless `admin`. */
-export function fakeContext(api: CloudApi, o: { admin?: boolean; params?: Record<string, string>; query?: Record<string, string> } = {}): PageContext {
+export function fakeContext(
+  api: CloudApi,
+  o: { admin?: boolean; params?: Record<string, string>; query?: Record<string, string> } = {},
+): PageContext {
   const session: SessionView = {
-    userId: 'u1', userName: 'alice', domainName: 'Default', projectId: 'p1', projectName: 'demo',
+    userId: 'u1',
+    userName: 'alice',
+    domainName: 'Default',
+    projectId: 'p1',
+    projectName: 'demo',
     projects: [{ id: 'p1', name: 'demo' }],
     roles: o.admin ? ['admin', 'member', 'reader'] : ['member', 'reader'],
     isAdmin: !!o.admin,
@@ -91,10 +98,12 @@ export function fakeContext(api: CloudApi, o: { admin?: boolean; params?: Record
  */
 export function checkSafe(out: { toString(): string }): string {
   const s = out.toString();
-  if (s.includes(XSS)) throw new Error(`unescaped markup in page: ...${s.slice(Math.max(0, s.indexOf(XSS) - 80), s.indexOf(XSS) + 60)}...`);
+  if (s.includes(XSS))
+    throw new Error(`unescaped markup in page: ...${s.slice(Math.max(0, s.indexOf(XSS) - 80), s.indexOf(XSS) + 60)}...`);
   const forms = s.match(/<form\b[\s\S]*?<\/form>/g) ?? [];
   for (const f of forms) {
-    if (/method="post"/.test(f) && !f.includes(`name="_csrf" value="${FAKE_CSRF}"`)) throw new Error(`POST form without _csrf: ${f.slice(0, 200)}`);
+    if (/method="post"/.test(f) && !f.includes(`name="_csrf" value="${FAKE_CSRF}"`))
+      throw new Error(`POST form without _csrf: ${f.slice(0, 200)}`);
   }
   return s;
 }

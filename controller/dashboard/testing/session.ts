@@ -5,10 +5,17 @@ export class InjectBrowser {
   readonly cookies = new Map<string, string>();
   constructor(private readonly app: FastifyInstance) {}
 
-  async go(method: 'GET' | 'POST' | 'PUT', url: string, form?: Record<string, string>, headers: Record<string, string> = {}, payload?: Buffer | string) {
+  async go(
+    method: 'GET' | 'POST' | 'PUT',
+    url: string,
+    form?: Record<string, string>,
+    headers: Record<string, string> = {},
+    payload?: Buffer | string,
+  ) {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const r = await this.app.inject({
-      method, url,
+      method,
+      url,
       headers: { cookie, ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers },
       ...(form ? { payload: new URLSearchParams(form).toString() } : payload !== undefined ? { payload } : {}),
     });
@@ -30,4 +37,5 @@ export class InjectBrowser {
   }
 }
 
-export const hiddenValue = (page: string, name: string): string => page.match(new RegExp(`name="${name}" value="([^"]+)"`))?.[1] ?? '';
+export const hiddenValue = (page: string, name: string): string =>
+  page.match(new RegExp(`name="${name}" value="([^"]+)"`))?.[1] ?? '';

@@ -20,7 +20,13 @@ export interface TestCloud {
   adminUserId: string;
   /** POST /v3/auth/tokens with a password; returns the token and the response. */
   login(user: string, password: string, project?: string, domain?: string): Promise<{ token: string; status: number; body: any }>;
-  req(method: string, url: string, token?: string, payload?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  req(
+    method: string,
+    url: string,
+    token?: string,
+    payload?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -40,23 +46,46 @@ export async function testCloud(overrides: Record<string, unknown> = {}): Promis
   const app = await buildApp({ config, db, logger: false });
   const req: TestCloud['req'] = async (method, url, token, payload, headers = {}) => {
     const r = await app.inject({
-      method: method as 'GET', url,
-      headers: { ...(token ? { 'x-auth-token': token } : {}), ...(payload !== undefined && typeof payload !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(token ? { 'x-auth-token': token } : {}),
+        ...(payload !== undefined && typeof payload !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       payload: payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload),
     });
     let body: unknown = null;
-    try { body = r.body ? r.json() : null; } catch { body = r.body; }
+    try {
+      body = r.body ? r.json() : null;
+    } catch {
+      body = r.body;
+    }
     return { status: r.statusCode, body, headers: r.headers };
   };
   const login: TestCloud['login'] = async (user, password, project, domain = 'Default') => {
-    const auth: any = { identity: { methods: ['password'], password: { user: { name: user, domain: { name: domain }, password } } } };
+    const auth: any = {
+      identity: { methods: ['password'], password: { user: { name: user, domain: { name: domain }, password } } },
+    };
     if (project) auth.scope = { project: { name: project, domain: { name: domain } } };
     const r = await req('POST', '/v3/auth/tokens', undefined, { auth });
     return { token: String(r.headers['x-subject-token'] ?? ''), status: r.status, body: r.body };
   };
   const admin = await login('admin', ADMIN_PASSWORD, 'admin');
   return {
-    app, db, config, dir, adminToken: admin.token, adminProjectId: boot.adminProjectId, adminUserId: boot.adminUserId, login, req,
-    async close() { await app.close(); db.close(); rmSync(dir, { recursive: true, force: true }); },
+    app,
+    db,
+    config,
+    dir,
+    adminToken: admin.token,
+    adminProjectId: boot.adminProjectId,
+    adminUserId: boot.adminUserId,
+    login,
+    req,
+    async close() {
+      await app.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

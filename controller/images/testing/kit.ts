@@ -24,9 +24,21 @@ export function fakeAuth(): AuthService {
     if (!u) throw new Unauthorized();
     const roles = u.admin ? ['admin', 'member', 'reader'] : ['member', 'reader'];
     return {
-      token, userId: `u-${token}`, userName: token, userDomainId: 'default', userDomainName: 'Default',
-      projectId: u.project, projectName: u.project, projectDomainId: 'default', roles, roleIds: roles,
-      isAdmin: u.admin, methods: ['password'], auditIds: [], issuedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000),
+      token,
+      userId: `u-${token}`,
+      userName: token,
+      userDomainId: 'default',
+      userDomainName: 'Default',
+      projectId: u.project,
+      projectName: u.project,
+      projectDomainId: 'default',
+      roles,
+      roleIds: roles,
+      isAdmin: u.admin,
+      methods: ['password'],
+      auditIds: [],
+      issuedAt: new Date(),
+      expiresAt: new Date(Date.now() + 3_600_000),
     };
   };
   const allowed = (action: string, ctx: AuthContext) => action !== 'image:publicize_image' || ctx.isAdmin;

@@ -25,9 +25,21 @@ export function ctxFor(token: string): AuthContext {
   if (!u) throw new Unauthorized();
   const roles = u.admin ? ['admin', 'member', 'reader'] : ['member', 'reader'];
   return {
-    token, userId: `u-${token}`, userName: token, userDomainId: 'default', userDomainName: 'Default', projectId: u.project,
-    projectName: u.project, projectDomainId: 'default', roles, roleIds: roles, isAdmin: u.admin, methods: ['password'],
-    auditIds: [], issuedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000),
+    token,
+    userId: `u-${token}`,
+    userName: token,
+    userDomainId: 'default',
+    userDomainName: 'Default',
+    projectId: u.project,
+    projectName: u.project,
+    projectDomainId: 'default',
+    roles,
+    roleIds: roles,
+    isAdmin: u.admin,
+    methods: ['password'],
+    auditIds: [],
+    issuedAt: new Date(),
+    expiresAt: new Date(Date.now() + 3_600_000),
   };
 }
 
@@ -48,7 +60,10 @@ export interface NetTestApp {
 }
 
 /** A fastify with only the network plugin under /network, an in-memory db and a dispatcher that sends nothing. */
-export async function netTestApp(network: Partial<ControllerConfig['network']> = {}, o: { clientOptions?: AgentClientsOptions; live?: boolean } = {}): Promise<NetTestApp> {
+export async function netTestApp(
+  network: Partial<ControllerConfig['network']> = {},
+  o: { clientOptions?: AgentClientsOptions; live?: boolean } = {},
+): Promise<NetTestApp> {
   const db = openDb(':memory:');
   migrate(db);
   const base = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
@@ -65,21 +80,50 @@ export async function netTestApp(network: Partial<ControllerConfig['network']> =
   await app.ready();
   const req: NetTestApp['req'] = async (method, url, token = 'admin', payload) => {
     const r = await app.inject({
-      method: method as 'GET', url: url.startsWith('/network') ? url : `/network${url}`,
+      method: method as 'GET',
+      url: url.startsWith('/network') ? url : `/network${url}`,
       headers: { 'x-auth-token': token, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
       payload: payload === undefined ? undefined : JSON.stringify(payload),
     });
     let body: unknown = null;
-    try { body = r.body ? r.json() : null; } catch { body = r.body; }
+    try {
+      body = r.body ? r.json() : null;
+    } catch {
+      body = r.body;
+    }
     return { status: r.statusCode, body };
   };
   const addHost: NetTestApp['addHost'] = (name, o = {}) => {
     const id = newUuid();
     const now = new Date().toISOString();
     db.prepare(`INSERT INTO hosts (id, name, agent_url, credential_hash, roles, tunnel_ip, state, registered_at, last_heartbeat_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(id, name, `http://${name}:8001`, `hash-${id}`, JSON.stringify(o.roles ?? ['compute', 'network']),
-      o.tunnelIp ?? '', o.state ?? 'up', now, now, now, now);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      id,
+      name,
+      `http://${name}:8001`,
+      `hash-${id}`,
+      JSON.stringify(o.roles ?? ['compute', 'network']),
+      o.tunnelIp ?? '',
+      o.state ?? 'up',
+      now,
+      now,
+      now,
+      now,
+    );
     return id;
   };
-  return { app, db, config, net, layer, req, addHost, async close() { await layer.dispatcher.close(0); await app.close(); db.close(); } };
+  return {
+    app,
+    db,
+    config,
+    net,
+    layer,
+    req,
+    addHost,
+    async close() {
+      await layer.dispatcher.close(0);
+      await app.close();
+      db.close();
+    },
+  };
 }

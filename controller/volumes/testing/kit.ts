@@ -38,7 +38,13 @@ export interface VolumeCloud {
   hostId: string;
   admin: string;
   adminProjectId: string;
-  req(method: string, url: string, token?: string, payload?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  req(
+    method: string,
+    url: string,
+    token?: string,
+    payload?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   member(name: string): Promise<{ token: string; projectId: string; userId: string }>;
   image(name: string, token?: string): Promise<string>;
   /** Waits until every queued operation has finished. */
@@ -47,16 +53,39 @@ export interface VolumeCloud {
   close(): Promise<void>;
 }
 
-export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume']>; backend?: VolumeBackend; backendName?: string; extras?: Record<string, unknown>; iscsi?: IscsiTarget } = {}): Promise<VolumeCloud> {
+export async function volumeCloud(
+  o: {
+    volume?: Partial<ControllerConfig['volume']>;
+    backend?: VolumeBackend;
+    backendName?: string;
+    extras?: Record<string, unknown>;
+    iscsi?: IscsiTarget;
+  } = {},
+): Promise<VolumeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-volumes-'));
   const config = Value.Default(ControllerConfigSchema, {
-    data_dir: dir, public_url: 'http://cloud.test:8000', identity: { scrypt_log_n: 10 }, images: { qemu_img_check: false },
-    compute: { sync_power_state_s: 0 }, volume: { operation_wait_s: 10, ...o.volume },
+    data_dir: dir,
+    public_url: 'http://cloud.test:8000',
+    identity: { scrypt_log_n: 10 },
+    images: { qemu_img_check: false },
+    compute: { sync_power_state_s: 0 },
+    volume: { operation_wait_s: 10, ...o.volume },
   }) as ControllerConfig;
   const db = openDb(':memory:');
   migrate(db);
   const boot = await bootstrap(db, config, { adminPassword: 'secret-admin' });
-  const silent = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child() { return silent; }, level: 'silent' };
+  const silent = {
+    info() {},
+    warn() {},
+    error() {},
+    debug() {},
+    trace() {},
+    fatal() {},
+    child() {
+      return silent;
+    },
+    level: 'silent',
+  };
   const layer = createAgentLayer({ config, db, log: silent as never, backoffBaseMs: 20 });
   const app = await buildApp({ config, db, logger: false, extras: { ...o.extras, agentLayer: layer } });
   // Listen: volume agents fetch images from the controller's image API.
@@ -82,23 +111,38 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
 
   const req: VolumeCloud['req'] = async (method, u, token, payload, headers = {}) => {
     const r = await app.inject({
-      method: method as 'GET', url: u,
-      headers: { ...(token ? { 'x-auth-token': token } : {}), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      method: method as 'GET',
+      url: u,
+      headers: {
+        ...(token ? { 'x-auth-token': token } : {}),
+        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       payload: payload === undefined ? undefined : JSON.stringify(payload),
     });
     let body: unknown = null;
-    try { body = r.body ? r.json() : null; } catch { body = r.body; }
+    try {
+      body = r.body ? r.json() : null;
+    } catch {
+      body = r.body;
+    }
     return { status: r.statusCode, body, headers: r.headers };
   };
   const login = async (user: string, password: string, project: string) => {
     const r = await req('POST', '/identity/v3/auth/tokens', undefined, {
-      auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } }, scope: { project: { name: project, domain: { name: 'Default' } } } },
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } },
+        scope: { project: { name: project, domain: { name: 'Default' } } },
+      },
     });
     if (r.status !== 201) throw new Error(`login ${user}: ${r.status}`);
     return String(r.headers['x-subject-token']);
   };
   const admin = await login('admin', 'secret-admin', 'admin');
-  const ok = (r: { status: number; body: any }, what: string) => { if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`); return r.body; };
+  const ok = (r: { status: number; body: any }, what: string) => {
+    if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
   const settleOps = async () => {
     for (let i = 0; i < 500; i++) {
       await settle(ctx);
@@ -106,13 +150,34 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
       if (!busy && layer.dispatcher.busy() === 0) return;
       await new Promise((r) => setTimeout(r, 10));
     }
-    throw new Error(`operations did not finish: ${JSON.stringify(db.prepare('SELECT kind, state, attempts, last_error FROM operations').all())}`);
+    throw new Error(
+      `operations did not finish: ${JSON.stringify(db.prepare('SELECT kind, state, attempts, last_error FROM operations').all())}`,
+    );
   };
   return {
-    app, db, config, layer, ctx, agent, backend, target, hostId, admin, adminProjectId: boot.adminProjectId, req,
+    app,
+    db,
+    config,
+    layer,
+    ctx,
+    agent,
+    backend,
+    target,
+    hostId,
+    admin,
+    adminProjectId: boot.adminProjectId,
+    req,
     async member(name) {
-      const p = ok(await req('POST', '/identity/v3/projects', admin, { project: { name: `${name}-p`, domain_id: 'default' } }), 'project').project;
-      const u = ok(await req('POST', '/identity/v3/users', admin, { user: { name, password: 'pw', domain_id: 'default', default_project_id: p.id } }), 'user').user;
+      const p = ok(
+        await req('POST', '/identity/v3/projects', admin, { project: { name: `${name}-p`, domain_id: 'default' } }),
+        'project',
+      ).project;
+      const u = ok(
+        await req('POST', '/identity/v3/users', admin, {
+          user: { name, password: 'pw', domain_id: 'default', default_project_id: p.id },
+        }),
+        'user',
+      ).user;
       const roles = ok(await req('GET', '/identity/v3/roles?name=member', admin), 'roles').roles;
       ok(await req('PUT', `/identity/v3/projects/${p.id}/users/${u.id}/roles/${roles[0].id}`, admin), 'grant');
       return { token: await login(name, 'pw', `${name}-p`), projectId: p.id, userId: u.id };
@@ -120,7 +185,13 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
     async image(name, token = admin) {
       const auth = app.homestack.auth.validator.validate(token);
       const images = app.homestack.deps.facades.images!;
-      const rec = images.createRecord(auth, { name, owner: auth.projectId!, disk_format: 'raw', container_format: 'bare', visibility: 'public' });
+      const rec = images.createRecord(auth, {
+        name,
+        owner: auth.projectId!,
+        disk_format: 'raw',
+        container_format: 'bare',
+        visibility: 'public',
+      });
       await images.upload(rec.id, Readable.from([Buffer.alloc(4096, 1)]));
       return rec.id;
     },
@@ -128,7 +199,10 @@ export async function volumeCloud(o: { volume?: Partial<ControllerConfig['volume
     async waitStatus(id, token, status) {
       await settleOps();
       const r = await req('GET', `/volume/v3/volumes/${id}`, token);
-      if (r.body?.volume?.status !== status) throw new Error(`volume ${id} is ${r.body?.volume?.status}, not ${status}: ${JSON.stringify(db.prepare('SELECT status, reason FROM volumes WHERE id = ?').get(id))}`);
+      if (r.body?.volume?.status !== status)
+        throw new Error(
+          `volume ${id} is ${r.body?.volume?.status}, not ${status}: ${JSON.stringify(db.prepare('SELECT status, reason FROM volumes WHERE id = ?').get(id))}`,
+        );
       return r.body.volume;
     },
     async close() {
