@@ -1,3 +1,4 @@
+import type { IscsiConnectionInfo } from '../shared/agent/compute.js';
 import type { Readable } from 'node:stream';
 import type { AuthContext } from './http/auth.js';
 
@@ -116,20 +117,8 @@ export interface VolumeInfo {
   attachments: Array<{ server_id: string; attachment_id: string; device: string | null; host_name: string | null }>;
 }
 
-/** iSCSI connection info in Cinder's shape (house style 3.2). */
-export interface IscsiConnectionInfo {
-  driver_volume_type: 'iscsi';
-  data: {
-    target_iqn: string;
-    target_portal: string;
-    target_lun: number;
-    volume_id: string;
-    auth_method?: string;
-    auth_username?: string;
-    auth_password?: string;
-    discard?: boolean;
-  };
-}
+/** iSCSI connection info in Cinder's shape (house style 3.2): the agent contract's TypeBox schema. */
+export type { IscsiConnectionInfo };
 
 export interface VolumeFacade {
   get(ctx: AuthContext | null, id: string): VolumeInfo | null;

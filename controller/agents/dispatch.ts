@@ -5,38 +5,10 @@ import { backoffMs } from '../../shared/util/retry.js';
 import type { Db } from '../db/open.js';
 import { checkReply, requestOf, type AgentClients } from './client.js';
 import { AgentError, AgentUnavailable, type OpOutcome } from './errors.js';
+import { OperationsRepo, type Operation, type OpState } from './operations.repo.js';
 import type { HostRegistry } from './registry.js';
 
-export type OpState = 'pending' | 'sending' | 'done' | 'failed';
-
-/** One row of `operations`, decoded. */
-export interface Operation {
-  id: string;
-  host_id: string;
-  kind: string;
-  payload: unknown;
-  state: OpState;
-  attempts: number;
-  last_error: string | null;
-  result: unknown;
-  resource_type: string | null;
-  resource_id: string | null;
-  method: string;
-  path: string;
-  timeout_ms: number;
-  request_id: string | null;
-  next_attempt_at: string;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
-
-type Row = Omit<Operation, 'payload' | 'result'> & { payload: string; result: string | null };
-const decode = (r: Row): Operation => ({
-  ...r,
-  payload: JSON.parse(r.payload),
-  result: r.result === null ? null : JSON.parse(r.result),
-});
+export type { Operation, OpState } from './operations.repo.js';
 
 export interface EnqueueRequest<R extends AgentRoute> {
   hostId: string;
@@ -99,8 +71,10 @@ export class Dispatcher {
   private closed = false;
   private kickTimer: NodeJS.Immediate | null = null;
   private readonly now: () => Date;
+  private readonly ops: OperationsRepo;
 
   constructor(private readonly o: DispatcherOptions) {
+    this.ops = new OperationsRepo(o.db);
     this.now = o.now ?? (() => new Date());
     o.hosts.onUp((h) => this.retryHost(h.id));
   }
@@ -124,14 +98,29 @@ export class Dispatcher {
   enqueue<R extends AgentRoute>(req: EnqueueRequest<R>): Operation {
     this.knowRoute(req.route);
     if (req.supersede && req.resource) {
-      const pending = this.o.db
-        .prepare(`SELECT id FROM operations WHERE resource_type = ? AND resource_id = ? AND state = 'pending'`)
-        .all(req.resource.type, req.resource.id) as Array<{ id: string }>;
-      for (const p of pending) this.cancel(p.id, `superseded by a newer ${req.route.name}`);
+      for (const id of this.ops.pendingFor(req.resource)) this.cancel(id, `superseded by a newer ${req.route.name}`);
     }
     const op = enqueueOnly(this.o.db, req, this.now());
     this.kick();
     return op;
+  }
+
+  /**
+   * Like enqueue, but when the host already has an operation of this kind still pending,
+   * that operation gets this request instead of a second one being queued (a newer
+   * desired state replaces one not yet sent). Safe against the worker: it reads and
+   * claims a row in one synchronous step. Returns the operation's id.
+   */
+  enqueueLatest<R extends AgentRoute>(req: EnqueueRequest<R>): string {
+    const waiting = this.ops.newestPending(req.hostId, req.route.name);
+    if (waiting) {
+      const { path, payload } = requestOf(req.route, req.body);
+      if (this.ops.replacePending(waiting, path, payload ?? JSON.stringify(req.body ?? {}), this.now().toISOString())) {
+        this.kick();
+        return waiting;
+      }
+    }
+    return this.enqueue(req).id;
   }
 
   /**
@@ -182,27 +171,11 @@ export class Dispatcher {
   }
 
   get(id: string): Operation | null {
-    const r = this.o.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as Row | undefined;
-    return r ? decode(r) : null;
+    return this.ops.get(id);
   }
 
   list(f: { state?: OpState; hostId?: string; resource?: { type: string; id: string }; limit?: number } = {}): Operation[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (f.state) {
-      where.push('state = ?');
-      args.push(f.state);
-    }
-    if (f.hostId) {
-      where.push('host_id = ?');
-      args.push(f.hostId);
-    }
-    if (f.resource) {
-      where.push('resource_type = ? AND resource_id = ?');
-      args.push(f.resource.type, f.resource.id);
-    }
-    const sql = `SELECT * FROM operations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid DESC LIMIT ?`;
-    return (this.o.db.prepare(sql).all(...args, f.limit ?? 100) as Row[]).map(decode);
+    return this.ops.list(f);
   }
 
   /**
@@ -214,12 +187,7 @@ export class Dispatcher {
     if (this.inFlight.has(id)) return false;
     const ts = this.now().toISOString();
     const error = { code: 'Cancelled', message: reason, status: 409 };
-    const n = this.o.db
-      .prepare(
-        `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = 'pending'`,
-      )
-      .run(JSON.stringify({ error }), `Cancelled: ${reason}`, ts, ts, id).changes;
-    if (!n) return false;
+    if (!this.ops.failPending(id, JSON.stringify({ error }), `Cancelled: ${reason}`, ts)) return false;
     const op = this.get(id)!;
     setImmediate(() => void this.complete(op, { ok: false, error }));
     this.kick();
@@ -229,9 +197,7 @@ export class Dispatcher {
   /** At controller start: rows left `sending` by a previous process go back to `pending`. */
   resume(): number {
     const ts = this.now().toISOString();
-    const n = this.o.db
-      .prepare(`UPDATE operations SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`)
-      .run(ts, ts).changes;
+    const n = this.ops.resumeSending(ts);
     if (n) this.o.log.info({ operations: n }, 'resuming operations interrupted by a restart');
     this.kick();
     return n;
@@ -240,9 +206,7 @@ export class Dispatcher {
   /** Makes a host's pending operations due now (it just came up). */
   retryHost(hostId: string): void {
     const ts = this.now().toISOString();
-    this.o.db
-      .prepare(`UPDATE operations SET next_attempt_at = ? WHERE host_id = ? AND state = 'pending' AND next_attempt_at > ?`)
-      .run(ts, hostId, ts);
+    this.ops.dueNow(hostId, ts);
     this.kick();
   }
 
@@ -268,18 +232,11 @@ export class Dispatcher {
         this.again = false;
         const free = (this.o.concurrency ?? 16) - this.inFlight.size;
         if (free <= 0) break;
-        const due = this.o.db
-          .prepare(
-            `SELECT * FROM operations o WHERE o.state = 'pending' AND o.next_attempt_at <= ?
-             AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.resource_type IS NOT NULL AND p.resource_type = o.resource_type
-               AND p.resource_id = o.resource_id AND p.state IN ('pending', 'sending') AND p.rowid < o.rowid)
-           ORDER BY o.rowid LIMIT ?`,
-          )
-          .all(this.now().toISOString(), free + this.inFlight.size) as Row[];
+        const due = this.ops.due(this.now().toISOString(), free + this.inFlight.size);
         for (const r of due) {
           if (this.inFlight.has(r.id) || this.inFlight.size >= (this.o.concurrency ?? 16)) continue;
           this.inFlight.add(r.id);
-          void this.attempt(decode(r)).finally(() => {
+          void this.attempt(r).finally(() => {
             this.inFlight.delete(r.id);
             this.kick();
           });
@@ -292,12 +249,7 @@ export class Dispatcher {
 
   private async attempt(op: Operation): Promise<void> {
     const ts = this.now().toISOString();
-    const claimed = this.o.db
-      .prepare(
-        `UPDATE operations SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
-      )
-      .run(ts, op.id).changes;
-    if (!claimed) return;
+    if (!this.ops.claim(op.id, ts)) return;
     const attempts = op.attempts + 1;
     const log = this.o.log.child({
       op: op.id,
@@ -330,17 +282,13 @@ export class Dispatcher {
       if (retryable && (max === 0 || attempts < max) && !this.closed) {
         const delay = backoffMs(attempts, this.o.backoffBaseMs ?? 1000, this.o.backoffMaxMs ?? 30_000);
         const next = new Date(this.now().getTime() + delay).toISOString();
-        this.o.db
-          .prepare(`UPDATE operations SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`)
-          .run((e as Error).message, next, this.now().toISOString(), op.id);
+        this.ops.backToPending(op.id, (e as Error).message, next, this.now().toISOString());
         log.info({ err: (e as Error).message, retryInMs: delay }, 'operation not delivered; will retry');
         return;
       }
       if (retryable && this.closed) {
         // Shutting down: leave it pending for the next start.
-        this.o.db
-          .prepare(`UPDATE operations SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ?`)
-          .run((e as Error).message, this.now().toISOString(), op.id);
+        this.ops.backToPending(op.id, (e as Error).message, null, this.now().toISOString());
         return;
       }
       const ae = e instanceof AgentError ? e : null;
@@ -356,18 +304,15 @@ export class Dispatcher {
     }
     const fin = this.now().toISOString();
     if (outcome.ok) {
-      this.o.db
-        .prepare(
-          `UPDATE operations SET state = 'done', result = ?, last_error = NULL, updated_at = ?, finished_at = ? WHERE id = ?`,
-        )
-        .run(JSON.stringify(outcome.reply ?? null), fin, fin, op.id);
+      this.ops.finishDone(op.id, JSON.stringify(outcome.reply ?? null), fin);
       log.info('operation done');
     } else {
-      this.o.db
-        .prepare(
-          `UPDATE operations SET state = 'failed', result = ?, last_error = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
-        )
-        .run(JSON.stringify({ error: outcome.error }), `${outcome.error.code}: ${outcome.error.message}`, fin, fin, op.id);
+      this.ops.finishFailed(
+        op.id,
+        JSON.stringify({ error: outcome.error }),
+        `${outcome.error.code}: ${outcome.error.message}`,
+        fin,
+      );
       log.warn({ code: outcome.error.code, err: outcome.error.message }, 'operation failed');
     }
     await this.complete(this.get(op.id) ?? op, outcome);
@@ -409,28 +354,19 @@ export class Dispatcher {
  */
 export function enqueueOnly<R extends AgentRoute>(db: Db, req: EnqueueRequest<R>, now = new Date()): Operation {
   const { method, path, payload } = requestOf(req.route, req.body);
-  const id = newUuid();
-  const ts = now.toISOString();
-  db.prepare(
-    `INSERT INTO operations (id, host_id, kind, payload, state, attempts, resource_type, resource_id, method, path, timeout_ms,
-       request_id, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    id,
-    req.hostId,
-    req.route.name,
-    payload ?? JSON.stringify(req.body ?? {}),
-    req.resource?.type ?? null,
-    req.resource?.id ?? null,
+  return new OperationsRepo(db).insert({
+    id: newUuid(),
+    hostId: req.hostId,
+    kind: req.route.name,
+    payload: payload ?? JSON.stringify(req.body ?? {}),
+    resourceType: req.resource?.type ?? null,
+    resourceId: req.resource?.id ?? null,
     method,
     path,
-    req.route.timeoutMs ?? 30_000,
-    req.requestId ?? null,
-    ts,
-    ts,
-    ts,
-  );
-  return decode(db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as Row);
+    timeoutMs: req.route.timeoutMs ?? 30_000,
+    requestId: req.requestId ?? null,
+    now: now.toISOString(),
+  });
 }
 
 /** The outcome of a finished operation row, or null while it is not finished. */

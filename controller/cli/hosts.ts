@@ -6,6 +6,8 @@ import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.j
 import { configPath, loadConfig } from '../../shared/config/load.js';
 import { agentUrl } from '../../shared/util/agent-url.js';
 import { HostRegistry } from '../agents/registry.js';
+import { Placement } from '../compute/placement.repo.js';
+import { ServersRepo } from '../compute/servers.repo.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
 import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
@@ -56,20 +58,17 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
         // Usage: placement's allocations (what the scheduler counts) and the last heartbeat's figures.
-        const alloc = new Map(
-          (
-            ctx.db
-              .prepare(
-                'SELECT host_id, COUNT(*) AS n, SUM(vcpus) AS vcpus, SUM(memory_mb) AS mem FROM allocations GROUP BY host_id',
-              )
-              .all() as Array<{ host_id: string; n: number; vcpus: number; mem: number }>
-          ).map((a) => [a.host_id, a]),
-        );
+        const c = ctx.config.compute;
+        const alloc = new Placement(ctx.db, {
+          cpu: c.cpu_allocation_ratio,
+          ram: c.ram_allocation_ratio,
+          disk: c.disk_allocation_ratio,
+        }).usageAll();
         printTable(
           reg.list().map((h) => ({
-            instances: alloc.get(h.id)?.n ?? 0,
+            instances: alloc.get(h.id)?.instances ?? 0,
             vcpus_used: alloc.get(h.id)?.vcpus ?? 0,
-            memory_mb_used: alloc.get(h.id)?.mem ?? 0,
+            memory_mb_used: alloc.get(h.id)?.memory_mb ?? 0,
             load1: (h.usage as { load1?: number }).load1 ?? '',
             id: h.id,
             name: h.name,
@@ -151,11 +150,7 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
         const h = reg.get(name);
-        const n = (
-          ctx.db.prepare("SELECT count(*) AS n FROM instances WHERE host_id = ? AND vm_state <> 'deleted'").get(h.id) as {
-            n: number;
-          }
-        ).n;
+        const n = new ServersRepo(ctx.db).countOnHost(h.id);
         if (n > 0 && !argv.includes('--force')) {
           process.stderr.write(
             `homestack host remove: ${h.name} runs ${n} instance(s); delete or move them first, or pass --force\n`,

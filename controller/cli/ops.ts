@@ -1,21 +1,8 @@
 import { Echo } from '../../shared/agent/host.js';
 import { enqueueOnly } from '../agents/dispatch.js';
+import { OperationsRepo } from '../agents/operations.repo.js';
 import { HostRegistry } from '../agents/registry.js';
 import { openContext, printTable } from './context.js';
-
-interface OpRow {
-  id: string;
-  host_name: string | null;
-  kind: string;
-  state: string;
-  attempts: number;
-  last_error: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  created_at: string;
-  finished_at: string | null;
-  next_attempt_at: string;
-}
 
 /** `homestack ops list [--state S] [--host NAME] [--limit N] [--json]`: operations, newest first. */
 export async function opsCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
@@ -27,29 +14,14 @@ export async function opsCommand(sub: string | undefined, argv: readonly string[
     const i = argv.indexOf(k);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const state = arg('--state');
-  if (state) {
-    where.push('o.state = ?');
-    args.push(state);
-  }
-  const host = arg('--host');
-  if (host) {
-    where.push('(h.name = ? OR h.id = ?)');
-    args.push(host, host);
-  }
   const limit = Number(arg('--limit') ?? 50);
   const ctx = openContext(argv);
   try {
-    const rows = ctx.db
-      .prepare(
-        `SELECT o.id, h.name AS host_name, o.kind, o.state, o.attempts, o.last_error, o.resource_type, o.resource_id,
-              o.created_at, o.finished_at, o.next_attempt_at
-         FROM operations o LEFT JOIN hosts h ON h.id = o.host_id
-         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY o.rowid DESC LIMIT ?`,
-      )
-      .all(...args, Number.isFinite(limit) && limit > 0 ? limit : 50) as OpRow[];
+    const rows = new OperationsRepo(ctx.db).listing({
+      state: arg('--state'),
+      host: arg('--host'),
+      limit: Number.isFinite(limit) && limit > 0 ? limit : 50,
+    });
     printTable(
       rows.map((r) => ({
         ...r,

@@ -6,7 +6,10 @@ import { baseUrl } from '../http/base-url.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { ActionsRepo } from './actions.repo.js';
 import { FlavorsRepo } from './flavors.repo.js';
-import { Placement } from './placement.js';
+import { ComputeHostsRepo } from './hosts.repo.js';
+import { Placement } from './placement.repo.js';
+import { ComputeQuotasRepo } from './quotas.repo.js';
+import { ServerGroupsRepo } from './server-groups.repo.js';
 import { enforce } from './policy.js';
 import type { ComputeHostGateway } from './host-gateway.js';
 import { HostStateCache, Scheduler } from './scheduler.js';
@@ -25,6 +28,9 @@ export interface ComputeCtx {
   servers: ServersRepo;
   flavors: FlavorsRepo;
   actions: ActionsRepo;
+  hosts: ComputeHostsRepo;
+  groups: ServerGroupsRepo;
+  quotas: ComputeQuotasRepo;
   now: () => Date;
   /** Background work in flight (builds, deletes, actions): tests await it. */
   tasks: Set<Promise<unknown>>;
@@ -62,6 +68,9 @@ export function createComputeCtx(o: {
     servers: new ServersRepo(o.db),
     flavors: new FlavorsRepo(o.db),
     actions: new ActionsRepo(o.db, () => now().toISOString()),
+    hosts: new ComputeHostsRepo(o.db),
+    groups: new ServerGroupsRepo(o.db),
+    quotas: new ComputeQuotasRepo(o.db),
     tasks: new Set(),
     building: new Set(),
     strays: new Map(),

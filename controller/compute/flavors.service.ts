@@ -5,7 +5,7 @@ import type { AuthContext } from '../http/auth.js';
 import { boolParam, can, links, must, type ComputeCtx } from './context.js';
 import type { Flavor } from './flavors.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
-import { toInt, validate } from './validate.js';
+import { toInt, validate } from '../http/validate.js';
 import { actionBody } from '../http/json-body.js';
 
 const notFound = (id: string) => new NotFound(`Flavor ${id} could not be found.`, 'FlavorNotFound');

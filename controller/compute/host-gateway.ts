@@ -29,16 +29,42 @@ export interface HostRef {
 
 export type PowerOp = 'start' | 'stop' | 'reboot_soft' | 'reboot_hard' | 'pause' | 'unpause' | 'suspend' | 'resume';
 
-/** An error a host reported: `code` is the agent's (SpawnFailed, AgentUnavailable...). */
+/**
+ * The one error of compute's host work: what a host reported (`code` is the agent's:
+ * SpawnFailed, AgentUnavailable...) or a build step that failed (`step` names it, with
+ * whether another host may be tried). `HostOpError.of` turns anything thrown into one.
+ */
 export class HostOpError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly o: { step?: string; retryable?: boolean; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = 'HostOpError';
   }
+  get step(): string | undefined {
+    return this.o.step;
+  }
+  get retryable(): boolean {
+    return this.o.retryable ?? false;
+  }
+  /** An agent or transport error as a HostOpError (itself when it already is one). */
+  static of(e: unknown): HostOpError {
+    if (e instanceof HostOpError) return e;
+    const x = e as { agentCode?: string; code?: string; message?: string };
+    return new HostOpError(x?.agentCode ?? x?.code ?? 'HostError', x?.message ?? String(e), { cause: e });
+  }
+  /** A failed build step: "<step>: <what failed>", the failure's code kept. */
+  static step(step: string, e: unknown, retryable: boolean): HostOpError {
+    const code = e instanceof HostOpError ? e.code : 'StepFailed';
+    return new HostOpError(code, `${step}: ${messageOf(e)}`, { step, retryable, cause: e });
+  }
 }
+
+/** A failure as compute records it in events and faults: "<code>: <message>" for a host's error. */
+export const messageOf = (e: unknown): string =>
+  e instanceof HostOpError && !e.step ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
 /**
  * What the compute service needs from its hosts. Every method rejects with HostOpError
@@ -81,17 +107,11 @@ export interface ComputeHostGateway {
   vncConsole?(host: HostRef, uuid: string): Promise<{ host: string; port: number }>;
 }
 
-const errorOf = (e: unknown): HostOpError => {
-  if (e instanceof HostOpError) return e;
-  const x = e as { agentCode?: string; code?: string; message?: string };
-  return new HostOpError(x?.agentCode ?? x?.code ?? 'HostError', x?.message ?? String(e));
-};
-
 async function wrap<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    throw errorOf(e);
+    throw HostOpError.of(e);
   }
 }
 

@@ -2,34 +2,16 @@ import { ServiceUpdate } from '../../shared/api/compute.js';
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, novaTime, usgTime, type ComputeCtx } from './context.js';
+import { HostsRepo } from '../agents/hosts.repo.js';
+import type { ComputeHostRow } from './hosts.repo.js';
 import { capacity } from './placement.js';
 import { mvAtLeast, type Microversion } from './versions.js';
-import { validate } from './validate.js';
+import { validate } from '../http/validate.js';
 
-/** A compute host with its integer id (the hosts rowid: Nova's ids below 2.53). */
-interface HostRow {
-  num: number;
-  id: string;
-  name: string;
-  roles: string;
-  state: string;
-  enabled: number;
-  disabled_reason: string | null;
-  vcpus: number;
-  memory_mb: number;
-  disk_gb: number;
-  hypervisor_type: string;
-  agent_version: string;
-  tunnel_ip: string;
-  agent_url: string;
-  capabilities: string;
-  last_heartbeat_at: string | null;
-  updated_at: string;
-}
+type HostRow = ComputeHostRow;
 
 export function computeHosts(ctx: ComputeCtx): HostRow[] {
-  const rows = ctx.db.prepare('SELECT rowid AS num, * FROM hosts ORDER BY rowid').all() as HostRow[];
-  return rows.filter((r) => {
+  return ctx.hosts.all().filter((r) => {
     try {
       return (JSON.parse(r.roles) as string[]).includes('compute');
     } catch {
@@ -189,9 +171,7 @@ export function updateService(
     reason = b.disabled_reason ?? null;
   }
   if (!h) throw new NotFound(`Host ${b.host ?? action} could not be found.`, 'HostNotFound');
-  ctx.db
-    .prepare('UPDATE hosts SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?')
-    .run(enable ? 1 : 0, enable ? null : reason, ctx.now().toISOString(), h.id);
+  new HostsRepo(ctx.db).setEnabled(h.id, enable, reason, ctx.now().toISOString());
   ctx.scheduler.cache.invalidate();
   const after = computeHosts(ctx).find((x) => x.id === h!.id)!;
   if (action === 'enable' || action === 'disable' || action === 'disable-log-reason') {

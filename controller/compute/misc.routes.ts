@@ -11,7 +11,8 @@ import {
   listServices,
   updateService,
 } from './hosts.js';
-import { createKeypair, deleteKeypair, getKeypair, KeypairsRepo, keypairView } from './keypairs.js';
+import { KeypairsRepo } from './keypairs.repo.js';
+import { createKeypair, deleteKeypair, getKeypair, keypairView } from './keypairs.service.js';
 import { absoluteLimits, defaultQuotas, quotaSetView, resetQuotas, showQuotas, updateQuotas } from './quotas.js';
 import { createGroup, deleteGroup, getGroup, groupView, listGroups } from './server-groups.js';
 import { visibleServer } from './servers.service.js';

@@ -2,8 +2,9 @@ import { LEGACY_QUOTA_RESOURCES, QUOTA_RESOURCES, QuotaUpdate } from '../../shar
 import { BadRequest, Forbidden } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { boolParam, must, type ComputeCtx } from './context.js';
+import { KeypairsRepo } from './keypairs.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
-import { validate } from './validate.js';
+import { validate } from '../http/validate.js';
 
 type Resource = (typeof QUOTA_RESOURCES)[number] | (typeof LEGACY_QUOTA_RESOURCES)[number];
 
@@ -34,11 +35,7 @@ export function defaultQuotas(ctx: ComputeCtx): Record<Resource, number> {
 
 export function projectQuotas(ctx: ComputeCtx, projectId: string): Record<Resource, number> {
   const q = defaultQuotas(ctx);
-  const rows = ctx.db.prepare('SELECT resource, hard_limit FROM compute_quotas WHERE project_id = ?').all(projectId) as Array<{
-    resource: string;
-    hard_limit: number;
-  }>;
-  for (const r of rows) (q as Record<string, number>)[r.resource] = r.hard_limit;
+  for (const r of ctx.quotas.limits(projectId)) (q as Record<string, number>)[r.resource] = r.hard_limit;
   return q;
 }
 
@@ -49,11 +46,8 @@ export function quotaLimit(ctx: ComputeCtx, projectId: string, r: Resource): num
 /** What a project uses, counted (Nova's counting quota driver). */
 export function quotaUsage(ctx: ComputeCtx, projectId: string, userId?: string): Record<string, number> {
   const u = ctx.servers.usage(projectId);
-  const groups = (ctx.db.prepare('SELECT COUNT(*) AS n FROM server_groups WHERE project_id = ?').get(projectId) as { n: number })
-    .n;
-  const keyPairs = userId
-    ? (ctx.db.prepare('SELECT COUNT(*) AS n FROM keypairs WHERE user_id = ?').get(userId) as { n: number }).n
-    : 0;
+  const groups = ctx.groups.count(projectId);
+  const keyPairs = userId ? new KeypairsRepo(ctx.db).count(userId) : 0;
   return { instances: u.instances, cores: u.cores, ram: u.ram, server_groups: groups, key_pairs: keyPairs };
 }
 
@@ -124,9 +118,6 @@ export function updateQuotas(
   const bad = Object.keys(qs).filter((k) => k !== 'force' && !known.has(k));
   if (bad.length) throw new BadRequest(`Bad key(s) ${bad.join(', ')} in quota_set`);
   const used = quotaUsage(ctx, projectId);
-  const set = ctx.db.prepare(
-    'INSERT INTO compute_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?) ON CONFLICT(project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit',
-  );
   const todo: Array<[string, number]> = [];
   for (const [k, raw] of Object.entries(qs)) {
     if (k === 'force') continue;
@@ -138,15 +129,13 @@ export function updateQuotas(
     }
     todo.push([k, n]);
   }
-  ctx.db.transaction(() => {
-    for (const [k, n] of todo) set.run(projectId, k, n);
-  })();
+  ctx.quotas.set(projectId, todo);
   return quotaSetView(projectQuotas(ctx, projectId), v);
 }
 
 export function resetQuotas(ctx: ComputeCtx, auth: AuthContext, projectId: string): void {
   must(ctx, 'os_compute_api:os-quota-sets:delete', auth, { project_id: projectId });
-  ctx.db.prepare('DELETE FROM compute_quotas WHERE project_id = ?').run(projectId);
+  ctx.quotas.reset(projectId);
 }
 
 /** GET /limits: absolute limits and what the project uses. */

@@ -133,9 +133,7 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
  * destroys run side by side and are awaited before this returns), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
  */
-export async function recoverInterrupted(
-  ctx: ComputeCtx,
-): Promise<{
+export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
   failedBuilds: string[];
   resumedDeletes: string[];
   clearedTasks: string[];
@@ -149,9 +147,7 @@ export async function recoverInterrupted(
     rolledBackAttaches: [] as string[],
     completedAttaches: [] as string[],
   };
-  const rows = ctx.db
-    .prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)')
-    .all('building') as Array<{ id: string }>;
+  const rows = ctx.servers.unsettled();
   const destroys: Array<Promise<void>> = [];
   for (const { id } of rows) {
     if (ctx.building.has(id)) continue;
@@ -195,17 +191,7 @@ export async function recoverInterrupted(
   // is in the guest → the attach completes; it is not → it rolls back. No hot-unplug:
   // a guest still booting may not release a disk for a minute, and an unplug that timed
   // out used to leave the disk in the guest with the volume `available`.
-  const stuck = ctx.db
-    .prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
-    JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
-    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`)
-    .all() as Array<{
-    instance_id: string;
-    volume_id: string;
-    attachment_id: string;
-    host: string | null;
-    host_id: string | null;
-  }>;
+  const stuck = ctx.servers.interruptedAttaches();
   for (const b of stuck) {
     let plugged: string | null = null;
     let known = false;
@@ -228,14 +214,12 @@ export async function recoverInterrupted(
     }
     if (plugged && ctx.facades.volumes) {
       const d = plugged.startsWith('/dev/') ? plugged : `/dev/${plugged}`;
-      ctx.db
-        .prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?')
-        .run(d, b.instance_id, b.volume_id);
+      ctx.servers.setVolumeDevice(b.instance_id, b.volume_id, d);
       ctx.facades.volumes.attachComplete(b.attachment_id, d);
       out.completedAttaches.push(b.volume_id);
       continue;
     }
-    ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(b.instance_id, b.volume_id);
+    ctx.servers.removeVolume(b.instance_id, b.volume_id);
     await ctx.facades.volumes
       ?.detach(b.attachment_id)
       .catch((err) => ctx.log.warn({ err, volume: b.volume_id }, 'could not roll back an interrupted attach'));

@@ -8,7 +8,7 @@ import { must, publicBase, type ComputeCtx } from './context.js';
 import { HostOpError } from './host-gateway.js';
 import type { Instance } from './servers.repo.js';
 import { visibleServer } from './servers.service.js';
-import { validate } from './validate.js';
+import { validate } from '../http/validate.js';
 import { mvAtLeast } from './versions.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Placement } from './placement.js';
+import { Placement } from './placement.repo.js';
 import { HostStateCache, Scheduler, selectHost, type HostState, type RequestSpec } from './scheduler.js';
 import { addHost, testDb } from './testing/fixtures.js';
 

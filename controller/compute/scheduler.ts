@@ -1,5 +1,7 @@
 import type { Db } from '../db/open.js';
-import { capacity, type Placement, type Resources, type Usage } from './placement.js';
+import { capacity, type Resources, type Usage } from './placement.js';
+import type { Placement } from './placement.repo.js';
+import { ComputeHostsRepo } from './hosts.repo.js';
 
 /** A host as the scheduler sees it: inventory, liveness, and usage from Placement. */
 export interface HostState {
@@ -215,9 +217,7 @@ export class HostStateCache {
 
   private load(): void {
     const usage = this.placement.usageAll();
-    const rows = this.db
-      .prepare('SELECT id, name, roles, state, enabled, vcpus, memory_mb, disk_gb, hypervisor_type, capabilities FROM hosts')
-      .all() as HostRow[];
+    const rows: HostRow[] = new ComputeHostsRepo(this.db).all();
     this.hosts = rows.map((r) => {
       const caps = safeJson(r.capabilities) as { roles?: Record<string, Record<string, unknown>> };
       const c = caps.roles?.compute ?? {};

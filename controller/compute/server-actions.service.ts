@@ -9,13 +9,13 @@ import {
 import { BadRequest, Conflict, NotFound, NotImplemented } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
-import type { HostRef, PowerOp } from './host-gateway.js';
-import { instanceSpec, messageOf } from './server-build.service.js';
+import { messageOf, type HostRef, type PowerOp } from './host-gateway.js';
+import { instanceSpec } from './server-build.service.js';
 import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
 import { getVncConsoleAction } from './remote-consoles.js';
 import { mvAtLeast, type Microversion } from './versions.js';
-import { toInt, validate } from './validate.js';
+import { toInt, validate } from '../http/validate.js';
 
 /** A power action: allowed states, the task_state shown meanwhile, the state after. */
 interface PowerAction {

@@ -2,10 +2,10 @@ import type { ConfigDriveSpec, InstanceSpec, IscsiConnectionInfo, NetworkData, V
 import type { PortInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ComputeCtx } from './context.js';
-import { HostOpError, type HostRef } from './host-gateway.js';
+import { HostOpError, messageOf, type HostRef } from './host-gateway.js';
 import type { RequestSpec } from './scheduler.js';
 import type { Instance } from './servers.repo.js';
-import { initiatorOf } from './volume-attachments.js';
+import { initiatorOf } from './hosts.repo.js';
 
 /** What a build needs from the create request. */
 export interface BuildInput {
@@ -16,20 +16,6 @@ export interface BuildInput {
 }
 
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
-
-/** A step of the build failed; `step` names it for the fault and the event. */
-class StepError extends Error {
-  constructor(
-    readonly step: string,
-    readonly failure: unknown,
-    readonly retryable: boolean,
-  ) {
-    super(`${step}: ${messageOf(failure)}`);
-  }
-}
-
-export const messageOf = (e: unknown): string =>
-  e instanceof HostOpError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
 const buildingOf = (ctx: ComputeCtx) => ctx.building;
 export const isBuilding = (ctx: ComputeCtx, id: string) => ctx.building.has(id);
@@ -80,16 +66,9 @@ function hostsOf(ctx: ComputeCtx, ids: string[], except: string): string[] {
 }
 
 function groupHosts(ctx: ComputeCtx, instanceId: string): string[] | null {
-  const g = ctx.db.prepare('SELECT group_id FROM server_group_members WHERE instance_id = ?').get(instanceId) as
-    | { group_id: string }
-    | undefined;
+  const g = ctx.groups.groupOf(instanceId);
   if (!g) return null;
-  const ids = (
-    ctx.db.prepare('SELECT instance_id FROM server_group_members WHERE group_id = ?').all(g.group_id) as Array<{
-      instance_id: string;
-    }>
-  ).map((r) => r.instance_id);
-  return hostsOf(ctx, ids, instanceId);
+  return hostsOf(ctx, ctx.groups.members(g), instanceId);
 }
 
 const asList = (x: unknown): string[] => (x === undefined || x === null ? [] : Array.isArray(x) ? x.map(String) : [String(x)]);
@@ -117,7 +96,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
   try {
     const attempts = ctx.config.compute.build_attempts;
     const tried: string[] = [];
-    let last: StepError | null = null;
+    let last: HostOpError | null = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const inst = ctx.servers.get(id);
       if (!inst || inst.task_state === 'deleting') return await abandon(ctx, id, ports);
@@ -206,14 +185,12 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
         ctx.actions.finish(action);
         return;
       } catch (e) {
-        last = e instanceof StepError ? e : new StepError('build', e, false);
+        last = e instanceof HostOpError && e.step ? e : HostOpError.step('build', e, false);
         ctx.scheduler.release(id);
         if (bootVol) {
           const a = bootVol.attachmentId;
           bootVol = null;
-          ctx.db
-            .prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0')
-            .run(id);
+          ctx.servers.clearBootAttachment(id);
           await ctx.facades.volumes
             ?.detach(a)
             .catch((err) => ctx.log.warn({ err, server: id }, 'could not detach the boot volume after a failed spawn'));
@@ -248,7 +225,7 @@ export async function buildInstance(ctx: ComputeCtx, id: string, input: BuildInp
   }
 }
 
-/** Runs one build step as an instance-action event; failures become StepError. */
+/** Runs one build step as an instance-action event; failures become HostOpError.step. */
 async function step<T>(
   ctx: ComputeCtx,
   action: number,
@@ -265,7 +242,7 @@ async function step<T>(
     return r;
   } catch (e) {
     ctx.actions.eventFinish(ev, false, messageOf(e), host);
-    throw new StepError(name, e, retryable);
+    throw HostOpError.step(name, e, retryable);
   }
 }
 
@@ -363,7 +340,7 @@ export function markDeleted(ctx: ComputeCtx, id: string): void {
       { vm_state: 'deleted', task_state: null, power_state: 0, deleted: true, deleted_at: now, terminated_at: now },
       now,
     );
-    ctx.db.prepare('DELETE FROM server_group_members WHERE instance_id = ?').run(id);
+    ctx.groups.removeMember(id);
     ctx.servers.removeVolumes(id);
   })();
 }
@@ -432,12 +409,10 @@ async function prepareBootVolume(ctx: ComputeCtx, inst: Instance, host: HostRef,
   const a = await volumes.attach(auth, volumeId, {
     serverId: inst.id,
     host: host.name,
-    initiator: initiatorOf(ctx, host.id),
+    initiator: initiatorOf(ctx.hosts, host.id),
     device: '/dev/vda',
   });
-  ctx.db
-    .prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?')
-    .run(a.attachmentId, inst.id, volumeId);
+  ctx.servers.setVolumeAttachment(inst.id, volumeId, a.attachmentId);
   return { volume_id: volumeId, attachmentId: a.attachmentId, connection: a.connection };
 }
 

@@ -6,11 +6,11 @@ import type { ImageInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import { can, must, type ComputeCtx } from './context.js';
 import { visibleFlavor } from './flavors.service.js';
-import { KeypairsRepo } from './keypairs.js';
+import { KeypairsRepo } from './keypairs.repo.js';
 import { checkInstanceQuota, quotaLimit } from './quotas.js';
 import type { BlockDevice, FlavorSnapshot, Instance, RequestedNetworks } from './servers.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
-import { toInt, validate } from './validate.js';
+import { toInt, validate } from '../http/validate.js';
 
 export interface CreateResult {
   instances: Instance[];
@@ -166,7 +166,7 @@ export function createServers(
     const [zone, host] = az.split(':', 2);
     if (host) {
       must(ctx, 'os_compute_api:servers:create:forced_host', auth, { project_id: projectId });
-      const h = ctx.db.prepare('SELECT name FROM hosts WHERE name = ?').get(host) as { name: string } | undefined;
+      const h = ctx.hosts.byName(host);
       if (!h) throw new BadRequest(`Compute host ${host} could not be found.`, 'ComputeHostNotFound');
       forcedHost = host;
     }
@@ -186,9 +186,7 @@ export function createServers(
   const hints = b['OS-SCH-HNT:scheduler_hints'] ?? {};
   let group: { id: string; policy: string } | null = null;
   if (hints.group) {
-    const g = ctx.db.prepare('SELECT id, policy, project_id FROM server_groups WHERE id = ?').get(hints.group) as
-      | { id: string; policy: string; project_id: string }
-      | undefined;
+    const g = ctx.groups.get(hints.group);
     if (!g || (g.project_id !== projectId && !auth.isAdmin))
       throw new BadRequest(`Invalid server group: group ${hints.group} not found`);
     group = g;
@@ -219,9 +217,7 @@ export function createServers(
     const count = checkInstanceQuota(ctx, projectId, { cores: flavor.vcpus, ram: flavor.ram }, minCount, maxCount);
     if (group) {
       const lim = quotaLimit(ctx, projectId, 'server_group_members');
-      const have = (
-        ctx.db.prepare('SELECT COUNT(*) AS n FROM server_group_members WHERE group_id = ?').get(group.id) as { n: number }
-      ).n;
+      const have = ctx.groups.memberCount(group.id);
       if (lim >= 0 && have + count > lim) throw new Forbidden('Quota exceeded, too many servers in group', 'QuotaError');
     }
     const now = ctx.now().toISOString();
@@ -264,7 +260,7 @@ export function createServers(
         admin_pass: null,
         created_at: now,
       });
-      if (group) ctx.db.prepare('INSERT INTO server_group_members (group_id, instance_id) VALUES (?, ?)').run(group.id, inst.id);
+      if (group) ctx.groups.addMember(group.id, inst.id);
       ctx.actions.start({ instanceId: inst.id, action: 'create', requestId, projectId, userId: auth.userId });
       out.push(inst);
     }

@@ -254,6 +254,15 @@ export class ServersRepo {
     return { instances: rows.length, cores, ram };
   }
 
+  /** Instances on the host whose vm_state is not deleted (what `homestack host remove` refuses to orphan). */
+  countOnHost(hostId: string): number {
+    return (
+      this.db.prepare("SELECT count(*) AS n FROM instances WHERE host_id = ? AND vm_state <> 'deleted'").get(hostId) as {
+        n: number;
+      }
+    ).n;
+  }
+
   byHost(hostId: string): Instance[] {
     return (this.db.prepare('SELECT * FROM instances WHERE host_id = ? AND deleted = 0').all(hostId) as Row[]).map(decode);
   }
@@ -320,5 +329,75 @@ export class ServersRepo {
 
   removeVolumes(instanceId: string): void {
     this.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ?').run(instanceId);
+  }
+
+  /** The server's volumes (block device mappings), oldest first. */
+  volumes(instanceId: string): Array<{
+    volume_id: string;
+    device_name: string | null;
+    boot_index: number | null;
+    attachment_id: string | null;
+  }> {
+    return this.db
+      .prepare(
+        'SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
+      )
+      .all(instanceId) as Array<{
+      volume_id: string;
+      device_name: string | null;
+      boot_index: number | null;
+      attachment_id: string | null;
+    }>;
+  }
+
+  setVolumeDevice(instanceId: string, volumeId: string, device: string): void {
+    this.db
+      .prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?')
+      .run(device, instanceId, volumeId);
+  }
+
+  setVolumeAttachment(instanceId: string, volumeId: string, attachmentId: string): void {
+    this.db
+      .prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?')
+      .run(attachmentId, instanceId, volumeId);
+  }
+
+  /** Forgets the boot volume's attachment (a failed spawn detached it). */
+  clearBootAttachment(instanceId: string): void {
+    this.db
+      .prepare('UPDATE block_device_mappings SET attachment_id = NULL WHERE instance_id = ? AND boot_index = 0')
+      .run(instanceId);
+  }
+
+  removeVolume(instanceId: string, volumeId: string): void {
+    this.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(instanceId, volumeId);
+  }
+
+  /** Servers not deleted that are building or have a task in progress (recovery after a restart). */
+  unsettled(): Array<{ id: string }> {
+    return this.db
+      .prepare('SELECT id FROM instances WHERE deleted = 0 AND (vm_state = ? OR task_state IS NOT NULL)')
+      .all('building') as Array<{ id: string }>;
+  }
+
+  /** Attachments a crash left reserved or attaching, with the server's host. */
+  interruptedAttaches(): Array<{
+    instance_id: string;
+    volume_id: string;
+    attachment_id: string;
+    host: string | null;
+    host_id: string | null;
+  }> {
+    return this.db
+      .prepare(`SELECT b.instance_id, b.volume_id, b.attachment_id, i.host, i.host_id FROM block_device_mappings b
+    JOIN instances i ON i.id = b.instance_id JOIN volume_attachments a ON a.id = b.attachment_id
+    WHERE i.deleted = 0 AND a.attach_status IN ('reserved', 'attaching')`)
+      .all() as Array<{
+      instance_id: string;
+      volume_id: string;
+      attachment_id: string;
+      host: string | null;
+      host_id: string | null;
+    }>;
   }
 }

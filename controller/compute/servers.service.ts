@@ -2,12 +2,12 @@ import { ServerUpdate } from '../../shared/api/compute.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { background, boolParam, can, must, type ComputeCtx } from './context.js';
-import type { HostRef } from './host-gateway.js';
-import { isBuilding, markDeleted, messageOf, setError } from './server-build.service.js';
+import { messageOf, type HostRef } from './host-gateway.js';
+import { isBuilding, markDeleted, setError } from './server-build.service.js';
 import type { Instance, ListFilter } from './servers.repo.js';
 import { addressesOf, vmStatesOf } from './servers-view.js';
 import { quotaLimit } from './quotas.js';
-import { toInt, validate } from './validate.js';
+import { toInt, validate } from '../http/validate.js';
 
 export const serverNotFound = (id: string) => new NotFound(`Instance ${id} could not be found.`, 'InstanceNotFound');
 
@@ -143,11 +143,7 @@ export function deleteServer(ctx: ComputeCtx, auth: AuthContext, id: string, req
 export async function runDelete(ctx: ComputeCtx, id: string, action: number, requestId?: string): Promise<void> {
   const i = ctx.servers.get(id);
   if (!i) return;
-  const host = i.host_id
-    ? (ctx.db.prepare('SELECT id, name, state FROM hosts WHERE id = ?').get(i.host_id) as
-        | (HostRef & { state: string })
-        | undefined)
-    : undefined;
+  const host = i.host_id ? ctx.hosts.get(i.host_id) : undefined;
   if (host && host.state === 'up') {
     const ev = ctx.actions.eventStart(action, 'compute_terminate_instance', host.name);
     try {

@@ -3,11 +3,11 @@ import { Type } from 'typebox';
 import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
-import type { HostRef } from './host-gateway.js';
-import { messageOf } from './server-build.service.js';
+import { messageOf, type HostRef } from './host-gateway.js';
+import { initiatorOf } from './hosts.repo.js';
 import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
-import { validate } from './validate.js';
+import { validate } from '../http/validate.js';
 
 const AttachBody = Type.Object(
   {
@@ -24,23 +24,6 @@ const AttachBody = Type.Object(
   { additionalProperties: true },
 );
 
-/**
- * The iSCSI initiator name of a compute host: what its agent reports in
- * capabilities.roles.compute.initiator, else iqn.2005-03.org.homestack:<host>.
- */
-export function initiatorOf(ctx: ComputeCtx, hostId: string): string {
-  const r = ctx.db.prepare('SELECT name, capabilities FROM hosts WHERE id = ?').get(hostId) as
-    | { name: string; capabilities: string }
-    | undefined;
-  try {
-    const c = JSON.parse(r?.capabilities ?? '{}') as { roles?: { compute?: { initiator?: unknown } } };
-    if (typeof c.roles?.compute?.initiator === 'string' && c.roles.compute.initiator) return c.roles.compute.initiator;
-  } catch {
-    /* fall through */
-  }
-  return `iqn.2005-03.org.homestack:${(r?.name ?? hostId).toLowerCase()}`;
-}
-
 const attachmentView = (i: Instance, b: { volume_id: string; device_name?: string | null }) => ({
   id: b.volume_id,
   serverId: i.id,
@@ -48,13 +31,7 @@ const attachmentView = (i: Instance, b: { volume_id: string; device_name?: strin
   device: b.device_name ?? null,
 });
 
-function bdmsOf(ctx: ComputeCtx, id: string) {
-  return ctx.db
-    .prepare(
-      'SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
-    )
-    .all(id) as Array<{ volume_id: string; device_name: string | null; boot_index: number | null; attachment_id: string | null }>;
-}
+const bdmsOf = (ctx: ComputeCtx, id: string) => ctx.servers.volumes(id);
 
 /** The next free guest device (vda is the root disk). */
 function nextDevice(used: Array<string | null>): string {
@@ -88,7 +65,7 @@ export async function attachVolume(ctx: ComputeCtx, auth: AuthContext, id: strin
   const { attachmentId, connection } = await volumes.attach(auth, vol.id, {
     serverId: i.id,
     host: host.name,
-    initiator: initiatorOf(ctx, host.id),
+    initiator: initiatorOf(ctx.hosts, host.id),
     device,
   });
   ctx.servers.addVolume(
@@ -113,16 +90,14 @@ export async function attachVolume(ctx: ComputeCtx, auth: AuthContext, id: strin
     try {
       const dev = await ctx.gateway.attachVolume(host, i.id, vol.id, connection, device, requestId);
       const d = dev.startsWith('/dev/') ? dev : `/dev/${dev}`;
-      ctx.db
-        .prepare('UPDATE block_device_mappings SET device_name = ? WHERE instance_id = ? AND volume_id = ?')
-        .run(d, i.id, vol.id);
+      ctx.servers.setVolumeDevice(i.id, vol.id, d);
       volumes.attachComplete(attachmentId, d);
       ctx.actions.event(action, 'compute_attach_volume', true, undefined, host.name);
       ctx.actions.finish(action);
     } catch (e) {
       ctx.actions.event(action, 'compute_attach_volume', false, messageOf(e), host.name);
       ctx.actions.finish(action, 'Error');
-      ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(i.id, vol.id);
+      ctx.servers.removeVolume(i.id, vol.id);
       await volumes
         .detach(attachmentId)
         .catch((err) => ctx.log.warn({ err, volume: vol.id }, 'could not undo a failed attachment'));
@@ -152,7 +127,7 @@ export function detachVolume(ctx: ComputeCtx, auth: AuthContext, id: string, vol
     try {
       if (i.host_id && i.host) await ctx.gateway.detachVolume({ id: i.host_id, name: i.host }, i.id, volumeId, requestId);
       if (b.attachment_id) await volumes.detach(b.attachment_id);
-      ctx.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ? AND volume_id = ?').run(i.id, volumeId);
+      ctx.servers.removeVolume(i.id, volumeId);
       ctx.actions.event(action, 'compute_detach_volume', true, undefined, i.host);
       ctx.actions.finish(action);
     } catch (e) {

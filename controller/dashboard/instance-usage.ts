@@ -1,5 +1,6 @@
 import type { Db } from '../db/open.js';
 import type { AgentLayer } from '../agents/index.js';
+import { ServersRepo } from '../compute/servers.repo.js';
 
 /** One sample of an instance's counters, from its host agent's /metrics (the same data Prometheus scrapes). */
 export interface UsageSample {
@@ -52,7 +53,7 @@ export function usageFromMetrics(text: string, uuid: string, t = Date.now()): Us
 
 /** Reads the instance's counters from the agent of the host it runs on. */
 export async function instanceUsage(db: Db, agents: AgentLayer, uuid: string): Promise<UsageSample | null> {
-  const row = db.prepare('SELECT host_id FROM instances WHERE id = ?').get(uuid) as { host_id: string | null } | undefined;
+  const row = new ServersRepo(db).get(uuid, true);
   if (!row?.host_id) return null;
   const text = (await agents.agents
     .forHost(row.host_id)

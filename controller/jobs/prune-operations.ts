@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { OperationsRepo } from '../agents/operations.repo.js';
 import type { Db } from '../db/open.js';
 import type { Job } from './cron.js';
 
@@ -9,9 +10,8 @@ import type { Job } from './cron.js';
  */
 export function pruneOperations(db: Db, now = new Date(), doneDays = 7, failedDays = 30): number {
   const before = (days: number) => new Date(now.getTime() - days * 86_400_000).toISOString();
-  const a = db.prepare(`DELETE FROM operations WHERE state = 'done' AND finished_at < ?`).run(before(doneDays)).changes;
-  const b = db.prepare(`DELETE FROM operations WHERE state = 'failed' AND finished_at < ?`).run(before(failedDays)).changes;
-  return a + b;
+  const ops = new OperationsRepo(db);
+  return ops.deleteFinished('done', before(doneDays)) + ops.deleteFinished('failed', before(failedDays));
 }
 
 /** Hourly, at minute 17. */

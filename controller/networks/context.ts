@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import { Forbidden } from '../../shared/errors/index.js';
+import { HostsRepo } from '../agents/hosts.repo.js';
 import type { Db } from '../db/open.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { PolicyNotAuthorized } from './errors.js';
@@ -35,18 +36,17 @@ export interface Svc {
 }
 
 export function readHosts(db: Db): HostLite[] {
-  const rows = db
-    .prepare(
-      'SELECT id, name, roles, tunnel_ip, state, enabled, last_heartbeat_at, created_at, registered_at, capabilities FROM hosts ORDER BY name',
-    )
-    .all() as Array<
-    Omit<HostLite, 'roles' | 'enabled' | 'capabilities'> & { roles: string; enabled: number; capabilities: string }
-  >;
-  return rows.map((r) => ({
-    ...r,
-    roles: JSON.parse(r.roles) as string[],
-    enabled: r.enabled === 1,
-    capabilities: JSON.parse(r.capabilities) as Record<string, unknown>,
+  return new HostsRepo(db).list().map((h) => ({
+    id: h.id,
+    name: h.name,
+    roles: h.roles,
+    tunnel_ip: h.tunnel_ip,
+    state: h.state,
+    enabled: h.enabled,
+    last_heartbeat_at: h.last_heartbeat_at,
+    created_at: h.created_at,
+    registered_at: h.registered_at,
+    capabilities: h.capabilities,
   }));
 }
 

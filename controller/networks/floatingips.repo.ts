@@ -1,4 +1,4 @@
-import { table } from './table.js';
+import { table } from './table.repo.js';
 
 /** One row of net_floatingips. */
 export interface FloatingIpRow {

@@ -35,7 +35,7 @@ describe('IPAM across concurrent connections', () => {
       const run = () =>
         new Promise<{ got: string[]; errors: string[] }>((resolve, reject) => {
           // The worker is TypeScript: the .mjs boot file registers tsx's loader in the thread first.
-          const w = new Worker(new URL('./ipam-race.worker-boot.mjs', import.meta.url), {
+          const w = new Worker(new URL('./testing/ipam-race.worker-boot.mjs', import.meta.url), {
             workerData: { path, networkId: n.id, count: 30 },
           });
           w.once('message', resolve);

@@ -1,4 +1,5 @@
-import { table } from './table.js';
+import type { Db } from '../db/open.js';
+import { table } from './table.repo.js';
 
 /** One row of net_networks. */
 export interface NetworkRow {
@@ -51,3 +52,19 @@ export const networksRepo = table<NetworkRow>({
   bools: ['admin_state_up', 'shared', 'router_external', 'is_default', 'port_security_enabled'],
   jsons: ['availability_zone_hints', 'tags'],
 });
+
+/** The VNIs vxlan networks use (the allocator in vxlan.ts). */
+export const vniRepo = {
+  /** Used VNIs in [min, max], ascending. */
+  usedBetween(db: Db, min: number, max: number): number[] {
+    return db
+      .prepare(
+        `SELECT segmentation_id AS v FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
+      )
+      .pluck()
+      .all(min, max) as number[];
+  },
+  taken(db: Db, vni: number): boolean {
+    return !!db.prepare(`SELECT 1 FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id = ?`).get(vni);
+  },
+};

@@ -8,7 +8,8 @@ import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor,
 import { InvalidInput, NetworkInUse, NetworkNotFound } from './errors.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { deletePortTx, OWNER_DHCP } from './ports.service.js';
-import { portsRepo } from './ports.repo.js';
+import { allocRepo, portsRepo } from './ports.repo.js';
+import { floatingIpsRepo } from './floatingips.repo.js';
 import { checkQuota } from './quotas.service.js';
 import { routersRepo } from './routers.repo.js';
 import { subnetsRepo } from './subnets.repo.js';
@@ -180,7 +181,7 @@ export function updateNetwork(s: Svc, ctx: AuthContext | null, id: string, b: St
     .transaction(() => {
       const cur = networksRepo.get(s.db, id)!;
       if (b['router:external'] === false && cur.router_external) {
-        const fips = s.db.prepare('SELECT COUNT(*) FROM net_floatingips WHERE floating_network_id = ?').pluck().get(id) as number;
+        const fips = floatingIpsRepo.count(s.db, { floating_network_id: id });
         if (fips || routersRepo.count(s.db, { gw_network_id: id })) throw new NetworkInUse(id);
       }
       return networksRepo.update(s.db, {
@@ -216,7 +217,7 @@ export function deleteNetwork(s: Svc, ctx: AuthContext | null, id: string): void
       const ports = portsRepo.where(s.db, { network_id: id });
       if (ports.some((p) => p.device_owner !== OWNER_DHCP)) throw new NetworkInUse(id);
       for (const p of ports) deletePortTx(s, p.id);
-      s.db.prepare('DELETE FROM net_ip_allocations WHERE network_id = ?').run(id);
+      allocRepo.removeNetwork(s.db, id);
       for (const sn of subnetsRepo.where(s.db, { network_id: id })) subnetsRepo.delete(s.db, sn.id);
       networksRepo.delete(s.db, id);
     })

@@ -14,7 +14,7 @@ import { l2Routes } from './networks.routes.js';
 import { quotaRoutes } from './quotas.routes.js';
 import { securityGroupRoutes } from './secgroups.routes.js';
 import { NetworkSyncer } from './sync.js';
-import { tagRoutes } from './tags.js';
+import { tagRoutes } from './tags.routes.js';
 import { registerNetworkVersions } from './versions.js';
 
 const COLLECTIONS = [

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import { table } from './table.js';
+import { table } from './table.repo.js';
 
 export interface AddressPairT {
   ip_address: string;
@@ -113,6 +113,12 @@ export const allocRepo = {
       a.seq,
     );
   },
+  removeNetwork(db: Db, networkId: string): void {
+    db.prepare('DELETE FROM net_ip_allocations WHERE network_id = ?').run(networkId);
+  },
+  removeSubnet(db: Db, subnetId: string): void {
+    db.prepare('DELETE FROM net_ip_allocations WHERE subnet_id = ?').run(subnetId);
+  },
   removePort(db: Db, portId: string): void {
     db.prepare('DELETE FROM net_ip_allocations WHERE port_id = ?').run(portId);
   },
@@ -152,7 +158,19 @@ export const portSgRepo = {
     const ins = db.prepare('INSERT OR IGNORE INTO net_port_security_groups (port_id, security_group_id) VALUES (?, ?)');
     for (const g of groups) ins.run(portId, g);
   },
+  clear(db: Db, portId: string): void {
+    db.prepare('DELETE FROM net_port_security_groups WHERE port_id = ?').run(portId);
+  },
   portsUsing(db: Db, groupId: string): number {
     return db.prepare('SELECT COUNT(*) FROM net_port_security_groups WHERE security_group_id = ?').pluck().get(groupId) as number;
+  },
+};
+
+export const portStatusRepo = {
+  /** A bound port the agent reports plugged becomes ACTIVE (no-op when it already is, or is unbound). */
+  markActive(db: Db, portId: string): void {
+    db.prepare(`UPDATE net_ports SET status = 'ACTIVE' WHERE id = ? AND status <> 'ACTIVE' AND binding_host_id <> ''`).run(
+      portId,
+    );
   },
 };

@@ -2,6 +2,13 @@ import { QUOTA_RESOURCES, type QuotaResource } from '../../shared/api/network.js
 import type { Db } from '../db/open.js';
 import type { Svc } from './context.js';
 import { OverQuota } from './errors.js';
+import { floatingIpsRepo } from './floatingips.repo.js';
+import { networksRepo } from './networks.repo.js';
+import { portsRepo } from './ports.repo.js';
+import { netQuotasRepo } from './quotas.repo.js';
+import { routersRepo } from './routers.repo.js';
+import { groupsRepo, rulesRepo } from './secgroups.repo.js';
+import { subnetsRepo } from './subnets.repo.js';
 
 /** Neutron's default quotas (-1 = unlimited). */
 export const DEFAULT_QUOTAS: Record<QuotaResource, number> = {
@@ -16,28 +23,25 @@ export const DEFAULT_QUOTAS: Record<QuotaResource, number> = {
   subnetpool: -1,
 };
 
-const COUNT_SQL: Partial<Record<QuotaResource, string>> = {
-  network: 'SELECT COUNT(*) FROM net_networks WHERE project_id = ?',
-  subnet: 'SELECT COUNT(*) FROM net_subnets WHERE project_id = ?',
-  port: 'SELECT COUNT(*) FROM net_ports WHERE project_id = ?',
-  router: 'SELECT COUNT(*) FROM net_routers WHERE project_id = ?',
-  floatingip: 'SELECT COUNT(*) FROM net_floatingips WHERE project_id = ?',
-  security_group: 'SELECT COUNT(*) FROM net_security_groups WHERE project_id = ?',
-  security_group_rule: 'SELECT COUNT(*) FROM net_security_group_rules WHERE project_id = ?',
+/** What a project has of each counted resource (the others are not counted: 0). */
+const COUNTED: Partial<Record<QuotaResource, { count(db: Db, eq: { project_id: string }): number }>> = {
+  network: networksRepo,
+  subnet: subnetsRepo,
+  port: portsRepo,
+  router: routersRepo,
+  floatingip: floatingIpsRepo,
+  security_group: groupsRepo,
+  security_group_rule: rulesRepo,
 };
 
 export function usage(db: Db, projectId: string, r: QuotaResource): number {
-  const sql = COUNT_SQL[r];
-  return sql ? (db.prepare(sql).pluck().get(projectId) as number) : 0;
+  return COUNTED[r]?.count(db, { project_id: projectId }) ?? 0;
 }
 
 export function limitsOf(db: Db, projectId: string): Record<QuotaResource, number> {
   const out = { ...DEFAULT_QUOTAS };
-  for (const r of db.prepare('SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?').all(projectId) as Array<{
-    resource: QuotaResource;
-    hard_limit: number;
-  }>) {
-    if (r.resource in out) out[r.resource] = r.hard_limit;
+  for (const r of netQuotasRepo.limits(db, projectId)) {
+    if (r.resource in out) out[r.resource as QuotaResource] = r.hard_limit;
   }
   return out;
 }
@@ -50,18 +54,18 @@ export function checkQuota(s: Pick<Svc, 'db'>, projectId: string, r: QuotaResour
 }
 
 export function setQuotas(db: Db, projectId: string, q: Partial<Record<QuotaResource, number>>): Record<QuotaResource, number> {
-  const up = db.prepare(`INSERT INTO net_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
-    ON CONFLICT(project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`);
-  db.transaction(() => {
-    for (const r of QUOTA_RESOURCES) if (q[r] !== undefined) up.run(projectId, r, q[r]);
-  })();
+  netQuotasRepo.set(
+    db,
+    projectId,
+    QUOTA_RESOURCES.flatMap((r) => (q[r] !== undefined ? [[r, q[r]] as [string, number]] : [])),
+  );
   return limitsOf(db, projectId);
 }
 
 export function resetQuotas(db: Db, projectId: string): void {
-  db.prepare('DELETE FROM net_quotas WHERE project_id = ?').run(projectId);
+  netQuotasRepo.reset(db, projectId);
 }
 
 export function projectsWithQuotas(db: Db): string[] {
-  return db.prepare('SELECT DISTINCT project_id FROM net_quotas ORDER BY project_id').pluck().all() as string[];
+  return netQuotasRepo.projects(db);
 }

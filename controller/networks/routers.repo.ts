@@ -1,5 +1,6 @@
+import type { Db } from '../db/open.js';
 import type { HostRouteT } from './subnets.repo.js';
-import { table } from './table.js';
+import { table } from './table.repo.js';
 
 /** One row of net_routers (interfaces are ports with device_owner network:router_interface). */
 export interface RouterRow {
@@ -42,3 +43,8 @@ export const routersRepo = table<RouterRow>({
   bools: ['admin_state_up', 'enable_snat'],
   jsons: ['routes', 'tags'],
 });
+
+/** Lets go of the router's gateway port (the row references it) before the port is deleted. */
+export function clearGateway(db: Db, routerId: string): void {
+  db.prepare('UPDATE net_routers SET gw_port_id = NULL, gw_network_id = NULL WHERE id = ?').run(routerId);
+}

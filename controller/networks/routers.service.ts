@@ -10,10 +10,10 @@ import { floatingIpsRepo } from './floatingips.repo.js';
 import { inCidr, parseCidr, lastOf } from './ipam.js';
 import { networksRepo } from './networks.repo.js';
 import { pickServiceHost } from './networks.service.js';
-import { allocRepo, portsRepo, type PortRow } from './ports.repo.js';
+import { allocRepo, portSgRepo, portsRepo, type PortRow } from './ports.repo.js';
 import { createPortTx, deletePortTx, getPort, OWNER_ROUTER_GATEWAY, OWNER_ROUTER_INTERFACE } from './ports.service.js';
 import { checkQuota } from './quotas.service.js';
-import { routersRepo, type RouterRow } from './routers.repo.js';
+import { clearGateway, routersRepo, type RouterRow } from './routers.repo.js';
 import { getSubnet } from './subnets.service.js';
 import { subnetsRepo } from './subnets.repo.js';
 
@@ -86,7 +86,7 @@ function setGatewayTx(s: Svc, ctx: AuthContext | null, r: RouterRow, g: GatewayR
   let next: RouterRow = { ...r, gw_network_id: null, gw_port_id: null, enable_snat: snat };
   if (r.gw_port_id) {
     // The row references the port: let go of it first.
-    s.db.prepare('UPDATE net_routers SET gw_port_id = NULL, gw_network_id = NULL WHERE id = ?').run(r.id);
+    clearGateway(s.db, r.id);
     deletePortTx(s, r.gw_port_id);
   }
   if (wanted) {
@@ -287,7 +287,7 @@ export function addInterface(s: Svc, ctx: AuthContext | null, id: string, b: Ifa
         status: r.host ? 'ACTIVE' : 'DOWN',
         updated_at: ts(),
       });
-      s.db.prepare('DELETE FROM net_port_security_groups WHERE port_id = ?').run(p.id);
+      portSgRepo.clear(s.db, p.id);
       return ifaceReply(
         r,
         next,

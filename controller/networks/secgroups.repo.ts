@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import { table } from './table.js';
+import { table } from './table.repo.js';
 
 /** One row of net_security_groups. */
 export interface SecurityGroupRow {
@@ -69,6 +69,10 @@ export const defaultGroupRepo = {
   },
   set(db: Db, projectId: string, groupId: string): void {
     db.prepare('INSERT INTO net_default_security_groups (project_id, security_group_id) VALUES (?, ?)').run(projectId, groupId);
+  },
+  /** The group is no project's default any more (it is being deleted). */
+  forget(db: Db, groupId: string): void {
+    db.prepare('DELETE FROM net_default_security_groups WHERE security_group_id = ?').run(groupId);
   },
   isDefault(db: Db, groupId: string): boolean {
     return !!db.prepare('SELECT 1 FROM net_default_security_groups WHERE security_group_id = ?').get(groupId);

@@ -207,7 +207,7 @@ export function deleteGroup(s: Svc, ctx: AuthContext, id: string): void {
       if (defaultGroupRepo.isDefault(s.db, id) && !isAdmin(ctx)) throw new SecurityGroupCannotRemoveDefault();
       if (portSgRepo.portsUsing(s.db, id) > 0) throw new SecurityGroupInUse(id);
       // Rules of other groups naming it as remote_group_id go with it (Neutron's cascade).
-      s.db.prepare('DELETE FROM net_default_security_groups WHERE security_group_id = ?').run(id);
+      defaultGroupRepo.forget(s.db, id);
       groupsRepo.delete(s.db, id);
     })
     .immediate();

@@ -1,5 +1,5 @@
 import type { Pool } from './ipam.js';
-import { table } from './table.js';
+import { table } from './table.repo.js';
 
 export interface HostRouteT {
   destination: string;

@@ -250,7 +250,7 @@ export function deleteSubnet(s: Svc, ctx: AuthContext | null, id: string): void 
     .transaction(() => {
       const users = allocRepo.portsOnSubnet(s.db, id).filter((u) => u.device_owner !== OWNER_DHCP);
       if (users.length) throw new SubnetInUse(id);
-      s.db.prepare('DELETE FROM net_ip_allocations WHERE subnet_id = ?').run(id);
+      allocRepo.removeSubnet(s.db, id);
       subnetsRepo.delete(s.db, id);
       reconcileDhcpPort(s, networksRepo.get(s.db, sn.network_id)!);
     })

@@ -10,6 +10,7 @@ import { networksRepo } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo } from './ports.repo.js';
 import { routersRepo } from './routers.repo.js';
 import { groupsRepo, rulesRepo } from './secgroups.repo.js';
+import { portStatusRepo } from './ports.repo.js';
 import { subnetsRepo } from './subnets.repo.js';
 
 /** Reads everything computeDesiredState needs, in one read transaction. */
@@ -150,20 +151,7 @@ export class NetworkSyncer {
       if (!o.force && this.last.get(name) === text) continue;
       this.generation = Math.max(this.generation + 1, Date.now());
       const body: NetworkSyncBody = { generation: this.generation, ...state };
-      const waiting = this.o.db
-        .prepare(`SELECT id FROM operations WHERE host_id = ? AND kind = ? AND state = 'pending' ORDER BY rowid DESC LIMIT 1`)
-        .pluck()
-        .get(h.id, NetworkSync.name) as string | undefined;
-      // Safe against the dispatcher: it reads and claims a row in one synchronous step.
-      const replaced = waiting
-        ? this.o.db
-            .prepare(`UPDATE operations SET payload = ?, updated_at = ? WHERE id = ? AND state = 'pending'`)
-            .run(JSON.stringify(body), new Date().toISOString(), waiting).changes
-        : 0;
-      const id = replaced
-        ? waiting!
-        : d.enqueue({ hostId: h.id, route: NetworkSync, body, resource: { type: 'network-host', id: h.id } }).id;
-      if (replaced) d.kick();
+      const id = d.enqueueLatest({ hostId: h.id, route: NetworkSync, body, resource: { type: 'network-host', id: h.id } });
       this.last.set(name, text);
       sent.set(name, id);
     }
@@ -186,9 +174,6 @@ export class NetworkSyncer {
     }
     const reply = out.reply as NetworkSyncReply;
     if (reply.errors?.length) this.o.log.warn({ host: op.host_id, errors: reply.errors }, 'network sync converged with errors');
-    const up = this.o.db.prepare(
-      `UPDATE net_ports SET status = 'ACTIVE' WHERE id = ? AND status <> 'ACTIVE' AND binding_host_id <> ''`,
-    );
-    for (const p of reply.ports ?? []) if (p.status === 'ACTIVE') up.run(p.port_id);
+    for (const p of reply.ports ?? []) if (p.status === 'ACTIVE') portStatusRepo.markActive(this.o.db, p.port_id);
   }
 }

@@ -1,4 +1,5 @@
 import { BadRequest, Conflict, ServiceUnavailable } from '../../shared/errors/index.js';
+import { vniRepo } from './networks.repo.js';
 import type { Db } from '../db/open.js';
 
 /**
@@ -22,12 +23,7 @@ export class NoNetworkAvailable extends ServiceUnavailable {
 
 /** The lowest VNI of the range that no network uses; NoNetworkAvailable (503) when none is left. */
 export function allocateVni(db: Db, r: VniRange): number {
-  const used = db
-    .prepare(
-      `SELECT segmentation_id AS v FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
-    )
-    .pluck()
-    .all(r.min, r.max) as number[];
+  const used = vniRepo.usedBetween(db, r.min, r.max);
   let want = r.min;
   for (const v of used) {
     if (v > want) break;
@@ -42,7 +38,7 @@ export function claimVni(db: Db, vni: number): number {
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) {
     throw new BadRequest(`Invalid input for operation: segmentation_id ${vni} is out of range 1-16777215.`, 'InvalidInput');
   }
-  const taken = db.prepare(`SELECT 1 FROM net_networks WHERE network_type = 'vxlan' AND segmentation_id = ?`).get(vni);
+  const taken = vniRepo.taken(db, vni);
   if (taken) throw new Conflict(`Unable to create the network. The tunnel ID ${vni} is in use.`, 'TunnelIdInUse');
   return vni;
 }

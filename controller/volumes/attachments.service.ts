@@ -9,7 +9,7 @@ import {
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import { AgentError, AgentUnavailable } from '../agents/index.js';
-import type { IscsiConnectionInfo } from '../facades.js';
+import type { IscsiConnectionInfo } from '../../shared/agent/compute.js';
 import type { VolumeCtx } from './context.js';
 import { volumeHosts } from './hosts.js';
 import type { AttachmentRow, VolumeRow } from './volumes.repo.js';
@@ -204,11 +204,7 @@ export async function removeAttachment(ctx: VolumeCtx, attachmentId: string, req
 /** Every connection a volume host should have (sent when it (re)registers: tgtd forgets). */
 export function resyncHost(ctx: VolumeCtx, hostId: string): void {
   if (!ctx.layer || !volumeHosts(ctx).some((h) => h.id === hostId)) return;
-  const rows = ctx.db
-    .prepare(
-      `SELECT a.* FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE v.host_id = ? AND a.connector IS NOT NULL AND a.attach_status IN ('attaching', 'attached')`,
-    )
-    .all(hostId) as AttachmentRow[];
+  const rows = ctx.repo.connectedOnHost(hostId);
   ctx.layer.dispatcher.enqueue({
     hostId,
     route: SyncConnections,

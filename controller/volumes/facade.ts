@@ -1,3 +1,4 @@
+import { HostsRepo } from '../agents/hosts.repo.js';
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import type { VolumeFacade, VolumeInfo } from '../facades.js';
@@ -8,9 +9,7 @@ import type { VolumeRow } from './volumes.repo.js';
 import { createVolume, deleteVolume } from './volumes.service.js';
 
 function info(ctx: VolumeCtx, v: VolumeRow): VolumeInfo {
-  const host = v.host_id
-    ? ((ctx.db.prepare('SELECT name FROM hosts WHERE id = ?').get(v.host_id) as { name: string } | undefined)?.name ?? null)
-    : null;
+  const host = v.host_id ? (new HostsRepo(ctx.db).find(v.host_id)?.name ?? null) : null;
   return {
     id: v.id,
     name: v.name,

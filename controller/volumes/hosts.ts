@@ -1,4 +1,5 @@
 import { cinderTime } from '../../shared/util/time.js';
+import { HostsRepo } from '../agents/hosts.repo.js';
 import type { VolumeCtx } from './context.js';
 
 /** A host with the volume role, as the block-storage service sees it. */
@@ -16,29 +17,6 @@ export interface VolumeHost {
   updatedAt: string | null;
 }
 
-interface HostRow {
-  id: string;
-  name: string;
-  roles: string;
-  state: string;
-  enabled: number;
-  disabled_reason: string | null;
-  capabilities: string;
-  usage: string;
-  agent_url: string;
-  tunnel_ip: string;
-  last_heartbeat_at: string | null;
-  updated_at: string;
-}
-
-const json = <T>(s: string, d: T): T => {
-  try {
-    return JSON.parse(s) as T;
-  } catch {
-    return d;
-  }
-};
-
 function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
   try {
     return new URL(h.agent_url).hostname.replace(/^\[|\]$/g, '') || h.tunnel_ip;
@@ -48,18 +26,18 @@ function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
 }
 
 export function volumeHosts(ctx: VolumeCtx): VolumeHost[] {
-  const rows = ctx.db.prepare('SELECT * FROM hosts ORDER BY name').all() as HostRow[];
-  return rows
-    .filter((r) => json<string[]>(r.roles, []).includes('volume'))
+  return new HostsRepo(ctx.db)
+    .list()
+    .filter((r) => r.roles.includes('volume'))
     .map((r) => {
-      const caps = json<{ roles?: { volume?: Record<string, unknown> } }>(r.capabilities, {}).roles?.volume ?? {};
-      const use = json<{ roles?: { volume?: Record<string, number> } }>(r.usage, {}).roles?.volume ?? {};
+      const caps = (r.capabilities as { roles?: { volume?: Record<string, unknown> } }).roles?.volume ?? {};
+      const use = (r.usage as { roles?: { volume?: Record<string, number> } }).roles?.volume ?? {};
       return {
         id: r.id,
         name: r.name,
         backend: typeof caps.backend === 'string' && caps.backend ? caps.backend : 'file',
         up: r.state === 'up',
-        enabled: r.enabled === 1,
+        enabled: r.enabled,
         disabledReason: r.disabled_reason,
         zone:
           typeof caps.availability_zone === 'string' && caps.availability_zone
@@ -96,9 +74,7 @@ export function pickHost(ctx: VolumeCtx, o: { backend: string | null; zone: stri
 
 /** The compute host's address (the initiator's source address for the target ACL). */
 export function hostAddress(ctx: VolumeCtx, name: string): string | undefined {
-  const r = ctx.db.prepare('SELECT agent_url, tunnel_ip FROM hosts WHERE name = ?').get(name) as
-    | { agent_url: string; tunnel_ip: string }
-    | undefined;
+  const r = new HostsRepo(ctx.db).list().find((h) => h.name === name);
   if (!r) return undefined;
   const a = addressOf(r);
   return /^[0-9a-fA-F.:]{2,45}$/.test(a) ? a : undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AttachmentCreate, AttachmentUpdate, TypeCreate } from '../../shared/api/volume.js';
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
-import { validate } from '../compute/validate.js';
+import { validate } from '../http/validate.js';
 import { complete, connectorFromApi, connect, removeAttachment, reserve, reserveAndConnect } from './attachments.service.js';
 import { must, type VolumeCtx } from './context.js';
 import { servicesView, volumeHosts } from './hosts.js';

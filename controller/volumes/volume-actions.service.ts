@@ -54,7 +54,7 @@ export async function volumeActions(
       const st = arg.status;
       if (typeof st !== 'string' || !VOLUME_STATUSES.includes(st))
         throw new BadRequest(`Invalid input received: bad status value ${String(st)}.`);
-      if (arg.attach_status === 'detached') ctx.db.prepare('DELETE FROM volume_attachments WHERE volume_id = ?').run(v.id);
+      if (arg.attach_status === 'detached') ctx.repo.deleteAttachmentsOf(v.id);
       ctx.repo.updateVolume(v.id, { status: st, reason: null });
       return undefined;
     }
@@ -147,7 +147,7 @@ export async function volumeActions(
           },
           { waitMs: ctx.config.volume.operation_wait_s * 1000 },
         );
-        ctx.db.prepare('UPDATE volume_attachments SET connector = NULL WHERE id = ?').run(a.id);
+        ctx.repo.clearConnector(a.id);
       }
       return undefined;
     }

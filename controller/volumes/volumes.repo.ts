@@ -211,6 +211,25 @@ export class VolumesRepo {
   deleteAttachment(id: string): void {
     this.db.prepare('DELETE FROM volume_attachments WHERE id = ?').run(id);
   }
+  deleteAttachmentsOf(volumeId: string): void {
+    this.db.prepare('DELETE FROM volume_attachments WHERE volume_id = ?').run(volumeId);
+  }
+  /** The attachment's export connection is gone (terminate_connection). */
+  clearConnector(id: string): void {
+    this.db.prepare('UPDATE volume_attachments SET connector = NULL WHERE id = ?').run(id);
+  }
+  /** Attachments of the host's volumes that have a connection (attaching or attached). */
+  connectedOnHost(hostId: string): AttachmentRow[] {
+    return this.db
+      .prepare(
+        `SELECT a.* FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE v.host_id = ? AND a.connector IS NOT NULL AND a.attach_status IN ('attaching', 'attached')`,
+      )
+      .all(hostId) as AttachmentRow[];
+  }
+  /** A volume is being created from the snapshot. */
+  snapshotBusy(snapshotId: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM volumes WHERE snapshot_id = ? AND status IN ('creating')").get(snapshotId);
+  }
 
   // Types
   listTypes(): TypeRow[] {

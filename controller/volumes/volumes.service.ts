@@ -10,7 +10,7 @@ import { SnapshotCreate, SnapshotUpdate, VolumeCreate, VolumeUpdate } from '../.
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import type { OpOutcome, Operation } from '../agents/index.js';
-import { validate } from '../compute/validate.js';
+import { validate } from '../http/validate.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, type VolumeCtx } from './context.js';
 import { pickHost, volumeHosts } from './hosts.js';
@@ -334,8 +334,7 @@ export function deleteSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, re
       `Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`,
       'InvalidSnapshot',
     );
-  if (ctx.db.prepare("SELECT 1 FROM volumes WHERE snapshot_id = ? AND status IN ('creating')").get(id))
-    throw new BadRequest('Invalid snapshot: a volume is being created from it.');
+  if (ctx.repo.snapshotBusy(id)) throw new BadRequest('Invalid snapshot: a volume is being created from it.');
   const v = ctx.repo.getVolume(s.volume_id);
   ctx.db.transaction(() => {
     if (!v?.host_id) {

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openDb, type Db } from '../../controller/db/open.js';
-import { Placement, capacity } from '../../controller/compute/placement.js';
+import { capacity } from '../../controller/compute/placement.js';
+import { Placement } from '../../controller/compute/placement.repo.js';
 import { HostStateCache, Scheduler, selectHost } from '../../controller/compute/scheduler.js';
 import { addHost, testDb } from '../../controller/compute/testing/fixtures.js';
 

@@ -1,11 +1,11 @@
-// Test helper (ipam-race.test.ts): allocates ports from its own connection to a shared database file.
+// Test helper (../ipam-race.test.ts): allocates ports from its own connection to a shared database file.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Value } from 'typebox/value';
-import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
-import { openDb } from '../db/open.js';
-import { readHosts, type Svc } from './context.js';
-import { networksRepo } from './networks.repo.js';
-import { createPortTx } from './ports.service.js';
+import { ControllerConfigSchema, type ControllerConfig } from '../../../shared/config/controller.js';
+import { openDb } from '../../db/open.js';
+import { readHosts, type Svc } from '../context.js';
+import { networksRepo } from '../networks.repo.js';
+import { createPortTx } from '../ports.service.js';
 
 const { path, networkId, count } = workerData as { path: string; networkId: string; count: number };
 const db = openDb(path, 10_000);

@@ -20,6 +20,10 @@ export interface Table<T extends { id: string }> {
   update(db: Db, row: T): T;
   delete(db: Db, id: string): void;
   count(db: Db, eq?: Partial<Record<keyof T & string, string | number | null>>): number;
+  /** The row's tags (standard-attr-tag), for tables with a `tags` column. */
+  tags(db: Db, id: string): string[];
+  /** Replaces the row's tags and bumps its revision_number. */
+  saveTags(db: Db, id: string, tags: string[]): void;
 }
 
 export function table<T extends { id: string }>(spec: TableSpec<T>): Table<T> {
@@ -82,6 +86,15 @@ export function table<T extends { id: string }>(spec: TableSpec<T>): Table<T> {
         .prepare(`SELECT COUNT(*) FROM ${spec.table} ${c.sql}`)
         .pluck()
         .get(...c.args) as number;
+    },
+    tags(db, id) {
+      return JSON.parse(db.prepare(`SELECT tags FROM ${spec.table} WHERE id = ?`).pluck().get(id) as string) as string[];
+    },
+    saveTags(db, id, tags) {
+      db.prepare(`UPDATE ${spec.table} SET tags = ?, revision_number = revision_number + 1 WHERE id = ?`).run(
+        JSON.stringify(tags),
+        id,
+      );
     },
   };
 }

@@ -10,15 +10,28 @@ import { getRouter } from './routers.service.js';
 import { getGroup } from './secgroups.service.js';
 import { getSubnet } from './subnets.service.js';
 import { NotFound } from '../../shared/errors/index.js';
+import { floatingIpsRepo } from './floatingips.repo.js';
+import { networksRepo } from './networks.repo.js';
+import { portsRepo } from './ports.repo.js';
+import { routersRepo } from './routers.repo.js';
+import { groupsRepo } from './secgroups.repo.js';
+import { subnetsRepo } from './subnets.repo.js';
+import type { Table } from './table.repo.js';
 
 /** Which table holds each taggable collection, and how to find a visible row. */
-const TAGGABLE: Record<string, { table: string; find: (s: Svc, ctx: AuthContext, id: string) => { project_id: string } }> = {
-  networks: { table: 'net_networks', find: (s, c, id) => getNetwork(s, c, id) },
-  subnets: { table: 'net_subnets', find: (s, c, id) => getSubnet(s, c, id) },
-  ports: { table: 'net_ports', find: (s, c, id) => getPort(s, c, id) },
-  routers: { table: 'net_routers', find: (s, c, id) => getRouter(s, c, id) },
-  floatingips: { table: 'net_floatingips', find: (s, c, id) => getFloatingIp(s, c, id) },
-  'security-groups': { table: 'net_security_groups', find: (s, c, id) => getGroup(s, c, id) },
+const TAGGABLE: Record<
+  string,
+  {
+    repo: Pick<Table<{ id: string }>, 'tags' | 'saveTags'>;
+    find: (s: Svc, ctx: AuthContext, id: string) => { project_id: string };
+  }
+> = {
+  networks: { repo: networksRepo, find: (s, c, id) => getNetwork(s, c, id) },
+  subnets: { repo: subnetsRepo, find: (s, c, id) => getSubnet(s, c, id) },
+  ports: { repo: portsRepo, find: (s, c, id) => getPort(s, c, id) },
+  routers: { repo: routersRepo, find: (s, c, id) => getRouter(s, c, id) },
+  floatingips: { repo: floatingIpsRepo, find: (s, c, id) => getFloatingIp(s, c, id) },
+  'security-groups': { repo: groupsRepo, find: (s, c, id) => getGroup(s, c, id) },
 };
 
 const TagList = Type.Object({ tags: Type.Array(Type.String({ minLength: 1, maxLength: 255 })) });
@@ -30,11 +43,8 @@ export function tagRoutes(app: FastifyInstance, s: Svc): void {
     if (!t) throw new NotFound('The resource could not be found.');
     const row = t.find(s, ctx, id);
     if (write) enforce(s, `network:update_${coll}_tags`, ctx, { project_id: row.project_id });
-    const tags = JSON.parse(s.db.prepare(`SELECT tags FROM ${t.table} WHERE id = ?`).pluck().get(id) as string) as string[];
-    const save = (next: string[]) =>
-      s.db
-        .prepare(`UPDATE ${t.table} SET tags = ?, revision_number = revision_number + 1 WHERE id = ?`)
-        .run(JSON.stringify([...new Set(next)]), id);
+    const tags = t.repo.tags(s.db, id);
+    const save = (next: string[]) => t.repo.saveTags(s.db, id, [...new Set(next)]);
     return { tags, save };
   };
   type P = { Params: { coll: string; id: string; tag?: string } };

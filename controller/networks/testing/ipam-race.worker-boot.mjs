@@ -1,4 +1,4 @@
-// Test helper: runs ipam-race.worker.ts (TypeScript) in a worker thread through tsx's loader.
+// Test helper (../ipam-race.test.ts): runs ipam-race.worker.ts (TypeScript) in a worker thread through tsx's loader.
 import { register } from 'tsx/esm/api';
 
 register();
