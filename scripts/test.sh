@@ -16,6 +16,9 @@ npm ci --no-audit --no-fund --loglevel=error
 step "build"
 npm run --silent build
 
+step "static checks (dependencies: declared, resolvable, no devDependency in product code, no import cycle)"
+npm run --silent check:deps
+
 step "system daemons (libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd)"
 # A daemon that cannot start is reported; the system tests that need it say why they skip or fail.
 node dist/controller/cli/main.js daemons start || echo "test: some system daemons are not running (see above)"
