@@ -84,6 +84,35 @@ describe('LVM back end (argv; real LVM is in volume.system.test.ts)', () => {
     expect(await b.stats()).toEqual({ totalGb: 50, freeGb: 50 });
   });
 
+  it('thin: free space is the pool size less the data written to it (data_percent), not the pool size', async () => {
+    const pool = (size: number, pct: string | undefined) =>
+      JSON.stringify({ report: [{ lv: [{ lv_size: String(size), ...(pct === undefined ? {} : { data_percent: pct }) }] }] });
+    const f = new FakeRunner()
+      .on((c) => c.cmd === 'vgs', {
+        stdout: JSON.stringify({ report: [{ vg: [{ vg_name: 'vg0', vg_size: String(100 * GiB), vg_free: String(10 * GiB) }] }] }),
+      })
+      .on((c) => c.cmd === 'lvs', { stdout: pool(50 * GiB, '37.50') });
+    const b = new LvmBackend({ run: f.run, vg: 'vg0', thinPool: 'pool' });
+    // 37.5 % of 50 GiB written: 31.25 GiB left, reported in whole GiB rounded down.
+    expect(await b.stats()).toEqual({ totalGb: 50, freeGb: 31 });
+    expect(f.calls.filter((c) => c.cmd === 'lvs').map((c) => c.args)).toEqual([
+      ['--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_size,data_percent', 'vg0/pool'],
+    ]);
+    // A full pool has nothing free; an inactive one (no data_percent reported) nothing written.
+    const full = new FakeRunner()
+      .on((c) => c.cmd === 'vgs', {
+        stdout: JSON.stringify({ report: [{ vg: [{ vg_name: 'vg0', vg_size: '0', vg_free: '0' }] }] }),
+      })
+      .on((c) => c.cmd === 'lvs', { stdout: pool(50 * GiB, '100.00') });
+    expect(await new LvmBackend({ run: full.run, vg: 'vg0', thinPool: 'pool' }).stats()).toEqual({ totalGb: 50, freeGb: 0 });
+    const idle = new FakeRunner()
+      .on((c) => c.cmd === 'vgs', {
+        stdout: JSON.stringify({ report: [{ vg: [{ vg_name: 'vg0', vg_size: '0', vg_free: '0' }] }] }),
+      })
+      .on((c) => c.cmd === 'lvs', { stdout: pool(50 * GiB, '') });
+    expect(await new LvmBackend({ run: idle.run, vg: 'vg0', thinPool: 'pool' }).stats()).toEqual({ totalGb: 50, freeGb: 50 });
+  });
+
   it('thick: a snapshot gets a COW area the size of the origin; a failed copy removes the new LV; delete tolerates absence', async () => {
     const f = new FakeRunner()
       .on((c) => c.cmd === 'lvs', { stdout: lvs([[`volume-${A}`, GiB, '-wi-a-----']]) })

@@ -63,8 +63,16 @@ export class LvmBackend implements VolumeBackend {
   async stats(): Promise<{ totalGb: number; freeGb: number }> {
     const vg = await this.lvm.vg(this.o.vg);
     if (!this.o.thinPool) return { totalGb: Math.floor(vg.sizeBytes / GiB), freeGb: Math.floor(vg.freeBytes / GiB) };
-    const pool = (await this.lvm.listLvs(this.o.vg)).find((l) => l.name === this.o.thinPool);
-    return { totalGb: Math.floor((pool?.sizeBytes ?? 0) / GiB), freeGb: Math.floor((pool?.sizeBytes ?? 0) / GiB) };
+    // A thin pool's free space is its size less the data written to it (Cinder's LVM
+    // driver: size × (1 − data_percent / 100)); the thin LVs' virtual sizes may add up to
+    // more than the pool (over-subscription). An inactive pool reports no data_percent
+    // and nothing can be written to it until it is activated: it counts as unused.
+    const pool = await this.lvm.poolUsage(this.o.vg, this.o.thinPool).catch((e) => {
+      if (e instanceof LvmError && e.code === 'LvNotFound') return { sizeBytes: 0, dataPercent: null };
+      throw e;
+    });
+    const used = Math.ceil((pool.sizeBytes * (pool.dataPercent ?? 0)) / 100);
+    return { totalGb: Math.floor(pool.sizeBytes / GiB), freeGb: Math.floor(Math.max(0, pool.sizeBytes - used) / GiB) };
   }
 
   private async lvs(): Promise<Lv[]> {

@@ -228,6 +228,13 @@ describe.skipIf(!!whyLvm)('LVM back end on a loop-device VG (activation off: met
     expect(await b.find(v1)).toBeNull();
   });
 
+  it('thin-pool usage is read with real lvs (vg/pool); a pool that is not there reads as 0 GiB, as before', async () => {
+    // A thin pool cannot be created here (no device-mapper): the free-space arithmetic is
+    // in lvm.test.ts; this checks the argv against the real tool and the absent case.
+    await expect(lvm(run, { extraConfig: CFG }).poolUsage(vg, 'nopool')).rejects.toMatchObject({ code: 'LvNotFound' });
+    expect(await new LvmBackend({ run, vg, thinPool: 'nopool', extraConfig: CFG }).stats()).toEqual({ totalGb: 0, freeGb: 0 });
+  });
+
   it('snapshots need device-mapper: the error says so', async () => {
     await b.create({ id: v1, sizeGb: 1 });
     await expect(b.snapshot({ id: randomUUID(), volumeId: v1 })).rejects.toThrow(/device-mapper/);

@@ -57,6 +57,18 @@ export function parseLvs(stdout: string): Lv[] {
   }));
 }
 
+/**
+ * Parses `lvs --reportformat json` with lv_size,data_percent of one thin pool. The
+ * percentage is null when LVM reports none (an inactive pool).
+ */
+export function parsePoolUsage(stdout: string): { sizeBytes: number; dataPercent: number | null } | null {
+  const j = JSON.parse(stdout) as { report?: Array<{ lv?: Array<Record<string, string>> }> };
+  const r = j.report?.[0]?.lv?.[0];
+  if (!r) return null;
+  const p = r.data_percent;
+  return { sizeBytes: Number(r.lv_size ?? 0), dataPercent: p === undefined || p.trim() === '' ? null : Number(p) };
+}
+
 /** Parses `vgs --reportformat json` with vg_name,vg_size,vg_free. */
 export function parseVgs(stdout: string): Vg[] {
   const j = JSON.parse(stdout) as { report?: Array<{ vg?: Array<Record<string, string>> }> };
@@ -127,6 +139,27 @@ export const lvm = (run: Runner, o: LvmOptions = {}) => {
           `list LVs of ${vg}`,
         ),
       );
+    },
+    /** A thin pool's size and how much of its data space is in use (LvNotFound when absent). */
+    async poolUsage(vg: string, pool: string): Promise<{ sizeBytes: number; dataPercent: number | null }> {
+      const r = parsePoolUsage(
+        await exec(
+          'lvs',
+          [
+            '--reportformat',
+            'json',
+            '--units',
+            'b',
+            '--nosuffix',
+            '-o',
+            'lv_size,data_percent',
+            `${check('VG', vg)}/${check('pool', pool)}`,
+          ],
+          `show thin pool ${vg}/${pool}`,
+        ),
+      );
+      if (!r) throw new LvmError('LvNotFound', `thin pool ${vg}/${pool} not found`);
+      return r;
     },
     async vg(vg: string): Promise<Vg> {
       const r = parseVgs(
