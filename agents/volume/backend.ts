@@ -1,3 +1,5 @@
+import { CloudError } from '../../shared/errors/index.js';
+
 /**
  * Volume back ends: the control path only, no transport code (the Cinder rule, house
  * style 3.2). A back end stores volumes and snapshots and says where a volume's data
@@ -17,14 +19,30 @@ export interface StoredVolume {
   sizeBytes: number;
 }
 
-export class BackendError extends Error {
+const BACKEND_STATUS = {
+  VolumeNotFound: 404,
+  SnapshotNotFound: 404,
+  VolumeExists: 409,
+  BadRequest: 400,
+  NoSpace: 507,
+  BackendError: 500,
+};
+
+/**
+ * A back-end failure as a CloudError (like the other agents' errors): the code is the
+ * agent reply's `error.code` and sets the status (404, 409, 400, 507 for a full VG or
+ * directory, 500 otherwise). Never retryable; 5xx messages name the step and the tool's
+ * message (the controller keeps them for its logs and the volume's error reason).
+ */
+export class BackendError extends CloudError {
+  readonly retryable = false;
+  declare readonly code: keyof typeof BACKEND_STATUS;
   constructor(
-    readonly code: 'VolumeNotFound' | 'SnapshotNotFound' | 'VolumeExists' | 'BadRequest' | 'NoSpace' | 'BackendError',
+    code: keyof typeof BACKEND_STATUS,
     message: string,
     override readonly cause?: unknown,
   ) {
-    super(message);
-    this.name = 'BackendError';
+    super(BACKEND_STATUS[code], message, code, true);
   }
 }
 

@@ -6,16 +6,15 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import type { ImageSource } from '../../shared/agent/compute.js';
+import { CloudError } from '../../shared/errors/index.js';
 
-export class ImageFetchError extends Error {
+/** An image download that failed (500 ImageFetchFailed or ChecksumMismatch), as a CloudError. */
+export class ImageFetchError extends CloudError {
   /** Never retryable: a volume stuck in `downloading` helps nobody; it goes to error with the reason. */
   readonly retryable = false;
-  constructor(
-    readonly code: 'ImageFetchFailed' | 'ChecksumMismatch',
-    message: string,
-    _transient = false,
-  ) {
-    super(message);
+  declare readonly code: 'ImageFetchFailed' | 'ChecksumMismatch';
+  constructor(code: 'ImageFetchFailed' | 'ChecksumMismatch', message: string, _transient = false) {
+    super(500, message, code, true);
     this.name = code;
   }
 }

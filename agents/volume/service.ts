@@ -1,39 +1,9 @@
 import type { Dispatcher } from 'undici';
 import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
 import type { CreateVolume, SyncConnections, VolumeStats } from '../../shared/agent/volume.js';
-import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import { BackendError, type VolumeBackend } from './backend.js';
 import { withImage } from './image-fetch.js';
 import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget } from './target.js';
-
-/** Back-end and target errors as the agent's error documents (contract: shared/agent/volume.ts). */
-export function toAgentError(e: unknown): unknown {
-  if (e instanceof BackendError) {
-    switch (e.code) {
-      case 'VolumeNotFound':
-      case 'SnapshotNotFound':
-        return new NotFound(e.message, e.code);
-      case 'BadRequest':
-        return new BadRequest(e.message, 'BadRequest');
-      case 'VolumeExists':
-        return new Conflict(e.message, e.code);
-      case 'NoSpace':
-        return new CloudError(507, e.message, 'NoSpace', true);
-      default:
-        return e;
-    }
-  }
-  if (e instanceof TargetError && e.code === 'BadRequest') return new BadRequest(e.message, 'BadRequest');
-  return e;
-}
-
-const mapped = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toAgentError(e);
-  }
-};
 
 /**
  * The volume role's logic: back end (data at rest) + target (export) + image fetch.
@@ -70,7 +40,7 @@ export class VolumeService {
   }
 
   create(b: BodyOf<typeof CreateVolume>): Promise<ReplyOf<typeof CreateVolume>> {
-    return mapped(async () => {
+    return (async () => {
       const v = { id: b.id, sizeGb: b.size_gb };
       const s = b.source;
       let r: { devicePath: string };
@@ -92,11 +62,11 @@ export class VolumeService {
         throw e;
       }
       return { device_path: r.devicePath, size_gb: b.size_gb };
-    });
+    })();
   }
 
   delete(id: string): Promise<Record<string, never>> {
-    return mapped(async () => {
+    return (async () => {
       this.deleting.add(id); // healExports must not re-export it in between
       try {
         await this.target.removeExport(id);
@@ -105,11 +75,11 @@ export class VolumeService {
         this.deleting.delete(id);
       }
       return {};
-    });
+    })();
   }
 
   extend(id: string, sizeGb: number): Promise<{ size_gb: number }> {
-    return mapped(async () => {
+    return (async () => {
       await this.backend.extend(id, sizeGb);
       // tgt reads the LUN size when the LUN is created: re-create the export so new
       // logins see the new size (live sessions keep theirs until they reconnect).
@@ -122,32 +92,32 @@ export class VolumeService {
         }
       }
       return { size_gb: sizeGb };
-    });
+    })();
   }
 
   snapshot(id: string, volumeId: string): Promise<Record<string, never>> {
-    return mapped(async () => {
+    return (async () => {
       await this.backend.snapshot({ id, volumeId });
       return {};
-    });
+    })();
   }
 
   deleteSnapshot(id: string): Promise<Record<string, never>> {
-    return mapped(async () => {
+    return (async () => {
       await this.backend.deleteSnapshot(id);
       return {};
-    });
+    })();
   }
 
   initializeConnection(id: string, c: Connector, auth: ChapAuth): Promise<{ connection: IscsiConnectionInfo }> {
-    return mapped(async () => {
+    return (async () => {
       const v = await this.backend.find(id);
       if (!v) throw new BackendError('VolumeNotFound', `volume ${id} is not on this host`);
       await this.target.ensureExport(id, v.devicePath);
       const connection = await this.target.initializeConnection(id, c, auth);
       this.conns.set(`${id}|${c.initiator}`, { volumeId: id, c, auth });
       return { connection };
-    });
+    })();
   }
 
   /**
@@ -173,16 +143,16 @@ export class VolumeService {
   }
 
   terminateConnection(id: string, c: Connector, auth: ChapAuth): Promise<Record<string, never>> {
-    return mapped(async () => {
+    return (async () => {
       await this.target.terminateConnection(id, c, auth);
       this.conns.delete(`${id}|${c.initiator}`);
       return {};
-    });
+    })();
   }
 
   /** The whole desired set of connections: export, let in; remove credentials of ours that are not wanted. */
   syncConnections(b: BodyOf<typeof SyncConnections>): Promise<ReplyOf<typeof SyncConnections>> {
-    return mapped(async () => {
+    return (async () => {
       const exported = await this.restoreExports();
       let n = 0;
       const wanted = new Set(b.connections.map((c) => c.auth.username));
@@ -209,7 +179,7 @@ export class VolumeService {
         }
       }
       return { exports: exported, connections: n };
-    });
+    })();
   }
 
   async stats(): Promise<ReplyOf<typeof VolumeStats>> {

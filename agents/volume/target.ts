@@ -1,4 +1,5 @@
 import type { ChapAuth, Connector, IscsiConnectionInfo } from '../../shared/agent/volume.js';
+import { CloudError } from '../../shared/errors/index.js';
 
 /**
  * iSCSI targets: the data path (house style 3.2). One target per volume, named
@@ -8,14 +9,16 @@ import type { ChapAuth, Connector, IscsiConnectionInfo } from '../../shared/agen
  */
 export type { ChapAuth, Connector, IscsiConnectionInfo };
 
-export class TargetError extends Error {
+/** A target failure as a CloudError: BadRequest (400) or TargetError (500). Never retryable. */
+export class TargetError extends CloudError {
+  readonly retryable = false;
+  declare readonly code: 'TargetError' | 'BadRequest';
   constructor(
-    readonly code: 'TargetError' | 'BadRequest',
+    code: 'TargetError' | 'BadRequest',
     message: string,
     override readonly cause?: unknown,
   ) {
-    super(message);
-    this.name = 'TargetError';
+    super(code === 'BadRequest' ? 400 : 500, message, code, true);
   }
 }
 
