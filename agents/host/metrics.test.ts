@@ -33,6 +33,8 @@ describe('agent /metrics', () => {
     expect(s.get('homestack_volume_backend_free_bytes')).toBe(1e9);
     expect(s.get('homestack_agent_metric_source_up{source="instances"}')).toBe(1);
     expect(f.calls.filter((c) => c.args.includes('domstats'))).toHaveLength(1);
+    expect(s.get('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(s.get('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
     await a.fastify.close();
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { DomStats } from '../../shared/tools/virsh.js';
+import { scrape } from '../../shared/util/process-metrics.js';
 
 /**
  * GET /metrics on an agent: Prometheus text from sources the roles provide, read at
@@ -98,7 +99,7 @@ export function installAgentMetrics(fastify: FastifyInstance, src: AgentMetricSo
   const m = createAgentMetrics(src);
   fastify.get('/metrics', async (_req, reply) => {
     await m.refresh();
-    return reply.type(m.registry.contentType).send(await m.registry.metrics());
+    return reply.type(m.registry.contentType).send(await scrape(m.registry));
   });
   return m.registry;
 }

@@ -52,6 +52,12 @@ describe('controller /metrics', () => {
     expect(s.get('homestack_operations{state="done"}')).toBe(0);
     expect(s.get('homestack_hosts{state="up",enabled="true"}')).toBe(1);
     expect(s.get('homestack_hosts{state="down",enabled="true"}')).toBe(1);
+    // prom-client's default collectors: this process's CPU, memory, heap, handles and event-loop lag.
+    expect(s.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(s.get('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(s.get('nodejs_heap_size_used_bytes')).toBeGreaterThan(1024 * 1024);
+    expect(s.get('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(s.get('nodejs_active_handles_total')).toBeGreaterThan(0);
   });
 
   it('refuses a remote caller without an admin token and serves one with it', async () => {

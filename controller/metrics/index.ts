@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HostsRepo } from '../agents/hosts.repo.js';
+import { OperationsRepo } from '../agents/operations.repo.js';
+import { scrape } from '../../shared/util/process-metrics.js';
 import type { Db } from '../db/open.js';
 import type { TokenValidator } from '../http/auth.js';
 
@@ -29,6 +32,8 @@ const HOST_STATES = ['up', 'down'] as const;
 /** Builds the registry; gauges read the database at scrape time. */
 export function createControllerMetrics(db: Db): ControllerMetrics {
   const registry = new Registry();
+  const ops = new OperationsRepo(db);
+  const hosts = new HostsRepo(db);
   new Histogram({
     name: 'homestack_api_request_duration_seconds',
     help: 'API request latency by method, route pattern and status code.',
@@ -47,10 +52,7 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const rows = db.prepare('SELECT state, COUNT(*) AS n FROM operations GROUP BY state').all() as {
-        state: string;
-        n: number;
-      }[];
+      const rows = ops.countByState();
       this.reset();
       for (const s of OP_STATES) this.set({ state: s }, 0);
       for (const r of rows) this.set({ state: r.state }, r.n);
@@ -62,11 +64,7 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
     labelNames: ['state', 'enabled'],
     registers: [registry],
     collect() {
-      const rows = db.prepare('SELECT state, enabled, COUNT(*) AS n FROM hosts GROUP BY state, enabled').all() as {
-        state: string;
-        enabled: number;
-        n: number;
-      }[];
+      const rows = hosts.countByState();
       this.reset();
       for (const s of HOST_STATES) for (const e of ['true', 'false']) this.set({ state: s, enabled: e }, 0);
       for (const r of rows) this.set({ state: r.state, enabled: r.enabled ? 'true' : 'false' }, r.n);
@@ -118,7 +116,7 @@ export function installMetrics(app: FastifyInstance, deps: MetricsDeps): Control
           },
         });
     }
-    const body = await m.registry.metrics();
+    const body = await scrape(m.registry);
     return reply.type(m.registry.contentType).send(body);
   });
   return m;
