@@ -15,7 +15,7 @@ import {
 import { ethtool } from '../../shared/tools/ethtool.js';
 import { ip } from '../../shared/tools/ip.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
-import { isV4, parseV4Cidr, inV4Cidr } from './ipv4.js';
+import { isV4, parseV4Cidr, inV4Cidr } from '../../shared/util/ip.js';
 import { deviceName, ownedPortCommands } from './ports.js';
 
 /**

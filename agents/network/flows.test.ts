@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { agentCookie, learnCookie, renderFlows, type FlowModel } from './flows.js';
 import { compilePortRules, allowedSources, ruleMatches, protoMatch } from './security-groups.js';
 import { floodPlan, tunnelPortName, isTunnelPort } from './tunnels.js';
-import { portRangeMasks, parseV4Cidr, inV4Cidr } from './ipv4.js';
+import { inV4Cidr, parseV4Cidr } from '../../shared/util/ip.js';
+import { portRangeMasks } from './flows.js';
 import type { PortSpec, SecurityGroupSpec } from '../../shared/agent/network.js';
 
 const SG = '5a000000-0000-4000-8000-000000000000';

@@ -256,3 +256,25 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
   for (const [b, px] of phys) out.set(b, [...new Set(px)].sort());
   return out;
 }
+
+/**
+ * A port range as value/mask pairs for OpenFlow `tp_dst=V/M` (the standard split of a
+ * range into aligned power-of-two blocks). [0, 65535] → [] (no match needed).
+ */
+export function portRangeMasks(min: number, max: number): string[] {
+  if (min <= 0 && max >= 65535) return [];
+  if (min === max) return [String(min)];
+  const out: string[] = [];
+  let lo = min;
+  while (lo <= max) {
+    let size = 1;
+    while ((lo & (size * 2 - 1)) === 0 && lo + size * 2 - 1 <= max && size < 65536) size *= 2;
+    out.push(
+      size === 1
+        ? String(lo)
+        : `0x${lo.toString(16).padStart(4, '0')}/0x${((0xffff & ~(size - 1)) >>> 0).toString(16).padStart(4, '0')}`,
+    );
+    lo += size;
+  }
+  return out;
+}

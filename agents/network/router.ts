@@ -5,7 +5,7 @@ import { ip } from '../../shared/tools/ip.js';
 import { nft, replaceTableScript } from '../../shared/tools/nft.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
 import { sysctl } from '../../shared/tools/sysctl.js';
-import { isV4, parseV4Cidr } from './ipv4.js';
+import { isV4, parseV4Cidr } from '../../shared/util/ip.js';
 import { deviceName, ownedPortCommands } from './ports.js';
 
 /**

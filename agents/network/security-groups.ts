@@ -1,5 +1,6 @@
 import type { PortSpec, SecurityGroupRule, SecurityGroupSpec } from '../../shared/agent/network.js';
-import { isV4, parseV4Cidr, portRangeMasks } from './ipv4.js';
+import { isV4, parseV4Cidr } from '../../shared/util/ip.js';
+import { portRangeMasks } from './flows.js';
 
 /**
  * Security groups → OpenFlow matches for br-int's RULES_EGRESS / RULES_INGRESS tables.

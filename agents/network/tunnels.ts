@@ -1,7 +1,7 @@
 import type { NetworkSpec, TunnelPeer } from '../../shared/agent/network.js';
 import type { OvsInterface, OvsVsctl } from '../../shared/tools/ovs-vsctl.js';
 import type { TunnelReport } from './driver.js';
-import { isV4, toInt } from './ipv4.js';
+import { isV4, toInt } from '../../shared/util/ip.js';
 
 /**
  * VXLAN tunnel ports on br-tun (house style 3.2 "Tunnels"): one port per peer, named

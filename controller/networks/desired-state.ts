@@ -7,7 +7,7 @@ import type {
   SecurityGroupSpec,
   TunnelPeer,
 } from '../../shared/agent/network.js';
-import { ipVersionOf, parseCidr } from './ipam.js';
+import { ipVersionOf, parseCidr } from '../../shared/util/ip.js';
 import type { NetworkRow } from './networks.repo.js';
 import type { FixedIpT, PortRow } from './ports.repo.js';
 import type { FloatingIpRow } from './floatingips.repo.js';

@@ -13,7 +13,7 @@ import {
   PortNotFound,
 } from './errors.js';
 import { floatingIpsRepo, type FloatingIpRow } from './floatingips.repo.js';
-import { canonicalIp, ipVersionOf } from './ipam.js';
+import { canonicalIp, ipVersionOf } from '../../shared/util/ip.js';
 import { networksRepo } from './networks.repo.js';
 import { allocRepo, portsRepo } from './ports.repo.js';
 import { createPortTx, deletePortTx, OWNER_FLOATINGIP, OWNER_ROUTER_INTERFACE } from './ports.service.js';

@@ -2,21 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
 import {
-  bigToIp,
-  canonicalIp,
   checkRequested,
   defaultGateway,
   defaultPools,
-  inCidr,
-  ipToBig,
   nextFree,
-  parseCidr,
   poolSize,
   validatePools,
   IpAddressAlreadyAllocated,
   IpAddressGenerationFailure,
   InvalidIpForSubnet,
 } from './ipam.js';
+import { bigToIp, canonicalIp, inCidr, ipToBig, parseCidr } from '../../shared/util/ip.js';
 import { allocateVni, claimVni, NoNetworkAvailable, vxlanMtu } from './vxlan.js';
 
 describe('address arithmetic', () => {

@@ -1,22 +1,25 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { BadRequest, Conflict } from '../../shared/errors/index.js';
+import {
+  bigToIp,
+  canonicalIp,
+  cidrText,
+  inCidr,
+  ipToBig,
+  lastOf,
+  parseCidr,
+  type Cidr,
+  type IpVersion,
+} from '../../shared/util/ip.js';
 import { InvalidInput } from './errors.js';
 
 /**
- * IP address management: address arithmetic (IPv4 and IPv6, as bigint), subnet
- * defaults and validation, and the choice of an address inside one subnet. Pure: the
+ * IP address management: subnet defaults and validation, and the choice of an address
+ * inside one subnet (address arithmetic: shared/util/ip.ts). Pure: the
  * caller passes the addresses in use (read inside its transaction) and writes the
  * result in the same transaction; the allocations table's primary key is the final
  * guard against a double allocation.
  */
 
-export type IpVersion = 4 | 6;
-export interface Cidr {
-  version: IpVersion;
-  network: bigint;
-  prefix: number;
-  bits: number;
-}
 export interface Pool {
   start: string;
   end: string;
@@ -36,87 +39,6 @@ export class IpAddressGenerationFailure extends Conflict {
   constructor(networkId: string) {
     super(`No more IP addresses available on network ${networkId}.`);
   }
-}
-
-const MAX = (bits: number) => (1n << BigInt(bits)) - 1n;
-
-export function ipVersionOf(s: string): IpVersion | null {
-  return isIPv4(s) ? 4 : isIPv6(s) ? 6 : null;
-}
-
-/** The address as a number, or null when it is not an address. */
-export function ipToBig(s: string): { version: IpVersion; value: bigint } | null {
-  if (isIPv4(s)) {
-    const p = s.split('.').map(Number);
-    return { version: 4, value: BigInt(((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) };
-  }
-  if (!isIPv6(s)) return null;
-  let str = s.toLowerCase();
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(str);
-  if (v4) {
-    const n = ipToBig(v4[1]!)!.value;
-    str = str.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head, tail] = str.includes('::') ? str.split('::') : [str, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
-  return { version: 6, value: v };
-}
-
-/** Canonical text: dotted quad, or RFC 5952 compressed IPv6. */
-export function bigToIp(version: IpVersion, v: bigint): string {
-  if (version === 4) return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  let best = -1,
-    bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
-/** Canonical form of an address, or null. */
-export function canonicalIp(s: string): string | null {
-  const p = ipToBig(s);
-  return p ? bigToIp(p.version, p.value) : null;
-}
-
-export function parseCidr(s: string): Cidr | null {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s.trim());
-  if (!m) return null;
-  const ip = ipToBig(m[1]!);
-  if (!ip) return null;
-  const bits = ip.version === 4 ? 32 : 128;
-  const prefix = Number(m[2]);
-  if (prefix > bits) return null;
-  const mask = MAX(bits) ^ MAX(bits - prefix);
-  return { version: ip.version, network: ip.value & mask, prefix, bits };
-}
-
-export const cidrText = (c: Cidr): string => `${bigToIp(c.version, c.network)}/${c.prefix}`;
-export const lastOf = (c: Cidr): bigint => c.network | MAX(c.bits - c.prefix);
-export const cidrSize = (c: Cidr): bigint => 1n << BigInt(c.bits - c.prefix);
-
-export function inCidr(c: Cidr, ip: string): boolean {
-  const p = ipToBig(ip);
-  return !!p && p.version === c.version && p.value >= c.network && p.value <= lastOf(c);
 }
 
 /** The usable range: IPv4 skips the network and broadcast addresses (not for /31, /32). */

@@ -8,17 +8,8 @@ import { ts } from './common.js';
 import { canSeeNetwork, enforce, isAdmin, ownerOf, ownsProject, requireAdminFor, type HostLite, type Svc } from './context.js';
 import { InvalidInput, MacAddressInUse, NetworkNotFound, PortInUse, PortNotFound, SecurityGroupNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
-import {
-  canonicalIp,
-  checkRequested,
-  eui64,
-  IpAddressAlreadyAllocated,
-  InvalidIpForSubnet,
-  inCidr,
-  isSlaac,
-  nextFree,
-  parseCidr,
-} from './ipam.js';
+import { checkRequested, eui64, IpAddressAlreadyAllocated, InvalidIpForSubnet, isSlaac, nextFree } from './ipam.js';
+import { canonicalIp, inCidr, parseCidr } from '../../shared/util/ip.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type AddressPairT, type FixedIpT, type PortRow } from './ports.repo.js';
 import { checkQuota } from './quotas.service.js';

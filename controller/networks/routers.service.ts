@@ -7,7 +7,7 @@ import { ts } from './common.js';
 import { enforce, ownerOf, ownsProject, requireAdminFor, type Svc } from './context.js';
 import { InvalidInput, NetworkNotFound, PortInUse, RouterInUse, RouterInterfaceNotFound, RouterNotFound } from './errors.js';
 import { floatingIpsRepo } from './floatingips.repo.js';
-import { inCidr, parseCidr, lastOf } from './ipam.js';
+import { inCidr, parseCidr, lastOf } from '../../shared/util/ip.js';
 import { networksRepo } from './networks.repo.js';
 import { pickServiceHost } from './networks.service.js';
 import { allocRepo, portSgRepo, portsRepo, type PortRow } from './ports.repo.js';

@@ -12,7 +12,7 @@ import {
   SecurityGroupRuleExists,
   SecurityGroupRuleNotFound,
 } from './errors.js';
-import { canonicalIp, cidrText, parseCidr } from './ipam.js';
+import { canonicalIp, cidrText, parseCidr } from '../../shared/util/ip.js';
 import { portSgRepo } from './ports.repo.js';
 import { checkQuota } from './quotas.service.js';
 import { defaultGroupRepo, groupsRepo, rulesRepo, type RuleRow, type SecurityGroupRow } from './secgroups.repo.js';

@@ -5,18 +5,8 @@ import type { AuthContext } from '../http/auth.js';
 import { ts } from './common.js';
 import { canSeeNetwork, enforce, ownerOf, ownsProject, type Svc } from './context.js';
 import { InvalidInput, NetworkNotFound, SubnetInUse, SubnetNotFound } from './errors.js';
-import {
-  canonicalIp,
-  cidrText,
-  defaultGateway,
-  defaultPools,
-  inCidr,
-  ipToBig,
-  lastOf,
-  parseCidr,
-  validatePools,
-  type Cidr,
-} from './ipam.js';
+import { defaultGateway, defaultPools, validatePools } from './ipam.js';
+import { canonicalIp, cidrText, inCidr, ipToBig, lastOf, parseCidr, type Cidr } from '../../shared/util/ip.js';
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { pickServiceHost } from './networks.service.js';
 import { allocRepo, portsRepo } from './ports.repo.js';
