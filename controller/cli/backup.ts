@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import { openDb, type Db } from '../db/open.js';
 import { loadMigrations, schemaVersion } from '../db/migrate.js';
+import { parsed, type CommandSpec } from './args.js';
 import { controllerConfig, dbPath } from './context.js';
 
 /**
@@ -158,11 +159,22 @@ function configFilesNear(file: string): string[] {
     : [];
 }
 
-export async function backupCommand(target: string | undefined, argv: readonly string[]): Promise<number> {
-  if (!target) {
-    process.stderr.write('usage: homestack backup DIR [--config FILE]\n');
-    return 2;
-  }
+export const BACKUP: CommandSpec = {
+  words: 'backup',
+  args: 'DIR',
+  help: 'online copy of the database, token keys and configs',
+};
+export const RESTORE: CommandSpec = {
+  words: 'restore',
+  args: 'DIR',
+  options: { 'with-configs': { type: 'boolean' } },
+  help: 'onto a stopped controller (refuses a newer schema)',
+};
+
+export async function backupCommand(_sub: string | undefined, argv: readonly string[]): Promise<number> {
+  const a = parsed(BACKUP, argv);
+  if (typeof a === 'number') return a;
+  const target = a.positionals[0]!;
   const { file, config } = controllerConfig(argv);
   const db = openDb(dbPath(config), config.database.busy_timeout_ms);
   try {
@@ -176,14 +188,13 @@ export async function backupCommand(target: string | undefined, argv: readonly s
   }
 }
 
-export async function restoreCommand(src: string | undefined, argv: readonly string[]): Promise<number> {
-  if (!src) {
-    process.stderr.write('usage: homestack restore DIR [--config FILE] [--with-configs]\n');
-    return 2;
-  }
+export async function restoreCommand(_sub: string | undefined, argv: readonly string[]): Promise<number> {
+  const a = parsed(RESTORE, argv);
+  if (typeof a === 'number') return a;
+  const src = a.positionals[0]!;
   const { file, config } = controllerConfig(argv);
   try {
-    const m = await restoreBackup({ config, src, configDir: argv.includes('--with-configs') ? dirname(file) : undefined });
+    const m = await restoreBackup({ config, src, configDir: a.values['with-configs'] === true ? dirname(file) : undefined });
     process.stdout.write(`restored the backup of ${m.created_at} (schema ${m.schema_version}); start the controller\n`);
     return 0;
   } catch (e) {

@@ -9,6 +9,7 @@ import { lvm } from '../../shared/tools/lvm.js';
 import { ovsVsctl } from '../../shared/tools/ovs-vsctl.js';
 import { tgtadm } from '../../shared/tools/tgtadm.js';
 import { virsh } from '../../shared/tools/virsh.js';
+import { parsed, type CommandSpec } from './args.js';
 import { DEFAULT_AGENT_CONFIG } from './context.js';
 
 /** One prerequisite: ok / warn / fail, what was seen, and how to fix it. */
@@ -223,10 +224,18 @@ export function formatChecks(checks: Check[]): string {
   );
 }
 
+export const DOCTOR: CommandSpec = {
+  words: 'doctor',
+  options: { json: { type: 'boolean' } },
+  help: "check this host's prerequisites (agent.toml's roles) and say how to fix them",
+};
+
 export async function doctorCommand(_sub: string | undefined, argv: readonly string[]): Promise<number> {
+  const a = parsed(DOCTOR, argv);
+  if (typeof a === 'number') return a;
   const config = loadConfig(AgentConfigSchema, configPath(argv, 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG));
   const checks = await runDoctor(config, realDoctorDeps());
-  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  if (a.values.json === true) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else process.stdout.write(formatChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }

@@ -6,12 +6,31 @@ import { HostRegistry } from '../agents/registry.js';
 import { enrolHost } from '../enrol/enrol.js';
 import { checkKnownHosts } from '../enrol/known-hosts.js';
 import { Remote } from '../enrol/remote.js';
+import { str, type CommandSpec, type Values } from './args.js';
 import { openContext } from './context.js';
 
-export const HOST_ADD_USAGE = `usage: homestack host add [USER@]ADDRESS [--roles compute,network,volume] [--name NAME]
-       [--identity-file FILE | --password-stdin] [--known-hosts FILE | --trust-host-key SHA256:...]
-       [--port 22] [--agent-port 8001] [--tunnel-ip ADDR] [--prefix /] [--controller-url URL] [--wait 90]
-`;
+/** `homestack host add`'s definition (parser and usage text). */
+export const HOST_ADD: CommandSpec = {
+  words: 'host add',
+  args: '[USER@]ADDRESS',
+  options: {
+    roles: { type: 'string', value: 'compute,network,volume' },
+    name: { type: 'string', value: 'N' },
+    'identity-file': { type: 'string', value: 'F' },
+    'password-stdin': { type: 'boolean' },
+    'known-hosts': { type: 'string', value: 'F' },
+    'trust-host-key': { type: 'string', value: 'SHA256:...' },
+    port: { type: 'string', value: '22' },
+    'agent-port': { type: 'string', value: '8001' },
+    'tunnel-ip': { type: 'string', value: 'A' },
+    prefix: { type: 'string', value: 'DIR' },
+    'controller-url': { type: 'string', value: 'URL' },
+    wait: { type: 'string', value: '90' },
+  },
+  optionsText:
+    '[--roles compute,network,volume] [--name N] [--identity-file F | --password-stdin] [--known-hosts F | --trust-host-key SHA256:...] [--port 22] [--agent-port 8001] [--tunnel-ip A] [--prefix DIR] [--controller-url URL] [--wait 90]',
+  help: 'install, configure and enrol a fresh Debian 12 host over SSH (root access by key or password)',
+};
 
 const ROLES = new Set(['compute', 'network', 'volume']);
 
@@ -29,17 +48,8 @@ async function readStdin(): Promise<string> {
  * unknown key), then enrols the host step by step (controller/enrol/enrol.ts),
  * printing each step.
  */
-export async function hostAdd(argv: readonly string[]): Promise<number> {
-  const i = argv.indexOf('add');
-  const target = argv[i + 1];
-  const opt = (k: string) => {
-    const j = argv.indexOf(k);
-    return j >= 0 ? argv[j + 1] : undefined;
-  };
-  if (!target || target.startsWith('--')) {
-    process.stderr.write(HOST_ADD_USAGE);
-    return 2;
-  }
+export async function hostAdd(target: string, values: Values, argv: readonly string[]): Promise<number> {
+  const opt = (k: string) => str(values, k.replace(/^--/, ''));
   const [user, address] = target.includes('@')
     ? [target.slice(0, target.lastIndexOf('@')), target.slice(target.lastIndexOf('@') + 1)]
     : ['root', target];
@@ -62,7 +72,7 @@ export async function hostAdd(argv: readonly string[]): Promise<number> {
   const trust = opt('--trust-host-key');
   const knownHosts = opt('--known-hosts') ?? join(homedir(), '.ssh/known_hosts');
   const identity = opt('--identity-file');
-  const password = argv.includes('--password-stdin') ? await readStdin() : undefined;
+  const password = values['password-stdin'] === true ? await readStdin() : undefined;
   if (!identity && password === undefined) {
     process.stderr.write('homestack host add: give --identity-file FILE or --password-stdin\n');
     return 2;

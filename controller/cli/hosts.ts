@@ -11,11 +11,13 @@ import { ServersRepo } from '../compute/servers.repo.js';
 import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
 import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
-import { HOST_ADD_USAGE, hostAdd } from './host-add.js';
+import { parseCommand, str, usageFailure, usageText, UsageError, type CommandSpec } from './args.js';
+import { HOST_ADD, hostAdd } from './host-add.js';
 
 export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
   const i = argv.indexOf('--agent-config');
-  const file = i >= 0 && argv[i + 1] ? argv[i + 1]! : configPath([], 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG);
+  const eq = argv.find((a) => a.startsWith('--agent-config='))?.slice('--agent-config='.length);
+  const file = (i >= 0 && argv[i + 1] ? argv[i + 1]! : eq) || configPath([], 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG);
   return { file, config: loadConfig(AgentConfigSchema, file) };
 }
 
@@ -50,8 +52,53 @@ export function enrolLocal(argv: readonly string[]): { name: string; id: string 
   }
 }
 
+/** `homestack host …`: the definitions the parser and the usage text share. */
+export const HOST_COMMANDS: Record<string, CommandSpec> = {
+  add: HOST_ADD,
+  list: { words: 'host list', options: { json: { type: 'boolean' } }, help: 'hosts, whether they are up, what they run' },
+  remove: {
+    words: 'host remove',
+    args: 'NAME',
+    options: { force: { type: 'boolean' } },
+    help: 'forget a host (--force: even with instances on it)',
+  },
+  disable: {
+    words: 'host disable',
+    args: 'NAME',
+    options: { reason: { type: 'string', value: 'TEXT' } },
+    help: 'the scheduler places no new instances there',
+  },
+  enable: { words: 'host enable', args: 'NAME', help: 'the scheduler places instances there again' },
+  'enrol-local': {
+    words: 'host enrol-local',
+    help: "enrol this machine's agent (agent.toml's credential_file, created if absent)",
+  },
+  enrol: {
+    words: 'host enrol',
+    options: {
+      name: { type: 'string', value: 'N' },
+      url: { type: 'string', value: 'U' },
+      'secret-file': { type: 'string', value: 'F' },
+    },
+    optionsText: '--name N --url U --secret-file F',
+    help: "enrol another host by hand (the secret file is created if absent; copy it to the host's credential_file)",
+  },
+};
+
 export async function hostCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
-  const json = argv.includes('--json');
+  const spec = sub ? HOST_COMMANDS[sub] : undefined;
+  if (!spec) {
+    process.stderr.write(`usage:\n${usageText(Object.values(HOST_COMMANDS))}`);
+    return 2;
+  }
+  let a: ReturnType<typeof parseCommand>;
+  try {
+    a = parseCommand(spec, argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure(e);
+    throw e;
+  }
+  const json = a.values.json === true;
   switch (sub) {
     case 'list': {
       const ctx = openContext(argv);
@@ -115,19 +162,10 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
     }
     case 'enrol': {
       // homestack host enrol --name NAME --url http://addr:8001 --secret-file FILE
-      const arg = (k: string) => {
-        const i = argv.indexOf(k);
-        return i >= 0 ? argv[i + 1] : undefined;
-      };
-      const name = arg('--name');
-      const url = arg('--url');
-      const file = arg('--secret-file');
-      if (!name || !url || !file) {
-        process.stderr.write(
-          "usage: homestack host enrol --name NAME --url http://ADDR:PORT --secret-file FILE (created if absent; copy it to the host's credential_file)\n",
-        );
-        return 2;
-      }
+      const name = str(a.values, 'name');
+      const url = str(a.values, 'url');
+      const file = str(a.values, 'secret-file');
+      if (!name || !url || !file) return usageFailure(new UsageError('give --name, --url and --secret-file', spec));
       const secret = ensureSecretFile(file);
       const ctx = openContext(argv);
       try {
@@ -139,19 +177,15 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       return 0;
     }
     case 'add':
-      return hostAdd(argv);
+      return hostAdd(a.positionals[0]!, a.values, argv);
     case 'remove': {
-      const name = argv[argv.indexOf('remove') + 1];
-      if (!name || name.startsWith('--')) {
-        process.stderr.write('usage: homestack host remove NAME [--force]\n');
-        return 2;
-      }
+      const name = a.positionals[0]!;
       const ctx = openContext(argv);
       try {
         const reg = new HostRegistry(ctx.db, ctx.config);
         const h = reg.get(name);
         const n = new ServersRepo(ctx.db).countOnHost(h.id);
-        if (n > 0 && !argv.includes('--force')) {
+        if (n > 0 && a.values.force !== true) {
           process.stderr.write(
             `homestack host remove: ${h.name} runs ${n} instance(s); delete or move them first, or pass --force\n`,
           );
@@ -166,15 +200,10 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
     }
     case 'disable':
     case 'enable': {
-      const name = argv[argv.indexOf(sub) + 1];
-      if (!name || name.startsWith('--')) {
-        process.stderr.write(`usage: homestack host ${sub} NAME [--reason TEXT]\n`);
-        return 2;
-      }
+      const name = a.positionals[0]!;
       const ctx = openContext(argv);
       try {
-        const j = argv.indexOf('--reason');
-        const h = new HostRegistry(ctx.db, ctx.config).setEnabled(name, sub === 'enable', j >= 0 ? (argv[j + 1] ?? null) : null);
+        const h = new HostRegistry(ctx.db, ctx.config).setEnabled(name, sub === 'enable', str(a.values, 'reason') ?? null);
         process.stdout.write(
           `${h.name} ${h.enabled ? 'enabled' : 'disabled'} (the scheduler ${h.enabled ? 'places' : 'places no new'} instances there)\n`,
         );
@@ -184,9 +213,6 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       return 0;
     }
     default:
-      process.stderr.write(
-        `usage: homestack host list [--json] | add ... | enrol-local | enrol --name N --url U --secret-file F | remove NAME [--force] | disable NAME | enable NAME\n${HOST_ADD_USAGE}`,
-      );
       return 2;
   }
 }

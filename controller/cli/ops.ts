@@ -2,18 +2,48 @@ import { Echo } from '../../shared/agent/host.js';
 import { enqueueOnly } from '../agents/dispatch.js';
 import { OperationsRepo } from '../agents/operations.repo.js';
 import { HostRegistry } from '../agents/registry.js';
+import { parseCommand, str, usageFailure, usageText, UsageError, type CommandSpec, type Values } from './args.js';
 import { openContext, printTable } from './context.js';
 
-/** `homestack ops list [--state S] [--host NAME] [--limit N] [--json]`: operations, newest first. */
+export const OPS_COMMANDS: Record<string, CommandSpec> = {
+  list: {
+    words: 'ops list',
+    options: {
+      state: { type: 'string', value: 'pending|sending|done|failed' },
+      host: { type: 'string', value: 'H' },
+      limit: { type: 'string', value: 'N' },
+      json: { type: 'boolean' },
+    },
+    help: 'agent operations, newest first',
+  },
+  echo: {
+    words: 'ops echo',
+    args: 'HOST MESSAGE',
+    options: { 'delay-ms': { type: 'string', value: 'N' } },
+    help: 'enqueue a diagnostic no-op operation (the running controller sends it)',
+  },
+};
+
+/** `homestack ops list|echo …`. */
 export async function opsCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
-  if (sub !== 'list') {
-    process.stderr.write('usage: homestack ops list [--state pending|sending|done|failed] [--host NAME] [--limit N] [--json]\n');
+  const spec = sub ? OPS_COMMANDS[sub] : undefined;
+  if (!spec) {
+    process.stderr.write(`usage:\n${usageText(Object.values(OPS_COMMANDS))}`);
     return 2;
   }
-  const arg = (k: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  let a: ReturnType<typeof parseCommand>;
+  try {
+    a = parseCommand(spec, argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure(e);
+    throw e;
+  }
+  return sub === 'echo' ? opsEcho(a.positionals, a.values, argv) : opsList(a.values, argv);
+}
+
+/** `homestack ops list [--state S] [--host NAME] [--limit N] [--json]`: operations, newest first. */
+async function opsList(values: Values, argv: readonly string[]): Promise<number> {
+  const arg = (k: string) => str(values, k.replace(/^--/, ''));
   const limit = Number(arg('--limit') ?? 50);
   const ctx = openContext(argv);
   try {
@@ -29,7 +59,7 @@ export async function opsCommand(sub: string | undefined, argv: readonly string[
         last_error: (r.last_error ?? '').slice(0, 80),
       })),
       ['id', 'host_name', 'kind', 'state', 'attempts', 'resource', 'created_at', 'finished_at', 'last_error'],
-      argv.includes('--json'),
+      values.json === true,
     );
   } finally {
     ctx.close();
@@ -41,19 +71,13 @@ export async function opsCommand(sub: string | undefined, argv: readonly string[
  * `homestack ops echo HOST MESSAGE [--delay-ms N]`: enqueues the agent's diagnostic echo
  * as a durable operation (the running controller sends it). Prints the operation id.
  */
-export async function opsEcho(argv: readonly string[]): Promise<number> {
-  const i = argv.indexOf('echo');
-  const host = argv[i + 1];
-  const message = argv[i + 2];
-  if (!host || !message) {
-    process.stderr.write('usage: homestack ops echo HOST MESSAGE [--delay-ms N]\n');
-    return 2;
-  }
-  const d = argv.indexOf('--delay-ms');
+async function opsEcho(positionals: string[], values: Values, argv: readonly string[]): Promise<number> {
+  const [host, message] = positionals as [string, string];
+  const delay = str(values, 'delay-ms');
   const ctx = openContext(argv);
   try {
     const h = new HostRegistry(ctx.db, ctx.config).get(host);
-    const body = d >= 0 ? { message, delay_ms: Number(argv[d + 1]) } : { message };
+    const body = delay !== undefined ? { message, delay_ms: Number(delay) } : { message };
     const op = enqueueOnly(ctx.db, { hostId: h.id, route: Echo, body, resource: { type: 'echo', id: message } });
     process.stdout.write(`${op.id}\n`);
   } finally {

@@ -6,6 +6,7 @@ import { livePid, pidsByComm } from '../../../shared/exec/daemon.js';
 import { HostRegistry } from '../../agents/registry.js';
 import { bootstrap } from '../bootstrap.js';
 import { ensurePublicNetwork } from '../../networks/bootstrap.js';
+import { parsed, usageText, type CommandSpec } from '../args.js';
 import { openContext, printTable } from '../context.js';
 import { enrolLocal } from '../hosts.js';
 import { startSystemDaemons, stopSystemDaemons, SYSTEM_DAEMONS, type StartedDaemon } from './daemons.js';
@@ -171,7 +172,7 @@ async function restart(): Promise<number> {
   return up();
 }
 
-async function status(argv: readonly string[]): Promise<number> {
+async function status(json: boolean): Promise<number> {
   const run = makeRunner();
   const state = readState();
   const rows: Array<Record<string, unknown>> = [];
@@ -193,7 +194,7 @@ async function status(argv: readonly string[]): Promise<number> {
       pid: pidsByComm(d.comm)[0] ?? '',
     });
   }
-  printTable(rows, ['what', 'running', 'started_by_aio', 'pid'], argv.includes('--json'));
+  printTable(rows, ['what', 'running', 'started_by_aio', 'pid'], json);
   if (existsSync(AIO.controllerToml)) {
     const ctx = openContext(['--config', AIO.controllerToml]);
     try {
@@ -203,7 +204,7 @@ async function status(argv: readonly string[]): Promise<number> {
           .list()
           .map((h) => ({ name: h.name, state: h.state, roles: h.roles.join(','), last_heartbeat: h.last_heartbeat_at })),
         ['name', 'state', 'roles', 'last_heartbeat'],
-        argv.includes('--json'),
+        json,
       );
     } finally {
       ctx.close();
@@ -212,29 +213,48 @@ async function status(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** `homestack aio up|down|status`. */
+export const AIO_COMMANDS: Record<string, CommandSpec> = {
+  up: { words: 'aio up', help: 'the all-in-one cloud on this machine (as root): packages, configs, daemons, controller, agent' },
+  down: { words: 'aio down', help: 'stop exactly what `aio up` started (configuration and data stay)' },
+  restart: { words: 'aio restart', help: 'restart the controller and agent on a new build, same state' },
+  status: { words: 'aio status', options: { json: { type: 'boolean' } }, help: 'what runs, what aio started, the hosts' },
+};
+export const DAEMONS_START: CommandSpec = {
+  words: 'daemons start',
+  help: 'start libvirtd, virtlogd, ovsdb-server, ovs-vswitchd, tgtd if not running',
+};
+
+/** `homestack aio up|down|restart|status`. */
 export async function aioCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
+  const spec = sub ? AIO_COMMANDS[sub] : undefined;
+  if (!spec) {
+    process.stderr.write(`usage:\n${usageText(Object.values(AIO_COMMANDS))}`);
+    return 2;
+  }
+  const a = parsed(spec, argv);
+  if (typeof a === 'number') return a;
   switch (sub) {
     case 'up':
       return up();
     case 'down':
       return down();
     case 'status':
-      return status(argv);
+      return status(a.values.json === true);
     case 'restart':
       return restart();
     default:
-      process.stderr.write('usage: homestack aio up|down|restart|status\n');
       return 2;
   }
 }
 
 /** `homestack daemons start`: only the system daemons (the test script uses it). */
-export async function daemonsCommand(sub: string | undefined): Promise<number> {
+export async function daemonsCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {
   if (sub !== 'start') {
-    process.stderr.write('usage: homestack daemons start\n');
+    process.stderr.write(`usage:\n${usageText([DAEMONS_START])}`);
     return 2;
   }
+  const a = parsed(DAEMONS_START, argv);
+  if (typeof a === 'number') return a;
   const d = await startSystemDaemons(makeRunner(), say);
   for (const r of d.report) say(`${r.name}: ${r.state}${r.error ? ` (${r.error})` : ''}`);
   return d.report.some((r) => r.state === 'failed') ? 1 : 0;
