@@ -3,7 +3,7 @@ import { KeypairCreate } from '../../shared/api/compute.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, type ComputeCtx } from './context.js';
-import { quotaLimit } from './quotas.js';
+import { quotaLimit } from './quotas.service.js';
 import { validate } from '../http/validate.js';
 import type { Keypair, KeypairsRepo } from './keypairs.repo.js';
 

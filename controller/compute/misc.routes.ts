@@ -10,13 +10,13 @@ import {
   hypervisorView,
   listServices,
   updateService,
-} from './hosts.js';
+} from './hosts.service.js';
 import { KeypairsRepo } from './keypairs.repo.js';
 import { createKeypair, deleteKeypair, getKeypair, keypairView } from './keypairs.service.js';
-import { absoluteLimits, defaultQuotas, quotaSetView, resetQuotas, showQuotas, updateQuotas } from './quotas.js';
-import { createGroup, deleteGroup, getGroup, groupView, listGroups } from './server-groups.js';
+import { absoluteLimits, defaultQuotas, quotaSetView, resetQuotas, showQuotas, updateQuotas } from './quotas.service.js';
+import { createGroup, deleteGroup, getGroup, groupView, listGroups } from './server-groups.service.js';
 import { visibleServer } from './servers.service.js';
-import { tenantUsages } from './usage.js';
+import { tenantUsages } from './usage.service.js';
 import { mvAtLeast } from './versions.js';
 
 type Q = Record<string, string | undefined>;

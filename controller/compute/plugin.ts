@@ -11,7 +11,7 @@ import { dispatcherGateway, type ComputeHostGateway } from './host-gateway.js';
 import { recoverInterrupted, syncAllHosts, syncHost } from './reconcile.js';
 import { abortSpawnsOn } from './server-build.service.js';
 import { serverRoutes } from './servers.routes.js';
-import { volumeAttachmentRoutes } from './volume-attachments.js';
+import { volumeAttachmentRoutes } from './volume-attachments.routes.js';
 import { consoleTokensOf } from '../console/plugin.js';
 import { registerRemoteConsolePolicy, remoteConsoleRoutes } from './remote-consoles.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';

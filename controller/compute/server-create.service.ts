@@ -7,7 +7,7 @@ import type { AuthContext } from '../http/auth.js';
 import { can, must, type ComputeCtx } from './context.js';
 import { visibleFlavor } from './flavors.service.js';
 import { KeypairsRepo } from './keypairs.repo.js';
-import { checkInstanceQuota, quotaLimit } from './quotas.js';
+import { checkInstanceQuota, quotaLimit } from './quotas.service.js';
 import type { BlockDevice, FlavorSnapshot, Instance, RequestedNetworks } from './servers.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from '../http/validate.js';

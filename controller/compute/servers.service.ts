@@ -6,7 +6,7 @@ import { messageOf, type HostRef } from './host-gateway.js';
 import { isBuilding, markDeleted, setError } from './server-build.service.js';
 import type { Instance, ListFilter } from './servers.repo.js';
 import { addressesOf, vmStatesOf } from './servers-view.js';
-import { quotaLimit } from './quotas.js';
+import { quotaLimit } from './quotas.service.js';
 import { toInt, validate } from '../http/validate.js';
 
 export const serverNotFound = (id: string) => new NotFound(`Instance ${id} could not be found.`, 'InstanceNotFound');

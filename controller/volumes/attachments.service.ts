@@ -11,7 +11,7 @@ import { newUuid } from '../../shared/util/ids.js';
 import { AgentError, AgentUnavailable } from '../agents/index.js';
 import type { IscsiConnectionInfo } from '../../shared/agent/compute.js';
 import type { VolumeCtx } from './context.js';
-import { volumeHosts } from './hosts.js';
+import { volumeHosts } from './hosts.service.js';
 import type { AttachmentRow, VolumeRow } from './volumes.repo.js';
 
 /**

@@ -4,7 +4,7 @@ import type { AuthContext } from '../http/auth.js';
 import type { VolumeFacade, VolumeInfo } from '../facades.js';
 import { complete, connectorFromApi, removeAttachment, reserveAndConnect } from './attachments.service.js';
 import type { VolumeCtx } from './context.js';
-import { hostAddress } from './hosts.js';
+import { hostAddress } from './hosts.service.js';
 import type { VolumeRow } from './volumes.repo.js';
 import { createVolume, deleteVolume } from './volumes.service.js';
 

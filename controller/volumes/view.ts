@@ -1,7 +1,7 @@
 import type { AuthContext } from '../http/auth.js';
 import { cinderTime } from '../../shared/util/time.js';
 import type { VolumeCtx } from './context.js';
-import { hostString, volumeHosts } from './hosts.js';
+import { hostString, volumeHosts } from './hosts.service.js';
 import type { AttachmentRow, SnapshotRow, TypeRow, VolumeRow } from './volumes.repo.js';
 
 /** Cinder's timestamp: 2026-11-22T08:08:57.000000 */

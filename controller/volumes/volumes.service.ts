@@ -13,8 +13,8 @@ import type { OpOutcome, Operation } from '../agents/index.js';
 import { validate } from '../http/validate.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, type VolumeCtx } from './context.js';
-import { pickHost, volumeHosts } from './hosts.js';
-import { checkQuota } from './quotas.js';
+import { pickHost, volumeHosts } from './hosts.service.js';
+import { checkQuota } from './quotas.service.js';
 import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
 
 const GiB = 1024 ** 3;

@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
-import { ctxOf, type AuthContext } from '../http/auth.js';
+import type { AuthContext } from '../http/auth.js';
 import { background, must, type ComputeCtx } from './context.js';
 import { messageOf, type HostRef } from './host-gateway.js';
 import { initiatorOf } from './hosts.repo.js';
@@ -24,14 +23,14 @@ const AttachBody = Type.Object(
   { additionalProperties: true },
 );
 
-const attachmentView = (i: Instance, b: { volume_id: string; device_name?: string | null }) => ({
+export const attachmentView = (i: Instance, b: { volume_id: string; device_name?: string | null }) => ({
   id: b.volume_id,
   serverId: i.id,
   volumeId: b.volume_id,
   device: b.device_name ?? null,
 });
 
-const bdmsOf = (ctx: ComputeCtx, id: string) => ctx.servers.volumes(id);
+export const bdmsOf = (ctx: ComputeCtx, id: string) => ctx.servers.volumes(id);
 
 /** The next free guest device (vda is the root disk). */
 function nextDevice(used: Array<string | null>): string {
@@ -134,29 +133,5 @@ export function detachVolume(ctx: ComputeCtx, auth: AuthContext, id: string, vol
       ctx.actions.event(action, 'compute_detach_volume', false, messageOf(e), i.host);
       ctx.actions.finish(action, 'Error');
     }
-  });
-}
-
-export function volumeAttachmentRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
-  app.get<{ Params: { id: string } }>('/servers/:id/os-volume_attachments', async (req) => {
-    const auth = ctxOf(req);
-    const i = visibleServer(ctx, auth, req.params.id);
-    must(ctx, 'os_compute_api:os-volumes-attachments:index', auth, { project_id: i.project_id });
-    return { volumeAttachments: bdmsOf(ctx, i.id).map((b) => attachmentView(i, b)) };
-  });
-  app.get<{ Params: { id: string; vol: string } }>('/servers/:id/os-volume_attachments/:vol', async (req) => {
-    const auth = ctxOf(req);
-    const i = visibleServer(ctx, auth, req.params.id);
-    must(ctx, 'os_compute_api:os-volumes-attachments:show', auth, { project_id: i.project_id });
-    const b = bdmsOf(ctx, i.id).find((x) => x.volume_id === req.params.vol);
-    if (!b) throw new NotFound(`Volume ${req.params.vol} is not attached to instance ${i.id}.`, 'VolumeBDMNotFound');
-    return { volumeAttachment: attachmentView(i, b) };
-  });
-  app.post<{ Params: { id: string } }>('/servers/:id/os-volume_attachments', async (req) => ({
-    volumeAttachment: await attachVolume(ctx, ctxOf(req), req.params.id, req.body, req.id),
-  }));
-  app.delete<{ Params: { id: string; vol: string } }>('/servers/:id/os-volume_attachments/:vol', async (req, reply) => {
-    detachVolume(ctx, ctxOf(req), req.params.id, req.params.vol, req.id);
-    return reply.code(202).send();
   });
 }

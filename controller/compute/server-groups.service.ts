@@ -3,7 +3,7 @@ import { BadRequest, Forbidden, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import type { AuthContext } from '../http/auth.js';
 import { boolParam, can, must, type ComputeCtx } from './context.js';
-import { quotaLimit } from './quotas.js';
+import { quotaLimit } from './quotas.service.js';
 import type { ServerGroup } from './server-groups.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { validate } from '../http/validate.js';
