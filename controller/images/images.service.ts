@@ -5,6 +5,8 @@ import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { type ListQuery, listLink, page, planList } from './listing.js';
 import { applyPatch, checkCoreValue, checkProperty, refuseProtected, type ImageChanges } from './patch.js';
 import type { ImageRepo, ImageRow, MemberRow, MemberStatus } from './images.repo.js';
+import { Value } from 'typebox/value';
+import { ImageMemberCreate, ImageMemberUpdate } from '../../shared/api/image.js';
 import { CORE, MEMBER_STATUSES } from './schemas.js';
 
 /** Tags, custom properties and members an image may have (Glance's image_*_quota defaults). */
@@ -255,8 +257,8 @@ export class ImageService {
     this.mustOwn(ctx, i, `You are not permitted to create image members for the image ${i.id}.`);
     if (i.visibility !== 'shared')
       throw new Forbidden(`Not allowed to create members for image ${i.id}: only shared images have members.`);
-    const member = (body as { member?: unknown } | undefined)?.member;
-    if (typeof member !== 'string' || !member || member.length > 255) throw new BadRequest('Member to be added not specified');
+    if (!Value.Check(ImageMemberCreate, body)) throw new BadRequest('Member to be added not specified');
+    const { member } = body;
     if (this.repo.member(i.id, member))
       throw new Conflict(`The target member ${member} is already associated with image ${i.id}.`);
     if (this.repo.members(i.id).length >= MAX_MEMBERS)
@@ -289,10 +291,11 @@ export class ImageService {
   updateMember(ctx: AuthContext, id: string, memberId: string, body: unknown): MemberRow {
     const i = this.find(ctx, id);
     this.enforce('modify_member', ctx, i);
-    const status = (body as { status?: unknown } | undefined)?.status;
-    if (typeof status !== 'string' || !(MEMBER_STATUSES as readonly string[]).includes(status)) {
+    if (!Value.Check(ImageMemberUpdate, body)) {
+      const status = (body as { status?: unknown } | undefined)?.status;
       throw new BadRequest(`Invalid status: ${JSON.stringify(status)} (expected one of ${MEMBER_STATUSES.join(', ')})`);
     }
+    const { status } = body;
     const m = this.repo.member(i.id, memberId);
     if (!m) throw new NotFound(`Member ${memberId} not found for image ${i.id}`);
     if (!ctx.isAdmin && memberId !== ctx.projectId)

@@ -3,21 +3,9 @@
  * (glanceclient reads them to validate and to know which keys are properties).
  */
 
-export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
-export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
-export const VISIBILITIES = ['public', 'community', 'shared', 'private'] as const;
-export const STATUSES = [
-  'queued',
-  'saving',
-  'active',
-  'killed',
-  'deleted',
-  'uploading',
-  'importing',
-  'pending_delete',
-  'deactivated',
-] as const;
-export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
+import { CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES, VISIBILITIES } from '../../shared/api/image.js';
+
+export { CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES, VISIBILITIES };
 
 /** Attributes nobody may set (403 "Attribute 'x' is read-only."). */
 export const READ_ONLY = new Set([
