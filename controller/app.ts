@@ -15,6 +15,7 @@ import { SERVICES } from './services.js';
 import { createAgentLayer, type AgentLayer } from './agents/index.js';
 import { internalAgentRoutes } from './agents/internal-routes.js';
 import { installMetrics } from './metrics/index.js';
+import { METADATA_PREFIX, metadataPlugin } from './metadata/metadata.routes.js';
 
 export interface AppDeps {
   config: ControllerConfig;
@@ -88,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // OS_AUTH_URL=http://host:port/v3 works too: identity's v3 API at the root.
   await app.register(identity.plugin(''), { prefix: '' });
   for (const s of SERVICES) await app.register(s.plugin(serviceDeps), { prefix: s.prefix });
+  // Nova's metadata API, for the network agents' metadata proxies (host credential + signed instance id).
+  await app.register(metadataPlugin(serviceDeps), { prefix: METADATA_PREFIX });
 
   // Anything outside the service prefixes.
   installErrorHandling(app, { style: 'keystone' });

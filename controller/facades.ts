@@ -86,6 +86,19 @@ export interface PortInfo {
   floating_ips: Array<{ floating_ip_address: string; fixed_ip_address: string }>;
 }
 
+/** What a guest's network_data.json needs of a subnet. */
+export interface SubnetInfo {
+  id: string;
+  network_id: string;
+  ip_version: 4 | 6;
+  cidr: string;
+  gateway_ip: string | null;
+  enable_dhcp: boolean;
+  dns_nameservers: string[];
+  host_routes: Array<{ destination: string; nexthop: string }>;
+  ipv6_address_mode: string | null;
+}
+
 export interface NetworkFacade {
   /** Resolve what a server create asks for ("auto", a network id, a port id, a fixed IP). */
   networkVisible(ctx: AuthContext, networkId: string): boolean;
@@ -104,6 +117,10 @@ export interface NetworkFacade {
   releaseServerPorts(serverId: string): Promise<void>;
   portsOfDevice(deviceId: string): PortInfo[];
   getPort(portId: string): PortInfo | null;
+  /** The subnets with these ids (unknown ids are left out). */
+  subnetsOf(ids: string[]): SubnetInfo[];
+  /** Whether `host` runs the DHCP server (and so the metadata proxy) of `networkId`. */
+  servesDhcp(host: string, networkId: string): boolean;
 }
 
 export interface VolumeInfo {

@@ -2,23 +2,20 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ConfigDriveSpec } from '../../shared/agent/compute.js';
 import type { Isofs } from '../../shared/tools/isofs.js';
+import { configDriveFiles as driveFiles, type DriveFile, type MetadataSource } from '../../shared/metadata/instance-metadata.js';
 import { BadSpec } from './errors.js';
+
+export type { DriveFile };
 
 /**
  * The config drive (Nova's configdrive): an ISO 9660 filesystem labelled `config-2`
- * holding the same documents as the metadata service, under `openstack/latest/` and a
- * dated version folder (cloud-init and our test guest read `latest`; older readers
- * pick the newest dated folder they know).
+ * holding the same documents as the metadata service, laid out as Nova lays them
+ * (every OpenStack version folder and `latest`, each with the documents that version
+ * has; `ec2/2009-04-04` and `ec2/latest`). The documents come from the one renderer the
+ * metadata service uses (shared/metadata/instance-metadata.ts).
  */
 
 export const CONFIG_DRIVE_LABEL = 'config-2';
-export const CONFIG_DRIVE_VERSIONS = ['2012-08-10', 'latest'] as const;
-
-export interface DriveFile {
-  /** Relative path inside the ISO. */
-  path: string;
-  content: Buffer;
-}
 
 const B64_RE = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 
@@ -28,33 +25,21 @@ export function decodeUserData(b64: string): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
-/** The files of the drive, in a stable order (pure; unit tested). */
-export function configDriveFiles(spec: ConfigDriveSpec): DriveFile[] {
-  const md = spec.meta_data;
-  const meta = {
-    uuid: md.uuid,
-    name: md.name,
-    hostname: md.hostname,
-    launch_index: md.launch_index ?? 0,
-    availability_zone: md.availability_zone ?? null,
-    project_id: md.project_id ?? null,
-    public_keys: md.public_keys ?? {},
-    keys: md.keys ?? Object.entries(md.public_keys ?? {}).map(([name, data]) => ({ name, type: 'ssh', data })),
-    meta: md.meta ?? {},
-    devices: md.devices ?? [],
+/** The metadata documents' source for a drive spec. */
+export function sourceOfSpec(spec: ConfigDriveSpec): MetadataSource {
+  return {
+    meta: spec.meta_data,
+    userData: spec.user_data ? decodeUserData(spec.user_data) : null,
+    networkData: spec.network_data,
+    ec2: spec.ec2 ?? null,
+    vendorData: spec.vendor_data ?? {},
+    password: '',
   };
-  const json = (o: unknown) => Buffer.from(JSON.stringify(o));
-  const userData = spec.user_data ? decodeUserData(spec.user_data) : null;
-  const files: DriveFile[] = [];
-  for (const v of CONFIG_DRIVE_VERSIONS) {
-    const base = `openstack/${v}`;
-    files.push({ path: `${base}/meta_data.json`, content: json(meta) });
-    if (userData) files.push({ path: `${base}/user_data`, content: userData });
-    files.push({ path: `${base}/network_data.json`, content: json(spec.network_data) });
-    files.push({ path: `${base}/vendor_data.json`, content: json(spec.vendor_data ?? {}) });
-    files.push({ path: `${base}/vendor_data2.json`, content: json({}) });
-  }
-  return files;
+}
+
+/** The files of the drive, in a stable order (random_seed differs per call). */
+export function configDriveFiles(spec: ConfigDriveSpec, seed?: () => Buffer): DriveFile[] {
+  return driveFiles(sourceOfSpec(spec), seed);
 }
 
 /**

@@ -78,7 +78,17 @@ export interface DomainConfig {
   /** VNC listen address; null: no graphics. */
   vncListen: string | null;
   meta: { projectId?: string; createdAt: string };
+  /**
+   * SMBIOS system entries the guest reads from DMI (Nova's <sysinfo>): cloud-init's
+   * ds-identify enables the OpenStack metadata datasource when the product is
+   * "OpenStack Nova" or "OpenStack Compute", and checks the cached instance id against
+   * the system uuid on every boot. Absent: no <sysinfo>.
+   */
+  sysinfo?: { manufacturer: string; product: string; version: string; serial: string; family: string };
 }
+
+/** What a Homestack guest's DMI says (the product is one ds-identify knows as OpenStack). */
+export const GUEST_SYSINFO = { manufacturer: 'Homestack', product: 'OpenStack Compute', family: 'Virtual Machine' } as const;
 
 const ind = (s: string, n: number) =>
   s
@@ -167,9 +177,26 @@ export function buildDomainXml(c: DomainConfig): string {
   L.push(`  <memory unit='MiB'>${c.memoryMb}</memory>`);
   L.push(`  <currentMemory unit='MiB'>${c.memoryMb}</currentMemory>`);
   L.push(`  <vcpu placement='static'>${c.vcpus}</vcpu>`);
+  if (c.sysinfo) {
+    const e = c.sysinfo;
+    L.push(`  <sysinfo type='smbios'>`);
+    L.push('    <system>');
+    for (const [k, v] of [
+      ['manufacturer', e.manufacturer],
+      ['product', e.product],
+      ['version', e.version],
+      ['serial', e.serial],
+      ['uuid', c.uuid],
+      ['family', e.family],
+    ])
+      L.push(`      <entry name='${k}'>${esc(v!)}</entry>`);
+    L.push('    </system>');
+    L.push('  </sysinfo>');
+  }
   L.push('  <os>');
   L.push(`    <type arch='${esc(c.arch)}' machine='${esc(c.machine)}'>hvm</type>`);
   if (!c.disks.some((d) => d.bootOrder)) L.push(`    <boot dev='hd'/>`);
+  if (c.sysinfo) L.push(`    <smbios mode='sysinfo'/>`);
   L.push('  </os>');
   L.push('  <features>');
   L.push('    <acpi/>');

@@ -10,7 +10,8 @@ import { VirshError, virsh } from '../../shared/tools/virsh.js';
 import { Reverter } from '../../shared/util/reverter.js';
 import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { readConsoleTail } from './console-log.js';
-import { buildDomainXml, type DiskBus, type DomainDisk } from './domain-xml.js';
+import { AGENT_VERSION } from '../host/version.js';
+import { buildDomainXml, GUEST_SYSINFO, type DiskBus, type DomainDisk } from './domain-xml.js';
 import { readDomainXml } from './domain-read.js';
 import type { CachedImage, HypervisorDriver, SnapshotResult, SnapshotTarget, SpawnResult } from './driver.js';
 import { BadSpec, InstanceExists, InstanceNotFound, InvalidState, stepFailed } from './errors.js';
@@ -333,6 +334,7 @@ export class LibvirtDriver implements HypervisorDriver {
         consoleLog: p.consoleLog,
         vncListen: this.o.consoleHost,
         meta: { projectId: spec.project_id, createdAt: new Date().toISOString() },
+        sysinfo: { ...GUEST_SYSINFO, version: AGENT_VERSION, serial: uuid },
       });
       const dom = await this.c.conn.with((hv) => hv.domainDefineXML(xml));
       r.add('undefine domain', () =>

@@ -16,6 +16,7 @@ import { ethtool } from '../../shared/tools/ethtool.js';
 import { ip } from '../../shared/tools/ip.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
 import { isV4, parseV4Cidr, inV4Cidr } from '../../shared/util/ip.js';
+import { METADATA_IP } from './metadata-proxy.js';
 import { deviceName, ownedPortCommands } from './ports.js';
 
 /**
@@ -67,6 +68,16 @@ async function writeIfChanged(p: string, text: string): Promise<boolean> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The host route to 169.254.169.254 via the DHCP port's address in subnet `s`. */
+function metadataRoute(spec: DhcpSpec, s: DhcpSpec['subnets'][number]): Array<{ destination: string; nexthop: string }> {
+  const a = spec.port.fixed_ips.find(
+    (f) => isV4(f.ip_address) && (f.subnet_id ? f.subnet_id === s.id : inV4Cidr(f.ip_address, s.cidr)),
+  );
+  return a && !s.host_routes.some((r) => r.destination === `${METADATA_IP}/32`)
+    ? [{ destination: `${METADATA_IP}/32`, nexthop: a.ip_address }]
+    : [];
+}
 
 export class DhcpManager {
   private readonly ip;
@@ -163,6 +174,7 @@ export class DhcpManager {
       want.add(`${a.ip_address}/${c.prefix}`);
       served.push(s);
     }
+    if (spec.metadata) want.add(`${METADATA_IP}/32`);
     const have = new Set(
       (cur ? seen.addrs.filter((a) => a.ifname === nsDev) : await this.ip.addrs(ns, nsDev))
         .filter((a) => a.family === 'inet')
@@ -180,7 +192,12 @@ export class DhcpManager {
       tag: tag(s.id),
       router: s.gateway_ip && isV4(s.gateway_ip) ? s.gateway_ip : null,
       dnsServers: s.dns_nameservers.filter(isV4),
-      routes: s.host_routes.filter((r) => isV4(r.nexthop) && parseV4Cidr(r.destination)),
+      routes: [
+        ...s.host_routes.filter((r) => isV4(r.nexthop) && parseV4Cidr(r.destination)),
+        // Guests reach the metadata service through this namespace on every network,
+        // routed or not (Neutron's DHCP agent with force_metadata).
+        ...(spec.metadata ? metadataRoute(spec, s) : []),
+      ],
     }));
     const filesChanged = [
       await writeIfChanged(p.hosts, renderHostsFile(hosts, this.d.domain)),

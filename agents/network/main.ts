@@ -15,6 +15,8 @@ export interface NetworkDriverContext {
   stateDir: string;
   tunnelIp: string;
   log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  /** The controller and this host's credential (the metadata proxies call the controller). */
+  controller?: { url: string; secret: string };
 }
 
 /** Drivers by `network.driver` (house style: a literal map keyed by the config string). */
@@ -38,6 +40,7 @@ export const DRIVERS: Record<AgentConfig['network']['driver'], (c: NetworkDriver
           ? { [c.config.external_bridge]: c.config.external_bridge_cidr }
           : {},
       log: c.log,
+      ...(c.controller ? { metadata: { controllerUrl: c.controller.url, secret: c.controller.secret } } : {}),
     }),
   fake: (c) => new FakeNetworkDriver(c.tunnelIp),
 };
@@ -58,6 +61,7 @@ export const networkRole: RoleModule = {
       stateDir: join(ctx.dataDir, 'network'),
       tunnelIp,
       log: ctx.log,
+      controller: ctx.controller,
     });
     const info = await driver.init();
     const svc = new NetworkService(driver, ctx.log, {

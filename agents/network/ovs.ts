@@ -16,7 +16,8 @@ import {
   phyPatchFor,
   type BridgeNames,
 } from './bridges.js';
-import { DhcpManager } from './dhcp.js';
+import { DhcpManager, dhcpNamespace } from './dhcp.js';
+import { MetadataProxies } from './metadata-proxy.js';
 import {
   emptyState,
   SyncBackedDriver,
@@ -45,6 +46,8 @@ export interface OvsDriverOptions {
   /** The host's address on each provider bridge (bridge → "a.b.c.d/n"), set at init. */
   bridgeAddresses?: Record<string, string>;
   log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  /** The controller and this host's credential, for the metadata proxies; absent: no metadata service. */
+  metadata?: { controllerUrl: string; secret: string };
 }
 
 /** Runs `f` over `items` with at most `limit` at a time (independent DHCP servers converge in parallel). */
@@ -72,6 +75,7 @@ export class OvsDriver extends SyncBackedDriver {
   private readonly vlans: LocalVlans;
   private readonly dhcp: DhcpManager;
   private readonly routers: RouterManager;
+  private readonly metadata: MetadataProxies | null;
   readonly cookie: bigint;
   private datapath: 'system' | 'netdev' = 'netdev';
   private lastStatus = new Map<string, 'ACTIVE' | 'DOWN'>();
@@ -96,6 +100,7 @@ export class OvsDriver extends SyncBackedDriver {
       log: o.log,
     });
     this.routers = new RouterManager({ run: o.run, bridge: o.bridges.int, transact });
+    this.metadata = o.metadata ? new MetadataProxies({ ...o.metadata, log: o.log }) : null;
   }
 
   /** The desired state saved by the last sync (survives agent restarts). */
@@ -217,6 +222,9 @@ export class OvsDriver extends SyncBackedDriver {
       wantDhcp.add(d.network_id);
       try {
         owned.add(await this.dhcp.ensure(d, vlan, portByName.get(deviceName(d.port.port_id)), namespaces));
+        if (this.metadata && d.metadata)
+          await this.metadata.ensure(d.network_id, dhcpNamespace(d.network_id), d.metadata.instances);
+        else await this.metadata?.remove(d.network_id);
       } catch (e) {
         owned.add(deviceName(d.port.port_id));
         errors.push({ kind: 'dhcp', id: d.network_id, message: msg(e) });
@@ -225,6 +233,7 @@ export class OvsDriver extends SyncBackedDriver {
     for (const id of await this.dhcp.list()) {
       if (wantDhcp.has(id)) continue;
       try {
+        await this.metadata?.remove(id); // its socket would keep the namespace alive
         await this.dhcp.remove(id);
       } catch (e) {
         errors.push({ kind: 'dhcp', id, message: msg(e) });
@@ -422,5 +431,11 @@ export class OvsDriver extends SyncBackedDriver {
 
   async close(): Promise<void> {
     await this.idle();
+    await this.metadata?.closeAll();
+  }
+
+  /** The metadata proxies (tests and diagnostics). */
+  get metadataProxies(): MetadataProxies | null {
+    return this.metadata;
   }
 }

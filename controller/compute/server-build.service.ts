@@ -1,5 +1,6 @@
 import type { ConfigDriveSpec, InstanceSpec, IscsiConnectionInfo, NetworkData, VifSpec } from '../../shared/agent/compute.js';
 import type { PortInfo } from '../facades.js';
+import { ec2DataOf, metaDataOf, networkDataOfPorts } from '../metadata/source.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ComputeCtx } from './context.js';
 import { HostOpError, messageOf, type HostRef } from './host-gateway.js';
@@ -345,28 +346,6 @@ export function markDeleted(ctx: ComputeCtx, id: string): void {
   })();
 }
 
-/** The network_data.json of a set of ports (DHCP on every link, as Nova writes for dhcp subnets). */
-function networkData(ports: PortInfo[]): NetworkData {
-  return {
-    links: ports.map((p) => ({
-      id: `tap${p.id.slice(0, 11)}`,
-      type: 'ovs',
-      ethernet_mac_address: p.mac_address,
-      mtu: p.mtu,
-      vif_id: p.id,
-    })),
-    networks: ports.flatMap((p, i) =>
-      p.fixed_ips.map((ip, j) => ({
-        id: `network${i}${j ? `-${j}` : ''}`,
-        type: ip.ip_address.includes(':') ? 'ipv6_dhcp' : 'ipv4_dhcp',
-        link: `tap${p.id.slice(0, 11)}`,
-        network_id: p.network_id,
-      })),
-    ),
-    services: [],
-  };
-}
-
 interface BootVolumeClaim {
   volume_id: string;
   attachmentId: string;
@@ -447,21 +426,12 @@ export function instanceSpec(
   } else if (!bootVol) {
     throw new Error('a volume-backed server needs its boot volume attached');
   }
+  // The same documents the metadata service serves (controller/metadata), in Nova's shapes.
   const cd: ConfigDriveSpec = {
-    meta_data: {
-      uuid: inst.id,
-      name: inst.name,
-      hostname: inst.hostname,
-      availability_zone: inst.availability_zone ?? ctx.config.compute.default_availability_zone,
-      launch_index: inst.launch_index,
-      project_id: inst.project_id,
-      meta: inst.metadata,
-      ...(inst.key_name && inst.key_data
-        ? { public_keys: { [inst.key_name]: inst.key_data }, keys: [{ name: inst.key_name, type: 'ssh', data: inst.key_data }] }
-        : {}),
-    },
+    meta_data: metaDataOf(inst, inst.availability_zone ?? ctx.config.compute.default_availability_zone),
     user_data: inst.user_data ? inst.user_data.replace(/\s+/g, '') : null,
-    network_data: networkData(ports),
+    network_data: networkDataOfPorts(ctx.facades.networks, ports),
+    ec2: ec2DataOf(inst, ports),
   };
   const props = image ? (ctx.facades.images?.get(null, image.id)?.properties ?? {}) : {};
   const bus = props.hw_disk_bus;

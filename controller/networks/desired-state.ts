@@ -48,6 +48,8 @@ export interface Snapshot {
   /** All security group ids (rules of empty groups are absent from `rules`). */
   groups: string[];
   dhcpLeaseSeconds?: number;
+  /** false: no metadata proxy (DhcpSpec.metadata left out). */
+  metadataService?: boolean;
 }
 export type DesiredState = Omit<NetworkSyncBody, 'generation'>;
 
@@ -183,6 +185,20 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       };
       if (n.dns_domain) spec.dns_domain = n.dns_domain;
       if (snap.dhcpLeaseSeconds) spec.lease_seconds = snap.dhcpLeaseSeconds;
+      // The metadata proxy in this namespace: every server port's IPv4 address on a
+      // DHCP subnet of the network, with its server and project (Neutron's metadata
+      // agent finds the same through the port's device_id and tenant).
+      if (snap.metadataService !== false) {
+        spec.metadata = {
+          instances: snap.ports
+            .filter((p) => p.network_id === n.id && p.device_owner.startsWith('compute:') && p.device_id && p.project_id)
+            .flatMap((p) =>
+              p.fixed_ips
+                .filter((f) => dsubIds.has(f.subnet_id) && IPV4.test(f.ip_address))
+                .map((f) => ({ ip_address: f.ip_address, instance_id: p.device_id, project_id: p.project_id })),
+            ),
+        };
+      }
       dhcp.push(spec);
     }
 

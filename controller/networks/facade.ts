@@ -9,6 +9,7 @@ import { networksRepo } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type PortRow } from './ports.repo.js';
 import { createPortTx, deletePortTx, getPort as getVisiblePort, requirePortableNetwork } from './ports.service.js';
 import { groupsRepo } from './secgroups.repo.js';
+import { subnetsRepo } from './subnets.repo.js';
 import { ensureDefaultGroup } from './secgroups.service.js';
 import type { NetworkSyncer } from './sync.js';
 import type { Dispatcher } from '../agents/index.js';
@@ -165,6 +166,33 @@ export function createNetworkFacade(
     getPort(portId) {
       const p = portsRepo.get(s.db, portId);
       return p ? info(p) : null;
+    },
+
+    subnetsOf(ids) {
+      return ids.flatMap((id) => {
+        const sn = subnetsRepo.get(s.db, id);
+        return sn
+          ? [
+              {
+                id: sn.id,
+                network_id: sn.network_id,
+                ip_version: sn.ip_version,
+                cidr: sn.cidr,
+                gateway_ip: sn.gateway_ip,
+                enable_dhcp: sn.enable_dhcp,
+                dns_nameservers: sn.dns_nameservers,
+                host_routes: sn.host_routes,
+                ipv6_address_mode: sn.ipv6_address_mode,
+              },
+            ]
+          : [];
+      });
+    },
+
+    servesDhcp(host, networkId) {
+      return portsRepo
+        .where(s.db, { network_id: networkId, device_owner: 'network:dhcp' })
+        .some((p) => p.binding_host_id === host);
     },
 
     resync(force = true) {

@@ -137,6 +137,28 @@ export const NetworkData = Type.Object({
 });
 export type NetworkData = Static<typeof NetworkData>;
 
+/** What the EC2 meta-data tree needs beyond meta_data.json (Nova's get_ec2_metadata). */
+export const Ec2Data = Type.Object(
+  {
+    /** i-<8 hex digits>, from the instance's sequence number. */
+    instance_id: Type.String({ maxLength: 32 }),
+    /** ami-<8 hex digits>, from the image's sequence number (ami-00000000 when booted from a volume). */
+    ami_id: Type.String({ maxLength: 32 }),
+    reservation_id: Type.String({ maxLength: 64 }),
+    /** The flavor's name. */
+    instance_type: Type.String({ maxLength: 255 }),
+    /** The first fixed IPv4 address ('' when none). */
+    local_ipv4: Type.String({ maxLength: 45 }),
+    /** The first floating address ('' when none). */
+    public_ipv4: Type.String({ maxLength: 45 }),
+    security_groups: Type.Array(Type.String({ maxLength: 255 })),
+    /** {ami: 'vda', root: '/dev/vda', ...}. */
+    block_device_mapping: Type.Record(Type.String(), Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type Ec2Data = Static<typeof Ec2Data>;
+
 /** What goes on the config drive (ISO 9660, label config-2). */
 export const ConfigDriveSpec = Type.Object(
   {
@@ -146,6 +168,8 @@ export const ConfigDriveSpec = Type.Object(
     network_data: NetworkData,
     /** vendor_data.json content (opaque to Nova too); {} when none. */
     vendor_data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** The EC2 tree's data (ec2/<version>/meta-data.json on the drive); absent: no ec2/ folder. */
+    ec2: Type.Optional(Ec2Data),
   },
   { additionalProperties: false },
 );

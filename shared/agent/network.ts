@@ -140,6 +140,17 @@ export const DhcpHost = Type.Object(
 );
 export type DhcpHost = Static<typeof DhcpHost>;
 
+/** An instance the metadata proxy of a network serves: its fixed address there, its id and project. */
+export const MetadataInstance = Type.Object(
+  {
+    ip_address: IpAddress,
+    instance_id: Type.String({ minLength: 1, maxLength: 64 }),
+    project_id: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type MetadataInstance = Static<typeof MetadataInstance>;
+
 /** A DHCP server for one network (dnsmasq in its own namespace). */
 export const DhcpSpec = Type.Object(
   {
@@ -153,6 +164,12 @@ export const DhcpSpec = Type.Object(
     mtu: Type.Integer({ minimum: 68, maximum: 9000 }),
     dns_domain: Type.Optional(Type.String({ maxLength: 255 })),
     lease_seconds: Type.Optional(Type.Integer({ minimum: 120 })),
+    /**
+     * Present: serve the metadata service at 169.254.169.254 in this namespace (the
+     * address on the namespace's interface, a route to it via the DHCP port's address
+     * in DHCP option 121) to these instances, identified by their address.
+     */
+    metadata: Type.Optional(Type.Object({ instances: Type.Array(MetadataInstance) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
