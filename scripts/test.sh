@@ -30,6 +30,9 @@ npx vitest run --project unit --reporter=default --reporter=json --outputFile.js
 step "test guest image (the compute, network and volume system tests boot it)"
 scripts/build-test-image.sh
 
+step "Debian cloud image (scripts/cloud-image/cloud-image.system.test.ts boots it; reused from /var/cache/homestack/cloud-image when its inputs are unchanged)"
+scripts/build-cloud-image.sh
+
 step "system tests"
 SYSTEM_TESTS=1 npx vitest run --project system --reporter=default --reporter=json --outputFile.json="$out/system.json"
 
