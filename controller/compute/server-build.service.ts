@@ -446,7 +446,7 @@ export function instanceSpec(
     ...(image ? { image } : {}),
     ...(bootVol ? { boot_volume: { volume_id: bootVol.volume_id, connection: bootVol.connection } } : {}),
     nics,
-    config_drive: cd,
+    config_drive: inst.config_drive === 'True' ? cd : null,
     ...(bus === 'virtio' || bus === 'scsi' || bus === 'ide' || bus === 'sata' ? { virt: { disk_bus: bus } } : {}),
   };
 }

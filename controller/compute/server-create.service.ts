@@ -209,9 +209,10 @@ export function createServers(
   const sgs = (s.security_groups ?? [{ name: 'default' }]).map((g) => ({ name: g.name }));
   const adminPass = s.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
-  // Homestack has no metadata service: every server gets a config drive (Nova's
-  // force_config_drive), so the document says so whatever was asked.
-  const configDrive = 'True';
+  // Nova's force_config_drive (on by default); otherwise the drive only when asked for.
+  // The document shows 'True' or '' as Nova's does.
+  const asked = s.config_drive === true || (typeof s.config_drive === 'string' && /^(true|1|yes|on|t|y)$/i.test(s.config_drive));
+  const configDrive = ctx.config.compute.force_config_drive || asked ? 'True' : '';
 
   const tx = ctx.db.transaction((): Instance[] => {
     const count = checkInstanceQuota(ctx, projectId, { cores: flavor.vcpus, ram: flavor.ram }, minCount, maxCount);

@@ -271,3 +271,28 @@ describe('a host that goes down during a spawn', () => {
     expect(ev.find((e: any) => e.result === 'Error').traceback).toContain('HostDown: host first went down during the spawn');
   });
 });
+
+describe('config drive (force_config_drive)', () => {
+  it('is forced by default; with force_config_drive = false only a server that asks gets one', async () => {
+    await c.close();
+    c = await computeCloud({ force_config_drive: false });
+    c.host({ name: 'cmp1' });
+    const flavor = await c.flavor('small');
+    const image = await c.image('cirros');
+    const net = await c.network('n1', '10.9.0.0/24');
+    const plain = await boot(c.admin, { name: 'plain', imageRef: image, flavorRef: flavor, networks: [{ uuid: net }] });
+    const asked = await boot(c.admin, {
+      name: 'asked',
+      imageRef: image,
+      flavorRef: flavor,
+      networks: [{ uuid: net }],
+      config_drive: true,
+    });
+    await c.settle();
+    const show = async (id: string) => (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server;
+    expect((await show(plain.body.server.id)).config_drive).toBe('');
+    expect((await show(asked.body.server.id)).config_drive).toBe('True');
+    expect(c.gw.domains.get(plain.body.server.id)!.spec!.config_drive).toBeNull();
+    expect(c.gw.domains.get(asked.body.server.id)!.spec!.config_drive!.ec2!.instance_type).toBe('small');
+  });
+});

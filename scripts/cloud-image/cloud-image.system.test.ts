@@ -77,7 +77,9 @@ describe.skipIf(!!SKIP)('Debian cloud image on a real cloud', () => {
   };
 
   beforeAll(async () => {
-    c = await RealCloud.start({ controllerCompute: ['ram_allocation_ratio = 4'] });
+    // No config drive (force_config_drive = false, none asked for): cloud-init must find everything
+    // at the metadata service (the config drive path is the default and cloud-guest.sh's).
+    c = await RealCloud.start({ controllerCompute: ['ram_allocation_ratio = 4', 'force_config_drive = false'] });
     const { networkId } = await c.basics();
     await c.host.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'key')]);
     const kp = await c.api('POST', '/compute/v2.1/os-keypairs', {

@@ -83,6 +83,11 @@ export const ControllerConfigSchema = Type.Object(
       build_timeout_s: Int(1800, 10, 'a spawn not answered within this time fails the attempt (the domain is destroyed)'),
       sync_power_state_s: Int(60, 0, 'seconds between power-state syncs with the compute agents (0 = never)'),
       default_availability_zone: Str('nova', 'zone of hosts that report none'),
+      force_config_drive: Type.Boolean({
+        default: true,
+        description:
+          "Nova's force_config_drive: every server gets a config drive; false: only servers created with config_drive true (the others read the metadata service)",
+      }),
       quota_instances: Int(10, -1, 'default per-project quota (-1 = unlimited)'),
       quota_cores: Int(20, -1),
       quota_ram: Int(
