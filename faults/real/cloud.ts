@@ -93,7 +93,14 @@ export class RealCloud {
 
   static async start(o: RealCloudOptions = {}): Promise<RealCloud> {
     const c = new RealCloud(o);
-    await c.setUp();
+    try {
+      await c.setUp();
+    } catch (e) {
+      // The caller never gets the cloud to close: take down what was made (namespaces,
+      // daemons, tgtd) instead of leaving it running on the shared machine.
+      if (process.env.KEEP_TEST_DIRS !== '1') await c.close().catch(() => {});
+      throw e;
+    }
     return c;
   }
 
