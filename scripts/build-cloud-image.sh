@@ -15,8 +15,9 @@
 # cloud-init's default user is `debian` (Debian's cloud-init package sets it), with the
 # datasources ConfigDrive and OpenStack; growpart grows the root partition to the disk.
 #
-# Reuse: nothing is done when the image exists and its inputs (this script and
-# scripts/cloud-image/) hash to the value stored beside it (debian-12-cloud.inputs).
+# Reuse: nothing is done when the image exists and its inputs (this script,
+# scripts/cloud-image/packages.txt and files/) hash to the value stored beside it
+# (debian-12-cloud.inputs).
 # A built image is also kept in $HOMESTACK_CLOUD_IMAGE_CACHE (default
 # /var/cache/homestack/cloud-image; empty: no cache), so a fresh clone on the same
 # machine (CI) copies it instead of building it again.
@@ -41,9 +42,10 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 FORCE=0; [ "${1:-}" = --force ] && FORCE=1
 
-# The inputs: this script and every file of scripts/cloud-image (paths and contents).
+# The inputs: this script, the package list and the files laid over the root (paths and
+# contents); not the tests beside them.
 STAMP=$( { sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1
-           (cd "$GUEST" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } | sha256sum | cut -d' ' -f1)
+           (cd "$GUEST" && find packages.txt files -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } | sha256sum | cut -d' ' -f1)
 
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
