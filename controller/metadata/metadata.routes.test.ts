@@ -149,9 +149,11 @@ describe('metadata API (controller) behind the metadata proxy (agent)', () => {
     const p = `http://127.0.0.1:${proxyPort}/openstack/latest/password`;
     expect(await (await fetch(p)).text()).toBe('');
     expect((await fetch(p, { method: 'POST', body: 'x'.repeat(257) })).status).toBe(400);
-    expect((await fetch(p, { method: 'POST', body: 'encrypted-pw' })).status).toBe(200);
+    expect(
+      (await fetch(p, { method: 'POST', body: '{"x": "encrypted-pw"}', headers: { 'content-type': 'application/json' } })).status,
+    ).toBe(200);
     expect((await fetch(p, { method: 'POST', body: 'again' })).status).toBe(409);
-    expect(await (await fetch(p)).text()).toBe('encrypted-pw');
+    expect(await (await fetch(p)).text()).toBe('{"x": "encrypted-pw"}'); // the body as sent, whatever its type
   });
 
   it('gives an address that is no instance of the network nothing, without asking the controller', async () => {

@@ -39,7 +39,8 @@ function fail(reply: FastifyReply, code: number, title: string, explanation: str
 export function metadataPlugin(deps: ServiceDeps): FastifyPluginAsync {
   return async (app) => {
     const servers = new ServersRepo(deps.db);
-    // The guest's body (a password) as text, whatever it calls itself.
+    // The guest's body (a password) as text, whatever it calls itself (JSON included).
+    app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
       const auth = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '')?.[1];
