@@ -9,7 +9,7 @@ import {
   signInstanceId,
   TENANT_ID_HEADER,
 } from '../../shared/metadata/signature.js';
-import { listenInNetns, type NetnsListener } from '../../shared/tools/netns-listen.js';
+import { listenInNetns, type NetnsListener } from '../../shared/exec/netns-listen.js';
 
 /**
  * The metadata service as guests see it: http://169.254.169.254 in each network's DHCP

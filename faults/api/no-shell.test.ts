@@ -9,7 +9,7 @@ import { makeRunner } from '../../shared/exec/run.js';
  * and a hostile argument arrives as one literal argv element.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const ALLOWED = new Set(['shared/exec/run.ts', 'shared/exec/daemon.ts']);
+const ALLOWED = new Set(['shared/exec/run.ts', 'shared/exec/daemon.ts', 'shared/exec/netns-listen.ts']);
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

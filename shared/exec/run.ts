@@ -96,7 +96,7 @@ export interface RunLogger {
   debug(obj: object, msg?: string): void;
 }
 
-const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const TOOL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function redactArgs(args: readonly string[], redact: readonly string[] | undefined): string[] {
   if (!redact?.length) return [...args];
@@ -116,7 +116,7 @@ export function makeRunner(log?: RunLogger): Runner {
         cmd,
         args as string[],
         {
-          env: { PATH, LC_ALL: 'C', LANG: 'C', ...o.env },
+          env: { PATH: TOOL_PATH, LC_ALL: 'C', LANG: 'C', ...o.env },
           timeout: o.timeoutMs ?? 30_000,
           killSignal: 'SIGKILL',
           maxBuffer: 16 * 1024 * 1024,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { TOOL_PATH } from './run.js';
 
 /**
  * A TCP listening socket inside a network namespace, owned by this process.
@@ -31,8 +32,8 @@ s.listen({ host, port, exclusive: true }, () => {
 export function listenInNetns(ns: string, host: string, port: number, timeoutMs = 10_000): Promise<NetnsListener> {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ns)) return Promise.reject(new Error(`bad namespace name ${ns}`));
   return new Promise((resolve, reject) => {
-    // The same PATH as shared/exec/run.ts gives every tool (the agent's own may lack sbin).
-    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' };
+    // The same PATH as every tool run by run.ts (the agent's own may lack sbin).
+    const env = { PATH: TOOL_PATH, LC_ALL: 'C', LANG: 'C' };
     const ipPath = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
     const child = spawn(ipPath, ['netns', 'exec', ns, process.execPath, '-e', CHILD, host, String(port)], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
