@@ -149,7 +149,7 @@ export class FakeHypervisor implements HypervisorDriver {
     return this.state(uuid, i);
   }
 
-  async powerOff(uuid: string) {
+  async powerOff(uuid: string, _o?: { timeoutSec: number }) {
     const i = this.must(uuid);
     const forced = i.power === 'paused';
     i.power = 'shut off';

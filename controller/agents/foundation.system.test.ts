@@ -36,13 +36,18 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, everyMs = 200): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const t0 = Date.now();
   let last: unknown;
   while (Date.now() - t0 < timeoutMs) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, null | undefined | false | 0 | ''>;
     } catch (e) {
       last = e;
     }

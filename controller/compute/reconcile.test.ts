@@ -106,10 +106,10 @@ describe('recovery of many interrupted builds', () => {
     // Each destroy waits on the host (behind the spawn it supersedes) for 300 ms.
     const destroy = c.gw.destroy.bind(c.gw);
     const statesDuringDestroy: string[] = [];
-    c.gw.destroy = async (host, uuid, requestId) => {
+    c.gw.destroy = async (host, uuid) => {
       statesDuringDestroy.push(c.ctx.servers.get(uuid)!.vm_state);
       await new Promise((r) => setTimeout(r, 300));
-      return destroy(host, uuid, requestId);
+      return destroy(host, uuid);
     };
     const { recoverInterrupted } = await import('./reconcile.js');
     const t0 = Date.now();
@@ -150,9 +150,9 @@ describe('strays of instances the controller knows', () => {
     c.gw.domains.set(unknown, { host: 'rc4', power: 1 });
     const destroyed: string[] = [];
     const destroy = c.gw.destroy.bind(c.gw);
-    c.gw.destroy = async (h, uuid, requestId) => {
+    c.gw.destroy = async (h, uuid) => {
       destroyed.push(uuid);
-      return destroy(h, uuid, requestId);
+      return destroy(h, uuid);
     };
     const rep = await reconcileHost(c.ctx, host, await c.gw.listInstances(host), 60_000, [half]);
     expect([...rep.destroyed].sort()).toEqual([id, half].sort());
