@@ -40,13 +40,6 @@ const run = async (cmd: string, args: string[], timeout = 60_000) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const REQUIRED = (process.env.REQUIRED_SYSTEM_TESTS ?? '').split(',').includes('test-image');
-describe.runIf(!!SKIP && REQUIRED)('homestack test guest image (required)', () => {
-  it('has what it needs', () => {
-    throw new Error(`REQUIRED_SYSTEM_TESTS names test-image, but ${SKIP}`);
-  });
-});
-
 describe.skipIf(!!SKIP)('homestack test guest image', () => {
   let dir = '';
   let qemu: ChildProcess | undefined;
