@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { defineRoute } from '../../shared/agent/contract.js';
+import { Value } from 'typebox/value';
+import { defineRoute, type AgentRoute } from '../../shared/agent/contract.js';
 import { Echo, EchoLog, Health } from '../../shared/agent/host.js';
 import { ServiceUnavailable } from '../../shared/errors/index.js';
 import { buildAgentApp } from './app.js';
@@ -125,5 +126,24 @@ describe('agent app', () => {
   it('every host descriptor is served and its reply validates (contract)', async () => {
     const a = agent();
     expect(a.routes).toEqual([Health.name, Echo.name, EchoLog.name]);
+    const bodies = new Map<AgentRoute, unknown>([
+      [Health, {}],
+      [Echo, { message: 'contract' }],
+      [EchoLog, {}],
+    ]);
+    for (const route of [Health, Echo, EchoLog] as AgentRoute[]) {
+      const get = route.method === 'GET';
+      const r = await a.fastify.inject({
+        method: route.method,
+        url: route.url,
+        headers: { ...auth, ...(get ? {} : { 'content-type': 'application/json' }) },
+        ...(get ? {} : { payload: JSON.stringify(bodies.get(route)) }),
+      });
+      expect(r.statusCode, `${route.name}: ${r.body}`).toBe(200);
+      expect(Value.Check(route.reply, r.json()), `${route.name}: ${r.body}`).toBe(true);
+    }
+    // The echo was recorded and the log says so, in the contract's shape.
+    const log = await a.fastify.inject({ url: '/v1/echo', headers: auth });
+    expect(log.json().calls.map((c: { message: string }) => c.message)).toEqual(['contract']);
   });
 });

@@ -7,6 +7,7 @@ import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerConfigSchema } from '../../shared/config/controller.js';
 import { worstCaseDownS } from '../jobs/agent-health.js';
+import { downBoundS } from '../jobs/testing/down-bound.js';
 import { NODE_FLAGS } from '../cli/aio/services.js';
 
 /**
@@ -21,6 +22,10 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const RUN = `t${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const DIR = `/tmp/${RUN}-foundation`;
 const HOST = `${RUN}-h1`;
+const HEARTBEAT_S = 2;
+const MISSED = 3;
+/** Idle RSS above this fails (README: controller 95–102 MB, agent without roles 85–93 MB). */
+const IDLE_RSS_MAX_MB = 150;
 const SECRET_FILE = join(DIR, 'agent.key');
 
 function freePort(): Promise<number> {
@@ -147,8 +152,8 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
         '[log]',
         'level = "info"',
         '[agents]',
-        'heartbeat_s = 2',
-        'down_after_missed = 3',
+        `heartbeat_s = ${HEARTBEAT_S}`,
+        `down_after_missed = ${MISSED}`,
         'dispatch_backoff_max_s = 2',
         '',
       ].join('\n'),
@@ -162,7 +167,7 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
         `data_dir = "${DIR}/agent"`,
         `controller_url = "http://127.0.0.1:${ctlPort}"`,
         `credential_file = "${SECRET_FILE}"`,
-        'heartbeat_s = 2',
+        `heartbeat_s = ${HEARTBEAT_S}`,
         '[listen]',
         'host = "127.0.0.1"',
         `port = ${agentPort}`,
@@ -216,9 +221,9 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     );
   });
 
-  it('the default configuration marks a dead agent down within 35 s', () => {
+  it("the default configuration's worst case is the README's 32 s (10 s × 3 + the 2 s check)", () => {
     const d = Value.Default(ControllerConfigSchema, {}) as { agents: { heartbeat_s: number; down_after_missed: number } };
-    expect(worstCaseDownS(d.agents.heartbeat_s, d.agents.down_after_missed)).toBeLessThanOrEqual(35);
+    expect(worstCaseDownS(d.agents.heartbeat_s, d.agents.down_after_missed)).toBe(32);
   });
 
   it('an agent registers and heartbeats', async () => {
@@ -250,23 +255,28 @@ describe.skipIf(!ENABLED)('foundation: controller and agent processes', () => {
     expect(ok.body.hostname).toBe(HOST);
   });
 
-  it('idle RSS of controller and agent', async () => {
+  it(`idle RSS of controller and agent: each under ${IDLE_RSS_MAX_MB} MB`, async () => {
     await sleep(3000);
     const c = rssMb(controller!);
     const a = rssMb(agent!);
     console.log(`idle RSS: controller ${c} MB, agent ${a} MB`);
     writeFileSync('/tmp/homestack-idle-rss.txt', `controller ${c} MB\nagent ${a} MB\n`);
-    expect(c).toBeGreaterThan(0);
-    expect(a).toBeGreaterThan(0);
+    // A Node process with fastify and SQLite loaded is never below ~30 MB: less means the
+    // wrong process or field was read.
+    for (const mb of [c, a]) {
+      expect(mb).toBeGreaterThan(30);
+      expect(mb).toBeLessThan(IDLE_RSS_MAX_MB);
+    }
   });
 
-  it('kill -9 of the agent makes the host down within 35 s, and a restart makes it up', async () => {
+  it(`kill -9 of the agent makes the host down within the configured worst case (${HEARTBEAT_S} s × ${MISSED} + 2 s check), and a restart makes it up`, async () => {
     await kill9(agent);
     const t0 = Date.now();
-    await until('the host to be down', () => hostRow()?.state === 'down', 35_000);
+    const bound = downBoundS(HEARTBEAT_S, MISSED);
+    await until('the host to be down', () => hostRow()?.state === 'down', (bound + 5) * 1000);
     const s = (Date.now() - t0) / 1000;
-    console.log(`host down ${s.toFixed(1)} s after kill -9 (heartbeat 2 s × 3 missed)`);
-    expect(s).toBeLessThanOrEqual(35);
+    console.log(`host down ${s.toFixed(1)} s after kill -9 (heartbeat ${HEARTBEAT_S} s × ${MISSED} missed; bound ${bound} s)`);
+    expect(s).toBeLessThanOrEqual(bound);
     agent = startProc('agent');
     await until('the host to be up again', () => hostRow()?.state === 'up', 15_000);
   });

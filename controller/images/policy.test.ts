@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../http/auth.js';
 import { PolicyEngine } from '../identity/policy.js';
@@ -43,7 +45,18 @@ describe("image policy defaults on identity's engine", () => {
     expect(p.allowed('image:add_image', ctx('pa', ['reader']), owner)).toBe(false);
   });
 
-  it('registers a rule for every action the service enforces', () => {
-    expect(Object.keys(IMAGE_RULES).every((k) => k.startsWith('image:'))).toBe(true);
+  it('registers a rule for every action the service enforces, and no rule nothing enforces', () => {
+    // The actions the image service's code enforces: `enforce('x', …)` (prefixed with
+    // image: by ImagesService.enforce) and literal 'image:x' checks.
+    const dir = import.meta.dirname;
+    const enforced = new Set<string>();
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts') && n !== 'policy.ts')) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      for (const m of src.matchAll(/\benforce\('([a-z_]+)'/g)) enforced.add(`image:${m[1]}`);
+      for (const m of src.matchAll(/'(image:[a-z_]+)'/g)) enforced.add(m[1]!);
+    }
+    expect(enforced.size).toBeGreaterThan(10);
+    expect([...enforced].filter((a) => !(a in IMAGE_RULES))).toEqual([]);
+    expect(Object.keys(IMAGE_RULES).filter((a) => !enforced.has(a))).toEqual([]);
   });
 });

@@ -1,7 +1,30 @@
-import { describe, expect, it } from 'vitest';
+import type { FastifyBaseLogger } from 'fastify';
 import cron from 'node-cron';
+import { Value } from 'typebox/value';
+import { describe, expect, it } from 'vitest';
+import type { RegisterBody } from '../../shared/agent/host.js';
+import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
+import { HostRegistry } from '../agents/registry.js';
+import { migrate } from '../db/migrate.js';
+import { openDb } from '../db/open.js';
 import { everySeconds } from './cron.js';
-import { worstCaseDownS } from './agent-health.js';
+import { AGENT_HEALTH_EVERY_S, agentHealthJob, worstCaseDownS } from './agent-health.js';
+
+const SECRET = 'cron-test-secret-0123456789';
+const REG: RegisterBody = {
+  hostname: 'n1',
+  roles: [],
+  vcpus: 2,
+  memory_mb: 1000,
+  disk_gb: 10,
+  hypervisor_type: 'QEMU',
+  agent_version: '0.1.0',
+  api_version: 1,
+  agent_url: 'http://127.0.0.1:1',
+  tunnel_ip: '127.0.0.1',
+  capabilities: { roles: {}, unavailable_roles: {} },
+  usage: { load1: 0, memory_mb_total: 1000, memory_mb_used: 1, disk_gb_total: 10, disk_gb_used: 1, uptime_s: 1, roles: {} },
+};
 
 describe('jobs', () => {
   it('builds valid node-cron expressions that never wait longer than asked', () => {
@@ -10,8 +33,43 @@ describe('jobs', () => {
     expect(everySeconds(7)).toBe('0,7,14,21,28,35,42,49,56 * * * * *');
   });
 
-  it('a dead agent is down within 35 s with the defaults (10 s × 3 + the 2 s check)', () => {
-    expect(worstCaseDownS(10, 3)).toBe(32);
+  it('with the defaults, a dead agent is marked down by the agent-health job no sooner than 30 s and no later than worstCaseDownS (32 s) after its last beat, whatever the phase', () => {
+    const config = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
+    const { heartbeat_s: hb, down_after_missed: missed } = config.agents;
+    expect([hb, missed]).toEqual([10, 3]); // the defaults the README's figure is about
+    const bound = worstCaseDownS(hb, missed);
+    expect(bound).toBe(32);
+    const silent = { warn() {} } as unknown as FastifyBaseLogger;
+    const seen: number[] = [];
+    // The last beat lands anywhere between two runs of the job (every 0.1 s of its period).
+    for (let phaseMs = 0; phaseMs < AGENT_HEALTH_EVERY_S * 1000; phaseMs += 100) {
+      const db = openDb(':memory:');
+      migrate(db);
+      const t0 = Date.parse('2026-11-22T08:00:00Z');
+      let now = t0 + phaseMs;
+      const hosts = new HostRegistry(db, config, () => new Date(now));
+      hosts.enrol({ name: 'n1', agentUrl: 'http://127.0.0.1:1', secret: SECRET });
+      hosts.register(SECRET, REG); // the last beat
+      const lastBeat = now;
+      const job = agentHealthJob(hosts, silent);
+      // The job fires on its cron ticks: every AGENT_HEALTH_EVERY_S seconds from t0.
+      let downAt = 0;
+      for (let tick = t0; tick < t0 + 120_000 && !downAt; tick += AGENT_HEALTH_EVERY_S * 1000) {
+        if (tick < lastBeat) continue;
+        now = tick;
+        job.run();
+        if (hosts.get('n1').state === 'down') downAt = tick;
+      }
+      expect(downAt, `phase ${phaseMs} ms: never marked down`).toBeGreaterThan(0);
+      const s = (downAt - lastBeat) / 1000;
+      expect(s, `phase ${phaseMs} ms`).toBeGreaterThanOrEqual(hb * missed);
+      expect(s, `phase ${phaseMs} ms`).toBeLessThanOrEqual(bound);
+      seen.push(s);
+      db.close();
+    }
+    // And the job's schedule is the period the bound assumes.
+    expect(agentHealthJob({} as HostRegistry, silent).schedule).toBe(everySeconds(AGENT_HEALTH_EVERY_S));
+    expect(Math.max(...seen)).toBeGreaterThan(bound - 0.2); // the worst case is reached, not just bounded
   });
 });
 

@@ -95,7 +95,7 @@ describe('allocation in a subnet', () => {
     expect(nextFree(s, used)).toBe('10.9.0.3');
   });
 
-  it('stays cheap on a huge IPv6 pool', () => {
+  it('hands out the first free address of a /64 pool (2^64 addresses) without materialising the pool', () => {
     const v6 = {
       id: 's6',
       network_id: 'n',

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downBoundS } from '../../controller/jobs/testing/down-bound.js';
 import { ProcessCloud, processesEnabled } from './harness.js';
 import { sleep, until } from './util.js';
 
 /**
  * Issue 11, scenario 2 (part): kill -9 of a real agent process (built dist/) while an
  * operation is in flight on it, with the DEFAULT heartbeat settings (10 s × 3 missed):
- * the host must be down within 35 s (measured), the operation must not be lost nor run
+ * the host must be down within the default worst case (32 s, measured), the operation must not be lost nor run
  * twice, and it completes when the agent returns. The agent has no roles, so no guest
  * boot or volume attach is interrupted here (see faults/README.md).
  */
@@ -37,7 +38,7 @@ describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default he
     await c.close();
   });
 
-  it('the host is down within 35 s of kill -9 mid-operation; the operation completes once when the agent returns', async () => {
+  it('the host is down within the default worst case (10 s × 3 + 2 s check) of kill -9 mid-operation; the operation completes once when the agent returns', async () => {
     const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
     // An operation the agent holds for 20 s, so it is surely running on the agent when killed.
     const en = cli('ops', 'echo', HOST, `${RUN}-in-flight`, '--delay-ms', '20000');
@@ -50,7 +51,7 @@ describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default he
     await until('the host to be down', () => hostState() === 'down', 40_000, 250);
     const downS = (Date.now() - t0) / 1000;
     figures.host_down_s = downS;
-    expect(downS).toBeLessThanOrEqual(35);
+    expect(downS).toBeLessThanOrEqual(downBoundS(10, 3));
     // While down: the operation is neither lost nor marked done.
     expect(['pending', 'sending']).toContain(opRow(opId).state);
     // A second operation queued while the host is down.

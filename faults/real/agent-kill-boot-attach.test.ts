@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { downBoundS } from '../../controller/jobs/testing/down-bound.js';
 import { realCloudLifecycle, realCloudUnavailable, type RealCloud } from './cloud.js';
 import { sleep, until } from '../processes/util.js';
 
@@ -7,7 +8,8 @@ import { sleep, until } from '../processes/util.js';
  * and tgtd are its own gets kill -9
  * - during boots: 8 server creates, killed while several are half made on the host
  *   (instance directories written, domains being defined or started). With the DEFAULT
- *   heartbeat (10 s × 3) the host must be marked down within 35 s; the builds must not
+ *   heartbeat (10 s × 3) the host must be marked down within the worst case of that
+ *   configuration (32 s, plus 1 s of polling slack); the builds must not
  *   hang; once the agent is back, what the host holds (domains, instance directories, OVS
  *   taps) must equal the database's servers on it — whatever the killed spawns left
  *   (QEMU survives its agent) is removed by the controller's reconciliation, not by the
@@ -75,7 +77,7 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
     );
   };
 
-  it('boots: host down within 35 s, no build hangs, and what the killed spawns left is cleaned up', async () => {
+  it('boots: host down within the default worst case (10 s × 3 + 2 s check), no build hangs, and what the killed spawns left is cleaned up', async () => {
     const ids: string[] = [];
     for (let i = 0; i < N; i++) ids.push(await create(`b${i}`));
     // Kill while spawns are under way on the host.
@@ -100,7 +102,7 @@ describe.skipIf(Boolean(why))('agent kill -9 during real boots and attaches', ()
     await c.waitHost('down', 40_000);
     const downS = (Date.now() - tKill) / 1000;
     figures.host_down_after_kill_s = downS;
-    expect(downS).toBeLessThanOrEqual(35);
+    expect(downS).toBeLessThanOrEqual(downBoundS(10, 3));
     const whileDown = await Promise.all(ids.map(server));
     figures.boot_while_down = count(whileDown.map((s) => s.status));
     const tBack = Date.now();
