@@ -1,15 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { expectGolden } from '../../shared/testing/golden.js';
 import { buildDomainXml, diskXml, iscsiSecretXml, type DomainConfig } from './domain-xml.js';
 import { nextVirtioTarget, readDomainXml } from './domain-read.js';
 import { parseXml } from './xml.js';
 
-const golden = (name: string, actual: string) => {
-  const p = new URL(`./testdata/${name}`, import.meta.url).pathname;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(p, actual);
-  if (!existsSync(p)) throw new Error(`golden file ${name} missing: run with UPDATE_GOLDEN=1`);
-  expect(actual).toBe(readFileSync(p, 'utf8'));
-};
+const golden = (name: string, actual: string) => expectGolden(new URL(`./testdata/${name}`, import.meta.url).pathname, actual);
 
 const UUID = '285450bd-5d75-4eac-a425-0c8dca9c4fe2';
 const PORT = '10011000-0000-4000-8000-000000000011';

@@ -5,6 +5,7 @@ import { floodPlan, tunnelPortName, isTunnelPort } from './tunnels.js';
 import { inV4Cidr, parseV4Cidr } from '../../shared/util/ip.js';
 import { portRangeMasks } from './flows.js';
 import type { PortSpec, SecurityGroupSpec } from '../../shared/agent/network.js';
+import { expectGolden } from '../../shared/testing/golden.js';
 
 const SG = '5a000000-0000-4000-8000-000000000000';
 const SGB = '5b000000-0000-4000-8000-000000000000';
@@ -158,7 +159,7 @@ describe('flow rendering', () => {
     const out = renderFlows(model, { int: 'br-int', tun: 'br-tun' });
     expect([...out.keys()]).toEqual(['br-int', 'br-tun', 'br-ex']);
     const text = [...out].map(([b, lines]) => `# ${b}\n${lines.join('\n')}\n`).join('');
-    await expect(text).toMatchFileSnapshot('./testdata/flows-two-networks.golden');
+    expectGolden(new URL('./testdata/flows-two-networks.golden', import.meta.url).pathname, text);
     // flooding only within a network, to its own peers
     expect(out.get('br-tun')!.filter((l) => l.includes('table=22,priority=1'))).toEqual([
       `cookie=0x${cookie.toString(16)},table=22,priority=1,dl_vlan=1,actions=pop_vlan,set_field:0x3e9->tun_id,output:2,output:3`,
