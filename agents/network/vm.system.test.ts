@@ -1,15 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { VifSpec } from '../../shared/agent/compute.js';
+import { makeRunner } from '../../shared/exec/run.js';
+import { buildDomainXml } from '../compute/domain-xml.js';
+import { nicOf } from '../compute/libvirt-devices.js';
 import { OvsDriver } from './ovs.js';
 import { MultiHost, type SimHost } from './testing/harness.js';
 import { hostA, hostB, ID, IP, MAC } from './testing/scenario.js';
 
 /**
- * Real guests: the project's test image (build/test-image, direct kernel boot under TCG)
- * on two simulated hosts, each with its own libvirtd, plugged the production way
- * (`<virtualport type='openvswitch'>` with the port id, tap named tap+port[:11], host
- * checksum offload off). The network agent's OVS driver binds the taps, DHCP serves the
+ * Real guests: the project's test image (build/test-image/homestack-guest.qcow2 under
+ * TCG) on two simulated hosts, each with its own libvirtd, defined with the compute
+ * driver's own domain XML (buildDomainXml: `<virtualport type='openvswitch'>` with the
+ * port id, tap named tap+port[:11], host checksum offload off). The network agent's OVS driver binds the taps, DHCP serves the
  * guests (host B's guest across the tunnel), and a probe namespace on host A pings both.
  */
 const IMG = new URL('../../build/test-image/', import.meta.url).pathname;
@@ -17,32 +22,35 @@ const why =
   process.env.SYSTEM_TESTS !== '1'
     ? 'SYSTEM_TESTS=1 is not set'
     : (MultiHost.unavailable() ??
-      (!existsSync(join(IMG, 'vmlinuz'))
+      (!existsSync(join(IMG, 'homestack-guest.qcow2'))
         ? 'build/test-image is missing (scripts/build-test-image.sh)'
         : !existsSync('/usr/sbin/libvirtd')
           ? 'libvirtd is not installed'
           : null));
 if (why) console.log(`[skip] network agent real-guest system test: ${why}`);
 
-const domainXml = (name: string, portId: string, mac: string, dir: string) => `<domain type='qemu'>
-  <name>${name}</name><memory unit='MiB'>192</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd.gz</initrd>
-    <cmdline>console=ttyS0,115200n8</cmdline></os>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <interface type='bridge'>
-      <mac address='${mac}'/>
-      <source bridge='br-int'/>
-      <virtualport type='openvswitch'><parameters interfaceid='${portId}'/></virtualport>
-      <target dev='tap${portId.slice(0, 11)}'/>
-      <model type='virtio'/>
-      <driver name='qemu'><host csum='off'/></driver>
-    </interface>
-    <serial type='file'><source path='${dir}/${name}.log'/></serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-`;
+/**
+ * The guest's domain as the compute driver defines it: the product's buildDomainXml with
+ * its nicOf (tap name, `<virtualport type='openvswitch'>` with the port id, checksum
+ * offload off, MTU), a qcow2 overlay of the test image as root disk, the serial console
+ * logged to a file. No config drive: the guest's DHCP does not need one.
+ */
+const domainXml = (uuid: string, name: string, portId: string, mac: string, disk: string, consoleLog: string) =>
+  buildDomainXml({
+    uuid,
+    title: name,
+    virtType: 'qemu',
+    machine: 'pc',
+    arch: 'x86_64',
+    vcpus: 1,
+    memoryMb: 192,
+    cpuMode: 'host-model',
+    disks: [{ kind: 'file', path: disk, format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' }],
+    nics: [nicOf({ port_id: portId, mac, mtu: 1450 } as VifSpec)],
+    consoleLog,
+    vncListen: null,
+    meta: { createdAt: new Date().toISOString() },
+  });
 
 describe.skipIf(!!why)('real guests on two simulated hosts', () => {
   const mh = new MultiHost();
@@ -72,7 +80,19 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     await dA.init();
     await dB.init();
     mkdirSync(dir(), { recursive: true });
-    for (const f of ['vmlinuz', 'initrd.gz']) copyFileSync(join(IMG, f), join(dir(), f));
+    copyFileSync(join(IMG, 'homestack-guest.qcow2'), join(dir(), 'base.qcow2'));
+    for (const vm of ['vm1', 'vm2'])
+      await makeRunner()('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        'qcow2',
+        '-b',
+        join(dir(), 'base.qcow2'),
+        join(dir(), `${vm}.qcow2`),
+      ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -88,8 +108,15 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     expect((await probe.dhcp()).ip).toBe(IP.G4);
 
     const t0 = Date.now();
-    writeFileSync(join(dir(), 'vm1.xml'), domainXml(`${mh.prefix}-vm1`, ID.G1, MAC.G1, dir()));
-    writeFileSync(join(dir(), 'vm2.xml'), domainXml(`${mh.prefix}-vm2`, ID.G2, MAC.G2, dir()));
+    const logOf = (vm: string) => join(dir(), `${vm}.log`);
+    for (const [vm, port, mac] of [
+      ['vm1', ID.G1, MAC.G1],
+      ['vm2', ID.G2, MAC.G2],
+    ] as const)
+      writeFileSync(
+        join(dir(), `${vm}.xml`),
+        domainXml(randomUUID(), `${mh.prefix}-${vm}`, port, mac, join(dir(), `${vm}.qcow2`), logOf(vm)),
+      );
     await Promise.all([
       A.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm1.xml')], { timeoutMs: 240_000 }),
       B.run('virsh', ['-c', 'qemu:///system', 'create', join(dir(), 'vm2.xml')], { timeoutMs: 240_000 }),
@@ -103,7 +130,7 @@ describe.skipIf(!!why)('real guests on two simulated hosts', () => {
     expect(rb.ports).toContainEqual({ portId: ID.G2, status: 'ACTIVE' });
 
     const leaseOf = async (name: string) => {
-      const log = join(dir(), `${mh.prefix}-${name}.log`);
+      const log = logOf(name);
       for (let i = 0; i < 600; i++) {
         const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
         const m = /HOMESTACK-DHCP eth0 (\S+) router=(\S*) mtu=(\S*)/.exec(text);
