@@ -37,6 +37,29 @@ describe('agent idempotency store', () => {
     expect(runs).toBe(2);
   });
 
+  it('refuses an op id used by another route (409 OpIdReused), finished or still running, and does not run the work', async () => {
+    const s = new OpStore(':memory:');
+    let runs = 0;
+    const work = async () => {
+      runs += 1;
+      await new Promise((r) => setTimeout(r, 20));
+      return { status: 200, body: { n: runs } };
+    };
+    const first = s.run('op-3', 'compute.spawn', work, keepFinal);
+    const whileRunning = await s.run('op-3', 'host.health', work, keepFinal);
+    expect(whileRunning).toMatchObject({
+      status: 409,
+      body: { error: { code: 'OpIdReused', retryable: false } },
+      replayed: false,
+    });
+    expect(await first).toEqual({ status: 200, body: { n: 1 }, replayed: false });
+    const after = await s.run('op-3', 'host.health', work, keepFinal);
+    expect(after.status).toBe(409);
+    expect((after.body as { error: { message: string } }).error.message).toContain('compute.spawn');
+    expect(await s.run('op-3', 'compute.spawn', work, keepFinal)).toEqual({ status: 200, body: { n: 1 }, replayed: true });
+    expect(runs).toBe(1);
+  });
+
   it('prunes entries older than keepDays at start (here: all)', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hs-ops-')), 'operations.db');
     const a = new OpStore(path);

@@ -8,12 +8,23 @@ export interface StoredReply {
   body: unknown;
 }
 
+/** 409: the op id belongs to an operation of another route. */
+function opIdReused(id: string, route: string): StoredReply {
+  return {
+    status: 409,
+    body: {
+      error: { code: 'OpIdReused', message: `Operation id ${id} belongs to an operation of ${route}.`, retryable: false },
+    },
+  };
+}
+
 /**
  * The agent's memory of finished operations (idempotency by `X-Homestack-Op-Id`):
  *
  * - a finished op id is answered with the stored reply, without doing the work again;
  * - a repeat that arrives while the first delivery is still running awaits it and gets
  *   the same reply;
+ * - an op id already used by another route is refused (409 OpIdReused);
  * - replies that say "try again" (retryable errors) are not stored, so the retry runs;
  * - entries older than `keepDays` are pruned at start.
  *
@@ -23,6 +34,7 @@ export interface StoredReply {
 export class OpStore {
   private readonly db: Database.Database;
   private readonly running = new Map<string, Promise<StoredReply>>();
+  private readonly runningRoute = new Map<string, string>();
 
   constructor(path: string, keepDays = 14) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -52,6 +64,11 @@ export class OpStore {
     work: () => Promise<StoredReply>,
     keep: (r: StoredReply) => boolean,
   ): Promise<StoredReply & { replayed: boolean }> {
+    // An id is one operation of one route: another route's stored reply would break this
+    // route's contract (found by faults/api/fuzz-agent-routes.test.ts).
+    const owner = (this.db.prepare('SELECT route FROM ops WHERE id = ?').get(id) as { route: string } | undefined)?.route;
+    const other = owner ?? this.runningRoute.get(id);
+    if (other !== undefined && other !== route) return { ...opIdReused(id, other), replayed: false };
     const done = this.get(id);
     if (done) return { ...done, replayed: true };
     const inflight = this.running.get(id);
@@ -66,10 +83,12 @@ export class OpStore {
       return r;
     })();
     this.running.set(id, p);
+    this.runningRoute.set(id, route);
     try {
       return { ...(await p), replayed: false };
     } finally {
       this.running.delete(id);
+      this.runningRoute.delete(id);
     }
   }
 
