@@ -25,6 +25,8 @@ interface FakeInstance {
  * used by contract tests (every descriptor answered through the real routes) and by
  * controller tests and benchmarks that need no hypervisor (compute.driver = "fake").
  * `failNextSpawn(message)` makes the next spawn fail like a real step failure.
+ * `delayMs` (agent.toml compute.fake_delay_ms) makes each spawn and volume attach take
+ * that long, like a boot or a hot-plug, so that tests can catch them in flight.
  */
 export class FakeHypervisor implements HypervisorDriver {
   readonly instances = new Map<string, FakeInstance>();
@@ -33,7 +35,7 @@ export class FakeHypervisor implements HypervisorDriver {
 
   constructor(
     private readonly caps: Partial<HostCapabilities> = {},
-    private readonly startDelayMs = 0,
+    private readonly delayMs = 0,
   ) {}
 
   failNextSpawn(message: string): void {
@@ -110,7 +112,7 @@ export class FakeHypervisor implements HypervisorDriver {
     }
     const cached = spec.image ? this.images.has(spec.image.id) : false;
     if (spec.image) this.images.set(spec.image.id, { size: 16 << 20, lastUsed: new Date().toISOString() });
-    if (this.startDelayMs) await new Promise((r) => setTimeout(r, this.startDelayMs));
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const i: FakeInstance = {
       spec,
       power: 'running',
@@ -129,7 +131,7 @@ export class FakeHypervisor implements HypervisorDriver {
         disk_ms: 0,
         config_drive_ms: 0,
         define_ms: 0,
-        libvirt_start_ms: this.startDelayMs,
+        libvirt_start_ms: this.delayMs,
         total_ms: total,
       },
       imageCached: cached,
@@ -201,6 +203,8 @@ export class FakeHypervisor implements HypervisorDriver {
   }
 
   async attachVolume(uuid: string, c: IscsiConnectionInfo, device: string | null): Promise<string> {
+    this.must(uuid);
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const i = this.must(uuid);
     const have = i.volumes[c.data.volume_id];
     if (have) return `/dev/${have}`;

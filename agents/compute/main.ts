@@ -30,7 +30,7 @@ export const DRIVERS: Record<AgentConfig['compute']['driver'], (c: ComputeDriver
       run: c.run,
       log: c.log,
     }),
-  fake: () => new FakeHypervisor(),
+  fake: (c) => new FakeHypervisor({}, c.config.fake_delay_ms),
 };
 
 /**

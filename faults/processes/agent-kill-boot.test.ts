@@ -4,16 +4,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downBoundS } from '../../controller/jobs/testing/down-bound.js';
 import { ProcessCloud, processesEnabled } from './harness.js';
-import { until } from './util.js';
+import { inFlight, until } from './util.js';
 
 /**
  * Issue 11, scenario 2 (boot half, control plane): a real controller and a real agent
  * (dist/, roles compute + network with the agent's in-memory `fake` drivers, heartbeat
- * 2 s × 3); 10 server creates are accepted, then the AGENT gets kill -9 mid-way. The
- * host must go down (measured), the builds must not hang: when the agent returns (its
- * fake hypervisor has lost every instance, like a host that rebooted) every server ends
- * ACTIVE, SHUTOFF or ERROR with a fault, none in BUILD, and the agent's instances and
- * the allocations match the database.
+ * 2 s × 3); 10 server creates are accepted, then the AGENT gets kill -9 while every one
+ * of them is being built (the fake hypervisor takes 8 s per spawn, compute.fake_delay_ms:
+ * checked just before the kill, all 10 BUILD and their spawns on the agent, unanswered).
+ * The host must go down within the configured worst case, the builds must not hang: when
+ * the agent returns (its fake hypervisor has lost every instance, like a host that
+ * rebooted) every server ends ACTIVE, SHUTOFF or ERROR with a fault, none in BUILD — the
+ * 3 built before the kill SHUTOFF — and the agent's instances and the allocations match
+ * the database.
  */
 const ENABLED = processesEnabled;
 if (!ENABLED)
@@ -22,6 +25,8 @@ if (!ENABLED)
   );
 
 const N = 10; // server creates in flight
+const PRE = 3; // servers built before the kill
+const SPAWN_MS = 8_000; // each fake spawn: long enough for all N to be in flight at the kill
 const c = new ProcessCloud('agentkill-srv', {
   controller: [
     '[agents]',
@@ -33,7 +38,7 @@ const c = new ProcessCloud('agentkill-srv', {
   ],
   agent: {
     roles: ['compute', 'network'],
-    lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', '[network]', 'driver = "fake"'],
+    lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', `fake_delay_ms = ${SPAWN_MS}`, '[network]', 'driver = "fake"'],
   },
 });
 const { run: RUN } = c;
@@ -68,26 +73,47 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
       quota_set: { instances: 100, cores: 100, ram: 1_000_000 },
     });
     expect(qs.status, JSON.stringify(qs.body)).toBe(200);
-    const ids: string[] = [];
-    const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: N }, async (_, i) => {
-        const r = await c.api('POST', '/compute/v2.1/servers', {
-          server: {
-            name: `${RUN}-s${i}`,
-            imageRef: img.body.id,
-            flavorRef: fl.body.flavor.id,
-            networks: [{ uuid: net.body.network.id }],
-          },
-        });
-        expect(r.status, JSON.stringify(r.body)).toBe(202);
-        ids.push(r.body.server.id);
-      }),
+    const create = async (name: string) => {
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: { name, imageRef: img.body.id, flavorRef: fl.body.flavor.id, networks: [{ uuid: net.body.network.id }] },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      return r.body.server.id as string;
+    };
+    // Built before the kill: their domains die with the fake hypervisor (a host reboot).
+    const pre = await Promise.all(Array.from({ length: PRE }, (_, i) => create(`${RUN}-pre${i}`)));
+    await until(
+      'the servers built before ACTIVE',
+      async () =>
+        (await Promise.all(pre.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server.status))).every(
+          (s) => s === 'ACTIVE',
+        ),
+      60_000,
+      300,
     );
+    const t0 = Date.now();
+    const ids = await Promise.all(Array.from({ length: N }, (_, i) => create(`${RUN}-s${i}`)));
+    const all = [...pre, ...ids];
     figures.accepted_ms = Date.now() - t0;
-    const states = () => c.q<{ vm_state: string }>('SELECT vm_state FROM instances WHERE deleted = 0');
-    figures.at_kill = states().reduce((m: Record<string, number>, r) => ({ ...m, [r.vm_state]: (m[r.vm_state] ?? 0) + 1 }), {});
+    // Every server building with its spawn on the agent, unanswered: then the kill. (The
+    // controller lives on, so its database is read just before: no spawn ends within ms.)
+    let last: unknown;
+    const atKill = await until(
+      'every spawn on the agent',
+      () => {
+        const f = inFlight(c.q.bind(c), 'compute.spawn', ids);
+        last = f;
+        return f.building === N && f.ops.sending === N && f;
+      },
+      SPAWN_MS / 2,
+      50,
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}; last: ${JSON.stringify(last)}`);
+    });
     await c.kill9('agent');
+    figures.at_kill = atKill;
+    expect(atKill.building, `servers in BUILD at the kill: ${JSON.stringify(atKill)}`).toBe(N);
+    expect(atKill.ops.sending, `spawns on the agent, unanswered, at the kill: ${JSON.stringify(atKill)}`).toBe(N);
     const tk = Date.now();
     await until('the host to be down', () => c.hostState() !== 'up', 40_000, 200);
     figures.host_down_s = (Date.now() - tk) / 1000;
@@ -98,8 +124,8 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
     const settled = await until(
       'no server in BUILD',
       async () => {
-        const all = await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
-        return all.every((s) => s.status !== 'BUILD') && all;
+        const got = await Promise.all(all.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
+        return got.every((s) => s.status !== 'BUILD') && got;
       },
       180_000,
       500,
@@ -119,7 +145,7 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
     await until(
       'the database to match the hypervisor',
       async () => {
-        final = await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
+        final = await Promise.all(all.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
         const active = new Set(final.filter((s) => s.status === 'ACTIVE').map((s) => s.id));
         const hv = await hvIds();
         return hv.size === active.size && [...hv].every((u) => active.has(u));
@@ -135,6 +161,8 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
       if (s.status === 'ERROR') expect(s.fault?.message, s.id).toBeTruthy();
     }
     figures.final = by;
+    // Their domains died with the agent's in-memory hypervisor: the power sync says SHUTOFF.
+    for (const id of pre) expect(final.find((s) => s.id === id).status, `${id}, built before the kill`).toBe('SHUTOFF');
     figures.faults = [
       ...new Set(final.filter((s) => s.status === 'ERROR').map((s) => s.fault.message.replace(/[0-9a-f-]{36}/g, '<id>'))),
     ];
@@ -150,15 +178,15 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
     }[];
     const owners = ports.filter((p) => p.device_owner.startsWith('compute:')).map((p) => p.device_id);
     figures.compute_ports = owners.length;
-    for (const o of owners) expect(ids, o).toContain(o);
+    for (const o of owners) expect(all, o).toContain(o);
     for (const id of placed) expect(owners, id).toContain(id);
     void settled;
     // Cleanup through the API: every server deletes, nothing is left anywhere.
-    for (const id of ids) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
+    for (const id of all) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
     await until(
       'every server gone',
       async () =>
-        (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
+        (await Promise.all(all.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
           (s) => s === 404,
         ),
       120_000,

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCloud, processesEnabled } from './harness.js';
-import { until } from './util.js';
+import { inFlight, until } from './util.js';
 
 /**
  * Issue 11, scenario 1 (attach half, control plane): a real controller and a real agent
- * (dist/, roles compute + network + volume with the agent's `fake` drivers); volume
- * attaches are accepted, then the controller gets kill -9 and is restarted. Every
- * attach must complete or roll back: each volume ends in-use (and the server lists it)
- * or available (and no server lists it), none stuck attaching/reserved.
+ * (dist/, roles compute + network + volume with the agent's `fake` drivers); 4 volume
+ * attaches are accepted, then the controller gets kill -9 while every hot-plug is under
+ * way (the fake hypervisor takes 5 s per attach, compute.fake_delay_ms: checked in the
+ * database the dead controller left, all 4 volumes attaching and their attach calls on
+ * the agent, unanswered), and is restarted. Every attach must complete or roll back:
+ * each volume ends in-use (and the server lists it) or available (and no server lists
+ * it), none stuck attaching/reserved.
  */
 const ENABLED = processesEnabled;
 if (!ENABLED)
@@ -16,7 +19,8 @@ if (!ENABLED)
     '[skip] faults/processes controller kill during attaches: needs SYSTEM_TESTS=1 and root (starts real controller and agent processes)',
   );
 
-const N = 4; // server creates in flight
+const N = 4; // attaches in flight
+const ATTACH_MS = 5_000; // each fake hot-plug (and spawn): long enough to be in flight at the kill
 const c = new ProcessCloud('ctlkill-att', {
   controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'],
   agent: {
@@ -25,6 +29,7 @@ const c = new ProcessCloud('ctlkill-att', {
       'heartbeat_s = 2',
       '[compute]',
       'driver = "fake"',
+      `fake_delay_ms = ${ATTACH_MS}`,
       '[network]',
       'driver = "fake"',
       '[volume]',
@@ -95,10 +100,25 @@ describe.skipIf(!ENABLED)('controller kill -9 with volume attaches in flight', (
       ),
     );
     for (const r of acc) expect(r.status, JSON.stringify(r.body)).toBe(200);
-    figures.at_kill = await Promise.all(
-      vols.map(async (id) => (await c.api('GET', `/volume/v3/${c.projectId}/volumes/${id}`)).body.volume.status),
+    const tAccepted = Date.now();
+    // Each attach first exports the volume (volume agent), then hot-plugs it (compute
+    // agent): kill once every hot-plug is on the agent.
+    await until(
+      'every hot-plug on the agent',
+      () => inFlight(c.q.bind(c), 'compute.attach_volume', servers).ops.sending === N,
+      ATTACH_MS / 2,
+      50,
     );
     await c.kill9('controller');
+    // The dead controller's database is the state at the kill.
+    const statuses = c
+      .q<{ id: string; status: string }>('SELECT id, status FROM volumes')
+      .filter((v) => vols.includes(v.id))
+      .map((v) => v.status);
+    const attachOps = inFlight(c.q.bind(c), 'compute.attach_volume', servers).ops;
+    figures.at_kill = { volumes: statuses, attach_ops: attachOps, kill_after_accept_ms: Date.now() - tAccepted };
+    expect(statuses, `volumes at the kill: ${JSON.stringify(figures.at_kill)}`).toEqual(vols.map(() => 'attaching'));
+    expect(attachOps.sending, `hot-plugs on the agent, unanswered, at the kill: ${JSON.stringify(figures.at_kill)}`).toBe(N);
     const t1 = Date.now();
     c.start('controller');
     await c.waitListening();

@@ -3,15 +3,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCloud, processesEnabled } from './harness.js';
-import { until } from './util.js';
+import { inFlight, until } from './util.js';
 
 /**
  * Issue 11, scenario 1 (server half, control plane): a real controller and a real agent
  * (dist/, roles compute + network with the agent's `fake` hypervisor and network drivers,
- * so the time is the control plane's) ; 20 server creates are accepted, then the
- * controller gets kill -9 mid-way and is restarted. Every server must end ACTIVE or
- * ERROR with a fault (none left in BUILD), and nothing is orphaned: the hypervisor's
- * instances, placement allocations and compute ports each match the database.
+ * so the time is the control plane's). 5 servers are built first; then 20 creates are
+ * accepted and the controller gets kill -9 while every one of them is being built: the
+ * fake hypervisor takes 10 s per spawn (compute.fake_delay_ms), and the test checks, in
+ * the database the dead controller left, that all 20 were BUILD with their spawn handed
+ * to the agent and unanswered. After the restart every server must end ACTIVE or ERROR
+ * with a fault (none left in BUILD), the 5 built before stay ACTIVE, and nothing is
+ * orphaned: the hypervisor's instances, placement allocations and compute ports each
+ * match the database.
  */
 const ENABLED = processesEnabled;
 if (!ENABLED)
@@ -20,11 +24,13 @@ if (!ENABLED)
   );
 
 const N = 20; // server creates in flight
+const PRE = 5; // servers built before, which the crash must not harm
+const SPAWN_MS = 10_000; // each fake spawn: long enough for all N to be in flight at the kill
 const c = new ProcessCloud('ctlkill-srv', {
   controller: ['[agents]', 'heartbeat_s = 2', 'down_after_missed = 3', 'dispatch_backoff_max_s = 2'],
   agent: {
     roles: ['compute', 'network'],
-    lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', '[network]', 'driver = "fake"'],
+    lines: ['heartbeat_s = 2', '[compute]', 'driver = "fake"', `fake_delay_ms = ${SPAWN_MS}`, '[network]', 'driver = "fake"'],
   },
 });
 const { run: RUN } = c;
@@ -59,26 +65,49 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
       quota_set: { instances: 100, cores: 100, ram: 1_000_000 },
     });
     expect(qs.status, JSON.stringify(qs.body)).toBe(200);
-    const ids: string[] = [];
-    const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: N }, async (_, i) => {
-        const r = await c.api('POST', '/compute/v2.1/servers', {
-          server: {
-            name: `${RUN}-s${i}`,
-            imageRef: img.body.id,
-            flavorRef: fl.body.flavor.id,
-            networks: [{ uuid: net.body.network.id }],
-          },
-        });
-        expect(r.status, JSON.stringify(r.body)).toBe(202);
-        ids.push(r.body.server.id);
-      }),
+    const create = async (name: string) => {
+      const r = await c.api('POST', '/compute/v2.1/servers', {
+        server: { name, imageRef: img.body.id, flavorRef: fl.body.flavor.id, networks: [{ uuid: net.body.network.id }] },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      return r.body.server.id as string;
+    };
+    const pre = await Promise.all(Array.from({ length: PRE }, (_, i) => create(`${RUN}-pre${i}`)));
+    await until(
+      'the servers built before ACTIVE',
+      async () =>
+        (await Promise.all(pre.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server.status))).every(
+          (s) => s === 'ACTIVE',
+        ),
+      60_000,
+      300,
     );
+    const t0 = Date.now();
+    const ids = await Promise.all(Array.from({ length: N }, (_, i) => create(`${RUN}-s${i}`)));
     figures.accepted_ms = Date.now() - t0;
-    const states = () => c.q<{ vm_state: string }>('SELECT vm_state FROM instances WHERE deleted = 0');
-    figures.at_kill = states().reduce((m: Record<string, number>, r) => ({ ...m, [r.vm_state]: (m[r.vm_state] ?? 0) + 1 }), {});
+    // Every server building, most of their spawns on the agent (the dispatcher sends at most
+    // 16 operations at a time; the other builds wait for a slot), none answered: the crash.
+    let last: unknown;
+    await until(
+      'every spawn queued and most on the agent',
+      () => {
+        const f = inFlight(c.q.bind(c), 'compute.spawn', ids);
+        last = f;
+        return f.building === N && f.ops.sending >= N / 2;
+      },
+      SPAWN_MS / 2,
+      50,
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}; last: ${JSON.stringify(last)}`);
+    });
     await c.kill9('controller');
+    // The dead controller's database is the state at the kill.
+    const atKill = inFlight(c.q.bind(c), 'compute.spawn', ids);
+    figures.at_kill = atKill;
+    figures.kill_after_accept_ms = Date.now() - t0;
+    expect(atKill.building, `servers in BUILD at the kill: ${JSON.stringify(atKill)}`).toBe(N);
+    expect(atKill.ops.done ?? 0, `spawns answered before the kill: ${JSON.stringify(atKill)}`).toBe(0);
+    expect(atKill.ops.sending, `spawns on the agent at the kill: ${JSON.stringify(atKill)}`).toBeGreaterThanOrEqual(N / 2);
     const t1 = Date.now();
     c.start('controller');
     await c.waitListening();
@@ -86,7 +115,9 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     const settled = await until(
       'no server in BUILD',
       async () => {
-        const all = await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server));
+        const all = await Promise.all(
+          [...pre, ...ids].map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).body.server),
+        );
         return all.every((s) => s.status !== 'BUILD') && all;
       },
       120_000,
@@ -100,6 +131,7 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
       if (s.status === 'ERROR') expect(s.fault?.message, s.id).toBeTruthy();
     }
     figures.final = by;
+    for (const id of pre) expect(settled.find((s: any) => s.id === id).status, `${id} built before the crash`).toBe('ACTIVE');
     const active = new Set(settled.filter((s: any) => s.status === 'ACTIVE').map((s: any) => s.id));
     // Hypervisor (the agent's view) against the database.
     const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
@@ -115,7 +147,7 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
         const x = await listHv();
         return x.instances.length === active.size ? x : null;
       },
-      20_000,
+      SPAWN_MS + 20_000, // the destroys run after the spawns they supersede
       200,
     );
     expect(new Set(hv.instances.map((i) => i.uuid))).toEqual(active);
@@ -131,14 +163,14 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     }[];
     const owners = ports.filter((p) => p.device_owner.startsWith('compute:')).map((p) => p.device_id);
     figures.compute_ports = owners.length;
-    for (const o of owners) expect(ids, o).toContain(o);
+    for (const o of owners) expect([...pre, ...ids], o).toContain(o);
     for (const id of active) expect(owners, id).toContain(id);
     // Cleanup through the API: every server deletes, nothing is left anywhere.
-    for (const id of ids) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
+    for (const id of [...pre, ...ids]) expect((await c.api('DELETE', `/compute/v2.1/servers/${id}`)).status).toBe(204);
     await until(
       'every server gone',
       async () =>
-        (await Promise.all(ids.map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
+        (await Promise.all([...pre, ...ids].map(async (id) => (await c.api('GET', `/compute/v2.1/servers/${id}`)).status))).every(
           (s) => s === 404,
         ),
       120_000,

@@ -44,3 +44,33 @@ export function kill9(p: ChildProcess | null): Promise<void> {
     p.kill('SIGKILL');
   });
 }
+
+/** A read-only query of a controller's database (ProcessCloud.q, RealCloud.q). */
+export type Query = <T>(sql: string, ...args: unknown[]) => T[];
+
+/**
+ * What was in flight for these servers, read from the controller's database (read it
+ * after killing the controller and it is the state at the kill): each one's vm_state and
+ * the state of its latest `kind` operation ('sending': handed to the agent, no reply
+ * yet), counted.
+ */
+export function inFlight(
+  q: Query,
+  kind: string,
+  serverIds: string[],
+): { vmStates: Record<string, number>; ops: Record<string, number> & { sending: number }; building: number } {
+  const ids = new Set(serverIds);
+  const vm = q<{ id: string; vm_state: string }>('SELECT id, vm_state FROM instances').filter((r) => ids.has(r.id));
+  const latest = new Map<string, string>();
+  for (const r of q<{ uuid: string; state: string }>(
+    "SELECT json_extract(payload, '$.uuid') AS uuid, state FROM operations WHERE kind = ? ORDER BY created_at",
+    kind,
+  ))
+    if (ids.has(r.uuid)) latest.set(r.uuid, r.state);
+  const tally = (xs: string[]) => xs.reduce((m: Record<string, number>, x) => ({ ...m, [x]: (m[x] ?? 0) + 1 }), {});
+  return {
+    vmStates: tally(vm.map((r) => r.vm_state)),
+    ops: { sending: 0, ...tally([...latest.values()]) },
+    building: vm.filter((r) => r.vm_state === 'building').length,
+  };
+}

@@ -10,10 +10,12 @@ import { sleep, until } from '../processes/util.js';
 /**
  * Issue 11, scenario 1 with REAL drivers: a controller and an agent whose compute,
  * network and volume roles drive the simulated host's own libvirtd (TCG guests), Open
- * vSwitch and tgtd (file back end). With 5 ACTIVE servers and 5 available volumes, at
- * once: 20 server creates, 5 volume attaches and 5 image uploads (each sends half of
- * its announced bytes and holds the socket); then kill -9 of the controller while they
- * are in flight, and a restart. Every server must leave BUILD (ACTIVE, or ERROR with a
+ * vSwitch and tgtd (file back end). With 5 ACTIVE servers and 5 available volumes: 20
+ * server creates and 5 image uploads (each sends half of its announced bytes and holds
+ * the socket); once a few of the new servers are ACTIVE, 5 volume attaches; then kill -9
+ * of the controller as soon as they are accepted, and a restart. Checked in the database
+ * the dead controller left: servers still BUILD (at least a quarter of the creates), all
+ * 5 volumes attaching, all 5 images saving with their half-written staging files. Every server must leave BUILD (ACTIVE, or ERROR with a
  * fault), every attach completes or rolls back (checked in libvirt's domain and in
  * tgt's accounts too), no half-written image is active, and what the host holds —
  * domains, instance directories, OVS ports, iSCSI targets, volume files — and the
@@ -83,7 +85,7 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
       images.push(r.body.id);
     }
 
-    // Everything at once.
+    // The uploads (half sent, socket held) and the creates at once.
     const t0 = Date.now();
     const uploads = images.map((id) => {
       const r = request(`${c.url}/image/v2/images/${id}/file`, {
@@ -94,18 +96,9 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
       r.write(randomBytes(SIZE / 2));
       return r;
     });
-    const [created, attaches] = await Promise.all([
-      Promise.all(Array.from({ length: N }, (_, i) => create(`s${i}`))),
-      Promise.all(
-        base.map((id, i) =>
-          c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
-        ),
-      ),
-    ]);
-    for (const a of attaches) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const created = await Promise.all(Array.from({ length: N }, (_, i) => create(`s${i}`)));
     figures.accepted_ms = Date.now() - t0;
     const chap = () => c.q<{ chap_password: string }>('SELECT chap_password FROM volume_attachments').map((a) => a.chap_password);
-    const secrets = new Set(chap());
     await until(
       'the uploads to be saving',
       async () =>
@@ -121,14 +114,34 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
       120_000,
       200,
     );
-    const atKill = await Promise.all(created.map(server));
-    figures.at_kill = {
-      servers: count(atKill.map((s) => s.status)),
-      volumes: count((await Promise.all(vols.map(volume))).map((v) => v.status)),
+    // The attaches (exported now, hot-plugged in the background), and the crash at once.
+    const attaches = await Promise.all(
+      base.map((id, i) =>
+        c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
+      ),
+    );
+    for (const a of attaches) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const secrets = new Set(chap());
+    await c.kill9('controller');
+    // The dead controller's database is the state at the kill: what was in flight.
+    const inSet = <T extends { id: string }>(rows: T[], ids: string[]) => rows.filter((r) => ids.includes(r.id));
+    const atKill = {
+      servers: count(
+        inSet(c.q<{ id: string; vm_state: string }>('SELECT id, vm_state FROM instances'), created).map((r) => r.vm_state),
+      ),
+      volumes: inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM volumes'), vols).map((v) => v.status),
+      images: inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM images'), images).map((i) => i.status),
+      staging: readdirSync(join(c.ctlDir, 'data', 'images', '.staging')).length,
       domains_on_host: (await c.onHost()).domains.length,
     };
-    await c.kill9('controller');
+    figures.at_kill = atKill;
     for (const r of uploads) r.destroy();
+    expect(atKill.servers.building ?? 0, `creates still building at the kill: ${JSON.stringify(atKill)}`).toBeGreaterThanOrEqual(
+      N / 4,
+    );
+    expect(atKill.volumes, `volumes at the kill: ${JSON.stringify(atKill)}`).toEqual(vols.map(() => 'attaching'));
+    expect(atKill.images, `images at the kill: ${JSON.stringify(atKill)}`).toEqual(images.map(() => 'saving'));
+    expect(atKill.staging, 'half-written uploads in the staging directory at the kill').toBe(UPLOADS);
     const t1 = Date.now();
     c.startController();
     figures.restart_to_listen_ms = await c.waitController();

@@ -52,6 +52,11 @@ export const AgentConfigSchema = Type.Object(
           description: 'builds config drives',
         }),
         shutdown_timeout_s: Int(60, 0, 'how long a stop waits for ACPI shutdown before forcing'),
+        fake_delay_ms: Int(
+          0,
+          0,
+          'driver "fake" only: how long each spawn and volume attach takes (tests that need work in flight); ignored by libvirt',
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
