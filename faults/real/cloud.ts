@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSyn
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import Database from 'better-sqlite3';
+import { Agent, fetch } from 'undici';
 import { makeRunner, type RunOptions } from '../../shared/exec/run.js';
 import { MultiHost, type SimHost } from '../../agents/network/testing/harness.js';
 import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
@@ -60,6 +61,13 @@ export interface Reply {
 }
 
 export class RealCloud {
+  /**
+   * The test's HTTP client. The controller (fastify) closes a keep-alive connection after
+   * 72 s idle and says so; undici would reuse one until 1 s before that, and on a loaded
+   * machine it sometimes picked one the server was closing ("other side closed" on a
+   * POST). Idle connections are dropped after 10 s here instead.
+   */
+  private readonly http = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 10_000 });
   readonly mh: MultiHost;
   host!: SimHost;
   readonly dir: string;
@@ -284,7 +292,7 @@ export class RealCloud {
       'controller listening',
       async () => {
         try {
-          return (await fetch(`${this.url}/identity/v3`)).status === 200;
+          return (await fetch(`${this.url}/identity/v3`, { dispatcher: this.http })).status === 200;
         } catch {
           return false;
         }
@@ -306,6 +314,7 @@ export class RealCloud {
 
   async login(): Promise<void> {
     const r = await fetch(`${this.url}/identity/v3/auth/tokens`, {
+      dispatcher: this.http,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -326,6 +335,7 @@ export class RealCloud {
   async api(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Reply> {
     const raw = body instanceof Buffer;
     const r = await fetch(`${this.url}${path}`, {
+      dispatcher: this.http,
       method,
       headers: {
         'x-auth-token': this.token,
@@ -535,6 +545,7 @@ export class RealCloud {
     await sleep(200);
     const problems = await this.mh.teardown();
     if (this.link) await this.root('ip', ['link', 'del', this.link], { okCodes: [0, 1] }).catch(() => {});
+    await this.http.close().catch(() => {});
     return problems;
   }
 }

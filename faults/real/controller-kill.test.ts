@@ -10,12 +10,13 @@ import { sleep, until } from '../processes/util.js';
 /**
  * Issue 11, scenario 1 with REAL drivers: a controller and an agent whose compute,
  * network and volume roles drive the simulated host's own libvirtd (TCG guests), Open
- * vSwitch and tgtd (file back end). With 5 ACTIVE servers and 5 available volumes: 20
- * server creates and 5 image uploads (each sends half of its announced bytes and holds
- * the socket); once a few of the new servers are ACTIVE, 5 volume attaches; then kill -9
- * of the controller as soon as they are accepted, and a restart. Checked in the database
- * the dead controller left: servers still BUILD (at least a quarter of the creates), all
- * 5 volumes attaching, all 5 images saving with their half-written staging files. Every server must leave BUILD (ACTIVE, or ERROR with a
+ * vSwitch and tgtd (file back end). With 5 ACTIVE servers and 5 available volumes, two
+ * crashes (kill -9 of the controller, then a restart), each checked in the database the
+ * dead controller left: 5 volume attaches, killed as soon as they are accepted (all 5
+ * must be attaching); then 20 server creates and 5 image uploads (each sends half of its
+ * announced bytes and holds the socket), killed once a few of the new servers are ACTIVE
+ * (at least a quarter of the creates must still be BUILD, the 5 images saving with their
+ * half-written staging files). Every server must leave BUILD (ACTIVE, or ERROR with a
  * fault), every attach completes or rolls back (checked in libvirt's domain and in
  * tgt's accounts too), no half-written image is active, and what the host holds —
  * domains, instance directories, OVS ports, iSCSI targets, volume files — and the
@@ -79,6 +80,28 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
       180_000,
       500,
     );
+    const chap = () => c.q<{ chap_password: string }>('SELECT chap_password FROM volume_attachments').map((a) => a.chap_password);
+    const inSet = <T extends { id: string }>(rows: T[], ids: string[]) => rows.filter((r) => ids.includes(r.id));
+
+    // Crash 1, attaches in flight: accepted (exported now, hot-plugged in the background),
+    // then kill -9 at once. (Not together with the creates below: 20 slow spawns fill the
+    // dispatcher's 16 slots, and an attach's export waits behind them.)
+    const attaches = await Promise.all(
+      base.map((id, i) =>
+        c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
+      ),
+    );
+    for (const a of attaches) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const secrets = new Set(chap());
+    await c.kill9('controller');
+    const attachAtKill = inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM volumes'), vols).map((v) => v.status);
+    figures.attach_at_kill = attachAtKill;
+    expect(attachAtKill, 'volumes at the kill (from the dead controller database)').toEqual(vols.map(() => 'attaching'));
+    c.startController();
+    figures.attach_restart_to_listen_ms = await c.waitController();
+    await c.login();
+
+    // Crash 2, creates and uploads in flight.
     const images: string[] = [];
     for (let i = 0; i < UPLOADS; i++) {
       const r = await c.api('POST', '/image/v2/images', { name: `cut-${i}`, disk_format: 'raw', container_format: 'bare' });
@@ -98,7 +121,6 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     });
     const created = await Promise.all(Array.from({ length: N }, (_, i) => create(`s${i}`)));
     figures.accepted_ms = Date.now() - t0;
-    const chap = () => c.q<{ chap_password: string }>('SELECT chap_password FROM volume_attachments').map((a) => a.chap_password);
     await until(
       'the uploads to be saving',
       async () =>
@@ -111,25 +133,15 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     await until(
       'a few new servers ACTIVE',
       async () => (await Promise.all(created.map(server))).filter((s) => s.status === 'ACTIVE').length >= 2,
-      120_000,
+      300_000, // 20 TCG boots on 2 shared cores: ~20 s when the machine is quiet, minutes when it is not
       200,
     );
-    // The attaches (exported now, hot-plugged in the background), and the crash at once.
-    const attaches = await Promise.all(
-      base.map((id, i) =>
-        c.api('POST', `/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vols[i] } }),
-      ),
-    );
-    for (const a of attaches) expect(a.status, JSON.stringify(a.body)).toBe(200);
-    const secrets = new Set(chap());
     await c.kill9('controller');
     // The dead controller's database is the state at the kill: what was in flight.
-    const inSet = <T extends { id: string }>(rows: T[], ids: string[]) => rows.filter((r) => ids.includes(r.id));
     const atKill = {
       servers: count(
         inSet(c.q<{ id: string; vm_state: string }>('SELECT id, vm_state FROM instances'), created).map((r) => r.vm_state),
       ),
-      volumes: inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM volumes'), vols).map((v) => v.status),
       images: inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM images'), images).map((i) => i.status),
       staging: readdirSync(join(c.ctlDir, 'data', 'images', '.staging')).length,
       domains_on_host: (await c.onHost()).domains.length,
@@ -139,7 +151,6 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     expect(atKill.servers.building ?? 0, `creates still building at the kill: ${JSON.stringify(atKill)}`).toBeGreaterThanOrEqual(
       N / 4,
     );
-    expect(atKill.volumes, `volumes at the kill: ${JSON.stringify(atKill)}`).toEqual(vols.map(() => 'attaching'));
     expect(atKill.images, `images at the kill: ${JSON.stringify(atKill)}`).toEqual(images.map(() => 'saving'));
     expect(atKill.staging, 'half-written uploads in the staging directory at the kill').toBe(UPLOADS);
     const t1 = Date.now();
@@ -223,7 +234,9 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
         const h = await c.onHost();
         return h.domains.length === active.length && h.instanceDirs.length === active.length ? h : null;
       },
-      60_000,
+      // Each aborted build's destroy runs after its spawn finishes on the host: seconds on a
+      // quiet machine, over a minute under a load of 30 (7 Dec).
+      240_000,
       1000,
     ).catch(async (e) => {
       figures.host_mismatch = await c.onHost();
