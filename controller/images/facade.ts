@@ -5,42 +5,69 @@ import { isoSeconds } from '../../shared/util/time.js';
 import type { ImageFacade, ImageInfo } from '../facades.js';
 import type { AuthContext } from '../http/auth.js';
 import type { ServiceDeps } from '../http/service-deps.js';
+import { join } from 'node:path';
 import { ImageData } from './image-data.service.js';
+import { ImageImport } from './image-import.service.js';
+import type { Resolver } from './import-filter.js';
+import { ImageStoreRemoval } from './store-removal.service.js';
+import { FileImageStore } from './store.js';
+import { TaskRepo } from './tasks.repo.js';
 import { registerImagePolicy } from './policy.js';
 import { ImageRepo, type ImageRow } from './images.repo.js';
 import { ImageService } from './images.service.js';
-import { IMAGE_STORES, type ImageStore } from './store.js';
+import type { ImageStore } from './store.js';
+import { buildImageStores, type ImageStores } from './stores.js';
 
 /** The image service's parts, shared by its HTTP plugin and its facade. */
 export interface ImagesCore {
   repo: ImageRepo;
-  store: ImageStore;
+  stores: ImageStores;
   images: ImageService;
   data: ImageData;
+  importer: ImageImport;
+  removal: ImageStoreRemoval;
 }
 
 /**
  * Builds the parts from the service deps. `deps.extras.runner` (a Runner) replaces
- * the real exec runner, `deps.extras.imageStore` the configured store (tests).
+ * the real exec runner, `deps.extras.imageStore` the default store's driver and
+ * `deps.extras.importResolver` (a Resolver) web-download's name resolution (tests).
+ * glance-direct stages data under <data_dir>/image-staging.
  */
 export function createImagesCore(deps: ServiceDeps): ImagesCore {
   const c = deps.config.images;
   const repo = new ImageRepo(deps.db);
-  const storeOverride = deps.extras.imageStore as ImageStore | undefined;
-  const makeStore = IMAGE_STORES[c.store];
-  if (!storeOverride && !makeStore) throw new Error(`unknown image store ${JSON.stringify(c.store)}`);
   const runner = (deps.extras.runner as Runner | undefined) ?? makeRunner(deps.log);
-  const store = storeOverride ?? makeStore!(deps.config.data_dir, c.qemu_img_check ? qemuImg(runner) : null);
+  const stores = buildImageStores(
+    deps.config,
+    c.qemu_img_check ? qemuImg(runner) : null,
+    deps.extras.imageStore as ImageStore | undefined,
+  );
   registerImagePolicy(deps.auth.policy);
   const images = new ImageService(repo, deps.auth.policy);
-  const data = new ImageData(images, store, {
+  const data = new ImageData(images, stores, {
     imageSizeCap: c.image_size_cap,
     projectQuota: c.project_storage_quota,
     parallelHash: c.parallel_hash,
     qemuCheck: c.qemu_img_check,
     log: deps.log,
   });
-  return { repo, store, images, data };
+  const imp = deps.config.image_import;
+  const importer = new ImageImport(images, data, new TaskRepo(deps.db), {
+    methods: imp.methods,
+    staging: new FileImageStore(join(deps.config.data_dir, 'image-staging')),
+    download: {
+      filter: imp,
+      maxRedirects: imp.max_redirects,
+      connectTimeoutMs: imp.connect_timeout_s * 1000,
+      idleTimeoutMs: imp.idle_timeout_s * 1000,
+      ...(deps.extras.importResolver ? { resolve: deps.extras.importResolver as Resolver } : {}),
+    },
+    maxConcurrent: imp.max_concurrent,
+    taskTtlS: imp.task_ttl_s,
+    log: deps.log,
+  });
+  return { repo, stores, images, data, importer, removal: new ImageStoreRemoval(images, data) };
 }
 
 export function imageInfo(i: ImageRow): ImageInfo {
@@ -90,10 +117,11 @@ export class LocalImageFacade implements ImageFacade {
 
   async open(id: string, range?: { start: number; end: number }): Promise<Readable> {
     const i = this.core.images.find(null, id);
-    if (!i.store_key || (i.status !== 'active' && i.status !== 'deactivated')) {
+    const store = this.core.data.readStoreOf(i);
+    if (!store || !i.store_key || (i.status !== 'active' && i.status !== 'deactivated')) {
       throw Object.assign(new Error(`image ${id} has no data (status ${i.status})`), { code: 'ENOENT' });
     }
-    return this.core.store.open(i.store_key, range);
+    return store.open(i.store_key, range);
   }
 }
 

@@ -21,6 +21,13 @@ export interface ImageRow {
   properties: Record<string, string>;
   tags: string[];
   store_key: string | null;
+  /** Ids of the stores holding the data under store_key, sorted (Glance's `stores`). */
+  stores: string[];
+  /** The running import's task id (os_glance_import_task), or null. */
+  import_task: string | null;
+  /** os_glance_importing_to_stores / os_glance_failed_import: comma-separated store ids; null before any import. */
+  importing_stores: string | null;
+  failed_stores: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -37,11 +44,12 @@ export interface MemberRow {
   updated_at: string;
 }
 
-type Raw = Omit<ImageRow, 'protected' | 'os_hidden' | 'properties' | 'tags'> & {
+type Raw = Omit<ImageRow, 'protected' | 'os_hidden' | 'properties' | 'tags' | 'stores'> & {
   protected: number;
   os_hidden: number;
   properties: string;
   tags: string;
+  stores: string;
 };
 
 const decode = (r: Raw): ImageRow => ({
@@ -50,6 +58,7 @@ const decode = (r: Raw): ImageRow => ({
   os_hidden: r.os_hidden === 1,
   properties: JSON.parse(r.properties) as Record<string, string>,
   tags: JSON.parse(r.tags) as string[],
+  stores: JSON.parse(r.stores) as string[],
 });
 
 const COLUMNS = [
@@ -72,6 +81,10 @@ const COLUMNS = [
   'properties',
   'tags',
   'store_key',
+  'stores',
+  'import_task',
+  'importing_stores',
+  'failed_stores',
   'created_at',
   'updated_at',
 ] as const;
@@ -81,6 +94,7 @@ function encode(r: Partial<ImageRow>): Record<string, unknown> {
   for (const [k, v] of Object.entries(r)) {
     if (k === 'protected' || k === 'os_hidden') out[k] = v ? 1 : 0;
     else if (k === 'properties' || k === 'tags') out[k] = JSON.stringify(v);
+    else if (k === 'stores') out[k] = JSON.stringify([...new Set(v as string[])].sort());
     else out[k] = v;
   }
   return out;
@@ -150,9 +164,53 @@ export class ImageRepo {
     return r.n;
   }
 
-  /** Whether any image's data lives under `key`. */
-  hasStoreKey(key: string): boolean {
-    return this.db.prepare('SELECT 1 FROM images WHERE store_key = ?').get(key) !== undefined;
+  /** Whether an image's data lives under `key` in the store `storeId`. */
+  hasData(storeId: string, key: string): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM images WHERE store_key = ? AND EXISTS (SELECT 1 FROM json_each(images.stores) WHERE value = ?)')
+        .get(key, storeId) !== undefined
+    );
+  }
+
+  /** Images in one of `statuses` (startup recovery). */
+  withStatus(statuses: ImageStatus[]): ImageRow[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM images WHERE status IN (${statuses.map(() => '?').join(', ')})`)
+      .all(...statuses) as Raw[];
+    return rows.map(decode);
+  }
+
+  /**
+   * Takes the import lock (os_glance_import_task) for `taskId` if nobody holds it and
+   * the image is in one of `whereStatus`; with `fields` set in the same statement.
+   * Returns whether it was taken.
+   */
+  takeImportLock(id: string, taskId: string, whereStatus: ImageStatus[], fields: Partial<ImageRow> = {}): boolean {
+    return this.updateWhere(id, { ...fields, import_task: taskId }, whereStatus, 'import_task IS NULL');
+  }
+
+  /** Updates only while `taskId` holds the import lock. Returns whether a row changed. */
+  updateIfLocked(id: string, taskId: string, fields: Partial<Omit<ImageRow, 'id'>>, whereStatus?: ImageStatus[]): boolean {
+    return this.updateWhere(id, fields, whereStatus, 'import_task = @__task', { __task: taskId });
+  }
+
+  private updateWhere(
+    id: string,
+    fields: Partial<Omit<ImageRow, 'id'>>,
+    whereStatus: ImageStatus[] | undefined,
+    extra: string,
+    extraParams: Record<string, unknown> = {},
+  ): boolean {
+    const keys = Object.keys(fields).filter((k) => (COLUMNS as readonly string[]).includes(k));
+    if (!keys.length) return false;
+    let sql = `UPDATE images SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @__id AND ${extra}`;
+    const params: Record<string, unknown> = { ...encode(fields), ...extraParams, __id: id };
+    if (whereStatus?.length) {
+      sql += ` AND status IN (${whereStatus.map((_, i) => `@__s${i}`).join(', ')})`;
+      whereStatus.forEach((s, i) => (params[`__s${i}`] = s));
+    }
+    return this.db.prepare(sql).run(params).changes > 0;
   }
 
   /** Images left `saving` by a controller that stopped mid-upload. */

@@ -8,13 +8,13 @@ import type { ImageData } from './image-data.service.js';
 import type { ListQuery } from './listing.js';
 import { IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA } from './schemas.js';
 import { imageView, memberView, type ImageService } from './images.service.js';
-import type { ImageStore } from './store.js';
+import type { ImageImport } from './image-import.service.js';
 
 export interface ImageRouteDeps {
   validator: TokenValidator;
   images: ImageService;
   data: ImageData;
-  store: ImageStore;
+  importer: ImageImport;
   publicUrl?: string;
 }
 
@@ -71,8 +71,15 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
   });
 
   app.delete<IdParams>('/v2/images/:id', pre, async (req, reply) => {
-    const key = d.images.delete(ctxOf(req), req.params.id);
-    if (key) await d.store.delete(key).catch((err) => req.log.warn({ err, key }, 'could not remove image data'));
+    const gone = d.images.delete(ctxOf(req), req.params.id);
+    await d.importer.forget(gone.id);
+    const key = gone.store_key;
+    for (const sid of key ? gone.stores.filter((x) => d.data.stores.has(x)) : []) {
+      await d.data.stores
+        .get(sid)
+        .delete(key!)
+        .catch((err) => req.log.warn({ err, key, store: sid }, 'could not remove image data'));
+    }
     return reply.status(204).send();
   });
 
@@ -89,7 +96,8 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
     // the client reads the error instead of a reset connection.
     const body = uploadBody(req.raw);
     try {
-      await d.data.upload(ctxOf(req), req.params.id, body, length);
+      const store = req.headers['x-image-meta-store'];
+      await d.data.upload(ctxOf(req), req.params.id, body, length, typeof store === 'string' ? store : undefined);
     } finally {
       body.destroy();
     }

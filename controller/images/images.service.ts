@@ -44,7 +44,10 @@ export function imageView(i: ImageRow): Record<string, unknown> {
     tags: i.tags,
     created_at: i.created_at,
     updated_at: i.updated_at,
-    ...(i.status === 'active' || i.status === 'deactivated' ? { stores: 'fs' } : {}),
+    ...(i.stores.length ? { stores: i.stores.join(',') } : {}),
+    ...(i.import_task ? { os_glance_import_task: i.import_task } : {}),
+    ...(i.importing_stores !== null ? { os_glance_importing_to_stores: i.importing_stores } : {}),
+    ...(i.failed_stores !== null ? { os_glance_failed_import: i.failed_stores } : {}),
     self: `/v2/images/${i.id}`,
     file: `/v2/images/${i.id}/file`,
     schema: '/v2/schemas/image',
@@ -164,6 +167,10 @@ export class ImageService {
       properties,
       tags,
       store_key: null,
+      stores: [],
+      import_task: null,
+      importing_stores: null,
+      failed_stores: null,
       created_at: t,
       updated_at: t,
     };
@@ -201,16 +208,16 @@ export class ImageService {
   }
 
   /**
-   * DELETE /v2/images/{id}: removes the record; returns the store key whose bytes
-   * the caller deletes.
+   * DELETE /v2/images/{id}: removes the record; returns it, for the caller to delete its
+   * bytes (store_key in each of its stores) and stop its import.
    */
-  delete(ctx: AuthContext | null, id: string): string | null {
+  delete(ctx: AuthContext | null, id: string): ImageRow {
     const i = this.find(ctx, id);
     this.enforce('delete_image', ctx, i);
     this.mustOwn(ctx, i, 'You are not permitted to delete this image.');
     if (i.protected) throw new Forbidden(`Image ${i.id} is protected and cannot be deleted.`);
     this.repo.delete(i.id);
-    return i.store_key;
+    return i;
   }
 
   deactivate(ctx: AuthContext, id: string): void {

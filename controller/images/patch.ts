@@ -1,6 +1,6 @@
 import { BadRequest, Conflict, Forbidden } from '../../shared/errors/index.js';
 import type { ImageRow } from './images.repo.js';
-import { CONTAINER_FORMATS, CORE, DISK_FORMATS, READ_ONLY, RESERVED, VISIBILITIES } from './schemas.js';
+import { CONTAINER_FORMATS, CORE, DISK_FORMATS, READ_ONLY, RESERVED, RESERVED_NAMESPACE, VISIBILITIES } from './schemas.js';
 
 /** The attributes a PATCH may change. */
 export type ImageChanges = Partial<
@@ -82,7 +82,7 @@ export function checkProperty(key: string, v: unknown): string {
 /** 403 for attributes nobody may change. */
 export function refuseProtected(attr: string): void {
   if (READ_ONLY.has(attr)) throw new Forbidden(`Attribute '${attr}' is read-only.`);
-  if (RESERVED.has(attr)) throw new Forbidden(`Attribute '${attr}' is reserved.`);
+  if (RESERVED.has(attr) || attr.startsWith(RESERVED_NAMESPACE)) throw new Forbidden(`Attribute '${attr}' is reserved.`);
 }
 
 /**

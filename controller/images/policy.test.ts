@@ -45,6 +45,11 @@ describe("image policy defaults on identity's engine", () => {
     expect(p.allowed('image:add_image', ctx('pa', ['reader']), owner)).toBe(false);
   });
 
+  it('leaves copy-image (copying into more stores) to the admin, as Glance does', () => {
+    expect(p.allowed('image:copy_image', ctx('pa', ['member', 'reader']), owner)).toBe(false);
+    expect(p.allowed('image:copy_image', ctx('px', ['admin', 'member', 'reader']), owner)).toBe(true);
+  });
+
   it('registers a rule for every action the service enforces, and no rule nothing enforces', () => {
     // The actions the image service's code enforces: `enforce('x', …)` (prefixed with
     // image: by ImagesService.enforce) and literal 'image:x' checks.

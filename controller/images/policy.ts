@@ -28,6 +28,8 @@ export const IMAGE_RULES: Record<string, string> = {
   'image:get_member': READER,
   // The member project answers for itself; the service checks it is that project.
   'image:modify_member': `${ADMIN} or role:member`,
+  // Interoperable import: copying an image into more stores is the operator's (Glance's default).
+  'image:copy_image': ADMIN,
 };
 
 /** Adds the image defaults to identity's policy engine when it takes defaults. */

@@ -49,6 +49,8 @@ export interface ReceiveOptions {
   expected: number | null;
   /** SHA-512 on a worker thread for large uploads. */
   parallel: boolean;
+  /** Called with the bytes received so far, after each chunk (progress of imports). */
+  onBytes?: (total: number) => void;
 }
 
 export interface Received {
@@ -77,6 +79,7 @@ export async function receive(source: Readable, out: StagingWriter, o: ReceiveOp
       const writing = out.write(chunk);
       if (hashing && writing) await Promise.all([hashing, writing]);
       else if (hashing || writing) await (hashing ?? writing);
+      o.onBytes?.(bytes);
     }
     return { bytes, digests: await hasher.digest(), sniffer };
   } finally {

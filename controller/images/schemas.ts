@@ -26,6 +26,8 @@ export const READ_ONLY = new Set([
 ]);
 /** Attributes reserved by Glance (403 "Attribute 'x' is reserved."). */
 export const RESERVED = new Set(['location', 'locations', 'deleted', 'deleted_at', 'owner_id']);
+/** Properties the service keeps for itself (os_glance_import_task, os_glance_failed_import, ...): nobody sets them. */
+export const RESERVED_NAMESPACE = 'os_glance';
 /** Core attributes with a type of their own (everything else is a string property). */
 export const CORE = new Set([
   ...READ_ONLY,

@@ -238,8 +238,3 @@ export class FileImageStore implements ImageStore {
     return names.filter((n) => isUuid(n));
   }
 }
-
-/** Store drivers by config string (house style: a literal map). */
-export const IMAGE_STORES: Record<string, (dataDir: string, qemu: QemuImg | null) => ImageStore> = {
-  file: (dataDir, qemu) => new FileImageStore(join(dataDir, 'images'), qemu),
-};

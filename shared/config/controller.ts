@@ -62,8 +62,28 @@ export const ControllerConfigSchema = Type.Object(
       project_storage_quota: Int(-1, -1, 'bytes per project (-1 = unlimited)'),
       store: Type.Union([Type.Literal('file')], {
         default: 'file',
-        description: 'where image bytes live (file: <data_dir>/images)',
+        description: 'driver of the default store "fs" when `stores` is empty (file: <data_dir>/images)',
       }),
+      stores: Type.Array(
+        Type.Object(
+          {
+            id: Type.String({
+              pattern: '^(?!os_glance)[a-z][a-z0-9_-]{0,63}$',
+              description: 'store id clients see (X-Image-Meta-Store, `stores`)',
+            }),
+            driver: Type.Union([Type.Literal('file')], { default: 'file' }),
+            dir: Type.String({ minLength: 1, description: 'directory holding the image files' }),
+            description: Type.String({ default: '', description: 'shown by GET /v2/info/stores' }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          default: [],
+          description:
+            'image stores ([[images.stores]] tables); empty: one file store "fs" at <data_dir>/images. With more than one, the copy-image import method is offered',
+        },
+      ),
+      default_store: Str('', 'id of the store new image data goes to unless the client names one (default: the first store)'),
       qemu_img_check: Type.Boolean({
         default: true,
         description: 'also read uploads with qemu-img info (under prlimit) before activating them',
@@ -73,6 +93,34 @@ export const ControllerConfigSchema = Type.Object(
         description:
           'hash SHA-512 on a worker thread beside MD5 (faster uploads on idle cores; the worker costs tens of MB of resident memory)',
       }),
+    }),
+    image_import: Section({
+      methods: Type.Array(Type.Union([Type.Literal('glance-direct'), Type.Literal('web-download'), Type.Literal('copy-image')]), {
+        default: ['glance-direct', 'web-download', 'copy-image'],
+        description: 'import methods offered (Glance enabled_import_methods); copy-image only where more than one store exists',
+      }),
+      allowed_schemes: Type.Array(Type.String(), {
+        default: ['http', 'https'],
+        description: 'web-download URL schemes allowed (Glance [import_filtering_opts]; an allow list wins over its deny list)',
+      }),
+      disallowed_schemes: Type.Array(Type.String(), { default: [] }),
+      allowed_hosts: Type.Array(Type.String(), { default: [], description: 'host names or IP addresses; empty = any' }),
+      disallowed_hosts: Type.Array(Type.String(), { default: [] }),
+      allowed_ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+        default: [80, 443],
+        description: 'explicit URL ports allowed (a URL without a port passes); empty = any',
+      }),
+      disallowed_ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { default: [] }),
+      allow_local_addresses: Type.Boolean({
+        default: false,
+        description:
+          'let web-download reach hosts that resolve to loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10, the metadata address) or unspecified addresses; checked after DNS resolution, on the address connected to and on every redirect',
+      }),
+      max_redirects: Int(10, 0, 'redirects a web-download follows, each one checked like the first URL'),
+      connect_timeout_s: Int(30, 1, 'web-download: time to connect and receive the response headers'),
+      idle_timeout_s: Int(60, 1, 'web-download: a transfer with no bytes for this long fails'),
+      max_concurrent: Int(2, 1, 'imports running at once; more wait (task pending)'),
+      task_ttl_s: Int(172800, 60, 'finished import tasks are kept this long (Glance task_time_to_live: 48 h)'),
     }),
     compute: Section({
       cpu_allocation_ratio: Num(4, 0.1),

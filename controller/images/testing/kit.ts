@@ -6,6 +6,7 @@ import { migrate } from '../../db/migrate.js';
 import { openDb, type Db } from '../../db/open.js';
 import type { AuthContext, AuthService } from '../../http/auth.js';
 import { installJsonParser } from '../../http/json-body.js';
+import { installRequestId } from '../../http/request-id.js';
 import type { ServiceDeps } from '../../http/service-deps.js';
 import { createImageFacade, type LocalImageFacade } from '../facade.js';
 import { imagePlugin } from '../plugin.js';
@@ -59,14 +60,21 @@ export async function imageTestApp(
   images: Partial<ControllerConfig['images']> = {},
   extras: Record<string, unknown> = {},
   existing?: Db,
+  imageImport: Partial<ControllerConfig['image_import']> = {},
 ): Promise<{ app: FastifyInstance; db: Db; facade: LocalImageFacade }> {
   const db = existing ?? openDb(':memory:');
   if (!existing) migrate(db);
   const base = Value.Default(ControllerConfigSchema, {}) as ControllerConfig;
-  const config: ControllerConfig = { ...base, data_dir: dataDir, images: { ...base.images, ...images } };
+  const config: ControllerConfig = {
+    ...base,
+    data_dir: dataDir,
+    images: { ...base.images, ...images },
+    image_import: { ...base.image_import, ...imageImport },
+  };
   const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 } });
   app.decorateRequest('auth', null);
   installJsonParser(app);
+  installRequestId(app);
   const deps: ServiceDeps = { config, db, auth: fakeAuth(), log: app.log, facades: {}, extras };
   const facade = createImageFacade(deps);
   deps.facades.images = facade;
