@@ -64,6 +64,8 @@ export interface ImageFacade {
   kill(id: string, reason: string): void;
   /** The image's bytes, for agents fetching through the controller. */
   open(id: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Bytes moved so far by the image's running import (and the total, when known), or null. */
+  importProgress(id: string): { bytes: number; total: number | null } | null;
 }
 
 export interface PortInfo {

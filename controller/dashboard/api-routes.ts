@@ -61,6 +61,50 @@ export function registerDashboardApi(app: FastifyInstance, a: ApiDeps): void {
     return reply.status(201).send({ id: img.id });
   });
 
+  // Import from a URL (Glance's web-download), and its progress for the bar: the API's
+  // image status and task message, with the bytes so far from the import itself.
+  app.post<{ Params: { id: string }; Body: { uri?: unknown } }>('/api/images/:id/import', async (req, reply) => {
+    const s = await a.guard(req, reply);
+    if (!s) return reply;
+    const id = req.params.id;
+    if (!ID.test(id)) throw new ApiError(404, `No image with ID ${id}`);
+    const uri = String(req.body?.uri ?? '');
+    await a.ctxOf(req, s).api.post('image', `/v2/images/${id}/import`, { method: { name: 'web-download', uri } });
+    return reply.status(202).send({ id });
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/images/:id', async (req, reply) => {
+    const s = await a.guard(req, reply);
+    if (!s) return reply;
+    const id = req.params.id;
+    if (!ID.test(id)) throw new ApiError(404, `No image with ID ${id}`);
+    await a.ctxOf(req, s).api.delete('image', `/v2/images/${id}`);
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: { id: string } }>('/api/images/:id/import', async (req, reply) => {
+    const s = await a.guard(req, reply);
+    if (!s) return reply;
+    const id = req.params.id;
+    if (!ID.test(id)) throw new ApiError(404, `No image with ID ${id}`);
+    const api = a.ctxOf(req, s).api;
+    const img = await api.get<{ status: string; size: number | null; os_glance_failed_import?: string }>(
+      'image',
+      `/v2/images/${id}`,
+    );
+    const { tasks } = await api.get<{ tasks: Array<{ status: string; message: string }> }>('image', `/v2/images/${id}/tasks`);
+    const task = tasks[tasks.length - 1] ?? null;
+    const p = a.deps.facades.images?.importProgress(id) ?? null;
+    return {
+      status: img.status,
+      size: img.size,
+      bytes: p?.bytes ?? null,
+      total: p?.total ?? null,
+      task_status: task?.status ?? null,
+      message: task?.message ?? '',
+    };
+  });
+
   app.put<{ Params: { id: string } }>('/api/images/:id/file', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (req, reply) => {
     const s = await a.guard(req, reply);
     if (!s) return reply;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startDashboardCloud, type DashboardCloud } from './testing/cloud.js';
@@ -8,7 +10,8 @@ import { ADMIN_PASSWORD, startDashboardCloud, type DashboardCloud } from './test
  * The dashboard in real headless Chromium (Debian's package, driven by playwright-core)
  * against an all-in-one started here (controller + compute agent, TCG guests): sign in,
  * launch the test image and watch it become ACTIVE, read its console log, see the VNC
- * canvas draw, upload an image with the progress bar, create a network and find it in
+ * canvas draw, upload an image with the progress bar, import one from a URL with the
+ * progress bar (a slow local web server), create a network and find it in
  * the topology picture, a hostile server name stays inert, and a member of another
  * project sees none of it. Screenshots: build/screenshots/dashboard-*.png.
  */
@@ -43,7 +46,10 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cloud = await startDashboardCloud(runId);
+    // web-download from the test's own server on loopback (refused by default).
+    cloud = await startDashboardCloud(runId, {
+      image_import: { allow_local_addresses: true, allowed_ports: [] },
+    });
     imageId = await cloud.uploadImage(IMAGE, `${runId}-guest`);
     const token = await cloud.adminToken();
     const f = await cloud.api('POST', '/compute/v2.1/flavors', token, {
@@ -153,6 +159,38 @@ describe.skipIf(Boolean(why))('dashboard in headless Chromium', () => {
     const row = page.locator('tr', { hasText: `${runId}-uploaded` });
     await expect(row.locator('.status').textContent()).resolves.toBe('active');
     await shot('06-uploaded');
+  }, 120_000);
+
+  it('imports an image from a URL with the progress bar', async () => {
+    // 8 MiB in 16 pieces, 150 ms apart: the page polls every second and must show progress.
+    const piece = randomBytes(512 << 10);
+    const src: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': 16 * piece.length });
+      let n = 0;
+      const next = () => (n++ < 16 ? res.write(piece, () => setTimeout(next, 150)) : res.end());
+      next();
+    });
+    await new Promise<void>((r) => src.listen(0, '127.0.0.1', r));
+    try {
+      await page.goto(`${cloud.url}/dashboard/project/images`);
+      await page.fill('#i-uri', `http://127.0.0.1:${(src.address() as AddressInfo).port}/${runId}-imported.raw`);
+      await page.selectOption('#i-disk_format', 'raw');
+      await page.click('#image-import button[type=submit]');
+      await page.waitForFunction(
+        () => /Importing: \d+% \(/.test(document.querySelector('#import-status')?.textContent ?? ''),
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      await shot('06b-importing');
+      await page.waitForURL(/uploaded=/, { timeout: 60_000 });
+      const row = page.locator('tr', { hasText: `${runId}-imported.raw` });
+      await expect(row.locator('.status').textContent()).resolves.toBe('active');
+    } finally {
+      src.closeAllConnections();
+      src.close();
+    }
   }, 120_000);
 
   it('creates a network with a subnet and finds it in the topology picture', async () => {

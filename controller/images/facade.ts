@@ -115,6 +115,11 @@ export class LocalImageFacade implements ImageFacade {
     this.core.repo.update(id, { status: 'killed', updated_at: isoSeconds(new Date()) }, ['queued', 'saving']);
   }
 
+  importProgress(id: string): { bytes: number; total: number | null } | null {
+    const p = this.core.importer.runner.progress(id);
+    return p ? { bytes: p.bytes, total: p.total } : null;
+  }
+
   async open(id: string, range?: { start: number; end: number }): Promise<Readable> {
     const i = this.core.images.find(null, id);
     const store = this.core.data.readStoreOf(i);

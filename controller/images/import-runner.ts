@@ -147,7 +147,9 @@ export class ImportRunner {
       const t = Date.now();
       if (t - lastMessage >= 1000) {
         lastMessage = t;
-        tasks.update(job.taskId, { message: `Copied ${Math.floor(n / MiB)} MiB`, updated_at: cinderTime(new Date()) });
+        // Glance's progress text, with the total when the source said it.
+        const of = progress?.total ? ` of ${Math.ceil(progress.total / MiB)} MiB` : '';
+        tasks.update(job.taskId, { message: `Copied ${Math.floor(n / MiB)} MiB${of}`, updated_at: cinderTime(new Date()) });
       }
     };
     try {

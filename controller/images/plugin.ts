@@ -13,14 +13,7 @@ export function imagePlugin(deps: ServiceDeps): FastifyPluginAsync {
     installErrorHandling(app, { style: 'glance' });
     const f = deps.facades.images;
     const core = f instanceof LocalImageFacade ? f.core : createImagesCore(deps);
-    registerImageVersions(
-      app,
-      () => {
-        const m = core.importer.methods();
-        return { importing: m.length > 0, copying: m.includes('copy-image') };
-      },
-      deps.config.public_url || undefined,
-    );
+    registerImageVersions(app, () => ({ importing: core.importer.methods().length > 0 }), deps.config.public_url || undefined);
     await core.stores.init();
     const reset = core.repo.resetSaving(isoSeconds(new Date()));
     if (reset) deps.log.warn({ images: reset }, 'images left saving by an earlier run are queued again');

@@ -7,7 +7,7 @@ import type { ImageService } from './images.service.js';
 /**
  * DELETE /v2/stores/{store_id}/{image_id} (Image API v2.10): removes an image's data
  * from one of the stores holding it, never the last one; Glance's checks and messages
- * (glance/api/v2/images.py delete_from_store). Only where more than one store exists.
+ * (glance/api/v2/images.py delete_from_store). With one store it can only refuse.
  */
 export class ImageStoreRemoval {
   constructor(
@@ -16,7 +16,6 @@ export class ImageStoreRemoval {
   ) {}
 
   async deleteFromStore(ctx: AuthContext, storeId: string, id: string): Promise<void> {
-    if (!this.data.stores.multiple) throw new NotFound('The resource could not be found.');
     if (!this.data.stores.has(storeId)) throw new Conflict(`The selected store ${storeId} is not available on this node.`);
     let i;
     try {

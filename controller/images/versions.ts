@@ -3,26 +3,24 @@ import { baseUrl } from '../http/base-url.js';
 
 /** What this cloud serves beyond the core Image API, which decides the versions it advertises. */
 export interface ImageFeatures {
-  /** At least one import method is offered (v2.6 interoperable import, v2.8 stores in import). */
+  /** At least one import method is offered (the interoperable import and what builds on it). */
   importing: boolean;
-  /** copy-image is offered, i.e. more than one store exists (v2.9 – v2.12). */
-  copying: boolean;
 }
 
 /**
- * The Image API versions and what each adds (Glance's api-ref and release notes), with
- * the condition under which this cloud serves it. Glance lists versions by what its
- * configuration enables (glance/api/versions.py: 2.8 – 2.13 only with enabled_backends,
- * 2.14 – 2.16 only with the cache); here a version is listed only when its features are
- * served, and the versions are cumulative, so a version is listed only when every one
- * below it that needs the same condition is. Not served, so never listed: 2.13 (quota
- * usage), 2.14 – 2.16 and 2.18 (cache API), 2.15 (store details), 2.17 (location API).
+ * The Image API versions and what each adds (Glance's api-ref, release notes and
+ * glance/api/versions.py), with the condition under which this cloud serves it. A
+ * version is listed only when its API is served. As in Glance, which import methods
+ * and stores a cloud has is told by GET /v2/info/import and /v2/info/stores, not by the
+ * version: 2.9 (copy-image) is served where copy-image may be offered, which it is once
+ * more than one store is configured. Not served, so never listed: 2.13 (quota usage),
+ * 2.14 – 2.16 and 2.18 (cache API), 2.15 (store details), 2.17 (new location API).
  */
 const VERSIONS: ReadonlyArray<readonly [string, (f: ImageFeatures) => boolean]> = [
-  ['2.12', (f) => f.copying], // GET /v2/images/{id}/tasks
-  ['2.11', (f) => f.copying], // import lock (os_glance_import_task), copy-image of others' images by policy
-  ['2.10', (f) => f.copying], // DELETE /v2/stores/{store_id}/{image_id}
-  ['2.9', (f) => f.copying], // copy-image, all_stores, all_stores_must_succeed
+  ['2.12', (f) => f.importing], // GET /v2/images/{id}/tasks
+  ['2.11', (f) => f.importing], // the import lock (os_glance_import_task), copy-image of others' images by policy
+  ['2.10', (f) => f.importing], // DELETE /v2/stores/{store_id}/{image_id}
+  ['2.9', (f) => f.importing], // copy-image, all_stores, all_stores_must_succeed
   ['2.8', (f) => f.importing], // GET /v2/info/stores, X-Image-Meta-Store, stores of an import
   ['2.7', () => true], // os_hidden, os_hash_algo / os_hash_value
   ['2.6', (f) => f.importing], // stage, import, GET /v2/info/import

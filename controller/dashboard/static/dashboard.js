@@ -67,6 +67,50 @@ if (upload) {
   });
 }
 
+// Import from a URL: create the record, start a web-download, then follow the import
+// (bytes so far from the cloud) until the image is active or the import failed.
+const importForm = document.querySelector('form#image-import');
+if (importForm) {
+  importForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(importForm);
+    const bar = document.querySelector('#import-progress');
+    const out = document.querySelector('#import-status');
+    const say = (t) => { if (out) out.textContent = t; };
+    const uri = String(f.get('uri') || '');
+    const name = String(f.get('name') || '') || decodeURIComponent(uri.split(/[?#]/)[0].split('/').pop() || 'image');
+    const post = (url, body) => fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body) });
+    const r = await post(`${base}/api/images`, { name, disk_format: f.get('disk_format'), container_format: 'bare', visibility: f.get('visibility') || 'private' });
+    const created = await r.json().catch(() => ({}));
+    if (!r.ok) return say(created.message || `Could not create the image (HTTP ${r.status}).`);
+    const id = encodeURIComponent(created.id);
+    const s = await post(`${base}/api/images/${id}/import`, { uri });
+    if (!s.ok) {
+      const m = (await s.json().catch(() => ({}))).message || `HTTP ${s.status}`;
+      await fetch(`${base}/api/images/${id}`, { method: 'DELETE', credentials: 'same-origin', headers: { 'x-csrf-token': csrf } }).catch(() => {});
+      return say(`Import refused: ${m}`);
+    }
+    say('Import started.');
+    const MiB = 1048576;
+    const poll = async () => {
+      let p;
+      try {
+        const q = await fetch(`${base}/api/images/${id}/import`, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+        if (!q.ok) return setTimeout(poll, 2000);
+        p = await q.json();
+      } catch { return setTimeout(poll, 2000); }
+      if (p.status === 'active') { if (bar) bar.value = bar.max; say('Import complete.'); return location.assign(`${base}/project/images?uploaded=${id}`); }
+      if (p.task_status === 'failure') return say(`Import failed: ${p.message}`);
+      if (p.bytes !== null && bar) {
+        if (p.total) { bar.max = p.total; bar.value = p.bytes; say(`Importing: ${Math.round((100 * p.bytes) / p.total)}% (${(p.bytes / MiB).toFixed(1)} of ${(p.total / MiB).toFixed(1)} MiB)`); }
+        else { bar.removeAttribute('value'); say(`Importing: ${(p.bytes / MiB).toFixed(1)} MiB`); }
+      } else say(p.message || `Import ${p.task_status || 'pending'}…`);
+      setTimeout(poll, 1000);
+    };
+    poll();
+  });
+}
+
 // Per-instance usage charts: samples of the host agent's counters every 5 s, drawn as
 // sparklines (rates for the counters) with the latest value under each.
 const usage = document.querySelector('#usage[data-server-id]');

@@ -44,7 +44,7 @@ export interface DashboardCloud {
  * 127.0.0.1 with its jobs, and a real compute agent (libvirt, TCG guests) enrolled as
  * its only host. No network agent: guests boot without NICs.
  */
-export async function startDashboardCloud(runId: string): Promise<DashboardCloud> {
+export async function startDashboardCloud(runId: string, overrides: Record<string, unknown> = {}): Promise<DashboardCloud> {
   const dir = mkdtempSync(join(tmpdir(), `${runId}-dash-`));
   const [ctlPort, agentPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${ctlPort}`;
@@ -54,6 +54,7 @@ export async function startDashboardCloud(runId: string): Promise<DashboardCloud
     listen: { host: '127.0.0.1', port: ctlPort },
     identity: { scrypt_log_n: 10 },
     agents: { heartbeat_s: 2, down_after_missed: 3 },
+    ...overrides,
   }) as ControllerConfig;
   const db: Db = openDb(':memory:');
   migrate(db);
