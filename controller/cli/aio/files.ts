@@ -11,6 +11,8 @@ export const AIO = {
   agentKey: '/etc/homestack/agent.key',
   adminPassword: '/etc/homestack/admin-password',
   openrc: '/etc/homestack/admin-openrc.sh',
+  demoPassword: '/etc/homestack/demo-password',
+  demoOpenrc: '/etc/homestack/demo-openrc.sh',
   cloudsYaml: '/etc/openstack/clouds.yaml',
   dataDir: '/var/lib/homestack',
   agentDataDir: '/var/lib/homestack-agent',
@@ -86,24 +88,39 @@ export function agentToml(ip: string): string {
   ].join('\n');
 }
 
-/** The admin password: generated once (0600), reused afterwards. */
-export function ensureAdminPassword(): { password: string; created: boolean } {
-  if (existsSync(AIO.adminPassword)) return { password: readFileSync(AIO.adminPassword, 'utf8').trim(), created: false };
+/** A password kept in `file` (0600): generated once, reused afterwards. */
+export function ensurePassword(file: string): { password: string; created: boolean } {
+  if (existsSync(file)) return { password: readFileSync(file, 'utf8').trim(), created: false };
   const password = randomBytes(18).toString('base64url');
-  writePrivate(AIO.adminPassword, `${password}\n`);
+  writePrivate(file, `${password}\n`);
   return { password, created: true };
 }
 
+/** The admin password: generated once (0600), reused afterwards. */
+export const ensureAdminPassword = (): { password: string; created: boolean } => ensurePassword(AIO.adminPassword);
+
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function openrc(publicUrl: string, password: string, region = 'RegionOne'): string {
+/** Who an openrc or a clouds.yaml entry signs in as. */
+export interface CloudUser {
+  username: string;
+  password: string;
+  project: string;
+}
+
+export function openrc(
+  publicUrl: string,
+  password: string,
+  region = 'RegionOne',
+  who: Omit<CloudUser, 'password'> = ADMIN,
+): string {
   return [
-    '# Homestack admin credentials (source this file).',
+    `# Homestack credentials of ${who.username} in project ${who.project} (source this file).`,
     `export OS_AUTH_URL=${shq(`${publicUrl}/identity/v3`)}`,
     'export OS_IDENTITY_API_VERSION=3',
-    'export OS_USERNAME=admin',
+    `export OS_USERNAME=${shq(who.username)}`,
     `export OS_PASSWORD=${shq(password)}`,
-    'export OS_PROJECT_NAME=admin',
+    `export OS_PROJECT_NAME=${shq(who.project)}`,
     'export OS_USER_DOMAIN_NAME=Default',
     'export OS_PROJECT_DOMAIN_NAME=Default',
     `export OS_REGION_NAME=${region}`,
@@ -112,21 +129,33 @@ export function openrc(publicUrl: string, password: string, region = 'RegionOne'
   ].join('\n');
 }
 
-export function cloudsYaml(publicUrl: string, password: string, region = 'RegionOne'): string {
+const ADMIN = { username: 'admin', project: 'admin' };
+
+/** clouds.yaml: `homestack` (admin) and, when given, more clouds by name (`homestack-demo`). */
+export function cloudsYaml(
+  publicUrl: string,
+  password: string,
+  region = 'RegionOne',
+  more: Record<string, CloudUser> = {},
+): string {
   const q = (s: string) => JSON.stringify(s);
-  return [
-    'clouds:',
-    '  homestack:',
+  const entry = (name: string, u: CloudUser) => [
+    `  ${name}:`,
     '    auth:',
     `      auth_url: ${q(`${publicUrl}/identity/v3`)}`,
-    '      username: admin',
-    `      password: ${q(password)}`,
-    '      project_name: admin',
+    `      username: ${q(u.username)}`,
+    `      password: ${q(u.password)}`,
+    `      project_name: ${q(u.project)}`,
     '      user_domain_name: Default',
     '      project_domain_name: Default',
     `    region_name: ${region}`,
     '    interface: public',
     '    identity_api_version: 3',
+  ];
+  return [
+    'clouds:',
+    ...entry('homestack', { ...ADMIN, password }),
+    ...Object.entries(more).flatMap(([name, u]) => entry(name, u)),
     '',
   ].join('\n');
 }

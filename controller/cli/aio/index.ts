@@ -10,12 +10,16 @@ import { parsed, usageText, type CommandSpec } from '../args.js';
 import { openContext, printTable } from '../context.js';
 import { enrolLocal } from '../hosts.js';
 import { startSystemDaemons, stopSystemDaemons, SYSTEM_DAEMONS, type StartedDaemon } from './daemons.js';
+import { CloudApi } from './api-client.js';
+import { DEMO, ensureDemoNetwork, ensureDemoPassword, ensureDemoUser, ensureFlavors, ensureTestImage } from './first-run.js';
 import {
   AIO,
   agentToml,
   cloudsYaml,
   controllerToml,
+  type CloudUser,
   ensureAdminPassword,
+  ensurePassword,
   localHostName,
   openrc,
   primaryIp,
@@ -62,7 +66,39 @@ async function waitHostUp(name: string, since: Date, timeoutMs: number): Promise
   return false;
 }
 
-async function up(): Promise<number> {
+/** Where scripts/build-test-image.sh leaves the test guest (scripts/aio.sh builds it first). */
+export const testImagePath = (root: string): string => join(root, 'build/test-image/homestack-guest.qcow2');
+
+/**
+ * What makes the cloud usable right away (issue 16): the default flavors, the test
+ * image as a public image, the demo project and user, and the demo's `private`
+ * network with `router1` to the external network. Each step finds what is there by
+ * name and creates only what is missing.
+ */
+async function firstRun(o: {
+  publicUrl: string;
+  adminPassword: string;
+  demoPassword: string;
+  externalNetworkId: string;
+  image: string | null;
+}): Promise<void> {
+  const base = `http://127.0.0.1:${AIO.port}`;
+  const admin = await CloudApi.login(base, { username: 'admin', password: o.adminPassword, project: 'admin' });
+  await ensureFlavors(admin, say);
+  if (o.image && existsSync(o.image)) await ensureTestImage(admin, o.image, say);
+  else say(`no test image at ${o.image}: run scripts/build-test-image.sh, then aio up again (scripts/aio.sh does both)`);
+  const { userId } = await ensureDemoUser(admin, o.demoPassword, say);
+  const demo = await ensureDemoPassword(
+    admin,
+    () => CloudApi.login(base, { username: DEMO.user, password: o.demoPassword, project: DEMO.project }),
+    userId,
+    o.demoPassword,
+    say,
+  );
+  await ensureDemoNetwork(demo, o.externalNetworkId, say);
+}
+
+async function up(bare = false): Promise<number> {
   const t0 = Date.now();
   if (process.getuid?.() !== 0) {
     process.stderr.write('homestack aio up: run as root\n');
@@ -102,18 +138,31 @@ async function up(): Promise<number> {
   const pw = ensureAdminPassword();
   const ctx = openContext(['--config', AIO.controllerToml]);
   let publicUrl: string;
+  let externalNetworkId: string;
   try {
     const b = await bootstrap(ctx.db, ctx.config, { adminPassword: pw.password });
     publicUrl = b.publicUrl;
     say(`bootstrapped identity at ${publicUrl}${b.changes.length ? ` (${b.changes.length} changes)` : ''}`);
     // The external network `public` (flat, router:external, 198.51.100.0/24), as devstack makes it.
     const pub = ensurePublicNetwork({ db: ctx.db, config: ctx.config }, { projectId: b.adminProjectId });
+    externalNetworkId = pub.networkId;
     if (pub.created) say(`created the external network public (${pub.networkId})`);
   } finally {
     ctx.close();
   }
   writePrivate(AIO.openrc, openrc(publicUrl, pw.password));
-  const cy = cloudsYaml(publicUrl, pw.password);
+  // The demo user's password and openrc (kept from an earlier run even with --bare).
+  const demoPw = bare
+    ? existsSync(AIO.demoPassword)
+      ? ensurePassword(AIO.demoPassword)
+      : null
+    : ensurePassword(AIO.demoPassword);
+  const more: Record<string, CloudUser> = {};
+  if (demoPw) {
+    more['homestack-demo'] = { username: DEMO.user, password: demoPw.password, project: DEMO.project };
+    writePrivate(AIO.demoOpenrc, openrc(publicUrl, demoPw.password, 'RegionOne', { username: DEMO.user, project: DEMO.project }));
+  }
+  const cy = cloudsYaml(publicUrl, pw.password, 'RegionOne', more);
   const cyOurs = !existsSync(AIO.cloudsYaml) || readFileSync(AIO.cloudsYaml, 'utf8').includes('  homestack:\n');
   if (cyOurs) writePrivate(AIO.cloudsYaml, cy);
   else {
@@ -142,6 +191,23 @@ async function up(): Promise<number> {
     return 1;
   }
   say(`host ${local.name} is up`);
+
+  // 6. Flavors, the test image, the demo project, user and network (skipped with --bare).
+  if (!bare && demoPw) {
+    try {
+      await firstRun({
+        publicUrl,
+        adminPassword: pw.password,
+        demoPassword: demoPw.password,
+        externalNetworkId,
+        image: testImagePath(root),
+      });
+      say(`demo user ready: source ${AIO.demoOpenrc}  (or: openstack --os-cloud homestack-demo ...)`);
+    } catch (e) {
+      process.stderr.write(`homestack aio up: setting up flavors, image and the demo project failed: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: source ${AIO.openrc}  (or: openstack --os-cloud homestack ...)`);
   return 0;
 }
@@ -160,7 +226,7 @@ async function down(): Promise<number> {
 }
 
 /** Stops the controller and agent that `up` started (daemons stay), then `up` again: picks up a new build. */
-async function restart(): Promise<number> {
+async function restart(bare: boolean): Promise<number> {
   const run = makeRunner();
   const state = readState();
   for (const s of [...state.services].reverse()) {
@@ -169,7 +235,7 @@ async function restart(): Promise<number> {
   }
   state.services = [];
   saveState(state);
-  return up();
+  return up(bare);
 }
 
 async function status(json: boolean): Promise<number> {
@@ -214,9 +280,17 @@ async function status(json: boolean): Promise<number> {
 }
 
 export const AIO_COMMANDS: Record<string, CommandSpec> = {
-  up: { words: 'aio up', help: 'the all-in-one cloud on this machine (as root): packages, configs, daemons, controller, agent' },
+  up: {
+    words: 'aio up',
+    options: { bare: { type: 'boolean' } },
+    help: 'the all-in-one cloud on this machine (as root): configs, daemons, controller, agent; then flavors, the test image, the demo project and network (--bare: not those)',
+  },
   down: { words: 'aio down', help: 'stop exactly what `aio up` started (configuration and data stay)' },
-  restart: { words: 'aio restart', help: 'restart the controller and agent on a new build, same state' },
+  restart: {
+    words: 'aio restart',
+    options: { bare: { type: 'boolean' } },
+    help: 'restart the controller and agent on a new build, same state',
+  },
   status: { words: 'aio status', options: { json: { type: 'boolean' } }, help: 'what runs, what aio started, the hosts' },
 };
 export const DAEMONS_START: CommandSpec = {
@@ -235,13 +309,13 @@ export async function aioCommand(sub: string | undefined, argv: readonly string[
   if (typeof a === 'number') return a;
   switch (sub) {
     case 'up':
-      return up();
+      return up(a.values.bare === true);
     case 'down':
       return down();
     case 'status':
       return status(a.values.json === true);
     case 'restart':
-      return restart();
+      return restart(a.values.bare === true);
     default:
       return 2;
   }
