@@ -37,7 +37,8 @@ describe('controller app', () => {
     const a = await app();
     expect((await a.inject({ url: '/compute/v2.1/nothing' })).json()).toHaveProperty('itemNotFound.code', 404);
     expect((await a.inject({ url: '/network/v2.0/nothing' })).json()).toHaveProperty('NeutronError.type', 'NotFound');
-    expect((await a.inject({ url: '/image/v2/nothing' })).json()).toMatchObject({ code: '404 Not Found' });
+    const image = { accept: 'application/json' }; // Glance negotiates (webob): JSON when asked for
+    expect((await a.inject({ url: '/image/v2/nothing', headers: image })).json()).toMatchObject({ code: '404 Not Found' });
     expect((await a.inject({ url: '/identity/v3/nothing' })).json()).toHaveProperty('error.code', 404);
   });
 });

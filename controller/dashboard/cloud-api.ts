@@ -17,7 +17,12 @@ export function cloudApi(app: FastifyInstance, token: string): CloudApi {
     const r = await app.inject({
       method: method as 'GET',
       url: `/${service}${path}`,
-      headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        'x-auth-token': token,
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
     });
     let parsed: unknown = null;

@@ -76,11 +76,15 @@ describe('error documents per service', () => {
 
   it('image (glance style)', async () => {
     const a = await app('glance');
-    expect((await a.inject({ url: '/svc/missing' })).json()).toEqual({
+    expect((await a.inject({ url: '/svc/missing', headers: { accept: 'application/json' } })).json()).toEqual({
       message: 'Network n1 could not be found.',
       code: '404 Not Found',
       title: 'Not Found',
     });
+    // Without Accept (glanceclient), webob's plain text.
+    const plain = await a.inject({ url: '/svc/missing' });
+    expect(plain.headers['content-type']).toMatch(/^text\/plain/);
+    expect(plain.body).toBe('404 Not Found\n\nNetwork n1 could not be found.\n\n   ');
   });
 
   it('identity (keystone style)', async () => {

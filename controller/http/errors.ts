@@ -1,5 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CloudError, GENERIC_5XX_MESSAGE, renderError, type ErrorStyle } from '../../shared/errors/index.js';
+import {
+  CloudError,
+  GENERIC_5XX_MESSAGE,
+  glanceErrorRepresentation,
+  renderError,
+  type ErrorStyle,
+} from '../../shared/errors/index.js';
 
 interface Mapped {
   status: number;
@@ -55,6 +61,10 @@ export function installErrorHandling(scope: FastifyInstance, o: ErrorHandlingOpt
   const send = (req: FastifyRequest, reply: FastifyReply, m: Mapped) => {
     if (m.headers) for (const [k, v] of Object.entries(m.headers)) reply.header(k, v);
     if (m.status === 401 && o.wwwAuthenticate) reply.header('WWW-Authenticate', o.wwwAuthenticate(req));
+    if (o.style === 'glance') {
+      const r = glanceErrorRepresentation(req.headers.accept, m);
+      return reply.status(m.status).type(r.contentType).send(r.body);
+    }
     return reply.status(m.status).type('application/json').send(renderError(o.style, m));
   };
   scope.setErrorHandler((err, req, reply) => {

@@ -27,7 +27,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const H = { 'x-auth-token': 'alice' };
+const H = { 'x-auth-token': 'alice', accept: 'application/json' };
 const create = async (disk_format: string) =>
   (
     await app.inject({ method: 'POST', url: '/image/v2/images', headers: H, payload: { disk_format, container_format: 'bare' } })

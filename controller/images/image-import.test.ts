@@ -56,8 +56,8 @@ const LOOPBACK_OK = { allow_local_addresses: true, allowed_ports: [] as number[]
 const url = (path: string) => `http://127.0.0.1:${srcPort}/${path}`;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
-const H = { 'x-auth-token': 'alice' };
-const ADMIN = { 'x-auth-token': 'admin' };
+const H = { 'x-auth-token': 'alice', accept: 'application/json' };
+const ADMIN = { 'x-auth-token': 'admin', accept: 'application/json' };
 
 interface Cloud {
   app: FastifyInstance;
@@ -286,7 +286,18 @@ describe('web-download', () => {
     );
     await err({ method: { name: 'web-download', uri: 'http://203.0.113.9/x' } }, 404, /No image found/, {
       'x-auth-token': 'bob',
+      accept: 'application/json',
     });
+    // glanceclient sends no Accept: webob's plain text, which it can print.
+    const plain = await inject(
+      c,
+      'POST',
+      `/v2/images/${id}/import`,
+      { method: { name: 'copy-image' } },
+      { 'x-auth-token': 'alice' },
+    );
+    expect(plain.headers['content-type']).toMatch(/^text\/plain/);
+    expect(plain.body).toBe("400 Bad Request\n\nUnknown import method name 'copy-image'.\n\n   ");
     const noFmt = (await inject(c, 'POST', '/v2/images', { name: 'x' })).json().id;
     const r = await inject(c, 'POST', `/v2/images/${noFmt}/import`, {
       method: { name: 'web-download', uri: 'http://203.0.113.9/x' },

@@ -19,7 +19,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const as = (token: string) => ({ 'x-auth-token': token });
+const as = (token: string) => ({ 'x-auth-token': token, accept: 'application/json' });
 
 async function create(token: string, body: Record<string, unknown>) {
   const r = await app.inject({ method: 'POST', url: '/image/v2/images', headers: as(token), payload: body });
@@ -140,8 +140,14 @@ describe('JSON patch', () => {
       'application/openstack-images-v2.1-json-patch; charset=UTF-8',
     );
     expect(r.json().colour).toBe('teal');
-    r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'navy' }], 'application/openstack-images-v2.0-json-patch');
+    // The v2.0 media type carries draft-4 style operations ({"add": path}), as Glance's and Tempest's.
+    const v20 = 'application/openstack-images-v2.0-json-patch';
+    r = await patch('alice', id, [{ add: '/colour', value: 'navy' }], v20);
     expect(r.json().colour).toBe('navy');
+    r = await patch('alice', id, [{ op: 'add', path: '/colour', value: 'navy' }], v20);
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toBe('Operation objects must contain exactly one member named "add", "remove", or "replace".');
+    expect((await patch('alice', id, [{ add: '/os_glance_foo', value: 'bar' }], v20)).statusCode).toBe(403);
     r = await patch('alice', id, [{ op: 'remove', path: '/colour' }]);
     expect(r.json()).not.toHaveProperty('colour');
   });

@@ -3,6 +3,7 @@ import { UnsupportedMediaType, BadRequest } from '../../shared/errors/index.js';
 import { authHook, ctxOf, type TokenValidator } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
 import { uploadBody } from './body.js';
+import { fromDraft4 } from './patch.js';
 import { sendBlocks } from './send.js';
 import type { ImageData } from './image-data.service.js';
 import type { ListQuery } from './listing.js';
@@ -67,7 +68,8 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
     if (!PATCH_TYPES.test(mediaType(req))) {
       throw new UnsupportedMediaType(`Unsupported Content-Type: use application/openstack-images-v2.1-json-patch`);
     }
-    return imageView(d.images.update(ctxOf(req), req.params.id, req.body));
+    const body = /-v2\.0-json-patch/.test(mediaType(req)) ? fromDraft4(req.body) : req.body;
+    return imageView(d.images.update(ctxOf(req), req.params.id, body));
   });
 
   app.delete<IdParams>('/v2/images/:id', pre, async (req, reply) => {

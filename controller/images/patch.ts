@@ -86,6 +86,27 @@ export function refuseProtected(attr: string): void {
 }
 
 /**
+ * A patch in the v2.0 media type (application/openstack-images-v2.0-json-patch, JSON
+ * Patch draft 4 style: `{"replace": "/name", "value": "x"}`) in the v2.1 form
+ * (`{"op": "replace", "path": "/name", ...}`), with Glance's messages for operation
+ * objects that name no operation or more than one. Anything else is left for applyPatch.
+ */
+export function fromDraft4(body: unknown): unknown {
+  if (!Array.isArray(body)) return body;
+  return body.map((raw) => {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+    const o = raw as Record<string, unknown>;
+    const ops = (['add', 'remove', 'replace'] as const).filter((k) => k in o);
+    if (ops.length > 1)
+      throw new BadRequest('Operation objects must contain only one member named "add", "remove", or "replace".');
+    if (!ops.length)
+      throw new BadRequest('Operation objects must contain exactly one member named "add", "remove", or "replace".');
+    const { [ops[0]!]: path, ...rest } = o;
+    return { ...rest, op: ops[0], path };
+  });
+}
+
+/**
  * Applies a Glance v2.1 JSON patch (add, replace, remove on depth-one paths) to an
  * image and returns the changed attributes; the image is not modified. `add` on an
  * existing attribute replaces it (JSON Patch "add" on an object member).
