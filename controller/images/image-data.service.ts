@@ -100,15 +100,16 @@ export class ImageData {
 
   /**
    * The size limit for `i`'s data: the image size cap and what is left of its project's
-   * storage quota. Throws OverLimit when `length` (if known) is already beyond it.
+   * storage quota (not for another copy of data already counted: `quota: false`).
+   * Throws OverLimit when `length` (if known) is already beyond it.
    */
-  limitsFor(i: ImageRow, length: number | null): IngestLimits {
+  limitsFor(i: ImageRow, length: number | null, o: { quota?: boolean } = {}): IngestLimits {
     const cap = this.o.imageSizeCap;
     if (length !== null && length > cap)
       throw new OverLimit(`The incoming image is too large: ${length} bytes, the limit is ${cap} bytes.`);
     let limit = cap;
     let quotaLeft = Infinity;
-    if (this.o.projectQuota >= 0 && i.owner) {
+    if (this.o.projectQuota >= 0 && i.owner && o.quota !== false) {
       quotaLeft = Math.max(0, this.o.projectQuota - this.images.repo.storedBytes(i.owner));
       if (length !== null && length > quotaLeft)
         throw new OverLimit(`Image exceeds the storage quota: ${length} bytes needed, ${quotaLeft} left.`);

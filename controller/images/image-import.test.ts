@@ -472,6 +472,22 @@ describe('more than one store', () => {
     expect(filesUnder(c.data)).toEqual([]);
   });
 
+  it('counts a project quota once: a copy into another store is no new data', async () => {
+    const c = await open({ stores: ['a', 'b'], images: { project_storage_quota: (1 << 20) + 4096 } });
+    const id = await newImage(c, 'raw');
+    await inject(c, 'POST', `/v2/images/${id}/import`, { method: { name: 'web-download', uri: url('raw') }, stores: ['a'] });
+    await settle(c);
+    expect((await show(c, id)).status).toBe('active');
+    await inject(c, 'POST', `/v2/images/${id}/import`, { method: { name: 'copy-image' }, stores: ['b'] }, ADMIN);
+    await settle(c);
+    expect(await show(c, id)).toMatchObject({ stores: 'a,b', os_glance_failed_import: '' });
+    // A second image does not fit any more.
+    const id2 = await newImage(c, 'raw');
+    await inject(c, 'POST', `/v2/images/${id2}/import`, { method: { name: 'web-download', uri: url('raw') } });
+    await settle(c);
+    expect((await tasks(c, id2))[0].message).toMatch(/storage quota/);
+  });
+
   it('with all_stores_must_succeed false, activates on the stores that worked and lists the others as failed', async () => {
     const c = await open({ stores: ['good', 'broken'] });
     // The broken store's directory is a file: every write to it fails.

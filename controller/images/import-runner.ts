@@ -157,15 +157,17 @@ export class ImportRunner {
         if (signal.aborted) throw new ImportLost('the import was stopped');
         const image = repo.get(job.imageId);
         if (!image || image.import_task !== job.taskId) throw new ImportLost('the image was deleted or another import took over');
+        const firstDone = committed[0]?.sid;
         try {
-          const src = await this.source(job, image, committed[0]?.sid, signal);
+          const src = await this.source(job, image, firstDone, signal);
           if (progress) {
             progress.bytes = 0;
             progress.total = src.length;
           }
           const store = this.d.data.stores.get(sid);
           const got = await this.d.data.ingest(image, src.body, src.length, store, {
-            ...this.d.data.limitsFor(image, src.length),
+            // A copy of data the project already has stored counts against the size cap only.
+            ...this.d.data.limitsFor(image, src.length, { quota: job.method !== 'copy-image' && !firstDone }),
             interrupted: () => new BadRequest(`the download was cut short after ${progress?.bytes ?? 0} bytes`),
             onBytes,
           });
