@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { Value } from 'typebox/value';
+import { ImageImportRequest } from '../../shared/api/image.js';
 import { BadRequest, CloudError, Conflict, Forbidden, NotFound, OverLimit } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import { cinderTime, isoSeconds } from '../../shared/util/time.js';
@@ -154,6 +156,10 @@ export class ImageImport {
     if (typeof allMust !== 'boolean') throw new BadRequest("'all_stores_must_succeed' must be boolean value only");
     const allStores = b.all_stores ?? false;
     if (typeof allStores !== 'boolean') throw new BadRequest("'all_stores' must be boolean value only");
+    if (!Value.Check(ImageImportRequest, b)) {
+      const e = [...Value.Errors(ImageImportRequest, b)][0];
+      throw new BadRequest(`Invalid import request: ${e ? `${e.instancePath || '/'} ${e.message}` : 'malformed body'}`);
+    }
     return { method: name as ImportMethod, uri: m.uri, allStores, allMust, ...('stores' in b ? { stores: b.stores } : {}) };
   }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ImportMethod } from '../../shared/api/image.js';
 import { BadRequest, CloudError } from '../../shared/errors/index.js';
 import { cinderTime, isoSeconds } from '../../shared/util/time.js';
 import { ImageData } from './image-data.service.js';
@@ -9,7 +10,7 @@ import type { ImageStore } from './store.js';
 import type { TaskRepo } from './tasks.repo.js';
 import { openWebDownload, type WebDownloadOptions } from './web-download.js';
 
-export type ImportMethod = 'glance-direct' | 'web-download' | 'copy-image';
+export type { ImportMethod };
 
 /** One accepted import request: the task that runs it and what it asked for. */
 export interface ImportJob {

@@ -38,3 +38,23 @@ export const ImagePatchOp = Type.Object({
   value: Type.Optional(Type.Unknown()),
 });
 export type ImagePatchOp = Static<typeof ImagePatchOp>;
+
+/** Import methods this cloud can offer (Glance's enabled_import_methods; glance-download is not served). */
+export const IMPORT_METHODS = ['glance-direct', 'web-download', 'copy-image'] as const;
+export type ImportMethod = (typeof IMPORT_METHODS)[number];
+
+/**
+ * POST /v2/images/{id}/import. The image service first answers Glance's own messages
+ * for a missing method or name, an unknown method and non-boolean flags
+ * (controller/images/image-import.service.ts), then checks the rest against this.
+ */
+export const ImageImportRequest = Type.Object({
+  method: Type.Object({
+    name: Type.Union(IMPORT_METHODS.map((m) => Type.Literal(m))),
+    uri: Type.Optional(Type.String()),
+  }),
+  stores: Type.Optional(Type.Array(Type.String())),
+  all_stores: Type.Optional(Type.Boolean()),
+  all_stores_must_succeed: Type.Optional(Type.Boolean()),
+});
+export type ImageImportRequest = Static<typeof ImageImportRequest>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { IMPORT_METHODS } from '../api/image.js';
 
 const Str = (def: string, description?: string) => Type.String({ default: def, description });
 const Int = (def: number, min: number, description?: string) => Type.Integer({ default: def, minimum: min, description });
@@ -95,7 +96,7 @@ export const ControllerConfigSchema = Type.Object(
       }),
     }),
     image_import: Section({
-      methods: Type.Array(Type.Union([Type.Literal('glance-direct'), Type.Literal('web-download'), Type.Literal('copy-image')]), {
+      methods: Type.Array(Type.Union(IMPORT_METHODS.map((m) => Type.Literal(m))), {
         default: ['glance-direct', 'web-download', 'copy-image'],
         description: 'import methods offered (Glance enabled_import_methods); copy-image only where more than one store exists',
       }),
