@@ -178,6 +178,8 @@ const JSON_PATCH = { 'content-type': 'application/openstack-images-v2.1-json-pat
 const VALID: Record<string, { body: unknown; headers?: Record<string, string> }> = {
   'PATCH /image/v2/images/:id': { body: [{ op: 'replace', path: '/name', value: 'tmx-renamed' }], headers: JSON_PATCH },
   'PUT /image/v2/images/:id/file': { body: 'y'.repeat(512), headers: { 'content-type': 'application/octet-stream' } },
+  'PUT /image/v2/images/:id/stage': { body: 'y'.repeat(512), headers: { 'content-type': 'application/octet-stream' } },
+  'POST /image/v2/images/:id/import': { body: { method: { name: 'glance-direct' } } },
   'POST /compute/v2.1/servers/:id/action': { body: { 'os-stop': null } },
   'PUT /network/v2.0/networks/:id': { body: { network: { name: 'tmx-renamed' } } },
   'PUT /network/v2.0/subnets/:id': { body: { subnet: { name: 'tmx-renamed' } } },
