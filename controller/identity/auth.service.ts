@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Forbidden, Unauthorized } from '../../shared/errors/index.js';
 import { keystoneTime } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
+import type { IdentityBackends } from './backends.service.js';
 import type { IdentityCore, Resolved } from './core.js';
 import { invalid, type Obj } from './input.js';
 import { needsRehash } from './passwords.js';
@@ -28,6 +29,7 @@ const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.i
 export class Authenticator {
   constructor(
     private readonly core: IdentityCore,
+    private readonly backends: IdentityBackends,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -39,7 +41,10 @@ export class Authenticator {
     if (payload.expiresAt <= now) throw new TokenInvalid('expired');
     this.core.fresh(now);
     if (this.core.isRevoked(payload)) throw new TokenInvalid('revoked');
-    return { payload, resolved: this.core.resolve(payload, now) };
+    const resolved = this.core.resolve(payload, now);
+    // A directory user's snapshot older than its domain's cache_ttl_s is re-read in the background.
+    this.backends.touch(resolved.user, now);
+    return { payload, resolved };
   }
 
   /** The TokenValidator of every service's auth hook. */
@@ -156,12 +161,16 @@ export class Authenticator {
     throw invalid('scope', 'expected project or domain');
   }
 
-  private userRef(u: unknown, field: string): UserRow | undefined {
+  /** The user named by a request: SQL users from the database, directory users from the directory (503 when it is down). */
+  private async userRef(u: unknown, field: string): Promise<UserRow | undefined> {
     if (!isObj(u)) throw invalid(field, 'expected an object with id, or name and domain');
-    if (typeof u.id === 'string') return this.core.repo.get<UserRow>('users', u.id);
+    if (typeof u.id === 'string') {
+      const local = this.core.repo.get<UserRow>('users', u.id);
+      return local && !this.backends.isDirectory(local.domain_id) ? local : this.backends.getUser(u.id);
+    }
     if (typeof u.name !== 'string') throw invalid(field, 'expected an object with id, or name and domain');
     const d = this.domainRef(u.domain, `${field}.domain`);
-    return this.core.repo.userByName(d.id, u.name);
+    return this.backends.isDirectory(d.id) ? this.backends.userByName(d.id, u.name) : this.core.repo.userByName(d.id, u.name);
   }
 
   private async byPassword(pw: unknown, scope: () => ScopeReq): Promise<Issued> {
@@ -171,10 +180,11 @@ export class Authenticator {
     // An unknown or disabled domain is answered like an unknown user: same message, same work.
     let user: UserRow | undefined;
     try {
-      user = this.userRef(pw.user, 'password.user');
+      user = await this.userRef(pw.user, 'password.user');
     } catch (e) {
       if (!(e instanceof Unauthorized)) throw e;
     }
+    if (user && this.backends.isDirectory(user.domain_id)) return this.byDirectoryPassword(user, password, scope);
     const cfg = this.core.config.identity;
     const locked =
       !!user &&
@@ -214,6 +224,21 @@ export class Authenticator {
     return issued;
   }
 
+  /**
+   * A directory user proves the password by binding as itself (nothing is stored;
+   * no lockout here: the directory's own policy applies). Success re-reads the user and
+   * its groups, so the token's roles follow the directory's membership now.
+   */
+  private async byDirectoryPassword(user: UserRow, password: string, scope: () => ScopeReq): Promise<Issued> {
+    const fresh = await this.backends.authenticate(user, password);
+    if (!fresh) {
+      this.log.info({ user: user.id, directory: true }, 'password authentication failed');
+      throw new Unauthorized(AUTH_FAILED);
+    }
+    this.checkUserEnabled(fresh);
+    return this.issueFor(fresh, ['password'], scope());
+  }
+
   private async byToken(t: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
     if (!isObj(t) || typeof t.id !== 'string') throw invalid('token.id', "'id' is a required property");
     let prev: { payload: TokenPayload; resolved: Resolved };
@@ -243,7 +268,7 @@ export class Authenticator {
     let ac: AppCredRow | undefined;
     if (typeof a.id === 'string') ac = this.core.repo.get<AppCredRow>('app_credentials', a.id);
     else if (typeof a.name === 'string') {
-      const user = this.userRef(a.user, 'application_credential.user');
+      const user = await this.userRef(a.user, 'application_credential.user');
       ac = user ? this.core.repo.list<AppCredRow>('app_credentials', { user_id: user.id, name: a.name })[0] : undefined;
     } else throw invalid('application_credential', 'expected id, or name and user');
     const ok = await this.core.verify(a.secret, ac?.secret_hash ?? null);
@@ -253,7 +278,13 @@ export class Authenticator {
     if (scope && !('project' in scope && scope.project.id === ac.project_id)) {
       throw new Unauthorized('An application credential is bound to its project; the requested scope differs.');
     }
-    const user = this.core.repo.get<UserRow>('users', ac.user_id)!;
+    let user = this.core.repo.get<UserRow>('users', ac.user_id)!;
+    if (this.backends.isDirectory(user.domain_id)) {
+      // The directory decides whether its user still exists and is enabled.
+      const fresh = await this.backends.refresh(user.id);
+      if (!fresh) throw new Unauthorized(AUTH_FAILED);
+      user = fresh;
+    }
     this.checkUserEnabled(user);
     const project = this.core.repo.get<ProjectRow>('projects', ac.project_id)!;
     return this.issueFor(user, ['application_credential'], { project }, ac.expires_at ?? undefined, undefined, ac.id);

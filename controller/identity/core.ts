@@ -69,6 +69,11 @@ export class IdentityCore {
     this.scrypt = opts.scrypt ?? (logN ? { ...DEFAULT_SCRYPT, N: 2 ** logN } : DEFAULT_SCRYPT);
   }
 
+  /** Changes whenever identity data may have changed (see changed()); caches compare it. */
+  get generation(): number {
+    return this.gen;
+  }
+
   get ttlMs(): number {
     return this.config.identity.token_ttl_s * 1000;
   }

@@ -5,6 +5,7 @@ import type { IdentityFacade } from '../facades.js';
 import { baseUrl } from '../http/base-url.js';
 import { AppCreds } from './appcreds.service.js';
 import { Authenticator } from './auth.service.js';
+import { IdentityBackends } from './backends.service.js';
 import { Catalog } from './catalog.service.js';
 import { DEFAULT_DOMAIN_ID, IdentityCore, SERVICE_PROJECT, SERVICE_USER } from './core.js';
 import { PolicyEngine } from './policy.js';
@@ -15,6 +16,8 @@ import { Roles } from './roles.service.js';
 /** Everything identity is made of, built once per app (no module-level state). */
 export class IdentityService {
   readonly core: IdentityCore;
+  /** Each domain's users and groups: SQL or a directory (backends.service.ts). */
+  readonly backends: IdentityBackends;
   readonly authn: Authenticator;
   readonly res: Resources;
   readonly roles: Roles;
@@ -28,9 +31,10 @@ export class IdentityService {
     log: FastifyBaseLogger,
   ) {
     this.core = new IdentityCore(db, config);
-    this.authn = new Authenticator(this.core, log);
-    this.res = new Resources(this.core);
-    this.roles = new Roles(this.core, this.res);
+    this.backends = new IdentityBackends(this.core, log);
+    this.authn = new Authenticator(this.core, this.backends, log);
+    this.res = new Resources(this.core, this.backends);
+    this.roles = new Roles(this.core, this.res, this.backends);
     this.catalog = new Catalog(this.core);
     this.appCreds = new AppCreds(this.core);
     this.policy = config.identity.policy_file ? PolicyEngine.fromFile(config.identity.policy_file) : new PolicyEngine();

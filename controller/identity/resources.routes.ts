@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { envelope, q, qBool } from './input.js';
-import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.js';
+import type { DomainRow, ProjectRow } from './identity.repo.js';
 import type { Kit } from './auth.routes.js';
 import { appCredView, domainView, groupView, projectView, userView } from './views.js';
 
@@ -11,6 +11,19 @@ type UG = { id: string; uid: string };
 const enabledFilter = (req: FastifyRequest) => {
   const v = qBool(req.query, 'enabled');
   return v === undefined ? undefined : v ? 1 : 0;
+};
+
+/**
+ * The domain a user or group listing reads: `domain_id`, else (as Keystone does with
+ * domain-specific drivers) the caller's token domain when that is a directory domain;
+ * else every SQL domain, as without directories.
+ */
+const listDomain = (kit: Kit, req: FastifyRequest): string | undefined => {
+  const asked = q(req.query, 'domain_id');
+  if (asked !== undefined) return asked;
+  const ctx = req.auth;
+  const own = ctx?.domainId ?? ctx?.projectDomainId;
+  return own && kit.svc.backends.isDirectory(own) ? own : undefined;
 };
 
 export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
@@ -87,9 +100,9 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   // Users
   app.get('/v3/users', async (req) => {
     kit.enforce(req, 'identity:list_users');
-    const rows = svc.core.repo.list<UserRow>('users', {
+    const rows = await svc.backends.listUsers({
       name: q(req.query, 'name'),
-      domain_id: q(req.query, 'domain_id'),
+      domainId: listDomain(kit, req),
       enabled: enabledFilter(req),
     });
     return kit.list(
@@ -103,7 +116,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
     return reply.status(201).send({ user: userView(b(req), await svc.res.createUser(envelope(req.body, 'user'))) });
   });
   app.get<{ Params: P }>('/v3/users/:id', async (req) => {
-    const u = svc.res.user(req.params.id);
+    const u = await svc.res.liveUser(req.params.id);
     kit.enforce(req, 'identity:get_user', { user_id: u.id, domain_id: u.domain_id });
     return { user: userView(b(req), u) };
   });
@@ -136,19 +149,19 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
     );
   });
   app.get<{ Params: P }>('/v3/users/:id/groups', async (req) => {
-    const u = svc.res.user(req.params.id);
+    const u = await svc.res.liveUser(req.params.id);
     kit.enforce(req, 'identity:list_groups_for_user', { user_id: u.id });
     return kit.list(
       req,
       'groups',
-      svc.core.repo.groupsOfUser(u.id).map((g) => groupView(b(req), g)),
+      (await svc.backends.groupsOfUser(u.id)).map((g) => groupView(b(req), g)),
     );
   });
 
   // Groups
   app.get('/v3/groups', async (req) => {
     kit.enforce(req, 'identity:list_groups');
-    const rows = svc.core.repo.list<GroupRow>('groups', { name: q(req.query, 'name'), domain_id: q(req.query, 'domain_id') });
+    const rows = await svc.backends.listGroups({ name: q(req.query, 'name'), domainId: listDomain(kit, req) });
     return kit.list(
       req,
       'groups',
@@ -160,7 +173,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
     return reply.status(201).send({ group: groupView(b(req), svc.res.createGroup(envelope(req.body, 'group'))) });
   });
   app.get<{ Params: P }>('/v3/groups/:id', async (req) => {
-    const g = svc.res.group(req.params.id);
+    const g = await svc.res.liveGroup(req.params.id);
     kit.enforce(req, 'identity:get_group', { group_id: g.id, domain_id: g.domain_id });
     return { group: groupView(b(req), g) };
   });
@@ -176,12 +189,12 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
     return reply.status(204).send();
   });
   app.get<{ Params: P }>('/v3/groups/:id/users', async (req) => {
-    const g = svc.res.group(req.params.id);
+    const g = await svc.res.liveGroup(req.params.id);
     kit.enforce(req, 'identity:list_users_in_group', { group_id: g.id, domain_id: g.domain_id });
     return kit.list(
       req,
       'users',
-      svc.core.repo.usersOfGroup(g.id).map((u) => userView(b(req), u)),
+      (await svc.backends.usersOfGroup(g.id)).map((u) => userView(b(req), u)),
     );
   });
   app.put<{ Params: UG }>('/v3/groups/:id/users/:uid', async (req, reply) => {
@@ -191,7 +204,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.get<{ Params: UG }>('/v3/groups/:id/users/:uid', async (req, reply) => {
     kit.enforce(req, 'identity:check_user_in_group', { group_id: req.params.id });
-    svc.res.checkMember(req.params.id, req.params.uid);
+    await svc.res.checkMember(req.params.id, req.params.uid);
     return reply.status(204).send();
   });
   app.delete<{ Params: UG }>('/v3/groups/:id/users/:uid', async (req, reply) => {

@@ -1,6 +1,7 @@
 import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '../../shared/errors/index.js';
 import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
+import type { IdentityBackends } from './backends.service.js';
 import { DEFAULT_DOMAIN_ID, type IdentityCore } from './core.js';
 import { extras, invalid, name, optBool, optObj, optStr, optTags, reqStr, type Obj } from './input.js';
 import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.js';
@@ -21,7 +22,10 @@ const GROUP_FIELDS = ['name', 'domain_id', 'description'] as const;
 const json = (v: unknown) => JSON.stringify(v);
 
 export class Resources {
-  constructor(private readonly core: IdentityCore) {}
+  constructor(
+    private readonly core: IdentityCore,
+    private readonly backends: IdentityBackends,
+  ) {}
 
   private get repo() {
     return this.core.repo;
@@ -44,6 +48,18 @@ export class Resources {
   }
   group(id: string): GroupRow {
     const g = this.repo.get<GroupRow>('groups', id);
+    if (!g) throw notFound('group', id);
+    return g;
+  }
+
+  /** A user as its backend has it now (a directory user is read from the directory; 503 when it is down). */
+  async liveUser(id: string): Promise<UserRow> {
+    const u = await this.backends.getUser(id);
+    if (!u) throw notFound('user', id);
+    return u;
+  }
+  async liveGroup(id: string): Promise<GroupRow> {
+    const g = await this.backends.getGroup(id);
     if (!g) throw notFound('group', id);
     return g;
   }
@@ -209,6 +225,7 @@ export class Resources {
   async createUser(o: Obj): Promise<UserRow> {
     const n = name(o)!;
     const domainId = this.domainIdFrom(o);
+    this.backends.assertWritable(domainId);
     const password = optStr(o, 'password', { nullable: true, max: 4096 });
     const dp = optStr(o, 'default_project_id', { nullable: true }) ?? null;
     if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
@@ -235,6 +252,7 @@ export class Resources {
 
   async updateUser(id: string, o: Obj): Promise<UserRow> {
     const u = this.user(id);
+    this.backends.assertWritable(u.domain_id);
     if (o.domain_id !== undefined && o.domain_id !== u.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
@@ -269,6 +287,7 @@ export class Resources {
   /** POST /v3/users/{id}/password: the user proves the old password. */
   async changePassword(id: string, o: Obj): Promise<void> {
     const u = this.user(id);
+    this.backends.assertWritable(u.domain_id);
     const original = reqStr(o, 'original_password', { max: 4096 });
     const password = reqStr(o, 'password', { max: 4096 });
     if (!(await this.core.verify(original, u.password_hash))) {
@@ -283,7 +302,7 @@ export class Resources {
   }
 
   deleteUser(id: string): void {
-    this.user(id);
+    this.backends.assertWritable(this.user(id).domain_id);
     this.repo.tx(() => this.deleteUserRows(id));
     this.core.changed();
   }
@@ -299,6 +318,7 @@ export class Resources {
   createGroup(o: Obj): GroupRow {
     const n = name(o)!;
     const domainId = this.domainIdFrom(o);
+    this.backends.assertWritable(domainId);
     if (this.repo.list('groups', { domain_id: domainId, name: n }).length) throw dup('group', n, domainId);
     const row: GroupRow = {
       id: newHexId(),
@@ -315,6 +335,7 @@ export class Resources {
 
   updateGroup(id: string, o: Obj): GroupRow {
     const g = this.group(id);
+    this.backends.assertWritable(g.domain_id);
     if (o.domain_id !== undefined && o.domain_id !== g.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
@@ -333,7 +354,7 @@ export class Resources {
   }
 
   deleteGroup(id: string): void {
-    this.group(id);
+    this.backends.assertWritable(this.group(id).domain_id);
     this.repo.tx(() => this.deleteGroupRows(id));
     this.core.changed();
   }
@@ -343,25 +364,36 @@ export class Resources {
     this.repo.delete('groups', id);
   }
 
+  /** Memberships are written only between SQL users and groups (403 otherwise, as Keystone). */
+  private writableMembership(groupId: string, userId: string): void {
+    const g = this.group(groupId);
+    const u = this.user(userId);
+    const dir = this.backends.isDirectory(g.domain_id);
+    if (dir !== this.backends.isDirectory(u.domain_id) || (dir && g.domain_id !== u.domain_id)) {
+      throw new Forbidden(
+        `Group membership across backend boundaries is not allowed. Group in question is ${groupId}, user is ${userId}.`,
+      );
+    }
+    this.backends.assertWritable(g.domain_id);
+  }
+
   addMember(groupId: string, userId: string): void {
-    this.group(groupId);
-    this.user(userId);
+    this.writableMembership(groupId, userId);
     this.repo.addMember(groupId, userId);
     this.core.changed();
   }
 
   removeMember(groupId: string, userId: string): void {
-    this.group(groupId);
-    this.user(userId);
+    this.writableMembership(groupId, userId);
     if (!this.repo.isMember(groupId, userId)) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
     this.repo.removeMember(groupId, userId);
     this.core.changed();
   }
 
-  checkMember(groupId: string, userId: string): void {
-    this.group(groupId);
-    this.user(userId);
-    if (!this.repo.isMember(groupId, userId)) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
+  async checkMember(groupId: string, userId: string): Promise<void> {
+    const g = await this.liveGroup(groupId);
+    const u = await this.liveUser(userId);
+    if (!(await this.backends.isMember(g, u))) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
   }
 
   /** Projects where the user has a role (directly or through a group), for /users/{id}/projects. */

@@ -107,7 +107,7 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
       const path = `/v3/${t}/:tid/${a}/:aid/roles`;
       app.get<{ Params: Grant }>(path, async (req) => {
         kit.enforce(req, 'identity:list_grants', target(req.params));
-        const rows = svc.roles.listGrants(...where(req.params));
+        const rows = await svc.roles.listGrants(...where(req.params));
         return kit.list(
           req,
           'roles',
@@ -116,17 +116,17 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
       });
       app.put<{ Params: Grant }>(`${path}/:rid`, async (req, reply) => {
         kit.enforce(req, 'identity:create_grant', target(req.params));
-        svc.roles.grant(...where(req.params), req.params.rid);
+        await svc.roles.grant(...where(req.params), req.params.rid);
         return reply.status(204).send();
       });
       app.get<{ Params: Grant }>(`${path}/:rid`, async (req, reply) => {
         kit.enforce(req, 'identity:check_grant', target(req.params));
-        svc.roles.check(...where(req.params), req.params.rid);
+        await svc.roles.check(...where(req.params), req.params.rid);
         return reply.status(204).send();
       });
       app.delete<{ Params: Grant }>(`${path}/:rid`, async (req, reply) => {
         kit.enforce(req, 'identity:revoke_grant', target(req.params));
-        svc.roles.revoke(...where(req.params), req.params.rid);
+        await svc.roles.revoke(...where(req.params), req.params.rid);
         return reply.status(204).send();
       });
     }
@@ -151,7 +151,7 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
     return kit.list(
       req,
       'role_assignments',
-      svc.roles.list(f).map((e) => svc.roles.render(b(req), e, names)),
+      (await svc.roles.list(f)).map((e) => svc.roles.render(b(req), e, names)),
     );
   });
 }

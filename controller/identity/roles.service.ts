@@ -1,6 +1,7 @@
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
+import type { IdentityBackends } from './backends.service.js';
 import type { IdentityCore } from './core.js';
 import { extras, name, optObj, optStr, parseJson, type Obj } from './input.js';
 import type { AssignmentRow, DomainRow, GroupRow, ProjectRow, RoleRow, UserRow } from './identity.repo.js';
@@ -34,6 +35,7 @@ export class Roles {
   constructor(
     private readonly core: IdentityCore,
     private readonly res: Resources,
+    private readonly backends: IdentityBackends,
   ) {}
 
   private get repo() {
@@ -133,9 +135,10 @@ export class Roles {
 
   // Grants
 
-  private checkActorTarget(actor: Actor, target: Target): void {
-    if (actor.type === 'user') this.res.user(actor.id);
-    else this.res.group(actor.id);
+  /** The actor as its backend has it now (a directory's user or group is looked up there; 503 when it is down). */
+  private async checkActorTarget(actor: Actor, target: Target): Promise<void> {
+    if (actor.type === 'user') await this.res.liveUser(actor.id);
+    else await this.res.liveGroup(actor.id);
     if (target.type === 'project') this.res.project(target.id);
     else this.res.domain(target.id);
   }
@@ -144,21 +147,21 @@ export class Roles {
     return { actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id, role_id: roleId };
   }
 
-  grant(actor: Actor, target: Target, roleId: string): void {
-    this.checkActorTarget(actor, target);
+  async grant(actor: Actor, target: Target, roleId: string): Promise<void> {
+    await this.checkActorTarget(actor, target);
     this.role(roleId);
     this.repo.grant(this.row(actor, target, roleId));
     this.core.changed();
   }
 
-  revoke(actor: Actor, target: Target, roleId: string): void {
-    this.check(actor, target, roleId);
+  async revoke(actor: Actor, target: Target, roleId: string): Promise<void> {
+    await this.check(actor, target, roleId);
     this.repo.revoke(this.row(actor, target, roleId));
     this.core.changed();
   }
 
-  check(actor: Actor, target: Target, roleId: string): void {
-    this.checkActorTarget(actor, target);
+  async check(actor: Actor, target: Target, roleId: string): Promise<void> {
+    await this.checkActorTarget(actor, target);
     this.role(roleId);
     if (!this.repo.assignments(this.row(actor, target, roleId)).length) {
       throw new NotFound(
@@ -168,8 +171,8 @@ export class Roles {
   }
 
   /** Roles granted directly to the actor on the target (GET .../roles). */
-  listGrants(actor: Actor, target: Target): RoleRow[] {
-    this.checkActorTarget(actor, target);
+  async listGrants(actor: Actor, target: Target): Promise<RoleRow[]> {
+    await this.checkActorTarget(actor, target);
     return this.repo
       .assignments({ actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id })
       .map((a) => this.core.role(a.role_id))
@@ -180,20 +183,20 @@ export class Roles {
    * GET /v3/role_assignments. With `effective`, group assignments become one line per
    * member and implied roles are added (as Keystone does).
    */
-  list(f: {
+  async list(f: {
     userId?: string;
     groupId?: string;
     roleId?: string;
     projectId?: string;
     domainId?: string;
     effective: boolean;
-  }): EffectiveAssignment[] {
+  }): Promise<EffectiveAssignment[]> {
     const base: Partial<AssignmentRow> = {};
     if (f.projectId) Object.assign(base, { target_type: 'project', target_id: f.projectId });
     if (f.domainId) Object.assign(base, { target_type: 'domain', target_id: f.domainId });
     let rows: AssignmentRow[];
     if (f.effective && f.userId) {
-      const groups = this.repo.groupIdsOfUser(f.userId);
+      const groups = await this.backends.groupIdsOfUser(f.userId);
       rows = [
         ...this.repo.assignments({ ...base, actor_type: 'user', actor_id: f.userId }),
         ...groups.flatMap((g) => this.repo.assignments({ ...base, actor_type: 'group', actor_id: g })),
@@ -207,7 +210,7 @@ export class Roles {
       const role = this.core.role(a.role_id);
       if (!role) continue;
       if (f.effective && a.actor_type === 'group') {
-        const members = f.userId ? [f.userId] : this.repo.usersOfGroup(a.actor_id).map((u) => u.id);
+        const members = f.userId ? [f.userId] : (await this.backends.usersOfGroup(a.actor_id)).map((u) => u.id);
         for (const userId of members) out.push({ a, role, userId });
       } else out.push({ a, role });
     }
