@@ -69,7 +69,8 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): { posi
   }
   const words = spec.words.split(' ');
   let pos = r.positionals;
-  if (pos[0] === words[0] && words.length > 1 && pos[1] === words[1]) pos = pos.slice(2);
+  if (words.length > 2 && words.every((w, i) => pos[i] === w)) pos = pos.slice(words.length);
+  else if (pos[0] === words[0] && words.length > 1 && pos[1] === words[1]) pos = pos.slice(2);
   else if (pos[0] === words.at(-1)) pos = pos.slice(1);
   else if (words.length === 1 && pos[0] === words[0]) pos = pos.slice(1);
   const n = countOf(spec);

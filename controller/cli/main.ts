@@ -6,6 +6,7 @@ import { AIO_COMMANDS, aioCommand, DAEMONS_START, daemonsCommand } from './aio/i
 import { GLOBAL_OPTIONS, usageText, type CommandSpec } from './args.js';
 import { BACKUP, backupCommand, RESTORE, restoreCommand } from './backup.js';
 import { DOCTOR, doctorCommand } from './doctor.js';
+import { DOMAIN_COMMANDS, domainCommand } from './domain-commands.js';
 import { HOST_COMMANDS, hostCommand } from './hosts.js';
 import { BOOTSTRAP, bootstrapCommand, KEYS_ROTATE, keysCommand } from './identity-commands.js';
 import { OPS_COMMANDS, opsCommand } from './ops.js';
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, { run: Command; specs: CommandSpec[] }> = 
   backup: { run: backupCommand, specs: [BACKUP] },
   restore: { run: restoreCommand, specs: [RESTORE] },
   doctor: { run: doctorCommand, specs: [DOCTOR] },
+  domain: { run: domainCommand, specs: Object.values(DOMAIN_COMMANDS) },
 };
 
 export const USAGE = `homestack: the Homestack admin CLI
