@@ -82,7 +82,9 @@ export class LdapDriver implements IdentityDriver {
         url,
         connectTimeout: this.c.connection_timeout * 1000,
         timeout: this.c.timeout * 1000,
-        tlsOptions: tls,
+        // Only for ldaps://: ldapts opens a TLS socket from the start whenever tlsOptions is
+        // set, so StartTLS (which gets `tls` below) on an ldap:// URL must not pass it here.
+        tlsOptions: url.startsWith('ldaps://') ? tls : undefined,
         // One connection per session, never a silent reconnect (which would be unbound,
         // and after StartTLS in clear text).
         createConnection: ((port: number, h: string) => {
