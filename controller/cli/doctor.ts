@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { access, constants, readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../../shared/config/agent.js';
@@ -10,7 +11,8 @@ import { ovsVsctl } from '../../shared/tools/ovs-vsctl.js';
 import { tgtadm } from '../../shared/tools/tgtadm.js';
 import { virsh } from '../../shared/tools/virsh.js';
 import { parsed, type CommandSpec } from './args.js';
-import { DEFAULT_AGENT_CONFIG } from './context.js';
+import { controllerConfig, DEFAULT_AGENT_CONFIG, DEFAULT_CONTROLLER_CONFIG, dbPath, openContext } from './context.js';
+import { ldapDoctorChecks } from './domain-commands.js';
 
 /** One prerequisite: ok / warn / fail, what was seen, and how to fix it. */
 export interface Check {
@@ -234,8 +236,30 @@ export async function doctorCommand(_sub: string | undefined, argv: readonly str
   const a = parsed(DOCTOR, argv);
   if (typeof a === 'number') return a;
   const config = loadConfig(AgentConfigSchema, configPath(argv, 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG));
-  const checks = await runDoctor(config, realDoctorDeps());
+  const checks = [...(await runDoctor(config, realDoctorDeps())), ...(await controllerChecks())];
   if (a.values.json === true) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else process.stdout.write(formatChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
+}
+
+/**
+ * On the controller's host (controller.toml from HOMESTACK_CONTROLLER_CONFIG or the default
+ * path, and its database, present; doctor's own --config is agent.toml): one line per LDAP
+ * domain (reachable with its TLS and CA, service bind, counts).
+ */
+async function controllerChecks(): Promise<Check[]> {
+  const file = process.env.HOMESTACK_CONTROLLER_CONFIG || DEFAULT_CONTROLLER_CONFIG;
+  if (!existsSync(file)) return [];
+  try {
+    const argv = ['--config', file];
+    if (!existsSync(dbPath(controllerConfig(argv).config))) return [];
+    const ctx = openContext(argv);
+    try {
+      return await ldapDoctorChecks(ctx);
+    } finally {
+      ctx.close();
+    }
+  } catch (e) {
+    return [{ name: 'ldap domains', status: 'fail', detail: msg(e), fix: `check ${file}` }];
+  }
 }

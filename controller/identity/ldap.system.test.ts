@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { buildApp } from '../app.js';
 import { bootstrap } from '../cli/bootstrap.js';
+import { openContext } from '../cli/context.js';
+import { ldapDoctorChecks } from '../cli/domain-commands.js';
 import { migrate } from '../db/migrate.js';
 import { openDb, type Db } from '../db/open.js';
 
@@ -219,6 +221,14 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
         ...(project ? { scope: { project: { name: project, domain: { name: 'Default' } } } } : {}),
       },
     });
+  const doctor = async () => {
+    const ctx = openContext(['--config', ctlToml]);
+    try {
+      return await ldapDoctorChecks(ctx);
+    } finally {
+      ctx.close();
+    }
+  };
   const cli = (...args: string[]) => sh(process.execPath, [CLI, ...args, '--config', ctlToml]);
 
   const startSlapd = async () => {
@@ -332,6 +342,13 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
     const mine = list.find((d) => d.name === DOMAIN)!;
     expect(mine.backend).toBe('ldap');
     domainId = mine.id;
+    expect(await doctor()).toEqual([
+      expect.objectContaining({
+        name: `ldap domain ${DOMAIN}`,
+        status: 'ok',
+        detail: expect.stringMatching(/: 2 users, 2 groups/),
+      }),
+    ]);
     const r = await api('GET', `/v3/domains?name=${DOMAIN}`, adminToken);
     expect(r.body.domains.map((d: { id: string }) => d.id)).toEqual([domainId]);
   });
@@ -480,6 +497,7 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
     expect(u.body.error.code).toBe(503);
     expect((await login('alice', ALICE_PASSWORD)).status).toBe(503);
     expect((await api('GET', '/v3/users?domain_id=default', adminToken)).status).toBe(200);
+    expect(await doctor()).toEqual([expect.objectContaining({ name: `ldap domain ${DOMAIN}`, status: 'fail' })]);
     const admin = await api('POST', '/v3/auth/tokens', undefined, {
       auth: {
         identity: {
