@@ -3,6 +3,7 @@ import { AIO_COMMANDS, DAEMONS_START } from './aio/index.js';
 import { parseCommand, usageText, UsageError } from './args.js';
 import { BACKUP, RESTORE } from './backup.js';
 import { DOCTOR } from './doctor.js';
+import { DOMAIN_COMMANDS } from './domain-commands.js';
 import { HOST_COMMANDS } from './hosts.js';
 import { BOOTSTRAP, KEYS_ROTATE } from './identity-commands.js';
 import { OPS_COMMANDS } from './ops.js';
@@ -32,6 +33,18 @@ describe('CLI definitions (util.parseArgs)', () => {
       DOCTOR,
     ]);
     expect(all.match(/^ {2}homestack /gm)).toHaveLength(19);
+  });
+
+  it('three command words (domain ldap set): all skipped; every LDAP key is an option; strays refused', () => {
+    const spec = DOMAIN_COMMANDS.set!;
+    expect(
+      parseCommand(spec, ['domain', 'ldap', 'set', 'corp', '--url', 'ldap://d.example', '--use-tls', 'true', '--create']),
+    ).toEqual({ positionals: ['corp'], values: { url: 'ldap://d.example', 'use-tls': 'true', create: true } });
+    expect(parseCommand(spec, ['set', 'corp', '--user-id-attribute', 'uid']).positionals).toEqual(['corp']);
+    expect(() => parseCommand(spec, ['domain', 'ldap', 'set'])).toThrow(UsageError);
+    expect(() => parseCommand(spec, ['domain', 'ldap', 'set', 'corp', 'extra'])).toThrow(/unexpected argument 'extra'/);
+    expect(() => parseCommand(spec, ['domain', 'ldap', 'set', 'corp', '--password', 'x'])).toThrow(UsageError);
+    expect(usageText(Object.values(DOMAIN_COMMANDS))).toContain('homestack domain ldap show DOMAIN [--json]');
   });
 
   it('parses with or without the command words, refuses unknown options, missing values and stray arguments', () => {
