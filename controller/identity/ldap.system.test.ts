@@ -14,6 +14,9 @@ import { openContext } from '../cli/context.js';
 import { ldapDoctorChecks } from '../cli/domain-commands.js';
 import { migrate } from '../db/migrate.js';
 import { openDb, type Db } from '../db/open.js';
+import { parseLdapConfig } from '../../shared/config/identity-ldap.js';
+import { BackendUnavailable } from './backend.js';
+import { LdapDriver } from './ldap.driver.js';
 
 /**
  * A domain whose users and groups come from a real OpenLDAP (Debian's slapd, started
@@ -94,6 +97,21 @@ function makePki(dir: string): void {
     '1',
     '-out',
     f('ca.pem'),
+  ]);
+  // Another CA, which a rogue directory's certificate would chain to.
+  sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('other-ca.key')]);
+  sh('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    f('other-ca.key'),
+    '-subj',
+    `/CN=other CA ${run}`,
+    '-days',
+    '1',
+    '-out',
+    f('other-ca.pem'),
   ]);
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('server.key')]);
   sh('openssl', ['req', '-new', '-key', f('server.key'), '-subj', '/CN=127.0.0.1', '-out', f('server.csr')]);
@@ -195,6 +213,7 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
   let dir = '';
   let slapd: ChildProcess | undefined;
   let ldapPort = 0;
+  let ldapsPort = 0;
   let app: FastifyInstance;
   let db: Db;
   let url = '';
@@ -232,14 +251,15 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
   const cli = (...args: string[]) => sh(process.execPath, [CLI, ...args, '--config', ctlToml]);
 
   const startSlapd = async () => {
-    slapd = spawn(SLAPD, ['-d', '0', '-f', join(dir, 'slapd.conf'), '-h', `ldap://127.0.0.1:${ldapPort}/`], {
+    const urls = `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`;
+    slapd = spawn(SLAPD, ['-d', '0', '-f', join(dir, 'slapd.conf'), '-h', urls], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
     slapd.stderr?.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
     });
-    await waitForPort(ldapPort, slapd, 15_000).catch((e: Error) => {
+    await Promise.all([waitForPort(ldapPort, slapd, 15_000), waitForPort(ldapsPort, slapd, 15_000)]).catch((e: Error) => {
       throw new Error(`${e.message}: ${err}`);
     });
   };
@@ -263,6 +283,8 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
     writeFileSync(join(dir, 'data.ldif'), ldif(readerPassword));
     sh('/usr/sbin/slapadd', ['-f', join(dir, 'slapd.conf'), '-l', join(dir, 'data.ldif')]);
     ldapPort = await freePort();
+    do ldapsPort = await freePort();
+    while (ldapsPort === ldapPort);
     await startSlapd();
 
     const data = join(dir, 'controller');
@@ -463,6 +485,41 @@ describe.skipIf(Boolean(why))('LDAP identity backend against a real slapd', () =
     expect(t.project_id).toBe(project);
     expect(t.id.length).toBeGreaterThan(20);
   }, 90_000);
+
+  it("TLS: LDAPS and StartTLS with the directory's CA bind; a certificate that does not chain to the configured CA is refused", async () => {
+    const driver = (o: Record<string, unknown>) =>
+      new LdapDriver(
+        parseLdapConfig({
+          user: `cn=reader,${BASE}`,
+          password_file: join(dir, 'reader.password'),
+          suffix: BASE,
+          user_tree_dn: `ou=People,${BASE}`,
+          group_tree_dn: `ou=Groups,${BASE}`,
+          connection_timeout: 3,
+          ...o,
+        }),
+        { domainId: 'tls', domainName: 'tls' },
+      );
+    const ldaps = `ldaps://127.0.0.1:${ldapsPort}`;
+    const starttls = `ldap://127.0.0.1:${ldapPort}`;
+    expect(await driver({ url: ldaps, tls_cacertfile: join(dir, 'ca.pem') }).check()).toMatch(
+      /\(LDAPS, CA .*: 2 users, 2 groups/,
+    );
+    for (const o of [
+      { url: ldaps, tls_cacertfile: join(dir, 'other-ca.pem') },
+      { url: starttls, use_tls: true, tls_cacertfile: join(dir, 'other-ca.pem') },
+      { url: ldaps }, // the system CAs do not know the directory's
+    ]) {
+      const e = await driver(o)
+        .check()
+        .then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+      expect(e, JSON.stringify(o)).toBeInstanceOf(BackendUnavailable);
+      expect((e as BackendUnavailable).reason).toMatch(/certificate/i);
+    }
+  });
 
   it("writes to the directory domain are refused with Keystone's 403", async () => {
     const ro = 'LDAP does not support write operations';
