@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { configPath, loadConfig } from '../../shared/config/load.js';
 import { openDb, type Db } from '../db/open.js';
@@ -18,6 +19,14 @@ export interface CliContext {
 export function controllerConfig(argv: readonly string[]): { file: string; config: ControllerConfig } {
   const file = configPath(argv, 'HOMESTACK_CONTROLLER_CONFIG', DEFAULT_CONTROLLER_CONFIG);
   return { file, config: loadConfig(ControllerConfigSchema, file) };
+}
+
+/** agent.toml from `--agent-config FILE`, then HOMESTACK_AGENT_CONFIG, then the default. */
+export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
+  const i = argv.indexOf('--agent-config');
+  const eq = argv.find((a) => a.startsWith('--agent-config='))?.slice('--agent-config='.length);
+  const file = (i >= 0 && argv[i + 1] ? argv[i + 1]! : eq) || process.env.HOMESTACK_AGENT_CONFIG || DEFAULT_AGENT_CONFIG;
+  return { file, config: loadConfig(AgentConfigSchema, file) };
 }
 
 export function dbPath(config: ControllerConfig): string {

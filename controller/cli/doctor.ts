@@ -2,8 +2,6 @@ import { existsSync } from 'node:fs';
 import { access, constants, readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../../shared/config/agent.js';
-import { AgentConfigSchema } from '../../shared/config/agent.js';
-import { configPath, loadConfig } from '../../shared/config/load.js';
 import { makeRunner, type Runner } from '../../shared/exec/run.js';
 import { dnsmasq } from '../../shared/tools/dnsmasq.js';
 import { lvm } from '../../shared/tools/lvm.js';
@@ -11,7 +9,7 @@ import { ovsVsctl } from '../../shared/tools/ovs-vsctl.js';
 import { tgtadm } from '../../shared/tools/tgtadm.js';
 import { virsh } from '../../shared/tools/virsh.js';
 import { parsed, type CommandSpec } from './args.js';
-import { controllerConfig, DEFAULT_AGENT_CONFIG, DEFAULT_CONTROLLER_CONFIG, dbPath, openContext } from './context.js';
+import { agentConfig, controllerConfig, DEFAULT_CONTROLLER_CONFIG, dbPath, openContext } from './context.js';
 import { ldapDoctorChecks } from './domain-commands.js';
 
 /** One prerequisite: ok / warn / fail, what was seen, and how to fix it. */
@@ -235,7 +233,7 @@ export const DOCTOR: CommandSpec = {
 export async function doctorCommand(_sub: string | undefined, argv: readonly string[]): Promise<number> {
   const a = parsed(DOCTOR, argv);
   if (typeof a === 'number') return a;
-  const config = loadConfig(AgentConfigSchema, configPath(argv, 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG));
+  const { config } = agentConfig(argv);
   const checks = [...(await runDoctor(config, realDoctorDeps())), ...(await controllerChecks())];
   if (a.values.json === true) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else process.stdout.write(formatChecks(checks));

@@ -2,24 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
-import { AgentConfigSchema, type AgentConfig } from '../../shared/config/agent.js';
-import { configPath, loadConfig } from '../../shared/config/load.js';
+import type { AgentConfig } from '../../shared/config/agent.js';
 import { agentUrl } from '../../shared/util/agent-url.js';
 import { HostRegistry } from '../agents/registry.js';
 import { Placement } from '../compute/placement.repo.js';
 import { ServersRepo } from '../compute/servers.repo.js';
-import { DEFAULT_AGENT_CONFIG, openContext, printTable } from './context.js';
+import { agentConfig, openContext, printTable } from './context.js';
 import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
 import { parseCommand, str, usageFailure, usageText, UsageError, type CommandSpec } from './args.js';
 import { HOST_ADD, hostAdd } from './host-add.js';
-
-export function agentConfig(argv: readonly string[]): { file: string; config: AgentConfig } {
-  const i = argv.indexOf('--agent-config');
-  const eq = argv.find((a) => a.startsWith('--agent-config='))?.slice('--agent-config='.length);
-  const file = (i >= 0 && argv[i + 1] ? argv[i + 1]! : eq) || configPath([], 'HOMESTACK_AGENT_CONFIG', DEFAULT_AGENT_CONFIG);
-  return { file, config: loadConfig(AgentConfigSchema, file) };
-}
 
 /** Reads the secret file, creating it (0600, 32 random bytes hex) when absent. */
 export function ensureSecretFile(file: string): string {
