@@ -96,14 +96,14 @@ export function errorOf(detail: string): string {
   const tb = detail.split(/^Captured pythonlogging:/m)[0]!;
   if (!tb.trim()) return 'no traceback (crash or timeout: see run.log)';
   const exc =
-    /^\s{0,4}([a-zA-Z_][\w.]*(?:Error|Exception|Failure|Body|Code|NotFound|Request|Conflict|Forbidden|Unauthorized|Fault|OverLimit|Timeout|Exceeded|Invalid\w*|Found|Unprocessable))(?::\s?(.*))?$/;
-  let last: { name: string; msg: string; at: number } | null = null;
+    /^\s{0,4}([a-zA-Z_][\w.]*(?:Error|Exception|Failure|Body|Code|NotFound|Request|Conflict|Forbidden|Unauthorized|Fault|OverLimit|Timeout|Exceeded|Invalid\w*|Found|Unprocessable|Exceptions))(?::\s?(.*))?$/;
   const lines = tb.split('\n');
-  lines.forEach((l, i) => {
-    const m = exc.exec(l);
-    if (m && !/^\s*File "/.test(l) && !l.includes('raise ')) last = { name: m[1]!.split('.').pop()!, msg: m[2] ?? '', at: i };
-  });
-  if (!last)
+  // the last exception line of the last traceback (cleanup errors come after the test's own)
+  let at = -1;
+  for (let i = 0; i < lines.length; i++) {
+    if (exc.test(lines[i]!) && !/^\s*File "/.test(lines[i]!) && !lines[i]!.includes('raise ')) at = i;
+  }
+  if (at < 0)
     return (
       lines
         .filter((l) => l.trim())
@@ -111,8 +111,9 @@ export function errorOf(detail: string): string {
         ?.trim()
         .slice(0, 300) ?? ''
     );
-  const { name, at } = last as { name: string; msg: string; at: number };
-  let { msg } = last as { msg: string };
+  const m0 = exc.exec(lines[at]!)!;
+  const name = m0[1]!.split('.').pop()!;
+  let msg = m0[2] ?? '';
   const rest = lines.slice(at + 1, at + 80).join('\n');
   const details = /^Details: (.*)$/m.exec(rest)?.[1] ?? '';
   const schema = /HTTP response body is invalid \((.*)$/m.exec(rest)?.[1] ?? /^(.*)$/m.exec(details)?.[1];
@@ -120,6 +121,15 @@ export function errorOf(detail: string): string {
     const where = /Failed validating '(\w+)' in (schema\S*)/.exec(rest);
     const inst = /On instance(\[[^\n]*\])?:/.exec(rest);
     msg = `${schema.replace(/\)$/, '')}${where ? ` [${where[1]} at ${where[2]!.replace(/:$/, '')}]` : ''}${inst?.[1] ? ` on body${inst[1]}` : ''}`;
+  } else if (name === 'MultipleExceptions') {
+    // a class's cleanups: each error with its details
+    const each = [
+      ...lines
+        .slice(at)
+        .join('\n')
+        .matchAll(/<class '[\w.]*?(\w+)'>, [^\n]*\nDetails: (.*?)(?=, <traceback object|\n|$)/g),
+    ];
+    msg = each.map((m) => `${m[1]}: ${m[2]}`).join('; ');
   } else if (name === 'MismatchError' && /^<bound method \w+\.\w+ of /.test(msg)) {
     // testtools' assertRaises when the call did not raise
     const m = /^<bound method (\w+)\.(\w+) of .*?>> returned/.exec(msg);
@@ -129,7 +139,10 @@ export function errorOf(detail: string): string {
   }
   // the Tempest client call that raised (its last frame in tempest/lib/services)
   const frames = [
-    ...tb.slice(0, tb.indexOf(lines[at]!)).matchAll(/tempest\/lib\/services\/(?:[\w/]+\/)?(\w+)\.py", line \d+, in (\w+)/g),
+    ...lines
+      .slice(0, at)
+      .join('\n')
+      .matchAll(/tempest\/lib\/services\/(?:[\w/]+\/)?(\w+)\.py", line \d+, in (\w+)/g),
   ];
   const call = frames.length ? ` (in ${frames[frames.length - 1]![1]}.${frames[frames.length - 1]![2]})` : '';
   return `${name}${call}: ${msg.replace(/\s+/g, ' ').slice(0, 400)}`;
@@ -185,9 +198,9 @@ export function exchangeParser(): { line(l: string): void; result: Map<string, E
         cur = null;
         return;
       }
-      const mv = /'(?:X-OpenStack-Nova-API-Version|OpenStack-API-Version)': '([^']+)'/.exec(l);
-      if (mv && !inResponse && !cur.microversion) cur.microversion = mv[1]!.replace(/^(compute|volume) /, '');
       if (/^\s+Response - Headers:/.test(l)) inResponse = true;
+      const mv = /'(?:X-OpenStack-Nova-API-Version|OpenStack-API-Version)': '([^']+)'/i.exec(l);
+      if (mv && !inResponse && !cur.microversion) cur.microversion = mv[1]!.replace(/^(compute|volume) /, '');
       const body = /^\s+Body: (.*)$/.exec(l);
       if (body || (inResponse && open)) {
         // a response body is b'...' and may span lines (the logger wraps long ones)
@@ -255,6 +268,28 @@ export function readKnown(file: string): Map<string, string> {
   return known;
 }
 
+/**
+ * Against a known-failures file: the failures it does not name (fresh), the tests it names
+ * that passed (fixed), the lines naming a test the run did not select (stale). A listed test
+ * that skipped (e.g. the API lists without compute) is neither.
+ */
+export function compareKnown(
+  status: Map<string, Status>,
+  known: Map<string, string>,
+): { fresh: string[]; fixed: string[]; stale: string[] } {
+  const failed = [...status].filter(([, s]) => s === 'failed' || s === 'notrun').map(([t]) => t);
+  // `<class>.tearDownClass` is in the status only when it failed: its class ran if any of
+  // the class's tests did not skip
+  const classRan = (c: string) => [...status].some(([t, s]) => t.startsWith(`${c}.`) && s !== 'skipped');
+  const teardownPassed = (t: string) =>
+    t.endsWith('.tearDownClass') && !status.has(t) && classRan(t.slice(0, -'.tearDownClass'.length));
+  return {
+    fresh: failed.filter((t) => !known.has(t)),
+    fixed: [...known.keys()].filter((t) => status.get(t) === 'passed' || teardownPassed(t)),
+    stale: [...known.keys()].filter((t) => !status.has(t) && !t.endsWith('.tearDownClass')),
+  };
+}
+
 async function load(ws: string) {
   const selected = readFileSync(join(ws, 'selected.txt'), 'utf8').split('\n');
   const run = parseRun(existsSync(join(ws, 'run.log')) ? readFileSync(join(ws, 'run.log'), 'utf8') : '', selected);
@@ -314,9 +349,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] !== 'compare') return 2;
   const knownFile = opt('--known') ?? '';
   const known = readKnown(knownFile);
-  const fresh = failed.filter((t) => !known.has(t));
-  const fixed = [...known.keys()].filter((t) => run.status.get(t) === 'passed');
-  const stale = [...known.keys()].filter((t) => !run.status.has(t));
+  const { fresh, fixed, stale } = compareKnown(run.status, known);
   for (const id of fresh) process.stdout.write(`NEW FAILURE ${id}\n  ${describe(id, run, of(id)).join('\n  ')}\n`);
   for (const id of fixed) process.stdout.write(`PASSES NOW (remove it from ${knownFile}) ${id}\n`);
   for (const id of stale) process.stdout.write(`NOT SELECTED (stale line in ${knownFile}) ${id}\n`);
