@@ -23,7 +23,8 @@ import { makeRunner, type Runner } from '../../shared/exec/run.js';
  *
  * The env file (/tmp/t<run>/ctl/conformance.env) sets CLOUD_RUN, CLOUD_NS, OS_AUTH_URL,
  * OS_PASSWORD..., IMAGE_REF/IMAGE_REF_ALT (the --image uploaded twice, qcow2; empty
- * without --image), FLAVOR_REF/FLAVOR_REF_ALT and PUBLIC_NET.
+ * without --image), FLAVOR_REF/FLAVOR_REF_ALT, PUBLIC_NET and COMPUTE_/VOLUME_MICROVERSIONS
+ * ("min max" as the version documents advertise them).
  */
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -322,6 +323,16 @@ async function prepare(envFile: string, image: string | null): Promise<number> {
   const network = ep('network');
   const compute = ep('compute');
   const imageApi = ep('image');
+  // The microversion ranges the cloud advertises (its version documents), for Tempest's
+  // [compute]/[volume] min_ and max_microversion: run.sh leaves them unset, and then every
+  // test that needs a microversion skips, whatever the cloud serves.
+  const range = async (url: string) => {
+    const doc = (await call('GET', `${url}/`)).body;
+    const v = doc.version ?? (doc.versions as Array<{ status: string }>).find((x) => x.status === 'CURRENT');
+    return `${v.min_version || '2.1'} ${v.version || v.min_version}`;
+  };
+  const computeRange = await range(compute);
+  const volumeRange = await range(ep('volumev3').replace(/\/[0-9a-f]{32}$/, ''));
 
   // An external network: the cloud's own, else `public` as two-host-cloud.ts makes it
   // (flat on `public`, gateway 172.24.4.1 in t<run>-ctl).
@@ -400,6 +411,8 @@ async function prepare(envFile: string, image: string | null): Promise<number> {
       `FLAVOR_REF=${flavors[0]}`,
       `FLAVOR_REF_ALT=${flavors[1]}`,
       `PUBLIC_NET=${publicNet}`,
+      `COMPUTE_MICROVERSIONS='${computeRange}'`,
+      `VOLUME_MICROVERSIONS='${volumeRange}'`,
     ]),
     { mode: 0o600 },
   );
