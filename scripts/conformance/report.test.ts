@@ -91,6 +91,18 @@ describe('exchanges', () => {
     ])
       q.line(l);
     expect(q.all[0]).toMatchObject({ microversion: '2.2', responseBody: '{"badRequest":{"code":400, "message":"m"}}' });
+
+    // a captured log split inside "Response - Headers" (seen in real runs): still no microversion
+    const r = exchangeParser();
+    for (const l of [
+      '2026-12-07 11:52:03,150 29260 INFO     [tempest.lib.common.rest_client] Request (C:test_y): 204 DELETE http://198.51.100.1:8000/compute/v2.1/servers/1 0.014s',
+      "2026-12-07 11:52:03,150 29260 DEBUG    [tempest.lib.common.rest_client] Request - Headers: {'Content-Type': 'application/json'}",
+      '        Body: None',
+      '    Respo',
+      "    nse - Headers: {'vary': 'OpenStack-API-Version', 'openstack-api-version': 'compute 2.1'}",
+    ])
+      r.line(l);
+    expect(r.all[0]!.microversion).toBe('');
   });
 
   it('picks the exchange behind the error: its status first, the test before its cleanups', () => {

@@ -199,8 +199,10 @@ export function exchangeParser(): { line(l: string): void; result: Map<string, E
         return;
       }
       if (/^\s+Response - Headers:/.test(l)) inResponse = true;
-      const mv = /'(?:X-OpenStack-Nova-API-Version|OpenStack-API-Version)': '([^']+)'/i.exec(l);
-      if (mv && !inResponse && !cur.microversion) cur.microversion = mv[1]!.replace(/^(compute|volume) /, '');
+      // only from the request's headers line (captured logs sometimes split other lines)
+      const mv =
+        l.includes('Request - Headers:') && /'(?:X-OpenStack-Nova-API-Version|OpenStack-API-Version)': '([^']+)'/i.exec(l);
+      if (mv && !cur.microversion) cur.microversion = mv[1]!.replace(/^(compute|volume) /, '');
       const body = /^\s+Body: (.*)$/.exec(l);
       if (body || (inResponse && open)) {
         // a response body is b'...' and may span lines (the logger wraps long ones)
