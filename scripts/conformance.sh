@@ -7,7 +7,7 @@
 #   scripts/conformance.sh                      # identity, image, network, volume (the CI stage)
 #   scripts/conformance.sh --list compute       # compute, with the test image as --image-ref
 #   scripts/conformance.sh --all                # the five lists
-#   scripts/conformance.sh --list image --regex 'image\.v2\.test_images_tags'   # any harness option after --
+#   scripts/conformance.sh --list image -- --regex 'image\.v2\.test_images_tags'   # run.sh options after --
 #
 # Options: --list NAME (repeatable), --all, --with-compute (the API lists with compute
 # claimed too: their server tests then boot the test image), --aio (test the running
@@ -111,8 +111,15 @@ for l in "${LISTS[@]}"; do
   "${NSEXEC[@]}" "$HARNESS/run.sh" --services "$services" --list "$l" --workspace "$ws" \
     --public-network-id "$PUBLIC_NET" --conf-override "$OUT/microversions.ini" "${refs[@]}" "${EXTRA[@]}" \
     >"$OUT/$l.summary" 2>"$OUT/$l.err"
+  hrc=$?
   secs=$(($(date +%s) - s0))
   line=$(tail -n 1 "$OUT/$l.summary")
+  if [ $hrc -eq 2 ] || [ ! -s "$ws/selected.txt" ]; then # run.sh: "the harness itself could not run"
+    tail -n 20 "$OUT/$l.err" >&2
+    rc=1
+    SUMMARY+=("$l: $line ($secs s; the harness could not run: $OUT/$l.err)")
+    continue
+  fi
   grep -E '^run\.sh:' "$OUT/$l.err" >&2
   known=conformance/known-failures/$l.txt
   if ! verdict=$(npx tsx scripts/conformance/report.ts compare --workspace "$ws" --known "$known"); then rc=1; fi
