@@ -121,8 +121,11 @@ export interface NetworkFacade {
   getPort(portId: string): PortInfo | null;
   /** The subnets with these ids (unknown ids are left out). */
   subnetsOf(ids: string[]): SubnetInfo[];
-  /** Whether `host` runs the DHCP server (and so the metadata proxy) of `networkId`. */
-  servesDhcp(host: string, networkId: string): boolean;
+  /**
+   * Whether `host` runs a metadata proxy for `networkId`: the network's DHCP server, or a
+   * router with an interface on it (the L3 agent's proxy).
+   */
+  servesMetadata(host: string, networkId: string): boolean;
 }
 
 export interface VolumeInfo {

@@ -13,19 +13,23 @@ import { listenInNetns, type NetnsListener } from '../../shared/exec/netns-liste
 
 /**
  * The metadata service as guests see it: http://169.254.169.254 in each network's DHCP
- * namespace (Neutron's metadata proxy + metadata agent in one). The listening socket
- * lives in the namespace, so the peer address of a connection is the guest's fixed
- * address on that network; the proxy maps (network, address) to the instance from the
- * desired state and forwards the request to the controller's metadata API with the
- * instance id signed (Nova's X-Instance-ID-Signature: HMAC-SHA256 under this host's
- * credential, which the controller checks along with the bearer). An address that is
- * no instance's port on the network gets 404 and the controller is never asked.
+ * namespace and in each router's namespace (Neutron's DHCP and L3 agents' metadata
+ * proxies + metadata agent in one). The listening socket lives in the namespace, so the
+ * peer address of a connection is the guest's fixed address on that network (or on one
+ * of the router's internal subnets, which never overlap); the proxy maps (namespace,
+ * address) to the instance from the desired state and forwards the request to the
+ * controller's metadata API with the instance id signed (Nova's X-Instance-ID-Signature:
+ * HMAC-SHA256 under this host's credential, which the controller checks along with the
+ * bearer). An address that is no instance of the namespace's networks gets 404 and the
+ * controller is never asked.
  */
 
 export const METADATA_IP = '169.254.169.254';
 export const METADATA_PORT = 80;
 /** The controller's metadata API (controller/metadata). */
 export const METADATA_API_PATH = '/internal/v1/metadata';
+/** The proxy key of a router's namespace (a DHCP namespace's is its network id). */
+export const routerProxyKey = (routerId: string): string => `router:${routerId}`;
 const MAX_BODY = 4096;
 
 export interface MetadataProxyDeps {
@@ -57,13 +61,14 @@ export class MetadataProxies {
   private readonly proxies = new Map<string, Proxy>();
   constructor(private readonly d: MetadataProxyDeps) {}
 
-  networks(): string[] {
+  /** The proxies' keys: network ids (DHCP namespaces) and routerProxyKey(id) (router namespaces). */
+  keys(): string[] {
     return [...this.proxies.keys()].sort();
   }
 
-  /** The instance the proxy of `networkId` would serve to `ip` (null: 404). */
-  instanceFor(networkId: string, ip: string): MetadataInstance | null {
-    return this.proxies.get(networkId)?.byIp.get(ip) ?? null;
+  /** The instance the proxy `key` would serve to `ip` (null: 404). */
+  instanceFor(key: string, ip: string): MetadataInstance | null {
+    return this.proxies.get(key)?.byIp.get(ip) ?? null;
   }
 
   /**
@@ -71,21 +76,21 @@ export class MetadataProxies {
    * namespace made again since the last call gets a new listener. The address must
    * already be on an interface of the namespace.
    */
-  async ensure(networkId: string, ns: string, instances: MetadataInstance[]): Promise<void> {
+  async ensure(key: string, ns: string, instances: MetadataInstance[]): Promise<void> {
     const byIp = new Map(instances.map((i) => [i.ip_address, i]));
-    const cur = this.proxies.get(networkId);
+    const cur = this.proxies.get(key);
     if (cur && cur.ns === ns && cur.nsInode === nsInodeOf(ns) && cur.http.listening) {
       cur.byIp = byIp;
       return;
     }
-    if (cur) await this.remove(networkId);
+    if (cur) await this.remove(key);
     const l = await (this.d.listen ?? listenInNetns)(ns, METADATA_IP, METADATA_PORT);
     const p: Proxy = { ns, nsInode: l.nsInode, http: http.createServer(), byIp };
     p.http.headersTimeout = 10_000;
     p.http.requestTimeout = 30_000;
     p.http.on('request', (req, res) => {
-      this.handle(networkId, p, req, res).catch((err: Error) => {
-        this.d.log?.warn({ network: networkId, err: err.message }, 'metadata request failed');
+      this.handle(key, p, req, res).catch((err: Error) => {
+        this.d.log?.warn({ proxy: key, err: err.message }, 'metadata request failed');
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end();
       });
@@ -94,15 +99,15 @@ export class MetadataProxies {
       p.http.once('error', reject);
       p.http.listen(l.server, () => resolve());
     });
-    this.proxies.set(networkId, p);
-    this.d.log?.info({ network: networkId, ns }, 'metadata proxy listening');
+    this.proxies.set(key, p);
+    this.d.log?.info({ proxy: key, ns }, 'metadata proxy listening');
   }
 
   /** Closes the listener (before the namespace goes: the socket would keep it alive). Succeeds if absent. */
-  async remove(networkId: string): Promise<void> {
-    const p = this.proxies.get(networkId);
+  async remove(key: string): Promise<void> {
+    const p = this.proxies.get(key);
     if (!p) return;
-    this.proxies.delete(networkId);
+    this.proxies.delete(key);
     p.http.closeAllConnections();
     await new Promise<void>((r) => p.http.close(() => r()));
   }
@@ -111,14 +116,14 @@ export class MetadataProxies {
     for (const id of [...this.proxies.keys()]) await this.remove(id);
   }
 
-  private async handle(networkId: string, p: Proxy, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(key: string, p: Proxy, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const inst = p.byIp.get(peer);
     const method = req.method ?? 'GET';
     if (!inst) {
       this.d.log?.warn(
-        { network: networkId, peer, path: req.url },
-        'metadata request from an address with no instance on this network',
+        { proxy: key, peer, path: req.url },
+        'metadata request from an address with no instance behind this proxy',
       );
       res.writeHead(404, { 'content-type': 'text/plain' }).end('404 Not Found\n');
       return;

@@ -17,7 +17,7 @@ import {
   type BridgeNames,
 } from './bridges.js';
 import { DhcpManager, dhcpNamespace } from './dhcp.js';
-import { MetadataProxies } from './metadata-proxy.js';
+import { MetadataProxies, routerProxyKey } from './metadata-proxy.js';
 import {
   emptyState,
   SyncBackedDriver,
@@ -29,7 +29,7 @@ import {
 } from './driver.js';
 import { agentCookie, INT, learnCookie, renderFlows, TUN, type FlowModel, type FlowPort } from './flows.js';
 import { deviceName, OWNER, planVmPorts, staleOwnedPorts } from './ports.js';
-import { RouterManager } from './router.js';
+import { RouterManager, routerNamespace } from './router.js';
 import { allowedSources, compilePortRules } from './security-groups.js';
 import { floodPlan, isTunnelPort, reconcileTunnels, tunnelPortName } from './tunnels.js';
 import { LocalVlans } from './vlans.js';
@@ -243,6 +243,9 @@ export class OvsDriver extends SyncBackedDriver {
     for (const r of desired.routers) {
       try {
         for (const n of await this.routers.ensure(r, vlanOf, mtuOf, portByName, namespaces)) owned.add(n);
+        if (this.metadata && r.metadata)
+          await this.metadata.ensure(routerProxyKey(r.id), routerNamespace(r.id), r.metadata.instances);
+        else await this.metadata?.remove(routerProxyKey(r.id));
       } catch (e) {
         for (const leg of [...r.interfaces, ...(r.gateway ? [r.gateway] : [])]) owned.add(deviceName(leg.port_id));
         errors.push({ kind: 'router', id: r.id, message: msg(e) });
@@ -251,6 +254,7 @@ export class OvsDriver extends SyncBackedDriver {
     for (const id of await this.routers.list()) {
       if (wantRouters.has(id)) continue;
       try {
+        await this.metadata?.remove(routerProxyKey(id)); // its socket would keep the namespace alive
         await this.routers.remove(id);
       } catch (e) {
         errors.push({ kind: 'router', id, message: msg(e) });

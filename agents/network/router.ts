@@ -6,6 +6,7 @@ import { nft, replaceTableScript } from '../../shared/tools/nft.js';
 import type { OvsPort } from '../../shared/tools/ovs-vsctl.js';
 import { sysctl } from '../../shared/tools/sysctl.js';
 import { isV4, parseV4Cidr } from '../../shared/util/ip.js';
+import { METADATA_IP } from './metadata-proxy.js';
 import { deviceName, ownedPortCommands } from './ports.js';
 
 /**
@@ -16,10 +17,26 @@ import { deviceName, ownedPortCommands } from './ports.js';
  * Floating IPs are /32 addresses on qg- (so the router answers ARP for them) with DNAT
  * in and SNAT out; with enable_snat, other traffic from the internal subnets leaving by
  * qg- is SNATed to the gateway address. NAT is one nftables table replaced atomically.
+ * With `metadata`, 169.254.169.254/32 sits on the namespace's lo for the metadata proxy
+ * (agents/network/metadata-proxy.ts), and the same table's input chain lets only the
+ * internal interfaces reach it (Neutron's L3 agent accepts its proxy port from qr-+ only).
  */
 
 export const routerNamespace = (id: string): string => `qrouter-${id}`;
 export const NAT_TABLE = 'ip homestack';
+
+/** The input chain of a router serving metadata: 169.254.169.254 only from its qr- legs (and itself). */
+export const METADATA_FILTER =
+  '  chain metadata {\n    type filter hook input priority filter; policy accept;\n' +
+  `    ip daddr ${METADATA_IP} iifname "qr-*" accept\n` +
+  `    ip daddr ${METADATA_IP} iifname "lo" accept\n` +
+  `    ip daddr ${METADATA_IP} drop\n` +
+  '  }\n';
+
+/** The router's nftables table body: NAT (with a gateway) and the metadata filter (with metadata); '' = no table. */
+export function renderRouterTable(r: RouterSpec): string {
+  return renderRouterNat(r) + (r.metadata ? METADATA_FILTER : '');
+}
 
 /** The nftables table body for a router (empty string = no NAT table). */
 export function renderRouterNat(r: RouterSpec): string {
@@ -182,7 +199,13 @@ export class RouterManager {
     if (r.gateway?.gateway_ip && isV4(r.gateway.gateway_ip)) await this.ip.replaceDefaultRoute(r.gateway.gateway_ip, ns);
     else await this.ip.delDefaultRoute(ns);
 
-    const body = renderRouterNat(r);
+    // The metadata proxy's address (the proxy itself listens once it is there: ovs.ts).
+    const mdAddr = `${METADATA_IP}/32`;
+    const onLo = seen.addrs.some((a) => a.ifname === 'lo' && `${a.local}/${a.prefixlen}` === mdAddr);
+    if (r.metadata && !onLo) await this.ip.addAddr('lo', mdAddr, ns);
+    if (!r.metadata && onLo) await this.ip.delAddr('lo', mdAddr, ns);
+
+    const body = renderRouterTable(r);
     if (this.applied.get(r.id) !== body) {
       if (body) await this.nft.apply(replaceTableScript(NAT_TABLE, body), ns);
       else await this.nft.deleteTable(NAT_TABLE, ns);

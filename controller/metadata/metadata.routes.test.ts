@@ -157,15 +157,13 @@ describe('metadata API (controller) behind the metadata proxy (agent)', () => {
   });
 
   it('gives an address that is no instance of the network nothing, without asking the controller', async () => {
-    await proxies.ensure(proxies.networks()[0]!, 'unused', [{ ip_address: '10.0.0.12', instance_id: vm2, project_id: project }]);
+    await proxies.ensure(proxies.keys()[0]!, 'unused', [{ ip_address: '10.0.0.12', instance_id: vm2, project_id: project }]);
     try {
       const r = await fetch(`http://127.0.0.1:${proxyPort}/openstack/latest/meta_data.json`);
       expect(r.status).toBe(404);
       expect(await r.text()).not.toContain(vm2);
     } finally {
-      await proxies.ensure(proxies.networks()[0]!, 'unused', [
-        { ip_address: '127.0.0.1', instance_id: vm1, project_id: project },
-      ]);
+      await proxies.ensure(proxies.keys()[0]!, 'unused', [{ ip_address: '127.0.0.1', instance_id: vm1, project_id: project }]);
     }
   });
 
@@ -196,6 +194,22 @@ describe('metadata API (controller) behind the metadata proxy (agent)', () => {
     expect(
       (await direct('/openstack/latest/meta_data.json', signed(SECRET_A, '33333333-3333-4333-8333-333333333333'))).status,
     ).toBe(404);
+  });
+
+  it("serves a router's host (the L3 agent's proxy) for the networks the router has an interface on", async () => {
+    const r = (await t.req('POST', '/v2.0/routers', 'alice', { router: { name: 'r1' } })).body.router;
+    const subnet = (await t.req('GET', '/v2.0/subnets', 'alice')).body.subnets.find(
+      (x: { cidr: string }) => x.cidr === '10.0.0.0/24',
+    );
+    t.db.prepare("UPDATE net_routers SET host = 'host-b' WHERE id = ?").run(r.id);
+    expect((await direct('/openstack/latest/meta_data.json', signed(SECRET_B, vm2))).status).toBe(404); // no interface yet
+    const add = await t.req('PUT', `/v2.0/routers/${r.id}/add_router_interface`, 'alice', { subnet_id: subnet.id });
+    expect(add.status).toBe(200);
+    const md = await direct('/openstack/latest/meta_data.json', signed(SECRET_B, vm2));
+    expect(md.status).toBe(200);
+    expect((await md.json()).uuid).toBe(vm2);
+    t.db.prepare("UPDATE net_routers SET host = 'host-c' WHERE id = ?").run(r.id); // the router moved away
+    expect((await direct('/openstack/latest/meta_data.json', signed(SECRET_B, vm2))).status).toBe(404);
   });
 });
 

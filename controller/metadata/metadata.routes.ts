@@ -20,8 +20,9 @@ import { metadataSourceOf, setPasswordOnce } from './source.js';
  * - `X-Instance-ID`, `X-Tenant-ID` (400 when missing) and `X-Instance-ID-Signature`,
  *   HMAC-SHA256 of the instance id under that credential (403 when it does not match);
  * - the instance must exist, belong to X-Tenant-ID, and have a port on a network whose
- *   DHCP server (and so metadata proxy) that host runs (404 otherwise, as Nova answers
- *   for an unknown instance or a project mismatch).
+ *   metadata proxy that host runs: the network's DHCP server or a router with an
+ *   interface on it (404 otherwise, as Nova answers for an unknown instance or a
+ *   project mismatch).
  * Replies are Nova's: the document with its content type, plain-text errors.
  */
 export const METADATA_PREFIX = '/internal/v1/metadata';
@@ -66,7 +67,7 @@ export function metadataPlugin(deps: ServiceDeps): FastifyPluginAsync {
       const inst = servers.get(instanceId);
       const net = deps.facades.networks;
       const ports = inst ? (net?.portsOfDevice(inst.id) ?? []) : [];
-      const served = ports.some((p) => net?.servesDhcp(host.name, p.network_id));
+      const served = ports.some((p) => net?.servesMetadata(host.name, p.network_id));
       if (!inst || inst.project_id !== tenantId || !served) {
         req.log.warn(
           { host: host.name, instanceId, tenantId, found: !!inst, served, from: header(req, FORWARDED_FOR_HEADER) },

@@ -286,8 +286,38 @@ describe('computeDesiredState', () => {
           enable_snat: true,
         },
         floating_ips: [{ id: id(50), floating_ip_address: '203.0.113.5', fixed_ip_address: '10.0.1.11', port_id: id(23) }],
+        metadata: { instances: [] },
       },
     ]);
+  });
+
+  it('gives the metadata proxies the servers they serve: DHCP the DHCP subnets, a router all its internal subnets', () => {
+    const s = cloud();
+    const owned = (p: DesiredPort, server: number, project = 'p') => ({ ...p, device_id: id(server), project_id: project });
+    s.ports = s.ports.map((p) =>
+      p.id === id(22) ? owned(p, 60) : p.id === id(23) ? owned(p, 61, 'q') : p.id === id(24) ? owned(p, 62) : p,
+    );
+    // network 2's subnet has no DHCP, and the router has an interface there too
+    s.subnets = s.subnets.map((x) => (x.id === id(12) ? { ...x, enable_dhcp: false } : x));
+    s.ports.push(
+      port(29, 2, {
+        device_owner: 'network:router_interface',
+        device_id: id(40),
+        binding_host_id: 'h1',
+        fixed_ips: [{ subnet_id: id(12), ip_address: '10.0.2.1' }],
+      }),
+    );
+    const h1 = computeDesiredState(s).get('h1')!;
+    const vm = (ip: string, server: number, project = 'p') => ({ ip_address: ip, instance_id: id(server), project_id: project });
+    expect(h1.dhcp.map((d) => d.metadata)).toEqual([{ instances: [vm('10.0.1.10', 60), vm('10.0.1.11', 61, 'q')] }]);
+    expect(h1.routers[0]!.metadata).toEqual({
+      instances: [vm('10.0.1.10', 60), vm('10.0.1.11', 61, 'q'), vm('10.0.2.10', 62)],
+    });
+    expect(Value.Check(NetworkSyncBody, { generation: 1, ...h1 })).toBe(true);
+    // metadata_service off: no proxy anywhere
+    const off = computeDesiredState({ ...s, metadataService: false }).get('h1')!;
+    expect(off.dhcp[0]!.metadata).toBeUndefined();
+    expect(off.routers[0]!.metadata).toBeUndefined();
   });
 
   it('drops a tunnel when the last shared network goes, and is deterministic', () => {

@@ -1,5 +1,6 @@
 import type {
   DhcpSpec,
+  MetadataInstance,
   NetworkSpec,
   NetworkSyncBody,
   PortSpec,
@@ -48,7 +49,7 @@ export interface Snapshot {
   /** All security group ids (rules of empty groups are absent from `rules`). */
   groups: string[];
   dhcpLeaseSeconds?: number;
-  /** false: no metadata proxy (DhcpSpec.metadata left out). */
+  /** false: no metadata proxy (DhcpSpec.metadata and RouterSpec.metadata left out). */
   metadataService?: boolean;
 }
 export type DesiredState = Omit<NetworkSyncBody, 'generation'>;
@@ -63,6 +64,21 @@ function prefixOf(subnets: Map<string, SubnetRow>, f: FixedIpT): string | null {
   const sn = subnets.get(f.subnet_id);
   const c = sn && parseCidr(sn.cidr);
   return c ? `${f.ip_address}/${c.prefix}` : null;
+}
+
+/**
+ * The instances a metadata proxy serves: every server port's IPv4 address in one of
+ * `subnetIds`, with its server and project (Neutron's metadata agent finds the same
+ * through the port's device_id and tenant).
+ */
+function metadataInstances(ports: DesiredPort[], subnetIds: Set<string>): MetadataInstance[] {
+  return ports
+    .filter((p) => p.device_owner.startsWith('compute:') && p.device_id && p.project_id)
+    .flatMap((p) =>
+      p.fixed_ips
+        .filter((f) => subnetIds.has(f.subnet_id) && IPV4.test(f.ip_address))
+        .map((f) => ({ ip_address: f.ip_address, instance_id: p.device_id, project_id: p.project_id })),
+    );
 }
 
 export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
@@ -185,20 +201,8 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       };
       if (n.dns_domain) spec.dns_domain = n.dns_domain;
       if (snap.dhcpLeaseSeconds) spec.lease_seconds = snap.dhcpLeaseSeconds;
-      // The metadata proxy in this namespace: every server port's IPv4 address on a
-      // DHCP subnet of the network, with its server and project (Neutron's metadata
-      // agent finds the same through the port's device_id and tenant).
-      if (snap.metadataService !== false) {
-        spec.metadata = {
-          instances: snap.ports
-            .filter((p) => p.network_id === n.id && p.device_owner.startsWith('compute:') && p.device_id && p.project_id)
-            .flatMap((p) =>
-              p.fixed_ips
-                .filter((f) => dsubIds.has(f.subnet_id) && IPV4.test(f.ip_address))
-                .map((f) => ({ ip_address: f.ip_address, instance_id: p.device_id, project_id: p.project_id })),
-            ),
-        };
-      }
+      // The metadata proxy in this namespace: the instances on the DHCP subnets.
+      if (snap.metadataService !== false) spec.metadata = { instances: metadataInstances(snap.ports, dsubIds) };
       dhcp.push(spec);
     }
 
@@ -208,6 +212,13 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       const gwPort = r.gw_port_id ? portsById.get(r.gw_port_id) : undefined;
       const gwIp = gwPort?.fixed_ips.find((f) => ipVersionOf(f.ip_address) === 4);
       const gwCidr = gwIp && prefixOf(subnets, gwIp);
+      // The L3 agent's metadata proxy: the instances on the router's internal subnets,
+      // with or without DHCP (Neutron's L3 agent runs one per router).
+      const internal = new Set(ifaces.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)));
+      const metadata =
+        snap.metadataService !== false && internal.size
+          ? { metadata: { instances: metadataInstances(snap.ports, internal) } }
+          : {};
       routers.push({
         id: r.id,
         interfaces: ifaces.flatMap((p) =>
@@ -248,6 +259,7 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
             fixed_ip_address: f.fixed_ip_address!,
             port_id: f.port_id!,
           })),
+        ...metadata,
       });
     }
 

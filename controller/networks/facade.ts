@@ -8,6 +8,7 @@ import { floatingIpsRepo } from './floatingips.repo.js';
 import { networksRepo } from './networks.repo.js';
 import { allocRepo, portSgRepo, portsRepo, type PortRow } from './ports.repo.js';
 import { createPortTx, deletePortTx, getPort as getVisiblePort, requirePortableNetwork } from './ports.service.js';
+import { routersRepo } from './routers.repo.js';
 import { groupsRepo } from './secgroups.repo.js';
 import { subnetsRepo } from './subnets.repo.js';
 import { ensureDefaultGroup } from './secgroups.service.js';
@@ -189,10 +190,12 @@ export function createNetworkFacade(
       });
     },
 
-    servesDhcp(host, networkId) {
+    servesMetadata(host, networkId) {
+      if (portsRepo.where(s.db, { network_id: networkId, device_owner: 'network:dhcp' }).some((p) => p.binding_host_id === host))
+        return true;
       return portsRepo
-        .where(s.db, { network_id: networkId, device_owner: 'network:dhcp' })
-        .some((p) => p.binding_host_id === host);
+        .where(s.db, { network_id: networkId, device_owner: 'network:router_interface' })
+        .some((p) => routersRepo.get(s.db, p.device_id)?.host === host);
     },
 
     resync(force = true) {

@@ -222,6 +222,13 @@ export const RouterSpec = Type.Object(
     gateway: Type.Union([RouterGateway, Type.Null()]),
     /** Associated floating IPs (DNAT in, SNAT out). */
     floating_ips: Type.Array(FloatingIpSpec),
+    /**
+     * Present: serve the metadata service at 169.254.169.254 in the router's namespace
+     * (Neutron's L3 agent metadata proxy) to these instances of its internal subnets,
+     * identified by their address: what guests on a subnet without DHCP (no option-121
+     * route to a DHCP namespace) reach through their default route.
+     */
+    metadata: Type.Optional(Type.Object({ instances: Type.Array(MetadataInstance) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
