@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { listenInNetns } from '../../shared/exec/netns-listen.js';
+import { signInstanceId } from '../../shared/metadata/signature.js';
+import { METADATA_API_PATH } from './metadata-proxy.js';
 import { OvsDriver } from './ovs.js';
 import { MultiHost, type FakeGuest, type SimHost } from './testing/harness.js';
 import { hostA, hostB, ID, IP, MAC, manyNetworks, type ScenarioOptions } from './testing/scenario.js';
@@ -169,6 +174,76 @@ describe.skipIf(!!why)('network agent on two simulated hosts', () => {
     await syncA({ sgbIcmp: true, sgbTcp: true, fip: false });
     const r2 = await A.sh(`busybox ping -c 2 -W 1 ${IP.FIP} >/dev/null && echo ok || echo fail`);
     expect(r2.trim()).toBe('fail');
+  });
+
+  it("metadata on a router: a guest reaches 169.254.169.254 by its default route, the router's proxy forwards it signed; only qr- legs get in", async () => {
+    // A stand-in for the controller's metadata API: echoes who the proxy says is asking.
+    const asked: http.IncomingHttpHeaders[] = [];
+    const ctl = http.createServer((req, res) => {
+      asked.push(req.headers);
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ uuid: req.headers['x-instance-id'], path: req.url }));
+    });
+    await new Promise<void>((r) => ctl.listen(0, '127.0.0.1', () => r()));
+    const secret = 'router-md-secret';
+    const enter = ['nsenter', `--mount=${join(mh.dir, 'ns', `h${A.name}.mnt`)}`, `--net=/run/netns/${A.netns}`, '--'];
+    const md = new OvsDriver({
+      run: A.run,
+      hostname: `${mh.prefix}-${A.name}`,
+      stateDir: join(A.dir, 'data', 'network'),
+      tunnelIp: A.tunnelIp,
+      datapath: 'auto',
+      bridges: { int: 'br-int', tun: 'br-tun', physical: { public: 'br-ex' } },
+      metadata: {
+        controllerUrl: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
+        secret,
+        listen: (ns, host, port) => listenInNetns(ns, host, port, { enter }),
+      },
+    });
+    const withMd = (on: boolean) => {
+      const st = hostA(ips, { sgbIcmp: true, sgbTcp: true });
+      const inst = { ip_address: IP.G1, instance_id: ID.G1, project_id: 'p-router-md' };
+      return { ...st, routers: st.routers.map((r) => (on ? { ...r, metadata: { instances: [inst] } } : r)) };
+    };
+    const curl = async (g: FakeGuest) =>
+      (await g.sh('curl -s -m 5 -w " %{http_code}" http://169.254.169.254/openstack/latest/meta_data.json; true')).stdout;
+    try {
+      await md.init();
+      expect((await md.sync(withMd(true))).errors).toEqual([]);
+      expect(md.metadataProxies!.keys()).toEqual([`router:${ID.R}`]);
+      // g1 is the instance: its request reaches the controller signed; g4 (no instance) gets 404 from the proxy
+      expect(await curl(g.g1!)).toBe(
+        `${JSON.stringify({ uuid: ID.G1, path: `${METADATA_API_PATH}/openstack/latest/meta_data.json` })} 200`,
+      );
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatchObject({
+        authorization: `Bearer ${secret}`,
+        'x-instance-id': ID.G1,
+        'x-tenant-id': 'p-router-md',
+        'x-instance-id-signature': signInstanceId(secret, ID.G1),
+        'x-forwarded-for': IP.G1,
+      });
+      expect(await curl(g.g4!)).toMatch(/ 404$/);
+      // the host, on the router's external side, is dropped by the router's input chain
+      await A.run('ip', ['route', 'replace', '169.254.169.254/32', 'via', IP.GW]);
+      try {
+        const fromExt = await A.sh('curl -s -m 3 -o /dev/null -w %{http_code} http://169.254.169.254/; true');
+        expect(fromExt).toBe('000');
+      } finally {
+        await A.run('ip', ['route', 'del', '169.254.169.254/32']);
+      }
+      expect(asked).toHaveLength(1);
+      // metadata off: the proxy, its address and the filter go
+      expect((await md.sync(withMd(false))).errors).toEqual([]);
+      expect(md.metadataProxies!.keys()).toEqual([]);
+      const lo = await A.run('ip', ['netns', 'exec', `qrouter-${ID.R}`, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'lo']);
+      expect(lo.stdout).not.toContain('169.254.169.254');
+      expect(await curl(g.g1!)).toMatch(/ 000$/);
+    } finally {
+      await md.close();
+      await new Promise<void>((r) => ctl.close(() => r()));
+    }
   });
 
   it('a port whose tap appears after the sync is bound by the next sync (DOWN → ACTIVE), lease time measured', async () => {

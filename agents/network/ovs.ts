@@ -17,7 +17,7 @@ import {
   type BridgeNames,
 } from './bridges.js';
 import { DhcpManager, dhcpNamespace } from './dhcp.js';
-import { MetadataProxies, routerProxyKey } from './metadata-proxy.js';
+import { MetadataProxies, routerProxyKey, type MetadataProxyDeps } from './metadata-proxy.js';
 import {
   emptyState,
   SyncBackedDriver,
@@ -47,7 +47,7 @@ export interface OvsDriverOptions {
   bridgeAddresses?: Record<string, string>;
   log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   /** The controller and this host's credential, for the metadata proxies; absent: no metadata service. */
-  metadata?: { controllerUrl: string; secret: string };
+  metadata?: Pick<MetadataProxyDeps, 'controllerUrl' | 'secret' | 'listen'>;
 }
 
 /** Runs `f` over `items` with at most `limit` at a time (independent DHCP servers converge in parallel). */

@@ -3,7 +3,7 @@ import type { PortSpec, RouterSpec } from '../../shared/agent/network.js';
 import type { OvsInterface, OvsPort } from '../../shared/tools/ovs-vsctl.js';
 import { DEAD_VLAN } from './flows.js';
 import { deviceName, planVmPorts, staleOwnedPorts } from './ports.js';
-import { renderRouterNat } from './router.js';
+import { METADATA_FILTER, renderRouterNat, renderRouterTable } from './router.js';
 
 const P1 = '11000000-0000-4000-8000-000000000000';
 const P2 = '12000000-0000-4000-8000-000000000000';
@@ -128,5 +128,14 @@ describe('router NAT ruleset', () => {
   it('no SNAT rule without enable_snat; no table without a gateway', () => {
     expect(renderRouterNat({ ...r, floating_ips: [], gateway: { ...r.gateway!, enable_snat: false } })).not.toMatch(/snat/);
     expect(renderRouterNat({ ...r, gateway: null })).toBe('');
+  });
+  it('serving metadata adds the input chain that lets only qr- legs and lo reach 169.254.169.254, with or without a gateway', () => {
+    const md = { ...r, metadata: { instances: [] } };
+    expect(renderRouterTable(md)).toBe(renderRouterNat(r) + METADATA_FILTER);
+    expect(renderRouterTable({ ...md, gateway: null })).toBe(METADATA_FILTER);
+    expect(METADATA_FILTER).toMatch(
+      /ip daddr 169\.254\.169\.254 iifname "qr-\*" accept\n.*iifname "lo" accept\n.*169\.254\.169\.254 drop/s,
+    );
+    expect(renderRouterTable({ ...r, gateway: null })).toBe('');
   });
 });

@@ -29,13 +29,24 @@ s.listen({ host, port, exclusive: true }, () => {
   process.send({ nsInode: fs.statSync('/proc/self/ns/net').ino }, s, () => process.exit(0));
 });`;
 
-export function listenInNetns(ns: string, host: string, port: number, timeoutMs = 10_000): Promise<NetnsListener> {
+/**
+ * `o.enter`: a command prefix that `ip netns exec` runs under, e.g. nsenter into a
+ * simulated host's mount namespace (whose /run/netns holds its namespaces); tests only.
+ */
+export function listenInNetns(
+  ns: string,
+  host: string,
+  port: number,
+  o: { timeoutMs?: number; enter?: string[] } = {},
+): Promise<NetnsListener> {
+  const timeoutMs = o.timeoutMs ?? 10_000;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ns)) return Promise.reject(new Error(`bad namespace name ${ns}`));
   return new Promise((resolve, reject) => {
     // The same PATH as every tool run by run.ts (the agent's own may lack sbin).
     const env = { PATH: TOOL_PATH, LC_ALL: 'C', LANG: 'C' };
     const ipPath = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
-    const child = spawn(ipPath, ['netns', 'exec', ns, process.execPath, '-e', CHILD, host, String(port)], {
+    const argv = [...(o.enter ?? []), ipPath, 'netns', 'exec', ns, process.execPath, '-e', CHILD, host, String(port)];
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env,
     });
