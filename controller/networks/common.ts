@@ -81,10 +81,16 @@ const RESERVED = new Set([
 
 function matches(value: unknown, wanted: string[], key: string): boolean {
   if (key === 'fixed_ips' && Array.isArray(value)) {
-    // ?fixed_ips=ip_address=10.0.0.5&fixed_ips=subnet_id=... (every one must match)
+    // ?fixed_ips=ip_address=10.0.0.5&fixed_ips=subnet_id=... (every one must match);
+    // ip_address_substr=10.0.0 matches part of an address (Neutron's ip-substring-filtering,
+    // a SQL LIKE '%…%' on the allocation).
     return wanted.every((w) => {
       const [k, v] = w.split('=', 2);
-      return (value as Array<Record<string, string>>).some((f) => k && v !== undefined && String(f[k]) === v);
+      return (value as Array<Record<string, string>>).some((f) =>
+        k === 'ip_address_substr'
+          ? v !== undefined && String(f.ip_address).includes(v)
+          : k && v !== undefined && String(f[k]) === v,
+      );
     });
   }
   if (Array.isArray(value)) return wanted.some((w) => value.map(String).includes(w));

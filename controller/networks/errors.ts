@@ -88,6 +88,37 @@ export class SecurityGroupCannotRemoveDefault extends Conflict {
     super('Insufficient rights for removing default security group.');
   }
 }
+/** Neutron's name validator (`type:name_not_default`) on create and update: 409. */
+export class SecurityGroupDefaultAlreadyExists extends Conflict {
+  constructor() {
+    super('Default security group already exists.');
+  }
+}
+export class SecurityGroupCannotUpdateDefault extends Conflict {
+  constructor() {
+    super('Updating default security group not allowed.');
+  }
+}
+export class SecurityGroupInvalidPortValue extends BadRequest {
+  constructor(port: number) {
+    super(`Invalid value for port ${port}.`);
+  }
+}
+export class SecurityGroupInvalidPortRange extends BadRequest {
+  constructor() {
+    super('For TCP/UDP protocols, port_range_min must be <= port_range_max');
+  }
+}
+export class SecurityGroupInvalidIcmpValue extends BadRequest {
+  constructor(field: 'type' | 'code', attr: string, value: number) {
+    super(`Invalid value for ICMP ${field} (${attr}) ${value}. It must be 0 to 255.`);
+  }
+}
+export class SecurityGroupMissingIcmpType extends BadRequest {
+  constructor(value: number) {
+    super(`ICMP code (port-range-max) ${value} is provided but ICMP type (port-range-min) is missing.`);
+  }
+}
 export class SecurityGroupRuleExists extends Conflict {
   constructor(id: string) {
     super(`Security group rule already exists. Rule id is ${id}.`);

@@ -29,6 +29,11 @@ export const EXTENSIONS: Array<{ alias: string; name: string; description: strin
     name: 'Floating IP Port Details Extension',
     description: 'Add port_details attribute to Floating IP resource',
   },
+  {
+    alias: 'ip-substring-filtering',
+    name: 'IP address substring filtering',
+    description: 'Provides IP address substring filtering when listing ports',
+  },
   { alias: 'net-mtu', name: 'Network MTU', description: 'Provides MTU attribute for a network resource.' },
   {
     alias: 'network-ip-availability',

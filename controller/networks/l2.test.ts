@@ -323,6 +323,29 @@ describe('ports and IPAM', () => {
     expect((await t.req('GET', '/v2.0/ports?device_id=srv-1')).body.ports).toHaveLength(1);
   });
 
+  it('filters ports by part of a fixed IP (fixed_ips=ip_address_substr=, ip-substring-filtering)', async () => {
+    const n = await net('tnet-substr');
+    const s = await subnet(n.id, '10.7.0.0/24');
+    const mk = async (ip: string) =>
+      (
+        await t.req('POST', '/v2.0/ports', 'admin', {
+          port: { network_id: n.id, fixed_ips: [{ subnet_id: s.id, ip_address: ip }] },
+        })
+      ).body.port.id;
+    const [p1, p2] = [await mk('10.7.0.15'), await mk('10.7.0.25')];
+    const ids = async (f: string) =>
+      (await t.req('GET', `/v2.0/ports?network_id=${n.id}&${f}`)).body.ports.map((p: any) => p.id).sort();
+    expect(await ids('fixed_ips=ip_address_substr=10.7.0.1')).toEqual([p1]);
+    expect(await ids('fixed_ips=ip_address_substr=0.7.0')).toEqual(expect.arrayContaining([p1, p2]));
+    expect(await ids('fixed_ips=ip_address_substr=.25')).toEqual([p2]);
+    expect(await ids(`fixed_ips=ip_address_substr=10.7&fixed_ips=subnet_id=${s.id}&fixed_ips=ip_address=10.7.0.25`)).toEqual([
+      p2,
+    ]);
+    expect(await ids('fixed_ips=ip_address_substr=10.8')).toEqual([]);
+    const ext = await t.req('GET', '/v2.0/extensions/ip-substring-filtering', 'alice');
+    expect(ext.body.extension.alias).toBe('ip-substring-filtering');
+  });
+
   it('binds through binding:host_id (admin only) and updates fixed IPs', async () => {
     const n = await net('tnet-b', 'alice');
     const s = await subnet(n.id, '10.5.0.0/24', {}, 'alice');

@@ -7,7 +7,13 @@ import { enforce, isAdmin, ownerOf, ownsProject, type Svc } from './context.js';
 import {
   InvalidInput,
   SecurityGroupCannotRemoveDefault,
+  SecurityGroupCannotUpdateDefault,
+  SecurityGroupDefaultAlreadyExists,
   SecurityGroupInUse,
+  SecurityGroupInvalidIcmpValue,
+  SecurityGroupInvalidPortRange,
+  SecurityGroupInvalidPortValue,
+  SecurityGroupMissingIcmpType,
   SecurityGroupNotFound,
   SecurityGroupRuleExists,
   SecurityGroupRuleNotFound,
@@ -169,7 +175,8 @@ export function createGroup(s: Svc, ctx: AuthContext, b: Static<typeof SecurityG
   const projectId = ownerOf(ctx, b);
   enforce(s, 'network:create_security_group', ctx, { project_id: projectId });
   ensureDefaultGroup(s, projectId);
-  if (b.name === 'default') throw new InvalidInput("'default' is a reserved security group name.");
+  // Neutron's `type:name_not_default` validator (neutron/extensions/securitygroup.py), case-insensitive.
+  if (b.name?.toLowerCase() === 'default') throw new SecurityGroupDefaultAlreadyExists();
   const g = s.db
     .transaction(() => {
       checkQuota(s, projectId, 'security_group');
@@ -184,8 +191,11 @@ export function createGroup(s: Svc, ctx: AuthContext, b: Static<typeof SecurityG
 export function updateGroup(s: Svc, ctx: AuthContext, id: string, b: Static<typeof SecurityGroupUpdate>): SecurityGroupRow {
   const g = getGroup(s, ctx, id);
   enforce(s, 'network:update_security_group', ctx, { project_id: g.project_id });
+  // The same validator on update (renaming any group to "default"), then
+  // update_security_group's own refusal to rename the default group: both 409.
+  if (b.name?.toLowerCase() === 'default') throw new SecurityGroupDefaultAlreadyExists();
   if (b.name !== undefined && b.name !== g.name && defaultGroupRepo.isDefault(s.db, id))
-    throw new InvalidInput('Updating the default security group name is not allowed.');
+    throw new SecurityGroupCannotUpdateDefault();
   const next = {
     ...g,
     name: b.name ?? g.name,
@@ -243,18 +253,19 @@ export function normaliseRule(
   const num = protocolNumber(protocol);
   const min = b.port_range_min ?? null,
     max = b.port_range_max ?? null;
+  // Neutron's convert_validate_port_value on each attribute first (0-65535), then
+  // securitygroups_db._validate_port_range, with the messages clients read.
+  for (const p of [min, max]) if (p !== null && (p < 0 || p > 65535)) throw new SecurityGroupInvalidPortValue(p);
   if (min !== null || max !== null) {
     if (num === null) throw new InvalidInput('Must also specify protocol if port range is given.');
     if (PORT_PROTOCOLS.has(num)) {
-      if (min === null) throw new InvalidInput('port_range_min is required when port_range_max is given.');
-      if (min < 1 || (max !== null && max < 1))
-        throw new InvalidInput('Invalid value for port 0: ports must be between 1 and 65535.');
-      if (max !== null && min > max) throw new InvalidInput('For TCP/UDP protocols, port_range_min must be <= port_range_max.');
+      if (min === 0 || max === 0) throw new SecurityGroupInvalidPortValue(0);
+      // A lone port_range_min is one port (port_range_max defaults to it below).
+      if (min === null || (max !== null && min > max)) throw new SecurityGroupInvalidPortRange();
     } else if (ICMP_PROTOCOLS.has(num)) {
-      if ((min ?? 0) > 255) throw new InvalidInput(`Invalid value for ICMP field (port-range-min): ${min}. It must be 0 to 255.`);
-      if ((max ?? 0) > 255) throw new InvalidInput(`Invalid value for ICMP field (port-range-max): ${max}. It must be 0 to 255.`);
-      if (min === null && max !== null)
-        throw new InvalidInput('ICMP code (port-range-max) is specified but ICMP type (port-range-min) is missing.');
+      if (min !== null && min > 255) throw new SecurityGroupInvalidIcmpValue('type', 'port_range_min', min);
+      if (max !== null && max > 255) throw new SecurityGroupInvalidIcmpValue('code', 'port_range_max', max);
+      if (min === null && max !== null) throw new SecurityGroupMissingIcmpType(max);
     } else
       throw new InvalidInput(
         `Port ranges are only supported for TCP, UDP, SCTP, DCCP, UDP-Lite and ICMP, not protocol ${protocol}.`,

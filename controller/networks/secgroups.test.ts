@@ -97,6 +97,58 @@ describe('security groups', () => {
     expect(ok.body.security_group_rule).toMatchObject({ port_range_max: 22, remote_ip_prefix: '192.0.2.7/32' });
   });
 
+  it("answers bad port ranges with Neutron's messages (Tempest reads them)", async () => {
+    const g = (await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups[0];
+    const msg = async (protocol: string, port_range_min: number | null, port_range_max: number | null) => {
+      const r = await t.req('POST', '/v2.0/security-group-rules', 'alice', {
+        security_group_rule: { security_group_id: g.id, direction: 'ingress', protocol, port_range_min, port_range_max },
+      });
+      expect(r.status).toBe(400);
+      return `${r.body.NeutronError.type}: ${r.body.NeutronError.message}`;
+    };
+    expect(await msg('tcp', -16, 80)).toBe('SecurityGroupInvalidPortValue: Invalid value for port -16.');
+    expect(await msg('tcp', 80, 65536)).toBe('SecurityGroupInvalidPortValue: Invalid value for port 65536.');
+    expect(await msg('tcp', 0, 80)).toBe('SecurityGroupInvalidPortValue: Invalid value for port 0.');
+    const range = 'SecurityGroupInvalidPortRange: For TCP/UDP protocols, port_range_min must be <= port_range_max';
+    expect(await msg('tcp', 80, 79)).toBe(range);
+    expect(await msg('udp', null, 6)).toBe(range);
+    expect(await msg('icmp', 1, 256)).toBe(
+      'SecurityGroupInvalidIcmpValue: Invalid value for ICMP code (port_range_max) 256. It must be 0 to 255.',
+    );
+    expect(await msg('icmp', 300, 1)).toBe(
+      'SecurityGroupInvalidIcmpValue: Invalid value for ICMP type (port_range_min) 300. It must be 0 to 255.',
+    );
+    expect(await msg('icmp', -1, 25)).toBe('SecurityGroupInvalidPortValue: Invalid value for port -1.');
+    expect(await msg('icmp', null, 6)).toBe(
+      'SecurityGroupMissingIcmpType: ICMP code (port-range-max) 6 is provided but ICMP type (port-range-min) is missing.',
+    );
+  });
+
+  it('refuses a second "default" group and renaming any group to it (409, as Neutron)', async () => {
+    const def = (await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups[0];
+    for (const name of ['default', 'Default']) {
+      const r = await t.req('POST', '/v2.0/security-groups', 'alice', { security_group: { name } });
+      expect(r.status).toBe(409);
+      expect(r.body.NeutronError).toMatchObject({
+        type: 'SecurityGroupDefaultAlreadyExists',
+        message: 'Default security group already exists.',
+      });
+    }
+    const web = (await t.req('POST', '/v2.0/security-groups', 'alice', { security_group: { name: 'web' } })).body.security_group;
+    const ren = await t.req('PUT', `/v2.0/security-groups/${web.id}`, 'alice', { security_group: { name: 'default' } });
+    expect(ren.status).toBe(409);
+    expect(ren.body.NeutronError.type).toBe('SecurityGroupDefaultAlreadyExists');
+    expect((await t.req('GET', `/v2.0/security-groups/${web.id}`, 'alice')).body.security_group.name).toBe('web');
+    const renDef = await t.req('PUT', `/v2.0/security-groups/${def.id}`, 'alice', { security_group: { name: 'mine' } });
+    expect(renDef.status).toBe(409);
+    expect(renDef.body.NeutronError).toMatchObject({
+      type: 'SecurityGroupCannotUpdateDefault',
+      message: 'Updating default security group not allowed.',
+    });
+    const names = (await t.req('GET', '/v2.0/security-groups', 'alice')).body.security_groups.map((x: any) => x.name);
+    expect(names.sort()).toEqual(['default', 'web']);
+  });
+
   it('gives ports the default group; a group in use cannot be deleted; the default group stays', async () => {
     const n = (await t.req('POST', '/v2.0/networks', 'alice', { network: { name: 'n' } })).body.network;
     await t.req('POST', '/v2.0/subnets', 'alice', { subnet: { network_id: n.id, cidr: '10.1.0.0/24', ip_version: 4 } });

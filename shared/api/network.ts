@@ -165,7 +165,8 @@ export const SecurityGroupCreate = Type.Partial(
 );
 export const SecurityGroupUpdate = SecurityGroupCreate;
 
-const PortNum = Nullable(Type.Integer({ minimum: 0, maximum: 65535 }));
+// Any integer: the range is checked by the service with Neutron's messages ("Invalid value for port -16.").
+const PortNum = Nullable(Type.Integer());
 export const SecurityGroupRuleCreate = Type.Intersect([
   Type.Object({ security_group_id: Type.String() }),
   Type.Partial(
