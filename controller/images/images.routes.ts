@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { UnsupportedMediaType, BadRequest } from '../../shared/errors/index.js';
+import { UnsupportedMediaType, BadRequest, NotFound } from '../../shared/errors/index.js';
 import { authHook, ctxOf, type TokenValidator } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
 import { uploadBody } from './body.js';
@@ -52,6 +52,9 @@ export function registerImageRoutes(app: FastifyInstance, d: ImageRouteDeps): vo
   }
 
   app.get<{ Querystring: ListQuery }>('/v2/images', pre, async (req) => {
+    // The router ignores trailing slashes; Glance's does not: GET /v2/images/ is a show of
+    // an empty id there, 404 (Tempest test_get_image_null_id).
+    if ((req.raw.url ?? '').split('?')[0]!.endsWith('/')) throw new NotFound('The resource could not be found.');
     const r = d.images.list(ctxOf(req), req.query);
     return { images: r.images.map(imageView), first: r.first, schema: '/v2/schemas/images', ...(r.next ? { next: r.next } : {}) };
   });
