@@ -85,10 +85,17 @@ export const ownsProject = (ctx: AuthContext | null, projectId: string): boolean
 export const canSeeNetwork = (ctx: AuthContext | null, n: NetworkRow): boolean =>
   ownsProject(ctx, n.project_id) || n.shared || n.router_external;
 
+/**
+ * Subnets follow their network's sharing, not its external flag: Neutron's get_subnet is
+ * "admin or owner or rule:shared" (field:networks:shared), so another project sees a
+ * non-shared external network but none of its subnets.
+ */
+export const canSeeSubnetsOf = (ctx: AuthContext | null, n: NetworkRow): boolean => ownsProject(ctx, n.project_id) || n.shared;
+
 /** Default rules of the network service (registered when the policy engine takes defaults). */
 export const NETWORK_POLICY_DEFAULTS: Record<string, string> = {
   'network:get_network': "rule:admin_required or project_id:%(project_id)s or 'True':%(shared)s or 'True':%(router:external)s",
-  'network:get_subnet': "rule:admin_required or project_id:%(project_id)s or 'True':%(shared)s or 'True':%(router:external)s",
+  'network:get_subnet': "rule:admin_required or project_id:%(project_id)s or 'True':%(shared)s",
   'network:get_agent': 'rule:admin_required',
   'network:get_network_ip_availability': 'rule:admin_required',
   'network:update_quota': 'rule:admin_required',

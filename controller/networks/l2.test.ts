@@ -93,6 +93,21 @@ describe('networks', () => {
     expect((await t.req('GET', `/v2.0/networks/${shared.id}`, 'bob')).status).toBe(200);
   });
 
+  it('shows subnets of a shared network to other projects, not those of a non-shared external one', async () => {
+    const ext = (
+      await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'public', 'router:external': true, shared: false } })
+    ).body.network;
+    const extSub = await subnet(ext.id, '203.0.113.0/24');
+    const shared = (await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'shared', shared: true } })).body.network;
+    const sharedSub = await subnet(shared.id, '10.9.0.0/24');
+    expect((await t.req('GET', `/v2.0/networks/${ext.id}`, 'bob')).status).toBe(200);
+    expect((await t.req('GET', `/v2.0/subnets?network_id=${ext.id}`, 'bob')).body.subnets).toEqual([]);
+    expect((await t.req('GET', `/v2.0/subnets/${extSub.id}`, 'bob')).status).toBe(404);
+    expect((await t.req('GET', '/v2.0/subnets', 'bob')).body.subnets.map((x: any) => x.id)).toEqual([sharedSub.id]);
+    expect((await t.req('GET', `/v2.0/subnets/${sharedSub.id}`, 'bob')).status).toBe(200);
+    expect((await t.req('GET', `/v2.0/subnets?network_id=${ext.id}`, 'admin')).body.subnets).toHaveLength(1);
+  });
+
   it('accepts repeated fields= including unknown fields', async () => {
     const n = await net('tnet-fields');
     const r = await t.req('GET', `/v2.0/networks?fields=id&fields=name&fields=no_such_field&name=tnet-fields`);

@@ -3,7 +3,7 @@ import { SubnetCreate, SubnetUpdate } from '../../shared/api/network.js';
 import { newUuid } from '../../shared/util/ids.js';
 import type { AuthContext } from '../http/auth.js';
 import { ts } from './common.js';
-import { canSeeNetwork, enforce, ownerOf, ownsProject, type Svc } from './context.js';
+import { canSeeNetwork, canSeeSubnetsOf, enforce, ownerOf, ownsProject, type Svc } from './context.js';
 import { InvalidInput, NetworkNotFound, SubnetInUse, SubnetNotFound } from './errors.js';
 import { defaultGateway, defaultPools, validatePools } from './ipam.js';
 import { canonicalIp, cidrText, inCidr, ipToBig, lastOf, parseCidr, type Cidr } from '../../shared/util/ip.js';
@@ -45,7 +45,7 @@ export function subnetView(sn: SubnetRow): Record<string, unknown> {
 export function getSubnet(s: Svc, ctx: AuthContext | null, id: string): SubnetRow {
   const sn = subnetsRepo.get(s.db, id);
   const n = sn && networksRepo.get(s.db, sn.network_id);
-  if (!sn || !n || !(ownsProject(ctx, sn.project_id) || canSeeNetwork(ctx, n))) throw new SubnetNotFound(id);
+  if (!sn || !n || !(ownsProject(ctx, sn.project_id) || canSeeSubnetsOf(ctx, n))) throw new SubnetNotFound(id);
   return sn;
 }
 
@@ -54,7 +54,9 @@ export function listSubnets(s: Svc, ctx: AuthContext): SubnetRow[] {
   const nets = new Map(networksRepo.where(s.db).map((n) => [n.id, n]));
   return subnetsRepo
     .where(s.db)
-    .filter((sn) => ownsProject(ctx, sn.project_id) || (nets.has(sn.network_id) && canSeeNetwork(ctx, nets.get(sn.network_id)!)));
+    .filter(
+      (sn) => ownsProject(ctx, sn.project_id) || (nets.has(sn.network_id) && canSeeSubnetsOf(ctx, nets.get(sn.network_id)!)),
+    );
 }
 
 const okIp = (v: string, version: number, what: string): string => {
