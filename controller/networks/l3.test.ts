@@ -31,8 +31,10 @@ describe('ensurePublicNetwork', () => {
       'provider:physical_network': 'public',
       mtu: 1500,
     });
-    const s = (await t.req('GET', `/v2.0/subnets/${ext.subnetId}`, 'alice')).body.subnet;
+    const s = (await t.req('GET', `/v2.0/subnets/${ext.subnetId}`, 'admin')).body.subnet;
     expect(s).toMatchObject({ cidr: '198.51.100.0/24', gateway_ip: '198.51.100.1', enable_dhcp: false });
+    // Not shared: other projects see the network, not its subnet (as Neutron).
+    expect((await t.req('GET', `/v2.0/subnets/${ext.subnetId}`, 'alice')).status).toBe(404);
     expect((await t.req('GET', '/v2.0/networks?router:external=True', 'alice')).body.networks).toHaveLength(1);
   });
 });
@@ -184,6 +186,33 @@ describe('floating IPs', () => {
     ).toBe(201);
     expect((await t.req('POST', '/v2.0/ports', 'alice', { port: { network_id: ext.networkId } })).status).toBe(403);
     expect((await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: ext.networkId } })).status).toBe(201);
+  });
+
+  it('deletes an external network with its unassociated floating IPs; an associated one keeps it in use', async () => {
+    const pub = (await t.req('POST', '/v2.0/networks', 'admin', { network: { name: 'pub2', 'router:external': true } })).body
+      .network;
+    await t.req('POST', '/v2.0/subnets', 'admin', { subnet: { network_id: pub.id, cidr: '203.0.113.0/24', ip_version: 4 } });
+    const fip = (await t.req('POST', '/v2.0/floatingips', 'alice', { floatingip: { floating_network_id: pub.id } })).body
+      .floatingip;
+    const { s, r, port } = await wired();
+    await t.req('PUT', `/v2.0/routers/${r.id}/add_router_interface`, 'admin', { subnet_id: s.id });
+    await t.req('PUT', `/v2.0/routers/${r.id}`, 'admin', { router: { external_gateway_info: { network_id: pub.id } } });
+    const used = (
+      await t.req('POST', '/v2.0/floatingips', 'admin', { floatingip: { floating_network_id: pub.id, port_id: port.id } })
+    ).body.floatingip;
+    expect(used.port_id).toBe(port.id);
+    const busy = await t.req('DELETE', `/v2.0/networks/${pub.id}`);
+    expect(busy.status).toBe(409);
+    expect(busy.body.NeutronError.type).toBe('NetworkInUse');
+    // The failed delete took nothing with it.
+    expect((await t.req('GET', `/v2.0/floatingips/${fip.id}`)).status).toBe(200);
+    expect((await t.req('DELETE', `/v2.0/floatingips/${used.id}`)).status).toBe(204);
+    const unset = await t.req('PUT', `/v2.0/routers/${r.id}`, 'admin', { router: { external_gateway_info: {} } });
+    expect(unset.body.router.external_gateway_info).toBeNull();
+    expect((await t.req('DELETE', `/v2.0/networks/${pub.id}`)).status).toBe(204);
+    expect((await t.req('GET', `/v2.0/floatingips/${fip.id}`)).status).toBe(404);
+    expect((await t.req('GET', `/v2.0/networks/${pub.id}`)).status).toBe(404);
+    expect((await t.req('GET', `/v2.0/ports?network_id=${pub.id}`)).body.ports).toEqual([]);
   });
 
   it('refuses a floating IP on a network that is not external', async () => {

@@ -214,6 +214,12 @@ export function deleteNetwork(s: Svc, ctx: AuthContext | null, id: string): void
   enforce(s, 'network:delete_network', ctx, { project_id: n.project_id });
   s.db
     .transaction(() => {
+      // Neutron's _process_l3_delete: an external network's floating IPs that are not
+      // associated go with it (delete_disassociated_floatingips); associated ones keep it in use.
+      for (const f of floatingIpsRepo.where(s.db, { floating_network_id: id, port_id: null })) {
+        floatingIpsRepo.delete(s.db, f.id);
+        deletePortTx(s, f.floating_port_id);
+      }
       const ports = portsRepo.where(s.db, { network_id: id });
       if (ports.some((p) => p.device_owner !== OWNER_DHCP)) throw new NetworkInUse(id);
       for (const p of ports) deletePortTx(s, p.id);
