@@ -209,6 +209,43 @@ describe('subnets', () => {
 });
 
 describe('IPv6', () => {
+  it('deletes a SLAAC or DHCPv6-stateless subnet under ports (their addresses go), not a stateful one', async () => {
+    const v6 = async (networkId: string, mode: string, cidr: string) =>
+      (
+        await t.req('POST', '/v2.0/subnets', 'admin', {
+          subnet: { network_id: networkId, ip_version: 6, cidr, ipv6_address_mode: mode, ipv6_ra_mode: mode },
+        })
+      ).body.subnet;
+    for (const [mode, cidr] of [
+      ['slaac', 'fd00:21::/64'],
+      ['dhcpv6-stateless', 'fd00:22::/64'],
+    ] as const) {
+      const n = await net(`tnet-${mode}`);
+      const v4 = await subnet(n.id, '10.21.0.0/24');
+      const sn = await v6(n.id, mode, cidr);
+      const port = (await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id } })).body.port;
+      expect(port.fixed_ips.map((f: any) => f.subnet_id).sort()).toEqual([v4.id, sn.id].sort());
+      expect((await t.req('DELETE', `/v2.0/subnets/${sn.id}`)).status).toBe(204);
+      const after = (await t.req('GET', `/v2.0/ports/${port.id}`)).body.port;
+      expect(after.fixed_ips.map((f: any) => f.subnet_id)).toEqual([v4.id]);
+      const busy = await t.req('DELETE', `/v2.0/networks/${n.id}`);
+      expect(busy.status).toBe(409);
+      expect(busy.body.NeutronError.message).toContain('There are one or more ports still in use on the network');
+    }
+    const n = await net('tnet-stateful');
+    const sn = await v6(n.id, 'dhcpv6-stateful', 'fd00:23::/64');
+    await t.req('POST', '/v2.0/ports', 'admin', { port: { network_id: n.id } });
+    const held = await t.req('DELETE', `/v2.0/subnets/${sn.id}`);
+    expect(held.status).toBe(409);
+    expect(held.body.NeutronError.type).toBe('SubnetInUse');
+    // A router interface keeps even a SLAAC subnet.
+    const n2 = await net('tnet-slaac-r');
+    const sn2 = await v6(n2.id, 'slaac', 'fd00:24::/64');
+    const r = (await t.req('POST', '/v2.0/routers', 'admin', { router: { name: 'r6' } })).body.router;
+    expect((await t.req('PUT', `/v2.0/routers/${r.id}/add_router_interface`, 'admin', { subnet_id: sn2.id })).status).toBe(200);
+    expect((await t.req('DELETE', `/v2.0/subnets/${sn2.id}`)).status).toBe(409);
+  });
+
   it('gives ports their EUI-64 address on a SLAAC subnet beside an IPv4 address', async () => {
     const n = await net('tnet-dual');
     const v4 = await subnet(n.id, '10.12.0.0/24', { enable_dhcp: false });

@@ -10,7 +10,7 @@ import { canonicalIp, cidrText, inCidr, ipToBig, lastOf, parseCidr, type Cidr } 
 import { networksRepo, type NetworkRow } from './networks.repo.js';
 import { pickServiceHost } from './networks.service.js';
 import { allocRepo, portsRepo } from './ports.repo.js';
-import { chooseAddresses, createPortTx, deletePortTx, OWNER_DHCP } from './ports.service.js';
+import { chooseAddresses, createPortTx, deletePortTx, OWNER_DHCP, OWNER_ROUTER_INTERFACE } from './ports.service.js';
 import { checkQuota } from './quotas.service.js';
 import { subnetsRepo, type HostRouteT, type SubnetRow } from './subnets.repo.js';
 
@@ -233,14 +233,22 @@ export function updateSubnet(s: Svc, ctx: AuthContext | null, id: string, b: Sta
   return out;
 }
 
-/** Deletes a subnet; SubnetInUse (409) while a port other than DHCP holds an address on it. */
+/**
+ * Deletes a subnet; SubnetInUse (409) while a port other than DHCP holds an address on it.
+ * An IPv6 SLAAC or DHCPv6-stateless subnet goes even so, its addresses removed from the
+ * ports (they were derived from the prefix, not handed out), unless a router interface
+ * holds one (Neutron's ml2 delete_subnet for auto-address subnets).
+ */
 export function deleteSubnet(s: Svc, ctx: AuthContext | null, id: string): void {
   const sn = getSubnet(s, ctx, id);
   if (!ownsProject(ctx, sn.project_id)) throw new SubnetNotFound(id);
   enforce(s, 'network:delete_subnet', ctx, { project_id: sn.project_id });
+  const autoAddress = sn.ip_version === 6 && (sn.ipv6_address_mode === 'slaac' || sn.ipv6_address_mode === 'dhcpv6-stateless');
   s.db
     .transaction(() => {
-      const users = allocRepo.portsOnSubnet(s.db, id).filter((u) => u.device_owner !== OWNER_DHCP);
+      const users = allocRepo
+        .portsOnSubnet(s.db, id)
+        .filter((u) => u.device_owner !== OWNER_DHCP && (!autoAddress || u.device_owner === OWNER_ROUTER_INTERFACE));
       if (users.length) throw new SubnetInUse(id);
       allocRepo.removeSubnet(s.db, id);
       subnetsRepo.delete(s.db, id);
