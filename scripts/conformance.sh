@@ -90,13 +90,17 @@ fi
 . "$ENV_FILE"
 echo "conformance: cloud ready after $(($(date +%s) - t0)) s; harness $HARNESS; workspaces in $OUT" >&2
 
-# The microversion ranges the cloud advertises, as a deployment's tempest.conf carries them:
-# run.sh leaves max_microversion unset, and then every test that needs one skips.
-cat >"$OUT/microversions.ini" <<EOF
+# What the cloud advertises, as a deployment's tempest.conf carries it: the microversion
+# ranges (run.sh leaves max_microversion unset, and then every test that needs one skips)
+# and the network extensions (run.sh's api_extensions = all makes Tempest assume dvr,
+# extraroute, metering… exist; with the list, tests of extensions not claimed skip).
+cat >"$OUT/advertised.ini" <<EOF
 [compute]
 max_microversion = ${COMPUTE_MICROVERSIONS#* }
 [volume]
 max_microversion = ${VOLUME_MICROVERSIONS#* }
+[network-feature-enabled]
+api_extensions = ${NETWORK_EXTENSIONS:-all}
 EOF
 
 rc=0 SUMMARY=()
@@ -109,7 +113,7 @@ for l in "${LISTS[@]}"; do
   echo "== $l (services $services)" >&2
   s0=$(date +%s)
   "${NSEXEC[@]}" "$HARNESS/run.sh" --services "$services" --list "$l" --workspace "$ws" \
-    --public-network-id "$PUBLIC_NET" --conf-override "$OUT/microversions.ini" "${refs[@]}" "${EXTRA[@]}" \
+    --public-network-id "$PUBLIC_NET" --conf-override "$OUT/advertised.ini" "${refs[@]}" "${EXTRA[@]}" \
     >"$OUT/$l.summary" 2>"$OUT/$l.err"
   hrc=$?
   secs=$(($(date +%s) - s0))

@@ -23,8 +23,9 @@ import { makeRunner, type Runner } from '../../shared/exec/run.js';
  *
  * The env file (/tmp/t<run>/ctl/conformance.env) sets CLOUD_RUN, CLOUD_NS, OS_AUTH_URL,
  * OS_PASSWORD..., IMAGE_REF/IMAGE_REF_ALT (the --image uploaded twice, qcow2; empty
- * without --image), FLAVOR_REF/FLAVOR_REF_ALT, PUBLIC_NET and COMPUTE_/VOLUME_MICROVERSIONS
- * ("min max" as the version documents advertise them).
+ * without --image), FLAVOR_REF/FLAVOR_REF_ALT, PUBLIC_NET, COMPUTE_/VOLUME_MICROVERSIONS
+ * ("min max" as the version documents advertise them) and NETWORK_EXTENSIONS (the aliases
+ * GET /v2.0/extensions lists, comma-separated).
  */
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -332,6 +333,11 @@ async function prepare(envFile: string, image: string | null): Promise<number> {
     return `${v.min_version || '2.1'} ${v.version || v.min_version}`;
   };
   const computeRange = await range(compute);
+  // The network extensions it advertises, for [network-feature-enabled] api_extensions: with
+  // run.sh's "all" Tempest assumes every extension exists (dvr, extraroute, metering…).
+  const networkExtensions = ((await call('GET', `${network}/v2.0/extensions`)).body.extensions as Array<{ alias: string }>)
+    .map((x) => x.alias)
+    .join(',');
   const volumeRange = await range(ep('volumev3').replace(/\/[0-9a-f]{32}$/, ''));
 
   // An external network: the cloud's own, else `public` as two-host-cloud.ts makes it
@@ -413,6 +419,7 @@ async function prepare(envFile: string, image: string | null): Promise<number> {
       `PUBLIC_NET=${publicNet}`,
       `COMPUTE_MICROVERSIONS='${computeRange}'`,
       `VOLUME_MICROVERSIONS='${volumeRange}'`,
+      `NETWORK_EXTENSIONS='${networkExtensions}'`,
     ]),
     { mode: 0o600 },
   );
