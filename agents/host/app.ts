@@ -122,6 +122,10 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
         method: r.method,
         url: r.url,
         handler: async (req, reply) => {
+          // Work longer than the idle limit (a volume backup) keeps its own connection
+          // open silently for as long as the controller waits for it (the route's timeoutMs).
+          const idleMs = (o.idleTimeoutS ?? 600) * 1000;
+          if ((r.timeoutMs ?? 0) > idleMs) req.raw.socket?.setTimeout(r.timeoutMs! + 60_000);
           const params = (req.params ?? {}) as Record<string, unknown>;
           let body: unknown;
           if (r.method === 'GET' || (r.method === 'DELETE' && req.body === undefined)) {

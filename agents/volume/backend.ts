@@ -84,4 +84,8 @@ export interface VolumeBackend {
   snapshot(s: { id: string; volumeId: string }): Promise<void>;
   /** Removes a snapshot. Succeeds if absent. */
   deleteSnapshot(id: string): Promise<void>;
+  /** Where a snapshot's data is (backups read it), or null when absent. Read-only. */
+  findSnapshot(id: string): Promise<{ devicePath: string } | null>;
+  /** A new volume reads as zeros (sparse file, thin LV): a restore into it skips zero chunks. */
+  readonly newVolumesReadZero: boolean;
 }

@@ -12,6 +12,7 @@ import {
 /** Volumes in memory (tests and the fake cloud): same contract, no host effects. */
 export class FakeBackend implements VolumeBackend {
   readonly name = 'fake';
+  readonly newVolumesReadZero = true;
   readonly volumes = new Map<string, number>();
   readonly snapshots = new Map<string, number>();
   constructor(private readonly capacityGb = 1000) {}
@@ -63,6 +64,9 @@ export class FakeBackend implements VolumeBackend {
   }
   async deleteSnapshot(id: string) {
     this.snapshots.delete(id);
+  }
+  async findSnapshot(id: string) {
+    return this.snapshots.has(id) ? { devicePath: `/fake/snapshot-${id}` } : null;
   }
 }
 

@@ -15,6 +15,7 @@ const ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  */
 export class FileBackend implements VolumeBackend {
   readonly name = 'file';
+  readonly newVolumesReadZero = true;
   private readonly img;
 
   constructor(private readonly o: { dir: string; run: Runner }) {
@@ -159,6 +160,12 @@ export class FileBackend implements VolumeBackend {
   }
 
   async deleteSnapshot(id: string): Promise<void> {
+    await rm(`${this.snapshotPath(id)}.part`, { force: true });
     await rm(this.snapshotPath(id), { force: true });
+  }
+
+  async findSnapshot(id: string): Promise<{ devicePath: string } | null> {
+    const p = this.snapshotPath(id);
+    return (await stat(p).catch(() => null)) ? { devicePath: p } : null;
   }
 }

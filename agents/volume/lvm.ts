@@ -23,6 +23,10 @@ export interface LvmBackendOptions {
  */
 export class LvmBackend implements VolumeBackend {
   readonly name = 'lvm';
+  /** Thin LVs read as zeros until written; a thick LV may hold a deleted volume's data. */
+  get newVolumesReadZero(): boolean {
+    return !!this.o.thinPool;
+  }
   private readonly lvm;
   private readonly img;
 
@@ -184,5 +188,10 @@ export class LvmBackend implements VolumeBackend {
       if (e instanceof LvmError && e.code === 'LvNotFound') return;
       this.wrap(e, `delete snapshot ${id}`);
     });
+  }
+
+  async findSnapshot(id: string): Promise<{ devicePath: string } | null> {
+    const snap = (await this.lvs()).find((l) => l.name === this.snapName(id));
+    return snap ? { devicePath: this.lvm.devicePath(this.o.vg, snap.name) } : null;
   }
 }

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
 import type { CreateVolume, SyncConnections, VolumeStats } from '../../shared/agent/volume.js';
 import { BackendError, type VolumeBackend } from './backend.js';
+import type { BackupService } from './backup/service.js';
 import { withImage } from './image-fetch.js';
 import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget } from './target.js';
 
@@ -22,8 +23,14 @@ export class VolumeService {
       workDir: string;
       log?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
       dispatcher?: Dispatcher;
+      /** The backup driver (null: `backup.target = "none"`). */
+      backups?: BackupService | null;
     },
   ) {}
+
+  get backups(): BackupService | null {
+    return this.o.backups ?? null;
+  }
 
   /** At agent start: every stored volume is exported again (tgtd forgets on restart). */
   async restoreExports(): Promise<number> {
@@ -47,7 +54,19 @@ export class VolumeService {
       if (s.type === 'empty') r = await this.backend.create(v);
       else if (s.type === 'snapshot') r = await this.backend.createFromSnapshot(v, s.snapshot_id);
       else if (s.type === 'volume') r = await this.backend.createFromVolume(v, s.volume_id);
-      else {
+      else if (s.type === 'backup') {
+        const backups = this.o.backups;
+        if (!backups) throw new BackendError('BackendError', 'this host has no backup target (backup.target = "none")');
+        if ((await this.backend.find(b.id)) === null) {
+          r = await this.backend.create(v);
+          try {
+            await backups.restoreInto(s.backup_id, b.id, s.chain, true);
+          } catch (e) {
+            await this.backend.delete(b.id).catch(() => {});
+            throw e;
+          }
+        } else r = await this.backend.create(v); // a retry after the restore finished: the volume is whole
+      } else {
         r = await withImage(
           this.o.workDir,
           s.image,

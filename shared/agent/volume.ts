@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { BackupRef } from './backup.js';
 import { ImageSource, IscsiConnectionInfo } from './compute.js';
 import { defineRoute } from './contract.js';
 
@@ -28,6 +29,15 @@ export const VolumeSource = Type.Union([
   Type.Object({ type: Type.Literal('snapshot'), snapshot_id: Uuid }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('volume'), volume_id: Uuid }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('image'), image: ImageSource }, { additionalProperties: false }),
+  /** A backup chain (newest first) restored into the new volume by the host's backup driver. */
+  Type.Object(
+    {
+      type: Type.Literal('backup'),
+      backup_id: Type.String({ maxLength: 36 }),
+      chain: Type.Array(BackupRef, { minItems: 1, maxItems: 10_000 }),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type VolumeSource = Static<typeof VolumeSource>;
 

@@ -90,6 +90,33 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    backup: Type.Object(
+      {
+        target: Type.Union([Type.Literal('posix'), Type.Literal('s3'), Type.Literal('none')], {
+          default: 'posix',
+          description: "where volume backups go: a directory (local disk or an NFS/SMB mount), an S3 bucket, or 'none'",
+        }),
+        posix_path: Str('', 'directory of the posix target (default <data_dir>/backups, as Cinder keeps $state_path/backup)'),
+        s3_endpoint: Str('', 'S3 endpoint URL, e.g. http://nas.lan:9000 (MinIO, Garage, a NAS, Swift s3api)'),
+        s3_region: Str('us-east-1'),
+        s3_bucket: Str('volumebackups', 'bucket of backups made without --container (Cinder: backup_s3_store_bucket)'),
+        s3_access_key: Str(''),
+        s3_secret_key_file: Str('', 'file holding the S3 secret key (mode 0600)'),
+        s3_force_path_style: Type.Boolean({
+          default: true,
+          description: 'http://host/bucket/key rather than http://bucket.host/key',
+        }),
+        s3_timeout_s: Int(60, 1, 'one S3 request (put or get of one chunk)'),
+        compression: Type.Union([Type.Literal('zstd'), Type.Literal('gzip'), Type.Literal('none')], {
+          default: 'zstd',
+          description: 'compression of each chunk (zstd measured 10x gzip -6 here: README)',
+        }),
+        compression_level: Int(3, 1, 'zstd 1-19 (3 = the zstd CLI default), gzip 1-9'),
+        chunk_size_mib: Int(4, 1, 'size of one chunk: the unit of change tracking, checksums and objects'),
+        parallel: Int(2, 1, 'chunks compressed and sent at once'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );
