@@ -125,7 +125,10 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
           // Work longer than the idle limit (a volume backup) keeps its own connection
           // open silently for as long as the controller waits for it (the route's timeoutMs).
           const idleMs = (o.idleTimeoutS ?? 600) * 1000;
-          if ((r.timeoutMs ?? 0) > idleMs) req.raw.socket?.setTimeout(r.timeoutMs! + 60_000);
+          // (light-my-request's injected socket has no setTimeout)
+          const sock = req.raw.socket as { setTimeout?: unknown } | undefined;
+          if ((r.timeoutMs ?? 0) > idleMs && typeof sock?.setTimeout === 'function')
+            req.raw.socket.setTimeout(r.timeoutMs! + 60_000);
           const params = (req.params ?? {}) as Record<string, unknown>;
           let body: unknown;
           if (r.method === 'GET' || (r.method === 'DELETE' && req.body === undefined)) {

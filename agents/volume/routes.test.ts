@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { MockAgent } from 'undici';
 import { Value } from 'typebox/value';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKUP_ROUTES } from '../../shared/agent/backup.js';
 import {
   CreateSnapshot,
   CreateVolume,
@@ -80,7 +81,7 @@ describe('volume agent routes (file back end, fake target)', () => {
       dataDir: dir,
       controller: { url: 'http://x', secret: SECRET },
     });
-    expect(b.routes.sort()).toEqual(VOLUME_ROUTES.map((r) => r.name).sort());
+    expect(b.routes.sort()).toEqual([...VOLUME_ROUTES, ...BACKUP_ROUTES].map((r) => r.name).sort()); // the default posix backup target
     expect(h!.capabilities).toMatchObject({ backend: 'fake', target: 'fake' });
     await b.fastify.close();
   });

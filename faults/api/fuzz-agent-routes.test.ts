@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agents/host/start.js';
 import { ROLE_MODULES } from '../../agents/roles.js';
+import { BACKUP_ROUTES } from '../../shared/agent/backup.js';
 import { COMPUTE_ROUTES } from '../../shared/agent/compute.js';
 import { OP_ID_HEADER, type AgentRoute } from '../../shared/agent/contract.js';
 import { Echo, EchoLog, Health } from '../../shared/agent/host.js';
@@ -46,7 +47,7 @@ import { fromSchema } from './fuzz-schema.js';
  */
 const FILE = 'faults/api/fuzz-agent-routes.test.ts';
 const SECRET = `fuzz-${randomBytes(12).toString('hex')}`;
-const ROUTES: AgentRoute[] = [Health, Echo, EchoLog, ...COMPUTE_ROUTES, ...NETWORK_ROUTES, ...VOLUME_ROUTES];
+const ROUTES: AgentRoute[] = [Health, Echo, EchoLog, ...COMPUTE_ROUTES, ...NETWORK_ROUTES, ...VOLUME_ROUTES, ...BACKUP_ROUTES];
 
 let dir = '';
 let agent: RunningAgent;
