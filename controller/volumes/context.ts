@@ -6,6 +6,7 @@ import type { Db } from '../db/open.js';
 import type { Facades } from '../facades.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { baseUrl } from '../http/base-url.js';
+import { BackupsRepo } from './backups.repo.js';
 import { VolumesRepo } from './volumes.repo.js';
 
 /** Everything the block-storage service needs, built once per buildApp (no module state). */
@@ -18,14 +19,15 @@ export interface VolumeCtx {
   /** Hosts, agent clients and the durable dispatcher; null only in tests that never reach agents. */
   layer: AgentLayer | null;
   repo: VolumesRepo;
+  backups: BackupsRepo;
   now: () => Date;
   /** Background work (tests wait for it with settle()). */
   tasks: Set<Promise<unknown>>;
 }
 
-export function createVolumeCtx(o: Omit<VolumeCtx, 'repo' | 'tasks' | 'now'> & { now?: () => Date }): VolumeCtx {
+export function createVolumeCtx(o: Omit<VolumeCtx, 'repo' | 'backups' | 'tasks' | 'now'> & { now?: () => Date }): VolumeCtx {
   const now = o.now ?? (() => new Date());
-  return { ...o, now, repo: new VolumesRepo(o.db, now), tasks: new Set() };
+  return { ...o, now, repo: new VolumesRepo(o.db, now), backups: new BackupsRepo(o.db, now), tasks: new Set() };
 }
 
 export function background(ctx: VolumeCtx, what: string, fn: () => Promise<unknown>): void {
@@ -86,6 +88,18 @@ export const VOLUME_RULES: Record<string, string> = {
   'volume_extension:quotas:delete': ADMIN,
   'volume_extension:availability_zone_list': ANY,
   'limits_extension:used_limits': ANY,
+  // cinder/policies/backups.py and backup_actions.py
+  'backup:get_all': READER,
+  'backup:get': READER,
+  'backup:create': MEMBER,
+  'backup:update': MEMBER,
+  'backup:delete': MEMBER,
+  'backup:restore': MEMBER,
+  'backup:backup-import': ADMIN,
+  'backup:export-import': ADMIN,
+  'backup:backup_project_attribute': ADMIN,
+  'volume_extension:backup_admin_actions:reset_status': ADMIN,
+  'volume_extension:backup_admin_actions:force_delete': ADMIN,
 };
 
 export function registerVolumePolicy(policy: Policy): void {

@@ -15,6 +15,8 @@ export interface VolumeHost {
   totalGb: number | null;
   address: string;
   updatedAt: string | null;
+  /** What the host's volume role reported (backend, target, backup_target_id...). */
+  caps: Record<string, unknown>;
 }
 
 function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
@@ -47,6 +49,7 @@ export function volumeHosts(ctx: VolumeCtx): VolumeHost[] {
         totalGb: typeof use.total_gb === 'number' ? use.total_gb : null,
         address: addressOf(r),
         updatedAt: r.last_heartbeat_at ?? r.updated_at,
+        caps,
       };
     });
 }
@@ -59,9 +62,13 @@ export const hostString = (h: { name: string; backend: string }, pool = true) =>
  * The filter scheduler in miniature: enabled, up hosts with the type's back end (if
  * it names one) in the zone, with room; the one with most free space wins.
  */
-export function pickHost(ctx: VolumeCtx, o: { backend: string | null; zone: string; sizeGb: number }): VolumeHost | null {
+export function pickHost(
+  ctx: VolumeCtx,
+  o: { backend: string | null; zone: string; sizeGb: number; only?: ReadonlySet<string> },
+): VolumeHost | null {
   const cands = volumeHosts(ctx).filter(
     (h) =>
+      (!o.only || o.only.has(h.id)) &&
       h.enabled &&
       h.up &&
       h.zone === o.zone &&

@@ -10,6 +10,9 @@ import { createVolumeFacade } from './facade.js';
 import { miscRoutes } from './misc.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { registerCompletions } from './volumes.service.js';
+import { registerBackupCompletions } from './backups.service.js';
+import { registerRestoreCompletions } from './backup-restore.service.js';
+import { backupRoutes } from './backups.routes.js';
 import { registerVolumeVersions, VOLUME_MAX_MICROVERSION, VOLUME_MIN_MICROVERSION } from './versions.js';
 
 /**
@@ -34,6 +37,8 @@ export function volumeCtxOf(deps: ServiceDeps): VolumeCtx {
     layer,
   });
   registerCompletions(ctx);
+  registerBackupCompletions(ctx);
+  registerRestoreCompletions(ctx);
   const hosts = layer?.hosts as (AgentLayer['hosts'] & { __volumes?: boolean }) | undefined;
   if (hosts && !hosts.__volumes) {
     hosts.__volumes = true;
@@ -94,6 +99,7 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
       for (const prefix of ['/v3/:project_id', '/v3']) {
         volumeRoutes(api, ctx, prefix);
         miscRoutes(api, ctx, prefix);
+        backupRoutes(api, ctx, prefix);
       }
     });
   };

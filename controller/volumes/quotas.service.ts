@@ -33,12 +33,13 @@ export function quotasOf(ctx: VolumeCtx, projectId: string): Record<QuotaResourc
 
 export function usageOf(ctx: VolumeCtx, projectId: string): Record<QuotaResource, number> {
   const u = ctx.repo.usage(projectId);
+  const b = ctx.backups.usage(projectId);
   return {
     volumes: u.volumes,
     gigabytes: u.gigabytes,
     snapshots: u.snapshots,
-    backups: 0,
-    backup_gigabytes: 0,
+    backups: b.backups,
+    backup_gigabytes: b.gigabytes,
     per_volume_gigabytes: 0,
     groups: 0,
   };
@@ -120,8 +121,8 @@ export function limitsView(ctx: VolumeCtx, projectId: string): Record<string, un
       totalVolumesUsed: u.volumes,
       totalGigabytesUsed: u.gigabytes,
       totalSnapshotsUsed: u.snapshots,
-      totalBackupsUsed: 0,
-      totalBackupGigabytesUsed: 0,
+      totalBackupsUsed: u.backups,
+      totalBackupGigabytesUsed: u.backup_gigabytes,
     },
   };
 }

@@ -27,16 +27,17 @@ export function authOf(req: Req): AuthContext {
   return auth;
 }
 
-const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
+export const truthy = (v: string | undefined) =>
+  v !== undefined && ['1', 'true', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
 
 /** Which project's rows a list shows: all_tenants only for admins (cinderclient always sends it). */
-function scopeOf(auth: AuthContext, q: Record<string, string | undefined>): string | null {
+export function scopeOf(auth: AuthContext, q: Record<string, string | undefined>): string | null {
   if (auth.isAdmin && truthy(q.all_tenants)) return q.project_id ?? null;
   if (auth.isAdmin && q.project_id) return q.project_id;
   return auth.projectId ?? '';
 }
 
-function page<T extends { id: string }>(rows: T[], q: Record<string, string | undefined>): { rows: T[]; more: boolean } {
+export function page<T extends { id: string }>(rows: T[], q: Record<string, string | undefined>): { rows: T[]; more: boolean } {
   let out = rows;
   if (q.marker) {
     const i = out.findIndex((r) => r.id === q.marker);

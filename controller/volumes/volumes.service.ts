@@ -13,27 +13,16 @@ import type { OpOutcome, Operation } from '../agents/index.js';
 import { validate } from '../http/validate.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, type VolumeCtx } from './context.js';
+import { backupSource, pickHostForBackup } from './backup-restore.service.js';
 import { pickHost, volumeHosts } from './hosts.service.js';
 import { checkQuota } from './quotas.service.js';
 import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
+import { visibleSnapshot, visibleVolume } from './visible.js';
 
 const GiB = 1024 ** 3;
 export const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
 
-/** The volume if ctx may see it (own project, or admin); 404 otherwise (no existence leak). */
-export function visibleVolume(ctx: VolumeCtx, auth: AuthContext | null, id: string): VolumeRow {
-  const v = ctx.repo.getVolume(id);
-  if (!v || (auth && !auth.isAdmin && auth.projectId !== v.project_id))
-    throw new NotFound(`Volume ${id} could not be found.`, 'VolumeNotFound');
-  return v;
-}
-
-export function visibleSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string): SnapshotRow {
-  const s = ctx.repo.getSnapshot(id);
-  if (!s || (!auth.isAdmin && auth.projectId !== s.project_id))
-    throw new NotFound(`Snapshot ${id} could not be found.`, 'SnapshotNotFound');
-  return s;
-}
+export { visibleSnapshot, visibleVolume } from './visible.js';
 
 function sizeOf(v: unknown): number | null {
   if (v === undefined || v === null) return null;
@@ -114,10 +103,11 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   if (!projectId) throw new BadRequest('A project-scoped token is required to create a volume.');
   let size = sizeOf(b.size);
   const imageId = b.imageRef ?? b.image_id ?? null;
-  if (b.backup_id) throw new BadRequest('Invalid input received: restoring from a backup is not supported.');
-  const sources = [imageId, b.snapshot_id, b.source_volid].filter((x) => x);
+  const sources = [imageId, b.snapshot_id, b.source_volid, b.backup_id].filter((x) => x);
   if (sources.length > 1)
-    throw new BadRequest('Invalid input received: only one of imageRef, snapshot_id or source_volid may be given.');
+    throw new BadRequest('Invalid input received: only one of imageRef, snapshot_id, source_volid or backup_id may be given.');
+  // backup_id: Cinder reads it whenever the body has it (its 3.0 schema lets it through; 3.47 documents it).
+  const fromBackup = b.backup_id ? backupSource(ctx, auth, b.backup_id) : null;
   let source: VolumeSource = { type: 'empty' };
   let hostId: string | null = null;
   let backend: string | null = null;
@@ -154,6 +144,16 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
     backend = src.backend;
     bootable = src.bootable === 1;
     source = { type: 'volume', volume_id: src.id };
+  } else if (fromBackup) {
+    const bk = fromBackup.backup;
+    size ??= bk.size;
+    if (size < bk.size)
+      throw new BadRequest(
+        `Invalid input received: Volume size ${size}GB cannot be smaller than the backup size ${bk.size}GB. It must be >= backup size.`,
+      );
+    bootable = fromBackup.bootable;
+    imageName = fromBackup.imageName;
+    source = fromBackup.source;
   } else if (imageId) {
     const img = ctx.facades.images?.get(auth, imageId);
     if (!img) throw new BadRequest(`Invalid image identifier or unable to access requested image.`);
@@ -182,7 +182,9 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
   const wantBackend = (JSON.parse(type.extra_specs) as Record<string, string>).volume_backend_name ?? null;
   let reason: string | null = null;
   if (!hostId) {
-    const h = pickHost(ctx, { backend: wantBackend, zone, sizeGb: size });
+    const h = fromBackup
+      ? pickHostForBackup(ctx, { targetId: fromBackup.targetId, backend: wantBackend, zone, sizeGb: size })
+      : pickHost(ctx, { backend: wantBackend, zone, sizeGb: size });
     if (h) {
       hostId = h.id;
       backend = h.backend;
@@ -212,10 +214,16 @@ export function createVolume(ctx: VolumeCtx, auth: AuthContext, body: unknown, r
       metadata: JSON.stringify(b.metadata ?? {}),
       snapshot_id: b.snapshot_id ?? null,
       source_volid: b.source_volid ?? null,
-      image_id: imageId,
+      image_id: imageId ?? fromBackup?.imageId ?? null,
       image_name: imageName,
       multiattach: 0,
     });
+    if (
+      fromBackup &&
+      !reason &&
+      !ctx.backups.update(fromBackup.backup.id, { status: 'restoring', restore_volume_id: id }, ['available'])
+    )
+      throw new BadRequest('Invalid backup: Backup status must be available', 'InvalidBackup');
     if (reason) ctx.repo.updateVolume(id, { reason });
     else enqueue(ctx, hostId!, CreateVolume, { id, size_gb: size, source } as never, { type: 'volume', id }, requestId);
   })();

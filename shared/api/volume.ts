@@ -142,3 +142,63 @@ export const TypeCreate = Type.Object(
   },
   { additionalProperties: true },
 );
+
+/** Cinder's parameter_types.boolean: a JSON boolean or one of its strings. */
+const BoolIn = Type.Union([
+  Type.Boolean(),
+  Type.String({
+    pattern: '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|1|0|[Tt]|[Ff]|[Yy]|[Nn])$',
+  }),
+]);
+const UuidIn = Type.String({ pattern: '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$' });
+
+/** POST /backups at 3.0 (cinder/api/schemas/backups.py `create`: no other field). */
+export const BackupCreate = Type.Object(
+  {
+    backup: Type.Object(
+      {
+        volume_id: UuidIn,
+        container: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+        description: N(Type.String({ maxLength: 255 })),
+        incremental: Type.Optional(BoolIn),
+        force: Type.Optional(BoolIn),
+        name: N(Type.String({ maxLength: 255 })),
+        snapshot_id: Type.Optional(Type.Union([UuidIn, Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** POST /backups/{id}/restore (`restore` may be null: a new volume with the default name). */
+export const BackupRestore = Type.Object(
+  {
+    restore: Type.Union([
+      Type.Object(
+        { name: N(Type.String({ maxLength: 255 })), volume_id: Type.Optional(Type.Union([UuidIn, Type.Null()])) },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+  },
+  { additionalProperties: false },
+);
+
+/** POST /backups/import_record. */
+export const BackupImport = Type.Object(
+  {
+    'backup-record': Type.Object(
+      {
+        backup_service: Type.String({ minLength: 0, maxLength: 255 }),
+        backup_url: Type.String({ minLength: 1, maxLength: 1_000_000 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Cinder's strutils.bool_from_string(strict=True) on what BoolIn let through. */
+export const boolIn = (v: boolean | string | undefined): boolean =>
+  typeof v === 'boolean' ? v : v !== undefined && ['true', 'yes', 'on', '1', 't', 'y'].includes(v.toLowerCase());

@@ -11,6 +11,9 @@ import { FakeBackend, FakeTarget } from '../../../agents/volume/fake.js';
 import { registerVolumeRoutes } from '../../../agents/volume/routes.js';
 import { VolumeService } from '../../../agents/volume/service.js';
 import type { IscsiTarget } from '../../../agents/volume/target.js';
+import { ChunkedDriver } from '../../../agents/volume/backup/chunked.js';
+import { PosixTarget } from '../../../agents/volume/backup/posix.js';
+import { BackupService } from '../../../agents/volume/backup/service.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../../shared/config/controller.js';
 import { newUuid } from '../../../shared/util/ids.js';
 import { createAgentLayer, type AgentLayer } from '../../agents/index.js';
@@ -35,6 +38,8 @@ export interface VolumeCloud {
   backend: VolumeBackend;
   /** The fake target (unused when `iscsi` was given). */
   target: FakeTarget;
+  /** The agent's backup service (when `backups` was asked for). */
+  backups: BackupService | null;
   hostId: string;
   admin: string;
   adminProjectId: string;
@@ -60,6 +65,8 @@ export async function volumeCloud(
     backendName?: string;
     extras?: Record<string, unknown>;
     iscsi?: IscsiTarget;
+    /** A posix backup target in this directory (default none), chunks of chunkKiB (default 1024). */
+    backups?: { dir: string; chunkKiB?: number };
   } = {},
 ): Promise<VolumeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-volumes-'));
@@ -97,11 +104,25 @@ export async function volumeCloud(
   const backend = o.backend ?? new FakeBackend();
   await backend.init();
   const target = new FakeTarget('iqn.2026-11.org.homestack', '127.0.0.1:3260');
-  registerVolumeRoutes(agent, new VolumeService(backend, o.iscsi ?? target, { workDir: join(dir, 'work') }));
+  let backups: BackupService | null = null;
+  if (o.backups) {
+    const driver = new ChunkedDriver(new PosixTarget({ path: o.backups.dir }), {
+      compression: 'zstd',
+      level: 3,
+      chunkSize: (o.backups.chunkKiB ?? 1024) * 1024,
+      parallel: 2,
+    });
+    backups = new BackupService(driver, backend, { workDir: join(dir, 'work') });
+    await backups.init();
+  }
+  registerVolumeRoutes(agent, new VolumeService(backend, o.iscsi ?? target, { workDir: join(dir, 'work'), backups }));
   const url = await agent.fastify.listen({ host: '127.0.0.1', port: 0 });
   const hostId = newUuid();
   const ts = new Date().toISOString();
-  const caps = { roles: { volume: { backend: o.backendName ?? 'fake', target: 'fake' } }, unavailable_roles: {} };
+  const backupCaps = backups
+    ? { backup_target: backups.target.kind, backup_target_id: backups.target.id, backup_service: backups.service }
+    : {};
+  const caps = { roles: { volume: { backend: o.backendName ?? 'fake', target: 'fake', ...backupCaps } }, unavailable_roles: {} };
   const usage = { roles: { volume: { total_gb: 100, free_gb: 100, volumes: 0 } } };
   db.prepare(
     `INSERT INTO hosts (id, name, agent_url, credential_hash, roles, capabilities, usage, state, registered_at, last_heartbeat_at, created_at, updated_at, tunnel_ip)
@@ -163,6 +184,7 @@ export async function volumeCloud(
     agent,
     backend,
     target,
+    backups,
     hostId,
     admin,
     adminProjectId: boot.adminProjectId,
