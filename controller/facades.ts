@@ -62,6 +62,10 @@ export interface ImageFacade {
   upload(id: string, data: Readable): Promise<ImageInfo>;
   /** Marks an image that will never get data as killed (failed snapshot). */
   kill(id: string, reason: string): void;
+  /** An owner's images with all these properties, newest first (Nova's backup rotation). */
+  withProperties(owner: string, props: Record<string, string>): ImageInfo[];
+  /** Deletes an image and its data, as DELETE /v2/images/{id} does (a protected image stays). */
+  remove(id: string): Promise<void>;
   /** The image's bytes, for agents fetching through the controller. */
   open(id: string, range?: { start: number; end: number }): Promise<Readable>;
   /** Bytes moved so far by the image's running import (and the total, when known), or null. */

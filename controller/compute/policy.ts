@@ -28,6 +28,7 @@ export const COMPUTE_RULES: Record<string, string> = {
   'os_compute_api:servers:reboot': MEMBER,
   'os_compute_api:servers:rebuild': MEMBER,
   'os_compute_api:servers:create_image': MEMBER,
+  'os_compute_api:os-create-backup': MEMBER,
   'os_compute_api:os-pause-server:pause': MEMBER,
   'os_compute_api:os-pause-server:unpause': MEMBER,
   'os_compute_api:os-suspend-server:suspend': MEMBER,

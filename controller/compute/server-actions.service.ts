@@ -1,5 +1,6 @@
 import {
   ConsoleOutputAction,
+  CreateBackupAction,
   CreateImageAction,
   LockAction,
   RebootAction,
@@ -248,8 +249,25 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
       );
       return { status: 202 };
     }
-    case 'createImage':
-      return createImage(ctx, env, i, arg);
+    case 'createImage': {
+      must(ctx, 'os_compute_api:servers:create_image', auth, { project_id: i.project_id });
+      const a = validate(CreateImageAction, arg);
+      return createImage(ctx, env, i, { name: a.name, metadata: a.metadata, what: 'createImage' });
+    }
+    case 'createBackup': {
+      must(ctx, 'os_compute_api:os-create-backup', auth, { project_id: i.project_id });
+      const a = validate(CreateBackupAction, arg);
+      if (Number(a.rotation) < 0)
+        throw new BadRequest(
+          `Invalid input for field/attribute rotation. Value: ${a.rotation}. ${a.rotation} is less than the minimum of 0`,
+        );
+      return createImage(ctx, env, i, {
+        name: a.name,
+        metadata: a.metadata,
+        what: 'createBackup',
+        backup: { type: a.backup_type, rotation: Number(a.rotation) },
+      });
+    }
     case 'rebuild':
       return rebuild(ctx, env, i, arg);
     default:
@@ -262,12 +280,22 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
  * uploads a consistent copy of the root disk to it. Location header below 2.45,
  * `{"image_id"}` from 2.45.
  */
-async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: unknown): Promise<ActionResult> {
+async function createImage(
+  ctx: ComputeCtx,
+  env: ActionEnv,
+  i: Instance,
+  a: {
+    name: string;
+    metadata?: Record<string, string>;
+    what: 'createImage' | 'createBackup';
+    /** createBackup: image_type backup with backup_type; afterwards the newest `rotation` of that type are kept. */
+    backup?: { type: string; rotation: number };
+  },
+): Promise<ActionResult> {
   const { auth, requestId } = env;
-  must(ctx, 'os_compute_api:servers:create_image', auth, { project_id: i.project_id });
-  const a = validate(CreateImageAction, arg);
   if (!i.image_ref) throw new NotImplemented('Snapshots of volume-backed servers are not supported yet.');
-  const what = 'createImage';
+  const what = a.what;
+  const task = a.backup ? 'image_backup' : 'image_snapshot'; // Nova's task_states
   if (!['active', 'stopped', 'paused', 'suspended'].includes(i.vm_state)) throw wrongState(i, what, 'vm_state');
   if (i.task_state !== null) throw wrongState(i, what, 'task_state');
   const host = hostOf(ctx, i, what);
@@ -285,20 +313,21 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
     visibility: 'private',
     properties: {
       ...(a.metadata ?? {}),
-      image_type: 'snapshot',
+      image_type: a.backup ? 'backup' : 'snapshot',
+      ...(a.backup ? { backup_type: a.backup.type } : {}),
       instance_uuid: i.id,
       base_image_ref: i.image_ref,
       user_id: auth.userId,
       ...(base?.properties.architecture ? { architecture: base.properties.architecture } : {}),
     },
   });
-  if (!ctx.servers.updateIf(i.id, { taskState: null }, { task_state: 'image_snapshot' }, ctx.now().toISOString())) {
+  if (!ctx.servers.updateIf(i.id, { taskState: null }, { task_state: task }, ctx.now().toISOString())) {
     images.kill(img.id, 'the server changed state');
     throw wrongState(i, what, 'task_state');
   }
   const action = ctx.actions.start({
     instanceId: i.id,
-    action: 'createImage',
+    action: what,
     requestId,
     projectId: i.project_id,
     userId: auth.userId,
@@ -322,6 +351,7 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
       if (after && (after.status === 'queued' || after.status === 'saving')) {
         throw new Error(`the host reported the snapshot done but image ${img.id} is still ${after.status}`);
       }
+      if (a.backup) await rotateBackups(ctx, i, a.backup);
       ctx.actions.eventFinish(ev, true, undefined, host.name);
       ctx.actions.finish(action);
     } catch (e) {
@@ -333,13 +363,29 @@ async function createImage(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: un
       ctx.actions.eventFinish(ev, false, messageOf(e), host.name);
       ctx.actions.finish(action, 'Error');
     } finally {
-      ctx.servers.updateIf(i.id, { taskState: 'image_snapshot' }, { task_state: null }, ctx.now().toISOString());
+      ctx.servers.updateIf(i.id, { taskState: task }, { task_state: null }, ctx.now().toISOString());
     }
   });
   const location = `${env.publicUrl}/image/v2/images/${img.id}`;
-  return env.imageApiVersionAtLeast245
-    ? { status: 202, body: { image_id: img.id } }
-    : { status: 202, headers: { Location: location } };
+  if (env.imageApiVersionAtLeast245) return { status: 202, body: { image_id: img.id } };
+  // Nova: createBackup with rotation 0 gives no Location.
+  return a.backup?.rotation === 0 ? { status: 202 } : { status: 202, headers: { Location: location } };
+}
+
+/**
+ * Nova's _rotate_backups: the server's backup images of this type (image_type backup,
+ * backup_type, instance_uuid), newest first; those beyond `rotation` are deleted.
+ */
+async function rotateBackups(ctx: ComputeCtx, i: Instance, b: { type: string; rotation: number }): Promise<void> {
+  const images = ctx.facades.images!;
+  const all = images.withProperties(i.project_id, { image_type: 'backup', backup_type: b.type, instance_uuid: i.id });
+  for (const old of all.slice(b.rotation)) {
+    try {
+      await images.remove(old.id);
+    } catch (err) {
+      ctx.log.warn({ err, image: old.id }, 'backup rotation could not delete an old backup image');
+    }
+  }
 }
 
 /** rebuild: the same host and ports, a new root disk from the (new) image. */

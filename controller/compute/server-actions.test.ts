@@ -132,6 +132,44 @@ describe('other actions', () => {
     expect(img2.status).toBe('active');
   });
 
+  it('createBackup: a backup image of its type, the newest `rotation` of that type kept (Nova rotation); rotation is required and not negative', async () => {
+    const id = await active('bk');
+    const { Readable } = await import('node:stream');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/hs-bk-');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${dir}/d.qcow2`, '1M']);
+    const qcow2 = readFileSync(`${dir}/d.qcow2`);
+    rmSync(dir, { recursive: true, force: true });
+    const images = c.app.homestack.deps.facades.images!;
+    c.gw.onSnapshot = async (img) => {
+      await images.upload(img, Readable.from([qcow2]));
+    };
+    const made: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const r = await act(id, { createBackup: { name: `bk${n}`, backup_type: 'daily', rotation: 2 } });
+      expect(r.status).toBe(202);
+      made.push(String(r.headers.location).split('/').pop()!);
+      expect((await show(id))['OS-EXT-STS:task_state']).toBe('image_backup');
+      await c.settle();
+    }
+    // A weekly backup is rotated apart from the daily ones.
+    expect((await act(id, { createBackup: { name: 'w1', backup_type: 'weekly', rotation: '1' } })).status).toBe(202);
+    await c.settle();
+    expect(images.get(null, made[0]!)).toBeNull();
+    for (const m of made.slice(1)) expect(images.get(null, m)).toMatchObject({ status: 'active' });
+    expect(images.get(null, made[2]!)!.properties).toMatchObject({
+      image_type: 'backup',
+      backup_type: 'daily',
+      instance_uuid: id,
+    });
+    const weekly = images.withProperties(c.adminProjectId, { backup_type: 'weekly', instance_uuid: id });
+    expect(weekly.map((x) => x.name)).toEqual(['w1']);
+    const bad = await act(id, { createBackup: { name: 'x', backup_type: 'daily', rotation: -1 } });
+    expect(bad.status).toBe(400);
+    expect((await act(id, { createBackup: { name: 'x', backup_type: 'daily' } })).status).toBe(400);
+  });
+
   it('lock refuses changes to a member; resetState is admin-only', async () => {
     const m = await c.member('locky');
     await c.req('PUT', `${V}/os-quota-sets/${m.projectId}`, c.admin, { quota_set: { instances: 5 } });

@@ -115,6 +115,19 @@ export class LocalImageFacade implements ImageFacade {
     this.core.repo.update(id, { status: 'killed', updated_at: isoSeconds(new Date()) }, ['queued', 'saving']);
   }
 
+  withProperties(owner: string, props: Record<string, string>): ImageInfo[] {
+    return this.core.repo.withProperties(owner, props).map(imageInfo);
+  }
+
+  async remove(id: string): Promise<void> {
+    const gone = this.core.images.delete(null, id);
+    await this.core.importer.forget(gone.id);
+    const key = gone.store_key;
+    for (const sid of key ? gone.stores.filter((x) => this.core.data.stores.has(x)) : []) {
+      await this.core.data.stores.get(sid).delete(key!);
+    }
+  }
+
   importProgress(id: string): { bytes: number; total: number | null } | null {
     const p = this.core.importer.runner.progress(id);
     return p ? { bytes: p.bytes, total: p.total } : null;

@@ -137,6 +137,26 @@ export class ImageRepo {
    * Candidate rows for a list: everything for an admin, otherwise what the project
    * owns, public and community images, and shared images it is a member of.
    */
+  /** An owner's images whose properties include all of `props`, newest first (Nova's backup rotation). */
+  withProperties(owner: string, props: Record<string, string>): ImageRow[] {
+    const keys = Object.keys(props);
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM images WHERE owner = @owner ${keys.map((_k, n) => `AND json_extract(properties, @k${n}) = @v${n}`).join(' ')}
+         ORDER BY created_at DESC, rowid DESC`, // created_at has whole seconds; rowid keeps the insertion order
+      )
+      .all({
+        owner,
+        ...Object.fromEntries(
+          keys.flatMap((k, n) => [
+            [`k${n}`, `$.${JSON.stringify(k)}`],
+            [`v${n}`, props[k]],
+          ]),
+        ),
+      }) as Raw[];
+    return rows.map(decode);
+  }
+
   listVisibleTo(projectId: string | null, all: boolean): Array<ImageRow & { member_status: MemberStatus | null }> {
     const rows = all
       ? (this.db

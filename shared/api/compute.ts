@@ -99,6 +99,11 @@ export const ServerUpdate = Type.Object(
 
 export const RebootAction = Type.Object({ type: Type.String({ pattern: '^([sS][oO][fF][tT]|[hH][aA][rR][dD])$' }) }, Open);
 export const CreateImageAction = Type.Object({ name: Name, metadata: Type.Optional(Metadata) }, Open);
+/** Nova's createBackup (schemas/create_backup.py): rotation a non-negative integer (or its string). */
+export const CreateBackupAction = Type.Object(
+  { name: Name, backup_type: Type.String(), rotation: IntLike({ minimum: 0 }), metadata: Type.Optional(Metadata) },
+  Closed,
+);
 export const ConsoleOutputAction = Nullable(Type.Object({ length: Type.Optional(Nullable(IntLike({ minimum: -1 }))) }, Open));
 export const ResetStateAction = Type.Object({ state: Type.Union([Type.Literal('active'), Type.Literal('error')]) }, Closed);
 export const RebuildAction = Type.Object(
