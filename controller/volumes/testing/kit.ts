@@ -165,7 +165,8 @@ export async function volumeCloud(
     return r.body;
   };
   const settleOps = async () => {
-    for (let i = 0; i < 500; i++) {
+    // Time-bound, not count-bound: a backup or restore of a 1 GiB volume on a loaded host outlasts 500 × 10 ms.
+    for (const end = Date.now() + 60_000; Date.now() < end; ) {
       await settle(ctx);
       const busy = db.prepare(`SELECT COUNT(*) FROM operations WHERE state IN ('pending', 'sending')`).pluck().get() as number;
       if (!busy && layer.dispatcher.busy() === 0) return;
