@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AgentConfig } from '../../shared/config/agent.js';
 import { agentUrl } from '../../shared/util/agent-url.js';
 import { HostRegistry } from '../agents/registry.js';
@@ -12,6 +12,10 @@ import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
 import { parseCommand, str, usageFailure, usageText, UsageError, type CommandSpec } from './args.js';
 import { HOST_ADD, hostAdd } from './host-add.js';
+import { makeRunner } from '../../shared/exec/run.js';
+import { CertificateAuthority } from '../pki/ca.js';
+import { certAddresses, installLibvirtTls, type LibvirtTlsResult } from '../pki/install.js';
+import { localHostOps } from '../pki/local-host.js';
 
 /** Reads the secret file, creating it (0600, 32 random bytes hex) when absent. */
 export function ensureSecretFile(file: string): string {
@@ -28,17 +32,40 @@ export const agentUrlOf = (c: AgentConfig): string => agentUrl(c);
 
 /**
  * Enrols the agent of this machine: its credential file (created if absent) and URL
- * from agent.toml, its name from the config or the hostname. Idempotent.
+ * from agent.toml, its name from the config or the hostname. With the compute role on
+ * libvirt it also installs libvirt's TLS certificate from the cloud's CA (live
+ * migration; controller/pki) unless `--no-libvirt-tls`; `--libvirtd-pid-file F` names
+ * the pid file of a libvirtd not started by systemd (default /run/libvirtd.pid).
+ * Idempotent.
  */
-export function enrolLocal(argv: readonly string[]): { name: string; id: string } {
+export async function enrolLocal(
+  argv: readonly string[],
+  say: (m: string) => void = () => {},
+): Promise<{ name: string; id: string; libvirtTls: LibvirtTlsResult | null }> {
   const { config: ac } = agentConfig(argv);
   const secret = ensureSecretFile(ac.credential_file);
   const ctx = openContext(argv);
   try {
     const reg = new HostRegistry(ctx.db, ctx.config);
     const name = ac.host || osHostname().split('.')[0]!;
-    const h = reg.enrol({ name, agentUrl: agentUrlOf(ac), secret });
-    return { name: h.name, id: h.id };
+    const url = agentUrlOf(ac);
+    const h = reg.enrol({ name, agentUrl: url, secret });
+    let libvirtTls: LibvirtTlsResult | null = null;
+    if (ac.roles.includes('compute') && ac.compute.driver === 'libvirt' && !argv.includes('--no-libvirt-tls')) {
+      const run = makeRunner();
+      const ca = await CertificateAuthority.ensure(join(ctx.config.data_dir, 'pki'), run);
+      const i = argv.indexOf('--libvirtd-pid-file');
+      libvirtTls = await installLibvirtTls(
+        ca,
+        { name, addresses: certAddresses(new URL(url).hostname, ac.listen.host, ac.network.tunnel_ip) },
+        localHostOps(run, { libvirtdPidFile: i >= 0 ? argv[i + 1] : undefined, log: say }),
+      );
+      say(
+        `libvirt TLS: ${libvirtTls.issued ? `certificate issued (until ${libvirtTls.notAfter?.toISOString().slice(0, 10)})` : 'certificate kept'}` +
+          `${libvirtTls.restarted ? `; ${libvirtTls.restarted}` : ''}; ${libvirtTls.listening ? 'listening on 16514' : 'NOT listening on 16514'}`,
+      );
+    }
+    return { name: h.name, id: h.id, libvirtTls };
   } finally {
     ctx.close();
   }
@@ -63,7 +90,8 @@ export const HOST_COMMANDS: Record<string, CommandSpec> = {
   enable: { words: 'host enable', args: 'NAME', help: 'the scheduler places instances there again' },
   'enrol-local': {
     words: 'host enrol-local',
-    help: "enrol this machine's agent (agent.toml's credential_file, created if absent)",
+    options: { 'no-libvirt-tls': { type: 'boolean' }, 'libvirtd-pid-file': { type: 'string', value: 'F' } },
+    help: "enrol this machine's agent (agent.toml's credential_file, created if absent); with the compute role, libvirt's TLS certificate from the cloud's CA",
   },
   enrol: {
     words: 'host enrol',
@@ -148,7 +176,7 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
       return 0;
     }
     case 'enrol-local': {
-      const h = enrolLocal(argv);
+      const h = await enrolLocal(argv, (m) => process.stdout.write(`${m}\n`));
       process.stdout.write(`enrolled ${h.name} (${h.id})\n`);
       return 0;
     }

@@ -178,7 +178,8 @@ export class RealCloud {
         '',
       ]),
     );
-    await this.cli(['host', 'enrol-local', '--agent-config', join(this.host.dir, 'agent.toml')]);
+    // --no-libvirt-tls: this cloud uses the machine's own libvirtd, which must not be reconfigured
+    await this.cli(['host', 'enrol-local', '--no-libvirt-tls', '--agent-config', join(this.host.dir, 'agent.toml')]);
     writeFileSync(join(this.ctlDir, 'admin.pw'), `${this.password}\n`, { mode: 0o600 });
     await this.cli([
       'bootstrap',

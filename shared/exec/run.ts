@@ -53,7 +53,8 @@ export type ToolName =
   | 'cp'
   | 'tar'
   | 'sshd'
-  | 'ssh-keygen';
+  | 'ssh-keygen'
+  | 'openssl';
 
 export interface RunOptions {
   /** Milliseconds before the process is killed with SIGKILL (default 30 s). */

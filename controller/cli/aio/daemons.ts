@@ -64,7 +64,9 @@ export const SYSTEM_DAEMONS: DaemonDef[] = [
     unit: 'libvirtd.service',
     pidFile: '/run/libvirtd.pid',
     start: async (run) => {
-      await run('libvirtd', ['-d']);
+      // --listen once enrolment installed libvirt's TLS certificate (live migration, controller/pki):
+      // without the certificate libvirtd refuses to start with --listen.
+      await run('libvirtd', existsSync('/etc/pki/libvirt/servercert.pem') ? ['-d', '-l'] : ['-d']);
     },
     ready: () => waitFor('libvirtd', () => existsSync('/run/libvirt/libvirt-sock')),
   },

@@ -131,7 +131,7 @@ async function up(bare = false): Promise<number> {
   const ip = primaryIp();
   if (writeOnce(AIO.controllerToml, controllerToml(ip))) say(`wrote ${AIO.controllerToml}`);
   if (writeOnce(AIO.agentToml, agentToml(ip))) say(`wrote ${AIO.agentToml}`);
-  const local = enrolLocal(['--config', AIO.controllerToml, '--agent-config', AIO.agentToml]);
+  const local = await enrolLocal(['--config', AIO.controllerToml, '--agent-config', AIO.agentToml], say);
   say(`local host ${local.name} enrolled (credential ${AIO.agentKey})`);
 
   // 3. Identity: admin user, roles, catalog at the public URL.
