@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, cpSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { makeRunner, type Runner, type RunOptions } from '../../../shared/exec/run.js';
 
@@ -347,6 +347,18 @@ export class MultiHost {
   private async startLibvirt(h: SimHost): Promise<void> {
     const lv = join(h.dir, 'lv');
     for (const d of ['run', 'lib', 'cache', 'log', 'etc', 'cg']) mkdirSync(join(lv, d), { recursive: true });
+    // A private /etc (overlay on the machine's): enrolment writes the host's TLS certificates
+    // to libvirt's default paths under /etc/pki, which must stay per host and off the machine
+    // (live-migration recipe §3).
+    for (const d of ['etc.up', 'etc.wk']) mkdirSync(join(h.dir, d), { recursive: true });
+    await h.run('mount', [
+      '-t',
+      'overlay',
+      `${this.prefix}etc${h.name}`,
+      '-o',
+      `lowerdir=/etc,upperdir=${join(h.dir, 'etc.up')},workdir=${join(h.dir, 'etc.wk')}`,
+      '/etc',
+    ]);
     cpSync('/etc/libvirt', join(lv, 'etc'), { recursive: true });
     rmSync(join(lv, 'etc', 'qemu', 'networks'), { recursive: true, force: true });
     // Only the configuration: not the machine's persistent domains (other tests' guests
@@ -370,10 +382,46 @@ export class MultiHost {
       mkdirSync(dst, { recursive: true });
       await h.run('mount', ['--bind', join(lv, src), dst]);
     }
+    // Every libvirtd needs its own host UUID, or libvirt refuses a migration between them as
+    // "to the same host" (recipe §3; real hosts get one from SMBIOS).
+    writeFileSync(
+      join(lv, 'etc', 'libvirtd.conf'),
+      `${readFileSync(join(lv, 'etc', 'libvirtd.conf'), 'utf8')}\nhost_uuid = "${randomUUID()}"\n`,
+    );
     await h.run('virtlogd', ['-d', '-p', join(lv, 'virtlogd.pid')]);
-    await h.run('libvirtd', ['-d', '-p', join(lv, 'libvirtd.pid')]);
-    for (let i = 0; i < 100 && !existsSync(join(lv, 'run', 'libvirt-sock')); i++) await sleep(50);
+    await this.startLibvirtd(h);
+  }
+
+  /** The host's libvirtd (again): --listen once its TLS certificate is installed (enrolment). */
+  async startLibvirtd(h: SimHost): Promise<void> {
+    const lv = join(h.dir, 'lv');
+    const listen = existsSync(join(h.dir, 'etc.up', 'pki', 'libvirt', 'servercert.pem'));
+    rmSync(join(lv, 'run', 'libvirt-sock'), { force: true });
+    await h.run('libvirtd', ['-d', ...(listen ? ['-l'] : []), '-p', join(lv, 'libvirtd.pid')]);
+    for (let i = 0; i < 200 && !existsSync(join(lv, 'run', 'libvirt-sock')); i++) await sleep(50);
     if (!existsSync(join(lv, 'run', 'libvirt-sock'))) throw new Error(`host ${h.name}: libvirtd did not create its socket`);
+  }
+
+  /**
+   * The host's own tgtd (iSCSI target) with a private /run/tgtd, so its control socket and
+   * targets are not the machine's (recipe §7.1).
+   */
+  async startTgtd(h: SimHost): Promise<void> {
+    mkdirSync(join(h.dir, 'tgtd'), { recursive: true });
+    mkdirSync('/run/tgtd', { recursive: true });
+    await h.run('mount', ['--bind', join(h.dir, 'tgtd'), '/run/tgtd']);
+    await h.run('tgtd', ['--pid-file', join(h.dir, 'tgtd.pid')]);
+    for (let i = 0; i < 100 && !existsSync(join(h.dir, 'tgtd', 'socket.0')); i++) await sleep(50);
+    if (!existsSync(join(h.dir, 'tgtd', 'socket.0'))) throw new Error(`host ${h.name}: tgtd did not create its socket`);
+  }
+
+  /** Stops a host's tgtd the way Debian's init script does (SIGTERM alone does not while targets exist). */
+  private async stopTgtd(h: SimHost): Promise<void> {
+    const t = (args: string[]) => h.run('tgtadm', ['--lld', 'iscsi', ...args], { okCodes: [0, 1, 22, 107] });
+    await t(['--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline']);
+    const show = (await t(['--op', 'show', '--mode', 'target'])).stdout;
+    for (const m of show.matchAll(/^Target (\d+):/gm)) await t(['--op', 'delete', '--mode', 'target', '--force', '--tid', m[1]!]);
+    await t(['--op', 'delete', '--mode', 'system']);
   }
 
   /** A fake guest on `host`; `plug: 'virtualport'` adds the OVS row as libvirt would, 'ethernet' leaves it to the agent. */
@@ -538,6 +586,9 @@ export class MultiHost {
         const names = (await h.run('virsh', ['-c', 'qemu:///system', 'list', '--name'])).stdout.split('\n').filter(Boolean);
         for (const n of names) await h.run('virsh', ['-c', 'qemu:///system', 'destroy', n]);
       });
+    }
+    for (const h of this.hosts) {
+      if (existsSync(join(h.dir, 'tgtd', 'socket.0'))) await tryRun(`tgtd on ${h.name}`, () => this.stopTgtd(h));
     }
     // dnsmasq, libvirtd, virtlogd: started with a pid file under our directory
     for (const pidFile of findPidFiles(this.dir)) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRunner, type RunOptions } from '../../../shared/exec/run.js';
@@ -17,6 +17,14 @@ import { MultiHost, type SimHost } from './harness.js';
  *     over SSH (release, config, credential, agent start) instead of being configured here
  *   → prints the openrc path; run acceptance scripts with: ip netns exec t<run>-ctl ...
  *   npx tsx agents/network/testing/two-host-cloud.ts down <run>
+ *   npx tsx agents/network/testing/two-host-cloud.ts host-down <run> <host>   (kill -9: agent, libvirtd, guests)
+ *   npx tsx agents/network/testing/two-host-cloud.ts host-up <run> <host>     (libvirtd and the agent again)
+ *     <host> as `openstack compute service list` names it (t<run>-b); the acceptance
+ *     script's ACC_HOST_DOWN_CMD / ACC_HOST_UP_CMD.
+ *
+ * Host A also runs the volume role (file back end, its own tgtd). Every host's libvirtd
+ * listens on TLS (16514) with a certificate from the cloud's CA, installed by enrol-local
+ * run inside the host.
  *
  * Daemons are started with busybox start-stop-daemon (pid files under /tmp/t<run>), so
  * the harness teardown stops them.
@@ -29,6 +37,23 @@ const NODE = process.execPath;
 const PORT = 8000;
 
 const toml = (lines: string[]) => `${lines.join('\n')}\n`;
+
+/** busybox start-stop-daemon: argv in the background, its output appended to `log`, its pid in `pid`. */
+const daemonArgv = (log: string, pid: string, argv: string[]) => [
+  'busybox',
+  'start-stop-daemon',
+  '-S',
+  '-b',
+  '-m',
+  '-p',
+  pid,
+  '-x',
+  '/bin/busybox',
+  '--',
+  'sh',
+  '-c',
+  `exec ${argv.join(' ')} >>${log} 2>&1`,
+];
 
 async function up(hosts: number, sshEnrol = false): Promise<number> {
   if (!existsSync(join(REPO, 'dist/controller/main.js')) || !existsSync(join(REPO, 'dist/agents/main.js'))) {
@@ -65,6 +90,26 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
       { timeoutMs: 120_000 },
     );
 
+  // enrol-local runs inside the host (its mount and network namespaces), as on a real host:
+  // it writes the host's libvirt TLS certificate to that host's /etc/pki and restarts its
+  // libvirtd with --listen.
+  const enrolInside = (h: SimHost, agentToml: string) =>
+    h.run(
+      NODE as 'busybox',
+      [
+        join(REPO, 'dist/controller/cli/main.js'),
+        'host',
+        'enrol-local',
+        '--config',
+        ctlToml,
+        '--agent-config',
+        agentToml,
+        '--libvirtd-pid-file',
+        join(h.dir, 'lv', 'libvirtd.pid'),
+      ],
+      { timeoutMs: 120_000 },
+    );
+
   const simHosts: SimHost[] = [];
   let sshHost: { h: SimHost; i: number; name: string } | null = null;
   for (let i = 1; i <= hosts; i++) {
@@ -76,13 +121,17 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
       continue;
     }
     simHosts.push(h);
+    // Host A also serves volumes (file back end, its own tgtd): QEMU on either host reaches
+    // the portal on A's management address.
+    const volume = i === 1;
+    if (volume) await mh.startTgtd(h);
     const data = join(h.dir, 'data');
     const agentToml = join(h.dir, 'agent.toml');
     writeFileSync(
       agentToml,
       toml([
         `host = "${mh.prefix}-${name.toLowerCase()}"`,
-        'roles = ["compute", "network"]',
+        `roles = ["compute", "network"${volume ? ', "volume"' : ''}]`,
         `data_dir = "${data}"`,
         `controller_url = "${publicUrl}"`,
         `credential_file = "${join(h.dir, 'agent.key')}"`,
@@ -100,30 +149,18 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
         `tunnel_ip = "${h.tunnelIp}"`,
         'resync_s = 30',
         '',
+        ...(volume ? ['[volume]', 'backend = "file"', 'target = "tgtadm"', ''] : []),
       ]),
     );
-    await cli(['host', 'enrol-local', '--agent-config', agentToml]);
+    const r = await enrolInside(h, agentToml);
+    process.stdout.write(r.stdout);
   }
   const pw = 'acc-admin-password-0123';
   writeFileSync(join(ctlDir, 'admin.pw'), `${pw}\n`, { mode: 0o600 });
   await cli(['bootstrap', '--admin-password-file', join(ctlDir, 'admin.pw'), '--public-url', publicUrl]);
 
   // controller in the operator namespace, agents inside their hosts
-  const daemon = (log: string, pid: string, argv: string[]) => [
-    'busybox',
-    'start-stop-daemon',
-    '-S',
-    '-b',
-    '-m',
-    '-p',
-    pid,
-    '-x',
-    '/bin/busybox',
-    '--',
-    'sh',
-    '-c',
-    `exec ${argv.join(' ')} >>${log} 2>&1`,
-  ];
+  const daemon = daemonArgv;
   await inCtl(
     daemon(join(ctlDir, 'controller.log'), join(ctlDir, 'controller.pid'), [
       NODE,
@@ -233,7 +270,68 @@ async function up(hosts: number, sshEnrol = false): Promise<number> {
   return upCount === hosts ? 0 : 1;
 }
 
+/** The simulated host behind a compute service name (t<run>-b → host B). */
+function hostByName(mh: MultiHost, name: string): SimHost {
+  const h = mh.hosts.find((x) => `${mh.prefix}-${x.name.toLowerCase()}` === name || x.name === name);
+  if (!h)
+    throw new Error(
+      `no host ${name} in run ${mh.runId} (hosts: ${mh.hosts.map((x) => `${mh.prefix}-${x.name.toLowerCase()}`).join(', ')})`,
+    );
+  return h;
+}
+
+const pidOf = (f: string): number => {
+  try {
+    return Number(readFileSync(f, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * A power loss of one host: kill -9 of its agent, its libvirtd and its guests' QEMU
+ * processes (their pid files under the host's /run/libvirt/qemu). OVS, tgtd and the
+ * namespaces stay (the "machine" keeps its disks and wiring).
+ */
+async function hostDown(mh: MultiHost, name: string): Promise<number> {
+  const h = hostByName(mh, name);
+  const qemuDir = join(h.dir, 'lv', 'run', 'qemu');
+  const pids = [pidOf(join(h.dir, 'agent.pid')), pidOf(join(h.dir, 'lv', 'libvirtd.pid'))];
+  for (const f of existsSync(qemuDir) ? readdirSync(qemuDir).filter((x) => x.endsWith('.pid')) : [])
+    pids.push(pidOf(join(qemuDir, f)));
+  let killed = 0;
+  for (const pid of pids.filter((p) => p > 1)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed++;
+    } catch {
+      /* already gone */
+    }
+  }
+  process.stdout.write(`host ${name}: killed ${killed} processes (agent, libvirtd, guests)\n`);
+  return 0;
+}
+
+/** The host's power comes back: libvirtd (with --listen) and the agent start again. */
+async function hostUp(mh: MultiHost, name: string): Promise<number> {
+  const h = hostByName(mh, name);
+  await mh.startLibvirtd(h);
+  const [cmd, ...args] = daemonArgv(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [
+    NODE,
+    join(REPO, 'dist/agents/main.js'),
+    '--config',
+    join(h.dir, 'agent.toml'),
+  ]);
+  await h.run(cmd as 'busybox', args);
+  process.stdout.write(`host ${name}: libvirtd and the agent started\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if ((argv[0] === 'host-down' || argv[0] === 'host-up') && argv[1] && argv[2]) {
+    const mh = MultiHost.attach(argv[1]);
+    return argv[0] === 'host-down' ? hostDown(mh, argv[2]) : hostUp(mh, argv[2]);
+  }
   if (argv[0] === 'up')
     return up(Number(argv.includes('--hosts') ? argv[argv.indexOf('--hosts') + 1] : 2) || 2, argv.includes('--ssh-enrol'));
   if (argv[0] === 'down' && argv[1]) {
@@ -257,7 +355,9 @@ async function main(argv: string[]): Promise<number> {
     for (const p of problems) process.stderr.write(`${p}\n`);
     return 0;
   }
-  process.stderr.write('usage: two-host-cloud.ts up [--hosts N] | down <run>\n');
+  process.stderr.write(
+    'usage: two-host-cloud.ts up [--hosts N] [--ssh-enrol] | down <run> | host-down <run> <host> | host-up <run> <host>\n',
+  );
   return 2;
 }
 
