@@ -1,3 +1,5 @@
+import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
+import type { LiveMigrate, MigrationStats, PrepareIncoming, TransferFile } from '../../shared/agent/migration.js';
 import type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec } from '../../shared/agent/compute.js';
 
 export type { HostCapabilities, InstanceSpec, InstanceState, IscsiConnectionInfo, VifSpec };
@@ -146,4 +148,29 @@ export interface HypervisorDriver {
 
   /** Close connections (agent shutdown). Idempotent. */
   close(): Promise<void>;
+
+  /** Moving instances between hosts (live migration, cold migration, resize); absent: not supported. */
+  readonly migration?: MigrationOps;
+}
+
+/**
+ * The hypervisor side of moving an instance (shared/agent/migration.ts says what each
+ * call does and its failure contract).
+ */
+export interface MigrationOps {
+  offer(
+    uuid: string,
+    token: string,
+    files: TransferFile[],
+    expiresS: number,
+  ): Promise<Array<{ name: TransferFile; size: number }>>;
+  /** The path an offer's token may read, or null. */
+  offered(token: string, file: string): { path: string } | null;
+  hasToken(token: string): boolean;
+  prepareIncoming(b: BodyOf<typeof PrepareIncoming>): Promise<ReplyOf<typeof PrepareIncoming>>;
+  liveMigrate(b: BodyOf<typeof LiveMigrate>): Promise<ReplyOf<typeof LiveMigrate>>;
+  progress(uuid: string): Promise<{ running: boolean; stats: MigrationStats | null }>;
+  abort(uuid: string): Promise<boolean>;
+  forceComplete(uuid: string): Promise<boolean>;
+  cleanup(uuid: string, volumeIds: string[], keepRunning: boolean): Promise<{ domain: boolean; files: boolean }>;
 }

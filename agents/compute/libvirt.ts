@@ -23,6 +23,7 @@ import * as dev from './libvirt-devices.js';
 import * as power from './libvirt-power.js';
 import { snapshot } from './libvirt-snapshot.js';
 import { toInstanceState, VIR } from './libvirt-state.js';
+import { LibvirtMigration } from './libvirt-migrate.js';
 
 /**
  * HypervisorDriver on libvirt/QEMU. This file: lifecycle (init, spawn, destroy),
@@ -53,6 +54,7 @@ const noLog = { info() {}, warn() {} };
 export class LibvirtDriver implements HypervisorDriver {
   private readonly c: LibvirtCtx;
   private readonly qimg: QemuImg;
+  readonly migration: LibvirtMigration;
   private hv = { type: 'QEMU', version: 0 };
 
   constructor(private readonly o: LibvirtDriverOptions) {
@@ -69,6 +71,7 @@ export class LibvirtDriver implements HypervisorDriver {
       consoleHost: o.consoleHost,
       log: o.log ?? noLog,
     };
+    this.migration = new LibvirtMigration(this.c, (uuid, fn) => this.serial(uuid, fn), o.dispatcher);
   }
 
   async init(): Promise<HostCapabilities> {
@@ -242,7 +245,16 @@ export class LibvirtDriver implements HypervisorDriver {
       }
     };
     try {
-      await rm(p.dir, { recursive: true, force: true }); // leftover of an earlier failed destroy
+      const existing = spec.root_disk === 'existing';
+      if (existing) {
+        // The root disk came from the source host (compute.migration_prepare).
+        if (!spec.image) throw new BadSpec('root_disk existing needs the image the disk is an overlay of');
+        await access(p.root).catch(() => {
+          throw new BadSpec(`root_disk existing: instance ${uuid} has no root disk on this host`);
+        });
+      } else {
+        await rm(p.dir, { recursive: true, force: true }); // leftover of an earlier failed destroy
+      }
       await mkdir(p.dir, { recursive: true, mode: 0o755 });
       r.add('remove instance directory', () => rm(p.dir, { recursive: true, force: true }));
       const bus: DiskBus = spec.virt?.disk_bus ?? 'virtio';
@@ -270,6 +282,7 @@ export class LibvirtDriver implements HypervisorDriver {
         imageCached = base.cached;
         timings.image_ms = since(t);
         t = performance.now();
+        if (existing) return { kind: 'file', path: p.root, format: 'qcow2', device: 'disk', bus, target: rootTarget };
         const want = spec.root_gb * GiB;
         if (want && want < base.virtualSize) {
           throw new BadSpec(
@@ -286,6 +299,10 @@ export class LibvirtDriver implements HypervisorDriver {
       if (rootRes.status === 'rejected') throw rootRes.reason;
       if (cdRes.status === 'rejected') throw cdRes.reason;
       const disks: DomainDisk[] = [rootRes.value];
+      for (const v of spec.volumes ?? []) {
+        const auth = await stepRun(`connect volume ${v.volume_id}`, () => dev.ensureChapSecret(this.c, v.connection, r));
+        disks.push(dev.iscsiDisk(v.connection, v.device.replace(/^\/dev\//, ''), auth));
+      }
       if (spec.config_drive) {
         const asDisk = spec.virt?.config_drive_device === 'disk';
         const machine = spec.virt?.machine ?? 'pc';

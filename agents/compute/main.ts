@@ -6,7 +6,7 @@ import type { RoleContext, RoleHandle, RoleModule } from '../host/role.js';
 import type { HypervisorDriver } from './driver.js';
 import { FakeHypervisor } from './fake.js';
 import { LibvirtDriver } from './libvirt.js';
-import { registerComputeRoutes } from './routes.js';
+import { registerComputeRoutes, registerMigrationRoutes } from './routes.js';
 import { registerVncWebsocket } from './vnc-websocket.js';
 
 export interface ComputeDriverContext {
@@ -49,6 +49,7 @@ export async function registerComputeRole(agent: AgentApp, ctx: RoleContext, dri
     'compute driver ready',
   );
   registerComputeRoutes(agent, d, { shutdownTimeoutSec: cfg.shutdown_timeout_s });
+  registerMigrationRoutes(agent, d);
   registerVncWebsocket(agent, d);
   return {
     hypervisorType: caps.hypervisor_type,

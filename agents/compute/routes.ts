@@ -1,6 +1,9 @@
 import * as C from '../../shared/agent/compute.js';
+import * as M from '../../shared/agent/migration.js';
+import { InvalidState } from './errors.js';
 import type { AgentApp } from '../host/app.js';
 import type { HypervisorDriver } from './driver.js';
+import { openOffered } from './libvirt-migrate.js';
 
 /** Default and maximum console bytes when the controller gives none. */
 const CONSOLE_DEFAULT_BYTES = 256 * 1024;
@@ -55,4 +58,36 @@ export function registerComputeRoutes(agent: AgentApp, d: HypervisorDriver, o: {
     })),
   }));
   agent.route(C.EvictCachedImage, async (b) => ({ image_id: b.image_id, existed: await d.evictImage(b.image_id) }));
+}
+
+const TRANSFER_RE = /^\/v1\/compute\/transfers\/([0-9a-f]{64})\/(disk|disk\.config|console\.log)$/;
+
+/**
+ * The migration routes (shared/agent/migration.ts), when the driver can move instances:
+ * the JSON descriptors, and the transfer route that streams an offered file to the
+ * destination agent, admitted by its one-time token instead of the host credential.
+ */
+export function registerMigrationRoutes(agent: AgentApp, d: HypervisorDriver): void {
+  const m = d.migration;
+  if (!m) return;
+  agent.route(M.TransferOffer, async (b) => ({ files: await m.offer(b.uuid, b.token, b.files, b.expires_s) }));
+  agent.route(M.PrepareIncoming, (b) => m.prepareIncoming(b));
+  agent.route(M.LiveMigrate, (b) => m.liveMigrate(b));
+  agent.route(M.LiveMigrationProgress, (b) => m.progress(b.uuid));
+  agent.route(M.LiveMigrationAbort, async (b) => ({ aborted: await m.abort(b.uuid) }));
+  agent.route(M.LiveMigrationForceComplete, async (b) => ({ paused: await m.forceComplete(b.uuid) }));
+  agent.route(M.CleanupInstance, (b) => m.cleanup(b.uuid, b.volume_ids, b.keep_running ?? false));
+  const tokenOf = (req: { url: string; headers: Record<string, unknown> }) => {
+    const hit = TRANSFER_RE.exec(req.url.split('?')[0] ?? '');
+    const auth = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+    return hit && auth === `Bearer ${hit[1]}` && m.hasToken(hit[1]!) ? hit : null;
+  };
+  agent.altAuth.push((req) => req.method === 'GET' && tokenOf(req) !== null);
+  agent.fastify.get(M.TRANSFER_URL, async (req, reply) => {
+    const hit = tokenOf(req);
+    const f = hit ? m.offered(hit[1]!, hit[2]!) : null;
+    if (!f) throw new InvalidState('No such file is offered under this token.');
+    req.log.info({ file: hit![2] }, 'sending an offered instance file to another host');
+    return reply.type('application/octet-stream').send(openOffered(f.path));
+  });
 }

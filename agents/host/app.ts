@@ -28,6 +28,12 @@ export interface AgentApp {
   route<R extends AgentRoute>(r: R, handler: RouteHandler<R>): void;
   /** Names of the routes registered so far (for tests and the health route). */
   readonly routes: string[];
+  /**
+   * Admission checks for routes that carry their own credential instead of the host's
+   * (the transfer of a file to another agent under a one-time token). Each check must
+   * answer false for every URL but its own.
+   */
+  readonly altAuth: Array<(req: FastifyRequest) => boolean>;
 }
 
 export interface AgentAppOptions {
@@ -87,7 +93,8 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
     requestTimeout: 0,
   });
   fastify.server.headersTimeout = (o.headersTimeoutS ?? 30) * 1000;
-  installAgentAuth(fastify, o.secret);
+  const altAuth: Array<(req: FastifyRequest) => boolean> = [];
+  installAgentAuth(fastify, o.secret, altAuth);
   fastify.addHook('onRequest', async (req, reply) => {
     reply.header('x-openstack-request-id', req.id);
   });
@@ -116,6 +123,7 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
     fastify,
     log: fastify.log,
     routes,
+    altAuth,
     route(r, handler) {
       routes.push(r.name);
       fastify.route({

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -29,11 +29,18 @@ export function bearerMatches(header: string | undefined, secret: string): boole
 
 /**
  * Every agent route requires `Authorization: Bearer <per-host secret>`; anything else
- * is a 401 with the agent error document.
+ * is a 401 with the agent error document, unless one of `alternatives` (checked in
+ * order, each for its own routes) admits the request.
  */
-export function installAgentAuth(app: FastifyInstance, secret: string): void {
+export function installAgentAuth(
+  app: FastifyInstance,
+  secret: string,
+  alternatives: ReadonlyArray<(req: FastifyRequest) => boolean> = [],
+): void {
   app.addHook('onRequest', async (req, reply) => {
     if (bearerMatches(req.headers.authorization, secret)) return;
+    // Routes with a credential of their own (a file offered to another host under a one-time token).
+    if (alternatives.some((ok) => ok(req))) return;
     req.log.warn({ ip: req.ip, url: req.url }, 'refused a call without the host credential');
     return reply
       .status(401)

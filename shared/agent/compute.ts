@@ -193,6 +193,13 @@ export const ImageSource = Type.Object(
 export type ImageSource = Static<typeof ImageSource>;
 
 export const BootVolume = Type.Object({ volume_id: Uuid, connection: IscsiConnectionInfo }, { additionalProperties: false });
+
+/** A data volume and the guest device it appears as (/dev/vdb…). */
+export const AttachedVolume = Type.Object(
+  { volume_id: Uuid, connection: IscsiConnectionInfo, device: Type.String({ pattern: '^(/dev/)?vd[b-z]$' }) },
+  { additionalProperties: false },
+);
+export type AttachedVolume = Static<typeof AttachedVolume>;
 export type BootVolume = Static<typeof BootVolume>;
 
 /** Guest hardware knobs (image hw_* properties and flavor extra specs, resolved by the controller). */
@@ -230,6 +237,16 @@ export const InstanceSpec = Type.Object(
     /** Absent or null: no config drive. */
     config_drive: Type.Optional(Type.Union([ConfigDriveSpec, Type.Null()])),
     virt: Type.Optional(VirtSettings),
+    /**
+     * Volumes attached besides the boot volume, present from the first boot (a server
+     * rebuilt on another host: cold migration, resize, evacuation).
+     */
+    volumes: Type.Optional(Type.Array(AttachedVolume, { maxItems: 26 })),
+    /**
+     * `existing`: the root disk is already in the instance directory (received from the
+     * source host by compute.migration_prepare): keep it instead of making a new one.
+     */
+    root_disk: Type.Optional(Type.Union([Type.Literal('create'), Type.Literal('existing')])),
   },
   { additionalProperties: false },
 );

@@ -172,6 +172,19 @@ export const qemuImg = (run: Runner) => {
       await run('qemu-img', args, { timeoutMs: 120_000 });
     },
 
+    /**
+     * Points a qcow2 overlay at another backing file without touching its data (`rebase
+     * -u`): only correct when the new backing file holds the same bytes (the same image
+     * in another host's cache). Idempotent.
+     */
+    async rebaseUnsafe(path: string, backing: { path: string; format: string }): Promise<void> {
+      await run(
+        'qemu-img',
+        ['rebase', '-u', '-f', 'qcow2', '-b', checkPath(backing.path), '-F', checkFormat(backing.format), checkPath(path)],
+        { timeoutMs: 60_000 },
+      );
+    },
+
     /** Grows (or with shrink, shrinks) an image to sizeBytes. Idempotent for the same size. */
     async resize(path: string, fmt: string, sizeBytes: number, o: { shrink?: boolean } = {}): Promise<void> {
       const args = ['resize', '-q', '-f', checkFormat(fmt)];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeRunner } from '../exec/fake-runner.js';
-import { parseDomInfo, parseDomState, parseVersion, virsh, VirshError } from './virsh.js';
+import { migrateArgs, parseDomInfo, parseDomState, parseJobInfo, parseVersion, virsh, VirshError } from './virsh.js';
 
 const U = '285450bd-5d75-4eac-a425-0c8dca9c4fe2';
 const URI = ['-c', 'qemu:///system'];
@@ -73,5 +73,81 @@ describe('virsh argv', () => {
     await expect(v.reset(U)).rejects.toMatchObject({ notFound: true });
     await expect(v.managedSave(U)).rejects.toMatchObject({ invalidState: true, notFound: false });
     expect(await v.secretUndefine(U)).toBe(false);
+  });
+});
+
+describe('virsh migration helpers', () => {
+  it('parses domjobinfo --rawstats (captured from libvirt 9.0 after a migration)', () => {
+    const out = `Job type: 3
+
+operation: 4
+time_elapsed: 32579
+time_elapsed_net: 32436
+downtime: 792
+downtime_net: 649
+setup_time: 55
+data_total: 206381056
+data_processed: 103997626
+data_remaining: 0
+memory_total: 206381056
+memory_processed: 103997626
+memory_remaining: 0
+memory_bps: 7887358
+disk_total: 0
+disk_processed: 0
+disk_remaining: 0
+`;
+    expect(parseJobInfo(out)).toEqual({
+      type: '3',
+      operation: '4',
+      timeElapsedMs: 32579,
+      memoryTotal: 206381056,
+      memoryProcessed: 103997626,
+      memoryRemaining: 0,
+      diskTotal: 0,
+      diskProcessed: 0,
+      diskRemaining: 0,
+      downtimeMs: 792,
+    });
+    expect(parseJobInfo('Job type: 0\n\n')).toBeNull();
+    expect(parseJobInfo('Job type:         None\n')).toBeNull();
+  });
+
+  it('builds a peer-to-peer TLS migration that copies only the local root disk', () => {
+    expect(
+      migrateArgs('u1', {
+        destUri: 'qemu+tls://198.51.100.12/system',
+        dataUri: 'tcp://198.51.100.12',
+        xmlFile: '/tmp/x.xml',
+        copyStorage: 'inc',
+        migrateDisks: ['vda'],
+        timeoutMs: 1000,
+      }),
+    ).toEqual([
+      'migrate',
+      '--live',
+      '--p2p',
+      '--persistent',
+      '--undefinesource',
+      '--tls',
+      '--abort-on-error',
+      '--copy-storage-inc',
+      '--migrate-disks',
+      'vda',
+      '--xml',
+      '/tmp/x.xml',
+      '--migrateuri',
+      'tcp://198.51.100.12',
+      '--disks-uri',
+      'tcp://198.51.100.12',
+      'u1',
+      'qemu+tls://198.51.100.12/system',
+    ]);
+    expect(() => migrateArgs('u1', { destUri: 'qemu+tcp://x/system', copyStorage: 'none', timeoutMs: 1 })).toThrow(
+      /bad migration URI/,
+    );
+    expect(() => migrateArgs('u1', { destUri: 'qemu+tls://x;rm/system', copyStorage: 'none', timeoutMs: 1 })).toThrow(
+      /bad migration URI/,
+    );
   });
 });

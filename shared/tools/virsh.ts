@@ -165,12 +165,100 @@ export function parseDomStats(stdout: string): DomStats[] {
   return out;
 }
 
+export interface MigrateOptions {
+  /** qemu+tls://<host>/system */
+  destUri: string;
+  /** tcp://<address> for the memory stream and the NBD disk copy (the destination's address, not its name). */
+  dataUri?: string;
+  /** Domain XML file for the destination. */
+  xmlFile?: string;
+  copyStorage: 'inc' | 'all' | 'none';
+  /** Disks to copy (targets); never the network volumes (recipe §7.3). */
+  migrateDisks?: string[];
+  /** Overrides the URI of the runner (defaults to the virsh() one). */
+  sourceUri?: string;
+  timeoutMs: number;
+}
+
+const URI_RE = /^(qemu\+tls|qemu|tcp):\/\/[A-Za-z0-9.:[\]-]{1,255}(\/system)?$/;
+
+/** `virsh migrate` argv (the one place its flags are chosen). */
+export function migrateArgs(dom: string, o: MigrateOptions): string[] {
+  for (const u of [o.destUri, o.dataUri].filter(Boolean) as string[])
+    if (!URI_RE.test(u)) throw new VirshError(`bad migration URI ${JSON.stringify(u)}`, false, false);
+  const disks = o.migrateDisks ?? [];
+  for (const d of disks) if (!/^[a-z]{2,3}[a-z0-9]{1,4}$/.test(d)) throw new VirshError(`bad disk target ${d}`, false, false);
+  return [
+    'migrate',
+    '--live',
+    '--p2p',
+    '--persistent',
+    '--undefinesource',
+    '--tls',
+    '--abort-on-error',
+    ...(o.copyStorage === 'inc' ? ['--copy-storage-inc'] : o.copyStorage === 'all' ? ['--copy-storage-all'] : []),
+    ...(o.copyStorage !== 'none' && disks.length ? ['--migrate-disks', disks.join(',')] : []),
+    ...(o.xmlFile ? ['--xml', checkPath(o.xmlFile)] : []),
+    ...(o.dataUri ? ['--migrateuri', o.dataUri, ...(o.copyStorage !== 'none' ? ['--disks-uri', o.dataUri] : [])] : []),
+    dom,
+    o.destUri,
+  ];
+}
+
+/** A migration job's figures (bytes, ms). */
+export interface JobInfo {
+  type: string;
+  operation: string;
+  timeElapsedMs: number;
+  memoryTotal: number;
+  memoryProcessed: number;
+  memoryRemaining: number;
+  diskTotal: number;
+  diskProcessed: number;
+  diskRemaining: number;
+  downtimeMs: number | null;
+}
+
+/**
+ * Parses `virsh domjobinfo --rawstats` (libvirt 9: `Job type: <n>` then `key: value` lines of
+ * libvirt's typed parameters: memory_total, disk_processed, time_elapsed, downtime…).
+ * Null when no job runs (type 0, or `None` in the human form).
+ */
+export function parseJobInfo(stdout: string): JobInfo | null {
+  const raw: Record<string, number> = {};
+  let type = '';
+  for (const l of stdout.split('\n')) {
+    const t = /^\s*Job type:\s*(\S+)/.exec(l);
+    if (t) {
+      type = t[1]!;
+      continue;
+    }
+    const kv = /^\s*([a-z_.]+)(?::|=)\s*(-?\d+)\s*$/.exec(l);
+    if (kv) raw[kv[1]!] = Number(kv[2]);
+  }
+  if (!type || type === '0' || /^none$/i.test(type)) return null;
+  const n = (k: string) => raw[k] ?? 0;
+  return {
+    type,
+    operation: String(raw.operation ?? ''),
+    timeElapsedMs: n('time_elapsed'),
+    memoryTotal: n('memory_total'),
+    memoryProcessed: n('memory_processed'),
+    memoryRemaining: n('memory_remaining'),
+    diskTotal: n('disk_total'),
+    diskProcessed: n('disk_processed'),
+    diskRemaining: n('disk_remaining'),
+    downtimeMs: 'downtime' in raw ? n('downtime') : null,
+  };
+}
+
 export interface VirshOptions {
   uri: string;
   timeoutMs?: number;
 }
 
 export const virsh = (run: Runner, o: VirshOptions) => {
+  const uri = o.uri;
   const exec = async (what: string, args: string[], ro: { timeoutMs?: number; redact?: string[] } = {}) => {
     try {
       return await run('virsh', ['-c', o.uri, ...args], { timeoutMs: ro.timeoutMs ?? o.timeoutMs ?? 60_000, redact: ro.redact });
@@ -227,6 +315,30 @@ export const virsh = (run: Runner, o: VirshOptions) => {
       if (!ALIAS_RE.test(alias)) throw new VirshError(`bad device alias: ${JSON.stringify(alias)}`, false, false);
       return exec('detach-device-alias', ['detach-device-alias', checkDom(dom), alias, ...devFlags(f)]).then(() => {});
     },
+    /** The domain's XML as a destination host must receive it (`dumpxml --migratable`). */
+    dumpxmlMigratable: async (dom: string): Promise<string> =>
+      (await exec('dumpxml', ['dumpxml', '--migratable', checkDom(dom)])).stdout,
+    /**
+     * Live migration, peer-to-peer over TLS, persistent on the destination and undefined
+     * here on success (live-migration recipe §6.1, §7.3). Errors are not mapped: the
+     * caller reports libvirt's words (ToolError.stderrTail).
+     */
+    migrate: (dom: string, o: MigrateOptions) =>
+      run('virsh', ['-c', o.sourceUri ?? uri, ...migrateArgs(checkDom(dom), o)], { timeoutMs: o.timeoutMs }),
+    /** Job statistics (`domjobinfo --rawstats`), or null when no job runs. */
+    async domjobinfo(dom: string, o: { completed?: boolean } = {}): Promise<JobInfo | null> {
+      const args = ['domjobinfo', checkDom(dom), '--rawstats', ...(o.completed ? ['--completed', '--keep-completed'] : [])];
+      return parseJobInfo((await exec('domjobinfo', args, { timeoutMs: 15_000 })).stdout);
+    },
+    /** Aborts the domain's current job (a migration); VirshError{invalidState} when none runs. */
+    domjobabort: (dom: string) => exec('domjobabort', ['domjobabort', checkDom(dom)], { timeoutMs: 30_000 }).then(() => {}),
+    /** Pauses the vCPUs (also while a migration runs, unlike the serialised driver calls). */
+    suspend: (dom: string) => exec('suspend', ['suspend', checkDom(dom)], { timeoutMs: 30_000 }).then(() => {}),
+    /** The most a live migration may pause the guest at the switch-over (ms). */
+    migrateSetMaxDowntime: (dom: string, ms: number) =>
+      exec('migrate-setmaxdowntime', ['migrate-setmaxdowntime', checkDom(dom), String(Math.max(1, Math.floor(ms)))]).then(
+        () => {},
+      ),
     /** Defines (or redefines) a secret from an XML file carrying its <uuid>. */
     secretDefine: (xmlFile: string) => exec('secret-define', ['secret-define', checkPath(xmlFile)]).then(() => {}),
     /** Sets a secret's value from a file holding the plain value (never on argv). */
