@@ -119,6 +119,12 @@ export interface NetworkFacade {
   claimPort(ctx: AuthContext, portId: string, serverId: string, az: string): PortInfo;
   /** Binds a port to a host (binding:host_id) and tells that host's network agent. */
   bindPort(portId: string, host: string): Promise<PortInfo>;
+  /**
+   * Wires a server's ports on a second host during a live migration (binding:profile
+   * migrating_to), or stops that (null). Resolves once that host's agent has them or
+   * after the bind wait. Optional: absent where networking does not support it.
+   */
+  setPortsMigrating?(serverId: string, host: string | null): Promise<void>;
   /** Deletes ports Nova created for a server; unbinds and frees the ones passed in. */
   releaseServerPorts(serverId: string): Promise<void>;
   portsOfDevice(deviceId: string): PortInfo[];
@@ -153,6 +159,15 @@ export interface VolumeFacade {
   /** Reserve → export for the compute host's initiator → connection info. */
   attach(
     ctx: AuthContext | null,
+    volumeId: string,
+    req: { serverId: string; host: string; initiator: string; device?: string | null },
+  ): Promise<{ attachmentId: string; connection: IscsiConnectionInfo }>;
+  /**
+   * A second attachment of a volume already attached to the server, for the host it
+   * moves to (Nova's attachment_create for the destination): exported for that host's
+   * initiator with its own CHAP credentials while the first stays. Optional.
+   */
+  attachForMove?(
     volumeId: string,
     req: { serverId: string; host: string; initiator: string; device?: string | null },
   ): Promise<{ attachmentId: string; connection: IscsiConnectionInfo }>;

@@ -14,6 +14,8 @@ import { enforce } from './policy.js';
 import type { ComputeHostGateway } from './host-gateway.js';
 import { HostStateCache, Scheduler } from './scheduler.js';
 import { ServersRepo } from './servers.repo.js';
+import { MigrationsRepo } from './migrations.repo.js';
+import type { MoveGateway } from './move-gateway.js';
 
 /** Everything the compute services share, built once per app (no module state). */
 export interface ComputeCtx {
@@ -31,6 +33,11 @@ export interface ComputeCtx {
   hosts: ComputeHostsRepo;
   groups: ServerGroupsRepo;
   quotas: ComputeQuotasRepo;
+  migrations: MigrationsRepo;
+  /** Moving instances between hosts (absent: the gateway cannot, e.g. the unit tests' fake). */
+  moves?: MoveGateway;
+  /** Live migrations running in this process: instance → migration id. */
+  liveMigrations: Map<string, number>;
   now: () => Date;
   /** Background work in flight (builds, deletes, actions): tests await it. */
   tasks: Set<Promise<unknown>>;
@@ -51,6 +58,7 @@ export function createComputeCtx(o: {
   policy: Policy;
   facades: Partial<Facades>;
   gateway: ComputeHostGateway;
+  moves?: MoveGateway;
   now?: () => Date;
 }): ComputeCtx {
   const c = o.config.compute;
@@ -71,6 +79,8 @@ export function createComputeCtx(o: {
     hosts: new ComputeHostsRepo(o.db),
     groups: new ServerGroupsRepo(o.db),
     quotas: new ComputeQuotasRepo(o.db),
+    migrations: new MigrationsRepo(o.db, () => now().toISOString()),
+    liveMigrations: new Map(),
     tasks: new Set(),
     building: new Set(),
     strays: new Map(),

@@ -74,6 +74,20 @@ export class Placement {
     return { ok: true };
   }
 
+  /**
+   * Hands an allocation to another consumer (Nova's move of the source allocation to the
+   * migration record, and back on a revert or a failed move). Replaces what `to` held.
+   * False when `from` holds nothing.
+   */
+  moveConsumer(from: string, to: string): boolean {
+    return this.db.transaction(() => {
+      if (!this.q.get.get(from)) return false;
+      this.q.del.run(to);
+      this.db.prepare('UPDATE allocations SET instance_id = ? WHERE instance_id = ?').run(to, from);
+      return true;
+    })();
+  }
+
   /** Frees the instance's allocation. Idempotent. Returns what was freed. */
   release(instanceId: string): { host_id: string; resources: Resources } | null {
     const a = this.allocationOf(instanceId);

@@ -8,6 +8,7 @@ import { flavorRoutes } from './flavors.routes.js';
 import { miscRoutes } from './misc.routes.js';
 import { registerComputePolicy } from './policy.js';
 import { dispatcherGateway, type ComputeHostGateway } from './host-gateway.js';
+import { agentMoveGateway, type MoveGateway } from './move-gateway.js';
 import { recoverInterrupted, syncAllHosts, syncHost } from './reconcile.js';
 import { abortSpawnsOn } from './server-build.service.js';
 import { serverRoutes } from './servers.routes.js';
@@ -15,6 +16,8 @@ import { volumeAttachmentRoutes } from './volume-attachments.routes.js';
 import { consoleTokensOf } from '../console/plugin.js';
 import { registerRemoteConsolePolicy, remoteConsoleRoutes } from './remote-consoles.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
+import { migrationRoutes } from './migrations.routes.js';
+import { registerMobilityPolicy } from './mobility-policy.js';
 
 /**
  * The compute context for these deps: `extras.computeGateway` (tests: a fake) or the
@@ -24,8 +27,11 @@ import { installMicroversions, registerComputeVersions } from './versions.js';
 export function computeCtxOf(deps: ServiceDeps): ComputeCtx {
   const have = deps.extras.computeCtx as ComputeCtx | undefined;
   if (have) return have;
-  const gateway = (deps.extras.computeGateway as ComputeHostGateway | undefined) ?? dispatcherGateway(agentLayerOf(deps));
+  const fake = deps.extras.computeGateway as ComputeHostGateway | undefined;
+  const gateway = fake ?? dispatcherGateway(agentLayerOf(deps));
+  const moves = (deps.extras.moveGateway as MoveGateway | undefined) ?? (fake ? undefined : agentMoveGateway(agentLayerOf(deps)));
   const ctx = createComputeCtx({
+    moves,
     db: deps.db,
     config: deps.config,
     log: deps.log,
@@ -45,6 +51,7 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
     registerComputeVersions(app, deps.config.public_url || undefined);
     registerComputePolicy(deps.auth.policy);
     registerRemoteConsolePolicy(deps.auth.policy);
+    registerMobilityPolicy(deps.auth.policy);
     const ctx = computeCtxOf(deps);
     ctx.consoles = consoleTokensOf(deps);
     await app.register(
@@ -55,6 +62,7 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
         miscRoutes(api, ctx);
         volumeAttachmentRoutes(api, ctx);
         remoteConsoleRoutes(api, ctx, ctx.consoles!);
+        migrationRoutes(api, ctx);
       },
       { prefix: '/v2.1' },
     );

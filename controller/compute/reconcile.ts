@@ -2,6 +2,7 @@ import { PowerState, type InstanceState } from '../../shared/agent/compute.js';
 import type { ComputeCtx } from './context.js';
 import type { HostRef } from './host-gateway.js';
 import { runDelete } from './servers.service.js';
+import { FINAL_STATUSES } from './move-common.js';
 
 export interface ReconcileReport {
   /** Instances whose power_state / vm_state changed. */
@@ -59,20 +60,30 @@ export async function reconcileHost(
       }
     }
   }
+  // Moves under way keep their copies on both hosts (an incoming domain, the source kept
+  // until a resize is confirmed); the copy an evacuation left on this host is stale.
+  const moving = new Set<string>();
+  const evacuatedFrom = new Map<string, number[]>();
+  for (const m of ctx.migrations.unfinishedOnHost(host.id, FINAL_STATUSES)) {
+    if (m.migration_type === 'evacuation' && m.source_host_id === host.id)
+      evacuatedFrom.set(m.instance_uuid, [...(evacuatedFrom.get(m.instance_uuid) ?? []), m.id]);
+    else moving.add(m.instance_uuid);
+  }
   const seen = ctx.strays;
   // Domains, and instance directories with no domain (what a spawn killed half-way
   // leaves), that belong to no live instance of this host.
   const candidates = [...reported.map((r) => r.uuid), ...orphanDirs.filter((u) => !byId.has(u))];
   for (const uuid of candidates) {
     const i = ctx.servers.get(uuid, true);
-    const live = i && !i.deleted && i.host_id === host.id;
-    if (live || (i && ctx.building.has(i.id))) {
+    const evacuated = evacuatedFrom.get(uuid);
+    const live = i && !i.deleted && i.host_id === host.id && !evacuated;
+    if (live || (i && ctx.building.has(i.id)) || moving.has(uuid)) {
       seen.delete(uuid);
       continue;
     }
     // An instance the controller knows, settled (no task, not building) and placed
     // elsewhere or nowhere (an aborted build in ERROR): nothing will run it here again.
-    const settledElsewhere = Boolean(i && !i.deleted && i.task_state === null && i.vm_state !== 'building');
+    const settledElsewhere = Boolean(evacuated || (i && !i.deleted && i.task_state === null && i.vm_state !== 'building'));
     const first = seen.get(uuid) ?? now.getTime();
     seen.set(uuid, first);
     if (
@@ -98,6 +109,12 @@ export async function reconcileHost(
       await ctx.gateway.destroy(host, uuid);
       seen.delete(uuid);
       report.destroyed.push(uuid);
+      // Nova's _destroy_evacuated_instances: the evacuation is complete once the source is clean.
+      for (const id of evacuated ?? []) {
+        const m = ctx.migrations.get(id);
+        if (m) ctx.placement.release(m.uuid);
+        ctx.migrations.update(id, { status: 'completed' });
+      }
     } catch (err) {
       ctx.log.warn({ err, uuid }, 'could not destroy a stray domain');
     }
@@ -148,11 +165,19 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
     completedAttaches: [] as string[],
   };
   const rows = ctx.servers.unsettled();
+  // Moves (live and cold migrations, resizes, evacuations) are not cleared here.
+  const movingTasks = ['migrating', 'resize_prep', 'resize_migrating', 'resize_migrated', 'resize_finish', 'resize_reverting'];
   const destroys: Array<Promise<void>> = [];
   for (const { id } of rows) {
     if (ctx.building.has(id)) continue;
     const i = ctx.servers.get(id);
     if (!i) continue;
+    if (i.task_state && movingTasks.includes(i.task_state)) continue;
+    if (
+      i.task_state === 'rebuilding' &&
+      ctx.migrations.inProgress(i.id, FINAL_STATUSES).some((m) => m.migration_type === 'evacuation')
+    )
+      continue;
     const host = i.host_id && i.host ? { id: i.host_id, name: i.host } : null;
     if (i.task_state === 'deleting') {
       const action = ctx.actions.start({

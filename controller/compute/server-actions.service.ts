@@ -15,6 +15,7 @@ import { instanceSpec } from './server-build.service.js';
 import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
 import { getVncConsoleAction } from './remote-consoles.js';
+import { liveMigrateAction } from './live-migration.service.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from '../http/validate.js';
 
@@ -218,6 +219,8 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
       }
       return { status: 200, body: { output: out } };
     }
+    case 'os-migrateLive':
+      return liveMigrateAction(ctx, env, i, arg);
     case 'os-getVNCConsole':
       // Nova serves the action from 2.1 to 2.5; from 2.6 it is POST /remote-consoles.
       if (env.version && mvAtLeast(env.version, '2.6')) throw new NotFound('The resource could not be found.');

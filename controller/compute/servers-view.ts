@@ -4,6 +4,8 @@ import { can, links, novaTime, usgTime, type ComputeCtx } from './context.js';
 import type { Instance } from './servers.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 
+const RESIZE_TASKS = ['resize_prep', 'resize_migrating', 'resize_migrated', 'resize_finish'];
+
 /** Nova's status from vm_state + task_state (nova/api/openstack/common.py _STATE_MAP). */
 export function statusOf(vm: string, task: string | null): string {
   switch (vm) {
@@ -14,11 +16,18 @@ export function statusOf(vm: string, task: string | null): string {
       if (task === 'rebooting_hard' || task === 'reboot_pending_hard' || task === 'reboot_started_hard') return 'HARD_REBOOT';
       if (task === 'rebuilding' || task === 'rebuild_block_device_mapping' || task === 'rebuild_spawning') return 'REBUILD';
       if (task === 'updating_password') return 'PASSWORD';
+      if (task === 'migrating') return 'MIGRATING';
+      if (task !== null && RESIZE_TASKS.includes(task)) return 'RESIZE';
       return 'ACTIVE';
     case 'stopped':
-      return task === 'rebuilding' ? 'REBUILD' : 'SHUTOFF';
+      if (task !== null && RESIZE_TASKS.includes(task)) return 'RESIZE';
+      return task === 'rebuilding' || task === 'rebuild_block_device_mapping' || task === 'rebuild_spawning'
+        ? 'REBUILD'
+        : 'SHUTOFF';
+    case 'resized':
+      return task === 'resize_reverting' ? 'REVERT_RESIZE' : 'VERIFY_RESIZE';
     case 'paused':
-      return 'PAUSED';
+      return task === 'migrating' ? 'MIGRATING' : 'PAUSED';
     case 'suspended':
       return 'SUSPENDED';
     case 'rescued':
@@ -65,6 +74,14 @@ export function vmStatesOf(status: string): { vm: string[]; task?: Array<string 
       return { vm: ['active'], task: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'] };
     case 'REBUILD':
       return { vm: ['active', 'stopped', 'error'], task: ['rebuilding'] };
+    case 'MIGRATING':
+      return { vm: ['active', 'paused'], task: ['migrating'] };
+    case 'RESIZE':
+      return { vm: ['active', 'stopped'], task: RESIZE_TASKS };
+    case 'VERIFY_RESIZE':
+      return { vm: ['resized'], task: [null] };
+    case 'REVERT_RESIZE':
+      return { vm: ['resized'], task: ['resize_reverting'] };
     case 'SHUTOFF':
       return { vm: ['stopped'] };
     case 'PAUSED':

@@ -327,6 +327,28 @@ export class ServersRepo {
       .run(instanceId, v.volume_id, v.device_name, v.boot_index, v.delete_on_termination ? 1 : 0, v.attachment_id, now);
   }
 
+  /** Every volume mapping of the instance with its guest device (moves re-attach them all). */
+  volumeMappings(
+    instanceId: string,
+  ): Array<{ volume_id: string; device_name: string | null; boot_index: number | null; attachment_id: string | null }> {
+    return this.db
+      .prepare(
+        'SELECT volume_id, device_name, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
+      )
+      .all(instanceId) as Array<{
+      volume_id: string;
+      device_name: string | null;
+      boot_index: number | null;
+      attachment_id: string | null;
+    }>;
+  }
+
+  setAttachment(instanceId: string, volumeId: string, attachmentId: string | null): void {
+    this.db
+      .prepare('UPDATE block_device_mappings SET attachment_id = ? WHERE instance_id = ? AND volume_id = ?')
+      .run(attachmentId, instanceId, volumeId);
+  }
+
   removeVolumes(instanceId: string): void {
     this.db.prepare('DELETE FROM block_device_mappings WHERE instance_id = ?').run(instanceId);
   }

@@ -95,11 +95,17 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
     if (p.device_owner === 'network:floatingip') return '';
     return p.binding_host_id;
   };
+  // A port being live-migrated is also wired on its destination (binding:profile migrating_to).
+  const migratingTo = (p: DesiredPort): string => {
+    const m = p.binding_profile?.migrating_to;
+    return typeof m === 'string' && !SERVICE_OWNERS.has(p.device_owner) ? m : '';
+  };
   const netsOnHost = new Map<string, Set<string>>();
   for (const p of snap.ports) {
-    const h = hostOfPort(p);
-    if (!h || !nets.has(p.network_id)) continue;
-    netsOnHost.set(h, (netsOnHost.get(h) ?? new Set()).add(p.network_id));
+    for (const h of [hostOfPort(p), migratingTo(p)]) {
+      if (!h || !nets.has(p.network_id)) continue;
+      netsOnHost.set(h, (netsOnHost.get(h) ?? new Set()).add(p.network_id));
+    }
   }
   const tunnelIp = new Map(agentHosts.filter((h) => IPV4.test(h.tunnel_ip)).map((h) => [h.name, h.tunnel_ip]));
 
@@ -134,7 +140,10 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
     }
 
     const vmPorts = snap.ports.filter(
-      (p) => p.binding_host_id === host.name && !SERVICE_OWNERS.has(p.device_owner) && nets.has(p.network_id),
+      (p) =>
+        (p.binding_host_id === host.name || migratingTo(p) === host.name) &&
+        !SERVICE_OWNERS.has(p.device_owner) &&
+        nets.has(p.network_id),
     );
     const ports: PortSpec[] = vmPorts.map((p) => ({
       port_id: p.id,

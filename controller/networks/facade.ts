@@ -139,6 +139,35 @@ export function createNetworkFacade(
       return info(portsRepo.get(s.db, portId) ?? next);
     },
 
+    async setPortsMigrating(serverId, host) {
+      // binding:profile.migrating_to (what Nova sets during a live migration): the port is
+      // wired on the destination too, so it forwards the moment the guest runs there.
+      const ports = portsRepo.where(s.db, { device_id: serverId }).filter((p) => p.device_owner.startsWith('compute:'));
+      s.db
+        .transaction(() => {
+          for (const p of ports) {
+            const profile = { ...p.binding_profile };
+            if (host) profile.migrating_to = host;
+            else delete profile.migrating_to;
+            portsRepo.update(s.db, { ...p, binding_profile: profile, updated_at: ts() });
+          }
+        })
+        .immediate();
+      const ops = o.syncer.push();
+      const op = host ? ops.get(host) : undefined;
+      if (op && o.dispatcher && o.bindWaitMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          o.dispatcher.wait(op).catch(() => undefined),
+          new Promise((r) => {
+            timer = setTimeout(r, o.bindWaitMs);
+            timer.unref?.();
+          }),
+        ]);
+        if (timer) clearTimeout(timer);
+      }
+    },
+
     async releaseServerPorts(serverId) {
       s.db
         .transaction(() => {

@@ -76,6 +76,51 @@ export function reserve(
   return row;
 }
 
+/**
+ * A second attachment for a server the volume is already attached to, on the host the
+ * server moves to (Cinder lets Nova create one for a migration's destination): the
+ * volume keeps its status; the row is `reserved` until connected and completed.
+ */
+export function reserveForMove(ctx: VolumeCtx, v: VolumeRow, o: { instance: string; host: string }): AttachmentRow {
+  const mine = ctx.repo.attachmentsOf(v.id).filter((a) => a.instance_uuid === o.instance);
+  if (!mine.length)
+    throw new BadRequest(`Invalid volume: volume ${v.id} is not attached to instance ${o.instance}.`, 'InvalidVolume');
+  if (!v.host_id) throw new BadRequest(`Invalid volume: Volume ${v.id} has no host.`, 'InvalidVolume');
+  const id = newUuid();
+  return ctx.repo.insertAttachment({
+    id,
+    volume_id: v.id,
+    instance_uuid: o.instance,
+    attached_host: o.host,
+    connector: null,
+    chap_username: `hs-${id}`,
+    chap_password: randomBytes(16).toString('hex'),
+    mountpoint: mine[0]!.mountpoint,
+    attach_mode: mine[0]!.attach_mode,
+    attach_status: 'reserved',
+    attached_at: null,
+  });
+}
+
+/** Undo of a move's attachment that never completed: revoke it, drop the row, the volume keeps its other attachments. */
+export async function rollbackMove(ctx: VolumeCtx, a: AttachmentRow): Promise<void> {
+  const cur = ctx.repo.getAttachment(a.id);
+  if (!cur) return;
+  const c = connectorOf(cur);
+  const v = ctx.repo.getVolume(cur.volume_id);
+  if (c && v?.host_id && ctx.layer)
+    ctx.layer.dispatcher.enqueue({
+      hostId: v.host_id,
+      route: TerminateConnection,
+      body: { id: v.id, connector: c, auth: credentialsOf(cur) },
+      resource: { type: 'volume', id: v.id },
+    });
+  ctx.db.transaction(() => {
+    ctx.repo.deleteAttachment(a.id);
+    settleStatus(ctx, cur.volume_id);
+  })();
+}
+
 function agentMessage(e: unknown): string {
   if (e instanceof AgentError) return `${e.agentCode}: ${e.message}`;
   return (e as Error).message;

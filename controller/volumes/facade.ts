@@ -2,7 +2,15 @@ import { HostsRepo } from '../agents/hosts.repo.js';
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import type { VolumeFacade, VolumeInfo } from '../facades.js';
-import { complete, connectorFromApi, removeAttachment, reserveAndConnect } from './attachments.service.js';
+import {
+  complete,
+  connect,
+  connectorFromApi,
+  removeAttachment,
+  reserveAndConnect,
+  reserveForMove,
+  rollbackMove,
+} from './attachments.service.js';
 import type { VolumeCtx } from './context.js';
 import { hostAddress } from './hosts.service.js';
 import type { VolumeRow } from './volumes.repo.js';
@@ -66,6 +74,22 @@ export function createVolumeFacade(ctx: VolumeCtx): VolumeFacade {
       const { attachment, connection } = await reserveAndConnect(ctx, v, { instance: req.serverId, host: req.host, connector });
       if (req.device) ctx.repo.updateAttachment(attachment.id, { mountpoint: req.device });
       return { attachmentId: attachment.id, connection };
+    },
+
+    async attachForMove(volumeId, req) {
+      const v = ctx.repo.getVolume(volumeId);
+      if (!v) throw new NotFound(`Volume ${volumeId} could not be found.`, 'VolumeNotFound');
+      if (!/^(iqn|eui|naa)\./.test(req.initiator)) throw new BadRequest(`bad initiator ${req.initiator}`);
+      const connector = connectorFromApi({ initiator: req.initiator, ip: hostAddress(ctx, req.host) ?? null });
+      const a = reserveForMove(ctx, v, { instance: req.serverId, host: req.host });
+      try {
+        const connection = await connect(ctx, a, connector);
+        if (req.device) ctx.repo.updateAttachment(a.id, { mountpoint: req.device });
+        return { attachmentId: a.id, connection };
+      } catch (e) {
+        await rollbackMove(ctx, a);
+        throw e;
+      }
     },
 
     attachComplete(attachmentId, device) {

@@ -148,6 +148,16 @@ export const ControllerConfigSchema = Type.Object(
       quota_metadata_items: Int(128, -1),
       quota_server_groups: Int(10, -1),
       quota_server_group_members: Int(10, -1),
+      allow_resize_to_same_host: Type.Boolean({
+        default: false,
+        description: "Nova's allow_resize_to_same_host: a resize may stay on the server's host",
+      }),
+      live_migration_downtime_ms: Int(
+        500,
+        1,
+        'the longest pause QEMU aims for when a live migration switches over (libvirt: 300 ms; TCG guests rarely make it)',
+      ),
+      live_migration_timeout_s: Int(1800, 10, 'a live migration still running after this is aborted (the guest stays)'),
     }),
     network: Section({
       vni_min: Int(1000, 1),
