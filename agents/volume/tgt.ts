@@ -156,6 +156,7 @@ export class TgtTarget implements IscsiTarget {
     return this.serial(async () => {
       try {
         const { show, t } = await this.findTarget(volumeId);
+        if (t && t.accounts.includes(auth.username)) await this.unbindAccount(t.tid, t.accounts, auth.username);
         if (show.accounts.includes(auth.username))
           await this.tgt.deleteAccount(auth.username).catch((e) => {
             if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e;
@@ -174,6 +175,26 @@ export class TgtTarget implements IscsiTarget {
         this.wrap(e, `disconnect volume ${volumeId}`);
       }
     });
+  }
+
+  /**
+   * Unbinds one CHAP account from a target. tgtd 1.0.85 segfaults (`tgtadm --op show
+   * --mode target`, or the delete that follows) once the first of several accounts bound
+   * to a target is unbound or deleted — as when a live-migrated volume's source
+   * attachment goes while the destination's is bound after it. So the accounts are
+   * unbound from the last one back (each is then the tail of tgtd's list) and the others
+   * bound again in their order. Sessions already logged in are not affected by either.
+   */
+  private async unbindAccount(tid: number, bound: string[], user: string): Promise<void> {
+    const drop = async (u: string) =>
+      this.tgt.unbindAccount(tid, u).catch((e) => {
+        if (!(e instanceof TgtError && e.code === 'AccountNotFound')) throw e;
+      });
+    if (bound.at(-1) === user) return drop(user);
+    const i = bound.indexOf(user);
+    const after = bound.slice(i);
+    for (const u of [...after].reverse()) await drop(u);
+    for (const u of after.slice(1)) await this.tgt.bindAccount(tid, u);
   }
 
   async list(): Promise<TargetExport[]> {
