@@ -16,6 +16,8 @@ import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
 import { getVncConsoleAction } from './remote-consoles.js';
 import { liveMigrateAction } from './live-migration.service.js';
+import { confirmResizeAction, resizeAction, revertResizeAction } from './resize.service.js';
+import { evacuateAction } from './evacuate.service.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from '../http/validate.js';
 
@@ -221,6 +223,15 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
     }
     case 'os-migrateLive':
       return liveMigrateAction(ctx, env, i, arg);
+    case 'migrate':
+    case 'resize':
+      return resizeAction(ctx, env, i, arg, name);
+    case 'confirmResize':
+      return confirmResizeAction(ctx, env, i);
+    case 'revertResize':
+      return revertResizeAction(ctx, env, i);
+    case 'evacuate':
+      return evacuateAction(ctx, env, i, arg);
     case 'os-getVNCConsole':
       // Nova serves the action from 2.1 to 2.5; from 2.6 it is POST /remote-consoles.
       if (env.version && mvAtLeast(env.version, '2.6')) throw new NotFound('The resource could not be found.');
