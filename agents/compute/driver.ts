@@ -149,6 +149,8 @@ export interface HypervisorDriver {
   /** Close connections (agent shutdown). Idempotent. */
   close(): Promise<void>;
 
+  /** A non-maskable interrupt to a running guest. Not idempotent. Absent: InstanceNotFound; not running: InvalidState. Optional. */
+  injectNmi?(uuid: string): Promise<void>;
   /** Moving instances between hosts (live migration, cold migration, resize); absent: not supported. */
   readonly migration?: MigrationOps;
 }

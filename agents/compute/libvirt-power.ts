@@ -45,8 +45,11 @@ export async function shutdownDomain(dom: Domain, timeoutSec: number): Promise<b
   if (s !== VIR.PAUSED && timeoutSec > 0) {
     const end = Date.now() + timeoutSec * 1000;
     while (Date.now() < end) {
-      await dom.shutdown().catch((e: unknown) => {
-        if (!isInvalidOperation(e)) throw e;
+      await dom.shutdown().catch(async (e: unknown) => {
+        // The guest may finish powering off while libvirt still talks to QEMU's monitor
+        // ('Unable to read from monitor: Connection reset by peer'): off is off.
+        if (isInvalidOperation(e) || isOff(await virState(dom).catch(() => VIR.SHUTOFF))) return;
+        throw e;
       });
       if (await waitState(dom, isOff, Math.min(ACPI_RETRY_MS, end - Date.now()))) return false;
     }

@@ -420,6 +420,16 @@ export class LibvirtDriver implements HypervisorDriver {
   plugVif = (uuid: string, vif: VifSpec) => this.serial(uuid, () => dev.plugVif(this.c, uuid, vif));
   unplugVif = (uuid: string, portId: string) => this.serial(uuid, () => dev.unplugVif(this.c, uuid, portId));
 
+  injectNmi = (uuid: string) =>
+    this.serial(uuid, async () => {
+      const dom = await mustLookup(this.c, uuid);
+      const s = (await dom.getInfo()).state as number;
+      if (s !== VIR.RUNNING && s !== VIR.PAUSED && s !== VIR.BLOCKED) throw new InvalidState(`Instance ${uuid} is not running.`);
+      await this.c.virsh.injectNmi(uuid).catch((e) => {
+        throw stepFailed('HypervisorError', 'inject an NMI', e);
+      });
+    });
+
   async consoleLog(uuid: string, maxBytes: number): Promise<{ output: string; truncated: boolean }> {
     const dom = await mustLookup(this.c, uuid);
     const facts = await factsOf(dom);

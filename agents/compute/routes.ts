@@ -43,6 +43,13 @@ export function registerComputeRoutes(agent: AgentApp, d: HypervisorDriver, o: {
     });
     return { image_id: b.image_id, disk_format: b.disk_format, size: r.size, checksum: r.checksum, paused_ms: r.pausedMs };
   });
+  if (d.injectNmi) {
+    const nmi = d.injectNmi.bind(d);
+    agent.route(C.TriggerCrashDump, async (b) => {
+      await nmi(b.uuid);
+      return { uuid: b.uuid };
+    });
+  }
   agent.route(C.AttachVolume, async (b) => ({ device: await d.attachVolume(b.uuid, b.connection, b.device ?? null) }));
   agent.route(C.DetachVolume, async (b) => ({ volume_id: b.volume_id, existed: await d.detachVolume(b.uuid, b.volume_id) }));
   agent.route(C.PlugVif, async (b) => ({ port_id: b.vif.port_id, tap: await d.plugVif(b.uuid, b.vif) }));

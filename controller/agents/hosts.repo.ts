@@ -150,6 +150,11 @@ export class HostsRepo {
       .run(enabled ? 1 : 0, enabled ? null : reason, now, id);
   }
 
+  /** os-services force-down (compute 2.11): the host counts as down for compute until unset. */
+  setForcedDown(id: string, forced: boolean, now: string): void {
+    this.db.prepare('UPDATE hosts SET forced_down = ?, updated_at = ? WHERE id = ?').run(forced ? 1 : 0, now, id);
+  }
+
   /** How many hosts per state and enabled flag (combinations with none are absent). */
   countByState(): Array<{ state: string; enabled: number; n: number }> {
     return this.db.prepare('SELECT state, enabled, COUNT(*) AS n FROM hosts GROUP BY state, enabled').all() as Array<{

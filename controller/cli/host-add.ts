@@ -1,3 +1,4 @@
+import { CertificateAuthority } from '../pki/ca.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +131,7 @@ export async function hostAdd(target: string, values: Values, argv: readonly str
       {
         remote,
         registry: new HostRegistry(ctx.db, ctx.config),
+        ca: await CertificateAuthority.ensure(join(ctx.config.data_dir, 'pki'), makeRunner()),
         run: makeRunner(),
         releaseDir: join(ctx.config.data_dir, 'releases'),
         progress: say,

@@ -26,7 +26,7 @@ describe('microversion headers', () => {
     expect(bad.body.computeFault.message).toContain('Version 2.90 is not supported by the API');
     expect((await c.req('GET', `${V}/flavors`, c.admin, undefined, { 'X-OpenStack-Nova-API-Version': 'x' })).status).toBe(400);
     const doc = await c.req('GET', '/compute/v2.1');
-    expect(doc.body.version).toMatchObject({ id: 'v2.1', version: '2.6', min_version: '2.1' });
+    expect(doc.body.version).toMatchObject({ id: 'v2.1', version: '2.30', min_version: '2.1' });
     expect((await c.req('GET', `${V}/flavors`)).status).toBe(401);
   });
 });
@@ -368,11 +368,11 @@ describe('microversions 2.2 to 2.5', () => {
     expect(mine['OS-EXT-SRV-ATTR:host']).toBeUndefined();
     expect(mine['OS-EXT-SRV-ATTR:user_data']).toBeUndefined();
     const doc = await c.req('GET', '/compute/v2.1/');
-    expect(doc.body.version.version).toBe('2.6');
+    expect(doc.body.version.version).toBe('2.30');
     expect(
       (await c.req('GET', `${V}/servers?ip6=fd00::1`, m.token, undefined, { 'X-OpenStack-Nova-API-Version': '2.5' })).body
         .servers,
     ).toEqual([]);
-    expect((await c.req('GET', `${V}/servers`, m.token, undefined, { 'X-OpenStack-Nova-API-Version': '2.7' })).status).toBe(406);
+    expect((await c.req('GET', `${V}/servers`, m.token, undefined, { 'X-OpenStack-Nova-API-Version': '2.31' })).status).toBe(406);
   });
 });

@@ -14,7 +14,8 @@ import {
   releaseDestination,
   type MovedVolume,
 } from './move-common.js';
-import { instanceSpec, messageOf } from './server-build.service.js';
+import { instanceSpec } from './server-build.service.js';
+import { messageOf } from './host-gateway.js';
 import type { ActionEnv, ActionResult } from './server-actions.service.js';
 import type { Instance } from './servers.repo.js';
 import { mvAtLeast } from './versions.js';

@@ -13,6 +13,7 @@ import {
   Snapshot,
   Spawn,
   Suspend,
+  TriggerCrashDump,
   Unpause,
   type InstanceSpec,
   type InstanceState,
@@ -103,6 +104,8 @@ export interface ComputeHostGateway {
   ): Promise<string>;
   /** Unplugs a volume; succeeds when it is not attached. */
   detachVolume(host: HostRef, uuid: string, volumeId: string, requestId?: string): Promise<void>;
+  /** trigger_crash_dump: an NMI to the guest. Optional. */
+  crashDump?(host: HostRef, uuid: string): Promise<void>;
   /** Where the instance's VNC display listens (InvalidState when it is not running). Read-only. Optional: gateways without it skip the check. */
   vncConsole?(host: HostRef, uuid: string): Promise<{ host: string; port: number }>;
 }
@@ -197,6 +200,9 @@ export function dispatcherGateway(layer: AgentLayer, o: { giveUpAfter?: number; 
     },
     async snapshot(host, uuid, req, requestId) {
       await wrap(durable({ hostId: host.id, route: Snapshot, body: { uuid, ...req }, resource: res(uuid, host), requestId }));
+    },
+    async crashDump(host, uuid) {
+      await wrap(agents.forHost(host.id).call(TriggerCrashDump, { uuid }));
     },
     async vncConsole(host, uuid) {
       return wrap(agents.forHost(host.id).call(VncConsole, { uuid }));

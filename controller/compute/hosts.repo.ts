@@ -19,6 +19,8 @@ export interface ComputeHostRow {
   capabilities: string;
   last_heartbeat_at: string | null;
   updated_at: string;
+  /** 2.11: an operator marked the compute service down. */
+  forced_down: number;
 }
 
 /**

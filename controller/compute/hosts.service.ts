@@ -43,7 +43,7 @@ export function hypervisorView(ctx: ComputeCtx, h: HostRow, detail: boolean, v: 
   const doc: Record<string, unknown> = {
     id: mvAtLeast(v, '2.53') ? h.id : h.num,
     hypervisor_hostname: h.name,
-    state: h.state === 'up' ? 'up' : 'down',
+    state: h.state === 'up' && !h.forced_down ? 'up' : 'down',
     status: h.enabled ? 'enabled' : 'disabled',
   };
   if (!detail) return doc;
@@ -68,7 +68,8 @@ export function hypervisorView(ctx: ComputeCtx, h: HostRow, detail: boolean, v: 
       current_workload: 0,
       running_vms: used.instances,
       disk_available_least: cap.disk_gb - used.disk_gb,
-      cpu_info: '{}',
+      // a JSON object from 2.28, its text before (Nova's libvirt driver reports arch, model, topology…)
+      cpu_info: mvAtLeast(v, '2.28') ? cpuInfoOf(h) : JSON.stringify(cpuInfoOf(h)),
     });
   }
   return doc;
@@ -122,10 +123,10 @@ export function serviceView(ctx: ComputeCtx, h: HostRow, v: Microversion): Recor
     host: h.name,
     zone: zoneOf(ctx, h),
     status: h.enabled ? 'enabled' : 'disabled',
-    state: h.state === 'up' ? 'up' : 'down',
+    state: h.state === 'up' && !h.forced_down ? 'up' : 'down',
     updated_at: usgTime(h.last_heartbeat_at ?? h.updated_at),
     disabled_reason: h.disabled_reason,
-    ...(mvAtLeast(v, '2.11') ? { forced_down: false } : {}),
+    ...(mvAtLeast(v, '2.11') ? { forced_down: h.forced_down === 1 } : {}),
   };
 }
 
@@ -154,6 +155,17 @@ export function updateService(
   const b = validate(ServiceUpdate, body ?? {});
   let h: HostRow | undefined;
   let enable: boolean;
+  if (action === 'force-down') {
+    // 2.11: PUT /os-services/force-down {host, binary, forced_down}
+    if (!mvAtLeast(v, '2.11') || mvAtLeast(v, '2.53')) throw new NotFound('The resource could not be found.');
+    if (!b.host || !b.binary || b.forced_down === undefined) throw new BadRequest('Missing host, binary or forced_down.');
+    if (b.binary !== 'nova-compute') throw new NotFound(`Service ${b.binary} on host ${b.host} could not be found.`);
+    const fh = computeHosts(ctx).find((x) => x.name === b.host);
+    if (!fh) throw new NotFound(`Host ${b.host} could not be found.`, 'HostNotFound');
+    new HostsRepo(ctx.db).setForcedDown(fh.id, b.forced_down, ctx.now().toISOString());
+    ctx.scheduler.cache.invalidate();
+    return { host: fh.name, binary: 'nova-compute', forced_down: b.forced_down };
+  }
   let reason: string | null = null;
   if (action === 'enable' || action === 'disable' || action === 'disable-log-reason') {
     if (!b.host || !b.binary) throw new BadRequest('Missing host or binary.');
@@ -208,4 +220,16 @@ export function availabilityZones(ctx: ComputeCtx, auth: AuthContext, detail: bo
         )
       : null,
   }));
+}
+
+/** What the host reports of its CPU, in the shape of Nova's libvirt cpu_info. */
+function cpuInfoOf(h: HostRow): Record<string, unknown> {
+  let c: { roles?: { compute?: { cpu_arch?: string } } } = {};
+  try {
+    c = JSON.parse(h.capabilities || '{}');
+  } catch {
+    /* none */
+  }
+  const arch = c.roles?.compute?.cpu_arch;
+  return arch ? { arch, topology: { cells: 1, sockets: 1, cores: h.vcpus, threads: 1 } } : {};
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFound } from '../../shared/errors/index.js';
 import { ctxOf } from '../http/auth.js';
 import { computeBase, must, novaTime, type ComputeCtx } from './context.js';
@@ -155,15 +155,24 @@ export function miscRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
   });
 
   // Instance actions (events for admins, as in Nova).
+  // From 2.21 the actions of a deleted server stay readable.
+  const actionsServer = (req: FastifyRequest<{ Params: { id: string } }>) => {
+    const auth = ctxOf(req);
+    if (!mvAtLeast(req.computeVersion, '2.21')) return visibleServer(ctx, auth, req.params.id);
+    const i = ctx.servers.get(req.params.id, true);
+    if (!i || (i.project_id !== auth.projectId && !ctx.policy.allowed('os_compute_api:servers:detail:get_all_tenants', auth)))
+      return visibleServer(ctx, auth, req.params.id);
+    return i;
+  };
   app.get<{ Params: P }>('/servers/:id/os-instance-actions', async (req) => {
     const auth = ctxOf(req);
-    const i = visibleServer(ctx, auth, req.params.id);
+    const i = actionsServer(req);
     must(ctx, 'os_compute_api:os-instance-actions:list', auth, { project_id: i.project_id });
     return { instanceActions: ctx.actions.list(i.id).map((a) => actionView(a)) };
   });
   app.get<{ Params: { id: string; rid: string } }>('/servers/:id/os-instance-actions/:rid', async (req) => {
     const auth = ctxOf(req);
-    const i = visibleServer(ctx, auth, req.params.id);
+    const i = actionsServer(req);
     must(ctx, 'os_compute_api:os-instance-actions:show', auth, { project_id: i.project_id });
     const a = ctx.actions.byRequest(i.id, req.params.rid);
     if (!a) throw new NotFound(`Action for request_id ${req.params.rid} on instance ${i.id} not found`);

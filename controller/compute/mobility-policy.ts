@@ -1,4 +1,5 @@
 import type { Policy } from '../http/auth.js';
+import { SERVER_TAG_RULES } from './server-tags.routes.js';
 
 const ADMIN = 'rule:admin_required';
 const MEMBER = 'rule:admin_required or (role:member and project_id:%(project_id)s)';
@@ -23,6 +24,10 @@ export const MOBILITY_RULES: Record<string, string> = {
   'os_compute_api:servers:resize': MEMBER,
   'os_compute_api:servers:confirm_resize': MEMBER,
   'os_compute_api:servers:revert_resize': MEMBER,
+  // the other steps to 2.30 (versions.ts)
+  'os_compute_api:servers:trigger_crash_dump': MEMBER,
+  'os_compute_api:servers:show:host_status': ADMIN,
+  ...SERVER_TAG_RULES,
 };
 
 export function registerMobilityPolicy(policy: Policy): void {

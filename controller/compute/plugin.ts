@@ -17,6 +17,7 @@ import { consoleTokensOf } from '../console/plugin.js';
 import { registerRemoteConsolePolicy, remoteConsoleRoutes } from './remote-consoles.js';
 import { installMicroversions, registerComputeVersions } from './versions.js';
 import { migrationRoutes } from './migrations.routes.js';
+import { serverTagRoutes } from './server-tags.routes.js';
 import { registerMobilityPolicy } from './mobility-policy.js';
 
 /**
@@ -63,6 +64,7 @@ export function computePlugin(deps: ServiceDeps): FastifyPluginAsync {
         volumeAttachmentRoutes(api, ctx);
         remoteConsoleRoutes(api, ctx, ctx.consoles!);
         migrationRoutes(api, ctx);
+        serverTagRoutes(api, ctx);
       },
       { prefix: '/v2.1' },
     );

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { BadRequest, Conflict, NotFound, ServiceUnavailable } from '../../shared/errors/index.js';
+import { BadRequest, Conflict, NotFound, NotImplemented, ServiceUnavailable } from '../../shared/errors/index.js';
 import type { ConsoleTokens } from '../console/tokens.js';
 import type { AuthContext, Policy } from '../http/auth.js';
 import { ctxOf } from '../http/auth.js';
@@ -39,6 +39,16 @@ export const RemoteConsoleBody = Type.Object(
   {
     remote_console: Type.Object(
       { protocol: lit(Protocols), type: lit(Types) },
+      { additionalProperties: false, required: ['protocol', 'type'] },
+    ),
+  },
+  { additionalProperties: false },
+);
+// 2.8 adds the mks protocol and its webmks type (VMware's console).
+export const RemoteConsoleBodyV28 = Type.Object(
+  {
+    remote_console: Type.Object(
+      { protocol: lit([...Protocols, 'mks'] as const), type: lit([...Types, 'webmks'] as const) },
       { additionalProperties: false, required: ['protocol', 'type'] },
     ),
   },
@@ -138,7 +148,9 @@ export function remoteConsoleRoutes(app: FastifyInstance, ctx: ComputeCtx, token
     // Nova: the method does not exist below 2.6 (VersionNotFoundForAPIMethod → 404).
     if (!mvAtLeast(req.computeVersion, '2.6')) throw new NotFound('The resource could not be found.');
     const auth = ctxOf(req);
-    const b = validate(RemoteConsoleBody, req.body);
+    const b = validate(mvAtLeast(req.computeVersion, '2.8') ? RemoteConsoleBodyV28 : RemoteConsoleBody, req.body);
+    // Nova on libvirt: get_mks_console is NotImplementedError → 501.
+    if (b.remote_console.protocol === 'mks') throw new NotImplemented('The requested functionality is not supported.');
     const c = await createConsole(ctx, tokens, auth, req.params.id, b.remote_console, publicBase(req, ctx));
     return { remote_console: { protocol: c.protocol, type: c.type, url: c.url } };
   });

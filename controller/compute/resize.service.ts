@@ -18,12 +18,13 @@ import {
   transferToken,
   type MovedVolume,
 } from './move-common.js';
-import { projectQuotas } from './quotas.js';
-import { instanceSpec, messageOf } from './server-build.service.js';
+import { projectQuotas } from './quotas.service.js';
+import { instanceSpec } from './server-build.service.js';
+import { messageOf } from './host-gateway.js';
 import type { ActionEnv, ActionResult } from './server-actions.service.js';
 import type { FlavorSnapshot, Instance } from './servers.repo.js';
 import { checkNotLocked } from './servers.service.js';
-import { validate } from './validate.js';
+import { validate } from '../http/validate.js';
 import { Type } from 'typebox';
 
 /**
@@ -191,8 +192,9 @@ async function runResize(
     ctx.servers.update(i.id, { task_state: 'resize_migrating' }, now());
     ctx.migrations.update(m.id, { status: 'migrating' });
     await step('compute_resize_instance', source, async () => {
-      if (wasRunning) await ctx.gateway.power(source, i.id, 'stop');
+      // Whatever happens from here, a failure starts the source again if it was running.
       stopped = wasRunning;
+      if (wasRunning) await ctx.gateway.power(source, i.id, 'stop');
     });
     const d = dest;
     await step('compute_prep_resize', d, async () => {
@@ -279,8 +281,16 @@ async function runResize(
       for (const p of ctx.facades.networks?.portsOfDevice(i.id) ?? [])
         await ctx.facades.networks!.bindPort(p.id, source.name).catch(() => {});
     let power = i.power_state;
-    if (stopped) power = (await ctx.gateway.power(source, i.id, 'start').catch(() => null))?.power_state ?? power;
-    ctx.servers.update(i.id, { task_state: null, power_state: power }, now());
+    if (stopped) power = (await ctx.gateway.power(source, i.id, 'start').catch(() => null))?.power_state ?? 4;
+    ctx.servers.update(
+      i.id,
+      {
+        task_state: null,
+        power_state: power,
+        vm_state: power === 1 ? 'active' : i.vm_state === 'active' ? 'stopped' : i.vm_state,
+      },
+      now(),
+    );
     ctx.servers.addFault(
       i.id,
       500,

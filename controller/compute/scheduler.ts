@@ -180,6 +180,7 @@ interface HostRow {
   disk_gb: number;
   hypervisor_type: string;
   capabilities: string;
+  forced_down?: number;
 }
 
 /**
@@ -224,7 +225,7 @@ export class HostStateCache {
       return {
         id: r.id,
         name: r.name,
-        up: r.state === 'up',
+        up: r.state === 'up' && !r.forced_down,
         enabled: r.enabled === 1,
         roles: safeJson(r.roles) as string[],
         az: typeof c.availability_zone === 'string' && c.availability_zone ? c.availability_zone : 'nova',

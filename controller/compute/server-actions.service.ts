@@ -232,6 +232,34 @@ export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, 
       return revertResizeAction(ctx, env, i);
     case 'evacuate':
       return evacuateAction(ctx, env, i, arg);
+    case 'trigger_crash_dump': {
+      if (!env.version || !mvAtLeast(env.version, '2.17')) throw new BadRequest(`There is no such action: ${name}`);
+      must(ctx, 'os_compute_api:servers:trigger_crash_dump', auth, { project_id: i.project_id });
+      if (arg !== null) throw new BadRequest('Invalid input for field/attribute trigger_crash_dump. Value: not null.');
+      checkNotLocked(ctx, auth, i);
+      if (!['active', 'paused', 'resized', 'rescued', 'error'].includes(i.vm_state)) throw wrongState(i, name, 'vm_state');
+      if (i.task_state !== null) throw wrongState(i, name, 'task_state');
+      const host = hostOf(ctx, i, name);
+      if (!ctx.gateway.crashDump) throw new Conflict('Triggering a crash dump is not available on this cloud.');
+      const action = ctx.actions.start({
+        instanceId: i.id,
+        action: 'trigger_crash_dump',
+        requestId,
+        projectId: i.project_id,
+        userId: auth.userId,
+      });
+      try {
+        await ctx.gateway.crashDump(host, i.id);
+        ctx.actions.event(action, 'compute_trigger_crash_dump', true, undefined, host.name);
+        ctx.actions.finish(action);
+      } catch (e) {
+        ctx.actions.event(action, 'compute_trigger_crash_dump', false, messageOf(e), host.name);
+        ctx.actions.finish(action, 'Error');
+        if ((e as { code?: string }).code === 'InvalidState') throw wrongState(i, name, 'vm_state');
+        throw e;
+      }
+      return { status: 202 };
+    }
     case 'os-getVNCConsole':
       // Nova serves the action from 2.1 to 2.5; from 2.6 it is POST /remote-consoles.
       if (env.version && mvAtLeast(env.version, '2.6')) throw new NotFound('The resource could not be found.');
@@ -421,6 +449,7 @@ async function rebuild(ctx: ComputeCtx, env: ActionEnv, i: Instance, arg: unknow
   const fields: Partial<Instance> = { task_state: 'rebuilding', image_ref: imageId };
   if (a.name) fields.name = a.name;
   if (a.metadata) fields.metadata = a.metadata;
+  if (a.description !== undefined) fields.description = a.description;
   if (!ctx.servers.updateIf(i.id, { vmStates: states, taskState: null }, fields, ctx.now().toISOString()))
     throw wrongState(i, what, 'task_state');
   const action = ctx.actions.start({

@@ -14,7 +14,13 @@ const POLICIES = ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affin
 
 /** The os-server-groups document: `policies` list before 2.64, `policy` + `rules` from it. */
 export function groupView(ctx: ComputeCtx, g: Group, v: Microversion): Record<string, unknown> {
-  const base = { id: g.id, name: g.name, members: ctx.groups.liveMembers(g.id), project_id: g.project_id, user_id: g.user_id };
+  // project_id and user_id from 2.13
+  const base = {
+    id: g.id,
+    name: g.name,
+    members: ctx.groups.liveMembers(g.id),
+    ...(mvAtLeast(v, '2.13') ? { project_id: g.project_id, user_id: g.user_id } : {}),
+  };
   if (mvAtLeast(v, '2.64')) return { ...base, policy: g.policy, rules: JSON.parse(g.rules) };
   return { ...base, policies: [g.policy], metadata: {} };
 }

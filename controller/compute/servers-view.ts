@@ -1,3 +1,4 @@
+import { ServerTagsRepo } from './server-tags.repo.js';
 import { createHash } from 'node:crypto';
 import type { AuthContext } from '../http/auth.js';
 import { can, links, novaTime, usgTime, type ComputeCtx } from './context.js';
@@ -201,6 +202,12 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
       ),
   };
   if (mvAtLeast(o.v, '2.19')) doc.description = i.description;
+  if (mvAtLeast(o.v, '2.26')) doc.tags = new ServerTagsRepo(ctx.db).list(i.id);
+  if (
+    mvAtLeast(o.v, '2.16') &&
+    ctx.policy.allowed('os_compute_api:servers:show:host_status', o.auth, { project_id: i.project_id })
+  )
+    doc.host_status = hostStatusOf(ctx, i);
   if (mvAtLeast(o.v, '2.9')) doc.locked = i.locked;
   if (can(ctx, 'os_compute_api:os-extended-server-attributes', o.auth, { project_id: i.project_id })) {
     doc['OS-EXT-SRV-ATTR:host'] = i.host;
@@ -226,4 +233,17 @@ export function serverView(ctx: ComputeCtx, i: Instance, o: ViewOpts): Record<st
     }
   }
   return doc;
+}
+
+/**
+ * Nova's host_status (2.16): UP, DOWN (missed heartbeats), MAINTENANCE (disabled),
+ * UNKNOWN (no such host any more), '' (no host).
+ */
+export function hostStatusOf(ctx: ComputeCtx, i: Instance): string {
+  if (!i.host_id) return '';
+  const h = ctx.scheduler.cache.all().find((x) => x.id === i.host_id);
+  if (!h) return 'UNKNOWN';
+  if (!h.up) return 'DOWN';
+  if (!h.enabled) return 'MAINTENANCE';
+  return 'UP';
 }

@@ -1,3 +1,4 @@
+import { ServerTagsRepo } from './server-tags.repo.js';
 import { ServerUpdate } from '../../shared/api/compute.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
@@ -87,12 +88,27 @@ export function listServers(
     if (limit < 0) throw new BadRequest('limit must be >= 0');
     limit = Math.min(limit, 1000);
   }
-  let rows = ctx.servers.list({ ...f, limit: q.ip || q.ip6 ? undefined : limit });
+  const tagged = ['tags', 'tags-any', 'not-tags', 'not-tags-any'].some((k) => q[k] !== undefined);
+  let rows = ctx.servers.list({ ...f, limit: q.ip || q.ip6 || tagged ? undefined : limit });
   if (q.ip || q.ip6) {
     const re = nameRegex((q.ip ?? q.ip6)!);
     rows = rows.filter((i) => Object.values(addressesOf(ctx, i.id)).some((l) => l.some((a) => re.test(String(a.addr)))));
-    if (limit !== undefined) rows = rows.slice(0, limit);
   }
+  if (tagged) {
+    // Nova's tag filters (2.26): tags = all of, tags-any = one of, not-tags = not all of, not-tags-any = none of.
+    const tagsOf = new ServerTagsRepo(ctx.db).byInstances(rows.map((i) => i.id));
+    const split = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : null);
+    const [all, any, notAll, notAny] = [split(q.tags), split(q['tags-any']), split(q['not-tags']), split(q['not-tags-any'])];
+    rows = rows.filter((i) => {
+      const t = tagsOf.get(i.id) ?? [];
+      if (all && !all.every((x) => t.includes(x))) return false;
+      if (any && !any.some((x) => t.includes(x))) return false;
+      if (notAll && notAll.every((x) => t.includes(x))) return false;
+      if (notAny && notAny.some((x) => t.includes(x))) return false;
+      return true;
+    });
+  }
+  if ((q.ip || q.ip6 || tagged) && limit !== undefined) rows = rows.slice(0, limit);
   const next = limit !== undefined && limit > 0 && rows.length === limit ? rows[rows.length - 1]!.id : null;
   return { servers: rows, next };
 }

@@ -15,9 +15,36 @@ import { baseUrl } from '../http/base-url.js';
  * - 2.6: POST /servers/{id}/remote-consoles (protocol vnc, type novnc; the proxy is
  *   controller/console); the os-getVNCConsole action answers 404 from here on, as in
  *   Nova (remote-consoles.test).
- * Stops before 2.7 (adding tenant access to a public flavor must be a 409): not checked yet.
+ * - 2.7: adding tenant access to a public flavor is a 409 (it is at every version).
+ * - 2.8: remote-consoles accepts protocol mks / type webmks; on libvirt that is Nova's
+ *   501 'The requested functionality is not supported.'
+ * - 2.9: `locked` in server show, detail and the rebuild answer.
+ * - 2.10: keypairs: an admin may name another user (`user_id`).
+ * - 2.11: PUT /os-services/force-down and `forced_down` in os-services; a forced-down
+ *   host counts as down (scheduler, evacuate) until it is unset.
+ * - 2.12: net_id in os-virtual-interfaces: that proxy API is not served at any version.
+ * - 2.13: server groups show project_id and user_id.
+ * - 2.14: evacuate: no onSharedStorage, no adminPass in the answer.
+ * - 2.15: soft-affinity / soft-anti-affinity server group policies.
+ * - 2.16: `host_status` (UP, DOWN, MAINTENANCE, UNKNOWN) in server show/detail for admins.
+ * - 2.17: the trigger_crash_dump action (an NMI to the guest, virsh inject-nmi).
+ * - 2.18: URLs without a project id: served at every version.
+ * - 2.19: server `description` (create, update, rebuild, views).
+ * - 2.20: volume attach/detach on shelved_offloaded servers: shelve is not served.
+ * - 2.21: os-instance-actions of deleted servers.
+ * - 2.22: POST /servers/{id}/migrations/{mid}/action force_complete (issue 15).
+ * - 2.23: GET /servers/{id}/migrations[/{mid}]; migration_type and links in os-migrations.
+ * - 2.24: DELETE /servers/{id}/migrations/{mid}: abort a live migration.
+ * - 2.25: os-migrateLive block_migration 'auto', no disk_over_commit.
+ * - 2.26: server tags (/servers/{id}/tags, `tags` in views, tags/tags-any/not-tags/not-tags-any filters).
+ * - 2.27: the OpenStack-API-Version header form: accepted at every version.
+ * - 2.28: os-hypervisors cpu_info as a JSON object.
+ * - 2.29: evacuate `force`.
+ * - 2.30: os-migrateLive `force` (and a host the scheduler checks when force is false).
+ * Tests: migrations.test.ts, compute-api tests per step (see the issue 15 commits).
+ * Stops before 2.31 (the serial console's websocket URL change): not checked.
  */
-export const COMPUTE_MAX_MICROVERSION = '2.6';
+export const COMPUTE_MAX_MICROVERSION = '2.30';
 export const COMPUTE_MIN_MICROVERSION = '2.1';
 
 /** A compute microversion, comparable as major*1000+minor. */

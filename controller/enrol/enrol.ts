@@ -7,6 +7,9 @@ import type { HostRegistry } from '../agents/registry.js';
 import { packagesFor } from './packages.js';
 import { ensureRelease, installRoot } from './release.js';
 import type { Remote } from './remote.js';
+import type { CertificateAuthority } from '../pki/ca.js';
+import { certAddresses, installLibvirtTls } from '../pki/install.js';
+import { remoteHostOps } from './remote-host-ops.js';
 
 export interface EnrolPlan {
   /** The address the controller reached the host at (the agent listens there). */
@@ -30,6 +33,8 @@ export interface EnrolPlan {
 
 export interface EnrolDeps {
   remote: Remote;
+  /** The cloud's CA: a compute host gets libvirt's TLS certificate from it (live migration). */
+  ca?: CertificateAuthority;
   registry: HostRegistry;
   run: Runner;
   releaseDir: string;
@@ -190,6 +195,19 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     ];
     await exec(['sh', '-c', 'cat > "$1.new" && mv "$1.new" "$1"', 'sh', toml], { stdin: lines.join('\n') });
     r.add(`remove ${toml}`, () => exec(['rm', '-f', toml]));
+
+    // 4b. libvirt's TLS (live migration): one certificate per host from the cloud's CA.
+    if (plan.roles.includes('compute') && d.ca) {
+      const tls = await installLibvirtTls(
+        d.ca,
+        { name, addresses: certAddresses(plan.address, plan.tunnelIp) },
+        remoteHostOps(d.remote),
+        plan.prefix,
+      );
+      d.progress(
+        `      libvirt TLS: ${tls.issued ? 'certificate issued' : 'certificate kept'}${tls.restarted ? `; ${tls.restarted}` : ''}${plan.prefix === '/' ? (tls.listening ? '; listening on 16514' : '; NOT listening on 16514') : ''}`,
+      );
+    }
 
     // 5. The registry.
     step = STEPS[4];

@@ -421,6 +421,16 @@ export const Unpause = defineRoute({
   timeoutMs: 60_000,
 });
 
+/** Nova's trigger_crash_dump: a non-maskable interrupt to the guest (which may dump and reboot). 409 InvalidState unless running. */
+export const TriggerCrashDump = defineRoute({
+  name: 'compute.trigger_crash_dump',
+  method: 'POST',
+  url: '/v1/compute/instances/:uuid/crash-dump',
+  body: UuidBody,
+  reply: Type.Object({ uuid: Type.String() }),
+  timeoutMs: 30_000,
+});
+
 /** Save memory to disk and stop (libvirt managed save). 409 InvalidState unless running or paused. */
 export const Suspend = defineRoute({
   name: 'compute.suspend',

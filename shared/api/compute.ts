@@ -112,6 +112,8 @@ export const RebuildAction = Type.Object(
     name: Type.Optional(Name),
     metadata: Type.Optional(Metadata),
     adminPass: Type.Optional(Type.String()),
+    /** 2.19 */
+    description: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
   },
   Open,
 );

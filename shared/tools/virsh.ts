@@ -332,6 +332,8 @@ export const virsh = (run: Runner, o: VirshOptions) => {
     },
     /** Aborts the domain's current job (a migration); VirshError{invalidState} when none runs. */
     domjobabort: (dom: string) => exec('domjobabort', ['domjobabort', checkDom(dom)], { timeoutMs: 30_000 }).then(() => {}),
+    /** A non-maskable interrupt to the guest (trigger_crash_dump). */
+    injectNmi: (dom: string) => exec('inject-nmi', ['inject-nmi', checkDom(dom)], { timeoutMs: 30_000 }).then(() => {}),
     /** Pauses the vCPUs (also while a migration runs, unlike the serialised driver calls). */
     suspend: (dom: string) => exec('suspend', ['suspend', checkDom(dom)], { timeoutMs: 30_000 }).then(() => {}),
     /** The most a live migration may pause the guest at the switch-over (ms). */

@@ -19,6 +19,7 @@ import { openDb, type Db } from '../../db/open.js';
 import { settle, type ComputeCtx } from '../context.js';
 import { HostOpError, type ComputeHostGateway, type HostRef, type PowerOp } from '../host-gateway.js';
 import { addHost, type FakeHost } from './fixtures.js';
+import type { MoveGateway } from '../move-gateway.js';
 
 /**
  * A compute host gateway that keeps "domains" in memory. `failSpawn` makes spawns on
@@ -68,7 +69,8 @@ export class FakeGateway implements ComputeHostGateway {
     if (this.held) await new Promise<void>((r) => this.held!.push(r));
     if (this.failSpawn.has(host.name))
       throw new HostOpError('SpawnFailed', `define domain: virsh: error: failed on ${host.name}`);
-    if (this.domains.has(spec.uuid)) throw new HostOpError('InstanceExists', 'exists');
+    // One domain per uuid and host; a copy on another host (a move) is replaced in this map.
+    if (this.domains.get(spec.uuid)?.host === host.name) throw new HostOpError('InstanceExists', 'exists');
     this.domains.set(spec.uuid, { host: host.name, power: PowerState.RUNNING, spec });
     return { state: this.state(spec.uuid), libvirtStartMs: 5 };
   }
@@ -171,7 +173,7 @@ export interface ComputeCloud {
 /** An in-memory controller (identity, images, networks, compute) with a fake compute gateway. */
 export async function computeCloud(
   compute: Partial<ControllerConfig['compute']> = {},
-  o: { realAgents?: boolean } = {},
+  o: { realAgents?: boolean; moves?: (gw: FakeGateway) => MoveGateway } = {},
 ): Promise<ComputeCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-compute-'));
   const config = Value.Default(ControllerConfigSchema, {
@@ -186,7 +188,9 @@ export async function computeCloud(
   const boot = await bootstrap(db, config, { adminPassword: ADMIN_PASSWORD });
   const gw = new FakeGateway();
   // realAgents: the compute service talks to agents through the real dispatcher.
-  const app = await buildApp({ config, db, logger: false, extras: o.realAgents ? {} : { computeGateway: gw } });
+  const extras: Record<string, unknown> = o.realAgents ? {} : { computeGateway: gw };
+  if (o.moves) extras.moveGateway = o.moves(gw);
+  const app = await buildApp({ config, db, logger: false, extras });
   await app.ready();
   const ctx = app.homestack.deps.extras.computeCtx as ComputeCtx;
   const req: ComputeCloud['req'] = async (method, url, token, payload, headers = {}) => {
