@@ -16,7 +16,7 @@ import {
 } from './move-common.js';
 import { instanceSpec } from './server-build.service.js';
 import { messageOf } from './host-gateway.js';
-import type { ActionEnv, ActionResult } from './server-actions.service.js';
+import type { ActionEnv, ActionResult } from './server-action-types.js';
 import type { Instance } from './servers.repo.js';
 import { mvAtLeast } from './versions.js';
 

@@ -18,7 +18,7 @@ import {
   type MovedVolume,
 } from './move-common.js';
 import { messageOf } from './host-gateway.js';
-import type { ActionEnv, ActionResult } from './server-actions.service.js';
+import type { ActionEnv, ActionResult } from './server-action-types.js';
 import type { Instance } from './servers.repo.js';
 import { checkNotLocked } from './servers.service.js';
 import { mvAtLeast } from './versions.js';
@@ -190,13 +190,16 @@ export async function runLiveMigration(
       await ctx.facades.networks?.setPortsMigrating?.(i.id, dest.name);
       vols = await connectVolumesFor(ctx, i, dest);
       ctx.migrations.update(m0.id, { details: { volumes: vols.map(({ connection: _c, ...v }) => v) } });
+      // The config drive (when the server has one: compute.force_config_drive) is copied first:
+      // libvirt cannot copy a read-only disk.
+      const files: Array<'disk.config'> = i.config_drive === 'True' ? ['disk.config'] : [];
       const token = transferToken();
-      await moves.offer(source, i.id, token, ['disk.config'], 600);
+      if (files.length) await moves.offer(source, i.id, token, files, 600);
       return moves.prepareIncoming(dest, {
         uuid: i.id,
         mode: 'live',
         ...(i.image_ref ? { image: imageSourceOf(ctx, i, o.publicUrl), root_virtual_size: i.flavor.disk * GiB } : {}),
-        fetch: { base_url: moves.agentUrl(source), token, files: ['disk.config'] },
+        ...(files.length ? { fetch: { base_url: moves.agentUrl(source), token, files } } : {}),
         volumes: vols.map((v) => ({ volume_id: v.volume_id, connection: v.connection })),
       });
     });

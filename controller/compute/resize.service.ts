@@ -21,7 +21,7 @@ import {
 import { projectQuotas } from './quotas.service.js';
 import { instanceSpec } from './server-build.service.js';
 import { messageOf } from './host-gateway.js';
-import type { ActionEnv, ActionResult } from './server-actions.service.js';
+import type { ActionEnv, ActionResult } from './server-action-types.js';
 import type { FlavorSnapshot, Instance } from './servers.repo.js';
 import { checkNotLocked } from './servers.service.js';
 import { validate } from '../http/validate.js';

@@ -16,6 +16,7 @@ import type { Instance } from './servers.repo.js';
 import { checkNotLocked, visibleServer } from './servers.service.js';
 import { getVncConsoleAction } from './remote-consoles.js';
 import { liveMigrateAction } from './live-migration.service.js';
+import type { ActionEnv, ActionResult } from './server-action-types.js';
 import { confirmResizeAction, resizeAction, revertResizeAction } from './resize.service.js';
 import { evacuateAction } from './evacuate.service.js';
 import { mvAtLeast, type Microversion } from './versions.js';
@@ -140,22 +141,7 @@ function runPower(
   });
 }
 
-export interface ActionResult {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Answer with the server document (rebuild). */
-  showServer?: boolean;
-}
-
-export interface ActionEnv {
-  auth: AuthContext;
-  requestId: string;
-  publicUrl: string;
-  imageApiVersionAtLeast245: boolean;
-  /** The request's microversion (absent: 2.1). */
-  version?: Microversion;
-}
+export type { ActionEnv, ActionResult } from './server-action-types.js';
 
 /** POST /servers/{id}/action: one key names the action. */
 export async function serverAction(ctx: ComputeCtx, env: ActionEnv, id: string, body: unknown): Promise<ActionResult> {
