@@ -312,9 +312,22 @@ async function hostDown(mh: MultiHost, name: string): Promise<number> {
   return 0;
 }
 
-/** The host's power comes back: libvirtd (with --listen) and the agent start again. */
+/**
+ * The host's power comes back: libvirtd (with --listen) and the agent start again.
+ * The host is entered through its ovsdb-server (it lives through the power loss), not its
+ * mount-namespace file: run from `ip netns exec` (the acceptance script's
+ * ACC_HOST_UP_CMD runs in the controller's namespace) that file is in a mount namespace
+ * of its own, where setns refuses it (EINVAL).
+ */
 async function hostUp(mh: MultiHost, name: string): Promise<number> {
-  const h = hostByName(mh, name);
+  const byName = hostByName(mh, name);
+  const ovsdb = pidOf(join(byName.dir, 'run', 'ovsdb-server.pid'));
+  if (!ovsdb) throw new Error(`host ${name}: no ovsdb-server pid file (is the run up?)`);
+  const root = makeRunner();
+  const h: SimHost = {
+    ...byName,
+    run: (cmd, args, o) => root('nsenter', ['-t', String(ovsdb), '-m', '-n', '--', cmd, ...args], o),
+  };
   await mh.startLibvirtd(h);
   const [cmd, ...args] = daemonArgv(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [
     NODE,
