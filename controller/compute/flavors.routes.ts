@@ -52,7 +52,7 @@ export function flavorRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
     visibleFlavor(ctx, auth, req.params.id);
     const specs = ctx.flavors.extraSpecs(req.params.id);
     const key = req.params.key!;
-    if (!(key in specs)) throw new NotFound(`Flavor ${req.params.id} has no extra specs with key ${key}.`);
+    if (!Object.hasOwn(specs, key)) throw new NotFound(`Flavor ${req.params.id} has no extra specs with key ${key}.`);
     return { [key]: specs[key] };
   });
   app.put<{ Params: P }>('/flavors/:id/os-extra_specs/:key', async (req) =>

@@ -110,7 +110,7 @@ export function serverRoutes(app: FastifyInstance, ctx: ComputeCtx): void {
   }));
   app.get<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req) => {
     const md = metadataOf(ctx, ctxOf(req), req.params.id);
-    if (!(req.params.key in md)) throw new NotFound('Metadata item was not found');
+    if (!Object.hasOwn(md, req.params.key)) throw new NotFound('Metadata item was not found');
     return { meta: { [req.params.key]: md[req.params.key] } };
   });
   app.put<{ Params: P & { key: string } }>('/servers/:id/metadata/:key', async (req) => ({

@@ -115,6 +115,18 @@ describe('tags, auth and errors', () => {
     expect((await t.req('GET', `/v2.0/networks/${n.id}/tags`, 'alice')).body.tags).toEqual(['blue', 'green']);
   });
 
+  it('answers 404 for tags of a collection named like an Object.prototype member (fuzz find: was 500)', async () => {
+    for (const coll of ['valueOf', 'constructor', '__proto__', 'toString'])
+      for (const [method, path] of [
+        ['GET', `/v2.0/${coll}/x/tags`],
+        ['DELETE', `/v2.0/${coll}/%20/tags/`],
+        ['PUT', `/v2.0/${coll}/x/tags/t`],
+      ] as const) {
+        const r = await t.req(method, path, 'alice');
+        expect(r.status, `${method} ${path}`).toBe(404);
+      }
+  });
+
   it('answers 401 without a token and Neutron errors for unknown paths', async () => {
     const r = await t.app.inject({ url: '/network/v2.0/networks' });
     expect(r.statusCode).toBe(401);

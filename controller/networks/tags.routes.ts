@@ -39,7 +39,8 @@ const TagList = Type.Object({ tags: Type.Array(Type.String({ minLength: 1, maxLe
 /** standard-attr-tag: GET/PUT/DELETE /v2.0/{collection}/{id}/tags[/{tag}]. */
 export function tagRoutes(app: FastifyInstance, s: Svc): void {
   const load = (ctx: AuthContext, coll: string, id: string, write: boolean) => {
-    const t = TAGGABLE[coll];
+    // Own keys only: a collection named like an Object.prototype member (valueOf, constructor) is a 404.
+    const t = Object.hasOwn(TAGGABLE, coll) ? TAGGABLE[coll] : undefined;
     if (!t) throw new NotFound('The resource could not be found.');
     const row = t.find(s, ctx, id);
     if (write) enforce(s, `network:update_${coll}_tags`, ctx, { project_id: row.project_id });

@@ -96,7 +96,13 @@ describe.skipIf(Boolean(why))('controller kill -9 with real guests, attaches and
     await c.kill9('controller');
     const attachAtKill = inSet(c.q<{ id: string; status: string }>('SELECT id, status FROM volumes'), vols).map((v) => v.status);
     figures.attach_at_kill = attachAtKill;
-    expect(attachAtKill, 'volumes at the kill (from the dead controller database)').toEqual(vols.map(() => 'attaching'));
+    // The kill lands while attaches are in flight: on an idle host the first hot-plug
+    // (about 170 ms) can finish before the last attach is accepted, so not all of them.
+    expect(attachAtKill, 'volumes at the kill (from the dead controller database)').toContain('attaching');
+    expect(
+      attachAtKill.every((st) => st === 'attaching' || st === 'in-use'),
+      `volumes at the kill: ${attachAtKill}`,
+    ).toBe(true);
     c.startController();
     figures.attach_restart_to_listen_ms = await c.waitController();
     await c.login();
