@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -81,7 +81,20 @@ export async function stopPid(pid: number, graceMs = 15_000, pidFile?: string): 
   if (pidFile) rmSync(pidFile, { force: true });
 }
 
-/** Pids of processes whose /proc/<pid>/comm is exactly `name`. */
+/** The mount and network namespaces of a process ('mnt:[…] net:[…]'), or null when unreadable. */
+function namespacesOf(pid: number | 'self'): string | null {
+  try {
+    return `${readlinkSync(`/proc/${pid}/ns/mnt`)} ${readlinkSync(`/proc/${pid}/ns/net`)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pids of processes whose /proc/<pid>/comm is exactly `name` and that run in this
+ * process's mount and network namespaces: a libvirtd or tgtd of a simulated host (its own
+ * namespaces, as the test harnesses and the two-host cloud make) is not this host's daemon.
+ */
 export function pidsByComm(name: string): number[] {
   const out: number[] = [];
   let entries: string[] = [];
@@ -90,10 +103,13 @@ export function pidsByComm(name: string): number[] {
   } catch {
     return out;
   }
+  const here = namespacesOf('self');
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() === name && isAlive(Number(e))) out.push(Number(e));
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== name || !isAlive(Number(e))) continue;
+      if (here !== null && namespacesOf(Number(e)) !== here) continue;
+      out.push(Number(e));
     } catch {
       /* raced with exit */
     }
