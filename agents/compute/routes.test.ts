@@ -7,7 +7,7 @@ import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { checkReply, requestOf } from '../../controller/agents/client.js';
 import { buildAgentApp } from '../host/app.js';
-import { OpStore } from '../host/op-store.js';
+import { OpStore } from '../host/op-store.repo.js';
 import { FakeHypervisor } from './fake.js';
 import { computeRole, registerComputeRole } from './main.js';
 

@@ -8,7 +8,7 @@ import { routePath } from '../../shared/agent/contract.js';
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
-import { OpStore } from '../host/op-store.js';
+import { OpStore } from '../host/op-store.repo.js';
 import { registerComputeRole } from './main.js';
 import { DisplayHypervisor, FakeDisplay } from './testing/vnc.js';
 

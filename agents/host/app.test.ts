@@ -6,7 +6,7 @@ import { Echo, EchoLog, Health } from '../../shared/agent/host.js';
 import { ServiceUnavailable } from '../../shared/errors/index.js';
 import { buildAgentApp } from './app.js';
 import { registerHostRoutes } from './host-routes.js';
-import { OpStore } from './op-store.js';
+import { OpStore } from './op-store.repo.js';
 
 const SECRET = 'agent-test-secret-0123456789';
 const auth = { authorization: `Bearer ${SECRET}` };

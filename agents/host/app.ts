@@ -5,7 +5,7 @@ import { CloudError } from '../../shared/errors/index.js';
 import { loggerOptions } from '../../shared/log/options.js';
 import { newRequestId } from '../../shared/util/ids.js';
 import { installAgentAuth } from './auth.js';
-import type { OpStore, StoredReply } from './op-store.js';
+import type { OpStore, StoredReply } from './op-store.repo.js';
 
 /** What a handler may throw to say "try again later" (the dispatcher retries). */
 export interface MaybeRetryable {

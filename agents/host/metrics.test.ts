@@ -4,7 +4,7 @@ import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { virsh } from '../../shared/tools/virsh.js';
 import { buildAgentApp } from './app.js';
 import { installAgentMetrics } from './metrics.js';
-import { OpStore } from './op-store.js';
+import { OpStore } from './op-store.repo.js';
 
 const SECRET = 'agent-test-secret-0123456789';
 const DOMSTATS =

@@ -13,7 +13,7 @@ import { installAgentMetrics } from './metrics.js';
 import { metricSourcesFor } from './metrics-sources.js';
 import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
-import { OpStore } from './op-store.js';
+import { OpStore } from './op-store.repo.js';
 import { hostTotals, sampleUsage } from './resources.js';
 import { UsageSampler } from './usage-sampler.js';
 import type { RoleHandle, RoleModule } from './role.js';

@@ -4,7 +4,7 @@ import { NetworkState, NetworkSync } from '../../shared/agent/network.js';
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
 import type { RoleHandle } from '../host/role.js';
-import { OpStore } from '../host/op-store.js';
+import { OpStore } from '../host/op-store.repo.js';
 import { networkRole } from './main.js';
 import { MultiHost, type SimHost } from './testing/harness.js';
 import { hostA, ID, IP, MAC } from './testing/scenario.js';

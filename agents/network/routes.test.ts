@@ -5,7 +5,7 @@ import { sampleSync } from '../../shared/agent/network.sample.js';
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp } from '../host/app.js';
-import { OpStore } from '../host/op-store.js';
+import { OpStore } from '../host/op-store.repo.js';
 import { networkRole } from './main.js';
 
 const SECRET = 'agent-test-secret-0123456789';

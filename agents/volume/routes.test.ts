@@ -21,7 +21,7 @@ import {
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { buildAgentApp, type AgentApp } from '../host/app.js';
-import { OpStore } from '../host/op-store.js';
+import { OpStore } from '../host/op-store.repo.js';
 import { FakeTarget } from './fake.js';
 import { FileBackend } from './file.js';
 import { volumeRole } from './main.js';

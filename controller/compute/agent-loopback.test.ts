@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../../agents/host/app.js';
-import { OpStore } from '../../agents/host/op-store.js';
+import { OpStore } from '../../agents/host/op-store.repo.js';
 import { FakeHypervisor } from '../../agents/compute/fake.js';
 import { registerComputeRole } from '../../agents/compute/main.js';
 import { agentLayerOf } from '../agents/index.js';

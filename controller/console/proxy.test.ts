@@ -11,7 +11,7 @@ import { AgentConfigSchema } from '../../shared/config/agent.js';
 import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
 import { FakeRunner } from '../../shared/exec/fake-runner.js';
 import { buildAgentApp, type AgentApp } from '../../agents/host/app.js';
-import { OpStore } from '../../agents/host/op-store.js';
+import { OpStore } from '../../agents/host/op-store.repo.js';
 import { registerComputeRole } from '../../agents/compute/main.js';
 import { DisplayHypervisor, FakeDisplay } from '../../agents/compute/testing/vnc.js';
 import { agentLayerOf } from '../agents/index.js';

@@ -10,7 +10,8 @@ import {
 import { agentLayerOf } from '../agents/index.js';
 import { ServersRepo } from '../compute/servers.repo.js';
 import type { ServiceDeps } from '../http/service-deps.js';
-import { metadataSourceOf, setPasswordOnce } from './source.js';
+import { setPasswordOnce } from './passwords.repo.js';
+import { metadataSourceOf } from './source.js';
 
 /**
  * Nova's metadata API as its proxies call it (nova/api/metadata/handler.py with

@@ -4,6 +4,7 @@ import type { Db } from '../db/open.js';
 import type { NetworkFacade, PortInfo } from '../facades.js';
 import type { Instance } from '../compute/servers.repo.js';
 import { networkDataOf } from './network-data.js';
+import { passwordOf } from './passwords.repo.js';
 
 /**
  * A server's metadata documents' source, from its rows: what the config drive is
@@ -54,25 +55,6 @@ export function networkDataOfPorts(net: NetworkFacade | undefined, ports: PortIn
   const ids = [...new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)))];
   const subnets = new Map((net?.subnetsOf(ids) ?? []).map((s) => [s.id, s]));
   return networkDataOf(ports, subnets);
-}
-
-/** The password a guest posted (Nova keeps it in system_metadata); '' when none. */
-export function passwordOf(db: Db, instanceId: string): string {
-  const r = db.prepare('SELECT password FROM instance_passwords WHERE instance_id = ?').get(instanceId) as
-    | { password: string }
-    | undefined;
-  return r?.password ?? '';
-}
-
-/** Sets the password once: false when one is already set. */
-export function setPasswordOnce(db: Db, instanceId: string, password: string, now: string): boolean {
-  return (
-    db
-      .prepare(
-        'INSERT INTO instance_passwords (instance_id, password, created_at) VALUES (?, ?, ?) ON CONFLICT(instance_id) DO NOTHING',
-      )
-      .run(instanceId, password, now).changes === 1
-  );
 }
 
 export function metadataSourceOf(

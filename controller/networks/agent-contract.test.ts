@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildAgentApp, type AgentApp } from '../../agents/host/app.js';
-import { OpStore } from '../../agents/host/op-store.js';
+import { OpStore } from '../../agents/host/op-store.repo.js';
 import { FakeNetworkDriver } from '../../agents/network/fake.js';
 import { registerNetworkRoutes } from '../../agents/network/routes.js';
 import { NetworkService } from '../../agents/network/service.js';

@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentApp, type AgentApp } from '../../agents/host/app.js';
 import { registerHostRoutes } from '../../agents/host/host-routes.js';
-import { OpStore } from '../../agents/host/op-store.js';
+import { OpStore } from '../../agents/host/op-store.repo.js';
 
 /**
  * The agent's own listener under abuse (issue 11, scenario 6): slow clients — 100

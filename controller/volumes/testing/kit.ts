@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Value } from 'typebox/value';
 import { buildAgentApp, type AgentApp } from '../../../agents/host/app.js';
-import { OpStore } from '../../../agents/host/op-store.js';
+import { OpStore } from '../../../agents/host/op-store.repo.js';
 import type { VolumeBackend } from '../../../agents/volume/backend.js';
 import { FakeBackend, FakeTarget } from '../../../agents/volume/fake.js';
 import { registerVolumeRoutes } from '../../../agents/volume/routes.js';

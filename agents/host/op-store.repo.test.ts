@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OpStore } from './op-store.js';
+import { OpStore } from './op-store.repo.js';
 
 const keepFinal = (r: { status: number }) => r.status < 500;
 
