@@ -4,7 +4,8 @@ import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityCore } from './core.js';
-import { invalid, name, optBool, optStr, type Obj } from './input.js';
+import type { AppCredCreate } from '../../shared/api/identity.js';
+import { invalid } from './body.js';
 import type { AppCredRow, RoleRow } from './identity.repo.js';
 
 /**
@@ -24,7 +25,7 @@ export class AppCreds {
     return (JSON.parse(a.roles) as string[]).map((id) => this.core.role(id)).filter((r): r is RoleRow => !!r);
   }
 
-  async create(ctx: AuthContext, userId: string, o: Obj): Promise<{ row: AppCredRow; secret: string }> {
+  async create(ctx: AuthContext, userId: string, o: AppCredCreate): Promise<{ row: AppCredRow; secret: string }> {
     if (!ctx.projectId) throw new BadRequest('Application credentials can only be created with a project-scoped token.');
     if (ctx.applicationCredentialId) {
       const own = this.core.repo.get<AppCredRow>('app_credentials', ctx.applicationCredentialId);
@@ -34,10 +35,11 @@ export class AppCreds {
         );
       }
     }
-    const n = name(o)!;
-    const secret = optStr(o, 'secret', { nullable: true, min: 1, max: 4096 }) || randomBytes(64).toString('base64url');
+    const n = o.name;
+    // An empty or absent secret is generated (as Keystone does).
+    const secret = o.secret || randomBytes(64).toString('base64url');
     let expiresAt: number | null = null;
-    const exp = optStr(o, 'expires_at', { nullable: true });
+    const exp = o.expires_at;
     if (exp) {
       expiresAt = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(exp) ? exp : `${exp}Z`);
       if (Number.isNaN(expiresAt)) throw invalid('expires_at', `'${exp}' is not an ISO 8601 time`);
@@ -45,18 +47,16 @@ export class AppCreds {
     }
     const have = new Map(ctx.roleIds.map((id, i) => [id, ctx.roles[i]!]));
     let roleIds = [...have.keys()];
-    if (o.roles !== undefined && o.roles !== null) {
-      if (!Array.isArray(o.roles)) throw invalid('roles', 'expected a list of {id} or {name}');
-      roleIds = (o.roles as unknown[]).map((r) => {
-        const ref = r as Obj;
-        const id = typeof ref?.id === 'string' ? ref.id : [...have.entries()].find(([, nm]) => nm === ref?.name)?.[0];
+    // No roles, or an empty list (keystoneclient sends []), delegates all the token's roles, as Keystone does.
+    if (o.roles?.length) {
+      roleIds = o.roles.map((ref) => {
+        const id = ref.id ?? [...have.entries()].find(([, nm]) => nm === ref.name)?.[0];
         if (!id || !have.has(id))
           throw new BadRequest(
-            `The user does not have the role ${String(ref?.id ?? ref?.name)} on the project, so it cannot be delegated.`,
+            `The user does not have the role ${ref.id ?? ref.name} on the project, so it cannot be delegated.`,
           );
         return id;
       });
-      if (!roleIds.length) throw invalid('roles', 'at least one role');
     }
     // Store the subset closed under implication, so tokens match what the user delegated.
     roleIds = this.core
@@ -71,9 +71,9 @@ export class AppCreds {
       user_id: userId,
       project_id: ctx.projectId,
       name: n,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
+      description: o.description ?? null,
       secret_hash: await this.core.hash(secret),
-      unrestricted: optBool(o, 'unrestricted') ? 1 : 0,
+      unrestricted: o.unrestricted ? 1 : 0,
       expires_at: expiresAt,
       roles: JSON.stringify(roleIds),
       created_at: nowIso(),

@@ -1,10 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { Forbidden, Unauthorized } from '../../shared/errors/index.js';
+import { BadRequest, Forbidden, Unauthorized } from '../../shared/errors/index.js';
 import { keystoneTime } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityBackends } from './backends.service.js';
 import type { IdentityCore, Resolved } from './core.js';
-import { invalid, type Obj } from './input.js';
+import { AuthRequest } from '../../shared/api/identity.js';
+import { invalid, member } from './body.js';
+import type { Obj } from './input.js';
 import { needsRehash } from './passwords.js';
 import type { AppCredRow, DomainRow, ProjectRow, UserRow } from './identity.repo.js';
 import { newAuditId, normalizeMethods, TokenInvalid, type AuthMethod, type TokenPayload } from './tokens.js';
@@ -109,14 +111,11 @@ export class Authenticator {
 
   async authenticate(body: unknown): Promise<Issued> {
     this.core.fresh();
-    const auth = isObj(body) && isObj(body.auth) ? body.auth : null;
-    if (!auth) throw invalid('auth', "'auth' is a required property");
+    const auth = member(AuthRequest, body, 'auth');
+    idOrName(auth);
     const identity = auth.identity;
-    if (!isObj(identity)) throw invalid('identity', "'identity' is a required property");
     const methods = identity.methods;
-    if (!Array.isArray(methods) || !methods.length || !methods.every((m) => typeof m === 'string')) {
-      throw invalid('methods', "'methods' must be a non-empty list of strings");
-    }
+    if (!methods.length) throw invalid('methods', "'methods' must be a non-empty list of strings");
     // The scope is looked up only once the credentials are proven (no hints to strangers).
     const scope = () => this.scopeOf(auth.scope);
     if (methods.includes('application_credential')) return this.byAppCred(identity.application_credential, scope);
@@ -379,4 +378,23 @@ function scopeMessage(reason: string, p: TokenPayload): string {
       : `User ${p.userId} has no access to domain ${p.domainId}.`;
   }
   return AUTH_FAILED;
+}
+
+/**
+ * What keystone/auth/schema.py checks beyond the schema, in its words: a user, project
+ * or domain named by id or by name.
+ */
+function idOrName(auth: AuthRequest): void {
+  const need = (o: { id?: string; name?: string } | undefined, field: string) => {
+    if (o && o.id === undefined && o.name === undefined)
+      throw new BadRequest(`Invalid input for field ${field}: id or name must be present.`, 'ValidationError');
+  };
+  const user = auth.identity.password?.user;
+  need(user, 'identity/password/user');
+  need(user?.domain, 'identity/password/user/domain');
+  if (auth.scope && typeof auth.scope === 'object') {
+    need(auth.scope.project, 'scope/project');
+    need(auth.scope.project?.domain, 'scope/project/domain');
+    need(auth.scope.domain, 'scope/domain');
+  }
 }

@@ -1,5 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { envelope, q, qBool } from './input.js';
+import {
+  EndpointCreate,
+  EndpointUpdate,
+  RegionCreate,
+  RegionUpdate,
+  ServiceCreate,
+  ServiceUpdate,
+} from '../../shared/api/identity.js';
+import { member } from './body.js';
+import { q, qBool } from './input.js';
 import type { EndpointRow, RegionRow, ServiceRow } from './identity.repo.js';
 import type { Kit } from './auth.routes.js';
 import { endpointView, regionView, serviceView } from './views.js';
@@ -22,13 +31,15 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/regions', async (req, reply) => {
     kit.enforce(req, 'identity:create_region');
-    return reply.status(201).send({ region: regionView(b(req), svc.catalog.createRegion(envelope(req.body, 'region'))) });
+    return reply
+      .status(201)
+      .send({ region: regionView(b(req), svc.catalog.createRegion(member(RegionCreate, req.body, 'region'))) });
   });
   app.put<{ Params: P }>('/v3/regions/:id', async (req, reply) => {
     kit.enforce(req, 'identity:create_region');
     return reply
       .status(201)
-      .send({ region: regionView(b(req), svc.catalog.createRegion(envelope(req.body, 'region'), req.params.id)) });
+      .send({ region: regionView(b(req), svc.catalog.createRegion(member(RegionCreate, req.body, 'region'), req.params.id)) });
   });
   app.get<{ Params: P }>('/v3/regions/:id', async (req) => {
     kit.enforce(req, 'identity:get_region');
@@ -37,7 +48,7 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/regions/:id', async (req) => {
     svc.catalog.region(req.params.id);
     kit.enforce(req, 'identity:update_region');
-    return { region: regionView(b(req), svc.catalog.updateRegion(req.params.id, envelope(req.body, 'region'))) };
+    return { region: regionView(b(req), svc.catalog.updateRegion(req.params.id, member(RegionUpdate, req.body, 'region'))) };
   });
   app.delete<{ Params: P }>('/v3/regions/:id', async (req, reply) => {
     svc.catalog.region(req.params.id);
@@ -57,7 +68,9 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/services', async (req, reply) => {
     kit.enforce(req, 'identity:create_service');
-    return reply.status(201).send({ service: serviceView(b(req), svc.catalog.createService(envelope(req.body, 'service'))) });
+    return reply
+      .status(201)
+      .send({ service: serviceView(b(req), svc.catalog.createService(member(ServiceCreate, req.body, 'service'))) });
   });
   app.get<{ Params: P }>('/v3/services/:id', async (req) => {
     const s = svc.catalog.service(req.params.id);
@@ -67,7 +80,7 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/services/:id', async (req) => {
     svc.catalog.service(req.params.id);
     kit.enforce(req, 'identity:update_service');
-    return { service: serviceView(b(req), svc.catalog.updateService(req.params.id, envelope(req.body, 'service'))) };
+    return { service: serviceView(b(req), svc.catalog.updateService(req.params.id, member(ServiceUpdate, req.body, 'service'))) };
   });
   app.delete<{ Params: P }>('/v3/services/:id', async (req, reply) => {
     svc.catalog.service(req.params.id);
@@ -93,7 +106,9 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/endpoints', async (req, reply) => {
     kit.enforce(req, 'identity:create_endpoint');
-    return reply.status(201).send({ endpoint: endpointView(b(req), svc.catalog.createEndpoint(envelope(req.body, 'endpoint'))) });
+    return reply
+      .status(201)
+      .send({ endpoint: endpointView(b(req), svc.catalog.createEndpoint(member(EndpointCreate, req.body, 'endpoint'))) });
   });
   app.get<{ Params: P }>('/v3/endpoints/:id', async (req) => {
     const e = svc.catalog.endpoint(req.params.id);
@@ -103,7 +118,9 @@ export function catalogRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/endpoints/:id', async (req) => {
     svc.catalog.endpoint(req.params.id);
     kit.enforce(req, 'identity:update_endpoint');
-    return { endpoint: endpointView(b(req), svc.catalog.updateEndpoint(req.params.id, envelope(req.body, 'endpoint'))) };
+    return {
+      endpoint: endpointView(b(req), svc.catalog.updateEndpoint(req.params.id, member(EndpointUpdate, req.body, 'endpoint'))),
+    };
   });
   app.delete<{ Params: P }>('/v3/endpoints/:id', async (req, reply) => {
     svc.catalog.endpoint(req.params.id);

@@ -2,12 +2,20 @@ import { BadRequest, Conflict, Forbidden } from '../../shared/errors/index.js';
 import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import type { IdentityCore } from './core.js';
-import { extras, invalid, optBool, optStr, parseJson, reqStr, type Obj } from './input.js';
+import type {
+  EndpointCreate,
+  EndpointUpdate,
+  RegionCreate,
+  RegionUpdate,
+  ServiceCreate,
+  ServiceUpdate,
+} from '../../shared/api/identity.js';
+import { invalid } from './body.js';
+import { extras, parseJson, type Obj } from './input.js';
 import type { EndpointRow, RegionRow, ServiceRow } from './identity.repo.js';
 import { notFound } from './resources.service.js';
 
 /** Regions, services and endpoints (the catalog as operators manage it). */
-const INTERFACES = ['public', 'internal', 'admin'];
 const REGION_FIELDS = ['description', 'parent_region_id'] as const;
 const SERVICE_FIELDS = ['type', 'name', 'description', 'enabled'] as const;
 const ENDPOINT_FIELDS = ['service_id', 'interface', 'region_id', 'region', 'url', 'enabled'] as const;
@@ -35,8 +43,8 @@ export class Catalog {
     return e;
   }
 
-  private parentRegion(o: Obj, self?: string): string | null | undefined {
-    const p = optStr(o, 'parent_region_id', { nullable: true });
+  private parentRegion(o: { parent_region_id?: string | null }, self?: string): string | null | undefined {
+    const p = o.parent_region_id;
     if (p && !this.repo.get('catalog_regions', p)) throw new BadRequest(`Could not find region: ${p}.`, 'ValidationError');
     if (p && self) {
       for (let cur: string | null = p; cur; cur = this.repo.get<RegionRow>('catalog_regions', cur)?.parent_region_id ?? null) {
@@ -47,14 +55,14 @@ export class Catalog {
     return p;
   }
 
-  createRegion(o: Obj, explicitId?: string): RegionRow {
-    const id = explicitId ?? optStr(o, 'id') ?? newHexId();
+  createRegion(o: RegionCreate, explicitId?: string): RegionRow {
+    const id = explicitId ?? o.id ?? newHexId();
     if (!id.trim() || id.length > 255) throw invalid('id', 'a region id is 1 to 255 characters');
     if (this.repo.get('catalog_regions', id))
       throw new Conflict(`Conflict occurred attempting to store region - Duplicate ID, ${id}.`);
     const row: RegionRow = {
       id,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      description: o.description ?? '',
       parent_region_id: this.parentRegion(o) ?? null,
       extra: JSON.stringify(extras(o, REGION_FIELDS)),
       created_at: nowIso(),
@@ -64,11 +72,10 @@ export class Catalog {
     return row;
   }
 
-  updateRegion(id: string, o: Obj): RegionRow {
+  updateRegion(id: string, o: RegionUpdate): RegionRow {
     const r = this.region(id);
     const patch: Record<string, unknown> = {};
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc ?? '';
+    if (o.description !== undefined) patch.description = o.description ?? '';
     const parent = this.parentRegion(o, id);
     if (parent !== undefined) patch.parent_region_id = parent;
     const ex = extras(o, REGION_FIELDS);
@@ -90,14 +97,13 @@ export class Catalog {
     this.core.changed();
   }
 
-  createService(o: Obj): ServiceRow {
-    const type = reqStr(o, 'type', { min: 1 });
+  createService(o: ServiceCreate): ServiceRow {
     const row: ServiceRow = {
       id: newHexId(),
-      type,
-      name: optStr(o, 'name', { nullable: true }) ?? '',
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      type: o.type,
+      name: o.name ?? '',
+      description: o.description ?? '',
+      enabled: o.enabled === false ? 0 : 1,
       extra: JSON.stringify(extras(o, SERVICE_FIELDS)),
       created_at: nowIso(),
     };
@@ -106,16 +112,13 @@ export class Catalog {
     return row;
   }
 
-  updateService(id: string, o: Obj): ServiceRow {
+  updateService(id: string, o: ServiceUpdate): ServiceRow {
     const s = this.service(id);
     const patch: Record<string, unknown> = {};
-    const type = optStr(o, 'type', { min: 1 });
-    if (type) patch.type = type;
-    const n = optStr(o, 'name', { nullable: true });
-    if (n !== undefined) patch.name = n ?? '';
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc ?? '';
-    const en = optBool(o, 'enabled');
+    if (o.type) patch.type = o.type;
+    if (o.name !== undefined) patch.name = o.name;
+    if (o.description !== undefined) patch.description = o.description ?? '';
+    const en = o.enabled;
     if (en !== undefined) patch.enabled = en ? 1 : 0;
     const ex = extras(o, SERVICE_FIELDS);
     if (Object.keys(ex).length) patch.extra = JSON.stringify({ ...parseJson<Obj>(s.extra, {}), ...ex });
@@ -131,39 +134,25 @@ export class Catalog {
   }
 
   /** `region_id`, or the legacy `region` keystoneclient sends; an unknown region is created (as Keystone does). */
-  private regionOf(o: Obj): string | null | undefined {
-    const r = optStr(o, 'region_id', { nullable: true }) ?? optStr(o, 'region', { nullable: true });
+  private regionOf(o: { region_id?: string | null; region?: string | null }): string | null | undefined {
+    const r = o.region_id ?? o.region;
     if (r === undefined || r === null) return r;
     if (!r.trim() || r.length > 255) throw invalid('region_id', 'a region id is 1 to 255 characters');
     if (!this.repo.get('catalog_regions', r)) this.createRegion({}, r);
     return r;
   }
 
-  private url(o: Obj, required: boolean): string | undefined {
-    const url = optStr(o, 'url', { required, min: 1, max: 2048 });
-    if (url === undefined || url === null) return undefined;
-    if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(url)) throw invalid('url', `'${url}' is not a valid URL`);
-    return url;
-  }
-
-  private iface(o: Obj, required: boolean): string | undefined {
-    const i = optStr(o, 'interface', { required });
-    if (i === undefined || i === null) return undefined;
-    if (!INTERFACES.includes(i)) throw invalid('interface', `'${i}' is not one of ${INTERFACES.join(', ')}`);
-    return i;
-  }
-
-  createEndpoint(o: Obj): EndpointRow {
-    const serviceId = reqStr(o, 'service_id');
+  createEndpoint(o: EndpointCreate): EndpointRow {
+    const serviceId = o.service_id;
     if (!this.repo.get('catalog_services', serviceId))
       throw new BadRequest(`Could not find service: ${serviceId}.`, 'ValidationError');
     const row: EndpointRow = {
       id: newHexId(),
       service_id: serviceId,
-      interface: this.iface(o, true)!,
+      interface: o.interface,
       region_id: this.regionOf(o) ?? null,
-      url: this.url(o, true)!,
-      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      url: o.url,
+      enabled: o.enabled === false ? 0 : 1,
       extra: JSON.stringify(extras(o, ENDPOINT_FIELDS)),
       created_at: nowIso(),
     };
@@ -172,21 +161,19 @@ export class Catalog {
     return row;
   }
 
-  updateEndpoint(id: string, o: Obj): EndpointRow {
+  updateEndpoint(id: string, o: EndpointUpdate): EndpointRow {
     const e = this.endpoint(id);
     const patch: Record<string, unknown> = {};
-    const sid = optStr(o, 'service_id');
+    const sid = o.service_id;
     if (sid) {
       if (!this.repo.get('catalog_services', sid)) throw new BadRequest(`Could not find service: ${sid}.`, 'ValidationError');
       patch.service_id = sid;
     }
-    const i = this.iface(o, false);
-    if (i) patch.interface = i;
+    if (o.interface) patch.interface = o.interface;
     const r = this.regionOf(o);
     if (r !== undefined) patch.region_id = r;
-    const url = this.url(o, false);
-    if (url) patch.url = url;
-    const en = optBool(o, 'enabled');
+    if (o.url !== undefined) patch.url = o.url;
+    const en = o.enabled;
     if (en !== undefined) patch.enabled = en ? 1 : 0;
     const ex = extras(o, ENDPOINT_FIELDS);
     if (Object.keys(ex).length) patch.extra = JSON.stringify({ ...parseJson<Obj>(e.extra, {}), ...ex });

@@ -1,5 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { envelope, q, qBool } from './input.js';
+import {
+  AppCredCreate,
+  DomainCreate,
+  DomainUpdate,
+  GroupCreate,
+  GroupUpdate,
+  PasswordChange,
+  ProjectCreate,
+  ProjectUpdate,
+  UserCreate,
+  UserUpdate,
+} from '../../shared/api/identity.js';
+import { member } from './body.js';
+import { q, qBool } from './input.js';
 import type { DomainRow, ProjectRow } from './identity.repo.js';
 import type { Kit } from './auth.routes.js';
 import { appCredView, domainView, groupView, projectView, userView } from './views.js';
@@ -42,7 +55,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/domains', async (req, reply) => {
     kit.enforce(req, 'identity:create_domain');
-    return reply.status(201).send({ domain: domainView(b(req), svc.res.createDomain(envelope(req.body, 'domain'))) });
+    return reply.status(201).send({ domain: domainView(b(req), svc.res.createDomain(member(DomainCreate, req.body, 'domain'))) });
   });
   app.get<{ Params: P }>('/v3/domains/:id', async (req) => {
     const d = svc.res.domain(req.params.id);
@@ -52,7 +65,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/domains/:id', async (req) => {
     svc.res.domain(req.params.id);
     kit.enforce(req, 'identity:update_domain', { domain_id: req.params.id });
-    return { domain: domainView(b(req), svc.res.updateDomain(req.params.id, envelope(req.body, 'domain'))) };
+    return { domain: domainView(b(req), svc.res.updateDomain(req.params.id, member(DomainUpdate, req.body, 'domain'))) };
   });
   app.delete<{ Params: P }>('/v3/domains/:id', async (req, reply) => {
     svc.res.domain(req.params.id);
@@ -78,7 +91,9 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/projects', async (req, reply) => {
     kit.enforce(req, 'identity:create_project');
-    return reply.status(201).send({ project: projectView(b(req), svc.res.createProject(envelope(req.body, 'project'))) });
+    return reply
+      .status(201)
+      .send({ project: projectView(b(req), svc.res.createProject(member(ProjectCreate, req.body, 'project'))) });
   });
   app.get<{ Params: P }>('/v3/projects/:id', async (req) => {
     const p = svc.res.project(req.params.id);
@@ -88,7 +103,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/projects/:id', async (req) => {
     const p = svc.res.project(req.params.id);
     kit.enforce(req, 'identity:update_project', { project_id: p.id, domain_id: p.domain_id });
-    return { project: projectView(b(req), svc.res.updateProject(p.id, envelope(req.body, 'project'))) };
+    return { project: projectView(b(req), svc.res.updateProject(p.id, member(ProjectUpdate, req.body, 'project'))) };
   });
   app.delete<{ Params: P }>('/v3/projects/:id', async (req, reply) => {
     const p = svc.res.project(req.params.id);
@@ -113,7 +128,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/users', async (req, reply) => {
     kit.enforce(req, 'identity:create_user');
-    return reply.status(201).send({ user: userView(b(req), await svc.res.createUser(envelope(req.body, 'user'))) });
+    return reply.status(201).send({ user: userView(b(req), await svc.res.createUser(member(UserCreate, req.body, 'user'))) });
   });
   app.get<{ Params: P }>('/v3/users/:id', async (req) => {
     const u = await svc.res.liveUser(req.params.id);
@@ -123,7 +138,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/users/:id', async (req) => {
     const u = svc.res.user(req.params.id);
     kit.enforce(req, 'identity:update_user', { user_id: u.id, domain_id: u.domain_id });
-    return { user: userView(b(req), await svc.res.updateUser(u.id, envelope(req.body, 'user'))) };
+    return { user: userView(b(req), await svc.res.updateUser(u.id, member(UserUpdate, req.body, 'user'))) };
   });
   app.delete<{ Params: P }>('/v3/users/:id', async (req, reply) => {
     const u = svc.res.user(req.params.id);
@@ -134,7 +149,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.post<{ Params: P }>('/v3/users/:id/password', async (req, reply) => {
     const u = svc.res.user(req.params.id);
     kit.enforce(req, 'identity:change_password', { user_id: u.id });
-    await svc.res.changePassword(u.id, envelope(req.body, 'user'));
+    await svc.res.changePassword(u.id, member(PasswordChange, req.body, 'user'));
     return reply.status(204).send();
   });
   app.get<{ Params: P }>('/v3/users/:id/projects', async (req) => {
@@ -170,7 +185,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/groups', async (req, reply) => {
     kit.enforce(req, 'identity:create_group');
-    return reply.status(201).send({ group: groupView(b(req), svc.res.createGroup(envelope(req.body, 'group'))) });
+    return reply.status(201).send({ group: groupView(b(req), svc.res.createGroup(member(GroupCreate, req.body, 'group'))) });
   });
   app.get<{ Params: P }>('/v3/groups/:id', async (req) => {
     const g = await svc.res.liveGroup(req.params.id);
@@ -180,7 +195,7 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/groups/:id', async (req) => {
     const g = svc.res.group(req.params.id);
     kit.enforce(req, 'identity:update_group', { group_id: g.id, domain_id: g.domain_id });
-    return { group: groupView(b(req), svc.res.updateGroup(g.id, envelope(req.body, 'group'))) };
+    return { group: groupView(b(req), svc.res.updateGroup(g.id, member(GroupUpdate, req.body, 'group'))) };
   });
   app.delete<{ Params: P }>('/v3/groups/:id', async (req, reply) => {
     const g = svc.res.group(req.params.id);
@@ -228,7 +243,11 @@ export function resourceRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post<{ Params: P }>('/v3/users/:id/application_credentials', async (req, reply) => {
     const ctx = kit.enforce(req, 'identity:create_application_credential', { user_id: req.params.id });
-    const { row, secret } = await svc.appCreds.create(ctx, req.params.id, envelope(req.body, 'application_credential'));
+    const { row, secret } = await svc.appCreds.create(
+      ctx,
+      req.params.id,
+      member(AppCredCreate, req.body, 'application_credential'),
+    );
     return reply.status(201).send({ application_credential: { ...appCredView(b(req), row, svc.appCreds.roles(row)), secret } });
   });
   app.get<{ Params: UG }>('/v3/users/:id/application_credentials/:uid', async (req) => {

@@ -3,7 +3,19 @@ import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import type { IdentityBackends } from './backends.service.js';
 import { DEFAULT_DOMAIN_ID, type IdentityCore } from './core.js';
-import { extras, invalid, name, optBool, optObj, optStr, optTags, reqStr, type Obj } from './input.js';
+import type {
+  DomainCreate,
+  DomainUpdate,
+  GroupCreate,
+  GroupUpdate,
+  PasswordChange,
+  ProjectCreate,
+  ProjectUpdate,
+  UserCreate,
+  UserUpdate,
+} from '../../shared/api/identity.js';
+import { invalid } from './body.js';
+import { extras, type Obj } from './input.js';
 import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.js';
 
 /** Domains, projects, users and groups: the logic behind their routes. */
@@ -65,24 +77,24 @@ export class Resources {
   }
 
   /** A domain id from a body field: must name an existing domain (400 otherwise, as Keystone). */
-  private domainIdFrom(o: Obj, fallback = DEFAULT_DOMAIN_ID): string {
-    const id = optStr(o, 'domain_id', { nullable: true }) ?? fallback;
+  private domainIdFrom(o: { domain_id?: string | null }, fallback = DEFAULT_DOMAIN_ID): string {
+    const id = o.domain_id ?? fallback;
     if (!this.repo.get('domains', id)) throw new BadRequest(`Could not find domain: ${id}.`, 'ValidationError');
     return id;
   }
 
   // Domains
 
-  createDomain(o: Obj): DomainRow {
-    const n = name(o)!;
+  createDomain(o: DomainCreate): DomainRow {
+    const n = o.name;
     if (this.repo.list('domains', { name: n }).length) throw dup('domain', n);
     const row: DomainRow = {
-      id: optStr(o, 'explicit_domain_id') ?? newHexId(),
+      id: o.explicit_domain_id ?? newHexId(),
       name: n,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      enabled: optBool(o, 'enabled') === false ? 0 : 1,
-      tags: json(optTags(o) ?? []),
-      options: json(optObj(o, 'options') ?? {}),
+      description: o.description ?? '',
+      enabled: o.enabled === false ? 0 : 1,
+      tags: json(o.tags ?? []),
+      options: json(o.options ?? {}),
       extra: json(extras(o, [...DOMAIN_FIELDS, 'explicit_domain_id'])),
       created_at: nowIso(),
     };
@@ -91,21 +103,19 @@ export class Resources {
     return row;
   }
 
-  updateDomain(id: string, o: Obj): DomainRow {
+  updateDomain(id: string, o: DomainUpdate): DomainRow {
     const d = this.domain(id);
     const patch: Record<string, unknown> = {};
-    const n = name(o, 'name', false);
+    const n = o.name;
     if (n !== undefined && n !== d.name) {
       if (this.repo.list('domains', { name: n }).length) throw dup('domain', n);
       patch.name = n;
     }
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc ?? '';
-    const en = optBool(o, 'enabled');
+    if (o.description !== undefined) patch.description = o.description ?? '';
+    const en = o.enabled;
     if (en !== undefined) patch.enabled = en ? 1 : 0;
-    const tags = optTags(o);
-    if (tags) patch.tags = json(tags);
-    const opts = optObj(o, 'options');
+    if (o.tags) patch.tags = json(o.tags);
+    const opts = o.options;
     if (opts) patch.options = json({ ...JSON.parse(d.options), ...opts });
     const ex = extras(o, DOMAIN_FIELDS);
     if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(d.extra), ...ex });
@@ -139,10 +149,10 @@ export class Resources {
 
   // Projects
 
-  createProject(o: Obj): ProjectRow {
-    const n = name(o)!;
-    if (optBool(o, 'is_domain')) throw new BadRequest('Projects acting as domains are not supported; create a domain instead.');
-    let parentId = optStr(o, 'parent_id', { nullable: true }) ?? null;
+  createProject(o: ProjectCreate): ProjectRow {
+    const n = o.name;
+    if (o.is_domain) throw new BadRequest('Projects acting as domains are not supported; create a domain instead.');
+    let parentId = o.parent_id ?? null;
     let domainId: string;
     if (parentId && !this.repo.get('domains', parentId)) {
       const parent = this.repo.get<ProjectRow>('projects', parentId);
@@ -160,10 +170,10 @@ export class Resources {
       domain_id: domainId,
       parent_id: parentId,
       name: n,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
-      enabled: optBool(o, 'enabled') === false ? 0 : 1,
-      tags: json(optTags(o) ?? []),
-      options: json(optObj(o, 'options') ?? {}),
+      description: o.description ?? '',
+      enabled: o.enabled === false ? 0 : 1,
+      tags: json(o.tags ?? []),
+      options: json(o.options ?? {}),
       extra: json(extras(o, PROJECT_FIELDS)),
       created_at: nowIso(),
     };
@@ -172,7 +182,7 @@ export class Resources {
     return row;
   }
 
-  updateProject(id: string, o: Obj): ProjectRow {
+  updateProject(id: string, o: ProjectUpdate): ProjectRow {
     const p = this.project(id);
     if (o.domain_id !== undefined && o.domain_id !== p.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
@@ -181,19 +191,16 @@ export class Resources {
     }
     if (o.is_domain === true) throw new BadRequest('Update of `is_domain` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
-    const n = name(o, 'name', false);
+    const n = o.name;
     if (n !== undefined && n !== p.name) {
       if (this.repo.list('projects', { domain_id: p.domain_id, name: n }).length) throw dup('project', n, p.domain_id);
       patch.name = n;
     }
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc ?? '';
-    const en = optBool(o, 'enabled');
+    if (o.description !== undefined) patch.description = o.description ?? '';
+    const en = o.enabled;
     if (en !== undefined) patch.enabled = en ? 1 : 0;
-    const tags = optTags(o);
-    if (tags) patch.tags = json(tags);
-    const opts = optObj(o, 'options');
-    if (opts) patch.options = json({ ...JSON.parse(p.options), ...opts });
+    if (o.tags) patch.tags = json(o.tags);
+    if (o.options) patch.options = json({ ...JSON.parse(p.options), ...o.options });
     const ex = extras(o, PROJECT_FIELDS);
     if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(p.extra), ...ex });
     this.repo.tx(() => {
@@ -222,12 +229,12 @@ export class Resources {
 
   // Users
 
-  async createUser(o: Obj): Promise<UserRow> {
-    const n = name(o)!;
+  async createUser(o: UserCreate): Promise<UserRow> {
+    const n = o.name;
     const domainId = this.domainIdFrom(o);
     this.backends.assertWritable(domainId);
-    const password = optStr(o, 'password', { nullable: true, max: 4096 });
-    const dp = optStr(o, 'default_project_id', { nullable: true }) ?? null;
+    const password = o.password;
+    const dp = o.default_project_id ?? null;
     if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
     if (this.repo.userByName(domainId, n)) throw dup('user', n, domainId);
     const hash = password ? await this.core.hash(password) : null;
@@ -236,10 +243,10 @@ export class Resources {
       id: newHexId(),
       domain_id: domainId,
       name: n,
-      enabled: optBool(o, 'enabled') === false ? 0 : 1,
+      enabled: o.enabled === false ? 0 : 1,
       password_hash: hash,
       default_project_id: dp,
-      options: json(optObj(o, 'options') ?? {}),
+      options: json(o.options ?? {}),
       extra: json(extras(o, USER_FIELDS)),
       failed_auth_count: 0,
       failed_auth_at: null,
@@ -250,30 +257,29 @@ export class Resources {
     return row;
   }
 
-  async updateUser(id: string, o: Obj): Promise<UserRow> {
+  async updateUser(id: string, o: UserUpdate): Promise<UserRow> {
     const u = this.user(id);
     this.backends.assertWritable(u.domain_id);
     if (o.domain_id !== undefined && o.domain_id !== u.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
-    const n = name(o, 'name', false);
+    const n = o.name;
     if (n !== undefined && n !== u.name) {
       if (this.repo.userByName(u.domain_id, n)) throw dup('user', n, u.domain_id);
       patch.name = n;
     }
-    const en = optBool(o, 'enabled');
+    const en = o.enabled;
     if (en !== undefined) patch.enabled = en ? 1 : 0;
-    const dp = optStr(o, 'default_project_id', { nullable: true });
+    const dp = o.default_project_id;
     if (dp && !this.repo.get('projects', dp)) throw new BadRequest(`Could not find project: ${dp}.`, 'ValidationError');
     if (dp !== undefined) patch.default_project_id = dp;
-    const password = optStr(o, 'password', { nullable: true, max: 4096 });
+    const password = o.password;
     if (password !== undefined) {
       patch.password_hash = password === null ? null : await this.core.hash(password);
       patch.failed_auth_count = 0;
       patch.failed_auth_at = null;
     }
-    const opts = optObj(o, 'options');
-    if (opts) patch.options = json({ ...JSON.parse(u.options), ...opts });
+    if (o.options) patch.options = json({ ...JSON.parse(u.options), ...o.options });
     const ex = extras(o, USER_FIELDS);
     if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(u.extra), ...ex });
     this.repo.tx(() => {
@@ -285,11 +291,10 @@ export class Resources {
   }
 
   /** POST /v3/users/{id}/password: the user proves the old password. */
-  async changePassword(id: string, o: Obj): Promise<void> {
+  async changePassword(id: string, o: PasswordChange): Promise<void> {
     const u = this.user(id);
     this.backends.assertWritable(u.domain_id);
-    const original = reqStr(o, 'original_password', { max: 4096 });
-    const password = reqStr(o, 'password', { max: 4096 });
+    const { original_password: original, password } = o;
     if (!(await this.core.verify(original, u.password_hash))) {
       throw new Unauthorized('The request you have made requires authentication.');
     }
@@ -315,8 +320,8 @@ export class Resources {
 
   // Groups
 
-  createGroup(o: Obj): GroupRow {
-    const n = name(o)!;
+  createGroup(o: GroupCreate): GroupRow {
+    const n = o.name;
     const domainId = this.domainIdFrom(o);
     this.backends.assertWritable(domainId);
     if (this.repo.list('groups', { domain_id: domainId, name: n }).length) throw dup('group', n, domainId);
@@ -324,7 +329,7 @@ export class Resources {
       id: newHexId(),
       domain_id: domainId,
       name: n,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? '',
+      description: o.description ?? '',
       extra: json(extras(o, GROUP_FIELDS)),
       created_at: nowIso(),
     };
@@ -333,19 +338,18 @@ export class Resources {
     return row;
   }
 
-  updateGroup(id: string, o: Obj): GroupRow {
+  updateGroup(id: string, o: GroupUpdate): GroupRow {
     const g = this.group(id);
     this.backends.assertWritable(g.domain_id);
     if (o.domain_id !== undefined && o.domain_id !== g.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
-    const n = name(o, 'name', false);
+    const n = o.name;
     if (n !== undefined && n !== g.name) {
       if (this.repo.list('groups', { domain_id: g.domain_id, name: n }).length) throw dup('group', n, g.domain_id);
       patch.name = n;
     }
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc ?? '';
+    if (o.description !== undefined) patch.description = o.description ?? '';
     const ex = extras(o, GROUP_FIELDS);
     if (Object.keys(ex).length) patch.extra = json({ ...JSON.parse(g.extra), ...ex });
     this.repo.update('groups', id, patch);

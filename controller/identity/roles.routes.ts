@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BadRequest } from '../../shared/errors/index.js';
-import { envelope, q, qBool } from './input.js';
+import { RoleCreate, RoleUpdate } from '../../shared/api/identity.js';
+import { member } from './body.js';
+import { q, qBool } from './input.js';
 import type { RoleRow } from './identity.repo.js';
 import type { Kit } from './auth.routes.js';
 import type { Actor, Target } from './roles.service.js';
@@ -26,7 +28,7 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
   });
   app.post('/v3/roles', async (req, reply) => {
     kit.enforce(req, 'identity:create_role');
-    return reply.status(201).send({ role: roleView(b(req), svc.roles.createRole(envelope(req.body, 'role'))) });
+    return reply.status(201).send({ role: roleView(b(req), svc.roles.createRole(member(RoleCreate, req.body, 'role'))) });
   });
   app.get<{ Params: P }>('/v3/roles/:id', async (req) => {
     const r = svc.roles.role(req.params.id);
@@ -36,7 +38,7 @@ export function roleRoutes(app: FastifyInstance, kit: Kit): void {
   app.patch<{ Params: P }>('/v3/roles/:id', async (req) => {
     svc.roles.role(req.params.id);
     kit.enforce(req, 'identity:update_role', { role_id: req.params.id });
-    return { role: roleView(b(req), svc.roles.updateRole(req.params.id, envelope(req.body, 'role'))) };
+    return { role: roleView(b(req), svc.roles.updateRole(req.params.id, member(RoleUpdate, req.body, 'role'))) };
   });
   app.delete<{ Params: P }>('/v3/roles/:id', async (req, reply) => {
     svc.roles.role(req.params.id);

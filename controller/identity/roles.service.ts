@@ -3,7 +3,8 @@ import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import type { IdentityBackends } from './backends.service.js';
 import type { IdentityCore } from './core.js';
-import { extras, name, optObj, optStr, parseJson, type Obj } from './input.js';
+import type { RoleCreate, RoleUpdate } from '../../shared/api/identity.js';
+import { extras, parseJson, type Obj } from './input.js';
 import type { AssignmentRow, DomainRow, GroupRow, ProjectRow, RoleRow, UserRow } from './identity.repo.js';
 import { notFound, type Resources } from './resources.service.js';
 
@@ -52,9 +53,9 @@ export class Roles {
     return parseJson<Obj>(r.options, {}).immutable === true;
   }
 
-  createRole(o: Obj): RoleRow {
-    const n = name(o)!;
-    const domainId = optStr(o, 'domain_id', { nullable: true }) ?? null;
+  createRole(o: RoleCreate): RoleRow {
+    const n = o.name;
+    const domainId = o.domain_id ?? null;
     if (domainId && !this.repo.get('domains', domainId))
       throw new BadRequest(`Could not find domain: ${domainId}.`, 'ValidationError');
     if (this.repo.list('roles', { name: n, domain_id: domainId }).length) {
@@ -64,8 +65,8 @@ export class Roles {
       id: newHexId(),
       name: n,
       domain_id: domainId,
-      description: optStr(o, 'description', { nullable: true, max: 65535 }) ?? null,
-      options: JSON.stringify(optObj(o, 'options') ?? {}),
+      description: o.description ?? null,
+      options: JSON.stringify(o.options ?? {}),
       extra: JSON.stringify(extras(o, ROLE_FIELDS)),
       created_at: nowIso(),
     };
@@ -74,23 +75,22 @@ export class Roles {
     return row;
   }
 
-  updateRole(id: string, o: Obj): RoleRow {
+  updateRole(id: string, o: RoleUpdate): RoleRow {
     const r = this.role(id);
-    const opts = optObj(o, 'options');
+    const opts = o.options;
     const onlyUnlocking = opts?.immutable === false && Object.keys(o).every((k) => k === 'options');
     if (this.immutable(r) && !onlyUnlocking) throw new Forbidden(`Unable to update immutable role ${id}.`);
     if (o.domain_id !== undefined && o.domain_id !== r.domain_id)
       throw new BadRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const patch: Record<string, unknown> = {};
-    const n = name(o, 'name', false);
+    const n = o.name;
     if (n !== undefined && n !== r.name) {
       if (this.repo.list('roles', { name: n, domain_id: r.domain_id }).length) {
         throw new Conflict(`Conflict occurred attempting to store role - Duplicate entry found with name ${n}.`);
       }
       patch.name = n;
     }
-    const desc = optStr(o, 'description', { nullable: true, max: 65535 });
-    if (desc !== undefined) patch.description = desc;
+    if (o.description !== undefined) patch.description = o.description;
     if (opts) patch.options = JSON.stringify({ ...parseJson<Obj>(r.options, {}), ...opts });
     const ex = extras(o, ROLE_FIELDS);
     if (Object.keys(ex).length) patch.extra = JSON.stringify({ ...parseJson<Obj>(r.extra, {}), ...ex });
