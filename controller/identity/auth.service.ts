@@ -6,7 +6,6 @@ import type { IdentityBackends } from './backends.service.js';
 import type { IdentityCore, Resolved } from './core.js';
 import { AuthRequest } from '../../shared/api/identity.js';
 import { invalid, member } from './body.js';
-import type { Obj } from './input.js';
 import { needsRehash } from './passwords.js';
 import type { AppCredRow, DomainRow, ProjectRow, UserRow } from './identity.repo.js';
 import { newAuditId, normalizeMethods, TokenInvalid, type AuthMethod, type TokenPayload } from './tokens.js';
@@ -26,7 +25,9 @@ export interface Issued {
 
 type ScopeReq = { project: ProjectRow } | { domain: DomainRow } | null | undefined;
 
-const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+type Identity = AuthRequest['identity'];
+type IdName = { id?: string; name?: string };
+type UserRef = IdName & { domain?: IdName };
 
 export class Authenticator {
   constructor(
@@ -124,58 +125,55 @@ export class Authenticator {
     throw new Unauthorized('Attempted to authenticate with an unsupported method.');
   }
 
-  private domainRef(ref: unknown, field: string): DomainRow {
-    if (!isObj(ref)) throw invalid(field, 'expected an object with id or name');
+  private domainRef(ref: IdName | undefined, field: string): DomainRow {
+    if (!ref || (ref.id === undefined && ref.name === undefined)) throw invalid(field, 'expected an object with id or name');
     const d =
-      typeof ref.id === 'string'
+      ref.id !== undefined
         ? this.core.repo.get<DomainRow>('domains', ref.id)
-        : typeof ref.name === 'string'
-          ? this.core.repo.list<DomainRow>('domains', { name: ref.name })[0]
-          : undefined;
-    if (ref.id === undefined && ref.name === undefined) throw invalid(field, 'expected an object with id or name');
-    if (!d) throw new Unauthorized(`Could not find domain: ${String(ref.id ?? ref.name)}.`);
+        : this.core.repo.list<DomainRow>('domains', { name: ref.name })[0];
+    if (!d) throw new Unauthorized(`Could not find domain: ${ref.id ?? ref.name}.`);
     if (!d.enabled) throw new Unauthorized(`Domain ${d.id} is disabled.`);
     return d;
   }
 
-  private scopeOf(s: unknown): ScopeReq {
-    if (s === undefined || s === null) return undefined;
+  private scopeOf(s: AuthRequest['scope']): ScopeReq {
+    if (s === undefined) return undefined;
     if (s === 'unscoped') return null;
-    if (!isObj(s)) throw invalid('scope', 'expected an object');
-    if (isObj(s.project)) {
+    if (typeof s !== 'object') throw invalid('scope', 'expected an object');
+    if (s.project) {
       const p = s.project;
       let project: ProjectRow | undefined;
-      if (typeof p.id === 'string') project = this.core.repo.get<ProjectRow>('projects', p.id);
-      else if (typeof p.name === 'string') {
+      if (p.id !== undefined) project = this.core.repo.get<ProjectRow>('projects', p.id);
+      else {
         const d = this.domainRef(p.domain, 'scope.project.domain');
         project = this.core.repo.list<ProjectRow>('projects', { domain_id: d.id, name: p.name })[0];
-      } else throw invalid('scope.project', 'expected id, or name and domain');
-      if (!project) throw new Unauthorized(`Could not find project: ${String(p.id ?? p.name)}.`);
+      }
+      if (!project) throw new Unauthorized(`Could not find project: ${p.id ?? p.name}.`);
       if (!project.enabled) throw new Unauthorized(`Project ${project.id} is disabled.`);
       return { project };
     }
-    if (isObj(s.domain)) return { domain: this.domainRef(s.domain, 'scope.domain') };
+    if (s.domain) return { domain: this.domainRef(s.domain, 'scope.domain') };
     if ('system' in s) throw new Unauthorized('System-scoped tokens are not supported.');
     if ('OS-TRUST:trust' in s) throw new Unauthorized('Trusts are not supported.');
     throw invalid('scope', 'expected project or domain');
   }
 
   /** The user named by a request: SQL users from the database, directory users from the directory (503 when it is down). */
-  private async userRef(u: unknown, field: string): Promise<UserRow | undefined> {
-    if (!isObj(u)) throw invalid(field, 'expected an object with id, or name and domain');
-    if (typeof u.id === 'string') {
+  private async userRef(u: UserRef | undefined, field: string): Promise<UserRow | undefined> {
+    if (!u) throw invalid(field, 'expected an object with id, or name and domain');
+    if (u.id !== undefined) {
       const local = this.core.repo.get<UserRow>('users', u.id);
       return local && !this.backends.isDirectory(local.domain_id) ? local : this.backends.getUser(u.id);
     }
-    if (typeof u.name !== 'string') throw invalid(field, 'expected an object with id, or name and domain');
+    if (u.name === undefined) throw invalid(field, 'expected an object with id, or name and domain');
     const d = this.domainRef(u.domain, `${field}.domain`);
     return this.backends.isDirectory(d.id) ? this.backends.userByName(d.id, u.name) : this.core.repo.userByName(d.id, u.name);
   }
 
-  private async byPassword(pw: unknown, scope: () => ScopeReq): Promise<Issued> {
-    if (!isObj(pw) || !isObj(pw.user)) throw invalid('password.user', "'user' is a required property");
+  private async byPassword(pw: Identity['password'], scope: () => ScopeReq): Promise<Issued> {
+    if (!pw?.user) throw invalid('password.user', "'user' is a required property");
     const password = pw.user.password;
-    if (typeof password !== 'string') throw invalid('password.user.password', "'password' is a required property");
+    if (password === undefined) throw invalid('password.user.password', "'password' is a required property");
     // An unknown or disabled domain is answered like an unknown user: same message, same work.
     let user: UserRow | undefined;
     try {
@@ -238,8 +236,8 @@ export class Authenticator {
     return this.issueFor(fresh, ['password'], scope());
   }
 
-  private async byToken(t: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
-    if (!isObj(t) || typeof t.id !== 'string') throw invalid('token.id', "'id' is a required property");
+  private async byToken(t: Identity['token'], scopeOf: () => ScopeReq): Promise<Issued> {
+    if (!t) throw invalid('token.id', "'id' is a required property");
     let prev: { payload: TokenPayload; resolved: Resolved };
     try {
       prev = this.check(t.id);
@@ -261,12 +259,11 @@ export class Authenticator {
     return this.issueFor(prev.resolved.user, methods, scope, prev.payload.expiresAt, prev.payload.auditIds[0]);
   }
 
-  private async byAppCred(a: unknown, scopeOf: () => ScopeReq): Promise<Issued> {
-    if (!isObj(a) || typeof a.secret !== 'string')
-      throw invalid('application_credential.secret', "'secret' is a required property");
+  private async byAppCred(a: Identity['application_credential'], scopeOf: () => ScopeReq): Promise<Issued> {
+    if (a?.secret === undefined) throw invalid('application_credential.secret', "'secret' is a required property");
     let ac: AppCredRow | undefined;
-    if (typeof a.id === 'string') ac = this.core.repo.get<AppCredRow>('app_credentials', a.id);
-    else if (typeof a.name === 'string') {
+    if (a.id !== undefined) ac = this.core.repo.get<AppCredRow>('app_credentials', a.id);
+    else if (a.name !== undefined) {
       const user = await this.userRef(a.user, 'application_credential.user');
       ac = user ? this.core.repo.list<AppCredRow>('app_credentials', { user_id: user.id, name: a.name })[0] : undefined;
     } else throw invalid('application_credential', 'expected id, or name and user');
