@@ -15,7 +15,7 @@ import type {
   UserUpdate,
 } from '../../shared/api/identity.js';
 import { invalid } from './body.js';
-import { extras, type Obj } from './input.js';
+import { extras } from './input.js';
 import type { DomainRow, GroupRow, ProjectRow, UserRow } from './identity.repo.js';
 
 /** Domains, projects, users and groups: the logic behind their routes. */
