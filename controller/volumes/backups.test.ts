@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../agents/volume/file.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { volumeCloud, type VolumeCloud } from './testing/kit.js';
+import { digest } from './testing/backup-kit.js';
 
 let c: VolumeCloud;
 let P: string;
@@ -22,31 +23,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const ZERO = Buffer.alloc(4 << 20);
-/**
- * The SHA-256 of a volume file's content as (offset, block) for every 4 MiB block that
- * is not all zeros, and its length: equal digests mean equal bytes, and the gigabyte of
- * holes costs a memcmp instead of a hash (hashing 1 GiB took 16 s on the loaded CI host).
- */
-function digest(path: string): string {
-  const h = createHash('sha256');
-  const buf = Buffer.alloc(ZERO.length);
-  const fd = openSync(path, 'r');
-  try {
-    let off = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, off);
-      if (n === 0) break;
-      const b = buf.subarray(0, n);
-      if (!b.equals(ZERO.subarray(0, n))) h.update(`${off}:`).update(b);
-      off += n;
-    }
-    h.update(`len:${off}`);
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
 const volFile = (id: string) => join(dir, 'volumes', `volume-${id}.img`);
 /** What a guest would do: write into the volume's back-end file. */
 async function guestWrite(id: string, off: number, data: Buffer) {
