@@ -147,6 +147,28 @@ describe('chunked backups on a posix target', () => {
     expect(await target.list(target.defaultContainer(id), prefix)).toEqual([]);
   });
 
+  it('clean-up after a killed backup removes the .part a write cut short left (listings never show it)', async () => {
+    const src = join(dir, 'vol.img');
+    await makeVolume(src, 8 * CS);
+    const id = randomUUID();
+    const vol = randomUUID();
+    const container = target.defaultContainer(id);
+    const prefix = objectPrefix(vol, id, new Date().toISOString());
+    // What kill -9 leaves: one whole object, and the next one's .part still being written.
+    await target.putContainer(container);
+    await target.put(container, `${prefix}-00001`, Buffer.from('whole'));
+    writeFileSync(join(dir, 'store', container, `.${prefix}-00002.part`), 'half');
+    // Another backup's .part in the same container is not ours.
+    writeFileSync(join(dir, 'store', container, `.volume_${vol}_x-00001.part`), 'other');
+    expect(await target.list(container, prefix)).toEqual([`${prefix}-00001`]);
+    await driver.deletePrefix(container, prefix);
+    expect(readdirSync(join(dir, 'store', container))).toEqual([`.volume_${vol}_x-00001.part`]);
+    rmSync(join(dir, 'store', container, `.volume_${vol}_x-00001.part`));
+    await driver.deletePrefix(container, prefix);
+    // The emptied default container (ab/cd/<id>) goes with its last file.
+    expect(readdirSync(join(dir, 'store'))).toEqual(['.homestack-backup-target']);
+  });
+
   it('the marker gives the store its id; a store whose marker vanished (unmounted share) is unreachable', async () => {
     const again = new PosixTarget({ path: join(dir, 'store') });
     await again.init();

@@ -368,10 +368,15 @@ export class ChunkedDriver {
     return names.length;
   }
 
-  /** Removes what an interrupted or failed backup wrote (the known names, then anything under the prefix). */
+  /**
+   * Removes what an interrupted or failed backup wrote: the known names, then anything
+   * under the prefix, then writes a dead process cut short (posix `.part` files, which
+   * listings never show).
+   */
   async deletePrefix(container: string, prefix: string, known: string[] = []): Promise<void> {
     for (const name of known) await this.target.delete(container, name).catch(() => {});
     const rest = await this.target.list(container, prefix).catch(() => [] as string[]);
     for (const name of rest) await this.target.delete(container, name).catch(() => {});
+    await this.target.deletePartial(container, prefix).catch(() => 0);
   }
 }

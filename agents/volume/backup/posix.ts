@@ -149,8 +149,30 @@ export class PosixTarget implements BackupTarget {
     } catch (e) {
       throw fsError(e, `delete ${container}/${name}`);
     }
-    // Empty containers of the default layout go too (ab/cd/<id>, then ab/cd, ab).
-    let d = this.dir(container);
+    await this.pruneEmpty(this.dir(container));
+  }
+
+  async deletePartial(container: string, prefix: string): Promise<number> {
+    const d = this.dir(container);
+    let names: string[];
+    try {
+      names = (await readdir(d)).filter((n) => n.startsWith(`.${prefix}`) && n.endsWith('.part'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw fsError(e, `list ${container}`);
+    }
+    for (const n of names) {
+      await rm(join(d, n), { force: true }).catch((e) => {
+        throw fsError(e, `delete ${container}/${n}`);
+      });
+    }
+    await this.pruneEmpty(d);
+    return names.length;
+  }
+
+  /** Empty containers of the default layout go (ab/cd/<id>, then ab/cd, ab). */
+  private async pruneEmpty(from: string): Promise<void> {
+    let d = from;
     while (d.startsWith(this.o.path) && d !== this.o.path) {
       const gone = await rmdir(d).then(
         () => true,

@@ -165,6 +165,10 @@ export class S3Target implements BackupTarget {
     }
   }
 
+  async deletePartial(): Promise<number> {
+    return 0; // a PUT is atomic: nothing half-written to remove
+  }
+
   async freeBytes(): Promise<number | null> {
     return null;
   }

@@ -35,6 +35,12 @@ export interface BackupTarget {
   /** Names in the container starting with prefix (a missing container lists nothing). */
   list(container: string, prefix: string): Promise<string[]>;
   delete(container: string, name: string): Promise<void>;
+  /**
+   * Removes what writes cut short by a dead process left under the prefix (posix: the
+   * `.<name>.part` files, which `list` never shows; s3: nothing, a PUT is atomic).
+   * Idempotent; succeeds when nothing is there. Returns how many were removed.
+   */
+  deletePartial(container: string, prefix: string): Promise<number>;
   /** Free bytes, when the store can tell (posix), else null. */
   freeBytes(): Promise<number | null>;
 }
