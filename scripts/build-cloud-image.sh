@@ -13,7 +13,9 @@
 #    grub-probe naming the partition it will live on), core.img from the guest's own
 #    grub-mkimage into the gap before the partition, boot.img into the MBR.
 # cloud-init's default user is `debian` (Debian's cloud-init package sets it), with the
-# datasources ConfigDrive and OpenStack; growpart grows the root partition to the disk.
+# datasources OpenStack (the metadata service) first and ConfigDrive when the service
+# does not answer (files/etc/cloud/ds-identify.cfg keeps that order even with a config
+# drive attached); growpart grows the root partition to the disk.
 #
 # Reuse: nothing is done when the image exists and its inputs (this script,
 # scripts/cloud-image/packages.txt and files/) hash to the value stored beside it
@@ -92,9 +94,10 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 log "mmdebstrap $SUITE: minbase + ${#GUEST_PKGS[@]} packages ($(printf '%s\n' "${SOURCES[@]}" | cut -d' ' -f3,4 | paste -sd' '))"
 # Answers to debconf questions, set before the packages install:
 # - cloud-init's datasources (as `dpkg-reconfigure cloud-init` sets them): the metadata
-#   service first (it serves the current data; ds-identify enables it when the SMBIOS
-#   product is "OpenStack Nova", as Nova's guests have), the config drive when the
-#   service does not answer or the domain does not say OpenStack, nothing else to probe;
+#   service first (it serves the current data; cloud-init asks it when the SMBIOS
+#   product is "OpenStack Compute"/"OpenStack Nova", as Nova's guests have), the config
+#   drive when the service does not answer or the domain does not say OpenStack, nothing
+#   else to probe;
 # - en_US.UTF-8 generated and the default (cloud-init's locale module sets
 #   LANG=en_US.UTF-8 on Debian, and Debian's locale-gen ignores its arguments: without
 #   the locale generated the module fails and `cloud-init status` says error).
@@ -119,6 +122,12 @@ printf '# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=%s / 
 rm -f "$R/etc/apt/sources.list"                                # mmdebstrap's build sources; the guest's are debian.sources
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"   # systemd-resolved, as Debian's images
 chroot "$R" systemctl enable --quiet systemd-networkd.service systemd-resolved.service
+# A lean first boot under TCG (measured with systemd-analyze blame: e2scrub_reap alone ran
+# for 2 min beside cloud-init): nothing of e2scrub (no LVM here), and no apt timers
+# polling an archive a guest may not reach; sshd, cloud-init, growpart and the guest
+# agent stay as Debian has them.
+chroot "$R" systemctl mask --quiet e2scrub_reap.service
+chroot "$R" systemctl disable --quiet e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer
 
 # GRUB: the modules where grub-install puts them, grub.cfg from grub-mkconfig.
 mkdir -p "$R/boot/grub/i386-pc"
