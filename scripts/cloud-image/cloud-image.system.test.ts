@@ -3,7 +3,7 @@
 // on its own libvirtd (TCG) and Open vSwitch (faults/real/cloud.ts RealCloud). Boots the
 // image through the API with a key pair, #cloud-config user data and a tenant network,
 // logs in over SSH as `debian` from the network's DHCP namespace, and checks what
-// cloud-init did and that the metadata service at 169.254.169.254 answers the guest.
+// cloud-init did (from the metadata service, though a config drive is attached) and that the metadata service at 169.254.169.254 answers the guest.
 // One boot (a few minutes under TCG); needs root, SYSTEM_TESTS=1, `npm run build`, and
 // the image (build/cloud-image/debian-12-cloud.qcow2, or ACC_CLOUD_IMAGE).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -71,9 +71,9 @@ describe.skipIf(!!SKIP)('Debian cloud image on a real cloud', () => {
   };
 
   beforeAll(async () => {
-    // No config drive (force_config_drive = false, none asked for): cloud-init must find everything
-    // at the metadata service (the config drive path is the default and cloud-guest.sh's).
-    c = await RealCloud.start({ controllerCompute: ['ram_allocation_ratio = 4', 'force_config_drive = false'] });
+    // The config drive is attached (force_config_drive, the default): cloud-init must still take the
+    // metadata service first (the image's ds-identify policy), the drive being only its fallback.
+    c = await RealCloud.start({ controllerCompute: ['ram_allocation_ratio = 4'] });
     ({ networkId } = await c.basics());
     await c.host.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'key')]);
     const kp = await c.api('POST', '/compute/v2.1/os-keypairs', {
@@ -158,6 +158,10 @@ describe.skipIf(!!SKIP)('Debian cloud image on a real cloud', () => {
       expect(status).toMatch(/status: done/);
       expect(status).not.toMatch(/errors: \[[^\]]/);
       expect((await ssh('cloud-id')).stdout.trim()).toBe('openstack');
+      // ... with a config drive there to fall back on (ds-identify's default policy would have taken it)
+      expect((await ssh('sudo blkid -t LABEL=config-2 -o device', 'debian', { okCodes: [0, 2] })).stdout.trim()).toMatch(
+        /^\/dev\//,
+      );
       const log = (await ssh('sudo cat /var/log/cloud-init.log')).stdout;
       expect(log).not.toMatch(/Traceback|\[ERROR\]|\[CRITICAL\]/);
     },
