@@ -92,15 +92,13 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 [ -n "${HOMESTACK_KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT   # HOMESTACK_KEEP_WORK=1: keep it to look into
 
 log "mmdebstrap $SUITE: minbase + ${#GUEST_PKGS[@]} packages ($(printf '%s\n' "${SOURCES[@]}" | cut -d' ' -f3,4 | paste -sd' '))"
-# Answers to debconf questions, set before the packages install:
-# - cloud-init's datasources (as `dpkg-reconfigure cloud-init` sets them): the metadata
-#   service first (it serves the current data; cloud-init asks it when the SMBIOS
-#   product is "OpenStack Compute"/"OpenStack Nova", as Nova's guests have), the config
-#   drive when the service does not answer or the domain does not say OpenStack, nothing
-#   else to probe;
-# - en_US.UTF-8 generated and the default (cloud-init's locale module sets
-#   LANG=en_US.UTF-8 on Debian, and Debian's locale-gen ignores its arguments: without
-#   the locale generated the module fails and `cloud-init status` says error).
+# Answers to debconf questions, set before the packages install: en_US.UTF-8 generated
+# and the default (cloud-init's locale module sets LANG=en_US.UTF-8 on Debian, and
+# Debian's locale-gen ignores its arguments: without the locale generated the module
+# fails and `cloud-init status` says error). The cloud-init/datasources answer is given
+# too, but it is not what decides: the built image has no 90_dpkg.cfg (cloud-init's
+# postinst does not write one here), so the order is the datasource_list of
+# files/etc/cloud/cloud.cfg.d/02_homestack.cfg.
 mmdebstrap --mode=unshare --variant=minbase --format=directory --quiet \
   --include="$(IFS=,; echo "${GUEST_PKGS[*]}")" \
   --essential-hook='printf "%s\n" "cloud-init cloud-init/datasources multiselect OpenStack, ConfigDrive, None" \
