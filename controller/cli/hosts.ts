@@ -12,6 +12,7 @@ import { agentVersionNote } from './agent-version.js';
 import { homestackVersion } from './backup.js';
 import { parseCommand, str, usageFailure, usageText, UsageError, type CommandSpec } from './args.js';
 import { HOST_ADD, hostAdd } from './host-add.js';
+import { HOST_DRAIN, hostDrain } from './host-drain.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { CertificateAuthority } from '../pki/ca.js';
 import { certAddresses, installLibvirtTls, type LibvirtTlsResult } from '../pki/install.js';
@@ -88,6 +89,7 @@ export const HOST_COMMANDS: Record<string, CommandSpec> = {
     help: 'the scheduler places no new instances there',
   },
   enable: { words: 'host enable', args: 'NAME', help: 'the scheduler places instances there again' },
+  drain: HOST_DRAIN,
   'enrol-local': {
     words: 'host enrol-local',
     options: { 'no-libvirt-tls': { type: 'boolean' }, 'libvirtd-pid-file': { type: 'string', value: 'F' } },
@@ -198,6 +200,8 @@ export async function hostCommand(sub: string | undefined, argv: readonly string
     }
     case 'add':
       return hostAdd(a.positionals[0]!, a.values, argv);
+    case 'drain':
+      return hostDrain(a.positionals[0]!, a.values);
     case 'remove': {
       const name = a.positionals[0]!;
       const ctx = openContext(argv);
