@@ -76,6 +76,12 @@ describe('homestack host drain', () => {
     ]);
     expect(lines.join('\n')).toMatch(/\[2\/3\] g2 \(g2\): running, memory 64\/192 MiB, disk 0\/1024 MiB/);
     expect(lines.join('\n')).toMatch(/\[3\/3\] g3 \(g3\): on b after/);
+    // figures only once libvirt has them
+    const bare = fakeCloud([{ name: 'g4' }]);
+    bare.api.progress = async () => ({ status: 'preparing', memory: [0, 0], disk: [0, 0] });
+    const said: string[] = [];
+    await drainHost(bare.api, 'a', { ...fast, say: (l) => said.push(l) });
+    expect(said).toContain('[1/1] g4 (g4): preparing');
     const out: string[] = [];
     expect(reportDrain('a', r, (l) => out.push(l))).toBe(0);
     expect(out[0]).toBe('a: 3 moved, 0 failed, 0 stayed');

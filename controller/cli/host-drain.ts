@@ -118,9 +118,11 @@ export async function drainHost(
       if (p && (p.status !== lastStatus || Date.now() - lastSaid >= progressEveryMs)) {
         lastStatus = p.status;
         lastSaid = Date.now();
-        say(
-          `${tag}: ${p.status}, memory ${mib(p.memory[0])}/${mib(p.memory[1])} MiB, disk ${mib(p.disk[0])}/${mib(p.disk[1])} MiB`,
-        );
+        const figures = [
+          ...(p.memory[1] ? [`memory ${mib(p.memory[0])}/${mib(p.memory[1])} MiB`] : []),
+          ...(p.disk[1] ? [`disk ${mib(p.disk[0])}/${mib(p.disk[1])} MiB`] : []),
+        ];
+        say(`${tag}: ${[p.status, ...figures].join(', ')}`);
       }
     }
   };

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * project's test image, 192 MiB) for every case, in order: live migration B → A with a
  * volume attached under a ping every 0.2 s and a writer on the volume; cold migration
  * A → B with confirm; resize up (B → A) and revert; evacuation B → A after a power loss
- * of host B (A keeps the volume's tgtd), and the stale copy removed once B is back.
+ * of host B (A keeps the volume's tgtd), and the stale copy removed once B is back;
+ * then `homestack host drain` of the host v is on, with two more tiny guests.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'agents/network/testing/two-host-cloud.ts');
@@ -277,4 +278,70 @@ describe.skipIf(Boolean(why))('guests move between two hosts (live, cold, resize
       lastOf(await consoleLog(), 'VOL') > volBefore ? true : undefined,
     );
   }, 900_000);
+
+  it('drains a host of three guests with `homestack host drain`: all live-migrated one at a time, the host disabled, then enabled', async () => {
+    const from = await show('OS-EXT-SRV-ATTR:host');
+    const to = from === hostA ? hostB : hostA;
+    // Two more tiny guests beside v (which keeps its volume): three to move.
+    await timed('boot of two more', () =>
+      Promise.all(
+        ['d1', 'd2'].map((n) =>
+          os([
+            'server',
+            'create',
+            '--flavor',
+            'tiny',
+            '--image',
+            'guest',
+            '--network',
+            'n1',
+            '--availability-zone',
+            `nova:${from}`,
+            '--wait',
+            n,
+          ]),
+        ),
+      ),
+    );
+    const tick0 = lastOf(await consoleLog(), 'TICK');
+    const cli = (args: string[]) =>
+      execP(
+        'ip',
+        [
+          'netns',
+          'exec',
+          `t${runId}-ctl`,
+          'sh',
+          '-c',
+          `. ${ctl}/openrc && "$@"`,
+          'sh',
+          process.execPath,
+          join(ROOT, 'dist/controller/cli/main.js'),
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 900_000 },
+      );
+    const drained = await timed('drain of three', () => cli(['host', 'drain', from]));
+    console.log(drained.stdout);
+    expect(drained.stdout).toMatch(new RegExp(`^${from}: 3 moved, 0 failed, 0 stayed$`, 'm'));
+    // One at a time: each move starts after the one before it landed.
+    const lines = drained.stdout.split('\n');
+    const order = lines
+      .filter((l) => / live migration started$| on \S+ after /.test(l))
+      .map((l) => (/started$/.test(l) ? 'start' : 'done'));
+    expect(order).toEqual(['start', 'done', 'start', 'done', 'start', 'done']);
+    expect(drained.stdout).toMatch(/memory \d+\/\d+ MiB/); // progress figures printed
+    for (const n of ['v', 'd1', 'd2']) {
+      expect(await os(['server', 'show', '-f', 'value', '-c', 'OS-EXT-SRV-ATTR:host', n])).toBe(to);
+      expect(await os(['server', 'show', '-f', 'value', '-c', 'status', n])).toBe('ACTIVE');
+    }
+    expect(await os(['server', 'list', '--all-projects', '--host', from, '-f', 'value', '-c', 'Name'])).toBe('');
+    const status = () =>
+      os(['compute', 'service', 'list', '--service', 'nova-compute', '--host', from, '-f', 'value', '-c', 'Status']);
+    expect(await status()).toBe('disabled');
+    // v was live-migrated, not restarted: it goes on counting.
+    await until('v counting on after the drain', 60, async () => (lastOf(await consoleLog(), 'TICK') > tick0 ? true : undefined));
+    await cli(['host', 'enable', from, '--config', join(ctl, 'controller.toml')]);
+    expect(await status()).toBe('enabled');
+  }, 1_200_000);
 });
