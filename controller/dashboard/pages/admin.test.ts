@@ -60,6 +60,7 @@ describe('hypervisors', () => {
         },
       ],
     });
+    api.on('GET', 'compute', '/v2.1/servers/detail?all_tenants=1', { servers: [] });
     const s = checkSafe(await adminHypervisorsPage.render(admin(api)));
     expect(s).toContain(XSS_ESCAPED);
     expect(s.indexOf('>h1<')).toBeLessThan(s.indexOf('h2&lt;'));
@@ -67,6 +68,80 @@ describe('hypervisors', () => {
     expect(s).toContain('1536 MB of 6144 MB');
     expect(s).toContain('Instances: 3');
     expect(s.match(/<meter /g)).toHaveLength(3 + 6);
+  });
+
+  it('offers Migrate on each running instance and Drain (and Enable when disabled) on each host', async () => {
+    const api = new FakeCloudApi()
+      .on('GET', 'compute', '/v2.1/os-hypervisors/detail', {
+        hypervisors: [
+          {
+            id: 1,
+            hypervisor_hostname: 'h1',
+            service: { host: 'h1' },
+            state: 'up',
+            status: 'disabled',
+            vcpus: 2,
+            vcpus_used: 0,
+            memory_mb: 1,
+            memory_mb_used: 0,
+            local_gb: 1,
+            local_gb_used: 0,
+            running_vms: 2,
+          },
+        ],
+      })
+      .on('GET', 'compute', '/v2.1/servers/detail?all_tenants=1', {
+        servers: [
+          { id: 'u1', name: `web${XSS}`, status: 'ACTIVE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'h1' },
+          { id: 'u2', name: 'off', status: 'SHUTOFF', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'h1' },
+          { id: 'u3', name: 'moving', status: 'MIGRATING', 'OS-EXT-STS:task_state': 'migrating', 'OS-EXT-SRV-ATTR:host': 'h1' },
+        ],
+      });
+    const s = checkSafe(await adminHypervisorsPage.render(admin(api)));
+    expect(s).toContain(XSS_ESCAPED);
+    expect(s.match(/name="_action" value="migrate"/g)).toHaveLength(1); // only the running one, not the stopped or moving ones
+    expect(s).toContain('name="id" value="u1"');
+    expect(s).toMatch(/value="drain".*name="host" value="h1"/);
+    expect(s).toMatch(/value="enable".*name="host" value="h1"/);
+    expect(s).toContain('(migrating)');
+  });
+
+  it('Migrate asks for a live migration the scheduler places; Drain disables the host and moves each running instance', async () => {
+    const api = new FakeCloudApi()
+      .on('GET', 'compute', '/v2.1/servers/detail?all_tenants=1&host=h1', {
+        servers: [
+          { id: 'u1', name: 'a', status: 'ACTIVE', 'OS-EXT-STS:task_state': null },
+          { id: 'u2', name: 'b', status: 'PAUSED', 'OS-EXT-STS:task_state': null },
+          { id: 'u3', name: 'c', status: 'SHUTOFF', 'OS-EXT-STS:task_state': null },
+        ],
+      })
+      .on('POST', 'compute', '/v2.1/servers/u2/action', new ApiError(400, 'No valid host was found.'));
+    const m = await adminHypervisorsPage.actions!.migrate!(admin(api), { id: 'u9', name: 'x' });
+    expect(m.message).toBe('Live migration of x started.');
+    expect(api.writes()).toEqual([
+      {
+        method: 'POST',
+        service: 'compute',
+        path: '/v2.1/servers/u9/action',
+        body: { 'os-migrateLive': { host: null, block_migration: 'auto' } },
+      },
+    ]);
+    api.calls.length = 0;
+    const d = await adminHypervisorsPage.actions!.drain!(admin(api), { host: 'h1' });
+    expect(api.writes().map((c) => [c.method, c.path])).toEqual([
+      ['PUT', '/v2.1/os-services/disable-log-reason'],
+      ['POST', '/v2.1/servers/u1/action'],
+      ['POST', '/v2.1/servers/u2/action'],
+    ]);
+    expect(api.writes()[0]!.body).toEqual({ host: 'h1', binary: 'nova-compute', disabled_reason: 'drained from the dashboard' });
+    expect(d.message).toBe(
+      'h1 disabled; live migration started for 1 instance(s); refused: b: No valid host was found.; not running, left there: c (SHUTOFF).',
+    );
+    api.calls.length = 0;
+    await adminHypervisorsPage.actions!.enable!(admin(api), { host: 'h1' });
+    expect(api.writes()).toEqual([
+      { method: 'PUT', service: 'compute', path: '/v2.1/os-services/enable', body: { host: 'h1', binary: 'nova-compute' } },
+    ]);
   });
 
   it('draws a bar with the percentage, capped at full', () => {
