@@ -17,6 +17,7 @@ describe('CLI definitions (util.parseArgs)', () => {
       'homestack host remove NAME [--force]',
       'homestack host disable NAME [--reason TEXT]',
       'homestack host enable NAME',
+      'homestack host drain NAME [--parallel N] [--timeout S]',
       'homestack host enrol-local',
       'homestack host enrol --name N --url U --secret-file F',
     ])
@@ -32,7 +33,7 @@ describe('CLI definitions (util.parseArgs)', () => {
       RESTORE,
       DOCTOR,
     ]);
-    expect(all.match(/^ {2}homestack /gm)).toHaveLength(19);
+    expect(all.match(/^ {2}homestack /gm)).toHaveLength(20);
   });
 
   it('three command words (domain ldap set): all skipped; every LDAP key is an option; strays refused', () => {
