@@ -23,7 +23,7 @@ describe('controller app', () => {
     expect(nova.json().version).toMatchObject({ id: 'v2.1', min_version: '2.1' });
     expect((await a.inject({ url: '/image/' })).statusCode).toBe(300);
     expect((await a.inject({ url: '/network/' })).json().versions[0].id).toBe('v2.0');
-    expect((await a.inject({ url: '/volume/v3/' })).json().version.id).toBe('v3.0');
+    expect((await a.inject({ url: '/volume/v3/' })).json().versions[0].id).toBe('v3.0');
   });
 
   it('puts x-openstack-request-id on every response', async () => {

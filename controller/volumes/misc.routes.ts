@@ -37,7 +37,7 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
     let rows = ctx.repo.listTypes();
     if (req.query.is_public !== undefined && req.query.is_public !== 'None')
       rows = rows.filter((t) => (t.is_public === 1) === ['true', '1'].includes(req.query.is_public!.toLowerCase()));
-    return { volume_types: rows.map(typeView) };
+    return { volume_types: rows.map((t) => typeView(t)) };
   });
   app.get(`${prefix}/types/default`, async (req: Req) => {
     must(ctx, 'volume_extension:type_get', authOf(req));
@@ -65,7 +65,7 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
       is_public: pub === false || pub === 'false' ? 0 : 1,
       extra_specs: JSON.stringify(b.extra_specs ?? {}),
     });
-    return { volume_type: typeView(t) };
+    return { volume_type: typeView(t, 'create') };
   });
   app.delete(`${prefix}/types/:id`, async (req: Req, reply: FastifyReply) => {
     must(ctx, 'volume_extension:types_manage', authOf(req));

@@ -19,6 +19,10 @@ function entry(req: FastifyRequest, publicUrl?: string) {
 
 export function registerVolumeVersions(app: FastifyInstance, publicUrl?: string): void {
   app.get('/', async (req, reply) => reply.status(300).send({ versions: [entry(req, publicUrl)] }));
-  // keystoneauth may try the catalog URL itself (…/v3/{project_id}) before stripping the project.
-  for (const p of ['/v3', '/v3/:project_id']) app.get(p, async (req) => ({ version: entry(req, publicUrl) }));
+  // GET /v3/ is Cinder's VersionsController.index at 3.0 (cinder/api/versions.py): a `versions`
+  // list holding v3.0 only, status 200 (Tempest's volume_api_version_details).
+  app.get('/v3', async (req) => ({ versions: [entry(req, publicUrl)] }));
+  // keystoneauth may try the catalog URL itself (…/v3/{project_id}) before stripping the project;
+  // not a Cinder route, answered with the single-version document keystoneauth also reads.
+  app.get('/v3/:project_id', async (req) => ({ version: entry(req, publicUrl) }));
 }

@@ -36,7 +36,22 @@ export function attachmentsView(rows: AttachmentRow[]) {
     }));
 }
 
-export function volumeView(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, base: string): Record<string, unknown> {
+/**
+ * A volume document. `extended` (show and detail lists) adds what Cinder's controller
+ * extensions add only on show/detail: os-vol-tenant-attr:tenant_id
+ * (cinder/api/contrib/volume_tenant_attribute.py), volume_image_metadata
+ * (volume_image_metadata.py), os-vol-host-attr:host (volume_host_attribute.py) and
+ * os-vol-mig-status-attr:* (volume_mig_status_attribute.py, admin only). Create and update
+ * answer the base view (cinder/api/v2/views/volumes.py ViewBuilder.detail), where
+ * migration_status is there for admins only.
+ */
+export function volumeView(
+  ctx: VolumeCtx,
+  auth: AuthContext,
+  v: VolumeRow,
+  base: string,
+  o: { extended: boolean } = { extended: true },
+): Record<string, unknown> {
   const type = v.volume_type_id ? ctx.repo.getType(v.volume_type_id) : null;
   const doc: Record<string, unknown> = {
     id: v.id,
@@ -58,10 +73,11 @@ export function volumeView(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, base
     user_id: v.user_id,
     links: links(base, v.project_id, 'volumes', v.id),
     replication_status: null,
-    migration_status: null,
     consistencygroup_id: null,
-    'os-vol-tenant-attr:tenant_id': v.project_id,
   };
+  if (auth.isAdmin) doc.migration_status = null;
+  if (!o.extended) return doc;
+  doc['os-vol-tenant-attr:tenant_id'] = v.project_id;
   if (v.image_id) doc.volume_image_metadata = { image_id: v.image_id, ...(v.image_name ? { image_name: v.image_name } : {}) };
   if (auth.isAdmin) {
     const h = v.host_id ? volumeHosts(ctx).find((x) => x.id === v.host_id) : null;
@@ -72,8 +88,14 @@ export function volumeView(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, base
   return doc;
 }
 
-export function snapshotView(s: SnapshotRow): Record<string, unknown> {
-  return {
+/**
+ * A snapshot document: Cinder's ViewBuilder.summary (cinder/api/views/snapshots.py), which
+ * is also its detail, create and update view and the non-detailed list item. `extended`
+ * (show and detail lists) adds os-extended-snapshot-attributes:* as the controller extension
+ * cinder/api/contrib/extended_snapshot_attributes.py does, on show/detail only.
+ */
+export function snapshotView(s: SnapshotRow, o: { extended: boolean } = { extended: true }): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
     id: s.id,
     name: s.name,
     description: s.description,
@@ -83,21 +105,31 @@ export function snapshotView(s: SnapshotRow): Record<string, unknown> {
     metadata: json(s.metadata, {}),
     created_at: ct(s.created_at),
     updated_at: ct(s.updated_at),
-    'os-extended-snapshot-attributes:project_id': s.project_id,
-    'os-extended-snapshot-attributes:progress': s.status === 'available' ? '100%' : '0%',
   };
+  if (!o.extended) return doc;
+  doc['os-extended-snapshot-attributes:project_id'] = s.project_id;
+  doc['os-extended-snapshot-attributes:progress'] = s.status === 'available' ? '100%' : '0%';
+  return doc;
 }
 
-export function typeView(t: TypeRow): Record<string, unknown> {
-  return {
+/**
+ * A volume type (cinder/api/views/types.py ViewBuilder.show, plus
+ * os-volume-type-access:is_public from cinder/api/contrib/volume_type_access.py on show,
+ * index and create). `qos_specs_id` is in show and lists for admins (QOS_POLICY); the create
+ * answer has none (Tempest's create_volume_type schema refuses it), nor does the update
+ * answer carry the access extension's key (update_volume_types).
+ */
+export function typeView(t: TypeRow, call: 'show' | 'create' | 'update' = 'show'): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
     id: t.id,
     name: t.name,
     description: t.description,
     is_public: t.is_public === 1,
-    'os-volume-type-access:is_public': t.is_public === 1,
     extra_specs: json(t.extra_specs, {}),
-    qos_specs_id: null,
   };
+  if (call !== 'update') doc['os-volume-type-access:is_public'] = t.is_public === 1;
+  if (call === 'show') doc.qos_specs_id = null;
+  return doc;
 }
 
 /** The v3 attachments API document (connection_info only to the caller that set up the connection). */

@@ -15,6 +15,9 @@ import {
   visibleVolume,
 } from './volumes.service.js';
 import { links, snapshotView, volumeView } from './view.js';
+import { page, SNAPSHOT_SORT_KEYS, sortRows, VOLUME_SORT_KEYS } from './list-params.js';
+
+export { page } from './list-params.js';
 import { actionBody } from '../http/json-body.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined> }>;
@@ -35,21 +38,6 @@ export function scopeOf(auth: AuthContext, q: Record<string, string | undefined>
   if (auth.isAdmin && truthy(q.all_tenants)) return q.project_id ?? null;
   if (auth.isAdmin && q.project_id) return q.project_id;
   return auth.projectId ?? '';
-}
-
-export function page<T extends { id: string }>(rows: T[], q: Record<string, string | undefined>): { rows: T[]; more: boolean } {
-  let out = rows;
-  if (q.marker) {
-    const i = out.findIndex((r) => r.id === q.marker);
-    if (i < 0) throw new BadRequest(`Marker ${q.marker} could not be found.`);
-    out = out.slice(i + 1);
-  }
-  if (q.offset) out = out.slice(Number(q.offset) || 0);
-  const limit = q.limit !== undefined ? Number(q.limit) : null;
-  if (limit !== null && (!Number.isInteger(limit) || limit < 0))
-    throw new BadRequest(`Invalid input received: limit must be a non-negative integer.`);
-  if (limit !== null && out.length > limit) return { rows: out.slice(0, limit), more: true };
-  return { rows: out, more: false };
 }
 
 function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>): VolumeRow[] {
@@ -79,8 +67,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   const list = (detail: boolean) => async (req: Req) => {
     const auth = authOf(req);
     must(ctx, 'volume:get_all', auth, { project_id: auth.projectId ?? null });
-    const rows = filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query);
-    if (req.query.sort_dir === 'asc' || req.query.sort === 'created_at:asc') rows.reverse();
+    const rows = sortRows(filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query), req.query, VOLUME_SORT_KEYS);
     const p = page(rows, req.query);
     const doc: Record<string, unknown> = {
       volumes: p.rows.map((v) =>
@@ -109,7 +96,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   app.post(`${prefix}/volumes`, async (req: Req, reply: FastifyReply) => {
     const auth = authOf(req);
     const v = createVolume(ctx, auth, req.body, req.id);
-    return reply.code(202).send({ volume: volumeView(ctx, auth, v, base(req)) });
+    return reply.code(202).send({ volume: volumeView(ctx, auth, v, base(req), { extended: false }) });
   });
   app.get(`${prefix}/volumes/:id`, async (req: Req) => {
     const auth = authOf(req);
@@ -119,7 +106,8 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   });
   app.put(`${prefix}/volumes/:id`, async (req: Req) => {
     const auth = authOf(req);
-    return { volume: volumeView(ctx, auth, updateVolume(ctx, auth, req.params.id!, req.body), base(req)) };
+    const v = updateVolume(ctx, auth, req.params.id!, req.body);
+    return { volume: volumeView(ctx, auth, v, base(req), { extended: false }) };
   });
   app.delete(`${prefix}/volumes/:id`, async (req: Req, reply: FastifyReply) => {
     deleteVolume(ctx, authOf(req), req.params.id!, req.id);
@@ -144,28 +132,16 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if (name !== undefined) rows = rows.filter((s) => s.name === name);
     if (req.query.status) rows = rows.filter((s) => s.status === req.query.status);
     if (req.query.volume_id) rows = rows.filter((s) => s.volume_id === req.query.volume_id);
-    const p = page(rows, req.query);
+    const p = page(sortRows(rows, req.query, SNAPSHOT_SORT_KEYS), req.query);
     return {
-      snapshots: p.rows.map((s) =>
-        detail
-          ? snapshotView(s)
-          : {
-              id: s.id,
-              name: s.name,
-              volume_id: s.volume_id,
-              status: s.status,
-              size: s.size,
-              created_at: snapshotView(s).created_at,
-              description: s.description,
-              metadata: JSON.parse(s.metadata) as unknown,
-            },
-      ),
+      snapshots: p.rows.map((s) => snapshotView(s, { extended: detail })),
     };
   };
   app.get(`${prefix}/snapshots`, slist(false));
   app.get(`${prefix}/snapshots/detail`, slist(true));
   app.post(`${prefix}/snapshots`, async (req: Req, reply: FastifyReply) => {
-    return reply.code(202).send({ snapshot: snapshotView(createSnapshot(ctx, authOf(req), req.body, req.id)) });
+    const s = createSnapshot(ctx, authOf(req), req.body, req.id);
+    return reply.code(202).send({ snapshot: snapshotView(s, { extended: false }) });
   });
   app.get(`${prefix}/snapshots/:id`, async (req: Req) => {
     const auth = authOf(req);
@@ -174,7 +150,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     return { snapshot: snapshotView(s) };
   });
   app.put(`${prefix}/snapshots/:id`, async (req: Req) => ({
-    snapshot: snapshotView(updateSnapshot(ctx, authOf(req), req.params.id!, req.body)),
+    snapshot: snapshotView(updateSnapshot(ctx, authOf(req), req.params.id!, req.body), { extended: false }),
   }));
   app.delete(`${prefix}/snapshots/:id`, async (req: Req, reply: FastifyReply) => {
     deleteSnapshot(ctx, authOf(req), req.params.id!, req.id);

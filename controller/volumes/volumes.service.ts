@@ -294,7 +294,8 @@ export function extendVolume(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, ra
 export function createSnapshot(ctx: VolumeCtx, auth: AuthContext, body: unknown, requestId?: string): SnapshotRow {
   must(ctx, 'volume:create_snapshot', auth);
   const b = validate(SnapshotCreate, body).snapshot;
-  const v = visibleVolume(ctx, auth, b.volume_id);
+  // cinder/api/v3/snapshots.py create: volume_api.get(volume_id) first, so null is a 404.
+  const v = visibleVolume(ctx, auth, b.volume_id ?? 'None');
   const force = b.force === true || (typeof b.force === 'string' && ['true', '1', 'yes'].includes(b.force.toLowerCase()));
   if (!(v.status === 'available' || (force && v.status === 'in-use'))) {
     throw new BadRequest(

@@ -60,7 +60,8 @@ export const SnapshotCreate = Type.Object(
   {
     snapshot: Type.Object(
       {
-        volume_id: Type.String({ minLength: 1, maxLength: 255 }),
+        // null is let through: Cinder looks the volume up and answers 404 "Volume None could not be found."
+        volume_id: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()]),
         name: N(Type.String({ maxLength: 255 })),
         display_name: N(Type.String({ maxLength: 255 })),
         description: N(Type.String({ maxLength: 255 })),
