@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AttachmentCreate, AttachmentUpdate, TypeCreate } from '../../shared/api/volume.js';
-import { BadRequest, NotFound } from '../../shared/errors/index.js';
+import { AttachmentCreate, AttachmentUpdate, boolIn, TypeCreate, TypeUpdate } from '../../shared/api/volume.js';
+import { BadRequest, Conflict, NotFound } from '../../shared/errors/index.js';
 import { validate } from '../http/validate.js';
 import { complete, connectorFromApi, connect, removeAttachment, reserve, reserveAndConnect } from './attachments.service.js';
 import { must, type VolumeCtx } from './context.js';
@@ -66,6 +66,27 @@ export function miscRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string)
       extra_specs: JSON.stringify(b.extra_specs ?? {}),
     });
     return { volume_type: typeView(t, 'create') };
+  });
+  // cinder/api/contrib/types_manage.py _update: name, description, is_public; 200 with the type.
+  app.put(`${prefix}/types/:id`, async (req: Req) => {
+    must(ctx, 'volume_extension:types_manage', authOf(req));
+    const b = validate(TypeUpdate, req.body).volume_type;
+    const t = ctx.repo.getType(req.params.id!);
+    if (!t || t.id !== req.params.id)
+      throw new NotFound(`Volume type ${req.params.id} could not be found.`, 'VolumeTypeNotFound');
+    if (b.name == null && b.description == null && b.is_public == null)
+      throw new BadRequest('Specify volume type name, description, is_public or a combination thereof.');
+    if (b.name != null && b.name !== t.name) {
+      if (ctx.repo.getType(b.name)) throw new Conflict(`Volume Type ${b.name} already exists.`, 'VolumeTypeExists');
+      if (t.name === ctx.config.volume.default_volume_type)
+        throw new BadRequest('Default volume type can not be updated.', 'VolumeTypeUpdateFailed');
+    }
+    ctx.repo.updateType(t.id, {
+      name: b.name ?? undefined,
+      description: b.description ?? undefined,
+      is_public: b.is_public == null ? undefined : boolIn(b.is_public) ? 1 : 0,
+    });
+    return { volume_type: typeView(ctx.repo.getType(t.id)!, 'update') };
   });
   app.delete(`${prefix}/types/:id`, async (req: Req, reply: FastifyReply) => {
     must(ctx, 'volume_extension:types_manage', authOf(req));

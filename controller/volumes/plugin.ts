@@ -9,6 +9,7 @@ import { createVolumeCtx, registerVolumePolicy, type VolumeCtx } from './context
 import { createVolumeFacade } from './facade.js';
 import { miscRoutes } from './misc.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
+import { metadataRoutes } from './metadata.routes.js';
 import { registerCompletions } from './volumes.service.js';
 import { registerBackupCompletions } from './backups.service.js';
 import { registerRestoreCompletions } from './backup-restore.service.js';
@@ -100,6 +101,7 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
         volumeRoutes(api, ctx, prefix);
         miscRoutes(api, ctx, prefix);
         backupRoutes(api, ctx, prefix);
+        metadataRoutes(api, ctx, prefix);
       }
     });
   };

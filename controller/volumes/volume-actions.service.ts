@@ -5,7 +5,11 @@ import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { complete, connect, connectorFromApi, removeAttachment, reserve, rollback } from './attachments.service.js';
 import { must, type VolumeCtx } from './context.js';
+import { deleteVolume } from './volume-delete.service.js';
 import { extendVolume, VOLUME_STATUSES, visibleVolume } from './volumes.service.js';
+
+/** An action answered 200 without a body (Cinder's @wsgi.response(200) returning None). */
+export const OK_EMPTY = Symbol('200, no body');
 
 const boolOf = (v: unknown): boolean | null => {
   if (typeof v === 'boolean') return v;
@@ -17,7 +21,7 @@ const boolOf = (v: unknown): boolean | null => {
   return null;
 };
 
-/** POST /volumes/{id}/action: one key naming the action. Returns a body (200) or undefined (202). */
+/** POST /volumes/{id}/action: one key naming the action. Returns a body (200), OK_EMPTY (200, no body) or undefined (202). */
 export async function volumeActions(
   ctx: VolumeCtx,
   auth: AuthContext,
@@ -41,14 +45,22 @@ export async function volumeActions(
       if (b === null)
         throw new BadRequest(`Invalid value '${String(arg.bootable)}' for bootable. Accepted values are 'true' or 'false'.`);
       ctx.repo.updateVolume(v.id, { bootable: b ? 1 : 0 });
-      return {};
+      return OK_EMPTY; // cinder/api/contrib/volume_actions.py _set_bootable: 200, no body
     }
     case 'os-update_readonly_flag': {
+      // _volume_readonly_update: 202; the flag is admin metadata that the volume's
+      // `metadata` shows as readonly "True"/"False" (cinder/volume/api.py update_readonly_flag).
       must(ctx, 'volume:update_readonly_flag', auth, target);
-      if (boolOf(arg.readonly) === null)
-        throw new BadRequest("Invalid value for readonly. Accepted values are 'true' or 'false'.");
-      return {};
+      const ro = boolOf(arg.readonly);
+      if (ro === null) throw new BadRequest("Invalid value for readonly. Accepted values are 'true' or 'false'.");
+      const meta = JSON.parse(v.metadata || '{}') as Record<string, string>;
+      ctx.repo.updateVolume(v.id, { metadata: JSON.stringify({ ...meta, readonly: ro ? 'True' : 'False' }) });
+      return undefined;
     }
+    case 'os-force_delete':
+      // cinder/api/contrib/admin_actions.py VolumeAdminController._force_delete: 202.
+      deleteVolume(ctx, auth, v.id, requestId, { force: true });
+      return undefined;
     case 'os-reset_status': {
       must(ctx, 'volume_extension:volume_admin_actions:reset_status', auth, target);
       const st = arg.status;

@@ -155,7 +155,7 @@ export class VolumesRepo {
   }
   updateSnapshot(
     id: string,
-    f: Partial<Pick<SnapshotRow, 'name' | 'description' | 'status' | 'reason'>>,
+    f: Partial<Pick<SnapshotRow, 'name' | 'description' | 'status' | 'reason' | 'metadata'>>,
     fromStatus?: string[],
   ): boolean {
     const keys = Object.keys(f).filter((k) => (f as Record<string, unknown>)[k] !== undefined);
@@ -250,6 +250,11 @@ export class VolumesRepo {
       )
       .run({ ...t, ts });
     return this.getType(t.name)!;
+  }
+  updateType(id: string, f: Partial<Pick<TypeRow, 'name' | 'description' | 'is_public'>>): void {
+    const keys = Object.keys(f).filter((k) => (f as Record<string, unknown>)[k] !== undefined);
+    const sets = [...keys.map((k) => `${k} = @${k}`), 'updated_at = @ts'];
+    this.db.prepare(`UPDATE volume_types SET ${sets.join(', ')} WHERE id = @id`).run({ ...f, id, ts: this.ts() });
   }
   deleteType(id: string): void {
     this.db.prepare('DELETE FROM volume_types WHERE id = ?').run(id);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest } from '../../shared/errors/index.js';
+import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext } from '../http/auth.js';
-import { volumeActions } from './volume-actions.service.js';
+import { OK_EMPTY, volumeActions } from './volume-actions.service.js';
 import { must, volumeBase, type VolumeCtx } from './context.js';
 import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
 import {
@@ -65,6 +65,9 @@ function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>)
 export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string): void {
   const base = (req: FastifyRequest) => volumeBase(req, ctx);
   const list = (detail: boolean) => async (req: Req) => {
+    // GET /volumes/ is a show with an empty id in Cinder's router (404), not the list;
+    // the router here ignores trailing slashes, so tell them apart on the raw URL.
+    if (!detail && req.url.split('?')[0]!.endsWith('/')) throw new NotFound('The resource could not be found.');
     const auth = authOf(req);
     must(ctx, 'volume:get_all', auth, { project_id: auth.projectId ?? null });
     const rows = sortRows(filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query), req.query, VOLUME_SORT_KEYS);
@@ -110,17 +113,14 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     return { volume: volumeView(ctx, auth, v, base(req), { extended: false }) };
   });
   app.delete(`${prefix}/volumes/:id`, async (req: Req, reply: FastifyReply) => {
-    deleteVolume(ctx, authOf(req), req.params.id!, req.id);
+    deleteVolume(ctx, authOf(req), req.params.id!, req.id, { cascade: truthy(req.query.cascade) });
     return reply.code(202).send();
   });
   app.post(`${prefix}/volumes/:id/action`, async (req: Req, reply: FastifyReply) => {
     const auth = authOf(req);
     const out = await volumeActions(ctx, auth, req.params.id!, req.body, req.id);
+    if (out === OK_EMPTY) return reply.code(200).send();
     return out === undefined ? reply.code(202).send() : reply.code(200).send(out);
-  });
-  app.get(`${prefix}/volumes/:id/metadata`, async (req: Req) => {
-    const v = visibleVolume(ctx, authOf(req), req.params.id!);
-    return { metadata: JSON.parse(v.metadata) as Record<string, string> };
   });
 
   // Snapshots
@@ -160,6 +160,11 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     const auth = authOf(req);
     const s = visibleSnapshot(ctx, auth, req.params.id!);
     const b = actionBody(req.body) as Record<string, { status?: string } | undefined>;
+    if ('os-force_delete' in b) {
+      // cinder/api/contrib/admin_actions.py SnapshotAdminController._force_delete: 202.
+      deleteSnapshot(ctx, auth, s.id, req.id, { force: true });
+      return reply.code(202).send();
+    }
     if (!('os-reset_status' in b)) throw new BadRequest('There is no such action: ' + Object.keys(b).join(','));
     must(ctx, 'volume_extension:snapshot_admin_actions:reset_status', auth, { project_id: s.project_id });
     const st = b['os-reset_status']?.status;

@@ -23,6 +23,7 @@ const GiB = 1024 ** 3;
 export const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
 
 export { visibleSnapshot, visibleVolume } from './visible.js';
+export { deleteSnapshot, deleteVolume } from './volume-delete.service.js';
 
 function sizeOf(v: unknown): number | null {
   if (v === undefined || v === null) return null;
@@ -32,7 +33,7 @@ function sizeOf(v: unknown): number | null {
   return n;
 }
 
-function enqueue(
+export function enqueue(
   ctx: VolumeCtx,
   hostId: string,
   route: typeof CreateVolume | typeof DeleteVolume | typeof ExtendVolume | typeof CreateSnapshot | typeof DeleteSnapshot,
@@ -72,8 +73,10 @@ export function registerCompletions(ctx: VolumeCtx): void {
     );
   });
   d.onComplete(DeleteSnapshot, (op, out) => {
-    if (out.ok) ctx.repo.deleteSnapshot(op.resource_id!);
-    else ctx.repo.updateSnapshot(op.resource_id!, { status: 'error_deleting', reason: reason(out) });
+    // The payload names the snapshot: a cascade delete sends it on the volume's resource (in order).
+    const id = (op.payload as { id?: string } | null)?.id ?? op.resource_id!;
+    if (out.ok) ctx.repo.deleteSnapshot(id);
+    else ctx.repo.updateSnapshot(id, { status: 'error_deleting', reason: reason(out) });
   });
 }
 
@@ -244,28 +247,6 @@ export function updateVolume(ctx: VolumeCtx, auth: AuthContext, id: string, body
 }
 
 /** DELETE /volumes/{id}: Cinder's checks, then the host deletes it (no host: the row goes). */
-export function deleteVolume(ctx: VolumeCtx, auth: AuthContext | null, id: string, requestId?: string): void {
-  const v = visibleVolume(ctx, auth, id);
-  if (auth) must(ctx, 'volume:delete', auth, { project_id: v.project_id });
-  if (!DELETABLE.includes(v.status) || ctx.repo.attachmentsOf(id).length) {
-    throw new BadRequest(
-      `Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`,
-      'InvalidVolume',
-    );
-  }
-  const snaps = ctx.repo.snapshotsOf(id);
-  if (snaps.length)
-    throw new BadRequest(`Invalid volume: Volume ${id} still has ${snaps.length} dependent snapshots.`, 'InvalidVolume');
-  ctx.db.transaction(() => {
-    if (!v.host_id) {
-      ctx.repo.deleteVolume(id);
-      return;
-    }
-    ctx.repo.updateVolume(id, { status: 'deleting' });
-    enqueue(ctx, v.host_id, DeleteVolume, { id } as never, { type: 'volume', id }, requestId);
-  })();
-}
-
 export function extendVolume(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, raw: unknown, requestId?: string): void {
   must(ctx, 'volume:extend', auth, { project_id: v.project_id });
   const b = (raw ?? {}) as { new_size?: unknown };
@@ -333,26 +314,6 @@ export function updateSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, bo
       b.description !== undefined ? b.description : b.display_description !== undefined ? b.display_description : undefined,
   });
   return ctx.repo.getSnapshot(id)!;
-}
-
-export function deleteSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string, requestId?: string): void {
-  const s = visibleSnapshot(ctx, auth, id);
-  must(ctx, 'volume:delete_snapshot', auth, { project_id: s.project_id });
-  if (!['available', 'error', 'error_deleting'].includes(s.status))
-    throw new BadRequest(
-      `Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`,
-      'InvalidSnapshot',
-    );
-  if (ctx.repo.snapshotBusy(id)) throw new BadRequest('Invalid snapshot: a volume is being created from it.');
-  const v = ctx.repo.getVolume(s.volume_id);
-  ctx.db.transaction(() => {
-    if (!v?.host_id) {
-      ctx.repo.deleteSnapshot(id);
-      return;
-    }
-    ctx.repo.updateSnapshot(id, { status: 'deleting' });
-    enqueue(ctx, v.host_id, DeleteSnapshot, { id } as never, { type: 'snapshot', id }, requestId);
-  })();
 }
 
 export const VOLUME_STATUSES = [

@@ -90,6 +90,15 @@ export const SnapshotUpdate = Type.Object(
   { additionalProperties: true },
 );
 
+/** POST and PUT /{volumes|snapshots}/{id}/metadata (cinder/api/schemas/volume_metadata.py: keys 1–255, values ≤255). */
+const MetaKeyed = Type.Record(Type.String({ pattern: '^[\\s\\S]{1,255}$' }), Type.String({ maxLength: 255 }), {
+  additionalProperties: false,
+});
+export const MetadataBody = Type.Object({ metadata: MetaKeyed }, { additionalProperties: true });
+
+/** PUT /{volumes|snapshots}/{id}/metadata/{key}: one item under `meta`. */
+export const MetaItemBody = Type.Object({ meta: MetaKeyed }, { additionalProperties: true });
+
 /** os-initialize_connection / os-terminate_connection connector (os-brick's shape). */
 export const ConnectorIn = Type.Object(
   {
@@ -129,6 +138,30 @@ export const QuotaUpdate = Type.Object(
   { additionalProperties: true },
 );
 
+/** Cinder's parameter_types.boolean: a JSON boolean or one of its strings. */
+const BoolIn = Type.Union([
+  Type.Boolean(),
+  Type.String({
+    pattern: '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|1|0|[Tt]|[Ff]|[Yy]|[Nn])$',
+  }),
+]);
+const UuidIn = Type.String({ pattern: '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$' });
+
+/** PUT /types/{id} (cinder/api/schemas/volume_types.py update). */
+export const TypeUpdate = Type.Object(
+  {
+    volume_type: Type.Object(
+      {
+        name: N(Type.String({ minLength: 1, maxLength: 255 })),
+        description: N(Type.String({ maxLength: 255 })),
+        is_public: Type.Optional(Type.Union([BoolIn, Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const TypeCreate = Type.Object(
   {
     volume_type: Type.Object(
@@ -143,15 +176,6 @@ export const TypeCreate = Type.Object(
   },
   { additionalProperties: true },
 );
-
-/** Cinder's parameter_types.boolean: a JSON boolean or one of its strings. */
-const BoolIn = Type.Union([
-  Type.Boolean(),
-  Type.String({
-    pattern: '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|1|0|[Tt]|[Ff]|[Yy]|[Nn])$',
-  }),
-]);
-const UuidIn = Type.String({ pattern: '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$' });
 
 /** POST /backups at 3.0 (cinder/api/schemas/backups.py `create`: no other field). */
 export const BackupCreate = Type.Object(
