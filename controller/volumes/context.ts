@@ -57,6 +57,7 @@ export const VOLUME_RULES: Record<string, string> = {
   'volume:delete': MEMBER,
   'volume:extend': MEMBER,
   'volume:update_readonly_flag': MEMBER,
+  'volume:retype': MEMBER,
   'volume_extension:volume_actions:upload_image': MEMBER,
   'volume_extension:volume_admin_actions:reset_status': ADMIN,
   'volume_extension:snapshot_admin_actions:reset_status': ADMIN,

@@ -104,6 +104,27 @@ describe('actions and small answers', () => {
     }
   });
 
+  it('os-retype: to a type that fits the back end, in place (202); same type, unknown type, other back end refused', async () => {
+    const v = await volume('rt');
+    const t2 = (await c.req('POST', `${P}/types`, c.admin, { volume_type: { name: 'rt2', extra_specs: { a: 'b' } } })).body
+      .volume_type;
+    const r = await action(v, { 'os-retype': { new_type: t2.id } });
+    expect(r.status).toBe(202);
+    expect((await c.req('GET', `${P}/volumes/${v}`, c.admin)).body.volume).toMatchObject({
+      volume_type: 'rt2',
+      status: 'available',
+    });
+    expect((await action(v, { 'os-retype': { new_type: 'rt2' } })).status).toBe(400);
+    expect((await action(v, { 'os-retype': { new_type: 'nope' } })).status).toBe(404);
+    const other = (
+      await c.req('POST', `${P}/types`, c.admin, { volume_type: { name: 'lvm', extra_specs: { volume_backend_name: 'lvm' } } })
+    ).body.volume_type;
+    const no = await action(v, { 'os-retype': { new_type: other.id } });
+    expect(no.status).toBe(400);
+    expect(no.body.badRequest.message).toMatch(/No valid backend/);
+    expect((await action(v, { 'os-retype': { new_type: '__DEFAULT__' } })).status).toBe(202);
+  });
+
   it('GET /volumes/ (an empty id) is 404, GET /volumes the list', async () => {
     expect((await c.req('GET', `${P}/volumes/`, c.admin)).status).toBe(404);
     expect((await c.req('GET', `${P}/volumes`, c.admin)).status).toBe(200);

@@ -5,6 +5,8 @@ import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { complete, connect, connectorFromApi, removeAttachment, reserve, rollback } from './attachments.service.js';
 import { must, type VolumeCtx } from './context.js';
+import type { VolumeRow } from './volumes.repo.js';
+import { volumeHosts } from './hosts.service.js';
 import { deleteVolume } from './volume-delete.service.js';
 import { extendVolume, VOLUME_STATUSES, visibleVolume } from './volumes.service.js';
 
@@ -57,6 +59,9 @@ export async function volumeActions(
       ctx.repo.updateVolume(v.id, { metadata: JSON.stringify({ ...meta, readonly: ro ? 'True' : 'False' }) });
       return undefined;
     }
+    case 'os-retype':
+      retype(ctx, auth, v, arg);
+      return undefined;
     case 'os-force_delete':
       // cinder/api/contrib/admin_actions.py VolumeAdminController._force_delete: 202.
       deleteVolume(ctx, auth, v.id, requestId, { force: true });
@@ -166,4 +171,34 @@ export async function volumeActions(
     default:
       throw new BadRequest(`There is no such action: ${action}`);
   }
+}
+
+const RETYPE_REFUSED =
+  'Invalid volume: Retype needs volume to be in available or in-use state, not be part of an active migration or a consistency group, requested type has to be different that the one from the volume, and for in-use volumes front-end qos specs cannot change.';
+
+/**
+ * os-retype (cinder/volume/api.py retype; 202). Homestack's hosts have one back end each and
+ * no migration between them, so a retype is served when the new type fits the volume's back
+ * end (no volume_backend_name, or the same one): the type changes in place, as Cinder's
+ * driver-level retype does. A type naming another back end is refused at once (400
+ * NoValidBackend) where Cinder would migrate (migration_policy on-demand) or fail in the
+ * scheduler (never).
+ */
+function retype(ctx: VolumeCtx, auth: AuthContext, v: VolumeRow, arg: Record<string, unknown>): void {
+  must(ctx, 'volume:retype', auth, { project_id: v.project_id });
+  const want = arg.new_type;
+  if (typeof want !== 'string' || want === '') throw new BadRequest("Invalid input received: 'new_type' is required.");
+  const policy = arg.migration_policy ?? 'never';
+  if (policy !== 'never' && policy !== 'on-demand')
+    throw new BadRequest('Invalid input received: migration_policy must be never or on-demand.');
+  const t = ctx.repo.getType(want);
+  if (!t) throw new NotFound(`Volume type with name ${want} could not be found.`, 'VolumeTypeNotFoundByName');
+  if (!['available', 'in-use'].includes(v.status) || t.id === v.volume_type_id)
+    throw new BadRequest(RETYPE_REFUSED, 'InvalidVolume');
+  const backend = (JSON.parse(t.extra_specs || '{}') as Record<string, string>).volume_backend_name;
+  const current = v.backend ?? volumeHosts(ctx).find((h) => h.id === v.host_id)?.backend ?? null;
+  if (backend !== undefined && backend !== current)
+    throw new BadRequest(`No valid backend was found. Volume type ${t.name} needs back end ${backend}.`, 'NoValidBackend');
+  if (!ctx.repo.updateVolume(v.id, { volume_type_id: t.id }, ['available', 'in-use']))
+    throw new BadRequest(RETYPE_REFUSED, 'InvalidVolume');
 }

@@ -102,7 +102,9 @@ export class VolumesRepo {
   /** Updates fields; with `fromStatus`, only when the status is one of those (returns false otherwise). */
   updateVolume(
     id: string,
-    f: Partial<Pick<VolumeRow, 'name' | 'description' | 'size' | 'status' | 'reason' | 'bootable' | 'metadata'>>,
+    f: Partial<
+      Pick<VolumeRow, 'name' | 'description' | 'size' | 'status' | 'reason' | 'bootable' | 'metadata' | 'volume_type_id'>
+    >,
     fromStatus?: string[],
   ): boolean {
     const keys = Object.keys(f).filter((k) => (f as Record<string, unknown>)[k] !== undefined);
