@@ -3,7 +3,7 @@ import { BadRequest } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
 import { must, type VolumeCtx } from './context.js';
 import { visibleSnapshot, visibleVolume } from './visible.js';
-import { DELETABLE, enqueue } from './volumes.service.js';
+import { DELETABLE, enqueue } from './agent-ops.js';
 
 const NOT_DELETABLE =
   'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';

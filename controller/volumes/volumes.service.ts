@@ -12,6 +12,7 @@ import { newUuid } from '../../shared/util/ids.js';
 import type { OpOutcome, Operation } from '../agents/index.js';
 import { validate } from '../http/validate.js';
 import type { AuthContext } from '../http/auth.js';
+import { enqueue } from './agent-ops.js';
 import { must, type VolumeCtx } from './context.js';
 import { backupSource, pickHostForBackup } from './backup-restore.service.js';
 import { pickHost, volumeHosts } from './hosts.service.js';
@@ -20,7 +21,6 @@ import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
 import { visibleSnapshot, visibleVolume } from './visible.js';
 
 const GiB = 1024 ** 3;
-export const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
 
 export { visibleSnapshot, visibleVolume } from './visible.js';
 export { deleteSnapshot, deleteVolume } from './volume-delete.service.js';
@@ -31,18 +31,6 @@ function sizeOf(v: unknown): number | null {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
     throw new BadRequest(`Invalid input received: Volume size '${String(v)}' must be an integer and greater than 0.`);
   return n;
-}
-
-export function enqueue(
-  ctx: VolumeCtx,
-  hostId: string,
-  route: typeof CreateVolume | typeof DeleteVolume | typeof ExtendVolume | typeof CreateSnapshot | typeof DeleteSnapshot,
-  body: never,
-  resource: { type: string; id: string },
-  requestId?: string,
-): void {
-  if (!ctx.layer) throw new Error('the agent layer is not wired');
-  ctx.layer.dispatcher.enqueue({ hostId, route, body, resource, requestId });
 }
 
 /** Registers the completion handlers of the volume operations (once per dispatcher). */
