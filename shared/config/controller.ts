@@ -22,7 +22,7 @@ const Section = <
 export const ControllerConfigSchema = Type.Object(
   {
     data_dir: Str('/var/lib/homestack', 'directory for the database, token keys and image files'),
-    public_url: Str('', 'base URL clients use (default http://<listen host>:<port>)'),
+    public_url: Str('', 'base URL clients use (default http(s)://<listen host>:<port>, https with tls.enabled)'),
     listen: Section({
       host: Str('0.0.0.0', 'address to bind'),
       port: Int(8000, 1, 'TCP port for every API'),
@@ -32,6 +32,18 @@ export const ControllerConfigSchema = Type.Object(
         1,
         'a connection with no bytes in either direction for this long is closed (a slow upload that keeps sending is not)',
       ),
+    }),
+    tls: Section({
+      enabled: Type.Boolean({
+        default: false,
+        description: "serve the API over HTTPS (the certificate: cert_file/key_file, else one from the cloud's CA)",
+      }),
+      cert_file: Str('', 'bring your own: PEM certificate (with its chain); re-read on SIGHUP'),
+      key_file: Str('', 'bring your own: PEM private key of cert_file; re-read on SIGHUP'),
+      san: Type.Array(Type.String(), {
+        default: [],
+        description: "more names (DNS or IP) for the CA-issued certificate, beyond public_url's host and the listen addresses",
+      }),
     }),
     log: Section({
       level: Type.Union(
