@@ -16,6 +16,7 @@ import { HOST_DRAIN, hostDrain } from './host-drain.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { CertificateAuthority } from '../pki/ca.js';
 import { certAddresses, installLibvirtTls, type LibvirtTlsResult } from '../pki/install.js';
+import { installHostCertificate, type HostCertResult } from '../pki/host-cert.js';
 import { localHostOps } from '../pki/local-host.js';
 
 /** Reads the secret file, creating it (0600, 32 random bytes hex) when absent. */
@@ -33,7 +34,9 @@ export const agentUrlOf = (c: AgentConfig): string => agentUrl(c);
 
 /**
  * Enrols the agent of this machine: its credential file (created if absent) and URL
- * from agent.toml, its name from the config or the hostname. With the compute role on
+ * from agent.toml, its name from the config or the hostname; installs the host's
+ * certificate from the cloud's CA in `tls/` beside the credential file (the agent
+ * channel's, controller/pki/host-cert.ts). With the compute role on
  * libvirt it also installs libvirt's TLS certificate from the cloud's CA (live
  * migration; controller/pki) unless `--no-libvirt-tls`; `--libvirtd-pid-file F` names
  * the pid file of a libvirtd not started by systemd (default /run/libvirtd.pid).
@@ -42,7 +45,7 @@ export const agentUrlOf = (c: AgentConfig): string => agentUrl(c);
 export async function enrolLocal(
   argv: readonly string[],
   say: (m: string) => void = () => {},
-): Promise<{ name: string; id: string; libvirtTls: LibvirtTlsResult | null }> {
+): Promise<{ name: string; id: string; hostTls: HostCertResult; libvirtTls: LibvirtTlsResult | null }> {
   const { config: ac } = agentConfig(argv);
   const secret = ensureSecretFile(ac.credential_file);
   const ctx = openContext(argv);
@@ -51,14 +54,20 @@ export async function enrolLocal(
     const name = ac.host || osHostname().split('.')[0]!;
     const url = agentUrlOf(ac);
     const h = reg.enrol({ name, agentUrl: url, secret });
+    const run = makeRunner();
+    const ca = await CertificateAuthority.ensure(join(ctx.config.data_dir, 'pki'), run);
+    const addresses = certAddresses(new URL(url).hostname, ac.listen.host, ac.network.tunnel_ip);
+    // The host's certificate for the agent channel, beside its credential (controller/pki/host-cert.ts).
+    const hostTls = await installHostCertificate(ca, { name, addresses }, localHostOps(run), dirname(ac.credential_file));
+    say(
+      `host certificate: ${hostTls.issued ? `issued (until ${hostTls.notAfter?.toISOString().slice(0, 10)})` : 'kept'} in ${dirname(hostTls.certFile)}`,
+    );
     let libvirtTls: LibvirtTlsResult | null = null;
     if (ac.roles.includes('compute') && ac.compute.driver === 'libvirt' && !argv.includes('--no-libvirt-tls')) {
-      const run = makeRunner();
-      const ca = await CertificateAuthority.ensure(join(ctx.config.data_dir, 'pki'), run);
       const i = argv.indexOf('--libvirtd-pid-file');
       libvirtTls = await installLibvirtTls(
         ca,
-        { name, addresses: certAddresses(new URL(url).hostname, ac.listen.host, ac.network.tunnel_ip) },
+        { name, addresses },
         localHostOps(run, { libvirtdPidFile: i >= 0 ? argv[i + 1] : undefined, log: say }),
       );
       say(
@@ -66,7 +75,7 @@ export async function enrolLocal(
           `${libvirtTls.restarted ? `; ${libvirtTls.restarted}` : ''}; ${libvirtTls.listening ? 'listening on 16514' : 'NOT listening on 16514'}`,
       );
     }
-    return { name: h.name, id: h.id, libvirtTls };
+    return { name: h.name, id: h.id, hostTls, libvirtTls };
   } finally {
     ctx.close();
   }
@@ -93,7 +102,7 @@ export const HOST_COMMANDS: Record<string, CommandSpec> = {
   'enrol-local': {
     words: 'host enrol-local',
     options: { 'no-libvirt-tls': { type: 'boolean' }, 'libvirtd-pid-file': { type: 'string', value: 'F' } },
-    help: "enrol this machine's agent (agent.toml's credential_file, created if absent); with the compute role, libvirt's TLS certificate from the cloud's CA",
+    help: "enrol this machine's agent (agent.toml's credential_file, created if absent) with its certificate from the cloud's CA; with the compute role, libvirt's TLS too",
   },
   enrol: {
     words: 'host enrol',

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,9 +18,9 @@ import { startJobs } from '../jobs/cron.js';
  * `homestack host add` end to end against a real OpenSSH server running in a network
  * namespace (a host at 203.0.113.202 behind a veth; the controller on 203.0.113.201):
  * refuses unknown and wrong host keys leaving nothing behind, enrols with the key from
- * known_hosts (release copied and checksummed, config and a 0600 credential under a
- * --prefix so this machine's own install is untouched, agent started without systemd,
- * first heartbeat), is a no-op the second time, and undoes everything when a late step
+ * known_hosts (release copied and checksummed, config, a 0600 credential and the host's
+ * certificate from the cloud's CA under a --prefix so this machine's own install is
+ * untouched, agent started without systemd, first heartbeat), is a no-op the second time, and undoes everything when a late step
  * fails. The CLI is the built one (dist/), run as a process.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -192,6 +192,13 @@ describe.skipIf(Boolean(why))('host add over SSH (real sshd in a namespace)', ()
     expect(agentToml).toContain(`host = "${HOST_IP}"`);
     // It beats as often as this controller expects (2 s here), so it never flaps to down.
     expect(agentToml).toContain('heartbeat_s = 2');
+    // Its certificate from the cloud's CA beside the credential (issue 17): CN = the enrolled name.
+    const tlsDir = join(prefix(), 'etc/homestack/tls');
+    expect(statSync(join(tlsDir, 'host.key')).mode & 0o777).toBe(0o600);
+    const hostCert = new X509Certificate(readFileSync(join(tlsDir, 'host.pem')));
+    expect(hostCert.subject).toContain(`CN=${run}-h2`);
+    expect(hostCert.checkIssued(new X509Certificate(readFileSync(join(tlsDir, 'ca.pem'))))).toBe(true);
+    expect(hostCert.subjectAltName).toContain(`IP Address:${HOST_IP}`);
     expect(existsSync(join(prefix(), 'opt/homestack/current/bin/node'))).toBe(true);
     // The agent runs inside the host's namespace, started over SSH.
     const pid = readFileSync(join(prefix(), 'run/homestack-agent.pid'), 'utf8').trim();

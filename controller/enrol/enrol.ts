@@ -8,6 +8,7 @@ import { packagesFor } from './packages.js';
 import { ensureRelease, installRoot } from './release.js';
 import type { Remote } from './remote.js';
 import type { CertificateAuthority } from '../pki/ca.js';
+import { installHostCertificate } from '../pki/host-cert.js';
 import { certAddresses, installLibvirtTls } from '../pki/install.js';
 import { remoteHostOps } from './remote-host-ops.js';
 
@@ -33,7 +34,7 @@ export interface EnrolPlan {
 
 export interface EnrolDeps {
   remote: Remote;
-  /** The cloud's CA: a compute host gets libvirt's TLS certificate from it (live migration). */
+  /** The cloud's CA: every host gets its certificate from it, a compute host libvirt's TLS certificate too (live migration). */
   ca?: CertificateAuthority;
   registry: HostRegistry;
   run: Runner;
@@ -196,7 +197,18 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
     await exec(['sh', '-c', 'cat > "$1.new" && mv "$1.new" "$1"', 'sh', toml], { stdin: lines.join('\n') });
     r.add(`remove ${toml}`, () => exec(['rm', '-f', toml]));
 
-    // 4b. libvirt's TLS (live migration): one certificate per host from the cloud's CA.
+    // 4b. The host's certificate for the agent channel, beside the credential (same prefix rule).
+    if (d.ca) {
+      const cert = await installHostCertificate(
+        d.ca,
+        { name, addresses: certAddresses(plan.address, plan.tunnelIp) },
+        remoteHostOps(d.remote),
+        etc,
+      );
+      d.progress(`      host certificate: ${cert.issued ? 'issued' : 'kept'} in ${join(etc, 'tls')}`);
+    }
+
+    // 4c. libvirt's TLS (live migration): one certificate per host from the cloud's CA.
     if (plan.roles.includes('compute') && d.ca) {
       const tls = await installLibvirtTls(
         d.ca,
