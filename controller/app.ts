@@ -24,6 +24,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | false;
   /** Collaborators a service needs from outside HTTP (agent gateway, dispatcher...). */
   extras?: Record<string, unknown>;
+  /** Serve HTTPS with this certificate and key (PEM); main.ts passes them when `tls.enabled`. */
+  https?: { cert: string; key: string };
 }
 
 /**
@@ -32,6 +34,8 @@ export interface AppDeps {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    // An https.Server is a net.Server like the default one; the instance type stays the plain one.
+    ...(deps.https ? ({ https: { cert: deps.https.cert, key: deps.https.key } } as object) : {}),
     ...(deps.logger === false
       ? { logger: false }
       : deps.logger

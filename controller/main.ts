@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import closeWithGrace from 'close-with-grace';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { ConfigError, configPath, loadConfig } from '../shared/config/load.js';
 import { ControllerConfigSchema } from '../shared/config/controller.js';
+import { makeRunner } from '../shared/exec/run.js';
 import { agentLayerOf } from './agents/index.js';
 import { buildApp } from './app.js';
+import { reloadOnSighup, serverTlsOf } from './http/tls.js';
 import { LocalImageFacade } from './images/facade.js';
 import { sweepUnreferencedImageData } from './images/plugin.js';
 import { openDb } from './db/open.js';
@@ -12,17 +15,20 @@ import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
 
 /**
- * Entry point: config → db (migrate) → agent layer (hosts, clients, dispatcher) →
- * buildApp → listen → resume interrupted operations → cron jobs → close with grace
- * (stop jobs, let operations in flight finish, close HTTP, agent pools, db).
+ * Entry point: config → db (migrate) → TLS (tls.enabled: the configured pair or the
+ * CA's, reloaded on SIGHUP) → agent layer (hosts, clients, dispatcher) → buildApp →
+ * listen → resume interrupted operations → cron jobs → close with grace (stop jobs, let
+ * operations in flight finish, close HTTP, agent pools, db).
  */
 async function main(): Promise<void> {
   const file = configPath(process.argv, 'HOMESTACK_CONTROLLER_CONFIG', '/etc/homestack/controller.toml');
   const config = loadConfig(ControllerConfigSchema, file, { dirKeys: [] });
   const db = openDb(config.database.path || join(config.data_dir, 'homestack.db'), config.database.busy_timeout_ms);
   const applied = migrate(db);
+  const tls = serverTlsOf(config, makeRunner());
+  const pair = tls ? await tls.load() : null;
   // buildApp creates the pino logger (JSON lines) and the agent layer (hosts, clients, dispatcher).
-  const app = await buildApp({ config, db });
+  const app = await buildApp({ config, db, ...(pair ? { https: pair } : {}) });
   const log = app.log;
   if (applied.length) log.info({ applied }, 'database migrated');
   await app.ready();
@@ -30,9 +36,17 @@ async function main(): Promise<void> {
   if (images instanceof LocalImageFacade) await sweepUnreferencedImageData(images.core, log);
   const agentLayer = agentLayerOf(app.homestack.deps);
   let jobs: { stop(): Promise<void> } | null = null;
-  closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
+  // With TLS, SIGHUP re-reads the certificate instead of closing (close-with-grace's default).
+  const hup = tls ? reloadOnSighup(app.server as unknown as TlsServer, tls, log) : null;
+  if (tls && pair)
+    log.info(
+      { source: tls.source, certFile: tls.certFile, notAfter: pair.notAfter.toISOString(), fingerprint256: pair.fingerprint256 },
+      'serving HTTPS',
+    );
+  closeWithGrace({ delay: 15_000, skip: tls ? ['SIGHUP'] : [] }, async ({ err, signal }) => {
     if (err) log.error({ err }, 'closing after an error');
     else log.info({ signal }, 'closing');
+    hup?.uninstall();
     await jobs?.stop();
     await agentLayer.dispatcher.close(5_000);
     await app.close();

@@ -4,6 +4,7 @@ import type { ControllerConfig } from '../../shared/config/controller.js';
 import { newHexId } from '../../shared/util/ids.js';
 import { nowIso } from '../../shared/util/time.js';
 import type { Db } from '../db/open.js';
+import { schemeOf } from '../http/base-url.js';
 import { migrate } from '../db/migrate.js';
 import { DEFAULT_DOMAIN_ID, SERVICE_PROJECT, SERVICE_USER } from '../identity/core.js';
 import { ensureKeyRepository, rotateKeyRepository } from '../identity/keys.js';
@@ -54,7 +55,7 @@ const INTERFACES = ['public', 'internal', 'admin'] as const;
 export function defaultPublicUrl(config: ControllerConfig): string {
   if (config.public_url) return config.public_url.replace(/\/+$/, '');
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? hostname() : config.listen.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+  return `${schemeOf(config)}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
 }
 
 export async function bootstrap(db: Db, config: ControllerConfig, o: BootstrapOptions): Promise<BootstrapResult> {

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
 import type { Facades } from '../facades.js';
-import { baseUrl } from '../http/base-url.js';
+import { baseUrl, localBaseUrl } from '../http/base-url.js';
 import type { AuthContext, Policy, PolicyTarget } from '../http/auth.js';
 import { ActionsRepo } from './actions.repo.js';
 import { FlavorsRepo } from './flavors.repo.js';
@@ -117,7 +117,7 @@ export function computeBase(req: FastifyRequest, ctx: ComputeCtx): string {
 export function publicBase(req: FastifyRequest | null, ctx: ComputeCtx): string {
   if (ctx.config.public_url) return ctx.config.public_url.replace(/\/+$/, '');
   if (req) return baseUrl(req);
-  return `http://${ctx.config.listen.host === '0.0.0.0' ? '127.0.0.1' : ctx.config.listen.host}:${ctx.config.listen.port}`;
+  return localBaseUrl(ctx.config);
 }
 
 /** Nova's self + bookmark links. */

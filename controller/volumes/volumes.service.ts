@@ -10,6 +10,7 @@ import { SnapshotCreate, SnapshotUpdate, VolumeCreate, VolumeUpdate } from '../.
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import { newUuid } from '../../shared/util/ids.js';
 import type { OpOutcome, Operation } from '../agents/index.js';
+import { localBaseUrl } from '../http/base-url.js';
 import { validate } from '../http/validate.js';
 import type { AuthContext } from '../http/auth.js';
 import { enqueue } from './agent-ops.js';
@@ -75,7 +76,7 @@ function imageSource(
 ) {
   const identity = ctx.facades.identity;
   if (!identity) throw new Error('no identity facade for a service token');
-  const base = (ctx.config.public_url || `http://127.0.0.1:${ctx.config.listen.port}`).replace(/\/+$/, '');
+  const base = (ctx.config.public_url || localBaseUrl(ctx.config)).replace(/\/+$/, '');
   return {
     id: img.id,
     download_url: `${base}/image/v2/images/${img.id}/file`,

@@ -1,0 +1,207 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect, type Server as TlsServer } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { Value } from 'typebox/value';
+import { Agent, request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ControllerConfigSchema, type ControllerConfig } from '../../shared/config/controller.js';
+import { makeRunner } from '../../shared/exec/run.js';
+import { buildApp } from '../app.js';
+import { defaultPublicUrl } from '../cli/bootstrap.js';
+import { migrate } from '../db/migrate.js';
+import { openDb } from '../db/open.js';
+import { CertificateAuthority } from '../pki/ca.js';
+import { localBaseUrl } from './base-url.js';
+import { readTlsPair, reloadOnSighup, serverTlsOf } from './tls.js';
+
+/**
+ * HTTPS on the API port (issue 17): the CA-issued certificate, a configured one, reloads
+ * (in-process and by a real SIGHUP to a controller process), and what is refused.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'hs-tls-'));
+const run = makeRunner();
+const apps: FastifyInstance[] = [];
+const procs: ChildProcess[] = [];
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const a of apps) await a.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A free TCP port in 20000-29999 (the team's range for private daemons). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const ok = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+const config = (o: Record<string, unknown>) => Value.Default(ControllerConfigSchema, o) as ControllerConfig;
+
+/** The SHA-256 fingerprint of the certificate a new connection is served, trusting `ca`. */
+const servedFingerprint = (port: number, ca: string) =>
+  new Promise<string>((res, rej) => {
+    const s = connect({ host: '127.0.0.1', port, ca }, () => {
+      res(s.getPeerCertificate().fingerprint256);
+      s.end();
+    });
+    s.once('error', rej);
+  });
+
+async function start(cfg: ControllerConfig) {
+  const tls = serverTlsOf(cfg, run);
+  if (!tls) throw new Error('TLS expected');
+  const db = openDb(':memory:');
+  migrate(db);
+  const app = await buildApp({ config: cfg, db, logger: false, https: await tls.load() });
+  apps.push(app);
+  await app.listen({ host: '127.0.0.1', port: cfg.listen.port });
+  return { app, tls };
+}
+
+describe('serverTlsOf', () => {
+  it('is off by default, and refuses half a configuration with the key named', () => {
+    expect(serverTlsOf(config({}), run)).toBeNull();
+    expect(() => serverTlsOf(config({ tls: { cert_file: '/x.pem', key_file: '/x.key' } }), run)).toThrow(
+      /key 'tls.cert_file': set, but tls.enabled is false/,
+    );
+    expect(() => serverTlsOf(config({ tls: { enabled: true, cert_file: '/x.pem' } }), run)).toThrow(/key 'tls.key_file': needed/);
+    expect(serverTlsOf(config({ tls: { enabled: true, cert_file: '/x.pem', key_file: '/x.key' } }), run)?.source).toBe(
+      'configured',
+    );
+  });
+
+  it('makes the public URL and the local base URL https when TLS is on', () => {
+    const on = config({ listen: { host: '192.0.2.5', port: 8443 }, tls: { enabled: true } });
+    expect(defaultPublicUrl(on)).toBe('https://192.0.2.5:8443');
+    expect(localBaseUrl(on)).toBe('https://192.0.2.5:8443');
+    expect(defaultPublicUrl(config({ listen: { host: '192.0.2.5', port: 8000 } }))).toBe('http://192.0.2.5:8000');
+    expect(localBaseUrl(config({ listen: { host: '::', port: 8000 } }))).toBe('http://[::1]:8000');
+  });
+});
+
+describe('HTTPS on the API port', () => {
+  it("serves the CA's certificate: a client trusting the cloud's CA gets https links; others are refused", async () => {
+    const port = await freePort();
+    const cfg = config({ data_dir: join(dir, 'ca-issued'), listen: { host: '127.0.0.1', port }, tls: { enabled: true } });
+    const { tls } = await start(cfg);
+    expect(tls.source).toBe('ca');
+    const ca = (await CertificateAuthority.ensure(join(dir, 'ca-issued', 'pki'), run)).certPem;
+    const trusting = new Agent({ connect: { ca } });
+    const r = await request(`https://127.0.0.1:${port}/identity/v3`, { dispatcher: trusting });
+    expect(r.statusCode).toBe(200);
+    const doc = (await r.body.json()) as { version: { links: Array<{ href: string }> } };
+    expect(doc.version.links[0]!.href).toBe(`https://127.0.0.1:${port}/identity/v3/`);
+    // by name too (localhost is in the certificate for a loopback listen address)
+    expect((await request(`https://localhost:${port}/compute/`, { dispatcher: trusting })).statusCode).toBe(200);
+    await trusting.close();
+    // the system's CAs alone do not know the cloud's CA
+    await expect(request(`https://127.0.0.1:${port}/identity/v3`)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
+    // and the port speaks no plain HTTP
+    await expect(request(`http://127.0.0.1:${port}/identity/v3`).then((x) => x.statusCode)).rejects.toThrow();
+  });
+
+  it('serves a configured pair and swaps it on reload; a pair that does not match is refused and the current one kept', async () => {
+    const port = await freePort();
+    const ca = await CertificateAuthority.ensure(join(dir, 'byo-ca'), run, { name: 'My PKI' });
+    const a = await ca.issue({ commonName: 'api-a', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    const b = await ca.issue({ commonName: 'api-b', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    const certFile = join(dir, 'byo.pem');
+    const keyFile = join(dir, 'byo.key');
+    writeFileSync(certFile, a.certPem);
+    writeFileSync(keyFile, a.keyPem, { mode: 0o600 });
+    const cfg = config({
+      data_dir: join(dir, 'byo'),
+      listen: { host: '127.0.0.1', port },
+      tls: { enabled: true, cert_file: certFile, key_file: keyFile },
+    });
+    const { app, tls } = await start(cfg);
+    const fpA = readTlsPair(certFile, keyFile).fingerprint256;
+    expect(await servedFingerprint(port, ca.certPem)).toBe(fpA);
+    const logged: string[] = [];
+    const log = {
+      info: (_o: unknown, m: string) => logged.push(`info ${m}`),
+      error: (_o: unknown, m: string) => logged.push(`error ${m}`),
+    };
+    const hup = reloadOnSighup(app.server as unknown as TlsServer, tls, log as never);
+    try {
+      writeFileSync(certFile, b.certPem);
+      writeFileSync(keyFile, b.keyPem);
+      expect(await hup.reload()).toBe(true);
+      const fpB = await servedFingerprint(port, ca.certPem);
+      expect(fpB).not.toBe(fpA);
+      expect(fpB).toBe(readTlsPair(certFile, keyFile).fingerprint256);
+      writeFileSync(keyFile, a.keyPem); // b's certificate with a's key
+      expect(await hup.reload()).toBe(false);
+      expect(await servedFingerprint(port, ca.certPem)).toBe(fpB);
+      expect(logged).toEqual(['info TLS certificate reloaded', 'error TLS certificate reload failed: the current one stays']);
+    } finally {
+      hup.uninstall();
+    }
+    expect(() => readTlsPair(certFile, keyFile)).toThrow(/is not the key of/);
+  });
+
+  it('a controller process started with TLS serves HTTPS and reloads its certificate on SIGHUP without stopping', async () => {
+    const port = await freePort();
+    const ca = await CertificateAuthority.ensure(join(dir, 'proc-ca'), run, { name: 'Proc PKI' });
+    const a = await ca.issue({ commonName: 'proc-a', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    const b = await ca.issue({ commonName: 'proc-b', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    const certFile = join(dir, 'proc.pem');
+    const keyFile = join(dir, 'proc.key');
+    writeFileSync(certFile, a.certPem);
+    writeFileSync(keyFile, a.keyPem, { mode: 0o600 });
+    const toml = join(dir, 'proc.toml');
+    writeFileSync(
+      toml,
+      [
+        `data_dir = "${join(dir, 'proc')}"`,
+        '[listen]',
+        'host = "127.0.0.1"',
+        `port = ${port}`,
+        '[tls]',
+        'enabled = true',
+        `cert_file = "${certFile}"`,
+        `key_file = "${keyFile}"`,
+        '',
+      ].join('\n'),
+    );
+    const root = resolve(import.meta.dirname, '..', '..');
+    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'controller/main.ts'), '--config', toml], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    procs.push(p);
+    let out = '';
+    p.stdout!.on('data', (d) => {
+      out += String(d);
+    });
+    p.stderr!.on('data', (d) => {
+      out += String(d);
+    });
+    const until = async (what: () => boolean | Promise<boolean>, ms: number) => {
+      for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 100))) if (await what()) return;
+      throw new Error(`timed out; controller output:\n${out}`);
+    };
+    await until(() => /Server listening/.test(out), 15_000);
+    expect(out).toMatch(/"msg":"serving HTTPS"/);
+    expect(await servedFingerprint(port, ca.certPem)).toBe(readTlsPair(certFile, keyFile).fingerprint256);
+    writeFileSync(certFile, b.certPem);
+    writeFileSync(keyFile, b.keyPem);
+    p.kill('SIGHUP');
+    await until(() => /TLS certificate reloaded/.test(out), 10_000);
+    expect(await servedFingerprint(port, ca.certPem)).toBe(readTlsPair(certFile, keyFile).fingerprint256);
+    expect(p.exitCode).toBeNull();
+    p.kill('SIGTERM');
+    await until(() => p.exitCode !== null, 15_000);
+    expect(p.exitCode).toBe(0);
+  }, 40_000);
+});

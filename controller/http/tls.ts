@@ -1,0 +1,109 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
+import type { FastifyBaseLogger } from 'fastify';
+import { ConfigError } from '../../shared/config/load.js';
+import type { ControllerConfig } from '../../shared/config/controller.js';
+import type { Runner } from '../../shared/exec/run.js';
+import { ensureApiCertificate } from '../pki/api-cert.js';
+import { CertificateAuthority } from '../pki/ca.js';
+
+/**
+ * HTTPS for the API port (issue 17). With `tls.enabled`, the controller serves the pair
+ * named by `tls.cert_file`/`tls.key_file` (bring your own: your PKI or an ACME client),
+ * or else the API certificate of the cloud's CA (controller/pki/api-cert.ts, issued or
+ * re-issued at start when needed). SIGHUP re-reads the pair (and, for the CA's, re-checks
+ * it) and swaps it into the listening server for new connections; a pair that cannot be
+ * read or does not match is logged and the current one kept.
+ */
+
+export interface TlsPair {
+  cert: string;
+  key: string;
+  notAfter: Date;
+  fingerprint256: string;
+}
+
+export interface ServerTls {
+  source: 'configured' | 'ca';
+  certFile: string;
+  keyFile: string;
+  /** Reads the pair again (re-issuing the CA's one if it lacks a name or nears expiry). */
+  load(): Promise<TlsPair>;
+}
+
+/** Reads a certificate and its key and checks they belong together. */
+export function readTlsPair(certFile: string, keyFile: string): TlsPair {
+  const cert = readFileSync(certFile, 'utf8');
+  const key = readFileSync(keyFile, 'utf8');
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(cert);
+  } catch (e) {
+    throw new Error(`${certFile}: not a PEM certificate (${(e as Error).message})`);
+  }
+  let match = false;
+  try {
+    match = x.checkPrivateKey(createPrivateKey(key));
+  } catch (e) {
+    throw new Error(`${keyFile}: not a PEM private key (${(e as Error).message})`);
+  }
+  if (!match) throw new Error(`${keyFile} is not the key of ${certFile}`);
+  return { cert, key, notAfter: new Date(x.validTo), fingerprint256: x.fingerprint256 };
+}
+
+/** The API's TLS from the configuration; null when `tls.enabled` is false. */
+export function serverTlsOf(config: ControllerConfig, run: Runner): ServerTls | null {
+  const { enabled, cert_file, key_file } = config.tls;
+  if (!enabled) {
+    if (cert_file || key_file)
+      throw new ConfigError(`key 'tls.${cert_file ? 'cert_file' : 'key_file'}': set, but tls.enabled is false`);
+    return null;
+  }
+  if (Boolean(cert_file) !== Boolean(key_file))
+    throw new ConfigError(
+      `key 'tls.${cert_file ? 'key_file' : 'cert_file'}': needed with tls.${cert_file ? 'cert_file' : 'key_file'}`,
+    );
+  if (cert_file)
+    return { source: 'configured', certFile: cert_file, keyFile: key_file, load: async () => readTlsPair(cert_file, key_file) };
+  const pki = join(config.data_dir, 'pki');
+  const paths = { certFile: join(pki, 'api.pem'), keyFile: join(pki, 'api.key') };
+  return {
+    source: 'ca',
+    ...paths,
+    async load() {
+      const ca = await CertificateAuthority.ensure(pki, run);
+      const r = await ensureApiCertificate(ca, config);
+      return readTlsPair(r.certFile, r.keyFile);
+    },
+  };
+}
+
+/**
+ * Reloads the server's certificate on SIGHUP. Returns `reload` (what the signal runs,
+ * callable directly) and `uninstall`. Connections already open keep their session.
+ */
+export function reloadOnSighup(
+  server: TlsServer,
+  tls: ServerTls,
+  log: FastifyBaseLogger,
+): { reload(): Promise<boolean>; uninstall(): void } {
+  const reload = async (): Promise<boolean> => {
+    try {
+      const p = await tls.load();
+      server.setSecureContext({ cert: p.cert, key: p.key });
+      log.info(
+        { certFile: tls.certFile, notAfter: p.notAfter.toISOString(), fingerprint256: p.fingerprint256 },
+        'TLS certificate reloaded',
+      );
+      return true;
+    } catch (err) {
+      log.error({ err, certFile: tls.certFile, keyFile: tls.keyFile }, 'TLS certificate reload failed: the current one stays');
+      return false;
+    }
+  };
+  const onHup = () => void reload();
+  process.on('SIGHUP', onHup);
+  return { reload, uninstall: () => process.removeListener('SIGHUP', onHup) };
+}
