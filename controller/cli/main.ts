@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { AIO_COMMANDS, aioCommand, DAEMONS_START, daemonsCommand } from './aio/index.js';
 import { GLOBAL_OPTIONS, usageText, type CommandSpec } from './args.js';
 import { BACKUP, backupCommand, RESTORE, restoreCommand } from './backup.js';
+import { CA_COMMANDS, caCommand } from './ca-commands.js';
 import { DOCTOR, doctorCommand } from './doctor.js';
 import { DOMAIN_COMMANDS, domainCommand } from './domain-commands.js';
 import { HOST_COMMANDS, hostCommand } from './hosts.js';
@@ -23,6 +24,7 @@ export const COMMANDS: Record<string, { run: Command; specs: CommandSpec[] }> = 
   daemons: { run: daemonsCommand, specs: [DAEMONS_START] },
   bootstrap: { run: bootstrapCommand, specs: [BOOTSTRAP] },
   keys: { run: keysCommand, specs: [KEYS_ROTATE] },
+  ca: { run: caCommand, specs: Object.values(CA_COMMANDS) },
   host: { run: hostCommand, specs: Object.values(HOST_COMMANDS) },
   ops: { run: opsCommand, specs: Object.values(OPS_COMMANDS) },
   backup: { run: backupCommand, specs: [BACKUP] },
