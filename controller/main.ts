@@ -36,17 +36,24 @@ async function main(): Promise<void> {
   if (images instanceof LocalImageFacade) await sweepUnreferencedImageData(images.core, log);
   const agentLayer = agentLayerOf(app.homestack.deps);
   let jobs: { stop(): Promise<void> } | null = null;
-  // With TLS, SIGHUP re-reads the certificate instead of closing (close-with-grace's default).
-  const hup = tls ? reloadOnSighup(app.server as unknown as TlsServer, tls, log) : null;
+  // SIGHUP is a reload (systemctl reload), never a stop as close-with-grace has it by
+  // default: with TLS it re-reads the certificate; without, there is nothing to reload.
+  const hup = tls
+    ? reloadOnSighup(app.server as unknown as TlsServer, tls, log)
+    : (() => {
+        const onHup = () => log.info('SIGHUP: TLS is off, nothing to reload');
+        process.on('SIGHUP', onHup);
+        return { uninstall: () => process.removeListener('SIGHUP', onHup) };
+      })();
   if (tls && pair)
     log.info(
       { source: tls.source, certFile: tls.certFile, notAfter: pair.notAfter.toISOString(), fingerprint256: pair.fingerprint256 },
       'serving HTTPS',
     );
-  closeWithGrace({ delay: 15_000, skip: tls ? ['SIGHUP'] : [] }, async ({ err, signal }) => {
+  closeWithGrace({ delay: 15_000, skip: ['SIGHUP'] }, async ({ err, signal }) => {
     if (err) log.error({ err }, 'closing after an error');
     else log.info({ signal }, 'closing');
-    hup?.uninstall();
+    hup.uninstall();
     await jobs?.stop();
     await agentLayer.dispatcher.close(5_000);
     await app.close();
