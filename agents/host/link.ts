@@ -21,6 +21,8 @@ export interface ControllerLinkOptions {
   timeoutMs?: number;
   /** This agent's heartbeat interval, compared with the controller's expectation. */
   heartbeatS?: number;
+  /** CA certificates an https:// controller must chain to (controller-trust.ts); default: the system's. */
+  ca?: string[];
 }
 
 /**
@@ -53,6 +55,7 @@ export class ControllerLink {
             'content-length': data.length,
           },
           timeout,
+          ...(url.protocol === 'https:' && this.o.ca ? { ca: this.o.ca } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -13,6 +13,7 @@ import { installAgentMetrics } from './metrics.js';
 import { metricSourcesFor } from './metrics-sources.js';
 import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
+import { controllerTrust, trustForUndici } from './controller-trust.js';
 import { OpStore } from './op-store.repo.js';
 import { hostTotals, sampleUsage } from './resources.js';
 import { UsageSampler } from './usage-sampler.js';
@@ -61,6 +62,9 @@ export async function startAgent(o: {
     unavailableRoles: () => ({ ...unavailable }),
   });
 
+  // The controller over HTTPS: trusted by the cloud's CA too, before any role calls it.
+  const controllerCa = controllerTrust(config);
+  if (controllerCa) await trustForUndici(controllerCa);
   const run = makeRunner(log);
   for (const role of config.roles) {
     const mod = o.roleModules[role];
@@ -130,6 +134,7 @@ export async function startAgent(o: {
     secret: o.secret,
     log,
     heartbeatS: config.heartbeat_s,
+    ...(controllerCa ? { ca: controllerCa } : {}),
     registration,
     heartbeat: async () => ({ hostname, api_version: AGENT_API_VERSION, usage: await usage() }),
   });

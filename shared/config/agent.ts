@@ -12,6 +12,15 @@ export const AgentConfigSchema = Type.Object(
     data_dir: Str('/var/lib/homestack-agent'),
     controller_url: Str('http://127.0.0.1:8000', 'where the controller listens'),
     credential_file: Str('/etc/homestack/agent.key', "file with this host's secret shared with the controller"),
+    tls: Type.Object(
+      {
+        ca_file: Str(
+          '',
+          "PEM CA certificate(s) the controller's HTTPS certificate may chain to, besides the system's (default: tls/ca.pem beside credential_file, where enrolment puts the cloud's CA, when it exists)",
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     listen: Type.Object(
       {
         host: Str('127.0.0.1', 'management address the controller reaches'),
