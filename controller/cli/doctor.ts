@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { access, constants, readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { controllerTrust } from '../../agents/host/controller-trust.js';
 import type { AgentConfig } from '../../shared/config/agent.js';
 import { makeRunner, type Runner } from '../../shared/exec/run.js';
 import { dnsmasq } from '../../shared/tools/dnsmasq.js';
@@ -11,6 +13,7 @@ import { virsh } from '../../shared/tools/virsh.js';
 import { parsed, type CommandSpec } from './args.js';
 import { agentConfig, controllerConfig, DEFAULT_CONTROLLER_CONFIG, dbPath, openContext } from './context.js';
 import { ldapDoctorChecks } from './domain-commands.js';
+import { apiTlsCheck } from './doctor-tls.js';
 
 /** One prerequisite: ok / warn / fail, what was seen, and how to fix it. */
 export interface Check {
@@ -30,7 +33,8 @@ export interface DoctorDeps {
   now: () => number;
 }
 
-export const realDoctorDeps = (): DoctorDeps => ({
+/** `ca`: what the agent trusts an https:// controller by (agents/host/controller-trust.ts). */
+export const realDoctorDeps = (ca?: string[]): DoctorDeps => ({
   run: makeRunner(),
   readFile: (p) => readFile(p, 'utf8'),
   accessRw: (p) => access(p, constants.R_OK | constants.W_OK),
@@ -39,8 +43,15 @@ export const realDoctorDeps = (): DoctorDeps => ({
     return s.bavail * s.bsize;
   },
   fetch: async (url) => {
-    const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    return { status: r.status, date: r.headers.get('date') };
+    const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
+    try {
+      const r = await request(url, { dispatcher, signal: AbortSignal.timeout(5000) });
+      await r.body.dump();
+      const date = r.headers.date;
+      return { status: r.statusCode, date: typeof date === 'string' ? date : null };
+    } finally {
+      await dispatcher?.close();
+    }
   },
   now: () => Date.now(),
 });
@@ -234,7 +245,13 @@ export async function doctorCommand(_sub: string | undefined, argv: readonly str
   const a = parsed(DOCTOR, argv);
   if (typeof a === 'number') return a;
   const { config } = agentConfig(argv);
-  const checks = [...(await runDoctor(config, realDoctorDeps())), ...(await controllerChecks())];
+  let ca: string[] | undefined;
+  try {
+    ca = controllerTrust(config);
+  } catch {
+    ca = undefined; // a tls.ca_file that is missing: the controller check says what fails
+  }
+  const checks = [...(await runDoctor(config, realDoctorDeps(ca))), ...(await controllerChecks())];
   if (a.values.json === true) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else process.stdout.write(formatChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
@@ -242,18 +259,21 @@ export async function doctorCommand(_sub: string | undefined, argv: readonly str
 
 /**
  * On the controller's host (controller.toml from HOMESTACK_CONTROLLER_CONFIG or the default
- * path, and its database, present; doctor's own --config is agent.toml): one line per LDAP
- * domain (reachable with its TLS and CA, service bind, counts).
+ * path, and its database, present; doctor's own --config is agent.toml): how the API port
+ * is served (doctor-tls.ts), one line per LDAP domain (reachable with its TLS and CA,
+ * service bind, counts).
  */
 async function controllerChecks(): Promise<Check[]> {
   const file = process.env.HOMESTACK_CONTROLLER_CONFIG || DEFAULT_CONTROLLER_CONFIG;
   if (!existsSync(file)) return [];
   try {
     const argv = ['--config', file];
-    if (!existsSync(dbPath(controllerConfig(argv).config))) return [];
+    const config = controllerConfig(argv).config;
+    const tls = apiTlsCheck(config);
+    if (!existsSync(dbPath(config))) return [tls];
     const ctx = openContext(argv);
     try {
-      return await ldapDoctorChecks(ctx);
+      return [tls, ...(await ldapDoctorChecks(ctx))];
     } finally {
       ctx.close();
     }
