@@ -55,8 +55,10 @@ export function dashboardPlugin(deps: ServiceDeps, opts: DashboardOptions = {}):
     await app.register(cookie);
     await app.register(formbody, { bodyLimit: 1 << 20 });
 
-    app.addHook('onSend', async (_req, reply, payload) => {
+    app.addHook('onSend', async (req, reply, payload) => {
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
+      // Over TLS (tls.enabled), browsers keep to HTTPS for a year (no includeSubDomains: a home LAN's names are not ours).
+      if (req.protocol === 'https') reply.header('strict-transport-security', 'max-age=31536000');
       return payload;
     });
     app.setNotFoundHandler((_req, reply) =>

@@ -103,6 +103,11 @@ describe('HTTPS on the API port', () => {
     expect(doc.version.links[0]!.href).toBe(`https://127.0.0.1:${port}/identity/v3/`);
     // by name too (localhost is in the certificate for a loopback listen address)
     expect((await request(`https://localhost:${port}/compute/`, { dispatcher: trusting })).statusCode).toBe(200);
+    // the dashboard over TLS: HSTS, and its cookie Secure (never sent back over plain HTTP)
+    const login = await request(`https://127.0.0.1:${port}/dashboard/login`, { dispatcher: trusting });
+    await login.body.dump();
+    expect(login.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect(String(login.headers['set-cookie'])).toMatch(/hs_login=.*; Secure/);
     await trusting.close();
     // the system's CAs alone do not know the cloud's CA
     await expect(request(`https://127.0.0.1:${port}/identity/v3`)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
