@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import { buildApp } from '../app.js';
 import { openDb } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { testCloud, type TestCloud } from '../identity/testing/kit.js';
+import { makeRunner } from '../../shared/exec/run.js';
+import { CertificateAuthority } from '../pki/ca.js';
 import { createBackup, restoreBackup, type BackupManifest } from './backup.js';
 
 const dirs: string[] = [];
@@ -76,6 +78,29 @@ describe('backup and restore', () => {
       await app.close();
       db.close();
     }
+  });
+
+  it("carries the cloud's CA (key 0600, no half-made files): certificates it issued stay trusted after a restore", async () => {
+    const from = tmp();
+    const run = makeRunner();
+    const ca = await CertificateAuthority.ensure(join(from, 'pki'), run);
+    const leaf = await ca.issue({ commonName: 'host-a', usages: ['client'] });
+    mkdirSync(join(from, 'pki', '.issue-leftover'));
+    const db = openDb(':memory:');
+    migrate(db);
+    const dest = join(tmp(), 'bk');
+    const cfg = (dataDir: string, port = 1) =>
+      Value.Default(ControllerConfigSchema, { data_dir: dataDir, listen: { host: '127.0.0.1', port } }) as ControllerConfig;
+    const m = await createBackup({ db, config: cfg(from), dest, configFiles: [] });
+    db.close();
+    expect(m.files.filter((f) => f.startsWith('pki/')).sort()).toEqual(['pki/ca.key', 'pki/ca.pem']);
+    expect(statSync(join(dest, 'pki', 'ca.key')).mode & 0o777).toBe(0o600);
+    const to = tmp();
+    await restoreBackup({ config: cfg(to, await freePort()), src: dest });
+    expect(statSync(join(to, 'pki')).mode & 0o777).toBe(0o700);
+    const back = await CertificateAuthority.ensure(join(to, 'pki'), run);
+    expect(back.certPem).toBe(ca.certPem);
+    expect(back.isCurrent(leaf.certPem)).toBe(true);
   });
 
   it('refuses a backup newer than the code and a controller that is running', async () => {

@@ -22,7 +22,8 @@ import { controllerConfig, dbPath } from './context.js';
  * `homestack backup DIR` / `homestack restore DIR`: a directory-format archive holding
  * manifest.json (format, schema version, Homestack version, time), homestack.db (an
  * online, consistent copy made with SQLite's backup API while the controller runs),
- * fernet-keys/ (so tokens issued before still validate) and etc/*.toml (the configs).
+ * fernet-keys/ (so tokens issued before still validate), pki/ (the cloud's CA, so the
+ * certificates it issued stay trusted) and etc/*.toml (the configs).
  */
 export interface BackupManifest {
   format: 'homestack-backup-1';
@@ -52,6 +53,25 @@ function keysDir(config: ControllerConfig): string {
   return join(config.data_dir, 'fernet-keys');
 }
 
+/** The cloud's CA and the API certificate (controller/pki): without them every host certificate would have to be re-issued. */
+function pkiDir(config: ControllerConfig): string {
+  return join(config.data_dir, 'pki');
+}
+
+/** Copies the regular files of a pki directory (never the half-made `.new-*`/`.issue-*` ones): 0700, keys 0600. */
+function copyPki(from: string, to: string): string[] {
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  chmodSync(to, 0o700);
+  const names = readdirSync(from, { withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .map((e) => e.name);
+  for (const n of names) {
+    copyFileSync(join(from, n), join(to, n));
+    chmodSync(join(to, n), n.endsWith('.key') ? 0o600 : 0o644);
+  }
+  return names;
+}
+
 /** Writes the archive into `dest` (which must not exist yet). */
 export async function createBackup(o: {
   db: Db;
@@ -71,6 +91,7 @@ export async function createBackup(o: {
       cpSync(keysDir(o.config), join(tmp, 'fernet-keys'), { recursive: true });
       files.push(...readdirSync(join(tmp, 'fernet-keys')).map((f) => `fernet-keys/${f}`));
     }
+    if (existsSync(pkiDir(o.config))) files.push(...copyPki(pkiDir(o.config), join(tmp, 'pki')).map((f) => `pki/${f}`));
     for (const f of o.configFiles) {
       if (!existsSync(f)) continue;
       copyFileSync(f, join(tmp, 'etc', basename(f)));
@@ -111,7 +132,7 @@ export function portAnswers(host: string, port: number, timeoutMs = 1000): Promi
 /**
  * Restores an archive onto a stopped controller: refuses when the controller's port
  * answers, when the archive is not one, or when its schema is newer than this code.
- * Replaces the database and the token keys; config files go to `configDir` when given.
+ * Replaces the database, the token keys and the CA; config files go to `configDir` when given.
  */
 export async function restoreBackup(o: {
   config: ControllerConfig;
@@ -142,6 +163,10 @@ export async function restoreBackup(o: {
   if (existsSync(join(o.src, 'fernet-keys'))) {
     rmSync(keysDir(o.config), { recursive: true, force: true });
     cpSync(join(o.src, 'fernet-keys'), keysDir(o.config), { recursive: true });
+  }
+  if (existsSync(join(o.src, 'pki'))) {
+    rmSync(pkiDir(o.config), { recursive: true, force: true });
+    copyPki(join(o.src, 'pki'), pkiDir(o.config));
   }
   if (o.configDir && existsSync(join(o.src, 'etc'))) {
     mkdirSync(o.configDir, { recursive: true });
