@@ -13,6 +13,7 @@ import { sweepUnreferencedImageData } from './images/plugin.js';
 import { openDb } from './db/open.js';
 import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
+import { tlsRenewJob } from './jobs/tls-renew.js';
 
 /**
  * Entry point: config → db (migrate) → TLS (tls.enabled: the configured pair or the
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   // SIGHUP is a reload (systemctl reload), never a stop as close-with-grace has it by
   // default: with TLS it re-reads the certificate; without, there is nothing to reload.
   const hup = tls
-    ? reloadOnSighup(app.server as unknown as TlsServer, tls, log)
+    ? reloadOnSighup(app.server as unknown as TlsServer, tls, log, pair ?? undefined)
     : (() => {
         const onHup = () => log.info('SIGHUP: TLS is off, nothing to reload');
         process.on('SIGHUP', onHup);
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   agentLayer.dispatcher.resume();
-  jobs = startJobs(controllerJobs({ agents: agentLayer, db, log }), log);
+  jobs = startJobs([...controllerJobs({ agents: agentLayer, db, log }), ...('renew' in hup ? [tlsRenewJob(hup)] : [])], log);
 }
 
 main().catch((e: unknown) => {

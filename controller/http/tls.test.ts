@@ -62,10 +62,11 @@ async function start(cfg: ControllerConfig) {
   if (!tls) throw new Error('TLS expected');
   const db = openDb(':memory:');
   migrate(db);
-  const app = await buildApp({ config: cfg, db, logger: false, https: await tls.load() });
+  const pair = await tls.load();
+  const app = await buildApp({ config: cfg, db, logger: false, https: pair });
   apps.push(app);
   await app.listen({ host: '127.0.0.1', port: cfg.listen.port });
-  return { app, tls };
+  return { app, tls, pair };
 }
 
 describe('serverTlsOf', () => {
@@ -155,6 +156,48 @@ describe('HTTPS on the API port', () => {
     expect(() => readTlsPair(certFile, keyFile)).toThrow(/is not the key of/);
   });
 
+  it("renewal: the CA's certificate near its end is re-issued and served with no restart; warned about in its last 30 days", async () => {
+    const port = await freePort();
+    const data = join(dir, 'renew');
+    const { app, tls, pair } = await start(
+      config({ data_dir: data, listen: { host: '127.0.0.1', port }, tls: { enabled: true } }),
+    );
+    const ca = await CertificateAuthority.ensure(join(data, 'pki'), run);
+    const logged: string[] = [];
+    const note = (level: string) => (_o: unknown, m: string) => logged.push(`${level} ${m}`);
+    const r = reloadOnSighup(
+      app.server as unknown as TlsServer,
+      tls,
+      { info: note('info'), warn: note('warn'), error: note('error') } as never,
+      pair,
+    );
+    try {
+      expect(await r.renew()).toBe(false); // nothing to do
+      expect(logged).toEqual([]);
+      // the certificate on disk ends in 10 days (same names): the check re-issues it and serves the new one
+      const short = await ca.issue({
+        commonName: 'homestack-api',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+        usages: ['server'],
+        days: 10,
+      });
+      writeFileSync(tls.keyFile, short.keyPem);
+      writeFileSync(tls.certFile, short.certPem);
+      expect(await r.renew()).toBe(true);
+      const now = readTlsPair(tls.certFile, tls.keyFile);
+      expect(now.notAfter.getTime() - Date.now()).toBeGreaterThan(800 * 86_400_000);
+      expect(now.fingerprint256).not.toBe(pair.fingerprint256);
+      expect(await servedFingerprint(port, ca.certPem)).toBe(now.fingerprint256);
+      expect(logged).toEqual(['info TLS certificate renewed']);
+      // a clock 800 days on: the same certificate, now in its last 30 days, is warned about
+      expect(await r.renew(now.notAfter.getTime() - 5 * 86_400_000)).toBe(false);
+      expect(logged.at(-1)).toMatch(/^warn TLS certificate ends within 30 days/);
+    } finally {
+      r.uninstall();
+    }
+  });
+
   it('a controller process started with TLS serves HTTPS and reloads its certificate on SIGHUP without stopping', async () => {
     const port = await freePort();
     const ca = await CertificateAuthority.ensure(join(dir, 'proc-ca'), run, { name: 'Proc PKI' });
@@ -198,6 +241,8 @@ describe('HTTPS on the API port', () => {
     };
     await until(() => /Server listening/.test(out), 15_000);
     expect(out).toMatch(/"msg":"serving HTTPS"/);
+    await until(() => /jobs scheduled/.test(out), 10_000);
+    expect(out).toMatch(/tls-renew \(0 17 3 \* \* \*\)/); // the daily renewal check
     expect(await servedFingerprint(port, ca.certPem)).toBe(readTlsPair(certFile, keyFile).fingerprint256);
     writeFileSync(certFile, b.certPem);
     writeFileSync(keyFile, b.keyPem);

@@ -80,30 +80,59 @@ export function serverTlsOf(config: ControllerConfig, run: Runner): ServerTls | 
   };
 }
 
+export interface TlsReloader {
+  /** What SIGHUP runs: re-read the pair and serve it to new connections. False (logged) when it cannot. */
+  reload(): Promise<boolean>;
+  /**
+   * The daily renewal check (controller/jobs/tls-renew.ts): the same reading (the CA's
+   * certificate is re-issued when within 30 days of its end), swapped in only when it
+   * changed; a configured certificate within 30 days of its end is warned about.
+   * True when a new certificate is now served.
+   */
+  renew(now?: number): Promise<boolean>;
+  uninstall(): void;
+}
+
+const RENEW_WARN_MS = 30 * 86_400_000;
+
 /**
- * Reloads the server's certificate on SIGHUP. Returns `reload` (what the signal runs,
- * callable directly) and `uninstall`. Connections already open keep their session.
+ * Reloads the server's certificate on SIGHUP (and on `renew`). `served` is the pair the
+ * server started with. Connections already open keep their session.
  */
-export function reloadOnSighup(
-  server: TlsServer,
-  tls: ServerTls,
-  log: FastifyBaseLogger,
-): { reload(): Promise<boolean>; uninstall(): void } {
+export function reloadOnSighup(server: TlsServer, tls: ServerTls, log: FastifyBaseLogger, served?: TlsPair): TlsReloader {
+  let current = served?.fingerprint256 ?? '';
+  const swap = (p: TlsPair, msg: string) => {
+    server.setSecureContext({ cert: p.cert, key: p.key });
+    current = p.fingerprint256;
+    log.info({ certFile: tls.certFile, notAfter: p.notAfter.toISOString(), fingerprint256: p.fingerprint256 }, msg);
+  };
   const reload = async (): Promise<boolean> => {
     try {
-      const p = await tls.load();
-      server.setSecureContext({ cert: p.cert, key: p.key });
-      log.info(
-        { certFile: tls.certFile, notAfter: p.notAfter.toISOString(), fingerprint256: p.fingerprint256 },
-        'TLS certificate reloaded',
-      );
+      swap(await tls.load(), 'TLS certificate reloaded');
       return true;
     } catch (err) {
       log.error({ err, certFile: tls.certFile, keyFile: tls.keyFile }, 'TLS certificate reload failed: the current one stays');
       return false;
     }
   };
+  const renew = async (now = Date.now()): Promise<boolean> => {
+    let p: TlsPair;
+    try {
+      p = await tls.load();
+    } catch (err) {
+      log.error({ err, certFile: tls.certFile }, 'TLS renewal check failed: the current certificate stays');
+      return false;
+    }
+    const changed = p.fingerprint256 !== current;
+    if (changed) swap(p, 'TLS certificate renewed');
+    if (p.notAfter.getTime() - now < RENEW_WARN_MS)
+      log.warn(
+        { certFile: tls.certFile, notAfter: p.notAfter.toISOString() },
+        'TLS certificate ends within 30 days: renew it (then systemctl reload homestack-controller)',
+      );
+    return changed;
+  };
   const onHup = () => void reload();
   process.on('SIGHUP', onHup);
-  return { reload, uninstall: () => process.removeListener('SIGHUP', onHup) };
+  return { reload, renew, uninstall: () => process.removeListener('SIGHUP', onHup) };
 }
