@@ -2,8 +2,11 @@
 # Builds the controller into a scratch directory, starts a throwaway controller on
 # 127.0.0.1:${PORT:-8100} with its data under a temporary directory, bootstraps it,
 # then runs the identity acceptance script and the identity benchmark against it,
-# and stops it. Usage (from the repository root):
-#   scripts/bench/identity-run.sh [acceptance|bench|both] [bench args...]
+# and stops it. `tls` also starts a second controller on the same data (same database
+# and token keys) serving HTTPS on ${PORT}+1 with the cloud CA's certificate, and runs the
+# benchmark's token validation and GET /v3/projects against both, alternating, with the
+# TLS overhead (issue 17). Usage (from the repository root):
+#   scripts/bench/identity-run.sh [acceptance|bench|both|tls] [bench args...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHAT=${1:-both}; shift || true
@@ -42,6 +45,20 @@ HOMESTACK_CONTROLLER_CONFIG="$DATA/controller.toml" node "$OUT/controller/main.j
 CTL=$!
 trap 'kill $CTL 2>/dev/null; wait $CTL 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/v3" >/dev/null && break; sleep 0.2; done
+
+if [ "$WHAT" = tls ]; then
+  TLS_PORT=$((PORT + 1))
+  sed -e "s|^public_url = .*|public_url = \"https://127.0.0.1:$TLS_PORT\"|" -e "s|^port = .*|port = $TLS_PORT|" \
+    "$DATA/controller.toml" > "$DATA/controller-tls.toml"
+  printf '[tls]\nenabled = true\n' >> "$DATA/controller-tls.toml"
+  HOMESTACK_CONTROLLER_CONFIG="$DATA/controller-tls.toml" node "$OUT/controller/main.js" >"$DATA/controller-tls.log" 2>&1 &
+  CTL_TLS=$!
+  trap 'kill $CTL $CTL_TLS 2>/dev/null; wait $CTL $CTL_TLS 2>/dev/null; rm -rf "$DATA"' EXIT
+  for _ in $(seq 100); do curl -sf --cacert "$DATA/pki/ca.pem" "https://127.0.0.1:$TLS_PORT/v3" >/dev/null && break; sleep 0.2; done
+  node "$OUT/scripts/bench/identity.js" --url "http://127.0.0.1:$PORT/v3" --password "$PW" \
+    --compare "https://127.0.0.1:$TLS_PORT/v3" --cacert "$DATA/pki/ca.pem" --only 'token validation,GET /v3/projects' "$@"
+  exit $?
+fi
 
 export OS_AUTH_URL=http://127.0.0.1:$PORT/v3 OS_IDENTITY_API_VERSION=3 OS_USERNAME=admin OS_PASSWORD=$PW \
   OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default

@@ -11,6 +11,13 @@
  * Scenarios: password token issue, token-method token issue, token validation
  * (GET /v3/auth/tokens), GET /v3/projects; and, to compare their cost, failed logins with a
  * wrong password and with an unknown user.
+ *
+ * TLS overhead (issue 17): `--compare https://127.0.0.1:8101/v3 --cacert <data_dir>/pki/ca.pem`
+ * runs each scenario against --url and the --compare controller (same database and token
+ * keys, the second one serving HTTPS): one uncounted warm-up round on each, then A B A B,
+ * and prints the overhead of B:
+ * 1 − (B's req/s ÷ A's), from the sums of both rounds. Keep-alive on both (undici Pool).
+ * `scripts/bench/identity-run.sh tls` starts the two controllers and runs it.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -41,11 +48,16 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: '' },
     pid: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
+    compare: { type: 'string', default: '' },
+    cacert: { type: 'string', default: '' },
   },
 });
 
 const base = new URL(args.url!.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3'));
-const origin = base.origin;
+let origin = base.origin;
+const compareOrigin = args.compare ? new URL(args.compare).origin : '';
+/** The cloud's CA for an https:// controller (both pools); the system's CAs otherwise. */
+const connect = args.cacert ? { ca: [readFileSync(args.cacert, 'utf8')] } : undefined;
 const v3 = base.pathname;
 const seconds = Number(args.seconds);
 const maxRequests = Number(args.max);
@@ -108,7 +120,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function run(name: string, concurrency: number, make: () => Req): Promise<Result> {
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1, ...(connect ? { connect } : {}) });
   for (let i = 0; i < Math.min(3, concurrency * 2); i++) await call(pool, make()); // warm-up, not counted
   const lat: number[] = [];
   let errors = 0;
@@ -153,7 +165,7 @@ async function run(name: string, concurrency: number, make: () => Req): Promise<
 }
 
 async function main(): Promise<void> {
-  const setup = new Pool(origin, { connections: 1 });
+  const setup = new Pool(origin, { connections: 1, ...(connect ? { connect } : {}) });
   const token = await issueToken(setup);
   const subject = await issueToken(setup);
   await setup.close();
@@ -217,25 +229,48 @@ async function main(): Promise<void> {
   ];
   const conc = args.concurrency!.split(',').map(Number);
   const results: Result[] = [];
+  const overheads: Array<{ scenario: string; concurrency: number; a: string; b: string; overheadPct: number }> = [];
   const rssBefore = rssMb();
   for (const [name, make] of scenarios) {
-    if (args.only && !name.includes(args.only)) continue;
+    if (args.only && !args.only.split(',').some((o) => name.includes(o))) continue; // --only A,B: substrings of scenario names
     for (const c of conc) {
-      const r = await run(name, c, make);
-      results.push(r);
-      if (!args.json) {
-        process.stdout.write(
-          `${name.padEnd(24)} c=${String(c).padEnd(2)} ${String(r.requests).padStart(7)} req in ${r.seconds}s  ` +
-            `${String(r.rps).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2).padStart(7)} ms  p99 ${r.p99ms.toFixed(2).padStart(7)} ms  ` +
-            `errors ${r.errors}${r.maxRssMb !== null ? `  controller RSS max ${r.maxRssMb} MiB` : ''}\n`,
-        );
+      const sides = compareOrigin ? [base.origin, compareOrigin, base.origin, compareOrigin] : [base.origin];
+      const byOrigin = new Map<string, Result[]>();
+      if (compareOrigin)
+        for (const o of [base.origin, compareOrigin]) {
+          origin = o;
+          await run(name, c, make); // a warm-up round on each side (the JIT, both pools' paths), not counted
+        }
+      for (const o of sides) {
+        origin = o;
+        const r = { ...(await run(name, c, make)), ...(compareOrigin ? { origin: o } : {}) };
+        results.push(r);
+        byOrigin.set(o, [...(byOrigin.get(o) ?? []), r]);
+        if (!args.json) {
+          process.stdout.write(
+            `${name.padEnd(24)} c=${String(c).padEnd(2)}${compareOrigin ? ` ${o.padEnd(24)}` : ''} ${String(r.requests).padStart(7)} req in ${r.seconds}s  ` +
+              `${String(r.rps).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2).padStart(7)} ms  p99 ${r.p99ms.toFixed(2).padStart(7)} ms  ` +
+              `errors ${r.errors}${r.maxRssMb !== null ? `  controller RSS max ${r.maxRssMb} MiB` : ''}\n`,
+          );
+        }
+      }
+      if (compareOrigin) {
+        const rate = (o: string) => {
+          const rs = byOrigin.get(o) ?? [];
+          return rs.reduce((n, r) => n + r.requests, 0) / rs.reduce((n, r) => n + r.seconds, 0);
+        };
+        const overheadPct = Number(((1 - rate(compareOrigin) / rate(base.origin)) * 100).toFixed(1));
+        overheads.push({ scenario: name, concurrency: c, a: base.origin, b: compareOrigin, overheadPct });
+        if (!args.json)
+          process.stdout.write(`${name.padEnd(24)} c=${String(c).padEnd(2)} overhead of ${compareOrigin}: ${overheadPct} %\n`);
       }
     }
   }
   const rssAfter = rssMb();
   if (args.json)
     process.stdout.write(
-      JSON.stringify({ url: base.href, seconds, results, rssBeforeMb: rssBefore, rssAfterMb: rssAfter }, null, 2) + '\n',
+      JSON.stringify({ url: base.href, seconds, results, overheads, rssBeforeMb: rssBefore, rssAfterMb: rssAfter }, null, 2) +
+        '\n',
     );
   else if (pid) process.stdout.write(`controller RSS: ${rssBefore} MiB before, ${rssAfter} MiB after\n`);
 }
