@@ -7,7 +7,7 @@ import { ControllerConfigSchema } from '../shared/config/controller.js';
 import { makeRunner } from '../shared/exec/run.js';
 import { agentLayerOf } from './agents/index.js';
 import { buildApp } from './app.js';
-import { reloadOnSighup, serverTlsOf } from './http/tls.js';
+import { reloadOnSighup, serverTlsOf, type ServerTls, type TlsPair } from './http/tls.js';
 import { LocalImageFacade } from './images/facade.js';
 import { sweepUnreferencedImageData } from './images/plugin.js';
 import { openDb } from './db/open.js';
@@ -26,8 +26,15 @@ async function main(): Promise<void> {
   const config = loadConfig(ControllerConfigSchema, file, { dirKeys: [] });
   const db = openDb(config.database.path || join(config.data_dir, 'homestack.db'), config.database.busy_timeout_ms);
   const applied = migrate(db);
-  const tls = serverTlsOf(config, makeRunner());
-  const pair = tls ? await tls.load() : null;
+  // A TLS setting or certificate that cannot be used stops the controller with one line, as a bad key does.
+  let tls: ServerTls | null;
+  let pair: TlsPair | null;
+  try {
+    tls = serverTlsOf(config, makeRunner());
+    pair = tls ? await tls.load() : null;
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
   // buildApp creates the pino logger (JSON lines) and the agent layer (hosts, clients, dispatcher).
   const app = await buildApp({ config, db, ...(pair ? { https: pair } : {}) });
   const log = app.log;

@@ -90,6 +90,38 @@ describe('serverTlsOf', () => {
   });
 });
 
+describe('reloadOnSighup', () => {
+  it('reads one pair at a time: a SIGHUP during the daily check waits for it (never two issues at once)', async () => {
+    let active = 0;
+    let most = 0;
+    let n = 0;
+    const tls = {
+      source: 'ca' as const,
+      certFile: '/x.pem',
+      keyFile: '/x.key',
+      load: async () => {
+        active++;
+        most = Math.max(most, active);
+        await new Promise((r) => setTimeout(r, 30));
+        active--;
+        n++;
+        return { cert: 'C', key: 'K', notAfter: new Date(Date.now() + 400 * 86_400_000), fingerprint256: `fp${n}` };
+      },
+    };
+    const served: string[] = [];
+    const server = { setSecureContext: (o: { cert: string }) => served.push(o.cert) };
+    const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+    const r = reloadOnSighup(server as never, tls, quiet as never);
+    try {
+      expect(await Promise.all([r.renew(), r.reload(), r.renew()])).toEqual([true, true, true]);
+      expect(most).toBe(1);
+      expect(served).toHaveLength(3);
+    } finally {
+      r.uninstall();
+    }
+  });
+});
+
 describe('HTTPS on the API port', () => {
   it("serves the CA's certificate: a client trusting the cloud's CA gets https links; others are refused", async () => {
     const port = await freePort();
@@ -254,4 +286,40 @@ describe('HTTPS on the API port', () => {
     await until(() => p.exitCode !== null, 15_000);
     expect(p.exitCode).toBe(0);
   }, 40_000);
+
+  it("a controller whose configured key is not its certificate's stops at start with one line naming both (exit 2)", async () => {
+    const ca = await CertificateAuthority.ensure(join(dir, 'proc-ca'), run, { name: 'Proc PKI' });
+    const a = await ca.issue({ commonName: 'bad-a', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    const b = await ca.issue({ commonName: 'bad-b', ipAddresses: ['127.0.0.1'], usages: ['server'] });
+    writeFileSync(join(dir, 'bad.pem'), a.certPem);
+    writeFileSync(join(dir, 'bad.key'), b.keyPem);
+    const toml = join(dir, 'bad.toml');
+    writeFileSync(
+      toml,
+      [
+        `data_dir = "${join(dir, 'bad')}"`,
+        '[listen]',
+        'host = "127.0.0.1"',
+        `port = ${await freePort()}`,
+        '[tls]',
+        'enabled = true',
+        `cert_file = "${join(dir, 'bad.pem')}"`,
+        `key_file = "${join(dir, 'bad.key')}"`,
+        '',
+      ].join('\n'),
+    );
+    const root = resolve(import.meta.dirname, '..', '..');
+    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'controller/main.ts'), '--config', toml], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    procs.push(p);
+    let err = '';
+    p.stderr!.on('data', (d) => {
+      err += String(d);
+    });
+    const code = await new Promise<number | null>((r) => p.once('exit', r));
+    expect(code).toBe(2);
+    expect(err.trim()).toBe(`homestack-controller: ${toml}: ${join(dir, 'bad.key')} is not the key of ${join(dir, 'bad.pem')}`);
+  }, 30_000);
 });

@@ -101,37 +101,46 @@ const RENEW_WARN_MS = 30 * 86_400_000;
  */
 export function reloadOnSighup(server: TlsServer, tls: ServerTls, log: FastifyBaseLogger, served?: TlsPair): TlsReloader {
   let current = served?.fingerprint256 ?? '';
+  // One reading at a time: a SIGHUP during the daily check must not issue two certificates at once.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const next = queue.then(f, f);
+    queue = next.catch(() => {});
+    return next;
+  };
   const swap = (p: TlsPair, msg: string) => {
     server.setSecureContext({ cert: p.cert, key: p.key });
     current = p.fingerprint256;
     log.info({ certFile: tls.certFile, notAfter: p.notAfter.toISOString(), fingerprint256: p.fingerprint256 }, msg);
   };
-  const reload = async (): Promise<boolean> => {
-    try {
-      swap(await tls.load(), 'TLS certificate reloaded');
-      return true;
-    } catch (err) {
-      log.error({ err, certFile: tls.certFile, keyFile: tls.keyFile }, 'TLS certificate reload failed: the current one stays');
-      return false;
-    }
-  };
-  const renew = async (now = Date.now()): Promise<boolean> => {
-    let p: TlsPair;
-    try {
-      p = await tls.load();
-    } catch (err) {
-      log.error({ err, certFile: tls.certFile }, 'TLS renewal check failed: the current certificate stays');
-      return false;
-    }
-    const changed = p.fingerprint256 !== current;
-    if (changed) swap(p, 'TLS certificate renewed');
-    if (p.notAfter.getTime() - now < RENEW_WARN_MS)
-      log.warn(
-        { certFile: tls.certFile, notAfter: p.notAfter.toISOString() },
-        'TLS certificate ends within 30 days: renew it (then systemctl reload homestack-controller)',
-      );
-    return changed;
-  };
+  const reload = (): Promise<boolean> =>
+    serial(async () => {
+      try {
+        swap(await tls.load(), 'TLS certificate reloaded');
+        return true;
+      } catch (err) {
+        log.error({ err, certFile: tls.certFile, keyFile: tls.keyFile }, 'TLS certificate reload failed: the current one stays');
+        return false;
+      }
+    });
+  const renew = (now = Date.now()): Promise<boolean> =>
+    serial(async () => {
+      let p: TlsPair;
+      try {
+        p = await tls.load();
+      } catch (err) {
+        log.error({ err, certFile: tls.certFile }, 'TLS renewal check failed: the current certificate stays');
+        return false;
+      }
+      const changed = p.fingerprint256 !== current;
+      if (changed) swap(p, 'TLS certificate renewed');
+      if (p.notAfter.getTime() - now < RENEW_WARN_MS)
+        log.warn(
+          { certFile: tls.certFile, notAfter: p.notAfter.toISOString() },
+          'TLS certificate ends within 30 days: renew it (then systemctl reload homestack-controller)',
+        );
+      return changed;
+    });
   const onHup = () => void reload();
   process.on('SIGHUP', onHup);
   return { reload, renew, uninstall: () => process.removeListener('SIGHUP', onHup) };
