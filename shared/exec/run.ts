@@ -38,6 +38,7 @@ export type ToolName =
   | 'virtlogd'
   | 'systemctl'
   | 'apt-get'
+  | 'update-ca-certificates'
   | 'dpkg-query'
   | 'losetup'
   | 'truncate'

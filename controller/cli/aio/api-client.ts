@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 
 /** A reply the client did not expect: status and the service's error text. */
 export class ApiCallError extends Error {
@@ -31,10 +31,11 @@ export class CloudApi {
     private readonly token: string,
     readonly projectId: string,
     readonly userId: string,
+    private readonly dispatcher?: Dispatcher,
   ) {}
 
-  /** Signs in with a password, scoped to `c.project`. */
-  static async login(base: string, c: Credentials): Promise<CloudApi> {
+  /** Signs in with a password, scoped to `c.project`; `dispatcher` e.g. to trust the cloud's CA over https. */
+  static async login(base: string, c: Credentials, dispatcher?: Dispatcher): Promise<CloudApi> {
     const domain = { name: c.domain ?? 'Default' };
     const r = await request(`${base}/identity/v3/auth/tokens`, {
       method: 'POST',
@@ -45,11 +46,12 @@ export class CloudApi {
           scope: { project: { name: c.project, domain } },
         },
       }),
+      ...(dispatcher ? { dispatcher } : {}),
     });
     const text = await r.body.text();
     if (r.statusCode !== 201) throw new ApiCallError('POST', '/identity/v3/auth/tokens', r.statusCode, text);
     const tok = JSON.parse(text) as { token: { project: { id: string }; user: { id: string } } };
-    return new CloudApi(base, String(r.headers['x-subject-token']), tok.token.project.id, tok.token.user.id);
+    return new CloudApi(base, String(r.headers['x-subject-token']), tok.token.project.id, tok.token.user.id, dispatcher);
   }
 
   /** A JSON call; resolves with the parsed body (null for an empty one) when the status is one of `ok`. */
@@ -68,6 +70,7 @@ export class CloudApi {
         ...o.headers,
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     const text = await r.body.text();
     if (!(o.ok ?? [200, 201, 202, 204]).includes(r.statusCode)) throw new ApiCallError(method, path, r.statusCode, text);
@@ -80,6 +83,7 @@ export class CloudApi {
       method: 'PUT',
       headers: { 'x-auth-token': this.token, 'content-type': 'application/octet-stream', 'content-length': String(length) },
       body: data,
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     const text = await r.body.text();
     if (r.statusCode !== 204) throw new ApiCallError('PUT', path, r.statusCode, text);

@@ -13,6 +13,10 @@ export const AIO = {
   openrc: '/etc/homestack/admin-openrc.sh',
   demoPassword: '/etc/homestack/demo-password',
   demoOpenrc: '/etc/homestack/demo-openrc.sh',
+  /** The cloud's CA certificate for clients (OS_CACERT, clouds.yaml `cacert`); a copy of <data_dir>/pki/ca.pem. */
+  caCert: '/etc/homestack/ca.pem',
+  /** Where Debian's update-ca-certificates picks the CA up for the host's own clients (curl, Python, Node's --use-openssl-ca). */
+  systemCaCert: '/usr/local/share/ca-certificates/homestack-ca.crt',
   cloudsYaml: '/etc/openstack/clouds.yaml',
   dataDir: '/var/lib/homestack',
   agentDataDir: '/var/lib/homestack-agent',
@@ -53,11 +57,15 @@ export function controllerToml(ip: string): string {
   return [
     '# Homestack controller (written by `homestack aio up`; edit freely, it is not overwritten).',
     `data_dir = "${AIO.dataDir}"`,
-    `public_url = "http://${ip}:${AIO.port}"`,
+    `public_url = "https://${ip}:${AIO.port}"`,
     '',
     '[listen]',
     'host = "0.0.0.0"',
     `port = ${AIO.port}`,
+    '',
+    "# HTTPS only, with a certificate from the cloud's CA (<data_dir>/pki); cert_file/key_file to bring your own.",
+    '[tls]',
+    'enabled = true',
     '',
     '[agents]',
     'heartbeat_s = 10',
@@ -72,8 +80,9 @@ export function agentToml(ip: string): string {
     `host = "${localHostName()}"`,
     'roles = ["compute", "network", "volume"]',
     `data_dir = "${AIO.agentDataDir}"`,
-    `controller_url = "http://127.0.0.1:${AIO.port}"`,
+    `controller_url = "https://127.0.0.1:${AIO.port}"`,
     `credential_file = "${AIO.agentKey}"`,
+    "# the controller must chain to the cloud's CA: tls/ca.pem beside credential_file (written at enrolment)",
     'heartbeat_s = 10',
     '',
     '[listen]',
@@ -113,6 +122,7 @@ export function openrc(
   password: string,
   region = 'RegionOne',
   who: Omit<CloudUser, 'password'> = ADMIN,
+  cacert?: string,
 ): string {
   return [
     `# Homestack credentials of ${who.username} in project ${who.project} (source this file).`,
@@ -125,18 +135,21 @@ export function openrc(
     'export OS_PROJECT_DOMAIN_NAME=Default',
     `export OS_REGION_NAME=${region}`,
     'export OS_INTERFACE=public',
+    // The cloud's CA for an https:// cloud: the openstack client then verifies it with no --insecure.
+    ...(cacert && publicUrl.startsWith('https:') ? [`export OS_CACERT=${shq(cacert)}`] : []),
     '',
   ].join('\n');
 }
 
 const ADMIN = { username: 'admin', project: 'admin' };
 
-/** clouds.yaml: `homestack` (admin) and, when given, more clouds by name (`homestack-demo`). */
+/** clouds.yaml: `homestack` (admin) and, when given, more clouds by name (`homestack-demo`); `cacert` for an https:// cloud. */
 export function cloudsYaml(
   publicUrl: string,
   password: string,
   region = 'RegionOne',
   more: Record<string, CloudUser> = {},
+  cacert?: string,
 ): string {
   const q = (s: string) => JSON.stringify(s);
   const entry = (name: string, u: CloudUser) => [
@@ -151,6 +164,7 @@ export function cloudsYaml(
     `    region_name: ${region}`,
     '    interface: public',
     '    identity_api_version: 3',
+    ...(cacert && publicUrl.startsWith('https:') ? [`    cacert: ${q(cacert)}`] : []),
   ];
   return [
     'clouds:',

@@ -1,7 +1,10 @@
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rootCertificates } from 'node:tls';
+import { Agent } from 'undici';
 import { makeRunner } from '../../../shared/exec/run.js';
+import { caCertificates } from '../../../shared/tools/ca-certificates.js';
 import { livePid, pidsByComm } from '../../../shared/exec/daemon.js';
 import { HostRegistry } from '../../agents/registry.js';
 import { bootstrap } from '../bootstrap.js';
@@ -66,6 +69,22 @@ async function waitHostUp(name: string, since: Date, timeoutMs: number): Promise
   return false;
 }
 
+/**
+ * The cloud's CA for clients on this host: a copy at AIO.caCert (0644, what OS_CACERT and
+ * clouds.yaml's `cacert` name) and in the host's trust store (curl and other clients with
+ * no CA option). The CA itself (key 0600) stays in <data_dir>/pki.
+ */
+async function publishCa(run: ReturnType<typeof makeRunner>, dataDir: string): Promise<string> {
+  const pem = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
+  if (!existsSync(AIO.caCert) || readFileSync(AIO.caCert, 'utf8') !== pem) {
+    writeFileSync(AIO.caCert, pem, { mode: 0o644 });
+    chmodSync(AIO.caCert, 0o644);
+    say(`wrote the cloud's CA certificate to ${AIO.caCert}`);
+  }
+  if (await caCertificates(run).install(AIO.systemCaCert, pem)) say(`the host trusts the cloud's CA (${AIO.systemCaCert})`);
+  return pem;
+}
+
 /** Where scripts/build-test-image.sh leaves the test guest (scripts/aio.sh builds it first). */
 export const testImagePath = (root: string): string => join(root, 'build/test-image/homestack-guest.qcow2');
 
@@ -76,21 +95,37 @@ export const testImagePath = (root: string): string => join(root, 'build/test-im
  * name and creates only what is missing.
  */
 async function firstRun(o: {
-  publicUrl: string;
+  /** The controller on this machine: http(s)://127.0.0.1:port. */
+  local: string;
+  /** The cloud's CA certificate (PEM) when the controller serves HTTPS. */
+  ca: string | null;
   adminPassword: string;
   demoPassword: string;
   externalNetworkId: string;
   image: string | null;
 }): Promise<void> {
-  const base = `http://127.0.0.1:${AIO.port}`;
-  const admin = await CloudApi.login(base, { username: 'admin', password: o.adminPassword, project: 'admin' });
+  const base = o.local;
+  const dispatcher = o.ca ? new Agent({ connect: { ca: [...rootCertificates, o.ca] } }) : undefined;
+  try {
+    await firstRunSteps(base, dispatcher, o);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function firstRunSteps(
+  base: string,
+  dispatcher: Agent | undefined,
+  o: { adminPassword: string; demoPassword: string; externalNetworkId: string; image: string | null },
+): Promise<void> {
+  const admin = await CloudApi.login(base, { username: 'admin', password: o.adminPassword, project: 'admin' }, dispatcher);
   await ensureFlavors(admin, say);
   if (o.image && existsSync(o.image)) await ensureTestImage(admin, o.image, say);
   else say(`no test image at ${o.image}: run scripts/build-test-image.sh, then aio up again (scripts/aio.sh does both)`);
   const { userId } = await ensureDemoUser(admin, o.demoPassword, say);
   const demo = await ensureDemoPassword(
     admin,
-    () => CloudApi.login(base, { username: DEMO.user, password: o.demoPassword, project: DEMO.project }),
+    () => CloudApi.login(base, { username: DEMO.user, password: o.demoPassword, project: DEMO.project }, dispatcher),
     userId,
     o.demoPassword,
     say,
@@ -139,7 +174,11 @@ async function up(bare = false): Promise<number> {
   const ctx = openContext(['--config', AIO.controllerToml]);
   let publicUrl: string;
   let externalNetworkId: string;
+  // HTTPS ([tls] enabled, the default of a fresh all-in-one): the cloud's CA for the clients.
+  let caPem: string | null = null;
+  const localUrl = `${ctx.config.tls.enabled ? 'https' : 'http'}://127.0.0.1:${AIO.port}`;
   try {
+    if (ctx.config.tls.enabled) caPem = await publishCa(run, ctx.config.data_dir);
     const b = await bootstrap(ctx.db, ctx.config, { adminPassword: pw.password });
     publicUrl = b.publicUrl;
     say(`bootstrapped identity at ${publicUrl}${b.changes.length ? ` (${b.changes.length} changes)` : ''}`);
@@ -150,7 +189,8 @@ async function up(bare = false): Promise<number> {
   } finally {
     ctx.close();
   }
-  writePrivate(AIO.openrc, openrc(publicUrl, pw.password));
+  const cacert = caPem ? AIO.caCert : undefined;
+  writePrivate(AIO.openrc, openrc(publicUrl, pw.password, 'RegionOne', undefined, cacert));
   // The demo user's password and openrc (kept from an earlier run even with --bare).
   const demoPw = bare
     ? existsSync(AIO.demoPassword)
@@ -160,9 +200,12 @@ async function up(bare = false): Promise<number> {
   const more: Record<string, CloudUser> = {};
   if (demoPw) {
     more['homestack-demo'] = { username: DEMO.user, password: demoPw.password, project: DEMO.project };
-    writePrivate(AIO.demoOpenrc, openrc(publicUrl, demoPw.password, 'RegionOne', { username: DEMO.user, project: DEMO.project }));
+    writePrivate(
+      AIO.demoOpenrc,
+      openrc(publicUrl, demoPw.password, 'RegionOne', { username: DEMO.user, project: DEMO.project }, cacert),
+    );
   }
-  const cy = cloudsYaml(publicUrl, pw.password, 'RegionOne', more);
+  const cy = cloudsYaml(publicUrl, pw.password, 'RegionOne', more, cacert);
   const cyOurs = !existsSync(AIO.cloudsYaml) || readFileSync(AIO.cloudsYaml, 'utf8').includes('  homestack:\n');
   if (cyOurs) writePrivate(AIO.cloudsYaml, cy);
   else {
@@ -196,7 +239,8 @@ async function up(bare = false): Promise<number> {
   if (!bare && demoPw) {
     try {
       await firstRun({
-        publicUrl,
+        local: localUrl,
+        ca: caPem,
         adminPassword: pw.password,
         demoPassword: demoPw.password,
         externalNetworkId,
