@@ -54,6 +54,8 @@ const parse = (s: string): Meta => {
  * cinder/api/v2/snapshot_metadata.py: POST merges and answers the whole set, PUT replaces it
  * and answers what was sent, /metadata/{key} shows, replaces (`meta` with exactly that one
  * key) or deletes one item; all 200. An absent key is 404 "Metadata item was not found".
+ * The resource and the policy are checked before the body (Cinder's schema decorator runs
+ * first): a caller who may not write gets 403/404, never a hint from the validator.
  */
 export function metadataRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: string): void {
   for (const o of OWNERS) {
@@ -65,15 +67,15 @@ export function metadataRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: str
     };
     app.get(base, async (req: Req) => ({ metadata: load(req, o.rules.get).m }));
     app.post(base, async (req: Req) => {
-      const b = validate(MetadataBody, req.body);
       const { r, m } = load(req, o.rules.update);
+      const b = validate(MetadataBody, req.body);
       const next = { ...m, ...b.metadata };
       o.write(ctx, r.id, next);
       return { metadata: next };
     });
     app.put(base, async (req: Req) => {
-      const b = validate(MetadataBody, req.body);
       const { r } = load(req, o.rules.update);
+      const b = validate(MetadataBody, req.body);
       o.write(ctx, r.id, b.metadata);
       return { metadata: b.metadata };
     });
@@ -84,12 +86,12 @@ export function metadataRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: str
       return { meta: { [k]: m[k] } };
     });
     app.put(`${base}/:key`, async (req: Req) => {
+      const { r, m } = load(req, o.rules.update);
       const b = validate(MetaItemBody, req.body);
       const k = req.params.key!;
       const keys = Object.keys(b.meta);
       if (keys.length > 1) throw new BadRequest('Request body contains too many items');
       if (keys[0] !== k) throw new BadRequest('Request body and URI mismatch');
-      const { r, m } = load(req, o.rules.update);
       o.write(ctx, r.id, { ...m, [k]: b.meta[k]! });
       return { meta: { [k]: b.meta[k]! } };
     });
