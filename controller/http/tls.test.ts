@@ -57,6 +57,43 @@ const servedFingerprint = (port: number, ca: string) =>
     s.once('error', rej);
   });
 
+/**
+ * A controller process (controller/main.ts under tsx) with TLS on `port` from the given files:
+ * its config path, and its output as it arrives (stdout and stderr together, stderr alone).
+ */
+function spawnTlsController(name: string, port: number, certFile: string, keyFile: string) {
+  const toml = join(dir, `${name}.toml`);
+  writeFileSync(
+    toml,
+    [
+      `data_dir = "${join(dir, name)}"`,
+      '[listen]',
+      'host = "127.0.0.1"',
+      `port = ${port}`,
+      '[tls]',
+      'enabled = true',
+      `cert_file = "${certFile}"`,
+      `key_file = "${keyFile}"`,
+      '',
+    ].join('\n'),
+  );
+  const root = resolve(import.meta.dirname, '..', '..');
+  const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'controller/main.ts'), '--config', toml], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  procs.push(p);
+  const seen = { out: '', err: '' };
+  p.stdout!.on('data', (d) => {
+    seen.out += String(d);
+  });
+  p.stderr!.on('data', (d) => {
+    seen.out += String(d);
+    seen.err += String(d);
+  });
+  return { p, toml, seen };
+}
+
 async function start(cfg: ControllerConfig) {
   const tls = serverTlsOf(cfg, run);
   if (!tls) throw new Error('TLS expected');
@@ -239,47 +276,20 @@ describe('HTTPS on the API port', () => {
     const keyFile = join(dir, 'proc.key');
     writeFileSync(certFile, a.certPem);
     writeFileSync(keyFile, a.keyPem, { mode: 0o600 });
-    const toml = join(dir, 'proc.toml');
-    writeFileSync(
-      toml,
-      [
-        `data_dir = "${join(dir, 'proc')}"`,
-        '[listen]',
-        'host = "127.0.0.1"',
-        `port = ${port}`,
-        '[tls]',
-        'enabled = true',
-        `cert_file = "${certFile}"`,
-        `key_file = "${keyFile}"`,
-        '',
-      ].join('\n'),
-    );
-    const root = resolve(import.meta.dirname, '..', '..');
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'controller/main.ts'), '--config', toml], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    procs.push(p);
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += String(d);
-    });
-    p.stderr!.on('data', (d) => {
-      out += String(d);
-    });
+    const { p, seen } = spawnTlsController('proc', port, certFile, keyFile);
     const until = async (what: () => boolean | Promise<boolean>, ms: number) => {
       for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 100))) if (await what()) return;
-      throw new Error(`timed out; controller output:\n${out}`);
+      throw new Error(`timed out; controller output:\n${seen.out}`);
     };
-    await until(() => /Server listening/.test(out), 15_000);
-    expect(out).toMatch(/"msg":"serving HTTPS"/);
-    await until(() => /jobs scheduled/.test(out), 10_000);
-    expect(out).toMatch(/tls-renew \(0 17 3 \* \* \*\)/); // the daily renewal check
+    await until(() => /Server listening/.test(seen.out), 15_000);
+    expect(seen.out).toMatch(/"msg":"serving HTTPS"/);
+    await until(() => /jobs scheduled/.test(seen.out), 10_000);
+    expect(seen.out).toMatch(/tls-renew \(0 17 3 \* \* \*\)/); // the daily renewal check
     expect(await servedFingerprint(port, ca.certPem)).toBe(readTlsPair(certFile, keyFile).fingerprint256);
     writeFileSync(certFile, b.certPem);
     writeFileSync(keyFile, b.keyPem);
     p.kill('SIGHUP');
-    await until(() => /TLS certificate reloaded/.test(out), 10_000);
+    await until(() => /TLS certificate reloaded/.test(seen.out), 10_000);
     expect(await servedFingerprint(port, ca.certPem)).toBe(readTlsPair(certFile, keyFile).fingerprint256);
     expect(p.exitCode).toBeNull();
     p.kill('SIGTERM');
@@ -293,33 +303,11 @@ describe('HTTPS on the API port', () => {
     const b = await ca.issue({ commonName: 'bad-b', ipAddresses: ['127.0.0.1'], usages: ['server'] });
     writeFileSync(join(dir, 'bad.pem'), a.certPem);
     writeFileSync(join(dir, 'bad.key'), b.keyPem);
-    const toml = join(dir, 'bad.toml');
-    writeFileSync(
-      toml,
-      [
-        `data_dir = "${join(dir, 'bad')}"`,
-        '[listen]',
-        'host = "127.0.0.1"',
-        `port = ${await freePort()}`,
-        '[tls]',
-        'enabled = true',
-        `cert_file = "${join(dir, 'bad.pem')}"`,
-        `key_file = "${join(dir, 'bad.key')}"`,
-        '',
-      ].join('\n'),
-    );
-    const root = resolve(import.meta.dirname, '..', '..');
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'controller/main.ts'), '--config', toml], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    procs.push(p);
-    let err = '';
-    p.stderr!.on('data', (d) => {
-      err += String(d);
-    });
+    const { p, toml, seen } = spawnTlsController('bad', await freePort(), join(dir, 'bad.pem'), join(dir, 'bad.key'));
     const code = await new Promise<number | null>((r) => p.once('exit', r));
     expect(code).toBe(2);
-    expect(err.trim()).toBe(`homestack-controller: ${toml}: ${join(dir, 'bad.key')} is not the key of ${join(dir, 'bad.pem')}`);
+    expect(seen.err.trim()).toBe(
+      `homestack-controller: ${toml}: ${join(dir, 'bad.key')} is not the key of ${join(dir, 'bad.pem')}`,
+    );
   }, 30_000);
 });
