@@ -330,7 +330,10 @@ describe.skipIf(Boolean(why))('guests move between two hosts (live, cold, resize
       .filter((l) => / live migration started$| on \S+ after /.test(l))
       .map((l) => (/started$/.test(l) ? 'start' : 'done'));
     expect(order).toEqual(['start', 'done', 'start', 'done', 'start', 'done']);
-    expect(drained.stdout).toMatch(/memory \d+\/\d+ MiB/); // progress figures printed
+    // Progress comes from the real migration record while it runs. Whether a poll (every 2 s) lands in the
+    // memory phase depends on the machine's speed, so the figures' format is the unit test's to check;
+    // here the status read from the record must reach the operator.
+    expect(drained.stdout).toMatch(/^\[\d\/3\] \S+ \(\S+\): (queued|preparing|running)/m);
     for (const n of ['v', 'd1', 'd2']) {
       expect(await os(['server', 'show', '-f', 'value', '-c', 'OS-EXT-SRV-ATTR:host', n])).toBe(to);
       expect(await os(['server', 'show', '-f', 'value', '-c', 'status', n])).toBe('ACTIVE');
