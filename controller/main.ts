@@ -14,6 +14,7 @@ import { openDb } from './db/open.js';
 import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
 import { tlsRenewJob } from './jobs/tls-renew.js';
+import { volumeCtxOf } from './volumes/plugin.js';
 
 /**
  * Entry point: config → db (migrate) → TLS (tls.enabled: the configured pair or the
@@ -70,7 +71,13 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   agentLayer.dispatcher.resume();
-  jobs = startJobs([...controllerJobs({ agents: agentLayer, db, log }), ...('renew' in hup ? [tlsRenewJob(hup)] : [])], log);
+  jobs = startJobs(
+    [
+      ...controllerJobs({ agents: agentLayer, db, log, volumes: volumeCtxOf(app.homestack.deps) }),
+      ...('renew' in hup ? [tlsRenewJob(hup)] : []),
+    ],
+    log,
+  );
 }
 
 main().catch((e: unknown) => {

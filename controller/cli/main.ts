@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { AIO_COMMANDS, aioCommand, DAEMONS_START, daemonsCommand } from './aio/index.js';
 import { GLOBAL_OPTIONS, usageText, type CommandSpec } from './args.js';
 import { BACKUP, backupCommand, RESTORE, restoreCommand } from './backup.js';
+import { backupScheduleCommand, SCHEDULE_COMMANDS } from './backup-schedule.js';
 import { CA_COMMANDS, caCommand } from './ca-commands.js';
 import { DOCTOR, doctorCommand } from './doctor.js';
 import { DOMAIN_COMMANDS, domainCommand } from './domain-commands.js';
@@ -29,6 +30,7 @@ export const COMMANDS: Record<string, { run: Command; specs: CommandSpec[] }> = 
   ops: { run: opsCommand, specs: Object.values(OPS_COMMANDS) },
   backup: { run: backupCommand, specs: [BACKUP] },
   restore: { run: restoreCommand, specs: [RESTORE] },
+  'backup-schedule': { run: backupScheduleCommand, specs: Object.values(SCHEDULE_COMMANDS) },
   doctor: { run: doctorCommand, specs: [DOCTOR] },
   domain: { run: domainCommand, specs: Object.values(DOMAIN_COMMANDS) },
 };

@@ -7,6 +7,8 @@ export interface Job {
   /** node-cron expression with seconds, e.g. every 2 s: '*\/2 * * * * *'. */
   schedule: string;
   run(): void | Promise<void>;
+  /** Releases what the job holds besides its own task (e.g. tasks it armed), at stop. */
+  stop?(): Promise<void>;
 }
 
 export interface RunningJobs {
@@ -44,6 +46,7 @@ export function startJobs(jobs: Job[], log: FastifyBaseLogger): RunningJobs {
         await t.stop();
         await t.destroy?.();
       }
+      for (const j of jobs) await j.stop?.();
     },
   };
 }

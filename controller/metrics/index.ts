@@ -5,6 +5,7 @@ import { OperationsRepo } from '../agents/operations.repo.js';
 import { scrape } from '../../shared/util/process-metrics.js';
 import type { Db } from '../db/open.js';
 import type { TokenValidator } from '../http/auth.js';
+import { SchedulesRepo } from '../volumes/schedules.repo.js';
 
 /**
  * Prometheus metrics for the controller, one registry per app (no module state, so
@@ -70,7 +71,41 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
       for (const r of rows) this.set({ state: r.state, enabled: r.enabled ? 'true' : 'false' }, r.n);
     },
   });
+  backupScheduleGauges(registry, new SchedulesRepo(db));
   return { registry, tokensIssued };
+}
+
+/** Per backup schedule (issue 18): runs, failures, whether the last run failed, the last success. */
+function backupScheduleGauges(registry: Registry, schedules: SchedulesRepo): void {
+  const labelNames = ['schedule', 'name', 'volume'] as const;
+  const gauge = (name: string, help: string, value: (s: ReturnType<SchedulesRepo['list']>[number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of schedules.list()) {
+          const v = value(s);
+          if (v !== null) this.set({ schedule: s.id, name: s.name ?? '', volume: s.resource_id }, v);
+        }
+      },
+    });
+  gauge('homestack_backup_schedule_runs', 'Runs of each backup schedule since it was created.', (s) => s.runs);
+  gauge(
+    'homestack_backup_schedule_failures',
+    'Failed runs of each backup schedule (refused, or the backup ended in error).',
+    (s) => s.failures,
+  );
+  gauge('homestack_backup_schedule_last_run_failed', '1 when the last run of the backup schedule failed.', (s) =>
+    s.last_status === 'error' ? 1 : 0,
+  );
+  gauge(
+    'homestack_backup_schedule_last_success_timestamp_seconds',
+    'When the last backup of the schedule became available (Unix time).',
+    (s) => (s.last_success_at ? Date.parse(s.last_success_at) / 1000 : null),
+  );
 }
 
 export function isLoopback(addr: string | undefined): boolean {

@@ -141,7 +141,8 @@ const reasonOf = (out: OpOutcome) => (out.ok ? null : `${out.error.code}: ${out.
 
 /**
  * Completions: a restore (into an existing or a new volume) gives the backup back
- * (`available`, as Cinder does even when the restore failed) and the volume
+ * (`available`, as Cinder does even when the restore failed, with the failure in its
+ * `fail_reason`) and the volume
  * `available`, or `error_restoring` with the reason; a volume created with backup_id
  * that fails is `error` (the volume service's own handler).
  */
@@ -151,7 +152,10 @@ export function registerRestoreCompletions(ctx: VolumeCtx): void {
   d.__restores = true;
   const repo = ctx.backups;
   const finish = (backupId: string, volumeId: string, out: OpOutcome) => {
-    repo.update(backupId, { status: 'available', restore_volume_id: null }, ['restoring']);
+    // The backup's fail_reason tells why its last restore failed (a corrupt chunk...);
+    // the volume's own reason is not in Cinder's volume view. A good restore clears it.
+    const failed = out.ok ? null : `Restore to volume ${volumeId} failed: ${reasonOf(out)}`.slice(0, 1000);
+    repo.update(backupId, { status: 'available', restore_volume_id: null, fail_reason: failed }, ['restoring']);
     const b = repo.get(backupId);
     if (out.ok && b) {
       const meta = JSON.parse(b.volume_meta || '{}') as { bootable?: boolean };

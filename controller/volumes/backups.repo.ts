@@ -27,11 +27,13 @@ export interface BackupRow {
   temp_snapshot: number;
   metadata: string;
   volume_meta: string;
+  /** The backup schedule that made it (014_backup_schedules.sql); null: made by hand. */
+  schedule_id: string | null;
   created_at: string;
   updated_at: string;
 }
 
-type Updatable = Omit<BackupRow, 'id' | 'project_id' | 'user_id' | 'volume_id' | 'created_at' | 'updated_at'>;
+type Updatable = Omit<BackupRow, 'id' | 'project_id' | 'user_id' | 'volume_id' | 'schedule_id' | 'created_at' | 'updated_at'>;
 
 export class BackupsRepo {
   constructor(
@@ -58,6 +60,13 @@ export class BackupsRepo {
       .all(volumeId) as BackupRow[];
   }
 
+  /** A schedule's backups, newest first. */
+  ofSchedule(scheduleId: string): BackupRow[] {
+    return this.db
+      .prepare('SELECT * FROM volume_backups WHERE schedule_id = ? ORDER BY created_at DESC, id DESC')
+      .all(scheduleId) as BackupRow[];
+  }
+
   children(id: string): BackupRow[] {
     return this.db.prepare('SELECT * FROM volume_backups WHERE parent_id = ?').all(id) as BackupRow[];
   }
@@ -67,18 +76,20 @@ export class BackupsRepo {
     return this.db.prepare(`SELECT * FROM volume_backups WHERE status IN ('creating', 'restoring')`).all() as BackupRow[];
   }
 
-  insert(b: Omit<BackupRow, 'created_at' | 'updated_at'> & { created_at?: string }): BackupRow {
+  insert(
+    b: Omit<BackupRow, 'created_at' | 'updated_at' | 'schedule_id'> & { created_at?: string; schedule_id?: string | null },
+  ): BackupRow {
     const ts = this.now().toISOString();
     this.db
       .prepare(
         `INSERT INTO volume_backups (id, project_id, user_id, volume_id, snapshot_id, name, description, size, status, fail_reason,
            availability_zone, container, service, service_metadata, target_id, host_id, parent_id, object_count, stored_bytes,
-           data_timestamp, restore_volume_id, temp_snapshot, metadata, volume_meta, created_at, updated_at)
+           data_timestamp, restore_volume_id, temp_snapshot, metadata, volume_meta, schedule_id, created_at, updated_at)
          VALUES (@id, @project_id, @user_id, @volume_id, @snapshot_id, @name, @description, @size, @status, @fail_reason,
            @availability_zone, @container, @service, @service_metadata, @target_id, @host_id, @parent_id, @object_count, @stored_bytes,
-           @data_timestamp, @restore_volume_id, @temp_snapshot, @metadata, @volume_meta, @created_at, @ts)`,
+           @data_timestamp, @restore_volume_id, @temp_snapshot, @metadata, @volume_meta, @schedule_id, @created_at, @ts)`,
       )
-      .run({ ...b, created_at: b.created_at ?? ts, ts });
+      .run({ ...b, schedule_id: b.schedule_id ?? null, created_at: b.created_at ?? ts, ts });
     return this.get(b.id)!;
   }
 

@@ -89,7 +89,12 @@ function checkBackupQuota(ctx: VolumeCtx, projectId: string, size: number): void
 }
 
 /** Cinder's parent choice: the available backup with the latest data_timestamp (older than the snapshot, when backing up one). */
-function latestParent(ctx: VolumeCtx, volumeId: string, projectId: string, snapshotCreatedAt: string | null): BackupRow | null {
+export function latestParent(
+  ctx: VolumeCtx,
+  volumeId: string,
+  projectId: string,
+  snapshotCreatedAt: string | null,
+): BackupRow | null {
   const cands = backupsRepo(ctx)
     .ofVolume(volumeId)
     .filter((b) => b.project_id === projectId && b.status === 'available')
@@ -101,7 +106,12 @@ function latestParent(ctx: VolumeCtx, volumeId: string, projectId: string, snaps
 const reasonOf = (out: OpOutcome) => (out.ok ? null : `${out.error.code}: ${out.error.message}`.slice(0, 1000));
 
 /** POST /backups: Cinder's checks, the row, the volume `backing-up`, then the volume host does the work. */
-export function createBackup(ctx: VolumeCtx, auth: AuthContext, body: unknown, o: { requestId?: string } = {}): BackupRow {
+export function createBackup(
+  ctx: VolumeCtx,
+  auth: AuthContext,
+  body: unknown,
+  o: { requestId?: string; scheduleId?: string } = {},
+): BackupRow {
   // The policy before the body (a reader is refused as such, whatever it sends), then again on the volume's project.
   must(ctx, 'backup:create', auth, { project_id: auth.projectId ?? null });
   const b = validate(BackupCreate, body).backup;
@@ -180,6 +190,7 @@ export function createBackup(ctx: VolumeCtx, auth: AuthContext, body: unknown, o
       temp_snapshot: tempSnapshot ? 1 : 0,
       metadata: '{}',
       volume_meta: JSON.stringify({ bootable: v.bootable === 1, image_id: v.image_id, image_name: v.image_name }),
+      schedule_id: o.scheduleId ?? null,
       created_at: now,
     });
     if (b.snapshot_id) {
