@@ -85,6 +85,19 @@ export class SchedulesRepo {
       .run(ts, reason, ts, id);
   }
 
+  /**
+   * A run skipped because the previous run's backup is still being made: counted as a
+   * failure, its reason in last_error until that backup ends, which stays tracked.
+   */
+  skipped(id: string, reason: string): void {
+    const ts = this.now().toISOString();
+    this.db
+      .prepare(
+        'UPDATE backup_schedules SET runs = runs + 1, failures = failures + 1, last_error = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(reason, ts, id);
+  }
+
   /** The running backup ended; only while it is still this schedule's last run. */
   finished(id: string, backupId: string, ok: boolean, reason: string | null): boolean {
     const ts = this.now().toISOString();

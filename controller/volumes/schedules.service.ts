@@ -133,15 +133,21 @@ function chainLength(ctx: VolumeCtx, b: BackupRow): number {
 
 /**
  * One run: a backup of the schedule's volume, or the reason none could start recorded
- * on the schedule (`last_status` error, `failures` + 1). Never throws.
+ * on the schedule (`last_status` error, `failures` + 1). A run while the previous run's
+ * backup is still being made is skipped (a failure too, but the running backup stays
+ * tracked). Never throws.
  */
 export function runSchedule(ctx: VolumeCtx, id: string): { backupId: string | null; error: string | null } {
   const repo = new SchedulesRepo(ctx.db, ctx.now);
   const s = repo.get(id);
   if (!s) return { backupId: null, error: 'the schedule was deleted' };
+  if (s.last_status === 'running' && s.last_backup_id && ctx.backups.get(s.last_backup_id)?.status === 'creating') {
+    const reason = `run skipped: the previous run's backup ${s.last_backup_id} is still being made`;
+    repo.skipped(s.id, reason);
+    ctx.log.warn({ schedule: s.id }, reason);
+    return { backupId: null, error: reason };
+  }
   try {
-    if (s.last_status === 'running' && s.last_backup_id && ctx.backups.get(s.last_backup_id)?.status === 'creating')
-      throw new BadRequest(`the previous run's backup ${s.last_backup_id} is still being made`);
     const v = ctx.repo.getVolume(s.resource_id);
     if (!v) throw new NotFound(`Volume ${s.resource_id} could not be found.`, 'VolumeNotFound');
     const parent = s.incremental ? latestParent(ctx, v.id, s.project_id, null) : null;

@@ -117,13 +117,12 @@ describe('backup schedules', () => {
     const manual = await c.req('POST', `${P}/backups`, c.admin, { backup: { volume_id: vid, name: 'by-hand' } });
     await settleAll();
     runSchedule(c.ctx, s.id);
-    runSchedule(c.ctx, s.id); // refused: the previous run is still being made
+    expect(runSchedule(c.ctx, s.id).error).toMatch(/^run skipped: the previous run's backup \S+ is still being made$/);
     await settleAll();
     expect(c.ctx.backups.get(manual.body.backup.id)?.status).toBe('available');
     const after = new SchedulesRepo(c.db).get(s.id)!;
-    expect(after.runs).toBe(8);
-    expect(after.failures).toBe(1);
-  });
+    expect(after).toMatchObject({ runs: 8, failures: 1, last_status: 'ok', last_error: null });
+  }, 120_000);
 
   it('a failed run: the backup is error with its reason, the schedule says so, and /metrics; the next good run clears it', async () => {
     const vid = await volume('flaky');
@@ -160,7 +159,7 @@ describe('backup schedules', () => {
     const m2 = String((await c.req('GET', '/metrics')).body);
     expect(m2).toMatch(new RegExp(`homestack_backup_schedule_last_run_failed\\{schedule="${s.id}"[^}]*\\} 0`));
     expect(m2).toMatch(new RegExp(`homestack_backup_schedule_last_success_timestamp_seconds\\{schedule="${s.id}"[^}]*\\} \\d+`));
-  });
+  }, 60_000);
 
   it('the scheduler arms a node-cron task per schedule, follows changes and deletions', async () => {
     const vid = await volume('armed');
