@@ -112,6 +112,16 @@ export class BackupApi {
     );
   }
 
+  /** Until GET answers 404 (the agent deleted its objects). */
+  async backupGone(id: string, ms = 60_000): Promise<void> {
+    await until(
+      `backup ${id} to be gone`,
+      async () => (await this.c.api('GET', `${this.v}/backups/${id}`)).status === 404,
+      ms,
+      250,
+    );
+  }
+
   async createBackup(body: Record<string, unknown>): Promise<{ status: number; body: any }> {
     return this.c.api('POST', `${this.v}/backups`, { backup: body });
   }
