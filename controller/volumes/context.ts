@@ -63,6 +63,7 @@ export const VOLUME_RULES: Record<string, string> = {
   'volume_extension:snapshot_admin_actions:reset_status': ADMIN,
   'volume_extension:volume_admin_actions:force_delete': ADMIN,
   'volume_extension:snapshot_admin_actions:force_delete': ADMIN,
+  'snapshot_extension:snapshot_actions:update_snapshot_status': ANY,
   'volume:get_volume_metadata': READER,
   'volume:update_volume_metadata': MEMBER,
   'volume:delete_volume_metadata': MEMBER,

@@ -51,6 +51,41 @@ describe('delete', () => {
     expect((await c.req('GET', `${P}/snapshots/${s}`, c.admin)).status).toBe(404);
   });
 
+  it('os-update_snapshot_status: creating → error with progress, shown in the extended progress; transitions and values as Cinder checks them', async () => {
+    const v = await volume('uss');
+    const s = await snapshot(v);
+    const shown = async () => (await c.req('GET', `${P}/snapshots/${s}`, c.admin)).body.snapshot;
+    expect((await shown())['os-extended-snapshot-attributes:progress']).toBe('100%');
+    const upd = (body: unknown) => action(s, { 'os-update_snapshot_status': body }, 'snapshots');
+    // from available: not a status this action moves from
+    expect((await upd({ status: 'error' })).status).toBe(400);
+    expect((await action(s, { 'os-reset_status': { status: 'creating' } }, 'snapshots')).status).toBe(202);
+    expect((await shown())['os-extended-snapshot-attributes:progress']).toBe('0%');
+    expect((await upd({ status: 'error_deleting' })).status).toBe(400);
+    for (const progress of ['80', '101%', 'x%', '-1%']) expect((await upd({ status: 'error', progress })).status).toBe(400);
+    expect((await upd({ progress: '10%' })).status).toBe(400);
+    const r = await upd({ status: 'error', progress: '80%' });
+    expect(r.status).toBe(202);
+    expect(await shown()).toMatchObject({ status: 'error', 'os-extended-snapshot-attributes:progress': '80%' });
+    // a member of the snapshot's project may (Cinder's policy default is empty); another project sees 404
+    const m = await c.member('ussm');
+    const mv = (await c.req('POST', `/volume/v3/${m.projectId}/volumes`, m.token, { volume: { size: 1 } })).body.volume.id;
+    await c.waitStatus(mv, m.token, 'available');
+    const ms = (await c.req('POST', `/volume/v3/${m.projectId}/snapshots`, m.token, { snapshot: { volume_id: mv } })).body
+      .snapshot.id;
+    await c.settle();
+    expect((await action(ms, { 'os-reset_status': { status: 'creating' } }, 'snapshots')).status).toBe(202);
+    const mine = await c.req('POST', `/volume/v3/${m.projectId}/snapshots/${ms}/action`, m.token, {
+      'os-update_snapshot_status': { status: 'available', progress: '100%' },
+    });
+    expect(mine.status).toBe(202);
+    const other = await c.member('ussx');
+    const theirs = await c.req('POST', `/volume/v3/${other.projectId}/snapshots/${s}/action`, other.token, {
+      'os-update_snapshot_status': { status: 'error' },
+    });
+    expect(theirs.status).toBe(404);
+  });
+
   it('cascade=True deletes the snapshots, then the volume; without it the snapshots keep the volume', async () => {
     const v = await volume('cas');
     const s1 = await snapshot(v);

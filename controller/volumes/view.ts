@@ -108,7 +108,7 @@ export function snapshotView(s: SnapshotRow, o: { extended: boolean } = { extend
   };
   if (!o.extended) return doc;
   doc['os-extended-snapshot-attributes:project_id'] = s.project_id;
-  doc['os-extended-snapshot-attributes:progress'] = s.status === 'available' ? '100%' : '0%';
+  doc['os-extended-snapshot-attributes:progress'] = s.progress ?? (s.status === 'available' ? '100%' : '0%');
   return doc;
 }
 

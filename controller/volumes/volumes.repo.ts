@@ -37,6 +37,8 @@ export interface SnapshotRow {
   status: string;
   reason: string | null;
   metadata: string;
+  /** Cinder's progress ('80%'); null when none was reported (migration 016). */
+  progress: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -145,7 +147,7 @@ export class VolumesRepo {
   snapshotsOf(volumeId: string): SnapshotRow[] {
     return this.db.prepare('SELECT * FROM volume_snapshots WHERE volume_id = ?').all(volumeId) as SnapshotRow[];
   }
-  insertSnapshot(s: Omit<SnapshotRow, 'created_at' | 'updated_at' | 'reason'>): SnapshotRow {
+  insertSnapshot(s: Omit<SnapshotRow, 'created_at' | 'updated_at' | 'reason' | 'progress'>): SnapshotRow {
     const ts = this.ts();
     this.db
       .prepare(
@@ -157,7 +159,7 @@ export class VolumesRepo {
   }
   updateSnapshot(
     id: string,
-    f: Partial<Pick<SnapshotRow, 'name' | 'description' | 'status' | 'reason' | 'metadata'>>,
+    f: Partial<Pick<SnapshotRow, 'name' | 'description' | 'status' | 'reason' | 'metadata' | 'progress'>>,
     fromStatus?: string[],
   ): boolean {
     const keys = Object.keys(f).filter((k) => (f as Record<string, unknown>)[k] !== undefined);

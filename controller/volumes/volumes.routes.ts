@@ -14,6 +14,7 @@ import {
   visibleSnapshot,
   visibleVolume,
 } from './volumes.service.js';
+import { updateSnapshotStatus } from './snapshot-actions.service.js';
 import { links, snapshotView, volumeView } from './view.js';
 import { page, SNAPSHOT_SORT_KEYS, sortRows, VOLUME_SORT_KEYS } from './list-params.js';
 
@@ -163,6 +164,10 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if ('os-force_delete' in b) {
       // cinder/api/contrib/admin_actions.py SnapshotAdminController._force_delete: 202.
       deleteSnapshot(ctx, auth, s.id, req.id, { force: true });
+      return reply.code(202).send();
+    }
+    if ('os-update_snapshot_status' in b) {
+      updateSnapshotStatus(ctx, auth, s.id, b['os-update_snapshot_status']);
       return reply.code(202).send();
     }
     if (!('os-reset_status' in b)) throw new BadRequest('There is no such action: ' + Object.keys(b).join(','));
