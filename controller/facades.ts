@@ -55,6 +55,7 @@ export interface ImageFacade {
       min_disk?: number;
       min_ram?: number;
       visibility?: string;
+      protected?: boolean;
       properties?: Record<string, string>;
     },
   ): ImageInfo;

@@ -76,6 +76,12 @@ export interface VolumeBackend {
    * image's virtual size must fit (BadRequest otherwise). On failure nothing is left.
    */
   createFromImage(v: VolumeRef, img: { path: string; format: string }): Promise<{ devicePath: string }>;
+  /**
+   * Writes the volume's data into a new file `dst` as `format` (qemu-img's driver name:
+   * raw, qcow2, vmdk, vdi, vpc, vhdx). Read-only on the volume. VolumeNotFound if absent;
+   * on failure the caller removes dst.
+   */
+  copyOut(id: string, dst: string, format: string): Promise<void>;
   /** Grows a volume. Idempotent for the same size; BadRequest for a shrink; VolumeNotFound if absent. */
   extend(id: string, newSizeGb: number): Promise<void>;
   /** Removes a volume. Succeeds if absent. A failure leaves the volume as it was. */

@@ -1,3 +1,4 @@
+import { truncate, writeFile } from 'node:fs/promises';
 import { BackendError, GiB, type StoredVolume, type VolumeBackend, type VolumeRef } from './backend.js';
 import {
   iqnOf,
@@ -47,6 +48,14 @@ export class FakeBackend implements VolumeBackend {
   }
   async createFromImage(v: VolumeRef) {
     return this.put(v);
+  }
+  /** The fake's volumes read as zeros: a sparse raw file of the volume's size (other formats need qemu-img: refused). */
+  async copyOut(id: string, dst: string, format: string) {
+    const size = this.volumes.get(id);
+    if (size === undefined) throw new BackendError('VolumeNotFound', `volume ${id} not found`);
+    if (format !== 'raw') throw new BackendError('BackendError', `the fake back end writes raw only, not ${format}`);
+    await writeFile(dst, '');
+    await truncate(dst, size);
   }
   async extend(id: string, gb: number) {
     const s = this.volumes.get(id);

@@ -129,6 +129,12 @@ export class FileBackend implements VolumeBackend {
     return this.make(v, (part) => this.img.convert(img.path, fmt, part, 'raw'));
   }
 
+  async copyOut(id: string, dst: string, format: string): Promise<void> {
+    const have = await this.find(id);
+    if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not on this back end`);
+    await this.img.convert(have.devicePath, 'raw', dst, format, { limits: false });
+  }
+
   async extend(id: string, newSizeGb: number): Promise<void> {
     const have = await this.find(id);
     if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not on this back end`);

@@ -156,6 +156,12 @@ export class LvmBackend implements VolumeBackend {
     return this.make(v, (dev) => this.img.convert(img.path, fmt, dev, 'raw', { targetExists: true }));
   }
 
+  async copyOut(id: string, dst: string, format: string): Promise<void> {
+    const have = await this.find(id);
+    if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not in ${this.o.vg}`);
+    await this.img.convert(have.devicePath, 'raw', dst, format, { limits: false });
+  }
+
   async extend(id: string, newSizeGb: number): Promise<void> {
     const have = await this.find(id);
     if (!have) throw new BackendError('VolumeNotFound', `volume ${id} is not in ${this.o.vg}`);

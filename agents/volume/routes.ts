@@ -7,6 +7,7 @@ import {
   InitializeConnection,
   SyncConnections,
   TerminateConnection,
+  UploadVolumeToImage,
   VolumeStats,
 } from '../../shared/agent/volume.js';
 import { BackupProgress, CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from '../../shared/agent/backup.js';
@@ -26,6 +27,7 @@ export function registerVolumeRoutes(agent: AgentApp, svc: VolumeService): void 
   agent.route(TerminateConnection, (b) => svc.terminateConnection(b.id, b.connector, b.auth));
   agent.route(SyncConnections, (b) => svc.syncConnections(b));
   agent.route(VolumeStats, () => svc.stats());
+  agent.route(UploadVolumeToImage, (b) => svc.uploadToImage(b));
   const backups = (): BackupService => {
     if (!svc.backups)
       throw new CloudError(503, 'this volume host has no backup target (backup.target = "none")', 'NoBackupTarget', true);

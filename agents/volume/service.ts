@@ -1,9 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { BodyOf, ReplyOf } from '../../shared/agent/contract.js';
-import type { CreateVolume, SyncConnections, VolumeStats } from '../../shared/agent/volume.js';
+import type { CreateVolume, SyncConnections, UploadVolumeToImage, VolumeStats } from '../../shared/agent/volume.js';
 import { BackendError, type VolumeBackend } from './backend.js';
 import type { BackupService } from './backup/service.js';
 import { withImage } from './image-fetch.js';
+import { uploadVolumeToImage } from './image-upload.js';
 import { TargetError, type ChapAuth, type Connector, type IscsiConnectionInfo, type IscsiTarget } from './target.js';
 
 /**
@@ -30,6 +31,16 @@ export class VolumeService {
 
   get backups(): BackupService | null {
     return this.o.backups ?? null;
+  }
+
+  /** os-volume_upload_image: the volume converted and PUT to the image API (image-upload.ts). */
+  uploadToImage(b: BodyOf<typeof UploadVolumeToImage>): Promise<ReplyOf<typeof UploadVolumeToImage>> {
+    return uploadVolumeToImage(
+      this.backend,
+      this.o.workDir,
+      { volumeId: b.id, imageId: b.image_id, uploadUrl: b.upload_url, token: b.token, diskFormat: b.disk_format },
+      { dispatcher: this.o.dispatcher },
+    );
   }
 
   /** At agent start: every stored volume is exported again (tgtd forgets on restart). */

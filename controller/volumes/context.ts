@@ -59,6 +59,7 @@ export const VOLUME_RULES: Record<string, string> = {
   'volume:update_readonly_flag': MEMBER,
   'volume:retype': MEMBER,
   'volume_extension:volume_actions:upload_image': MEMBER,
+  'volume_extension:volume_actions:upload_public': ADMIN,
   'volume_extension:volume_admin_actions:reset_status': ADMIN,
   'volume_extension:snapshot_admin_actions:reset_status': ADMIN,
   'volume_extension:volume_admin_actions:force_delete': ADMIN,

@@ -14,7 +14,8 @@ import { registerCompletions } from './volumes.service.js';
 import { registerBackupCompletions } from './backups.service.js';
 import { registerRestoreCompletions } from './backup-restore.service.js';
 import { backupRoutes } from './backups.routes.js';
-import { registerVolumeVersions, VOLUME_MAX_MICROVERSION, VOLUME_MIN_MICROVERSION } from './versions.js';
+import { registerVolumeVersions, setVolumeMinor, VOLUME_MAX_MICROVERSION, VOLUME_MIN_MICROVERSION } from './versions.js';
+import { registerUploadCompletion } from './volume-upload.service.js';
 
 /**
  * The block-storage context for these deps (one per buildApp, kept in
@@ -40,6 +41,7 @@ export function volumeCtxOf(deps: ServiceDeps): VolumeCtx {
   registerCompletions(ctx);
   registerBackupCompletions(ctx);
   registerRestoreCompletions(ctx);
+  registerUploadCompletion(ctx);
   const hosts = layer?.hosts as (AgentLayer['hosts'] & { __volumes?: boolean }) | undefined;
   if (hosts && !hosts.__volumes) {
     hosts.__volumes = true;
@@ -66,7 +68,7 @@ class NotAcceptable extends CloudError {
   }
 }
 
-/** Cinder v3 under /volume: /v3/{project_id}/… and the project-less /v3/…; only 3.0. */
+/** Cinder v3 under /volume: /v3/{project_id}/… and the project-less /v3/…; 3.0 to VOLUME_MAX_MICROVERSION. */
 export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
   return async (app) => {
     installErrorHandling(app, { style: 'nova' });
@@ -86,7 +88,10 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
             throw new CloudError(400, `Invalid API version request string: ${v}`, 'InvalidAPIVersionString');
           return; // another service's header
         }
-        if (m[1]!.toLowerCase() === 'latest') return;
+        if (m[1]!.toLowerCase() === 'latest') {
+          setVolumeMinor(req, Number(VOLUME_MAX_MICROVERSION.split('.')[1]));
+          return;
+        }
         const [maj, min] = [Number(m[2]), Number(m[3])];
         const [xmaj, xmin] = VOLUME_MAX_MICROVERSION.split('.').map(Number) as [number, number];
         const [nmaj, nmin] = VOLUME_MIN_MICROVERSION.split('.').map(Number) as [number, number];
@@ -95,6 +100,7 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
             `Version ${maj}.${min} is not supported by the API. Minimum is ${VOLUME_MIN_MICROVERSION} and maximum is ${VOLUME_MAX_MICROVERSION}.`,
           );
         }
+        setVolumeMinor(req, min);
       });
       api.addHook('preHandler', authHook(deps.auth.validator));
       for (const prefix of ['/v3/:project_id', '/v3']) {

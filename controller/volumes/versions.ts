@@ -1,9 +1,26 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { baseUrl } from '../http/base-url.js';
 
-/** Advertise only what is implemented (api notes 1.7, 1.8). */
-export const VOLUME_MAX_MICROVERSION = '3.0';
+/**
+ * Advertise only what is implemented (api notes 1.7, 1.8), step by step as Cinder's
+ * rest_api_version_history.rst has them:
+ * - 3.1: os-volume_upload_image takes and answers `visibility` and `protected`.
+ * The next step, 3.2 (bootable filter values), and 3.3 (the user messages API) are not served yet.
+ */
+export const VOLUME_MAX_MICROVERSION = '3.1';
 export const VOLUME_MIN_MICROVERSION = '3.0';
+
+const asked = new WeakMap<FastifyRequest, number>();
+
+/** Records the minor version a request asked for (the plugin's header check; `latest` is the maximum). */
+export function setVolumeMinor(req: FastifyRequest, minor: number): void {
+  asked.set(req, minor);
+}
+
+/** The minor version of 3.x this request is served at (0 without an OpenStack-API-Version header). */
+export function volumeMinorOf(req: FastifyRequest): number {
+  return asked.get(req) ?? 0;
+}
 
 function entry(req: FastifyRequest, publicUrl?: string) {
   return {

@@ -9,9 +9,12 @@ import type { VolumeRow } from './volumes.repo.js';
 import { volumeHosts } from './hosts.service.js';
 import { deleteVolume } from './volume-delete.service.js';
 import { extendVolume, VOLUME_STATUSES, visibleVolume } from './volumes.service.js';
+import { uploadVolumeToImage } from './volume-upload.service.js';
 
 /** An action answered 200 without a body (Cinder's @wsgi.response(200) returning None). */
 export const OK_EMPTY = Symbol('200, no body');
+/** The key of an action's 202 answer that has a body (os-volume_upload_image). */
+export const ACCEPTED = Symbol('202 with a body');
 
 const boolOf = (v: unknown): boolean | null => {
   if (typeof v === 'boolean') return v;
@@ -23,13 +26,14 @@ const boolOf = (v: unknown): boolean | null => {
   return null;
 };
 
-/** POST /volumes/{id}/action: one key naming the action. Returns a body (200), OK_EMPTY (200, no body) or undefined (202). */
+/** POST /volumes/{id}/action: one key naming the action. Returns a body (200), OK_EMPTY (200, no body), { [ACCEPTED]: body } (202 with a body) or undefined (202). */
 export async function volumeActions(
   ctx: VolumeCtx,
   auth: AuthContext,
   id: string,
   body: unknown,
   requestId?: string,
+  minor = 0,
 ): Promise<unknown> {
   const v = visibleVolume(ctx, auth, id);
   if (!body || typeof body !== 'object' || Object.keys(body).length !== 1)
@@ -59,6 +63,8 @@ export async function volumeActions(
       ctx.repo.updateVolume(v.id, { metadata: JSON.stringify({ ...meta, readonly: ro ? 'True' : 'False' }) });
       return undefined;
     }
+    case 'os-volume_upload_image':
+      return { [ACCEPTED]: uploadVolumeToImage(ctx, auth, v, arg, { minor, requestId }) };
     case 'os-retype':
       retype(ctx, auth, v, arg);
       return undefined;

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequest, NotFound } from '../../shared/errors/index.js';
 import { ctxOf, type AuthContext } from '../http/auth.js';
-import { OK_EMPTY, volumeActions } from './volume-actions.service.js';
+import { ACCEPTED, OK_EMPTY, volumeActions } from './volume-actions.service.js';
+import { volumeMinorOf } from './versions.js';
 import { must, volumeBase, type VolumeCtx } from './context.js';
 import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
 import {
@@ -119,8 +120,9 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
   });
   app.post(`${prefix}/volumes/:id/action`, async (req: Req, reply: FastifyReply) => {
     const auth = authOf(req);
-    const out = await volumeActions(ctx, auth, req.params.id!, req.body, req.id);
+    const out = await volumeActions(ctx, auth, req.params.id!, req.body, req.id, volumeMinorOf(req));
     if (out === OK_EMPTY) return reply.code(200).send();
+    if (out && typeof out === 'object' && ACCEPTED in out) return reply.code(202).send(out[ACCEPTED]);
     return out === undefined ? reply.code(202).send() : reply.code(200).send(out);
   });
 

@@ -90,6 +90,40 @@ export const DeleteSnapshot = defineRoute({
   timeoutMs: 120_000,
 });
 
+/**
+ * os-volume_upload_image: the volume's data converted to `disk_format` (qemu-img) and
+ * streamed by PUT to `upload_url` with `X-Auth-Token: token` (Glance's image-data upload),
+ * as the compute agent's Snapshot uploads. The volume is `uploading` meanwhile (the
+ * controller lets nobody write or attach it). Not idempotent: a retry after the upload
+ * finished gets the image API's 409 (the image is active), an error the controller checks
+ * against the image's status. VolumeNotFound if the volume is not on this host.
+ */
+export const UploadVolumeToImage = defineRoute({
+  name: 'volume.upload_image',
+  method: 'POST',
+  url: '/v1/volumes/:id/upload',
+  body: Type.Object(
+    {
+      id: Uuid,
+      image_id: Uuid,
+      upload_url: Type.String({ pattern: '^https?://', maxLength: 4096 }),
+      token: Type.String({ minLength: 1, maxLength: 8192 }),
+      disk_format: Type.Union([
+        Type.Literal('raw'),
+        Type.Literal('qcow2'),
+        Type.Literal('vmdk'),
+        Type.Literal('vdi'),
+        Type.Literal('vhd'),
+        Type.Literal('vhdx'),
+      ]),
+    },
+    { additionalProperties: false },
+  ),
+  /** What was uploaded: its size in bytes and MD5 hex. */
+  reply: Type.Object({ size: Type.Integer({ minimum: 0 }), checksum: Type.String() }),
+  timeoutMs: 3_600_000,
+});
+
 /** Who connects: the compute host's initiator (IQN) and the address it connects from. */
 export const Connector = Type.Object(
   {
@@ -178,4 +212,5 @@ export const VOLUME_ROUTES = [
   TerminateConnection,
   SyncConnections,
   VolumeStats,
+  UploadVolumeToImage,
 ] as const;
