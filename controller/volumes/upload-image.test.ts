@@ -128,13 +128,13 @@ describe('os-volume_upload_image', () => {
 });
 
 describe('volume microversions', () => {
-  it('3.1 advertised and served; 3.2 refused with 406; latest is 3.1', async () => {
+  it('3.0 to 3.2 advertised and served; 3.3 refused with 406; latest is 3.2', async () => {
     const root = await c.req('GET', '/volume/');
-    expect(root.body.versions[0]).toMatchObject({ id: 'v3.0', version: '3.1', min_version: '3.0' });
+    expect(root.body.versions[0]).toMatchObject({ id: 'v3.0', version: '3.2', min_version: '3.0' });
     const ok = await c.req('GET', `${P}/volumes`, c.admin, undefined, v31);
     expect(ok.status).toBe(200);
-    expect(ok.headers['openstack-api-version']).toBe('volume 3.1');
-    expect((await c.req('GET', `${P}/volumes`, c.admin, undefined, { 'openstack-api-version': 'volume 3.2' })).status).toBe(406);
+    expect(ok.headers['openstack-api-version']).toBe('volume 3.2');
+    expect((await c.req('GET', `${P}/volumes`, c.admin, undefined, { 'openstack-api-version': 'volume 3.3' })).status).toBe(406);
     const v = await volume('latest');
     const r = await upload(
       v,
@@ -143,5 +143,27 @@ describe('volume microversions', () => {
     );
     expect(r.body['os-volume_upload_image']).toMatchObject({ visibility: 'shared', protected: false });
     await c.settle();
+  });
+
+  it('bootable filter: before 3.2 any value but False/false/FALSE is true; from 3.2 strict, else 400', async () => {
+    const boot = await volume('boot');
+    const plain = await volume('plain');
+    expect((await c.req('POST', `${P}/volumes/${boot}/action`, c.admin, { 'os-set_bootable': { bootable: true } })).status).toBe(
+      200,
+    );
+    const ids = async (q: string, minor: string) => {
+      const r = await c.req('GET', `${P}/volumes?${q}`, c.admin, undefined, { 'openstack-api-version': `volume 3.${minor}` });
+      return r.status === 200 ? r.body.volumes.map((x: { id: string }) => x.id).sort() : r.status;
+    };
+    for (const m of ['0', '1']) {
+      expect(await ids('bootable=FALSE', m)).toEqual([plain]);
+      expect(await ids('bootable=yes', m)).toEqual([boot]);
+      expect(await ids('bootable=no', m)).toEqual([boot]); // Cinder before 3.2: bool('no') is True
+      expect(await ids('bootable=xyz', m)).toEqual([boot]);
+    }
+    expect(await ids('bootable=no', '2')).toEqual([plain]);
+    expect(await ids('bootable=0', '2')).toEqual([plain]);
+    expect(await ids('bootable=T', '2')).toEqual([boot]);
+    expect(await ids('bootable=xyz', '2')).toBe(400);
   });
 });

@@ -5,9 +5,10 @@ import { baseUrl } from '../http/base-url.js';
  * Advertise only what is implemented (api notes 1.7, 1.8), step by step as Cinder's
  * rest_api_version_history.rst has them:
  * - 3.1: os-volume_upload_image takes and answers `visibility` and `protected`.
- * The next step, 3.2 (bootable filter values), and 3.3 (the user messages API) are not served yet.
+ * - 3.2: the bootable list filter is read strictly (true/false/1/0/…; anything else 400).
+ * The next step, 3.3 (the user messages API, /messages), is not served: the maximum stops here.
  */
-export const VOLUME_MAX_MICROVERSION = '3.1';
+export const VOLUME_MAX_MICROVERSION = '3.2';
 export const VOLUME_MIN_MICROVERSION = '3.0';
 
 const asked = new WeakMap<FastifyRequest, number>();

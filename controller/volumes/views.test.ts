@@ -163,7 +163,7 @@ describe('volume types and versions', () => {
     const r = await c.req('GET', '/volume/v3/');
     expect(r.status).toBe(200);
     expect(r.body.versions).toHaveLength(1);
-    expect(r.body.versions[0]).toMatchObject({ id: 'v3.0', status: 'CURRENT', version: '3.1', min_version: '3.0' });
+    expect(r.body.versions[0]).toMatchObject({ id: 'v3.0', status: 'CURRENT', version: '3.2', min_version: '3.0' });
     expect(keys(r.body.versions[0])).toEqual(['id', 'links', 'media-types', 'min_version', 'status', 'updated', 'version']);
   });
 });

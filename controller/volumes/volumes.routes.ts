@@ -42,12 +42,32 @@ export function scopeOf(auth: AuthContext, q: Record<string, string | undefined>
   return auth.projectId ?? '';
 }
 
-function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>): VolumeRow[] {
+/**
+ * A boolean list filter's value, as cinder/volume/api.py _check_boolean_filter_value reads
+ * it: before 3.2 'False'/'false'/'FALSE' are false, 'True'/'true'/'TRUE' true and any other
+ * non-empty string true; from 3.2 (VOLUME_LIST_BOOTABLE) oslo's strict bool_from_string,
+ * anything else a 400.
+ */
+export function booleanFilter(key: string, val: string, minor: number): boolean {
+  if (minor >= 2) {
+    const s = val.trim().toLowerCase();
+    if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
+    if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
+    throw new BadRequest(`Invalid input received: '${key} = ${val}'`);
+  }
+  if (['False', 'false', 'FALSE'].includes(val)) return false;
+  return val !== '';
+}
+
+function filterVolumes(rows: VolumeRow[], q: Record<string, string | undefined>, minor: number): VolumeRow[] {
   let out = rows;
   const name = q.name ?? q.display_name;
   if (name !== undefined) out = out.filter((v) => v.name === name);
   if (q.status) out = out.filter((v) => v.status === q.status);
-  if (q.bootable !== undefined) out = out.filter((v) => (v.bootable === 1) === truthy(q.bootable));
+  if (q.bootable !== undefined) {
+    const want = booleanFilter('bootable', q.bootable, minor);
+    out = out.filter((v) => (v.bootable === 1) === want);
+  }
   if (q.availability_zone) out = out.filter((v) => v.availability_zone === q.availability_zone);
   if (q.metadata) {
     let m: Record<string, string> = {};
@@ -72,7 +92,11 @@ export function volumeRoutes(app: FastifyInstance, ctx: VolumeCtx, prefix: strin
     if (!detail && req.url.split('?')[0]!.endsWith('/')) throw new NotFound('The resource could not be found.');
     const auth = authOf(req);
     must(ctx, 'volume:get_all', auth, { project_id: auth.projectId ?? null });
-    const rows = sortRows(filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query), req.query, VOLUME_SORT_KEYS);
+    const rows = sortRows(
+      filterVolumes(ctx.repo.listVolumes(scopeOf(auth, req.query)), req.query, volumeMinorOf(req)),
+      req.query,
+      VOLUME_SORT_KEYS,
+    );
     const p = page(rows, req.query);
     const doc: Record<string, unknown> = {
       volumes: p.rows.map((v) =>

@@ -31,12 +31,12 @@ const cliBody = (name: string, o: Record<string, unknown> = {}) => ({
 });
 
 describe('Cinder v3 volumes', () => {
-  it('version documents advertise 3.0 to 3.1; a request without a microversion is answered with the maximum header; 3.60 is refused', async () => {
+  it('version documents advertise 3.0 to 3.2; a request without a microversion is answered with the maximum header; 3.60 is refused', async () => {
     const root = await c.req('GET', '/volume/');
     expect(root.status).toBe(300);
-    expect(root.body.versions[0]).toMatchObject({ id: 'v3.0', version: '3.1', min_version: '3.0', status: 'CURRENT' });
+    expect(root.body.versions[0]).toMatchObject({ id: 'v3.0', version: '3.2', min_version: '3.0', status: 'CURRENT' });
     const r = await c.req('GET', `${P}/volumes`, c.admin);
-    expect(r.headers['openstack-api-version']).toBe('volume 3.1');
+    expect(r.headers['openstack-api-version']).toBe('volume 3.2');
     const hi = await c.req('GET', `${P}/volumes`, c.admin, undefined, { 'openstack-api-version': 'volume 3.60' });
     expect(hi.status).toBe(406);
     expect((await c.req('GET', `${P}/volumes`, c.admin, undefined, { 'openstack-api-version': 'volume 3.0' })).status).toBe(200);
@@ -221,7 +221,7 @@ describe('discovery', () => {
   it('the catalog URL itself (/v3/{project_id}) answers the version document', async () => {
     const r = await c.req('GET', P);
     expect(r.status).toBe(200);
-    expect(r.body.version).toMatchObject({ id: 'v3.0', version: '3.1' });
+    expect(r.body.version).toMatchObject({ id: 'v3.0', version: '3.2' });
     expect((await c.req('GET', `${P}/volumes`, c.admin)).status).toBe(200);
   });
 });
