@@ -229,6 +229,18 @@ describe('web-download', () => {
       expect(t.message, path).toMatch(why);
     }
     expect(filesUnder(c.data)).toEqual([]);
+    // A host that does not resolve: accepted (202) as Glance 25 does, the task fails
+    // (Tempest's test_image_web_download_import_with_bad_url).
+    const id = await newImage(c, 'raw');
+    const bad = await inject(c, 'POST', `/v2/images/${id}/import`, {
+      method: { name: 'web-download', uri: 'http://no-such-host.invalid/image.raw' },
+    });
+    expect(bad.statusCode).toBe(202);
+    await settle(c);
+    expect(await show(c, id)).toMatchObject({ status: 'queued', os_glance_failed_import: 'fs' });
+    const [t] = await tasks(c, id);
+    expect(t.status).toBe('failure');
+    expect(t.message).toMatch(/no-such-host\.invalid/);
   });
 
   it('fails cleanly when the server cuts the transfer short, and imports again after the failure', async () => {
