@@ -235,9 +235,19 @@ export class LibvirtMigration {
     });
   }
 
+  /**
+   * The migration job of an instance. One this process did not start (it was restarted
+   * while libvirtd went on migrating: QEMU, libvirtd and `virsh migrate` outlive the
+   * agent) is libvirt's: any job libvirt reports on the domain. Answers running: false
+   * only when libvirt says no job runs (or the domain is not here).
+   */
   async progress(uuid: string): Promise<{ running: boolean; stats: MigrationStats | null }> {
     const job = this.running.get(uuid.toLowerCase());
-    if (!job) return { running: false, stats: null };
+    if (!job) {
+      if (!(await this.c.conn.lookup(uuid))) return { running: false, stats: null };
+      const j = await this.c.virsh.domjobinfo(uuid);
+      return j ? { running: true, stats: statsOf(j) } : { running: false, stats: null };
+    }
     const j = await this.c.virsh.domjobinfo(uuid).catch(() => null);
     if (j) job.last = statsOf(j);
     return { running: true, stats: job.last };
@@ -245,8 +255,8 @@ export class LibvirtMigration {
 
   async abort(uuid: string): Promise<boolean> {
     const job = this.running.get(uuid.toLowerCase());
-    if (!job) return false;
-    job.aborted = true;
+    if (!job && !(await this.progress(uuid)).running) return false;
+    if (job) job.aborted = true;
     try {
       await this.c.virsh.domjobabort(uuid);
       return true;
