@@ -17,6 +17,7 @@ import {
   transferToken,
   type MovedVolume,
 } from './move-common.js';
+import { jobEnded, watchDestination, whereItRuns, type AdoptedVolume } from './live-migration-watch.js';
 import { messageOf } from './host-gateway.js';
 import type { ActionEnv, ActionResult } from './server-action-types.js';
 import type { Instance } from './servers.repo.js';
@@ -135,7 +136,7 @@ export async function liveMigrateAction(ctx: ComputeCtx, env: ActionEnv, i: Inst
   return { status: 202 };
 }
 
-class StepFailure extends Error {
+export class StepFailure extends Error {
   constructor(
     readonly step: string,
     readonly host: string,
@@ -170,7 +171,6 @@ export async function runLiveMigration(
   const m0 = ctx.migrations.get(o.migrationId)!;
   let i = ctx.servers.get(o.instanceId)!;
   let vols: MovedVolume[] = [];
-  let migrated = false;
   ctx.liveMigrations.set(i.id, m0.id);
   const step = async <T>(name: string, host: HostRef, fn: () => Promise<T>, details?: (r: T) => string): Promise<T> => {
     const ev = ctx.actions.eventStart(action, name, host.name);
@@ -206,6 +206,7 @@ export async function runLiveMigration(
 
     // 2. libvirt moves it (the source drives, over TLS).
     ctx.migrations.update(m0.id, { status: 'running' });
+    const watch = watchDestination(ctx, source, dest, i.id);
     const poll = setInterval(() => {
       void moves
         .progress(source, i.id)
@@ -213,6 +214,7 @@ export async function runLiveMigration(
           if (p.stats) ctx.migrations.update(m0.id, progressFields(p.stats));
         })
         .catch(() => {});
+      watch.probe();
     }, 2000);
     poll.unref();
     let r: Awaited<ReturnType<typeof moves.liveMigrate>>;
@@ -232,8 +234,14 @@ export async function runLiveMigration(
         (x) => `${x.ms} ms${x.stats?.downtime_ms !== undefined ? `, downtime ${x.stats.downtime_ms} ms` : ''}`,
       );
     } catch (e) {
+      if (watch.lost()) throw new StepFailure('compute_live_migration', dest.name, new Error(watch.lost()!));
+      // The source's agent went away mid-call (killed, restarted): libvirtd and `virsh
+      // migrate` outlive it, so the job may still run. Wait until the source says no job
+      // runs, then the hosts say where the guest runs.
+      if (e instanceof StepFailure && e.cause instanceof HostOpError && e.cause.code === 'AgentUnavailable')
+        await jobEnded(ctx, source, i.id, ctx.config.compute.live_migration_timeout_s + 300);
       // Did it move after all (an error after the switch-over)? The hosts say where it runs.
-      if (!(await runsOn(ctx, dest, i.id)) || (await runsOn(ctx, source, i.id))) throw e;
+      if ((await whereItRuns(ctx, source, dest, i.id)) !== 'dest') throw e;
       ctx.log.warn(
         { server: i.id, err: messageOf(e) },
         'the live migration reported a failure but the guest runs on the destination',
@@ -242,56 +250,78 @@ export async function runLiveMigration(
     } finally {
       clearInterval(poll);
     }
-    migrated = true;
     if (r.stats) ctx.migrations.update(m0.id, progressFields(r.stats));
 
     // 3. The destination adopts it.
-    ctx.migrations.update(m0.id, { status: 'post-migrating' });
-    await step('compute_post_live_migration_at_destination', dest, async () => {
-      i = ctx.servers.get(i.id)!;
-      const now = ctx.now().toISOString();
-      ctx.servers.update(i.id, { host: dest.name, host_id: dest.id, ...(dest.az ? { availability_zone: dest.az } : {}) }, now);
-      const nets = ctx.facades.networks;
-      for (const p of nets?.portsOfDevice(i.id) ?? []) await nets!.bindPort(p.id, dest.name);
-      await nets?.setPortsMigrating?.(i.id, null);
-      await adoptVolumes(ctx, i, vols);
-      // A guest paused to force the migration to complete runs again.
-      let st = (await ctx.gateway.listInstances(dest)).find((x) => x.uuid === i.id);
-      if (st && st.power_state === 3 && i.vm_state === 'active') st = await ctx.gateway.power(dest, i.id, 'unpause');
-      ctx.servers.update(i.id, { task_state: null, power_state: st?.power_state ?? i.power_state }, ctx.now().toISOString());
-    });
-    releaseSource(ctx, ctx.migrations.get(m0.id)!);
-    ctx.migrations.update(m0.id, { status: 'completed' });
-    ctx.actions.finish(action);
-    // 4. The source's leftovers (files, CHAP secrets), durably.
-    void moves
-      .cleanup(
-        source,
-        i.id,
-        vols.map((v) => v.volume_id),
-        true,
-      )
-      .then(() => ctx.actions.event(action, 'compute_live_migration_cleanup', true, undefined, source.name))
-      .catch((err) => {
-        ctx.actions.event(action, 'compute_live_migration_cleanup', false, messageOf(err), source.name);
-        ctx.log.warn({ err, server: i.id }, 'could not clean the source after a live migration');
-      });
+    await adoptAtDestination(ctx, o.instanceId, { migrationId: m0.id, action, source, dest, vols });
   } catch (e) {
-    await rollback(ctx, i, ctx.migrations.get(m0.id)!, { source, dest, vols, migrated, action, error: e });
+    await rollback(ctx, i, ctx.migrations.get(m0.id)!, {
+      source,
+      dest,
+      vols,
+      migrated: e instanceof MovedFailure,
+      action,
+      error: e,
+    });
   } finally {
     ctx.liveMigrations.delete(i.id);
   }
 }
 
-async function runsOn(ctx: ComputeCtx, h: HostRef, uuid: string): Promise<boolean> {
+/**
+ * Step 3 and the end of a move whose guest runs on the destination: the instance is the
+ * destination's (ports bound there, the volumes' destination attachments adopted, a
+ * guest paused to force completion resumed), the source's allocation is freed, the
+ * migration is completed and the source cleaned in the background (durably). Each
+ * part is idempotent: a controller restarted half-way runs it again (recovery).
+ */
+export async function adoptAtDestination(
+  ctx: ComputeCtx,
+  instanceId: string,
+  o: { migrationId: number; action: number; source: HostRef; dest: HostRef & { az?: string }; vols: AdoptedVolume[] },
+): Promise<void> {
+  const { source, dest, action, vols } = o;
+  const moves = ctx.moves!;
+  ctx.migrations.update(o.migrationId, { status: 'post-migrating' });
+  let i = ctx.servers.get(instanceId)!;
+  const ev = ctx.actions.eventStart(action, 'compute_post_live_migration_at_destination', dest.name);
   try {
-    // Running only: a destination's incoming domain is paused until the switch-over.
-    const st = (await ctx.gateway.listInstances(h)).find((x) => x.uuid === uuid);
-    return Boolean(st && st.power_state === 1);
-  } catch {
-    return false;
+    const now = ctx.now().toISOString();
+    ctx.servers.update(i.id, { host: dest.name, host_id: dest.id, ...(dest.az ? { availability_zone: dest.az } : {}) }, now);
+    const nets = ctx.facades.networks;
+    for (const p of nets?.portsOfDevice(i.id) ?? []) await nets!.bindPort(p.id, dest.name);
+    await nets?.setPortsMigrating?.(i.id, null);
+    await adoptVolumes(ctx, i, vols);
+    // A guest paused to force the migration to complete runs again.
+    i = ctx.servers.get(i.id)!;
+    let st = (await ctx.gateway.listInstances(dest)).find((x) => x.uuid === i.id);
+    if (st && st.power_state === 3 && i.vm_state === 'active') st = await ctx.gateway.power(dest, i.id, 'unpause');
+    ctx.servers.update(i.id, { task_state: null, power_state: st?.power_state ?? i.power_state }, ctx.now().toISOString());
+    ctx.actions.eventFinish(ev, true, undefined, dest.name);
+  } catch (e) {
+    ctx.actions.eventFinish(ev, false, messageOf(e), dest.name);
+    throw new MovedFailure('compute_post_live_migration_at_destination', dest.name, e);
   }
+  releaseSource(ctx, ctx.migrations.get(o.migrationId)!);
+  ctx.migrations.update(o.migrationId, { status: 'completed' });
+  ctx.actions.finish(action);
+  // 4. The source's leftovers (files, CHAP secrets), durably.
+  void moves
+    .cleanup(
+      source,
+      i.id,
+      vols.map((v) => v.volume_id),
+      true,
+    )
+    .then(() => ctx.actions.event(action, 'compute_live_migration_cleanup', true, undefined, source.name))
+    .catch((err) => {
+      ctx.actions.event(action, 'compute_live_migration_cleanup', false, messageOf(err), source.name);
+      ctx.log.warn({ err, server: i.id }, 'could not clean the source after a live migration');
+    });
 }
+
+/** The guest moved, then adopting it failed. */
+class MovedFailure extends StepFailure {}
 
 function progressFields(s: {
   memory_total: number;
@@ -311,12 +341,16 @@ function progressFields(s: {
   };
 }
 
-/** Puts everything back as before the move (the guest still runs on the source). */
-async function rollback(
+/**
+ * Puts everything back as before the move (the guest still runs on the source). The
+ * destination's clean-up is durable and not awaited: a destination whose agent is gone
+ * is cleaned when it answers again, and the guest does not wait for it.
+ */
+export async function rollback(
   ctx: ComputeCtx,
   i: Instance,
   m: MigrationRow,
-  o: { source: HostRef; dest: HostRef; vols: MovedVolume[]; migrated: boolean; action: number; error: unknown },
+  o: { source: HostRef; dest: HostRef; vols: AdoptedVolume[]; migrated: boolean; action: number; error: unknown },
 ): Promise<void> {
   const moves = ctx.moves!;
   const msg = messageOf(o.error);
@@ -339,14 +373,16 @@ async function rollback(
   }
   const ev = ctx.actions.eventStart(o.action, 'compute_rollback_live_migration', o.source.name);
   try {
-    await moves
+    void moves
       .cleanup(
         o.dest,
         i.id,
         o.vols.map((v) => v.volume_id),
         true,
       )
+      .then(() => ctx.actions.event(o.action, 'compute_rollback_live_migration_destination', true, undefined, o.dest.name))
       .catch((err) => {
+        ctx.actions.event(o.action, 'compute_rollback_live_migration_destination', false, messageOf(err), o.dest.name);
         ctx.log.warn({ err, server: i.id }, 'could not clean the destination after a failed live migration');
       });
     await ctx.facades.networks?.setPortsMigrating?.(i.id, null);

@@ -146,7 +146,7 @@ export async function connectVolumesFor(ctx: ComputeCtx, i: Instance, dest: Host
 }
 
 /** The destination's attachments go (the move failed); the source's stay. */
-export async function dropVolumes(ctx: ComputeCtx, vols: MovedVolume[]): Promise<void> {
+export async function dropVolumes(ctx: ComputeCtx, vols: Array<Omit<MovedVolume, 'connection'>>): Promise<void> {
   for (const v of vols)
     await ctx.facades.volumes
       ?.detach(v.attachmentId)
@@ -154,7 +154,12 @@ export async function dropVolumes(ctx: ComputeCtx, vols: MovedVolume[]): Promise
 }
 
 /** The destination's attachments become the volumes' attachments; the source's go (its connection is revoked). */
-export async function adoptVolumes(ctx: ComputeCtx, i: Instance, vols: MovedVolume[], dropOld = true): Promise<void> {
+export async function adoptVolumes(
+  ctx: ComputeCtx,
+  i: Instance,
+  vols: Array<Omit<MovedVolume, 'connection'>>,
+  dropOld = true,
+): Promise<void> {
   for (const v of vols) {
     ctx.facades.volumes?.attachComplete(v.attachmentId, v.device);
     ctx.servers.setAttachment(i.id, v.volume_id, v.attachmentId);

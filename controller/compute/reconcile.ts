@@ -1,8 +1,9 @@
 import { PowerState, type InstanceState } from '../../shared/agent/compute.js';
-import type { ComputeCtx } from './context.js';
+import { background, type ComputeCtx } from './context.js';
 import type { HostRef } from './host-gateway.js';
 import { runDelete } from './servers.service.js';
 import { FINAL_STATUSES } from './move-common.js';
+import { resumeLiveMigrations } from './live-migration-recovery.js';
 
 export interface ReconcileReport {
   /** Instances whose power_state / vm_state changed. */
@@ -164,6 +165,8 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
     rolledBackAttaches: [] as string[],
     completedAttaches: [] as string[],
   };
+  // Live migrations the previous process drove are settled by where the guest runs.
+  resumeLiveMigrations(ctx, (what, fn) => background(ctx, what, fn));
   const rows = ctx.servers.unsettled();
   // Moves (live and cold migrations, resizes, evacuations) are not cleared here.
   const movingTasks = ['migrating', 'resize_prep', 'resize_migrating', 'resize_migrated', 'resize_finish', 'resize_reverting'];
