@@ -21,6 +21,10 @@ import { MultiHost, type SimHost } from './harness.js';
  *   npx tsx agents/network/testing/two-host-cloud.ts host-up <run> <host>     (libvirtd and the agent again)
  *     <host> as `openstack compute service list` names it (t<run>-b); the acceptance
  *     script's ACC_HOST_DOWN_CMD / ACC_HOST_UP_CMD.
+ *   npx tsx agents/network/testing/two-host-cloud.ts controller-kill <run> | controller-start <run>
+ *   npx tsx agents/network/testing/two-host-cloud.ts agent-kill <run> <host> | agent-start <run> <host>
+ *     kill -9 of the controller or of one host's agent alone (libvirtd and guests live on), and
+ *     its start again (the fault suite's crashes mid-migration)
  *
  * Host A also runs the volume role (file back end, its own tgtd). Every host's libvirtd
  * listens on TLS (16514) with a certificate from the cloud's CA, installed by enrol-local
@@ -319,7 +323,7 @@ async function hostDown(mh: MultiHost, name: string): Promise<number> {
  * ACC_HOST_UP_CMD runs in the controller's namespace) that file is in a mount namespace
  * of its own, where setns refuses it (EINVAL).
  */
-async function hostUp(mh: MultiHost, name: string): Promise<number> {
+async function hostUp(mh: MultiHost, name: string, agentOnly = false): Promise<number> {
   const byName = hostByName(mh, name);
   const ovsdb = pidOf(join(byName.dir, 'run', 'ovsdb-server.pid'));
   if (!ovsdb) throw new Error(`host ${name}: no ovsdb-server pid file (is the run up?)`);
@@ -328,7 +332,7 @@ async function hostUp(mh: MultiHost, name: string): Promise<number> {
     ...byName,
     run: (cmd, args, o) => root('nsenter', ['-t', String(ovsdb), '-m', '-n', '--', cmd, ...args], o),
   };
-  await mh.startLibvirtd(h);
+  if (!agentOnly) await mh.startLibvirtd(h);
   const [cmd, ...args] = daemonArgv(join(h.dir, 'agent.log'), join(h.dir, 'agent.pid'), [
     NODE,
     join(REPO, 'dist/agents/main.js'),
@@ -336,11 +340,47 @@ async function hostUp(mh: MultiHost, name: string): Promise<number> {
     join(h.dir, 'agent.toml'),
   ]);
   await h.run(cmd as 'busybox', args);
-  process.stdout.write(`host ${name}: libvirtd and the agent started\n`);
+  process.stdout.write(`host ${name}: ${agentOnly ? '' : 'libvirtd and '}the agent started\n`);
+  return 0;
+}
+
+/** kill -9 of one process by its pid file (the controller, or one host's agent): a crash. */
+function killByPidFile(what: string, file: string): number {
+  const pid = pidOf(file);
+  try {
+    if (pid > 1) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  process.stdout.write(`${what}: killed ${pid}\n`);
+  return pid > 1 ? 0 : 1;
+}
+
+/** The controller started again in the operator namespace, as `up` starts it. */
+async function controllerStart(mh: MultiHost): Promise<number> {
+  const ctlDir = join(mh.dir, 'ctl');
+  await makeRunner()('ip', [
+    'netns',
+    'exec',
+    mh.mgmtNs,
+    ...daemonArgv(join(ctlDir, 'controller.log'), join(ctlDir, 'controller.pid'), [
+      NODE,
+      join(REPO, 'dist/controller/main.js'),
+      '--config',
+      join(ctlDir, 'controller.toml'),
+    ]),
+  ]);
+  process.stdout.write('controller started\n');
   return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'controller-kill' && argv[1])
+    return killByPidFile('controller', join(MultiHost.attach(argv[1]).dir, 'ctl', 'controller.pid'));
+  if (argv[0] === 'controller-start' && argv[1]) return controllerStart(MultiHost.attach(argv[1]));
+  if (argv[0] === 'agent-kill' && argv[1] && argv[2])
+    return killByPidFile(`agent of ${argv[2]}`, join(hostByName(MultiHost.attach(argv[1]), argv[2]).dir, 'agent.pid'));
+  if (argv[0] === 'agent-start' && argv[1] && argv[2]) return hostUp(MultiHost.attach(argv[1]), argv[2], true);
   if ((argv[0] === 'host-down' || argv[0] === 'host-up') && argv[1] && argv[2]) {
     const mh = MultiHost.attach(argv[1]);
     return argv[0] === 'host-down' ? hostDown(mh, argv[2]) : hostUp(mh, argv[2]);
@@ -369,7 +409,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   process.stderr.write(
-    'usage: two-host-cloud.ts up [--hosts N] [--ssh-enrol] | down <run> | host-down <run> <host> | host-up <run> <host>\n',
+    'usage: two-host-cloud.ts up [--hosts N] [--ssh-enrol] | down <run> | host-down <run> <host> | host-up <run> <host>\n' +
+      '       | controller-kill <run> | controller-start <run> | agent-kill <run> <host> | agent-start <run> <host>\n',
   );
   return 2;
 }
