@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HostOpError, type HostRef } from './host-gateway.js';
+import { resumeLiveMigrations } from './live-migration-recovery.js';
+import { claimDestination, moveRequestSpec, newMigration } from './move-common.js';
 import type { MoveGateway } from './move-gateway.js';
 import { computeCloud, type ComputeCloud, type FakeGateway } from './testing/kit.js';
 
@@ -15,7 +17,7 @@ const mv = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 class FakeMoves implements MoveGateway {
   readonly calls: string[] = [];
   failLive: string | null = null;
-  constructor(private readonly gw: FakeGateway) {}
+  constructor(readonly gw: FakeGateway) {}
   agentUrl = (h: HostRef) => `http://${h.name}:8001`;
   address = (h: HostRef) => `10.0.0.${h.name.length}`;
   async offer(h: HostRef) {
@@ -126,6 +128,42 @@ describe('live migration (os-migrateLive)', () => {
     const held = allocations();
     expect(held).toHaveLength(1);
     expect(held[0]!.instance_id).toBe(id);
+  });
+
+  it('a move the previous controller was driving settles where the guest runs: completed there, or error and back', async () => {
+    const [landed, stayed] = [await active('lm4'), await active('lm5')];
+    // What a crash leaves (os-migrateLive's state before its background move): task
+    // `migrating`, the record `running`, the destination claimed, the source's claim on
+    // the migration.
+    for (const id of [landed, stayed]) {
+      const i = c.ctx.servers.get(id)!;
+      c.ctx.servers.update(id, { task_state: 'migrating' }, new Date().toISOString());
+      const m = newMigration(c.ctx, i, { userId: i.user_id } as never, 'live-migration', { status: 'accepted' });
+      expect(claimDestination(c.ctx, i, m, moveRequestSpec(c.ctx, i, { ignoreHosts: ['cmp1'], host: 'cmp2' })).ok).toBe(true);
+      c.ctx.migrations.update(m.id, { status: 'running' });
+    }
+    // libvirt switched one over while no controller ran; the other never left cmp1.
+    moves.gw.domains.get(landed)!.host = 'cmp2';
+    const runs: Array<Promise<void>> = [];
+    expect(resumeLiveMigrations(c.ctx, (_what, fn) => runs.push(fn())).sort()).toEqual([landed, stayed].sort());
+    await Promise.all(runs);
+    await c.settle();
+    const migration = (id: string) => c.ctx.migrations.inProgress(id, []).find((m) => m.migration_type === 'live-migration')!;
+    const hostId = (name: string) => (c.db.prepare('SELECT id FROM hosts WHERE name = ?').get(name) as { id: string }).id;
+    for (const [id, host, status] of [
+      [landed, 'cmp2', 'completed'],
+      [stayed, 'cmp1', 'error'],
+    ] as const) {
+      const s = await show(id);
+      expect([s.status, s['OS-EXT-SRV-ATTR:host'], s['OS-EXT-STS:task_state']]).toEqual(['ACTIVE', host, null]);
+      expect(migration(id).status).toBe(status);
+      expect(allocations().filter((a) => a.instance_id === id || a.instance_id === migration(id).uuid)).toEqual([
+        { instance_id: id, host_id: hostId(host) },
+      ]);
+    }
+    expect(migration(stayed).error).toContain('the controller restarted while the migration was running');
+    // The landed guest's source and the stayed guest's destination are cleaned.
+    expect(moves.calls.filter((x) => x.startsWith('cleanup@')).sort()).toEqual(['cleanup@cmp1', 'cleanup@cmp2']);
   });
 
   it('refuses as Nova: a member (403), its own host, an unknown host, no block migration for a local disk', async () => {
