@@ -57,7 +57,8 @@ async function settle(ctx: ComputeCtx, i: Instance, m: MigrationRow): Promise<vo
     ctx.actions.finish(action, 'Error');
     return;
   }
-  const dest: HostRef = { id: m.dest_host_id, name: m.dest_compute };
+  const az = ctx.scheduler.cache.all().find((h) => h.id === m.dest_host_id)?.az;
+  const dest: HostRef & { az?: string } = { id: m.dest_host_id, name: m.dest_compute, ...(az ? { az } : {}) };
   const limitS = ctx.config.compute.live_migration_timeout_s + 300;
   const ended = await jobEnded(ctx, source, i.id, limitS);
   const where = ended ? await whereItRuns(ctx, source, dest, i.id, 300) : 'unknown';
