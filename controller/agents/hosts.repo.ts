@@ -25,6 +25,21 @@ export interface Host {
   updated_at: string;
 }
 
+/** What listSummaries() returns. */
+export type HostSummary = Pick<
+  Host,
+  | 'id'
+  | 'name'
+  | 'roles'
+  | 'tunnel_ip'
+  | 'state'
+  | 'enabled'
+  | 'last_heartbeat_at'
+  | 'created_at'
+  | 'registered_at'
+  | 'capabilities'
+>;
+
 export type HostRow = Omit<Host, 'roles' | 'usage' | 'capabilities' | 'enabled'> & {
   roles: string;
   usage: string;
@@ -56,6 +71,34 @@ export class HostsRepo {
   }
 
   /** By id or by name. */
+  /**
+   * Every host without `usage` (the JSON every heartbeat rewrites) and with only the
+   * columns networking reads: the desired-state push and port views call this on every
+   * port bind, and at 1,000 hosts it is ~5× cheaper than list() (scripts/bench/fleet.ts).
+   */
+  listSummaries(): HostSummary[] {
+    const rows = this.db
+      .prepare(
+        'SELECT id, name, roles, tunnel_ip, state, enabled, last_heartbeat_at, created_at, registered_at, capabilities FROM hosts ORDER BY name',
+      )
+      .all() as Array<
+      Omit<HostSummary, 'roles' | 'enabled' | 'capabilities'> & { roles: string; enabled: number; capabilities: string }
+    >;
+    return rows.map((r) => ({
+      ...r,
+      roles: JSON.parse(r.roles) as string[],
+      enabled: r.enabled === 1,
+      capabilities: JSON.parse(r.capabilities) as Record<string, unknown>,
+    }));
+  }
+
+  /** Hosts that registered with `role` (the text match narrows in SQL, the decoded roles decide). */
+  listWithRole(role: string): Host[] {
+    return (this.db.prepare('SELECT * FROM hosts WHERE roles LIKE ? ORDER BY name').all(`%"${role}"%`) as HostRow[])
+      .map(decode)
+      .filter((h) => h.roles.includes(role));
+  }
+
   find(idOrName: string): Host | null {
     const r = this.db.prepare('SELECT * FROM hosts WHERE id = ? OR name = ?').get(idOrName, idOrName) as HostRow | undefined;
     return r ? decode(r) : null;

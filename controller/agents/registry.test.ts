@@ -6,6 +6,7 @@ import { buildApp } from '../app.js';
 import { openDb } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { agentLayerOf } from './index.js';
+import { HostsRepo } from './hosts.repo.js';
 import { HostRegistry } from './registry.js';
 
 const SECRET = 'registry-test-secret-0123456789';
@@ -142,5 +143,28 @@ describe('internal agent routes and the host registry', () => {
     const hosts = new HostRegistry(db, Value.Default(ControllerConfigSchema, {}) as ControllerConfig);
     hosts.enrol({ name: 'a', agentUrl: 'http://127.0.0.1:1', secret: SECRET });
     expect(() => hosts.enrol({ name: 'b', agentUrl: 'http://127.0.0.1:2', secret: SECRET })).toThrow(/already enrolled/);
+  });
+
+  it('lists summaries without usage, and hosts by role on the decoded roles only', () => {
+    const db = openDb(':memory:');
+    migrate(db);
+    const hosts = new HostRegistry(db, Value.Default(ControllerConfigSchema, {}) as ControllerConfig);
+    hosts.enrol({ name: 'node1', agentUrl: 'http://127.0.0.1:8001', secret: SECRET });
+    hosts.enrol({ name: 'volume-ish', agentUrl: 'http://127.0.0.1:8002', secret: `${SECRET}-2` });
+    hosts.register(SECRET, reg);
+    // A role name inside another string is not the role.
+    hosts.register(`${SECRET}-2`, { ...reg, hostname: 'volume-ish', roles: ['network'], tunnel_ip: '"volume"' });
+    const repo = new HostsRepo(db);
+    const s = repo.listSummaries();
+    expect(s.map((h) => [h.name, h.roles, h.enabled, h.state])).toEqual([
+      ['node1', ['compute'], true, 'up'],
+      ['volume-ish', ['network'], true, 'up'],
+    ]);
+    expect(s[0]).not.toHaveProperty('usage');
+    expect(s[0]!.capabilities).toEqual(reg.capabilities);
+    expect(repo.listWithRole('volume')).toEqual([]);
+    expect(repo.listWithRole('compute').map((h) => h.name)).toEqual(['node1']);
+    hosts.register(`${SECRET}-2`, { ...reg, hostname: 'volume-ish', roles: ['network', 'volume'] });
+    expect(repo.listWithRole('volume').map((h) => h.name)).toEqual(['volume-ish']);
   });
 });

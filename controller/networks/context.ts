@@ -36,18 +36,7 @@ export interface Svc {
 }
 
 export function readHosts(db: Db): HostLite[] {
-  return new HostsRepo(db).list().map((h) => ({
-    id: h.id,
-    name: h.name,
-    roles: h.roles,
-    tunnel_ip: h.tunnel_ip,
-    state: h.state,
-    enabled: h.enabled,
-    last_heartbeat_at: h.last_heartbeat_at,
-    created_at: h.created_at,
-    registered_at: h.registered_at,
-    capabilities: h.capabilities,
-  }));
+  return new HostsRepo(db).listSummaries();
 }
 
 /** The cloud itself (facade calls with a null ctx). */

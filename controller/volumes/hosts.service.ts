@@ -28,30 +28,27 @@ function addressOf(h: { agent_url: string; tunnel_ip: string }): string {
 }
 
 export function volumeHosts(ctx: VolumeCtx): VolumeHost[] {
-  return new HostsRepo(ctx.db)
-    .list()
-    .filter((r) => r.roles.includes('volume'))
-    .map((r) => {
-      const caps = (r.capabilities as { roles?: { volume?: Record<string, unknown> } }).roles?.volume ?? {};
-      const use = (r.usage as { roles?: { volume?: Record<string, number> } }).roles?.volume ?? {};
-      return {
-        id: r.id,
-        name: r.name,
-        backend: typeof caps.backend === 'string' && caps.backend ? caps.backend : 'file',
-        up: r.state === 'up',
-        enabled: r.enabled,
-        disabledReason: r.disabled_reason,
-        zone:
-          typeof caps.availability_zone === 'string' && caps.availability_zone
-            ? caps.availability_zone
-            : ctx.config.volume.default_availability_zone,
-        freeGb: typeof use.free_gb === 'number' ? use.free_gb : null,
-        totalGb: typeof use.total_gb === 'number' ? use.total_gb : null,
-        address: addressOf(r),
-        updatedAt: r.last_heartbeat_at ?? r.updated_at,
-        caps,
-      };
-    });
+  return new HostsRepo(ctx.db).listWithRole('volume').map((r) => {
+    const caps = (r.capabilities as { roles?: { volume?: Record<string, unknown> } }).roles?.volume ?? {};
+    const use = (r.usage as { roles?: { volume?: Record<string, number> } }).roles?.volume ?? {};
+    return {
+      id: r.id,
+      name: r.name,
+      backend: typeof caps.backend === 'string' && caps.backend ? caps.backend : 'file',
+      up: r.state === 'up',
+      enabled: r.enabled,
+      disabledReason: r.disabled_reason,
+      zone:
+        typeof caps.availability_zone === 'string' && caps.availability_zone
+          ? caps.availability_zone
+          : ctx.config.volume.default_availability_zone,
+      freeGb: typeof use.free_gb === 'number' ? use.free_gb : null,
+      totalGb: typeof use.total_gb === 'number' ? use.total_gb : null,
+      address: addressOf(r),
+      updatedAt: r.last_heartbeat_at ?? r.updated_at,
+      caps,
+    };
+  });
 }
 
 /** Cinder's host string: host@backend#pool. */

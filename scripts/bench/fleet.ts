@@ -9,7 +9,7 @@
  * README and writes an SVG next to the run's data.
  *
  *   npx tsx scripts/bench/fleet.ts [--steps 10,100,250,500,1000] [--per-host 2] [--spawn-ms 500]
- *       [--load-s 15] [--idle-s 20] [--projects 4] [--clients 20] [--death] [--keep]
+ *       [--load-s 15] [--idle-s 20] [--projects 4] [--clients 20] [--death] [--cpu-prof] [--keep]
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     secret: randomBytes(24).toString('hex'),
   }));
   const t0 = Date.now();
-  const ctl = await startController({ dir, port, agentPort, hosts });
+  const ctl = await startController({ dir, port, agentPort, hosts, cpuProf: flag('cpu-prof') });
   const sim = fork(join(import.meta.dirname, 'fleet', 'sim-fleet.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const ask = <T>(m: FleetMsg): Promise<T> =>
     new Promise((resolve, reject) => {
@@ -152,7 +152,14 @@ async function main(): Promise<void> {
     }
     if (flag('death')) await hostDeath(api, admin, hosts[0]!.name, ask);
     const s = await ask<{ stats: SimStats }>({ t: 'stats' });
-    console.log('calls received by the simulated hosts:', s.stats.calls, 'heartbeat failures:', s.stats.heartbeatFailures);
+    console.log(
+      'calls received by the simulated hosts:',
+      s.stats.calls,
+      'heartbeat failures:',
+      s.stats.heartbeatFailures,
+      'registration retries:',
+      s.stats.registerRetries,
+    );
     console.log(table(rows));
     console.log(textChart(rows));
     writeFileSync(join(dir, 'fleet.svg'), svgChart(rows));

@@ -17,7 +17,8 @@ import { openDb } from '../../../controller/db/open.js';
  * code: bootstrap (admin) and `HostRegistry.enrol` for every simulated host.
  */
 export const ADMIN_PASSWORD = 'fleet-bench-admin';
-const ROOT = join(import.meta.dirname, '..', '..', '..');
+/** FLEET_CONTROLLER_ROOT: another checkout's build (a before/after comparison under the same load). */
+const ROOT = process.env.FLEET_CONTROLLER_ROOT ?? join(import.meta.dirname, '..', '..', '..');
 
 export interface Controller {
   url: string;
@@ -32,6 +33,8 @@ export async function startController(o: {
   hosts: Array<{ name: string; ip: string; secret: string }>;
   agentPort: number;
   extraToml?: string[];
+  /** Write a V8 CPU profile of the controller into `dir` (node --cpu-prof) when it stops. */
+  cpuProf?: boolean;
 }): Promise<Controller> {
   if (!existsSync(join(ROOT, 'dist/controller/main.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   mkdirSync(join(o.dir, 'ctl'), { recursive: true });
@@ -50,9 +53,19 @@ export async function startController(o: {
   })();
   db.close();
   const out = openSync(join(o.dir, 'controller.log'), 'a');
-  const proc = spawn(process.execPath, [...NODE_FLAGS.controller, join(ROOT, 'dist/controller/main.js'), '--config', toml], {
-    stdio: ['ignore', out, out],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...NODE_FLAGS.controller,
+      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.dir}`] : []),
+      join(ROOT, 'dist/controller/main.js'),
+      '--config',
+      toml,
+    ],
+    {
+      stdio: ['ignore', out, out],
+    },
+  );
   const t0 = Date.now();
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`the controller exited (${proc.exitCode}); see ${o.dir}/controller.log`);

@@ -25,6 +25,7 @@ const stats: SimStats = {
   heartbeats: 0,
   heartbeatBytes: 0,
   heartbeatFailures: 0,
+  registerRetries: 0,
   syncs: 0,
   syncBytes: 0,
   syncMaxBytes: 0,
@@ -44,7 +45,7 @@ async function onMessage(m: FleetMsg): Promise<void> {
       );
       for (const h of made) hosts.set(h.o.name, h);
       await Promise.all(made.map((h) => h.start()));
-      // Registrations arrive as a fleet's do after a power cut: all at once, 50 in flight.
+      // Registrations arrive as a fleet's do after a power cut: 50 in flight at a time.
       let ok = 0;
       for (let i = 0; i < made.length; i += 50)
         ok += (await Promise.all(made.slice(i, i + 50).map((h) => h.join(m.heartbeatS).catch(() => false)))).filter(

@@ -45,6 +45,7 @@ export interface SimStats {
   heartbeats: number;
   heartbeatBytes: number;
   heartbeatFailures: number;
+  registerRetries: number;
   syncs: number;
   syncBytes: number;
   syncMaxBytes: number;
@@ -244,7 +245,16 @@ export class SimHost {
 
   /** Register, then heartbeat every `heartbeatS` (first beat at a random phase, as unsynchronised hosts do). */
   async join(heartbeatS: number): Promise<boolean> {
-    this.registered = (await this.post(INTERNAL_REGISTER_PATH, this.registration())).status === 200;
+    // As agents/host/start.ts: a refused or timed-out registration is retried every second.
+    const t0 = Date.now();
+    while (!this.registered && Date.now() - t0 < 120_000) {
+      const r = await this.post(INTERNAL_REGISTER_PATH, this.registration()).catch(() => ({ status: 0 }));
+      this.registered = r.status === 200;
+      if (!this.registered) {
+        this.o.stats.registerRetries++;
+        await sleep(1000);
+      }
+    }
     const beat = async () => {
       const r = await this.post(INTERNAL_HEARTBEAT_PATH, this.heartbeatBody()).catch(() => ({ status: 0 }));
       if (r.status === 401 || r.status === 404) await this.post(INTERNAL_REGISTER_PATH, this.registration()).catch(() => null);
@@ -259,6 +269,7 @@ export class SimHost {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.registered = false;
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server = null;
