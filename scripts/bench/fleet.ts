@@ -13,11 +13,11 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { apiOf, fileMb, procSample, startController } from './fleet/cloud.js';
-import { svgChart, textChart } from './fleet/chart.js';
+import { markdownTable, svgChart, textChart } from './fleet/chart.js';
 import { measureLoad, pct, type Row } from './fleet/measure.js';
 import { prepareCloud } from './fleet/setup.js';
 import type { FleetMsg, HostSpec } from './fleet/sim-fleet.js';
@@ -144,6 +144,7 @@ async function main(): Promise<void> {
         syncBytes: after.stats.syncs ? after.stats.syncBytes / after.stats.syncs : 0,
         syncMaxBytes: after.stats.syncMaxBytes,
         syncs: after.stats.syncs,
+        flaps: readFileSync(join(dir, 'controller.log'), 'utf8').split('heartbeats missed').length - 1,
         load1: loadavg()[0]!,
       };
       rows.push(row);
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
       'registration retries:',
       s.stats.registerRetries,
     );
-    console.log(table(rows));
+    console.log(markdownTable(rows));
     console.log(textChart(rows));
     writeFileSync(join(dir, 'fleet.svg'), svgChart(rows));
     writeFileSync(join(dir, 'fleet.json'), JSON.stringify(rows, null, 1));
@@ -198,25 +199,6 @@ async function hostDeath(
   console.log(
     `host death: reported down after ${downS.toFixed(1)} s, up ${((performance.now() - t) / 1000).toFixed(1)} s after it returned`,
   );
-}
-
-function table(rows: Row[]): string {
-  const head =
-    '| hosts | instances | join s | create p50/p99 ms | ACTIVE/s | list p50/p99 ms | show p99 | ports p99 | token p99 | converge p99 ms | rss MB | idle cpu % | load cpu % | db MB | db write KB/s idle | B/heartbeat | B/sync avg (max) | load1 |';
-  const sep = `|${head
-    .split('|')
-    .slice(1, -1)
-    .map(() => '---')
-    .join('|')}|`;
-  const f = (x: number, d = 0) => x.toFixed(d);
-  return [
-    head,
-    sep,
-    ...rows.map(
-      (r) =>
-        `| ${r.hosts} | ${r.instances} | ${f(r.joinS, 1)} | ${f(r.createP50)}/${f(r.createP99)} | ${f(r.activePerS, 1)} | ${f(r.listP50)}/${f(r.listP99)} | ${f(r.showP99)} | ${f(r.portsP99)} | ${f(r.tokenP99)} | ${f(r.convergeP99)} | ${f(r.rssMb)} | ${f(r.idleCpu, 1)} | ${f(r.loadCpu)} | ${f(r.dbMb, 1)} | ${f(r.idleWriteKbS)} | ${f(r.hbBytes)} | ${f(r.syncBytes)} (${f(r.syncMaxBytes)}) | ${f(r.load1, 1)} |`,
-    ),
-  ].join('\n');
 }
 
 void main().catch((e) => {

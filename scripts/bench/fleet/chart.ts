@@ -57,3 +57,23 @@ export function svgChart(rows: Row[]): string {
     `${panels.join('')}<text x="${2 * W}" y="${2 * H - 4}">x: simulated hosts; dashed: goal at 1,000 hosts</text></svg>\n`
   );
 }
+
+/** The README's table. */
+export function markdownTable(rows: Row[]): string {
+  const head =
+    '| hosts | instances | join s | create p50/p99 ms | ACTIVE/s | list p50/p99 ms | show p99 | ports p99 | token p99 | converge p99 ms | rss MB | idle cpu % | load cpu % | db MB | db write KB/s idle | B/heartbeat | B/sync avg (max) | hosts marked down | load1 |';
+  const sep = `|${head
+    .split('|')
+    .slice(1, -1)
+    .map(() => '---')
+    .join('|')}|`;
+  const f = (x: number, d = 0) => x.toFixed(d);
+  return [
+    head,
+    sep,
+    ...rows.map(
+      (r) =>
+        `| ${r.hosts} | ${r.instances} | ${f(r.joinS, 1)} | ${f(r.createP50)}/${f(r.createP99)} | ${f(r.activePerS, 1)} | ${f(r.listP50)}/${f(r.listP99)} | ${f(r.showP99)} | ${f(r.portsP99)} | ${f(r.tokenP99)} | ${f(r.convergeP99)} | ${f(r.rssMb)} | ${f(r.idleCpu, 1)} | ${f(r.loadCpu)} | ${f(r.dbMb, 1)} | ${f(r.idleWriteKbS)} | ${f(r.hbBytes)} | ${f(r.syncBytes)} (${f(r.syncMaxBytes)}) | ${r.flaps} | ${f(r.load1, 1)} |`,
+    ),
+  ].join('\n');
+}

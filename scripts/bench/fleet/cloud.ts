@@ -110,9 +110,9 @@ export interface Api {
   close(): Promise<void>;
 }
 
-/** The bench's HTTP client (undici, 64 connections: 20 concurrent clients never queue on it). */
+/** The bench's HTTP client (undici, 64 connections: 20 concurrent clients never queue on it; 60 s to connect to a starved controller). */
 export function apiOf(base: string): Api {
-  const dispatcher = new Agent({ connections: 64 });
+  const dispatcher = new Agent({ connections: 64, connect: { timeout: 60_000 } });
   const call: Api['call'] = async (method, path, o = {}) => {
     const t0 = performance.now();
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

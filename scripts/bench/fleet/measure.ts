@@ -26,6 +26,8 @@ export interface Row {
   syncBytes: number;
   syncMaxBytes: number;
   syncs: number;
+  /** Hosts the controller marked down (missed heartbeats) so far: none of them really died. */
+  flaps: number;
   load1: number;
 }
 
