@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import closeWithGrace from 'close-with-grace';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { ConfigError, configPath, loadConfig } from '../shared/config/load.js';
@@ -14,6 +15,8 @@ import { openDb } from './db/open.js';
 import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
 import { tlsRenewJob } from './jobs/tls-renew.js';
+import { CertificateAuthority } from './pki/ca.js';
+import { ensureControllerClientCert } from './pki/controller-cert.js';
 import { volumeCtxOf } from './volumes/plugin.js';
 
 /**
@@ -35,6 +38,16 @@ async function main(): Promise<void> {
     pair = tls ? await tls.load() : null;
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  // The controller's client certificate for agents serving mutual TLS (issued at enrolment;
+  // here again when missing or near its end). Only where the cloud's CA exists.
+  const pki = join(config.data_dir, 'pki');
+  if (existsSync(join(pki, 'ca.pem'))) {
+    try {
+      await ensureControllerClientCert(await CertificateAuthority.ensure(pki, makeRunner()));
+    } catch (e) {
+      throw new ConfigError(`${pki}: the controller's client certificate for the agent channel: ${(e as Error).message}`);
+    }
   }
   // buildApp creates the pino logger (JSON lines) and the agent layer (hosts, clients, dispatcher).
   const app = await buildApp({ config, db, ...(pair ? { https: pair } : {}) });

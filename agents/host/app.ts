@@ -45,6 +45,12 @@ export interface AgentAppOptions {
   /** Slow clients (listen.headers_timeout_s / idle_timeout_s); default 30 s and 600 s. */
   headersTimeoutS?: number;
   idleTimeoutS?: number;
+  /**
+   * Serve mutual TLS (agent-tls.ts): the host's certificate and key, and the cloud's CA,
+   * the only one a client certificate may chain to; a client without one is refused at
+   * the handshake. Absent: plain HTTP.
+   */
+  https?: { cert: string; key: string; ca: string };
 }
 
 function errorDoc(e: unknown): StoredReply {
@@ -74,7 +80,18 @@ function firstError(schema: AgentRoute['body'], v: unknown): string {
 
 /** Builds the agent app (never listens; tests use inject()). */
 export function buildAgentApp(o: AgentAppOptions): AgentApp {
+  const https = o.https
+    ? {
+        cert: o.https.cert,
+        key: o.https.key,
+        ca: [o.https.ca],
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2' as const,
+      }
+    : null;
   const fastify = Fastify({
+    ...(https ? { https } : {}),
     ...(o.logger === false
       ? { logger: false }
       : o.logger
@@ -91,7 +108,15 @@ export function buildAgentApp(o: AgentAppOptions): AgentApp {
     // controller's request open, silent, for minutes.
     connectionTimeout: (o.idleTimeoutS ?? 600) * 1000,
     requestTimeout: 0,
-  });
+  }) as unknown as FastifyInstance;
+  if (https)
+    // A client refused at the handshake (no certificate, one of another CA, expired): one clear line.
+    fastify.server.on('tlsClientError', (err: Error & { code?: string }, socket: { remoteAddress?: string }) =>
+      fastify.log.warn(
+        { ip: socket.remoteAddress, code: err.code, reason: err.message },
+        "refused a TLS connection: no client certificate of the cloud's CA",
+      ),
+    );
   fastify.server.headersTimeout = (o.headersTimeoutS ?? 30) * 1000;
   const altAuth: Array<(req: FastifyRequest) => boolean> = [];
   installAgentAuth(fastify, o.secret, altAuth);

@@ -28,9 +28,12 @@ export function controllerTrust(config: Pick<AgentConfig, 'tls' | 'credential_fi
  * Makes undici's global dispatcher trust `ca`: every call to the controller made with
  * undici without its own dispatcher (image downloads, snapshot uploads, the metadata
  * proxy) then verifies the controller against the cloud's CA. undici is imported only
+ * `client` (the host's certificate and key) is presented when a server asks for one. Imported only
  * here, when there is a CA to trust (the agent keeps its resident memory low otherwise).
  */
-export async function trustForUndici(ca: string[]): Promise<void> {
+export async function trustForUndici(ca: string[], client?: { cert: string; key: string }): Promise<void> {
   const { Agent, setGlobalDispatcher } = await import('undici');
-  setGlobalDispatcher(new Agent({ connect: { ca } }));
+  // With the host's certificate as client certificate: another agent serving mutual TLS
+  // (a move's file transfer) accepts it; the controller does not ask for one.
+  setGlobalDispatcher(new Agent({ connect: { ca, ...(client ? { cert: client.cert, key: client.key } : {}) } }));
 }

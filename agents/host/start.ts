@@ -13,6 +13,7 @@ import { installAgentMetrics } from './metrics.js';
 import { metricSourcesFor } from './metrics-sources.js';
 import { registerHostRoutes } from './host-routes.js';
 import { ControllerLink, everySeconds } from './link.js';
+import { agentServerTls } from './agent-tls.js';
 import { controllerTrust, trustForUndici } from './controller-trust.js';
 import { OpStore } from './op-store.repo.js';
 import { hostTotals, sampleUsage } from './resources.js';
@@ -44,7 +45,10 @@ export async function startAgent(o: {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const hostname = config.host || osHostname().split('.')[0]!;
   const opStore = new OpStore(join(config.data_dir, 'operations.db'));
+  // Mutual TLS on the agent's port when enrolment installed the host's certificate (agent-tls.ts).
+  const serverTls = agentServerTls(config);
   const agent = buildAgentApp({
+    ...(serverTls ? { https: serverTls } : {}),
     secret: o.secret,
     opStore,
     logLevel: config.log.level,
@@ -64,7 +68,7 @@ export async function startAgent(o: {
 
   // The controller over HTTPS: trusted by the cloud's CA too, before any role calls it.
   const controllerCa = controllerTrust(config);
-  if (controllerCa) await trustForUndici(controllerCa);
+  if (controllerCa) await trustForUndici(controllerCa, serverTls ?? undefined);
   const run = makeRunner(log);
   for (const role of config.roles) {
     const mod = o.roleModules[role];
@@ -94,7 +98,7 @@ export async function startAgent(o: {
   installAgentMetrics(agent.fastify, metricSourcesFor(config, run, [...handles.keys()]));
   const listenHost = config.listen.host;
   await agent.fastify.listen({ host: listenHost, port: config.listen.port });
-  const url = agentUrl(config);
+  const url = agentUrl(config, serverTls ? 'https' : 'http');
 
   // A heartbeat waits at most half an interval (2 s at most) for the roles' samplers.
   const sampler = new UsageSampler(
@@ -155,7 +159,10 @@ export async function startAgent(o: {
     noOverlap: true,
     name: 'heartbeat',
   });
-  log.info({ url, roles: [...handles.keys()], unavailable, heartbeat_s: config.heartbeat_s }, 'agent started');
+  log.info(
+    { url, mutualTls: Boolean(serverTls), roles: [...handles.keys()], unavailable, heartbeat_s: config.heartbeat_s },
+    'agent started',
+  );
 
   return {
     agent,

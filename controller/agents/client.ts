@@ -1,4 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
+import { agentConnectOptions, type AgentChannelTls } from '../pki/controller-cert.js';
 import { Value } from 'typebox/value';
 import { OP_ID_HEADER, routePath, type AgentRoute, type BodyOf, type ReplyOf } from '../../shared/agent/contract.js';
 import { AgentError, AgentUnavailable, parseAgentErrorBody } from './errors.js';
@@ -21,6 +22,12 @@ export interface AgentClientsOptions {
   connectTimeoutMs?: number;
   /** Connections per host. */
   connections?: number;
+  /**
+   * The cloud's CA and the controller's client certificate for `https://` agents (mutual
+   * TLS); read when a pool to such an agent is made. Null or absent: `https://` agents
+   * cannot be reached (their handshake refuses a connection without a client certificate).
+   */
+  tls?: () => AgentChannelTls | null;
 }
 
 const UNAVAILABLE_CODES = new Set([
@@ -192,15 +199,22 @@ export class AgentClients {
     return this.forHost(host).call(route, body, o);
   }
 
+  /** TLS options for another way to this host's agent (the console proxy's websocket); null for a plain-HTTP agent. */
+  connectOptionsFor(host: Host): ReturnType<typeof agentConnectOptions> | null {
+    const tls = host.agent_url.startsWith('https:') ? this.o.tls?.() : null;
+    return tls ? agentConnectOptions(tls, host.name) : null;
+  }
+
   private dispatcherFor(host: Host): Dispatcher {
     if (this.o.dispatcher) return this.o.dispatcher;
     const origin = new URL(host.agent_url).origin;
     const have = this.pools.get(host.id);
     if (have && have.url === origin) return have.pool;
     if (have) void have.pool.close().catch(() => {});
+    const tls = origin.startsWith('https:') ? this.o.tls?.() : null;
     const pool = new Pool(origin, {
       connections: this.o.connections ?? 8,
-      connect: { timeout: this.o.connectTimeoutMs ?? 5_000 },
+      connect: { timeout: this.o.connectTimeoutMs ?? 5_000, ...(tls ? agentConnectOptions(tls, host.name) : {}) },
       keepAliveTimeout: 10_000,
     });
     this.pools.set(host.id, { url: origin, pool });

@@ -9,6 +9,7 @@ import { ControllerConfigSchema } from '../../shared/config/controller.js';
 import { worstCaseDownS } from '../jobs/agent-health.js';
 import { downBoundS } from '../jobs/testing/down-bound.js';
 import { NODE_FLAGS } from '../cli/aio/services.js';
+import { agentCall } from '../pki/testing/agent-call.js';
 
 /**
  * Foundation system tests: a real controller and a real agent (the built dist/), over
@@ -124,8 +125,12 @@ function opRow(id: string): { state: string; attempts: number; last_error: strin
 
 const secret = () => readFileSync(SECRET_FILE, 'utf8').trim();
 async function agentGet(path: string, auth: string | null = `Bearer ${secret()}`): Promise<{ status: number; body: any }> {
-  const r = await fetch(`http://127.0.0.1:${agentPort}${path}`, { headers: auth ? { authorization: auth } : {} });
-  return { status: r.status, body: await r.json() };
+  // Enrolled by this release, the agent serves mutual TLS: called as the controller calls it.
+  const d = db();
+  const url = d.prepare('SELECT agent_url FROM hosts').get() as { agent_url: string } | undefined;
+  d.close();
+  const base = url?.agent_url.startsWith('https:') ? 'https' : 'http';
+  return agentCall(join(DIR, 'ctl'), `${base}://127.0.0.1:${agentPort}${path}`, { headers: auth ? { authorization: auth } : {} });
 }
 
 function rssMb(p: ChildProcess): number {

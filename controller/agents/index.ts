@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ControllerConfig } from '../../shared/config/controller.js';
 import type { Db } from '../db/open.js';
 import type { ServiceDeps } from '../http/service-deps.js';
+import { readAgentChannelTls } from '../pki/controller-cert.js';
 import { AgentClients, type AgentClientsOptions } from './client.js';
 import { Dispatcher } from './dispatch.js';
 import { HostRegistry } from './registry.js';
@@ -67,7 +68,9 @@ export function createAgentLayer(o: {
   backoffBaseMs?: number;
 }): AgentLayer {
   const hosts = new HostRegistry(o.db, o.config);
-  const agents = new AgentClients(hosts, o.clientOptions);
+  // Agents enrolled by this release serve mutual TLS: the controller's client certificate
+  // (controller/pki/controller-cert.ts), read again for each new pool (issued at enrolment).
+  const agents = new AgentClients(hosts, { tls: () => readAgentChannelTls(o.config.data_dir), ...o.clientOptions });
   const dispatcher = new Dispatcher({
     db: o.db,
     hosts,

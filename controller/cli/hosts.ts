@@ -16,6 +16,7 @@ import { HOST_DRAIN, hostDrain } from './host-drain.js';
 import { makeRunner } from '../../shared/exec/run.js';
 import { CertificateAuthority } from '../pki/ca.js';
 import { certAddresses, installLibvirtTls, type LibvirtTlsResult } from '../pki/install.js';
+import { ensureControllerClientCert } from '../pki/controller-cert.js';
 import { installHostCertificate, type HostCertResult } from '../pki/host-cert.js';
 import { localHostOps } from '../pki/local-host.js';
 
@@ -59,6 +60,8 @@ export async function enrolLocal(
     const addresses = certAddresses(new URL(url).hostname, ac.listen.host, ac.network.tunnel_ip);
     // The host's certificate for the agent channel, beside its credential (controller/pki/host-cert.ts).
     const hostTls = await installHostCertificate(ca, { name, addresses }, localHostOps(run), dirname(ac.credential_file));
+    // The controller's side of the agent channel's mutual TLS (controller/pki/controller-cert.ts).
+    if (await ensureControllerClientCert(ca)) say('controller client certificate for the agent channel: issued');
     say(
       `host certificate: ${hostTls.issued ? `issued (until ${hostTls.notAfter?.toISOString().slice(0, 10)})` : 'kept'} in ${dirname(hostTls.certFile)}`,
     );

@@ -110,7 +110,8 @@ export function consolePlugin(deps: ServiceDeps): FastifyPluginAsync {
         socket.on('close', () => {
           sessions--;
         });
-        proxyConsole(socket, target, { hosts: agentLayerOf(deps).hosts, log: req.log, requestId: req.id });
+        const layer = agentLayerOf(deps);
+        proxyConsole(socket, target, { hosts: layer.hosts, agents: layer.agents, log: req.log, requestId: req.id });
       },
     });
   };

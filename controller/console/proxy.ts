@@ -3,6 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import { VncWebsocket } from '../../shared/agent/compute.js';
 import { routePath } from '../../shared/agent/contract.js';
 import { parseAgentErrorBody } from '../agents/errors.js';
+import type { AgentClients } from '../agents/client.js';
 import type { HostRegistry } from '../agents/registry.js';
 import type { ConsoleTarget } from './tokens.js';
 
@@ -46,7 +47,7 @@ export function agentVncUrl(agentUrl: string, instanceId: string): string {
 export function proxyConsole(
   client: WebSocket,
   target: ConsoleTarget,
-  o: { hosts: HostRegistry; log: FastifyBaseLogger; requestId: string },
+  o: { hosts: HostRegistry; agents?: Pick<AgentClients, 'connectOptionsFor'>; log: FastifyBaseLogger; requestId: string },
 ): void {
   client.pause();
   const fail = (why: string) => {
@@ -65,6 +66,8 @@ export function proxyConsole(
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     perMessageDeflate: false,
     maxPayload: 64 * 1024 * 1024,
+    // An https:// agent: mutual TLS as for every other call (the cloud's CA, the controller's client certificate).
+    ...(o.agents?.connectOptionsFor(host) ?? {}),
   });
   agent.on('unexpected-response', (req, res) => {
     let text = '';

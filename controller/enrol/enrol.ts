@@ -8,6 +8,7 @@ import { packagesFor } from './packages.js';
 import { ensureRelease, installRoot } from './release.js';
 import type { Remote } from './remote.js';
 import type { CertificateAuthority } from '../pki/ca.js';
+import { ensureControllerClientCert } from '../pki/controller-cert.js';
 import { installHostCertificate } from '../pki/host-cert.js';
 import { certAddresses, installLibvirtTls } from '../pki/install.js';
 import { remoteHostOps } from './remote-host-ops.js';
@@ -104,7 +105,8 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
         // a different credential: enrol again below
       }
     }
-    if (known && known.agent_url !== `http://${plan.address}:${plan.agentPort}` && known.state === 'up') {
+    // The agent registers with https:// once it serves its host certificate: the same place.
+    if (known && known.agent_url.replace(/^https?:/, '') !== `//${plan.address}:${plan.agentPort}` && known.state === 'up') {
       throw new Error(`a host named ${name} is already enrolled at ${known.agent_url}; remove it first or pass --name`);
     }
 
@@ -206,6 +208,8 @@ export async function enrolHost(plan: EnrolPlan, d: EnrolDeps): Promise<{ name: 
         etc,
       );
       d.progress(`      host certificate: ${cert.issued ? 'issued' : 'kept'} in ${join(etc, 'tls')}`);
+      // The controller's side of the agent channel's mutual TLS.
+      if (await ensureControllerClientCert(d.ca)) d.progress('      controller client certificate for the agent channel: issued');
     }
 
     // 4c. libvirt's TLS (live migration): one certificate per host from the cloud's CA.

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downBoundS } from '../../controller/jobs/testing/down-bound.js';
 import { ProcessCloud, processesEnabled } from './harness.js';
@@ -133,11 +131,8 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
     figures.settled_after_agent_back_s = (Date.now() - t1) / 1000;
     // The power-state sync (every 3 s here) brings the database to what the restarted
     // hypervisor really runs: servers whose domains were lost become SHUTOFF.
-    const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
     const hvIds = async () => {
-      const hv = (await (
-        await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
-      ).json()) as { instances: { uuid: string }[]; orphans?: string[] };
+      const hv = (await c.agentGet(`/v1/compute/instances`)) as { instances: { uuid: string }[]; orphans?: string[] };
       expect(hv.orphans ?? []).toEqual([]);
       return new Set(hv.instances.map((i) => i.uuid));
     };
@@ -192,9 +187,7 @@ describe.skipIf(!ENABLED)('agent kill -9 with server creates in flight', () => {
       120_000,
       500,
     );
-    const hv2 = (await (
-      await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
-    ).json()) as { instances: unknown[] };
+    const hv2 = (await c.agentGet(`/v1/compute/instances`)) as { instances: unknown[] };
     expect(hv2.instances).toEqual([]);
     expect(c.q('SELECT instance_id FROM allocations')).toEqual([]);
   }, 400_000);

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downBoundS } from '../../controller/jobs/testing/down-bound.js';
 import { ProcessCloud, processesEnabled } from './harness.js';
@@ -39,7 +37,6 @@ describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default he
   });
 
   it('the host is down within the default worst case (10 s × 3 + 2 s check) of kill -9 mid-operation; the operation completes once when the agent returns', async () => {
-    const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
     // An operation the agent holds for 20 s, so it is surely running on the agent when killed.
     const en = cli('ops', 'echo', HOST, `${RUN}-in-flight`, '--delay-ms', '20000');
     expect(en.code, en.err).toBe(0);
@@ -75,9 +72,7 @@ describe.skipIf(!ENABLED)('agent kill -9 with an operation in flight (default he
     expect(JSON.parse(done1.result!)).toMatchObject({ message: `${RUN}-in-flight`, op_id: opId });
     expect(done1.attempts).toBeGreaterThanOrEqual(2);
     // The restarted agent ran each operation exactly once.
-    const log = (await (
-      await fetch(`http://127.0.0.1:${c.agentPort}/v1/echo`, { headers: { authorization: `Bearer ${secret}` } })
-    ).json()) as { calls: { op_id: string }[] };
+    const log = (await c.agentGet(`/v1/echo`)) as { calls: { op_id: string }[] };
     expect(log.calls.filter((x) => x.op_id === opId)).toHaveLength(1);
     expect(log.calls.filter((x) => x.op_id === op2)).toHaveLength(1);
   }, 240_000);

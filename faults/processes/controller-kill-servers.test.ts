@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCloud, processesEnabled } from './harness.js';
 import { inFlight, until } from './util.js';
@@ -134,13 +132,10 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
     for (const id of pre) expect(settled.find((s: any) => s.id === id).status, `${id} built before the crash`).toBe('ACTIVE');
     const active = new Set(settled.filter((s: any) => s.status === 'ACTIVE').map((s: any) => s.id));
     // Hypervisor (the agent's view) against the database.
-    const secret = readFileSync(join(c.dir, 'agent.key'), 'utf8').trim();
     // The failed builds are put in ERROR first and their domains destroyed right after
     // (side by side), so the hypervisor catches up within moments.
     const listHv = async () =>
-      (await (
-        await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
-      ).json()) as { instances: { uuid: string }[]; orphans?: string[] };
+      (await c.agentGet(`/v1/compute/instances`)) as { instances: { uuid: string }[]; orphans?: string[] };
     const hv = await until(
       'the hypervisor to run exactly the ACTIVE servers',
       async () => {
@@ -176,9 +171,7 @@ describe.skipIf(!ENABLED)('controller kill -9 with server creates in flight', ()
       120_000,
       500,
     );
-    const hv2 = (await (
-      await fetch(`http://127.0.0.1:${c.agentPort}/v1/compute/instances`, { headers: { authorization: `Bearer ${secret}` } })
-    ).json()) as { instances: unknown[] };
+    const hv2 = (await c.agentGet(`/v1/compute/instances`)) as { instances: unknown[] };
     expect(hv2.instances).toEqual([]);
     expect(c.q('SELECT instance_id FROM allocations')).toEqual([]);
   }, 400_000);

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { NODE_FLAGS } from '../../controller/cli/aio/services.js';
+import { agentCall } from '../../controller/pki/testing/agent-call.js';
 import { freePort, kill9, until } from './util.js';
 
 /**
@@ -198,6 +199,18 @@ export class ProcessCloud {
     } finally {
       d.close();
     }
+  }
+
+  /**
+   * GET on the agent with the host credential, as the controller calls it (mutual TLS with
+   * the controller's client certificate when the agent registered an https:// URL).
+   */
+  async agentGet(path: string): Promise<any> {
+    const url = this.q<{ agent_url: string }>('SELECT agent_url FROM hosts WHERE name = ?', this.host)[0]?.agent_url;
+    const base = url?.startsWith('https:') ? `https://127.0.0.1:${this.agentPort}` : `http://127.0.0.1:${this.agentPort}`;
+    const secret = readFileSync(join(this.dir, 'agent.key'), 'utf8').trim();
+    const r = await agentCall(join(this.dir, 'ctl'), `${base}${path}`, { headers: { authorization: `Bearer ${secret}` } });
+    return r.body;
   }
 
   hostState(): string | undefined {

@@ -18,6 +18,11 @@ export const AgentConfigSchema = Type.Object(
           '',
           "PEM CA certificate(s) the controller's HTTPS certificate may chain to, besides the system's (default: tls/ca.pem beside credential_file, where enrolment puts the cloud's CA, when it exists)",
         ),
+        serve: Type.Union([Type.Literal('auto'), Type.Literal('mutual'), Type.Literal('off')], {
+          default: 'auto',
+          description:
+            "the agent's port: 'mutual' serves HTTPS with the host's certificate (tls/host.pem and host.key beside credential_file, installed at enrolment) and accepts only clients presenting a certificate of the cloud's CA (tls/ca.pem); 'auto' does so when those three files exist, plain HTTP otherwise; 'off' is plain HTTP",
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

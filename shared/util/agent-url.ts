@@ -11,10 +11,11 @@ export function primaryIPv4(): string {
 
 /**
  * The URL the controller uses to reach this agent: `listen.advertise`, else the listen
- * host, else (listening on a wildcard) the first non-loopback IPv4.
+ * host, else (listening on a wildcard) the first non-loopback IPv4; `https` when the
+ * agent serves mutual TLS.
  */
-export function agentUrl(c: AgentConfig): string {
+export function agentUrl(c: AgentConfig, scheme: 'http' | 'https' = 'http'): string {
   const wildcard = c.listen.host === '0.0.0.0' || c.listen.host === '::' || c.listen.host === '';
   const h = c.listen.advertise || (wildcard ? primaryIPv4() : c.listen.host);
-  return `http://${h.includes(':') ? `[${h}]` : h}:${c.listen.port}`;
+  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${c.listen.port}`;
 }
