@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -64,6 +65,13 @@ describe.skipIf(Boolean(why))('a host enrolled over SSH runs a guest that reache
       });
     const hosts = os(['compute', 'service', 'list', '-f', 'value', '-c', 'Host']).trim().split('\n').sort();
     expect(hosts).toEqual([`t${runId}-a`, `t${runId}-b`]);
+    // Both agents (enrol-local on A, host add over SSH on B) serve mutual TLS with their host certificate.
+    const db = new Database(join(ctl, 'data', 'homestack.db'), { readonly: true, fileMustExist: true });
+    const urls = (db.prepare('SELECT agent_url FROM hosts ORDER BY name').all() as { agent_url: string }[]).map(
+      (r) => r.agent_url,
+    );
+    db.close();
+    expect(urls).toEqual(['https://198.51.100.11:8001', 'https://198.51.100.12:8001']);
     os(['image', 'create', '--disk-format', 'qcow2', '--file', join(ctl, 'guest.qcow2'), 'guest']);
     os(['flavor', 'create', '--ram', '192', '--vcpus', '1', '--disk', '1', 'tiny']);
     os(['network', 'create', 'n1']);
