@@ -120,7 +120,7 @@ export class ProcessCloud {
     this.procs[which] = null;
   }
 
-  async waitListening(ms = 20_000): Promise<void> {
+  async waitListening(ms = 60_000): Promise<void> {
     await until('the controller to listen', async () => (await fetch(`${this.base}/identity/`)).status < 500, ms);
   }
 
