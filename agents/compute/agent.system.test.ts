@@ -64,6 +64,7 @@ describe.skipIf(Boolean(why))('compute agent process (startAgent + libvirt)', ()
       host: `t${runId}`,
       roles: ['compute'],
       data_dir: join(dir, 'data'),
+      credential_file: join(dir, 'agent.key'), // not /etc/homestack's: its tls/ would turn on mutual TLS (agent-tls.ts)
       controller_url: 'http://127.0.0.1:9',
       listen: { host: '127.0.0.1', port },
       heartbeat_s: 3600,

@@ -124,6 +124,7 @@ describe.skipIf(Boolean(why))('VNC console through the controller proxy (real gu
       host: `t${runId}`,
       roles: ['compute'],
       data_dir: join(dir, 'agent'),
+      credential_file: join(dir, 'agent.key'), // not /etc/homestack's: its tls/ would turn on mutual TLS (agent-tls.ts)
       controller_url: 'http://127.0.0.1:9',
       listen: { host: '127.0.0.1', port },
       heartbeat_s: 3600,

@@ -152,6 +152,7 @@ beforeAll(async () => {
     host: 'fuzz',
     roles: ['compute', 'network', 'volume'],
     data_dir: dir,
+    credential_file: join(dir, 'agent.key'), // not /etc/homestack's: its tls/ would turn on mutual TLS (agent-tls.ts)
     controller_url: 'http://127.0.0.1:9',
     listen: { host: '127.0.0.1', port: 0 },
     heartbeat_s: 3600,

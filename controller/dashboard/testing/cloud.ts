@@ -70,6 +70,7 @@ export async function startDashboardCloud(runId: string, overrides: Record<strin
     host: `${runId}-h1`,
     roles: ['compute'],
     data_dir: join(dir, 'agent'),
+    credential_file: join(dir, 'agent.key'), // not /etc/homestack's: its tls/ would turn on mutual TLS (agent-tls.ts)
     controller_url: url,
     listen: { host: '127.0.0.1', port: agentPort },
     heartbeat_s: 2,
