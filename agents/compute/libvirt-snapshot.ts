@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { putImageFile } from '../host/image-put.js';
 import { HypervisorFault, stepFailed } from './errors.js';
 import type { SnapshotResult, SnapshotTarget } from './driver.js';
 import { factsOf, mustLookup, paths, virState, type LibvirtCtx } from './libvirt-ctx.js';
@@ -52,35 +50,17 @@ export async function snapshot(c: LibvirtCtx, uuid: string, t: SnapshotTarget, d
 }
 
 async function upload(file: string, size: number, t: SnapshotTarget, dispatcher?: Dispatcher): Promise<string> {
-  const hash = createHash('md5');
-  const body = createReadStream(file).pipe(
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    }),
-  );
-  let res: Dispatcher.ResponseData;
+  let r: Awaited<ReturnType<typeof putImageFile>>;
   try {
-    res = await request(t.uploadUrl, {
-      method: 'PUT',
-      headers: { 'x-auth-token': t.token, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body,
-      dispatcher,
-      headersTimeout: 600_000,
-      bodyTimeout: 600_000,
-    });
+    r = await putImageFile(file, size, t, dispatcher);
   } catch (e) {
     throw new HypervisorFault('SnapshotFailed', `uploading to the image API: ${(e as Error).message}`, true, e);
   }
-  const text = await res.body.text().catch(() => '');
-  if (res.statusCode < 200 || res.statusCode >= 300) {
+  if (r.status < 200 || r.status >= 300)
     throw new HypervisorFault(
       'SnapshotFailed',
-      `uploading to the image API: ${res.statusCode} ${text.slice(0, 200)}`,
-      res.statusCode >= 500,
+      `uploading to the image API: ${r.status} ${r.text.slice(0, 200)}`,
+      r.status >= 500,
     );
-  }
-  return hash.digest('hex');
+  return r.md5;
 }

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { putImageFile } from '../host/image-put.js';
 import { qemuFormatOf } from '../../shared/tools/qemu-img.js';
 import { BackendError, type VolumeBackend } from './backend.js';
 
@@ -44,25 +42,7 @@ export async function uploadVolumeToImage(
 }
 
 async function put(file: string, size: number, t: UploadTarget, dispatcher?: Dispatcher): Promise<string> {
-  const hash = createHash('md5');
-  const body = createReadStream(file).pipe(
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    }),
-  );
-  const res = await request(t.uploadUrl, {
-    method: 'PUT',
-    headers: { 'x-auth-token': t.token, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    body,
-    dispatcher,
-    headersTimeout: 600_000,
-    bodyTimeout: 600_000,
-  });
-  const text = await res.body.text().catch(() => '');
-  if (res.statusCode < 200 || res.statusCode >= 300)
-    throw new Error(`the image API answered ${res.statusCode} ${text.slice(0, 200)}`);
-  return hash.digest('hex');
+  const r = await putImageFile(file, size, t, dispatcher);
+  if (r.status < 200 || r.status >= 300) throw new Error(`the image API answered ${r.status} ${r.text.slice(0, 200)}`);
+  return r.md5;
 }
