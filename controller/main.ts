@@ -17,6 +17,7 @@ import { controllerJobs, startJobs } from './jobs/index.js';
 import { tlsRenewJob } from './jobs/tls-renew.js';
 import { CertificateAuthority } from './pki/ca.js';
 import { ensureControllerClientCert } from './pki/controller-cert.js';
+import { computeCtxOf } from './compute/plugin.js';
 import { volumeCtxOf } from './volumes/plugin.js';
 
 /**
@@ -86,7 +87,13 @@ async function main(): Promise<void> {
   agentLayer.dispatcher.resume();
   jobs = startJobs(
     [
-      ...controllerJobs({ agents: agentLayer, db, log, volumes: volumeCtxOf(app.homestack.deps) }),
+      ...controllerJobs({
+        agents: agentLayer,
+        db,
+        log,
+        volumes: volumeCtxOf(app.homestack.deps),
+        compute: computeCtxOf(app.homestack.deps),
+      }),
       ...('renew' in hup ? [tlsRenewJob(hup)] : []),
     ],
     log,

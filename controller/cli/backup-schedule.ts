@@ -1,6 +1,6 @@
 import { CloudError } from '../../shared/errors/index.js';
 import { SchedulesRepo, type ScheduleRow } from '../volumes/schedules.repo.js';
-import { createSchedule, deleteSchedule, nextRuns } from '../volumes/schedules.service.js';
+import { createSchedule, deleteSchedule, nextRuns, serverBackupType } from '../volumes/schedules.service.js';
 import { parsed, str, usageText, type CommandSpec, type Values } from './args.js';
 import { openContext, printTable } from './context.js';
 
@@ -9,14 +9,17 @@ export const SCHEDULE_COMMANDS: Record<string, CommandSpec> = {
     words: 'backup-schedule create',
     options: {
       volume: { type: 'string', value: 'V' },
+      server: { type: 'string', value: 'S' },
       cron: { type: 'string', value: 'EXPR' },
       keep: { type: 'string', value: 'N' },
       incremental: { type: 'boolean' },
       name: { type: 'string', value: 'NAME' },
       json: { type: 'boolean' },
     },
-    optionsText: '--volume V --cron "0 3 * * *" --keep N [--incremental] [--name NAME] [--json]',
-    help: 'back a volume up on a node-cron schedule (6 fields: seconds first), keeping the newest N backups',
+    optionsText: '--server S|--volume V --cron "0 3 * * *" --keep N [--incremental] [--name NAME] [--json]',
+    help:
+      'back a volume up (a Cinder backup), or a server (createBackup: an image of type NAME or "scheduled", ' +
+      'rotation N), on a node-cron schedule (6 fields: seconds first), keeping the newest N backups',
   },
   list: {
     words: 'backup-schedule list',
@@ -34,6 +37,7 @@ const COLUMNS = [
   'id',
   'name',
   'volume_id',
+  'server_id',
   'cron',
   'keep',
   'incremental',
@@ -57,7 +61,9 @@ export function scheduleView(s: ScheduleRow): Record<string, unknown> {
   return {
     id: s.id,
     name: s.name,
-    volume_id: s.resource_id,
+    volume_id: s.resource_type === 'volume' ? s.resource_id : null,
+    server_id: s.resource_type === 'server' ? s.resource_id : null,
+    backup_type: s.resource_type === 'server' ? serverBackupType(s) : null,
     project_id: s.project_id,
     cron: s.cron,
     keep: s.keep,
@@ -86,7 +92,7 @@ export async function backupScheduleCommand(sub: string | undefined, argv: reado
     return code;
   };
   if (sub === 'create') {
-    const missing = ['volume', 'cron', 'keep'].filter((k) => str(a.values, k) === undefined);
+    const missing = ['cron', 'keep'].filter((k) => str(a.values, k) === undefined);
     if (missing.length) return fail(`missing ${missing.map((k) => `--${k}`).join(', ')}`);
   }
   const ctx = openContext(argv);
@@ -108,7 +114,8 @@ export async function backupScheduleCommand(sub: string | undefined, argv: reado
 
   function create(db: Parameters<typeof createSchedule>[0], v: Values): number {
     const s = createSchedule(db, {
-      volume: str(v, 'volume')!,
+      volume: str(v, 'volume'),
+      server: str(v, 'server'),
       cron: str(v, 'cron')!,
       keep: str(v, 'keep')!,
       incremental: v.incremental === true,

@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { ComputeCtx } from '../compute/context.js';
 import type { VolumeCtx } from '../volumes/context.js';
 import { SchedulesRepo } from '../volumes/schedules.repo.js';
 import { runSchedule, settleSchedules } from '../volumes/schedules.service.js';
@@ -14,7 +15,11 @@ export class BackupScheduler {
   private readonly tasks = new Map<string, { cron: string; task: ScheduledTask }>();
   private readonly refused = new Set<string>();
 
-  constructor(private readonly ctx: VolumeCtx) {}
+  constructor(
+    private readonly ctx: VolumeCtx,
+    /** For server schedules (createBackup); null: their runs fail, saying why. */
+    private readonly compute: ComputeCtx | null = null,
+  ) {}
 
   sync(): void {
     const rows = new SchedulesRepo(this.ctx.db, this.ctx.now).list();
@@ -27,7 +32,7 @@ export class BackupScheduler {
     for (const [id, expr] of want) {
       if (this.tasks.has(id) || this.refused.has(`${id} ${expr}`)) continue;
       try {
-        const task = cron.schedule(expr, () => void runSchedule(this.ctx, id), {
+        const task = cron.schedule(expr, () => runSchedule(this.ctx, id, this.compute), {
           name: `backup-schedule-${id}`,
           noOverlap: true,
         });
@@ -55,13 +60,17 @@ export class BackupScheduler {
 }
 
 /** Every 5 s: converge the tasks on the table, record finished runs, apply retention. */
-export function backupSchedulesJob(ctx: VolumeCtx, scheduler = new BackupScheduler(ctx)): Job {
+export function backupSchedulesJob(
+  ctx: VolumeCtx,
+  compute: ComputeCtx | null = null,
+  scheduler = new BackupScheduler(ctx, compute),
+): Job {
   return {
     name: 'backup-schedules',
     schedule: everySeconds(5),
     run() {
       scheduler.sync();
-      settleSchedules(ctx);
+      settleSchedules(ctx, compute);
     },
     stop: () => scheduler.stop(),
   };

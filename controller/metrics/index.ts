@@ -77,7 +77,7 @@ export function createControllerMetrics(db: Db): ControllerMetrics {
 
 /** Per backup schedule (issue 18): runs, failures, whether the last run failed, the last success. */
 function backupScheduleGauges(registry: Registry, schedules: SchedulesRepo): void {
-  const labelNames = ['schedule', 'name', 'volume'] as const;
+  const labelNames = ['schedule', 'name', 'volume', 'server'] as const;
   const gauge = (name: string, help: string, value: (s: ReturnType<SchedulesRepo['list']>[number]) => number | null) =>
     new Gauge({
       name,
@@ -88,7 +88,16 @@ function backupScheduleGauges(registry: Registry, schedules: SchedulesRepo): voi
         this.reset();
         for (const s of schedules.list()) {
           const v = value(s);
-          if (v !== null) this.set({ schedule: s.id, name: s.name ?? '', volume: s.resource_id }, v);
+          if (v !== null)
+            this.set(
+              {
+                schedule: s.id,
+                name: s.name ?? '',
+                volume: s.resource_type === 'volume' ? s.resource_id : '',
+                server: s.resource_type === 'server' ? s.resource_id : '',
+              },
+              v,
+            );
         }
       },
     });

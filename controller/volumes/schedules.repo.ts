@@ -1,11 +1,11 @@
 import type { Db } from '../db/open.js';
 
-/** SQL only (house style 3.1): backup schedules (014_backup_schedules.sql). */
+/** SQL only (house style 3.1): backup schedules (014_backup_schedules.sql, 017_server_backup_schedules.sql). */
 
 export interface ScheduleRow {
   id: string;
   project_id: string;
-  resource_type: 'volume';
+  resource_type: 'volume' | 'server';
   resource_id: string;
   name: string | null;
   cron: string;
@@ -15,7 +15,10 @@ export interface ScheduleRow {
   failures: number;
   last_run_at: string | null;
   last_status: 'running' | 'ok' | 'error' | null;
+  /** A volume backup's id, or a server backup's image id. */
   last_backup_id: string | null;
+  /** The request id of a server run's createBackup (its instance action). */
+  last_request_id: string | null;
   last_error: string | null;
   last_success_at: string | null;
   created_at: string;
@@ -64,14 +67,14 @@ export class SchedulesRepo {
   }
 
   /** A run started: its backup is being made. */
-  started(id: string, backupId: string): void {
+  started(id: string, backupId: string, requestId: string | null = null): void {
     const ts = this.now().toISOString();
     this.db
       .prepare(
         `UPDATE backup_schedules SET runs = runs + 1, last_run_at = ?, last_status = 'running', last_backup_id = ?,
-           last_error = NULL, updated_at = ? WHERE id = ?`,
+           last_request_id = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
       )
-      .run(ts, backupId, ts, id);
+      .run(ts, backupId, requestId, ts, id);
   }
 
   /** A run refused before any backup existed (volume gone, busy, quota...). */
@@ -80,7 +83,7 @@ export class SchedulesRepo {
     this.db
       .prepare(
         `UPDATE backup_schedules SET runs = runs + 1, failures = failures + 1, last_run_at = ?, last_status = 'error',
-           last_backup_id = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
+           last_backup_id = NULL, last_request_id = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
       )
       .run(ts, reason, ts, id);
   }

@@ -96,7 +96,7 @@ describe('backup schedules', () => {
     const made: string[] = [];
     for (let run = 0; run < 5; run++) {
       await guestWrite(vid, run * 300 * 1024, randomBytes(64 * 1024));
-      const r = runSchedule(c.ctx, s.id);
+      const r = await runSchedule(c.ctx, s.id);
       expect(r.error).toBeNull();
       made.push(r.backupId!);
       await settleAll();
@@ -110,14 +110,14 @@ describe('backup schedules', () => {
     expect(mine(s.id).map((b) => b.id)).toEqual([made[4], made[3], made[2]]);
     expect(new SchedulesRepo(c.db).get(s.id)).toMatchObject({ runs: 5, failures: 0 });
     // Run 6 is an incremental of full5: full3 and incr4 are no longer needed and go (incr4 first).
-    runSchedule(c.ctx, s.id);
+    await runSchedule(c.ctx, s.id);
     await settleAll();
     expect(mine(s.id).length).toBe(2);
     // A backup made by hand is never pruned.
     const manual = await c.req('POST', `${P}/backups`, c.admin, { backup: { volume_id: vid, name: 'by-hand' } });
     await settleAll();
-    runSchedule(c.ctx, s.id);
-    expect(runSchedule(c.ctx, s.id).error).toMatch(/^run skipped: the previous run's backup \S+ is still being made$/);
+    await runSchedule(c.ctx, s.id);
+    expect((await runSchedule(c.ctx, s.id)).error).toMatch(/^run skipped: the previous run's backup \S+ is still being made$/);
     await settleAll();
     expect(c.ctx.backups.get(manual.body.backup.id)?.status).toBe('available');
     const after = new SchedulesRepo(c.db).get(s.id)!;
@@ -128,7 +128,7 @@ describe('backup schedules', () => {
     const vid = await volume('flaky');
     const s = createSchedule(c.db, { volume: vid, cron: '*/5 * * * * *', keep: 1 });
     renameSync(join(dir, 'store', '.homestack-backup-target'), join(dir, 'marker.bak'));
-    const r = runSchedule(c.ctx, s.id);
+    const r = await runSchedule(c.ctx, s.id);
     await settleAll();
     const b = (await c.req('GET', `${P}/backups/${r.backupId}`, c.admin)).body.backup;
     expect(b.status).toBe('error');
@@ -146,11 +146,11 @@ describe('backup schedules', () => {
     // A volume that is gone: refused before any backup, recorded.
     const gone = createSchedule(c.db, { volume: (await volume('gone')).toString(), cron: '0 3 * * *', keep: 1 });
     c.db.prepare('DELETE FROM volumes WHERE id = ?').run(gone.resource_id);
-    expect(runSchedule(c.ctx, gone.id).error).toBe(`Volume ${gone.resource_id} could not be found.`);
+    expect((await runSchedule(c.ctx, gone.id)).error).toBe(`Volume ${gone.resource_id} could not be found.`);
     expect(new SchedulesRepo(c.db).get(gone.id)).toMatchObject({ last_status: 'error', failures: 1, last_backup_id: null });
 
     renameSync(join(dir, 'marker.bak'), join(dir, 'store', '.homestack-backup-target'));
-    const ok = runSchedule(c.ctx, s.id);
+    const ok = await runSchedule(c.ctx, s.id);
     await settleAll();
     expect(new SchedulesRepo(c.db).get(s.id)).toMatchObject({ last_status: 'ok', last_error: null, runs: 2, failures: 1 });
     expect(line('homestack_backup_schedule_runs')).toBeDefined();
