@@ -1,6 +1,7 @@
 import { CloudError } from '../../shared/errors/index.js';
-import { SchedulesRepo, type ScheduleRow } from '../volumes/schedules.repo.js';
-import { createSchedule, deleteSchedule, nextRuns, serverBackupType } from '../volumes/schedules.service.js';
+import { SchedulesRepo } from '../volumes/schedules.repo.js';
+import { createSchedule, deleteSchedule } from '../volumes/schedules.service.js';
+import { scheduleView } from '../volumes/schedules.view.js';
 import { parsed, str, usageText, type CommandSpec, type Values } from './args.js';
 import { openContext, printTable } from './context.js';
 
@@ -49,34 +50,6 @@ const COLUMNS = [
   'failures',
   'last_error',
 ];
-
-/** A schedule as the CLI shows it. */
-export function scheduleView(s: ScheduleRow): Record<string, unknown> {
-  let next: string | null = null;
-  try {
-    next = nextRuns(s.cron, 1)[0]?.toISOString() ?? null;
-  } catch {
-    next = null;
-  }
-  return {
-    id: s.id,
-    name: s.name,
-    volume_id: s.resource_type === 'volume' ? s.resource_id : null,
-    server_id: s.resource_type === 'server' ? s.resource_id : null,
-    backup_type: s.resource_type === 'server' ? serverBackupType(s) : null,
-    project_id: s.project_id,
-    cron: s.cron,
-    keep: s.keep,
-    incremental: s.incremental === 1,
-    next_run: next,
-    last_run_at: s.last_run_at,
-    last_status: s.last_status,
-    last_backup_id: s.last_backup_id,
-    runs: s.runs,
-    failures: s.failures,
-    last_error: s.last_error,
-  };
-}
 
 /** `homestack backup-schedule create|list|delete` (the controller's database; the running controller arms it within 5 s). */
 export async function backupScheduleCommand(sub: string | undefined, argv: readonly string[]): Promise<number> {

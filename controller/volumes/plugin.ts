@@ -1,3 +1,4 @@
+import { scheduleRoutes } from './schedules.routes.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { CloudError } from '../../shared/errors/index.js';
 import { agentLayerOf, type AgentLayer } from '../agents/index.js';
@@ -108,6 +109,7 @@ export function volumePlugin(deps: ServiceDeps): FastifyPluginAsync {
         miscRoutes(api, ctx, prefix);
         backupRoutes(api, ctx, prefix);
         metadataRoutes(api, ctx, prefix);
+        scheduleRoutes(api, ctx, prefix);
       }
     });
   };

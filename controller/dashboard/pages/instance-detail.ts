@@ -1,6 +1,7 @@
 import { createConsole } from '../../console/index.js';
 import { html, type SafeHtml } from '../html.js';
 import { ApiError, type Page, type PageContext } from '../page.js';
+import { fetchSchedules, schedulesTable } from './backup-schedules.js';
 import { addressList, instancesPage, serverStatus, type ServerDoc } from './instances.js';
 import { buttonForm, link, nameOr, pathId, table, tryGet } from './ui-kit.js';
 
@@ -73,7 +74,7 @@ async function vnc(ctx: PageContext, s: ServerDoc): Promise<SafeHtml> {
   }
 }
 
-/** One instance: properties, addresses, the action log with each step's result, console log and VNC console. */
+/** One instance: properties, addresses, its backup schedules (next run, last result), the action log with each step's result, console log and VNC console. */
 export const instanceDetailPage: Page = {
   path: '/project/instances/:id',
   title: 'Instance',
@@ -94,7 +95,12 @@ export const instanceDetailPage: Page = {
       '';
     const f = { id: s.id, next: 'detail' };
     const controls = html`${s.status === 'SHUTOFF' ? buttonForm(ctx, 'start', 'Start', f) : ''}${s.status === 'ACTIVE' ? html`${buttonForm(ctx, 'stop', 'Stop', f)}${buttonForm(ctx, 'reboot', 'Reboot', f)}` : ''}`;
-    const [log, out, screen] = await Promise.all([actionLog(ctx, sid), consoleLog(ctx, sid), vnc(ctx, s)]);
+    const [log, out, screen, schedules] = await Promise.all([
+      actionLog(ctx, sid),
+      consoleLog(ctx, sid),
+      vnc(ctx, s),
+      fetchSchedules(ctx, { server_id: sid }),
+    ]);
     return html`<p>${link(ctx, '/project/instances', '← Instances')}</p>
 <h2>${nameOr(s)}</h2>
 <dl class="props"><dt>ID</dt><dd>${s.id}</dd><dt>Status</dt><dd>${serverStatus(s)}</dd><dt>Addresses</dt><dd>${addressList(s)}</dd>
@@ -102,6 +108,7 @@ export const instanceDetailPage: Page = {
 <dt>Created</dt><dd>${s.created}</dd>${s.fault ? html`<dt>Fault</dt><dd class="status bad">${s.fault.message}</dd>` : ''}</dl>
 <p>${controls}</p>
 <h2>Usage</h2><section id="usage" data-server-id="${s.id}"><div class="charts" id="usage-charts"></div><p class="empty" id="usage-status">Collecting samples from the host every 5 s…</p></section>
+<h2>Backup schedules</h2><section id="backup-schedules">${schedulesTable(schedules.value, schedules.error)}</section>
 <h2>Action log</h2>${log}
 <h2>Console log</h2>${out}
 <h2>Console</h2>${screen}`;

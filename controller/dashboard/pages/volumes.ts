@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from '../html.js';
 import type { Page, PageContext } from '../page.js';
+import { fetchSchedules, schedulesTable } from './backup-schedules.js';
 import {
   buttonForm,
   field,
@@ -62,7 +63,7 @@ export const volumesPage: Page = {
   title: 'Volumes',
   nav: { section: 'project', label: 'Volumes', order: 100 },
   async render(ctx) {
-    const [vols, servers, types, images] = await Promise.all([
+    const [vols, servers, types, images, schedules] = await Promise.all([
       ctx.api.get<{ volumes: VolumeDoc[] }>('volume', volumesPath(ctx, 'volumes/detail')),
       tryGet(ctx.api.get<{ servers: ServerDoc[] }>('compute', '/v2.1/servers/detail'), { servers: [] }),
       tryGet(ctx.api.get<{ volume_types: Array<{ id: string; name: string }> }>('volume', volumesPath(ctx, 'types')), {
@@ -71,6 +72,7 @@ export const volumesPage: Page = {
       tryGet(ctx.api.get<{ images: Array<{ id: string; name: string | null; status: string }> }>('image', '/v2/images'), {
         images: [],
       }),
+      fetchSchedules(ctx, null),
     ]);
     const server = new Map(servers.value.servers.map((s) => [s.id, s]));
     const attachedTo = (v: VolumeDoc) =>
@@ -123,7 +125,14 @@ export const volumesPage: Page = {
       ],
       'Create',
     );
+    const byId = new Map(vols.volumes.map((v) => [v.id, v]));
+    const volumeSchedules = schedulesTable(
+      schedules.value.filter((s) => s.volume_id !== null && byId.has(s.volume_id)),
+      schedules.error,
+      { label: 'Volume', cell: (s) => nameOr(byId.get(s.volume_id!)!) },
+    );
     return html`${notice(servers.error, 'instances')}${list}${create}
+<h2>Backup schedules</h2><section id="backup-schedules">${volumeSchedules}</section>
 <p>${link(ctx, '/project/volume-snapshots', 'Volume snapshots')}</p>`;
   },
   actions: {
