@@ -180,8 +180,15 @@ function chainLength(ctx: VolumeCtx, b: BackupRow): number {
   return n;
 }
 
-/** How the last run's backup stands: still being made, or how it ended. */
-function outcome(ctx: VolumeCtx, compute: ComputeCtx | null, s: ScheduleRow): 'running' | { ok: boolean; reason: string | null } {
+/**
+ * How the last run's backup stands: still being made, how it ended, or null (a volume
+ * backup in another state, e.g. being restored: not settled, not blocking a run).
+ */
+function outcome(
+  ctx: VolumeCtx,
+  compute: ComputeCtx | null,
+  s: ScheduleRow,
+): 'running' | null | { ok: boolean; reason: string | null } {
   const id = s.last_backup_id!;
   if (s.resource_type === 'server') {
     if (!compute) return { ok: false, reason: 'the compute service is not available' };
@@ -192,7 +199,7 @@ function outcome(ctx: VolumeCtx, compute: ComputeCtx | null, s: ScheduleRow): 'r
   if (!b) return { ok: false, reason: 'the backup was deleted before it finished' };
   if (b.status === 'available') return { ok: true, reason: null };
   if (b.status === 'error') return { ok: false, reason: b.fail_reason ?? 'the backup ended in error' };
-  return 'running';
+  return b.status === 'creating' ? 'running' : null;
 }
 
 /**
@@ -273,7 +280,7 @@ export function settleSchedules(ctx: VolumeCtx, compute: ComputeCtx | null = nul
     try {
       if (s.last_status === 'running' && s.last_backup_id) {
         const o = outcome(ctx, compute, s);
-        if (o !== 'running') repo.finished(s.id, s.last_backup_id, o.ok, o.reason);
+        if (o !== 'running' && o !== null) repo.finished(s.id, s.last_backup_id, o.ok, o.reason);
       }
       if (s.resource_type === 'volume') prune(ctx, s);
     } catch (err) {
