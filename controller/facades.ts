@@ -153,10 +153,32 @@ export interface VolumeInfo {
 /** iSCSI connection info in Cinder's shape (house style 3.2): the agent contract's TypeBox schema. */
 export type { IscsiConnectionInfo };
 
+export interface VolumeSnapshotInfo {
+  id: string;
+  volume_id: string;
+  project_id: string;
+  status: string;
+  size: number;
+}
+
 export interface VolumeFacade {
   get(ctx: AuthContext | null, id: string): VolumeInfo | null;
-  /** Creates a volume (from an image for boot-from-volume) and resolves when available. */
-  createForServer(ctx: AuthContext, req: { size: number; imageId?: string; name?: string }): Promise<VolumeInfo>;
+  /** Creates a volume (from an image or a snapshot, for boot-from-volume) and resolves when available. */
+  createForServer(
+    ctx: AuthContext,
+    req: { size: number | null; imageId?: string; snapshotId?: string; name?: string },
+  ): Promise<VolumeInfo>;
+  /** A snapshot the caller may see (null ctx: any), or null. */
+  snapshot(ctx: AuthContext | null, id: string): VolumeSnapshotInfo | null;
+  /**
+   * Nova's create_snapshot_force for a volume-backed server's image: a snapshot of the
+   * volume even while in-use, returned at once (status creating).
+   */
+  snapshotForImage(ctx: AuthContext, volumeId: string, name: string): VolumeSnapshotInfo;
+  /** Resolves once the snapshot is available; rejects when it ends in another status or is gone. */
+  snapshotReady(id: string, timeoutMs?: number): Promise<VolumeSnapshotInfo>;
+  /** Deletes a snapshot made for an image that failed (absent: nothing to do). */
+  deleteSnapshot(id: string): Promise<void>;
   /** Reserve → export for the compute host's initiator → connection info. */
   attach(
     ctx: AuthContext | null,

@@ -19,6 +19,7 @@ import { liveMigrateAction } from './live-migration.service.js';
 import type { ActionEnv, ActionResult } from './server-action-types.js';
 import { confirmResizeAction, resizeAction, revertResizeAction } from './resize.service.js';
 import { evacuateAction } from './evacuate.service.js';
+import { createVolumeBackedImage } from './volume-backed-image.service.js';
 import { mvAtLeast, type Microversion } from './versions.js';
 import { toInt, validate } from '../http/validate.js';
 
@@ -321,11 +322,15 @@ async function createImage(
   },
 ): Promise<ActionResult> {
   const { auth, requestId } = env;
-  if (!i.image_ref) throw new NotImplemented('Snapshots of volume-backed servers are not supported yet.');
   const what = a.what;
   const task = a.backup ? 'image_backup' : 'image_snapshot'; // Nova's task_states
   if (!['active', 'stopped', 'paused', 'suspended'].includes(i.vm_state)) throw wrongState(i, what, 'vm_state');
   if (i.task_state !== null) throw wrongState(i, what, 'task_state');
+  if (!i.image_ref) {
+    // nova/compute/api.py backup(): InvalidRequest → 400; snapshot(): snapshot_volume_backed.
+    if (a.backup) throw new BadRequest('Backup is not supported for volume-backed instances.');
+    return createVolumeBackedImage(ctx, env, i, { name: a.name, metadata: a.metadata });
+  }
   const host = hostOf(ctx, i, what);
   const images = ctx.facades.images;
   const identity = ctx.facades.identity;

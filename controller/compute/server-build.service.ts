@@ -369,6 +369,9 @@ async function prepareBootVolume(ctx: ComputeCtx, inst: Instance, host: HostRef,
     if (bdm.source_type === 'image') {
       const v = await volumes.createForServer(auth, { size: bdm.volume_size ?? 1, imageId: bdm.uuid, name: '' });
       volumeId = v.id;
+    } else if (bdm.source_type === 'snapshot') {
+      const v = await volumes.createForServer(auth, { size: bdm.volume_size ?? null, snapshotId: bdm.uuid, name: '' });
+      volumeId = v.id;
     } else {
       volumeId = bdm.uuid;
     }

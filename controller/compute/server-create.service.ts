@@ -10,6 +10,7 @@ import { KeypairsRepo } from './keypairs.repo.js';
 import { checkInstanceQuota, quotaLimit } from './quotas.service.js';
 import type { BlockDevice, FlavorSnapshot, Instance, RequestedNetworks } from './servers.repo.js';
 import { mvAtLeast, type Microversion } from './versions.js';
+import { checkBootSnapshot, imageBootMapping } from './volume-backed-image.service.js';
 import { toInt, validate } from '../http/validate.js';
 
 export interface CreateResult {
@@ -80,9 +81,15 @@ export function createServers(
     boot_index: d.boot_index === null || d.boot_index === undefined ? null : toInt(d.boot_index, 'boot_index'),
     volume_size: d.volume_size === null || d.volume_size === undefined ? null : toInt(d.volume_size, 'volume_size'),
   }));
-  const bootBdm = bdms.find((d) => d.boot_index === 0);
+  let bootBdm = bdms.find((d) => d.boot_index === 0);
   let imageRef = s.imageRef ? refId(s.imageRef) : '';
   let image: ImageInfo | null = null;
+  // An image made by createImage of a volume-backed server boots from its snapshot (Nova merges the image's mappings).
+  const fromImage = !bootBdm && imageRef ? imageBootMapping(imageOf(ctx, auth, imageRef)) : null;
+  if (fromImage) {
+    bdms.unshift(fromImage);
+    bootBdm = fromImage;
+  }
   if (bootBdm && (bootBdm.destination_type ?? 'volume') === 'volume') {
     if (bootBdm.source_type === 'volume') {
       if (!bootBdm.uuid)
@@ -99,6 +106,9 @@ export function createServers(
       if (!bootBdm.volume_size)
         throw new BadRequest("Images with destination_type 'volume' need to have a non-zero size specified");
       image = imageOf(ctx, auth, bootBdm.uuid);
+      imageRef = '';
+    } else if (bootBdm.source_type === 'snapshot') {
+      checkBootSnapshot(ctx, auth, bootBdm);
       imageRef = '';
     } else {
       throw new BadRequest(`Boot from a ${bootBdm.source_type ?? 'unspecified'} source is not supported.`);

@@ -291,16 +291,21 @@ export class ServersRepo {
     );
   }
 
-  attachedVolumes(
-    instanceId: string,
-  ): Array<{ volume_id: string; delete_on_termination: boolean; boot_index: number | null; attachment_id: string | null }> {
+  attachedVolumes(instanceId: string): Array<{
+    volume_id: string;
+    device_name: string | null;
+    delete_on_termination: boolean;
+    boot_index: number | null;
+    attachment_id: string | null;
+  }> {
     return (
       this.db
         .prepare(
-          'SELECT volume_id, delete_on_termination, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
+          'SELECT volume_id, device_name, delete_on_termination, boot_index, attachment_id FROM block_device_mappings WHERE instance_id = ? ORDER BY created_at',
         )
         .all(instanceId) as Array<{
         volume_id: string;
+        device_name: string | null;
         delete_on_termination: number;
         boot_index: number | null;
         attachment_id: string | null;

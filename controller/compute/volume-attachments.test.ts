@@ -20,11 +20,21 @@ class FakeVolumes implements VolumeFacade {
     const v = this.vols.get(id);
     return v && (!ctx || ctx.isAdmin || ctx.projectId === v.project_id) ? v : null;
   }
-  async createForServer(ctx: AuthContext, req: { size: number; imageId?: string }) {
+  async createForServer(ctx: AuthContext, req: { size: number | null; imageId?: string }) {
     const id = this.add(ctx.projectId!);
-    this.vols.get(id)!.size = req.size;
+    this.vols.get(id)!.size = req.size ?? 1;
     return this.vols.get(id)!;
   }
+  snapshot() {
+    return null;
+  }
+  snapshotForImage(): never {
+    throw new Error('not used by these tests');
+  }
+  async snapshotReady(): Promise<never> {
+    throw new Error('not used by these tests');
+  }
+  async deleteSnapshot() {}
   async attach(
     _ctx: AuthContext | null,
     volumeId: string,

@@ -1,7 +1,7 @@
 import { HostsRepo } from '../agents/hosts.repo.js';
 import { BadRequest, CloudError, Conflict, NotFound } from '../../shared/errors/index.js';
 import type { AuthContext } from '../http/auth.js';
-import type { VolumeFacade, VolumeInfo } from '../facades.js';
+import type { VolumeFacade, VolumeInfo, VolumeSnapshotInfo } from '../facades.js';
 import {
   complete,
   connect,
@@ -13,8 +13,8 @@ import {
 } from './attachments.service.js';
 import type { VolumeCtx } from './context.js';
 import { hostAddress } from './hosts.service.js';
-import type { VolumeRow } from './volumes.repo.js';
-import { createVolume, deleteVolume } from './volumes.service.js';
+import type { SnapshotRow, VolumeRow } from './volumes.repo.js';
+import { createSnapshot, createVolume, deleteSnapshot, deleteVolume } from './volumes.service.js';
 
 function info(ctx: VolumeCtx, v: VolumeRow): VolumeInfo {
   const host = v.host_id ? (new HostsRepo(ctx.db).find(v.host_id)?.name ?? null) : null;
@@ -31,6 +31,20 @@ function info(ctx: VolumeCtx, v: VolumeRow): VolumeInfo {
       .filter((a) => a.attach_status === 'attached')
       .map((a) => ({ server_id: a.instance_uuid ?? '', attachment_id: a.id, device: a.mountpoint, host_name: a.attached_host })),
   };
+}
+
+function snapInfo(s: SnapshotRow): VolumeSnapshotInfo {
+  return { id: s.id, volume_id: s.volume_id, project_id: s.project_id, status: s.status, size: s.size };
+}
+
+/** Waits (polling the row) until a snapshot leaves 'creating'. */
+async function snapshotSettled(ctx: VolumeCtx, id: string, timeoutMs: number): Promise<SnapshotRow | null> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = ctx.repo.getSnapshot(id);
+    if (!s || s.status !== 'creating' || Date.now() - t0 > timeoutMs) return s;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Waits (polling the row) until a volume leaves its transitional status. */
@@ -54,7 +68,11 @@ export function createVolumeFacade(ctx: VolumeCtx): VolumeFacade {
     },
 
     async createForServer(auth, req) {
-      const row = createVolume(ctx, auth, { volume: { size: req.size, imageRef: req.imageId ?? null, name: req.name ?? '' } });
+      const volume: Record<string, unknown> = { name: req.name ?? '' };
+      if (req.size !== null) volume.size = req.size;
+      if (req.snapshotId) volume.snapshot_id = req.snapshotId;
+      else volume.imageRef = req.imageId ?? null;
+      const row = createVolume(ctx, auth, { volume });
       const v = await waitSettled(ctx, row.id, 3_600_000);
       if (!v) throw new NotFound(`Volume ${row.id} disappeared while being created.`);
       if (v.status !== 'available')
@@ -63,6 +81,34 @@ export function createVolumeFacade(ctx: VolumeCtx): VolumeFacade {
           'VolumeCreateFailed',
         );
       return info(ctx, v);
+    },
+
+    snapshot(auth, id) {
+      const s = ctx.repo.getSnapshot(id);
+      if (!s || (auth && !auth.isAdmin && auth.projectId !== s.project_id)) return null;
+      return snapInfo(s);
+    },
+
+    snapshotForImage(auth, volumeId, name) {
+      return snapInfo(createSnapshot(ctx, auth, { snapshot: { volume_id: volumeId, name, force: true } }));
+    },
+
+    async snapshotReady(id, timeoutMs = 1_800_000) {
+      const s = await snapshotSettled(ctx, id, timeoutMs);
+      if (s?.status === 'available') return snapInfo(s);
+      throw new Conflict(
+        `Snapshot ${id} did not become available (${s?.status ?? 'gone'}${s?.reason ? `: ${s.reason}` : ''}).`,
+        'SnapshotCreateFailed',
+      );
+    },
+
+    async deleteSnapshot(id) {
+      try {
+        deleteSnapshot(ctx, null, id, undefined, { force: true });
+      } catch (e) {
+        if (e instanceof CloudError && e.status === 404) return;
+        throw e;
+      }
     },
 
     async attach(auth, volumeId, req) {

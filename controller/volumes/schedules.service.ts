@@ -94,6 +94,12 @@ export function createSchedule(db: Db, input: ScheduleInput, now: () => Date = (
         'applies to volume schedules only: a server backup is a whole snapshot image',
       );
     const i = findServer(db, input.server!);
+    // Nova refuses createBackup of a volume-backed server: schedule its volumes instead.
+    if (!i.image_ref)
+      throw new ScheduleFieldError(
+        '--server',
+        `server '${i.name}' boots from a volume, and Nova backs up only image-backed servers: schedule its volumes with --volume`,
+      );
     return new SchedulesRepo(db, now).insert({
       id: newUuid(),
       project_id: i.project_id,

@@ -11,9 +11,9 @@ export function visibleVolume(ctx: VolumeCtx, auth: AuthContext | null, id: stri
   return v;
 }
 
-export function visibleSnapshot(ctx: VolumeCtx, auth: AuthContext, id: string): SnapshotRow {
+export function visibleSnapshot(ctx: VolumeCtx, auth: AuthContext | null, id: string): SnapshotRow {
   const s = ctx.repo.getSnapshot(id);
-  if (!s || (!auth.isAdmin && auth.projectId !== s.project_id))
+  if (!s || (auth && !auth.isAdmin && auth.projectId !== s.project_id))
     throw new NotFound(`Snapshot ${id} could not be found.`, 'SnapshotNotFound');
   return s;
 }

@@ -59,15 +59,17 @@ export function deleteVolume(
  */
 export function deleteSnapshot(
   ctx: VolumeCtx,
-  auth: AuthContext,
+  auth: AuthContext | null,
   id: string,
   requestId?: string,
   o: { force?: boolean } = {},
 ): void {
   const s = visibleSnapshot(ctx, auth, id);
-  must(ctx, o.force ? 'volume_extension:snapshot_admin_actions:force_delete' : 'volume:delete_snapshot', auth, {
-    project_id: s.project_id,
-  });
+  // null auth: the controller's own cleanup (a failed image of a volume-backed server).
+  if (auth)
+    must(ctx, o.force ? 'volume_extension:snapshot_admin_actions:force_delete' : 'volume:delete_snapshot', auth, {
+      project_id: s.project_id,
+    });
   if (!o.force && !['available', 'error', 'error_deleting'].includes(s.status))
     throw new BadRequest(
       `Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`,
