@@ -5,6 +5,10 @@ import type { ServiceDeps } from '../http/service-deps.js';
 import { createImagesCore, LocalImageFacade, type ImagesCore } from './facade.js';
 import { registerImageImportRoutes } from './image-import.routes.js';
 import { registerImageRoutes } from './images.routes.js';
+import { MetadefContents } from './metadef-contents.service.js';
+import { MetadefRepo } from './metadefs.repo.js';
+import { registerMetadefRoutes } from './metadefs.routes.js';
+import { MetadefService } from './metadefs.service.js';
 import { registerImageVersions } from './versions.js';
 
 /** Glance v2 under /image. Shares its parts with deps.facades.images when buildApp made it. */
@@ -27,6 +31,8 @@ export function imagePlugin(deps: ServiceDeps): FastifyPluginAsync {
       publicUrl: deps.config.public_url || undefined,
     });
     registerImageImportRoutes(app, { validator: deps.auth.validator, importer: core.importer, removal: core.removal });
+    const namespaces = new MetadefService(new MetadefRepo(deps.db), deps.auth.policy);
+    registerMetadefRoutes(app, { validator: deps.auth.validator, namespaces, contents: new MetadefContents(namespaces) });
     // A stop ends running imports as failures (image queued again, nothing half-written).
     app.addHook('onClose', async () => core.importer.runner.stopAll());
   };

@@ -58,3 +58,77 @@ export const ImageImportRequest = Type.Object({
   all_stores_must_succeed: Type.Optional(Type.Boolean()),
 });
 export type ImageImportRequest = Static<typeof ImageImportRequest>;
+
+// Metadata definitions (/v2/metadefs), as Glance's request schemas
+// (glance/api/v2/metadef_*.py get_schema) accept them.
+const Str = (maxLength?: number) => Type.String(maxLength ? { maxLength } : {});
+const PROPERTY_TYPES = ['array', 'boolean', 'integer', 'number', 'object', 'string'] as const;
+
+/** One property definition (a JSON-schema fragment): title and type are required. */
+export const MetadefPropertyDef = Type.Object({
+  name: Type.Optional(Str(255)),
+  title: Str(),
+  description: Type.Optional(Str()),
+  operators: Type.Optional(Type.Array(Str())),
+  type: Type.Union(PROPERTY_TYPES.map((t) => Type.Literal(t))),
+  required: Type.Optional(Type.Array(Str())),
+  minimum: Type.Optional(Type.Number()),
+  maximum: Type.Optional(Type.Number()),
+  maxLength: Type.Optional(Type.Integer({ minimum: 0 })),
+  minLength: Type.Optional(Type.Integer({ minimum: 0 })),
+  pattern: Type.Optional(Str()),
+  enum: Type.Optional(Type.Array(Type.Unknown())),
+  readonly: Type.Optional(Type.Boolean()),
+  default: Type.Optional(Type.Unknown()),
+  items: Type.Optional(Type.Object({ type: Type.Optional(Str()), enum: Type.Optional(Type.Array(Type.Unknown())) })),
+  maxItems: Type.Optional(Type.Integer({ minimum: 0 })),
+  minItems: Type.Optional(Type.Integer({ minimum: 0 })),
+  uniqueItems: Type.Optional(Type.Boolean()),
+  additionalItems: Type.Optional(Type.Boolean()),
+});
+export type MetadefPropertyDef = Static<typeof MetadefPropertyDef>;
+/** A property created or replaced on its own: its name is in the body. */
+export const MetadefPropertyBody = Type.Intersect([MetadefPropertyDef, Type.Object({ name: Str(255) })]);
+export type MetadefPropertyBody = Static<typeof MetadefPropertyBody>;
+
+export const MetadefObjectBody = Type.Object(
+  {
+    name: Str(255),
+    description: Type.Optional(Str()),
+    required: Type.Optional(Type.Array(Str())),
+    properties: Type.Optional(Type.Record(Type.String(), MetadefPropertyDef)),
+  },
+  { additionalProperties: false },
+);
+export type MetadefObjectBody = Static<typeof MetadefObjectBody>;
+
+export const MetadefTagBody = Type.Object({ name: Str(255) }, { additionalProperties: false });
+export const MetadefTagsBody = Type.Object({ tags: Type.Array(MetadefTagBody) });
+export type MetadefTagsBody = Static<typeof MetadefTagsBody>;
+
+export const MetadefAssociationBody = Type.Object(
+  {
+    name: Str(80),
+    prefix: Type.Optional(Str(80)),
+    properties_target: Type.Optional(Str(80)),
+  },
+  { additionalProperties: false },
+);
+export type MetadefAssociationBody = Static<typeof MetadefAssociationBody>;
+
+export const MetadefNamespaceBody = Type.Object(
+  {
+    namespace: Str(80),
+    display_name: Type.Optional(Str(80)),
+    description: Type.Optional(Str(500)),
+    visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('private')])),
+    protected: Type.Optional(Type.Boolean()),
+    owner: Type.Optional(Str(255)),
+    resource_type_associations: Type.Optional(Type.Array(MetadefAssociationBody)),
+    properties: Type.Optional(Type.Record(Type.String(), MetadefPropertyDef)),
+    objects: Type.Optional(Type.Array(MetadefObjectBody)),
+    tags: Type.Optional(Type.Array(MetadefTagBody)),
+  },
+  { additionalProperties: false },
+);
+export type MetadefNamespaceBody = Static<typeof MetadefNamespaceBody>;

@@ -42,7 +42,9 @@ export function fakeAuth(): AuthService {
       expiresAt: new Date(Date.now() + 3_600_000),
     };
   };
-  const allowed = (action: string, ctx: AuthContext) => action !== 'image:publicize_image' || ctx.isAdmin;
+  // Admin only: making an image public and writing metadata definitions (Glance's metadef_admin).
+  const allowed = (action: string, ctx: AuthContext) =>
+    (action !== 'image:publicize_image' && !/^image:(add|modify|delete|remove)_metadef_/.test(action)) || ctx.isAdmin;
   return {
     validator: { validate: ctxOf },
     policy: {
