@@ -50,6 +50,12 @@ describe("image policy defaults on identity's engine", () => {
     expect(p.allowed('image:copy_image', ctx('px', ['admin', 'member', 'reader']), owner)).toBe(true);
   });
 
+  it('lets anyone read metadata definitions and only the admin write them (Glance metadef_admin)', () => {
+    expect(p.allowed('image:get_metadef_namespace', ctx('pa', ['reader']), owner)).toBe(true);
+    expect(p.allowed('image:add_metadef_namespace', ctx('pa', ['member', 'reader']), owner)).toBe(false);
+    expect(p.allowed('image:delete_metadef_tags', ctx('px', ['admin', 'member', 'reader']), owner)).toBe(true);
+  });
+
   it('registers a rule for every action the service enforces, and no rule nothing enforces', () => {
     // The actions the image service's code enforces: `enforce('x', …)` (prefixed with
     // image: by ImagesService.enforce) and literal 'image:x' checks.
@@ -58,6 +64,8 @@ describe("image policy defaults on identity's engine", () => {
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts') && n !== 'policy.ts')) {
       const src = readFileSync(join(dir, f), 'utf8');
       for (const m of src.matchAll(/\benforce\('([a-z_]+)'/g)) enforced.add(`image:${m[1]}`);
+      // MetadefService.forWrite(ctx, namespace, 'action', …) enforces its action too.
+      for (const m of src.matchAll(/\bforWrite\(\s*ctx,\s*\w+,\s*'([a-z_]+)'/g)) enforced.add(`image:${m[1]}`);
       for (const m of src.matchAll(/'(image:[a-z_]+)'/g)) enforced.add(m[1]!);
     }
     expect(enforced.size).toBeGreaterThan(10);
