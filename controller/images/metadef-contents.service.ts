@@ -181,14 +181,16 @@ export class MetadefContents {
 
   /**
    * POST …/tags: the namespace's tags become the given ones, or are added to with
-   * `X-Openstack-Append: true` (Glance 2.10+); a name given twice is a 409.
+   * `X-Openstack-Append: true` (Glance 2.10+); a name given twice, or one that exists
+   * when appending, is a 409 and changes nothing; an empty list changes nothing.
    */
   createTags(ctx: AuthContext, name: string, raw: unknown, append: boolean) {
     const n = this.ns.forWrite(ctx, name, 'add_metadef_tags');
     const b = checkBody<TagsBody>(MetadefTagsBody, raw);
     const t = now();
     this.repo.tx(() => {
-      if (!append) this.repo.deleteTags(n.namespace);
+      // Glance's db layer (metadef_api/tag.py create_tags) replaces only with a non-empty list.
+      if (!append && b.tags.length > 0) this.repo.deleteTags(n.namespace);
       for (const g of b.tags) {
         this.ns.unique(
           () => this.repo.insertTag({ namespace: n.namespace, name: g.name, created_at: t, updated_at: t }),

@@ -177,6 +177,11 @@ describe('metadefs contents', () => {
     });
     expect(app2.statusCode).toBe(201);
     expect(await names()).toEqual(['c', 'd']);
+    const twice = await call('admin', 'POST', `${NS}/tmeta-n/tags`, { tags: [{ name: 'x' }, { name: 'x' }] });
+    expect(twice.statusCode).toBe(409);
+    expect(await names()).toEqual(['c', 'd']); // the failed replace changed nothing
+    expect((await call('admin', 'POST', `${NS}/tmeta-n/tags`, { tags: [] })).statusCode).toBe(201);
+    expect(await names()).toEqual(['c', 'd']); // nor does an empty list (Glance's db layer)
     const one = await call('admin', 'POST', `${NS}/tmeta-n/tags/e`);
     expect(one.statusCode).toBe(201);
     expect(one.json()).toMatchObject({ name: 'e' });
