@@ -54,6 +54,7 @@ describe('metadefs namespaces', () => {
       self: '/v2/metadefs/namespaces/tmeta-a',
       schema: '/v2/schemas/metadefs/namespace',
       resource_type_associations: [{ name: 'OS::Glance::Image', prefix: 'hw_' }],
+      tags: [{ name: 't1' }],
     });
     expect(c.json().created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
@@ -71,6 +72,12 @@ describe('metadefs namespaces', () => {
     expect(d.statusCode).toBe(403);
     expect(d.json()).toMatchObject({ code: '403 Forbidden', message: expect.stringContaining('tmeta-a is protected') });
 
+    // glanceclient's md-namespace-update PUTs back what it read (less self, schema and the
+    // dates): nested items with their own read-only keys are accepted, as by Glance's schema.
+    const { self: _s, schema: _m, created_at: _c, updated_at: _u, ...back } = s.json();
+    const again = await call('admin', 'PUT', `${NS}/tmeta-a`, { ...back, display_name: 'A2' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ display_name: 'A2', protected: true, visibility: 'public' });
     const u = await call('admin', 'PUT', `${NS}/tmeta-a`, { namespace: 'tmeta-a', visibility: 'private', protected: false });
     expect(u.statusCode).toBe(200);
     expect(u.json()).toMatchObject({ visibility: 'private', protected: false });

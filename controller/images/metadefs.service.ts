@@ -164,9 +164,18 @@ export class MetadefService {
         );
       }
     });
-    // Glance answers with what was asked for, not re-read: children as sent.
-    const { namespace: _n, display_name: _d, description: _s, visibility: _v, protected: _p, owner: _o, ...children } = b;
-    return { ...namespaceView(row), ...children };
+    // Glance answers with what was asked for, not re-read: the children as sent, in its models' attributes.
+    const pick = <T extends object>(o: T, keys: (keyof T)[]) =>
+      Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+    return {
+      ...namespaceView(row),
+      ...(b.resource_type_associations && {
+        resource_type_associations: b.resource_type_associations.map((a) => pick(a, ['name', 'prefix', 'properties_target'])),
+      }),
+      ...(b.properties && { properties: b.properties }),
+      ...(b.objects && { objects: b.objects.map((o) => pick(o, ['name', 'description', 'required', 'properties'])) }),
+      ...(b.tags && { tags: b.tags.map((g) => ({ name: g.name })) }),
+    };
   }
 
   /** Replaces the namespace's attributes (Glance's PUT: what is left out returns to its default). */

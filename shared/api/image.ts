@@ -91,31 +91,29 @@ export type MetadefPropertyDef = Static<typeof MetadefPropertyDef>;
 export const MetadefPropertyBody = Type.Intersect([MetadefPropertyDef, Type.Object({ name: Str(255) })]);
 export type MetadefPropertyBody = Static<typeof MetadefPropertyBody>;
 
-export const MetadefObjectBody = Type.Object(
-  {
-    name: Str(255),
-    description: Type.Optional(Str()),
-    required: Type.Optional(Type.Array(Str())),
-    properties: Type.Optional(Type.Record(Type.String(), MetadefPropertyDef)),
-  },
-  { additionalProperties: false },
-);
-export type MetadefObjectBody = Static<typeof MetadefObjectBody>;
+const OBJECT_FIELDS = {
+  name: Str(255),
+  description: Type.Optional(Str()),
+  required: Type.Optional(Type.Array(Str())),
+  properties: Type.Optional(Type.Record(Type.String(), MetadefPropertyDef)),
+};
+const TAG_FIELDS = { name: Str(255) };
+const ASSOCIATION_FIELDS = { name: Str(80), prefix: Type.Optional(Str(80)), properties_target: Type.Optional(Str(80)) };
 
-export const MetadefTagBody = Type.Object({ name: Str(255) }, { additionalProperties: false });
+// On their own, bodies take only their attributes (Glance's Schema: additionalProperties false).
+export const MetadefObjectBody = Type.Object(OBJECT_FIELDS, { additionalProperties: false });
+export type MetadefObjectBody = Static<typeof MetadefObjectBody>;
+export const MetadefTagBody = Type.Object(TAG_FIELDS, { additionalProperties: false });
 export const MetadefTagsBody = Type.Object({ tags: Type.Array(MetadefTagBody) });
 export type MetadefTagsBody = Static<typeof MetadefTagsBody>;
-
-export const MetadefAssociationBody = Type.Object(
-  {
-    name: Str(80),
-    prefix: Type.Optional(Str(80)),
-    properties_target: Type.Optional(Str(80)),
-  },
-  { additionalProperties: false },
-);
+export const MetadefAssociationBody = Type.Object(ASSOCIATION_FIELDS, { additionalProperties: false });
 export type MetadefAssociationBody = Static<typeof MetadefAssociationBody>;
 
+/**
+ * Inside a namespace body the items are open, as in Glance's namespace schema: glanceclient's
+ * md-namespace-update PUTs back what it read, associations and objects with their
+ * created_at, self and schema (the namespace's own read-only keys are refused, 403).
+ */
 export const MetadefNamespaceBody = Type.Object(
   {
     namespace: Str(80),
@@ -124,10 +122,10 @@ export const MetadefNamespaceBody = Type.Object(
     visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('private')])),
     protected: Type.Optional(Type.Boolean()),
     owner: Type.Optional(Str(255)),
-    resource_type_associations: Type.Optional(Type.Array(MetadefAssociationBody)),
+    resource_type_associations: Type.Optional(Type.Array(Type.Object(ASSOCIATION_FIELDS))),
     properties: Type.Optional(Type.Record(Type.String(), MetadefPropertyDef)),
-    objects: Type.Optional(Type.Array(MetadefObjectBody)),
-    tags: Type.Optional(Type.Array(MetadefTagBody)),
+    objects: Type.Optional(Type.Array(Type.Object(OBJECT_FIELDS))),
+    tags: Type.Optional(Type.Array(Type.Object(TAG_FIELDS))),
   },
   { additionalProperties: false },
 );
