@@ -162,3 +162,47 @@ describe('strays of instances the controller knows', () => {
     expect([...destroyed].sort()).toEqual([id, half].sort());
   });
 });
+
+describe('recovery of an interrupted snapshot or backup', () => {
+  it('clears image_snapshot/image_backup and deletes the half-made image (Nova init_host), leaves other images alone', async () => {
+    c.host({ name: 'rc5' });
+    const flavor = await c.flavor('f');
+    const image = await c.image('i');
+    const images = c.app.homestack.deps.facades.images!;
+    const boot = async (n: string) => {
+      const r = await c.req('POST', `${V}/servers`, c.admin, {
+        server: { name: n, imageRef: image, flavorRef: flavor, networks: 'none' },
+      });
+      await c.settle();
+      return r.body.server.id as string;
+    };
+    const [s, b] = [await boot('s'), await boot('b')];
+    // The previous process died while the hosts were uploading: its snapshot calls never answer.
+    let cut: (e: Error) => void = () => {};
+    const never = new Promise<void>((_, reject) => {
+      cut = reject;
+    });
+    c.gw.onSnapshot = () => never;
+    const act = (id: string, body: unknown) => c.req('POST', `${V}/servers/${id}/action`, c.admin, body);
+    const r1 = await act(s, { createImage: { name: 'half-snap' } });
+    const r2 = await act(b, { createBackup: { name: 'half-bk', backup_type: 'daily', rotation: 2 } });
+    expect([r1.status, r2.status]).toEqual([202, 202]);
+    const snapId = String(r1.headers.location).split('/').pop()!;
+    const bkId = images.withProperties(c.adminProjectId, { image_type: 'backup', instance_uuid: b })[0]!.id;
+    const task = async (id: string) => (await c.req('GET', `${V}/servers/${id}`, c.admin)).body.server['OS-EXT-STS:task_state'];
+    expect([await task(s), await task(b)]).toEqual(['image_snapshot', 'image_backup']);
+    const { recoverInterrupted } = await import('./reconcile.js');
+    const r = await recoverInterrupted(c.ctx);
+    expect([...r.clearedTasks].sort()).toEqual([s, b].sort());
+    expect([await task(s), await task(b)]).toEqual([null, null]);
+    // Nova's delete_image_on_error: an image that never got its data is deleted; the base image stays.
+    expect(images.get(null, snapId)).toBeNull();
+    expect(images.get(null, bkId)).toBeNull();
+    expect(images.get(null, image)?.status).toBe('active');
+    // A new backup is accepted.
+    c.gw.onSnapshot = null;
+    expect((await act(b, { createBackup: { name: 'again', backup_type: 'daily', rotation: 2 } })).status).toBe(202);
+    cut(new Error('the previous process is gone'));
+    await c.settle();
+  });
+});

@@ -150,6 +150,8 @@ export async function syncAllHosts(ctx: ComputeCtx): Promise<void> {
  * domain, queued after any spawn still pending for it, so nothing is left; those
  * destroys run side by side and are awaited before this returns), deletes are
  * resumed, and power tasks are cleared (the power-state sync sets the real state).
+ * An interrupted snapshot or backup (createImage, createBackup) is cleared as Nova's
+ * init_host does, and its image, which will never get its data, is deleted.
  */
 export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
   failedBuilds: string[];
@@ -209,6 +211,7 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
       ctx.servers.addFault(id, 500, `Build of instance ${id} aborted: the controller restarted during the build.`, '', now);
       out.failedBuilds.push(id);
     } else {
+      if (i.task_state && SNAPSHOT_TASKS.includes(i.task_state)) await dropHalfMadeImages(ctx, i.id, i.project_id);
       ctx.servers.update(id, { task_state: null }, ctx.now().toISOString());
       out.clearedTasks.push(id);
     }
@@ -263,4 +266,27 @@ export async function recoverInterrupted(ctx: ComputeCtx): Promise<{
   )
     ctx.log.info(out, 'compute work interrupted by a restart recovered');
   return out;
+}
+
+/** Nova's task_states of a snapshot in progress (IMAGE_SNAPSHOT… IMAGE_UPLOADING, and IMAGE_BACKUP). */
+const SNAPSHOT_TASKS = ['image_snapshot', 'image_snapshot_pending', 'image_pending_upload', 'image_uploading', 'image_backup'];
+
+/**
+ * The server's snapshot and backup images still without data (queued or saving): the
+ * upload died with the previous process. Deleted, as Nova's delete_image_on_error does
+ * with the image of a snapshot that failed; a killed backup image would otherwise count
+ * in the rotation and push out a good one. A failure is logged and never blocks start.
+ */
+async function dropHalfMadeImages(ctx: ComputeCtx, instanceId: string, owner: string): Promise<void> {
+  const images = ctx.facades.images;
+  if (!images) return;
+  for (const img of images.withProperties(owner, { instance_uuid: instanceId })) {
+    if (img.status !== 'queued' && img.status !== 'saving') continue;
+    try {
+      await images.remove(img.id);
+      ctx.log.info({ server: instanceId, image: img.id }, 'deleted the image of a snapshot the restart interrupted');
+    } catch (err) {
+      ctx.log.warn({ err, server: instanceId, image: img.id }, 'could not delete the image of an interrupted snapshot');
+    }
+  }
 }
