@@ -147,6 +147,26 @@ describe('chunked backups on a posix target', () => {
     expect(await target.list(target.defaultContainer(id), prefix)).toEqual([]);
   });
 
+  it('chunks are written without a sync each, flushed together, and only then named by the sha256file and the metadata', async () => {
+    const src = join(dir, 'vol.img');
+    await makeVolume(src, 8 * CS);
+    const log: string[] = [];
+    const put = target.put.bind(target);
+    target.put = async (c, n, d, o) => {
+      log.push(`${o?.deferSync ? 'lazy' : 'sync'} ${n.replace(/^.*_backup_[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/, '')}`);
+      return put(c, n, d, o);
+    };
+    const flush = target.flush.bind(target);
+    target.flush = async (c, names) => {
+      log.push(`flush ${names.length}`);
+      return flush(c, names);
+    };
+    const r = await backup(randomUUID(), randomUUID(), src, 8 * CS, null);
+    expect(r.object_count).toBe(3);
+    expect(log.slice(0, 3).every((x) => x.startsWith('lazy -0000'))).toBe(true);
+    expect(log.slice(3)).toEqual(['flush 3', 'sync _sha256file', 'sync _metadata']);
+  });
+
   it('clean-up after a killed backup removes the .part a write cut short left (listings never show it)', async () => {
     const src = join(dir, 'vol.img');
     await makeVolume(src, 8 * CS);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BackupTargetError, checkContainerName, type BackupTarget } from './target.js';
 
 const MARKER = '.homestack-backup-target';
@@ -106,14 +106,14 @@ export class PosixTarget implements BackupTarget {
     });
   }
 
-  async put(container: string, name: string, data: Buffer): Promise<void> {
+  async put(container: string, name: string, data: Buffer, o: { deferSync?: boolean } = {}): Promise<void> {
     const dst = this.file(container, name);
     const part = `${dirname(dst)}/.${name}.part`;
     try {
       const fh = await open(part, 'w', 0o640);
       try {
         await fh.writeFile(data);
-        await fh.sync();
+        if (!o.deferSync) await fh.sync();
       } finally {
         await fh.close();
       }
@@ -122,6 +122,28 @@ export class PosixTarget implements BackupTarget {
       await rm(part, { force: true }).catch(() => {});
       throw fsError(e, `write ${container}/${name}`);
     }
+  }
+
+  /**
+   * One fsync per object at the end instead of one per write: the kernel writes the
+   * data back meanwhile, and a backup waited on each journal commit in turn (a 2 GiB
+   * backup's 512 objects spent more time in fsync than in compression on a busy disk).
+   */
+  async flush(container: string, names: readonly string[]): Promise<void> {
+    const syncOne = async (path: string, flags: string) => {
+      let fh: Awaited<ReturnType<typeof open>> | null = null;
+      try {
+        fh = await open(path, flags);
+        await fh.sync();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, `sync ${container}/${basename(path)}`);
+      } finally {
+        await fh?.close();
+      }
+    };
+    const files = names.map((n) => this.file(container, n));
+    for (let i = 0; i < files.length; i += 8) await Promise.all(files.slice(i, i + 8).map((f) => syncOne(f, 'r')));
+    await syncOne(this.dir(container), 'r');
   }
 
   async get(container: string, name: string): Promise<Buffer> {

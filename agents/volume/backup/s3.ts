@@ -111,7 +111,7 @@ export class S3Target implements BackupTarget {
     this.made.add(container);
   }
 
-  async put(container: string, name: string, data: Buffer): Promise<void> {
+  async put(container: string, name: string, data: Buffer, _o?: { deferSync?: boolean }): Promise<void> {
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -127,6 +127,9 @@ export class S3Target implements BackupTarget {
       throw s3Error(e, `put ${container}/${name}`);
     }
   }
+
+  /** A PUT is durable once answered: nothing to do. */
+  async flush(_container: string, _names: readonly string[]): Promise<void> {}
 
   async get(container: string, name: string): Promise<Buffer> {
     try {

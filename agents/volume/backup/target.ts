@@ -29,7 +29,17 @@ export interface BackupTarget {
   checkContainer(container: string): void;
   /** Creates the container if needed. Idempotent. */
   putContainer(container: string): Promise<void>;
-  put(container: string, name: string, data: Buffer): Promise<void>;
+  /**
+   * Writes the object. `o.deferSync`: the write need not be durable yet (posix skips
+   * its fsync); `flush` must run before anything refers to the object.
+   */
+  put(container: string, name: string, data: Buffer, o?: { deferSync?: boolean }): Promise<void>;
+  /**
+   * Makes objects written with `deferSync` durable (posix: fsync of each file, then of
+   * the container directory that holds their names; s3: nothing, a PUT is durable when
+   * it answers). Idempotent; an object that is gone is skipped.
+   */
+  flush(container: string, names: readonly string[]): Promise<void>;
   /** The whole object; ObjectNotFound when absent. */
   get(container: string, name: string): Promise<Buffer>;
   /** Names in the container starting with prefix (a missing container lists nothing). */
