@@ -21,9 +21,12 @@ export function fsError(e: unknown, what: string): BackupTargetError {
  * Backups in a directory (Cinder's posix driver: backup_posix_path, containers as
  * sub-directories, default container `ab/cd/<backup id>`, files 0640). Objects are
  * written to a `.part` name, fsynced and renamed, so a crash never leaves a file that
- * looks whole. The marker file at the root gives the store its id and tells a mounted
- * share from the empty mount point under it: when the marker is gone (the share is not
- * mounted), every operation fails with TargetUnreachable instead of filling the local disk.
+ * looks whole; chunks written with `deferSync` are fsynced by `flush` before the
+ * metadata that names them is written (after a power loss an unflushed chunk may look
+ * whole, but no backup names it and its SHA-256 is checked on every restore). The
+ * marker file at the root gives the store its id and tells a mounted share from the
+ * empty mount point under it: when the marker is gone (the share is not mounted), every
+ * operation fails with TargetUnreachable instead of filling the local disk.
  */
 export class PosixTarget implements BackupTarget {
   readonly kind = 'posix' as const;
