@@ -167,4 +167,60 @@ describe('flow rendering', () => {
     // every flow carries the cookie
     for (const lines of out.values()) for (const l of lines) expect(l.startsWith(`cookie=0x${cookie.toString(16)},`)).toBe(true);
   });
+  it('sends a live-migrating port where its guest last sent from: the source delivers until told, the destination after', () => {
+    const c = compilePortRules(port, groups);
+    const ck = `cookie=0x${cookie.toString(16)}`;
+    const lck = `0x${learnCookie(cookie).toString(16)}`;
+    const flowsFor = (migration: 'source' | 'destination' | undefined) => {
+      const model: FlowModel = {
+        cookie,
+        patchTun: 1,
+        patchInt: 1,
+        tunnelPorts: [2],
+        networks: [{ vlan: 1, vni: 1001, flood: [2] }],
+        ports: [
+          {
+            ofport: 5,
+            vlan: 1,
+            mac: 'fa:16:3e:00:00:11',
+            protected: true,
+            allowed: allowedSources(port),
+            egress: c.egress,
+            ingress: c.ingress,
+            ...(migration ? { migration } : {}),
+          },
+        ],
+        physBridges: [],
+      };
+      return renderFlows(model, { int: 'br-int', tun: 'br-tun' }).get('br-int')!;
+    };
+    const learn = (reg7: string) =>
+      `learn(table=58,idle_timeout=60,priority=1,cookie=${lck},NXM_NX_REG6[],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:${reg7}->NXM_NX_REG7[])`;
+    const plain = flowsFor(undefined);
+    expect(plain).toContain(
+      `${ck},table=60,priority=100,reg6=1,dl_dst=fa:16:3e:00:00:11,actions=load:5->NXM_NX_REG7[],resubmit(,81)`,
+    );
+    expect(plain.filter((l) => l.includes('learn('))).toEqual([]);
+    for (const [migration, first] of [
+      ['source', 5],
+      ['destination', 0],
+    ] as const) {
+      const f = flowsFor(migration);
+      // a frame from the local port says "here", one from a tunnel with its MAC "elsewhere"
+      expect(f).toContain(`${ck},table=0,priority=100,in_port=5,actions=load:1->NXM_NX_REG6[],${learn('0x5')},resubmit(,71)`);
+      expect(f).toContain(
+        `${ck},table=0,priority=85,in_port=1,dl_vlan=1,dl_src=fa:16:3e:00:00:11,actions=load:1->NXM_NX_REG6[],load:1->NXM_NX_REG4[],${learn('0x0')},pop_vlan,resubmit(,60)`,
+      );
+      // until a frame is seen: the source keeps it, the destination sends it on (NORMAL)
+      expect(f).toContain(
+        `${ck},table=60,priority=100,reg6=1,dl_dst=fa:16:3e:00:00:11,actions=load:${first}->NXM_NX_REG7[],resubmit(,58),resubmit(,59)`,
+      );
+      // delivered locally only through the port's security groups (table 81)
+      expect(f).toContain(`${ck},table=59,priority=100,reg7=5,actions=resubmit(,81)`);
+      expect(f).toContain(`${ck},table=59,priority=0,actions=NORMAL`);
+      expect(f.filter((l) => l.includes('table=81') && l.includes('reg7=5')).length).toBeGreaterThan(0);
+      // QEMU's announce (RARP) leaves the port
+      expect(f).toContain(`${ck},table=71,priority=90,in_port=5,rarp,dl_src=fa:16:3e:00:00:11,actions=resubmit(,60)`);
+    }
+  });
 });

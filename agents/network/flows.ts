@@ -25,6 +25,21 @@
  *   81 BASE_INGRESS      ARP and DHCP replies → output; IP → ct(zone=ofport) → 82
  *   82 RULES_INGRESS     established/related → output; new + an ingress rule → commit → output; else drop
  *
+ * A port being live-migrated is wired on both hosts (the source's and the destination's
+ * port); only one of them runs the guest at a time, and the switch-over must not wait
+ * for the controller. So on both hosts its frames go where the guest was last seen
+ * sending from, learned by the switch itself (as br-tun learns a MAC's tunnel):
+ *   0  a frame from the local port learns "here" (reg7=ofport), a frame from patch-tun
+ *      with the port's MAC as source learns "elsewhere" (reg7=0), both into table 58
+ *   60 dl_dst = the port → reg7 = the default (source: here, destination: elsewhere),
+ *      then 58 (the learned answer, idle_timeout 60 s) → 59
+ *   58 MOVING_WHERE      learned flows only (LEARN cookie)
+ *   59 MOVING_DELIVER    reg7 = the local port → 81 (its security groups); else as 60 would (NORMAL)
+ * The first frame of the guest on the destination is QEMU's announce after it resumes
+ * (RARP, or the guest's gratuitous ARP), let out by table 71 and flooded to the network's
+ * peers: it re-points the destination's br-int, the peers' br-tun and the source's br-int
+ * within the guest's own downtime.
+ *
  * Provider bridge (br-ex for physical_network "public"): from phy-br-ex with the flat
  * network's VLAN → strip → NORMAL; other VLANs from phy-br-ex dropped; everything else NORMAL.
  */
@@ -40,6 +55,8 @@ export const TUN = {
 
 export const INT = {
   LOCAL_SWITCHING: 0,
+  MOVING_WHERE: 58,
+  MOVING_DELIVER: 59,
   TRANSIENT: 60,
   BASE_EGRESS: 71,
   RULES_EGRESS: 72,
@@ -85,7 +102,12 @@ export interface FlowPort {
   /** Compiled security-group matches (see security-groups.ts). */
   egress: string[];
   ingress: string[];
+  /** Being live-migrated (PortSpec live_migration): where the guest is assumed to run until a frame says otherwise. */
+  migration?: 'source' | 'destination';
 }
+
+/** How long a learned "where is the guest" flow of a migrating port lives without traffic. */
+export const MOVING_IDLE_S = 60;
 
 export interface FlowModel {
   cookie: bigint;
@@ -188,8 +210,11 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
       phys.set(n.phys.bridge, px);
     }
     int.push(f(INT.TRANSIENT, `priority=90,reg4=1,reg6=${n.vlan},actions=${pushVlan(n.vlan)},NORMAL`));
+    int.push(f(INT.MOVING_DELIVER, `priority=90,reg4=1,reg6=${n.vlan},actions=${pushVlan(n.vlan)},NORMAL`));
   }
   int.push(f(INT.TRANSIENT, 'priority=0,actions=NORMAL'));
+  int.push(f(INT.MOVING_WHERE, 'priority=0,actions=drop'));
+  int.push(f(INT.MOVING_DELIVER, 'priority=0,actions=NORMAL'));
   for (const t of [INT.BASE_EGRESS, INT.RULES_EGRESS, INT.BASE_INGRESS, INT.RULES_INGRESS])
     int.push(f(t, 'priority=0,actions=drop'));
   int.push(f(INT.RULES_EGRESS, `priority=100,ct_state=-new+est-rel-inv+trk,actions=resubmit(,${INT.TRANSIENT})`));
@@ -206,18 +231,48 @@ export function renderFlows(m: FlowModel, bridges: { int: string; tun: string })
       );
       continue;
     }
-    int.push(
-      f(INT.LOCAL_SWITCHING, `priority=100,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.BASE_EGRESS})`),
-    );
-    int.push(
-      f(
-        INT.TRANSIENT,
-        `priority=100,reg6=${p.vlan},dl_dst=${p.mac},actions=load:${P}->NXM_NX_REG7[],resubmit(,${INT.BASE_INGRESS})`,
-      ),
-    );
+    if (!p.migration) {
+      int.push(
+        f(INT.LOCAL_SWITCHING, `priority=100,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],resubmit(,${INT.BASE_EGRESS})`),
+      );
+      int.push(
+        f(
+          INT.TRANSIENT,
+          `priority=100,reg6=${p.vlan},dl_dst=${p.mac},actions=load:${P}->NXM_NX_REG7[],resubmit(,${INT.BASE_INGRESS})`,
+        ),
+      );
+    } else {
+      // where the guest runs, learned from its frames (see the header)
+      const where = (reg7: number) =>
+        `learn(table=${INT.MOVING_WHERE},idle_timeout=${MOVING_IDLE_S},priority=1,cookie=${hex(learnCookie(m.cookie))},` +
+        `NXM_NX_REG6[],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:${hex(BigInt(reg7))}->NXM_NX_REG7[])`;
+      int.push(
+        f(
+          INT.LOCAL_SWITCHING,
+          `priority=100,in_port=${P},actions=load:${p.vlan}->NXM_NX_REG6[],${where(P)},resubmit(,${INT.BASE_EGRESS})`,
+        ),
+      );
+      if (m.patchTun !== null)
+        int.push(
+          f(
+            INT.LOCAL_SWITCHING,
+            `priority=85,in_port=${m.patchTun},dl_vlan=${p.vlan},dl_src=${p.mac},actions=load:${p.vlan}->NXM_NX_REG6[],load:1->NXM_NX_REG4[],${where(0)},pop_vlan,resubmit(,${INT.TRANSIENT})`,
+          ),
+        );
+      int.push(
+        f(
+          INT.TRANSIENT,
+          `priority=100,reg6=${p.vlan},dl_dst=${p.mac},actions=load:${p.migration === 'source' ? P : 0}->NXM_NX_REG7[],resubmit(,${INT.MOVING_WHERE}),resubmit(,${INT.MOVING_DELIVER})`,
+        ),
+      );
+      int.push(f(INT.MOVING_DELIVER, `priority=100,reg7=${P},actions=resubmit(,${INT.BASE_INGRESS})`));
+    }
     // egress: DHCP client, no DHCP server, anti-spoofing
     int.push(f(INT.BASE_EGRESS, `priority=95,in_port=${P},udp,tp_src=68,tp_dst=67,actions=resubmit(,${INT.TRANSIENT})`));
     int.push(f(INT.BASE_EGRESS, `priority=94,in_port=${P},udp,tp_src=67,actions=drop`));
+    // QEMU's announce after a live migration (RARP from the port's MACs), as Nova's libvirt driver relies on
+    for (const mac of new Set(p.allowed.map((a) => a.mac)))
+      int.push(f(INT.BASE_EGRESS, `priority=90,in_port=${P},rarp,dl_src=${mac},actions=resubmit(,${INT.TRANSIENT})`));
     for (const a of p.allowed) {
       int.push(
         f(INT.BASE_EGRESS, `priority=90,in_port=${P},arp,dl_src=${a.mac},arp_spa=${a.ip},actions=resubmit(,${INT.TRANSIENT})`),

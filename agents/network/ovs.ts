@@ -342,6 +342,7 @@ export class OvsDriver extends SyncBackedDriver {
         allowed: allowedSources(p),
         egress: rules.egress,
         ingress: rules.ingress,
+        ...(p.live_migration && p.port_security ? { migration: p.live_migration } : {}),
       });
     }
     for (const i of ifaces) {
@@ -400,7 +401,10 @@ export class OvsDriver extends SyncBackedDriver {
     const plusKeys = new Set(plus.map(strictMatch));
     const learned = learnCookie(this.cookie);
     const minus = diff.filter(
-      (d) => d.sign === '-' && !plusKeys.has(strictMatch(d)) && !(isTun && d.table === TUN.UCAST_TO_TUN && d.cookie === learned),
+      (d) =>
+        d.sign === '-' &&
+        !plusKeys.has(strictMatch(d)) &&
+        !(d.cookie === learned && d.table === (isTun ? TUN.UCAST_TO_TUN : INT.MOVING_WHERE)),
     );
     await this.ofctl.addFlows(bridge, plus.map(flowLine).join('\n') + '\n');
     await this.ofctl.delFlowsStrict(bridge, minus.map(strictMatch).join('\n') + '\n');

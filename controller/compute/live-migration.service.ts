@@ -186,8 +186,7 @@ export async function runLiveMigration(
   try {
     // 1. The destination.
     ctx.migrations.update(m0.id, { status: 'preparing', dest_host: moves.address(dest) });
-    const prep = await step('compute_pre_live_migration', dest, async () => {
-      await ctx.facades.networks?.setPortsMigrating?.(i.id, dest.name);
+    const prepareRest = async () => {
       vols = await connectVolumesFor(ctx, i, dest);
       ctx.migrations.update(m0.id, { details: { volumes: vols.map(({ connection: _c, ...v }) => v) } });
       // The config drive (when the server has one: compute.force_config_drive) is copied first:
@@ -202,6 +201,12 @@ export async function runLiveMigration(
         ...(files.length ? { fetch: { base_url: moves.agentUrl(source), token, files } } : {}),
         volumes: vols.map((v) => ({ volume_id: v.volume_id, connection: v.connection })),
       });
+    };
+    const prep = await step('compute_pre_live_migration', dest, async () => {
+      // The ports are wired on the destination (its agent's sync) while the rest is prepared.
+      const wired = ctx.facades.networks?.setPortsMigrating?.(i.id, dest.name);
+      const [, prepared] = await Promise.all([wired, prepareRest()]);
+      return prepared;
     });
 
     // 2. libvirt moves it (the source drives, over TLS).

@@ -246,6 +246,21 @@ describe('computeDesiredState', () => {
     expect(d.get('h1')!.ports.map((p) => p.port_id)).toEqual([id(22)]);
   });
 
+  it('wires a live-migrating port on both hosts, marked source and destination, until it is bound to the destination', () => {
+    const c = cloud();
+    const p = c.ports.find((x) => x.id === id(22))!;
+    p.binding_profile = { migrating_to: 'h2' };
+    let d = computeDesiredState(c);
+    expect(d.get('h1')!.ports.find((x) => x.port_id === id(22))).toMatchObject({ live_migration: 'source' });
+    expect(d.get('h2')!.ports.find((x) => x.port_id === id(22))).toMatchObject({ live_migration: 'destination' });
+    for (const body of d.values()) expect(Value.Check(NetworkSyncBody, { generation: 1, ...body })).toBe(true);
+    // bound to the destination (migrating_to not yet cleared): an ordinary port there, gone from the source
+    p.binding_host_id = 'h2';
+    d = computeDesiredState(c);
+    expect(d.get('h1')!.ports.map((x) => x.port_id)).not.toContain(id(22));
+    expect(d.get('h2')!.ports.find((x) => x.port_id === id(22))!.live_migration).toBeUndefined();
+  });
+
   it('gives the DHCP host its server with every port of the network', () => {
     const dhcp = computeDesiredState(cloud()).get('h1')!.dhcp;
     expect(dhcp).toHaveLength(1);

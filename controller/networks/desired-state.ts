@@ -100,6 +100,11 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
     const m = p.binding_profile?.migrating_to;
     return typeof m === 'string' && !SERVICE_OWNERS.has(p.device_owner) ? m : '';
   };
+  const liveMigration = (p: DesiredPort, host: string): Pick<PortSpec, 'live_migration'> => {
+    const to = migratingTo(p);
+    if (!to || to === p.binding_host_id) return {};
+    return { live_migration: to === host ? 'destination' : 'source' };
+  };
   const netsOnHost = new Map<string, Set<string>>();
   for (const p of snap.ports) {
     for (const h of [hostOfPort(p), migratingTo(p)]) {
@@ -155,6 +160,7 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       port_security: p.port_security_enabled,
       allowed_address_pairs: p.allowed_address_pairs.map((a) => ({ ip_address: a.ip_address, mac_address: a.mac_address })),
       admin_state_up: p.admin_state_up,
+      ...liveMigration(p, host.name),
     }));
 
     const wantedGroups = new Set(ports.flatMap((p) => p.security_group_ids));

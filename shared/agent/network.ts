@@ -87,6 +87,12 @@ export const PortSpec = Type.Object(
     allowed_address_pairs: Type.Array(AddressPair),
     /** admin_state_up false = the port is put in the dead VLAN. */
     admin_state_up: Type.Optional(Type.Boolean()),
+    /**
+     * The port is being live-migrated (binding:profile migrating_to): 'source' on the host it
+     * is bound to, 'destination' on the host it moves to. Traffic for it goes where the guest
+     * was last seen sending from (see agents/network/flows.ts, MOVING_*).
+     */
+    live_migration: Type.Optional(Type.Union([Type.Literal('source'), Type.Literal('destination')])),
   },
   { additionalProperties: false },
 );
