@@ -8,6 +8,7 @@ import { ControllerConfigSchema } from '../shared/config/controller.js';
 import { makeRunner } from '../shared/exec/run.js';
 import { agentLayerOf } from './agents/index.js';
 import { buildApp } from './app.js';
+import { acceptPlainAgents } from './http/plain-agents.js';
 import { reloadOnSighup, serverTlsOf, type ServerTls, type TlsPair } from './http/tls.js';
 import { LocalImageFacade } from './images/facade.js';
 import { sweepUnreferencedImageData } from './images/plugin.js';
@@ -68,6 +69,9 @@ async function main(): Promise<void> {
         process.on('SIGHUP', onHup);
         return { uninstall: () => process.removeListener('SIGHUP', onHup) };
       })();
+  // Agents not moved to https:// yet (homestack tls enable) keep calling the same port in plain HTTP.
+  const plainAgents = tls && config.tls.plain_agents ? acceptPlainAgents(app.server as unknown as TlsServer, log) : null;
+  if (plainAgents) log.warn('tls.plain_agents: the HTTPS port also takes plain HTTP on /internal/v1/ from agents not moved yet');
   if (tls && pair)
     log.info(
       { source: tls.source, certFile: tls.certFile, notAfter: pair.notAfter.toISOString(), fingerprint256: pair.fingerprint256 },
@@ -79,6 +83,7 @@ async function main(): Promise<void> {
     hup.uninstall();
     await jobs?.stop();
     await agentLayer.dispatcher.close(5_000);
+    plainAgents?.close();
     await app.close();
     await agentLayer.agents.close();
     db.close();

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const run = makeRunner();
 const tls = (o: Partial<{ enabled: boolean; cert_file: string; key_file: string }> = {}) => ({
   data_dir: dir,
-  tls: { enabled: true, cert_file: '', key_file: '', san: [], ...o },
+  tls: { enabled: true, cert_file: '', key_file: '', san: [], plain_agents: false, ...o },
 });
 
 describe('doctor: the API port', () => {

@@ -12,6 +12,7 @@ import { DOMAIN_COMMANDS, domainCommand } from './domain-commands.js';
 import { HOST_COMMANDS, hostCommand } from './hosts.js';
 import { BOOTSTRAP, bootstrapCommand, KEYS_ROTATE, keysCommand } from './identity-commands.js';
 import { OPS_COMMANDS, opsCommand } from './ops.js';
+import { TLS_ENABLE, tlsCommand } from './tls-enable.js';
 
 type Command = (sub: string | undefined, argv: readonly string[]) => Promise<number>;
 
@@ -26,6 +27,7 @@ export const COMMANDS: Record<string, { run: Command; specs: CommandSpec[] }> = 
   bootstrap: { run: bootstrapCommand, specs: [BOOTSTRAP] },
   keys: { run: keysCommand, specs: [KEYS_ROTATE] },
   ca: { run: caCommand, specs: Object.values(CA_COMMANDS) },
+  tls: { run: tlsCommand, specs: [TLS_ENABLE] },
   host: { run: hostCommand, specs: Object.values(HOST_COMMANDS) },
   ops: { run: opsCommand, specs: Object.values(OPS_COMMANDS) },
   backup: { run: backupCommand, specs: [BACKUP] },

@@ -24,7 +24,7 @@ const env = {
 const cfg = (o: { public_url?: string; host?: string; san?: string[] } = {}) => ({
   public_url: o.public_url ?? '',
   listen: { host: o.host ?? '0.0.0.0', port: 8000, headers_timeout_s: 30, idle_timeout_s: 120 },
-  tls: { enabled: true, cert_file: '', key_file: '', san: o.san ?? [] },
+  tls: { enabled: true, cert_file: '', key_file: '', san: o.san ?? [], plain_agents: false },
 });
 
 describe('apiCertNames', () => {

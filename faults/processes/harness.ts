@@ -23,6 +23,8 @@ export interface ProcessCloudOptions {
   agent?: { roles: string[]; lines?: string[] };
   /** Runs once the directories exist and before anything starts (e.g. mount a tmpfs). */
   beforeStart?: (c: ProcessCloud) => void;
+  /** Runs after bootstrap and enrolment, before anything starts (e.g. take TLS files away: a pre-TLS install). */
+  afterEnrol?: (c: ProcessCloud) => void;
   /** Bootstrap an admin (default true). */
   bootstrap?: boolean;
 }
@@ -96,6 +98,7 @@ export class ProcessCloud {
       this.mustCli('host', 'enrol-local');
       chmodSync(join(this.dir, 'agent.key'), 0o600);
     }
+    this.o.afterEnrol?.(this);
     this.start('controller');
     await this.waitListening();
     if (a) {

@@ -44,6 +44,11 @@ export const ControllerConfigSchema = Type.Object(
         default: [],
         description: "more names (DNS or IP) for the CA-issued certificate, beyond public_url's host and the listen addresses",
       }),
+      plain_agents: Type.Boolean({
+        default: false,
+        description:
+          "with enabled: the HTTPS port also takes plain HTTP for the agents' channel only (/internal/v1/), for agents not moved to https:// yet (homestack tls enable)",
+      }),
     }),
     log: Section({
       level: Type.Union(
