@@ -17,7 +17,7 @@ import { migrate, SchemaTooNewError } from './db/migrate.js';
 import { controllerJobs, startJobs } from './jobs/index.js';
 import { tlsRenewJob } from './jobs/tls-renew.js';
 import { CertificateAuthority } from './pki/ca.js';
-import { ensureControllerClientCert } from './pki/controller-cert.js';
+import { ensureControllerClientCert, renewControllerClientCert } from './pki/controller-cert.js';
 import { computeCtxOf } from './compute/plugin.js';
 import { volumeCtxOf } from './volumes/plugin.js';
 
@@ -72,6 +72,19 @@ async function main(): Promise<void> {
   // Agents not moved to https:// yet (homestack tls enable) keep calling the same port in plain HTTP.
   const plainAgents = tls && config.tls.plain_agents ? acceptPlainAgents(app.server as unknown as TlsServer, log) : null;
   if (plainAgents) log.warn('tls.plain_agents: the HTTPS port also takes plain HTTP on /internal/v1/ from agents not moved yet');
+  // The agent channel's client certificate: renewed without a restart (daily, and on
+  // SIGHUP, which also picks up files replaced by hand); new pools to agents read it.
+  const renewClientCert = async (why: 'SIGHUP' | 'daily'): Promise<void> => {
+    try {
+      const issued = await renewControllerClientCert(pki, () => CertificateAuthority.ensure(pki, makeRunner()));
+      if (issued || why === 'SIGHUP')
+        log.info({ issued, pools: agentLayer.agents.reloadTls() }, "the agent channel's client certificate reloaded");
+    } catch (err) {
+      log.error({ err }, "the agent channel's client certificate renewal failed: the current one stays");
+    }
+  };
+  const onHupClient = () => void renewClientCert('SIGHUP');
+  process.on('SIGHUP', onHupClient);
   if (tls && pair)
     log.info(
       { source: tls.source, certFile: tls.certFile, notAfter: pair.notAfter.toISOString(), fingerprint256: pair.fingerprint256 },
@@ -81,6 +94,7 @@ async function main(): Promise<void> {
     if (err) log.error({ err }, 'closing after an error');
     else log.info({ signal }, 'closing');
     hup.uninstall();
+    process.removeListener('SIGHUP', onHupClient);
     await jobs?.stop();
     await agentLayer.dispatcher.close(5_000);
     plainAgents?.close();
@@ -100,6 +114,7 @@ async function main(): Promise<void> {
         compute: computeCtxOf(app.homestack.deps),
       }),
       ...('renew' in hup ? [tlsRenewJob(hup)] : []),
+      { name: 'controller-cert-renew', schedule: '0 19 3 * * *', run: () => renewClientCert('daily') },
     ],
     log,
   );

@@ -221,6 +221,22 @@ export class AgentClients {
     return pool;
   }
 
+  /**
+   * The controller's client certificate changed (renewed, or SIGHUP): the next call to an
+   * `https://` agent opens a new pool that reads it again. The old pools finish what they
+   * carry and are closed after `graceMs`. How many pools were let go.
+   */
+  reloadTls(graceMs = 30_000): number {
+    const old: Pool[] = [];
+    for (const [id, p] of this.pools)
+      if (p.url.startsWith('https:')) {
+        this.pools.delete(id);
+        old.push(p.pool);
+      }
+    for (const pool of old) setTimeout(() => void pool.close().catch(() => {}), graceMs).unref();
+    return old.length;
+  }
+
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();

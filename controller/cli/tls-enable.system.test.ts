@@ -176,6 +176,14 @@ describe.skipIf(!processesEnabled)('homestack tls enable on a plain-HTTP cloud (
       30_000,
     );
     await bootAndDelete(ids.net, ids.img, ids.flavor, `${RUN}-moved`);
+    // SIGHUP: the agent channel's client certificate re-read (new pools), still working
+    c.procs.controller!.kill('SIGHUP');
+    await until(
+      'the client certificate reloaded',
+      () => /agent channel's client certificate reloaded/.test(readFileSync(join(c.dir, 'controller.log'), 'utf8')),
+      10_000,
+    );
+    await bootAndDelete(ids.net, ids.img, ids.flavor, `${RUN}-after-hup`);
     const ctlLog = readFileSync(join(c.dir, 'controller.log'), 'utf8');
     expect(ctlLog).not.toMatch(/ERR_TLS|UNABLE_TO_VERIFY|CERTIFICATE_REQUIRED|refused the controller/i);
   }, 150_000);

@@ -81,3 +81,13 @@ export function agentConnectOptions(t: AgentChannelTls, hostName: string) {
     checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostName, cert),
   };
 }
+
+/**
+ * The renewal check of the controller's client certificate without a restart (the daily
+ * job and SIGHUP, controller/main.ts): re-issued as at start when it is missing, another
+ * CA's or within 30 days of its end. Nothing to do (false) where the cloud has no CA.
+ */
+export async function renewControllerClientCert(pkiDir: string, ensureCa: () => Promise<CertificateAuthority>): Promise<boolean> {
+  if (!existsSync(controllerClientPaths(pkiDir).caFile)) return false;
+  return ensureControllerClientCert(await ensureCa());
+}
