@@ -73,7 +73,14 @@ export const networkRole: RoleModule = {
     registerNetworkRoutes(agent, svc);
     svc.start();
     return {
-      capabilities: { datapath: info.datapath, driver: net.driver, physical_network: net.physical_network, tunnel_type: 'vxlan' },
+      capabilities: {
+        datapath: info.datapath,
+        driver: net.driver,
+        physical_network: net.physical_network,
+        tunnel_type: 'vxlan',
+        // PortSpec.live_migration is understood (the controller sends it only to agents that say so).
+        live_migration_ports: true,
+      },
       tunnelIp: info.tunnelIp,
       usage: async () => {
         const st = await driver.state();

@@ -120,9 +120,9 @@ const router = (n: number, o: Partial<RouterRow> = {}): RouterRow => ({
 function cloud(): Snapshot {
   return {
     hosts: [
-      { name: 'h1', tunnel_ip: '192.0.2.1', roles: ['compute', 'network'] },
-      { name: 'h2', tunnel_ip: '192.0.2.2', roles: ['compute', 'network'] },
-      { name: 'h3', tunnel_ip: '192.0.2.3', roles: ['compute', 'network'] },
+      { name: 'h1', tunnel_ip: '192.0.2.1', roles: ['compute', 'network'], moving_ports: true },
+      { name: 'h2', tunnel_ip: '192.0.2.2', roles: ['compute', 'network'], moving_ports: true },
+      { name: 'h3', tunnel_ip: '192.0.2.3', roles: ['compute', 'network'], moving_ports: true },
       { name: 'vol', tunnel_ip: '', roles: ['volume'] },
     ],
     networks: [
@@ -254,6 +254,18 @@ describe('computeDesiredState', () => {
     expect(d.get('h1')!.ports.find((x) => x.port_id === id(22))).toMatchObject({ live_migration: 'source' });
     expect(d.get('h2')!.ports.find((x) => x.port_id === id(22))).toMatchObject({ live_migration: 'destination' });
     for (const body of d.values()) expect(Value.Check(NetworkSyncBody, { generation: 1, ...body })).toBe(true);
+    // an agent of the release before (no live_migration_ports capability) gets the ordinary port, which it accepts
+    c.hosts.find((h) => h.name === 'h2')!.moving_ports = false;
+    const old = computeDesiredState(c)
+      .get('h2')!
+      .ports.find((x) => x.port_id === id(22))!;
+    expect(old.live_migration).toBeUndefined();
+    expect(
+      computeDesiredState(c)
+        .get('h1')!
+        .ports.find((x) => x.port_id === id(22)),
+    ).toMatchObject({ live_migration: 'source' });
+    c.hosts.find((h) => h.name === 'h2')!.moving_ports = true;
     // bound to the destination (migrating_to not yet cleared): an ordinary port there, gone from the source
     p.binding_host_id = 'h2';
     d = computeDesiredState(c);

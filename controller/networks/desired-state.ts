@@ -33,6 +33,12 @@ export interface DesiredHost {
   name: string;
   tunnel_ip: string;
   roles: string[];
+  /**
+   * The host's network agent understands PortSpec.live_migration (it says so in its
+   * registration's capabilities); an agent of the release before rejects the field, so
+   * it gets the ordinary port (the switch-over then waits for the controller, as before).
+   */
+  moving_ports?: boolean;
 }
 export interface DesiredPort extends PortRow {
   fixed_ips: FixedIpT[];
@@ -100,10 +106,10 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
     const m = p.binding_profile?.migrating_to;
     return typeof m === 'string' && !SERVICE_OWNERS.has(p.device_owner) ? m : '';
   };
-  const liveMigration = (p: DesiredPort, host: string): Pick<PortSpec, 'live_migration'> => {
+  const liveMigration = (p: DesiredPort, host: DesiredHost): Pick<PortSpec, 'live_migration'> => {
     const to = migratingTo(p);
-    if (!to || to === p.binding_host_id) return {};
-    return { live_migration: to === host ? 'destination' : 'source' };
+    if (!to || to === p.binding_host_id || !host.moving_ports) return {};
+    return { live_migration: to === host.name ? 'destination' : 'source' };
   };
   const netsOnHost = new Map<string, Set<string>>();
   for (const p of snap.ports) {
@@ -160,7 +166,7 @@ export function computeDesiredState(snap: Snapshot): Map<string, DesiredState> {
       port_security: p.port_security_enabled,
       allowed_address_pairs: p.allowed_address_pairs.map((a) => ({ ip_address: a.ip_address, mac_address: a.mac_address })),
       admin_state_up: p.admin_state_up,
-      ...liveMigration(p, host.name),
+      ...liveMigration(p, host),
     }));
 
     const wantedGroups = new Set(ports.flatMap((p) => p.security_group_ids));

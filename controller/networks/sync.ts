@@ -13,13 +13,24 @@ import { groupsRepo, rulesRepo } from './secgroups.repo.js';
 import { portStatusRepo } from './ports.repo.js';
 import { subnetsRepo } from './subnets.repo.js';
 
+/** The network agent said (capabilities.roles.network.live_migration_ports) that it understands PortSpec.live_migration. */
+function movingPorts(caps: Record<string, unknown>): boolean {
+  const roles = caps.roles as Record<string, Record<string, unknown>> | undefined;
+  return roles?.network?.live_migration_ports === true;
+}
+
 /** Reads everything computeDesiredState needs, in one read transaction (`hosts`: already read by the caller). */
 export function loadSnapshot(db: Db, hosts?: HostLite[]): Snapshot {
   return db.transaction(() => {
     const allocs = allocRepo.all(db);
     const groups = portSgRepo.all(db);
     return {
-      hosts: (hosts ?? readHosts(db)).map((h) => ({ name: h.name, tunnel_ip: h.tunnel_ip, roles: h.roles })),
+      hosts: (hosts ?? readHosts(db)).map((h) => ({
+        name: h.name,
+        tunnel_ip: h.tunnel_ip,
+        roles: h.roles,
+        moving_ports: movingPorts(h.capabilities),
+      })),
       networks: networksRepo.where(db),
       subnets: subnetsRepo.where(db),
       ports: portsRepo
