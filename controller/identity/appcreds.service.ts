@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors/index.js';
 import { newHexId } from '../../shared/util/ids.js';
-import { nowIso } from '../../shared/util/time.js';
+import { nowIso, parseIsoMicros } from '../../shared/util/time.js';
 import type { AuthContext } from '../http/auth.js';
 import type { IdentityCore } from './core.js';
 import type { AppCredCreate } from '../../shared/api/identity.js';
@@ -41,9 +41,9 @@ export class AppCreds {
     let expiresAt: number | null = null;
     const exp = o.expires_at;
     if (exp) {
-      expiresAt = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(exp) ? exp : `${exp}Z`);
+      expiresAt = parseIsoMicros(exp); // microseconds: Keystone echoes them
       if (Number.isNaN(expiresAt)) throw invalid('expires_at', `'${exp}' is not an ISO 8601 time`);
-      if (expiresAt <= Date.now()) throw invalid('expires_at', 'the expiration time is in the past');
+      if (expiresAt <= Date.now() * 1000) throw invalid('expires_at', 'the expiration time is in the past');
     }
     const have = new Map(ctx.roleIds.map((id, i) => [id, ctx.roles[i]!]));
     let roleIds = [...have.keys()];

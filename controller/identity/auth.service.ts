@@ -269,7 +269,8 @@ export class Authenticator {
     } else throw invalid('application_credential', 'expected id, or name and user');
     const ok = await this.core.verify(a.secret, ac?.secret_hash ?? null);
     if (!ac || !ok) throw new Unauthorized(AUTH_FAILED);
-    if (ac.expires_at !== null && ac.expires_at <= Date.now()) throw new Unauthorized('The application credential has expired.');
+    if (ac.expires_at !== null && ac.expires_at <= Date.now() * 1000)
+      throw new Unauthorized('The application credential has expired.');
     const scope = scopeOf();
     if (scope && !('project' in scope && scope.project.id === ac.project_id)) {
       throw new Unauthorized('An application credential is bound to its project; the requested scope differs.');
@@ -283,7 +284,14 @@ export class Authenticator {
     }
     this.checkUserEnabled(user);
     const project = this.core.repo.get<ProjectRow>('projects', ac.project_id)!;
-    return this.issueFor(user, ['application_credential'], { project }, ac.expires_at ?? undefined, undefined, ac.id);
+    return this.issueFor(
+      user,
+      ['application_credential'],
+      { project },
+      ac.expires_at === null ? undefined : Math.floor(ac.expires_at / 1000),
+      undefined,
+      ac.id,
+    );
   }
 
   private checkUserEnabled(user: UserRow): void {

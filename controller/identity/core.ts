@@ -223,7 +223,7 @@ export class IdentityCore {
       if (this.resolved.size > 20_000) this.resolved.clear();
       this.resolved.set(key, r);
     }
-    if (r.appCred && r.appCred.expires_at !== null && r.appCred.expires_at <= now)
+    if (r.appCred && r.appCred.expires_at !== null && r.appCred.expires_at <= now * 1000)
       throw new TokenInvalid('application credential expired');
     return r;
   }

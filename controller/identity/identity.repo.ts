@@ -95,8 +95,25 @@ export interface AppCredRow {
   description: string | null;
   secret_hash: string;
   unrestricted: number;
+  /** Epoch microseconds (Keystone echoes what was sent); null: never. */
   expires_at: number | null;
   roles: string;
+  created_at: string;
+}
+export interface CredentialRow {
+  id: string;
+  user_id: string;
+  project_id: string | null;
+  type: string;
+  blob: string;
+  extra: string;
+  created_at: string;
+}
+export interface PolicyRow {
+  id: string;
+  type: string;
+  blob: string;
+  extra: string;
   created_at: string;
 }
 export interface RevocationRow {
@@ -115,7 +132,9 @@ export type Table =
   | 'catalog_regions'
   | 'catalog_services'
   | 'catalog_endpoints'
-  | 'app_credentials';
+  | 'app_credentials'
+  | 'credentials'
+  | 'policies';
 type Filter = Record<string, string | number | null | undefined>;
 
 const COLUMNS: Record<Table, readonly string[]> = {
@@ -151,6 +170,8 @@ const COLUMNS: Record<Table, readonly string[]> = {
     'roles',
     'created_at',
   ],
+  credentials: ['id', 'user_id', 'project_id', 'type', 'blob', 'extra', 'created_at'],
+  policies: ['id', 'type', 'blob', 'extra', 'created_at'],
 };
 
 export class IdentityRepo {

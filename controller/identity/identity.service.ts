@@ -7,6 +7,7 @@ import { AppCreds } from './appcreds.service.js';
 import { Authenticator } from './auth.service.js';
 import { IdentityBackends } from './backends.service.js';
 import { Catalog } from './catalog.service.js';
+import { Credentials } from './credentials.service.js';
 import { DEFAULT_DOMAIN_ID, IdentityCore, SERVICE_PROJECT, SERVICE_USER } from './core.js';
 import { PolicyEngine } from './policy.js';
 import type { ProjectRow } from './identity.repo.js';
@@ -23,6 +24,8 @@ export class IdentityService {
   readonly roles: Roles;
   readonly catalog: Catalog;
   readonly appCreds: AppCreds;
+  /** Credentials (and OS-EC2) and policy blobs. */
+  readonly credentials: Credentials;
   readonly policy: PolicyEngine;
 
   constructor(
@@ -37,6 +40,7 @@ export class IdentityService {
     this.roles = new Roles(this.core, this.res, this.backends);
     this.catalog = new Catalog(this.core);
     this.appCreds = new AppCreds(this.core);
+    this.credentials = new Credentials(this.core);
     this.policy = config.identity.policy_file ? PolicyEngine.fromFile(config.identity.policy_file) : new PolicyEngine();
   }
 

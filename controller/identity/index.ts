@@ -5,6 +5,8 @@ import { installErrorHandling } from '../http/errors.js';
 import type { ServiceDeps } from '../http/service-deps.js';
 import { makeKit, authRoutes } from './auth.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
+import { credentialRoutes } from './credentials.routes.js';
+import { projectTagRoutes } from './project-tags.routes.js';
 import { resourceRoutes } from './resources.routes.js';
 import { roleRoutes } from './roles.routes.js';
 import { IdentityService } from './identity.service.js';
@@ -47,6 +49,8 @@ export function createIdentity(deps: Omit<ServiceDeps, 'auth'>): Identity {
         resourceRoutes(scope, kit);
         roleRoutes(scope, kit);
         catalogRoutes(scope, kit);
+        credentialRoutes(scope, kit);
+        projectTagRoutes(scope, kit);
       });
     };
   return { auth, plugin, facade: service.facade(), service };

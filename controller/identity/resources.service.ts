@@ -77,10 +77,12 @@ export class Resources {
   }
 
   /** A domain id from a body field: must name an existing domain (400 otherwise, as Keystone). */
-  private domainIdFrom(o: { domain_id?: string | null }, fallback = DEFAULT_DOMAIN_ID): string {
+  /** A project's domain: unknown → 400 (Keystone's ValidationError); for users and groups 404 (`notFound`). */
+  private domainIdFrom(o: { domain_id?: string | null }, fallback = DEFAULT_DOMAIN_ID, notFound = false): string {
     const id = o.domain_id ?? fallback;
-    if (!this.repo.get('domains', id)) throw new BadRequest(`Could not find domain: ${id}.`, 'ValidationError');
-    return id;
+    if (this.repo.get('domains', id)) return id;
+    if (notFound) throw new NotFound(`Could not find domain: ${id}.`);
+    throw new BadRequest(`Could not find domain: ${id}.`, 'ValidationError');
   }
 
   // Domains
@@ -231,7 +233,7 @@ export class Resources {
 
   async createUser(o: UserCreate): Promise<UserRow> {
     const n = o.name;
-    const domainId = this.domainIdFrom(o);
+    const domainId = this.domainIdFrom(o, DEFAULT_DOMAIN_ID, true);
     this.backends.assertWritable(domainId);
     const password = o.password;
     const dp = o.default_project_id ?? null;
@@ -322,7 +324,7 @@ export class Resources {
 
   createGroup(o: GroupCreate): GroupRow {
     const n = o.name;
-    const domainId = this.domainIdFrom(o);
+    const domainId = this.domainIdFrom(o, DEFAULT_DOMAIN_ID, true);
     this.backends.assertWritable(domainId);
     if (this.repo.list('groups', { domain_id: domainId, name: n }).length) throw dup('group', n, domainId);
     const row: GroupRow = {

@@ -95,7 +95,7 @@ describe('identity resources', () => {
     expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', enabled: 'yes' } })).body.error.message).toMatch(
       /field 'enabled'/,
     );
-    expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', domain_id: 'nope' } })).status).toBe(400);
+    expect((await c.req('POST', '/v3/users', t, { user: { name: 'u', domain_id: 'nope' } })).status).toBe(404); // Keystone: DomainNotFound
     expect(
       (await c.req('POST', '/v3/endpoints', t, { endpoint: { service_id: 'x', interface: 'public', url: 'http://a' } })).status,
     ).toBe(400);

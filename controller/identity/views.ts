@@ -1,8 +1,10 @@
 import type {
   AppCredRow,
+  CredentialRow,
   DomainRow,
   EndpointRow,
   GroupRow,
+  PolicyRow,
   ProjectRow,
   RegionRow,
   RoleRow,
@@ -10,7 +12,7 @@ import type {
   UserRow,
 } from './identity.repo.js';
 import { parseJson } from './input.js';
-import { keystoneTime } from '../../shared/util/time.js';
+import { keystoneTime, pythonIsoTime } from '../../shared/util/time.js';
 
 /**
  * Keystone's JSON documents for each resource. `base` is the identity root URL as the
@@ -137,8 +139,37 @@ export function appCredView(base: string, a: AppCredRow, roles: RoleRow[]) {
     project_id: a.project_id,
     roles: roles.map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id })),
     unrestricted: !!a.unrestricted,
-    expires_at: a.expires_at === null ? null : keystoneTime(new Date(a.expires_at)),
+    expires_at: a.expires_at === null ? null : pythonIsoTime(a.expires_at),
     access_rules: [],
     links: { self: `${base}/users/${a.user_id}/application_credentials/${a.id}` },
   };
+}
+
+export function credentialView(base: string, c: CredentialRow) {
+  return {
+    ...obj(c.extra),
+    id: c.id,
+    user_id: c.user_id,
+    project_id: c.project_id,
+    type: c.type,
+    blob: c.blob,
+    links: { self: `${base}/credentials/${c.id}` },
+  };
+}
+
+/** OS-EC2: the blob's keys beside the owner (keystone/api/users.py _convert_v3_to_ec2_credential). */
+export function ec2View(base: string, c: CredentialRow) {
+  const blob = obj(c.blob);
+  return {
+    user_id: c.user_id,
+    tenant_id: c.project_id,
+    access: blob.access ?? null,
+    secret: blob.secret ?? null,
+    trust_id: blob.trust_id ?? null,
+    links: { self: `${base}/users/${c.user_id}/credentials/OS-EC2/${blob.access}` },
+  };
+}
+
+export function policyView(base: string, p: PolicyRow) {
+  return { ...obj(p.extra), id: p.id, type: p.type, blob: p.blob, links: { self: `${base}/policies/${p.id}` } };
 }

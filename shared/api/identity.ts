@@ -10,8 +10,7 @@ import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
  * `type: [T, 'null']` like Keystone's `validation.nullable`, so a refusal reads as
  * Keystone's does ("1 is not of type 'string', 'null'").
  *
- * Not here: role inference (PUT /v3/roles/{prior}/implies/{implied}) has no body, and
- * /v3/credentials is not served yet (issue 19).
+ * Not here: role inference (PUT /v3/roles/{prior}/implies/{implied}) has no body.
  */
 
 /** Keystone's `validation.nullable(...)`: the same schema with `null` added to its type. */
@@ -69,6 +68,11 @@ export const DomainCreate = Type.Object({ ...domainProps, explicit_domain_id: op
 export type DomainCreate = Static<typeof DomainCreate>;
 export const DomainUpdate = Type.Partial(Type.Object(domainProps), { additionalProperties: true, minProperties: 1 });
 export type DomainUpdate = Static<typeof DomainUpdate>;
+
+/** PUT /v3/projects/{id}/tags: the `tags` member (keystone/resource/schema.py project_tags_update). */
+export const ProjectTags = Tags;
+/** PUT /v3/projects/{id}/tags/{tag}: one tag (project_tag_create). */
+export const ProjectTag = Tags.items;
 
 const projectProps = {
   ...domainProps,
@@ -235,3 +239,20 @@ export const AuthRequest = Type.Object({
   scope: opt(Type.Unsafe<string | Static<typeof AuthScope>>({ ...AuthScope, type: ['object', 'string'] })),
 });
 export type AuthRequest = Static<typeof AuthRequest>;
+
+// keystone/credential/schema.py: blobs are strings (a JSON text for 'ec2')
+const credentialProps = { blob: Type.String(), project_id: opt(Type.String()), type: Type.String(), user_id: Type.String() };
+export const CredentialCreate = Type.Object(credentialProps, { additionalProperties: true });
+export type CredentialCreate = Static<typeof CredentialCreate>;
+export const CredentialUpdate = Type.Partial(Type.Object(credentialProps), { additionalProperties: true, minProperties: 1 });
+export type CredentialUpdate = Static<typeof CredentialUpdate>;
+/** POST /v3/users/{id}/credentials/OS-EC2: the body itself, no envelope (keystone/api/users.py). */
+export const Ec2Create = Type.Object({ tenant_id: Type.String() }, { additionalProperties: true });
+export type Ec2Create = Static<typeof Ec2Create>;
+
+// keystone/policy/schema.py
+const policyProps = { blob: Type.String(), type: Type.String({ maxLength: 255 }) };
+export const PolicyCreate = Type.Object(policyProps, { additionalProperties: true });
+export type PolicyCreate = Static<typeof PolicyCreate>;
+export const PolicyUpdate = Type.Partial(Type.Object(policyProps), { additionalProperties: true, minProperties: 1 });
+export type PolicyUpdate = Static<typeof PolicyUpdate>;
