@@ -156,10 +156,22 @@ export class IdentityCore {
     return this.roleGraph().implies.get(id) ?? [];
   }
 
-  /** Effective roles of a user on a project or domain (direct and through groups, expanded). */
+  /**
+   * Effective roles of a user on a project or domain (direct and through groups, expanded);
+   * on a project also those inherited (OS-INHERIT) from its domain and its ancestors.
+   */
   effectiveRoles(userId: string, target: { type: 'project' | 'domain'; id: string }): RoleRow[] {
     const groups = this.repo.groupIdsOfUser(userId);
-    return this.expandRoles(this.repo.roleIdsOn(target.type, target.id, userId, groups));
+    const from: string[] = [];
+    if (target.type === 'project') {
+      let p = this.repo.get<ProjectRow>('projects', target.id);
+      if (p) from.push(`domain:${p.domain_id}`);
+      for (let hops = 0; p?.parent_id && hops < 64; hops++) {
+        from.push(`project:${p.parent_id}`);
+        p = this.repo.get<ProjectRow>('projects', p.parent_id);
+      }
+    }
+    return this.expandRoles(this.repo.roleIdsOn(target.type, target.id, userId, groups, from));
   }
 
   // Catalog

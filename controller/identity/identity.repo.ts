@@ -57,9 +57,12 @@ export interface RoleRow {
 export interface AssignmentRow {
   actor_type: 'user' | 'group';
   actor_id: string;
-  target_type: 'project' | 'domain';
+  /** 'system' with target_id 'all': a role on the system (Keystone's system scope). */
+  target_type: 'project' | 'domain' | 'system';
   target_id: string;
   role_id: string;
+  /** OS-INHERIT: 1 = given to the projects below the target, not to the target; absent = 0. */
+  inherited?: 0 | 1;
 }
 export interface RegionRow {
   id: string;
@@ -289,37 +292,50 @@ export class IdentityRepo {
         args.push(f[k]!);
       }
     }
+    if (f.inherited !== undefined) where.push(`inherited = ${f.inherited ? 1 : 0}`);
     return this.st(
       `SELECT * FROM role_assignments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY actor_type DESC, actor_id, target_type DESC, target_id, role_id`,
     ).all(...args) as AssignmentRow[];
   }
-  /** Role ids given on a target to the user directly or through any of the groups. */
-  roleIdsOn(targetType: 'project' | 'domain', targetId: string, userId: string, groupIds: string[]): string[] {
+  /**
+   * Role ids given on a target to the user directly or through any of the groups, plus
+   * those inherited from `inheritFrom` ("domain:<id>", "project:<id>": the project's
+   * domain and ancestors, OS-INHERIT).
+   */
+  roleIdsOn(
+    targetType: 'project' | 'domain' | 'system',
+    targetId: string,
+    userId: string,
+    groupIds: string[],
+    inheritFrom: string[] = [],
+  ): string[] {
     return this.st(
-      `SELECT DISTINCT role_id FROM role_assignments WHERE target_type = ? AND target_id = ? AND (
+      `SELECT DISTINCT role_id FROM role_assignments WHERE (
+         (target_type = ? AND target_id = ? AND inherited = 0) OR
+         (inherited = 1 AND target_type || ':' || target_id IN (SELECT value FROM json_each(?)))) AND (
          (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN (SELECT value FROM json_each(?))))`,
     )
       .pluck()
-      .all(targetType, targetId, userId, JSON.stringify(groupIds)) as string[];
+      .all(targetType, targetId, JSON.stringify(inheritFrom), userId, JSON.stringify(groupIds)) as string[];
   }
-  /** Targets of a type on which the user (directly or through groups) has some role. */
-  targetsOf(targetType: 'project' | 'domain', userId: string, groupIds: string[]): string[] {
+  /** Targets of a type on which the user (directly or through groups) has some role; `inherited` 1: OS-INHERIT ones. */
+  targetsOf(targetType: 'project' | 'domain', userId: string, groupIds: string[], inherited: 0 | 1 = 0): string[] {
     return this.st(
-      `SELECT DISTINCT target_id FROM role_assignments WHERE target_type = ? AND (
+      `SELECT DISTINCT target_id FROM role_assignments WHERE target_type = ? AND inherited = ? AND (
          (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN (SELECT value FROM json_each(?))))`,
     )
       .pluck()
-      .all(targetType, userId, JSON.stringify(groupIds)) as string[];
+      .all(targetType, inherited, userId, JSON.stringify(groupIds)) as string[];
   }
   grant(a: AssignmentRow): void {
     this.st(
-      'INSERT OR IGNORE INTO role_assignments (actor_type, actor_id, target_type, target_id, role_id) VALUES (?, ?, ?, ?, ?)',
-    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id);
+      'INSERT OR IGNORE INTO role_assignments (actor_type, actor_id, target_type, target_id, role_id, inherited) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id, a.inherited ?? 0);
   }
   revoke(a: AssignmentRow): number {
     return this.st(
-      'DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?',
-    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id).changes;
+      'DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ? AND inherited = ?',
+    ).run(a.actor_type, a.actor_id, a.target_type, a.target_id, a.role_id, a.inherited ?? 0).changes;
   }
   deleteAssignmentsOfActor(type: 'user' | 'group', id: string): void {
     this.st('DELETE FROM role_assignments WHERE actor_type = ? AND actor_id = ?').run(type, id);

@@ -6,6 +6,7 @@ import type { ServiceDeps } from '../http/service-deps.js';
 import { makeKit, authRoutes } from './auth.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
 import { credentialRoutes } from './credentials.routes.js';
+import { grantRoutes } from './grants.routes.js';
 import { projectTagRoutes } from './project-tags.routes.js';
 import { resourceRoutes } from './resources.routes.js';
 import { roleRoutes } from './roles.routes.js';
@@ -48,6 +49,7 @@ export function createIdentity(deps: Omit<ServiceDeps, 'auth'>): Identity {
         scope.addHook('preHandler', preHandler);
         resourceRoutes(scope, kit);
         roleRoutes(scope, kit);
+        grantRoutes(scope, kit);
         catalogRoutes(scope, kit);
         credentialRoutes(scope, kit);
         projectTagRoutes(scope, kit);

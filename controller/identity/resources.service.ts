@@ -402,10 +402,24 @@ export class Resources {
     if (!(await this.backends.isMember(g, u))) throw new NotFound(`User ${userId} is not a member of group ${groupId}.`);
   }
 
-  /** Projects where the user has a role (directly or through a group), for /users/{id}/projects. */
+  /**
+   * Projects where the user has a role (directly or through a group), for /users/{id}/projects:
+   * also the projects of a domain, and below a project, where a role is inherited (OS-INHERIT).
+   */
   projectsOfUser(userId: string): ProjectRow[] {
-    const ids = new Set(this.repo.targetsOf('project', userId, this.repo.groupIdsOfUser(userId)));
-    return this.repo.list<ProjectRow>('projects').filter((p) => ids.has(p.id));
+    const groups = this.repo.groupIdsOfUser(userId);
+    const ids = new Set(this.repo.targetsOf('project', userId, groups));
+    const domains = new Set(this.repo.targetsOf('domain', userId, groups, 1));
+    const above = new Set(this.repo.targetsOf('project', userId, groups, 1));
+    const all = this.repo.list<ProjectRow>('projects');
+    const byId = new Map(all.map((p) => [p.id, p]));
+    const inherits = (p: ProjectRow): boolean => {
+      if (domains.has(p.domain_id)) return true;
+      for (let q = p.parent_id, hops = 0; q && hops < 64; q = byId.get(q)?.parent_id ?? null, hops++)
+        if (above.has(q)) return true;
+      return false;
+    };
+    return all.filter((p) => ids.has(p.id) || inherits(p));
   }
 
   domainsOfUser(userId: string): DomainRow[] {

@@ -18,9 +18,11 @@ export interface Actor {
   id: string;
 }
 export interface Target {
-  type: 'project' | 'domain';
+  /** 'system' with id 'all': Keystone's system scope. */
+  type: 'project' | 'domain' | 'system';
   id: string;
 }
+export const SYSTEM: Target = { type: 'system', id: 'all' };
 
 /** One line of GET /v3/role_assignments before rendering. */
 export interface EffectiveAssignment {
@@ -30,6 +32,8 @@ export interface EffectiveAssignment {
   userId?: string;
   /** The prior role an implied role came from. */
   priorRoleId?: string;
+  /** For effective lists: the project an OS-INHERIT assignment (`a`) reaches. */
+  projectId?: string;
 }
 
 export class Roles {
@@ -140,30 +144,38 @@ export class Roles {
     if (actor.type === 'user') await this.res.liveUser(actor.id);
     else await this.res.liveGroup(actor.id);
     if (target.type === 'project') this.res.project(target.id);
-    else this.res.domain(target.id);
+    else if (target.type === 'domain') this.res.domain(target.id);
   }
 
-  private row(actor: Actor, target: Target, roleId: string): AssignmentRow {
-    return { actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id, role_id: roleId };
+  private row(actor: Actor, target: Target, roleId: string, inherited: boolean): AssignmentRow {
+    const row: AssignmentRow = {
+      actor_type: actor.type,
+      actor_id: actor.id,
+      target_type: target.type,
+      target_id: target.id,
+      role_id: roleId,
+    };
+    return { ...row, inherited: inherited ? 1 : 0 };
   }
 
-  async grant(actor: Actor, target: Target, roleId: string): Promise<void> {
+  /** `inherited`: OS-INHERIT, the role goes to the projects below the target (not the target). */
+  async grant(actor: Actor, target: Target, roleId: string, inherited = false): Promise<void> {
     await this.checkActorTarget(actor, target);
     this.role(roleId);
-    this.repo.grant(this.row(actor, target, roleId));
+    this.repo.grant(this.row(actor, target, roleId, inherited));
     this.core.changed();
   }
 
-  async revoke(actor: Actor, target: Target, roleId: string): Promise<void> {
-    await this.check(actor, target, roleId);
-    this.repo.revoke(this.row(actor, target, roleId));
+  async revoke(actor: Actor, target: Target, roleId: string, inherited = false): Promise<void> {
+    await this.check(actor, target, roleId, inherited);
+    this.repo.revoke(this.row(actor, target, roleId, inherited));
     this.core.changed();
   }
 
-  async check(actor: Actor, target: Target, roleId: string): Promise<void> {
+  async check(actor: Actor, target: Target, roleId: string, inherited = false): Promise<void> {
     await this.checkActorTarget(actor, target);
     this.role(roleId);
-    if (!this.repo.assignments(this.row(actor, target, roleId)).length) {
+    if (!this.repo.assignments(this.row(actor, target, roleId, inherited)).length) {
       throw new NotFound(
         `Could not find role assignment with role: ${roleId}, ${actor.type}: ${actor.id}, ${target.type}: ${target.id}.`,
       );
@@ -171,17 +183,25 @@ export class Roles {
   }
 
   /** Roles granted directly to the actor on the target (GET .../roles). */
-  async listGrants(actor: Actor, target: Target): Promise<RoleRow[]> {
+  async listGrants(actor: Actor, target: Target, inherited = false): Promise<RoleRow[]> {
     await this.checkActorTarget(actor, target);
     return this.repo
-      .assignments({ actor_type: actor.type, actor_id: actor.id, target_type: target.type, target_id: target.id })
+      .assignments({
+        actor_type: actor.type,
+        actor_id: actor.id,
+        target_type: target.type,
+        target_id: target.id,
+        inherited: inherited ? 1 : 0,
+      })
       .map((a) => this.core.role(a.role_id))
       .filter((r): r is RoleRow => !!r);
   }
 
   /**
    * GET /v3/role_assignments. With `effective`, group assignments become one line per
-   * member and implied roles are added (as Keystone does).
+   * member, OS-INHERIT assignments one line per project they reach (a domain's projects,
+   * a project's subtree), implied roles are added and domain-specific roles left out
+   * (they only carry their implied roles), as Keystone does.
    */
   async list(f: {
     userId?: string;
@@ -189,40 +209,51 @@ export class Roles {
     roleId?: string;
     projectId?: string;
     domainId?: string;
+    system?: boolean;
+    inheritedOnly?: boolean;
     effective: boolean;
   }): Promise<EffectiveAssignment[]> {
-    const base: Partial<AssignmentRow> = {};
-    if (f.projectId) Object.assign(base, { target_type: 'project', target_id: f.projectId });
-    if (f.domainId) Object.assign(base, { target_type: 'domain', target_id: f.domainId });
     let rows: AssignmentRow[];
     if (f.effective && f.userId) {
       const groups = await this.backends.groupIdsOfUser(f.userId);
       rows = [
-        ...this.repo.assignments({ ...base, actor_type: 'user', actor_id: f.userId }),
-        ...groups.flatMap((g) => this.repo.assignments({ ...base, actor_type: 'group', actor_id: g })),
+        ...this.repo.assignments({ actor_type: 'user', actor_id: f.userId }),
+        ...groups.flatMap((g) => this.repo.assignments({ actor_type: 'group', actor_id: g })),
       ];
-    } else if (f.userId) rows = this.repo.assignments({ ...base, actor_type: 'user', actor_id: f.userId });
-    else if (f.groupId) rows = this.repo.assignments({ ...base, actor_type: 'group', actor_id: f.groupId });
-    else rows = this.repo.assignments(base);
+    } else if (f.userId) rows = this.repo.assignments({ actor_type: 'user', actor_id: f.userId });
+    else if (f.groupId) rows = this.repo.assignments({ actor_type: 'group', actor_id: f.groupId });
+    else rows = this.repo.assignments();
 
     let out: EffectiveAssignment[] = [];
     for (const a of rows) {
       const role = this.core.role(a.role_id);
       if (!role) continue;
-      if (f.effective && a.actor_type === 'group') {
-        const members = f.userId ? [f.userId] : (await this.backends.usersOfGroup(a.actor_id)).map((u) => u.id);
-        for (const userId of members) out.push({ a, role, userId });
-      } else out.push({ a, role });
+      const reach = f.effective && a.inherited ? this.inheritedReach(a).map((projectId) => ({ projectId })) : [{}];
+      for (const r of reach) {
+        if (f.effective && a.actor_type === 'group') {
+          const members = f.userId ? [f.userId] : (await this.backends.usersOfGroup(a.actor_id)).map((u) => u.id);
+          for (const userId of members) out.push({ a, role, userId, ...r });
+        } else out.push({ a, role, ...r });
+      }
     }
+    out = out.filter((e) => {
+      const [type, id] = e.projectId ? ['project', e.projectId] : [e.a.target_type, e.a.target_id];
+      if (f.inheritedOnly && !e.a.inherited) return false;
+      if (f.projectId) return type === 'project' && id === f.projectId;
+      if (f.domainId) return type === 'domain' && id === f.domainId;
+      if (f.system) return type === 'system';
+      return true;
+    });
     if (f.effective) {
       const expanded: EffectiveAssignment[] = [];
       for (const e of out) {
-        expanded.push(e);
+        if (!e.role.domain_id) expanded.push(e);
         for (const r of this.core.expandRoles([e.role.id]).slice(1)) expanded.push({ ...e, role: r, priorRoleId: e.role.id });
       }
       const seen = new Set<string>();
       out = expanded.filter((e) => {
-        const k = `${e.userId ?? `${e.a.actor_type}:${e.a.actor_id}`}|${e.a.target_type}:${e.a.target_id}|${e.role.id}`;
+        const target = e.projectId ? `project:${e.projectId}` : `${e.a.target_type}:${e.a.target_id}`;
+        const k = `${e.userId ?? `${e.a.actor_type}:${e.a.actor_id}`}|${target}|${e.role.id}`;
         if (seen.has(k)) return false;
         seen.add(k);
         return true;
@@ -230,6 +261,23 @@ export class Roles {
     }
     if (f.roleId) out = out.filter((e) => e.role.id === f.roleId);
     return out;
+  }
+
+  /** The projects an OS-INHERIT assignment reaches: every project of the domain, or the project's subtree. */
+  private inheritedReach(a: AssignmentRow): string[] {
+    const projects = this.repo.list<ProjectRow>('projects');
+    if (a.target_type === 'domain') return projects.filter((p) => p.domain_id === a.target_id).map((p) => p.id);
+    const below = new Set([a.target_id]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const p of projects)
+        if (p.parent_id && below.has(p.parent_id) && !below.has(p.id)) {
+          below.add(p.id);
+          grew = true;
+        }
+    }
+    below.delete(a.target_id);
+    return [...below];
   }
 
   /** Keystone's role assignment document. */
@@ -240,10 +288,15 @@ export class Roles {
       return names && d ? { id, name: d.name } : { id };
     };
     const doc: Record<string, unknown> = {};
-    if (a.target_type === 'project') {
-      const p = this.repo.get<ProjectRow>('projects', a.target_id);
-      doc.scope = { project: names && p ? { id: p.id, name: p.name, domain: domainRef(p.domain_id) } : { id: a.target_id } };
-    } else doc.scope = { domain: domainRef(a.target_id) };
+    const projectRef = (id: string) => {
+      const p = this.repo.get<ProjectRow>('projects', id);
+      return { project: names && p ? { id: p.id, name: p.name, domain: domainRef(p.domain_id) } : { id } };
+    };
+    if (e.projectId) doc.scope = projectRef(e.projectId);
+    else if (a.target_type === 'project') doc.scope = projectRef(a.target_id);
+    else if (a.target_type === 'domain') doc.scope = { domain: domainRef(a.target_id) };
+    else doc.scope = { system: { all: true } };
+    if (a.inherited && !e.projectId) (doc.scope as Obj)['OS-INHERIT:inherited_to'] = 'projects';
     const actorUser = e.userId ?? (a.actor_type === 'user' ? a.actor_id : undefined);
     if (actorUser) {
       const u = this.repo.get<UserRow>('users', actorUser);
@@ -255,7 +308,13 @@ export class Roles {
     doc.role = names
       ? { id: e.role.id, name: e.role.name, ...(e.role.domain_id ? { domain: domainRef(e.role.domain_id) } : {}) }
       : { id: e.role.id };
-    const path = `${a.target_type}s/${a.target_id}/${a.actor_type}s/${a.actor_id}/roles/${e.priorRoleId ?? e.role.id}`;
+    const rid = e.priorRoleId ?? e.role.id;
+    const path =
+      a.target_type === 'system'
+        ? `system/${a.actor_type}s/${a.actor_id}/roles/${rid}`
+        : a.inherited
+          ? `OS-INHERIT/${a.target_type}s/${a.target_id}/${a.actor_type}s/${a.actor_id}/roles/${rid}/inherited_to_projects`
+          : `${a.target_type}s/${a.target_id}/${a.actor_type}s/${a.actor_id}/roles/${rid}`;
     const links: Record<string, string> = { assignment: `${base}/${path}` };
     if (e.userId && a.actor_type === 'group') links.membership = `${base}/groups/${a.actor_id}/users/${e.userId}`;
     if (e.priorRoleId) links.prior_role = `${base}/roles/${e.priorRoleId}`;
