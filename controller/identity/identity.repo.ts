@@ -119,6 +119,14 @@ export interface PolicyRow {
   extra: string;
   created_at: string;
 }
+export interface EndpointGroupRow {
+  id: string;
+  name: string;
+  description: string | null;
+  filters: string;
+  extra: string;
+  created_at: string;
+}
 export interface RevocationRow {
   kind: 'audit' | 'user' | 'project';
   value: string;
@@ -137,7 +145,8 @@ export type Table =
   | 'catalog_endpoints'
   | 'app_credentials'
   | 'credentials'
-  | 'policies';
+  | 'policies'
+  | 'endpoint_groups';
 type Filter = Record<string, string | number | null | undefined>;
 
 const COLUMNS: Record<Table, readonly string[]> = {
@@ -175,6 +184,7 @@ const COLUMNS: Record<Table, readonly string[]> = {
   ],
   credentials: ['id', 'user_id', 'project_id', 'type', 'blob', 'extra', 'created_at'],
   policies: ['id', 'type', 'blob', 'extra', 'created_at'],
+  endpoint_groups: ['id', 'name', 'description', 'filters', 'extra', 'created_at'],
 };
 
 export class IdentityRepo {

@@ -6,6 +6,7 @@ import type { ServiceDeps } from '../http/service-deps.js';
 import { makeKit, authRoutes } from './auth.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
 import { credentialRoutes } from './credentials.routes.js';
+import { endpointGroupRoutes } from './endpoint-groups.routes.js';
 import { grantRoutes } from './grants.routes.js';
 import { projectTagRoutes } from './project-tags.routes.js';
 import { resourceRoutes } from './resources.routes.js';
@@ -52,6 +53,7 @@ export function createIdentity(deps: Omit<ServiceDeps, 'auth'>): Identity {
         grantRoutes(scope, kit);
         catalogRoutes(scope, kit);
         credentialRoutes(scope, kit);
+        endpointGroupRoutes(scope, kit);
         projectTagRoutes(scope, kit);
       });
     };

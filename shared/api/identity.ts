@@ -256,3 +256,17 @@ export const PolicyCreate = Type.Object(policyProps, { additionalProperties: tru
 export type PolicyCreate = Static<typeof PolicyCreate>;
 export const PolicyUpdate = Type.Partial(Type.Object(policyProps), { additionalProperties: true, minProperties: 1 });
 export type PolicyUpdate = Static<typeof PolicyUpdate>;
+
+// keystone/catalog/schema.py: OS-EP-FILTER endpoint groups
+const endpointGroupProps = {
+  description: opt(nullable(Description)),
+  name: Name,
+  filters: Type.Object({}, { additionalProperties: true }),
+};
+export const EndpointGroupCreate = Type.Object(endpointGroupProps, { additionalProperties: true });
+export type EndpointGroupCreate = Static<typeof EndpointGroupCreate>;
+export const EndpointGroupUpdate = Type.Partial(Type.Object(endpointGroupProps), {
+  additionalProperties: true,
+  minProperties: 1,
+});
+export type EndpointGroupUpdate = Static<typeof EndpointGroupUpdate>;

@@ -23,3 +23,14 @@ CREATE TABLE policies (
 -- Application credential expiry in microseconds (was milliseconds): Keystone keeps
 -- microseconds and echoes expires_at as sent ("2026-12-07T10:48:35.042057").
 UPDATE app_credentials SET expires_at = expires_at * 1000 WHERE expires_at IS NOT NULL;
+
+-- OS-EP-FILTER endpoint groups: a name and filters (interface, service_id, region_id)
+-- selecting endpoints. Associations with projects (catalog filtering) are not built yet.
+CREATE TABLE endpoint_groups (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  description TEXT,
+  filters     TEXT NOT NULL DEFAULT '{}',   -- JSON object
+  extra       TEXT NOT NULL DEFAULT '{}',
+  created_at  TEXT NOT NULL
+);
