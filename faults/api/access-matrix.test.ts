@@ -166,6 +166,9 @@ const PUBLIC: Record<string, string> = {
     "Nova: the cloud's default quotas (policy os-quota-sets:defaults is any user), not project data",
   'GET /volume/v3/os-quota-sets/:tenant/defaults': "Cinder: the cloud's default quotas, not project data",
   'GET /volume/v3/:project_id': 'the v3 version document (discovery; clients call it with their own project id)',
+  'POST /identity/v3/users/:id/password':
+    "Keystone: a user's own password change is @unenforced_api (no policy); the original password is the proof, a wrong one is 401",
+  'POST /v3/users/:id/password': 'the same route at the root mount',
 };
 
 /**
