@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCloud, processesEnabled } from '../../faults/processes/harness.js';
@@ -36,18 +35,7 @@ describe.skipIf(!enabled)('volume backups to a real S3 server (Swift s3api)', ()
   beforeAll(async () => {
     await swift.start();
     mkdirSync(c.dir, { recursive: true });
-    const secretFile = join(`/var/tmp/${c.run}-swift`, 's3.secret');
-    writeFileSync(secretFile, `${swift.secretKey}\n`, { mode: 0o600 });
-    lines.push(
-      '[backup]',
-      'target = "s3"',
-      'chunk_size_mib = 1',
-      `s3_endpoint = "${swift.endpoint}"`,
-      `s3_bucket = "${bucket}"`,
-      `s3_access_key = "${swift.accessKey}"`,
-      `s3_secret_key_file = "${secretFile}"`,
-      's3_force_path_style = true',
-    );
+    lines.push(...swift.backupLines(bucket));
     s3 = new S3Client({
       endpoint: swift.endpoint,
       region: 'us-east-1',

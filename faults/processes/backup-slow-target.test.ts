@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupApi, MiB, digest, guestWrite } from '../../controller/volumes/testing/backup-kit.js';
 import { SwiftS3, swiftAvailable } from '../../controller/volumes/testing/swift-s3.js';
@@ -34,18 +33,7 @@ describe.skipIf(!enabled)('a slow backup target (S3 behind a 512 KiB/s link)', (
     proxy = new ThrottleProxy({ host: '127.0.0.1', port: swift.port }, RATE);
     await proxy.start();
     mkdirSync(c.dir, { recursive: true });
-    const secretFile = join(`/var/tmp/${c.run}-swift`, 's3.secret');
-    writeFileSync(secretFile, `${swift.secretKey}\n`, { mode: 0o600 });
-    lines.push(
-      '[backup]',
-      'target = "s3"',
-      'chunk_size_mib = 1',
-      `s3_endpoint = "${proxy.endpoint}"`,
-      `s3_bucket = "${c.run}-backups"`,
-      `s3_access_key = "${swift.accessKey}"`,
-      `s3_secret_key_file = "${secretFile}"`,
-      's3_force_path_style = true',
-    );
+    lines.push(...swift.backupLines(`${c.run}-backups`, proxy.endpoint));
     await c.setUp();
   }, 180_000);
   afterAll(async () => {

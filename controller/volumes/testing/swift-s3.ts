@@ -105,6 +105,27 @@ export class SwiftS3 {
     );
   }
 
+  /**
+   * The agent.toml `[backup]` lines for an S3 target in `bucket` on this server (or on
+   * `endpoint`, e.g. a proxy in front of it), 1 MiB chunks; the secret key is written
+   * 0600 into the server's directory.
+   */
+  backupLines(bucket: string, endpoint = this.endpoint): string[] {
+    mkdirSync(this.dir, { recursive: true });
+    const secretFile = join(this.dir, 's3.secret');
+    writeFileSync(secretFile, `${this.secretKey}\n`, { mode: 0o600 });
+    return [
+      '[backup]',
+      'target = "s3"',
+      'chunk_size_mib = 1',
+      `s3_endpoint = "${endpoint}"`,
+      `s3_bucket = "${bucket}"`,
+      `s3_access_key = "${this.accessKey}"`,
+      `s3_secret_key_file = "${secretFile}"`,
+      's3_force_path_style = true',
+    ];
+  }
+
   async stop(): Promise<void> {
     for (const p of this.procs) await kill9(p);
     if (process.env.KEEP_TEST_DIRS !== '1') rmSync(this.dir, { recursive: true, force: true });
